@@ -1,0 +1,7 @@
+//! The transport layer: libfabric endpoints and the address strings users see.
+
+pub mod address;
+pub mod endpoint;
+
+pub use address::{parse_listen, parse_peer, AddressError, ListenSpec, Protocol};
+pub use endpoint::{Completion, CompletionError, Endpoint, FabricError, Post};

@@ -1,0 +1,12 @@
+//! A Rust replacement for the Mochi service stack's Flock and Bedrock, with the
+//! small Margo/Thallium engine subset their clients use.
+//!
+//! Layers, bottom to top (dependencies only point down):
+//! `fabric` (libfabric endpoints and address strings) → `rpc` (wire codec,
+//! progress engine, handler pools, engine config) → `flock` / `bedrock` →
+//! `ffi` (the only `extern "C"` code).
+
+pub mod fabric;
+pub mod ffi;
+pub mod log;
+pub mod rpc;

@@ -1,0 +1,136 @@
+//! The one logging facade, with Margo's levels.
+//!
+//! Library code logs only through here. Messages go to a user-installed sink
+//! (the C face installs Margo-style loggers) or to stderr. The threshold can
+//! be preset with `MOCHI_LOG_LEVEL=trace|debug|info|warning|error|critical`.
+
+use parking_lot::RwLock;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::OnceLock;
+
+/// Margo's log levels, with Margo's numeric values.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    External = 0,
+    Trace = 1,
+    Debug = 2,
+    Info = 3,
+    Warning = 4,
+    Error = 5,
+    Critical = 6,
+}
+
+impl Level {
+    pub fn from_i32(v: i32) -> Option<Level> {
+        Some(match v {
+            0 => Level::External,
+            1 => Level::Trace,
+            2 => Level::Debug,
+            3 => Level::Info,
+            4 => Level::Warning,
+            5 => Level::Error,
+            6 => Level::Critical,
+            _ => return None,
+        })
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "external" => Level::External,
+            "trace" => Level::Trace,
+            "debug" => Level::Debug,
+            "info" => Level::Info,
+            "warning" | "warn" => Level::Warning,
+            "error" => Level::Error,
+            "critical" => Level::Critical,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::External => "external",
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+/// Where messages go when a user installed their own logger.
+pub type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
+
+static THRESHOLD: AtomicI32 = AtomicI32::new(-1);
+static SINK: RwLock<Option<Sink>> = RwLock::new(None);
+
+fn threshold() -> i32 {
+    let t = THRESHOLD.load(Ordering::Relaxed);
+    if t >= 0 {
+        return t;
+    }
+    static FROM_ENV: OnceLock<i32> = OnceLock::new();
+    *FROM_ENV.get_or_init(|| {
+        std::env::var("MOCHI_LOG_LEVEL")
+            .ok()
+            .and_then(|s| Level::parse(&s))
+            .unwrap_or(Level::Warning) as i32
+    })
+}
+
+/// Sets the process-wide threshold (`margo_set_global_log_level`).
+pub fn set_level(level: Level) {
+    THRESHOLD.store(level as i32, Ordering::Relaxed);
+}
+
+pub fn level() -> Level {
+    Level::from_i32(threshold()).unwrap_or(Level::Warning)
+}
+
+/// Installs (or removes, with `None`) the process-wide sink.
+pub fn set_sink(sink: Option<Sink>) {
+    *SINK.write() = sink;
+}
+
+pub fn enabled(level: Level) -> bool {
+    level as i32 >= threshold()
+}
+
+/// Emits one message if `level` passes `threshold` (an instance's own level).
+pub fn emit_with(threshold: Level, level: Level, message: &str) {
+    if level < threshold {
+        return;
+    }
+    match &*SINK.read() {
+        Some(sink) => sink(level, message),
+        None => eprintln!("[{}] {}", level.name(), message),
+    }
+}
+
+pub fn emit(level: Level, message: &str) {
+    if enabled(level) {
+        emit_with(Level::External, level, message);
+    }
+}
+
+#[macro_export]
+macro_rules! log_at {
+    ($lvl:expr, $($arg:tt)*) => {
+        if $crate::log::enabled($lvl) {
+            $crate::log::emit($lvl, &format!($($arg)*));
+        }
+    };
+}
+#[macro_export]
+macro_rules! trace { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Trace, $($arg)*) }; }
+#[macro_export]
+macro_rules! debug { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Debug, $($arg)*) }; }
+#[macro_export]
+macro_rules! info { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Info, $($arg)*) }; }
+#[macro_export]
+macro_rules! warning { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Warning, $($arg)*) }; }
+#[macro_export]
+macro_rules! error { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Error, $($arg)*) }; }
