@@ -1,9 +1,11 @@
 //! Address strings, in upstream Mochi's spelling, and the libfabric names
 //! behind them.
 //!
-//! * `na+sm`, `na+sm://…` → libfabric `shm`. Our shm endpoints choose their
-//!   own name (`fi_shm://mochi-<pid>-<n>:0:0`), so the printed address
-//!   `na+sm://<pid>-<n>` carries everything a peer needs to reach us.
+//! * `na+sm`, `na+sm://…` → libfabric `shm`. Our shm endpoints register as
+//!   node `mochi-<pid>`; the provider appends `:<domain>:<endpoint index>`,
+//!   so `fi_shm://mochi-<pid>:0:<n>` is printed `na+sm://<pid>-<n>` (and
+//!   `na+sm://<pid>-<n>.<domain>` in the unusual case of a non-zero domain):
+//!   the printed address carries everything a peer needs to reach us.
 //! * `ofi+tcp`, `ofi+tcp://HOST[:PORT]`, `ofi+tcp;ofi_rxm://HOST:PORT`,
 //!   `tcp://HOST[:PORT]` → libfabric `tcp` (RDM over `ofi_rxm`); the name is
 //!   a 16-byte `sockaddr_in`, printed as `ofi+tcp://<ip>:<port>`.
@@ -129,14 +131,14 @@ fn resolve_v4(addr: &str, hostport: &str, port_optional: bool) -> Result<SocketA
     Err(AddressError::Unresolvable { addr: addr.to_string(), why: "no IPv4 address".into() })
 }
 
-/// The shm node name our endpoint `n` of process `pid` registers under.
-pub fn sm_node_name(pid: u32, n: u32) -> String {
-    format!("mochi-{pid}-{n}")
+/// The shm node name the endpoints of process `pid` register under.
+pub fn sm_node_name(pid: u32) -> String {
+    format!("mochi-{pid}")
 }
 
-/// The libfabric shm name for a node name, as `fi_getname` reports it.
-fn sm_fabric_name(node: &str) -> Vec<u8> {
-    let mut v = format!("fi_shm://{node}:0:0").into_bytes();
+/// The libfabric shm name, as `fi_getname` reports it (NUL included).
+fn sm_fabric_name(pid: u32, domain: u32, index: u32) -> Vec<u8> {
+    let mut v = format!("fi_shm://{}:{domain}:{index}", sm_node_name(pid)).into_bytes();
     v.push(0);
     v
 }
@@ -152,8 +154,10 @@ pub fn parse_peer(addr: &str) -> Result<(Protocol, Vec<u8>), AddressError> {
                 .split_once(['-', '/'])
                 .ok_or_else(|| malformed(addr, "expected na+sm://<pid>-<id>"))?;
             let pid: u32 = pid.parse().map_err(|_| malformed(addr, "process id is not a number"))?;
+            let (n, domain) = n.split_once('.').unwrap_or((n, "0"));
             let n: u32 = n.parse().map_err(|_| malformed(addr, "endpoint id is not a number"))?;
-            Ok((protocol, sm_fabric_name(&sm_node_name(pid, n))))
+            let domain: u32 = domain.parse().map_err(|_| malformed(addr, "domain id is not a number"))?;
+            Ok((protocol, sm_fabric_name(pid, domain, n)))
         }
         Protocol::Tcp => {
             let sa = resolve_v4(addr, rest, false)?;
@@ -173,9 +177,18 @@ pub fn format_name(protocol: Protocol, name: &[u8]) -> Option<String> {
     match protocol {
         Protocol::Sm => {
             let text = std::str::from_utf8(name).ok()?.trim_end_matches('\0');
-            let node = text.strip_prefix("fi_shm://")?.strip_suffix(":0:0")?;
-            let rest = node.strip_prefix("mochi-")?;
-            Some(format!("na+sm://{rest}"))
+            let rest = text.strip_prefix("fi_shm://mochi-")?;
+            let mut parts = rest.split(':');
+            let pid: u32 = parts.next()?.parse().ok()?;
+            let domain: u32 = parts.next()?.parse().ok()?;
+            let index: u32 = parts.next()?.parse().ok()?;
+            if parts.next().is_some() {
+                return None;
+            }
+            Some(match domain {
+                0 => format!("na+sm://{pid}-{index}"),
+                d => format!("na+sm://{pid}-{index}.{d}"),
+            })
         }
         Protocol::Tcp => {
             let sa = sockaddr_in_from_bytes(name)?;
@@ -228,6 +241,8 @@ mod tests {
         assert_eq!(p, Protocol::Sm);
         assert_eq!(format_name(p, &name).unwrap(), "na+sm://1234-5");
         assert_eq!(parse_peer("na+sm://1234/5").unwrap().1, name);
+        let (p, name) = parse_peer("na+sm://1234-5.2").unwrap();
+        assert_eq!(format_name(p, &name).unwrap(), "na+sm://1234-5.2");
         let (p, name) = parse_peer("ofi+tcp://127.0.0.1:4242").unwrap();
         assert_eq!(name.len(), 16);
         assert_eq!(format_name(p, &name).unwrap(), "ofi+tcp://127.0.0.1:4242");

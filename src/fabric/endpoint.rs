@@ -9,7 +9,6 @@ use super::address::{format_name, sm_node_name, ListenSpec, Protocol};
 use libfabric_sys as sys;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_void};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 #[derive(thiserror::Error, Debug, Clone)]
 pub enum FabricError {
@@ -64,19 +63,17 @@ pub struct Endpoint {
 // use between threads is allowed.
 unsafe impl Send for Endpoint {}
 
-static SM_COUNTER: AtomicU32 = AtomicU32::new(0);
-
 impl Endpoint {
     pub fn open(spec: &ListenSpec) -> Result<Endpoint, FabricError> {
         match spec.protocol {
             Protocol::Sm => {
                 // A killed process leaves its shm region behind; if its pid
-                // came back to us, skip the stale name.
-                let pid = std::process::id();
+                // came back to us, the provider's next endpoint index skips
+                // the stale name.
+                let node = sm_node_name(std::process::id());
                 let mut last = None;
                 for _ in 0..8 {
-                    let n = SM_COUNTER.fetch_add(1, Ordering::Relaxed);
-                    match Self::open_raw(Protocol::Sm, Some(&sm_node_name(pid, n)), None, false) {
+                    match Self::open_raw(Protocol::Sm, Some(&node), None, false) {
                         Ok(ep) => return Ok(ep),
                         Err(e) => last = Some(e),
                     }

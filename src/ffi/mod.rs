@@ -1,1 +1,1 @@
-
+//! The C face (the only `extern "C"` code).

@@ -1,1 +1,17 @@
+//! The RPC layer: wire codec, transport state, progress engine, handler
+//! pools and the Margo runtime config.
 
+pub mod address;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod pool;
+pub mod progress;
+pub mod transport;
+pub mod wire;
+
+pub use address::Address;
+pub use config::{InitOverrides, MargoConfig};
+pub use engine::{Engine, Handler, Mode, PendingCall, Request, DEFAULT_PROVIDER_ID};
+pub use error::{Result, RpcError};
+pub use pool::Pool;

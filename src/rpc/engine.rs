@@ -1,0 +1,575 @@
+//! The engine: one endpoint, its RPC registry, handler pools and progress.
+//!
+//! Path of one RPC: [`Engine::call`] queues an [`Outgoing`] on a lock-free
+//! queue and tries to drive progress itself (no thread hand-off on the fast
+//! path). Whoever drives reads completions; a response completes the
+//! caller's slot, a request becomes a job on its handler pool, and the
+//! handler's answer is queued and driven out the same way. A progress thread
+//! covers the moments when nobody else is driving.
+
+use super::address::Address;
+use super::config::{InitOverrides, MargoConfig, RuntimeInfo};
+use super::error::{Result, RpcError};
+use super::pool::{Pool, Xstream};
+use super::progress::{IdleWaiter, Slot};
+use super::transport::{Event, Outgoing, Transport};
+use super::wire::{self, Header, Kind, Status, MAX_MESSAGE};
+use crate::fabric::{parse_listen, Endpoint, Protocol};
+use crossbeam_queue::SegQueue;
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// Provider id Margo uses for "no particular provider".
+pub const DEFAULT_PROVIDER_ID: u16 = 0xFFFF;
+const SHUTDOWN_RPC: &str = "__mochi_shutdown__";
+/// How long a response may wait for its destination to accept it.
+const RESPONSE_DEADLINE: Duration = Duration::from_secs(30);
+/// How long finalize waits for queued messages to leave.
+const FLUSH_BUDGET: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Client,
+    Server,
+}
+
+/// What a handler receives.
+pub struct Request {
+    pub engine: Engine,
+    /// The caller, or `None` for a call the engine made to itself.
+    pub sender: Option<Address>,
+    pub provider_id: u16,
+    pub payload: Vec<u8>,
+}
+
+/// A handler answers with bytes, or with an error text the caller receives
+/// as [`RpcError::Remote`].
+pub type Handler = Arc<dyn Fn(Request) -> std::result::Result<Vec<u8>, String> + Send + Sync>;
+
+struct Registration {
+    name: String,
+    pool: Arc<Pool>,
+    handler: Handler,
+}
+
+#[derive(Default)]
+struct Registry {
+    by_key: HashMap<(u64, u16), Arc<Registration>>,
+    /// How many providers registered each name (to tell "no such RPC" from
+    /// "no such provider").
+    names: HashMap<u64, (String, usize)>,
+}
+
+/// Where a request came from, so its response can find the way back.
+enum Origin {
+    Remote(Arc<[u8]>),
+    Local(Arc<Slot>),
+}
+
+pub(crate) struct Inner {
+    pub(crate) protocol: Protocol,
+    self_address: Address,
+    mode: Mode,
+    pub(crate) transport: Mutex<Option<Transport>>,
+    pub(crate) submissions: SegQueue<Outgoing>,
+    calls: Mutex<HashMap<u64, Arc<Slot>>>,
+    registry: RwLock<Registry>,
+    pools: RwLock<Vec<Arc<Pool>>>,
+    xstreams: Mutex<Vec<Xstream>>,
+    config: Mutex<MargoConfig>,
+    next_id: AtomicU64,
+    finalizing: AtomicBool,
+    finalized: Mutex<bool>,
+    finalized_cv: Condvar,
+    remote_shutdown: AtomicBool,
+    pub(crate) idle: IdleWaiter,
+    progress_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    prefinalize: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+}
+
+/// A cheap, shareable handle on an engine.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Starts an engine listening on `address` (`na+sm`, `ofi+tcp://…`), with
+    /// a Margo JSON config (may be empty).
+    pub fn new(address: &str, mode: Mode, json_config: &str, overrides: &InitOverrides) -> Result<Engine> {
+        let config = MargoConfig::from_json_str(json_config, overrides).map_err(|e| RpcError::Config(e.to_string()))?;
+        Self::with_config(address, mode, config)
+    }
+
+    pub fn with_config(address: &str, mode: Mode, config: MargoConfig) -> Result<Engine> {
+        let spec = parse_listen(address)?;
+        let endpoint = Endpoint::open(&spec)?;
+        let protocol = endpoint.protocol();
+        let self_address = Address::new(protocol, Arc::from(endpoint.name()), endpoint.address());
+        let idle = IdleWaiter::new(endpoint.wait_fd()).map_err(|e| RpcError::Config(format!("progress wait: {e}")))?;
+        let transport = Transport::new(endpoint)?;
+
+        let pools: Vec<Arc<Pool>> = config.pools.iter().map(|p| Pool::new(&p.name)).collect();
+        let mut xstreams = Vec::new();
+        for xs in &config.xstreams {
+            let served = xs.pools.iter().filter_map(|&i| pools.get(i).cloned()).collect();
+            let x = Xstream::spawn(&xs.name, served).map_err(|e| RpcError::Config(format!("cannot start xstream {}: {e}", xs.name)))?;
+            xstreams.push(x);
+        }
+        let inner = Arc::new(Inner {
+            protocol,
+            self_address,
+            mode,
+            transport: Mutex::new(Some(transport)),
+            submissions: SegQueue::new(),
+            calls: Mutex::new(HashMap::new()),
+            registry: RwLock::new(Registry::default()),
+            pools: RwLock::new(pools),
+            xstreams: Mutex::new(xstreams),
+            config: Mutex::new(config),
+            next_id: AtomicU64::new(1),
+            finalizing: AtomicBool::new(false),
+            finalized: Mutex::new(false),
+            finalized_cv: Condvar::new(),
+            remote_shutdown: AtomicBool::new(false),
+            idle,
+            progress_thread: Mutex::new(None),
+            prefinalize: Mutex::new(Vec::new()),
+        });
+        let weak = Arc::downgrade(&inner);
+        let thread = std::thread::Builder::new()
+            .name("mochi-progress".into())
+            .spawn(move || progress_loop(weak))
+            .map_err(|e| RpcError::Config(format!("cannot start the progress thread: {e}")))?;
+        *inner.progress_thread.lock() = Some(thread);
+        crate::debug!("engine listening at {}", inner.self_address);
+        Ok(Engine { inner })
+    }
+
+    pub fn self_address(&self) -> Address {
+        self.inner.self_address.clone()
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.inner.protocol
+    }
+
+    pub fn is_listening(&self) -> bool {
+        self.inner.mode == Mode::Server
+    }
+
+    pub fn is_finalized(&self) -> bool {
+        self.inner.finalizing.load(Ordering::Acquire)
+    }
+
+    /// Resolves an address string for this engine's protocol.
+    pub fn lookup(&self, text: &str) -> Result<Address> {
+        self.check_live()?;
+        let addr = Address::parse(text)?;
+        if addr.protocol() != self.inner.protocol {
+            return Err(RpcError::WrongProtocol { addr: text.to_string(), got: addr.protocol(), engine: self.inner.protocol });
+        }
+        Ok(addr)
+    }
+
+    fn check_live(&self) -> Result<()> {
+        if self.is_finalized() {
+            Err(RpcError::Finalized)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The effective Margo config, as `margo_get_config` reports it.
+    pub fn config_json(&self) -> serde_json::Value {
+        let rt = RuntimeInfo {
+            address: self.inner.self_address.to_string(),
+            listening: self.is_listening(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        self.inner.config.lock().to_json(&rt)
+    }
+
+    /// Runs `f` with the engine's config (read-only).
+    pub fn with_config_ref<R>(&self, f: impl FnOnce(&MargoConfig) -> R) -> R {
+        f(&self.inner.config.lock())
+    }
+
+    /// The pool handlers run on unless they ask for another.
+    pub fn handler_pool(&self) -> Arc<Pool> {
+        let index = self.inner.config.lock().rpc_pool;
+        self.pool_at(index).expect("rpc_pool names an existing pool")
+    }
+
+    pub fn progress_pool(&self) -> Arc<Pool> {
+        let index = self.inner.config.lock().progress_pool;
+        self.pool_at(index).expect("progress_pool names an existing pool")
+    }
+
+    pub fn pool_at(&self, index: usize) -> Option<Arc<Pool>> {
+        self.inner.pools.read().get(index).cloned()
+    }
+
+    pub fn pool_by_name(&self, name: &str) -> Option<Arc<Pool>> {
+        self.inner.pools.read().iter().find(|p| p.name() == name).cloned()
+    }
+
+    /// True if `pool` belongs to this engine (C callers pass raw handles).
+    pub fn owns_pool(&self, pool: *const Pool) -> Option<Arc<Pool>> {
+        self.inner.pools.read().iter().find(|p| Arc::as_ptr(p) == pool).cloned()
+    }
+
+    /// Registers `handler` for (`name`, `provider_id`), run on `pool` (default:
+    /// the engine's handler pool).
+    pub fn register(&self, name: &str, provider_id: u16, pool: Option<Arc<Pool>>, handler: Handler) -> Result<()> {
+        self.check_live()?;
+        let id = wire::rpc_id(name);
+        let pool = pool.unwrap_or_else(|| self.handler_pool());
+        let mut reg = self.inner.registry.write();
+        if reg.by_key.contains_key(&(id, provider_id)) {
+            return Err(RpcError::AlreadyRegistered { name: name.to_string(), provider_id });
+        }
+        reg.by_key.insert((id, provider_id), Arc::new(Registration { name: name.to_string(), pool, handler }));
+        reg.names.entry(id).or_insert_with(|| (name.to_string(), 0)).1 += 1;
+        Ok(())
+    }
+
+    /// Removes a registration; returns whether it existed.
+    pub fn deregister(&self, name: &str, provider_id: u16) -> bool {
+        let id = wire::rpc_id(name);
+        let mut reg = self.inner.registry.write();
+        if reg.by_key.remove(&(id, provider_id)).is_none() {
+            return false;
+        }
+        if let Some(entry) = reg.names.get_mut(&id) {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                reg.names.remove(&id);
+            }
+        }
+        true
+    }
+
+    pub fn is_registered(&self, name: &str, provider_id: u16) -> bool {
+        self.inner.registry.read().by_key.contains_key(&(wire::rpc_id(name), provider_id))
+    }
+
+    /// Calls `name` at (`addr`, `provider_id`) and waits for the answer.
+    pub fn call(&self, addr: &Address, name: &str, provider_id: u16, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>> {
+        let pending = self.call_async(addr, name, provider_id, payload, timeout)?;
+        pending.wait()
+    }
+
+    /// Starts a call; [`PendingCall::wait`] or [`PendingCall::test`] finishes it.
+    pub fn call_async(&self, addr: &Address, name: &str, provider_id: u16, payload: Vec<u8>, timeout: Duration) -> Result<PendingCall> {
+        self.check_live()?;
+        if payload.len() > MAX_MESSAGE {
+            return Err(RpcError::MessageTooLarge(payload.len()));
+        }
+        if addr.protocol() != self.inner.protocol {
+            return Err(RpcError::WrongProtocol { addr: addr.to_string(), got: addr.protocol(), engine: self.inner.protocol });
+        }
+        let msg_id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(Slot::new(name, addr.as_str()));
+        let deadline = Instant::now() + timeout;
+        let header = Header {
+            kind: Kind::Request,
+            status: Status::Ok,
+            provider_id,
+            msg_id,
+            rpc_id: wire::rpc_id(name),
+            total_len: 0,
+            offset: 0,
+        };
+        if *addr == self.inner.self_address {
+            // Calls to ourselves skip the fabric entirely.
+            self.inner.dispatch_request(&self.clone(), Origin::Local(slot.clone()), header, payload, false);
+        } else {
+            self.inner.calls.lock().insert(msg_id, slot.clone());
+            self.inner.submissions.push(Outgoing::new(addr.name().clone(), header, payload, deadline, Some(msg_id)));
+            self.inner.progress_once();
+        }
+        Ok(PendingCall { engine: self.clone(), slot, msg_id, deadline, timeout })
+    }
+
+    /// Lets `margo_shutdown_remote_instance` stop this engine.
+    pub fn enable_remote_shutdown(&self) {
+        self.inner.remote_shutdown.store(true, Ordering::Release);
+    }
+
+    /// Asks the engine at `addr` to finalize.
+    pub fn shutdown_remote(&self, addr: &Address, timeout: Duration) -> Result<()> {
+        self.call(addr, SHUTDOWN_RPC, DEFAULT_PROVIDER_ID, Vec::new(), timeout).map(|_| ())
+    }
+
+    /// Runs `f` at the start of finalize, while the engine can still talk
+    /// (a provider's farewell, for example). Latest registered runs first.
+    pub fn push_prefinalize(&self, f: Box<dyn FnOnce() + Send>) {
+        self.inner.prefinalize.lock().push(f);
+    }
+
+    /// Stops the engine: flushes queued messages, fails pending calls, stops
+    /// the progress thread and execution streams, closes the endpoint.
+    /// Calling it again does nothing.
+    pub fn finalize(&self) {
+        if self.inner.finalizing.load(Ordering::Acquire) {
+            return;
+        }
+        let callbacks: Vec<_> = std::mem::take(&mut *self.inner.prefinalize.lock());
+        for f in callbacks.into_iter().rev() {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+                crate::error!("a pre-finalize callback panicked");
+            }
+        }
+        if self.inner.finalizing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.inner.flush(FLUSH_BUDGET);
+        self.inner.idle.wake();
+        if let Some(t) = self.inner.progress_thread.lock().take() {
+            if std::thread::current().id() != t.thread().id() {
+                let _ = t.join();
+            }
+        }
+        let calls: Vec<_> = self.inner.calls.lock().drain().map(|(_, s)| s).collect();
+        for slot in calls {
+            slot.complete(Err(RpcError::Finalized));
+        }
+        // Handlers may hold engine handles: dropping them breaks the cycle.
+        *self.inner.registry.write() = Registry::default();
+        let mut xstreams = std::mem::take(&mut *self.inner.xstreams.lock());
+        for x in &mut xstreams {
+            x.stop();
+        }
+        *self.inner.transport.lock() = None;
+        *self.inner.finalized.lock() = true;
+        self.inner.finalized_cv.notify_all();
+        crate::debug!("engine {} finalized", self.inner.self_address);
+    }
+
+    /// Blocks until the engine is finalized (locally or by a remote shutdown).
+    pub fn wait_for_finalize(&self) {
+        let mut done = self.inner.finalized.lock();
+        while !*done {
+            self.inner.finalized_cv.wait(&mut done);
+        }
+    }
+}
+
+/// A call in progress.
+pub struct PendingCall {
+    engine: Engine,
+    slot: Arc<Slot>,
+    msg_id: u64,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+impl PendingCall {
+    /// Waits for the answer (or the timeout).
+    pub fn wait(self) -> Result<Vec<u8>> {
+        let inner = &self.engine.inner;
+        match inner.wait_slot(&self.slot, self.deadline) {
+            Some(r) => r,
+            None => {
+                inner.calls.lock().remove(&self.msg_id);
+                // The answer may have landed between the deadline and removal.
+                self.slot.take().unwrap_or_else(|| Err(self.slot.timeout_error(self.timeout)))
+            }
+        }
+    }
+
+    /// True once the answer (or a failure) is there.
+    pub fn test(&self) -> bool {
+        if !self.slot.is_done() {
+            self.engine.inner.progress_once();
+        }
+        self.slot.is_done() || Instant::now() >= self.deadline
+    }
+}
+
+impl Inner {
+    /// Drives progress once if nobody else is; dispatches what it found.
+    pub(crate) fn progress_once(self: &Arc<Self>) -> bool {
+        let engine = Engine { inner: self.clone() };
+        let mut any = false;
+        for _ in 0..4 {
+            let mut events = Vec::new();
+            let did = {
+                let Some(mut guard) = self.transport.try_lock() else { return any };
+                match guard.as_mut() {
+                    Some(t) => t.drive(&self.submissions, &mut events),
+                    None => return any,
+                }
+            };
+            for ev in events {
+                self.dispatch(&engine, ev);
+            }
+            any |= did;
+            // Dispatch may have queued answers (errors for unknown RPCs).
+            if !did || self.submissions.is_empty() {
+                break;
+            }
+        }
+        any
+    }
+
+    fn dispatch(self: &Arc<Self>, engine: &Engine, ev: Event) {
+        match ev {
+            Event::Request { sender, header, payload } => {
+                self.dispatch_request(engine, Origin::Remote(sender), header, payload, true)
+            }
+            Event::Response { header, payload } => {
+                let Some(slot) = self.calls.lock().remove(&header.msg_id) else {
+                    crate::debug!("dropping a response to an unknown or expired call {}", header.msg_id);
+                    return;
+                };
+                let result = match header.status {
+                    Status::Ok => Ok(payload),
+                    Status::NoSuchRpc => Err(RpcError::NoSuchRpc(slot.name.clone())),
+                    Status::NoSuchProvider => {
+                        Err(RpcError::NoSuchProvider { name: slot.name.clone(), provider_id: header.provider_id })
+                    }
+                    Status::HandlerError => Err(RpcError::Remote {
+                        name: slot.name.clone(),
+                        message: String::from_utf8_lossy(&payload).into_owned(),
+                    }),
+                    Status::ShuttingDown => Err(RpcError::ShuttingDown),
+                };
+                slot.complete(result);
+            }
+            Event::SendFailed { call_id, message } => {
+                if let Some(slot) = self.calls.lock().remove(&call_id) {
+                    let addr = slot.addr.clone();
+                    slot.complete(Err(RpcError::Unreachable { addr, message }));
+                }
+            }
+        }
+    }
+
+    fn dispatch_request(self: &Arc<Self>, engine: &Engine, origin: Origin, header: Header, payload: Vec<u8>, from_progress: bool) {
+        if header.rpc_id == wire::rpc_id(SHUTDOWN_RPC) && header.provider_id == DEFAULT_PROVIDER_ID {
+            return self.remote_shutdown_request(engine, origin, header, from_progress);
+        }
+        if self.finalizing.load(Ordering::Acquire) {
+            return self.respond(origin, &header, Status::ShuttingDown, Vec::new(), from_progress);
+        }
+        let found = {
+            let reg = self.registry.read();
+            match reg.by_key.get(&(header.rpc_id, header.provider_id)) {
+                Some(r) => Ok(r.clone()),
+                None if reg.names.contains_key(&header.rpc_id) => Err(Status::NoSuchProvider),
+                None => Err(Status::NoSuchRpc),
+            }
+        };
+        let reg = match found {
+            Ok(r) => r,
+            Err(status) => return self.respond(origin, &header, status, Vec::new(), from_progress),
+        };
+        let sender = match &origin {
+            Origin::Remote(name) => Some(Address::new(
+                self.protocol,
+                name.clone(),
+                &crate::fabric::address::format_name(self.protocol, name).unwrap_or_default(),
+            )),
+            Origin::Local(_) => None,
+        };
+        let engine = engine.clone();
+        let inner = self.clone();
+        reg.pool.clone().push(Box::new(move || {
+            let request = Request { engine, sender, provider_id: header.provider_id, payload };
+            let handler = reg.handler.clone();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(request)));
+            let (status, body) = match outcome {
+                Ok(Ok(body)) => (Status::Ok, body),
+                Ok(Err(message)) => (Status::HandlerError, message.into_bytes()),
+                Err(_) => {
+                    crate::error!("handler of RPC \"{}\" panicked", reg.name);
+                    (Status::HandlerError, format!("handler of \"{}\" panicked", reg.name).into_bytes())
+                }
+            };
+            inner.respond(origin, &header, status, body, false);
+        }));
+    }
+
+    fn remote_shutdown_request(self: &Arc<Self>, engine: &Engine, origin: Origin, header: Header, from_progress: bool) {
+        if !self.remote_shutdown.load(Ordering::Acquire) {
+            crate::warning!("refusing a remote shutdown request: remote shutdown is not enabled");
+            let msg = format!("remote shutdown is not enabled at {}", self.self_address).into_bytes();
+            return self.respond(origin, &header, Status::HandlerError, msg, from_progress);
+        }
+        crate::info!("remote shutdown requested");
+        self.respond(origin, &header, Status::Ok, Vec::new(), from_progress);
+        let engine = engine.clone();
+        // Finalize joins the progress thread, so it cannot run on it.
+        let _ = std::thread::Builder::new().name("mochi-shutdown".into()).spawn(move || engine.finalize());
+    }
+
+    fn respond(self: &Arc<Self>, origin: Origin, request: &Header, status: Status, body: Vec<u8>, from_progress: bool) {
+        match origin {
+            Origin::Local(slot) => {
+                let result = match status {
+                    Status::Ok => Ok(body),
+                    Status::NoSuchRpc => Err(RpcError::NoSuchRpc(slot.name.clone())),
+                    Status::NoSuchProvider => Err(RpcError::NoSuchProvider { name: slot.name.clone(), provider_id: request.provider_id }),
+                    Status::HandlerError => Err(RpcError::Remote { name: slot.name.clone(), message: String::from_utf8_lossy(&body).into_owned() }),
+                    Status::ShuttingDown => Err(RpcError::ShuttingDown),
+                };
+                slot.complete(result);
+            }
+            Origin::Remote(dest) => {
+                let (body, status) = if body.len() > MAX_MESSAGE {
+                    (format!("response of {} bytes exceeds the message limit", body.len()).into_bytes(), Status::HandlerError)
+                } else {
+                    (body, status)
+                };
+                let header = Header { kind: Kind::Response, status, ..request.clone() };
+                self.submissions.push(Outgoing::new(dest, header, body, Instant::now() + RESPONSE_DEADLINE, None));
+                if !from_progress {
+                    self.progress_once();
+                }
+            }
+        }
+    }
+
+    /// Drives until the send queue is empty (or the budget is spent).
+    fn flush(self: &Arc<Self>, budget: Duration) {
+        let end = Instant::now() + budget;
+        loop {
+            let engine = Engine { inner: self.clone() };
+            let mut events = Vec::new();
+            let flushed = {
+                let mut guard = self.transport.lock();
+                match guard.as_mut() {
+                    Some(t) => {
+                        t.drive(&self.submissions, &mut events);
+                        t.is_flushed() && self.submissions.is_empty()
+                    }
+                    None => true,
+                }
+            };
+            for ev in events {
+                self.dispatch(&engine, ev);
+            }
+            if flushed || Instant::now() >= end {
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    fn wait_slot(self: &Arc<Self>, slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
+        super::progress::wait_slot(self, slot, deadline)
+    }
+
+    pub(crate) fn is_finalizing(&self) -> bool {
+        self.finalizing.load(Ordering::Acquire)
+    }
+}
+
+fn progress_loop(weak: Weak<Inner>) {
+    super::progress::run(weak)
+}

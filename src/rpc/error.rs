@@ -1,0 +1,39 @@
+//! Errors of the RPC layer. The C face maps them to `hg_return_t`.
+
+use crate::fabric::{AddressError, FabricError};
+
+#[derive(thiserror::Error, Debug, Clone)]
+pub enum RpcError {
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    #[error(transparent)]
+    Fabric(#[from] FabricError),
+    #[error("invalid engine configuration: {0}")]
+    Config(String),
+    #[error("address {addr} uses {got:?} but this engine speaks {engine:?}")]
+    WrongProtocol { addr: String, got: crate::fabric::Protocol, engine: crate::fabric::Protocol },
+    #[error("no RPC named \"{0}\" is registered at the target")]
+    NoSuchRpc(String),
+    #[error("RPC \"{name}\" has no provider with id {provider_id} at the target")]
+    NoSuchProvider { name: String, provider_id: u16 },
+    #[error("RPC \"{name}\" with provider id {provider_id} is already registered")]
+    AlreadyRegistered { name: String, provider_id: u16 },
+    #[error("remote handler of \"{name}\" failed: {message}")]
+    Remote { name: String, message: String },
+    #[error("RPC \"{name}\" to {addr} timed out after {millis} ms")]
+    Timeout { name: String, addr: String, millis: u128 },
+    #[error("could not reach {addr}: {message}")]
+    Unreachable { addr: String, message: String },
+    #[error("message of {0} bytes exceeds the {max}-byte limit", max = crate::rpc::wire::MAX_MESSAGE)]
+    MessageTooLarge(usize),
+    #[error("the engine is finalized")]
+    Finalized,
+    #[error("the target is shutting down")]
+    ShuttingDown,
+    #[error("pool \"{0}\" does not exist")]
+    NoSuchPool(String),
+    #[error("remote shutdown is not enabled at {0}")]
+    RemoteShutdownDisabled(String),
+}
+
+pub type Result<T> = std::result::Result<T, RpcError>;

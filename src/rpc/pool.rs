@@ -1,0 +1,147 @@
+//! Handler pools and the threads ("execution streams") that drain them.
+//!
+//! A pool is a lock-free crossbeam channel of jobs. An execution stream is
+//! one OS thread that serves its pools in priority order (the first listed
+//! pool first), blocking on all of them at once when they are empty. This is
+//! the Margo `argobots.pools` / `argobots.xstreams` config made real.
+
+use crossbeam_channel::{unbounded, Receiver, Select, Sender};
+use parking_lot::Mutex;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread::{JoinHandle, ThreadId};
+
+pub type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// One queue of jobs. Its address is what C sees as an `ABT_pool`.
+pub struct Pool {
+    name: Mutex<String>,
+    tx: Sender<Job>,
+    rx: Receiver<Job>,
+}
+
+impl Pool {
+    pub fn new(name: &str) -> Arc<Pool> {
+        let (tx, rx) = unbounded();
+        Arc::new(Pool { name: Mutex::new(name.to_string()), tx, rx })
+    }
+
+    pub fn name(&self) -> String {
+        self.name.lock().clone()
+    }
+
+    /// Queues a job; it runs on one of the execution streams serving this pool.
+    pub fn push(&self, job: Job) {
+        // Both ends live in `self`, so the channel cannot be disconnected.
+        let _ = self.tx.send(job);
+    }
+
+    /// Jobs waiting to run.
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+}
+
+/// A running execution stream.
+pub struct Xstream {
+    pub name: String,
+    pub pools: Vec<Arc<Pool>>,
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+    thread_id: ThreadId,
+}
+
+impl Xstream {
+    pub fn spawn(name: &str, pools: Vec<Arc<Pool>>) -> std::io::Result<Xstream> {
+        let (stop_tx, stop_rx) = unbounded::<()>();
+        let served = pools.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("mochi-{name}"))
+            .spawn(move || serve(served, stop_rx))?;
+        let thread_id = thread.thread().id();
+        Ok(Xstream { name: name.to_string(), pools, stop: Some(stop_tx), thread: Some(thread), thread_id })
+    }
+
+    /// Asks the thread to stop after its current job; joins it unless it is
+    /// the calling thread (a handler may finalize its own engine).
+    pub fn stop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            if std::thread::current().id() != self.thread_id {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for Xstream {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(job: Job) {
+    // A panicking handler must not take the execution stream down with it.
+    if catch_unwind(AssertUnwindSafe(job)).is_err() {
+        crate::error!("an RPC handler panicked; the execution stream keeps running");
+    }
+}
+
+fn serve(pools: Vec<Arc<Pool>>, stop: Receiver<()>) {
+    loop {
+        // Serve pools in priority order before blocking.
+        if let Some(job) = pools.iter().find_map(|p| p.rx.try_recv().ok()) {
+            run(job);
+            continue;
+        }
+        let mut sel = Select::new();
+        for p in &pools {
+            sel.recv(&p.rx);
+        }
+        let stop_index = sel.recv(&stop);
+        let op = sel.select();
+        let index = op.index();
+        if index == stop_index {
+            // Disconnected (or a message): either way, time to go.
+            let _ = op.recv(&stop);
+            return;
+        }
+        if let Ok(job) = op.recv(&pools[index].rx) {
+            run(job);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn jobs_run_and_streams_stop() {
+        let a = Pool::new("a");
+        let b = Pool::new("b");
+        let mut xs = Xstream::spawn("x", vec![a.clone(), b.clone()]).unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let (done_tx, done_rx) = unbounded();
+        for i in 0..100 {
+            let c = count.clone();
+            let d = done_tx.clone();
+            let job: Job = Box::new(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+                let _ = d.send(());
+            });
+            if i % 2 == 0 { a.push(job) } else { b.push(job) }
+        }
+        b.push(Box::new(|| panic!("handler panic must be contained")));
+        for _ in 0..100 {
+            done_rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 100);
+        xs.stop();
+    }
+}

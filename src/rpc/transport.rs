@@ -1,0 +1,390 @@
+//! The state behind the progress engine's lock: one endpoint, its posted
+//! receive buffers, in-flight send buffers, the queue of messages waiting to
+//! be sent, the address-vector cache and partly received messages.
+//!
+//! Whoever holds the lock calls [`Transport::drive`], which moves new
+//! submissions into the send queue, posts fragments, reads completions and
+//! turns them into [`Event`]s for the engine to dispatch after unlocking.
+
+use super::wire::{self, Header, Kind, FIXED_HEADER, MAX_MESSAGE};
+use crate::fabric::{Completion, Endpoint, Post};
+use crossbeam_queue::SegQueue;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bytes per fragment, header included.
+const FRAGMENT_SIZE: usize = 64 * 1024;
+/// Receive buffers kept posted.
+const RECV_BUFFERS: usize = 64;
+/// Fragments posted but not yet completed, per endpoint.
+const MAX_IN_FLIGHT: usize = 256;
+/// Partial messages older than this are dropped (their sender gave up).
+const REASSEMBLY_TTL: Duration = Duration::from_secs(60);
+/// Upper bound on memory held by partial messages.
+const REASSEMBLY_BUDGET: usize = 1 << 30;
+
+/// A message waiting to be sent.
+pub struct Outgoing {
+    pub dest: Arc<[u8]>,
+    pub header: Header,
+    pub payload: Vec<u8>,
+    pub deadline: Instant,
+    /// The call to fail if this message cannot be delivered.
+    pub call_id: Option<u64>,
+    next_offset: usize,
+}
+
+impl Outgoing {
+    pub fn new(dest: Arc<[u8]>, header: Header, payload: Vec<u8>, deadline: Instant, call_id: Option<u64>) -> Self {
+        Outgoing { dest, header, payload, deadline, call_id, next_offset: 0 }
+    }
+}
+
+/// What the engine must act on after a drive.
+pub enum Event {
+    Request { sender: Arc<[u8]>, header: Header, payload: Vec<u8> },
+    Response { header: Header, payload: Vec<u8> },
+    /// A request could not be sent (or its send failed).
+    SendFailed { call_id: u64, message: String },
+}
+
+struct SendSlot {
+    _buf: Vec<u8>,
+    call_id: Option<u64>,
+}
+
+struct Partial {
+    buf: Vec<u8>,
+    received: usize,
+    started: Instant,
+}
+
+pub struct Transport {
+    ep: Endpoint,
+    recv_bufs: Vec<Box<[u8]>>,
+    unposted_recvs: Vec<usize>,
+    sends: Vec<Option<SendSlot>>,
+    free_sends: Vec<usize>,
+    in_flight: usize,
+    queue: VecDeque<Outgoing>,
+    av: HashMap<Arc<[u8]>, u64>,
+    partials: HashMap<(Arc<[u8]>, u64, u8), Partial>,
+    partial_bytes: usize,
+    scratch: Vec<Completion>,
+    last_sweep: Instant,
+}
+
+// Context values handed to libfabric: receives are odd, sends even.
+fn recv_ctx(i: usize) -> usize {
+    i * 2 + 1
+}
+fn send_ctx(i: usize) -> usize {
+    (i + 1) * 2
+}
+
+impl Transport {
+    pub fn new(ep: Endpoint) -> Result<Transport, crate::fabric::FabricError> {
+        let mut t = Transport {
+            ep,
+            recv_bufs: (0..RECV_BUFFERS).map(|_| vec![0u8; FRAGMENT_SIZE].into_boxed_slice()).collect(),
+            unposted_recvs: (0..RECV_BUFFERS).collect(),
+            sends: Vec::new(),
+            free_sends: Vec::new(),
+            in_flight: 0,
+            queue: VecDeque::new(),
+            av: HashMap::new(),
+            partials: HashMap::new(),
+            partial_bytes: 0,
+            scratch: Vec::with_capacity(64),
+            last_sweep: Instant::now(),
+        };
+        t.repost_receives()?;
+        Ok(t)
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.ep
+    }
+
+    pub fn endpoint_mut(&mut self) -> &mut Endpoint {
+        &mut self.ep
+    }
+
+    /// True when nothing waits to be sent and no send is in flight.
+    pub fn is_flushed(&self) -> bool {
+        self.queue.is_empty() && self.in_flight == 0
+    }
+
+    /// True when messages wait for resources (the progress thread must poll).
+    pub fn has_backlog(&self) -> bool {
+        !self.queue.is_empty() || !self.unposted_recvs.is_empty()
+    }
+
+    fn repost_receives(&mut self) -> Result<(), crate::fabric::FabricError> {
+        while let Some(&i) = self.unposted_recvs.last() {
+            let buf = &mut self.recv_bufs[i];
+            // SAFETY: the buffer lives in self.recv_bufs (never reallocated)
+            // and is not touched until its completion or the endpoint closes
+            // (the endpoint is dropped before the buffers: field order).
+            match unsafe { self.ep.post_recv(buf.as_mut_ptr(), buf.len(), recv_ctx(i)) }? {
+                Post::Done => {
+                    self.unposted_recvs.pop();
+                }
+                Post::Again => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// One round of progress. Returns true if anything happened.
+    pub fn drive(&mut self, submissions: &SegQueue<Outgoing>, events: &mut Vec<Event>) -> bool {
+        let mut did = false;
+        while let Some(o) = submissions.pop() {
+            self.queue.push_back(o);
+            did = true;
+        }
+        did |= self.post_queued(events);
+        loop {
+            self.scratch.clear();
+            let mut scratch = std::mem::take(&mut self.scratch);
+            let n = match self.ep.poll(&mut scratch) {
+                Ok(n) => n,
+                Err(e) => {
+                    did = true;
+                    self.on_error(e.context, e.message, events);
+                    self.scratch = scratch;
+                    continue;
+                }
+            };
+            for c in &scratch {
+                self.on_completion(*c, events);
+            }
+            self.scratch = scratch;
+            if n == 0 {
+                break;
+            }
+            did = true;
+            if n < 64 {
+                break;
+            }
+        }
+        if did {
+            self.post_queued(events);
+        }
+        if !self.unposted_recvs.is_empty() {
+            if let Err(e) = self.repost_receives() {
+                crate::error!("cannot post receive buffers: {e}");
+            }
+        }
+        let now = Instant::now();
+        if now.duration_since(self.last_sweep) > Duration::from_secs(1) {
+            self.last_sweep = now;
+            self.sweep_partials(now);
+        }
+        did
+    }
+
+    fn resolve(&mut self, name: &Arc<[u8]>) -> Result<u64, String> {
+        if let Some(a) = self.av.get(name) {
+            return Ok(*a);
+        }
+        let a = self.ep.av_insert(name).map_err(|e| e.to_string())?;
+        self.av.insert(name.clone(), a);
+        Ok(a)
+    }
+
+    /// Posts as many queued fragments as resources allow. A message whose
+    /// destination pushes back is set aside so it cannot block the others.
+    fn post_queued(&mut self, events: &mut Vec<Event>) -> bool {
+        let mut did = false;
+        let now = Instant::now();
+        let sender: Vec<u8> = self.ep.name().to_vec();
+        let mut blocked = VecDeque::new();
+        let mut header_buf = Vec::with_capacity(FIXED_HEADER + sender.len());
+        while let Some(mut out) = self.queue.pop_front() {
+            if now >= out.deadline {
+                if let Some(call_id) = out.call_id {
+                    events.push(Event::SendFailed { call_id, message: "peer did not accept the message in time".into() });
+                } else {
+                    crate::debug!("dropping a response that could not be delivered in time");
+                }
+                did = true;
+                continue;
+            }
+            if self.in_flight >= MAX_IN_FLIGHT {
+                blocked.push_back(out);
+                continue;
+            }
+            let dest = match self.resolve(&out.dest) {
+                Ok(d) => d,
+                Err(message) => {
+                    if let Some(call_id) = out.call_id {
+                        events.push(Event::SendFailed { call_id, message });
+                    }
+                    did = true;
+                    continue;
+                }
+            };
+            let total = out.payload.len();
+            let room = FRAGMENT_SIZE - FIXED_HEADER - sender.len();
+            let mut finished = false;
+            loop {
+                let start = out.next_offset;
+                let end = (start + room).min(total);
+                let mut h = out.header.clone();
+                h.total_len = total as u32;
+                h.offset = start as u32;
+                wire::encode_header(&mut header_buf, &h, &sender);
+                let mut buf = Vec::with_capacity(header_buf.len() + end - start);
+                buf.extend_from_slice(&header_buf);
+                buf.extend_from_slice(&out.payload[start..end]);
+                let slot = self.free_sends.pop().unwrap_or_else(|| {
+                    self.sends.push(None);
+                    self.sends.len() - 1
+                });
+                // SAFETY: `buf`'s heap storage moves into self.sends[slot] and
+                // stays there, unchanged, until the send's completion.
+                let posted = unsafe { self.ep.post_send(buf.as_ptr(), buf.len(), dest, send_ctx(slot)) };
+                match posted {
+                    Ok(Post::Done) => {
+                        self.sends[slot] = Some(SendSlot { _buf: buf, call_id: out.call_id });
+                        self.in_flight += 1;
+                        did = true;
+                        out.next_offset = end;
+                        if end >= total {
+                            finished = true;
+                            break;
+                        }
+                        if self.in_flight >= MAX_IN_FLIGHT {
+                            break;
+                        }
+                    }
+                    Ok(Post::Again) => {
+                        self.free_sends.push(slot);
+                        break;
+                    }
+                    Err(e) => {
+                        self.free_sends.push(slot);
+                        if let Some(call_id) = out.call_id {
+                            events.push(Event::SendFailed { call_id, message: e.to_string() });
+                        } else {
+                            crate::warning!("could not send a response: {e}");
+                        }
+                        finished = true;
+                        did = true;
+                        break;
+                    }
+                }
+            }
+            if !finished {
+                blocked.push_back(out);
+            }
+        }
+        self.queue = blocked;
+        did
+    }
+
+    fn on_completion(&mut self, c: Completion, events: &mut Vec<Event>) {
+        if c.context % 2 == 1 {
+            let i = c.context / 2;
+            if i < self.recv_bufs.len() {
+                let len = c.len.min(self.recv_bufs[i].len());
+                self.on_fragment(i, len, events);
+                self.unposted_recvs.push(i);
+            }
+        } else {
+            self.release_send(c.context);
+        }
+    }
+
+    fn release_send(&mut self, context: usize) -> Option<SendSlot> {
+        let i = (context / 2).checked_sub(1)?;
+        let slot = self.sends.get_mut(i)?.take()?;
+        self.free_sends.push(i);
+        self.in_flight -= 1;
+        Some(slot)
+    }
+
+    fn on_error(&mut self, context: usize, message: String, events: &mut Vec<Event>) {
+        if context % 2 == 1 {
+            let i = context / 2;
+            crate::warning!("a receive failed ({message}); reposting its buffer");
+            if i < self.recv_bufs.len() {
+                self.unposted_recvs.push(i);
+            }
+            return;
+        }
+        match self.release_send(context) {
+            Some(SendSlot { call_id: Some(call_id), .. }) => {
+                events.push(Event::SendFailed { call_id, message });
+            }
+            Some(_) => crate::debug!("a response could not be delivered: {message}"),
+            None => crate::warning!("completion error for an unknown operation: {message}"),
+        }
+    }
+
+    fn on_fragment(&mut self, i: usize, len: usize, events: &mut Vec<Event>) {
+        let frag = match wire::decode(&self.recv_bufs[i][..len]) {
+            Ok(f) => f,
+            Err(e) => {
+                crate::warning!("dropping a malformed fragment of {len} bytes: {e}");
+                return;
+            }
+        };
+        let header = frag.header.clone();
+        let total = header.total_len as usize;
+        if frag.data.len() == total {
+            let payload = frag.data.to_vec();
+            let sender: Arc<[u8]> = Arc::from(frag.sender);
+            events.push(make_event(sender, header, payload));
+            return;
+        }
+        let key: (Arc<[u8]>, u64, u8) = (Arc::from(frag.sender), header.msg_id, header.kind as u8);
+        let data = frag.data;
+        if !self.partials.contains_key(&key) {
+            if self.partial_bytes + total > REASSEMBLY_BUDGET || total > MAX_MESSAGE {
+                crate::warning!("dropping a fragment: partial messages already hold {} bytes", self.partial_bytes);
+                return;
+            }
+            self.partial_bytes += total;
+            self.partials.insert(key.clone(), Partial { buf: vec![0; total], received: 0, started: Instant::now() });
+        }
+        let entry = self.partials.get_mut(&key).expect("inserted above");
+        if entry.buf.len() != total {
+            crate::warning!("dropping a fragment whose length disagrees with its message");
+            return;
+        }
+        let off = header.offset as usize;
+        entry.buf[off..off + data.len()].copy_from_slice(data);
+        entry.received += data.len();
+        if entry.received >= total {
+            let done = self.partials.remove(&key).expect("present");
+            self.partial_bytes -= total;
+            events.push(make_event(key.0, header, done.buf));
+        }
+    }
+
+    fn sweep_partials(&mut self, now: Instant) {
+        let before = self.partials.len();
+        let mut freed = 0;
+        self.partials.retain(|_, p| {
+            let keep = now.duration_since(p.started) < REASSEMBLY_TTL;
+            if !keep {
+                freed += p.buf.len();
+            }
+            keep
+        });
+        self.partial_bytes -= freed;
+        if self.partials.len() != before {
+            crate::warning!("dropped {} incomplete messages", before - self.partials.len());
+        }
+    }
+}
+
+fn make_event(sender: Arc<[u8]>, header: Header, payload: Vec<u8>) -> Event {
+    match header.kind {
+        Kind::Request => Event::Request { sender, header, payload },
+        Kind::Response => Event::Response { header, payload },
+    }
+}

@@ -1,0 +1,107 @@
+//! The RPC core between two engines of one process, over real libfabric
+//! endpoints (shm and tcp).
+
+use mochi::rpc::{Engine, InitOverrides, Mode, RpcError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(10);
+
+fn engine(proto: &str, mode: Mode) -> Engine {
+    Engine::new(proto, mode, "", &InitOverrides::default()).expect("engine starts")
+}
+
+fn echo_server(proto: &str) -> Engine {
+    let e = engine(proto, Mode::Server);
+    e.register("echo", 1, None, Arc::new(|req| Ok(req.payload))).unwrap();
+    e.register("fail", 1, None, Arc::new(|_| Err("no luck".to_string()))).unwrap();
+    e.register("sender", 1, None, Arc::new(|req| Ok(req.sender.map(|a| a.to_string()).unwrap_or_default().into_bytes()))).unwrap();
+    e
+}
+
+fn exercise(proto: &str) {
+    let server = echo_server(proto);
+    let client = engine(proto, Mode::Client);
+    let addr = client.lookup(server.self_address().as_str()).unwrap();
+    assert_eq!(client.call(&addr, "echo", 1, b"hello".to_vec(), T).unwrap(), b"hello");
+    assert_eq!(client.call(&addr, "echo", 1, Vec::new(), T).unwrap(), b"");
+    // The handler sees the caller's address.
+    let who = client.call(&addr, "sender", 1, Vec::new(), T).unwrap();
+    assert_eq!(String::from_utf8(who).unwrap(), client.self_address().to_string());
+    // Distinct errors for unknown provider and unknown RPC.
+    assert!(matches!(client.call(&addr, "echo", 2, vec![], T), Err(RpcError::NoSuchProvider { provider_id: 2, .. })));
+    assert!(matches!(client.call(&addr, "nope", 1, vec![], T), Err(RpcError::NoSuchRpc(_))));
+    assert!(matches!(client.call(&addr, "fail", 1, vec![], T), Err(RpcError::Remote { .. })));
+    // Large messages, both ways.
+    for size in [4095, 4096, 70_000, 1 << 20, 64 << 20] {
+        let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
+        let back = client.call(&addr, "echo", 1, data.clone(), Duration::from_secs(60)).unwrap();
+        assert!(back == data, "{size}-byte echo differs");
+    }
+    // Many threads at once.
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let c = client.clone();
+            let a = addr.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    let msg = format!("{t}-{i}").into_bytes();
+                    assert_eq!(c.call(&a, "echo", 1, msg.clone(), T).unwrap(), msg);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // A call to ourselves works without the fabric.
+    let me = server.self_address();
+    assert_eq!(server.call(&me, "echo", 1, b"self".to_vec(), T).unwrap(), b"self");
+    client.finalize();
+    server.finalize();
+    assert!(matches!(client.call(&addr, "echo", 1, vec![], T), Err(RpcError::Finalized)));
+}
+
+#[test]
+fn shm_round_trips() {
+    exercise("na+sm");
+}
+
+#[test]
+fn tcp_round_trips() {
+    exercise("ofi+tcp");
+}
+
+#[test]
+fn dead_peers_fail_within_their_timeout() {
+    for (proto, dead) in [("na+sm", "na+sm://999999-77"), ("ofi+tcp", "ofi+tcp://127.0.0.1:1")] {
+        let client = engine(proto, Mode::Client);
+        let addr = client.lookup(dead).unwrap();
+        let start = Instant::now();
+        let r = client.call(&addr, "echo", 1, b"x".to_vec(), Duration::from_millis(300));
+        assert!(matches!(r, Err(RpcError::Timeout { .. }) | Err(RpcError::Unreachable { .. })), "{proto}: {r:?}");
+        assert!(start.elapsed() < Duration::from_secs(2), "{proto}: took {:?}", start.elapsed());
+        client.finalize();
+    }
+}
+
+#[test]
+fn remote_shutdown_needs_consent() {
+    let server = engine("na+sm", Mode::Server);
+    let client = engine("na+sm", Mode::Client);
+    let addr = client.lookup(server.self_address().as_str()).unwrap();
+    assert!(client.shutdown_remote(&addr, T).is_err());
+    server.enable_remote_shutdown();
+    client.shutdown_remote(&addr, T).unwrap();
+    server.wait_for_finalize();
+    client.finalize();
+}
+
+#[test]
+fn bad_addresses_are_rejected() {
+    let e = engine("na+sm", Mode::Client);
+    for bad in ["", "na+sm://garbage", "ofi+tcp://nohost:99999", "ofi+tcp://127.0.0.1:5"] {
+        assert!(e.lookup(bad).is_err(), "{bad}");
+    }
+    e.finalize();
+}
