@@ -1,0 +1,156 @@
+//! Every C handle type, the Rust type behind it and its ownership rule —
+//! in one place, so no other file casts a C pointer.
+//!
+//! | C type              | Rust type              | ownership                                   |
+//! |---------------------|------------------------|---------------------------------------------|
+//! | `margo_instance_id` | [`Instance`]           | leaked Box, validated against a registry    |
+//! | `hg_addr_t`         | [`Address`]            | Box, freed by `margo_addr_free`             |
+//! | `ABT_pool`          | [`Pool`]               | borrowed from its engine, validated per use |
+//!
+//! Instances are never freed: a finalized instance stays in the registry,
+//! marked finalized, so a late call on it returns an error instead of
+//! touching freed memory (a few dozen bytes per finalized instance).
+
+use super::hg::{hg_addr_t, ABT_pool};
+use crate::rpc::{Address, Engine, Pool};
+use parking_lot::Mutex;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Opaque instance type (`struct margo_instance`).
+#[allow(non_camel_case_types)]
+pub struct margo_instance {
+    _private: [u8; 0],
+}
+#[allow(non_camel_case_types)]
+pub type margo_instance_id = *mut margo_instance;
+
+pub struct Instance {
+    engine: Mutex<Option<Engine>>,
+    refs: AtomicUsize,
+}
+
+static LIVE: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum HandleError {
+    Null,
+    Unknown,
+    Finalized,
+}
+
+impl std::fmt::Display for HandleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HandleError::Null => "NULL instance",
+            HandleError::Unknown => "not a margo instance created by this library",
+            HandleError::Finalized => "the instance is finalized",
+        })
+    }
+}
+
+/// Hands a new engine to C.
+pub fn instance_into_c(engine: Engine) -> margo_instance_id {
+    let ptr = Box::into_raw(Box::new(Instance { engine: Mutex::new(Some(engine)), refs: AtomicUsize::new(1) }));
+    LIVE.lock().get_or_insert_with(HashSet::new).insert(ptr as usize);
+    ptr as margo_instance_id
+}
+
+/// Borrows the instance behind a C handle, if it is one of ours.
+fn instance_ref(mid: margo_instance_id) -> Result<&'static Instance, HandleError> {
+    if mid.is_null() {
+        return Err(HandleError::Null);
+    }
+    let known = LIVE.lock().as_ref().is_some_and(|s| s.contains(&(mid as usize)));
+    if !known {
+        return Err(HandleError::Unknown);
+    }
+    // SAFETY: the pointer is in the registry, so it came from Box::into_raw
+    // in instance_into_c and is never freed.
+    Ok(unsafe { &*(mid as *const Instance) })
+}
+
+/// The live engine behind a handle.
+pub fn engine(mid: margo_instance_id) -> Result<Engine, HandleError> {
+    let inst = instance_ref(mid)?;
+    let engine = inst.engine.lock().clone().ok_or(HandleError::Finalized)?;
+    if engine.is_finalized() {
+        return Err(HandleError::Finalized);
+    }
+    Ok(engine)
+}
+
+/// The engine behind a handle even if finalized (for waiting on it).
+pub fn engine_any(mid: margo_instance_id) -> Result<Engine, HandleError> {
+    instance_ref(mid)?.engine.lock().clone().ok_or(HandleError::Finalized)
+}
+
+/// Finalizes and drops the engine; the handle stays valid but dead.
+pub fn instance_finalize(mid: margo_instance_id) -> Result<(), HandleError> {
+    let inst = instance_ref(mid)?;
+    let engine = inst.engine.lock().clone();
+    match engine {
+        Some(e) => {
+            e.finalize();
+            Ok(())
+        }
+        None => Err(HandleError::Finalized),
+    }
+}
+
+pub fn instance_ref_incr(mid: margo_instance_id) -> Result<(), HandleError> {
+    let inst = instance_ref(mid)?;
+    engine(mid)?;
+    inst.refs.fetch_add(1, Ordering::AcqRel);
+    Ok(())
+}
+
+/// Drops one reference; the last one finalizes the engine.
+pub fn instance_release(mid: margo_instance_id) -> Result<(), HandleError> {
+    let inst = instance_ref(mid)?;
+    let prev = inst
+        .refs
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| r.checked_sub(1))
+        .map_err(|_| HandleError::Finalized)?;
+    if prev == 1 {
+        instance_finalize(mid)?;
+    }
+    Ok(())
+}
+
+/// Hands an address to C (the caller frees it with `margo_addr_free`).
+pub fn addr_into_c(addr: Address) -> hg_addr_t {
+    Box::into_raw(Box::new(addr)) as hg_addr_t
+}
+
+/// Borrows the address behind a C handle.
+///
+/// # Safety
+/// `addr` must be NULL or a handle from [`addr_into_c`] not yet freed.
+pub unsafe fn addr_ref<'a>(addr: hg_addr_t) -> Option<&'a Address> {
+    (addr as *const Address).as_ref()
+}
+
+/// Frees an address handle.
+///
+/// # Safety
+/// `addr` must be NULL or a handle from [`addr_into_c`] not yet freed.
+pub unsafe fn addr_free(addr: hg_addr_t) {
+    if !addr.is_null() {
+        drop(Box::from_raw(addr as *mut Address));
+    }
+}
+
+/// Hands one of an engine's pools to C (borrowed: valid while the engine lives).
+pub fn pool_into_c(pool: &Arc<Pool>) -> ABT_pool {
+    Arc::as_ptr(pool) as ABT_pool
+}
+
+/// The pool behind a C handle, if it belongs to `engine`.
+pub fn pool_of(engine: &Engine, pool: ABT_pool) -> Option<Arc<Pool>> {
+    if pool.is_null() {
+        return None;
+    }
+    engine.owns_pool(pool as *const Pool)
+}

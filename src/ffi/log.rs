@@ -1,0 +1,134 @@
+//! Margo's logging calls (`margo-logging.h`). The variadic `margo_info(mid,
+//! fmt, ...)` family is `static inline` in the header (stable Rust cannot
+//! define C variadics): it formats with `vsnprintf` and calls
+//! [`margo_log_message`].
+#![allow(non_camel_case_types)]
+
+use super::handles::{self, margo_instance_id};
+use super::panic::guard;
+use crate::log::{self, Level};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+
+pub type margo_log_level = c_int;
+pub const MARGO_LOG_EXTERNAL: margo_log_level = 0;
+pub const MARGO_LOG_TRACE: margo_log_level = 1;
+pub const MARGO_LOG_DEBUG: margo_log_level = 2;
+pub const MARGO_LOG_INFO: margo_log_level = 3;
+pub const MARGO_LOG_WARNING: margo_log_level = 4;
+pub const MARGO_LOG_ERROR: margo_log_level = 5;
+pub const MARGO_LOG_CRITICAL: margo_log_level = 6;
+
+pub type margo_log_fn_t = Option<unsafe extern "C" fn(uargs: *mut c_void, message: *const c_char)>;
+
+/// A user logger: one callback per level (NULL callbacks drop the message).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct margo_logger {
+    pub uargs: *mut c_void,
+    pub trace: margo_log_fn_t,
+    pub debug: margo_log_fn_t,
+    pub info: margo_log_fn_t,
+    pub warning: margo_log_fn_t,
+    pub error: margo_log_fn_t,
+    pub critical: margo_log_fn_t,
+}
+
+struct CLogger(margo_logger);
+// SAFETY: the user promises their callbacks and uargs may be used from any
+// thread (Margo's loggers are called from every execution stream too).
+unsafe impl Send for CLogger {}
+unsafe impl Sync for CLogger {}
+
+impl CLogger {
+    fn emit(&self, level: Level, msg: &str) {
+        let l = &self.0;
+        let f = match level {
+            Level::External | Level::Trace => l.trace,
+            Level::Debug => l.debug,
+            Level::Info => l.info,
+            Level::Warning => l.warning,
+            Level::Error => l.error,
+            Level::Critical => l.critical,
+        };
+        if let (Some(f), Ok(c)) = (f, CString::new(msg.replace('\0', " "))) {
+            // SAFETY: the user's callback, with their uargs and a valid string.
+            unsafe { f(l.uargs, c.as_ptr()) };
+        }
+    }
+}
+
+/// Emits one already-formatted message at `level` (0..=6).
+///
+/// # Safety
+/// `message` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn margo_log_message(_mid: margo_instance_id, level: margo_log_level, message: *const c_char) {
+    guard("margo_log_message", (), || {
+        if message.is_null() {
+            return;
+        }
+        let Some(level) = Level::from_i32(level) else { return };
+        let text = CStr::from_ptr(message).to_string_lossy();
+        log::emit(level, &text);
+    })
+}
+
+fn set_level(level: margo_log_level) -> c_int {
+    match Level::from_i32(level) {
+        Some(l) => {
+            log::set_level(l);
+            0
+        }
+        None => {
+            log::emit(Level::Error, &format!("margo_set_log_level: {level} is not a margo_log_level"));
+            -1
+        }
+    }
+}
+
+/// Sets the log threshold. Levels are process-wide in this implementation.
+#[no_mangle]
+pub extern "C" fn margo_set_log_level(mid: margo_instance_id, level: margo_log_level) -> c_int {
+    guard("margo_set_log_level", -1, || {
+        if let Err(e) = handles::engine_any(mid) {
+            log::emit(Level::Error, &format!("margo_set_log_level: {e}"));
+            return -1;
+        }
+        set_level(level)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn margo_set_global_log_level(level: margo_log_level) -> c_int {
+    guard("margo_set_global_log_level", -1, || set_level(level))
+}
+
+/// Installs `logger` for every message (NULL restores stderr).
+///
+/// # Safety
+/// `logger` must be NULL or valid; its callbacks must stay callable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_set_global_logger(logger: *const margo_logger) -> c_int {
+    guard("margo_set_global_logger", -1, || {
+        let Some(l) = logger.as_ref() else {
+            log::set_sink(None);
+            return 0;
+        };
+        let l = CLogger(*l);
+        log::set_sink(Some(Box::new(move |level, msg| l.emit(level, msg))));
+        0
+    })
+}
+
+/// Per-instance loggers are process-wide here: same as the global one.
+///
+/// # Safety
+/// As `margo_set_global_logger`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_set_logger(mid: margo_instance_id, logger: *const margo_logger) -> c_int {
+    if handles::engine_any(mid).is_err() {
+        log::emit(Level::Error, "margo_set_logger: invalid instance");
+        return -1;
+    }
+    margo_set_global_logger(logger)
+}

@@ -1,0 +1,460 @@
+//! The Margo C functions Mochi clients call (`margo.h`).
+//!
+//! Each entry point checks its arguments, runs its body through the panic
+//! boundary, logs one line on failure and returns an error code.
+#![allow(non_camel_case_types)]
+
+use super::handles::{self, margo_instance_id, HandleError};
+use super::hg::{hg_addr_t, hg_bool_t, hg_return, hg_return_t, hg_size_t, ABT_pool};
+use super::panic::guard;
+use crate::log::{self, Level};
+use crate::rpc::{Engine, InitOverrides, Mode, RpcError};
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::time::Duration;
+
+pub const MARGO_CLIENT_MODE: c_int = 0;
+pub const MARGO_SERVER_MODE: c_int = 1;
+pub const MARGO_DEFAULT_PROVIDER_ID: u16 = 0xFFFF;
+/// `margo_get_config_opt` options.
+pub const MARGO_CONFIG_PRETTY_JSON: c_int = 0x1;
+pub const MARGO_CONFIG_HIDE_EXTERNAL: c_int = 0x2;
+pub const MARGO_CONFIG_USE_NAMES: c_int = 0x4;
+
+/// How long `margo_shutdown_remote_instance` waits for the peer.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Arguments of `margo_init_ext`. Fields we cannot honour (`hg_class`,
+/// `hg_context`, `hg_init_info`, `monitor`, `parent_mid`, pools of another
+/// runtime) make the call fail with a message naming them.
+#[repr(C)]
+pub struct margo_init_info {
+    pub json_config: *const c_char,
+    pub progress_pool: ABT_pool,
+    pub rpc_pool: ABT_pool,
+    pub hg_class: *mut c_void,
+    pub hg_context: *mut c_void,
+    pub hg_init_info: *mut c_void,
+    pub logger: *mut c_void,
+    pub monitor: *mut c_void,
+    pub parent_mid: margo_instance_id,
+}
+
+fn fail(entry: &str, what: impl std::fmt::Display) {
+    log::emit(Level::Error, &format!("{entry}: {what}"));
+}
+
+fn handle_code(entry: &str, e: HandleError) -> hg_return_t {
+    fail(entry, e);
+    hg_return::HG_INVALID_ARG
+}
+
+fn rpc_code(entry: &str, e: &RpcError) -> hg_return_t {
+    fail(entry, e);
+    e.into()
+}
+
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string.
+unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
+    if p.is_null() {
+        return None;
+    }
+    CStr::from_ptr(p).to_str().ok()
+}
+
+fn mode_of(mode: c_int) -> Option<Mode> {
+    match mode {
+        MARGO_CLIENT_MODE => Some(Mode::Client),
+        MARGO_SERVER_MODE => Some(Mode::Server),
+        _ => None,
+    }
+}
+
+fn start(entry: &str, addr: *const c_char, mode: c_int, json: &str, overrides: InitOverrides) -> margo_instance_id {
+    // SAFETY: C callers pass NUL-terminated strings or NULL.
+    let Some(addr) = (unsafe { text(addr) }) else {
+        fail(entry, "address is NULL or not UTF-8");
+        return std::ptr::null_mut();
+    };
+    let Some(mode) = mode_of(mode) else {
+        fail(entry, format!("mode {mode} is neither MARGO_CLIENT_MODE nor MARGO_SERVER_MODE"));
+        return std::ptr::null_mut();
+    };
+    match Engine::new(addr, mode, json, &overrides) {
+        Ok(e) => handles::instance_into_c(e),
+        Err(e) => {
+            fail(entry, e);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Starts an engine. Returns `MARGO_INSTANCE_NULL` on failure.
+#[no_mangle]
+pub extern "C" fn margo_init(
+    addr_str: *const c_char,
+    mode: c_int,
+    use_progress_thread: c_int,
+    rpc_thread_count: c_int,
+) -> margo_instance_id {
+    guard("margo_init", std::ptr::null_mut(), || {
+        let overrides = InitOverrides {
+            use_progress_thread: Some(use_progress_thread != 0),
+            rpc_thread_count: Some(rpc_thread_count),
+        };
+        start("margo_init", addr_str, mode, "", overrides)
+    })
+}
+
+/// Starts an engine from a JSON config. `args` may be NULL.
+///
+/// # Safety
+/// `args` must be NULL or point to a valid `margo_init_info`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_init_ext(
+    address: *const c_char,
+    mode: c_int,
+    args: *const margo_init_info,
+) -> margo_instance_id {
+    guard("margo_init_ext", std::ptr::null_mut(), || {
+        let entry = "margo_init_ext";
+        let mut json = "";
+        if let Some(info) = args.as_ref() {
+            let unsupported = [
+                (!info.progress_pool.is_null(), "progress_pool (pools of another runtime)"),
+                (!info.rpc_pool.is_null(), "rpc_pool (pools of another runtime)"),
+                (!info.hg_class.is_null(), "hg_class (no Mercury here)"),
+                (!info.hg_context.is_null(), "hg_context (no Mercury here)"),
+                (!info.hg_init_info.is_null(), "hg_init_info (no Mercury here)"),
+                (!info.monitor.is_null(), "monitor"),
+                (!info.parent_mid.is_null(), "parent_mid (child engines)"),
+            ];
+            if let Some((_, what)) = unsupported.iter().find(|(set, _)| *set) {
+                fail(entry, format!("margo_init_info.{what} is not supported by this implementation"));
+                return std::ptr::null_mut();
+            }
+            if !info.json_config.is_null() {
+                match text(info.json_config) {
+                    Some(j) => json = j,
+                    None => {
+                        fail(entry, "json_config is not UTF-8");
+                        return std::ptr::null_mut();
+                    }
+                }
+            }
+        }
+        start(entry, address, mode, json, InitOverrides::default())
+    })
+}
+
+/// Finalizes the engine. The handle stays safe to pass (calls then fail).
+#[no_mangle]
+pub extern "C" fn margo_finalize(mid: margo_instance_id) {
+    guard("margo_finalize", (), || {
+        if let Err(e) = handles::instance_finalize(mid) {
+            fail("margo_finalize", e);
+        }
+    })
+}
+
+/// Blocks until the engine is finalized (locally or remotely).
+#[no_mangle]
+pub extern "C" fn margo_wait_for_finalize(mid: margo_instance_id) {
+    guard("margo_wait_for_finalize", (), || match handles::engine_any(mid) {
+        Ok(e) => e.wait_for_finalize(),
+        Err(HandleError::Finalized) => {}
+        Err(e) => fail("margo_wait_for_finalize", e),
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn margo_finalize_and_wait(mid: margo_instance_id) {
+    margo_finalize(mid);
+    margo_wait_for_finalize(mid);
+}
+
+#[no_mangle]
+pub extern "C" fn margo_instance_ref_incr(mid: margo_instance_id) -> hg_return_t {
+    guard("margo_instance_ref_incr", hg_return::HG_OTHER_ERROR, || match handles::instance_ref_incr(mid) {
+        Ok(()) => hg_return::HG_SUCCESS,
+        Err(e) => handle_code("margo_instance_ref_incr", e),
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn margo_instance_release(mid: margo_instance_id) -> hg_return_t {
+    guard("margo_instance_release", hg_return::HG_OTHER_ERROR, || match handles::instance_release(mid) {
+        Ok(()) => hg_return::HG_SUCCESS,
+        Err(e) => handle_code("margo_instance_release", e),
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn margo_is_listening(mid: margo_instance_id) -> hg_bool_t {
+    guard("margo_is_listening", 0, || match handles::engine(mid) {
+        Ok(e) => e.is_listening() as hg_bool_t,
+        Err(e) => {
+            fail("margo_is_listening", e);
+            0
+        }
+    })
+}
+
+/// Resolves `name` into a new address handle (free with `margo_addr_free`).
+///
+/// # Safety
+/// `name` must be NULL or NUL-terminated; `addr` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_addr_lookup(mid: margo_instance_id, name: *const c_char, addr: *mut hg_addr_t) -> hg_return_t {
+    guard("margo_addr_lookup", hg_return::HG_OTHER_ERROR, || {
+        let entry = "margo_addr_lookup";
+        let engine = match handles::engine(mid) {
+            Ok(e) => e,
+            Err(e) => return handle_code(entry, e),
+        };
+        if addr.is_null() {
+            fail(entry, "output pointer is NULL");
+            return hg_return::HG_INVALID_ARG;
+        }
+        let Some(name) = text(name) else {
+            fail(entry, "address string is NULL or not UTF-8");
+            return hg_return::HG_INVALID_ARG;
+        };
+        match engine.lookup(name) {
+            Ok(a) => {
+                *addr = handles::addr_into_c(a);
+                hg_return::HG_SUCCESS
+            }
+            Err(e) => rpc_code(entry, &e),
+        }
+    })
+}
+
+/// # Safety
+/// `addr` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_addr_self(mid: margo_instance_id, addr: *mut hg_addr_t) -> hg_return_t {
+    guard("margo_addr_self", hg_return::HG_OTHER_ERROR, || {
+        let engine = match handles::engine(mid) {
+            Ok(e) => e,
+            Err(e) => return handle_code("margo_addr_self", e),
+        };
+        if addr.is_null() {
+            fail("margo_addr_self", "output pointer is NULL");
+            return hg_return::HG_INVALID_ARG;
+        }
+        *addr = handles::addr_into_c(engine.self_address());
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// # Safety
+/// `addr` must be NULL or a live address handle; `new_addr` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_addr_dup(mid: margo_instance_id, addr: hg_addr_t, new_addr: *mut hg_addr_t) -> hg_return_t {
+    guard("margo_addr_dup", hg_return::HG_OTHER_ERROR, || {
+        if let Err(e) = handles::engine(mid) {
+            return handle_code("margo_addr_dup", e);
+        }
+        let (Some(a), false) = (handles::addr_ref(addr), new_addr.is_null()) else {
+            fail("margo_addr_dup", "NULL address or output pointer");
+            return hg_return::HG_INVALID_ARG;
+        };
+        *new_addr = handles::addr_into_c(a.clone());
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// True if both handles name the same endpoint.
+///
+/// # Safety
+/// `a` and `b` must be NULL or live address handles.
+#[no_mangle]
+pub unsafe extern "C" fn margo_addr_cmp(mid: margo_instance_id, a: hg_addr_t, b: hg_addr_t) -> hg_bool_t {
+    guard("margo_addr_cmp", 0, || {
+        if let Err(e) = handles::engine(mid) {
+            fail("margo_addr_cmp", e);
+            return 0;
+        }
+        match (handles::addr_ref(a), handles::addr_ref(b)) {
+            (Some(x), Some(y)) => (x == y) as hg_bool_t,
+            (None, None) => 1,
+            _ => 0,
+        }
+    })
+}
+
+/// Writes the address text into `buf`. With `buf` NULL, or too small, sets
+/// `*buf_size` to the size needed (NUL included); too small → `HG_OVERFLOW`.
+///
+/// # Safety
+/// `buf` must be NULL or writable for `*buf_size` bytes; `buf_size` NULL or
+/// valid; `addr` NULL or a live address handle.
+#[no_mangle]
+pub unsafe extern "C" fn margo_addr_to_string(
+    mid: margo_instance_id,
+    buf: *mut c_char,
+    buf_size: *mut hg_size_t,
+    addr: hg_addr_t,
+) -> hg_return_t {
+    guard("margo_addr_to_string", hg_return::HG_OTHER_ERROR, || {
+        let entry = "margo_addr_to_string";
+        if let Err(e) = handles::engine(mid) {
+            return handle_code(entry, e);
+        }
+        let (Some(a), false) = (handles::addr_ref(addr), buf_size.is_null()) else {
+            fail(entry, "NULL address or size pointer");
+            return hg_return::HG_INVALID_ARG;
+        };
+        let text = a.as_str().as_bytes();
+        let needed = text.len() as hg_size_t + 1;
+        if buf.is_null() {
+            *buf_size = needed;
+            return hg_return::HG_SUCCESS;
+        }
+        if *buf_size < needed {
+            fail(entry, format!("buffer of {} bytes is too small ({needed} needed)", *buf_size));
+            *buf_size = needed;
+            return hg_return::HG_OVERFLOW;
+        }
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf as *mut u8, text.len());
+        *buf.add(text.len()) = 0;
+        *buf_size = needed;
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// Frees an address handle (NULL is a no-op).
+///
+/// # Safety
+/// `addr` must be NULL or a live address handle, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn margo_addr_free(mid: margo_instance_id, addr: hg_addr_t) -> hg_return_t {
+    guard("margo_addr_free", hg_return::HG_OTHER_ERROR, || {
+        // Freeing after finalize is fine: the address does not need the engine.
+        if let Err(e @ (HandleError::Null | HandleError::Unknown)) = handles::engine_any(mid) {
+            return handle_code("margo_addr_free", e);
+        }
+        handles::addr_free(addr);
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// # Safety
+/// `pool` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_get_handler_pool(mid: margo_instance_id, pool: *mut ABT_pool) -> c_int {
+    guard("margo_get_handler_pool", -1, || {
+        let engine = match handles::engine(mid) {
+            Ok(e) => e,
+            Err(e) => {
+                fail("margo_get_handler_pool", e);
+                return -1;
+            }
+        };
+        if pool.is_null() {
+            fail("margo_get_handler_pool", "output pointer is NULL");
+            return -1;
+        }
+        *pool = handles::pool_into_c(&engine.handler_pool());
+        0
+    })
+}
+
+/// # Safety
+/// `pool` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_get_progress_pool(mid: margo_instance_id, pool: *mut ABT_pool) -> c_int {
+    guard("margo_get_progress_pool", -1, || {
+        let engine = match handles::engine(mid) {
+            Ok(e) => e,
+            Err(e) => {
+                fail("margo_get_progress_pool", e);
+                return -1;
+            }
+        };
+        if pool.is_null() {
+            fail("margo_get_progress_pool", "output pointer is NULL");
+            return -1;
+        }
+        *pool = handles::pool_into_c(&engine.progress_pool());
+        0
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn margo_enable_remote_shutdown(mid: margo_instance_id) {
+    guard("margo_enable_remote_shutdown", (), || match handles::engine(mid) {
+        Ok(e) => e.enable_remote_shutdown(),
+        Err(e) => fail("margo_enable_remote_shutdown", e),
+    })
+}
+
+/// Asks the engine at `remote_addr` to finalize (it must have enabled remote
+/// shutdown). Returns an `hg_return_t` value.
+///
+/// # Safety
+/// `remote_addr` must be NULL or a live address handle.
+#[no_mangle]
+pub unsafe extern "C" fn margo_shutdown_remote_instance(mid: margo_instance_id, remote_addr: hg_addr_t) -> c_int {
+    guard("margo_shutdown_remote_instance", hg_return::HG_OTHER_ERROR as c_int, || {
+        let entry = "margo_shutdown_remote_instance";
+        let engine = match handles::engine(mid) {
+            Ok(e) => e,
+            Err(e) => return handle_code(entry, e) as c_int,
+        };
+        let Some(addr) = handles::addr_ref(remote_addr) else {
+            fail(entry, "remote address is NULL");
+            return hg_return::HG_INVALID_ARG as c_int;
+        };
+        match engine.shutdown_remote(addr, SHUTDOWN_TIMEOUT) {
+            Ok(()) => hg_return::HG_SUCCESS as c_int,
+            Err(RpcError::Remote { message, .. }) => {
+                fail(entry, &message);
+                hg_return::HG_PERMISSION as c_int
+            }
+            Err(e) => rpc_code(entry, &e) as c_int,
+        }
+    })
+}
+
+/// Sleeps the calling thread (handlers and progress keep running).
+#[no_mangle]
+pub extern "C" fn margo_thread_sleep(_mid: margo_instance_id, timeout_ms: f64) {
+    guard("margo_thread_sleep", (), || {
+        if timeout_ms.is_finite() && timeout_ms > 0.0 {
+            std::thread::sleep(Duration::from_secs_f64(timeout_ms / 1000.0));
+        }
+    })
+}
+
+fn config_string(mid: margo_instance_id, options: c_int, entry: &str) -> *mut c_char {
+    let engine = match handles::engine(mid) {
+        Ok(e) => e,
+        Err(e) => {
+            fail(entry, e);
+            return std::ptr::null_mut();
+        }
+    };
+    let json = engine.config_json();
+    let text = if options & MARGO_CONFIG_PRETTY_JSON != 0 {
+        serde_json::to_string_pretty(&json)
+    } else {
+        serde_json::to_string(&json)
+    }
+    .unwrap_or_default();
+    super::strings::malloc_string(&text)
+}
+
+/// The effective config as JSON; free the result with `free()`.
+#[no_mangle]
+pub extern "C" fn margo_get_config(mid: margo_instance_id) -> *mut c_char {
+    guard("margo_get_config", std::ptr::null_mut(), || config_string(mid, 0, "margo_get_config"))
+}
+
+/// Like `margo_get_config`, with `MARGO_CONFIG_*` options (pools are always
+/// referred to by name).
+#[no_mangle]
+pub extern "C" fn margo_get_config_opt(mid: margo_instance_id, options: c_int) -> *mut c_char {
+    guard("margo_get_config_opt", std::ptr::null_mut(), || config_string(mid, options, "margo_get_config_opt"))
+}
