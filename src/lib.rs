@@ -8,5 +8,6 @@
 
 pub mod fabric;
 pub mod ffi;
+pub mod flock;
 pub mod log;
 pub mod rpc;

@@ -62,8 +62,9 @@ impl CLogger {
 /// # Safety
 /// `message` must be NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn margo_log_message(_mid: margo_instance_id, level: margo_log_level, message: *const c_char) {
+pub unsafe extern "C" fn margo_log_message(mid: margo_instance_id, level: margo_log_level, message: *const c_char) {
     guard("margo_log_message", (), || {
+        let _ = mid; // levels and sinks are process-wide
         if message.is_null() {
             return;
         }

@@ -420,7 +420,8 @@ pub unsafe extern "C" fn margo_shutdown_remote_instance(mid: margo_instance_id, 
 
 /// Sleeps the calling thread (handlers and progress keep running).
 #[no_mangle]
-pub extern "C" fn margo_thread_sleep(_mid: margo_instance_id, timeout_ms: f64) {
+pub extern "C" fn margo_thread_sleep(mid: margo_instance_id, timeout_ms: f64) {
+    let _ = mid; // sleeping does not need the engine
     guard("margo_thread_sleep", (), || {
         if timeout_ms.is_finite() && timeout_ms > 0.0 {
             std::thread::sleep(Duration::from_secs_f64(timeout_ms / 1000.0));
