@@ -57,8 +57,9 @@ LIB_BUILT := $(RELEASE_DIR)/libmochi.so
 LIB_FILE  := libmochi.so.$(MOCHI_VERSION)
 LIB_SONAME := libmochi.so.$(MOCHI_SOVERSION)
 
-# Headers: every file under include/ except dotfiles and editor backups.
-HEADERS := $(shell find include -type f ! -name '.*' ! -name '*~' 2>/dev/null | sed 's|^include/||' | LC_ALL=C sort)
+# Headers: every file under include/ except dotfiles and editor backups. Listed
+# when the recipe runs, since the build (build.rs) generates some of them.
+LIST_HEADERS = cd include && find . -type f ! -name '.*' ! -name '*~' | sed 's|^\./||' | LC_ALL=C sort
 
 SUBST = sed -e 's|@PREFIX@|$(ABS_PREFIX)|g' \
             -e 's|@MOCHI_VERSION@|$(MOCHI_VERSION)|g' \
@@ -84,14 +85,10 @@ all: build
 build:
 	$(CARGO) build --release
 
-# Installing builds the library first only if it has never been built.
-$(LIB_BUILT):
-	$(CARGO) build --release
-
 install: install-lib install-headers install-cmake install-pkgconfig install-bins
 	@echo "installed libmochi $(MOCHI_VERSION) into $(INST_PREFIX)"
 
-install-lib: $(LIB_BUILT)
+install-lib: build
 	@test -n "$(MOCHI_VERSION)" || { echo "error: no version found in Cargo.toml" >&2; exit 1; }
 	install -d "$(LIBDIR)"
 	install -m 755 "$(LIB_BUILT)" "$(LIBDIR)/$(LIB_FILE)"
@@ -102,13 +99,15 @@ install-lib: $(LIB_BUILT)
 	    echo "warning: $(LIB_BUILT) has SONAME '$$soname', expected '$(LIB_SONAME)'" >&2; \
 	fi
 
-install-headers:
-	@test -n "$(HEADERS)" || { echo "error: no headers under include/" >&2; exit 1; }
-	@set -e; for h in $(HEADERS); do \
+install-headers: build
+	@set -e; headers=$$($(LIST_HEADERS)); \
+	test -n "$$headers" || { echo "error: no headers under include/" >&2; exit 1; }; \
+	n=0; for h in $$headers; do \
 	    install -d "$(INCDIR)/$$(dirname $$h)"; \
 	    install -m 644 "include/$$h" "$(INCDIR)/$$h"; \
-	done
-	@echo "installed $(words $(HEADERS)) header(s) into $(INCDIR)"
+	    n=$$((n + 1)); \
+	done; \
+	echo "installed $$n header(s) into $(INCDIR)"
 
 install-cmake:
 	@set -e; for p in $(CMAKE_PACKAGES); do \
@@ -131,7 +130,7 @@ install-pkgconfig:
 	done
 	@echo "installed pkg-config files $(PC_FILES) into $(PCDIR)"
 
-install-bins:
+install-bins: build
 	@set -e; for b in $(BINS); do \
 	    if [ -f "$(RELEASE_DIR)/$$b" ]; then \
 	        install -d "$(BINDIR)"; \
@@ -144,7 +143,7 @@ install-bins:
 
 uninstall:
 	rm -f "$(LIBDIR)/$(LIB_FILE)" "$(LIBDIR)/$(LIB_SONAME)" "$(LIBDIR)/libmochi.so"
-	@set -e; for h in $(HEADERS); do rm -f "$(INCDIR)/$$h"; done
+	@set -e; for h in $$($(LIST_HEADERS)); do rm -f "$(INCDIR)/$$h"; done
 	@set -e; for p in $(CMAKE_PACKAGES); do \
 	    rm -f "$(CMAKEDIR)/$$p/$$p-config.cmake" "$(CMAKEDIR)/$$p/$$p-config-version.cmake"; \
 	done
@@ -152,7 +151,7 @@ uninstall:
 	@set -e; for p in $(CMAKE_PACKAGES); do rmdir "$(CMAKEDIR)/$$p" 2>/dev/null || true; done
 	@set -e; for pc in $(PC_FILES); do rm -f "$(PCDIR)/$$pc.pc"; done
 	@set -e; for b in $(BINS); do rm -f "$(BINDIR)/$$b"; done
-	@for h in $(HEADERS); do \
+	@for h in $$($(LIST_HEADERS)); do \
 	    d=$$(dirname "$$h"); \
 	    while [ "$$d" != "." ]; do rmdir "$(INCDIR)/$$d" 2>/dev/null || break; d=$$(dirname "$$d"); done; \
 	done

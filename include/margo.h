@@ -298,6 +298,9 @@ int margo_set_logger(margo_instance_id mid, const struct margo_logger *logger);
 #endif  /* MOCHI_MARGO_H */
 
 
+/* cbindgen places the trailer after the include guard: keep our own. */
+#ifndef MOCHI_MARGO_INLINES_H
+#define MOCHI_MARGO_INLINES_H
 #define MARGO_INSTANCE_NULL ((margo_instance_id)NULL)
 #define HG_ADDR_NULL ((hg_addr_t)NULL)
 #define ABT_POOL_NULL ((ABT_pool)NULL)
@@ -344,3 +347,4 @@ MARGO_LOG_FN_(margo_warning, MARGO_LOG_WARNING)
 MARGO_LOG_FN_(margo_error, MARGO_LOG_ERROR)
 MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 #undef MARGO_LOG_FN_
+#endif /* MOCHI_MARGO_INLINES_H */

@@ -34,6 +34,10 @@
 #ifndef MOCHI_THALLIUM_HPP
 #define MOCHI_THALLIUM_HPP
 
+#if !defined(__cplusplus) || __cplusplus < 201703L
+#error "thallium.hpp requires C++17 or later"
+#endif
+
 #include <margo.h>
 
 #include <atomic>
@@ -48,10 +52,6 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#if !defined(__cplusplus) || __cplusplus < 201703L
-#error "thallium.hpp requires C++17 or later"
-#endif
 
 /* Opaque Mercury initialization options; only passed through to margo. */
 struct hg_init_info;
@@ -78,18 +78,20 @@ namespace thallium {
 class exception : public std::exception {
     std::string m_msg;
 
+    template <typename... Args> static std::string concat(Args&&... args) {
+        std::ostringstream ss;
+        (ss << ... << std::forward<Args>(args));
+        return ss.str();
+    }
+
   public:
     exception() = default;
 
     template <typename Arg, typename... Args,
               typename = std::enable_if_t<
                   !std::is_base_of<exception, std::decay_t<Arg>>::value>>
-    exception(Arg&& arg, Args&&... args) {
-        std::ostringstream ss;
-        ss << std::forward<Arg>(arg);
-        ((ss << std::forward<Args>(args)), ...);
-        m_msg = ss.str();
-    }
+    exception(Arg&& arg, Args&&... args)
+    : m_msg(concat(std::forward<Arg>(arg), std::forward<Args>(args)...)) {}
 
     exception(const exception&)            = default;
     exception(exception&&)                 = default;
@@ -197,18 +199,21 @@ inline hg_return_t int_to_hg_return(int ret) noexcept {
 }
 
 /* State shared by all the copies of an engine and by the endpoints created
- * from it. It always holds one margo reference (margo_instance_ref_incr),
- * which keeps the instance's memory valid while any C++ object uses it. */
+ * from it. It holds one margo reference (margo_instance_ref_incr), which
+ * keeps the instance's memory valid while any C++ object uses it, and
+ * releases it when the last copy goes away. An owning state also finalizes
+ * the instance then, unless that already happened through this state. */
 struct engine_state {
     margo_instance_id mid;
-    bool              owns; /* finalize the instance when the state dies */
+    bool              owns;    /* finalize the instance when the state dies */
+    bool              has_ref; /* margo_instance_ref_incr succeeded */
     std::atomic<bool> finalized{false};
 
     engine_state(margo_instance_id m, bool own) noexcept
     : mid(m)
-    , owns(own) {
-        if(mid != MARGO_INSTANCE_NULL) margo_instance_ref_incr(mid);
-    }
+    , owns(own)
+    , has_ref(m != MARGO_INSTANCE_NULL
+              && margo_instance_ref_incr(m) == HG_SUCCESS) {}
 
     engine_state(const engine_state&)            = delete;
     engine_state& operator=(const engine_state&) = delete;
@@ -216,7 +221,7 @@ struct engine_state {
     ~engine_state() {
         if(mid == MARGO_INSTANCE_NULL) return;
         if(owns && !finalized.exchange(true)) margo_finalize(mid);
-        margo_instance_release(mid);
+        if(has_ref) margo_instance_release(mid);
     }
 };
 
@@ -274,26 +279,50 @@ class engine {
         return m_state->mid;
     }
 
-    void init_from_info(const std::string& addr, int mode,
-                        const margo_init_info* info) {
+    static std::shared_ptr<detail::engine_state>
+    init_state(const std::string& addr, int mode, const margo_init_info* info) {
         margo_instance_id mid = margo_init_ext(addr.c_str(), mode, info);
         if(mid == MARGO_INSTANCE_NULL)
             throw margo_exception(
                 "margo_init_ext", __FILE__, __LINE__, HG_OTHER_ERROR,
                 "Could not initialize Margo with address \"" + addr + "\"");
-        /* margo_init_ext's own reference is handed over to the state: it is
-         * consumed by the margo_finalize the state performs (or the one the
-         * user triggers). The state adds the reference it releases. */
-        m_state = std::make_shared<detail::engine_state>(mid, true);
+        /* The reference margo_init_ext returns is consumed by the
+         * margo_finalize that the owning state performs (or that the user
+         * triggers); the state takes its own reference to release. */
+        try {
+            return std::make_shared<detail::engine_state>(mid, true);
+        } catch(...) {
+            margo_finalize(mid);
+            throw;
+        }
     }
 
-    void init_from_json(const std::string& addr, int mode,
-                        const char* json_config, const hg_init_info* hg_opt) {
+    static std::shared_ptr<detail::engine_state>
+    init_state_json(const std::string& addr, int mode, const char* json_config,
+                    const hg_init_info* hg_opt) {
         margo_init_info info;
         std::memset(&info, 0, sizeof(info));
         info.json_config  = json_config;
         info.hg_init_info = const_cast<hg_init_info*>(hg_opt);
-        init_from_info(addr, mode, &info);
+        return init_state(addr, mode, &info);
+    }
+
+    static std::shared_ptr<detail::engine_state>
+    init_state_pools(const std::string& addr, int mode, const pool& progress_pool,
+                     const pool& handler_pool) {
+        margo_init_info info;
+        std::memset(&info, 0, sizeof(info));
+        info.progress_pool = progress_pool.native_handle();
+        info.rpc_pool      = handler_pool.native_handle();
+        return init_state(addr, mode, &info);
+    }
+
+    static std::string threads_config(bool use_progress_thread,
+                                      std::int32_t rpc_thread_count) {
+        return std::string("{\"use_progress_thread\":")
+             + (use_progress_thread ? "true" : "false")
+             + ",\"rpc_thread_count\":" + std::to_string(rpc_thread_count)
+             + "}";
     }
 
   public:
@@ -301,9 +330,8 @@ class engine {
     engine() noexcept = default;
 
     /** Initializes margo with a margo_init_info structure. */
-    engine(const std::string& addr, int mode, const margo_init_info* args) {
-        init_from_info(addr, mode, args);
-    }
+    engine(const std::string& addr, int mode, const margo_init_info* args)
+    : m_state(init_state(addr, mode, args)) {}
 
     /**
      * Initializes margo. rpc_thread_count: 0 = RPCs run in the primary pool,
@@ -312,36 +340,25 @@ class engine {
      */
     engine(const std::string& addr, int mode, bool use_progress_thread = false,
            std::int32_t rpc_thread_count = 0,
-           const hg_init_info* hg_opt = nullptr) {
-        std::string config = "{\"use_progress_thread\":";
-        config += use_progress_thread ? "true" : "false";
-        config += ",\"rpc_thread_count\":";
-        config += std::to_string(rpc_thread_count);
-        config += "}";
-        init_from_json(addr, mode, config.c_str(), hg_opt);
-    }
+           const hg_init_info* hg_opt = nullptr)
+    : m_state(init_state_json(
+        addr, mode, threads_config(use_progress_thread, rpc_thread_count).c_str(),
+        hg_opt)) {}
 
     /** Initializes margo from a JSON configuration (margo's format). */
     engine(const std::string& addr, int mode, const char* json_config,
-           const hg_init_info* hg_opt = nullptr) {
-        init_from_json(addr, mode, json_config, hg_opt);
-    }
+           const hg_init_info* hg_opt = nullptr)
+    : m_state(init_state_json(addr, mode, json_config, hg_opt)) {}
 
     /** Initializes margo from a JSON configuration (margo's format). */
     engine(const std::string& addr, int mode, const std::string& json_config,
-           const hg_init_info* hg_opt = nullptr) {
-        init_from_json(addr, mode, json_config.c_str(), hg_opt);
-    }
+           const hg_init_info* hg_opt = nullptr)
+    : m_state(init_state_json(addr, mode, json_config.c_str(), hg_opt)) {}
 
     /** Initializes margo with the given progress and RPC pools. */
     engine(const std::string& addr, int mode, const pool& progress_pool,
-           const pool& default_handler_pool) {
-        margo_init_info info;
-        std::memset(&info, 0, sizeof(info));
-        info.progress_pool = progress_pool.native_handle();
-        info.rpc_pool      = default_handler_pool.native_handle();
-        init_from_info(addr, mode, &info);
-    }
+           const pool& default_handler_pool)
+    : m_state(init_state_pools(addr, mode, progress_pool, default_handler_pool)) {}
 
     /**
      * Wraps an existing margo instance. With take_ownership == false the
@@ -349,10 +366,10 @@ class engine {
      * take_ownership == true it finalizes it when the last copy goes away
      * (unless finalize() was called).
      */
-    engine(margo_instance_id mid, bool take_ownership = false) {
-        if(mid != MARGO_INSTANCE_NULL)
-            m_state = std::make_shared<detail::engine_state>(mid, take_ownership);
-    }
+    engine(margo_instance_id mid, bool take_ownership = false)
+    : m_state(mid == MARGO_INSTANCE_NULL
+                  ? nullptr
+                  : std::make_shared<detail::engine_state>(mid, take_ownership)) {}
 
     engine(const engine&) noexcept            = default;
     engine(engine&&) noexcept                 = default;
