@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages the build and tests need (Debian 12).
+# Safe to run again: apt skips what is already there.
+set -euo pipefail
+packages=(libfabric-dev libfabric-bin mpich libmpich-dev libclang-dev clang cmake g++ make pkg-config iproute2 python3)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    sudo_cmd=()
+    [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every test: installs what it needs, then runs the Rust unit and
+# multi-process tests, the C header tests, and the C/C++ examples built
+# through find_package from an installed prefix, on na+sm and ofi+tcp.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+echo "== cargo test (release)"
+cargo test --release --workspace
+
+echo "== generated headers are committed fresh"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+    git diff --exit-code -- include/ || { echo "include/ differs from what build.rs generates: commit it" >&2; exit 1; }
+fi
+
+echo "== C header tests"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+gcc -std=c11 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/view_c"
+"$tmp/view_c"
+g++ -x c++ -std=c++17 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/view_cxx"
+"$tmp/view_cxx"
+
+echo "== installed prefix: C and C++ examples through find_package"
+for protocol in na+sm ofi+tcp; do
+    make --no-print-directory test-examples PROTOCOL="$protocol"
+done
