@@ -86,6 +86,9 @@ pub(crate) struct Inner {
     finalized_cv: Condvar,
     remote_shutdown: AtomicBool,
     pub(crate) idle: IdleWaiter,
+    /// Callers currently driving progress while they wait for an answer;
+    /// the progress thread stands back while there are any.
+    pub(crate) driving_callers: std::sync::atomic::AtomicUsize,
     progress_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     prefinalize: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
@@ -136,6 +139,7 @@ impl Engine {
             finalized_cv: Condvar::new(),
             remote_shutdown: AtomicBool::new(false),
             idle,
+            driving_callers: std::sync::atomic::AtomicUsize::new(0),
             progress_thread: Mutex::new(None),
             prefinalize: Mutex::new(Vec::new()),
         });

@@ -91,11 +91,22 @@ fn run(job: Job) {
     }
 }
 
+/// Rounds an idle execution stream polls (yielding) before it blocks: a
+/// request that follows soon after the last one skips the futex wake-up.
+const POLL_ROUNDS: u32 = 200;
+
 fn serve(pools: Vec<Arc<Pool>>, stop: Receiver<()>) {
+    let mut idle = 0u32;
     loop {
         // Serve pools in priority order before blocking.
         if let Some(job) = pools.iter().find_map(|p| p.rx.try_recv().ok()) {
             run(job);
+            idle = 0;
+            continue;
+        }
+        if idle < POLL_ROUNDS {
+            idle += 1;
+            std::thread::yield_now();
             continue;
         }
         let mut sel = Select::new();
@@ -112,6 +123,7 @@ fn serve(pools: Vec<Arc<Pool>>, stop: Receiver<()>) {
         }
         if let Ok(job) = op.recv(&pools[index].rx) {
             run(job);
+            idle = 0;
         }
     }
 }

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 const SPIN_ROUNDS: u32 = 64;
 /// Longest nap of an idle shm progress thread or a parked caller.
 const MAX_NAP: Duration = Duration::from_millis(1);
+/// Nap of the progress thread while callers drive progress themselves.
+const STAND_BY: Duration = Duration::from_micros(200);
 /// Longest epoll wait of an idle tcp progress thread.
 const MAX_BLOCK: Duration = Duration::from_millis(100);
 
@@ -78,6 +80,9 @@ impl Slot {
 /// Waits for `slot` until `deadline`, driving progress when nobody else is.
 /// `None` means the deadline passed.
 pub(crate) fn wait_slot(inner: &Arc<Inner>, slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
+    // Counted as driving while spinning; a parked caller leaves progress to
+    // the progress thread.
+    let mut driving = Some(DrivingGuard::new(inner));
     let mut idle_rounds = 0u32;
     loop {
         if let Some(r) = slot.take() {
@@ -93,6 +98,9 @@ pub(crate) fn wait_slot(inner: &Arc<Inner>, slot: &Slot, deadline: Instant) -> O
         }
         if did {
             idle_rounds = 0;
+            if driving.is_none() {
+                driving = Some(DrivingGuard::new(inner));
+            }
             continue;
         }
         idle_rounds += 1;
@@ -100,7 +108,24 @@ pub(crate) fn wait_slot(inner: &Arc<Inner>, slot: &Slot, deadline: Instant) -> O
             std::thread::yield_now();
             continue;
         }
+        driving = None;
         slot.park(nap(idle_rounds).min(deadline - now));
+    }
+}
+
+/// Counts a caller as driving progress for as long as it lives.
+struct DrivingGuard<'a>(&'a Inner);
+
+impl<'a> DrivingGuard<'a> {
+    fn new(inner: &'a Inner) -> Self {
+        inner.driving_callers.fetch_add(1, Ordering::AcqRel);
+        DrivingGuard(inner)
+    }
+}
+
+impl Drop for DrivingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.driving_callers.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -154,24 +179,29 @@ impl IdleWaiter {
         self.epoll.is_some()
     }
 
+    /// Sleeps up to `timeout` or until `wake`, whatever the endpoint does.
+    pub fn nap(&self, timeout: Duration) {
+        let mut woken = self.nap_lock.lock();
+        if !*woken {
+            self.nap_cv.wait_for(&mut woken, timeout);
+        }
+        *woken = false;
+    }
+
     /// Sleeps up to `timeout`, or until completions arrive (tcp) or `wake`.
     pub fn wait(&self, timeout: Duration) {
         match &self.epoll {
             Some(ep) => {
+                // epoll counts in whole milliseconds: round up, never spin.
+                let millis = timeout.as_micros().div_ceil(1000).max(1) as i32;
                 let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
                 // SAFETY: events is writable for 2 entries.
-                let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 2, timeout.as_millis() as i32) };
+                let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 2, millis) };
                 if n > 0 && events[..n as usize].iter().any(|e| e.u64 == 1) {
                     self.drain_event();
                 }
             }
-            None => {
-                let mut woken = self.nap_lock.lock();
-                if !*woken {
-                    self.nap_cv.wait_for(&mut woken, timeout);
-                }
-                *woken = false;
-            }
+            None => self.nap(timeout),
         }
     }
 
@@ -185,17 +215,13 @@ impl IdleWaiter {
 
     /// Cuts the progress thread's current sleep short.
     pub fn wake(&self) {
-        match &self.event {
-            Some(ev) => {
-                let one = 1u64.to_ne_bytes();
-                // SAFETY: writing 8 bytes to our eventfd.
-                unsafe { libc::write(ev.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
-            }
-            None => {
-                *self.nap_lock.lock() = true;
-                self.nap_cv.notify_all();
-            }
+        if let Some(ev) = &self.event {
+            let one = 1u64.to_ne_bytes();
+            // SAFETY: writing 8 bytes to our eventfd.
+            unsafe { libc::write(ev.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
         }
+        *self.nap_lock.lock() = true;
+        self.nap_cv.notify_all();
     }
 }
 
@@ -212,6 +238,12 @@ pub(crate) fn run(weak: Weak<Inner>) {
             continue;
         }
         idle_rounds = idle_rounds.saturating_add(1);
+        if inner.driving_callers.load(Ordering::Acquire) > 0 {
+            // A waiting caller polls the endpoint itself; spinning beside it
+            // would only steal its core. Nap, and check again.
+            inner.idle.nap(STAND_BY);
+            continue;
+        }
         if idle_rounds < SPIN_ROUNDS {
             drop(inner);
             std::thread::yield_now();
