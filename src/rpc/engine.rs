@@ -90,7 +90,9 @@ pub(crate) struct Inner {
     /// the progress thread stands back while there are any.
     pub(crate) driving_callers: std::sync::atomic::AtomicUsize,
     progress_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    prefinalize: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+    /// Callbacks run at the start of finalize, newest first, with the owner
+    /// that registered them (0: anonymous).
+    prefinalize: Mutex<Vec<(usize, Box<dyn FnOnce() + Send>)>>,
 }
 
 /// A cheap, shareable handle on an engine.
@@ -312,7 +314,25 @@ impl Engine {
     /// Runs `f` at the start of finalize, while the engine can still talk
     /// (a provider's farewell, for example). Latest registered runs first.
     pub fn push_prefinalize(&self, f: Box<dyn FnOnce() + Send>) {
-        self.inner.prefinalize.lock().push(f);
+        self.push_finalize_callback(0, f);
+    }
+
+    /// Like [`Engine::push_prefinalize`], tagged with an owner so the owner
+    /// can take it back ([`Engine::pop_finalize_callback`]).
+    pub fn push_finalize_callback(&self, owner: usize, f: Box<dyn FnOnce() + Send>) {
+        self.inner.prefinalize.lock().push((owner, f));
+    }
+
+    /// Removes (without running) the newest callback of `owner`.
+    pub fn pop_finalize_callback(&self, owner: usize) -> bool {
+        let mut list = self.inner.prefinalize.lock();
+        match list.iter().rposition(|(o, _)| *o == owner) {
+            Some(i) => {
+                drop(list.remove(i));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Stops the engine: flushes queued messages, fails pending calls, stops
@@ -323,7 +343,7 @@ impl Engine {
             return;
         }
         let callbacks: Vec<_> = std::mem::take(&mut *self.inner.prefinalize.lock());
-        for f in callbacks.into_iter().rev() {
+        for (_, f) in callbacks.into_iter().rev() {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
                 crate::error!("a pre-finalize callback panicked");
             }

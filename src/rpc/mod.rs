@@ -2,6 +2,7 @@
 //! pools and the Margo runtime config.
 
 pub mod address;
+pub mod codec;
 pub mod config;
 pub mod engine;
 pub mod error;

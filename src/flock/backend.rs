@@ -1,0 +1,71 @@
+//! The backend plug-in interface: a backend keeps the group's view current
+//! (static: never changes; centralized, swim: joins, leaves, failures) and
+//! reports every change to the provider through an [`UpdateSink`].
+//!
+//! Built-in backends implement [`BackendFactory`] in Rust; C backends
+//! registered with `flock_register_backend` are adapted to the same trait in
+//! the C face.
+
+use super::error::Result;
+use super::protocol::Update;
+use super::registry::{Named, Registry};
+use super::view::GroupView;
+use crate::rpc::{Engine, Pool};
+use std::sync::Arc;
+
+/// Where a backend reports changes (the provider dispatches them to its
+/// callbacks, its subscribers and its group file).
+pub trait UpdateSink: Send + Sync {
+    fn membership(&self, update: Update, address: &str, provider_id: u16);
+    fn metadata(&self, key: &str, value: &str);
+}
+
+/// Everything a backend starts from.
+pub struct BackendInit {
+    pub engine: Engine,
+    pub provider_id: u16,
+    pub pool: Arc<Pool>,
+    /// The `group.config` object of the provider config.
+    pub config: serde_json::Value,
+    /// Our address as other members must see it (from the gateway).
+    pub self_address: String,
+    /// True when we are not in the initial view and must join.
+    pub join: bool,
+    pub initial_view: GroupView,
+    pub sink: Arc<dyn UpdateSink>,
+}
+
+pub trait Backend: Send + Sync {
+    /// The effective config (defaults filled in).
+    fn config(&self) -> serde_json::Value;
+    /// Runs `f` on the current view (under the backend's lock).
+    fn with_view(&self, f: &mut dyn FnMut(&GroupView));
+    /// Sets a metadata entry for the whole group.
+    fn set_metadata(&self, key: &str, value: &str) -> Result<()>;
+    fn remove_metadata(&self, key: &str) -> Result<()>;
+    /// Leaves the group (if the backend has such a notion) and stops.
+    fn destroy(&self) -> Result<()>;
+}
+
+pub trait BackendFactory: Named {
+    fn create(&self, init: BackendInit) -> Result<Arc<dyn Backend>>;
+}
+
+pub static BACKENDS: Registry<dyn BackendFactory> = Registry::new("backend");
+
+/// Registers the built-in backends (idempotent).
+pub fn register_builtins() {
+    let _ = BACKENDS.register(Arc::new(super::backends::static_backend::StaticFactory));
+}
+
+pub fn lookup(name: &str) -> Option<Arc<dyn BackendFactory>> {
+    register_builtins();
+    BACKENDS.lookup(name)
+}
+
+/// Copies of the view a backend reports (convenience for callers).
+pub fn snapshot(backend: &dyn Backend) -> GroupView {
+    let mut out = GroupView::new();
+    backend.with_view(&mut |v| out = v.clone());
+    out
+}

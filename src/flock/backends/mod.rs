@@ -1,0 +1,3 @@
+//! Built-in backends, one file each.
+
+pub mod static_backend;

@@ -1,0 +1,452 @@
+//! A Flock provider: one group member on an engine. It owns a backend (which
+//! keeps the view) and a gateway (which names our public address), answers
+//! clients, pushes every change to its callbacks, its subscribers and its
+//! group file.
+
+use super::backend::{self, Backend, BackendFactory, BackendInit, UpdateSink};
+use super::error::{FlockError, Result};
+use super::gateway::{self, Gateway, GatewayFactory, GatewayInit};
+use super::protocol::{self, Notification, Update, ViewReply};
+use super::view::GroupView;
+use super::view_file;
+use crate::rpc::codec::Reader;
+use crate::rpc::{Address, Engine, Pool, Request};
+use crossbeam_channel::{unbounded, Sender};
+use parking_lot::{Mutex, RwLock};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+/// User callbacks for membership and metadata changes.
+pub trait UpdateCallbacks: Send + Sync {
+    fn membership(&self, update: Update, address: &str, provider_id: u16);
+    fn metadata(&self, key: &str, value: &str);
+}
+
+/// Optional arguments of [`Provider::register`].
+#[derive(Default)]
+pub struct ProviderArgs {
+    /// Pool for the provider's handlers (default: the engine's handler pool).
+    pub pool: Option<Arc<Pool>>,
+    /// The view to start from (empty if not given).
+    pub initial_view: GroupView,
+    /// Overrides `group.type`.
+    pub backend: Option<Arc<dyn BackendFactory>>,
+    /// Overrides `gateway.type`.
+    pub gateway: Option<Arc<dyn GatewayFactory>>,
+}
+
+#[derive(Clone)]
+pub struct Provider {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    provider_id: u16,
+    backend: OnceLock<Arc<dyn Backend>>,
+    backend_type: String,
+    gateway: Arc<dyn Gateway>,
+    gateway_type: String,
+    public_address: String,
+    file: Option<PathBuf>,
+    callbacks: RwLock<Vec<(usize, Arc<dyn UpdateCallbacks>)>>,
+    subscribers: Mutex<Vec<(Address, u16)>>,
+    notifier: Mutex<Option<Sender<Notification>>>,
+    destroyed: AtomicBool,
+}
+
+const HANDLERS: [&str; 4] = [protocol::GET_VIEW, protocol::METADATA_SET, protocol::SUBSCRIBE, protocol::UNSUBSCRIBE];
+
+fn parse_config(config: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    if config.trim().is_empty() {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_str::<serde_json::Value>(config) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        Ok(serde_json::Value::Null) => Ok(serde_json::Map::new()),
+        Ok(_) => Err(FlockError::InvalidConfig("provider config is not a JSON object".into())),
+        Err(e) => Err(FlockError::InvalidConfig(format!("provider config is not valid JSON: {e}"))),
+    }
+}
+
+/// Resolves a `{"type": ..., "config": ...}` section against a registry.
+fn section<F: ?Sized>(
+    cfg: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    given: Option<Arc<F>>,
+    lookup: impl Fn(&str) -> Option<Arc<F>>,
+    default: Option<&str>,
+) -> Result<(Option<Arc<F>>, serde_json::Value)> {
+    let sec = match cfg.get(key) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Object(o)) => Some(o),
+        Some(_) => return Err(FlockError::InvalidConfig(format!("\"{key}\" must be an object"))),
+    };
+    let config = match sec.and_then(|s| s.get("config")) {
+        None | Some(serde_json::Value::Null) => serde_json::json!({}),
+        Some(c @ serde_json::Value::Object(_)) => c.clone(),
+        Some(_) => return Err(FlockError::InvalidConfig(format!("\"{key}.config\" must be an object"))),
+    };
+    if let Some(g) = given {
+        if sec.and_then(|s| s.get("type")).is_some() {
+            crate::warning!("\"{key}.type\" is ignored: an implementation was passed explicitly");
+        }
+        return Ok((Some(g), config));
+    }
+    let name = match sec.map(|s| s.get("type")) {
+        Some(Some(serde_json::Value::String(t))) => t.clone(),
+        Some(Some(_)) => return Err(FlockError::InvalidConfig(format!("\"{key}.type\" must be a string"))),
+        Some(None) | None => match default {
+            Some(d) if sec.is_none() => d.to_string(),
+            _ if sec.is_some() => return Err(FlockError::InvalidConfig(format!("\"{key}.type\" is missing"))),
+            _ => return Ok((None, config)),
+        },
+    };
+    match lookup(&name) {
+        Some(f) => Ok((Some(f), config)),
+        None => Err(FlockError::InvalidConfig(format!("no {key} type named \"{name}\" is registered"))),
+    }
+}
+
+impl Provider {
+    /// Registers a provider, as `flock_provider_register` does (same checks,
+    /// same order, same error codes).
+    pub fn register(engine: &Engine, provider_id: u16, config: &str, args: ProviderArgs) -> Result<Provider> {
+        backend::register_builtins();
+        gateway::register_builtins();
+        if !engine.is_listening() {
+            return Err(FlockError::InvalidArgs("the engine is not listening (client mode)".into()));
+        }
+        if engine.is_registered(protocol::GET_VIEW, provider_id) {
+            return Err(FlockError::InvalidProvider(format!("provider id {provider_id} already has a Flock provider")));
+        }
+        let cfg = parse_config(config)?;
+        let file = match cfg.get("file") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(PathBuf::from(s)),
+            Some(_) => return Err(FlockError::InvalidConfig("\"file\" must be a non-empty string".into())),
+        };
+        let (gateway_factory, gateway_config) = section(&cfg, "gateway", args.gateway, gateway::lookup, Some("default"))?;
+        let gateway_factory = gateway_factory.expect("default gateway always resolves");
+        let (backend_factory, backend_config) = section(&cfg, "group", args.backend, backend::lookup, None)?;
+        let backend_factory = backend_factory
+            .ok_or_else(|| FlockError::InvalidConfig("no \"group\" section: the backend type is unknown".into()))?;
+        let pool = match args.pool {
+            Some(p) => p,
+            None => engine.handler_pool(),
+        };
+
+        let gateway = gateway_factory.create(GatewayInit {
+            engine: engine.clone(),
+            provider_id,
+            pool: pool.clone(),
+            config: gateway_config,
+        })?;
+        let public_address = gateway.public_address();
+        let local_address = gateway.local_address();
+        let mut initial_view = args.initial_view;
+        let join = !initial_view.contains_member(&local_address, provider_id)
+            && !initial_view.contains_member(&public_address, provider_id);
+        if public_address != local_address && initial_view.remove_member(&local_address, provider_id) {
+            initial_view.add_member(&public_address, provider_id);
+        }
+
+        let inner = Arc::new(Inner {
+            engine: engine.clone(),
+            provider_id,
+            backend: OnceLock::new(),
+            backend_type: backend_factory.name().to_string(),
+            gateway,
+            gateway_type: gateway_factory.name().to_string(),
+            public_address: public_address.clone(),
+            file,
+            callbacks: RwLock::new(Vec::new()),
+            subscribers: Mutex::new(Vec::new()),
+            notifier: Mutex::new(None),
+            destroyed: AtomicBool::new(false),
+        });
+        inner.start_notifier();
+        if let Err(e) = inner.register_handlers(&pool) {
+            inner.teardown();
+            return Err(e);
+        }
+        let sink: Arc<dyn UpdateSink> = Arc::new(Dispatcher(Arc::downgrade(&inner)));
+        let created = backend_factory.create(BackendInit {
+            engine: engine.clone(),
+            provider_id,
+            pool,
+            config: backend_config,
+            self_address: public_address,
+            join,
+            initial_view,
+            sink,
+        });
+        match created {
+            Ok(b) => {
+                let _ = inner.backend.set(b);
+            }
+            Err(e) => {
+                inner.teardown();
+                return Err(e);
+            }
+        }
+        let weak = Arc::downgrade(&inner);
+        engine.push_prefinalize(Box::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.destroy();
+            }
+        }));
+        inner.persist();
+        Ok(Provider { inner })
+    }
+
+    pub fn provider_id(&self) -> u16 {
+        self.inner.provider_id
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Our address as the group knows it.
+    pub fn public_address(&self) -> &str {
+        &self.inner.public_address
+    }
+
+    /// A copy of the current view.
+    pub fn view(&self) -> GroupView {
+        self.inner.backend.get().map(|b| backend::snapshot(b.as_ref())).unwrap_or_default()
+    }
+
+    /// Sets a metadata entry for the whole group.
+    pub fn set_metadata(&self, key: &str, value: &str) -> Result<()> {
+        self.inner.backend()?.set_metadata(key, value)
+    }
+
+    /// The effective config, as `flock_provider_get_config` reports it
+    /// (keys in upstream's order: gateway, group, file).
+    pub fn config_string(&self) -> String {
+        let inner = &self.inner;
+        let group_config = inner.backend.get().map(|b| b.config()).unwrap_or_else(|| serde_json::json!({}));
+        let mut s = format!(
+            "{{\"gateway\":{{\"type\":{},\"config\":{}}},\"group\":{{\"type\":{},\"config\":{}}}",
+            serde_json::Value::String(inner.gateway_type.clone()),
+            inner.gateway.config(),
+            serde_json::Value::String(inner.backend_type.clone()),
+            group_config
+        );
+        if let Some(f) = &inner.file {
+            s.push_str(&format!(",\"file\":{}", serde_json::Value::String(f.to_string_lossy().into_owned())));
+        }
+        s.push('}');
+        s
+    }
+
+    pub fn config_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.config_string()).unwrap_or_default()
+    }
+
+    /// Adds callbacks identified by `context`; the same context replaces.
+    pub fn add_update_callbacks(&self, context: usize, callbacks: Arc<dyn UpdateCallbacks>) {
+        let mut list = self.inner.callbacks.write();
+        match list.iter_mut().find(|(c, _)| *c == context) {
+            Some(entry) => entry.1 = callbacks,
+            None => list.push((context, callbacks)),
+        }
+    }
+
+    /// Removes the callbacks registered with `context`; false if none were.
+    pub fn remove_update_callbacks(&self, context: usize) -> bool {
+        let mut list = self.inner.callbacks.write();
+        let before = list.len();
+        list.retain(|(c, _)| *c != context);
+        list.len() != before
+    }
+
+    /// Leaves the group (as the backend defines it) and stops serving.
+    pub fn destroy(&self) {
+        self.inner.destroy();
+    }
+}
+
+impl Inner {
+    fn backend(&self) -> Result<&Arc<dyn Backend>> {
+        if self.destroyed.load(Ordering::Acquire) {
+            return Err(FlockError::InvalidGroup("the provider is destroyed".into()));
+        }
+        self.backend.get().ok_or_else(|| FlockError::InvalidGroup("the provider has no group yet".into()))
+    }
+
+    fn register_handlers(self: &Arc<Self>, pool: &Arc<Pool>) -> Result<()> {
+        type H = fn(&Inner, Request) -> Vec<u8>;
+        let table: [(&str, H); 4] = [
+            (protocol::GET_VIEW, Inner::on_get_view),
+            (protocol::METADATA_SET, Inner::on_metadata_set),
+            (protocol::SUBSCRIBE, Inner::on_subscribe),
+            (protocol::UNSUBSCRIBE, Inner::on_unsubscribe),
+        ];
+        for (name, handler) in table {
+            let weak = Arc::downgrade(self);
+            self.engine.register(
+                name,
+                self.provider_id,
+                Some(pool.clone()),
+                Arc::new(move |req| match weak.upgrade() {
+                    Some(inner) => Ok(handler(&inner, req)),
+                    None => Err("the Flock provider is gone".into()),
+                }),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn on_get_view(&self, req: Request) -> Vec<u8> {
+        let reply = (|| -> Result<ViewReply> {
+            let mut r = Reader::new(&req.payload);
+            let digest = r.u64()?;
+            r.end()?;
+            let mut reply = ViewReply::Unchanged;
+            self.backend()?.with_view(&mut |v| {
+                if v.digest() != digest {
+                    reply = ViewReply::View(v.clone());
+                }
+            });
+            Ok(reply)
+        })()
+        .unwrap_or_else(|e| ViewReply::Error(e.code(), e.to_string()));
+        protocol::encode_view_reply(&reply)
+    }
+
+    fn on_metadata_set(&self, req: Request) -> Vec<u8> {
+        let result = (|| -> Result<()> {
+            let mut r = Reader::new(&req.payload);
+            let key = r.str()?;
+            let value = r.str()?;
+            r.end()?;
+            self.backend()?.set_metadata(key, value)
+        })();
+        protocol::encode_status(&result)
+    }
+
+    fn subscriber_of(&self, req: &Request) -> Result<(Address, u16)> {
+        let mut r = Reader::new(&req.payload);
+        let notify_id = r.u16()?;
+        r.end()?;
+        let addr = req.sender.clone().unwrap_or_else(|| self.engine.self_address());
+        Ok((addr, notify_id))
+    }
+
+    fn on_subscribe(&self, req: Request) -> Vec<u8> {
+        let reply = (|| -> Result<ViewReply> {
+            let sub = self.subscriber_of(&req)?;
+            let backend = self.backend()?;
+            let mut subs = self.subscribers.lock();
+            if !subs.contains(&sub) {
+                subs.push(sub);
+            }
+            drop(subs);
+            Ok(ViewReply::View(backend::snapshot(backend.as_ref())))
+        })()
+        .unwrap_or_else(|e| ViewReply::Error(e.code(), e.to_string()));
+        protocol::encode_view_reply(&reply)
+    }
+
+    fn on_unsubscribe(&self, req: Request) -> Vec<u8> {
+        let result = self.subscriber_of(&req).map(|sub| self.subscribers.lock().retain(|s| *s != sub));
+        protocol::encode_status(&result)
+    }
+
+    /// Notifications leave from one thread per provider, so every subscriber
+    /// sees them in the order they happened.
+    fn start_notifier(self: &Arc<Self>) {
+        let (tx, rx) = unbounded::<Notification>();
+        *self.notifier.lock() = Some(tx);
+        let weak = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new().name("flock-notify".into()).spawn(move || {
+            while let Ok(n) = rx.recv() {
+                let Some(inner) = weak.upgrade() else { return };
+                let payload = protocol::encode_notification(&n);
+                let subs = inner.subscribers.lock().clone();
+                for (addr, id) in subs {
+                    if let Err(e) = inner.engine.call(&addr, protocol::NOTIFY, id, payload.clone(), protocol::NOTIFY_TIMEOUT) {
+                        crate::info!("dropping subscriber {addr} ({id}): {e}");
+                        inner.subscribers.lock().retain(|s| *s != (addr.clone(), id));
+                    }
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            crate::error!("cannot start the Flock notification thread: {e}; subscribers will not be notified");
+        }
+    }
+
+    fn notify(&self, n: Notification) {
+        if let Some(tx) = self.notifier.lock().as_ref() {
+            let _ = tx.send(n);
+        }
+    }
+
+    /// Writes the group file if we are the view's first member (so exactly
+    /// one member writes it).
+    fn persist(&self) {
+        let (Some(path), Some(backend)) = (&self.file, self.backend.get()) else { return };
+        let mut result = None;
+        backend.with_view(&mut |v| {
+            let first = v.member_at(0);
+            if first.is_some_and(|m| m.address == self.public_address && m.provider_id == self.provider_id) {
+                result = Some(view_file::write_atomic(path, v));
+            }
+        });
+        if let Some(Err(e)) = result {
+            crate::warning!("could not write group file {}: {e}", path.display());
+        }
+    }
+
+    fn teardown(&self) {
+        for name in HANDLERS {
+            self.engine.deregister(name, self.provider_id);
+        }
+        self.notifier.lock().take();
+    }
+
+    fn destroy(&self) {
+        if self.destroyed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.teardown();
+        if let Some(b) = self.backend.get() {
+            if let Err(e) = b.destroy() {
+                crate::warning!("backend of Flock provider {} failed to stop cleanly: {e}", self.provider_id);
+            }
+        }
+        if let Err(e) = self.gateway.destroy() {
+            crate::warning!("gateway of Flock provider {} failed to stop cleanly: {e}", self.provider_id);
+        }
+        self.callbacks.write().clear();
+        self.subscribers.lock().clear();
+    }
+}
+
+/// The backend's [`UpdateSink`]: user callbacks, subscribers, group file.
+struct Dispatcher(Weak<Inner>);
+
+impl UpdateSink for Dispatcher {
+    fn membership(&self, update: Update, address: &str, provider_id: u16) {
+        let Some(inner) = self.0.upgrade() else { return };
+        for (_, cb) in inner.callbacks.read().iter() {
+            cb.membership(update, address, provider_id);
+        }
+        inner.persist();
+        inner.notify(Notification::Membership { update, address: address.to_string(), provider_id });
+    }
+
+    fn metadata(&self, key: &str, value: &str) {
+        let Some(inner) = self.0.upgrade() else { return };
+        for (_, cb) in inner.callbacks.read().iter() {
+            cb.metadata(key, value);
+        }
+        inner.persist();
+        inner.notify(Notification::Metadata { key: key.to_string(), value: value.to_string() });
+    }
+}

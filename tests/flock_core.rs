@@ -1,0 +1,172 @@
+//! Flock providers (static backend) and clients over real endpoints.
+
+use mochi::flock::client::{Client, GroupHandle, MODE_INIT_UPDATE};
+use mochi::flock::error::code;
+use mochi::flock::protocol::Update;
+use mochi::flock::provider::{Provider, ProviderArgs, UpdateCallbacks};
+use mochi::flock::{view_file, GroupView};
+use mochi::rpc::{Engine, InitOverrides, Mode};
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn engine(proto: &str, mode: Mode) -> Engine {
+    Engine::new(proto, mode, "", &InitOverrides::default()).unwrap()
+}
+
+struct Group {
+    engines: Vec<Engine>,
+    providers: Vec<Provider>,
+}
+
+fn static_group(proto: &str, n: usize, provider_id: u16, file: Option<&std::path::Path>) -> Group {
+    let engines: Vec<Engine> = (0..n).map(|_| engine(proto, Mode::Server)).collect();
+    let mut view = GroupView::new();
+    for e in &engines {
+        view.add_member(e.self_address().as_str(), provider_id);
+    }
+    let config = match file {
+        Some(f) => format!(r#"{{"group":{{"type":"static"}},"file":"{}"}}"#, f.display()),
+        None => r#"{"group":{"type":"static","config":{}}}"#.to_string(),
+    };
+    let providers = engines
+        .iter()
+        .map(|e| {
+            Provider::register(e, provider_id, &config, ProviderArgs { initial_view: view.clone(), ..Default::default() })
+                .unwrap()
+        })
+        .collect();
+    Group { engines, providers }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        for e in &self.engines {
+            e.finalize();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    members: Mutex<Vec<(Update, String, u16)>>,
+    metadata: Mutex<Vec<(String, String)>>,
+}
+
+impl UpdateCallbacks for Recorder {
+    fn membership(&self, update: Update, address: &str, provider_id: u16) {
+        self.members.lock().push((update, address.to_string(), provider_id));
+    }
+    fn metadata(&self, key: &str, value: &str) {
+        self.metadata.lock().push((key.to_string(), value.to_string()));
+    }
+}
+
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn discovery(proto: &str) {
+    let dir = std::env::temp_dir().join(format!("flock-core-{}-{}", std::process::id(), proto.replace('+', "_")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("group.flock");
+    let group = static_group(proto, 4, 7, Some(&file));
+    let client_engine = engine(proto, Mode::Client);
+    let client = Client::new(&client_engine, None);
+
+    // A handle made from any one member knows the whole group.
+    let addr = client_engine.lookup(group.engines[2].self_address().as_str()).unwrap();
+    let handle = GroupHandle::create(&client, &addr, 7, 0).unwrap();
+    let view = handle.view();
+    assert_eq!(view.member_count(), 4);
+    assert_eq!(view.find_metadata("__type__"), Some("static"));
+    assert_eq!(view.find_metadata("__config__"), Some("{}"));
+    assert_eq!(view.digest(), group.providers[0].view().digest());
+
+    // Exactly one member (the first) wrote the file, mode 0600, same view.
+    let on_disk = view_file::from_file(&file).unwrap();
+    assert_eq!(on_disk.digest(), view.digest());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let from_file = GroupHandle::from_file(&client, &file, MODE_INIT_UPDATE).unwrap();
+    assert_eq!(from_file.view().member_count(), 4);
+
+    // Wrong provider id: a distinct error.
+    let err = GroupHandle::create(&client, &addr, 8, 0).err().unwrap();
+    assert_eq!(err.code(), code::INVALID_PROVIDER, "{err}");
+
+    // Metadata set through one member reaches every member, every subscriber
+    // and the group file.
+    let recorder = Arc::new(Recorder::default());
+    let other = GroupHandle::create(&client, &client_engine.lookup(group.engines[0].self_address().as_str()).unwrap(), 7, 0).unwrap();
+    other.subscribe(recorder.clone()).unwrap();
+    let cb = Arc::new(Recorder::default());
+    group.providers[3].add_update_callbacks(1, cb.clone());
+    handle.metadata_set("color", "blue").unwrap();
+    for p in &group.providers {
+        assert_eq!(p.view().find_metadata("color"), Some("blue"));
+    }
+    assert_eq!(handle.view().find_metadata("color"), Some("blue"));
+    eventually("subscriber callback", || recorder.metadata.lock().contains(&("color".into(), "blue".into())));
+    assert_eq!(other.view().find_metadata("color"), Some("blue"));
+    assert!(cb.metadata.lock().contains(&("color".into(), "blue".into())));
+    assert_eq!(view_file::from_file(&file).unwrap().find_metadata("color"), Some("blue"));
+    // Reserved keys stay the backend's.
+    assert_eq!(handle.metadata_set("__type__", "x").err().unwrap().code(), code::OP_FORBIDDEN);
+
+    // Effective config, upstream's shape and key order.
+    assert_eq!(
+        group.providers[1].config_string(),
+        format!(r#"{{"gateway":{{"type":"default","config":{{}}}},"group":{{"type":"static","config":{{}}}},"file":"{}"}}"#, file.display())
+    );
+
+    // update() with an unchanged digest keeps the view.
+    handle.update().unwrap();
+    assert_eq!(handle.view().member_count(), 4);
+    other.unsubscribe().unwrap();
+    drop(group);
+    client_engine.finalize();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn discovery_and_metadata_over_shm() {
+    discovery("na+sm");
+}
+
+#[test]
+fn discovery_and_metadata_over_tcp() {
+    discovery("ofi+tcp");
+}
+
+#[test]
+fn provider_registration_errors() {
+    let e = engine("na+sm", Mode::Server);
+    let self_view = mochi::flock::bootstrap::from_self(&e, 1);
+    let args = || ProviderArgs { initial_view: self_view.clone(), ..Default::default() };
+    let code_of = |config: &str, args: ProviderArgs| Provider::register(&e, 1, config, args).err().map(|x| x.code());
+    assert_eq!(code_of("{", args()), Some(code::INVALID_CONFIG));
+    assert_eq!(code_of("[]", args()), Some(code::INVALID_CONFIG));
+    assert_eq!(code_of("{}", args()), Some(code::INVALID_CONFIG), "no group type");
+    assert_eq!(code_of(r#"{"group":{"type":"nope"}}"#, args()), Some(code::INVALID_CONFIG));
+    assert_eq!(code_of(r#"{"group":{"type":3}}"#, args()), Some(code::INVALID_CONFIG));
+    assert_eq!(code_of(r#"{"group":{"type":"static"},"gateway":{"type":"nope"}}"#, args()), Some(code::INVALID_CONFIG));
+    // Not in the initial view → joining, which a static group forbids.
+    assert_eq!(code_of(r#"{"group":{"type":"static"}}"#, ProviderArgs::default()), Some(code::OP_FORBIDDEN));
+    let p = Provider::register(&e, 1, r#"{"group":{"type":"static"}}"#, args()).unwrap();
+    assert_eq!(code_of(r#"{"group":{"type":"static"}}"#, args()), Some(code::INVALID_PROVIDER), "id taken");
+    p.destroy();
+    // Destroyed: the id is free again.
+    Provider::register(&e, 1, r#"{"group":{"type":"static"}}"#, args()).unwrap();
+    let client_engine = engine("na+sm", Mode::Client);
+    assert_eq!(
+        Provider::register(&client_engine, 1, r#"{"group":{"type":"static"}}"#, ProviderArgs::default()).err().unwrap().code(),
+        code::INVALID_ARGS
+    );
+    e.finalize();
+    client_engine.finalize();
+}
