@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <stdarg.h>
@@ -100,6 +101,11 @@ typedef uint8_t hg_bool_t;
 typedef struct hg_addr *hg_addr_t;
 
 typedef uint64_t hg_size_t;
+
+/**
+ * A finalize callback (`margo_finalize_callback_t`).
+ */
+typedef void (*margo_finalize_callback_t)(void *uargs);
 
 typedef int margo_log_level;
 
@@ -261,6 +267,25 @@ char *margo_get_config(margo_instance_id mid);
 char *margo_get_config_opt(margo_instance_id mid, int options);
 
 /**
+ * Runs `cb(uargs)` when `mid` is finalized (newest first), tagged with
+ * `owner` so `margo_provider_pop_finalize_callback` can take it back.
+ */
+void margo_provider_push_finalize_callback(margo_instance_id mid,
+                                           const void *owner,
+                                           margo_finalize_callback_t cb,
+                                           void *uargs);
+
+/**
+ * Removes the newest finalize callback of `owner`; 1 if one was removed.
+ */
+int margo_provider_pop_finalize_callback(margo_instance_id mid, const void *owner);
+
+/**
+ * Same as the provider variant (upstream has both).
+ */
+void margo_push_finalize_callback(margo_instance_id mid, margo_finalize_callback_t cb, void *uargs);
+
+/**
  * Emits one already-formatted message at `level` (0..=6).
  *
  * # Safety
@@ -297,6 +322,9 @@ int margo_set_logger(margo_instance_id mid, const struct margo_logger *logger);
 
 #endif  /* MOCHI_MARGO_H */
 
+
+#ifndef MOCHI_MARGO_H_EXTRAS
+#define MOCHI_MARGO_H_EXTRAS
 
 /* cbindgen places the trailer after the include guard: keep our own. */
 #ifndef MOCHI_MARGO_INLINES_H
@@ -348,3 +376,5 @@ MARGO_LOG_FN_(margo_error, MARGO_LOG_ERROR)
 MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 #undef MARGO_LOG_FN_
 #endif /* MOCHI_MARGO_INLINES_H */
+
+#endif

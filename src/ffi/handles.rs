@@ -6,6 +6,13 @@
 //! | `margo_instance_id` | [`Instance`]           | leaked Box, validated against a registry    |
 //! | `hg_addr_t`         | [`Address`]            | Box, freed by `margo_addr_free`             |
 //! | `ABT_pool`          | [`Pool`]               | borrowed from its engine, validated per use |
+//! | `flock_client_t`    | `flock::client::Client`     | Box, freed by `flock_client_finalize`  |
+//! | `flock_group_handle_t` | `ffi::flock::group::HandleBox` | Box with a count; freed at 0     |
+//! | `flock_request_t`   | `flock::client::PendingUpdate` | Box, freed by `flock_request_wait`  |
+//! | `flock_provider_t`  | `flock::provider::Provider` | Box, freed by `flock_provider_destroy` |
+//!
+//! Box-owned handles go through [`boxed_into_c`], [`boxed_ref`] and
+//! [`boxed_free`]; the opaque C type names the Rust type via [`Owned`].
 //!
 //! Instances are never freed: a finalized instance stays in the registry,
 //! marked finalized, so a late call on it returns an error instead of
@@ -55,6 +62,20 @@ pub fn instance_into_c(engine: Engine) -> margo_instance_id {
     let ptr = Box::into_raw(Box::new(Instance { engine: Mutex::new(Some(engine)), refs: AtomicUsize::new(1) }));
     LIVE.lock().get_or_insert_with(HashSet::new).insert(ptr as usize);
     ptr as margo_instance_id
+}
+
+/// The C handle of an engine: the one C already holds, or a new one (for
+/// engines started from Rust, e.g. by the bedrock daemon).
+pub fn instance_for(engine: &Engine) -> margo_instance_id {
+    let live: Vec<usize> = LIVE.lock().as_ref().map(|s| s.iter().copied().collect()).unwrap_or_default();
+    for ptr in live {
+        // SAFETY: registry entries are never freed.
+        let inst = unsafe { &*(ptr as *const Instance) };
+        if inst.engine.lock().as_ref().is_some_and(|e| e.same_as(engine)) {
+            return ptr as margo_instance_id;
+        }
+    }
+    instance_into_c(engine.clone())
 }
 
 /// Borrows the instance behind a C handle, if it is one of ours.
@@ -153,4 +174,35 @@ pub fn pool_of(engine: &Engine, pool: ABT_pool) -> Option<Arc<Pool>> {
         return None;
     }
     engine.owns_pool(pool as *const Pool)
+}
+
+/// Ties an opaque C handle type to the Rust type it owns through a Box.
+pub trait Owned {
+    type Rust;
+}
+
+/// Hands a value to C as `*mut C`.
+pub fn boxed_into_c<C: Owned>(value: C::Rust) -> *mut C {
+    Box::into_raw(Box::new(value)) as *mut C
+}
+
+/// Borrows the value behind a C handle (None for NULL).
+///
+/// # Safety
+/// `ptr` must be NULL or come from [`boxed_into_c`] and not be freed.
+pub unsafe fn boxed_ref<'a, C: Owned>(ptr: *mut C) -> Option<&'a C::Rust> {
+    (ptr as *const C::Rust).as_ref()
+}
+
+/// Takes the value back from C (None for NULL).
+///
+/// # Safety
+/// `ptr` must be NULL or come from [`boxed_into_c`] and not be freed; it
+/// must not be used afterwards.
+pub unsafe fn boxed_free<C: Owned>(ptr: *mut C) -> Option<C::Rust> {
+    if ptr.is_null() {
+        None
+    } else {
+        Some(*Box::from_raw(ptr as *mut C::Rust))
+    }
 }

@@ -459,3 +459,53 @@ pub extern "C" fn margo_get_config(mid: margo_instance_id) -> *mut c_char {
 pub extern "C" fn margo_get_config_opt(mid: margo_instance_id, options: c_int) -> *mut c_char {
     guard("margo_get_config_opt", std::ptr::null_mut(), || config_string(mid, options, "margo_get_config_opt"))
 }
+
+/// A finalize callback (`margo_finalize_callback_t`).
+pub type margo_finalize_callback_t = Option<unsafe extern "C" fn(uargs: *mut c_void)>;
+
+struct FinalizeCallback(unsafe extern "C" fn(*mut c_void), *mut c_void);
+// SAFETY: the user's callback and argument, run once at finalize from
+// whichever thread finalizes (as upstream does).
+unsafe impl Send for FinalizeCallback {}
+
+/// Runs `cb(uargs)` when `mid` is finalized (newest first), tagged with
+/// `owner` so `margo_provider_pop_finalize_callback` can take it back.
+#[no_mangle]
+pub extern "C" fn margo_provider_push_finalize_callback(
+    mid: margo_instance_id,
+    owner: *const c_void,
+    cb: margo_finalize_callback_t,
+    uargs: *mut c_void,
+) {
+    guard("margo_provider_push_finalize_callback", (), || {
+        let engine = match handles::engine(mid) {
+            Ok(e) => e,
+            Err(e) => return fail("margo_provider_push_finalize_callback", e),
+        };
+        let Some(cb) = cb else { return fail("margo_provider_push_finalize_callback", "NULL callback") };
+        let call = FinalizeCallback(cb, uargs);
+        engine.push_finalize_callback(
+            owner as usize,
+            Box::new(move || {
+                let call = call;
+                // SAFETY: the user's callback with their argument.
+                unsafe { (call.0)(call.1) }
+            }),
+        );
+    })
+}
+
+/// Removes the newest finalize callback of `owner`; 1 if one was removed.
+#[no_mangle]
+pub extern "C" fn margo_provider_pop_finalize_callback(mid: margo_instance_id, owner: *const c_void) -> c_int {
+    guard("margo_provider_pop_finalize_callback", 0, || match handles::engine(mid) {
+        Ok(e) => e.pop_finalize_callback(owner as usize) as c_int,
+        Err(_) => 0,
+    })
+}
+
+/// Same as the provider variant (upstream has both).
+#[no_mangle]
+pub extern "C" fn margo_push_finalize_callback(mid: margo_instance_id, cb: margo_finalize_callback_t, uargs: *mut c_void) {
+    margo_provider_push_finalize_callback(mid, std::ptr::null(), cb, uargs)
+}

@@ -155,6 +155,11 @@ impl Engine {
         Ok(Engine { inner })
     }
 
+    /// True if both handles name the same engine.
+    pub fn same_as(&self, other: &Engine) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub fn self_address(&self) -> Address {
         self.inner.self_address.clone()
     }

@@ -1,0 +1,244 @@
+//! `flock-backend.h`: C backends (a table of functions) registered with
+//! `flock_register_backend`, adapted to the Rust [`Backend`] trait.
+#![allow(non_camel_case_types)]
+
+use super::callbacks::{flock_membership_update_fn, flock_metadata_update_fn};
+use super::common::{flock_return_t, ret_err, FLOCK_SUCCESS};
+use super::jsonc::{self, json_object, Json};
+use super::view::{clear_c, fill_c, from_c, flock_group_view_t};
+use crate::ffi::handles;
+use crate::ffi::hg::ABT_pool;
+use crate::ffi::handles::margo_instance_id;
+use crate::ffi::panic::guard;
+use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink, BACKENDS};
+use crate::flock::error::{code, FlockError, Result};
+use crate::flock::protocol::Update;
+use crate::flock::registry::Named;
+use crate::flock::GroupView;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::sync::Arc;
+
+#[repr(C)]
+pub struct flock_backend_init_args {
+    pub mid: margo_instance_id,
+    pub provider_id: u16,
+    pub pool: ABT_pool,
+    pub config: *mut json_object,
+    pub self_addr_str: *const c_char,
+    pub join: bool,
+    pub initial_view: flock_group_view_t,
+    pub member_update_callback: flock_membership_update_fn,
+    pub metadata_update_callback: flock_metadata_update_fn,
+    pub callback_context: *mut c_void,
+}
+pub type flock_backend_init_args_t = flock_backend_init_args;
+
+pub type flock_backend_init_fn = Option<unsafe extern "C" fn(args: *mut flock_backend_init_args_t, state: *mut *mut c_void) -> flock_return_t>;
+pub type flock_backend_finalize_fn = Option<unsafe extern "C" fn(state: *mut c_void) -> flock_return_t>;
+pub type flock_backend_get_config_fn = Option<
+    unsafe extern "C" fn(state: *mut c_void, f: Option<unsafe extern "C" fn(*mut c_void, *const json_object)>, uargs: *mut c_void) -> flock_return_t,
+>;
+pub type flock_backend_get_view_fn = Option<
+    unsafe extern "C" fn(state: *mut c_void, f: Option<unsafe extern "C" fn(*mut c_void, *const flock_group_view_t)>, uargs: *mut c_void) -> flock_return_t,
+>;
+pub type flock_backend_add_metadata_fn = Option<unsafe extern "C" fn(state: *mut c_void, key: *const c_char, value: *const c_char) -> flock_return_t>;
+pub type flock_backend_remove_metadata_fn = Option<unsafe extern "C" fn(state: *mut c_void, key: *const c_char) -> flock_return_t>;
+
+#[repr(C)]
+pub struct flock_backend_impl {
+    pub name: *const c_char,
+    pub init_group: flock_backend_init_fn,
+    pub destroy_group: flock_backend_finalize_fn,
+    pub get_config: flock_backend_get_config_fn,
+    pub get_view: flock_backend_get_view_fn,
+    pub add_metadata: flock_backend_add_metadata_fn,
+    pub remove_metadata: flock_backend_remove_metadata_fn,
+}
+
+/// A registered C table (the caller keeps it alive, as upstream requires).
+struct CBackendFactory {
+    name: String,
+    table: *const flock_backend_impl,
+}
+
+// SAFETY: the table is immutable and must outlive its use (upstream's rule);
+// its functions are called from any thread, as upstream does.
+unsafe impl Send for CBackendFactory {}
+unsafe impl Sync for CBackendFactory {}
+
+impl Named for CBackendFactory {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+fn check(code: flock_return_t, what: &str) -> Result<()> {
+    match code {
+        FLOCK_SUCCESS => Ok(()),
+        c => Err(FlockError::from_code(c, format!("C backend {what} failed"))),
+    }
+}
+
+unsafe extern "C" fn member_trampoline(ctx: *mut c_void, update: i32, address: *const c_char, provider_id: u16) {
+    let sink = &*(ctx as *const Arc<dyn UpdateSink>);
+    let Some(update) = u8::try_from(update).ok().and_then(Update::from_u8) else { return };
+    if address.is_null() {
+        return;
+    }
+    let address = CStr::from_ptr(address).to_string_lossy();
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.membership(update, &address, provider_id)));
+}
+
+unsafe extern "C" fn metadata_trampoline(ctx: *mut c_void, key: *const c_char, value: *const c_char) {
+    let sink = &*(ctx as *const Arc<dyn UpdateSink>);
+    if key.is_null() {
+        return;
+    }
+    let key = CStr::from_ptr(key).to_string_lossy();
+    let value = if value.is_null() { Default::default() } else { CStr::from_ptr(value).to_string_lossy() };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.metadata(&key, &value)));
+}
+
+impl BackendFactory for CBackendFactory {
+    fn create(&self, init: BackendInit) -> Result<Arc<dyn Backend>> {
+        // SAFETY: the table outlives its registration.
+        let table = unsafe { &*self.table };
+        let Some(init_group) = table.init_group else {
+            return Err(FlockError::InvalidBackend(format!("backend \"{}\" has no init_group", self.name)));
+        };
+        let config = Json::from_value(&init.config)
+            .ok_or_else(|| FlockError::InvalidConfig("cannot hand the group config to json-c".into()))?;
+        let self_addr = CString::new(init.self_address.clone()).map_err(|_| FlockError::InvalidArgs("NUL in address".into()))?;
+        let sink: Box<Arc<dyn UpdateSink>> = Box::new(init.sink.clone());
+        let mut args = flock_backend_init_args {
+            mid: handles::instance_for(&init.engine),
+            provider_id: init.provider_id,
+            pool: handles::pool_into_c(&init.pool),
+            config: config.as_ptr(),
+            self_addr_str: self_addr.as_ptr(),
+            join: init.join,
+            // SAFETY: an all-zero view is a valid empty, unlocked view.
+            initial_view: unsafe { std::mem::zeroed() },
+            member_update_callback: Some(member_trampoline),
+            metadata_update_callback: Some(metadata_trampoline),
+            callback_context: &*sink as *const Arc<dyn UpdateSink> as *mut c_void,
+        };
+        // SAFETY: args.initial_view is a valid empty view.
+        unsafe { fill_c(&init.initial_view, &mut args.initial_view)? };
+        let mut state: *mut c_void = std::ptr::null_mut();
+        // SAFETY: the plug-in's own init with valid arguments.
+        let rc = unsafe { init_group(&mut args, &mut state) };
+        // Whatever the backend left in initial_view is still ours to free.
+        // SAFETY: valid view whose memory came from malloc.
+        unsafe { clear_c(&mut args.initial_view) };
+        check(rc, "init_group")?;
+        Ok(Arc::new(CBackend { table: self.table, state, _sink: sink, _config: config }))
+    }
+}
+
+struct CBackend {
+    table: *const flock_backend_impl,
+    state: *mut c_void,
+    /// The callback context handed to C: must live as long as the backend.
+    _sink: Box<Arc<dyn UpdateSink>>,
+    /// The config object handed to init (plug-ins may keep a reference).
+    _config: Json,
+}
+
+// SAFETY: see CBackendFactory; the state belongs to the plug-in, which
+// upstream also calls from several threads.
+unsafe impl Send for CBackend {}
+unsafe impl Sync for CBackend {}
+
+unsafe extern "C" fn config_trampoline(uargs: *mut c_void, obj: *const json_object) {
+    *(uargs as *mut serde_json::Value) = jsonc::to_value(obj);
+}
+
+unsafe extern "C" fn view_trampoline(uargs: *mut c_void, view: *const flock_group_view_t) {
+    let out = &mut *(uargs as *mut Option<GroupView>);
+    if let Some(v) = view.as_ref() {
+        *out = from_c(v).ok();
+    }
+}
+
+impl Backend for CBackend {
+    fn config(&self) -> serde_json::Value {
+        let mut out = serde_json::json!({});
+        // SAFETY: the plug-in's own function with its state.
+        if let Some(f) = unsafe { (*self.table).get_config } {
+            unsafe { f(self.state, Some(config_trampoline), &mut out as *mut _ as *mut c_void) };
+        }
+        out
+    }
+
+    fn with_view(&self, f: &mut dyn FnMut(&GroupView)) {
+        let mut view: Option<GroupView> = None;
+        // SAFETY: as above.
+        if let Some(get) = unsafe { (*self.table).get_view } {
+            unsafe { get(self.state, Some(view_trampoline), &mut view as *mut _ as *mut c_void) };
+        }
+        f(&view.unwrap_or_default());
+    }
+
+    fn set_metadata(&self, key: &str, value: &str) -> Result<()> {
+        let (k, v) = (CString::new(key), CString::new(value));
+        let (Ok(k), Ok(v)) = (k, v) else { return Err(FlockError::InvalidArgs("NUL in metadata".into())) };
+        match unsafe { (*self.table).add_metadata } {
+            Some(f) => check(unsafe { f(self.state, k.as_ptr(), v.as_ptr()) }, "add_metadata"),
+            None => Err(FlockError::Unsupported("this backend cannot change metadata".into())),
+        }
+    }
+
+    fn remove_metadata(&self, key: &str) -> Result<()> {
+        let Ok(k) = CString::new(key) else { return Err(FlockError::InvalidArgs("NUL in key".into())) };
+        match unsafe { (*self.table).remove_metadata } {
+            Some(f) => check(unsafe { f(self.state, k.as_ptr()) }, "remove_metadata"),
+            None => Err(FlockError::Unsupported("this backend cannot change metadata".into())),
+        }
+    }
+
+    fn destroy(&self) -> Result<()> {
+        match unsafe { (*self.table).destroy_group } {
+            Some(f) => check(unsafe { f(self.state) }, "destroy_group"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Wraps a C table as a factory (for `flock_provider_args.backend`).
+///
+/// # Safety
+/// `table` must be a valid table that outlives its use.
+pub unsafe fn factory_of(table: *const flock_backend_impl) -> Result<Arc<dyn BackendFactory>> {
+    let t = table.as_ref().ok_or_else(|| FlockError::InvalidArgs("NULL backend table".into()))?;
+    if t.name.is_null() {
+        return Err(FlockError::InvalidArgs("backend table without a name".into()));
+    }
+    let name = CStr::from_ptr(t.name).to_string_lossy().into_owned();
+    Ok(Arc::new(CBackendFactory { name, table }))
+}
+
+/// Adds a backend to the table `group.type` names are looked up in.
+///
+/// # Safety
+/// `backend_impl` must be NULL or a valid table that outlives the process's
+/// use of it (it is not copied).
+#[no_mangle]
+pub unsafe extern "C" fn flock_register_backend(backend_impl: *mut flock_backend_impl) -> flock_return_t {
+    guard("flock_register_backend", code::OTHER, || {
+        crate::flock::backend::register_builtins();
+        match factory_of(backend_impl).and_then(|f| BACKENDS.register(f)) {
+            Ok(()) => FLOCK_SUCCESS,
+            Err(e) => ret_err("flock_register_backend", e),
+        }
+    })
+}
+
+/// Upstream exports this alias too.
+///
+/// # Safety
+/// As `flock_register_backend`.
+#[no_mangle]
+pub unsafe extern "C" fn flock_provider_register_backend(backend_impl: *mut flock_backend_impl) -> flock_return_t {
+    flock_register_backend(backend_impl)
+}

@@ -1,0 +1,36 @@
+//! `flock-bootstrap-mpi.h`: a view of every rank of a communicator.
+#![allow(non_camel_case_types)]
+
+use super::common::{flock_return_t, ret, ret_err};
+use super::view::{fill_c, flock_group_view_t};
+use crate::ffi::handles::{self, margo_instance_id};
+use crate::ffi::panic::guard;
+use crate::flock::error::code;
+use crate::flock::{bootstrap_mpi, FlockError};
+
+/// The MPI implementation's communicator handle (declared by `<mpi.h>`).
+pub type MPI_Comm = bootstrap_mpi::RawComm;
+
+/// Collective over `comm`: clears `view` and adds every rank's (address,
+/// provider id). Fails with `FLOCK_ERR_OP_UNSUPPORTED` in builds without MPI.
+///
+/// # Safety
+/// `comm` must be a valid communicator; `view` NULL or a valid view.
+#[no_mangle]
+pub unsafe extern "C" fn flock_group_view_init_from_mpi(
+    mid: margo_instance_id,
+    provider_id: u16,
+    comm: MPI_Comm,
+    view: *mut flock_group_view_t,
+) -> flock_return_t {
+    guard("flock_group_view_init_from_mpi", code::OTHER, || {
+        let entry = "flock_group_view_init_from_mpi";
+        let engine = match handles::engine(mid) {
+            Ok(e) => e,
+            Err(e) => return ret_err(entry, FlockError::InvalidArgs(e.to_string())),
+        };
+        let Some(v) = view.as_mut() else { return ret_err(entry, FlockError::InvalidArgs("NULL view".into())) };
+        let address = engine.self_address().to_string();
+        ret(entry, bootstrap_mpi::view_from_raw_comm(comm, &address, provider_id).and_then(|g| fill_c(&g, v)))
+    })
+}

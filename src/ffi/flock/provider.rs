@@ -1,0 +1,165 @@
+//! `flock-server.h`: providers.
+#![allow(non_camel_case_types)]
+
+use super::backend::{self, flock_backend_impl};
+use super::callbacks::{flock_membership_update_fn, flock_metadata_update_fn, CCallbacks};
+use super::common::{flock_return_t, ret_err, FLOCK_SUCCESS};
+use super::gateway::{self, flock_gateway_impl};
+use super::view::{clear_c, from_c, flock_group_view_t};
+use crate::ffi::handles::{self, boxed_free, boxed_into_c, boxed_ref, margo_instance_id, Owned};
+use crate::ffi::hg::ABT_pool;
+use crate::ffi::panic::guard;
+use crate::ffi::strings::malloc_string;
+use crate::flock::error::code;
+use crate::flock::provider::{Provider, ProviderArgs};
+use crate::flock::FlockError;
+use std::ffi::{c_char, c_void, CStr};
+use std::sync::Arc;
+
+/// Opaque provider (`struct flock_provider`).
+pub struct flock_provider {
+    _private: [u8; 0],
+}
+pub type flock_provider_t = *mut flock_provider;
+
+impl Owned for flock_provider {
+    type Rust = Provider;
+}
+
+/// Optional arguments of `flock_provider_register` (`FLOCK_PROVIDER_ARGS_INIT`).
+#[repr(C)]
+pub struct flock_provider_args {
+    /// Pool for the provider's handlers (`ABT_POOL_NULL`: the handler pool).
+    pub pool: ABT_pool,
+    /// Initial view; its content is moved out (left empty).
+    pub initial_view: *mut flock_group_view_t,
+    /// Overrides the config's `group.type`.
+    pub backend: *mut flock_backend_impl,
+    /// Overrides the config's `gateway.type`.
+    pub gateway: *mut flock_gateway_impl,
+}
+
+/// Registers a Flock provider. `provider` may be `FLOCK_PROVIDER_IGNORE`
+/// (NULL): the provider then lives until the margo instance is finalized.
+///
+/// # Safety
+/// Pointers must be NULL or valid; `config` NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn flock_provider_register(
+    mid: margo_instance_id,
+    provider_id: u16,
+    config: *const c_char,
+    args: *const flock_provider_args,
+    provider: *mut flock_provider_t,
+) -> flock_return_t {
+    guard("flock_provider_register", code::OTHER, || {
+        let entry = "flock_provider_register";
+        let engine = match handles::engine(mid) {
+            Ok(e) => e,
+            Err(e) => return ret_err(entry, FlockError::InvalidArgs(e.to_string())),
+        };
+        let config = if config.is_null() { String::new() } else { CStr::from_ptr(config).to_string_lossy().into_owned() };
+        let mut rust_args = ProviderArgs::default();
+        if let Some(a) = args.as_ref() {
+            if !a.pool.is_null() {
+                match handles::pool_of(&engine, a.pool) {
+                    Some(p) => rust_args.pool = Some(p),
+                    None => return ret_err(entry, FlockError::InvalidArgs("pool does not belong to this margo instance".into())),
+                }
+            }
+            if let Some(v) = a.initial_view.as_mut() {
+                match from_c(v) {
+                    Ok(g) => rust_args.initial_view = g,
+                    Err(e) => return ret_err(entry, e),
+                }
+                clear_c(v);
+            }
+            if !a.backend.is_null() {
+                match backend::factory_of(a.backend) {
+                    Ok(f) => rust_args.backend = Some(f),
+                    Err(e) => return ret_err(entry, e),
+                }
+            }
+            if !a.gateway.is_null() {
+                match gateway::factory_of(a.gateway) {
+                    Ok(f) => rust_args.gateway = Some(f),
+                    Err(e) => return ret_err(entry, e),
+                }
+            }
+        }
+        match Provider::register(&engine, provider_id, &config, rust_args) {
+            Ok(p) => {
+                if !provider.is_null() {
+                    *provider = boxed_into_c::<flock_provider>(p);
+                }
+                FLOCK_SUCCESS
+            }
+            Err(e) => ret_err(entry, e),
+        }
+    })
+}
+
+/// Destroys a provider (leaving its group as the backend defines).
+///
+/// # Safety
+/// `provider` must be NULL or live, and not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn flock_provider_destroy(provider: flock_provider_t) -> flock_return_t {
+    guard("flock_provider_destroy", code::OTHER, || match boxed_free(provider) {
+        Some(p) => {
+            p.destroy();
+            FLOCK_SUCCESS
+        }
+        None => ret_err("flock_provider_destroy", FlockError::InvalidArgs("NULL provider".into())),
+    })
+}
+
+/// The effective config as JSON (free with `free()`); NULL for NULL.
+///
+/// # Safety
+/// `provider` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn flock_provider_get_config(provider: flock_provider_t) -> *mut c_char {
+    guard("flock_provider_get_config", std::ptr::null_mut(), || match boxed_ref(provider) {
+        Some(p) => malloc_string(&p.config_string()),
+        None => std::ptr::null_mut(),
+    })
+}
+
+/// Adds callbacks; the same `context` replaces an earlier registration.
+///
+/// # Safety
+/// `provider` NULL or live; callbacks valid while registered.
+#[no_mangle]
+pub unsafe extern "C" fn flock_provider_add_update_callbacks(
+    provider: flock_provider_t,
+    member_update_fn: flock_membership_update_fn,
+    metadata_update_fn: flock_metadata_update_fn,
+    context: *mut c_void,
+) -> flock_return_t {
+    guard("flock_provider_add_update_callbacks", code::OTHER, || match boxed_ref(provider) {
+        Some(p) => {
+            let cbs = Arc::new(CCallbacks { membership: member_update_fn, metadata: metadata_update_fn, context });
+            p.add_update_callbacks(context as usize, cbs);
+            FLOCK_SUCCESS
+        }
+        None => ret_err("flock_provider_add_update_callbacks", FlockError::InvalidArgs("NULL provider".into())),
+    })
+}
+
+/// Removes the callbacks registered with `context` (unknown context:
+/// `FLOCK_ERR_INVALID_ARGS`, where upstream crashes).
+///
+/// # Safety
+/// `provider` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn flock_provider_remove_update_callbacks(provider: flock_provider_t, context: *mut c_void) -> flock_return_t {
+    guard("flock_provider_remove_update_callbacks", code::OTHER, || {
+        let entry = "flock_provider_remove_update_callbacks";
+        match boxed_ref(provider) {
+            Some(p) if p.remove_update_callbacks(context as usize) => FLOCK_SUCCESS,
+            Some(_) => ret_err(entry, FlockError::InvalidArgs("no callbacks registered with this context".into())),
+            None => ret_err(entry, FlockError::InvalidArgs("NULL provider".into())),
+        }
+    })
+}
