@@ -26,3 +26,8 @@ echo "== installed prefix: C and C++ examples through find_package"
 for protocol in na+sm ofi+tcp; do
     make --no-print-directory test-examples PROTOCOL="$protocol"
 done
+
+echo "== Flock service discovery (C++ and C clients) from the installed prefix"
+for protocol in na+sm ofi+tcp; do
+    bash examples-c/flock/run-discovery.sh build/test-prefix "$protocol"
+done

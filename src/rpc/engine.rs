@@ -233,6 +233,66 @@ impl Engine {
         self.inner.pools.read().iter().find(|p| Arc::as_ptr(p) == pool).cloned()
     }
 
+    /// Adds a pool at run time (`margo_add_pool_from_json`); returns its index.
+    pub fn add_pool_from_json(&self, v: &serde_json::Value) -> Result<usize> {
+        self.check_live()?;
+        let mut config = self.inner.config.lock();
+        let index = config.add_pool_from_json(v).map_err(|e| RpcError::Config(e.to_string()))?;
+        let mut pools = self.inner.pools.write();
+        debug_assert_eq!(pools.len(), index, "pools and config stay aligned");
+        pools.push(Pool::new(&config.pools[index].name));
+        Ok(index)
+    }
+
+    /// Removes a pool no execution stream, handler or role uses.
+    pub fn remove_pool(&self, name: &str) -> Result<()> {
+        self.check_live()?;
+        let mut config = self.inner.config.lock();
+        let index = config.pool_by_name(name).ok_or_else(|| RpcError::NoSuchPool(name.to_string()))?;
+        let mut pools = self.inner.pools.write();
+        // The engine's list holds one reference; any other is a user.
+        if Arc::strong_count(&pools[index]) > 1 {
+            return Err(RpcError::Config(format!("pool \"{name}\" is in use")));
+        }
+        config.remove_pool(name).map_err(|e| RpcError::Config(e.to_string()))?;
+        // The config moved its last pool into the hole: mirror that.
+        pools.swap_remove(index);
+        Ok(())
+    }
+
+    /// Adds an execution stream at run time; returns its index.
+    pub fn add_xstream_from_json(&self, v: &serde_json::Value) -> Result<usize> {
+        self.check_live()?;
+        let mut config = self.inner.config.lock();
+        let index = config.add_xstream_from_json(v).map_err(|e| RpcError::Config(e.to_string()))?;
+        let spec = &config.xstreams[index];
+        let served = spec.pools.iter().filter_map(|&i| self.pool_at(i)).collect();
+        match Xstream::spawn(&spec.name, served) {
+            Ok(x) => {
+                self.inner.xstreams.lock().push(x);
+                Ok(index)
+            }
+            Err(e) => {
+                let name = spec.name.clone();
+                let _ = config.remove_xstream(&name);
+                Err(RpcError::Config(format!("cannot start xstream {name}: {e}")))
+            }
+        }
+    }
+
+    /// Stops and removes an execution stream (not `__primary__`).
+    pub fn remove_xstream(&self, name: &str) -> Result<()> {
+        self.check_live()?;
+        self.inner.config.lock().remove_xstream(name).map_err(|e| RpcError::Config(e.to_string()))?;
+        let mut xstreams = self.inner.xstreams.lock();
+        if let Some(i) = xstreams.iter().position(|x| x.name == name) {
+            let mut x = xstreams.swap_remove(i);
+            drop(xstreams);
+            x.stop();
+        }
+        Ok(())
+    }
+
     /// Registers `handler` for (`name`, `provider_id`), run on `pool` (default:
     /// the engine's handler pool).
     pub fn register(&self, name: &str, provider_id: u16, pool: Option<Arc<Pool>>, handler: Handler) -> Result<()> {
