@@ -6,6 +6,7 @@
 //! progress engine, handler pools, engine config) → `flock` / `bedrock` →
 //! `ffi` (the only `extern "C"` code).
 
+pub mod bedrock;
 pub mod fabric;
 pub mod ffi;
 pub mod flock;

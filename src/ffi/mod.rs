@@ -2,6 +2,7 @@
 //! `handles` maps every C handle to its Rust type; `panic` is the boundary
 //! every entry point goes through.
 
+pub mod bedrock;
 pub mod flock;
 pub mod handles;
 pub mod hg;

@@ -1,0 +1,89 @@
+//! Bedrock's management RPCs: names and payloads (our own encoding).
+
+use crate::rpc::codec::{DecodeError, Reader, Writer};
+use std::time::Duration;
+
+pub const GET_CONFIG: &str = "bedrock_get_config";
+pub const QUERY_CONFIG: &str = "bedrock_query_config";
+pub const ADD_POOL: &str = "bedrock_add_pool";
+pub const ADD_XSTREAM: &str = "bedrock_add_xstream";
+pub const REMOVE_POOL: &str = "bedrock_remove_pool";
+pub const REMOVE_XSTREAM: &str = "bedrock_remove_xstream";
+pub const LOOKUP_PROVIDER: &str = "bedrock_lookup_provider";
+pub const LOAD_MODULE: &str = "bedrock_load_module";
+pub const START_PROVIDER: &str = "bedrock_start_provider";
+pub const MIGRATE_PROVIDER: &str = "bedrock_migrate_provider";
+pub const SNAPSHOT_PROVIDER: &str = "bedrock_snapshot_provider";
+pub const RESTORE_PROVIDER: &str = "bedrock_restore_provider";
+pub const CHANGE_PROVIDER_POOL: &str = "bedrock_change_provider_pool";
+
+/// Every management RPC answered by a Bedrock server.
+pub const ALL: [&str; 13] = [
+    GET_CONFIG,
+    QUERY_CONFIG,
+    ADD_POOL,
+    ADD_XSTREAM,
+    REMOVE_POOL,
+    REMOVE_XSTREAM,
+    LOOKUP_PROVIDER,
+    LOAD_MODULE,
+    START_PROVIDER,
+    MIGRATE_PROVIDER,
+    SNAPSHOT_PROVIDER,
+    RESTORE_PROVIDER,
+    CHANGE_PROVIDER_POOL,
+];
+
+/// Default timeout of client calls.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Arguments: a list of strings (every management RPC takes strings, plus
+/// numbers sent as text where needed).
+pub fn encode_args(args: &[&str]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u32(args.len() as u32);
+    for a in args {
+        w.str(a);
+    }
+    w.finish()
+}
+
+pub fn decode_args(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let n = r.count(4)?;
+    let out = (0..n).map(|_| r.str().map(str::to_string)).collect::<Result<Vec<_>, _>>()?;
+    r.end()?;
+    Ok(out)
+}
+
+/// `RequestResult`: success and either the value or the error text.
+pub fn encode_result(r: &Result<String, String>) -> Vec<u8> {
+    let mut w = Writer::new();
+    match r {
+        Ok(v) => w.bool(true).str(v),
+        Err(e) => w.bool(false).str(e),
+    };
+    w.finish()
+}
+
+pub fn decode_result(bytes: &[u8]) -> Result<Result<String, String>, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let ok = r.bool()?;
+    let text = r.str()?.to_string();
+    r.end()?;
+    Ok(if ok { Ok(text) } else { Err(text) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        assert_eq!(decode_args(&encode_args(&["a", "", "c"])).unwrap(), vec!["a", "", "c"]);
+        assert_eq!(decode_result(&encode_result(&Ok("x".into()))).unwrap(), Ok("x".into()));
+        assert_eq!(decode_result(&encode_result(&Err("bad".into()))).unwrap(), Err("bad".into()));
+        assert!(decode_args(&[1, 2]).is_err());
+        assert!(decode_result(&[7]).is_err());
+    }
+}

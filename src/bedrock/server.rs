@@ -1,0 +1,439 @@
+//! A Bedrock server: engines from the `margo` section, a management
+//! provider on each, module libraries, and the providers of the config,
+//! created in order with their dependencies resolved.
+
+use super::config::{self, ConfigFormat, Libraries, ProviderReport, ProviderSpec, ServerConfig};
+use super::dependency_spec::{dependency_specs, ArgobotsRef, DependencySpec, Locator, ProviderTarget};
+use super::error::BedrockError;
+use super::loader;
+use super::module::{self, ComponentArgs, DependencyDecl, ProviderEntry, Resolved, ResolvedDependency};
+use super::protocol;
+use crate::rpc::{Engine, Mode, Pool, Request};
+use parking_lot::{Condvar, Mutex};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+type Result<T> = std::result::Result<T, BedrockError>;
+
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engines: Vec<Engine>,
+    bedrock_id: u16,
+    bedrock_pool: String,
+    timeout: Duration,
+    libraries: Mutex<Libraries>,
+    providers: Mutex<Vec<Arc<ProviderEntry>>>,
+    appeared: Condvar,
+    finalized: AtomicBool,
+}
+
+/// (rank, size) when started by mpiexec (MPICH's or Open MPI's launcher
+/// variables): per-rank config arrays need it, and asking the environment
+/// spares non-MPI runs an MPI initialization.
+pub fn launcher_rank_size() -> Option<(i32, i32)> {
+    let get = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<i32>().ok());
+    match (get("PMI_RANK"), get("PMI_SIZE")) {
+        (Some(r), Some(s)) => Some((r, s)),
+        _ => match (get("OMPI_COMM_WORLD_RANK"), get("OMPI_COMM_WORLD_SIZE")) {
+            (Some(r), Some(s)) => Some((r, s)),
+            _ => None,
+        },
+    }
+}
+
+impl Server {
+    /// Starts a server on `address` (a protocol, a full address, or "" to
+    /// infer it from `margo.mercury.address`) from a config document.
+    pub fn start(address: &str, text: &str, format: ConfigFormat) -> Result<Server> {
+        let cfg = ServerConfig::from_text(text, format, launcher_rank_size())?;
+        Self::from_config(address, cfg)
+    }
+
+    pub fn from_config(address: &str, cfg: ServerConfig) -> Result<Server> {
+        let mut engines = Vec::new();
+        let fail = |engines: &[Engine], e: BedrockError| {
+            for eng in engines {
+                eng.finalize();
+            }
+            Err(e)
+        };
+        for (i, margo) in cfg.margo.iter().enumerate() {
+            let addr = match cfg.engine_address(address, i) {
+                Ok(a) => a,
+                Err(e) => return fail(&engines, e),
+            };
+            match Engine::with_config(&addr, Mode::Server, margo.clone()) {
+                Ok(e) => {
+                    e.enable_remote_shutdown();
+                    engines.push(e);
+                }
+                Err(e) => return fail(&engines, BedrockError::msg(format!("Could not start engine {i} on \"{addr}\": {e}"))),
+            }
+        }
+        let bedrock_pool = match cfg.bedrock_pool_name() {
+            Ok(p) => p,
+            Err(e) => return fail(&engines, e),
+        };
+        let inner = Arc::new(Inner {
+            engines,
+            bedrock_id: cfg.bedrock.provider_id,
+            bedrock_pool,
+            timeout: Duration::from_secs_f64(cfg.bedrock.dependency_resolution_timeout.max(0.0)),
+            libraries: Mutex::new(cfg.libraries.clone()),
+            providers: Mutex::new(Vec::new()),
+            appeared: Condvar::new(),
+            finalized: AtomicBool::new(false),
+        });
+        let server = Server { inner };
+        if let Err(e) = server.setup(&cfg) {
+            server.finalize();
+            return Err(e);
+        }
+        crate::info!("Bedrock daemon now running at {}", server.inner.engines[0].self_address());
+        Ok(server)
+    }
+
+    fn setup(&self, cfg: &ServerConfig) -> Result<()> {
+        self.register_management()?;
+        for (path, module) in cfg.libraries.entries.iter().map(|l| (l.path.as_str(), l.module.as_deref())) {
+            loader::load(path)?;
+            if let Some(m) = module {
+                if !module::is_registered(m) {
+                    return Err(BedrockError::msg(format!("library {path} was loaded but did not register module \"{m}\"")));
+                }
+            }
+        }
+        for spec in &cfg.providers {
+            self.add_provider(spec.clone())?;
+        }
+        // The first engine finalizing (remote shutdown included) stops all.
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.engines[0].push_prefinalize(Box::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                Server { inner }.stop_providers();
+            }
+        }));
+        Ok(())
+    }
+
+    pub fn engines(&self) -> &[Engine] {
+        &self.inner.engines
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engines[0]
+    }
+
+    fn pool(&self) -> Result<Arc<Pool>> {
+        self.engine()
+            .pool_by_name(&self.inner.bedrock_pool)
+            .ok_or_else(|| BedrockError::msg(format!("Could not find pool with name \"{}\"", self.inner.bedrock_pool)))
+    }
+
+    fn register_management(&self) -> Result<()> {
+        type H = fn(&Server, &[String]) -> std::result::Result<String, String>;
+        let table: [(&str, H); 13] = [
+            (protocol::GET_CONFIG, |s, _| Ok(s.config_json().to_string())),
+            (protocol::QUERY_CONFIG, |_, _| {
+                Err("Jx9 queries are not supported by this implementation (bedrock_query_config); use bedrock_get_config".into())
+            }),
+            (protocol::ADD_POOL, |s, a| s.add_pool(arg(a, 0)?).map(|_| String::new()).map_err(|e| e.to_string())),
+            (protocol::ADD_XSTREAM, |s, a| s.add_xstream(arg(a, 0)?).map(|_| String::new()).map_err(|e| e.to_string())),
+            (protocol::REMOVE_POOL, |s, a| {
+                s.engine().remove_pool(arg(a, 0)?).map(|_| String::new()).map_err(|e| e.to_string())
+            }),
+            (protocol::REMOVE_XSTREAM, |s, a| {
+                s.engine().remove_xstream(arg(a, 0)?).map(|_| String::new()).map_err(|e| e.to_string())
+            }),
+            (protocol::LOOKUP_PROVIDER, |s, a| s.lookup_rpc(arg(a, 0)?, arg(a, 1).unwrap_or("0"))),
+            (protocol::LOAD_MODULE, |s, a| s.load_module(arg(a, 0)?).map(|_| String::new()).map_err(|e| e.to_string())),
+            (protocol::START_PROVIDER, |s, a| {
+                let spec = ProviderSpec::from_json_str(arg(a, 0)?).map_err(|e| e.to_string())?;
+                s.add_provider(spec).map(|id| id.to_string()).map_err(|e| e.to_string())
+            }),
+            (protocol::MIGRATE_PROVIDER, |s, a| s.unsupported_on(arg(a, 0)?, "Migration not supported for this component")),
+            (protocol::SNAPSHOT_PROVIDER, |s, a| s.unsupported_on(arg(a, 0)?, "Snapshot not supported for this component")),
+            (protocol::RESTORE_PROVIDER, |s, a| s.unsupported_on(arg(a, 0)?, "Restore not supported for this component")),
+            (protocol::CHANGE_PROVIDER_POOL, |s, a| {
+                s.unsupported_on(arg(a, 0)?, "Changing dependencies not supported for this component")
+            }),
+        ];
+        for (i, engine) in self.inner.engines.iter().enumerate() {
+            let pool = if i == 0 { Some(self.pool()?) } else { None };
+            for (name, handler) in table {
+                let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+                engine
+                    .register(
+                        name,
+                        self.inner.bedrock_id,
+                        pool.clone(),
+                        Arc::new(move |req: Request| {
+                            let result = match (weak.upgrade(), protocol::decode_args(&req.payload)) {
+                                (Some(inner), Ok(args)) => handler(&Server { inner }, &args),
+                                (None, _) => Err("the Bedrock server is shutting down".into()),
+                                (_, Err(e)) => Err(format!("malformed request: {e}")),
+                            };
+                            Ok(protocol::encode_result(&result))
+                        }),
+                    )
+                    .map_err(|e| BedrockError::msg(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_pool(&self, json: &str) -> Result<()> {
+        let v: Value = serde_json::from_str(json).map_err(|e| BedrockError::msg(format!("Could not add pool to Margo instance: {e}")))?;
+        self.engine().add_pool_from_json(&v).map(|_| ()).map_err(|e| BedrockError::msg(format!("Could not add pool to Margo instance: {e}")))
+    }
+
+    fn add_xstream(&self, json: &str) -> Result<()> {
+        let v: Value = serde_json::from_str(json).map_err(|e| BedrockError::msg(format!("Could not add xstream to Margo instance: {e}")))?;
+        self.engine()
+            .add_xstream_from_json(&v)
+            .map(|_| ())
+            .map_err(|e| BedrockError::msg(format!("Could not add xstream to Margo instance: {e}")))
+    }
+
+    /// Loads a module library at run time (reported in `libraries`).
+    pub fn load_module(&self, path: &str) -> Result<()> {
+        loader::load(path)?;
+        self.inner.libraries.lock().record_loaded(path);
+        Ok(())
+    }
+
+    fn unsupported_on(&self, spec: &str, what: &str) -> std::result::Result<String, String> {
+        match self.find_local(spec, None) {
+            Some(_) => Err(what.to_string()),
+            None => Err(format!("Provider with spec \"{spec}\" not found")),
+        }
+    }
+
+    /// A provider of this server by name or `type:id` (with `type` checked
+    /// against `expected_type` when given).
+    fn find_local(&self, spec: &str, expected_type: Option<&str>) -> Option<Arc<ProviderEntry>> {
+        let providers = self.inner.providers.lock();
+        let found = match spec.split_once(':') {
+            Some((t, id)) => {
+                let id: u16 = id.parse().ok()?;
+                providers.iter().find(|p| p.provider_id == id && (p.type_name == t || expected_type.is_some_and(|e| e == p.type_name)))
+            }
+            None => providers.iter().find(|p| p.name == spec),
+        };
+        found.cloned()
+    }
+
+    fn lookup_rpc(&self, spec: &str, timeout: &str) -> std::result::Result<String, String> {
+        let timeout = timeout.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0).unwrap_or(0.0);
+        let deadline = Instant::now() + Duration::from_secs_f64(timeout.min(3600.0));
+        let mut providers = self.inner.providers.lock();
+        loop {
+            let found = match spec.split_once(':') {
+                Some((t, id)) => providers.iter().find(|p| p.type_name == t && id.parse() == Ok(p.provider_id)),
+                None => providers.iter().find(|p| p.name == spec),
+            };
+            if let Some(p) = found {
+                return Ok(serde_json::json!({"name": p.name, "type": p.type_name, "provider_id": p.provider_id}).to_string());
+            }
+            if Instant::now() >= deadline || self.inner.finalized.load(Ordering::Acquire) {
+                return Err(format!("Could not find provider with spec \"{spec}\""));
+            }
+            self.inner.appeared.wait_until(&mut providers, deadline);
+        }
+    }
+
+    /// Creates a provider, as upstream's ProviderManager does (same steps,
+    /// same order, same messages); returns its provider id.
+    pub fn add_provider(&self, spec: ProviderSpec) -> Result<u16> {
+        spec.check_engine_and_bedrock_id(self.inner.engines.len(), self.inner.bedrock_id)?;
+        let module = module::lookup(&spec.type_name).map_err(|_| BedrockError::UnknownModule(spec.type_name.clone()))?;
+        let engine = self.inner.engines[spec.engine].clone();
+        let mut args = ComponentArgs {
+            name: spec.name.clone(),
+            engine,
+            provider_id: spec.requested_provider_id(),
+            tags: spec.tags.clone(),
+            config: spec.config.clone(),
+            dependencies: HashMap::new(),
+        };
+        let decls = module.dependencies(&args)?;
+        let mut reported = Vec::new();
+        for decl in &decls {
+            let specs = dependency_specs(&decl.name, &decl.type_name, decl.is_array, decl.is_required, spec.dependencies.get(&decl.name))?;
+            let Some(specs) = specs else { continue };
+            let mut resolved = Vec::new();
+            for s in specs {
+                let r = self.resolve(decl, &s).map_err(|e| BedrockError::while_resolving(&decl.name, &decl.type_name, e))?;
+                resolved.push(r);
+            }
+            reported.push((decl.name.clone(), resolved.iter().map(|r| r.name.clone()).collect::<Vec<_>>(), decl.is_array));
+            args.dependencies.insert(decl.name.clone(), resolved);
+        }
+        let id = {
+            let providers = self.inner.providers.lock();
+            config::check_new_provider(&spec.name, spec.provider_id, providers.iter().map(|p| (p.name.as_str(), p.provider_id)), self.inner.bedrock_id)?
+        };
+        args.provider_id = id;
+        let component = module.create(args).map_err(|e| BedrockError::WhileCreatingProvider {
+            name: spec.name.clone(),
+            type_name: spec.type_name.clone(),
+            cause: e.to_string(),
+        })?;
+        let entry = Arc::new(ProviderEntry {
+            name: spec.name,
+            type_name: spec.type_name,
+            provider_id: id,
+            engine_index: spec.engine,
+            tags: spec.tags,
+            dependencies: reported,
+            component,
+        });
+        self.inner.providers.lock().push(entry);
+        self.inner.appeared.notify_all();
+        Ok(id)
+    }
+
+    fn resolve(&self, decl: &DependencyDecl, spec: &DependencySpec) -> Result<ResolvedDependency> {
+        let engine = self.engine();
+        match spec {
+            DependencySpec::Pool(r) => {
+                let pool = match r {
+                    ArgobotsRef::Name(n) => engine.pool_by_name(n),
+                    ArgobotsRef::Index(i) => engine.pool_at(*i as usize),
+                };
+                let pool = pool.ok_or_else(|| match r {
+                    ArgobotsRef::Name(n) => BedrockError::PoolNotFound { name: n.clone(), reason: "no such pool".into() },
+                    ArgobotsRef::Index(i) => BedrockError::PoolIndexNotFound { index: *i, reason: "no such pool".into() },
+                })?;
+                Ok(ResolvedDependency { name: pool.name(), target: Resolved::Pool(pool) })
+            }
+            DependencySpec::Xstream(r) => {
+                let name = engine.with_config_ref(|c| match r {
+                    ArgobotsRef::Name(n) => c.xstream_by_name(n).map(|_| n.clone()),
+                    ArgobotsRef::Index(i) => c.xstreams.get(*i as usize).map(|x| x.name.clone()),
+                });
+                let name = name.ok_or_else(|| match r {
+                    ArgobotsRef::Name(n) => BedrockError::XstreamNotFound { name: n.clone(), reason: "no such xstream".into() },
+                    ArgobotsRef::Index(i) => BedrockError::XstreamIndexNotFound { index: *i, reason: "no such xstream".into() },
+                })?;
+                Ok(ResolvedDependency { name: name.clone(), target: Resolved::Xstream(name) })
+            }
+            DependencySpec::Margo(i) => {
+                let e = self.inner.engines.get(*i as usize).ok_or(BedrockError::MargoInstanceNotFound(*i))?;
+                Ok(ResolvedDependency { name: i.to_string(), target: Resolved::Margo(e.clone()) })
+            }
+            DependencySpec::Provider(p) => {
+                let lookup = p.target.lookup_spec(&decl.type_name);
+                let local = |located: bool| -> Result<ResolvedDependency> {
+                    let entry = match &p.target {
+                        ProviderTarget::Name(n) => {
+                            let e = self.find_local(n, None).ok_or_else(|| BedrockError::ProviderSpecNotFound(n.clone()))?;
+                            if e.type_name != decl.type_name {
+                                return Err(BedrockError::InvalidDependencyType {
+                                    actual: e.type_name.clone(),
+                                    name: n.clone(),
+                                    expected: decl.type_name.clone(),
+                                });
+                            }
+                            e
+                        }
+                        ProviderTarget::TypeAndId { provider_id, .. } => {
+                            let spec = format!("{}:{provider_id}", decl.type_name);
+                            self.find_local(&spec, Some(&decl.type_name)).ok_or(BedrockError::ProviderSpecNotFound(spec))?
+                        }
+                    };
+                    let name = if located {
+                        format!("{}:{}@{}", decl.type_name, entry.provider_id, engine.self_address())
+                    } else {
+                        entry.name.clone()
+                    };
+                    Ok(ResolvedDependency { name, target: Resolved::Local(entry) })
+                };
+                match &p.locator {
+                    None => local(false),
+                    Some(Locator::Local) => local(true),
+                    Some(Locator::Address(a)) if engine.lookup(a).is_ok_and(|x| x == engine.self_address()) => local(true),
+                    Some(Locator::Address(a)) => self.resolve_remote(decl, a, &lookup),
+                    Some(Locator::MpiRank(r)) => Err(BedrockError::NotSupported(format!(
+                        "MPI rank locators (\"@{r}\") are not supported by this implementation; use the member's address"
+                    ))),
+                }
+            }
+        }
+    }
+
+    fn resolve_remote(&self, decl: &DependencyDecl, address: &str, lookup: &str) -> Result<ResolvedDependency> {
+        let engine = self.engine();
+        let handle = super::client::ServiceHandle::new(engine, address, self.inner.bedrock_id)?;
+        let (_, type_name, id) = handle.lookup_provider(lookup, self.inner.timeout)?;
+        if !type_name.is_empty() && type_name != decl.type_name {
+            return Err(BedrockError::InvalidProviderTypeInSpec { spec: lookup.to_string(), expected: decl.type_name.clone() });
+        }
+        let address = handle.address().clone();
+        Ok(ResolvedDependency {
+            name: format!("{}:{id}@{address}", decl.type_name),
+            target: Resolved::Remote { address, provider_id: id },
+        })
+    }
+
+    /// The effective config (§1.6 of the spec: sorted keys, defaults filled).
+    pub fn config_json(&self) -> Value {
+        let margo: Vec<Value> = self.inner.engines.iter().map(|e| e.config_json()).collect();
+        let reports: Vec<ProviderReport> = self
+            .inner
+            .providers
+            .lock()
+            .iter()
+            .map(|p| ProviderReport {
+                name: p.name.clone(),
+                type_name: p.type_name.clone(),
+                provider_id: p.provider_id,
+                engine: p.engine_index,
+                config: p.component.config(),
+                tags: p.tags.clone(),
+                dependencies: config::report_dependencies(
+                    p.dependencies.iter().map(|(n, r, a)| (n.as_str(), r.iter().map(String::as_str), *a)),
+                ),
+            })
+            .collect();
+        config::output_config(&margo, &self.inner.bedrock_pool, self.inner.bedrock_id, &self.inner.libraries.lock(), &reports)
+    }
+
+    /// Destroys providers, newest first (dependents before dependencies).
+    fn stop_providers(&self) {
+        let mut list = std::mem::take(&mut *self.inner.providers.lock());
+        while let Some(p) = list.pop() {
+            drop(p);
+        }
+        self.inner.appeared.notify_all();
+    }
+
+    /// Stops providers and engines.
+    pub fn finalize(&self) {
+        if self.inner.finalized.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.stop_providers();
+        for e in self.inner.engines.iter().rev() {
+            e.finalize();
+        }
+    }
+
+    /// Blocks until the first engine is finalized (e.g. a remote shutdown),
+    /// then stops everything else.
+    pub fn wait_for_finalize(&self) {
+        self.engine().wait_for_finalize();
+        self.finalize();
+    }
+}
+
+fn arg(args: &[String], i: usize) -> std::result::Result<&str, String> {
+    args.get(i).map(String::as_str).ok_or_else(|| format!("missing argument {i}"))
+}

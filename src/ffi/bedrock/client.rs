@@ -1,0 +1,392 @@
+//! `bedrock/client.h`: a C client for Bedrock daemons (the C++ classes in
+//! `bedrock/Client.hpp` & co. sit on top). Every call returns a
+//! `bedrock_return_t`; the text of the last failure on the calling thread
+//! is `bedrock_last_error()`.
+#![allow(non_camel_case_types)]
+
+use crate::bedrock::client::{ServiceGroupHandle, ServiceHandle};
+use crate::bedrock::error::BedrockError;
+use crate::ffi::handles::{self, boxed_free, boxed_into_c, boxed_ref, margo_instance_id, Owned};
+use crate::ffi::panic::guard;
+use crate::ffi::strings::malloc_string;
+use crate::rpc::Engine;
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, CStr, CString};
+
+pub type bedrock_return_t = c_int;
+pub const BEDROCK_SUCCESS: bedrock_return_t = 0;
+/// NULL or malformed argument.
+pub const BEDROCK_ERR_INVALID_ARGS: bedrock_return_t = 1;
+/// The daemon (or the network) reported an error; see `bedrock_last_error`.
+pub const BEDROCK_ERR_REMOTE: bedrock_return_t = 2;
+/// The feature is not provided by this implementation (Jx9 queries, ...).
+pub const BEDROCK_ERR_NOT_SUPPORTED: bedrock_return_t = 3;
+/// Out of memory.
+pub const BEDROCK_ERR_ALLOCATION: bedrock_return_t = 4;
+/// Internal error (a bug; see the log).
+pub const BEDROCK_ERR_OTHER: bedrock_return_t = 5;
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_error(entry: &str, message: &str) {
+    crate::debug!("{entry}: {message}");
+    let c = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+fn invalid(entry: &str, what: &str) -> bedrock_return_t {
+    set_error(entry, &format!("{entry}: {what}"));
+    BEDROCK_ERR_INVALID_ARGS
+}
+
+fn fail(entry: &str, e: BedrockError) -> bedrock_return_t {
+    set_error(entry, &e.to_string());
+    match e {
+        BedrockError::NotSupported(_) => BEDROCK_ERR_NOT_SUPPORTED,
+        _ => BEDROCK_ERR_REMOTE,
+    }
+}
+
+/// The message of the last failed call on this thread ("" if none). Valid
+/// until the next failing call on this thread.
+#[no_mangle]
+pub extern "C" fn bedrock_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// Opaque client (`struct bedrock_client`).
+pub struct bedrock_client {
+    _private: [u8; 0],
+}
+pub type bedrock_client_t = *mut bedrock_client;
+impl Owned for bedrock_client {
+    type Rust = Engine;
+}
+
+/// Opaque handle on one daemon (`struct bedrock_service`).
+pub struct bedrock_service {
+    _private: [u8; 0],
+}
+pub type bedrock_service_t = *mut bedrock_service;
+impl Owned for bedrock_service {
+    type Rust = ServiceHandle;
+}
+
+/// Opaque handle on several daemons (`struct bedrock_service_group`).
+pub struct bedrock_service_group {
+    _private: [u8; 0],
+}
+pub type bedrock_service_group_t = *mut bedrock_service_group;
+impl Owned for bedrock_service_group {
+    type Rust = ServiceGroupHandle;
+}
+
+unsafe fn text<'a>(p: *const c_char) -> Option<std::borrow::Cow<'a, str>> {
+    (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy())
+}
+
+/// # Safety
+/// `client` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_client_init(mid: margo_instance_id, client: *mut bedrock_client_t) -> bedrock_return_t {
+    guard("bedrock_client_init", BEDROCK_ERR_OTHER, || {
+        let entry = "bedrock_client_init";
+        let engine = match handles::engine(mid) {
+            Ok(e) => e,
+            Err(e) => return invalid(entry, &e.to_string()),
+        };
+        if client.is_null() {
+            return invalid(entry, "NULL output pointer");
+        }
+        *client = boxed_into_c::<bedrock_client>(engine);
+        BEDROCK_SUCCESS
+    })
+}
+
+/// # Safety
+/// `client` NULL or live, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_client_finalize(client: bedrock_client_t) -> bedrock_return_t {
+    guard("bedrock_client_finalize", BEDROCK_ERR_OTHER, || match boxed_free(client) {
+        Some(_) => BEDROCK_SUCCESS,
+        None => invalid("bedrock_client_finalize", "NULL client"),
+    })
+}
+
+/// A handle on the daemon at `address` whose Bedrock provider id is
+/// `provider_id` (0 by default). No RPC is sent.
+///
+/// # Safety
+/// `client` NULL or live; `address` NULL or NUL-terminated; `handle` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_handle_create(
+    client: bedrock_client_t,
+    address: *const c_char,
+    provider_id: u16,
+    handle: *mut bedrock_service_t,
+) -> bedrock_return_t {
+    guard("bedrock_service_handle_create", BEDROCK_ERR_OTHER, || {
+        let entry = "bedrock_service_handle_create";
+        let (Some(engine), Some(addr), false) = (boxed_ref(client), text(address), handle.is_null()) else {
+            return invalid(entry, "NULL client, address or output pointer");
+        };
+        match ServiceHandle::new(engine, &addr, provider_id) {
+            Ok(h) => {
+                *handle = boxed_into_c::<bedrock_service>(h);
+                BEDROCK_SUCCESS
+            }
+            Err(e) => fail(entry, e),
+        }
+    })
+}
+
+/// # Safety
+/// `handle` NULL or live, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_handle_release(handle: bedrock_service_t) -> bedrock_return_t {
+    guard("bedrock_service_handle_release", BEDROCK_ERR_OTHER, || match boxed_free(handle) {
+        Some(_) => BEDROCK_SUCCESS,
+        None => invalid("bedrock_service_handle_release", "NULL handle"),
+    })
+}
+
+unsafe fn with_service(
+    entry: &str,
+    handle: bedrock_service_t,
+    f: impl FnOnce(&ServiceHandle) -> Result<Option<String>, BedrockError>,
+    out: *mut *mut c_char,
+) -> bedrock_return_t {
+    let Some(h) = boxed_ref(handle) else { return invalid(entry, "NULL handle") };
+    match f(h) {
+        Ok(Some(s)) if !out.is_null() => {
+            *out = malloc_string(&s);
+            if (*out).is_null() {
+                return BEDROCK_ERR_ALLOCATION;
+            }
+            BEDROCK_SUCCESS
+        }
+        Ok(_) => BEDROCK_SUCCESS,
+        Err(e) => fail(entry, e),
+    }
+}
+
+/// The daemon's effective config as JSON (`*config` malloc'd; free()).
+///
+/// # Safety
+/// `handle` NULL or live; `config` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_get_config(handle: bedrock_service_t, config: *mut *mut c_char) -> bedrock_return_t {
+    guard("bedrock_service_get_config", BEDROCK_ERR_OTHER, || {
+        if config.is_null() {
+            return invalid("bedrock_service_get_config", "NULL output pointer");
+        }
+        with_service("bedrock_service_get_config", handle, |h| h.get_config().map(Some), config)
+    })
+}
+
+/// Jx9 queries are not supported: `BEDROCK_ERR_NOT_SUPPORTED`.
+///
+/// # Safety
+/// As `bedrock_service_get_config`; `script` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_query_config(handle: bedrock_service_t, script: *const c_char, result: *mut *mut c_char) -> bedrock_return_t {
+    guard("bedrock_service_query_config", BEDROCK_ERR_OTHER, || {
+        let entry = "bedrock_service_query_config";
+        let Some(s) = text(script) else { return invalid(entry, "NULL script") };
+        let r = with_service(entry, handle, |h| h.query_config(&s).map(Some), result);
+        if r == BEDROCK_ERR_REMOTE && CStr::from_ptr(bedrock_last_error()).to_string_lossy().contains("not supported") {
+            return BEDROCK_ERR_NOT_SUPPORTED;
+        }
+        r
+    })
+}
+
+macro_rules! string_call {
+    ($fname:ident, $method:ident, $what:literal) => {
+        /// See `bedrock/client.h`.
+        ///
+        /// # Safety
+        /// `handle` NULL or live; the string NULL or NUL-terminated.
+        #[no_mangle]
+        pub unsafe extern "C" fn $fname(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
+            guard(stringify!($fname), BEDROCK_ERR_OTHER, || {
+                let Some(a) = text(arg) else { return invalid(stringify!($fname), concat!("NULL ", $what)) };
+                with_service(stringify!($fname), handle, |h| h.$method(&a).map(|_| None), std::ptr::null_mut())
+            })
+        }
+    };
+}
+
+string_call!(bedrock_service_load_module, load_module, "library path");
+string_call!(bedrock_service_add_pool, add_pool, "pool config");
+string_call!(bedrock_service_remove_pool, remove_pool, "pool name");
+string_call!(bedrock_service_add_xstream, add_xstream, "xstream config");
+string_call!(bedrock_service_remove_xstream, remove_xstream, "xstream name");
+
+/// Starts a provider from its JSON description; `*provider_id` (if not
+/// NULL) receives the id it got.
+///
+/// # Safety
+/// `handle` NULL or live; `description` NUL-terminated; `provider_id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_add_provider(handle: bedrock_service_t, description: *const c_char, provider_id: *mut u16) -> bedrock_return_t {
+    guard("bedrock_service_add_provider", BEDROCK_ERR_OTHER, || {
+        let entry = "bedrock_service_add_provider";
+        let Some(d) = text(description) else { return invalid(entry, "NULL description") };
+        let Some(h) = boxed_ref(handle) else { return invalid(entry, "NULL handle") };
+        match h.add_provider(&d) {
+            Ok(id) => {
+                if !provider_id.is_null() {
+                    *provider_id = id;
+                }
+                BEDROCK_SUCCESS
+            }
+            Err(e) => fail(entry, e),
+        }
+    })
+}
+
+/// Asks a provider to move to another pool (components here do not
+/// support it: the daemon's error is returned).
+///
+/// # Safety
+/// `handle` NULL or live; strings NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_change_provider_pool(handle: bedrock_service_t, provider: *const c_char, pool: *const c_char) -> bedrock_return_t {
+    guard("bedrock_service_change_provider_pool", BEDROCK_ERR_OTHER, || {
+        let entry = "bedrock_service_change_provider_pool";
+        let (Some(p), Some(q)) = (text(provider), text(pool)) else { return invalid(entry, "NULL provider or pool") };
+        with_service(entry, handle, |h| h.change_provider_pool(&p, &q).map(|_| None), std::ptr::null_mut())
+    })
+}
+
+/// Stops the daemon (remote shutdown).
+///
+/// # Safety
+/// `handle` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_shutdown(handle: bedrock_service_t) -> bedrock_return_t {
+    guard("bedrock_service_shutdown", BEDROCK_ERR_OTHER, || {
+        with_service("bedrock_service_shutdown", handle, |h| h.shutdown().map(|_| None), std::ptr::null_mut())
+    })
+}
+
+/// Handles on every distinct process of a Flock group file.
+///
+/// # Safety
+/// `client` NULL or live; `filename` NUL-terminated; `group` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_group_create_from_file(
+    client: bedrock_client_t,
+    filename: *const c_char,
+    provider_id: u16,
+    group: *mut bedrock_service_group_t,
+) -> bedrock_return_t {
+    guard("bedrock_service_group_create_from_file", BEDROCK_ERR_OTHER, || {
+        let entry = "bedrock_service_group_create_from_file";
+        let (Some(engine), Some(f), false) = (boxed_ref(client), text(filename), group.is_null()) else {
+            return invalid(entry, "NULL client, file name or output pointer");
+        };
+        match ServiceGroupHandle::from_flock_file(engine, std::path::Path::new(&*f), provider_id) {
+            Ok(g) => {
+                *group = boxed_into_c::<bedrock_service_group>(g);
+                BEDROCK_SUCCESS
+            }
+            Err(e) => fail(entry, e),
+        }
+    })
+}
+
+/// Handles on `count` daemons given by address.
+///
+/// # Safety
+/// `addresses` readable for `count` NUL-terminated strings; others as above.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_group_create(
+    client: bedrock_client_t,
+    addresses: *const *const c_char,
+    count: usize,
+    provider_id: u16,
+    group: *mut bedrock_service_group_t,
+) -> bedrock_return_t {
+    guard("bedrock_service_group_create", BEDROCK_ERR_OTHER, || {
+        let entry = "bedrock_service_group_create";
+        let (Some(engine), false) = (boxed_ref(client), group.is_null() || (addresses.is_null() && count > 0)) else {
+            return invalid(entry, "NULL client, address list or output pointer");
+        };
+        let mut list = Vec::with_capacity(count);
+        for i in 0..count {
+            match text(*addresses.add(i)) {
+                Some(a) => list.push(a.into_owned()),
+                None => return invalid(entry, "NULL address in the list"),
+            }
+        }
+        match ServiceGroupHandle::from_addresses(engine, &list, provider_id) {
+            Ok(g) => {
+                *group = boxed_into_c::<bedrock_service_group>(g);
+                BEDROCK_SUCCESS
+            }
+            Err(e) => fail(entry, e),
+        }
+    })
+}
+
+/// # Safety
+/// `group` NULL or live, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_group_release(group: bedrock_service_group_t) -> bedrock_return_t {
+    guard("bedrock_service_group_release", BEDROCK_ERR_OTHER, || match boxed_free(group) {
+        Some(_) => BEDROCK_SUCCESS,
+        None => invalid("bedrock_service_group_release", "NULL group"),
+    })
+}
+
+/// Number of daemons in the group (0 for NULL).
+///
+/// # Safety
+/// `group` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_group_size(group: bedrock_service_group_t) -> usize {
+    guard("bedrock_service_group_size", 0, || boxed_ref(group).map_or(0, |g| g.len()))
+}
+
+/// `{"<address>": <config>, ...}` over the group (`*config` malloc'd).
+///
+/// # Safety
+/// `group` NULL or live; `config` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_group_get_config(group: bedrock_service_group_t, config: *mut *mut c_char) -> bedrock_return_t {
+    guard("bedrock_service_group_get_config", BEDROCK_ERR_OTHER, || {
+        let entry = "bedrock_service_group_get_config";
+        let (Some(g), false) = (boxed_ref(group), config.is_null()) else { return invalid(entry, "NULL group or output pointer") };
+        match g.get_config() {
+            Ok(s) => {
+                *config = malloc_string(&s);
+                if (*config).is_null() { BEDROCK_ERR_ALLOCATION } else { BEDROCK_SUCCESS }
+            }
+            Err(e) => fail(entry, e),
+        }
+    })
+}
+
+/// Shuts every daemon of the group down; failures are logged per address
+/// and the last one is reported.
+///
+/// # Safety
+/// `group` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_group_shutdown(group: bedrock_service_group_t) -> bedrock_return_t {
+    guard("bedrock_service_group_shutdown", BEDROCK_ERR_OTHER, || {
+        let Some(g) = boxed_ref(group) else { return invalid("bedrock_service_group_shutdown", "NULL group") };
+        let mut rc = BEDROCK_SUCCESS;
+        for (addr, r) in g.shutdown() {
+            if let Err(e) = r {
+                crate::error!("Could not shutdown {addr}: {e}");
+                rc = fail("bedrock_service_group_shutdown", e);
+            }
+        }
+        rc
+    })
+}
