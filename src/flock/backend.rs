@@ -18,6 +18,10 @@ use std::sync::Arc;
 pub trait UpdateSink: Send + Sync {
     fn membership(&self, update: Update, address: &str, provider_id: u16);
     fn metadata(&self, key: &str, value: &str);
+    /// A metadata key was removed (distinct from a value set to "").
+    fn metadata_removed(&self, key: &str) {
+        let _ = key;
+    }
 }
 
 /// Everything a backend starts from.
@@ -40,6 +44,12 @@ pub trait Backend: Send + Sync {
     fn config(&self) -> serde_json::Value;
     /// Runs `f` on the current view (under the backend's lock).
     fn with_view(&self, f: &mut dyn FnMut(&GroupView));
+    /// Like `with_view`, for backends whose view can be unavailable (C
+    /// plug-ins report errors): the provider answers clients with it.
+    fn try_with_view(&self, f: &mut dyn FnMut(&GroupView)) -> Result<()> {
+        self.with_view(f);
+        Ok(())
+    }
     /// Sets a metadata entry for the whole group.
     fn set_metadata(&self, key: &str, value: &str) -> Result<()>;
     fn remove_metadata(&self, key: &str) -> Result<()>;

@@ -217,6 +217,7 @@ impl GroupHandle {
                         callbacks.membership(*update, address, *provider_id)
                     }
                     Notification::Metadata { key, value } => callbacks.metadata(key, value),
+                    Notification::MetadataRemoved { key } => callbacks.metadata(key, ""),
                 }
                 Ok(Vec::new())
             }),
@@ -276,11 +277,10 @@ fn apply(view: &mut GroupView, n: &Notification) {
         }
         Notification::Membership { update: Update::Moved, .. } => {}
         Notification::Metadata { key, value } => {
-            if value.is_empty() {
-                view.remove_metadata(key);
-            } else {
-                view.add_metadata(key, value);
-            }
+            view.add_metadata(key, value);
+        }
+        Notification::MetadataRemoved { key } => {
+            view.remove_metadata(key);
         }
     }
 }

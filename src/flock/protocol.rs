@@ -144,6 +144,7 @@ pub fn decode_status(bytes: &[u8]) -> Result<()> {
 pub enum Notification {
     Membership { update: Update, address: String, provider_id: u16 },
     Metadata { key: String, value: String },
+    MetadataRemoved { key: String },
 }
 
 pub fn encode_notification(n: &Notification) -> Vec<u8> {
@@ -154,6 +155,9 @@ pub fn encode_notification(n: &Notification) -> Vec<u8> {
         }
         Notification::Metadata { key, value } => {
             w.u8(1).str(key).str(value);
+        }
+        Notification::MetadataRemoved { key } => {
+            w.u8(2).str(key);
         }
     }
     w.finish()
@@ -167,6 +171,7 @@ pub fn decode_notification(bytes: &[u8]) -> Result<Notification> {
             Notification::Membership { update, address: r.str()?.to_string(), provider_id: r.u16()? }
         }
         1 => Notification::Metadata { key: r.str()?.to_string(), value: r.str()?.to_string() },
+        2 => Notification::MetadataRemoved { key: r.str()?.to_string() },
         t => return Err(FlockError::Other(format!("unknown notification type {t}"))),
     };
     r.end()?;
@@ -201,7 +206,8 @@ mod tests {
     fn notifications_round_trip() {
         for n in [
             Notification::Membership { update: Update::Died, address: "a".into(), provider_id: 7 },
-            Notification::Metadata { key: "k".into(), value: "v".into() },
+            Notification::Metadata { key: "k".into(), value: "".into() },
+            Notification::MetadataRemoved { key: "k".into() },
         ] {
             assert_eq!(decode_notification(&encode_notification(&n)).unwrap(), n);
         }

@@ -307,11 +307,13 @@ impl Inner {
             let digest = r.u64()?;
             r.end()?;
             let mut reply = ViewReply::Unchanged;
-            self.backend()?.with_view(&mut |v| {
-                if v.digest() != digest {
-                    reply = ViewReply::View(v.clone());
-                }
-            });
+            self.backend()?
+                .try_with_view(&mut |v| {
+                    if v.digest() != digest {
+                        reply = ViewReply::View(v.clone());
+                    }
+                })
+                .map_err(|e| FlockError::Other(format!("the backend could not produce its view: {e}")))?;
             Ok(reply)
         })()
         .unwrap_or_else(|e| ViewReply::Error(e.code(), e.to_string()));
@@ -448,5 +450,16 @@ impl UpdateSink for Dispatcher {
         }
         inner.persist();
         inner.notify(Notification::Metadata { key: key.to_string(), value: value.to_string() });
+    }
+
+    fn metadata_removed(&self, key: &str) {
+        let Some(inner) = self.0.upgrade() else { return };
+        // User callbacks have no removal form (upstream's signature): they
+        // see the key with an empty value.
+        for (_, cb) in inner.callbacks.read().iter() {
+            cb.metadata(key, "");
+        }
+        inner.persist();
+        inner.notify(Notification::MetadataRemoved { key: key.to_string() });
     }
 }

@@ -172,12 +172,22 @@ impl Backend for CBackend {
     }
 
     fn with_view(&self, f: &mut dyn FnMut(&GroupView)) {
-        let mut view: Option<GroupView> = None;
-        // SAFETY: as above.
-        if let Some(get) = unsafe { (*self.table).get_view } {
-            unsafe { get(self.state, Some(view_trampoline), &mut view as *mut _ as *mut c_void) };
+        if let Err(e) = self.try_with_view(f) {
+            crate::error!("C backend get_view failed: {e}");
+            f(&GroupView::default());
         }
-        f(&view.unwrap_or_default());
+    }
+
+    fn try_with_view(&self, f: &mut dyn FnMut(&GroupView)) -> Result<()> {
+        let mut view: Option<GroupView> = None;
+        // SAFETY: the plug-in's function with its state and our out-pointer.
+        let Some(get) = (unsafe { (*self.table).get_view }) else {
+            return Err(FlockError::Unsupported("the backend has no get_view".into()));
+        };
+        check(unsafe { get(self.state, Some(view_trampoline), &mut view as *mut _ as *mut c_void) }, "get_view")?;
+        let view = view.ok_or_else(|| FlockError::Other("the backend's get_view produced no view".into()))?;
+        f(&view);
+        Ok(())
     }
 
     fn set_metadata(&self, key: &str, value: &str) -> Result<()> {

@@ -89,7 +89,12 @@ pub unsafe extern "C" fn flock_provider_register(
         }
         match Provider::register(&engine, provider_id, &config, rust_args) {
             Ok(p) => {
-                if !provider.is_null() {
+                if provider.is_null() {
+                    // FLOCK_PROVIDER_IGNORE: the engine owns the provider
+                    // until it is finalized.
+                    let owned = p.clone();
+                    engine.push_prefinalize(Box::new(move || owned.destroy()));
+                } else {
                     *provider = boxed_into_c::<flock_provider>(p);
                 }
                 FLOCK_SUCCESS

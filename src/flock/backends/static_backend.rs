@@ -96,6 +96,13 @@ impl StaticBackend {
         }
     }
 
+    fn report(&self, key: &str, value: Option<&str>) {
+        match value {
+            Some(v) => self.sink.metadata(key, v),
+            None => self.sink.metadata_removed(key),
+        }
+    }
+
     fn on_push(&self, payload: &[u8]) -> Result<()> {
         let mut r = Reader::new(payload);
         let key = r.str()?.to_string();
@@ -103,7 +110,7 @@ impl StaticBackend {
         r.end()?;
         check_key(&key)?;
         if self.apply(&key, value.as_deref()) {
-            self.sink.metadata(&key, value.as_deref().unwrap_or(""));
+            self.report(&key, value.as_deref());
         }
         Ok(())
     }
@@ -111,7 +118,7 @@ impl StaticBackend {
     fn change(&self, key: &str, value: Option<&str>) -> Result<()> {
         check_key(key)?;
         if self.apply(key, value) {
-            self.sink.metadata(key, value.unwrap_or(""));
+            self.report(key, value);
         }
         let mut w = Writer::new();
         w.str(key);
