@@ -28,7 +28,7 @@ CARGO_TARGET_DIR ?= target
 RELEASE_DIR := $(CARGO_TARGET_DIR)/release
 
 # Binaries installed when present in $(RELEASE_DIR).
-BINS ?= mochi-echo
+BINS ?= mochi-echo bedrock bedrock-query bedrock-shutdown mochi-flock-member
 
 # Library version from Cargo.toml ([package] version); SONAME = libmochi.so.<major>.
 MOCHI_VERSION   := $(shell sed -n 's/^version[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)

@@ -110,6 +110,19 @@ fn flock_header(name: &str, srcs: &[&str], includes: &[&str], exclude: &[&str], 
     write_if_changed(Path::new(&format!("include/flock/flock-{name}.h")), bindings);
 }
 
+fn bedrock_header(name: &str, srcs: &[&str], includes: &[&str], exclude: &[&str], trailer: &str) {
+    let guard = format!("MOCHI_BEDROCK_{}_H", name.to_uppercase());
+    let mut excl: Vec<&str> = vec!["margo_instance_id", "ABT_pool", "hg_addr_t"];
+    excl.extend_from_slice(exclude);
+    let mut b = cbindgen::Builder::new().with_config(config_with(&guard, trailer, &[], includes, &excl));
+    for s in srcs {
+        b = b.with_src(format!("src/ffi/bedrock/{s}"));
+    }
+    let bindings = b.generate().unwrap_or_else(|e| panic!("cbindgen could not generate bedrock/{name}.h: {e}"));
+    std::fs::create_dir_all("include/bedrock").expect("create include/bedrock");
+    write_if_changed(Path::new(&format!("include/bedrock/{name}.h")), bindings);
+}
+
 fn write_if_changed(path: &Path, bindings: cbindgen::Bindings) {
     let mut out = Vec::new();
     bindings.write(&mut out);
@@ -191,6 +204,9 @@ fn main() {
         &[],
         "",
     );
+    bedrock_header("client", &["client.rs"], &["margo.h"], &[], "");
+    bedrock_header("module", &["module.rs"], &["margo.h"], &[], "");
+    bedrock_header("server", &["server.rs"], &["margo.h", "bedrock/client.h"], &["bedrock_return_t"], "");
     flock_header(
         "bootstrap-mpi",
         &["bootstrap_mpi.rs"],

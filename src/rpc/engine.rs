@@ -118,9 +118,20 @@ impl Engine {
         let transport = Transport::new(endpoint)?;
 
         let pools: Vec<Arc<Pool>> = config.pools.iter().map(|p| Pool::new(&p.name)).collect();
+        // A pool no execution stream serves would strand its handlers
+        // forever (upstream only warns, and e.g. the tutorial's distributed
+        // config then never answers): the primary stream serves such pools,
+        // after its own. The reported config is left as written.
+        let unserved: Vec<usize> =
+            (0..pools.len()).filter(|i| !config.xstreams.iter().any(|x| x.pools.contains(i))).collect();
+        for &i in &unserved {
+            crate::warning!("pool \"{}\" is not served by any xstream; __primary__ will serve it", config.pools[i].name);
+        }
+        let primary = config.xstreams.iter().position(|x| x.name == "__primary__").unwrap_or(0);
         let mut xstreams = Vec::new();
-        for xs in &config.xstreams {
-            let served = xs.pools.iter().filter_map(|&i| pools.get(i).cloned()).collect();
+        for (k, xs) in config.xstreams.iter().enumerate() {
+            let extra = if k == primary { unserved.as_slice() } else { &[] };
+            let served = xs.pools.iter().chain(extra).filter_map(|&i| pools.get(i).cloned()).collect();
             let x = Xstream::spawn(&xs.name, served).map_err(|e| RpcError::Config(format!("cannot start xstream {}: {e}", xs.name)))?;
             xstreams.push(x);
         }
