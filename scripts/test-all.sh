@@ -27,6 +27,9 @@ for protocol in na+sm ofi+tcp; do
     make --no-print-directory test-examples PROTOCOL="$protocol"
 done
 
+echo "== Flock C API conformance suite (ctest, installed prefix)"
+bash tests/c/flock/run.sh build/test-prefix
+
 echo "== Flock service discovery (C++ and C clients) from the installed prefix"
 for protocol in na+sm ofi+tcp; do
     bash examples-c/flock/run-discovery.sh build/test-prefix "$protocol"

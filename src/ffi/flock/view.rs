@@ -63,6 +63,11 @@ const _: () = assert!(std::mem::size_of::<flock_group_view_t>() == 120);
 pub unsafe fn from_c(v: &flock_group_view_t) -> Result<GroupView, FlockError> {
     let mut out = GroupView::new();
     let bad = |what: &str| FlockError::InvalidArgs(format!("view has a NULL {what}"));
+    // Views travel as JSON, which is UTF-8: other bytes are refused rather
+    // than silently replaced (the digest would no longer match).
+    let utf8 = |p: *const c_char, what: &str| {
+        CStr::from_ptr(p).to_str().map_err(|_| FlockError::InvalidArgs(format!("{what} is not valid UTF-8")))
+    };
     if v.members.size > 0 && v.members.data.is_null() {
         return Err(bad("member array"));
     }
@@ -71,7 +76,7 @@ pub unsafe fn from_c(v: &flock_group_view_t) -> Result<GroupView, FlockError> {
         if m.address.is_null() {
             return Err(bad("member address"));
         }
-        out.add_member(&CStr::from_ptr(m.address).to_string_lossy(), m.provider_id);
+        out.add_member(utf8(m.address, "a member address")?, m.provider_id);
     }
     if v.metadata.size > 0 && v.metadata.data.is_null() {
         return Err(bad("metadata array"));
@@ -81,7 +86,7 @@ pub unsafe fn from_c(v: &flock_group_view_t) -> Result<GroupView, FlockError> {
         if md.key.is_null() || md.value.is_null() {
             return Err(bad("metadata key or value"));
         }
-        out.add_metadata(&CStr::from_ptr(md.key).to_string_lossy(), &CStr::from_ptr(md.value).to_string_lossy());
+        out.add_metadata(utf8(md.key, "a metadata key")?, utf8(md.value, "a metadata value")?);
     }
     Ok(out)
 }

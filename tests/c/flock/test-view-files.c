@@ -605,32 +605,22 @@ static void upstream_file(void)
     flock_group_view_clear(&w);
 }
 
-/* Strings are bytes: upstream (json-c) writes bytes >= 0x80 verbatim even
- * when they are not UTF-8 (e.g. Latin-1 "\xe9t\xe9") and reads them back
- * verbatim, and the digest covers those exact bytes. */
+/* Views are JSON text, hence UTF-8: a view holding other bytes (e.g.
+ * Latin-1 "\xe9t\xe9") is refused with FLOCK_ERR_INVALID_ARGS when
+ * serialized, and such text is refused with FLOCK_ERR_INVALID_CONFIG when
+ * parsed (upstream copies the bytes verbatim: a documented difference). */
 static void non_utf8_bytes(void)
 {
     flock_group_view_t v = FLOCK_GROUP_VIEW_INITIALIZER;
     flock_group_view_add_member(&v, "na+sm://1-0", 1);
     flock_group_view_add_metadata(&v, "k", "\xe9t\xe9");
-    char* text = ft_serialize(&v, NULL);
-    CHECK_STR(text, "{\"members\":[{\"address\":\"na+sm://1-0\",\"provider_id\":1}],"
-                    "\"metadata\":{\"k\":\"\xe9t\xe9\"}}");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/latin1.flock", ft_tmpdir());
+    CHECK_RC(flock_group_view_serialize_to_file(&v, path), FLOCK_ERR_INVALID_ARGS);
     flock_group_view_t back = FLOCK_GROUP_VIEW_INITIALIZER;
     const char* raw = "{\"members\":[{\"address\":\"na+sm://1-0\",\"provider_id\":1}],"
                       "\"metadata\":{\"k\":\"\xe9t\xe9\"}}";
-    CHECK_OK(flock_group_view_from_string(raw, strlen(raw), &back));
-    CHECK_STR(flock_group_view_find_metadata(&back, "k"), "\xe9t\xe9");
-    CHECK_U64(back.digest, v.digest);
-
-    /* the same through a file */
-    char path[512];
-    snprintf(path, sizeof(path), "%s/latin1.flock", ft_tmpdir());
-    CHECK_OK(flock_group_view_serialize_to_file(&v, path));
-    char* file_text = ft_read_file(path, NULL);
-    CHECK_STR(file_text, raw);
-    free(file_text);
-    free(text);
+    CHECK_RC(flock_group_view_from_string(raw, strlen(raw), &back), FLOCK_ERR_INVALID_CONFIG);
     flock_group_view_clear(&v);
     flock_group_view_clear(&back);
 }
