@@ -106,7 +106,13 @@ pub fn emit_with(threshold: Level, level: Level, message: &str) {
     }
     match &*SINK.read() {
         Some(sink) => sink(level, message),
-        None => eprintln!("[{}] {}", level.name(), message),
+        None => {
+            // One write per line: lines of concurrent processes sharing a
+            // terminal must not interleave mid-line.
+            use std::io::Write;
+            let line = format!("[{}] {}\n", level.name(), message);
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
     }
 }
 
