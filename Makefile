@@ -94,6 +94,9 @@ install-lib: build
 	install -m 755 "$(LIB_BUILT)" "$(LIBDIR)/$(LIB_FILE)"
 	ln -sfn "$(LIB_FILE)" "$(LIBDIR)/$(LIB_SONAME)"
 	ln -sfn "$(LIB_SONAME)" "$(LIBDIR)/libmochi.so"
+	# Flock's Bedrock module is built into libmochi: upstream-style paths
+	# (libflock-bedrock-module.so) load the same library.
+	ln -sfn "$(LIB_SONAME)" "$(LIBDIR)/libflock-bedrock-module.so"
 	@soname=$$(readelf -d "$(LIB_BUILT)" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p'); \
 	if command -v readelf >/dev/null 2>&1 && [ "$$soname" != "$(LIB_SONAME)" ]; then \
 	    echo "warning: $(LIB_BUILT) has SONAME '$$soname', expected '$(LIB_SONAME)'" >&2; \
@@ -142,7 +145,7 @@ install-bins: build
 	done
 
 uninstall:
-	rm -f "$(LIBDIR)/$(LIB_FILE)" "$(LIBDIR)/$(LIB_SONAME)" "$(LIBDIR)/libmochi.so"
+	rm -f "$(LIBDIR)/$(LIB_FILE)" "$(LIBDIR)/$(LIB_SONAME)" "$(LIBDIR)/libmochi.so" "$(LIBDIR)/libflock-bedrock-module.so"
 	@set -e; for h in $$($(LIST_HEADERS)); do rm -f "$(INCDIR)/$$h"; done
 	@set -e; for p in $(CMAKE_PACKAGES); do \
 	    rm -f "$(CMAKEDIR)/$$p/$$p-config.cmake" "$(CMAKEDIR)/$$p/$$p-config-version.cmake"; \

@@ -83,6 +83,18 @@ typedef struct bedrock_module {
    */
   char *(*get_config)(void *component);
   void *(*get_handle)(void *component);
+  /**
+   * Optional: dependencies computed from the provider's arguments (its
+   * config, ...). Call `add(ctx, name, type, flags)` once per dependency.
+   * When set, it is used instead of `dependencies`. `args` has no
+   * resolved dependencies yet, and its provider id may still be 65535.
+   */
+  void (*get_dependencies)(const struct bedrock_component_args *args,
+                           void (*add)(void *ctx,
+                                       const char *name,
+                                       const char *type_,
+                                       uint32_t flags),
+                           void *ctx);
 } bedrock_module;
 
 #ifdef __cplusplus

@@ -111,7 +111,9 @@ impl Server {
             }
         }
         for spec in &cfg.providers {
-            self.add_provider(spec.clone())?;
+            let (name, type_name) = (spec.name.clone(), spec.type_name.clone());
+            self.add_provider(spec.clone())
+                .map_err(|e| BedrockError::msg(format!("provider \"{name}\" (type \"{type_name}\"): {e}")))?;
         }
         // The first engine finalizing (remote shutdown included) stops all.
         let weak = Arc::downgrade(&self.inner);

@@ -31,6 +31,17 @@ fn dlerror() -> String {
 }
 
 fn main() {
+    // Block the stop signals before loading anything: libraries may start
+    // threads while they load, and the daemon wants SIGINT/SIGTERM to reach
+    // only its own waiting thread (which shuts the server down cleanly).
+    // SAFETY: plain signal-mask manipulation, inherited by later threads.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
     let mut tried = Vec::new();
     let mut handle = std::ptr::null_mut();
     for c in candidates() {

@@ -136,6 +136,23 @@ fn initial_view(engine: &Engine, provider_id: u16, method: &Method, config: &ser
     }
 }
 
+/// The group file must be writable where it is asked for: finding out at
+/// the first membership change would be too late to fail loudly.
+fn check_writable(path: &std::path::Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let probe = dir.join(format!(".{}.probe-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("group"), std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(bad(format!("cannot write the group file {} in {}: {e}", path.display(), dir.display()))),
+    }
+}
+
 impl Module for FlockModule {
     fn name(&self) -> &str {
         "flock"
@@ -156,6 +173,9 @@ impl Module for FlockModule {
             return Err(bad("JSON provider configuration should be an object"));
         };
         let methods = parse_bootstrap(config)?;
+        if let Some(path) = file_of(config) {
+            check_writable(&path)?;
+        }
         let pool = args.dependencies.get("pool").and_then(|d| d.first()).and_then(|d| match &d.target {
             Resolved::Pool(p) => Some(p.clone()),
             _ => None,

@@ -68,6 +68,17 @@ pub struct bedrock_module {
     /// Malloc'd JSON text (Bedrock frees it), or NULL for `{}`.
     pub get_config: Option<unsafe extern "C" fn(component: *mut c_void) -> *mut c_char>,
     pub get_handle: Option<unsafe extern "C" fn(component: *mut c_void) -> *mut c_void>,
+    /// Optional: dependencies computed from the provider's arguments (its
+    /// config, ...). Call `add(ctx, name, type, flags)` once per dependency.
+    /// When set, it is used instead of `dependencies`. `args` has no
+    /// resolved dependencies yet, and its provider id may still be 65535.
+    pub get_dependencies: Option<
+        unsafe extern "C" fn(
+            args: *const bedrock_component_args,
+            add: Option<unsafe extern "C" fn(ctx: *mut c_void, name: *const c_char, type_: *const c_char, flags: u32)>,
+            ctx: *mut c_void,
+        ),
+    >,
 }
 
 unsafe fn text(p: *const c_char) -> Option<String> {
@@ -104,6 +115,19 @@ impl ArgsStorage {
     }
 }
 
+unsafe extern "C" fn add_dependency(ctx: *mut c_void, name: *const c_char, type_: *const c_char, flags: u32) {
+    let out = &mut *(ctx as *mut Vec<DependencyDecl>);
+    if let (Some(name), Some(type_name)) = (text(name), text(type_)) {
+        out.push(DependencyDecl {
+            name,
+            type_name,
+            is_required: flags & BEDROCK_REQUIRED != 0,
+            is_array: flags & BEDROCK_ARRAY != 0,
+            is_updatable: flags & BEDROCK_UPDATABLE != 0,
+        });
+    }
+}
+
 /// The C handle of a dependency target.
 fn handle_of(target: &Resolved) -> (*mut c_void, u16) {
     match target {
@@ -133,8 +157,25 @@ impl Module for CModule {
         &self.name
     }
 
-    fn dependencies(&self, _args: &ComponentArgs) -> Result<Vec<DependencyDecl>, BedrockError> {
-        Ok(self.deps.clone())
+    fn dependencies(&self, args: &ComponentArgs) -> Result<Vec<DependencyDecl>, BedrockError> {
+        let Some(get) = self.table.get_dependencies else { return Ok(self.deps.clone()) };
+        let mut st = ArgsStorage::default();
+        let tags: Vec<*const c_char> = args.tags.iter().map(|t| st.s(t)).collect();
+        let c_args = bedrock_component_args {
+            name: st.s(&args.name),
+            mid: handles::instance_for(&args.engine),
+            provider_id: args.provider_id,
+            config: st.s(&args.config.to_string()),
+            num_tags: tags.len(),
+            tags: tags.as_ptr(),
+            num_dependencies: 0,
+            dependencies: std::ptr::null(),
+        };
+        let mut out: Vec<DependencyDecl> = Vec::new();
+        // SAFETY: the module's callback with valid arguments; `add` only
+        // runs during the call, with `out` as its context.
+        unsafe { get(&c_args, Some(add_dependency), &mut out as *mut Vec<DependencyDecl> as *mut c_void) };
+        Ok(out)
     }
 
     fn create(&self, args: ComponentArgs) -> Result<Box<dyn Component>, BedrockError> {
@@ -277,6 +318,7 @@ pub unsafe extern "C" fn bedrock_register_module(name: *const c_char, module: *c
             destroy: table.destroy,
             get_config: table.get_config,
             get_handle: table.get_handle,
+            get_dependencies: table.get_dependencies,
         };
         // Leaked on purpose: modules live as long as the process.
         let m: &'static CModule = Box::leak(Box::new(CModule { name, deps, table: copy }));
