@@ -34,3 +34,6 @@ echo "== Flock service discovery (C++ and C clients) from the installed prefix"
 for protocol in na+sm ofi+tcp; do
     bash examples-c/flock/run-discovery.sh build/test-prefix "$protocol"
 done
+
+echo "== the Flock-integration tutorial (Bedrock daemons, mpiexec -n 4 group, discovery client)"
+bash examples-c/tutorial/run.sh build/test-prefix na+sm

@@ -145,17 +145,23 @@ header_tu() { # FILE HEADER...  -- a translation unit including each header twic
     for h in "$@"; do echo "#include <$h>" >>"$f"; done
     echo "int main(void) { return 0; }" >>"$f"
 }
+# Headers that include <mpi.h> (as upstream's do) need MPI's include path.
+MPI_CFLAGS=$(pkg-config --cflags mpich 2>/dev/null || mpicc -show 2>/dev/null | grep -o -- '-I[^ ]*' | tr '\n' ' ')
 n=0
 while IFS= read -r h; do
     n=$((n + 1))
+    extra=""
+    case "$h" in *mpi*) extra=$MPI_CFLAGS ;; esac
     case "$h" in
         *.h)
             header_tu "$WORK/headers/h$n.c" "$h"
+            # shellcheck disable=SC2086
             run_step "header <$h> compiles alone and twice as C11" "$WORK/headers/h$n-c.log" \
-                "$CC" -std=c11 -Wall -Wextra -I"$PREFIX/include" -c "$WORK/headers/h$n.c" -o "$WORK/headers/h$n-c.o"
+                "$CC" -std=c11 -Wall -Wextra $extra -I"$PREFIX/include" -c "$WORK/headers/h$n.c" -o "$WORK/headers/h$n-c.o"
             cp "$WORK/headers/h$n.c" "$WORK/headers/h$n.cpp"
+            # shellcheck disable=SC2086
             run_step "header <$h> compiles alone and twice as C++17" "$WORK/headers/h$n-cxx.log" \
-                "$CXX" -std=c++17 -Wall -Wextra -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o "$WORK/headers/h$n-cxx.o"
+                "$CXX" -std=c++17 -Wall -Wextra $extra -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o "$WORK/headers/h$n-cxx.o"
             ;;
         *.hpp)
             header_tu "$WORK/headers/h$n.cpp" "$h"
