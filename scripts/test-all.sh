@@ -4,17 +4,21 @@
 # through find_package from an installed prefix, on na+sm and ofi+tcp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each section stops the run at its first failure (set -e); the closing line
+# counts the sections that ran.
+sections=0
+section() { sections=$((sections + 1)); echo "== $*"; }
 bash scripts/install-deps.sh
 
-echo "== cargo test (release)"
+section "cargo test (release)"
 cargo test --release --workspace
 
-echo "== generated headers are committed fresh"
+section "generated headers are committed fresh"
 if git rev-parse --git-dir >/dev/null 2>&1; then
     git diff --exit-code -- include/ || { echo "include/ differs from what build.rs generates: commit it" >&2; exit 1; }
 fi
 
-echo "== C header tests"
+section "C header tests"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 gcc -std=c11 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/view_c"
@@ -22,18 +26,20 @@ gcc -std=c11 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/
 g++ -x c++ -std=c++17 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/view_cxx"
 "$tmp/view_cxx"
 
-echo "== installed prefix: C and C++ examples through find_package"
+section "installed prefix: C and C++ examples through find_package"
 for protocol in na+sm ofi+tcp; do
     make --no-print-directory test-examples PROTOCOL="$protocol"
 done
 
-echo "== Flock C API conformance suite (ctest, installed prefix)"
+section "Flock C API conformance suite (ctest, installed prefix)"
 bash tests/c/flock/run.sh build/test-prefix
 
-echo "== Flock service discovery (C++ and C clients) from the installed prefix"
+section "Flock service discovery (C++ and C clients) from the installed prefix"
 for protocol in na+sm ofi+tcp; do
     bash examples-c/flock/run-discovery.sh build/test-prefix "$protocol"
 done
 
-echo "== the Flock-integration tutorial (Bedrock daemons, mpiexec -n 4 group, discovery client)"
+section "the Flock-integration tutorial (Bedrock daemons, mpiexec -n 4 group, discovery client)"
 bash examples-c/tutorial/run.sh build/test-prefix na+sm
+
+echo "test sections: ${sections} passed, 0 failed"
