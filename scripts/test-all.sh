@@ -42,4 +42,4 @@ done
 section "the Flock-integration tutorial (Bedrock daemons, mpiexec -n 4 group, discovery client)"
 bash examples-c/tutorial/run.sh build/test-prefix na+sm
 
-echo "test sections: ${sections} passed, 0 failed"
+echo "sections: ${sections} passed, 0 failed"

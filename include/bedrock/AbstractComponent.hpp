@@ -24,10 +24,11 @@
  *  - The macro defines a static object whose constructor calls
  *    ModuleManager::registerModule(), which builds a bedrock_module table
  *    and calls bedrock_register_module() while the library loads.
- *  - GetDependencies is evaluated ONCE, at registration, with empty
- *    ComponentArgs (name "", null engine, provider_id 65535, no tags,
- *    config "{}", no dependencies): the C ABI's dependency table is static.
- *    Its result applies to every provider of the type.
+ *  - GetDependencies is called for each provider, with its arguments but
+ *    no resolved dependencies (provider_id may still be 65535), through
+ *    the table's get_dependencies callback; with an older bedrock/module.h
+ *    that has no such callback it is evaluated ONCE, at registration, with
+ *    empty ComponentArgs (see bedrock/ModuleManager.hpp).
  *  - Register is called when a provider is created, with the provider's
  *    name, engine (thallium::engine over the margo instance, not owning),
  *    provider_id, tags, config (JSON text of the provider's "config"), and
@@ -63,6 +64,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -165,10 +167,30 @@ struct ComponentBox {
 };
 
 typedef int (*c_create_fn)(const bedrock_component_args*, void**, char**);
+typedef void (*c_add_dependency_fn)(void*, const char*, const char*, uint32_t);
+typedef void (*c_get_dependencies_fn)(const bedrock_component_args*,
+                                      c_add_dependency_fn, void*);
+
+/* Whether this bedrock/module.h has the per-provider get_dependencies
+ * callback (then GetDependencies is called for each provider). */
+template <typename Table, typename = void>
+struct has_get_dependencies : std::false_type {};
+template <typename Table>
+struct has_get_dependencies<
+    Table, std::void_t<decltype(std::declval<Table&>().get_dependencies)>>
+: std::true_type {};
+
+constexpr bool dynamic_dependencies = has_get_dependencies<bedrock_module>::value;
+
+inline uint32_t dependency_flags(const Dependency& d) {
+    return (d.is_required ? BEDROCK_REQUIRED : 0u) | (d.is_array ? BEDROCK_ARRAY : 0u)
+         | (d.is_updatable ? BEDROCK_UPDATABLE : 0u);
+}
 
 struct ModuleSlot {
     bool                              in_use = false; /* reserved */
     bool                              ready  = false; /* registered */
+    bool                              dynamic = false; /* per-provider deps */
     std::string                       name;
     ModuleManager::RegisterFn         register_fn;
     ModuleManager::GetDependenciesFn  get_dep_fn;
@@ -210,9 +232,8 @@ inline std::string text_or(const char* s, const char* fallback) {
     return s ? std::string(s) : std::string(fallback);
 }
 
-/* ComponentArgs from the C arguments of create(). */
-inline ComponentArgs make_component_args(const ModuleSlot&             slot,
-                                         const bedrock_component_args* a) {
+/* ComponentArgs from the C arguments, without the dependencies. */
+inline ComponentArgs make_base_args(const bedrock_component_args* a) {
     ComponentArgs args;
     args.name        = text_or(a->name, "");
     args.engine      = thallium::engine(a->mid);
@@ -220,12 +241,20 @@ inline ComponentArgs make_component_args(const ModuleSlot&             slot,
     args.config      = text_or(a->config, "{}");
     for(size_t i = 0; i < a->num_tags && a->tags; ++i)
         args.tags.push_back(text_or(a->tags[i], ""));
+    return args;
+}
+
+/* ComponentArgs from the C arguments of create(); `declared` gives the
+ * type of a dependency whose type_ is empty. */
+inline ComponentArgs make_component_args(const std::vector<Dependency>& declared,
+                                         const bedrock_component_args*  a) {
+    ComponentArgs args = make_base_args(a);
     for(size_t d = 0; d < a->num_dependencies && a->dependencies; ++d) {
         const bedrock_resolved_dependency& dep = a->dependencies[d];
         const std::string dep_name = text_or(dep.name, "");
         std::string       type     = text_or(dep.type_, "");
         if(type.empty())
-            for(const Dependency& decl : slot.declared)
+            for(const Dependency& decl : declared)
                 if(decl.name == dep_name) type = decl.type;
         NamedDependencyList list;
         for(size_t i = 0; i < dep.count; ++i) {
@@ -277,7 +306,10 @@ inline int create_in_slot(size_t index, const bedrock_component_args* a,
             if(!slot->ready) throw Exception("module slot not registered");
         }
         /* A ready slot is never modified again: no lock needed below. */
-        ComponentArgs args = make_component_args(*slot, a);
+        std::vector<Dependency> declared = slot->declared;
+        if(slot->dynamic && slot->get_dep_fn) /* types, and GetDependencies errors */
+            declared = slot->get_dep_fn(make_base_args(a));
+        ComponentArgs args = make_component_args(declared, a);
         ComponentPtr  c    = slot->register_fn(args);
         if(!c)
             throw Exception("the Register function of module \"" + slot->name
@@ -296,6 +328,51 @@ inline int create_in_slot(size_t index, const bedrock_component_args* a,
         if(error) *error = malloc_copy("unknown exception thrown by the module");
     }
     return 1;
+}
+
+/* get_dependencies of the C table. It cannot report errors: if
+ * GetDependencies throws, nothing is declared, and create() calls it again
+ * and fails with its message. */
+inline void get_dependencies_in_slot(size_t index, const bedrock_component_args* a,
+                                     c_add_dependency_fn add, void* ctx) noexcept {
+    try {
+        if(!a || !add) return;
+        ModuleRegistry& r = module_registry();
+        ModuleSlot*     slot;
+        {
+            std::lock_guard<std::mutex> lock(r.mutex);
+            slot = &r.slots[index];
+            if(!slot->ready || !slot->get_dep_fn) return;
+        }
+        for(const Dependency& d : slot->get_dep_fn(make_base_args(a)))
+            add(ctx, d.name.c_str(), d.type.c_str(), dependency_flags(d));
+    } catch(...) {}
+}
+
+template <size_t I>
+void slot_get_dependencies(const bedrock_component_args* a, c_add_dependency_fn add,
+                           void* ctx) {
+    get_dependencies_in_slot(I, a, add, ctx);
+}
+
+template <size_t... I>
+const std::array<c_get_dependencies_fn, sizeof...(I)>&
+get_dependencies_functions(std::index_sequence<I...>) {
+    static const std::array<c_get_dependencies_fn, sizeof...(I)> table{
+        {&slot_get_dependencies<I>...}};
+    return table;
+}
+
+/* Sets table.get_dependencies when bedrock_module has it. */
+template <typename Table>
+auto install_get_dependencies(Table& table, size_t index, int)
+    -> decltype((void)(table.get_dependencies = nullptr), bool()) {
+    table.get_dependencies = get_dependencies_functions(
+        std::make_index_sequence<BEDROCK_CXX_MAX_MODULES>())[index];
+    return true;
+}
+template <typename Table> bool install_get_dependencies(Table&, size_t, long) {
+    return false;
 }
 
 template <size_t I>
@@ -517,7 +594,7 @@ inline bool ModuleManager::registerModule(const std::string& moduleName,
         return false;
     }
     std::vector<Dependency> declared;
-    if(get_dep_fn) {
+    if(get_dep_fn && !dynamic_dependencies) {
         try {
             ComponentArgs empty;
             empty.provider_id = 65535;
@@ -564,9 +641,7 @@ inline bool ModuleManager::registerModule(const std::string& moduleName,
         bedrock_dependency c;
         c.name  = d.name.c_str();
         c.type_ = d.type.c_str();
-        c.flags = (d.is_required ? BEDROCK_REQUIRED : 0u)
-                | (d.is_array ? BEDROCK_ARRAY : 0u)
-                | (d.is_updatable ? BEDROCK_UPDATABLE : 0u);
+        c.flags = dependency_flags(d);
         slot.c_deps.push_back(c);
     }
     slot.table.dependencies     = slot.c_deps.empty() ? nullptr : slot.c_deps.data();
@@ -575,6 +650,7 @@ inline bool ModuleManager::registerModule(const std::string& moduleName,
     slot.table.destroy          = &box_destroy;
     slot.table.get_config       = &box_get_config;
     slot.table.get_handle       = &box_get_handle;
+    slot.dynamic = slot.get_dep_fn && install_get_dependencies(slot.table, index, 0);
     {
         /* ready before the C registration: a provider may be created as
          * soon as bedrock_register_module returns. */
@@ -642,14 +718,18 @@ ModuleManager::createComponent(const std::string& modName, const ComponentArgs& 
 
 inline std::vector<Dependency>
 ModuleManager::getDependencies(const std::string& modName, const ComponentArgs& args) {
-    (void)args; /* computed once at registration (see ModuleManager.hpp) */
-    detail::ModuleRegistry&     r = detail::module_registry();
-    std::lock_guard<std::mutex> lock(r.mutex);
-    detail::ModuleSlot*         slot = detail::find_ready_slot(r, modName);
-    if(!slot)
-        throw Exception("Could not find registration function for module \""
-                        + modName + "\"");
-    return slot->declared;
+    GetDependenciesFn fn;
+    {
+        detail::ModuleRegistry&     r = detail::module_registry();
+        std::lock_guard<std::mutex> lock(r.mutex);
+        detail::ModuleSlot*         slot = detail::find_ready_slot(r, modName);
+        if(!slot)
+            throw Exception("Could not find registration function for module \""
+                            + modName + "\"");
+        if(!slot->dynamic) return slot->declared; /* see ModuleManager.hpp */
+        fn = slot->get_dep_fn;
+    }
+    return fn(args);
 }
 
 } // namespace bedrock

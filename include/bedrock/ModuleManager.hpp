@@ -11,12 +11,17 @@
  * when the daemon dlopen()s it, as upstream.
  *
  * Differences from upstream, all due to the C ABI underneath:
- *  - GetDependenciesFn is called ONCE, by registerModule(), with empty
- *    arguments (name "", null engine, provider_id 65535, no tags, config
- *    "{}", no dependencies); the list it returns is the module's
- *    dependency table for every provider of that type. A module whose
- *    dependencies depend on the provider's config cannot be expressed (the
- *    C table is static); declare the union of them as optional instead.
+ *  - GetDependenciesFn: when bedrock/module.h's bedrock_module table has the
+ *    get_dependencies callback (detected at compile time), it is called
+ *    for each provider with that provider's arguments (name, engine,
+ *    provider_id 65535 if not yet assigned, tags, config; no resolved
+ *    dependencies), as upstream, and once more when the provider is
+ *    created (to learn the dependency types; an exception then fails the
+ *    creation with its message, since the C callback cannot report one).
+ *    With an older bedrock/module.h (static dependency table only), it is
+ *    called ONCE, by registerModule(), with empty arguments (name "", null
+ *    engine, provider_id 65535, no tags, config "{}"), and the list applies
+ *    to every provider of the type.
  *  - createComponent() and getDependencies() only know the modules
  *    registered through this header in this process (per library when
  *    the library is built with hidden visibility); other modules (the
@@ -87,7 +92,7 @@ class ModuleManager {
     static std::shared_ptr<AbstractComponent>
     createComponent(const std::string& modName, const ComponentArgs& args);
 
-    /** The module's dependency list (computed at registration, see above). */
+    /** The module's dependency list for `args` (see above). */
     static std::vector<Dependency> getDependencies(const std::string& modName,
                                                    const ComponentArgs& args);
 };
