@@ -18,6 +18,9 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
     git diff --exit-code -- include/ || { echo "include/ differs from what build.rs generates: commit it" >&2; exit 1; }
 fi
 
+section "Python bindings (mochi.flock, mochi.bedrock) over target/release/libmochi.so"
+bash python/run-tests.sh
+
 section "C header tests"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

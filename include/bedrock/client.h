@@ -120,6 +120,46 @@ bedrock_return_t bedrock_service_query_config(bedrock_service_t handle,
                                               char **result);
 
 /**
+ * Loads a module library in the daemon.
+ *
+ * # Safety
+ * `handle` NULL or live; the string NULL or NUL-terminated.
+ */
+bedrock_return_t bedrock_service_load_module(bedrock_service_t handle, const char *arg);
+
+/**
+ * Adds a pool (JSON config, as in `margo.argobots.pools`).
+ *
+ * # Safety
+ * `handle` NULL or live; the string NULL or NUL-terminated.
+ */
+bedrock_return_t bedrock_service_add_pool(bedrock_service_t handle, const char *arg);
+
+/**
+ * Removes a pool no one uses.
+ *
+ * # Safety
+ * `handle` NULL or live; the string NULL or NUL-terminated.
+ */
+bedrock_return_t bedrock_service_remove_pool(bedrock_service_t handle, const char *arg);
+
+/**
+ * Adds an execution stream (JSON config).
+ *
+ * # Safety
+ * `handle` NULL or live; the string NULL or NUL-terminated.
+ */
+bedrock_return_t bedrock_service_add_xstream(bedrock_service_t handle, const char *arg);
+
+/**
+ * Removes an execution stream.
+ *
+ * # Safety
+ * `handle` NULL or live; the string NULL or NUL-terminated.
+ */
+bedrock_return_t bedrock_service_remove_xstream(bedrock_service_t handle, const char *arg);
+
+/**
  * Starts a provider from its JSON description; `*provider_id` (if not
  * NULL) receives the id it got.
  *

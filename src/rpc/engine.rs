@@ -579,7 +579,12 @@ impl Inner {
         };
         let engine = engine.clone();
         let inner = self.clone();
-        reg.pool.clone().push(Box::new(move || {
+        // A handler calling its own engine runs the target handler inline:
+        // queueing it behind itself on a one-thread pool would wait for the
+        // call's timeout (Argobots would yield here; threads cannot).
+        let inline = matches!(origin, Origin::Local(_)) && super::pool::on_xstream();
+        let pool = reg.pool.clone();
+        let job: super::pool::Job = Box::new(move || {
             let request = Request { engine, sender, provider_id: header.provider_id, payload };
             let handler = reg.handler.clone();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(request)));
@@ -592,7 +597,12 @@ impl Inner {
                 }
             };
             inner.respond(origin, &header, status, body, false);
-        }));
+        });
+        if inline {
+            job();
+        } else {
+            pool.push(job);
+        }
     }
 
     fn remote_shutdown_request(self: &Arc<Self>, engine: &Engine, origin: Origin, header: Header, from_progress: bool) {

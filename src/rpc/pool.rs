@@ -84,6 +84,16 @@ impl Drop for Xstream {
     }
 }
 
+thread_local! {
+    /// True on execution-stream threads (handlers run there).
+    static ON_XSTREAM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True when called from a handler (an execution-stream thread).
+pub fn on_xstream() -> bool {
+    ON_XSTREAM.with(|f| f.get())
+}
+
 fn run(job: Job) {
     // A panicking handler must not take the execution stream down with it.
     if catch_unwind(AssertUnwindSafe(job)).is_err() {
@@ -96,6 +106,7 @@ fn run(job: Job) {
 const POLL_ROUNDS: u32 = 200;
 
 fn serve(pools: Vec<Arc<Pool>>, stop: Receiver<()>) {
+    ON_XSTREAM.with(|f| f.set(true));
     let mut idle = 0u32;
     loop {
         // Serve pools in priority order before blocking.

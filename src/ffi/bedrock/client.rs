@@ -203,27 +203,66 @@ pub unsafe extern "C" fn bedrock_service_query_config(handle: bedrock_service_t,
     })
 }
 
-macro_rules! string_call {
-    ($fname:ident, $method:ident, $what:literal) => {
-        /// See `bedrock/client.h`.
-        ///
-        /// # Safety
-        /// `handle` NULL or live; the string NULL or NUL-terminated.
-        #[no_mangle]
-        pub unsafe extern "C" fn $fname(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-            guard(stringify!($fname), BEDROCK_ERR_OTHER, || {
-                let Some(a) = text(arg) else { return invalid(stringify!($fname), concat!("NULL ", $what)) };
-                with_service(stringify!($fname), handle, |h| h.$method(&a).map(|_| None), std::ptr::null_mut())
-            })
-        }
-    };
+fn string_call(
+    entry: &'static str,
+    handle: bedrock_service_t,
+    arg: *const c_char,
+    what: &str,
+    f: impl FnOnce(&ServiceHandle, &str) -> Result<(), BedrockError>,
+) -> bedrock_return_t {
+    guard(entry, BEDROCK_ERR_OTHER, || {
+        // SAFETY: the caller passes NULL or a NUL-terminated string.
+        let Some(a) = (unsafe { text(arg) }) else { return invalid(entry, &format!("NULL {what}")) };
+        // SAFETY: the caller passes NULL or a live handle.
+        unsafe { with_service(entry, handle, |h| f(h, &a).map(|_| None), std::ptr::null_mut()) }
+    })
 }
 
-string_call!(bedrock_service_load_module, load_module, "library path");
-string_call!(bedrock_service_add_pool, add_pool, "pool config");
-string_call!(bedrock_service_remove_pool, remove_pool, "pool name");
-string_call!(bedrock_service_add_xstream, add_xstream, "xstream config");
-string_call!(bedrock_service_remove_xstream, remove_xstream, "xstream name");
+/// Loads a module library in the daemon.
+///
+/// # Safety
+/// `handle` NULL or live; the string NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_load_module(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
+    string_call("bedrock_service_load_module", handle, arg, "library path", |h, a| h.load_module(a))
+}
+
+/// Adds a pool (JSON config, as in `margo.argobots.pools`).
+///
+/// # Safety
+/// `handle` NULL or live; the string NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_add_pool(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
+    string_call("bedrock_service_add_pool", handle, arg, "pool config", |h, a| h.add_pool(a))
+}
+
+/// Removes a pool no one uses.
+///
+/// # Safety
+/// `handle` NULL or live; the string NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_remove_pool(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
+    string_call("bedrock_service_remove_pool", handle, arg, "pool name", |h, a| h.remove_pool(a))
+}
+
+/// Adds an execution stream (JSON config).
+///
+/// # Safety
+/// `handle` NULL or live; the string NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_add_xstream(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
+    string_call("bedrock_service_add_xstream", handle, arg, "xstream config", |h, a| h.add_xstream(a))
+}
+
+/// Removes an execution stream.
+///
+/// # Safety
+/// `handle` NULL or live; the string NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_service_remove_xstream(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
+    string_call("bedrock_service_remove_xstream", handle, arg, "xstream name", |h, a| h.remove_xstream(a))
+}
+
 
 /// Starts a provider from its JSON description; `*provider_id` (if not
 /// NULL) receives the id it got.

@@ -1,0 +1,9 @@
+"""Python bindings of libmochi (the Rust Mochi Flock/Bedrock replacement).
+
+Everything here is written with :mod:`ctypes` over the C functions that
+libmochi exports (``include/margo.h``, ``include/flock/*.h``,
+``include/bedrock/*.h``); there is no compiled extension to build.
+
+Sub-packages: :mod:`mochi.margo`, :mod:`mochi.flock`, :mod:`mochi.bedrock`.
+The shared library is located as described in :mod:`mochi._lib`.
+"""

@@ -1,0 +1,224 @@
+"""Flock client side: :class:`Client` and :class:`GroupHandle`
+(flock-client.h, flock-group.h)."""
+
+import ctypes
+import threading
+
+from .. import _lib
+from .. import margo
+from .._lib import lib
+from .common import FlockException, ReturnCode, UpdateType, check
+from .view import GroupView, _clear_c, _from_c
+
+__all__ = ["Client", "GroupHandle"]
+
+
+class GroupHandle:
+    """A handle on a group, caching its view. Made by a :class:`Client`."""
+
+    def __init__(self, handle, client):
+        self._handle = ctypes.c_void_p(handle)
+        self._client = client
+        self._lock = threading.Lock()
+        self._callbacks = None          # (membership fn, metadata fn) of the subscription
+        self._retired = []              # callbacks of ended subscriptions (kept alive)
+
+    @property
+    def client(self):
+        return self._client
+
+    def _live(self, what):
+        if not self._handle:
+            raise FlockException(ReturnCode.ERR_INVALID_ARGS, what)
+        return self._handle
+
+    def update(self):
+        """Refreshes the cached view from the group (synchronous)."""
+        check(lib.flock_group_update_view(self._live("flock_group_update_view"), None),
+              "flock_group_update_view")
+
+    @property
+    def view(self):
+        """A copy of the cached view (a new :class:`GroupView`)."""
+        cview = _lib.FlockGroupView()
+        try:
+            check(lib.flock_group_get_view(self._live("flock_group_get_view"),
+                                           ctypes.byref(cview)),
+                  "flock_group_get_view")
+            return _from_c(cview)
+        finally:
+            _clear_c(cview)
+
+    @property
+    def digest(self):
+        """The digest of the cached view, as libmochi computed it."""
+        return self.view._c_digest
+
+    def metadata_set(self, key, value):
+        """Sets a metadata entry for the whole group (every member and
+        subscriber sees it); the cached view is refreshed."""
+        check(lib.flock_group_metadata_set(self._live("flock_group_metadata_set"),
+                                           _lib.c_text(key, "key"), _lib.c_text(value, "value")),
+              "flock_group_metadata_set")
+
+    def subscribe(self, on_membership=None, on_metadata=None):
+        """Follows the group: ``on_membership(update: UpdateType, address: str,
+        provider_id: int)`` and ``on_metadata(key: str, value: str)`` are
+        called (from a libmochi thread) for every change; the cached view
+        follows. A second subscription replaces the first. An exception
+        raised by a callback is reported by ctypes and otherwise ignored."""
+        if on_membership is not None and not callable(on_membership):
+            raise TypeError("on_membership must be callable or None")
+        if on_metadata is not None and not callable(on_metadata):
+            raise TypeError("on_metadata must be callable or None")
+
+        def membership(_ctx, update, address, provider_id):
+            if on_membership is not None:
+                try:
+                    kind = UpdateType(update)
+                except ValueError:
+                    kind = update
+                on_membership(kind, address.decode("utf-8"), provider_id)
+
+        def metadata(_ctx, key, value):
+            if on_metadata is not None:
+                on_metadata(key.decode("utf-8"), value.decode("utf-8"))
+
+        fns = (_lib.FLOCK_MEMBERSHIP_FN(membership), _lib.FLOCK_METADATA_FN(metadata))
+        with self._lock:
+            handle = self._live("flock_group_subscribe")
+            check(lib.flock_group_subscribe(handle, fns[0], fns[1], None),
+                  "flock_group_subscribe")
+            if self._callbacks is not None:
+                self._retired.append(self._callbacks)
+            self._callbacks = fns
+
+    def unsubscribe(self):
+        """Ends the subscription (no-op if there is none)."""
+        with self._lock:
+            check(lib.flock_group_unsubscribe(self._live("flock_group_unsubscribe")),
+                  "flock_group_unsubscribe")
+            if self._callbacks is not None:
+                # A notification may still be running on a libmochi thread:
+                # keep the C trampolines alive as long as the handle.
+                self._retired.append(self._callbacks)
+                self._callbacks = None
+
+    def release(self):
+        """Releases the handle (also done when the object is collected)."""
+        with self._lock:
+            handle, self._handle = self._handle, ctypes.c_void_p()
+        if handle:
+            lib.flock_group_handle_release(handle)
+        # The subscription ended with the handle: the trampolines can go.
+        self._callbacks = None
+        self._retired = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:
+            pass
+
+
+class Client:
+    """A Flock client on an engine: ``Client(engine)`` (a
+    :class:`mochi.margo.Engine`, not owned) or ``Client("na+sm")`` (a
+    protocol: a client-mode engine is created and owned)."""
+
+    def __init__(self, arg):
+        if isinstance(arg, margo.Engine):
+            self._engine = arg
+            self._owns_engine = False
+        elif isinstance(arg, str):
+            self._engine = margo.Engine(arg, margo.CLIENT)
+            self._owns_engine = True
+        else:
+            raise TypeError(f"Invalid argument type {type(arg)}")
+        out = ctypes.c_void_p()
+        try:
+            check(lib.flock_client_init(self._engine._live_mid("flock_client_init"), None,
+                                        ctypes.byref(out)),
+                  "flock_client_init")
+        except BaseException:
+            if self._owns_engine:
+                self._engine.finalize()
+            raise
+        self._client = out
+
+    @property
+    def mid(self):
+        return self._engine.mid
+
+    @property
+    def engine(self):
+        return self._engine
+
+    def _live(self, what):
+        if not self._client:
+            raise FlockException(ReturnCode.ERR_INVALID_ARGS, what)
+        return self._client
+
+    def make_group_handle(self, address, provider_id=0, mode=0):
+        """A handle on the group of the provider (address, provider_id);
+        ``address`` is a str or a :class:`mochi.margo.Address`."""
+        if isinstance(address, margo.Address):
+            addr = address
+        else:
+            addr = self._engine.lookup(address)
+        out = ctypes.c_void_p()
+        check(lib.flock_group_handle_create(self._live("flock_group_handle_create"),
+                                            addr.hg_addr, provider_id, mode, ctypes.byref(out)),
+              "flock_group_handle_create")
+        return GroupHandle(out.value, self)
+
+    def make_group_handle_from_file(self, filename, mode=0):
+        """A handle from a group file; its first member is contacted."""
+        out = ctypes.c_void_p()
+        check(lib.flock_group_handle_create_from_file(
+            self._live("flock_group_handle_create_from_file"),
+            _lib.c_text(str(filename), "filename"), mode, ctypes.byref(out)),
+            "flock_group_handle_create_from_file")
+        return GroupHandle(out.value, self)
+
+    def make_group_handle_from_serialized(self, serialized, mode=0):
+        """A handle from a serialized view (str, bytes or GroupView)."""
+        if isinstance(serialized, GroupView):
+            serialized = str(serialized)
+        data = serialized.encode("utf-8") if isinstance(serialized, str) else bytes(serialized)
+        out = ctypes.c_void_p()
+        check(lib.flock_group_handle_create_from_serialized(
+            self._live("flock_group_handle_create_from_serialized"),
+            data, len(data), mode, ctypes.byref(out)),
+            "flock_group_handle_create_from_serialized")
+        return GroupHandle(out.value, self)
+
+    def close(self):
+        """Finalizes the client (and its engine if it owns it). Group
+        handles made from it keep working until their engine goes."""
+        client, self._client = getattr(self, "_client", None), ctypes.c_void_p()
+        if client:
+            lib.flock_client_finalize(client)
+        if getattr(self, "_owns_engine", False):
+            self._owns_engine = False
+            self._engine.finalize()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,257 @@
+"""A small Margo engine wrapper (the part of py-mochi-margo that the Flock
+and Bedrock bindings need), over libmochi's ``margo_*`` functions.
+
+    with Engine("na+sm", mode=SERVER) as engine:
+        print(engine.address)
+        addr = engine.lookup(engine.address)
+"""
+
+import atexit
+import ctypes
+import json
+import threading
+import weakref
+
+from . import _lib
+from ._lib import lib
+
+__all__ = ["Engine", "Address", "MargoException", "client", "server",
+           "CLIENT", "SERVER", "CLIENT_MODE", "SERVER_MODE",
+           "DEFAULT_PROVIDER_ID"]
+
+CLIENT_MODE = CLIENT = client = 0
+SERVER_MODE = SERVER = server = 1
+DEFAULT_PROVIDER_ID = 0xFFFF
+
+# hg_return_t names (margo.h, mercury >= 2.4 numbering)
+_HG_NAMES = [
+    "HG_SUCCESS", "HG_PERMISSION", "HG_NOENTRY", "HG_INTERRUPT", "HG_AGAIN",
+    "HG_NOMEM", "HG_ACCESS", "HG_FAULT", "HG_BUSY", "HG_EXIST", "HG_NODEV",
+    "HG_INVALID_ARG", "HG_PROTOCOL_ERROR", "HG_OVERFLOW", "HG_MSGSIZE",
+    "HG_PROTONOSUPPORT", "HG_OPNOTSUPPORTED", "HG_ADDRINUSE",
+    "HG_ADDRNOTAVAIL", "HG_HOSTUNREACH", "HG_TIMEOUT", "HG_CANCELED",
+    "HG_IO_ERROR", "HG_CHECKSUM_ERROR", "HG_NA_ERROR", "HG_OTHER_ERROR",
+]
+
+
+class MargoException(RuntimeError):
+    """A margo call failed; ``code`` is its hg_return_t (or None)."""
+
+    def __init__(self, message, code=None):
+        if code is not None:
+            name = _HG_NAMES[code] if 0 <= code < len(_HG_NAMES) else str(code)
+            message = f"{message} ({name})"
+        super().__init__(message)
+        self.code = code
+
+
+def _check(rc, what):
+    if rc != 0:
+        raise MargoException(what, rc)
+
+
+class Address:
+    """An address (hg_addr_t) resolved by an :class:`Engine`; freed when
+    the object is collected. ``str(address)`` is its text."""
+
+    def __init__(self, engine, hg_addr):
+        self._engine = engine
+        self._hg_addr = ctypes.c_void_p(hg_addr)
+
+    @property
+    def engine(self):
+        return self._engine
+
+    @property
+    def hg_addr(self):
+        """The raw hg_addr_t (a ctypes.c_void_p); valid while this object lives."""
+        return self._hg_addr
+
+    def __str__(self):
+        mid = self._engine._live_mid("Address.__str__")
+        size = ctypes.c_uint64(0)
+        _check(lib.margo_addr_to_string(mid, None, ctypes.byref(size), self._hg_addr),
+               "margo_addr_to_string failed")
+        buf = ctypes.create_string_buffer(size.value)
+        _check(lib.margo_addr_to_string(mid, buf, ctypes.byref(size), self._hg_addr),
+               "margo_addr_to_string failed")
+        return buf.value.decode("utf-8")
+
+    def __repr__(self):
+        try:
+            return f"Address({str(self)!r})"
+        except Exception:  # finalized engine
+            return "Address(<unavailable>)"
+
+    def __eq__(self, other):
+        if isinstance(other, Address):
+            return str(self) == str(other)
+        if isinstance(other, str):
+            return str(self) == other
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(str(self))
+
+    def copy(self):
+        out = ctypes.c_void_p()
+        _check(lib.margo_addr_dup(self._engine._live_mid("margo_addr_dup"),
+                                  self._hg_addr, ctypes.byref(out)),
+               "margo_addr_dup failed")
+        return Address(self._engine, out.value)
+
+    def shutdown(self):
+        """Asks the remote engine to finalize (it must have called
+        ``enable_remote_shutdown``)."""
+        _check(lib.margo_shutdown_remote_instance(
+            self._engine._live_mid("margo_shutdown_remote_instance"), self._hg_addr),
+            "margo_shutdown_remote_instance failed")
+
+    def __del__(self):
+        addr, self._hg_addr = getattr(self, "_hg_addr", None), None
+        if addr and addr.value and lib is not None:
+            try:
+                # Freeing is allowed after the engine was finalized.
+                lib.margo_addr_free(self._engine._mid, addr)
+            except Exception:
+                pass
+
+
+_live_engines = weakref.WeakSet()
+
+
+class Engine:
+    """A margo instance.
+
+    ``Engine(address_or_protocol, mode=SERVER, use_progress_thread=False,
+    num_rpc_threads=0, options=None)``; ``options`` is a Margo JSON config
+    (str or dict), used with ``margo_init_ext``.
+    The engine is finalized by :meth:`finalize`, at the end of a ``with``
+    block, when the object is collected, or at interpreter exit.
+    """
+
+    def __init__(self, addr="na+sm", mode=SERVER, use_progress_thread=False,
+                 num_rpc_threads=0, options=None):
+        if mode not in (CLIENT, SERVER):
+            raise ValueError(f"invalid mode {mode!r} (use mochi.margo.SERVER or CLIENT)")
+        text = _lib.c_text(addr, "address")
+        self._lock = threading.Lock()
+        self._finalized = False
+        self._mid = None
+        if options is not None:
+            if isinstance(options, dict):
+                options = json.dumps(options)
+            info = _lib.MargoInitInfo()
+            info.json_config = _lib.c_text(options, "options")
+            mid = lib.margo_init_ext(text, mode, ctypes.byref(info))
+        else:
+            mid = lib.margo_init(text, mode, 1 if use_progress_thread else 0,
+                                 int(num_rpc_threads))
+        if not mid:
+            raise MargoException(f"margo_init failed for {addr!r} (see the log above)")
+        self._mid = ctypes.c_void_p(mid)
+        self._mode = mode
+        _live_engines.add(self)
+
+    # -- identity ---------------------------------------------------------
+    @property
+    def mid(self):
+        """The margo_instance_id (a ctypes.c_void_p)."""
+        return self._mid
+
+    def get_internal_mid(self):
+        return self._mid
+
+    @property
+    def mode(self):
+        return self._mode
+
+    @property
+    def finalized(self):
+        return self._finalized
+
+    def _live_mid(self, what):
+        if self._finalized:
+            raise MargoException(f"{what}: the engine is finalized")
+        return self._mid
+
+    @property
+    def listening(self):
+        return bool(lib.margo_is_listening(self._live_mid("margo_is_listening")))
+
+    def addr_self(self):
+        out = ctypes.c_void_p()
+        _check(lib.margo_addr_self(self._live_mid("margo_addr_self"), ctypes.byref(out)),
+               "margo_addr_self failed")
+        return Address(self, out.value)
+
+    @property
+    def address(self):
+        """This engine's own address, as a string."""
+        return str(self.addr_self())
+
+    def lookup(self, address):
+        """Resolves an address string into an :class:`Address`."""
+        if isinstance(address, Address):
+            return address.copy()
+        out = ctypes.c_void_p()
+        _check(lib.margo_addr_lookup(self._live_mid("margo_addr_lookup"),
+                                     _lib.c_text(address, "address"), ctypes.byref(out)),
+               f"margo_addr_lookup({address!r}) failed")
+        return Address(self, out.value)
+
+    @property
+    def config(self):
+        """The effective Margo config (dict)."""
+        text = _lib.take_string(lib.margo_get_config(self._live_mid("margo_get_config")))
+        if text is None:
+            raise MargoException("margo_get_config failed")
+        return json.loads(text)
+
+    # -- lifecycle ----------------------------------------------------------
+    def enable_remote_shutdown(self):
+        lib.margo_enable_remote_shutdown(self._live_mid("margo_enable_remote_shutdown"))
+
+    def sleep(self, seconds):
+        lib.margo_thread_sleep(self._live_mid("margo_thread_sleep"), float(seconds) * 1000.0)
+
+    def wait_for_finalize(self):
+        """Blocks (without holding the GIL) until the engine is finalized,
+        locally or by a remote shutdown."""
+        if self._mid is not None:
+            lib.margo_wait_for_finalize(self._mid)
+        self._finalized = True
+
+    def finalize(self):
+        with self._lock:
+            if self._finalized or self._mid is None:
+                return
+            self._finalized = True
+        lib.margo_finalize(self._mid)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.finalize()
+        return False
+
+    def __del__(self):
+        try:
+            if getattr(self, "_mid", None) is not None and not self._finalized:
+                self.finalize()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        state = "finalized" if self._finalized else self.address
+        return f"Engine({state})"
+
+
+@atexit.register
+def _finalize_remaining_engines():
+    for engine in list(_live_engines):
+        try:
+            engine.finalize()
+        except Exception:
+            pass
