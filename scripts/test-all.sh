@@ -18,9 +18,6 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
     git diff --exit-code -- include/ || { echo "include/ differs from what build.rs generates: commit it" >&2; exit 1; }
 fi
 
-section "Python bindings (mochi.flock, mochi.bedrock) over target/release/libmochi.so"
-bash python/run-tests.sh
-
 section "C header tests"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -33,6 +30,9 @@ section "installed prefix: C and C++ examples through find_package"
 for protocol in na+sm ofi+tcp; do
     make --no-print-directory test-examples PROTOCOL="$protocol"
 done
+
+section "Python bindings (mochi.flock, mochi.bedrock) over target/release/libmochi.so"
+bash python/run-tests.sh
 
 section "Flock C API conformance suite (ctest, installed prefix)"
 bash tests/c/flock/run.sh build/test-prefix
