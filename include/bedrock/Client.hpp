@@ -56,16 +56,6 @@
 #include <utility>
 #include <vector>
 
-/* Exported by libmochi but missing from the generated bedrock/client.h
- * (same signatures as there would be; redeclaring is harmless). */
-extern "C" {
-bedrock_return_t bedrock_service_load_module(bedrock_service_t handle, const char* path);
-bedrock_return_t bedrock_service_add_pool(bedrock_service_t handle, const char* config);
-bedrock_return_t bedrock_service_remove_pool(bedrock_service_t handle, const char* name);
-bedrock_return_t bedrock_service_add_xstream(bedrock_service_t handle, const char* config);
-bedrock_return_t bedrock_service_remove_xstream(bedrock_service_t handle, const char* name);
-}
-
 namespace bedrock {
 
 namespace tl = thallium;

@@ -184,9 +184,12 @@ impl Module for CModule {
         let name = st.s(&args.name);
         let config = st.s(&args.config.to_string());
         let tags: Vec<*const c_char> = args.tags.iter().map(|t| st.s(t)).collect();
+        // Declared types: from the callback when the module has one (its
+        // static table is empty then), else from the table.
+        let declared = self.dependencies(&args)?;
         let mut deps = Vec::new();
         for (dep_name, resolved) in &args.dependencies {
-            let type_name = self.deps.iter().find(|d| &d.name == dep_name).map(|d| d.type_name.clone()).unwrap_or_default();
+            let type_name = declared.iter().find(|d| &d.name == dep_name).map(|d| d.type_name.clone()).unwrap_or_default();
             let names: Vec<*const c_char> = resolved.iter().map(|r| st.s(&r.name)).collect();
             let (hs, ids): (Vec<*mut c_void>, Vec<u16>) = resolved.iter().map(|r| handle_of(&r.target)).unzip();
             deps.push(bedrock_resolved_dependency {

@@ -1,0 +1,604 @@
+#!/usr/bin/env bash
+# tests/bedrock/run.sh PREFIX [PROTOCOL]
+#
+# Bedrock tests with real processes, against the libmochi installed in
+# PREFIX (make install PREFIX=...), in a temporary directory:
+#   1. every <bedrock/*.hpp> compiles alone with g++ and clang++
+#      (-std=c++17 -Wall -Wextra -Werror), and so do the C++ test module,
+#      the C++ tests and the example that instantiate them; every
+#      bedrock_* function exported by libmochi is declared in a C header;
+#   2. builds, through CMake find_package(bedrock) / find_package(flock)
+#      from PREFIX (with -Werror): the test modules (tests/bedrock/modules:
+#      C module test_c, C++ module test_cxx, module_a, module_b, and
+#      test_c_dyn when bedrock/module.h has get_dependencies) and the
+#      in-process module API test, the client tests (tests/bedrock/client),
+#      examples-c/bedrock (C++-only project) and examples-c/flock (the
+#      discovery client); runs the module API test;
+#   3. the tutorial's basic config: daemon up, group file (mode 0600),
+#      bedrock-query (-f and -a) prints {address: config}, the example
+#      print-config, the C++ client test and the C API test against it,
+#      bedrock-shutdown stops it (both exit 0);
+#   4. the tutorial's dependency config without Yokan: test_c (flock
+#      dependency, checks its flock_provider_t) and test_cxx (pool, flock,
+#      margo, peer, xstream dependencies), libraries in the tutorial's
+#      object form and in the array form;
+#   5. per-provider dependencies through get_dependencies (test_c_dyn);
+#   6. provider creation failures reported by the daemon;
+#   7. the tutorial's distributed config (minus Yokan) under
+#      mpiexec -n 4: 4 members in the group file, the Flock discovery
+#      client lists them, bedrock-shutdown -f stops all 4;
+#   8. "file" bootstrap of the centralized backend across 4 daemons started
+#      one after the other: the group file lists 4 members (reported as
+#      PENDING, counted as skipped, if the build has no centralized backend);
+#   9. every case of tests/data/bedrock/invalid-configs.json: non-zero exit
+#      and the expected message (tests/bedrock/invalid-expected.json);
+#  10. a TOML config (-t, with -o), and CLI errors.
+# Prints one line per check and "N passed, N failed" last; exits non-zero if
+# any check failed. Every process runs under a timeout.
+#
+# Environment: TIMEOUT (seconds per daemon, default 120), KEEP_TMP=1 (keep
+# the temporary directory), CMAKE, MPIEXEC (default mpiexec), CXX_COMPILERS
+# (default "g++ clang++").
+
+set -u
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    echo "usage: $0 PREFIX [PROTOCOL]" >&2
+    exit 2
+fi
+PREFIX=$(cd "$1" 2>/dev/null && pwd) || { echo "error: no such prefix: $1" >&2; exit 2; }
+PROTOCOL=${2:-na+sm}
+TIMEOUT=${TIMEOUT:-120}
+CMAKE=${CMAKE:-cmake}
+MPIEXEC=${MPIEXEC:-mpiexec}
+CXX_COMPILERS=${CXX_COMPILERS:-g++ clang++}
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BIN=$PREFIX/bin
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bedrock-tests.XXXXXX")
+MODULES=$WORK/build/modules
+PIDS=()
+
+passed=0
+failed=0
+skipped=0
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+pending() { echo "PENDING: $*"; skipped=$((skipped + 1)); }
+show() { sed 's/^/    /' "$@" | head -n 40; }
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+        wait "$pid" 2>/dev/null
+    done
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+finish() {
+    if [ "$skipped" -gt 0 ]; then
+        echo "$passed passed, $failed failed, $skipped skipped"
+    else
+        echo "$passed passed, $failed failed"
+    fi
+    [ "$failed" -eq 0 ]
+    exit $?
+}
+
+# py CODE ARGS...: runs a Python snippet (sys.argv[1:] = ARGS).
+py() { local code=$1; shift; python3 -c "$code" "$@"; }
+
+# Number of members in a group file (0 if unreadable).
+members_of() {
+    py 'import json,sys
+try: print(len(json.load(open(sys.argv[1]))["members"]))
+except Exception: print(0)' "$1"
+}
+first_address() {
+    py 'import json,sys; print(json.load(open(sys.argv[1]))["members"][0]["address"])' "$1" 2>/dev/null
+}
+
+# start NAME DIR CMD...: runs CMD in DIR in the background (stdout/stderr
+# in DIR/NAME.out, NAME.err) under `timeout`; sets LAST_PID.
+start() {
+    local name=$1 dir=$2
+    shift 2
+    (cd "$dir" && exec env LD_LIBRARY_PATH="$MODULES${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        timeout "$TIMEOUT" "$@" >"$name.out" 2>"$name.err") &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
+
+# wait_exit PID SECONDS: waits for a process started by start(); sets
+# EXIT_RC (its exit status, or "timeout" after killing it).
+wait_exit() {
+    local pid=$1 i
+    for ((i = 0; i < $2 * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        EXIT_RC=timeout
+        forget "$pid"
+        return 1
+    fi
+    wait "$pid"
+    EXIT_RC=$?
+    forget "$pid"
+}
+
+# forget PID: a reaped process; cleanup must not signal its (reusable) id.
+forget() {
+    local p keep=()
+    for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+# wait_for SECONDS PID CMD...: polls CMD until it succeeds (0), the process
+# PID dies or SECONDS pass.
+wait_for() {
+    local secs=$1 pid=$2 i
+    shift 2
+    for ((i = 0; i < secs * 10; i++)); do
+        "$@" && return 0
+        kill -0 "$pid" 2>/dev/null || { "$@"; return $?; }
+        sleep 0.1
+    done
+    return 1
+}
+file_has_members() { [ "$(members_of "$1")" -ge "$2" ]; }
+log_has() { grep -q -- "$2" "$1" 2>/dev/null; }
+
+# expect_failure LABEL NAME DIR EXPECTED ARGS...: starts the daemon with
+# ARGS; it must exit non-zero (not by timeout) with EXPECTED in its stderr.
+# Checked (in start order) by check_failures, so that cases run in parallel.
+FAILURE_CASES=()
+expect_failure() {
+    local label=$1 name=$2 dir=$3 expected=$4
+    shift 4
+    start "$name" "$dir" "$BIN/bedrock" "$PROTOCOL" "$@"
+    FAILURE_CASES+=("$LAST_PID"$'\t'"$dir/$name.err"$'\t'"$expected"$'\t'"$label")
+}
+check_failures() {
+    local entry pid err expected label
+    for entry in "${FAILURE_CASES[@]+"${FAILURE_CASES[@]}"}"; do
+        IFS=$'\t' read -r pid err expected label <<<"$entry"
+        wait_exit "$pid" 60
+        if [ "$EXIT_RC" != timeout ] && [ "$EXIT_RC" -ne 0 ] && grep -qF -- "$expected" "$err"; then
+            pass "$label: exit $EXIT_RC with \"$expected\""
+        else
+            fail "$label: exit $EXIT_RC, expected non-zero with \"$expected\"; stderr:"
+            show "$err"
+        fi
+    done
+    FAILURE_CASES=()
+}
+
+# query_json DIR NAME ARGS...: bedrock-query ARGS > DIR/NAME.json.
+query() {
+    local dir=$1 name=$2
+    shift 2
+    (cd "$dir" && timeout 30 "$BIN/bedrock-query" "$PROTOCOL" "$@" >"$name.json" 2>"$name.qerr")
+}
+
+# ready NAME DIR PID: the daemon started by `start NAME DIR ...` logged
+# "Bedrock daemon now running" and is still alive.
+ready() {
+    wait_for 30 "$3" log_has "$2/$1.err" "now running" && kill -0 "$3" 2>/dev/null
+}
+
+# shutdown_all DIR NAME GROUPFILE PID...: bedrock-shutdown -f GROUPFILE
+# must exit 0 and every PID must then exit 0.
+shutdown_all() {
+    local dir=$1 name=$2 groupfile=$3 rc pid all_ok=1
+    shift 3
+    timeout 30 "$BIN/bedrock-shutdown" "$PROTOCOL" -f "$groupfile" >"$dir/$name-shutdown.out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then pass "$name: bedrock-shutdown -f exits 0"; else
+        fail "$name: bedrock-shutdown exit $rc"; show "$dir/$name-shutdown.out"; fi
+    for pid in "$@"; do
+        wait_exit "$pid" 20
+        [ "$EXIT_RC" = 0 ] || all_ok=0
+    done
+    if [ $all_ok = 1 ]; then pass "$name: daemon(s) stopped, exit 0"; else
+        fail "$name: a daemon did not stop cleanly (last exit $EXIT_RC)"; fi
+}
+
+for b in bedrock bedrock-query bedrock-shutdown; do
+    [ -x "$BIN/$b" ] || { fail "$BIN/$b is missing"; finish; }
+done
+
+# ---------------------------------------------------------------------------
+echo "== 1. C++ headers with ${CXX_COMPILERS} (t=${SECONDS}s)"
+mkdir -p "$WORK/headers"
+first_cxx=1
+for cxx in $CXX_COMPILERS; do
+    if ! command -v "$cxx" >/dev/null; then fail "$cxx not found"; continue; fi
+    CXXFLAGS_CHECK=(-std=c++17 -Wall -Wextra -Werror -I"$PREFIX/include" -fsyntax-only)
+    # Each header alone (with the first compiler: it is slow under load).
+    if [ $first_cxx = 1 ]; then
+        bad=""
+        for h in "$PREFIX"/include/bedrock/*.hpp; do
+            h=bedrock/$(basename "$h")
+            printf '#include <%s>\n#include <%s>\n' "$h" "$h" >"$WORK/headers/one.cpp"
+            "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/one.cpp" >"$WORK/headers/one.log" 2>&1 \
+                || { bad="$bad $h"; show "$WORK/headers/one.log"; }
+        done
+        if [ -z "$bad" ]; then pass "$cxx: each <bedrock/*.hpp> compiles alone and twice, warning-free"; else
+            fail "$cxx: headers with errors or warnings:$bad"; fi
+        first_cxx=0
+    fi
+    # All headers together, then the sources that instantiate them.
+    : >"$WORK/headers/all.cpp"
+    for h in "$PREFIX"/include/bedrock/*.hpp; do
+        printf '#include <bedrock/%s>\n' "$(basename "$h")" >>"$WORK/headers/all.cpp"
+    done
+    if "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/all.cpp" >"$WORK/headers/all.log" 2>&1; then
+        pass "$cxx: all <bedrock/*.hpp> together, warning-free"
+    else
+        fail "$cxx: all headers together"; show "$WORK/headers/all.log"
+    fi
+    for src in "$HERE/modules/cxx_module.cpp" "$HERE/modules/module_api_test.cpp" \
+               "$HERE/client/client_test.cpp" "$REPO/examples-c/bedrock/print-config.cpp"; do
+        if "$cxx" "${CXXFLAGS_CHECK[@]}" "$src" >"$WORK/headers/src.log" 2>&1; then
+            pass "$cxx: $(basename "$src") compiles warning-free"
+        else
+            fail "$cxx: $(basename "$src")"; show "$WORK/headers/src.log"
+        fi
+    done
+done
+
+# Every bedrock_* function libmochi exports must be declared in a C header.
+if command -v nm >/dev/null; then
+    undeclared=""
+    for sym in $(nm -D --defined-only "$PREFIX/lib/libmochi.so" | awk '$2 == "T" && $3 ~ /^bedrock_/ {print $3}'); do
+        grep -q "\b$sym(" "$PREFIX"/include/bedrock/*.h || undeclared="$undeclared $sym"
+    done
+    if [ -z "$undeclared" ]; then pass "every exported bedrock_* function is declared in <bedrock/*.h>"; else
+        fail "exported but not declared in <bedrock/*.h>:$undeclared"; fi
+fi
+
+# ---------------------------------------------------------------------------
+echo "== 2. builds through find_package from $PREFIX (t=${SECONDS}s)"
+# The four projects are built in parallel; results are reported in order.
+build_start() { # NAME SOURCE-DIR [CMAKE ARGS...]
+    local name=$1 src=$2
+    shift 2
+    ( "$CMAKE" -S "$src" -B "$WORK/build/$name" -DCMAKE_PREFIX_PATH="$PREFIX" "$@" \
+        && "$CMAKE" --build "$WORK/build/$name" ) >"$WORK/build-$name.log" 2>&1 &
+    BUILDS+=("$!:$name:$(basename "$src")")
+}
+BUILDS=()
+build_start modules "$HERE/modules"
+build_start client "$HERE/client"
+build_start example "$REPO/examples-c/bedrock" -DEXAMPLES_WERROR=ON
+build_start flock-examples "$REPO/examples-c/flock" -DEXAMPLES_WERROR=ON
+for b in "${BUILDS[@]}"; do
+    IFS=: read -r pid name src <<<"$b"
+    if wait "$pid"; then pass "build $name ($src)"; else
+        fail "build $name (log below)"; show "$WORK/build-$name.log"
+        [ "$name" = modules ] && finish
+    fi
+done
+for lib in libtest-c-module.so libtest-cxx-module.so libModuleA.so libModuleB.so; do
+    [ -f "$MODULES/$lib" ] || fail "module $lib not built"
+done
+if timeout 60 "$MODULES/bedrock-module-api-test" "$MODULES/libModuleA.so" "$MODULES/libModuleB.so" \
+        >"$WORK/module-api.out" 2>&1; then
+    pass "C++ module API in one process ($(grep -c '^ok' "$WORK/module-api.out") checks)"
+else
+    fail "C++ module API in one process"; grep -v '^ok' "$WORK/module-api.out" | show
+fi
+
+# ---------------------------------------------------------------------------
+echo "== 3. tutorial: basic config (bootstrap self, static group, group file) (t=${SECONDS}s)"
+D=$WORK/basic
+mkdir -p "$D"
+cp "$REPO/tests/data/bedrock/seed-basic-config.json" "$D/basic-config.json"
+start daemon "$D" "$BIN/bedrock" "$PROTOCOL" -c basic-config.json
+BASIC_PID=$LAST_PID
+if ready daemon "$D" "$BASIC_PID" && file_has_members "$D/my_group.flock" 1; then
+    pass "basic: daemon up, my_group.flock written"
+    mode=$(stat -c %a "$D/my_group.flock")
+    if [ "$mode" = 600 ]; then pass "basic: group file mode 0600"; else fail "basic: group file mode $mode"; fi
+    ADDR=$(first_address "$D/my_group.flock")
+    if query "$D" query-f -f my_group.flock && query "$D" query-a -a "$ADDR"; then
+        if py 'import json,sys
+addr=sys.argv[1]
+for f in sys.argv[2:]:
+    d=json.load(open(f))
+    assert list(d)==[addr], list(d)
+    c=d[addr]
+    assert set(["bedrock","libraries","margo","providers"]) <= set(c), list(c)
+    p=c["providers"]
+    assert [x["name"] for x in p]==["my_group"] and p[0]["type"]=="flock" and p[0]["provider_id"]==1, p
+    assert p[0]["config"]["group"]["type"]=="static", p[0]
+' "$ADDR" "$D/query-f.json" "$D/query-a.json"; then
+            pass "basic: bedrock-query -f / -a print {\"$ADDR\": config} with provider my_group"
+        else
+            fail "basic: bedrock-query output"; show "$D/query-f.json"
+        fi
+    else
+        fail "basic: bedrock-query failed"; show "$D/query-f.qerr" "$D/query-a.qerr"
+    fi
+    if timeout 30 "$WORK/build/example/print-config" "$ADDR" >"$D/print.out" 2>"$D/print.err" \
+        && py 'import json,sys; c=json.load(open(sys.argv[1])); assert c["providers"][0]["name"]=="my_group"' "$D/print.out" \
+        && grep -q "not supported" "$D/print.err"; then
+        pass "basic: examples-c/bedrock print-config prints the config, queryConfig throws"
+    else
+        fail "basic: print-config"; show "$D/print.out" "$D/print.err"
+    fi
+    if timeout 60 "$WORK/build/client/bedrock-c-api-test" "$ADDR" >"$D/capi.out" 2>&1; then
+        pass "basic: C client API survives NULL/garbage ($(grep -c '^ok' "$D/capi.out") checks)"
+    else
+        fail "basic: C client API test"; grep -v '^ok' "$D/capi.out" | show
+    fi
+    if timeout 60 "$WORK/build/client/bedrock-client-test" "$ADDR" "$D/my_group.flock" \
+            "$MODULES/libModuleB.so" >"$D/client.out" 2>&1; then
+        pass "basic: C++ client API ($(grep -c '^ok' "$D/client.out") checks)"
+    else
+        fail "basic: C++ client API test"; grep -v '^ok' "$D/client.out" | show
+    fi
+    shutdown_all "$D" basic "$D/my_group.flock" "$BASIC_PID"
+else
+    fail "basic: no group file; daemon stderr:"; show "$D/daemon.err"
+fi
+
+# ---------------------------------------------------------------------------
+echo "== 4. tutorial: dependency config with a C and a C++ module (no Yokan) (t=${SECONDS}s)"
+check_dependency_config() { # DIR FORM
+    local dir=$1 form=$2
+    start daemon "$dir" "$BIN/bedrock" "$PROTOCOL" -c config.json
+    local pid=$LAST_PID
+    if ! ready daemon "$dir" "$pid"; then
+        fail "dependencies ($form): daemon did not start"; show "$dir/daemon.err"
+        return
+    fi
+    pass "dependencies ($form): daemon up with test_c and test_cxx providers"
+    if query "$dir" query -f my_group.flock && py 'import json,sys
+form=sys.argv[2]
+d=json.load(open(sys.argv[1])); c=list(d.values())[0]
+p={x["name"]:x for x in c["providers"]}
+k=p["my_checker"]["config"]
+assert k["flock_handle_ok"] and k["flock_config_ok"] and k["flock_provider_id"]==1, k
+assert p["my_checker"]["dependencies"]=={"flock_group":k["flock_group"]}, p["my_checker"]
+x=p["my_cxx"]["config"]
+assert x["pool_ok"] and x["group_ok"] and x["margo_ok"] and x["bad_cast_throws"], x
+assert x["pool"]=="__primary__" and x["group_provider_id"]==1 and x["margo"]=="0", x
+if form=="object":
+    assert k["flock_group"]=="my_group" and k["num_tags"]==1 and k["config"]=={"database":{"type":"map"}}, k
+    assert x["tags"]==["a","b"] and x["config"]=={"x":1} and x["xs"]=="__primary__", x
+    y=p["my_cxx2"]["config"]
+    assert y["peer"]=="my_cxx" and y["peer_is_cxx"] and y["pool"]=="__primary__", y
+    assert p["my_cxx2"]["provider_id"]==2, p["my_cxx2"]
+    assert c["libraries"]=={"flock":"libflock-bedrock-module.so","test_c":"libtest-c-module.so","test_cxx":"libtest-cxx-module.so"}, c["libraries"]
+else:
+    assert k["flock_group"]=="my_group", k
+    assert x["group"].startswith("flock:1@") and x["group"].endswith(x["group_address"]), x
+    assert len(c["libraries"])==3 and c["libraries"][1].endswith("/libtest-c-module.so"), c["libraries"]
+' "$dir/query.json" "$form"; then
+        pass "dependencies ($form): test_c got a working flock_provider_t; test_cxx got pool/flock/margo/peer handles"
+    else
+        fail "dependencies ($form): reported configs"; show "$dir/query.json" "$dir/query.qerr"
+    fi
+    shutdown_all "$dir" "dependencies ($form)" "$dir/my_group.flock" "$pid"
+}
+D=$WORK/dep-object
+mkdir -p "$D"
+cp "$HERE/configs/with-dependency-object.json" "$D/config.json"
+check_dependency_config "$D" object
+D=$WORK/dep-array
+mkdir -p "$D"
+sed "s|@MODULES@|$MODULES|g" "$HERE/configs/with-dependency-array.json" >"$D/config.json"
+check_dependency_config "$D" array
+
+# ---------------------------------------------------------------------------
+echo "== 5. per-provider dependencies (get_dependencies of bedrock/module.h) (t=${SECONDS}s)"
+if [ -f "$MODULES/libtest-c-dyn-module.so" ]; then
+    D=$WORK/dyn
+    mkdir -p "$D"
+    cp "$HERE/configs/dynamic-dependencies.json" "$D/config.json"
+    start daemon "$D" "$BIN/bedrock" "$PROTOCOL" -c config.json
+    DYN_PID=$LAST_PID
+    if ready daemon "$D" "$DYN_PID"; then
+        if query "$D" query -f my_group.flock && py 'import json,sys
+c=list(json.load(open(sys.argv[1])).values())[0]
+p={x["name"]:x for x in c["providers"]}
+s1=p["my_dyn"]["config"]["seen"]; s2=p["my_dyn2"]["config"]["seen"]
+assert "flock_group:flock;" in s1 and "extra_pool:pool;" in s1, s1
+assert s2=="flock_group:flock;", s2
+assert set(p["my_dyn"]["dependencies"])=={"flock_group","extra_pool"}, p["my_dyn"]
+assert set(p["my_dyn2"]["dependencies"])=={"flock_group"}, p["my_dyn2"]
+' "$D/query.json"; then
+            pass "get_dependencies: per-provider declarations, resolved with their types"
+        else
+            fail "get_dependencies: reported configs"; show "$D/query.json"
+        fi
+        shutdown_all "$D" get_dependencies "$D/my_group.flock" "$DYN_PID"
+    else
+        wait_exit "$DYN_PID" 10
+        fail "get_dependencies: daemon did not start (exit $EXIT_RC); stderr:"; show "$D/daemon.err"
+    fi
+else
+    echo "note: bedrock/module.h has no get_dependencies; test_c_dyn not built"
+fi
+
+# ---------------------------------------------------------------------------
+echo "== 6. provider creation failures (t=${SECONDS}s)"
+D=$WORK/failures
+mkdir -p "$D"
+GROUP='{"name":"g","type":"flock","provider_id":1,"config":{"bootstrap":"self","group":{"type":"static"}}}'
+LIBS='"libraries":["libflock-bedrock-module.so","libtest-c-module.so","libtest-cxx-module.so"]'
+failure_case() { # NAME EXPECTED PROVIDERS...
+    local name=$1 expected=$2
+    shift 2
+    local IFS=,
+    printf '{%s,"providers":[%s]}\n' "$LIBS" "$*" >"$D/$name.json"
+    expect_failure "$name" "$name" "$D" "$expected" -c "$name.json"
+}
+failure_case c-module-fails 'While creating provider "bad" of type "test_c"' "$GROUP" \
+    '{"name":"bad","type":"test_c","config":{"fail":true},"dependencies":{"flock_group":"g"}}'
+failure_case c-module-message 'test_c: asked to fail' "$GROUP" \
+    '{"name":"bad","type":"test_c","config":{"fail":true},"dependencies":{"flock_group":"g"}}'
+failure_case cxx-module-fails 'test_cxx: asked to fail (bad)' \
+    '{"name":"bad","type":"test_cxx","config":{"fail":true},"dependencies":{"pool":"__primary__"}}'
+failure_case missing-flock-dependency 'Missing dependency "flock_group" of type "flock"' "$GROUP" \
+    '{"name":"bad","type":"test_c"}'
+failure_case wrong-dependency-type 'Invalid type test_cxx for dependency "c" (expected flock)' "$GROUP" \
+    '{"name":"c","type":"test_cxx","dependencies":{"pool":0}}' \
+    '{"name":"bad","type":"test_c","dependencies":{"flock_group":"c"}}'
+failure_case missing-pool 'Could not find pool with name "nope"' \
+    '{"name":"bad","type":"test_cxx","dependencies":{"pool":"nope"}}'
+failure_case per-provider-required 'Missing dependency "margo" of type "margo"' \
+    '{"name":"bad","type":"test_cxx","config":{"need_margo":true},"dependencies":{"pool":0}}'
+printf '{"libraries":{"test_x":"libModuleA.so"}}\n' >"$D/wrong-module-name.json"
+expect_failure wrong-module-name wrong-module-name "$D" 'did not register module "test_x"' \
+    -c wrong-module-name.json
+check_failures
+
+# ---------------------------------------------------------------------------
+echo "== 7. tutorial: distributed config under $MPIEXEC -n 4 (t=${SECONDS}s)"
+D=$WORK/mpi
+mkdir -p "$D"
+cp "$HERE/configs/distributed.json" "$D/config.json"
+if command -v "$MPIEXEC" >/dev/null; then
+    start mpiexec "$D" "$MPIEXEC" -n 4 "$BIN/bedrock" "$PROTOCOL" -c config.json
+    MPI_PID=$LAST_PID
+    if wait_for 60 "$MPI_PID" file_has_members "$D/distributed_service.flock" 4; then
+        if py 'import json,sys
+m=json.load(open(sys.argv[1]))["members"]
+assert len(m)==4 and len(set(x["address"] for x in m))==4 and all(x["provider_id"]==1 for x in m), m' \
+            "$D/distributed_service.flock"; then
+            pass "mpi: group file lists 4 members (4 processes, provider id 1)"
+        else
+            fail "mpi: group file"; show "$D/distributed_service.flock"
+        fi
+        ADDR=$(first_address "$D/distributed_service.flock")
+        if timeout 30 "$WORK/build/flock-examples/client" "$ADDR" 1 >"$D/discovery.out" 2>&1 \
+            && [ "$(head -n 1 "$D/discovery.out")" = "Group size: 4 members" ] \
+            && [ "$(grep -c 'provider_id=1$' "$D/discovery.out")" = 4 ]; then
+            pass "mpi: the Flock discovery client (examples-c/flock) lists the 4 members"
+        else
+            fail "mpi: discovery client"; show "$D/discovery.out"
+        fi
+        if query "$D" query -f distributed_service.flock && py 'import json,sys
+d=json.load(open(sys.argv[1])); assert len(d)==4, list(d)
+for c in d.values(): assert c["bedrock"]["pool"]=="rpc_pool" and c["providers"][0]["name"]=="service_group", c["bedrock"]' \
+            "$D/query.json"; then
+            pass "mpi: bedrock-query -f prints the 4 daemons' configs"
+        else
+            fail "mpi: bedrock-query"; show "$D/query.json" "$D/query.qerr"
+        fi
+        shutdown_all "$D" mpi "$D/distributed_service.flock" "$MPI_PID"
+    else
+        fail "mpi: group file has $(members_of "$D/distributed_service.flock") members; stderr:"
+        show "$D/mpiexec.err"
+    fi
+else
+    fail "mpi: $MPIEXEC not found"
+fi
+
+# ---------------------------------------------------------------------------
+echo "== 8. \"file\" bootstrap, centralized backend, 4 daemons one after the other (t=${SECONDS}s)"
+D=$WORK/centralized
+mkdir -p "$D"
+cp "$HERE/configs/file-centralized.json" "$D/config.json"
+CPIDS=()
+ok=1
+for i in 1 2 3 4; do
+    start "daemon$i" "$D" "$BIN/bedrock" "$PROTOCOL" -c config.json
+    CPIDS+=("$LAST_PID")
+    if ! ready "daemon$i" "$D" "$LAST_PID"; then
+        if grep -q 'no group type named "centralized"' "$D/daemon$i.err"; then
+            pending "centralized: this build has no centralized backend yet"
+        else
+            fail "centralized: daemon $i did not start; stderr:"; show "$D/daemon$i.err"
+        fi
+        ok=0
+        break
+    fi
+done
+if [ $ok = 1 ]; then
+    pass "centralized: 4 daemons running"
+    if wait_for 30 "${CPIDS[3]}" file_has_members "$D/centralized.flock" 4; then
+        pass "centralized: the group file lists 4 members"
+    else
+        fail "centralized: the group file lists $(members_of "$D/centralized.flock") members"
+        show "$D/centralized.flock"
+    fi
+    if query "$D" query -f centralized.flock && py 'import json,sys
+d=json.load(open(sys.argv[1])); assert len(d)==4, list(d)
+for c in d.values(): assert c["providers"][0]["config"]["group"]["type"]=="centralized", c["providers"]' \
+        "$D/query.json"; then
+        pass "centralized: bedrock-query -f reaches the 4 daemons"
+    else
+        fail "centralized: bedrock-query"; show "$D/query.json" "$D/query.qerr"
+    fi
+    shutdown_all "$D" centralized "$D/centralized.flock" "${CPIDS[@]}"
+fi
+
+# ---------------------------------------------------------------------------
+echo "== 9. invalid configs (tests/data/bedrock/invalid-configs.json) (t=${SECONDS}s)"
+D=$WORK/invalid
+mkdir -p "$D"
+if py 'import json,sys
+cases=json.load(open(sys.argv[1])); expected=json.load(open(sys.argv[2]))
+out=open(sys.argv[3]+"/cases.tsv","w")
+for i,c in enumerate(cases):
+    open("%s/case%d.json" % (sys.argv[3], i),"w").write(json.dumps(c["input"]))
+    out.write("case%d\t%s\t%s\n" % (i, c["test"], expected[c["test"]]))
+' "$REPO/tests/data/bedrock/invalid-configs.json" "$HERE/invalid-expected.json" "$D"; then
+    while IFS=$'\t' read -r name title expected; do
+        expect_failure "invalid config \"$title\"" "$name" "$D" "$expected" -c "$name.json"
+    done <"$D/cases.tsv"
+    check_failures
+else
+    fail "invalid configs: could not read the cases"
+fi
+
+# ---------------------------------------------------------------------------
+echo "== 10. TOML config (-t) and CLI errors (t=${SECONDS}s)"
+D=$WORK/toml
+mkdir -p "$D"
+cp "$HERE/configs/config.toml" "$D/config.toml"
+start daemon "$D" "$BIN/bedrock" "$PROTOCOL" -t -c config.toml -o effective.json
+TOML_PID=$LAST_PID
+if ready daemon "$D" "$TOML_PID" && wait_for 10 "$TOML_PID" test -s "$D/effective.json"; then
+    if py 'import json,sys
+c=json.load(open(sys.argv[1]))
+pools=[p["name"] for p in c["margo"]["argobots"]["pools"]]
+assert pools[:2]==["my_pool_1","my_pool_2"] and len(pools)==3, pools
+p={x["name"]:x for x in c["providers"]}
+x=p["my_cxx"]
+assert x["provider_id"]==7 and x["tags"]==["from_toml"] and x["dependencies"]["pool"]=="my_pool_2", x
+assert x["config"]["pool"]=="my_pool_2" and x["config"]["group_ok"] and x["config"]["config"]=={"answer":42}, x["config"]
+assert p["my_group"]["config"]["group"]["type"]=="static"
+' "$D/effective.json"; then
+        pass "toml: pools my_pool_1, my_pool_2 (+ __primary__), test_cxx on my_pool_2 (-o output)"
+    else
+        fail "toml: effective config"; show "$D/effective.json"
+    fi
+    shutdown_all "$D" toml "$D/toml_group.flock" "$TOML_PID"
+else
+    fail "toml: daemon did not start"; show "$D/daemon.err"
+fi
+printf 'libraries = [\n' >"$D/bad.toml"
+printf 'return {};\n' >"$D/config.jx9"
+expect_failure "toml syntax error" toml-syntax-error "$D" "error" -t -c bad.toml
+expect_failure "missing config file" missing-config-file "$D" "could not read configuration file" \
+    -c no-such-file.json
+expect_failure "-j with -t" jx9-and-toml "$D" "cannot use both --jx9/-j and --toml/-t" -j -t -c bad.toml
+expect_failure "Jx9 config" jx9-config "$D" "not supported" -j -c config.jx9
+expect_failure "--jx9-context without -j" jx9-context-without-j "$D" \
+    "passing Jx9 parameters for a JSON configuration" --jx9-context x=1 -c no-such-file.json
+check_failures
+
+finish
