@@ -1,3 +1,4 @@
 //! Built-in backends, one file each.
 
 pub mod static_backend;
+pub mod swim;

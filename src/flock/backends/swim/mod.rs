@@ -1,0 +1,415 @@
+//! The `swim` backend: decentralized membership with the SWIM protocol
+//! (Das, Gupta, Motivala 2002). Every protocol period each member probes one
+//! other member (directly, then through `ping_req_members` helpers); a member
+//! that answers neither is suspected, and declared dead if it has not
+//! refuted the suspicion (by raising its incarnation) within
+//! `suspicion_timeout_ms`. Changes travel as gossip piggy-backed on the
+//! protocol's own messages; a full-state sync between two members whose
+//! digests differ repairs whatever gossip missed. Joins and leaves are
+//! announced explicitly. See `docs/swim.md` for the protocol as implemented.
+//!
+//! Layout: `config` (keys, defaults, validation), `wire` (messages),
+//! `state` (membership and metadata records and their merge rules, no I/O),
+//! `handlers` (incoming messages), `probe` (the protocol period, join,
+//! leave, sync, and the threads), this file (the backend: start, handler
+//! registration, shutdown, metadata).
+
+pub mod config;
+mod handlers;
+mod probe;
+mod state;
+pub mod wire;
+
+pub use config::SwimConfig;
+
+use self::state::{Event, Id, State, CONFIG_KEY, TYPE_KEY};
+use crate::flock::backend::{Backend, BackendFactory, BackendInit};
+use crate::flock::error::{FlockError, Result};
+use crate::flock::registry::Named;
+use crate::flock::view::GroupView;
+use crate::rpc::pool::{Pool, Xstream};
+use crate::rpc::{Address, Engine, PendingCall, Request, RpcError};
+use crossbeam_channel::{bounded, unbounded, Sender};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Leave announcements wait this long (upstream's announce timeout).
+const LEAVE_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Members told directly of a leave; the rest learn it by gossip.
+const MAX_LEAVE_FANOUT: usize = 32;
+/// Tombstones of departed members are kept at least this long.
+const MIN_TOMBSTONE_TTL: Duration = Duration::from_secs(600);
+/// Consecutive "unknown sender" answers after which an established member
+/// concludes that the group has forgotten it.
+const UNKNOWN_STREAK_LIMIT: u32 = 3;
+/// Resolved addresses cached at most.
+const MAX_CACHED_ADDRESSES: usize = 4096;
+
+pub struct SwimFactory;
+
+impl Named for SwimFactory {
+    fn name(&self) -> &str {
+        "swim"
+    }
+}
+
+impl BackendFactory for SwimFactory {
+    fn create(&self, init: BackendInit) -> Result<Arc<dyn Backend>> {
+        let backend: Arc<dyn Backend> = SwimBackend::start(init)?;
+        Ok(backend)
+    }
+}
+
+/// The effective config: `group.config` over upstream's defaults; a joiner
+/// then takes the settings the group stored in `__config__` (its initial
+/// view comes from a member), so that every member probes with the same
+/// timing and reports the same config, and their digests agree.
+fn resolve_config(init: &BackendInit) -> Result<SwimConfig> {
+    let own = SwimConfig::default().overlay(&init.config, "group.config")?;
+    if !init.join || init.initial_view.find_metadata(TYPE_KEY) != Some("swim") {
+        return Ok(own);
+    }
+    let Some(text) = init.initial_view.find_metadata(CONFIG_KEY) else { return Ok(own) };
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| FlockError::InvalidConfig(format!("swim: the group's \"__config__\" is not valid JSON: {e}")))?;
+    let group = own.clone().overlay(&value, "the group's \"__config__\"")?;
+    if group != own && init.config.as_object().is_some_and(|o| !o.is_empty()) {
+        crate::warning!("swim: joining with the group's settings {} instead of group.config {}", group.to_text(), own.to_text());
+    }
+    Ok(group)
+}
+
+fn check_key(key: &str, value: Option<&str>) -> Result<()> {
+    if key.is_empty() {
+        return Err(FlockError::InvalidArgs("metadata key is empty".into()));
+    }
+    if state::is_reserved(key) {
+        return Err(FlockError::Forbidden(format!("metadata key \"{key}\" is reserved for the backend")));
+    }
+    if key.contains('\0') || value.is_some_and(|v| v.contains('\0')) {
+        return Err(FlockError::InvalidArgs("metadata keys and values cannot contain NUL bytes".into()));
+    }
+    Ok(())
+}
+
+/// State shared by the backend, its handlers and its protocol thread.
+struct Shared {
+    engine: Engine,
+    self_id: Id,
+    config: SwimConfig,
+    state: Mutex<State>,
+    /// To the thread that reports changes to the provider, in order.
+    events: Mutex<Option<Sender<Event>>>,
+    addresses: Mutex<HashMap<String, Address>>,
+    /// Set when destroy starts: we answer as a non-member from then on.
+    stopping: AtomicBool,
+}
+
+/// What a probe answer says about the member that answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    Alive,
+    /// Alive, but it does not know us and we are new: announce ourselves.
+    AliveAnnounce,
+    /// It answered that it is out of the group.
+    NotAlive,
+}
+
+impl Shared {
+    /// Runs `f` under the state lock, then queues the events it produced
+    /// (still under the lock, so they leave in the order they happened).
+    fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut st = self.state.lock();
+        let r = f(&mut st);
+        if !st.events.is_empty() {
+            let events = std::mem::take(&mut st.events);
+            if let Some(tx) = self.events.lock().as_ref() {
+                for e in events {
+                    let _ = tx.send(e);
+                }
+            }
+        }
+        r
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    fn address(&self, text: &str) -> std::result::Result<Address, RpcError> {
+        let mut cache = self.addresses.lock();
+        if let Some(a) = cache.get(text) {
+            return Ok(a.clone());
+        }
+        let a = self.engine.lookup(text)?;
+        if cache.len() >= MAX_CACHED_ADDRESSES {
+            cache.clear();
+        }
+        cache.insert(text.to_string(), a.clone());
+        Ok(a)
+    }
+
+    fn call_async(&self, to: &Id, rpc: &str, payload: Vec<u8>, timeout: Duration) -> std::result::Result<PendingCall, RpcError> {
+        let addr = self.address(&to.0)?;
+        self.engine.call_async(&addr, rpc, to.1, payload, timeout)
+    }
+
+    fn call(&self, to: &Id, rpc: &str, payload: Vec<u8>, timeout: Duration) -> std::result::Result<Vec<u8>, RpcError> {
+        self.call_async(to, rpc, payload, timeout)?.wait()
+    }
+
+    fn announce_timeout(&self) -> Duration {
+        // The member we announce to pings us back before answering.
+        self.verify_timeout() + Duration::from_millis(1000)
+    }
+
+    /// A join is checked once, not under the failure detector's deadlines:
+    /// a joiner that just started on a busy machine may answer slowly.
+    fn verify_timeout(&self) -> Duration {
+        (self.config.ping_req_timeout() * 2).max(self.config.ping_timeout() * 2).max(Duration::from_millis(1000))
+    }
+
+    fn sync_timeout(&self) -> Duration {
+        self.config.ping_req_timeout().max(Duration::from_millis(500))
+    }
+
+    /// The longest a protocol period's work can take when the process runs
+    /// normally (every wait on the network times out).
+    fn longest_period(&self) -> Duration {
+        self.config.ping_timeout() * 2 + self.config.ping_req_timeout() + self.sync_timeout() + self.announce_timeout()
+    }
+
+    fn tombstone_ttl(&self) -> Duration {
+        MIN_TOMBSTONE_TTL.max(self.config.suspicion_timeout() * 20)
+    }
+}
+
+struct Threads {
+    stop: Option<Sender<()>>,
+    protocol: Option<JoinHandle<()>>,
+    emitter: Option<JoinHandle<()>>,
+    xstreams: Vec<Xstream>,
+}
+
+pub struct SwimBackend {
+    shared: Arc<Shared>,
+    threads: Mutex<Threads>,
+    destroyed: AtomicBool,
+}
+
+const RPCS: [&str; 4] = [wire::PING, wire::PING_REQ, wire::ANNOUNCE, wire::SYNC];
+
+impl SwimBackend {
+    fn start(init: BackendInit) -> Result<Arc<SwimBackend>> {
+        let config = resolve_config(&init)?;
+        for w in config.warnings() {
+            crate::warning!("swim: {w}");
+        }
+        let self_id: Id = (init.self_address.clone(), init.provider_id);
+        let now = Instant::now();
+        let mut view: GroupView = init.initial_view;
+        if !view.contains_member(&self_id.0, self_id.1) {
+            view.add_member(&self_id.0, self_id.1);
+        }
+        view.add_metadata(CONFIG_KEY, &config.to_text());
+        view.add_metadata(TYPE_KEY, "swim");
+        let mut st = State::new(self_id.clone(), state::unix_ns(), view, now);
+        // For a while after creation (joiners, and members of a bootstrap
+        // view that started late) others may not know us yet.
+        st.young_until = now + (config.suspicion_timeout() * 2).max(config.period() * 20);
+        let (events_tx, events_rx) = unbounded();
+        let shared = Arc::new(Shared {
+            engine: init.engine.clone(),
+            self_id,
+            config,
+            state: Mutex::new(st),
+            events: Mutex::new(Some(events_tx)),
+            addresses: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
+        });
+
+        let sink = init.sink.clone();
+        let emitter = std::thread::Builder::new()
+            .name("flock-swim-events".into())
+            .spawn(move || probe::emit_loop(events_rx, sink))
+            .map_err(|e| FlockError::Other(format!("swim: cannot start a thread: {e}")))?;
+        let backend = Arc::new(SwimBackend {
+            shared: shared.clone(),
+            threads: Mutex::new(Threads { stop: None, protocol: None, emitter: Some(emitter), xstreams: Vec::new() }),
+            destroyed: AtomicBool::new(false),
+        });
+        if let Err(e) = backend.serve(init.provider_id) {
+            backend.shutdown(false);
+            return Err(e);
+        }
+        if init.join {
+            if let Err(e) = shared.join_group() {
+                backend.shutdown(false);
+                return Err(e);
+            }
+        }
+        let (stop_tx, stop_rx) = bounded::<()>(0);
+        let weak = Arc::downgrade(&shared);
+        let period = shared.config.period();
+        let protocol = std::thread::Builder::new()
+            .name(format!("flock-swim-{}", init.provider_id))
+            .spawn(move || probe::protocol_loop(weak, stop_rx, period));
+        match protocol {
+            Ok(handle) => {
+                let mut t = backend.threads.lock();
+                t.stop = Some(stop_tx);
+                t.protocol = Some(handle);
+            }
+            Err(e) => {
+                backend.shutdown(false);
+                return Err(FlockError::Other(format!("swim: cannot start the protocol thread: {e}")));
+            }
+        }
+        Ok(backend)
+    }
+
+    /// Registers the RPC handlers on pools of our own: a failure detector
+    /// must answer pings within `ping_timeout_ms` whatever the application's
+    /// handlers are doing, and our ping-req and join handlers wait on the
+    /// network (Margo's handler ULTs yield while they wait; our handlers are
+    /// jobs on OS threads and cannot). Pings and syncs never wait, so one
+    /// stream is reserved for them.
+    fn serve(&self, provider_id: u16) -> Result<()> {
+        let quick = Pool::new(&format!("flock-swim-{provider_id}-quick"));
+        let waiting = Pool::new(&format!("flock-swim-{provider_id}-waiting"));
+        let mut xstreams = Vec::new();
+        let layout = [vec![quick.clone()], vec![waiting.clone(), quick.clone()], vec![waiting.clone(), quick.clone()]];
+        for (i, pools) in layout.into_iter().enumerate() {
+            let x = Xstream::spawn(&format!("swim{provider_id}-{i}"), pools)
+                .map_err(|e| FlockError::Other(format!("swim: cannot start an execution stream: {e}")))?;
+            xstreams.push(x);
+        }
+        self.threads.lock().xstreams = xstreams;
+        type H = fn(&Shared, Request) -> std::result::Result<Vec<u8>, String>;
+        let table: [(&str, H, &Arc<Pool>); 4] = [
+            (wire::PING, Shared::on_ping, &quick),
+            (wire::SYNC, Shared::on_sync, &quick),
+            (wire::PING_REQ, Shared::on_ping_req, &waiting),
+            (wire::ANNOUNCE, Shared::on_announce, &waiting),
+        ];
+        for (name, handler, pool) in table {
+            let weak = Arc::downgrade(&self.shared);
+            self.shared
+                .engine
+                .register(
+                    name,
+                    provider_id,
+                    Some(pool.clone()),
+                    Arc::new(move |req| match weak.upgrade() {
+                        Some(s) => handler(&s, req),
+                        None => Err("the swim group is being destroyed".into()),
+                    }),
+                )
+                .map_err(FlockError::from)?;
+        }
+        Ok(())
+    }
+
+    /// Stops everything; with `announce`, tells the group we leave first.
+    fn shutdown(&self, announce: bool) {
+        if self.destroyed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shared = &self.shared;
+        shared.stopping.store(true, Ordering::Release);
+        let current = std::thread::current().id();
+        let (stop, protocol) = {
+            let mut t = self.threads.lock();
+            (t.stop.take(), t.protocol.take())
+        };
+        drop(stop);
+        if let Some(p) = protocol {
+            if p.thread().id() != current {
+                let _ = p.join();
+            }
+        }
+        if announce && !shared.engine.is_finalized() {
+            shared.leave_group();
+        }
+        for name in RPCS {
+            shared.engine.deregister(name, shared.self_id.1);
+        }
+        let (xstreams, emitter) = {
+            let mut t = self.threads.lock();
+            (std::mem::take(&mut t.xstreams), t.emitter.take())
+        };
+        drop(xstreams);
+        shared.events.lock().take();
+        if let Some(e) = emitter {
+            if e.thread().id() != current {
+                let _ = e.join();
+            }
+        }
+    }
+}
+
+impl Drop for SwimBackend {
+    fn drop(&mut self) {
+        self.shutdown(false);
+    }
+}
+
+impl Backend for SwimBackend {
+    fn config(&self) -> serde_json::Value {
+        self.shared.config.to_json()
+    }
+
+    fn with_view(&self, f: &mut dyn FnMut(&GroupView)) {
+        // A copy, so that slow readers (the provider writes the group file
+        // from here) never hold up the failure detector.
+        let view = self.shared.state.lock().view.clone();
+        f(&view);
+    }
+
+    fn set_metadata(&self, key: &str, value: &str) -> Result<()> {
+        check_key(key, Some(value))?;
+        self.change(key, Some(value))
+    }
+
+    fn remove_metadata(&self, key: &str) -> Result<()> {
+        check_key(key, None)?;
+        self.change(key, None)
+    }
+
+    fn destroy(&self) -> Result<()> {
+        self.shutdown(true);
+        Ok(())
+    }
+}
+
+impl SwimBackend {
+    fn change(&self, key: &str, value: Option<&str>) -> Result<()> {
+        if self.destroyed.load(Ordering::Acquire) {
+            return Err(FlockError::InvalidGroup("the swim group is destroyed".into()));
+        }
+        self.shared.with_state(|st| {
+            if st.expelled {
+                return Err(FlockError::NotAMember("this member was declared dead by the group".into()));
+            }
+            st.set_local_meta(key, value);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_checked() {
+        assert!(matches!(check_key("", Some("v")), Err(FlockError::InvalidArgs(_))));
+        assert!(matches!(check_key("__type__", Some("v")), Err(FlockError::Forbidden(_))));
+        assert!(matches!(check_key("k", Some("a\0b")), Err(FlockError::InvalidArgs(_))));
+        assert!(check_key("k", None).is_ok());
+    }
+}
