@@ -5,13 +5,17 @@
 //! mochi-flock-member --protocol na+sm --provider-id 1 \
 //!     --config '{"group":{"type":"centralized"},"file":"g.flock"}' \
 //!     --bootstrap self|join:ADDRESS:PROVIDER_ID|file:PATH|view:PATH \
-//!     [--addr-file PATH]
+//!     [--addr-file PATH] [--print-updates]
 //! ```
 //! SIGTERM or SIGINT destroys the provider (a graceful leave) and exits 0.
+//! With `--print-updates`, every membership and metadata update the provider
+//! reports is printed on stdout (`member joined|left|died|moved ADDRESS ID`,
+//! `metadata KEY VALUE`), after the address line.
 
 use clap::Parser;
 use mochi::flock::client::{Client, GroupHandle};
-use mochi::flock::provider::{Provider, ProviderArgs};
+use mochi::flock::protocol::Update;
+use mochi::flock::provider::{Provider, ProviderArgs, UpdateCallbacks};
 use mochi::flock::{bootstrap, view_file, GroupView};
 use mochi::rpc::{Engine, InitOverrides, Mode};
 
@@ -32,6 +36,27 @@ struct Cli {
     /// Write our address here (atomically) once the provider is up.
     #[arg(long)]
     addr_file: Option<std::path::PathBuf>,
+    /// Print every update the provider reports (for tests).
+    #[arg(long)]
+    print_updates: bool,
+}
+
+/// Prints the provider's update callbacks, one line each.
+struct Printer;
+
+impl UpdateCallbacks for Printer {
+    fn membership(&self, update: Update, address: &str, provider_id: u16) {
+        let what = match update {
+            Update::Joined => "joined",
+            Update::Left => "left",
+            Update::Died => "died",
+            Update::Moved => "moved",
+        };
+        println!("member {what} {address} {provider_id}");
+    }
+    fn metadata(&self, key: &str, value: &str) {
+        println!("metadata {key} {value}");
+    }
 }
 
 fn initial_view(engine: &Engine, provider_id: u16, method: &str) -> Result<GroupView, String> {
@@ -80,6 +105,9 @@ fn main() {
     engine.enable_remote_shutdown();
     let addr = engine.self_address().to_string();
     println!("{addr}");
+    if cli.print_updates {
+        provider.add_update_callbacks(1, std::sync::Arc::new(Printer));
+    }
     if let Some(path) = &cli.addr_file {
         let tmp = path.with_extension("tmp");
         if std::fs::write(&tmp, format!("{addr}\n")).and_then(|_| std::fs::rename(&tmp, path)).is_err() {

@@ -66,6 +66,7 @@ pub static BACKENDS: Registry<dyn BackendFactory> = Registry::new("backend");
 /// Registers the built-in backends (idempotent).
 pub fn register_builtins() {
     let _ = BACKENDS.register(Arc::new(super::backends::static_backend::StaticFactory));
+    let _ = BACKENDS.register(Arc::new(super::backends::centralized::CentralizedFactory));
     let _ = BACKENDS.register(Arc::new(super::backends::swim::SwimFactory));
 }
 

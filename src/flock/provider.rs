@@ -393,14 +393,16 @@ impl Inner {
     /// one member writes it).
     fn persist(&self) {
         let (Some(path), Some(backend)) = (&self.file, self.backend.get()) else { return };
-        let mut result = None;
+        // Copy under the backend's lock, write (with fsync) outside it: a
+        // backend's pings must not wait for the disk.
+        let mut mine = None;
         backend.with_view(&mut |v| {
             let first = v.member_at(0);
             if first.is_some_and(|m| m.address == self.public_address && m.provider_id == self.provider_id) {
-                result = Some(view_file::write_atomic(path, v));
+                mine = Some(v.clone());
             }
         });
-        if let Some(Err(e)) = result {
+        if let Some(Err(e)) = mine.map(|v| view_file::write_atomic(path, &v)) {
             crate::warning!("could not write group file {}: {e}", path.display());
         }
     }

@@ -1,0 +1,624 @@
+//! The follower's side: answering pings, applying pushed changes, pulling
+//! the view when something is missing, watching the primary, and choosing a
+//! new primary when it dies.
+
+use super::primary;
+use super::state::{Role, State};
+use super::wire::{
+    self, decode_handover, Change, Claim, HandoverReply, Ping, PingReply, Snapshot, Standing, SyncReply, SyncReq,
+    UpdateMsg, UpdateReply, WhoisReply, WhoisReq,
+};
+use super::{Core, MAX_NAP, POLL};
+use crate::flock::error::Result;
+use crate::flock::protocol::Update;
+use crate::flock::view::Member;
+use crate::rpc::{PendingCall, RpcError};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// We heard from our primary.
+fn contact(s: &mut State) {
+    s.last_contact = Instant::now();
+    s.contacted = true;
+    s.check_primary_now = false;
+}
+
+/// Follows `claim` from now on (a primary that steps down comes here too);
+/// the view is pulled from the new primary right away.
+pub(super) fn adopt(core: &Core, s: &mut State, claim: Claim) {
+    crate::info!(
+        "flock centralized member ({}, {}) follows ({}, {}) of term {}",
+        core.me.address,
+        core.provider_id,
+        claim.primary.address,
+        claim.primary.provider_id,
+        claim.term
+    );
+    s.note_term(claim.term);
+    s.claim = claim;
+    s.role = Role::Follower;
+    s.electing = false;
+    s.announce = false;
+    s.sync_wanted = true;
+    contact(s);
+    core.kick(s);
+}
+
+/// Applies a change that comes from the primary (pushed, or returned by a
+/// metadata request) in version order; anything out of order makes us
+/// pull the whole view instead.
+pub(super) fn apply_from_primary(core: &Core, s: &mut State, msg: &UpdateMsg) -> UpdateReply {
+    if msg.claim != s.claim {
+        if msg.claim.beats(&s.claim)
+            && !core.is_me(&msg.claim.primary)
+            && s.view.contains_member(&msg.claim.primary.address, msg.claim.primary.provider_id)
+        {
+            adopt(core, s, msg.claim.clone());
+            return UpdateReply::Gap;
+        }
+        return UpdateReply::Refused;
+    }
+    if s.role != Role::Follower {
+        return UpdateReply::Refused;
+    }
+    contact(s);
+    if msg.version <= s.version {
+        return UpdateReply::Duplicate;
+    }
+    if msg.version > s.version + 1 {
+        s.sync_wanted = true;
+        core.kick(s);
+        return UpdateReply::Gap;
+    }
+    if let Change::Membership { update: Update::Died | Update::Left, member } = &msg.change {
+        if core.is_me(member) {
+            core.expel(s, "was removed from the group by its primary");
+            return UpdateReply::Applied;
+        }
+    }
+    s.apply(&msg.change);
+    s.version = msg.version;
+    if s.view.digest() != msg.digest_after {
+        crate::debug!("view diverged from the primary's after version {}: pulling it", msg.version);
+        s.sync_wanted = true;
+        core.kick(s);
+    }
+    UpdateReply::Applied
+}
+
+/// Installs a view pulled from the primary, unless ours is newer.
+fn install_pulled(core: &Core, s: &mut State, snap: Snapshot) {
+    let newer = (snap.claim == s.claim && snap.version >= s.version) || snap.claim.beats(&s.claim);
+    if snap.claim == s.claim || snap.claim.beats(&s.claim) {
+        contact(s);
+    }
+    if newer {
+        if snap.view.contains_member(&core.me.address, core.provider_id) {
+            s.install(snap);
+        } else {
+            s.rejoin_wanted = true;
+            core.kick(s);
+        }
+    }
+}
+
+/// Pulls the primary's view now, waiting for it (a follower that must show
+/// a change it just made, but missed the changes before it).
+pub(super) fn pull_now(core: &Core) {
+    let (claim, req) = {
+        let s = core.state.lock();
+        if s.role != Role::Follower {
+            return;
+        }
+        let req =
+            SyncReq { requester: core.me.clone(), claim: s.claim.clone(), version: s.version, digest: s.view.digest() };
+        (s.claim.clone(), req)
+    };
+    let reply = core.call(&claim.primary, wire::SYNC, req.encode(), core.timeout()).ok();
+    if let Some(Ok(SyncReply::Full(snap))) = reply.map(|b| SyncReply::decode(&b)) {
+        let mut s = core.state.lock();
+        if s.role == Role::Follower && s.claim == claim {
+            install_pulled(core, &mut s, snap);
+        }
+    }
+}
+
+// ---- handlers -------------------------------------------------------------
+
+pub(super) fn on_ping(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -> Result<Vec<u8>> {
+    let ping = Ping::decode(payload)?;
+    let mut s = core.state.lock();
+    if !core.sent_by(sender, &ping.claim.primary.address) {
+        if core.limiter.allow("ping-forged") {
+            crate::warning!(
+                "rejected a ping claiming to come from {} sent from {}",
+                ping.claim.primary.address,
+                sender.unwrap_or("?")
+            );
+        }
+        return Ok(PingReply::Refused(s.claim.clone()).encode());
+    }
+    let reply = match s.role {
+        Role::Joining | Role::Expelled | Role::Stopped => PingReply::Refused(s.claim.clone()),
+        Role::Primary | Role::Follower => {
+            if ping.claim == s.claim {
+                if s.role == Role::Primary {
+                    PingReply::Refused(s.claim.clone())
+                } else {
+                    contact(&mut s);
+                    if ping.version != s.version || ping.digest != s.view.digest() {
+                        s.sync_wanted = true;
+                        core.kick(&mut s);
+                    }
+                    PingReply::Accepted
+                }
+            } else if ping.claim.beats(&s.claim) {
+                let p = &ping.claim.primary;
+                if !core.is_me(p) && s.view.contains_member(&p.address, p.provider_id) {
+                    adopt(core, &mut s, ping.claim);
+                    PingReply::Accepted
+                } else {
+                    if core.limiter.allow("ping-unknown") {
+                        crate::warning!(
+                            "rejected a ping from ({}, {}), which is not a member of this group's view",
+                            p.address,
+                            p.provider_id
+                        );
+                    }
+                    // Perhaps a member we missed took over: check our own
+                    // primary; if it is gone, the election asks the members we
+                    // know, who can vouch for the newcomer.
+                    if s.role == Role::Follower && !s.check_primary_now {
+                        s.check_primary_now = true;
+                        core.kick(&mut s);
+                    }
+                    PingReply::Unknown(s.claim.clone())
+                }
+            } else {
+                // Ours beats the sender's claim: tell it, it steps down.
+                PingReply::Follows(s.claim.clone())
+            }
+        }
+    };
+    Ok(reply.encode())
+}
+
+pub(super) fn on_update(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -> Result<Vec<u8>> {
+    let msg = UpdateMsg::decode(payload)?;
+    let mut s = core.state.lock();
+    if !core.sent_by(sender, &msg.claim.primary.address) {
+        if core.limiter.allow("update-forged") {
+            crate::warning!(
+                "rejected an update claiming to come from {} sent from {}",
+                msg.claim.primary.address,
+                sender.unwrap_or("?")
+            );
+        }
+        return Ok(UpdateReply::Refused.encode());
+    }
+    let reply = match s.role {
+        // The join answer is on its way: pull the view once it is in.
+        Role::Joining => {
+            s.sync_wanted = true;
+            UpdateReply::Gap
+        }
+        Role::Expelled | Role::Stopped => UpdateReply::Refused,
+        Role::Primary | Role::Follower => apply_from_primary(core, &mut s, &msg),
+    };
+    Ok(reply.encode())
+}
+
+pub(super) fn on_whois(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
+    let req = WhoisReq::decode(payload)?;
+    let mut s = core.state.lock();
+    let now = Instant::now();
+    let standing = s.standing_of(&req.requester);
+    let is_member = standing == Standing::Member && !core.is_me(&req.requester);
+    if is_member {
+        s.last_peer_evidence = Some(now);
+    }
+    let since_contact = now.duration_since(s.last_contact);
+    let fresh =
+        s.role == Role::Primary || (s.role == Role::Follower && s.contacted && since_contact <= core.silence_limit());
+    // Another member thinks our common primary is dead: check it now rather
+    // than at our own pace, so that the rightful successor (perhaps us)
+    // reaches the same verdict quickly.
+    if req.suspect
+        && is_member
+        && s.role == Role::Follower
+        && req.claim == s.claim
+        && since_contact > core.cfg.interval_max()
+    {
+        s.check_primary_now = true;
+        core.kick(&mut s);
+    }
+    let reply = WhoisReply {
+        active: matches!(s.role, Role::Primary | Role::Follower),
+        claim: s.claim.clone(),
+        electing: s.electing,
+        standing,
+        primary_fresh: fresh,
+    };
+    Ok(reply.encode())
+}
+
+pub(super) fn on_handover(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -> Result<Vec<u8>> {
+    let snap = decode_handover(payload)?;
+    let mut s = core.state.lock();
+    let ok = core.sent_by(sender, &snap.claim.primary.address)
+        && s.role == Role::Follower
+        && snap.claim == s.claim
+        && snap.view.contains_member(&core.me.address, core.provider_id);
+    if !ok {
+        if core.limiter.allow("handover") {
+            crate::warning!(
+                "refused to take over from ({}, {})",
+                snap.claim.primary.address,
+                snap.claim.primary.provider_id
+            );
+        }
+        return Ok(HandoverReply::Refused.encode());
+    }
+    let old = snap.claim.primary.clone();
+    if snap.version >= s.version {
+        // Catch up first (reporting what we had missed), then take over.
+        s.install(snap);
+    }
+    primary::promote(core, &mut s, Some((old, Update::Left)));
+    Ok(HandoverReply::Accepted.encode())
+}
+
+// ---- watchdog -------------------------------------------------------------
+
+struct InFlight {
+    sent: Instant,
+    call: PendingCall,
+}
+
+enum Decision {
+    /// Settled (new primary adopted or taken over, or expelled).
+    Done,
+    /// Try again after this long.
+    Wait(Duration),
+}
+
+/// A follower's timer work. Every `update_interval` it compares its version
+/// and digest with the primary's (pulling the view if they differ), and it
+/// pulls at once when a ping or push revealed a gap. When the primary has
+/// been silent for longer than the longest ping gap, those pulls become
+/// probes, sent like the primary's pings to a suspect follower; after
+/// `ping_max_num_timeouts` failed probes in a row the primary is dead and
+/// an election starts.
+#[derive(Default)]
+pub(super) struct Watch {
+    claim: Option<Claim>,
+    calls: Vec<InFlight>,
+    misses: u32,
+    seen_contact: Option<Instant>,
+    last_probe: Option<Instant>,
+    next_check: Option<Instant>,
+    defer_until: Option<Instant>,
+    /// Elections run since the primary last answered (only the first one
+    /// is logged as a warning: a cut-off member retries for as long as the
+    /// cut lasts).
+    elections: u32,
+}
+
+impl Watch {
+    pub fn reset(&mut self, core: &Core) {
+        let primary = self.claim.as_ref().map(|c| c.primary.clone()).unwrap_or_else(|| core.me.clone());
+        core.abandon(self.calls.drain(..).map(|c| (primary.clone(), c.call)));
+        *self = Watch::default();
+    }
+
+    pub fn tick(&mut self, core: &Arc<Core>, claim: &Claim) -> Duration {
+        if self.claim.as_ref() != Some(claim) {
+            self.reset(core);
+            self.claim = Some(claim.clone());
+        }
+        let mut i = 0;
+        while i < self.calls.len() {
+            if !self.calls[i].call.test() {
+                i += 1;
+                continue;
+            }
+            let done = self.calls.swap_remove(i);
+            self.on_result(core, claim, done.sent, done.call.wait());
+        }
+        let now = Instant::now();
+        let (last_contact, contacted, sync_wanted, rejoin, check_now) = {
+            let s = core.state.lock();
+            if s.role != Role::Follower || s.claim != *claim {
+                return Duration::ZERO;
+            }
+            (s.last_contact, s.contacted, s.sync_wanted, s.rejoin_wanted, s.check_primary_now)
+        };
+        if self.seen_contact.map_or(true, |c| last_contact > c) {
+            self.misses = 0;
+            self.seen_contact = Some(last_contact);
+            self.defer_until = None;
+            self.elections = 0;
+        }
+        let deferred = self.defer_until.is_some_and(|d| now < d);
+        if rejoin && !deferred {
+            self.rejoin(core, claim);
+            return Duration::ZERO;
+        }
+        let next_check = *self.next_check.get_or_insert(now + core.cfg.update_interval());
+        let k = core.max_timeouts();
+        let half = core.timeout() / 2;
+        let limit = if contacted {
+            core.silence_limit()
+        } else {
+            // Members started together from one view: the primary may come
+            // up late; do not replace it over a slow start.
+            core.startup_grace()
+        };
+        let silence = now.duration_since(last_contact);
+        let suspect = check_now || silence > limit || self.misses > 0;
+        if self.misses >= k {
+            if !deferred {
+                self.elect(core, claim);
+                return Duration::ZERO;
+            }
+            // While we wait for another member to take over, keep checking
+            // on the old primary at the normal pace.
+            if self.calls.is_empty()
+                && self.last_probe.map_or(true, |l| now.duration_since(l) >= core.cfg.interval_max())
+            {
+                self.send(core, claim);
+            }
+        } else if suspect {
+            let budget = (k - self.misses) as usize;
+            if self.calls.is_empty()
+                || (self.calls.len() < budget && self.last_probe.map_or(true, |l| now.duration_since(l) >= half))
+            {
+                self.send(core, claim);
+            }
+        } else if self.calls.is_empty() && (sync_wanted || now >= next_check) {
+            self.send(core, claim);
+            self.next_check = Some(now + core.cfg.update_interval());
+        }
+        if !self.calls.is_empty() {
+            return POLL;
+        }
+        // Next thing to do: a probe (or the end of a deferral) while the
+        // primary is suspect, else the next check or the silence limit.
+        let mut wake = now + MAX_NAP;
+        if suspect || self.misses >= k {
+            let pace = if self.misses >= k { core.cfg.interval_max() } else { half };
+            if let Some(l) = self.last_probe {
+                wake = wake.min(l + pace);
+            }
+            if let Some(d) = self.defer_until {
+                wake = wake.min(d);
+            }
+        } else {
+            wake = wake.min(self.next_check.unwrap_or(wake)).min(last_contact + limit + Duration::from_millis(1));
+        }
+        wake.saturating_duration_since(now)
+    }
+
+    /// Pulls (or probes) the primary's view asynchronously.
+    fn send(&mut self, core: &Core, claim: &Claim) {
+        let req = {
+            let mut s = core.state.lock();
+            s.sync_wanted = false;
+            SyncReq { requester: core.me.clone(), claim: claim.clone(), version: s.version, digest: s.view.digest() }
+        };
+        let now = Instant::now();
+        self.last_probe = Some(now);
+        match core.call_async(&claim.primary, wire::SYNC, req.encode(), core.timeout()) {
+            Ok(call) => self.calls.push(InFlight { sent: now, call }),
+            Err(e) => {
+                crate::debug!("cannot reach the primary: {e}");
+                self.misses += 1;
+            }
+        }
+    }
+
+    fn on_result(
+        &mut self,
+        core: &Core,
+        claim: &Claim,
+        sent: Instant,
+        outcome: std::result::Result<Vec<u8>, RpcError>,
+    ) {
+        if let Err(e) = &outcome {
+            crate::debug!("view check with the primary failed: {e}");
+        }
+        let reply = match outcome.map(|b| SyncReply::decode(&b)) {
+            Ok(Ok(r)) => r,
+            _ => {
+                // Only failures newer than the last sign of life count.
+                if self.seen_contact.map_or(true, |c| sent >= c) {
+                    self.misses += 1;
+                }
+                return;
+            }
+        };
+        let mut s = core.state.lock();
+        if s.role != Role::Follower || s.claim != *claim {
+            return;
+        }
+        match reply {
+            SyncReply::UpToDate { claim: c, .. } => {
+                if c == *claim {
+                    contact(&mut s);
+                }
+            }
+            SyncReply::Full(snap) => install_pulled(core, &mut s, snap),
+            SyncReply::NotMember { expelled, .. } => {
+                contact(&mut s);
+                if expelled {
+                    core.expel(&mut s, "was declared dead by the group");
+                } else {
+                    s.rejoin_wanted = true;
+                    core.kick(&mut s);
+                }
+            }
+            SyncReply::NotPrimary(d) => {
+                if d.claim.beats(&s.claim) && !core.is_me(&d.claim.primary) {
+                    // Our primary itself tells us who leads now.
+                    adopt(core, &mut s, d.claim);
+                } else if self.seen_contact.map_or(true, |c| sent >= c) {
+                    // It no longer leads and names nobody better.
+                    self.misses += 1;
+                }
+            }
+        }
+    }
+
+    /// Joins again after a primary change left us out of its view (we were
+    /// not declared dead: explicit rejoin is only for that case).
+    fn rejoin(&mut self, core: &Core, claim: &Claim) {
+        let known = {
+            let mut s = core.state.lock();
+            s.rejoin_wanted = false;
+            s.view.clone()
+        };
+        match super::join::join_group(core, Some(claim.primary.clone()), &known) {
+            Ok(snap) => {
+                let mut s = core.state.lock();
+                if s.role == Role::Follower {
+                    s.install(snap);
+                    contact(&mut s);
+                }
+            }
+            Err(e) => {
+                crate::warning!("could not join the group again: {e}");
+                let mut s = core.state.lock();
+                s.rejoin_wanted = true;
+                self.defer_until = Some(Instant::now() + core.window());
+            }
+        }
+    }
+
+    fn whois(&self, core: &Core, claim: &Claim, to: &Member) -> Option<WhoisReply> {
+        let req = WhoisReq { requester: core.me.clone(), claim: claim.clone(), suspect: true }.encode();
+        core.call(to, wire::WHOIS, req, core.timeout()).ok().and_then(|b| WhoisReply::decode(&b).ok())
+    }
+
+    /// The primary is dead: the first member of our view (in view order,
+    /// the dead primary left out) that answers becomes the primary. We ask
+    /// the members before us; if one answers, it is the successor and we
+    /// wait for its pings (our question told it to check the primary). If
+    /// none does, we are the successor, provided some other member answers
+    /// (a member that can reach nobody assumes it is the one cut off and
+    /// keeps its view).
+    fn elect(&mut self, core: &Arc<Core>, claim: &Claim) {
+        let now = Instant::now();
+        let (candidates, mut evidence) = {
+            let mut s = core.state.lock();
+            if s.role != Role::Follower || s.claim != *claim {
+                return;
+            }
+            s.electing = true;
+            let c: Vec<Member> = s.view.members().iter().filter(|m| **m != claim.primary).cloned().collect();
+            (c, s.last_peer_evidence.is_some_and(|t| now.duration_since(t) <= core.window()))
+        };
+        self.elections += 1;
+        if self.elections == 1 {
+            crate::warning!(
+                "flock centralized member ({}, {}): primary ({}, {}) of term {} does not answer; choosing a new primary",
+                core.me.address,
+                core.provider_id,
+                claim.primary.address,
+                claim.primary.provider_id,
+                claim.term
+            );
+        }
+        let decision = self.pick(core, claim, &candidates, &mut evidence);
+        let mut s = core.state.lock();
+        if s.role == Role::Follower && s.claim == *claim {
+            s.electing = false;
+        }
+        if let Decision::Wait(d) = decision {
+            self.defer_until = Some(Instant::now() + d);
+        }
+    }
+
+    fn pick(&mut self, core: &Arc<Core>, claim: &Claim, candidates: &[Member], evidence: &mut bool) -> Decision {
+        let Some(mine) = candidates.iter().position(|m| core.is_me(m)) else {
+            let mut s = core.state.lock();
+            s.rejoin_wanted = true;
+            return Decision::Done;
+        };
+        let unsettled = || {
+            core.stop.load(Ordering::Acquire) || {
+                let s = core.state.lock();
+                s.role != Role::Follower || s.claim != *claim
+            }
+        };
+        for c in &candidates[..mine] {
+            if unsettled() {
+                return Decision::Done;
+            }
+            if let Some(r) = self.whois(core, claim, c).filter(|r| r.active) {
+                *evidence = true;
+                return match self.consider(core, claim, r) {
+                    Some(d) => d,
+                    // Alive and not yet in charge: it will be (we told it).
+                    None => Decision::Wait(core.election_wait()),
+                };
+            }
+        }
+        if !*evidence && candidates.len() > 1 {
+            for c in &candidates[mine + 1..] {
+                if unsettled() {
+                    return Decision::Done;
+                }
+                if let Some(r) = self.whois(core, claim, c).filter(|r| r.active) {
+                    if let Some(d) = self.consider(core, claim, r) {
+                        return d;
+                    }
+                    *evidence = true;
+                    break;
+                }
+            }
+        }
+        if *evidence || candidates.len() == 1 {
+            let mut s = core.state.lock();
+            if s.role == Role::Follower && s.claim == *claim && !core.stop.load(Ordering::Acquire) {
+                primary::promote(core, &mut s, Some((claim.primary.clone(), Update::Died)));
+            }
+            Decision::Done
+        } else {
+            if self.elections == 1 {
+                crate::warning!(
+                    "flock centralized member ({}, {}) reaches no other member: assuming it is cut off, it keeps its \
+                     view and does not take over",
+                    core.me.address,
+                    core.provider_id
+                );
+            }
+            Decision::Wait(core.window())
+        }
+    }
+
+    /// Acts on another member's answer during an election; None if it
+    /// only shows that member is alive.
+    fn consider(&mut self, core: &Core, claim: &Claim, r: WhoisReply) -> Option<Decision> {
+        let mut s = core.state.lock();
+        s.last_peer_evidence = Some(Instant::now());
+        if s.role != Role::Follower || s.claim != *claim {
+            return Some(Decision::Done);
+        }
+        if r.standing == Standing::Expelled {
+            core.expel(&mut s, "was declared dead by the group");
+            return Some(Decision::Done);
+        }
+        if r.claim.beats(claim) && !core.is_me(&r.claim.primary) {
+            // Vouched for by a member of our view.
+            adopt(core, &mut s, r.claim);
+            return Some(Decision::Done);
+        }
+        if r.primary_fresh && r.claim == *claim {
+            // It still hears from our primary: the primary is alive and we
+            // are the ones cut off from it.
+            return Some(Decision::Wait(core.silence_limit()));
+        }
+        None
+    }
+}

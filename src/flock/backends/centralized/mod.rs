@@ -1,0 +1,580 @@
+//! The `centralized` backend: one member, the primary, owns the view; the
+//! others (followers) keep a copy. The primary pings every follower,
+//! declares dead those that stop answering, handles joins, leaves and
+//! metadata changes, and pushes every change to the followers. When the
+//! primary dies (or leaves), the survivors agree on a new one. The protocol,
+//! and what happens under a network partition, is written down in
+//! `docs/centralized.md`; this code follows it.
+//!
+//! Layout: `config` (settings), `wire` (messages), `state` (the view and
+//! role of one member), `primary` and `follower` (each role's handlers and
+//! timer work), `join` (joining and leaving). This file holds the core that ties them together: RPC
+//! registration, the timer thread, the event thread that reports changes
+//! to the provider, creation (including the join) and destruction
+//! (leave or handover).
+
+mod config;
+mod follower;
+mod join;
+mod primary;
+mod state;
+pub mod wire;
+
+pub use config::Config;
+
+use self::state::{Event, Role, State, CONFIG_KEY, TYPE_KEY};
+use self::wire::Claim;
+use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink};
+use crate::flock::error::{FlockError, Result};
+use crate::flock::registry::Named;
+use crate::flock::view::{GroupView, Member};
+use crate::rpc::{Engine, PendingCall, Request, RpcError};
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::static_backend::RESERVED_KEYS;
+
+/// Longest sleep of the timer thread (it also wakes when kicked).
+const MAX_NAP: Duration = Duration::from_millis(50);
+/// Polling period while calls are in flight (`PendingCall` has no callback).
+const POLL: Duration = Duration::from_millis(2);
+/// Timeout of pushed updates (fire and forget; only logging waits for them).
+const UPDATE_TIMEOUT: Duration = Duration::from_millis(1000);
+
+pub struct CentralizedFactory;
+
+impl Named for CentralizedFactory {
+    fn name(&self) -> &str {
+        "centralized"
+    }
+}
+
+impl BackendFactory for CentralizedFactory {
+    fn create(&self, init: BackendInit) -> Result<Arc<dyn Backend>> {
+        Core::create(init).map(|c| c as Arc<dyn Backend>)
+    }
+}
+
+/// Providers of this process, by (address, provider id): a blocking call to
+/// one of them is made directly instead of through the engine, because the
+/// caller may be running on the very execution stream that would have to
+/// serve the request (several providers on one engine with one handler
+/// stream would otherwise wait for each other until the timeout).
+type LocalCores = Mutex<HashMap<(String, u16), Weak<Core>>>;
+
+fn local() -> &'static LocalCores {
+    static LOCAL: OnceLock<LocalCores> = OnceLock::new();
+    LOCAL.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Logs a repeated complaint at most once a second per kind, so that a
+/// misbehaving peer cannot flood the log.
+struct Limiter(Mutex<HashMap<&'static str, Instant>>);
+
+impl Limiter {
+    fn allow(&self, kind: &'static str) -> bool {
+        let mut m = self.0.lock();
+        let now = Instant::now();
+        match m.get(kind) {
+            Some(t) if now.duration_since(*t) < Duration::from_secs(1) => false,
+            _ => {
+                m.insert(kind, now);
+                true
+            }
+        }
+    }
+}
+
+/// xorshift64*: random ping intervals do not need more.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+pub struct Core {
+    engine: Engine,
+    provider_id: u16,
+    me: Member,
+    cfg: Config,
+    state: Mutex<State>,
+    /// Wakes the timer thread (with `State::kicks`).
+    cv: Condvar,
+    stop: AtomicBool,
+    sink: Arc<dyn UpdateSink>,
+    /// Pushed updates in flight, polled by the timer thread.
+    reap: Mutex<Vec<(Member, PendingCall)>>,
+    timer: Mutex<Option<JoinHandle<()>>>,
+    events: Mutex<Option<JoinHandle<()>>>,
+    limiter: Limiter,
+    seed: AtomicU64,
+}
+
+impl Core {
+    // ---- timings derived from the config -------------------------------
+
+    fn timeout(&self) -> Duration {
+        self.cfg.ping_timeout()
+    }
+    fn max_timeouts(&self) -> u32 {
+        self.cfg.ping_max_num_timeouts
+    }
+    /// How long a silent member is given before it is probed harder: the
+    /// longest gap between two pings.
+    fn silence_limit(&self) -> Duration {
+        self.cfg.interval_max() + self.timeout()
+    }
+    /// A window long enough to contain a full failure detection.
+    fn window(&self) -> Duration {
+        (self.cfg.interval_max() + self.timeout()) * self.max_timeouts() + self.timeout()
+    }
+    /// How long an election waits for the chosen candidate to take over.
+    fn election_wait(&self) -> Duration {
+        self.timeout() * (self.max_timeouts() + 2) + self.cfg.interval_max()
+    }
+    /// How long members started together from one view wait for each
+    /// other before the usual silence rules apply.
+    fn startup_grace(&self) -> Duration {
+        Duration::from_secs(5).max(self.silence_limit() * 4)
+    }
+    /// Timeout of a leave or handover: a live peer answers at once, and a
+    /// destroy (often the whole group stopping together) must not linger on
+    /// peers that are gone; if the message is lost, failure detection or
+    /// an election does the job instead.
+    fn farewell_timeout(&self) -> Duration {
+        self.timeout().clamp(Duration::from_millis(100), Duration::from_millis(500))
+    }
+    fn attempt_timeout(&self, lo_ms: u64, hi_ms: u64) -> Duration {
+        (self.timeout() * 4).clamp(Duration::from_millis(lo_ms), Duration::from_millis(hi_ms))
+    }
+
+    fn rng(&self) -> Rng {
+        Rng::new(self.seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed))
+    }
+
+    /// Wakes the timer thread; call with the state locked.
+    fn kick(&self, s: &mut State) {
+        s.kicks = s.kicks.wrapping_add(1);
+        self.cv.notify_all();
+    }
+
+    fn is_me(&self, m: &Member) -> bool {
+        *m == self.me
+    }
+
+    /// The address requests from this engine carry.
+    fn own_engine_address(&self) -> String {
+        self.engine.self_address().to_string()
+    }
+
+    /// True if a request really comes from `claimed` (when the transport
+    /// tells who sent it). This needs members to publish their engine's own
+    /// address, which the default gateway does.
+    fn sent_by(&self, sender: Option<&str>, claimed: &str) -> bool {
+        sender.map_or(true, |s| s == claimed)
+    }
+
+    // ---- creation --------------------------------------------------------
+
+    fn create(init: BackendInit) -> Result<Arc<Core>> {
+        let BackendInit { engine, provider_id, pool, config, self_address, join, initial_view, sink } = init;
+        let Some(first_member) = initial_view.member_at(0).cloned() else {
+            return Err(FlockError::InvalidArgs(
+                "the centralized backend needs an initial view with at least one member".into(),
+            ));
+        };
+        if join {
+            match initial_view.find_metadata(TYPE_KEY) {
+                Some("static") => return Err(FlockError::Forbidden("cannot join a static group".into())),
+                Some(t) if t != "centralized" => {
+                    return Err(FlockError::InvalidBackend(format!(
+                        "cannot join a group of type \"{t}\" with the centralized backend"
+                    )))
+                }
+                _ => {}
+            }
+        }
+        let cfg = Config::resolve(&config, initial_view.find_metadata(CONFIG_KEY))?;
+        let me = Member { address: self_address.clone(), provider_id };
+        let configured =
+            cfg.primary_address.as_ref().map(|a| Member { address: a.clone(), provider_id: cfg.primary_provider_id });
+        // A joiner's view may name a primary that is gone (an old group
+        // file): joining then asks the other members, so it is not checked.
+        let primary = match (&configured, join) {
+            (Some(p), false) => {
+                if !initial_view.contains_member(&p.address, p.provider_id) {
+                    return Err(FlockError::InvalidConfig(format!(
+                        "centralized backend: the primary ({}, {}) is not in the initial view",
+                        p.address, p.provider_id
+                    )));
+                }
+                engine.lookup(&p.address).map_err(FlockError::from)?;
+                p.clone()
+            }
+            (Some(p), true) => p.clone(),
+            (None, _) => first_member,
+        };
+
+        let (tx, rx) = crossbeam_channel::unbounded::<Event>();
+        let role = if join {
+            Role::Joining
+        } else if primary == me {
+            Role::Primary
+        } else {
+            Role::Follower
+        };
+        let claim = Claim { term: if join { 0 } else { 1 }, primary: primary.clone() };
+        let mut view = initial_view;
+        if !join {
+            view.add_metadata(CONFIG_KEY, &cfg.metadata_text(&primary));
+            view.add_metadata(TYPE_KEY, "centralized");
+        }
+        let seed = {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            t ^ crate::flock::view::djb2_hash(&self_address) ^ ((std::process::id() as u64) << 32) ^ provider_id as u64
+        };
+        let core = Arc::new(Core {
+            engine: engine.clone(),
+            provider_id,
+            me: me.clone(),
+            cfg,
+            state: Mutex::new(State::new(role, claim, view, tx)),
+            cv: Condvar::new(),
+            stop: AtomicBool::new(false),
+            sink,
+            reap: Mutex::new(Vec::new()),
+            timer: Mutex::new(None),
+            events: Mutex::new(None),
+            limiter: Limiter(Mutex::new(HashMap::new())),
+            seed: AtomicU64::new(seed),
+        });
+
+        for (i, name) in wire::ALL.iter().enumerate() {
+            let weak = Arc::downgrade(&core);
+            let rpc: &'static str = name;
+            let registered = engine.register(
+                name,
+                provider_id,
+                Some(pool.clone()),
+                Arc::new(move |req: Request| match weak.upgrade() {
+                    Some(core) => {
+                        let sender = req.sender.as_ref().map(|a| a.to_string());
+                        core.handle(rpc, sender.as_deref().or(Some(&core.own_engine_address())), &req.payload)
+                    }
+                    None => Err("the centralized group member is gone".into()),
+                }),
+            );
+            if let Err(e) = registered {
+                for done in &wire::ALL[..i] {
+                    engine.deregister(done, provider_id);
+                }
+                return Err(e.into());
+            }
+        }
+        local().lock().insert((me.address.clone(), provider_id), Arc::downgrade(&core));
+        if !join {
+            let mut s = core.state.lock();
+            s.grace_until = Some(Instant::now() + core.startup_grace());
+            s.initial_members = s.view.members().to_vec();
+        }
+
+        if join {
+            let first = configured.clone();
+            let known = core.state.lock().view.clone();
+            match join::join_group(&core, first, &known) {
+                Ok(snap) => {
+                    let mut s = core.state.lock();
+                    s.install_quiet(snap);
+                    s.role = Role::Follower;
+                    s.last_contact = Instant::now();
+                    s.contacted = true;
+                }
+                Err(e) => {
+                    core.unregister();
+                    return Err(e);
+                }
+            }
+        }
+
+        core.start_threads(rx)?;
+        Ok(core)
+    }
+
+    fn start_threads(self: &Arc<Self>, rx: crossbeam_channel::Receiver<Event>) -> Result<()> {
+        let weak = Arc::downgrade(self);
+        let ticker = std::thread::Builder::new().name("flock-central".into()).spawn(move || run_timer(weak));
+        let sink = self.sink.clone();
+        // Holds the sink, not the core: draining must not keep the core alive.
+        let events = std::thread::Builder::new().name("flock-central-ev".into()).spawn(move || {
+            for e in rx.iter() {
+                match e {
+                    Event::Membership(u, a, p) => sink.membership(u, &a, p),
+                    Event::Metadata(k, v) => sink.metadata(&k, &v),
+                }
+            }
+        });
+        match (ticker, events) {
+            (Ok(t), Ok(e)) => {
+                *self.timer.lock() = Some(t);
+                *self.events.lock() = Some(e);
+                Ok(())
+            }
+            (t, e) => {
+                // Whichever started stops at destroy (the timer sees `stop`,
+                // the event thread sees its channel close).
+                let err = t.as_ref().err().or(e.as_ref().err()).map(|e| e.to_string()).unwrap_or_default();
+                *self.timer.lock() = t.ok();
+                *self.events.lock() = e.ok();
+                let _ = Backend::destroy(self.as_ref());
+                Err(FlockError::Other(format!("cannot start a centralized backend thread: {err}")))
+            }
+        }
+    }
+
+    fn unregister(&self) {
+        for name in wire::ALL {
+            self.engine.deregister(name, self.provider_id);
+        }
+        let mut l = local().lock();
+        if l.get(&(self.me.address.clone(), self.provider_id)).is_some_and(|w| std::ptr::eq(w.as_ptr(), self)) {
+            l.remove(&(self.me.address.clone(), self.provider_id));
+        }
+    }
+
+    // ---- messaging -------------------------------------------------------
+
+    /// Dispatches one request (from the engine or a local caller).
+    fn handle(
+        self: &Arc<Self>,
+        name: &str,
+        sender: Option<&str>,
+        payload: &[u8],
+    ) -> std::result::Result<Vec<u8>, String> {
+        let out = match name {
+            wire::PING => follower::on_ping(self, sender, payload),
+            wire::UPDATE => follower::on_update(self, sender, payload),
+            wire::WHOIS => follower::on_whois(self, payload),
+            wire::HANDOVER => follower::on_handover(self, sender, payload),
+            wire::SYNC => primary::on_sync(self, payload),
+            wire::JOIN => primary::on_join(self, payload),
+            wire::LEAVE => primary::on_leave(self, sender, payload),
+            wire::METADATA => primary::on_metadata(self, payload),
+            _ => return Err(format!("unknown request {name}")),
+        };
+        out.map_err(|e| {
+            if self.limiter.allow("malformed") {
+                crate::warning!(
+                    "centralized group member {}: rejected a malformed {name} request: {e}",
+                    self.me.address
+                );
+            }
+            e.to_string()
+        })
+    }
+
+    /// A blocking call, made directly when the target lives in this process.
+    fn call(
+        &self,
+        to: &Member,
+        name: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> std::result::Result<Vec<u8>, RpcError> {
+        let own = self.own_engine_address();
+        if to.address == own {
+            let target = local().lock().get(&(to.address.clone(), to.provider_id)).and_then(Weak::upgrade);
+            if let Some(core) = target {
+                return core
+                    .handle(name, Some(&own), &payload)
+                    .map_err(|message| RpcError::Remote { name: name.to_string(), message });
+            }
+        }
+        let addr = self.engine.lookup(&to.address)?;
+        self.engine.call(&addr, name, to.provider_id, payload, timeout)
+    }
+
+    /// Starts a call whose answer the timer thread polls.
+    fn call_async(
+        &self,
+        to: &Member,
+        name: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> std::result::Result<PendingCall, RpcError> {
+        let addr = self.engine.lookup(&to.address)?;
+        self.engine.call_async(&addr, name, to.provider_id, payload, timeout)
+    }
+
+    /// Sends a change to every follower but `exclude` (fire and forget:
+    /// a follower that misses one notices the gap and pulls the view).
+    fn broadcast(&self, s: &State, msg: &wire::UpdateMsg, exclude: Option<&Member>) {
+        let payload = msg.encode();
+        let mut started = Vec::new();
+        for m in s.view.members() {
+            if self.is_me(m) || exclude == Some(m) {
+                continue;
+            }
+            match self.call_async(m, wire::UPDATE, payload.clone(), UPDATE_TIMEOUT) {
+                Ok(c) => started.push((m.clone(), c)),
+                Err(e) => crate::debug!("cannot push an update to {} ({}): {e}", m.address, m.provider_id),
+            }
+        }
+        self.reap.lock().extend(started);
+    }
+
+    /// Hands calls we no longer care about to the reaper: a call must be
+    /// waited for once finished, or the engine keeps its slot forever.
+    fn abandon(&self, calls: impl IntoIterator<Item = (Member, PendingCall)>) {
+        self.reap.lock().extend(calls);
+    }
+
+    /// Collects finished pushes (failures only matter for the log: the
+    /// ping loop decides who is dead).
+    fn reap_updates(&self) {
+        let mut list = self.reap.lock();
+        let mut i = 0;
+        while i < list.len() {
+            if list[i].1.test() {
+                let (m, call) = list.swap_remove(i);
+                if let Err(e) = call.wait() {
+                    crate::debug!("update to {} ({}) failed: {e}", m.address, m.provider_id);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Marks this member as thrown out of the group.
+    fn expel(&self, s: &mut State, why: &str) {
+        if s.role == Role::Expelled || s.role == Role::Stopped {
+            return;
+        }
+        s.role = Role::Expelled;
+        s.electing = false;
+        crate::error!(
+            "flock centralized member ({}, {}) {why}; it no longer takes part in the group: destroy the provider and \
+             register it again to rejoin",
+            self.me.address,
+            self.provider_id
+        );
+        self.kick(s);
+    }
+}
+
+/// Joins a thread unless it is the calling one (destroy may be called from
+/// a user callback, which runs on the event thread).
+fn join_thread(slot: &Mutex<Option<JoinHandle<()>>>) {
+    let handle = slot.lock().take();
+    if let Some(h) = handle {
+        if h.thread().id() != std::thread::current().id() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The timer thread: the primary's ping loop or a follower's watchdog,
+/// depending on the current role.
+fn run_timer(weak: Weak<Core>) {
+    let mut pinger = primary::Pinger::default();
+    let mut watch = follower::Watch::default();
+    loop {
+        let Some(core) = weak.upgrade() else { return };
+        if core.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let (role, claim, kicks) = {
+            let s = core.state.lock();
+            (s.role, s.claim.clone(), s.kicks)
+        };
+        let nap = match role {
+            Role::Primary => {
+                watch.reset(&core);
+                pinger.tick(&core, &claim)
+            }
+            Role::Follower => {
+                pinger.reset(&core);
+                watch.tick(&core, &claim)
+            }
+            _ => {
+                pinger.reset(&core);
+                watch.reset(&core);
+                MAX_NAP
+            }
+        };
+        core.reap_updates();
+        let nap = if core.reap.lock().is_empty() { nap } else { nap.min(POLL) };
+        let mut s = core.state.lock();
+        if s.kicks == kicks && !core.stop.load(Ordering::Acquire) {
+            core.cv.wait_for(&mut s, nap.clamp(Duration::from_micros(200), MAX_NAP));
+        }
+    }
+}
+
+impl Backend for Core {
+    fn config(&self) -> serde_json::Value {
+        let s = self.state.lock();
+        self.cfg.effective(&s.claim.primary)
+    }
+
+    /// Runs `f` on a copy: the provider writes the group file (with fsync)
+    /// from inside `f`, and holding our lock that long would stall the
+    /// ping handler until the member looks dead.
+    fn with_view(&self, f: &mut dyn FnMut(&GroupView)) {
+        let view = self.state.lock().view.clone();
+        f(&view);
+    }
+
+    fn set_metadata(&self, key: &str, value: &str) -> Result<()> {
+        primary::change_metadata(self, key, Some(value))
+    }
+
+    fn remove_metadata(&self, key: &str) -> Result<()> {
+        primary::change_metadata(self, key, None)
+    }
+
+    /// Leaves the group: a follower tells the primary; the primary hands
+    /// its role over to the first member that accepts it.
+    fn destroy(&self) -> Result<()> {
+        if self.stop.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let (role, snap) = {
+            let mut s = self.state.lock();
+            let role = s.role;
+            s.role = Role::Stopped;
+            self.kick(&mut s);
+            (role, s.snapshot())
+        };
+        // The timer thread stops within one nap or one call timeout.
+        join_thread(&self.timer);
+        match role {
+            Role::Follower => join::leave(self, &snap.claim),
+            Role::Primary => primary::hand_over(self, &snap),
+            _ => {}
+        }
+        self.unregister();
+        // Closing the channel ends the event thread once it has delivered
+        // every pending event.
+        self.state.lock().close_events();
+        join_thread(&self.events);
+        self.reap.lock().clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,528 @@
+//! The primary's side: handling joins, leaves, metadata changes and view
+//! pulls; pushing every change to the followers; pinging the followers and
+//! declaring dead those that stop answering; taking over (promotion) and
+//! handing over (graceful leave of the primary).
+
+use super::follower;
+use super::state::{Role, State, CONFIG_KEY};
+use super::wire::{
+    self, decode_member, encode_handover, Change, Claim, HandoverReply, JoinReply, LeaveReply, MetadataReply,
+    MetadataReq, Ping, PingReply, Redirect, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
+};
+use super::{Core, Rng, MAX_NAP, POLL, RESERVED_KEYS};
+use crate::flock::error::{code, FlockError, Result};
+use crate::flock::protocol::Update;
+use crate::flock::view::Member;
+use crate::rpc::{PendingCall, RpcError};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn redirect(s: &State) -> Redirect {
+    Redirect { claim: s.claim.clone(), electing: s.electing }
+}
+
+/// Applies a change as the primary: it gets the next version number and
+/// is pushed to every follower but `exclude`. None if nothing changed.
+pub(super) fn commit(core: &Core, s: &mut State, change: Change, exclude: Option<&Member>) -> Option<UpdateMsg> {
+    if !s.apply(&change) {
+        return None;
+    }
+    s.version += 1;
+    let msg = UpdateMsg { claim: s.claim.clone(), version: s.version, digest_after: s.view.digest(), change };
+    core.broadcast(s, &msg, exclude);
+    Some(msg)
+}
+
+/// Becomes the primary of a new term. `old` is the previous primary and
+/// why it goes (it died, or it handed over and left). The followers learn
+/// of the new term from our first pings (sent at once) and pull the view.
+pub(super) fn promote(core: &Core, s: &mut State, old: Option<(Member, Update)>) {
+    let term = s.max_term_seen.max(s.claim.term) + 1;
+    s.max_term_seen = term;
+    s.claim = Claim { term, primary: core.me.clone() };
+    s.role = Role::Primary;
+    s.electing = false;
+    s.check_primary_now = false;
+    s.sync_wanted = false;
+    s.rejoin_wanted = false;
+    s.announce = true;
+    if let Some((m, why)) = old {
+        s.remove_member(&m, why);
+    }
+    // Joiners find the primary through `__config__`.
+    s.set_metadata(CONFIG_KEY, Some(&core.cfg.metadata_text(&core.me)));
+    s.version += 1;
+    crate::info!("flock centralized member ({}, {}) is the primary of term {term}", core.me.address, core.provider_id);
+    core.kick(s);
+}
+
+// ---- handlers -------------------------------------------------------------
+
+pub(super) fn on_sync(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
+    let req = SyncReq::decode(payload)?;
+    let s = core.state.lock();
+    let reply = if s.role != Role::Primary {
+        SyncReply::NotPrimary(redirect(&s))
+    } else {
+        match s.standing_of(&req.requester) {
+            Standing::Member => {
+                if req.claim == s.claim && req.version == s.version && req.digest == s.view.digest() {
+                    SyncReply::UpToDate { claim: s.claim.clone(), version: s.version }
+                } else {
+                    SyncReply::Full(s.snapshot())
+                }
+            }
+            Standing::Expelled => SyncReply::NotMember { claim: s.claim.clone(), expelled: true },
+            Standing::Unknown => SyncReply::NotMember { claim: s.claim.clone(), expelled: false },
+        }
+    };
+    Ok(reply.encode())
+}
+
+pub(super) fn on_join(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
+    let member = decode_member(payload)?;
+    let mut s = core.state.lock();
+    let reply = if s.role != Role::Primary {
+        JoinReply::NotPrimary(redirect(&s))
+    } else if core.is_me(&member) {
+        JoinReply::Error { code: code::INVALID_ARGS, message: "a member cannot join its own group".into() }
+    } else if let Err(e) = core.engine.lookup(&member.address) {
+        JoinReply::Error {
+            code: code::INVALID_ARGS,
+            message: format!("cannot admit a member at \"{}\": {e}", member.address),
+        }
+    } else {
+        if s.view.contains_member(&member.address, member.provider_id) {
+            if core.limiter.allow("join-present") {
+                crate::warning!(
+                    "join request from ({}, {}), which is already a member: answered with the current view",
+                    member.address,
+                    member.provider_id
+                );
+            }
+        } else {
+            let change = Change::Membership { update: Update::Joined, member: member.clone() };
+            commit(core, &mut s, change, Some(&member));
+            crate::info!("({}, {}) joined the group", member.address, member.provider_id);
+        }
+        JoinReply::Joined(s.snapshot())
+    };
+    Ok(reply.encode())
+}
+
+pub(super) fn on_leave(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -> Result<Vec<u8>> {
+    let member = decode_member(payload)?;
+    let mut s = core.state.lock();
+    let reply = if s.role != Role::Primary {
+        LeaveReply::NotPrimary(redirect(&s))
+    } else if !core.sent_by(sender, &member.address) {
+        if core.limiter.allow("leave-forged") {
+            crate::warning!(
+                "rejected a leave request for ({}, {}) sent from {}",
+                member.address,
+                member.provider_id,
+                sender.unwrap_or("?")
+            );
+        }
+        LeaveReply::Error { code: code::INVALID_ARGS, message: "a member can only leave for itself".into() }
+    } else if core.is_me(&member) {
+        LeaveReply::Error { code: code::INVALID_ARGS, message: "the primary leaves by handing over".into() }
+    } else if !s.view.contains_member(&member.address, member.provider_id) {
+        if core.limiter.allow("leave-unknown") {
+            crate::warning!("leave request from ({}, {}), which is not a member", member.address, member.provider_id);
+        }
+        LeaveReply::NotMember
+    } else {
+        let change = Change::Membership { update: Update::Left, member: member.clone() };
+        commit(core, &mut s, change, Some(&member));
+        crate::info!("({}, {}) left the group", member.address, member.provider_id);
+        LeaveReply::Done
+    };
+    Ok(reply.encode())
+}
+
+/// Same rules as the static backend: keys are non-empty, the backend's own
+/// keys are off limits.
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(FlockError::InvalidArgs("metadata key is empty".into()));
+    }
+    if RESERVED_KEYS.contains(&key) {
+        return Err(FlockError::Forbidden(format!("metadata key \"{key}\" is reserved for the backend")));
+    }
+    Ok(())
+}
+
+fn metadata_change(key: &str, value: Option<&str>) -> Change {
+    match value {
+        Some(v) => Change::MetadataSet { key: key.to_string(), value: v.to_string() },
+        None => Change::MetadataRemove { key: key.to_string() },
+    }
+}
+
+pub(super) fn on_metadata(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
+    let req = MetadataReq::decode(payload)?;
+    let reply = match check_key(&req.key) {
+        Err(e) => MetadataReply::Error { code: e.code(), message: e.to_string() },
+        Ok(()) => {
+            let mut s = core.state.lock();
+            if s.role != Role::Primary {
+                MetadataReply::NotPrimary(redirect(&s))
+            } else {
+                match commit(core, &mut s, metadata_change(&req.key, req.value.as_deref()), None) {
+                    Some(msg) => MetadataReply::Applied(msg),
+                    None => MetadataReply::Unchanged,
+                }
+            }
+        }
+    };
+    Ok(reply.encode())
+}
+
+/// `Backend::set_metadata` / `remove_metadata`: the primary applies the
+/// change; a follower asks the primary and applies the change it gets back
+/// at once (so that the caller reads its own write from this member).
+pub(super) fn change_metadata(core: &Core, key: &str, value: Option<&str>) -> Result<()> {
+    check_key(key)?;
+    let payload = MetadataReq { key: key.to_string(), value: value.map(str::to_string) }.encode();
+    // A few rounds cover a primary that changes under our feet.
+    for round in 0..6 {
+        let target = {
+            let mut s = core.state.lock();
+            match s.role {
+                Role::Primary => {
+                    commit(core, &mut s, metadata_change(key, value), None);
+                    return Ok(());
+                }
+                Role::Follower => s.claim.primary.clone(),
+                _ => return Err(FlockError::InvalidGroup("this member is not part of an active group".into())),
+            }
+        };
+        let bytes = core.call(&target, wire::METADATA, payload.clone(), core.attempt_timeout(500, 5000))?;
+        match MetadataReply::decode(&bytes)? {
+            MetadataReply::Applied(msg) => {
+                let applied = {
+                    let mut s = core.state.lock();
+                    follower::apply_from_primary(core, &mut s, &msg)
+                };
+                // Earlier changes are still on their way to us (perhaps
+                // queued behind this very request): pull the whole view so
+                // that this member shows the change when we return.
+                if applied == UpdateReply::Gap {
+                    follower::pull_now(core);
+                }
+                return Ok(());
+            }
+            MetadataReply::Unchanged => return Ok(()),
+            MetadataReply::Error { code, message } => return Err(FlockError::from_code(code, message)),
+            MetadataReply::NotPrimary(d) => {
+                let adopted = {
+                    let mut s = core.state.lock();
+                    if d.claim.beats(&s.claim) && !core.is_me(&d.claim.primary) {
+                        follower::adopt(core, &mut s, d.claim);
+                        true
+                    } else {
+                        false
+                    }
+                };
+                if !adopted && round < 5 {
+                    // The group is choosing a new primary: give it time.
+                    std::thread::sleep(core.timeout());
+                }
+            }
+        }
+    }
+    Err(FlockError::Other(format!("metadata change \"{key}\": no primary accepted it")))
+}
+
+/// Graceful leave of the primary: the first member (in view order) that
+/// accepts becomes the primary of the next term and removes us (LEFT).
+pub(super) fn hand_over(core: &Core, snap: &Snapshot) {
+    let payload = encode_handover(snap);
+    for m in snap.view.members() {
+        if core.is_me(m) {
+            continue;
+        }
+        match core.call(m, wire::HANDOVER, payload.clone(), core.farewell_timeout()) {
+            Ok(b) if HandoverReply::decode(&b).ok() == Some(HandoverReply::Accepted) => {
+                crate::info!("handed the primary role over to ({}, {})", m.address, m.provider_id);
+                return;
+            }
+            Ok(_) => crate::debug!("({}, {}) refused to take over", m.address, m.provider_id),
+            Err(e) => crate::debug!("({}, {}) cannot take over: {e}", m.address, m.provider_id),
+        }
+    }
+    if snap.view.member_count() > 1 {
+        crate::warning!("no member took over the primary role; the group will elect a primary when it notices");
+    }
+}
+
+// ---- ping loop ------------------------------------------------------------
+
+struct Peer {
+    failures: u32,
+    /// Send times of pings in flight.
+    probes: Vec<Instant>,
+    next_ping: Instant,
+    last_sent: Option<Instant>,
+    last_ack: Instant,
+    /// Send time of the newest answered ping: an older ping failing later
+    /// says nothing new.
+    acked_sent: Option<Instant>,
+}
+
+impl Peer {
+    fn ever_answered(&self) -> bool {
+        self.acked_sent.is_some()
+    }
+}
+
+struct InFlight {
+    member: Member,
+    sent: Instant,
+    call: PendingCall,
+}
+
+/// The primary's timer work: one ping schedule per follower.
+///
+/// A follower is pinged every `ping_interval_ms` (drawn in `[min, max]`).
+/// Once a ping has gone unanswered for half of `ping_timeout_ms`, the
+/// follower is suspect and the next ping leaves at once, then every half
+/// timeout, so that the `ping_max_num_timeouts` pings whose timeouts declare
+/// it dead overlap instead of following each other. Any answer clears the
+/// suspicion.
+#[derive(Default)]
+pub(super) struct Pinger {
+    claim: Option<Claim>,
+    peers: HashMap<Member, Peer>,
+    calls: Vec<InFlight>,
+    rng: Option<Rng>,
+    cut_off_logged: bool,
+}
+
+impl Pinger {
+    pub fn reset(&mut self, core: &Core) {
+        self.claim = None;
+        self.peers.clear();
+        core.abandon(self.calls.drain(..).map(|c| (c.member, c.call)));
+    }
+
+    /// One round; returns how long to sleep.
+    pub fn tick(&mut self, core: &Arc<Core>, claim: &Claim) -> Duration {
+        if self.claim.as_ref() != Some(claim) {
+            self.reset(core);
+            self.claim = Some(claim.clone());
+        }
+        let now = Instant::now();
+        let (members, announce, version, digest) = {
+            let mut s = core.state.lock();
+            if s.role != Role::Primary || s.claim != *claim {
+                return Duration::ZERO;
+            }
+            let announce = std::mem::take(&mut s.announce);
+            let members: Vec<Member> = s.view.members().iter().filter(|m| !core.is_me(m)).cloned().collect();
+            (members, announce, s.version, s.view.digest())
+        };
+        let rng = self.rng.get_or_insert_with(|| core.rng());
+        self.peers.retain(|m, _| members.contains(m));
+        for m in members {
+            self.peers.entry(m).or_insert_with(|| Peer {
+                failures: 0,
+                probes: Vec::new(),
+                next_ping: now + core.cfg.interval(rng.unit()),
+                last_sent: None,
+                last_ack: now,
+                acked_sent: None,
+            });
+        }
+        if announce {
+            for p in self.peers.values_mut() {
+                p.next_ping = now;
+            }
+        }
+        let (keep, gone): (Vec<InFlight>, Vec<InFlight>) =
+            std::mem::take(&mut self.calls).into_iter().partition(|c| self.peers.contains_key(&c.member));
+        self.calls = keep;
+        core.abandon(gone.into_iter().map(|c| (c.member, c.call)));
+
+        let mut i = 0;
+        while i < self.calls.len() {
+            if !self.calls[i].call.test() {
+                i += 1;
+                continue;
+            }
+            let done = self.calls.swap_remove(i);
+            let outcome = done.call.wait();
+            if self.on_result(core, claim, done.member, done.sent, outcome) {
+                // Stepped down.
+                self.reset(core);
+                return Duration::ZERO;
+            }
+        }
+        self.bury(core, claim);
+        self.send(core, claim, version, digest)
+    }
+
+    /// Accounts for one answer (or failure); true if we stepped down.
+    fn on_result(
+        &mut self,
+        core: &Core,
+        claim: &Claim,
+        member: Member,
+        sent: Instant,
+        outcome: std::result::Result<Vec<u8>, RpcError>,
+    ) -> bool {
+        if let Err(e) = &outcome {
+            crate::debug!("ping to ({}, {}) failed: {e}", member.address, member.provider_id);
+        }
+        let answered = match outcome.map(|b| PingReply::decode(&b)) {
+            Ok(Ok(PingReply::Accepted)) => true,
+            // Alive, but it does not know us yet (it missed our join before
+            // we took over): it will find us through the members it knows.
+            Ok(Ok(PingReply::Unknown(c))) if !c.beats(claim) => true,
+            Ok(Ok(PingReply::Follows(c))) | Ok(Ok(PingReply::Refused(c))) | Ok(Ok(PingReply::Unknown(c))) => {
+                // The follower knows a primary that beats us: if it is one of
+                // ours, we are the stale one.
+                if c.beats(claim) && !core.is_me(&c.primary) {
+                    let mut s = core.state.lock();
+                    if s.role == Role::Primary
+                        && s.claim == *claim
+                        && s.view.contains_member(&c.primary.address, c.primary.provider_id)
+                    {
+                        crate::warning!(
+                            "primary ({}, {}) of term {} steps down: ({}, {}) leads term {}",
+                            core.me.address,
+                            core.provider_id,
+                            claim.term,
+                            c.primary.address,
+                            c.primary.provider_id,
+                            c.term
+                        );
+                        follower::adopt(core, &mut s, c);
+                        return true;
+                    }
+                }
+                false
+            }
+            Ok(Err(_)) | Err(_) => false,
+        };
+        let Some(p) = self.peers.get_mut(&member) else { return false };
+        p.probes.retain(|t| *t != sent);
+        if answered {
+            p.failures = 0;
+            p.last_ack = Instant::now();
+            p.acked_sent = Some(p.acked_sent.map_or(sent, |a| a.max(sent)));
+        } else if p.acked_sent.map_or(true, |a| sent > a) {
+            p.failures += 1;
+        }
+        false
+    }
+
+    /// Declares dead the followers that missed `ping_max_num_timeouts`
+    /// pings in a row, unless no follower at all answers (then we are
+    /// probably the one cut off, and nobody is removed).
+    fn bury(&mut self, core: &Core, claim: &Claim) {
+        let k = core.max_timeouts();
+        let dead: Vec<Member> = self.peers.iter().filter(|(_, p)| p.failures >= k).map(|(m, _)| m.clone()).collect();
+        if dead.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let window = core.window();
+        let protected: Vec<Member> = {
+            let s = core.state.lock();
+            if s.grace_until.is_some_and(|g| now < g) {
+                s.initial_members.clone()
+            } else {
+                Vec::new()
+            }
+        };
+        for m in dead {
+            if protected.contains(&m) && !self.peers.get(&m).is_some_and(Peer::ever_answered) {
+                // Perhaps not started yet (members launched from one view).
+                continue;
+            }
+            let evidence = self.peers.len() <= 1
+                || self
+                    .peers
+                    .iter()
+                    .any(|(o, p)| *o != m && p.failures == 0 && now.duration_since(p.last_ack) <= window);
+            if !evidence {
+                if !self.cut_off_logged {
+                    crate::warning!(
+                        "primary ({}, {}): no follower answers pings; this member may be cut off, so nobody is \
+                         declared dead until one answers",
+                        core.me.address,
+                        core.provider_id
+                    );
+                    self.cut_off_logged = true;
+                }
+                continue;
+            }
+            self.cut_off_logged = false;
+            {
+                let mut s = core.state.lock();
+                if s.role != Role::Primary || s.claim != *claim {
+                    return;
+                }
+                let change = Change::Membership { update: Update::Died, member: m.clone() };
+                if commit(core, &mut s, change, None).is_some() {
+                    crate::info!("({}, {}) missed {k} pings in a row: declared dead", m.address, m.provider_id);
+                }
+            }
+            self.peers.remove(&m);
+            let (gone, keep): (Vec<InFlight>, Vec<InFlight>) =
+                std::mem::take(&mut self.calls).into_iter().partition(|c| c.member == m);
+            self.calls = keep;
+            core.abandon(gone.into_iter().map(|c| (c.member, c.call)));
+        }
+    }
+
+    /// Sends the pings that are due; returns how long to sleep.
+    fn send(&mut self, core: &Core, claim: &Claim, version: u64, digest: u64) -> Duration {
+        let now = Instant::now();
+        let t = core.timeout();
+        let half = t / 2;
+        let k = core.max_timeouts();
+        let rng = self.rng.get_or_insert_with(|| core.rng());
+        let payload = Ping { claim: claim.clone(), version, digest }.encode();
+        let mut nap = MAX_NAP;
+        for (m, p) in self.peers.iter_mut() {
+            let oldest = p.probes.iter().min().copied();
+            let suspect = p.failures > 0 || oldest.is_some_and(|o| now.duration_since(o) >= half);
+            let due = if p.failures >= k {
+                // Waiting for evidence before burial: keep the normal pace.
+                p.probes.is_empty() && now >= p.next_ping
+            } else if p.probes.is_empty() {
+                now >= p.next_ping || suspect
+            } else {
+                suspect
+                    && p.probes.len() < (k - p.failures) as usize
+                    && p.last_sent.map_or(true, |l| now.duration_since(l) >= half)
+            };
+            if due {
+                match core.call_async(m, wire::PING, payload.clone(), t) {
+                    Ok(call) => {
+                        self.calls.push(InFlight { member: m.clone(), sent: now, call });
+                        p.probes.push(now);
+                    }
+                    // An address we cannot even send to counts as a miss.
+                    Err(_) => p.failures += 1,
+                }
+                p.last_sent = Some(now);
+                if !suspect || p.failures >= k {
+                    p.next_ping = now + core.cfg.interval(rng.unit());
+                }
+            }
+            if p.probes.is_empty() && p.failures < k {
+                nap = nap.min(p.next_ping.saturating_duration_since(now));
+            }
+        }
+        if self.calls.is_empty() {
+            nap
+        } else {
+            nap.min(POLL)
+        }
+    }
+}
