@@ -468,6 +468,16 @@ pub struct PendingCall {
     timeout: Duration,
 }
 
+impl Drop for PendingCall {
+    /// An abandoned call must not keep its slot in the engine forever (a
+    /// dead peer never answers): forget it. A no-op once answered.
+    fn drop(&mut self) {
+        if !self.slot.is_done() {
+            self.engine.inner.calls.lock().remove(&self.msg_id);
+        }
+    }
+}
+
 impl PendingCall {
     /// Waits for the answer (or the timeout).
     pub fn wait(self) -> Result<Vec<u8>> {
