@@ -537,19 +537,7 @@ impl Inner {
                     crate::debug!("dropping a response to an unknown or expired call {}", header.msg_id);
                     return;
                 };
-                let result = match header.status {
-                    Status::Ok => Ok(payload),
-                    Status::NoSuchRpc => Err(RpcError::NoSuchRpc(slot.name.clone())),
-                    Status::NoSuchProvider => {
-                        Err(RpcError::NoSuchProvider { name: slot.name.clone(), provider_id: header.provider_id })
-                    }
-                    Status::HandlerError => Err(RpcError::Remote {
-                        name: slot.name.clone(),
-                        message: String::from_utf8_lossy(&payload).into_owned(),
-                    }),
-                    Status::ShuttingDown => Err(RpcError::ShuttingDown),
-                };
-                slot.complete(result);
+                slot.complete(outcome(&slot, header.status, header.provider_id, payload));
             }
             Event::SendFailed { call_id, message } => {
                 if let Some(slot) = self.calls.lock().remove(&call_id) {
@@ -631,14 +619,7 @@ impl Inner {
     fn respond(self: &Arc<Self>, origin: Origin, request: &Header, status: Status, body: Vec<u8>, from_progress: bool) {
         match origin {
             Origin::Local(slot) => {
-                let result = match status {
-                    Status::Ok => Ok(body),
-                    Status::NoSuchRpc => Err(RpcError::NoSuchRpc(slot.name.clone())),
-                    Status::NoSuchProvider => Err(RpcError::NoSuchProvider { name: slot.name.clone(), provider_id: request.provider_id }),
-                    Status::HandlerError => Err(RpcError::Remote { name: slot.name.clone(), message: String::from_utf8_lossy(&body).into_owned() }),
-                    Status::ShuttingDown => Err(RpcError::ShuttingDown),
-                };
-                slot.complete(result);
+                slot.complete(outcome(&slot, status, request.provider_id, body));
             }
             Origin::Remote(dest) => {
                 let (body, status) = if body.len() > MAX_MESSAGE {
@@ -687,6 +668,19 @@ impl Inner {
 
     pub(crate) fn is_finalizing(&self) -> bool {
         self.finalizing.load(Ordering::Acquire)
+    }
+}
+
+/// What a call receives for an answer with `status` (local or remote alike).
+fn outcome(slot: &Slot, status: Status, provider_id: u16, body: Vec<u8>) -> Result<Vec<u8>> {
+    match status {
+        Status::Ok => Ok(body),
+        Status::NoSuchRpc => Err(RpcError::NoSuchRpc(slot.name.clone())),
+        Status::NoSuchProvider => Err(RpcError::NoSuchProvider { name: slot.name.clone(), provider_id }),
+        Status::HandlerError => {
+            Err(RpcError::Remote { name: slot.name.clone(), message: String::from_utf8_lossy(&body).into_owned() })
+        }
+        Status::ShuttingDown => Err(RpcError::ShuttingDown),
     }
 }
 

@@ -150,10 +150,6 @@ struct CBackend {
 unsafe impl Send for CBackend {}
 unsafe impl Sync for CBackend {}
 
-unsafe extern "C" fn config_trampoline(uargs: *mut c_void, obj: *const json_object) {
-    *(uargs as *mut serde_json::Value) = jsonc::to_value(obj);
-}
-
 unsafe extern "C" fn view_trampoline(uargs: *mut c_void, view: *const flock_group_view_t) {
     let out = &mut *(uargs as *mut Option<GroupView>);
     if let Some(v) = view.as_ref() {
@@ -166,7 +162,7 @@ impl Backend for CBackend {
         let mut out = serde_json::json!({});
         // SAFETY: the plug-in's own function with its state.
         if let Some(f) = unsafe { (*self.table).get_config } {
-            unsafe { f(self.state, Some(config_trampoline), &mut out as *mut _ as *mut c_void) };
+            unsafe { f(self.state, Some(jsonc::config_trampoline), &mut out as *mut _ as *mut c_void) };
         }
         out
     }

@@ -89,10 +89,6 @@ struct CGateway {
 unsafe impl Send for CGateway {}
 unsafe impl Sync for CGateway {}
 
-unsafe extern "C" fn config_trampoline(uargs: *mut c_void, obj: *const json_object) {
-    *(uargs as *mut serde_json::Value) = jsonc::to_value(obj);
-}
-
 impl CGateway {
     fn address(&self, f: flock_gateway_get_public_address_fn) -> String {
         let Some(f) = f else { return String::new() };
@@ -111,7 +107,7 @@ impl Gateway for CGateway {
         let mut out = serde_json::json!({});
         if let Some(f) = unsafe { (*self.table).get_config } {
             // SAFETY: the plug-in's function with its state and our out-pointer.
-            unsafe { f(self.state, Some(config_trampoline), &mut out as *mut _ as *mut c_void) };
+            unsafe { f(self.state, Some(jsonc::config_trampoline), &mut out as *mut _ as *mut c_void) };
         }
         out
     }

@@ -57,3 +57,12 @@ pub unsafe fn to_value(obj: *const json_object) -> serde_json::Value {
     }
     serde_json::from_str(&CStr::from_ptr(text).to_string_lossy()).unwrap_or(serde_json::Value::Null)
 }
+
+/// Callback handed to a plug-in's `get_config`: stores the config it
+/// reports into the `serde_json::Value` that `uargs` points to.
+///
+/// # Safety
+/// `uargs` must point to a `serde_json::Value`; `obj` NULL or a live object.
+pub unsafe extern "C" fn config_trampoline(uargs: *mut std::ffi::c_void, obj: *const json_object) {
+    *(uargs as *mut serde_json::Value) = to_value(obj);
+}
