@@ -133,6 +133,10 @@ fn write_if_changed(path: &Path, bindings: cbindgen::Bindings) {
 
 fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmochi.so.0");
+    // Our executables interpose fopen during libfabric's start-up (see
+    // src/bin/common/fabric_start.rs); it must be in their dynamic symbol
+    // table for libfabric's call to reach it.
+    println!("cargo:rustc-link-arg-bins=-Wl,--export-dynamic-symbol=fopen");
     // json-c: C Flock backends and gateways receive their configs as json-c objects.
     pkg_config::Config::new()
         .atleast_version("0.13")

@@ -479,7 +479,10 @@ fn providers_sharing_an_engine() {
     // A follower leaves, then the primary hands over.
     p2.destroy();
     eventually("p2 gone", BOUND, || p1.view().member_count() == 2 && p3.view().member_count() == 2);
-    assert!(rec.saw(Update::Left, &Member { address: e.self_address().to_string(), provider_id: 2 }));
+    // Update callbacks run on the provider's notification thread, just after
+    // the view changes.
+    let left = Member { address: e.self_address().to_string(), provider_id: 2 };
+    eventually("p2's leave reported to p1's callbacks", BOUND, || rec.saw(Update::Left, &left));
     p1.destroy();
     eventually("p3 alone and primary", BOUND, || {
         let v = p3.view();

@@ -1,6 +1,9 @@
 //! `bedrock-query`: print the effective config of Bedrock daemons, as
 //! `{"<address>": <config>, ...}` on one line (`-p`: indented).
 
+#[path = "common/fabric_start.rs"]
+mod fabric_start;
+
 use clap::Parser;
 use mochi::bedrock::client::ServiceGroupHandle;
 use mochi::rpc::{Engine, InitOverrides, Mode};
@@ -68,6 +71,7 @@ fn run(cli: Cli) -> Result<String, String> {
 }
 
 fn main() {
+    fabric_start::init_libfabric();
     match run(Cli::parse()) {
         Ok(text) => println!("{text}"),
         Err(e) => {

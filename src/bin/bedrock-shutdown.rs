@@ -1,6 +1,9 @@
 //! `bedrock-shutdown`: stop Bedrock daemons (by address or Flock group
 //! file). Exits non-zero if any of them could not be shut down.
 
+#[path = "common/fabric_start.rs"]
+mod fabric_start;
+
 use clap::Parser;
 use mochi::bedrock::client::ServiceGroupHandle;
 use mochi::rpc::{Engine, InitOverrides, Mode};
@@ -22,6 +25,7 @@ struct Cli {
 }
 
 fn main() {
+    fabric_start::init_libfabric();
     let cli = Cli::parse();
     if let Some(l) = mochi::log::Level::parse(&cli.verbose) {
         mochi::log::set_level(l);

@@ -3,6 +3,9 @@
 //! `libmochi.so` themselves) register into the very same library instance
 //! the daemon uses. See `bedrock --help` for the flags.
 
+#[path = "common/fabric_start.rs"]
+mod fabric_start;
+
 use std::ffi::{c_char, c_int, CStr, CString};
 
 type DaemonMain = unsafe extern "C" fn(c_int, *const *const c_char) -> c_int;
@@ -61,6 +64,8 @@ fn main() {
         eprintln!("bedrock: error: cannot load libmochi (set MOCHI_LIBRARY to its path). Tried:\n  {}", tried.join("\n  "));
         std::process::exit(1);
     }
+    // libmochi brought libfabric in; initialize it now, quickly.
+    fabric_start::init_libfabric();
     // SAFETY: looking up a function we export with this exact signature.
     let sym = unsafe { libc::dlsym(handle, c"bedrock_daemon_main".as_ptr()) };
     if sym.is_null() {

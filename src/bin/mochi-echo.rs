@@ -6,6 +6,9 @@
 //! mochi-echo client "$(cat /tmp/server.addr)" --count 10000 --size 64 --shutdown
 //! ```
 
+#[path = "common/fabric_start.rs"]
+mod fabric_start;
+
 use clap::{Parser, Subcommand};
 use mochi::rpc::{Engine, InitOverrides, Mode};
 use std::sync::Arc;
@@ -53,6 +56,7 @@ enum Command {
 }
 
 fn main() {
+    fabric_start::init_libfabric();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server { protocol, addr_file, config } => server(&protocol, addr_file, &config),

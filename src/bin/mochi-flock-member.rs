@@ -12,6 +12,9 @@
 //! reports is printed on stdout (`member joined|left|died|moved ADDRESS ID`,
 //! `metadata KEY VALUE`), after the address line.
 
+#[path = "common/fabric_start.rs"]
+mod fabric_start;
+
 use clap::Parser;
 use mochi::flock::client::{Client, GroupHandle};
 use mochi::flock::protocol::Update;
@@ -78,6 +81,7 @@ fn initial_view(engine: &Engine, provider_id: u16, method: &str) -> Result<Group
 }
 
 fn main() {
+    fabric_start::init_libfabric();
     let cli = Cli::parse();
     // Block the stop signals before any thread starts, so only sigwait sees them.
     // SAFETY: plain signal-mask manipulation.
