@@ -36,9 +36,11 @@ impl ServiceHandle {
             .engine
             .call(&self.address, rpc, self.provider_id, protocol::encode_args(args), protocol::CLIENT_TIMEOUT)
             .map_err(|e| BedrockError::msg(format!("{rpc} to {}: {e}", self.address)))?;
-        protocol::decode_result(&bytes)
-            .map_err(|e| BedrockError::msg(format!("malformed answer to {rpc}: {e}")))?
-            .map_err(BedrockError::msg)
+        match protocol::decode_result(&bytes).map_err(|e| BedrockError::msg(format!("malformed answer to {rpc}: {e}")))? {
+            Ok(value) => Ok(value),
+            Err(protocol::Refusal::Failed(text)) => Err(BedrockError::msg(text)),
+            Err(protocol::Refusal::NotSupported(text)) => Err(BedrockError::NotSupported(text)),
+        }
     }
 
     /// The daemon's effective config (JSON text).

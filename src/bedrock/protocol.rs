@@ -56,22 +56,52 @@ pub fn decode_args(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
     Ok(out)
 }
 
-/// `RequestResult`: success and either the value or the error text.
-pub fn encode_result(r: &Result<String, String>) -> Vec<u8> {
-    let mut w = Writer::new();
-    match r {
-        Ok(v) => w.bool(true).str(v),
-        Err(e) => w.bool(false).str(e),
+/// Why a management request was refused, as a client needs to tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request failed; the text says why.
+    Failed(String),
+    /// The server deliberately does not implement the request (Jx9 queries,
+    /// migration, ...): clients report `BEDROCK_ERR_NOT_SUPPORTED`.
+    NotSupported(String),
+}
+
+impl From<String> for Refusal {
+    fn from(text: String) -> Refusal {
+        Refusal::Failed(text)
+    }
+}
+
+/// A management request's outcome: the value, or why there is none.
+pub type Answer = Result<String, Refusal>;
+
+// Status byte before the text (0 and 1 match the earlier boolean encoding).
+const FAILED: u8 = 0;
+const DONE: u8 = 1;
+const NOT_SUPPORTED: u8 = 2;
+
+pub fn encode_result(r: &Answer) -> Vec<u8> {
+    let (status, text) = match r {
+        Ok(v) => (DONE, v),
+        Err(Refusal::Failed(e)) => (FAILED, e),
+        Err(Refusal::NotSupported(e)) => (NOT_SUPPORTED, e),
     };
+    let mut w = Writer::new();
+    w.u8(status).str(text);
     w.finish()
 }
 
-pub fn decode_result(bytes: &[u8]) -> Result<Result<String, String>, DecodeError> {
+pub fn decode_result(bytes: &[u8]) -> Result<Answer, DecodeError> {
     let mut r = Reader::new(bytes);
-    let ok = r.bool()?;
+    let status = r.u8()?;
     let text = r.str()?.to_string();
     r.end()?;
-    Ok(if ok { Ok(text) } else { Err(text) })
+    match status {
+        DONE => Ok(Ok(text)),
+        FAILED => Ok(Err(Refusal::Failed(text))),
+        NOT_SUPPORTED => Ok(Err(Refusal::NotSupported(text))),
+        other => Err(DecodeError::Invalid(format!("unknown answer status {other}"))),
+    }
 }
 
 #[cfg(test)]
@@ -82,7 +112,10 @@ mod tests {
     fn round_trips() {
         assert_eq!(decode_args(&encode_args(&["a", "", "c"])).unwrap(), vec!["a", "", "c"]);
         assert_eq!(decode_result(&encode_result(&Ok("x".into()))).unwrap(), Ok("x".into()));
-        assert_eq!(decode_result(&encode_result(&Err("bad".into()))).unwrap(), Err("bad".into()));
+        assert_eq!(decode_result(&encode_result(&Err("bad".to_string().into()))).unwrap(), Err(Refusal::Failed("bad".into())));
+        let no = Err(Refusal::NotSupported("no".into()));
+        assert_eq!(decode_result(&encode_result(&no)).unwrap(), no);
+        assert!(decode_result(&[9, 0, 0, 0, 0]).is_err());
         assert!(decode_args(&[1, 2]).is_err());
         assert!(decode_result(&[7]).is_err());
     }

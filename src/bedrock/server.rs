@@ -7,7 +7,7 @@ use super::dependency_spec::{dependency_specs, ArgobotsRef, DependencySpec, Loca
 use super::error::BedrockError;
 use super::loader;
 use super::module::{self, ComponentArgs, DependencyDecl, ProviderEntry, Resolved, ResolvedDependency};
-use super::protocol;
+use super::protocol::{self, Answer, Refusal};
 use crate::rpc::{Engine, Mode, Pool, Request};
 use parking_lot::{Condvar, Mutex};
 use serde_json::Value;
@@ -140,25 +140,27 @@ impl Server {
     }
 
     fn register_management(&self) -> Result<()> {
-        type H = fn(&Server, &[String]) -> std::result::Result<String, String>;
+        type H = fn(&Server, &[String]) -> Answer;
         let table: [(&str, H); 13] = [
             (protocol::GET_CONFIG, |s, _| Ok(s.config_json().to_string())),
             (protocol::QUERY_CONFIG, |_, _| {
-                Err("Jx9 queries are not supported by this implementation (bedrock_query_config); use bedrock_get_config".into())
+                Err(Refusal::NotSupported(
+                    "Jx9 queries are not supported by this implementation (bedrock_query_config); use bedrock_get_config".into(),
+                ))
             }),
-            (protocol::ADD_POOL, |s, a| s.add_pool(arg(a, 0)?).map(|_| String::new()).map_err(|e| e.to_string())),
-            (protocol::ADD_XSTREAM, |s, a| s.add_xstream(arg(a, 0)?).map(|_| String::new()).map_err(|e| e.to_string())),
+            (protocol::ADD_POOL, |s, a| s.add_pool(arg(a, 0)?).map(|_| String::new()).map_err(failed)),
+            (protocol::ADD_XSTREAM, |s, a| s.add_xstream(arg(a, 0)?).map(|_| String::new()).map_err(failed)),
             (protocol::REMOVE_POOL, |s, a| {
-                s.engine().remove_pool(arg(a, 0)?).map(|_| String::new()).map_err(|e| e.to_string())
+                s.engine().remove_pool(arg(a, 0)?).map(|_| String::new()).map_err(failed)
             }),
             (protocol::REMOVE_XSTREAM, |s, a| {
-                s.engine().remove_xstream(arg(a, 0)?).map(|_| String::new()).map_err(|e| e.to_string())
+                s.engine().remove_xstream(arg(a, 0)?).map(|_| String::new()).map_err(failed)
             }),
-            (protocol::LOOKUP_PROVIDER, |s, a| s.lookup_rpc(arg(a, 0)?, arg(a, 1).unwrap_or("0"))),
-            (protocol::LOAD_MODULE, |s, a| s.load_module(arg(a, 0)?).map(|_| String::new()).map_err(|e| e.to_string())),
+            (protocol::LOOKUP_PROVIDER, |s, a| s.lookup_rpc(arg(a, 0)?, arg(a, 1).unwrap_or("0")).map_err(Refusal::Failed)),
+            (protocol::LOAD_MODULE, |s, a| s.load_module(arg(a, 0)?).map(|_| String::new()).map_err(failed)),
             (protocol::START_PROVIDER, |s, a| {
-                let spec = ProviderSpec::from_json_str(arg(a, 0)?).map_err(|e| e.to_string())?;
-                s.add_provider(spec).map(|id| id.to_string()).map_err(|e| e.to_string())
+                let spec = ProviderSpec::from_json_str(arg(a, 0)?).map_err(failed)?;
+                s.add_provider(spec).map(|id| id.to_string()).map_err(failed)
             }),
             (protocol::MIGRATE_PROVIDER, |s, a| s.unsupported_on(arg(a, 0)?, "Migration not supported for this component")),
             (protocol::SNAPSHOT_PROVIDER, |s, a| s.unsupported_on(arg(a, 0)?, "Snapshot not supported for this component")),
@@ -179,8 +181,8 @@ impl Server {
                         Arc::new(move |req: Request| {
                             let result = match (weak.upgrade(), protocol::decode_args(&req.payload)) {
                                 (Some(inner), Ok(args)) => handler(&Server { inner }, &args),
-                                (None, _) => Err("the Bedrock server is shutting down".into()),
-                                (_, Err(e)) => Err(format!("malformed request: {e}")),
+                                (None, _) => Err(failed("the Bedrock server is shutting down")),
+                                (_, Err(e)) => Err(failed(format!("malformed request: {e}"))),
                             };
                             Ok(protocol::encode_result(&result))
                         }),
@@ -211,10 +213,10 @@ impl Server {
         Ok(())
     }
 
-    fn unsupported_on(&self, spec: &str, what: &str) -> std::result::Result<String, String> {
+    fn unsupported_on(&self, spec: &str, what: &str) -> Answer {
         match self.find_local(spec, None) {
-            Some(_) => Err(what.to_string()),
-            None => Err(format!("Provider with spec \"{spec}\" not found")),
+            Some(_) => Err(Refusal::NotSupported(what.to_string())),
+            None => Err(failed(format!("Provider with spec \"{spec}\" not found"))),
         }
     }
 
@@ -434,6 +436,10 @@ impl Server {
         self.engine().wait_for_finalize();
         self.finalize();
     }
+}
+
+fn failed(e: impl std::fmt::Display) -> Refusal {
+    Refusal::Failed(e.to_string())
 }
 
 fn arg(args: &[String], i: usize) -> std::result::Result<&str, String> {

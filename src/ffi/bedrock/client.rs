@@ -198,11 +198,7 @@ pub unsafe extern "C" fn bedrock_service_query_config(handle: bedrock_service_t,
         if result.is_null() {
             return invalid(entry, "NULL output pointer");
         }
-        let r = with_service(entry, handle, |h| h.query_config(&s).map(Some), result);
-        if r == BEDROCK_ERR_REMOTE && CStr::from_ptr(bedrock_last_error()).to_string_lossy().contains("not supported") {
-            return BEDROCK_ERR_NOT_SUPPORTED;
-        }
-        r
+        with_service(entry, handle, |h| h.query_config(&s).map(Some), result)
     })
 }
 
