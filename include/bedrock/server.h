@@ -66,6 +66,75 @@ bedrock_return_t bedrock_server_wait_for_finalize(bedrock_server_t server);
 bedrock_return_t bedrock_server_finalize(bedrock_server_t server);
 
 /**
+ * Loads a module library (as `libraries` in the config would).
+ *
+ * # Safety
+ * `server` NULL or live; `path` NULL or NUL-terminated.
+ */
+bedrock_return_t bedrock_server_load_module(bedrock_server_t server, const char *path);
+
+/**
+ * Adds an Argobots pool from its JSON description (`{"name": …}`).
+ *
+ * # Safety
+ * As `bedrock_server_load_module`.
+ */
+bedrock_return_t bedrock_server_add_pool(bedrock_server_t server, const char *pool_json);
+
+/**
+ * Removes a pool no execution stream or provider uses.
+ *
+ * # Safety
+ * As `bedrock_server_load_module`.
+ */
+bedrock_return_t bedrock_server_remove_pool(bedrock_server_t server, const char *name);
+
+/**
+ * Adds an execution stream from its JSON description.
+ *
+ * # Safety
+ * As `bedrock_server_load_module`.
+ */
+bedrock_return_t bedrock_server_add_xstream(bedrock_server_t server, const char *xstream_json);
+
+/**
+ * Stops and removes an execution stream.
+ *
+ * # Safety
+ * As `bedrock_server_load_module`.
+ */
+bedrock_return_t bedrock_server_remove_xstream(bedrock_server_t server, const char *name);
+
+/**
+ * Starts a provider from its JSON description (as an entry of
+ * `providers`); its provider id goes to `*provider_id` when not NULL.
+ *
+ * # Safety
+ * As `bedrock_server_load_module`; `provider_id` NULL or writable.
+ */
+bedrock_return_t bedrock_server_add_provider(bedrock_server_t server,
+                                             const char *provider_json,
+                                             uint16_t *provider_id);
+
+/**
+ * Destroys a provider given by name or `type:id`; refused while another
+ * provider of the server depends on it.
+ *
+ * # Safety
+ * As `bedrock_server_load_module`.
+ */
+bedrock_return_t bedrock_server_remove_provider(bedrock_server_t server, const char *spec);
+
+/**
+ * The margo instance of the server's engine `index` (0 for the first),
+ * NULL for a NULL server or an index out of range. Owned by the server.
+ *
+ * # Safety
+ * `server` NULL or live.
+ */
+margo_instance_id bedrock_server_get_margo_instance(bedrock_server_t server, size_t index);
+
+/**
  * The `bedrock` daemon (what the `bedrock` program runs): returns its exit
  * status.
  *

@@ -49,6 +49,9 @@ pub struct ComponentArgs {
     pub tags: Vec<String>,
     pub config: serde_json::Value,
     pub dependencies: HashMap<String, Vec<ResolvedDependency>>,
+    /// What the module declared (its `dependencies` answer), against which
+    /// `dependencies` was resolved; empty while it is being asked.
+    pub declared: Vec<DependencyDecl>,
 }
 
 /// A running provider made by a module.
@@ -76,6 +79,9 @@ pub struct ProviderEntry {
     pub tags: Vec<String>,
     /// Reported dependencies: name → resolved names.
     pub dependencies: Vec<(String, Vec<String>, bool)>,
+    /// Names of this server's providers this one depends on (it may not
+    /// outlive them).
+    pub local_dependencies: Vec<String>,
     pub component: Box<dyn Component>,
 }
 

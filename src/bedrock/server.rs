@@ -193,17 +193,55 @@ impl Server {
         Ok(())
     }
 
-    fn add_pool(&self, json: &str) -> Result<()> {
+    /// Adds an Argobots pool from its JSON description (as in `margo`).
+    pub fn add_pool(&self, json: &str) -> Result<()> {
         let v: Value = serde_json::from_str(json).map_err(|e| BedrockError::msg(format!("Could not add pool to Margo instance: {e}")))?;
         self.engine().add_pool_from_json(&v).map(|_| ()).map_err(|e| BedrockError::msg(format!("Could not add pool to Margo instance: {e}")))
     }
 
-    fn add_xstream(&self, json: &str) -> Result<()> {
+    /// Adds an execution stream from its JSON description.
+    pub fn add_xstream(&self, json: &str) -> Result<()> {
         let v: Value = serde_json::from_str(json).map_err(|e| BedrockError::msg(format!("Could not add xstream to Margo instance: {e}")))?;
         self.engine()
             .add_xstream_from_json(&v)
             .map(|_| ())
             .map_err(|e| BedrockError::msg(format!("Could not add xstream to Margo instance: {e}")))
+    }
+
+    pub fn remove_pool(&self, name: &str) -> Result<()> {
+        self.engine().remove_pool(name).map_err(|e| BedrockError::msg(e.to_string()))
+    }
+
+    pub fn remove_xstream(&self, name: &str) -> Result<()> {
+        self.engine().remove_xstream(name).map_err(|e| BedrockError::msg(e.to_string()))
+    }
+
+    /// Destroys the provider named `spec` (a name or `type:id`). Refused
+    /// while another provider of this server depends on it: the dependent
+    /// holds the provider's handle.
+    pub fn remove_provider(&self, spec: &str) -> Result<()> {
+        let removed = {
+            let mut providers = self.inner.providers.lock();
+            let position = match spec.split_once(':') {
+                Some((t, id)) => providers.iter().position(|p| p.type_name == t && id.parse() == Ok(p.provider_id)),
+                None => providers.iter().position(|p| p.name == spec),
+            };
+            let Some(i) = position else {
+                return Err(BedrockError::msg(format!("Provider with spec \"{spec}\" not found")));
+            };
+            let name = &providers[i].name;
+            if let Some(dependent) = providers.iter().find(|p| p.local_dependencies.contains(name)) {
+                return Err(BedrockError::msg(format!(
+                    "Cannot remove provider \"{name}\": provider \"{}\" depends on it (remove it first)",
+                    dependent.name
+                )));
+            }
+            providers.remove(i)
+        };
+        // Destroyed here, outside the lock: a component may call back into
+        // the server while it stops.
+        drop(removed);
+        Ok(())
     }
 
     /// Loads a module library at run time (reported in `libraries`).
@@ -266,9 +304,11 @@ impl Server {
             tags: spec.tags.clone(),
             config: spec.config.clone(),
             dependencies: HashMap::new(),
+            declared: Vec::new(),
         };
         let decls = module.dependencies(&args)?;
         let mut reported = Vec::new();
+        let mut local_dependencies = Vec::new();
         for decl in &decls {
             let specs = dependency_specs(&decl.name, &decl.type_name, decl.is_array, decl.is_required, spec.dependencies.get(&decl.name))?;
             let Some(specs) = specs else { continue };
@@ -278,8 +318,13 @@ impl Server {
                 resolved.push(r);
             }
             reported.push((decl.name.clone(), resolved.iter().map(|r| r.name.clone()).collect::<Vec<_>>(), decl.is_array));
+            local_dependencies.extend(resolved.iter().filter_map(|r| match &r.target {
+                Resolved::Local(entry) => Some(entry.name.clone()),
+                _ => None,
+            }));
             args.dependencies.insert(decl.name.clone(), resolved);
         }
+        args.declared = decls;
         let id = {
             let providers = self.inner.providers.lock();
             config::check_new_provider(&spec.name, spec.provider_id, providers.iter().map(|p| (p.name.as_str(), p.provider_id)), self.inner.bedrock_id)?
@@ -297,6 +342,7 @@ impl Server {
             engine_index: spec.engine,
             tags: spec.tags,
             dependencies: reported,
+            local_dependencies,
             component,
         });
         self.inner.providers.lock().push(entry);

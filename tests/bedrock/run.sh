@@ -400,6 +400,16 @@ mkdir -p "$D"
 sed "s|@MODULES@|$MODULES|g" "$HERE/configs/with-dependency-array.json" >"$D/config.json"
 check_dependency_config "$D" array
 
+# In-process server managed through bedrock/server.h (pools, xstreams,
+# modules, providers with a dependency between them, NULL/garbage).
+D=$WORK/c-server
+mkdir -p "$D"
+if (cd "$D" && timeout 60 "$WORK/build/client/bedrock-c-server-test" "$MODULES") >"$D/out" 2>&1; then
+    pass "in-process server managed through the C API (bedrock_server_add_pool/…/remove_provider)"
+else
+    fail "C server management API"; show "$D/out"
+fi
+
 # ---------------------------------------------------------------------------
 echo "== 5. per-provider dependencies (get_dependencies of bedrock/module.h) (t=${SECONDS}s)"
 if [ -f "$MODULES/libtest-c-dyn-module.so" ]; then

@@ -30,13 +30,13 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
-fn set_error(entry: &str, message: &str) {
+pub(super) fn set_error(entry: &str, message: &str) {
     crate::debug!("{entry}: {message}");
     let c = CString::new(message.replace('\0', " ")).unwrap_or_default();
     LAST_ERROR.with(|e| *e.borrow_mut() = c);
 }
 
-fn invalid(entry: &str, what: &str) -> bedrock_return_t {
+pub(super) fn invalid(entry: &str, what: &str) -> bedrock_return_t {
     set_error(entry, &format!("{entry}: {what}"));
     BEDROCK_ERR_INVALID_ARGS
 }
@@ -83,7 +83,7 @@ impl Owned for bedrock_service_group {
     type Rust = ServiceGroupHandle;
 }
 
-unsafe fn text<'a>(p: *const c_char) -> Option<std::borrow::Cow<'a, str>> {
+pub(super) unsafe fn text<'a>(p: *const c_char) -> Option<std::borrow::Cow<'a, str>> {
     (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy())
 }
 

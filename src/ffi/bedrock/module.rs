@@ -104,6 +104,7 @@ struct ArgsStorage {
     string_arrays: Vec<Vec<*const c_char>>,
     handle_arrays: Vec<Vec<*mut c_void>>,
     id_arrays: Vec<Vec<u16>>,
+    dep_arrays: Vec<Vec<bedrock_resolved_dependency>>,
 }
 
 impl ArgsStorage {
@@ -112,6 +113,42 @@ impl ArgsStorage {
         let p = c.as_ptr();
         self.strings.push(c);
         p
+    }
+
+    /// The C view of `args`, pointing into `self` (valid while it lives).
+    /// Each resolved dependency carries the type its declaration gave.
+    fn component_args(&mut self, args: &ComponentArgs) -> bedrock_component_args {
+        let tags: Vec<*const c_char> = args.tags.iter().map(|t| self.s(t)).collect();
+        let mut deps = Vec::new();
+        for (dep_name, resolved) in &args.dependencies {
+            let type_name = args.declared.iter().find(|d| &d.name == dep_name).map(|d| d.type_name.as_str()).unwrap_or("");
+            let names: Vec<*const c_char> = resolved.iter().map(|r| self.s(&r.name)).collect();
+            let (hs, ids): (Vec<*mut c_void>, Vec<u16>) = resolved.iter().map(|r| handle_of(&r.target)).unzip();
+            deps.push(bedrock_resolved_dependency {
+                name: self.s(dep_name),
+                type_: self.s(type_name),
+                count: resolved.len(),
+                names: names.as_ptr(),
+                handles: hs.as_ptr(),
+                provider_ids: ids.as_ptr(),
+            });
+            self.string_arrays.push(names);
+            self.handle_arrays.push(hs);
+            self.id_arrays.push(ids);
+        }
+        let c_args = bedrock_component_args {
+            name: self.s(&args.name),
+            mid: handles::instance_for(&args.engine),
+            provider_id: args.provider_id,
+            config: self.s(&args.config.to_string()),
+            num_tags: tags.len(),
+            tags: tags.as_ptr(),
+            num_dependencies: deps.len(),
+            dependencies: deps.as_ptr(),
+        };
+        self.string_arrays.push(tags);
+        self.dep_arrays.push(deps);
+        c_args
     }
 }
 
@@ -160,17 +197,7 @@ impl Module for CModule {
     fn dependencies(&self, args: &ComponentArgs) -> Result<Vec<DependencyDecl>, BedrockError> {
         let Some(get) = self.table.get_dependencies else { return Ok(self.deps.clone()) };
         let mut st = ArgsStorage::default();
-        let tags: Vec<*const c_char> = args.tags.iter().map(|t| st.s(t)).collect();
-        let c_args = bedrock_component_args {
-            name: st.s(&args.name),
-            mid: handles::instance_for(&args.engine),
-            provider_id: args.provider_id,
-            config: st.s(&args.config.to_string()),
-            num_tags: tags.len(),
-            tags: tags.as_ptr(),
-            num_dependencies: 0,
-            dependencies: std::ptr::null(),
-        };
+        let c_args = st.component_args(args);
         let mut out: Vec<DependencyDecl> = Vec::new();
         // SAFETY: the module's callback with valid arguments; `add` only
         // runs during the call, with `out` as its context.
@@ -181,39 +208,7 @@ impl Module for CModule {
     fn create(&self, args: ComponentArgs) -> Result<Box<dyn Component>, BedrockError> {
         let create = self.table.create.ok_or_else(|| BedrockError::msg(format!("module \"{}\" has no create function", self.name)))?;
         let mut st = ArgsStorage::default();
-        let name = st.s(&args.name);
-        let config = st.s(&args.config.to_string());
-        let tags: Vec<*const c_char> = args.tags.iter().map(|t| st.s(t)).collect();
-        // Declared types: from the callback when the module has one (its
-        // static table is empty then), else from the table.
-        let declared = self.dependencies(&args)?;
-        let mut deps = Vec::new();
-        for (dep_name, resolved) in &args.dependencies {
-            let type_name = declared.iter().find(|d| &d.name == dep_name).map(|d| d.type_name.clone()).unwrap_or_default();
-            let names: Vec<*const c_char> = resolved.iter().map(|r| st.s(&r.name)).collect();
-            let (hs, ids): (Vec<*mut c_void>, Vec<u16>) = resolved.iter().map(|r| handle_of(&r.target)).unzip();
-            deps.push(bedrock_resolved_dependency {
-                name: st.s(dep_name),
-                type_: st.s(&type_name),
-                count: resolved.len(),
-                names: names.as_ptr(),
-                handles: hs.as_ptr(),
-                provider_ids: ids.as_ptr(),
-            });
-            st.string_arrays.push(names);
-            st.handle_arrays.push(hs);
-            st.id_arrays.push(ids);
-        }
-        let c_args = bedrock_component_args {
-            name,
-            mid: handles::instance_for(&args.engine),
-            provider_id: args.provider_id,
-            config,
-            num_tags: tags.len(),
-            tags: tags.as_ptr(),
-            num_dependencies: deps.len(),
-            dependencies: deps.as_ptr(),
-        };
+        let c_args = st.component_args(&args);
         let mut component: *mut c_void = std::ptr::null_mut();
         let mut error: *mut c_char = std::ptr::null_mut();
         // SAFETY: the module's own create with arguments valid for the call.

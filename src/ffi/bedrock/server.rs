@@ -2,10 +2,13 @@
 //! daemon's entry point.
 #![allow(non_camel_case_types)]
 
-use super::client::bedrock_return_t;
-use crate::bedrock::config::ConfigFormat;
+use super::client::{
+    bedrock_return_t, invalid, set_error, text, BEDROCK_ERR_INVALID_ARGS, BEDROCK_ERR_NOT_SUPPORTED, BEDROCK_ERR_OTHER, BEDROCK_SUCCESS,
+};
+use crate::bedrock::config::{ConfigFormat, ProviderSpec};
+use crate::bedrock::error::BedrockError;
 use crate::bedrock::server::Server;
-use crate::ffi::handles::{boxed_free, boxed_into_c, boxed_ref, Owned};
+use crate::ffi::handles::{self, boxed_free, boxed_into_c, boxed_ref, margo_instance_id, Owned};
 use crate::ffi::panic::guard;
 use crate::ffi::strings::malloc_string;
 use std::ffi::{c_char, c_int, CStr};
@@ -108,6 +111,123 @@ pub unsafe extern "C" fn bedrock_server_finalize(server: bedrock_server_t) -> be
             super::client::BEDROCK_SUCCESS
         }
         None => super::client::BEDROCK_ERR_INVALID_ARGS,
+    })
+}
+
+// ----- Managing a running server (what upstream's C++ MargoManager and
+// ProviderManager offer; the Python bindings' `Server.margo` and
+// `Server.providers` sit on these). Failures set `bedrock_last_error()`.
+
+/// Runs `f` on a live server with one string argument.
+unsafe fn with_server(
+    entry: &'static str,
+    server: bedrock_server_t,
+    arg: *const c_char,
+    what: &str,
+    f: impl FnOnce(&Server, &str) -> Result<(), BedrockError>,
+) -> bedrock_return_t {
+    guard(entry, BEDROCK_ERR_OTHER, || {
+        let Some(s) = boxed_ref(server) else { return invalid(entry, "NULL server") };
+        let Some(a) = text(arg) else { return invalid(entry, &format!("NULL {what}")) };
+        match f(s, &a) {
+            Ok(()) => BEDROCK_SUCCESS,
+            Err(e) => {
+                set_error(entry, &format!("{entry}: {e}"));
+                match e {
+                    BedrockError::NotSupported(_) => BEDROCK_ERR_NOT_SUPPORTED,
+                    _ => BEDROCK_ERR_INVALID_ARGS,
+                }
+            }
+        }
+    })
+}
+
+/// Loads a module library (as `libraries` in the config would).
+///
+/// # Safety
+/// `server` NULL or live; `path` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_server_load_module(server: bedrock_server_t, path: *const c_char) -> bedrock_return_t {
+    with_server("bedrock_server_load_module", server, path, "path", |s, p| s.load_module(p))
+}
+
+/// Adds an Argobots pool from its JSON description (`{"name": …}`).
+///
+/// # Safety
+/// As `bedrock_server_load_module`.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_server_add_pool(server: bedrock_server_t, pool_json: *const c_char) -> bedrock_return_t {
+    with_server("bedrock_server_add_pool", server, pool_json, "pool description", |s, j| s.add_pool(j))
+}
+
+/// Removes a pool no execution stream or provider uses.
+///
+/// # Safety
+/// As `bedrock_server_load_module`.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_server_remove_pool(server: bedrock_server_t, name: *const c_char) -> bedrock_return_t {
+    with_server("bedrock_server_remove_pool", server, name, "pool name", |s, n| s.remove_pool(n))
+}
+
+/// Adds an execution stream from its JSON description.
+///
+/// # Safety
+/// As `bedrock_server_load_module`.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_server_add_xstream(server: bedrock_server_t, xstream_json: *const c_char) -> bedrock_return_t {
+    with_server("bedrock_server_add_xstream", server, xstream_json, "xstream description", |s, j| s.add_xstream(j))
+}
+
+/// Stops and removes an execution stream.
+///
+/// # Safety
+/// As `bedrock_server_load_module`.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_server_remove_xstream(server: bedrock_server_t, name: *const c_char) -> bedrock_return_t {
+    with_server("bedrock_server_remove_xstream", server, name, "xstream name", |s, n| s.remove_xstream(n))
+}
+
+/// Starts a provider from its JSON description (as an entry of
+/// `providers`); its provider id goes to `*provider_id` when not NULL.
+///
+/// # Safety
+/// As `bedrock_server_load_module`; `provider_id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_server_add_provider(
+    server: bedrock_server_t,
+    provider_json: *const c_char,
+    provider_id: *mut u16,
+) -> bedrock_return_t {
+    with_server("bedrock_server_add_provider", server, provider_json, "provider description", |s, j| {
+        let spec = ProviderSpec::from_json_str(j)?;
+        let id = s.add_provider(spec)?;
+        if !provider_id.is_null() {
+            *provider_id = id;
+        }
+        Ok(())
+    })
+}
+
+/// Destroys a provider given by name or `type:id`; refused while another
+/// provider of the server depends on it.
+///
+/// # Safety
+/// As `bedrock_server_load_module`.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_server_remove_provider(server: bedrock_server_t, spec: *const c_char) -> bedrock_return_t {
+    with_server("bedrock_server_remove_provider", server, spec, "provider spec", |s, p| s.remove_provider(p))
+}
+
+/// The margo instance of the server's engine `index` (0 for the first),
+/// NULL for a NULL server or an index out of range. Owned by the server.
+///
+/// # Safety
+/// `server` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn bedrock_server_get_margo_instance(server: bedrock_server_t, index: usize) -> margo_instance_id {
+    guard("bedrock_server_get_margo_instance", std::ptr::null_mut(), || match boxed_ref(server) {
+        Some(s) => s.engines().get(index).map_or(std::ptr::null_mut(), handles::instance_for),
+        None => std::ptr::null_mut(),
     })
 }
 
