@@ -45,11 +45,43 @@ pub enum ConfigFormat {
 /// element of this process's MPI rank, `mpi` being `(rank, size)`, when
 /// the array has one element per process).
 pub fn load(text: &str, format: ConfigFormat, mpi: Option<(i32, i32)>) -> Result<Value> {
-    let parsed = match format {
-        ConfigFormat::Jx9 => return Err(BedrockError::Jx9NotSupported),
-        ConfigFormat::Json => expand_simplified_json(parse_json(text)?)?,
-        ConfigFormat::Toml => toml_to_json(text)?,
+    select(parse_document(text, format)?, mpi)
+}
+
+/// The whole document as JSON, before `__if__` filtering and the choice of
+/// this rank's part.
+fn parse_document(text: &str, format: ConfigFormat) -> Result<Value> {
+    match format {
+        ConfigFormat::Jx9 => Err(BedrockError::Jx9NotSupported),
+        ConfigFormat::Json => expand_simplified_json(parse_json(text)?),
+        ConfigFormat::Toml => toml_to_json(text),
+    }
+}
+
+/// True if a `dependencies` object anywhere in the document (the parts of
+/// every rank included) names a provider by MPI rank (`name@3`,
+/// `type:id@3`). Decided on the whole document so that every process of a
+/// job started from one file decides alike: the address exchange this
+/// triggers is collective.
+fn uses_rank_locators(doc: &Value) -> bool {
+    let is_rank_locator = |v: &Value| {
+        v.as_str().and_then(|s| s.rsplit_once('@')).is_some_and(|(_, r)| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
     };
+    match doc {
+        Value::Object(m) => m.iter().any(|(k, v)| {
+            let direct = k == "dependencies"
+                && v.as_object().is_some_and(|deps| {
+                    deps.values().any(|d| is_rank_locator(d) || d.as_array().is_some_and(|a| a.iter().any(is_rank_locator)))
+                });
+            direct || uses_rank_locators(v)
+        }),
+        Value::Array(a) => a.iter().any(uses_rank_locators),
+        _ => false,
+    }
+}
+
+/// `__if__` filtering, then this rank's part of the document.
+fn select(parsed: Value, mpi: Option<(i32, i32)>) -> Result<Value> {
     let filtered = filter_if_conditions(parsed)?.unwrap_or(Value::Null);
     let resolved = resolve_root_array(filtered, mpi)?;
     match resolved {
@@ -262,6 +294,9 @@ pub struct ServerConfig {
     pub libraries: Libraries,
     /// In creation order.
     pub providers: Vec<ProviderSpec>,
+    /// The document (any rank's part) has `name@RANK` dependencies: under
+    /// an MPI launcher the server exchanges addresses with MPI at start-up.
+    pub uses_rank_locators: bool,
 }
 
 /// The `bedrock` section.
@@ -834,6 +869,7 @@ pub fn parse_server_config(v: &Value) -> Result<ServerConfig> {
         bedrock,
         libraries,
         providers,
+        uses_rank_locators: false,
     })
 }
 
@@ -844,7 +880,11 @@ impl ServerConfig {
         format: ConfigFormat,
         mpi: Option<(i32, i32)>,
     ) -> Result<ServerConfig> {
-        parse_server_config(&load(text, format, mpi)?)
+        let parsed = parse_document(text, format)?;
+        let rank_locators = uses_rank_locators(&parsed);
+        let mut cfg = parse_server_config(&select(parsed, mpi)?)?;
+        cfg.uses_rank_locators = rank_locators;
+        Ok(cfg)
     }
 
     /// Name of the pool Bedrock's own RPCs use.
@@ -1232,6 +1272,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("parse error at line 1, column 9: "), "{e}");
+    }
+
+    #[test]
+    fn rank_locators_are_found_in_any_part_of_the_document() {
+        let cfg = |t: &str| ServerConfig::from_text(t, ConfigFormat::Json, Some((0, 2))).unwrap().uses_rank_locators;
+        assert!(!cfg(r#"{"providers":[{"name":"a","type":"t","dependencies":{"x":"b@local","y":"c@na+sm://1-0"}}]}"#));
+        assert!(cfg(r#"{"providers":[{"name":"a","type":"t","dependencies":{"x":"b@1"}}]}"#));
+        assert!(cfg(r#"{"providers":[{"name":"a","type":"t","dependencies":{"x":["b","t:3@0"]}}]}"#));
+        // Rank 0 reads the first part, but rank 1's part decides for both.
+        assert!(cfg(r#"[{}, {"providers":[{"name":"a","type":"t","dependencies":{"x":"b@0"}}]}]"#));
+        // Only dependencies count, not module configs.
+        assert!(!cfg(r#"{"providers":[{"name":"a","type":"t","config":{"mail":"x@1"}}]}"#));
     }
 
     #[test]

@@ -32,6 +32,9 @@ struct Inner {
     providers: Mutex<Vec<Arc<ProviderEntry>>>,
     appeared: Condvar,
     finalized: AtomicBool,
+    /// Engine 0's address of every MPI rank, when the config uses
+    /// `name@RANK` locators and the server runs under an MPI launcher.
+    rank_addresses: Option<Vec<String>>,
 }
 
 /// (rank, size) when started by mpiexec (MPICH's or Open MPI's launcher
@@ -81,6 +84,17 @@ impl Server {
             Ok(p) => p,
             Err(e) => return fail(&engines, e),
         };
+        // Collective: every rank of the job decides alike (see
+        // ServerConfig::uses_rank_locators) and takes part, even if its own
+        // part of the config has no rank locator.
+        let rank_addresses = if cfg.uses_rank_locators && launcher_rank_size().is_some() {
+            match crate::flock::bootstrap_mpi::world_addresses(&engines[0].self_address().to_string()) {
+                Ok(a) => Some(a),
+                Err(e) => return fail(&engines, BedrockError::msg(format!("MPI address exchange for rank locators failed: {e}"))),
+            }
+        } else {
+            None
+        };
         let inner = Arc::new(Inner {
             engines,
             bedrock_id: cfg.bedrock.provider_id,
@@ -90,6 +104,7 @@ impl Server {
             providers: Mutex::new(Vec::new()),
             appeared: Condvar::new(),
             finalized: AtomicBool::new(false),
+            rank_addresses,
         });
         let server = Server { inner };
         if let Err(e) = server.setup(&cfg) {
@@ -411,9 +426,19 @@ impl Server {
                     Some(Locator::Local) => local(true),
                     Some(Locator::Address(a)) if engine.lookup(a).is_ok_and(|x| x == engine.self_address()) => local(true),
                     Some(Locator::Address(a)) => self.resolve_remote(decl, a, &lookup),
-                    Some(Locator::MpiRank(r)) => Err(BedrockError::NotSupported(format!(
-                        "MPI rank locators (\"@{r}\") are not supported by this implementation; use the member's address"
-                    ))),
+                    Some(Locator::MpiRank(r)) => {
+                        let Some(addresses) = &self.inner.rank_addresses else {
+                            return Err(BedrockError::msg(format!(
+                                "MPI rank locator \"@{r}\" needs the daemon to be started by an MPI launcher (mpiexec)"
+                            )));
+                        };
+                        let a = addresses.get(*r as usize).ok_or_else(|| BedrockError::InvalidRank(r.to_string()))?;
+                        if engine.lookup(a).is_ok_and(|x| x == engine.self_address()) {
+                            local(true)
+                        } else {
+                            self.resolve_remote(decl, a, &lookup)
+                        }
+                    }
                 }
             }
         }

@@ -139,6 +139,14 @@ pub fn view_from_world_ranks(
     imp::view_from_world_ranks(self_address, provider_id, ranks)
 }
 
+/// Collective over `MPI_COMM_WORLD` (initializing MPI first if needed):
+/// every rank's `self_address`, indexed by rank (what Bedrock's `name@RANK`
+/// dependency locators resolve through). Same error handling as
+/// [`view_from_world`].
+pub fn world_addresses(self_address: &str) -> Result<Vec<String>, FlockError> {
+    imp::world_addresses(self_address)
+}
+
 /// Checks an `mpi_ranks` list against a world of `size` processes: no
 /// negative rank, none `>= size`, no duplicate, not empty. Does not touch
 /// MPI (usable without the feature, e.g. to validate a configuration).
@@ -441,14 +449,16 @@ mod imp {
     const STATUS_REFUSED: u64 = 1;
 
     /// The exchange. `ranks`: `None` = every rank is a member; `Some` = only
-    /// those ranks of `comm`. Returns `Ok(None)` on ranks that are not
-    /// members.
-    fn gather(
+    /// those ranks of `comm`. Returns, on members, every member's (rank,
+    /// address, provider id) in rank order, and `Ok(None)` on ranks that are
+    /// not members.
+    #[allow(clippy::type_complexity)]
+    fn exchange(
         comm: &PrivateComm,
         self_address: &str,
         provider_id: u16,
         ranks: Option<&[i32]>,
-    ) -> Result<Option<GroupView>, FlockError> {
+    ) -> Result<Option<Vec<(usize, String, u16)>>, FlockError> {
         let comm = comm.comm;
         let (mut rank, mut size): (c_int, c_int) = (0, 0);
         check(unsafe { ffi::MPI_Comm_rank(comm, &mut rank) }, "MPI_Comm_rank")?;
@@ -551,23 +561,45 @@ mod imp {
         if !me_member {
             return Ok(None);
         }
-        let mut view = GroupView::new();
-        let mut owner: std::collections::HashMap<(&str, u16), usize> = std::collections::HashMap::new();
+        let mut members = Vec::new();
         for r in (0..nprocs).filter(|&r| is_member(r)) {
             let start = displs[r] as usize;
             let end = start + counts[r] as usize;
             let addr = std::str::from_utf8(&bytes[start..end]).map_err(|_| {
                 FlockError::Mpi(format!("MPI bootstrap: rank {r} sent an address that is not valid UTF-8"))
             })?;
-            let pid = header_of(r)[H_PROVIDER] as u16;
-            if let Some(first) = owner.insert((addr, pid), r) {
+            members.push((r, addr.to_owned(), header_of(r)[H_PROVIDER] as u16));
+        }
+        Ok(Some(members))
+    }
+
+    /// The bootstrap: the exchange, then one view of every contribution.
+    fn gather(
+        comm: &PrivateComm,
+        self_address: &str,
+        provider_id: u16,
+        ranks: Option<&[i32]>,
+    ) -> Result<Option<GroupView>, FlockError> {
+        let Some(members) = exchange(comm, self_address, provider_id, ranks)? else { return Ok(None) };
+        let mut view = GroupView::new();
+        let mut owner: std::collections::HashMap<(&str, u16), usize> = std::collections::HashMap::new();
+        for (r, addr, pid) in &members {
+            if let Some(first) = owner.insert((addr.as_str(), *pid), *r) {
                 return Err(FlockError::InvalidConfig(format!(
                     "MPI bootstrap: ranks {first} and {r} both contribute member {addr} with provider id {pid}"
                 )));
             }
-            view.add_member(addr, pid);
+            view.add_member(addr, *pid);
         }
         Ok(Some(view))
+    }
+
+    pub(super) fn world_addresses(self_address: &str) -> Result<Vec<String>, FlockError> {
+        ensure_initialized()?;
+        let world = unsafe { ffi::RSMPI_COMM_WORLD };
+        let comm = PrivateComm::dup(world)?;
+        let members = exchange(&comm, self_address, 0, None)?.unwrap_or_default();
+        Ok(members.into_iter().map(|(_, addr, _)| addr).collect())
     }
 
     fn join(ranks: &[usize]) -> String {
@@ -605,6 +637,10 @@ mod imp {
     }
 
     pub(super) fn view_from_world_ranks(_: &str, _: u16, _: &[i32]) -> Result<Option<GroupView>, FlockError> {
+        Err(unsupported())
+    }
+
+    pub(super) fn world_addresses(_: &str) -> Result<Vec<String>, FlockError> {
         Err(unsupported())
     }
 }

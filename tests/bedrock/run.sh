@@ -517,6 +517,52 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+echo "== 7b. MPI rank locators in dependencies (name@RANK, type:id@RANK) under $MPIEXEC -n 2 (t=${SECONDS}s)"
+log_count_at_least() { [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ]; }
+D=$WORK/rank-locators
+mkdir -p "$D"
+sed "s|@MODULES@|$MODULES|g" "$HERE/configs/rank-locators.json" >"$D/config.json"
+sed 's|"my_group@1"|"my_group@7"|' "$D/config.json" >"$D/bad-rank.json"
+if command -v "$MPIEXEC" >/dev/null; then
+    start mpiexec "$D" "$MPIEXEC" -n 2 "$BIN/bedrock" "$PROTOCOL" -c config.json
+    RANKS_PID=$LAST_PID
+    if wait_for 60 "$RANKS_PID" log_count_at_least "$D/mpiexec.err" "now running" 2; then
+        # Each daemon resolved @0 and @1 through the MPI address exchange:
+        # its own rank locally (with the C handle), the other rank remotely.
+        if query "$D" query -f ranks.flock && py 'import json,sys
+d=json.load(open(sys.argv[1])); assert len(d)==2, list(d)
+a0=a1=None
+for addr,c in d.items():
+    p={x["name"]:x["config"] for x in c["providers"]}
+    r0,r1=p["to_rank0"],p["to_rank1"]
+    a0=a0 or r0["group_address"]; a1=a1 or r1["group_address"]
+    assert r0["group_address"]==a0 and r1["group_address"]==a1, (r0,r1)
+    assert r0["group_provider_id"]==1 and r1["group_provider_id"]==1, (r0,r1)
+    mine,other=(r0,r1) if addr==a0 else (r1,r0)
+    assert mine.get("group_ok") and not mine.get("group_remote"), mine
+    assert other.get("group_remote") and not other.get("group_ok"), other
+assert a0!=a1 and {a0,a1}==set(d), (a0,a1,list(d))' "$D/query.json"; then
+            pass "rank locators: @0/@1 resolve to the right daemon (own rank local, other rank remote)"
+        else
+            fail "rank locators: resolved dependencies"; show "$D/query.json" "$D/query.qerr" "$D/mpiexec.err"
+        fi
+        shutdown_all "$D" "rank locators" "$D/ranks.flock" "$RANKS_PID"
+    else
+        fail "rank locators: daemons did not start"; show "$D/mpiexec.err"
+    fi
+    start bad-rank "$D" "$MPIEXEC" -n 2 "$BIN/bedrock" "$PROTOCOL" -c bad-rank.json
+    wait_exit "$LAST_PID" 60
+    if [ "$EXIT_RC" != timeout ] && [ "$EXIT_RC" -ne 0 ] && grep -qF "Requesting address of an invalid rank (7)" "$D/bad-rank.err"; then
+        pass "rank locators: a rank outside the job fails with \"Requesting address of an invalid rank (7)\""
+    else
+        fail "rank locators: invalid rank (exit $EXIT_RC)"; show "$D/bad-rank.err"
+    fi
+else
+    fail "rank locators: $MPIEXEC not found"
+fi
+expect_failure "rank locator without an MPI launcher" no-mpi "$D" "needs the daemon to be started by an MPI launcher" -c config.json
+
+# ---------------------------------------------------------------------------
 echo "== 8. \"file\" bootstrap, centralized backend, 4 daemons one after the other (t=${SECONDS}s)"
 D=$WORK/centralized
 mkdir -p "$D"

@@ -12,7 +12,10 @@
  *                                and getHandle<flock_provider_t>() agrees;
  *                                with a locator (name@local), a
  *                                thallium::provider_handle (id 1) and the
- *                                flock_provider_t from getHandle<>()
+ *                                flock_provider_t from getHandle<>();
+ *                                a group of another process (remote
+ *                                locator) is reported with
+ *                                "group_remote":true and its handle only
  *   margo   margo     optional   checked: same instance as args.engine;
  *                                required if the provider's config has
  *                                "need_margo": true (GetDependencies is
@@ -99,8 +102,9 @@ class CxxComponent : public bedrock::AbstractComponent {
         auto group_it = args.dependencies.find("group");
         if(group_it != args.dependencies.end()) {
             if(group_it->second.size() != 1) throw Exception("test_cxx: \"group\" is not one provider");
-            const auto&      dep = group_it->second[0];
-            flock_provider_t provider;
+            const auto&      dep      = group_it->second[0];
+            flock_provider_t provider = nullptr;
+            bool             remote   = false;
             if(dep->getName().find('@') == std::string::npos) {
                 /* local provider by name: a ComponentPtr, as upstream */
                 auto component = dep->getHandle<bedrock::ComponentPtr>();
@@ -110,23 +114,31 @@ class CxxComponent : public bedrock::AbstractComponent {
                     throw Exception("test_cxx: getHandle<flock_provider_t>() disagrees");
             } else {
                 /* "type:id@address": a thallium::provider_handle, as upstream;
-                 * the C handle is still there for @local */
+                 * the C handle is there too when the address is our own */
                 auto ph = dep->getHandle<thallium::provider_handle>();
                 if(ph.is_null() || ph.provider_id() != 1)
                     throw Exception("test_cxx: bad provider_handle for \"group\"");
-                r << ",\"group_address\":" << quote(static_cast<std::string>(ph));
+                const std::string address = static_cast<std::string>(ph);
+                r << ",\"group_address\":" << quote(address);
                 provider = dep->getHandle<flock_provider_t>();
+                remote   = address != static_cast<std::string>(args.engine.self());
             }
-            if(!provider) throw Exception("test_cxx: null flock_provider_t for \"group\"");
-            char* config = flock_provider_get_config(provider);
-            if(!config) throw Exception("test_cxx: flock_provider_get_config returned NULL");
-            const bool has_group = std::strstr(config, "\"group\"") != nullptr;
-            std::free(config);
-            if(!has_group) throw Exception("test_cxx: flock config without \"group\"");
+            if(remote) {
+                /* a group of another process: only its handle to check */
+                if(provider) throw Exception("test_cxx: a remote group came with a local handle");
+                r << ",\"group_remote\":true";
+            } else {
+                if(!provider) throw Exception("test_cxx: null flock_provider_t for \"group\"");
+                char* config = flock_provider_get_config(provider);
+                if(!config) throw Exception("test_cxx: flock_provider_get_config returned NULL");
+                const bool has_group = std::strstr(config, "\"group\"") != nullptr;
+                std::free(config);
+                if(!has_group) throw Exception("test_cxx: flock config without \"group\"");
+                r << ",\"group_ok\":true";
+            }
             auto pdep = std::dynamic_pointer_cast<bedrock::ProviderDependency>(dep);
             if(!pdep) throw Exception("test_cxx: \"group\" is not a ProviderDependency");
-            r << ",\"group\":" << quote(dep->getName())
-              << ",\"group_provider_id\":" << pdep->getProviderID() << ",\"group_ok\":true";
+            r << ",\"group\":" << quote(dep->getName()) << ",\"group_provider_id\":" << pdep->getProviderID();
         }
 
         /* margo (optional) */
