@@ -16,7 +16,9 @@ If none loads, ImportError names every place tried.
 
 Every prototype here mirrors a declaration of the C headers in
 ``include/``. The few functions libmochi exports without a header
-declaration are bound as *optional*: see :data:`UNDECLARED`.
+declaration are bound as *optional*: see :data:`UNDECLARED`; so are the
+server management functions of :data:`SERVER_MANAGEMENT`, which older
+libraries lack.
 """
 
 import ctypes
@@ -26,7 +28,7 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_double,
                     c_int, c_size_t, c_uint8, c_uint16, c_uint32, c_uint64,
                     c_void_p)
 
-__all__ = ["lib", "path", "require", "take_string", "libc_free",
+__all__ = ["lib", "path", "require", "has", "take_string", "libc_free",
            "FlockGroupView", "FlockMember", "FlockMetadata",
            "FlockProviderArgs", "MargoInitInfo",
            "FLOCK_MEMBERSHIP_FN", "FLOCK_METADATA_FN", "FLOCK_SERIALIZER_FN",
@@ -224,6 +226,11 @@ def _bind(name, restype, argtypes, optional=False):
     fn.argtypes = argtypes
 
 
+def has(name):
+    """Whether libmochi exports the (optionally bound) C function `name`."""
+    return not _missing.get(name) and hasattr(lib, name)
+
+
 def require(name):
     """The C function `name`, or NotImplementedError if libmochi lacks it."""
     if _missing.get(name):
@@ -326,6 +333,23 @@ _bind("bedrock_server_init", c_int, [c_char_p, c_char_p, c_int, P(vp), P(vp)])
 _bind("bedrock_server_get_config", vp, [vp])
 _bind("bedrock_server_wait_for_finalize", c_int, [vp])
 _bind("bedrock_server_finalize", c_int, [vp])
+
+#: bedrock/server.h functions behind Server.margo / Server.providers /
+#: Server.load_module. Newer than the rest of the header, so bound
+#: optionally: with an older libmochi the package still imports and only
+#: the operations needing them raise NotImplementedError (see require()).
+SERVER_MANAGEMENT = ("bedrock_server_load_module", "bedrock_server_add_pool",
+                     "bedrock_server_remove_pool", "bedrock_server_add_xstream",
+                     "bedrock_server_remove_xstream", "bedrock_server_add_provider",
+                     "bedrock_server_remove_provider", "bedrock_server_get_margo_instance")
+_bind("bedrock_server_load_module", c_int, [vp, c_char_p], optional=True)
+_bind("bedrock_server_add_pool", c_int, [vp, c_char_p], optional=True)
+_bind("bedrock_server_remove_pool", c_int, [vp, c_char_p], optional=True)
+_bind("bedrock_server_add_xstream", c_int, [vp, c_char_p], optional=True)
+_bind("bedrock_server_remove_xstream", c_int, [vp, c_char_p], optional=True)
+_bind("bedrock_server_add_provider", c_int, [vp, c_char_p, P(c_uint16)], optional=True)
+_bind("bedrock_server_remove_provider", c_int, [vp, c_char_p], optional=True)
+_bind("bedrock_server_get_margo_instance", vp, [vp, c_size_t], optional=True)
 
 del _name, P, vp
 

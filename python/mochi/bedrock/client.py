@@ -9,6 +9,7 @@ from .. import _lib
 from .. import margo
 from .._lib import lib
 from .common import ClientException
+from .spec import PoolSpec, ProcSpec, ProviderSpec, XstreamSpec
 
 __all__ = ["Client", "ServiceHandle", "ServiceGroupHandle", "ClientException"]
 
@@ -30,16 +31,17 @@ def _take_json(ptr, function):
     return text
 
 
-def _ensure_config_str(config):
+def _ensure_config_str(config, spec_type, what):
+    """str / dict / ``spec_type`` object -> JSON text; anything else
+    (including another kind of spec) is refused."""
     if isinstance(config, str):
         return config
-    if isinstance(config, (dict, list)):
+    if isinstance(config, dict):
         return json.dumps(config)
-    if hasattr(config, "to_json"):          # spec objects, duck-typed
+    if isinstance(config, spec_type):
         return config.to_json()
-    if hasattr(config, "to_dict"):
-        return json.dumps(config.to_dict())
-    raise TypeError(f"expected a str or a dict, not {type(config).__name__}")
+    raise TypeError(f"{what} must be a str, a dict or a {spec_type.__name__}, "
+                    f"not {type(config).__name__}")
 
 
 class ServiceHandle:
@@ -79,9 +81,8 @@ class ServiceHandle:
 
     @property
     def spec(self):
-        raise NotImplementedError(
-            "ServiceHandle.spec is not available: mochi.bedrock.spec (ProcSpec) is not "
-            "part of these bindings; use ServiceHandle.config (dict).")
+        """The daemon's effective config as a ProcSpec."""
+        return ProcSpec.from_dict(self.config)
 
     def query(self, script):
         """Runs a Jx9 query on the daemon's config. libmochi does not run
@@ -102,26 +103,29 @@ class ServiceHandle:
         self._string_call("bedrock_service_load_module", path, "path")
 
     def add_pool(self, config):
-        """Adds an Argobots pool (str, dict, or object with to_json())."""
-        self._string_call("bedrock_service_add_pool", _ensure_config_str(config), "pool config")
+        """Adds an Argobots pool (JSON str, dict, or PoolSpec)."""
+        self._string_call("bedrock_service_add_pool",
+                          _ensure_config_str(config, PoolSpec, "pool config"), "pool config")
 
     def remove_pool(self, name):
         self._string_call("bedrock_service_remove_pool", name, "pool name")
 
     def add_xstream(self, config):
-        """Adds an execution stream (str, dict, or object with to_json())."""
-        self._string_call("bedrock_service_add_xstream", _ensure_config_str(config),
+        """Adds an execution stream (JSON str, dict, or XstreamSpec)."""
+        self._string_call("bedrock_service_add_xstream",
+                          _ensure_config_str(config, XstreamSpec, "xstream config"),
                           "xstream config")
 
     def remove_xstream(self, name):
         self._string_call("bedrock_service_remove_xstream", name, "xstream name")
 
     def add_provider(self, description):
-        """Starts a provider from its description (str, dict, or object with
-        to_json()); returns the provider id it got."""
+        """Starts a provider from its description (JSON str, dict, or
+        ProviderSpec); returns the provider id it got."""
+        text = _ensure_config_str(description, ProviderSpec, "provider description")
         pid = ctypes.c_uint16()
         _check(lib.bedrock_service_add_provider(
-            self._live(), _lib.c_text(_ensure_config_str(description), "description"),
+            self._live(), _lib.c_text(text, "description"),
             ctypes.byref(pid)),
             "bedrock_service_add_provider")
         return pid.value
@@ -220,9 +224,9 @@ class ServiceGroupHandle:
 
     @property
     def spec(self):
-        raise NotImplementedError(
-            "ServiceGroupHandle.spec is not available: mochi.bedrock.spec is not part of "
-            "these bindings; use ServiceGroupHandle.config.")
+        """``{address: ProcSpec}`` over the group."""
+        return {address: ProcSpec.from_dict(config)
+                for address, config in self.config.items()}
 
     def query(self, script):
         """``{address: result}`` of a Jx9 query on every member. libmochi

@@ -4,11 +4,11 @@
     print(server.config["margo"]["mercury"]["address"])
     server.finalize()
 
-What bedrock/server.h offers is: start from a JSON or TOML config, read the
-effective config, wait for a (remote) shutdown, finalize. Upstream's
-``Server.margo`` (MargoManager), ``Server.providers`` (ProviderManager),
-``Server.spec``/``from_spec`` and Jx9 configs need functions libmochi does
-not export; they raise with the name of what is missing.
+The config may also be a :class:`~mochi.bedrock.spec.ProcSpec`
+(``Server.from_spec(spec)`` takes the address from it); ``server.spec``
+reads the effective config back as one. ``server.margo`` and
+``server.providers`` (see :mod:`mochi.bedrock.managers`) list and change
+pools, xstreams and providers. Jx9 configs are not supported.
 """
 
 import atexit
@@ -21,8 +21,13 @@ import weakref
 from .. import _lib
 from .._lib import lib
 from .common import BedrockException
+from .managers import (MargoManager, NamedDependency, Pool, PoolList, Provider,  # noqa: F401
+                       ProviderDependency, ProviderManager, Xstream, XstreamList)
+from .spec import ProcSpec
 
-__all__ = ["Server", "ConfigType", "BedrockException"]
+__all__ = ["Server", "ConfigType", "BedrockException", "MargoManager", "ProviderManager",
+           "PoolList", "XstreamList", "NamedDependency", "Pool", "Xstream",
+           "ProviderDependency", "Provider"]
 
 _BEDROCK_CONFIG_JSON = 0
 _BEDROCK_CONFIG_TOML = 1
@@ -42,19 +47,22 @@ def _config_text(config):
         return json.dumps(config)
     if isinstance(config, (str, bytes)):
         return config
-    if hasattr(config, "to_json"):        # a spec object (duck-typed)
+    if isinstance(config, ProcSpec):
         return config.to_json()
-    if hasattr(config, "to_dict"):
-        return json.dumps(config.to_dict())
-    raise TypeError(f"config must be a str or a dict, not {type(config).__name__}")
+    raise TypeError(f"config must be a str, a dict or a ProcSpec, not {type(config).__name__}")
+
+
+def _last_error():
+    message = lib.bedrock_last_error()
+    return message.decode("utf-8", "replace") if message else ""
 
 
 class Server:
     """``Server(address, config="{}", config_type=ConfigType.JSON,
     jx9_params=None)``: starts a Bedrock server in this process on
     ``address`` (a protocol such as "na+sm" or a full address). ``config``
-    is a JSON (or, with ConfigType.TOML, TOML) text, or a dict. Failures
-    raise :class:`BedrockException` with the library's message."""
+    is a JSON (or, with ConfigType.TOML, TOML) text, a dict, or a ProcSpec.
+    Failures raise :class:`BedrockException` with the library's message."""
 
     def __init__(self, address, config="{}", config_type=ConfigType.JSON, jx9_params=None):
         if config_type == ConfigType.JX9 or jx9_params:
@@ -164,33 +172,53 @@ class Server:
         if server:
             lib.bedrock_server_finalize(server)
 
-    # -- upstream features bedrock/server.h cannot provide ------------------
-    @property
-    def margo(self):
-        raise NotImplementedError(
-            "Server.margo (MargoManager) is not available: bedrock/server.h exports no "
-            "accessor for the server's margo instance, pools or xstreams "
-            "(no bedrock_server_get_margo_instance / pool functions). "
-            "Use a ServiceHandle (add_pool, remove_pool, add_xstream, ...) instead.")
-
-    @property
-    def providers(self):
-        raise NotImplementedError(
-            "Server.providers (ProviderManager) is not available: bedrock/server.h "
-            "exports no provider manager functions. Use ServiceHandle.add_provider "
-            "and Server.config['providers'] instead.")
+    # -- spec and managers ---------------------------------------------------
+    @staticmethod
+    def from_spec(spec):
+        """A Server from a ProcSpec, on its first engine's mercury address."""
+        if not isinstance(spec, ProcSpec):
+            raise TypeError(f"spec must be a ProcSpec, not {type(spec).__name__}")
+        first = spec.margo[0] if isinstance(spec.margo, list) else spec.margo
+        return Server(first.mercury.address, spec.to_json(), ConfigType.JSON)
 
     @property
     def spec(self):
-        raise NotImplementedError(
-            "Server.spec is not available: mochi.bedrock.spec (ProcSpec, ...) is not "
-            "part of these bindings; use Server.config (dict).")
+        """The effective configuration as a ProcSpec."""
+        return ProcSpec.from_dict(self.config)
 
-    @staticmethod
-    def from_spec(spec):
-        raise NotImplementedError(
-            "Server.from_spec is not available: mochi.bedrock.spec is not part of "
-            "these bindings; pass the config as a dict (Server(address, config)).")
+    @property
+    def margo(self):
+        """The :class:`MargoManager` (engines, pools, xstreams)."""
+        return MargoManager(self)
+
+    @property
+    def providers(self):
+        """The :class:`ProviderManager`."""
+        return ProviderManager(self)
+
+    def load_module(self, path):
+        """Loads a module library (by path or file name), as an entry of
+        the config's ``libraries`` would."""
+        self._call("bedrock_server_load_module", _lib.c_text(path, "path"))
+
+    def _call(self, name, *args):
+        """Calls bedrock_server_<...>(server, *args); BedrockException with
+        the library's message on failure, NotImplementedError if libmochi
+        lacks the function."""
+        fn = _lib.require(name)
+        with self._cond:            # the handle stays valid during the call
+            if not self._server:
+                raise BedrockException("the server is finalized")
+            rc = fn(self._server, *args)
+            if rc != 0:
+                raise BedrockException(_last_error() or f"{name} returned {rc}", rc)
+
+    def _margo_instance(self, index):
+        fn = _lib.require("bedrock_server_get_margo_instance")
+        with self._cond:
+            if not self._server:
+                raise BedrockException("the server is finalized")
+            return fn(self._server, index)
 
     def __enter__(self):
         return self
