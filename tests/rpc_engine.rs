@@ -85,6 +85,46 @@ fn dead_peers_fail_within_their_timeout() {
     }
 }
 
+/// Over shm, a peer whose process is gone fails at once with a message
+/// saying so, not at the call's timeout: never listened, exited cleanly
+/// (region removed), or killed (region left behind, process gone).
+#[test]
+fn shm_peers_known_to_be_gone_fail_at_once() {
+    let client = engine("na+sm", Mode::Client);
+    let long = Duration::from_secs(20);
+    // A process that exits: its endpoint existed, then its region went away.
+    let gone = {
+        let server = engine("na+sm", Mode::Server);
+        let a = server.self_address().to_string();
+        server.finalize();
+        a
+    };
+    // A killed process: its region stays in /dev/shm (libfabric cannot
+    // remove it), its pid does not exist.
+    let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = child.id();
+    let stale = std::path::PathBuf::from(format!("/dev/shm/mochi-{pid}:0:0"));
+    std::fs::write(&stale, b"left behind").unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for (dead, why) in [
+        ("na+sm://4194399-0".to_string(), "does not exist"),
+        (gone, "does not exist"),
+        // (the background sweep of dead regions may have removed it first)
+        (format!("na+sm://{pid}-0"), "has exited|does not exist"),
+    ] {
+        let addr = client.lookup(&dead).unwrap();
+        let start = Instant::now();
+        let r = client.call(&addr, "echo", 1, b"x".to_vec(), long);
+        let text = format!("{:?}", r.as_ref().err());
+        let explained = why.split('|').any(|w| text.contains(w));
+        assert!(r.is_err() && text.contains("nobody listens") && explained, "{dead}: {text}");
+        assert!(start.elapsed() < Duration::from_secs(2), "{dead}: took {:?}", start.elapsed());
+    }
+    let _ = std::fs::remove_file(&stale);
+    client.finalize();
+}
+
 #[test]
 fn remote_shutdown_needs_consent() {
     let server = engine("na+sm", Mode::Server);

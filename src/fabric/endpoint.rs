@@ -85,6 +85,7 @@ impl Endpoint {
     pub fn open(spec: &ListenSpec) -> Result<Endpoint, FabricError> {
         match spec.protocol {
             Protocol::Sm => {
+                super::shm_sweep::start_once();
                 // A killed process leaves its shm region behind; if its pid
                 // came back to us, the provider's next endpoint index skips
                 // the stale name.
@@ -176,6 +177,29 @@ impl Endpoint {
     /// provider has one (tcp does, shm does not).
     pub fn wait_fd(&self) -> Option<i32> {
         self.wait_fd
+    }
+
+    /// Why a peer of ours can certainly not be reached, checked before its
+    /// first message: over shm, a peer whose region is gone, or whose
+    /// process has exited, would otherwise only fail at the call's timeout
+    /// (libfabric's shm provider accepts sends to it and never completes
+    /// them). `None` when the peer may be alive, or for tcp (where the
+    /// connection attempt itself fails quickly).
+    pub fn unreachable_peer(&self, name: &[u8]) -> Option<String> {
+        if self.protocol != Protocol::Sm {
+            return None;
+        }
+        let address = format_name(Protocol::Sm, name)?;
+        let region = std::str::from_utf8(name).ok()?.trim_end_matches('\0').strip_prefix("fi_shm://")?.to_string();
+        let pid: i32 = region.strip_prefix("mochi-")?.split(':').next()?.parse().ok()?;
+        if !std::path::Path::new("/dev/shm").join(&region).exists() {
+            return Some(format!("nobody listens at {address}: its shared-memory endpoint does not exist (process exited or never started)"));
+        }
+        // SAFETY: signal 0 only checks that the process exists.
+        if unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+            return Some(format!("nobody listens at {address}: process {pid} has exited"));
+        }
+        None
     }
 
     pub fn av_insert(&mut self, name: &[u8]) -> Result<u64, FabricError> {

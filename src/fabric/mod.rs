@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod endpoint;
+pub mod shm_sweep;
 
 pub use address::{parse_listen, parse_peer, AddressError, ListenSpec, Protocol};
 pub use endpoint::{Completion, CompletionError, Endpoint, FabricError, Post};
