@@ -8,7 +8,7 @@ import threading
 from .. import _lib
 from .. import margo
 from .._lib import lib
-from .common import ClientException
+from .common import ClientException, config_text
 from .spec import PoolSpec, ProcSpec, ProviderSpec, XstreamSpec
 
 __all__ = ["Client", "ServiceHandle", "ServiceGroupHandle", "ClientException"]
@@ -29,19 +29,6 @@ def _take_json(ptr, function):
     if text is None:
         raise ClientException(f"{function} returned no text")
     return text
-
-
-def _ensure_config_str(config, spec_type, what):
-    """str / dict / ``spec_type`` object -> JSON text; anything else
-    (including another kind of spec) is refused."""
-    if isinstance(config, str):
-        return config
-    if isinstance(config, dict):
-        return json.dumps(config)
-    if isinstance(config, spec_type):
-        return config.to_json()
-    raise TypeError(f"{what} must be a str, a dict or a {spec_type.__name__}, "
-                    f"not {type(config).__name__}")
 
 
 class ServiceHandle:
@@ -105,7 +92,7 @@ class ServiceHandle:
     def add_pool(self, config):
         """Adds an Argobots pool (JSON str, dict, or PoolSpec)."""
         self._string_call("bedrock_service_add_pool",
-                          _ensure_config_str(config, PoolSpec, "pool config"), "pool config")
+                          config_text(config, PoolSpec, "pool config"), "pool config")
 
     def remove_pool(self, name):
         self._string_call("bedrock_service_remove_pool", name, "pool name")
@@ -113,7 +100,7 @@ class ServiceHandle:
     def add_xstream(self, config):
         """Adds an execution stream (JSON str, dict, or XstreamSpec)."""
         self._string_call("bedrock_service_add_xstream",
-                          _ensure_config_str(config, XstreamSpec, "xstream config"),
+                          config_text(config, XstreamSpec, "xstream config"),
                           "xstream config")
 
     def remove_xstream(self, name):
@@ -122,7 +109,7 @@ class ServiceHandle:
     def add_provider(self, description):
         """Starts a provider from its description (JSON str, dict, or
         ProviderSpec); returns the provider id it got."""
-        text = _ensure_config_str(description, ProviderSpec, "provider description")
+        text = config_text(description, ProviderSpec, "provider description")
         pid = ctypes.c_uint16()
         _check(lib.bedrock_service_add_provider(
             self._live(), _lib.c_text(text, "description"),

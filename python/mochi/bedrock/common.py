@@ -1,8 +1,9 @@
 """Exceptions and return codes shared by the Bedrock modules."""
 
 import enum
+import json
 
-__all__ = ["BedrockException", "ClientException", "ReturnCode"]
+__all__ = ["BedrockException", "ClientException", "ReturnCode", "config_text"]
 
 
 class ReturnCode(enum.IntEnum):
@@ -31,3 +32,16 @@ class ClientException(RuntimeError):
     def __init__(self, message, code=None):
         super().__init__(message)
         self.code = code
+
+
+def config_text(config, spec_type, what):
+    """A config given as JSON text, a dict or a ``spec_type`` object, as
+    JSON text; anything else (another kind of spec included) is refused."""
+    if isinstance(config, str):
+        return config
+    if isinstance(config, dict):
+        return json.dumps(config)
+    if isinstance(config, spec_type):
+        return config.to_json()
+    raise TypeError(f"{what} must be a str, a dict or a {spec_type.__name__}, "
+                    f"not {type(config).__name__}")

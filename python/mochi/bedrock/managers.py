@@ -14,7 +14,7 @@ import json
 import re
 
 from .. import _lib
-from .common import BedrockException
+from .common import BedrockException, config_text
 from .spec import PoolSpec, ProcSpec, ProviderSpec, XstreamSpec
 
 __all__ = ["NamedDependency", "Pool", "Xstream", "ProviderDependency", "Provider",
@@ -25,18 +25,6 @@ def _engines(config):
     """The list of per-engine margo configs of a server config."""
     margo = config["margo"]
     return margo if isinstance(margo, list) else [margo]
-
-
-def _json_text(config, spec_type, what):
-    """A str / dict / ``spec_type`` object as JSON text; anything else is refused."""
-    if isinstance(config, str):
-        return config
-    if isinstance(config, dict):
-        return json.dumps(config)
-    if isinstance(config, spec_type):
-        return config.to_json()
-    raise TypeError(f"{what} must be a str, a dict or a {spec_type.__name__}, "
-                    f"not {type(config).__name__}")
 
 
 def _check_key(key):
@@ -160,7 +148,7 @@ class _ArgobotsList:
 
     def create(self, config):
         """Adds one from its description (str, dict or spec); returns it."""
-        text = _json_text(config, self._spec_type, f"{self._kind} config")
+        text = config_text(config, self._spec_type, f"{self._kind} config")
         try:
             name = json.loads(text).get("name")
         except (ValueError, AttributeError):
