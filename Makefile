@@ -18,11 +18,14 @@
 #       for pkg in $(CMAKE_PACKAGES); lib/cmake/mochi also has mochi-targets.cmake
 #   PREFIX/lib/pkgconfig/<pc>.pc         for pc in $(PC_FILES)
 #   PREFIX/bin/<bin>                     for each of $(BINS) that was built
+#   PREFIX/lib/pythonX.Y/site-packages/mochi   the Python bindings (python/mochi,
+#       for $(PYTHON)'s X.Y), and PREFIX/bin/bedrockctl-setup.sh
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CARGO   ?= cargo
 PROTOCOL ?= na+sm
+PYTHON  ?= python3
 
 CARGO_TARGET_DIR ?= target
 RELEASE_DIR := $(CARGO_TARGET_DIR)/release
@@ -52,6 +55,7 @@ INCDIR      := $(INST_PREFIX)/include
 BINDIR      := $(INST_PREFIX)/bin
 CMAKEDIR    := $(LIBDIR)/cmake
 PCDIR       := $(LIBDIR)/pkgconfig
+PYDIR       = $(LIBDIR)/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages
 
 LIB_BUILT := $(RELEASE_DIR)/libmochi.so
 LIB_FILE  := libmochi.so.$(MOCHI_VERSION)
@@ -78,14 +82,14 @@ pkg_version = $(strip \
     $(BEDROCK_VERSION))))))
 
 .PHONY: all build install install-lib install-headers install-cmake \
-        install-pkgconfig install-bins uninstall test-examples clean
+        install-pkgconfig install-bins install-python uninstall test-examples clean
 
 all: build
 
 build:
 	$(CARGO) build --release
 
-install: install-lib install-headers install-cmake install-pkgconfig install-bins
+install: install-lib install-headers install-cmake install-pkgconfig install-bins install-python
 	@echo "installed libmochi $(MOCHI_VERSION) into $(INST_PREFIX)"
 
 install-lib: build
@@ -144,7 +148,22 @@ install-bins: build
 	    fi; \
 	done
 
+# The pure-Python bindings: every .py file under python/mochi (no tests).
+install-python:
+	@set -e; if ! command -v $(PYTHON) >/dev/null 2>&1; then \
+	    echo "note: $(PYTHON) not found, Python bindings not installed"; exit 0; fi; \
+	dir="$(PYDIR)"; n=0; \
+	for f in $$(cd python && find mochi -name '*.py' | LC_ALL=C sort); do \
+	    install -d "$$dir/$$(dirname $$f)"; \
+	    install -m 644 "python/$$f" "$$dir/$$f"; \
+	    n=$$((n + 1)); \
+	done; \
+	install -d "$(BINDIR)"; \
+	install -m 644 python/bedrockctl-setup.sh "$(BINDIR)/bedrockctl-setup.sh"; \
+	echo "installed the Python package mochi ($$n files) into $$dir"
+
 uninstall:
+	rm -rf "$(PYDIR)/mochi" "$(BINDIR)/bedrockctl-setup.sh"
 	rm -f "$(LIBDIR)/$(LIB_FILE)" "$(LIBDIR)/$(LIB_SONAME)" "$(LIBDIR)/libmochi.so" "$(LIBDIR)/libflock-bedrock-module.so"
 	@set -e; for h in $$($(LIST_HEADERS)); do rm -f "$(INCDIR)/$$h"; done
 	@set -e; for p in $(CMAKE_PACKAGES); do \

@@ -6,7 +6,9 @@
 #   bedrockctl <command> ...       python3 -m mochi.bedrock.bedrockctl <command> ...
 #
 # When the `mochi` package sits beside this file (the source tree's python/
-# directory), that directory is added to PYTHONPATH for the command.
+# directory), or in PREFIX/lib/python3.X/site-packages when this file is
+# PREFIX/bin/bedrockctl-setup.sh (make install), that directory is added to
+# PYTHONPATH for the command.
 # $BEDROCKCTL_PYTHON picks the interpreter (default: python3).
 
 if [ -n "${BASH_VERSION:-}" ]; then
@@ -16,10 +18,18 @@ elif [ -n "${ZSH_VERSION:-}" ]; then
 else
     _bedrockctl_dir=
 fi
+BEDROCKCTL_PYTHONPATH=
 if [ -n "$_bedrockctl_dir" ] && [ -d "$_bedrockctl_dir/mochi/bedrock/bedrockctl" ]; then
     BEDROCKCTL_PYTHONPATH=$_bedrockctl_dir
-else
-    BEDROCKCTL_PYTHONPATH=
+elif [ -n "$_bedrockctl_dir" ]; then
+    # Installed by `make install`: PREFIX/bin/this file, the package in
+    # PREFIX/lib/pythonX.Y/site-packages.
+    for _bedrockctl_site in "$_bedrockctl_dir"/../lib/python3*/site-packages; do
+        if [ -d "$_bedrockctl_site/mochi/bedrock/bedrockctl" ]; then
+            BEDROCKCTL_PYTHONPATH=$(cd "$_bedrockctl_site" && pwd)
+        fi
+    done
+    unset _bedrockctl_site
 fi
 unset _bedrockctl_dir
 

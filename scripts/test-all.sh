@@ -33,6 +33,12 @@ done
 
 section "Python bindings (mochi.flock, mochi.bedrock) over target/release/libmochi.so"
 bash python/run-tests.sh
+# The installed package finds the installed library, and bedrockctl-setup.sh
+# finds the installed package.
+site=$(echo build/test-prefix/lib/python3*/site-packages)
+(cd / && env -u MOCHI_LIBRARY PYTHONPATH="$OLDPWD/$site" python3 -c \
+    'import mochi._lib as l, sys; sys.exit(0 if l.path.endswith("/build/test-prefix/lib/libmochi.so.0") else "loaded " + l.path)')
+bash -c 'source build/test-prefix/bin/bedrockctl-setup.sh && bedrockctl --help >/dev/null'
 
 section "Flock C API conformance suite (ctest, installed prefix)"
 bash tests/c/flock/run.sh build/test-prefix
