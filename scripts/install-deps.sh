@@ -2,7 +2,7 @@
 # Installs the system packages the build and tests need (Debian 12).
 # Safe to run again: apt skips what is already there.
 set -euo pipefail
-packages=(libfabric-dev libjson-c-dev libfabric-bin mpich libmpich-dev libclang-dev clang cmake g++ make pkg-config iproute2 python3)
+packages=(libfabric-dev libjson-c-dev nlohmann-json3-dev libfabric-bin mpich libmpich-dev libclang-dev clang cmake g++ make pkg-config iproute2 python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

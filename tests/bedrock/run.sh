@@ -409,6 +409,11 @@ if (cd "$D" && timeout 60 "$WORK/build/client/bedrock-c-server-test" "$MODULES")
 else
     fail "C server management API"; show "$D/out"
 fi
+if (cd "$D" && timeout 60 "$WORK/build/client/bedrock-cxx-server-test" "$MODULES") >"$D/cxx.out" 2>&1; then
+    pass "bedrock/Server.hpp: embedded server, MargoManager, ProviderManager ($(grep -c '^ok' "$D/cxx.out") checks)"
+else
+    fail "bedrock/Server.hpp"; grep -v '^ok' "$D/cxx.out" | show
+fi
 
 # ---------------------------------------------------------------------------
 echo "== 5. per-provider dependencies (get_dependencies of bedrock/module.h) (t=${SECONDS}s)"
