@@ -6,7 +6,12 @@
  * usage: bedrock-cxx-server-test MODULE_DIR   (holds libtest-c-module.so)
  * Prints "ok <check>" per passed check; exits non-zero if any failed.
  */
+#include <bedrock/DependencyMap.hpp>
+#include <bedrock/ProviderDescriptor.hpp>
+#include <bedrock/ProviderHandle.hpp>
+#include <bedrock/RequestResult.hpp>
 #include <bedrock/Server.hpp>
+#include <bedrock/VoidPtr.hpp>
 
 #include <cstdio>
 #include <functional>
@@ -112,6 +117,29 @@ int main(int argc, char** argv) {
     server.finalize();
     check(throws([&] { margo.getNumPools(); }, "finalized"), "a manager outliving its server throws");
     server.finalize(); /* twice is harmless */
+
+    /* The small value types of upstream's headers. */
+    int released = 0;
+    {
+        int x = 0;
+        bedrock::VoidPtr a(&x, [&](void* p) { released += (p == &x); });
+        bedrock::VoidPtr b(std::move(a));
+        bedrock::VoidPtr c;
+        c = std::move(b);
+        check(c.handle == &x && a.handle == nullptr && released == 0, "VoidPtr moves its handle");
+    }
+    check(released == 1, "VoidPtr releases once");
+    bedrock::RequestResult<std::string> text;
+    text.success() = false;
+    text.error()   = "bad";
+    check(text.value() == "bad", "RequestResult<std::string> shares value and error");
+    bedrock::RequestResult<bool> flag;
+    flag.value() = false;
+    check(!flag.success(), "RequestResult<bool>'s value is its success");
+    bedrock::ProviderDescriptor desc{"a", "flock", 3};
+    bedrock::DependencyMap deps{{"group", {"flock:1"}}};
+    bedrock::ProviderHandle none;
+    check(desc.provider_id == 3 && deps["group"].size() == 1 && none.is_null(), "ProviderDescriptor, DependencyMap, ProviderHandle");
 
     std::cout << (failures ? "FAILED\n" : "all checks passed\n");
     return failures ? 1 : 0;
