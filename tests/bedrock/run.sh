@@ -227,6 +227,15 @@ for cxx in $CXX_COMPILERS; do
     if [ $first_cxx = 1 ]; then
         bad=""
         for h in "$PREFIX"/include/bedrock/*.hpp; do
+            if grep -q BEDROCK_NOT_PROVIDED "$h"; then
+                # Must stop the build with its reason.
+                printf '#include <bedrock/%s>\n' "$(basename "$h")" >"$WORK/headers/one.cpp"
+                if "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/one.cpp" >"$WORK/headers/one.log" 2>&1 \
+                    || ! grep -q "not provided\|not supported" "$WORK/headers/one.log"; then
+                    bad="$bad $(basename "$h")(no clear error)"
+                fi
+                continue
+            fi
             h=bedrock/$(basename "$h")
             printf '#include <%s>\n#include <%s>\n' "$h" "$h" >"$WORK/headers/one.cpp"
             "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/one.cpp" >"$WORK/headers/one.log" 2>&1 \
@@ -239,6 +248,7 @@ for cxx in $CXX_COMPILERS; do
     # All headers together, then the sources that instantiate them.
     : >"$WORK/headers/all.cpp"
     for h in "$PREFIX"/include/bedrock/*.hpp; do
+        grep -q BEDROCK_NOT_PROVIDED "$h" && continue
         printf '#include <bedrock/%s>\n' "$(basename "$h")" >>"$WORK/headers/all.cpp"
     done
     if "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/all.cpp" >"$WORK/headers/all.log" 2>&1; then

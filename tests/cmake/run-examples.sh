@@ -165,6 +165,17 @@ while IFS= read -r h; do
             ;;
         *.hpp)
             header_tu "$WORK/headers/h$n.cpp" "$h"
+            if grep -q BEDROCK_NOT_PROVIDED "$PREFIX/include/$h"; then
+                # Deliberately absent: the build must stop with the reason.
+                if ! "$CXX" -std=c++17 -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o /dev/null \
+                        >"$WORK/headers/h$n-cxx.log" 2>&1 \
+                    && grep -q "not provided\|not supported" "$WORK/headers/h$n-cxx.log"; then
+                    pass "header <$h> stops the build, saying why"
+                else
+                    fail "header <$h> should stop the build with its reason"; show "$WORK/headers/h$n-cxx.log"
+                fi
+                continue
+            fi
             run_step "header <$h> compiles alone and twice as C++17" "$WORK/headers/h$n-cxx.log" \
                 "$CXX" -std=c++17 -Wall -Wextra -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o "$WORK/headers/h$n-cxx.o"
             ;;
