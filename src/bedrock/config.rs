@@ -739,10 +739,8 @@ fn validate_provider_schema(v: &Value) -> std::result::Result<(), String> {
     for (key, value) in m {
         let pointer = format!("/{key}");
         match key.as_str() {
-            "config" => {
-                if !value.is_object() {
-                    return Err(schema_error(&pointer, value, "unexpected instance type"));
-                }
+            "config" if !value.is_object() => {
+                return Err(schema_error(&pointer, value, "unexpected instance type"));
             }
             "dependencies" => {
                 let deps = match value {
@@ -788,10 +786,8 @@ fn validate_provider_schema(v: &Value) -> std::result::Result<(), String> {
                     ));
                 }
             }
-            "type" => {
-                if !value.is_string() {
-                    return Err(schema_error(&pointer, value, "unexpected instance type"));
-                }
+            "type" if !value.is_string() => {
+                return Err(schema_error(&pointer, value, "unexpected instance type"));
             }
             _ => {}
         }

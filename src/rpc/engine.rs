@@ -69,6 +69,9 @@ enum Origin {
     Local(Arc<Slot>),
 }
 
+/// A callback run before finalization, with the owner key it was pushed under.
+type PrefinalizeCallback = Box<dyn FnOnce() + Send>;
+
 pub(crate) struct Inner {
     pub(crate) protocol: Protocol,
     self_address: Address,
@@ -92,7 +95,7 @@ pub(crate) struct Inner {
     progress_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Callbacks run at the start of finalize, newest first, with the owner
     /// that registered them (0: anonymous).
-    prefinalize: Mutex<Vec<(usize, Box<dyn FnOnce() + Send>)>>,
+    prefinalize: Mutex<Vec<(usize, PrefinalizeCallback)>>,
 }
 
 /// A cheap, shareable handle on an engine.
