@@ -125,6 +125,29 @@ fn shm_peers_known_to_be_gone_fail_at_once() {
     client.finalize();
 }
 
+/// Over tcp, a port nobody listens on fails the first call at once
+/// (libfabric alone retries the refused connection until the timeout); a
+/// live peer is not disturbed by the check.
+#[test]
+fn tcp_refused_peers_fail_at_once() {
+    let client = engine("ofi+tcp", Mode::Client);
+    let dead = client.lookup("ofi+tcp://127.0.0.1:1").unwrap();
+    let start = Instant::now();
+    let r = client.call(&dead, "echo", 1, b"x".to_vec(), Duration::from_secs(20));
+    assert!(
+        matches!(&r, Err(RpcError::Unreachable { message, .. }) if message.contains("connection refused")),
+        "{r:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    let server = echo_server("ofi+tcp");
+    let live = client.lookup(server.self_address().as_str()).unwrap();
+    for _ in 0..3 {
+        assert_eq!(client.call(&live, "echo", 1, b"hi".to_vec(), T).unwrap(), b"hi");
+    }
+    server.finalize();
+    client.finalize();
+}
+
 #[test]
 fn remote_shutdown_needs_consent() {
     let server = engine("na+sm", Mode::Server);

@@ -208,6 +208,11 @@ fn sockaddr_in_bytes(sa: SocketAddrV4) -> Vec<u8> {
     v
 }
 
+/// The socket address in a tcp peer's libfabric name.
+pub fn tcp_socket_addr(name: &[u8]) -> Option<SocketAddrV4> {
+    sockaddr_in_from_bytes(name)
+}
+
 fn sockaddr_in_from_bytes(b: &[u8]) -> Option<SocketAddrV4> {
     if b.len() != 16 || u16::from_ne_bytes([b[0], b[1]]) != libc::AF_INET as u16 {
         return None;

@@ -63,6 +63,22 @@ pub struct Endpoint {
 // use between threads is allowed.
 unsafe impl Send for Endpoint {}
 
+/// Whether a tcp peer certainly refuses connections: one connection
+/// attempt, bounded by `patience`, of which only an explicit refusal
+/// counts (a slow or silent network proves nothing). libfabric's rxm
+/// retries a refused connection silently, so without this a call to a
+/// port nobody listens on only fails at its timeout. Opened and closed at
+/// once; our tcp listeners ignore such connections. `None` for shm names.
+pub fn tcp_refusal(name: &[u8], patience: std::time::Duration) -> Option<String> {
+    let sa = super::address::tcp_socket_addr(name)?;
+    match std::net::TcpStream::connect_timeout(&std::net::SocketAddr::V4(sa), patience) {
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Some(format!("nobody listens at ofi+tcp://{sa}: connection refused"))
+        }
+        _ => None,
+    }
+}
+
 /// Over tcp, libfabric 1.17's rxm layer defaults to one receive queue
 /// shared by all connections, and fills it when the endpoint is enabled:
 /// 4096 bounce buffers of 16 KiB, 64 MiB cleared page by page (48 ms and

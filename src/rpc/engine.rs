@@ -69,6 +69,9 @@ enum Origin {
     Local(Arc<Slot>),
 }
 
+/// How long the first call to a tcp peer waits for its connection probe.
+const TCP_PROBE_PATIENCE: Duration = Duration::from_millis(50);
+
 /// A callback run before finalization, with the owner key it was pushed under.
 type PrefinalizeCallback = Box<dyn FnOnce() + Send>;
 
@@ -79,6 +82,8 @@ pub(crate) struct Inner {
     pub(crate) transport: Mutex<Option<Transport>>,
     pub(crate) submissions: SegQueue<Outgoing>,
     calls: Mutex<HashMap<u64, Arc<Slot>>>,
+    /// Peers our calls have reached over tcp (see [`Engine::call_async`]).
+    reachable: Mutex<std::collections::HashSet<Arc<[u8]>>>,
     registry: RwLock<Registry>,
     pools: RwLock<Vec<Arc<Pool>>>,
     xstreams: Mutex<Vec<Xstream>>,
@@ -145,6 +150,7 @@ impl Engine {
             transport: Mutex::new(Some(transport)),
             submissions: SegQueue::new(),
             calls: Mutex::new(HashMap::new()),
+            reachable: Mutex::new(Default::default()),
             registry: RwLock::new(Registry::default()),
             pools: RwLock::new(pools),
             xstreams: Mutex::new(xstreams),
@@ -356,6 +362,15 @@ impl Engine {
         }
         if addr.protocol() != self.inner.protocol {
             return Err(RpcError::WrongProtocol { addr: addr.to_string(), got: addr.protocol(), engine: self.inner.protocol });
+        }
+        // The first call to a tcp peer checks, in the caller's thread, that
+        // the peer does not refuse connections: libfabric would retry a
+        // refused connection until the call's timeout.
+        if addr.protocol() == Protocol::Tcp && *addr != self.inner.self_address && !self.inner.reachable.lock().contains(addr.name()) {
+            if let Some(message) = crate::fabric::endpoint::tcp_refusal(addr.name(), TCP_PROBE_PATIENCE.min(timeout)) {
+                return Err(RpcError::Unreachable { addr: addr.to_string(), message });
+            }
+            self.inner.reachable.lock().insert(addr.name().clone());
         }
         let msg_id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::new(name, addr.as_str()));
