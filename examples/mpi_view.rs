@@ -181,7 +181,7 @@ mod with_mpi {
         let start = Instant::now();
         let result: Result<Option<GroupView>, FlockError> = if let Some(comm) = &split_comm {
             // SAFETY: a live intracommunicator created just above.
-            unsafe { bmpi::view_from_raw_comm(comm.as_raw(), &address, provider_id) }.map(Some)
+            unsafe { bmpi::view_from_raw_comm(comm.as_raw().0, &address, provider_id) }.map(Some)
         } else if let Some(list) = &ranks {
             bmpi::view_from_world_ranks(&address, provider_id, list)
         } else {

@@ -35,7 +35,7 @@ use super::{FlockError, GroupView};
 /// (an `int` with MPICH, a pointer with Open MPI). Without the `mpi` feature
 /// it is MPICH's `int`, only so that signatures stay the same.
 #[cfg(feature = "mpi")]
-pub type RawComm = mpi::ffi::MPI_Comm;
+pub type RawComm = super::mpi_lib::MPI_Comm;
 /// The C type `MPI_Comm` of the MPI library this crate was built against
 /// (an `int` with MPICH, a pointer with Open MPI). Without the `mpi` feature
 /// it is MPICH's `int`, only so that signatures stay the same.
@@ -178,7 +178,7 @@ pub fn validate_ranks(ranks: &[i32], size: i32) -> Result<(), FlockError> {
 mod imp {
     use super::{validate_ranks, RawComm};
     use crate::flock::{FlockError, GroupView};
-    use mpi::ffi;
+    use crate::flock::mpi_lib::{self as ffi, Mpi};
     use std::os::raw::{c_char, c_int, c_void};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Mutex, MutexGuard};
@@ -224,10 +224,11 @@ mod imp {
 
     /// `MPI_Error_string` of a return code.
     fn error_string(code: c_int) -> String {
+        let Ok(m) = ffi::get() else { return format!("MPI error code {code}") };
         // MPI_MAX_ERROR_STRING is 512 in MPICH and 256 in Open MPI.
         let mut buf = vec![0u8; 1024];
         let mut len: c_int = 0;
-        let rc = unsafe { ffi::MPI_Error_string(code, buf.as_mut_ptr() as *mut c_char, &mut len) };
+        let rc = unsafe { (m.Error_string)(code, buf.as_mut_ptr() as *mut c_char, &mut len) };
         if rc != MPI_SUCCESS || len <= 0 {
             return format!("MPI error code {code}");
         }
@@ -245,16 +246,16 @@ mod imp {
         }
     }
 
-    fn is_initialized() -> bool {
+    fn is_initialized(m: &Mpi) -> bool {
         let mut flag: c_int = 0;
         // Callable at any time, from any thread.
-        unsafe { ffi::MPI_Initialized(&mut flag) };
+        unsafe { (m.Initialized)(&mut flag) };
         flag != 0
     }
 
-    fn is_finalized() -> bool {
+    fn is_finalized(m: &Mpi) -> bool {
         let mut flag: c_int = 0;
-        unsafe { ffi::MPI_Finalized(&mut flag) };
+        unsafe { (m.Finalized)(&mut flag) };
         flag != 0
     }
 
@@ -283,36 +284,43 @@ mod imp {
     /// On `_exit`, fatal signals or `abort` nothing runs, as for any
     /// program that did not reach its own `MPI_Finalize`.
     extern "C" fn finalize_at_exit() {
+        let Ok(m) = ffi::get() else { return };
         // SAFETY: MPI_Finalized may be called at any time; MPI_Finalize is
         // called only when MPI is initialized (we did it) and not finalized.
         unsafe {
             let mut finalized: c_int = 0;
-            ffi::MPI_Finalized(&mut finalized);
+            (m.Finalized)(&mut finalized);
             if finalized == 0 {
-                ffi::MPI_Finalize();
+                (m.Finalize)();
             }
         }
     }
 
+    /// The MPI library's functions (loaded on first use).
+    fn mpi() -> Result<&'static Mpi, FlockError> {
+        ffi::get().map_err(FlockError::Mpi)
+    }
+
     pub(super) fn ensure_initialized() -> Result<(), FlockError> {
-        if is_initialized() {
-            return if is_finalized() { Err(already_finalized()) } else { Ok(()) };
+        let m = mpi()?;
+        if is_initialized(m) {
+            return if is_finalized(m) { Err(already_finalized()) } else { Ok(()) };
         }
         let _guard = lock(&INIT_LOCK);
         // Re-check under the lock: another thread (or the application) may
         // have initialized MPI meanwhile.
-        if is_finalized() {
+        if is_finalized(m) {
             return Err(already_finalized());
         }
-        if is_initialized() {
+        if is_initialized(m) {
             return Ok(());
         }
         let mut provided: c_int = 0;
         let rc = unsafe {
-            ffi::MPI_Init_thread(
+            (m.Init_thread)(
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                ffi::RSMPI_THREAD_MULTIPLE,
+                ffi::THREAD_MULTIPLE(),
                 &mut provided,
             )
         };
@@ -323,7 +331,7 @@ mod imp {
                 "[flock] could not register MPI_Finalize to run at exit; MPI will not be finalized"
             );
         }
-        if provided != unsafe { ffi::RSMPI_THREAD_MULTIPLE } {
+        if provided != ffi::THREAD_MULTIPLE() {
             crate::debug!(
                 "[flock] MPI initialized with thread level {provided} (MPI_THREAD_MULTIPLE not granted); \
                  MPI bootstrap calls will be serialized"
@@ -346,9 +354,10 @@ mod imp {
     /// threads running collectives on different communicators, entered in a
     /// different order on different processes.
     fn serialize_if_needed() -> Option<MutexGuard<'static, ()>> {
+        let Ok(m) = ffi::get() else { return Some(lock(&CALL_LOCK)) };
         let mut level: c_int = 0;
-        let rc = unsafe { ffi::MPI_Query_thread(&mut level) };
-        if rc == MPI_SUCCESS && level == unsafe { ffi::RSMPI_THREAD_MULTIPLE } {
+        let rc = unsafe { (m.Query_thread)(&mut level) };
+        if rc == MPI_SUCCESS && level == ffi::THREAD_MULTIPLE() {
             None
         } else {
             Some(lock(&CALL_LOCK))
@@ -357,16 +366,17 @@ mod imp {
 
     pub(super) fn world_rank_size() -> Result<(i32, i32), FlockError> {
         ensure_initialized()?;
-        let world = unsafe { ffi::RSMPI_COMM_WORLD };
+        let m = mpi()?;
+        let world = ffi::COMM_WORLD();
         let (mut rank, mut size): (c_int, c_int) = (0, 0);
-        check(unsafe { ffi::MPI_Comm_rank(world, &mut rank) }, "MPI_Comm_rank")?;
-        check(unsafe { ffi::MPI_Comm_size(world, &mut size) }, "MPI_Comm_size")?;
+        check(unsafe { (m.Comm_rank)(world, &mut rank) }, "MPI_Comm_rank")?;
+        check(unsafe { (m.Comm_size)(world, &mut size) }, "MPI_Comm_size")?;
         Ok((rank, size))
     }
 
     pub(super) fn view_from_world(self_address: &str, provider_id: u16) -> Result<GroupView, FlockError> {
         ensure_initialized()?;
-        let world = unsafe { ffi::RSMPI_COMM_WORLD };
+        let world = ffi::COMM_WORLD();
         let comm = PrivateComm::dup(world)?;
         let selected = gather(&comm, self_address, provider_id, None)?;
         selected.ok_or_else(|| FlockError::Other("MPI bootstrap: calling process missing from the world view".to_owned()))
@@ -377,19 +387,20 @@ mod imp {
         self_address: &str,
         provider_id: u16,
     ) -> Result<GroupView, FlockError> {
-        if !is_initialized() {
+        let m = mpi()?;
+        if !is_initialized(m) {
             return Err(FlockError::Mpi(
                 "MPI is not initialized: initialize MPI before passing a communicator".to_owned(),
             ));
         }
-        if is_finalized() {
+        if is_finalized(m) {
             return Err(FlockError::Mpi("MPI has already been finalized".to_owned()));
         }
-        if comm == ffi::RSMPI_COMM_NULL {
+        if comm == ffi::COMM_NULL() {
             return Err(FlockError::InvalidArgs("the MPI communicator is MPI_COMM_NULL".to_owned()));
         }
         let mut inter: c_int = 0;
-        check(ffi::MPI_Comm_test_inter(comm, &mut inter), "MPI_Comm_test_inter")?;
+        check((m.Comm_test_inter)(comm, &mut inter), "MPI_Comm_test_inter")?;
         if inter != 0 {
             return Err(FlockError::InvalidArgs(
                 "an intercommunicator cannot bootstrap a group; pass an intracommunicator".to_owned(),
@@ -406,7 +417,7 @@ mod imp {
         ranks: &[i32],
     ) -> Result<Option<GroupView>, FlockError> {
         ensure_initialized()?;
-        let world = unsafe { ffi::RSMPI_COMM_WORLD };
+        let world = ffi::COMM_WORLD();
         let comm = PrivateComm::dup(world)?;
         gather(&comm, self_address, provider_id, Some(ranks))
     }
@@ -420,12 +431,13 @@ mod imp {
 
     impl PrivateComm {
         fn dup(parent: ffi::MPI_Comm) -> Result<PrivateComm, FlockError> {
+            let m = mpi()?;
             let serial = serialize_if_needed();
-            let mut comm = unsafe { ffi::RSMPI_COMM_NULL };
-            check(unsafe { ffi::MPI_Comm_dup(parent, &mut comm) }, "MPI_Comm_dup")?;
+            let mut comm = ffi::COMM_NULL();
+            check(unsafe { (m.Comm_dup)(parent, &mut comm) }, "MPI_Comm_dup")?;
             let private = PrivateComm { comm, _serial: serial };
             check(
-                unsafe { ffi::MPI_Comm_set_errhandler(private.comm, ffi::RSMPI_ERRORS_RETURN) },
+                unsafe { (m.Comm_set_errhandler)(private.comm, ffi::ERRORS_RETURN()) },
                 "MPI_Comm_set_errhandler",
             )?;
             Ok(private)
@@ -435,7 +447,9 @@ mod imp {
     impl Drop for PrivateComm {
         fn drop(&mut self) {
             // Local operation; nothing useful to do on failure.
-            unsafe { ffi::MPI_Comm_free(&mut self.comm) };
+            if let Ok(m) = ffi::get() {
+                unsafe { (m.Comm_free)(&mut self.comm) };
+            }
         }
     }
 
@@ -459,10 +473,11 @@ mod imp {
         provider_id: u16,
         ranks: Option<&[i32]>,
     ) -> Result<Option<Vec<(usize, String, u16)>>, FlockError> {
+        let m = mpi()?;
         let comm = comm.comm;
         let (mut rank, mut size): (c_int, c_int) = (0, 0);
-        check(unsafe { ffi::MPI_Comm_rank(comm, &mut rank) }, "MPI_Comm_rank")?;
-        check(unsafe { ffi::MPI_Comm_size(comm, &mut size) }, "MPI_Comm_size")?;
+        check(unsafe { (m.Comm_rank)(comm, &mut rank) }, "MPI_Comm_rank")?;
+        check(unsafe { (m.Comm_size)(comm, &mut size) }, "MPI_Comm_size")?;
         let nprocs = size as usize;
 
         // Local verdict on our own arguments; shared with everybody below
@@ -490,13 +505,13 @@ mod imp {
         let mut headers = vec![0u64; HEADER_WORDS * nprocs];
         check(
             unsafe {
-                ffi::MPI_Allgather(
+                (m.Allgather)(
                     header.as_ptr() as *const c_void,
                     HEADER_WORDS as c_int,
-                    ffi::RSMPI_UINT64_T,
+                    ffi::UINT64_T(),
                     headers.as_mut_ptr() as *mut c_void,
                     HEADER_WORDS as c_int,
-                    ffi::RSMPI_UINT64_T,
+                    ffi::UINT64_T(),
                     comm,
                 )
             },
@@ -544,14 +559,14 @@ mod imp {
         let send: &[u8] = if me_member { address.as_bytes() } else { &[] };
         check(
             unsafe {
-                ffi::MPI_Allgatherv(
+                (m.Allgatherv)(
                     send.as_ptr() as *const c_void,
                     send.len() as c_int,
-                    ffi::RSMPI_UINT8_T,
+                    ffi::UINT8_T(),
                     bytes.as_mut_ptr() as *mut c_void,
                     counts.as_ptr(),
                     displs.as_ptr(),
-                    ffi::RSMPI_UINT8_T,
+                    ffi::UINT8_T(),
                     comm,
                 )
             },
@@ -596,7 +611,7 @@ mod imp {
 
     pub(super) fn world_addresses(self_address: &str) -> Result<Vec<String>, FlockError> {
         ensure_initialized()?;
-        let world = unsafe { ffi::RSMPI_COMM_WORLD };
+        let world = ffi::COMM_WORLD();
         let comm = PrivateComm::dup(world)?;
         let members = exchange(&comm, self_address, 0, None)?.unwrap_or_default();
         Ok(members.into_iter().map(|(_, addr, _)| addr).collect())

@@ -14,6 +14,8 @@ pub mod bootstrap_mpi;
 pub mod client;
 pub mod error;
 pub mod gateway;
+#[cfg(feature = "mpi")]
+pub mod mpi_lib;
 pub mod protocol;
 pub mod provider;
 pub mod registry;

@@ -576,6 +576,22 @@ else
     fail "rank locators: $MPIEXEC not found"
 fi
 expect_failure "rank locator without an MPI launcher" no-mpi "$D" "needs the daemon to be started by an MPI launcher" -c config.json
+# libmochi loads MPI only when a bootstrap needs it; a missing MPI is a
+# clear error, not a failure to start every program.
+printf '%s\n' '{"providers":[{"name":"g","type":"flock","provider_id":1,"config":{"bootstrap":"mpi","group":{"type":"static"}}}]}' >"$D/mpi-bootstrap.json"
+if (cd "$D" && MOCHI_MPI_LIBRARY=/nonexistent/libmpi.so timeout 30 "$BIN/bedrock" "$PROTOCOL" -c mpi-bootstrap.json) >"$D/nompi.out" 2>&1; then
+    fail "missing MPI library: the daemon started"
+elif grep -q "no MPI library could be loaded" "$D/nompi.out"; then
+    pass "missing MPI library: mpi bootstrap fails, naming the library it tried"
+else
+    fail "missing MPI library: message"; show "$D/nompi.out"
+fi
+if (cd "$D" && MOCHI_MPI_LIBRARY=/nonexistent/libmpi.so timeout 30 "$BIN/bedrock-query" "$PROTOCOL" -a na+sm://999999-0) >"$D/nompi-q.out" 2>&1 \
+    || grep -q "nobody listens" "$D/nompi-q.out"; then
+    pass "missing MPI library: programs that do not bootstrap through MPI run"
+else
+    fail "missing MPI library: bedrock-query"; show "$D/nompi-q.out"
+fi
 
 # ---------------------------------------------------------------------------
 echo "== 8. \"file\" bootstrap, centralized backend, 4 daemons one after the other (t=${SECONDS}s)"
