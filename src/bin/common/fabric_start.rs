@@ -5,8 +5,9 @@
 //! provider built into it, whichever provider the program will use. The
 //! verbs provider's start-up reads the whole of `/proc/kallsyms`, twice, to
 //! learn whether the kernel can register peer memory and dma-buf memory. On
-//! the development VM each read costs about 85-170 ms of kernel time, which
-//! was most of a Bedrock daemon's start-up. Our engine only opens the shm and
+//! the development VM the two reads cost 110 ms of kernel time in a quiet
+//! process, over 300 ms when several start at once: most of a Bedrock
+//! daemon's start-up above libfabric's own. Our engine only opens the shm and
 //! tcp providers, for which those answers mean nothing.
 //!
 //! So each executable of ours defines `fopen` (exported to the dynamic symbol
