@@ -73,7 +73,17 @@ fn run(cli: Cli) -> Result<String, String> {
 fn main() {
     fabric_start::init_libfabric();
     match run(Cli::parse()) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => {
+            use std::io::Write;
+            // A reader that stops early (`| head`) is not an error: stop
+            // quietly instead of panicking on the broken pipe.
+            if let Err(e) = writeln!(std::io::stdout().lock(), "{text}") {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("bedrock-query: error: cannot write the result: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Err(e) => {
             eprintln!("bedrock-query: error: {e}");
             std::process::exit(1);

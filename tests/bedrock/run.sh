@@ -339,6 +339,14 @@ for f in sys.argv[2:]:
     else
         fail "basic: bedrock-query failed"; show "$D/query-f.qerr" "$D/query-a.qerr"
     fi
+    # A reader that stops early is not an error for bedrock-query.
+    (cd "$D" && timeout 30 "$BIN/bedrock-query" "$PROTOCOL" -f my_group.flock -p | true; \
+        echo "${PIPESTATUS[0]}" >"$D/query-pipe.rc")
+    if [ "$(cat "$D/query-pipe.rc")" = 0 ]; then
+        pass "basic: bedrock-query into a closed pipe exits 0 (no panic)"
+    else
+        fail "basic: bedrock-query into a closed pipe exited $(cat "$D/query-pipe.rc")"
+    fi
     if timeout 30 "$WORK/build/example/print-config" "$ADDR" >"$D/print.out" 2>"$D/print.err" \
         && py 'import json,sys; c=json.load(open(sys.argv[1])); assert c["providers"][0]["name"]=="my_group"' "$D/print.out" \
         && grep -q "not supported" "$D/print.err"; then
