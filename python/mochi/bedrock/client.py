@@ -7,6 +7,7 @@ import threading
 
 from .. import _lib
 from .. import margo
+from .._client import EngineClient
 from .._lib import lib
 from .common import ClientException, config_text
 from .spec import PoolSpec, ProcSpec, ProviderSpec, XstreamSpec
@@ -242,38 +243,17 @@ class ServiceGroupHandle:
             pass
 
 
-class Client:
+class Client(EngineClient):
     """A Bedrock client: ``Client(engine)`` (a :class:`mochi.margo.Engine`,
     not owned) or ``Client("na+sm")`` (a protocol: a client-mode engine is
     created and owned)."""
 
     def __init__(self, arg):
-        if isinstance(arg, margo.Engine):
-            self._engine = arg
-            self._owns_engine = False
-        elif isinstance(arg, str):
-            self._engine = margo.Engine(arg, margo.CLIENT)
-            self._owns_engine = True
-        else:
-            raise TypeError(f"Invalid argument type {type(arg)}")
-        out = ctypes.c_void_p()
-        try:
-            rc = lib.bedrock_client_init(self._engine._live_mid("bedrock_client_init"),
-                                         ctypes.byref(out))
-            _check(rc, "bedrock_client_init")
-        except BaseException:
-            if self._owns_engine:
-                self._engine.finalize()
-            raise
-        self._client = out
-
-    @property
-    def mid(self):
-        return self._engine.mid
-
-    @property
-    def engine(self):
-        return self._engine
+        def init(engine, out):
+            _check(lib.bedrock_client_init(engine._live_mid("bedrock_client_init"),
+                                           ctypes.byref(out)),
+                   "bedrock_client_init")
+        super().__init__(arg, init, lib.bedrock_client_finalize)
 
     def _live(self):
         if not self._client:
@@ -331,23 +311,3 @@ class Client:
                 f"{groupfile} changed while the group handle was being made; try again")
         return group
 
-    def close(self):
-        client, self._client = getattr(self, "_client", None), ctypes.c_void_p()
-        if client:
-            lib.bedrock_client_finalize(client)
-        if getattr(self, "_owns_engine", False):
-            self._owns_engine = False
-            self._engine.finalize()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -6,8 +6,9 @@ import threading
 
 from .. import _lib
 from .. import margo
+from .._client import EngineClient
 from .._lib import lib
-from .common import FlockException, ReturnCode, UpdateType, check
+from .common import FlockException, ReturnCode, c_update_callbacks, check
 from .view import GroupView, _clear_c, _from_c
 
 __all__ = ["Client", "GroupHandle"]
@@ -67,24 +68,7 @@ class GroupHandle:
         called (from a libmochi thread) for every change; the cached view
         follows. A second subscription replaces the first. An exception
         raised by a callback is reported by ctypes and otherwise ignored."""
-        if on_membership is not None and not callable(on_membership):
-            raise TypeError("on_membership must be callable or None")
-        if on_metadata is not None and not callable(on_metadata):
-            raise TypeError("on_metadata must be callable or None")
-
-        def membership(_ctx, update, address, provider_id):
-            if on_membership is not None:
-                try:
-                    kind = UpdateType(update)
-                except ValueError:
-                    kind = update
-                on_membership(kind, address.decode("utf-8"), provider_id)
-
-        def metadata(_ctx, key, value):
-            if on_metadata is not None:
-                on_metadata(key.decode("utf-8"), value.decode("utf-8"))
-
-        fns = (_lib.FLOCK_MEMBERSHIP_FN(membership), _lib.FLOCK_METADATA_FN(metadata))
+        fns = c_update_callbacks(on_membership, on_metadata)
         with self._lock:
             handle = self._live("flock_group_subscribe")
             check(lib.flock_group_subscribe(handle, fns[0], fns[1], None),
@@ -128,38 +112,17 @@ class GroupHandle:
             pass
 
 
-class Client:
+class Client(EngineClient):
     """A Flock client on an engine: ``Client(engine)`` (a
     :class:`mochi.margo.Engine`, not owned) or ``Client("na+sm")`` (a
     protocol: a client-mode engine is created and owned)."""
 
     def __init__(self, arg):
-        if isinstance(arg, margo.Engine):
-            self._engine = arg
-            self._owns_engine = False
-        elif isinstance(arg, str):
-            self._engine = margo.Engine(arg, margo.CLIENT)
-            self._owns_engine = True
-        else:
-            raise TypeError(f"Invalid argument type {type(arg)}")
-        out = ctypes.c_void_p()
-        try:
-            check(lib.flock_client_init(self._engine._live_mid("flock_client_init"), None,
+        def init(engine, out):
+            check(lib.flock_client_init(engine._live_mid("flock_client_init"), None,
                                         ctypes.byref(out)),
                   "flock_client_init")
-        except BaseException:
-            if self._owns_engine:
-                self._engine.finalize()
-            raise
-        self._client = out
-
-    @property
-    def mid(self):
-        return self._engine.mid
-
-    @property
-    def engine(self):
-        return self._engine
+        super().__init__(arg, init, lib.flock_client_finalize)
 
     def _live(self, what):
         if not self._client:
@@ -203,22 +166,4 @@ class Client:
     def close(self):
         """Finalizes the client (and its engine if it owns it). Group
         handles made from it keep working until their engine goes."""
-        client, self._client = getattr(self, "_client", None), ctypes.c_void_p()
-        if client:
-            lib.flock_client_finalize(client)
-        if getattr(self, "_owns_engine", False):
-            self._owns_engine = False
-            self._engine.finalize()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+        super().close()

@@ -79,3 +79,29 @@ def check(rc, function):
     """Raises FlockException unless rc is FLOCK_SUCCESS."""
     if rc != 0:
         raise FlockException(rc, function)
+
+
+def c_update_callbacks(on_membership, on_metadata):
+    """The two ctypes callbacks (membership, metadata) that call
+    ``on_membership(update, address, provider_id)`` and
+    ``on_metadata(key, value)`` (either may be None) with Python values.
+    The caller keeps them alive as long as C may call them."""
+    from .. import _lib  # here, not at import time: _lib loads libmochi
+    if on_membership is not None and not callable(on_membership):
+        raise TypeError("on_membership must be callable or None")
+    if on_metadata is not None and not callable(on_metadata):
+        raise TypeError("on_metadata must be callable or None")
+
+    def membership(_ctx, update, address, provider_id):
+        if on_membership is not None:
+            try:
+                kind = UpdateType(update)
+            except ValueError:
+                kind = update
+            on_membership(kind, address.decode("utf-8"), provider_id)
+
+    def metadata(_ctx, key, value):
+        if on_metadata is not None:
+            on_metadata(key.decode("utf-8"), value.decode("utf-8"))
+
+    return _lib.FLOCK_MEMBERSHIP_FN(membership), _lib.FLOCK_METADATA_FN(metadata)

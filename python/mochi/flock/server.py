@@ -7,7 +7,7 @@ import threading
 from .. import _lib
 from .. import margo
 from .._lib import lib
-from .common import FlockException, ReturnCode, UpdateType, check
+from .common import FlockException, ReturnCode, c_update_callbacks, check
 from .view import GroupView, _CView
 
 __all__ = ["Provider"]
@@ -76,19 +76,7 @@ class Provider:
         ``on_metadata(key, value)`` on every change the backend signals.
         Returns a token for :meth:`remove_update_callbacks`."""
 
-        def membership(_ctx, update, address, provider_id):
-            if on_membership is not None:
-                try:
-                    kind = UpdateType(update)
-                except ValueError:
-                    kind = update
-                on_membership(kind, address.decode("utf-8"), provider_id)
-
-        def metadata(_ctx, key, value):
-            if on_metadata is not None:
-                on_metadata(key.decode("utf-8"), value.decode("utf-8"))
-
-        fns = (_lib.FLOCK_MEMBERSHIP_FN(membership), _lib.FLOCK_METADATA_FN(metadata))
+        fns = c_update_callbacks(on_membership, on_metadata)
         with self._lock:
             token = self._next_token
             self._next_token += 1
