@@ -642,13 +642,8 @@ impl State {
             incarnation: me.incarnation,
         });
         for (id, p) in &self.peers {
-            members.push(MemberRecord {
-                kind: if matches!(p.health, Health::Suspect { .. }) { Kind::Suspect } else { Kind::Alive },
-                address: id.0.clone(),
-                provider_id: id.1,
-                generation: p.generation,
-                incarnation: p.incarnation,
-            });
+            let kind = if matches!(p.health, Health::Suspect { .. }) { Kind::Suspect } else { Kind::Alive };
+            members.push(Self::record_of(kind, id, p));
         }
         for (id, t) in &self.tombs {
             members.push(MemberRecord {
@@ -733,14 +728,18 @@ impl State {
         if matches!(p.health, Health::Suspect { .. }) || self.expelled {
             return false;
         }
-        let rec = MemberRecord {
-            kind: Kind::Suspect,
-            address: id.0.clone(),
-            provider_id: id.1,
-            generation: p.generation,
-            incarnation: p.incarnation,
-        };
+        let rec = Self::record_of(Kind::Suspect, id, p);
         crate::debug!("swim {}: suspecting ({}, {})", self.self_id.0, id.0, id.1);
+        self.announce(rec, now)
+    }
+
+    /// `id`'s current generation and incarnation, under `kind`.
+    fn record_of(kind: Kind, id: &Id, p: &Peer) -> MemberRecord {
+        MemberRecord { kind, address: id.0.clone(), provider_id: id.1, generation: p.generation, incarnation: p.incarnation }
+    }
+
+    /// Applies our own verdict and, if it changed anything, gossips it.
+    fn announce(&mut self, rec: MemberRecord, now: Instant) -> bool {
         if self.merge_member(&rec, now) {
             self.gossip.add(Gossip::Member(rec));
             return true;
@@ -785,19 +784,9 @@ impl State {
         if !matches!(p.health, Health::Suspect { .. }) {
             return false;
         }
-        let rec = MemberRecord {
-            kind: Kind::Confirm,
-            address: id.0.clone(),
-            provider_id: id.1,
-            generation: p.generation,
-            incarnation: p.incarnation,
-        };
+        let rec = Self::record_of(Kind::Confirm, id, p);
         crate::info!("swim {}: declaring ({}, {}) dead", self.self_id.0, id.0, id.1);
-        if self.merge_member(&rec, now) {
-            self.gossip.add(Gossip::Member(rec));
-            return true;
-        }
-        false
+        self.announce(rec, now)
     }
 
     /// Forgets tombstones older than `ttl`.
