@@ -83,7 +83,7 @@ pub(crate) struct Inner {
     pub(crate) submissions: SegQueue<Outgoing>,
     calls: Mutex<HashMap<u64, Arc<Slot>>>,
     /// Peers our calls have reached over tcp (see [`Engine::call_async`]).
-    reachable: Mutex<std::collections::HashSet<Arc<[u8]>>>,
+    reachable: RwLock<std::collections::HashSet<Arc<[u8]>>>,
     registry: RwLock<Registry>,
     pools: RwLock<Vec<Arc<Pool>>>,
     xstreams: Mutex<Vec<Xstream>>,
@@ -150,7 +150,7 @@ impl Engine {
             transport: Mutex::new(Some(transport)),
             submissions: SegQueue::new(),
             calls: Mutex::new(HashMap::new()),
-            reachable: Mutex::new(Default::default()),
+            reachable: RwLock::new(Default::default()),
             registry: RwLock::new(Registry::default()),
             pools: RwLock::new(pools),
             xstreams: Mutex::new(xstreams),
@@ -366,11 +366,11 @@ impl Engine {
         // The first call to a tcp peer checks, in the caller's thread, that
         // the peer does not refuse connections: libfabric would retry a
         // refused connection until the call's timeout.
-        if addr.protocol() == Protocol::Tcp && *addr != self.inner.self_address && !self.inner.reachable.lock().contains(addr.name()) {
+        if addr.protocol() == Protocol::Tcp && *addr != self.inner.self_address && !self.inner.reachable.read().contains(addr.name()) {
             if let Some(message) = crate::fabric::endpoint::tcp_refusal(addr.name(), TCP_PROBE_PATIENCE.min(timeout)) {
                 return Err(RpcError::Unreachable { addr: addr.to_string(), message });
             }
-            self.inner.reachable.lock().insert(addr.name().clone());
+            self.inner.reachable.write().insert(addr.name().clone());
         }
         let msg_id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::new(name, addr.as_str()));
