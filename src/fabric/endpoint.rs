@@ -63,22 +63,6 @@ pub struct Endpoint {
 // use between threads is allowed.
 unsafe impl Send for Endpoint {}
 
-/// Whether a tcp peer certainly refuses connections: one connection
-/// attempt, bounded by `patience`, of which only an explicit refusal
-/// counts (a slow or silent network proves nothing). libfabric's rxm
-/// retries a refused connection silently, so without this a call to a
-/// port nobody listens on only fails at its timeout. Opened and closed at
-/// once; our tcp listeners ignore such connections. `None` for shm names.
-pub fn tcp_refusal(name: &[u8], patience: std::time::Duration) -> Option<String> {
-    let sa = super::address::tcp_socket_addr(name)?;
-    match std::net::TcpStream::connect_timeout(&std::net::SocketAddr::V4(sa), patience) {
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-            Some(format!("nobody listens at ofi+tcp://{sa}: connection refused"))
-        }
-        _ => None,
-    }
-}
-
 /// Over tcp, libfabric 1.17's rxm layer defaults to one receive queue
 /// shared by all connections, and fills it when the endpoint is enabled:
 /// 4096 bounce buffers of 16 KiB, 64 MiB cleared page by page (48 ms and
@@ -193,29 +177,6 @@ impl Endpoint {
     /// provider has one (tcp does, shm does not).
     pub fn wait_fd(&self) -> Option<i32> {
         self.wait_fd
-    }
-
-    /// Why a peer of ours can certainly not be reached, checked before its
-    /// first message: over shm, a peer whose region is gone, or whose
-    /// process has exited, would otherwise only fail at the call's timeout
-    /// (libfabric's shm provider accepts sends to it and never completes
-    /// them). `None` when the peer may be alive, or for tcp (where the
-    /// connection attempt itself fails quickly).
-    pub fn unreachable_peer(&self, name: &[u8]) -> Option<String> {
-        if self.protocol != Protocol::Sm {
-            return None;
-        }
-        let address = format_name(Protocol::Sm, name)?;
-        let region = std::str::from_utf8(name).ok()?.trim_end_matches('\0').strip_prefix("fi_shm://")?.to_string();
-        let pid: i32 = region.strip_prefix("mochi-")?.split(':').next()?.parse().ok()?;
-        if !std::path::Path::new("/dev/shm").join(&region).exists() {
-            return Some(format!("nobody listens at {address}: its shared-memory endpoint does not exist (process exited or never started)"));
-        }
-        // SAFETY: signal 0 only checks that the process exists.
-        if unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
-            return Some(format!("nobody listens at {address}: process {pid} has exited"));
-        }
-        None
     }
 
     pub fn av_insert(&mut self, name: &[u8]) -> Result<u64, FabricError> {

@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod endpoint;
+pub mod reachability;
 pub mod shm_sweep;
 
 pub use address::{parse_listen, parse_peer, AddressError, ListenSpec, Protocol};

@@ -14,7 +14,7 @@ use super::pool::{Pool, Xstream};
 use super::progress::{IdleWaiter, Slot};
 use super::transport::{Event, Outgoing, Transport};
 use super::wire::{self, Header, Kind, Status, MAX_MESSAGE};
-use crate::fabric::{parse_listen, Endpoint, Protocol};
+use crate::fabric::{parse_listen, reachability, Endpoint, Protocol};
 use crossbeam_queue::SegQueue;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
@@ -82,7 +82,7 @@ pub(crate) struct Inner {
     pub(crate) transport: Mutex<Option<Transport>>,
     pub(crate) submissions: SegQueue<Outgoing>,
     calls: Mutex<HashMap<u64, Arc<Slot>>>,
-    /// Peers our calls have reached over tcp (see [`Engine::call_async`]).
+    /// Peers our calls have found reachable (see [`Engine::call_async`]).
     reachable: RwLock<std::collections::HashSet<Arc<[u8]>>>,
     registry: RwLock<Registry>,
     pools: RwLock<Vec<Arc<Pool>>>,
@@ -363,11 +363,11 @@ impl Engine {
         if addr.protocol() != self.inner.protocol {
             return Err(RpcError::WrongProtocol { addr: addr.to_string(), got: addr.protocol(), engine: self.inner.protocol });
         }
-        // The first call to a tcp peer checks, in the caller's thread, that
-        // the peer does not refuse connections: libfabric would retry a
-        // refused connection until the call's timeout.
-        if addr.protocol() == Protocol::Tcp && *addr != self.inner.self_address && !self.inner.reachable.read().contains(addr.name()) {
-            if let Some(message) = crate::fabric::endpoint::tcp_refusal(addr.name(), TCP_PROBE_PATIENCE.min(timeout)) {
+        // The first call to a peer checks, in the caller's thread, that it is
+        // not certainly gone (see fabric::reachability).
+        if *addr != self.inner.self_address && !self.inner.reachable.read().contains(addr.name()) {
+            let patience = TCP_PROBE_PATIENCE.min(timeout);
+            if let Some(message) = reachability::certainly_unreachable(addr.protocol(), addr.name(), patience) {
                 return Err(RpcError::Unreachable { addr: addr.to_string(), message });
             }
             self.inner.reachable.write().insert(addr.name().clone());

@@ -192,9 +192,6 @@ impl Transport {
         if let Some(a) = self.av.get(name) {
             return Ok(*a);
         }
-        if let Some(why) = self.ep.unreachable_peer(name) {
-            return Err(why);
-        }
         let a = self.ep.av_insert(name).map_err(|e| e.to_string())?;
         self.av.insert(name.clone(), a);
         Ok(a)
