@@ -53,6 +53,15 @@ enum Command {
         #[arg(long)]
         shutdown: bool,
     },
+    /// Create a Flock group handle from a group file (fetching the view,
+    /// as FLOCK_MODE_INIT_UPDATE does) and read its view, `count` times;
+    /// report the times.
+    Flock {
+        /// The group file a Flock provider wrote.
+        group_file: std::path::PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+    },
 }
 
 fn main() {
@@ -63,6 +72,7 @@ fn main() {
         Command::Client { address, count, size, threads, timeout_ms, shutdown } => {
             client(&address, count, size, threads.max(1), Duration::from_millis(timeout_ms), shutdown)
         }
+        Command::Flock { group_file, count } => flock_handles(&group_file, count.max(1)),
     };
     if let Err(e) = result {
         eprintln!("mochi-echo: {e}");
@@ -72,9 +82,7 @@ fn main() {
 
 fn server(protocol: &str, addr_file: Option<std::path::PathBuf>, config: &str) -> Result<(), String> {
     let engine = Engine::new(protocol, Mode::Server, config, &InitOverrides::default()).map_err(|e| e.to_string())?;
-    engine
-        .register("echo", 1, None, Arc::new(|req| Ok(req.payload)))
-        .map_err(|e| e.to_string())?;
+    engine.register("echo", 1, None, Arc::new(|req| Ok(req.payload))).map_err(|e| e.to_string())?;
     engine.enable_remote_shutdown();
     let addr = engine.self_address().to_string();
     println!("{addr}");
@@ -87,8 +95,16 @@ fn server(protocol: &str, addr_file: Option<std::path::PathBuf>, config: &str) -
     Ok(())
 }
 
-fn client(address: &str, count: usize, size: usize, threads: usize, timeout: Duration, shutdown: bool) -> Result<(), String> {
-    let engine = Engine::new(protocol_of(address), Mode::Client, "", &InitOverrides::default()).map_err(|e| e.to_string())?;
+fn client(
+    address: &str,
+    count: usize,
+    size: usize,
+    threads: usize,
+    timeout: Duration,
+    shutdown: bool,
+) -> Result<(), String> {
+    let engine =
+        Engine::new(protocol_of(address), Mode::Client, "", &InitOverrides::default()).map_err(|e| e.to_string())?;
     let target = engine.lookup(address).map_err(|e| e.to_string())?;
     let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     // Warm-up: connection set-up and first-touch costs stay out of the numbers.
@@ -137,6 +153,39 @@ fn client(address: &str, count: usize, size: usize, threads: usize, timeout: Dur
     }
     engine.finalize();
     Ok(())
+}
+
+fn flock_handles(group_file: &std::path::Path, count: usize) -> Result<(), String> {
+    use mochi::flock::client::{Client, GroupHandle, MODE_INIT_UPDATE};
+    let view = mochi::flock::view_file::from_file(group_file).map_err(|e| e.to_string())?;
+    let first = view.member_at(0).ok_or("the group file lists no member")?.address.clone();
+    let engine =
+        Engine::new(protocol_of(&first), Mode::Client, "", &InitOverrides::default()).map_err(|e| e.to_string())?;
+    let client = Client::new(&engine, None);
+    let mut times = Vec::with_capacity(count);
+    for i in 0..count + 100 {
+        let t = Instant::now();
+        let handle = GroupHandle::from_file(&client, group_file, MODE_INIT_UPDATE).map_err(|e| e.to_string())?;
+        let members = handle.view().members().len();
+        let took = t.elapsed();
+        if members == 0 {
+            return Err("the group's view is empty".into());
+        }
+        // The first 100 warm up (connection set-up, first touch).
+        if i >= 100 {
+            times.push(took);
+        }
+    }
+    report("flock handle create + get_view", &mut times);
+    drop(client);
+    engine.finalize();
+    Ok(())
+}
+
+fn report(what: &str, times: &mut [Duration]) {
+    times.sort();
+    let pct = |p: f64| times[((times.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
+    println!("{what}: n={} median_us={:.1} p99_us={:.1} max_us={:.1}", times.len(), pct(0.5), pct(0.99), pct(1.0));
 }
 
 /// The protocol part of an address (what the client must speak).

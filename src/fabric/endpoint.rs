@@ -6,6 +6,7 @@
 //! layer guarantees that by owning them in slabs keyed by the context value.
 
 use super::address::{format_name, sm_node_name, ListenSpec, Protocol};
+use super::doorbell::Doorbell;
 use libfabric_sys as sys;
 use std::ffi::{CStr, CString};
 use std::os::raw::{c_char, c_void};
@@ -56,6 +57,8 @@ pub struct Endpoint {
     name: Vec<u8>,
     address: String,
     wait_fd: Option<i32>,
+    /// How peers wake us (shm only; tcp has `wait_fd`).
+    doorbell: Option<std::sync::Arc<Doorbell>>,
 }
 
 // SAFETY: the libfabric objects are opened with FI_THREAD_DOMAIN and only ever
@@ -93,7 +96,22 @@ impl Endpoint {
                 let mut last = None;
                 for _ in 0..8 {
                     match Self::open_raw(Protocol::Sm, Some(&node), None, false) {
-                        Ok(ep) => return Ok(ep),
+                        Ok(mut ep) => {
+                            let region = std::str::from_utf8(&ep.name)
+                                .ok()
+                                .and_then(|n| n.trim_end_matches('\0').strip_prefix("fi_shm://"))
+                                .map(str::to_string)
+                                .ok_or_else(|| FabricError::Open {
+                                    provider: "shm",
+                                    detail: "unexpected shm name".into(),
+                                })?;
+                            let bell = Doorbell::create(&region).map_err(|e| FabricError::Open {
+                                provider: "shm",
+                                detail: format!("cannot create the doorbell of {region}: {e}"),
+                            })?;
+                            ep.doorbell = Some(std::sync::Arc::new(bell));
+                            return Ok(ep);
+                        }
                         Err(e) => last = Some(e),
                     }
                 }
@@ -118,8 +136,7 @@ impl Endpoint {
         let open_err = |detail: String| FabricError::Open { provider, detail };
         let c_prov = CString::new(provider).expect("static provider name");
         let c_node = node.map(|n| CString::new(n).map_err(|_| open_err("NUL in node".into()))).transpose()?;
-        let c_service =
-            service.map(|s| CString::new(s).map_err(|_| open_err("NUL in service".into()))).transpose()?;
+        let c_service = service.map(|s| CString::new(s).map_err(|_| open_err("NUL in service".into()))).transpose()?;
         let mut raw = std::ptr::null_mut();
         let mut errbuf = [0 as c_char; 256];
         // SAFETY: all pointers are valid for the call; errbuf's length is passed.
@@ -139,7 +156,8 @@ impl Endpoint {
             let detail = unsafe { CStr::from_ptr(errbuf.as_ptr()) }.to_string_lossy().into_owned();
             return Err(open_err(detail));
         }
-        let mut ep = Endpoint { raw, protocol, name: Vec::new(), address: String::new(), wait_fd: None };
+        let mut ep =
+            Endpoint { raw, protocol, name: Vec::new(), address: String::new(), wait_fd: None, doorbell: None };
         let mut buf = vec![0u8; 256];
         let mut len = buf.len();
         // SAFETY: buf is writable for len bytes.
@@ -179,6 +197,11 @@ impl Endpoint {
         self.wait_fd
     }
 
+    /// The doorbell peers ring after posting to us (shm endpoints).
+    pub fn doorbell(&self) -> Option<std::sync::Arc<Doorbell>> {
+        self.doorbell.clone()
+    }
+
     pub fn av_insert(&mut self, name: &[u8]) -> Result<u64, FabricError> {
         let mut fi_addr = 0u64;
         // SAFETY: name is readable; the provider copies what it needs.
@@ -199,7 +222,13 @@ impl Endpoint {
     /// # Safety
     /// `buf..buf+len` must stay valid and unchanged until the completion
     /// carrying `context` has been read.
-    pub unsafe fn post_send(&mut self, buf: *const u8, len: usize, dest: u64, context: usize) -> Result<Post, FabricError> {
+    pub unsafe fn post_send(
+        &mut self,
+        buf: *const u8,
+        len: usize,
+        dest: u64,
+        context: usize,
+    ) -> Result<Post, FabricError> {
         let rc = sys::fis_send(self.raw, buf as *const c_void, len, dest, context as *mut c_void);
         match rc as i64 {
             0 => Ok(Post::Done),

@@ -10,6 +10,9 @@
 //! gigabytes. libfabric only reclaims a stale region when a new process
 //! happens to get the same pid.
 //!
+//! Each region has a doorbell file beside it (`<region>.bell`, see
+//! `doorbell.rs`), swept with it.
+//!
 //! So the first shm endpoint of each process starts one background sweep
 //! that unlinks every `mochi-<pid>:…` region of ours (same owner) whose
 //! process no longer exists. A region whose pid is alive is kept, even if
@@ -43,9 +46,11 @@ pub fn start_once() {
     });
 }
 
-/// The pid in a region name of ours (`mochi-<pid>:<domain>:<index>`).
+/// The pid in a region name of ours (`mochi-<pid>:<domain>:<index>`), or
+/// in the name of its doorbell (the same with `.bell` appended).
 fn region_pid(file_name: &str) -> Option<i32> {
-    let rest = file_name.strip_prefix("mochi-")?;
+    let region = file_name.strip_suffix(super::doorbell::BELL_SUFFIX).unwrap_or(file_name);
+    let rest = region.strip_prefix("mochi-")?;
     let mut parts = rest.split(':');
     let pid: i32 = parts.next()?.parse().ok()?;
     let domain_and_index = (parts.next()?.parse::<u32>().ok(), parts.next()?.parse::<u32>().ok());
@@ -60,13 +65,17 @@ fn process_exists(pid: i32) -> bool {
 
 /// Unlinks our dead processes' regions in `dir`; returns how many.
 pub fn sweep(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     // SAFETY: geteuid cannot fail.
     let uid = unsafe { libc::geteuid() };
     let mut removed = 0;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(region_pid) else { continue };
+        let Some(pid) = name.to_str().and_then(region_pid) else {
+            continue;
+        };
         let owned = entry.metadata().is_ok_and(|m| m.is_file() && m.uid() == uid);
         if owned && !process_exists(pid) && std::fs::remove_file(entry.path()).is_ok() {
             removed += 1;
@@ -82,6 +91,8 @@ mod tests {
     #[test]
     fn only_our_names_parse() {
         assert_eq!(region_pid("mochi-123:0:4"), Some(123));
+        assert_eq!(region_pid("mochi-123:0:4.bell"), Some(123));
+        assert_eq!(region_pid("mochi-123:0:4.bell.bell"), None);
         assert_eq!(region_pid("mochi-123:0"), None);
         assert_eq!(region_pid("mochi-x:0:1"), None);
         assert_eq!(region_pid("mochi-0:0:1"), None);

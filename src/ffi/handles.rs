@@ -96,7 +96,7 @@ fn instance_ref(mid: margo_instance_id) -> Result<&'static Instance, HandleError
 pub fn engine(mid: margo_instance_id) -> Result<Engine, HandleError> {
     let inst = instance_ref(mid)?;
     let engine = inst.engine.lock().clone().ok_or(HandleError::Finalized)?;
-    if engine.is_finalized() {
+    if engine.is_finalizing() {
         return Err(HandleError::Finalized);
     }
     Ok(engine)

@@ -254,7 +254,7 @@ impl GroupHandle {
 fn end_subscription(client: &Client, contact: &Address, provider_id: u16, notify_id: u16) {
     let engine = client.engine();
     engine.deregister(protocol::NOTIFY, notify_id);
-    if engine.is_finalized() {
+    if engine.is_finalizing() {
         return;
     }
     let mut w = Writer::new();

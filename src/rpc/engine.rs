@@ -1,25 +1,28 @@
-//! The engine: one endpoint, its RPC registry, handler pools and progress.
+//! The engine: one endpoint ([`Progress`]), its RPC registry, and the
+//! runtime layout of pools and execution streams ([`Runtime`]).
 //!
-//! Path of one RPC: [`Engine::call`] queues an [`Outgoing`] on a lock-free
-//! queue and tries to drive progress itself (no thread hand-off on the fast
-//! path). Whoever drives reads completions; a response completes the
-//! caller's slot, a request becomes a job on its handler pool, and the
-//! handler's answer is queued and driven out the same way. A progress thread
-//! covers the moments when nobody else is driving.
+//! Path of one RPC: [`Engine::call`] queues an [`Outgoing`] and drives
+//! progress itself (no thread hand-off on the fast path). Whoever drives
+//! reads completions; a response completes the caller's slot, a request
+//! becomes a job on its handler pool, and the handler's answer is queued
+//! and driven out the same way. A progress thread covers the moments when
+//! nobody else is driving, asleep in the kernel when there is nothing to
+//! do (`progress.rs` has the wake-up rules).
 
 use super::address::Address;
+use super::calls::{Notify, Slot};
 use super::config::{InitOverrides, MargoConfig, RuntimeInfo};
 use super::error::{Result, RpcError};
-use super::pool::{Pool, Xstream};
-use super::progress::{IdleWaiter, Slot};
-use super::transport::{Event, Outgoing, Transport};
+use super::pool::Pool;
+use super::progress::{self, outcome, Driven, IdleWait, Incoming, Progress};
+use super::runtime::Runtime;
+use super::transport::{Outgoing, Transport};
 use super::wire::{self, Header, Kind, Status, MAX_MESSAGE};
 use crate::fabric::{parse_listen, reachability, Endpoint, Protocol};
-use crossbeam_queue::SegQueue;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Provider id Margo uses for "no particular provider".
@@ -76,31 +79,54 @@ const TCP_PROBE_PATIENCE: Duration = Duration::from_millis(50);
 type PrefinalizeCallback = Box<dyn FnOnce() + Send>;
 
 pub(crate) struct Inner {
-    pub(crate) protocol: Protocol,
+    protocol: Protocol,
     self_address: Address,
     mode: Mode,
-    pub(crate) transport: Mutex<Option<Transport>>,
-    pub(crate) submissions: SegQueue<Outgoing>,
-    calls: Mutex<HashMap<u64, Arc<Slot>>>,
+    progress: Progress,
     /// Peers our calls have found reachable (see [`Engine::call_async`]).
     reachable: RwLock<std::collections::HashSet<Arc<[u8]>>>,
     registry: RwLock<Registry>,
-    pools: RwLock<Vec<Arc<Pool>>>,
-    xstreams: Mutex<Vec<Xstream>>,
-    config: Mutex<MargoConfig>,
+    runtime: Mutex<Runtime>,
     next_id: AtomicU64,
+    lifecycle: Lifecycle,
+}
+
+/// Finalization state, and who to tell.
+#[derive(Default)]
+struct Lifecycle {
     finalizing: AtomicBool,
     finalized: Mutex<bool>,
     finalized_cv: Condvar,
     remote_shutdown: AtomicBool,
-    pub(crate) idle: IdleWaiter,
-    /// Callers currently driving progress while they wait for an answer;
-    /// the progress thread stands back while there are any.
-    pub(crate) driving_callers: std::sync::atomic::AtomicUsize,
     progress_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Callbacks run at the start of finalize, newest first, with the owner
     /// that registered them (0: anonymous).
     prefinalize: Mutex<Vec<(usize, PrefinalizeCallback)>>,
+}
+
+impl Drop for Inner {
+    /// An engine dropped without finalize: its progress thread sleeps on the
+    /// waiter; wake it so it sees the engine gone and exits.
+    fn drop(&mut self) {
+        self.progress.idle.force();
+    }
+}
+
+impl Driven for Inner {
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    fn dispatch(self: &Arc<Self>, requests: Vec<Incoming>) {
+        let engine = Engine { inner: self.clone() };
+        for r in requests {
+            self.dispatch_request(&engine, Origin::Remote(r.sender), r.header, r.payload, true);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.is_finalizing()
+    }
 }
 
 /// A cheap, shareable handle on an engine.
@@ -122,55 +148,27 @@ impl Engine {
         let endpoint = Endpoint::open(&spec)?;
         let protocol = endpoint.protocol();
         let self_address = Address::new(protocol, Arc::from(endpoint.name()), endpoint.address());
-        let idle = IdleWaiter::new(endpoint.wait_fd()).map_err(|e| RpcError::Config(format!("progress wait: {e}")))?;
+        let idle = IdleWait::new(endpoint.doorbell(), endpoint.wait_fd())
+            .map_err(|e| RpcError::Config(format!("progress wait: {e}")))?;
         let transport = Transport::new(endpoint)?;
-
-        let pools: Vec<Arc<Pool>> = config.pools.iter().map(|p| Pool::new(&p.name)).collect();
-        // A pool no execution stream serves would strand its handlers
-        // forever (upstream only warns, and e.g. the tutorial's distributed
-        // config then never answers): the primary stream serves such pools,
-        // after its own. The reported config is left as written.
-        let unserved: Vec<usize> =
-            (0..pools.len()).filter(|i| !config.xstreams.iter().any(|x| x.pools.contains(i))).collect();
-        for &i in &unserved {
-            crate::warning!("pool \"{}\" is not served by any xstream; __primary__ will serve it", config.pools[i].name);
-        }
-        let primary = config.xstreams.iter().position(|x| x.name == "__primary__").unwrap_or(0);
-        let mut xstreams = Vec::new();
-        for (k, xs) in config.xstreams.iter().enumerate() {
-            let extra = if k == primary { unserved.as_slice() } else { &[] };
-            let served = xs.pools.iter().chain(extra).filter_map(|&i| pools.get(i).cloned()).collect();
-            let x = Xstream::spawn(&xs.name, served).map_err(|e| RpcError::Config(format!("cannot start xstream {}: {e}", xs.name)))?;
-            xstreams.push(x);
-        }
+        let runtime = Runtime::start(config)?;
         let inner = Arc::new(Inner {
             protocol,
             self_address,
             mode,
-            transport: Mutex::new(Some(transport)),
-            submissions: SegQueue::new(),
-            calls: Mutex::new(HashMap::new()),
+            progress: Progress::new(transport, idle),
             reachable: RwLock::new(Default::default()),
             registry: RwLock::new(Registry::default()),
-            pools: RwLock::new(pools),
-            xstreams: Mutex::new(xstreams),
-            config: Mutex::new(config),
+            runtime: Mutex::new(runtime),
             next_id: AtomicU64::new(1),
-            finalizing: AtomicBool::new(false),
-            finalized: Mutex::new(false),
-            finalized_cv: Condvar::new(),
-            remote_shutdown: AtomicBool::new(false),
-            idle,
-            driving_callers: std::sync::atomic::AtomicUsize::new(0),
-            progress_thread: Mutex::new(None),
-            prefinalize: Mutex::new(Vec::new()),
+            lifecycle: Lifecycle::default(),
         });
         let weak = Arc::downgrade(&inner);
         let thread = std::thread::Builder::new()
             .name("mochi-progress".into())
-            .spawn(move || progress_loop(weak))
+            .spawn(move || progress::run(weak))
             .map_err(|e| RpcError::Config(format!("cannot start the progress thread: {e}")))?;
-        *inner.progress_thread.lock() = Some(thread);
+        *inner.lifecycle.progress_thread.lock() = Some(thread);
         crate::debug!("engine listening at {}", inner.self_address);
         Ok(Engine { inner })
     }
@@ -192,8 +190,9 @@ impl Engine {
         self.inner.mode == Mode::Server
     }
 
-    pub fn is_finalized(&self) -> bool {
-        self.inner.finalizing.load(Ordering::Acquire)
+    /// True once finalize has started (calls then fail with `Finalized`).
+    pub fn is_finalizing(&self) -> bool {
+        self.inner.is_finalizing()
     }
 
     /// Resolves an address string for this engine's protocol.
@@ -201,13 +200,17 @@ impl Engine {
         self.check_live()?;
         let addr = Address::parse(text)?;
         if addr.protocol() != self.inner.protocol {
-            return Err(RpcError::WrongProtocol { addr: text.to_string(), got: addr.protocol(), engine: self.inner.protocol });
+            return Err(RpcError::WrongProtocol {
+                addr: text.to_string(),
+                got: addr.protocol(),
+                engine: self.inner.protocol,
+            });
         }
         Ok(addr)
     }
 
     fn check_live(&self) -> Result<()> {
-        if self.is_finalized() {
+        if self.is_finalizing() {
             Err(RpcError::Finalized)
         } else {
             Ok(())
@@ -221,93 +224,59 @@ impl Engine {
             listening: self.is_listening(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         };
-        self.inner.config.lock().to_json(&rt)
+        self.inner.runtime.lock().config.to_json(&rt)
     }
 
     /// Runs `f` with the engine's config (read-only).
     pub fn with_config_ref<R>(&self, f: impl FnOnce(&MargoConfig) -> R) -> R {
-        f(&self.inner.config.lock())
+        f(&self.inner.runtime.lock().config)
     }
 
     /// The pool handlers run on unless they ask for another.
     pub fn handler_pool(&self) -> Arc<Pool> {
-        let index = self.inner.config.lock().rpc_pool;
-        self.pool_at(index).expect("rpc_pool names an existing pool")
+        self.inner.runtime.lock().rpc_pool()
     }
 
     pub fn progress_pool(&self) -> Arc<Pool> {
-        let index = self.inner.config.lock().progress_pool;
-        self.pool_at(index).expect("progress_pool names an existing pool")
+        self.inner.runtime.lock().progress_pool()
     }
 
     pub fn pool_at(&self, index: usize) -> Option<Arc<Pool>> {
-        self.inner.pools.read().get(index).cloned()
+        self.inner.runtime.lock().pool_at(index)
     }
 
     pub fn pool_by_name(&self, name: &str) -> Option<Arc<Pool>> {
-        self.inner.pools.read().iter().find(|p| p.name() == name).cloned()
+        self.inner.runtime.lock().pool_by_name(name)
     }
 
     /// True if `pool` belongs to this engine (C callers pass raw handles).
     pub fn owns_pool(&self, pool: *const Pool) -> Option<Arc<Pool>> {
-        self.inner.pools.read().iter().find(|p| Arc::as_ptr(p) == pool).cloned()
+        self.inner.runtime.lock().find_pool(pool)
     }
 
     /// Adds a pool at run time (`margo_add_pool_from_json`); returns its index.
     pub fn add_pool_from_json(&self, v: &serde_json::Value) -> Result<usize> {
         self.check_live()?;
-        let mut config = self.inner.config.lock();
-        let index = config.add_pool_from_json(v).map_err(|e| RpcError::Config(e.to_string()))?;
-        let mut pools = self.inner.pools.write();
-        debug_assert_eq!(pools.len(), index, "pools and config stay aligned");
-        pools.push(Pool::new(&config.pools[index].name));
-        Ok(index)
+        self.inner.runtime.lock().add_pool_from_json(v)
     }
 
     /// Removes a pool no execution stream, handler or role uses.
     pub fn remove_pool(&self, name: &str) -> Result<()> {
         self.check_live()?;
-        let mut config = self.inner.config.lock();
-        let index = config.pool_by_name(name).ok_or_else(|| RpcError::NoSuchPool(name.to_string()))?;
-        let mut pools = self.inner.pools.write();
-        // The engine's list holds one reference; any other is a user.
-        if Arc::strong_count(&pools[index]) > 1 {
-            return Err(RpcError::Config(format!("pool \"{name}\" is in use")));
-        }
-        config.remove_pool(name).map_err(|e| RpcError::Config(e.to_string()))?;
-        // The config moved its last pool into the hole: mirror that.
-        pools.swap_remove(index);
-        Ok(())
+        self.inner.runtime.lock().remove_pool(name)
     }
 
     /// Adds an execution stream at run time; returns its index.
     pub fn add_xstream_from_json(&self, v: &serde_json::Value) -> Result<usize> {
         self.check_live()?;
-        let mut config = self.inner.config.lock();
-        let index = config.add_xstream_from_json(v).map_err(|e| RpcError::Config(e.to_string()))?;
-        let spec = &config.xstreams[index];
-        let served = spec.pools.iter().filter_map(|&i| self.pool_at(i)).collect();
-        match Xstream::spawn(&spec.name, served) {
-            Ok(x) => {
-                self.inner.xstreams.lock().push(x);
-                Ok(index)
-            }
-            Err(e) => {
-                let name = spec.name.clone();
-                let _ = config.remove_xstream(&name);
-                Err(RpcError::Config(format!("cannot start xstream {name}: {e}")))
-            }
-        }
+        self.inner.runtime.lock().add_xstream_from_json(v)
     }
 
     /// Stops and removes an execution stream (not `__primary__`).
     pub fn remove_xstream(&self, name: &str) -> Result<()> {
         self.check_live()?;
-        self.inner.config.lock().remove_xstream(name).map_err(|e| RpcError::Config(e.to_string()))?;
-        let mut xstreams = self.inner.xstreams.lock();
-        if let Some(i) = xstreams.iter().position(|x| x.name == name) {
-            let mut x = xstreams.swap_remove(i);
-            drop(xstreams);
+        let removed = self.inner.runtime.lock().remove_xstream(name)?;
+        if let Some(mut x) = removed {
             x.stop();
         }
         Ok(())
@@ -349,19 +318,37 @@ impl Engine {
     }
 
     /// Calls `name` at (`addr`, `provider_id`) and waits for the answer.
-    pub fn call(&self, addr: &Address, name: &str, provider_id: u16, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>> {
+    pub fn call(
+        &self,
+        addr: &Address,
+        name: &str,
+        provider_id: u16,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>> {
         let pending = self.call_async(addr, name, provider_id, payload, timeout)?;
         pending.wait()
     }
 
     /// Starts a call; [`PendingCall::wait`] or [`PendingCall::test`] finishes it.
-    pub fn call_async(&self, addr: &Address, name: &str, provider_id: u16, payload: Vec<u8>, timeout: Duration) -> Result<PendingCall> {
+    pub fn call_async(
+        &self,
+        addr: &Address,
+        name: &str,
+        provider_id: u16,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<PendingCall> {
         self.check_live()?;
         if payload.len() > MAX_MESSAGE {
             return Err(RpcError::MessageTooLarge(payload.len()));
         }
         if addr.protocol() != self.inner.protocol {
-            return Err(RpcError::WrongProtocol { addr: addr.to_string(), got: addr.protocol(), engine: self.inner.protocol });
+            return Err(RpcError::WrongProtocol {
+                addr: addr.to_string(),
+                got: addr.protocol(),
+                engine: self.inner.protocol,
+            });
         }
         // The first call to a peer checks, in the caller's thread, that it is
         // not certainly gone (see fabric::reachability).
@@ -374,7 +361,8 @@ impl Engine {
         }
         let msg_id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::new(name, addr.as_str()));
-        let deadline = Instant::now() + timeout;
+        let started = Instant::now();
+        let deadline = started + timeout;
         let header = Header {
             kind: Kind::Request,
             status: Status::Ok,
@@ -388,16 +376,16 @@ impl Engine {
             // Calls to ourselves skip the fabric entirely.
             self.inner.dispatch_request(&self.clone(), Origin::Local(slot.clone()), header, payload, false);
         } else {
-            self.inner.calls.lock().insert(msg_id, slot.clone());
-            self.inner.submissions.push(Outgoing::new(addr.name().clone(), header, payload, deadline, Some(msg_id)));
-            self.inner.progress_once();
+            self.inner.progress.calls.insert(msg_id, slot.clone());
+            self.inner.progress.submit(Outgoing::new(addr.name().clone(), header, payload, deadline, Some(msg_id)));
+            progress::drive_once(&self.inner);
         }
-        Ok(PendingCall { engine: self.clone(), slot, msg_id, deadline, timeout })
+        Ok(PendingCall { engine: self.clone(), slot, msg_id, started, deadline, timeout })
     }
 
     /// Lets `margo_shutdown_remote_instance` stop this engine.
     pub fn enable_remote_shutdown(&self) {
-        self.inner.remote_shutdown.store(true, Ordering::Release);
+        self.inner.lifecycle.remote_shutdown.store(true, Ordering::Release);
     }
 
     /// Asks the engine at `addr` to finalize.
@@ -414,12 +402,12 @@ impl Engine {
     /// Like [`Engine::push_prefinalize`], tagged with an owner so the owner
     /// can take it back ([`Engine::pop_finalize_callback`]).
     pub fn push_finalize_callback(&self, owner: usize, f: Box<dyn FnOnce() + Send>) {
-        self.inner.prefinalize.lock().push((owner, f));
+        self.inner.lifecycle.prefinalize.lock().push((owner, f));
     }
 
     /// Removes (without running) the newest callback of `owner`.
     pub fn pop_finalize_callback(&self, owner: usize) -> bool {
-        let mut list = self.inner.prefinalize.lock();
+        let mut list = self.inner.lifecycle.prefinalize.lock();
         match list.iter().rposition(|(o, _)| *o == owner) {
             Some(i) => {
                 drop(list.remove(i));
@@ -433,46 +421,51 @@ impl Engine {
     /// the progress thread and execution streams, closes the endpoint.
     /// Calling it again does nothing.
     pub fn finalize(&self) {
-        if self.inner.finalizing.load(Ordering::Acquire) {
+        let life = &self.inner.lifecycle;
+        if life.finalizing.load(Ordering::Acquire) {
             return;
         }
-        let callbacks: Vec<_> = std::mem::take(&mut *self.inner.prefinalize.lock());
+        let callbacks: Vec<_> = std::mem::take(&mut *life.prefinalize.lock());
         for (_, f) in callbacks.into_iter().rev() {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
                 crate::error!("a pre-finalize callback panicked");
             }
         }
-        if self.inner.finalizing.swap(true, Ordering::AcqRel) {
+        if life.finalizing.swap(true, Ordering::AcqRel) {
             return;
         }
-        self.inner.flush(FLUSH_BUDGET);
-        self.inner.idle.wake();
-        if let Some(t) = self.inner.progress_thread.lock().take() {
+        let mut stray = Vec::new();
+        self.inner.progress.flush(FLUSH_BUDGET, &mut stray);
+        if !stray.is_empty() {
+            // Requests that came in while flushing get "shutting down".
+            self.inner.dispatch(stray);
+            self.inner.progress.flush(FLUSH_BUDGET / 5, &mut Vec::new());
+        }
+        self.inner.progress.idle.force();
+        if let Some(t) = life.progress_thread.lock().take() {
             if std::thread::current().id() != t.thread().id() {
                 let _ = t.join();
             }
         }
-        let calls: Vec<_> = self.inner.calls.lock().drain().map(|(_, s)| s).collect();
-        for slot in calls {
-            slot.complete(Err(RpcError::Finalized));
-        }
+        self.inner.progress.calls.fail_all(|| RpcError::Finalized);
         // Handlers may hold engine handles: dropping them breaks the cycle.
         *self.inner.registry.write() = Registry::default();
-        let mut xstreams = std::mem::take(&mut *self.inner.xstreams.lock());
-        for x in &mut xstreams {
+        let xstreams = self.inner.runtime.lock().take_xstreams();
+        for mut x in xstreams {
             x.stop();
         }
-        *self.inner.transport.lock() = None;
-        *self.inner.finalized.lock() = true;
-        self.inner.finalized_cv.notify_all();
+        self.inner.progress.close();
+        *life.finalized.lock() = true;
+        life.finalized_cv.notify_all();
         crate::debug!("engine {} finalized", self.inner.self_address);
     }
 
     /// Blocks until the engine is finalized (locally or by a remote shutdown).
     pub fn wait_for_finalize(&self) {
-        let mut done = self.inner.finalized.lock();
+        let life = &self.inner.lifecycle;
+        let mut done = life.finalized.lock();
         while !*done {
-            self.inner.finalized_cv.wait(&mut done);
+            life.finalized_cv.wait(&mut done);
         }
     }
 }
@@ -482,6 +475,7 @@ pub struct PendingCall {
     engine: Engine,
     slot: Arc<Slot>,
     msg_id: u64,
+    started: Instant,
     deadline: Instant,
     timeout: Duration,
 }
@@ -491,7 +485,7 @@ impl Drop for PendingCall {
     /// dead peer never answers): forget it. A no-op once answered.
     fn drop(&mut self) {
         if !self.slot.is_done() {
-            self.engine.inner.calls.lock().remove(&self.msg_id);
+            self.engine.inner.progress.calls.remove(self.msg_id);
         }
     }
 }
@@ -500,77 +494,52 @@ impl PendingCall {
     /// Waits for the answer (or the timeout).
     pub fn wait(self) -> Result<Vec<u8>> {
         let inner = &self.engine.inner;
-        match inner.wait_slot(&self.slot, self.deadline) {
+        match progress::wait_call(inner, &self.slot, self.started, self.deadline) {
             Some(r) => r,
             None => {
-                inner.calls.lock().remove(&self.msg_id);
+                inner.progress.calls.remove(self.msg_id);
                 // The answer may have landed between the deadline and removal.
                 self.slot.take().unwrap_or_else(|| Err(self.slot.timeout_error(self.timeout)))
             }
         }
     }
 
-    /// True once the answer (or a failure) is there.
+    /// True once the answer (or a failure) is there, or the deadline passed.
     pub fn test(&self) -> bool {
         if !self.slot.is_done() {
-            self.engine.inner.progress_once();
+            progress::drive_once(&self.engine.inner);
         }
         self.slot.is_done() || Instant::now() >= self.deadline
+    }
+
+    /// When the call will be given up.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Runs `f` once the answer (or a failure) is there, on whichever
+    /// thread completes the call (at once if it already completed). `f`
+    /// must be quick and must not block: typically it wakes a waiter, which
+    /// then calls [`PendingCall::wait`]. A call that times out runs `f`
+    /// only when someone waits for it: keep the deadline in view.
+    pub fn on_complete(&self, f: Notify) {
+        self.slot.on_complete(f);
     }
 }
 
 impl Inner {
-    /// Drives progress once if nobody else is; dispatches what it found.
-    pub(crate) fn progress_once(self: &Arc<Self>) -> bool {
-        let engine = Engine { inner: self.clone() };
-        let mut any = false;
-        for _ in 0..4 {
-            let mut events = Vec::new();
-            let did = {
-                let Some(mut guard) = self.transport.try_lock() else { return any };
-                match guard.as_mut() {
-                    Some(t) => t.drive(&self.submissions, &mut events),
-                    None => return any,
-                }
-            };
-            for ev in events {
-                self.dispatch(&engine, ev);
-            }
-            any |= did;
-            // Dispatch may have queued answers (errors for unknown RPCs).
-            if !did || self.submissions.is_empty() {
-                break;
-            }
-        }
-        any
-    }
-
-    fn dispatch(self: &Arc<Self>, engine: &Engine, ev: Event) {
-        match ev {
-            Event::Request { sender, header, payload } => {
-                self.dispatch_request(engine, Origin::Remote(sender), header, payload, true)
-            }
-            Event::Response { header, payload } => {
-                let Some(slot) = self.calls.lock().remove(&header.msg_id) else {
-                    crate::debug!("dropping a response to an unknown or expired call {}", header.msg_id);
-                    return;
-                };
-                slot.complete(outcome(&slot, header.status, header.provider_id, payload));
-            }
-            Event::SendFailed { call_id, message } => {
-                if let Some(slot) = self.calls.lock().remove(&call_id) {
-                    let addr = slot.addr.clone();
-                    slot.complete(Err(RpcError::Unreachable { addr, message }));
-                }
-            }
-        }
-    }
-
-    fn dispatch_request(self: &Arc<Self>, engine: &Engine, origin: Origin, header: Header, payload: Vec<u8>, from_progress: bool) {
+    fn dispatch_request(
+        self: &Arc<Self>,
+        engine: &Engine,
+        origin: Origin,
+        header: Header,
+        payload: Vec<u8>,
+        from_progress: bool,
+    ) {
         if header.rpc_id == wire::rpc_id(SHUTDOWN_RPC) && header.provider_id == DEFAULT_PROVIDER_ID {
             return self.remote_shutdown_request(engine, origin, header, from_progress);
         }
-        if self.finalizing.load(Ordering::Acquire) {
+        if self.is_finalizing() {
             return self.respond(origin, &header, Status::ShuttingDown, Vec::new(), from_progress);
         }
         let found = {
@@ -622,7 +591,7 @@ impl Inner {
     }
 
     fn remote_shutdown_request(self: &Arc<Self>, engine: &Engine, origin: Origin, header: Header, from_progress: bool) {
-        if !self.remote_shutdown.load(Ordering::Acquire) {
+        if !self.lifecycle.remote_shutdown.load(Ordering::Acquire) {
             crate::warning!("refusing a remote shutdown request: remote shutdown is not enabled");
             let msg = format!("remote shutdown is not enabled at {}", self.self_address).into_bytes();
             return self.respond(origin, &header, Status::HandlerError, msg, from_progress);
@@ -641,67 +610,23 @@ impl Inner {
             }
             Origin::Remote(dest) => {
                 let (body, status) = if body.len() > MAX_MESSAGE {
-                    (format!("response of {} bytes exceeds the message limit", body.len()).into_bytes(), Status::HandlerError)
+                    (
+                        format!("response of {} bytes exceeds the message limit", body.len()).into_bytes(),
+                        Status::HandlerError,
+                    )
                 } else {
                     (body, status)
                 };
                 let header = Header { kind: Kind::Response, status, ..request.clone() };
-                self.submissions.push(Outgoing::new(dest, header, body, Instant::now() + RESPONSE_DEADLINE, None));
+                self.progress.submit(Outgoing::new(dest, header, body, Instant::now() + RESPONSE_DEADLINE, None));
                 if !from_progress {
-                    self.progress_once();
+                    progress::drive_once(self);
                 }
             }
         }
-    }
-
-    /// Drives until the send queue is empty (or the budget is spent).
-    fn flush(self: &Arc<Self>, budget: Duration) {
-        let end = Instant::now() + budget;
-        loop {
-            let engine = Engine { inner: self.clone() };
-            let mut events = Vec::new();
-            let flushed = {
-                let mut guard = self.transport.lock();
-                match guard.as_mut() {
-                    Some(t) => {
-                        t.drive(&self.submissions, &mut events);
-                        t.is_flushed() && self.submissions.is_empty()
-                    }
-                    None => true,
-                }
-            };
-            for ev in events {
-                self.dispatch(&engine, ev);
-            }
-            if flushed || Instant::now() >= end {
-                return;
-            }
-            std::thread::yield_now();
-        }
-    }
-
-    fn wait_slot(self: &Arc<Self>, slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
-        super::progress::wait_slot(self, slot, deadline)
     }
 
     pub(crate) fn is_finalizing(&self) -> bool {
-        self.finalizing.load(Ordering::Acquire)
+        self.lifecycle.finalizing.load(Ordering::Acquire)
     }
-}
-
-/// What a call receives for an answer with `status` (local or remote alike).
-fn outcome(slot: &Slot, status: Status, provider_id: u16, body: Vec<u8>) -> Result<Vec<u8>> {
-    match status {
-        Status::Ok => Ok(body),
-        Status::NoSuchRpc => Err(RpcError::NoSuchRpc(slot.name.clone())),
-        Status::NoSuchProvider => Err(RpcError::NoSuchProvider { name: slot.name.clone(), provider_id }),
-        Status::HandlerError => {
-            Err(RpcError::Remote { name: slot.name.clone(), message: String::from_utf8_lossy(&body).into_owned() })
-        }
-        Status::ShuttingDown => Err(RpcError::ShuttingDown),
-    }
-}
-
-fn progress_loop(weak: Weak<Inner>) {
-    super::progress::run(weak)
 }

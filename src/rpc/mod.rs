@@ -2,16 +2,19 @@
 //! pools and the Margo runtime config.
 
 pub mod address;
+pub(crate) mod calls;
 pub mod codec;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod pool;
-pub mod progress;
-pub mod transport;
+pub(crate) mod progress;
+pub(crate) mod runtime;
+pub(crate) mod transport;
 pub mod wire;
 
 pub use address::Address;
+pub use calls::{Notify, Signal};
 pub use config::{InitOverrides, MargoConfig};
 pub use engine::{Engine, Handler, Mode, PendingCall, Request, DEFAULT_PROVIDER_ID};
 pub use error::{Result, RpcError};

@@ -8,8 +8,10 @@
 use crossbeam_channel::{unbounded, Receiver, Select, Sender};
 use parking_lot::Mutex;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
 
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -50,6 +52,7 @@ impl Pool {
 pub struct Xstream {
     pub name: String,
     pub pools: Vec<Arc<Pool>>,
+    stopping: Arc<AtomicBool>,
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
     thread_id: ThreadId,
@@ -59,16 +62,21 @@ impl Xstream {
     pub fn spawn(name: &str, pools: Vec<Arc<Pool>>) -> std::io::Result<Xstream> {
         let (stop_tx, stop_rx) = unbounded::<()>();
         let served = pools.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("mochi-{name}"))
-            .spawn(move || serve(served, stop_rx))?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flag = stopping.clone();
+        let thread =
+            std::thread::Builder::new().name(format!("mochi-{name}")).spawn(move || serve(served, &flag, stop_rx))?;
         let thread_id = thread.thread().id();
-        Ok(Xstream { name: name.to_string(), pools, stop: Some(stop_tx), thread: Some(thread), thread_id })
+        Ok(Xstream { name: name.to_string(), pools, stopping, stop: Some(stop_tx), thread: Some(thread), thread_id })
     }
 
-    /// Asks the thread to stop after its current job; joins it unless it is
-    /// the calling thread (a handler may finalize its own engine).
+    /// Asks the thread to stop: it runs the jobs already queued on its
+    /// pools, then exits (under steady load too: jobs queued after the
+    /// request are left to the pools' other streams). Joins it unless it is
+    /// the calling thread (a handler may finalize its own engine; that
+    /// thread then exits on its own once the handler returns).
     pub fn stop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
         self.stop.take();
         if let Some(t) = self.thread.take() {
             if std::thread::current().id() != self.thread_id {
@@ -101,23 +109,31 @@ fn run(job: Job) {
     }
 }
 
-/// Rounds an idle execution stream polls (yielding) before it blocks: a
-/// request that follows soon after the last one skips the futex wake-up.
-const POLL_ROUNDS: u32 = 200;
+/// How long an idle execution stream polls its pools before it blocks on
+/// them: a request that follows soon after the last one skips the wake-up.
+/// Polling, not yielding: a yielding thread loses its core to busy
+/// neighbours for a whole scheduler tick.
+const POLL: Duration = Duration::from_micros(10);
 
-fn serve(pools: Vec<Arc<Pool>>, stop: Receiver<()>) {
+fn next_job(pools: &[Arc<Pool>]) -> Option<Job> {
+    pools.iter().find_map(|p| p.rx.try_recv().ok())
+}
+
+fn serve(pools: Vec<Arc<Pool>>, stopping: &AtomicBool, stop: Receiver<()>) {
     ON_XSTREAM.with(|f| f.set(true));
-    let mut idle = 0u32;
+    let mut last_job = Instant::now();
     loop {
+        if stopping.load(Ordering::SeqCst) {
+            return finish(&pools);
+        }
         // Serve pools in priority order before blocking.
-        if let Some(job) = pools.iter().find_map(|p| p.rx.try_recv().ok()) {
+        if let Some(job) = next_job(&pools) {
             run(job);
-            idle = 0;
+            last_job = Instant::now();
             continue;
         }
-        if idle < POLL_ROUNDS {
-            idle += 1;
-            std::thread::yield_now();
+        if last_job.elapsed() < POLL {
+            std::hint::spin_loop();
             continue;
         }
         let mut sel = Select::new();
@@ -130,11 +146,23 @@ fn serve(pools: Vec<Arc<Pool>>, stop: Receiver<()>) {
         if index == stop_index {
             // Disconnected (or a message): either way, time to go.
             let _ = op.recv(&stop);
-            return;
+            return finish(&pools);
         }
         if let Ok(job) = op.recv(&pools[index].rx) {
             run(job);
-            idle = 0;
+            last_job = Instant::now();
+        }
+    }
+}
+
+/// Runs what is queued on `pools` at the time of the stop request (so no
+/// caller waits for its timeout), and no more.
+fn finish(pools: &[Arc<Pool>]) {
+    let queued: usize = pools.iter().map(|p| p.len()).sum();
+    for _ in 0..queued {
+        match next_job(pools) {
+            Some(job) => run(job),
+            None => return,
         }
     }
 }
@@ -158,7 +186,11 @@ mod tests {
                 c.fetch_add(1, Ordering::SeqCst);
                 let _ = d.send(());
             });
-            if i % 2 == 0 { a.push(job) } else { b.push(job) }
+            if i % 2 == 0 {
+                a.push(job)
+            } else {
+                b.push(job)
+            }
         }
         b.push(Box::new(|| panic!("handler panic must be contained")));
         for _ in 0..100 {
@@ -166,5 +198,43 @@ mod tests {
         }
         assert_eq!(count.load(Ordering::SeqCst), 100);
         xs.stop();
+    }
+
+    #[test]
+    fn stop_runs_queued_jobs_then_returns_under_load() {
+        let pool = Pool::new("p");
+        let started = Arc::new(AtomicUsize::new(0));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let mut xs = Xstream::spawn("x", vec![pool.clone()]).unwrap();
+        // A slow first job, so that the others are queued when stop comes.
+        let s = started.clone();
+        pool.push(Box::new(move || {
+            s.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }));
+        for _ in 0..50 {
+            let r = ran.clone();
+            pool.push(Box::new(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        while started.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // A producer that never stops must not keep the stream alive.
+        let feeding = Arc::new(AtomicBool::new(true));
+        let feeder = {
+            let (pool, feeding) = (pool.clone(), feeding.clone());
+            std::thread::spawn(move || {
+                while feeding.load(Ordering::SeqCst) {
+                    pool.push(Box::new(|| std::thread::sleep(std::time::Duration::from_micros(50))));
+                    std::thread::sleep(std::time::Duration::from_micros(20));
+                }
+            })
+        };
+        xs.stop();
+        feeding.store(false, Ordering::SeqCst);
+        feeder.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 50, "every job queued before the stop ran");
     }
 }

@@ -1,274 +1,480 @@
-//! Waiting without burning a core.
+//! The progress side of the engine: the endpoint (behind its lock), the
+//! queue of messages to send, the table of calls waiting for answers, and
+//! how threads with nothing to do get out of the way.
 //!
-//! * [`Slot`]: where one call's answer lands; its caller waits on it.
-//! * [`wait_slot`]: a caller drives progress itself while it waits (the
-//!   fast path: no thread hand-off), then backs off and parks.
-//! * [`run`]: the progress thread. On tcp it blocks on the completion
-//!   queue's fd with epoll (after `fi_trywait`); libfabric 1.17's shm has no
-//!   blocking wait, so there it polls with an adaptive back-off.
+//! # Who drives, and the wake-up rules
+//!
+//! Any thread may drive the endpoint: a caller waiting for its answer, a
+//! handler that just queued a response, the progress thread. Driving means
+//! holding the endpoint lock and calling [`Transport::drive`]. Nobody ever
+//! blocks on that lock: [`Progress::drive`] first raises `wanted`, then
+//! try-locks. The holder drives again for as long as it finds `wanted`
+//! raised, and looks at it once more after unlocking. So a thread that
+//! queues work and finds the lock taken may leave: the holder will pick the
+//! work up before it lets go (rule 1: *work queued while the lock is held is
+//! driven by the holder*).
+//!
+//! A thread that runs out of work sleeps in the kernel, never on a timer
+//! or a yield loop:
+//!
+//! * the progress thread announces itself on [`IdleWait`] (a doorbell on
+//!   shm, an eventfd next to the completion queue's fd on tcp), looks for
+//!   work once more, and only then blocks. Rule 2: *whoever makes work the
+//!   sleeper must see rings its bell after making it visible*: peers ring
+//!   our doorbell after posting to us (and after draining a large fragment
+//!   we sent, whose completion we must read); the kernel makes the tcp fd
+//!   readable; a thread that leaves sends waiting for resources wakes the
+//!   progress thread, which then retries on a short back-off (the one
+//!   timed wait: libfabric does not say when a peer frees room).
+//! * a caller spins for a short, adaptive while (the answer usually comes
+//!   back within a few microseconds), then parks on its call's slot, which
+//!   whoever reads the answer completes.
+//! * handler streams block on their pools' channels (`pool.rs`).
 
-use super::engine::Inner;
+use super::calls::{CallTable, Slot};
 use super::error::{Result, RpcError};
-use parking_lot::{Condvar, Mutex};
+use super::transport::{Event, Outgoing, Transport};
+use super::wire::{Header, Status};
+use crate::fabric::{BellWords, Doorbell};
+use crossbeam_queue::SegQueue;
+use parking_lot::Mutex;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-/// Rounds of yielding before a waiter starts sleeping.
-const SPIN_ROUNDS: u32 = 64;
-/// Longest nap of an idle shm progress thread or a parked caller.
-const MAX_NAP: Duration = Duration::from_millis(1);
-/// Nap of the progress thread while callers drive progress themselves.
-const STAND_BY: Duration = Duration::from_micros(200);
-/// Longest epoll wait of an idle tcp progress thread.
-const MAX_BLOCK: Duration = Duration::from_millis(100);
+/// How long the progress thread keeps polling after it last found work
+/// (a request that follows soon after the last one skips a wake-up).
+const PROGRESS_SPIN: Duration = Duration::from_micros(20);
+/// Longest a caller polls before it parks on its slot.
+const MAX_CALLER_SPIN: Duration = Duration::from_micros(50);
+/// What a caller polls when answers take longer than [`MAX_CALLER_SPIN`].
+const MIN_CALLER_SPIN: Duration = Duration::from_micros(3);
+/// Retry back-off while sends wait for a peer's resources.
+const BACKLOG_RETRY: (Duration, Duration) = (Duration::from_micros(50), Duration::from_millis(2));
+/// How often a sleeper with large sends in flight checks on them (a shm
+/// peer that runs out of segment buffers needs our progress to go on).
+const LARGE_SEND_CHECK: Duration = Duration::from_millis(1);
+/// tcp: how long to block when another thread held the endpoint at the
+/// last check (it may have consumed the readiness we would block on).
+const CONTENDED_CHECK: Duration = Duration::from_millis(1);
 
-pub struct Slot {
-    pub name: String,
-    pub addr: String,
-    done: AtomicBool,
-    result: Mutex<Option<Result<Vec<u8>>>>,
-    cv: Condvar,
+/// A request that arrived, for the engine to dispatch.
+pub(crate) struct Incoming {
+    pub sender: Arc<[u8]>,
+    pub header: Header,
+    pub payload: Vec<u8>,
 }
 
-impl Slot {
-    pub fn new(name: &str, addr: &str) -> Slot {
-        Slot {
-            name: name.to_string(),
-            addr: addr.to_string(),
-            done: AtomicBool::new(false),
-            result: Mutex::new(None),
-            cv: Condvar::new(),
+/// What the progress thread does when it found nothing to do.
+enum Plan {
+    /// Work turned up during the last check: keep going.
+    Busy,
+    /// Block until rung, or until the timeout if there is one.
+    Sleep(Option<Duration>),
+}
+
+/// How a thread with nothing to do sleeps until there is work.
+pub(crate) struct IdleWait {
+    words: Words,
+    /// tcp: epoll over the completion queue's fd and `event`.
+    epoll: Option<(OwnedFd, OwnedFd)>,
+}
+
+enum Words {
+    /// The endpoint's doorbell, shared with peers (shm).
+    Shared(Arc<Doorbell>),
+    /// Process-local words (tcp).
+    Local(Box<BellWords>),
+}
+
+impl IdleWait {
+    /// A waiter for an endpoint with a doorbell (shm) or a completion fd (tcp).
+    pub fn new(doorbell: Option<Arc<Doorbell>>, cq_fd: Option<i32>) -> std::io::Result<IdleWait> {
+        let words = match doorbell {
+            Some(bell) => Words::Shared(bell),
+            None => Words::Local(Box::default()),
+        };
+        let epoll = match cq_fd {
+            Some(fd) => Some(open_epoll(fd)?),
+            None => None,
+        };
+        if matches!(words, Words::Local(_)) && epoll.is_none() {
+            return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "the endpoint has no way to wait"));
+        }
+        Ok(IdleWait { words, epoll })
+    }
+
+    fn words(&self) -> &BellWords {
+        match &self.words {
+            Words::Shared(b) => b.words(),
+            Words::Local(w) => w,
         }
     }
 
-    /// Stores the outcome; the first one wins.
-    pub fn complete(&self, r: Result<Vec<u8>>) {
-        let mut g = self.result.lock();
-        if self.done.load(Ordering::Acquire) {
-            return;
-        }
-        *g = Some(r);
-        self.done.store(true, Ordering::Release);
-        self.cv.notify_all();
+    fn announce(&self) -> u32 {
+        self.words().announce()
     }
 
-    pub fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire)
+    fn retract(&self) {
+        self.words().retract()
     }
 
-    pub fn take(&self) -> Option<Result<Vec<u8>>> {
-        if !self.is_done() {
-            return None;
-        }
-        self.result.lock().take()
-    }
-
-    fn park(&self, timeout: Duration) {
-        let mut g = self.result.lock();
-        if !self.is_done() {
-            self.cv.wait_for(&mut g, timeout);
+    fn block(&self, seen: u32, timeout: Option<Duration>) {
+        match &self.epoll {
+            Some((ep, event)) => {
+                // epoll counts whole milliseconds: round up, never spin.
+                let millis = timeout.map_or(-1, |t| t.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32);
+                let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
+                // SAFETY: events is writable for 2 entries; ep is our epoll fd.
+                let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 2, millis) };
+                if n > 0 && events[..n as usize].iter().any(|e| e.u64 == 1) {
+                    let mut buf = [0u8; 8];
+                    // SAFETY: reading 8 bytes into an 8-byte buffer from our
+                    // non-blocking eventfd.
+                    unsafe { libc::read(event.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, 8) };
+                }
+            }
+            None => self.words().block(seen, timeout),
         }
     }
 
-    pub fn timeout_error(&self, timeout: Duration) -> RpcError {
-        RpcError::Timeout { name: self.name.clone(), addr: self.addr.clone(), millis: timeout.as_millis() }
+    /// Wakes the sleepers, if any announced themselves (rule 2).
+    pub fn wake(&self) {
+        match &self.epoll {
+            Some((_, event)) => {
+                std::sync::atomic::fence(Ordering::SeqCst);
+                if self.words().sleepers() > 0 {
+                    write_event(event);
+                }
+            }
+            None => self.words().ring(),
+        }
+    }
+
+    /// Wakes every sleeper, announced or not (finalize).
+    pub fn force(&self) {
+        match &self.epoll {
+            Some((_, event)) => write_event(event),
+            None => self.words().force(),
+        }
+    }
+
+    fn is_tcp(&self) -> bool {
+        self.epoll.is_some()
     }
 }
 
-/// Waits for `slot` until `deadline`, driving progress when nobody else is.
-/// `None` means the deadline passed.
-pub(crate) fn wait_slot(inner: &Arc<Inner>, slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
-    // Counted as driving while spinning; a parked caller leaves progress to
-    // the progress thread.
-    let mut driving = Some(DrivingGuard::new(inner));
-    let mut idle_rounds = 0u32;
+fn write_event(event: &OwnedFd) {
+    let one = 1u64.to_ne_bytes();
+    // SAFETY: writing 8 bytes to our eventfd.
+    unsafe { libc::write(event.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
+}
+
+fn open_epoll(cq_fd: i32) -> std::io::Result<(OwnedFd, OwnedFd)> {
+    // SAFETY: plain syscalls; every returned fd is checked, then owned.
+    let (ep, ev) = unsafe {
+        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+        if ep < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let ep = OwnedFd::from_raw_fd(ep);
+        let ev = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
+        if ev < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        (ep, OwnedFd::from_raw_fd(ev))
+    };
+    for (target, tag) in [(cq_fd, 0u64), (ev.as_raw_fd(), 1u64)] {
+        let mut e = libc::epoll_event { events: libc::EPOLLIN as u32, u64: tag };
+        // SAFETY: ep is our epoll fd; target is a live fd; e is valid.
+        if unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, target, &mut e) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok((ep, ev))
+}
+
+/// The endpoint and everything that moves messages through it.
+pub(crate) struct Progress {
+    transport: Mutex<Option<Transport>>,
+    submissions: SegQueue<Outgoing>,
+    /// Someone asked for a drive (rule 1).
+    wanted: AtomicBool,
+    pub(crate) idle: Arc<IdleWait>,
+    pub(crate) calls: CallTable,
+    /// Recent call latency (nanoseconds, moving average): sets how long
+    /// callers poll before parking.
+    call_latency_ns: AtomicU64,
+}
+
+impl Progress {
+    pub fn new(transport: Transport, idle: IdleWait) -> Progress {
+        Progress {
+            transport: Mutex::new(Some(transport)),
+            submissions: SegQueue::new(),
+            wanted: AtomicBool::new(false),
+            idle: Arc::new(idle),
+            calls: CallTable::default(),
+            call_latency_ns: AtomicU64::new(MAX_CALLER_SPIN.as_nanos() as u64 / 4),
+        }
+    }
+
+    /// Queues a message; the caller drives right after (or the holder of
+    /// the endpoint will).
+    pub fn submit(&self, out: Outgoing) {
+        self.submissions.push(out);
+    }
+
+    /// Drives the endpoint, or leaves it to the thread that holds it (rule
+    /// 1). Requests found are appended to `requests` for the engine to
+    /// dispatch; answers complete their calls. True if anything moved.
+    pub fn drive(&self, requests: &mut Vec<Incoming>) -> bool {
+        self.drive_then(requests, |_, _| ()).0
+    }
+
+    /// Like [`Progress::drive`], then runs `last` while still holding the
+    /// endpoint (if this thread got it).
+    fn drive_then<R>(
+        &self,
+        requests: &mut Vec<Incoming>,
+        last: impl FnOnce(&mut Transport, bool) -> R,
+    ) -> (bool, Option<R>) {
+        self.wanted.store(true, Ordering::SeqCst);
+        let mut did = false;
+        let mut last = Some(last);
+        let mut outcome = None;
+        let mut events = Vec::new();
+        loop {
+            let Some(mut guard) = self.transport.try_lock() else {
+                break;
+            };
+            let Some(t) = guard.as_mut() else { break };
+            while self.wanted.swap(false, Ordering::SeqCst) {
+                did |= t.drive(&self.submissions, &mut events);
+            }
+            if let Some(f) = last.take() {
+                outcome = Some(f(t, did));
+            }
+            let backlog = t.has_backlog();
+            drop(guard);
+            self.settle(&mut events, requests);
+            if backlog {
+                // The progress thread may be asleep without a timeout.
+                self.idle.wake();
+            }
+            if !self.wanted.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        (did, outcome)
+    }
+
+    /// Acts on what a drive found, outside the endpoint lock: answers
+    /// complete their calls (which may run completion callbacks).
+    fn settle(&self, events: &mut Vec<Event>, requests: &mut Vec<Incoming>) {
+        for ev in events.drain(..) {
+            match ev {
+                Event::Request { sender, header, payload } => requests.push(Incoming { sender, header, payload }),
+                Event::Response { header, payload } => {
+                    let Some(slot) = self.calls.remove(header.msg_id) else {
+                        crate::debug!("dropping a response to an unknown or expired call {}", header.msg_id);
+                        continue;
+                    };
+                    slot.complete(outcome(&slot, header.status, header.provider_id, payload));
+                }
+                Event::SendFailed { call_id, message } => {
+                    if let Some(slot) = self.calls.remove(call_id) {
+                        let addr = slot.addr.clone();
+                        slot.complete(Err(RpcError::Unreachable { addr, message }));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The last look before the progress thread blocks (it has announced
+    /// itself already): drives once, and says how long it may sleep.
+    fn plan_sleep(&self, requests: &mut Vec<Incoming>, backoff: Duration) -> Plan {
+        let tcp = self.idle.is_tcp();
+        let (did, plan) = self.drive_then(requests, |t, did| {
+            if did || (tcp && !t.endpoint_mut().try_wait()) {
+                Plan::Busy
+            } else if t.has_backlog() {
+                Plan::Sleep(Some(backoff))
+            } else if t.awaits_peer() {
+                Plan::Sleep(Some(LARGE_SEND_CHECK))
+            } else {
+                Plan::Sleep(None)
+            }
+        });
+        match plan {
+            _ if did || !requests.is_empty() => Plan::Busy,
+            Some(p) => p,
+            // Another thread holds the endpoint and will drive once more
+            // (rule 1); over shm its peers ring us for anything later.
+            None if tcp => Plan::Sleep(Some(CONTENDED_CHECK)),
+            None => Plan::Sleep(None),
+        }
+    }
+
+    /// Drives until everything queued has left (or `budget` is spent),
+    /// sleeping on the idle waiter between rounds. For finalize.
+    pub fn flush(&self, budget: Duration, requests: &mut Vec<Incoming>) {
+        let end = Instant::now() + budget;
+        loop {
+            let seen = self.idle.announce();
+            let (_, flushed) = self.drive_then(requests, |t, _| t.is_flushed());
+            let flushed = flushed.unwrap_or(false) && self.submissions.is_empty();
+            let now = Instant::now();
+            if flushed || now >= end {
+                self.idle.retract();
+                return;
+            }
+            self.idle.block(seen, Some((end - now).min(LARGE_SEND_CHECK)));
+            self.idle.retract();
+        }
+    }
+
+    /// Closes the endpoint (finalize); later drives do nothing.
+    pub fn close(&self) {
+        *self.transport.lock() = None;
+    }
+
+    /// How long a caller polls before parking: about twice the recent
+    /// answer time, unless answers are slow anyway.
+    fn caller_spin(&self) -> Duration {
+        let typical = Duration::from_nanos(self.call_latency_ns.load(Ordering::Relaxed));
+        if typical > MAX_CALLER_SPIN {
+            MIN_CALLER_SPIN
+        } else {
+            (typical * 2).clamp(MIN_CALLER_SPIN, MAX_CALLER_SPIN)
+        }
+    }
+
+    fn record_latency(&self, took: Duration) {
+        let sample = took.as_nanos().min(u64::MAX as u128) as u64;
+        let old = self.call_latency_ns.load(Ordering::Relaxed);
+        self.call_latency_ns.store(old - old / 8 + sample / 8, Ordering::Relaxed);
+    }
+}
+
+/// What the progress loop and waiting callers need from the engine.
+pub(crate) trait Driven: Send + Sync + 'static {
+    fn progress(&self) -> &Progress;
+    /// Hands requests found while driving to their handlers.
+    fn dispatch(self: &Arc<Self>, requests: Vec<Incoming>);
+    fn stopping(&self) -> bool;
+}
+
+/// Drives and dispatches what turned up, again while dispatching queued
+/// answers of its own (errors for unknown RPCs). True if anything moved.
+pub(crate) fn drive_once<D: Driven>(d: &Arc<D>) -> bool {
+    let mut any = false;
+    loop {
+        let mut requests = Vec::new();
+        any |= d.progress().drive(&mut requests);
+        if requests.is_empty() {
+            return any;
+        }
+        d.dispatch(requests);
+        if d.progress().submissions.is_empty() {
+            return any;
+        }
+    }
+}
+
+/// Waits for `slot` until `deadline`: polls (driving) for a short,
+/// adaptive while, then parks. `None` means the deadline passed.
+pub(crate) fn wait_call<D: Driven>(
+    d: &Arc<D>,
+    slot: &Slot,
+    started: Instant,
+    deadline: Instant,
+) -> Option<Result<Vec<u8>>> {
+    let progress = d.progress();
+    let spin_until = Instant::now() + progress.caller_spin();
     loop {
         if let Some(r) = slot.take() {
+            progress.record_latency(started.elapsed());
             return Some(r);
         }
         let now = Instant::now();
         if now >= deadline {
             return None;
         }
-        let did = inner.progress_once();
-        if slot.is_done() {
-            continue;
-        }
-        if did {
-            idle_rounds = 0;
-            if driving.is_none() {
-                driving = Some(DrivingGuard::new(inner));
+        if now < spin_until {
+            drive_once(d);
+            if !slot.is_done() {
+                std::hint::spin_loop();
             }
             continue;
         }
-        idle_rounds += 1;
-        if idle_rounds < SPIN_ROUNDS {
-            std::thread::yield_now();
-            continue;
-        }
-        driving = None;
-        slot.park(nap(idle_rounds).min(deadline - now));
+        slot.park_until(deadline);
     }
 }
 
-/// Counts a caller as driving progress for as long as it lives.
-struct DrivingGuard<'a>(&'a Inner);
-
-impl<'a> DrivingGuard<'a> {
-    fn new(inner: &'a Inner) -> Self {
-        inner.driving_callers.fetch_add(1, Ordering::AcqRel);
-        DrivingGuard(inner)
-    }
-}
-
-impl Drop for DrivingGuard<'_> {
-    fn drop(&mut self) {
-        self.0.driving_callers.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Back-off: 20 µs doubling every 8 idle rounds past the spin phase, to 1 ms.
-fn nap(idle_rounds: u32) -> Duration {
-    let steps = ((idle_rounds.saturating_sub(SPIN_ROUNDS)) / 8).min(6);
-    (Duration::from_micros(20) * (1 << steps)).min(MAX_NAP)
-}
-
-/// How the progress thread sleeps when there is nothing to do.
-pub struct IdleWaiter {
-    /// epoll set holding the completion queue's fd and `event` (tcp).
-    epoll: Option<OwnedFd>,
-    /// eventfd used to wake the epoll wait at finalize.
-    event: Option<OwnedFd>,
-    /// Condition used to cut a nap short (shm).
-    nap_lock: Mutex<bool>,
-    nap_cv: Condvar,
-}
-
-impl IdleWaiter {
-    pub fn new(cq_fd: Option<i32>) -> std::io::Result<IdleWaiter> {
-        let mut w = IdleWaiter { epoll: None, event: None, nap_lock: Mutex::new(false), nap_cv: Condvar::new() };
-        if let Some(fd) = cq_fd {
-            // SAFETY: plain syscalls; every returned fd is checked and owned.
-            unsafe {
-                let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-                if ep < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let ep = OwnedFd::from_raw_fd(ep);
-                let ev = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
-                if ev < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let ev = OwnedFd::from_raw_fd(ev);
-                for (target, tag) in [(fd, 0u64), (ev.as_raw_fd(), 1u64)] {
-                    let mut e = libc::epoll_event { events: libc::EPOLLIN as u32, u64: tag };
-                    if libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, target, &mut e) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                w.epoll = Some(ep);
-                w.event = Some(ev);
-            }
-        }
-        Ok(w)
-    }
-
-    pub fn can_block_on_fd(&self) -> bool {
-        self.epoll.is_some()
-    }
-
-    /// Sleeps up to `timeout` or until `wake`, whatever the endpoint does.
-    pub fn nap(&self, timeout: Duration) {
-        let mut woken = self.nap_lock.lock();
-        if !*woken {
-            self.nap_cv.wait_for(&mut woken, timeout);
-        }
-        *woken = false;
-    }
-
-    /// Sleeps up to `timeout`, or until completions arrive (tcp) or `wake`.
-    pub fn wait(&self, timeout: Duration) {
-        match &self.epoll {
-            Some(ep) => {
-                // epoll counts in whole milliseconds: round up, never spin.
-                let millis = timeout.as_micros().div_ceil(1000).max(1) as i32;
-                let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
-                // SAFETY: events is writable for 2 entries.
-                let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 2, millis) };
-                if n > 0 && events[..n as usize].iter().any(|e| e.u64 == 1) {
-                    self.drain_event();
-                }
-            }
-            None => self.nap(timeout),
-        }
-    }
-
-    fn drain_event(&self) {
-        if let Some(ev) = &self.event {
-            let mut buf = [0u8; 8];
-            // SAFETY: reading 8 bytes into an 8-byte buffer from our eventfd.
-            unsafe { libc::read(ev.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, 8) };
-        }
-    }
-
-    /// Cuts the progress thread's current sleep short.
-    pub fn wake(&self) {
-        if let Some(ev) = &self.event {
-            let one = 1u64.to_ne_bytes();
-            // SAFETY: writing 8 bytes to our eventfd.
-            unsafe { libc::write(ev.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
-        }
-        *self.nap_lock.lock() = true;
-        self.nap_cv.notify_all();
-    }
-}
-
-/// The progress thread: drive while there is work, then sleep cheaply.
-pub(crate) fn run(weak: Weak<Inner>) {
-    let mut idle_rounds = 0u32;
+/// The progress thread: drive while there is work, poll briefly after the
+/// last of it, then sleep until rung.
+pub(crate) fn run<D: Driven>(weak: Weak<D>) {
+    let mut last_work = Instant::now();
+    let mut backoff = BACKLOG_RETRY.0;
     loop {
-        let Some(inner) = weak.upgrade() else { return };
-        if inner.is_finalizing() {
+        let Some(d) = weak.upgrade() else { return };
+        if d.stopping() {
             return;
         }
-        if inner.progress_once() {
-            idle_rounds = 0;
+        if drive_once(&d) {
+            last_work = Instant::now();
+            backoff = BACKLOG_RETRY.0;
             continue;
         }
-        idle_rounds = idle_rounds.saturating_add(1);
-        if inner.driving_callers.load(Ordering::Acquire) > 0 {
-            // A waiting caller polls the endpoint itself; spinning beside it
-            // would only steal its core. Nap, and check again.
-            inner.idle.nap(STAND_BY);
+        if last_work.elapsed() < PROGRESS_SPIN {
+            std::hint::spin_loop();
             continue;
         }
-        if idle_rounds < SPIN_ROUNDS {
-            drop(inner);
-            std::thread::yield_now();
-            continue;
+        let progress = d.progress();
+        let seen = progress.idle.announce();
+        let mut requests = Vec::new();
+        let plan = progress.plan_sleep(&mut requests, backoff);
+        if !requests.is_empty() {
+            d.dispatch(requests);
         }
-        if inner.idle.can_block_on_fd() {
-            // Block only if libfabric agrees nothing is pending.
-            let state = {
-                let Some(mut guard) = inner.transport.try_lock() else {
-                    drop(inner);
-                    std::thread::yield_now();
-                    continue;
-                };
-                guard.as_mut().map(|t| (t.endpoint_mut().try_wait(), t.has_backlog()))
-            };
-            match state {
-                None => return,
-                Some((false, _)) => continue,
-                Some((true, backlog)) => {
-                    let timeout = if backlog || !inner.submissions.is_empty() { MAX_NAP } else { MAX_BLOCK };
-                    inner.idle.wait(timeout);
+        match plan {
+            Plan::Busy => {
+                progress.idle.retract();
+                last_work = Instant::now();
+            }
+            Plan::Sleep(timeout) => {
+                if d.stopping() {
+                    progress.idle.retract();
+                    return;
+                }
+                // Sleeping must not keep the engine alive: dropping the
+                // engine forces the waiter, and the next upgrade fails.
+                let idle = progress.idle.clone();
+                drop(d);
+                idle.block(seen, timeout);
+                idle.retract();
+                if timeout.is_some() {
+                    backoff = (backoff * 2).min(BACKLOG_RETRY.1);
+                } else {
+                    backoff = BACKLOG_RETRY.0;
                 }
             }
-        } else {
-            inner.idle.wait(nap(idle_rounds));
         }
+    }
+}
+
+/// What a call receives for an answer with `status` (local or remote alike).
+pub(crate) fn outcome(slot: &Slot, status: Status, provider_id: u16, body: Vec<u8>) -> Result<Vec<u8>> {
+    match status {
+        Status::Ok => Ok(body),
+        Status::NoSuchRpc => Err(RpcError::NoSuchRpc(slot.name.clone())),
+        Status::NoSuchProvider => Err(RpcError::NoSuchProvider { name: slot.name.clone(), provider_id }),
+        Status::HandlerError => {
+            Err(RpcError::Remote { name: slot.name.clone(), message: String::from_utf8_lossy(&body).into_owned() })
+        }
+        Status::ShuttingDown => Err(RpcError::ShuttingDown),
     }
 }

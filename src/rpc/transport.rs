@@ -7,7 +7,7 @@
 //! turns them into [`Event`]s for the engine to dispatch after unlocking.
 
 use super::wire::{self, Header, Kind, FIXED_HEADER, MAX_MESSAGE};
-use crate::fabric::{Completion, Endpoint, Post};
+use crate::fabric::{Completion, Endpoint, PeerBell, Post, Protocol};
 use crossbeam_queue::SegQueue;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -23,6 +23,14 @@ const MAX_IN_FLIGHT: usize = 256;
 const REASSEMBLY_TTL: Duration = Duration::from_secs(60);
 /// Upper bound on memory held by partial messages.
 const REASSEMBLY_BUDGET: usize = 1 << 30;
+/// libfabric shm copies sends up to this size into the receiver's region
+/// and completes them at once; larger ones complete only when the receiver
+/// has drained them (so the receiver rings the sender's doorbell).
+const SHM_INJECT_SIZE: usize = 4096;
+/// Peers' doorbells kept mapped at most.
+const MAX_BELLS: usize = 4096;
+/// How long a peer without a doorbell is remembered as such.
+const BELL_RETRY: Duration = Duration::from_secs(1);
 
 /// A message waiting to be sent.
 pub struct Outgoing {
@@ -43,15 +51,79 @@ impl Outgoing {
 
 /// What the engine must act on after a drive.
 pub enum Event {
-    Request { sender: Arc<[u8]>, header: Header, payload: Vec<u8> },
-    Response { header: Header, payload: Vec<u8> },
+    Request {
+        sender: Arc<[u8]>,
+        header: Header,
+        payload: Vec<u8>,
+    },
+    Response {
+        header: Header,
+        payload: Vec<u8>,
+    },
     /// A request could not be sent (or its send failed).
-    SendFailed { call_id: u64, message: String },
+    SendFailed {
+        call_id: u64,
+        message: String,
+    },
 }
 
 struct SendSlot {
     _buf: Vec<u8>,
     call_id: Option<u64>,
+    /// Completes only once the receiver drained it (shm, above inject size).
+    large: bool,
+}
+
+/// The receive buffers handed to libfabric: one allocation, addressed only
+/// through its base pointer, since libfabric writes into parts of it while
+/// we read others (a `&mut [u8]` over the whole would alias those writes).
+struct RecvArea {
+    base: *mut u8,
+    len: usize,
+}
+
+impl RecvArea {
+    /// Large enough that the allocator maps fresh zero pages for it, so
+    /// start-up touches none of its 4 MiB (64 separate vectors were
+    /// cleared page by page, ~2.5 ms).
+    fn new(len: usize) -> RecvArea {
+        let boxed: Box<[u8]> = vec![0u8; len].into_boxed_slice();
+        RecvArea { base: Box::into_raw(boxed) as *mut u8, len }
+    }
+
+    /// Buffer `i` (of `FRAGMENT_SIZE` bytes), to post.
+    fn buffer(&self, i: usize) -> *mut u8 {
+        assert!((i + 1) * FRAGMENT_SIZE <= self.len);
+        // SAFETY: in bounds of the allocation (checked above).
+        unsafe { self.base.add(i * FRAGMENT_SIZE) }
+    }
+
+    /// The first `len` bytes of buffer `i`, once its receive completed.
+    ///
+    /// # Safety
+    /// The receive posted on buffer `i` must have completed and the buffer
+    /// not been posted again while the slice lives.
+    unsafe fn received(&self, i: usize, len: usize) -> &[u8] {
+        let len = len.min(FRAGMENT_SIZE);
+        // SAFETY: in bounds (buffer() checks); libfabric no longer writes
+        // there (the caller's contract); initialized (zeroed at start).
+        unsafe { std::slice::from_raw_parts(self.buffer(i), len) }
+    }
+}
+
+impl Drop for RecvArea {
+    fn drop(&mut self) {
+        // SAFETY: base/len came from Box::into_raw of a boxed slice of len
+        // bytes; freed once. The endpoint (which may still write) closed
+        // before: Transport declares `ep` first.
+        unsafe { drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.base, self.len))) };
+    }
+}
+
+/// A peer's doorbell, or the time we found it had none.
+enum BellEntry {
+    Mapped(PeerBell),
+    Missing(Instant),
 }
 
 struct Partial {
@@ -61,11 +133,9 @@ struct Partial {
 }
 
 pub struct Transport {
+    /// Declared first: dropped (closed) before the buffers it writes into.
     ep: Endpoint,
-    /// All receive buffers in one allocation: large enough that the
-    /// allocator maps fresh zero pages for it, so start-up touches none of
-    /// its 4 MiB (64 separate vectors were cleared page by page, ~2.5 ms).
-    recv_area: Box<[u8]>,
+    recv_area: RecvArea,
     unposted_recvs: Vec<usize>,
     sends: Vec<Option<SendSlot>>,
     free_sends: Vec<usize>,
@@ -76,7 +146,16 @@ pub struct Transport {
     partial_bytes: usize,
     scratch: Vec<Completion>,
     last_sweep: Instant,
+    /// Sends in flight that need the receiver's progress to complete.
+    large_in_flight: usize,
+    /// Peers' doorbells (shm), and the peers to ring after this drive.
+    bells: HashMap<Arc<[u8]>, BellEntry>,
+    to_ring: Vec<Arc<[u8]>>,
 }
+
+// SAFETY: RecvArea's raw pointer is owned memory only this Transport uses;
+// the Transport moves between threads only under the engine's mutex.
+unsafe impl Send for Transport {}
 
 // Context values handed to libfabric: receives are odd, sends even.
 fn recv_ctx(i: usize) -> usize {
@@ -90,7 +169,7 @@ impl Transport {
     pub fn new(ep: Endpoint) -> Result<Transport, crate::fabric::FabricError> {
         let mut t = Transport {
             ep,
-            recv_area: vec![0u8; RECV_BUFFERS * FRAGMENT_SIZE].into_boxed_slice(),
+            recv_area: RecvArea::new(RECV_BUFFERS * FRAGMENT_SIZE),
             unposted_recvs: (0..RECV_BUFFERS).collect(),
             sends: Vec::new(),
             free_sends: Vec::new(),
@@ -101,13 +180,12 @@ impl Transport {
             partial_bytes: 0,
             scratch: Vec::with_capacity(64),
             last_sweep: Instant::now(),
+            large_in_flight: 0,
+            bells: HashMap::new(),
+            to_ring: Vec::new(),
         };
         t.repost_receives()?;
         Ok(t)
-    }
-
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.ep
     }
 
     pub fn endpoint_mut(&mut self) -> &mut Endpoint {
@@ -119,18 +197,25 @@ impl Transport {
         self.queue.is_empty() && self.in_flight == 0
     }
 
-    /// True when messages wait for resources (the progress thread must poll).
+    /// True when messages wait for resources (the progress thread must
+    /// retry: libfabric does not say when room frees up).
     pub fn has_backlog(&self) -> bool {
         !self.queue.is_empty() || !self.unposted_recvs.is_empty()
     }
 
+    /// True while sends are in flight whose completion needs the peer's
+    /// progress (and, over shm, possibly ours in between).
+    pub fn awaits_peer(&self) -> bool {
+        self.large_in_flight > 0
+    }
+
     fn repost_receives(&mut self) -> Result<(), crate::fabric::FabricError> {
         while let Some(&i) = self.unposted_recvs.last() {
-            let buf = &mut self.recv_area[i * FRAGMENT_SIZE..(i + 1) * FRAGMENT_SIZE];
+            let buf = self.recv_area.buffer(i);
             // SAFETY: the buffer lives in self.recv_area (never reallocated)
             // and is not touched until its completion or the endpoint closes
             // (the endpoint is dropped before the buffers: field order).
-            match unsafe { self.ep.post_recv(buf.as_mut_ptr(), buf.len(), recv_ctx(i)) }? {
+            match unsafe { self.ep.post_recv(buf, FRAGMENT_SIZE, recv_ctx(i)) }? {
                 Post::Done => {
                     self.unposted_recvs.pop();
                 }
@@ -185,7 +270,40 @@ impl Transport {
             self.last_sweep = now;
             self.sweep_partials(now);
         }
+        self.ring_peers(now);
         did
+    }
+
+    /// Marks `peer` to be rung at the end of this drive (shm only).
+    fn ring_later(&mut self, peer: &Arc<[u8]>) {
+        if self.ep.protocol() == Protocol::Sm && !self.to_ring.iter().any(|p| Arc::ptr_eq(p, peer) || **p == **peer) {
+            self.to_ring.push(peer.clone());
+        }
+    }
+
+    /// Rings the doorbells of the peers this drive posted to or drained
+    /// large fragments from (see `progress.rs`, rule 2).
+    fn ring_peers(&mut self, now: Instant) {
+        if self.bells.len() > MAX_BELLS {
+            // Peers come and go (and forged fragments name any sender):
+            // keep the cache bounded; mapping a bell again is cheap.
+            self.bells.clear();
+        }
+        for peer in std::mem::take(&mut self.to_ring) {
+            let entry = self.bells.entry(peer.clone()).or_insert(BellEntry::Missing(now - BELL_RETRY));
+            if let BellEntry::Missing(since) = entry {
+                if now.duration_since(*since) < BELL_RETRY {
+                    continue;
+                }
+                *entry = match PeerBell::open(&peer) {
+                    Some(bell) => BellEntry::Mapped(bell),
+                    None => BellEntry::Missing(now),
+                };
+            }
+            if let BellEntry::Mapped(bell) = entry {
+                bell.ring();
+            }
+        }
     }
 
     fn resolve(&mut self, name: &Arc<[u8]>) -> Result<u64, String> {
@@ -208,7 +326,8 @@ impl Transport {
         while let Some(mut out) = self.queue.pop_front() {
             if now >= out.deadline {
                 if let Some(call_id) = out.call_id {
-                    events.push(Event::SendFailed { call_id, message: "peer did not accept the message in time".into() });
+                    events
+                        .push(Event::SendFailed { call_id, message: "peer did not accept the message in time".into() });
                 } else {
                     crate::debug!("dropping a response that could not be delivered in time");
                 }
@@ -231,6 +350,7 @@ impl Transport {
             };
             let total = out.payload.len();
             let room = FRAGMENT_SIZE - FIXED_HEADER - sender.len();
+            self.ring_later(&out.dest);
             let mut finished = false;
             loop {
                 let start = out.next_offset;
@@ -251,7 +371,9 @@ impl Transport {
                 let posted = unsafe { self.ep.post_send(buf.as_ptr(), buf.len(), dest, send_ctx(slot)) };
                 match posted {
                     Ok(Post::Done) => {
-                        self.sends[slot] = Some(SendSlot { _buf: buf, call_id: out.call_id });
+                        let large = buf.len() > SHM_INJECT_SIZE && self.ep.protocol() == Protocol::Sm;
+                        self.large_in_flight += large as usize;
+                        self.sends[slot] = Some(SendSlot { _buf: buf, call_id: out.call_id, large });
                         self.in_flight += 1;
                         did = true;
                         out.next_offset = end;
@@ -306,6 +428,7 @@ impl Transport {
         let slot = self.sends.get_mut(i)?.take()?;
         self.free_sends.push(i);
         self.in_flight -= 1;
+        self.large_in_flight -= slot.large as usize;
         Some(slot)
     }
 
@@ -328,14 +451,23 @@ impl Transport {
     }
 
     fn on_fragment(&mut self, i: usize, len: usize, events: &mut Vec<Event>) {
-        let start = i * FRAGMENT_SIZE;
-        let frag = match wire::decode(&self.recv_area[start..start + len]) {
+        // SAFETY: buffer i's receive just completed; it is reposted only
+        // after this function returns (on_completion).
+        let bytes = unsafe { self.recv_area.received(i, len) };
+        let frag = match wire::decode(bytes) {
             Ok(f) => f,
             Err(e) => {
                 crate::warning!("dropping a malformed fragment of {len} bytes: {e}");
                 return;
             }
         };
+        if len > SHM_INJECT_SIZE
+            && self.ep.protocol() == Protocol::Sm
+            && !self.to_ring.iter().any(|p| **p == *frag.sender)
+        {
+            // The sender's send completes only now that we drained it.
+            self.to_ring.push(Arc::from(frag.sender));
+        }
         let header = frag.header.clone();
         let total = header.total_len as usize;
         if frag.data.len() == total {

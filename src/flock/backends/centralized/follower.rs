@@ -8,7 +8,7 @@ use super::wire::{
     self, decode_handover, Change, Claim, HandoverReply, Ping, PingReply, Snapshot, Standing, SyncReply, SyncReq,
     UpdateMsg, UpdateReply, WhoisReply, WhoisReq,
 };
-use super::{Core, MAX_NAP, POLL};
+use super::{Core, MAX_NAP};
 use crate::flock::error::Result;
 use crate::flock::protocol::Update;
 use crate::flock::view::Member;
@@ -380,8 +380,9 @@ impl Watch {
             self.send(core, claim);
             self.next_check = Some(now + core.cfg.update_interval());
         }
-        if !self.calls.is_empty() {
-            return POLL;
+        if let Some(d) = self.calls.iter().map(|c| c.call.deadline()).min() {
+            // The answer wakes the timer thread; no answer, the deadline.
+            return d.saturating_duration_since(now);
         }
         // Next thing to do: a probe (or the end of a deferral) while the
         // primary is suspect, else the next check or the silence limit.

@@ -28,8 +28,8 @@ use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink};
 use crate::flock::error::{FlockError, Result};
 use crate::flock::registry::Named;
 use crate::flock::view::{GroupView, Member};
-use crate::rpc::{Engine, PendingCall, Request, RpcError};
-use parking_lot::{Condvar, Mutex};
+use crate::rpc::{Engine, PendingCall, Request, RpcError, Signal};
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -38,10 +38,9 @@ use std::time::{Duration, Instant};
 
 use super::static_backend::RESERVED_KEYS;
 
-/// Longest sleep of the timer thread (it also wakes when kicked).
+/// Longest sleep of the timer thread (it also wakes when kicked, and when
+/// any of its calls completes).
 const MAX_NAP: Duration = Duration::from_millis(50);
-/// Polling period while calls are in flight (`PendingCall` has no callback).
-const POLL: Duration = Duration::from_millis(2);
 /// Timeout of pushed updates (fire and forget; only logging waits for them).
 const UPDATE_TIMEOUT: Duration = Duration::from_millis(1000);
 
@@ -111,8 +110,8 @@ pub struct Core {
     me: Member,
     cfg: Config,
     state: Mutex<State>,
-    /// Wakes the timer thread (with `State::kicks`).
-    cv: Condvar,
+    /// Wakes the timer thread: kicks, and completions of its calls.
+    wake: Arc<Signal>,
     stop: AtomicBool,
     sink: Arc<dyn UpdateSink>,
     /// Pushed updates in flight, polled by the timer thread.
@@ -165,10 +164,10 @@ impl Core {
         Rng::new(self.seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed))
     }
 
-    /// Wakes the timer thread; call with the state locked.
-    fn kick(&self, s: &mut State) {
-        s.kicks = s.kicks.wrapping_add(1);
-        self.cv.notify_all();
+    /// Wakes the timer thread (the caller holds the state: the timer sees
+    /// the change once it gets the lock).
+    fn kick(&self, _s: &mut State) {
+        self.wake.notify();
     }
 
     fn is_me(&self, m: &Member) -> bool {
@@ -255,7 +254,7 @@ impl Core {
             me: me.clone(),
             cfg,
             state: Mutex::new(State::new(role, claim, view, tx)),
-            cv: Condvar::new(),
+            wake: Arc::new(Signal::default()),
             stop: AtomicBool::new(false),
             sink,
             reap: Mutex::new(Vec::new()),
@@ -409,7 +408,7 @@ impl Core {
         self.engine.call(&addr, name, to.provider_id, payload, timeout)
     }
 
-    /// Starts a call whose answer the timer thread polls.
+    /// Starts a call whose completion wakes the timer thread.
     fn call_async(
         &self,
         to: &Member,
@@ -418,7 +417,10 @@ impl Core {
         timeout: Duration,
     ) -> std::result::Result<PendingCall, RpcError> {
         let addr = self.engine.lookup(&to.address)?;
-        self.engine.call_async(&addr, name, to.provider_id, payload, timeout)
+        let call = self.engine.call_async(&addr, name, to.provider_id, payload, timeout)?;
+        let wake = self.wake.clone();
+        call.on_complete(Box::new(move || wake.notify()));
+        Ok(call)
     }
 
     /// Sends a change to every follower but `exclude` (fire and forget:
@@ -499,9 +501,10 @@ fn run_timer(weak: Weak<Core>) {
         if core.stop.load(Ordering::Acquire) {
             return;
         }
-        let (role, claim, kicks) = {
+        let seen = core.wake.generation();
+        let (role, claim) = {
             let s = core.state.lock();
-            (s.role, s.claim.clone(), s.kicks)
+            (s.role, s.claim.clone())
         };
         let nap = match role {
             Role::Primary => {
@@ -519,10 +522,14 @@ fn run_timer(weak: Weak<Core>) {
             }
         };
         core.reap_updates();
-        let nap = if core.reap.lock().is_empty() { nap } else { nap.min(POLL) };
-        let mut s = core.state.lock();
-        if s.kicks == kicks && !core.stop.load(Ordering::Acquire) {
-            core.cv.wait_for(&mut s, nap.clamp(Duration::from_micros(200), MAX_NAP));
+        // Completions wake us; a call that gets no answer is noticed at
+        // its deadline.
+        let nap = match core.reap.lock().iter().map(|(_, c)| c.deadline()).min() {
+            Some(d) => nap.min(d.saturating_duration_since(Instant::now())),
+            None => nap,
+        };
+        if !core.stop.load(Ordering::Acquire) {
+            core.wake.wait_past(seen, nap.clamp(Duration::from_micros(200), MAX_NAP));
         }
     }
 }

@@ -9,7 +9,7 @@ use super::wire::{
     self, decode_member, encode_handover, Change, Claim, HandoverReply, JoinReply, LeaveReply, MetadataReply,
     MetadataReq, Ping, PingReply, Redirect, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
 };
-use super::{Core, Rng, MAX_NAP, POLL, RESERVED_KEYS};
+use super::{Core, Rng, MAX_NAP, RESERVED_KEYS};
 use crate::flock::error::{code, FlockError, Result};
 use crate::flock::protocol::Update;
 use crate::flock::view::Member;
@@ -407,7 +407,9 @@ impl Pinger {
             }
             Ok(Err(_)) | Err(_) => false,
         };
-        let Some(p) = self.peers.get_mut(&member) else { return false };
+        let Some(p) = self.peers.get_mut(&member) else {
+            return false;
+        };
         p.probes.retain(|t| *t != sent);
         if answered {
             p.failures = 0;
@@ -519,10 +521,11 @@ impl Pinger {
                 nap = nap.min(p.next_ping.saturating_duration_since(now));
             }
         }
-        if self.calls.is_empty() {
-            nap
-        } else {
-            nap.min(POLL)
+        // Answers wake the timer thread; a ping without one is noticed at
+        // its deadline.
+        match self.calls.iter().map(|c| c.call.deadline()).min() {
+            Some(d) => nap.min(d.saturating_duration_since(now)),
+            None => nap,
         }
     }
 }

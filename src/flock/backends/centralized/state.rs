@@ -63,8 +63,6 @@ pub struct State {
     pub electing: bool,
     /// New primary: ping everyone right away.
     pub announce: bool,
-    /// Bumped to wake the timer thread (see `Core::kick`).
-    pub kicks: u64,
     /// Members started together from one view may come up seconds apart:
     /// until then, a primary does not declare dead a member of its initial
     /// view that never answered.
@@ -93,7 +91,6 @@ impl State {
             check_primary_now: false,
             electing: false,
             announce: false,
-            kicks: 0,
             grace_until: None,
             initial_members: Vec::new(),
             events: Some(events),

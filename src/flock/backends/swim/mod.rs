@@ -332,7 +332,7 @@ impl SwimBackend {
                 let _ = p.join();
             }
         }
-        if announce && !shared.engine.is_finalized() {
+        if announce && !shared.engine.is_finalizing() {
             shared.leave_group();
         }
         for name in RPCS {

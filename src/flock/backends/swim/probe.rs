@@ -318,7 +318,7 @@ pub(super) fn protocol_loop(shared: Weak<Shared>, stop: Receiver<()>, period: Du
             _ => return,
         }
         let Some(s) = shared.upgrade() else { return };
-        if s.stopping() || s.engine.is_finalized() {
+        if s.stopping() || s.engine.is_finalizing() {
             return;
         }
         let start = Instant::now();

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# How the engine waits: RPC latency on a quiet machine and with a busy-loop
+# process pinned to each core (the way MPI ranks sit on a node), the idle
+# cost of a bedrock daemon with a static flock group (CPU over 10 s and
+# wake-ups per second, from /proc), and flock handle create + get_view;
+# each over na+sm and ofi+tcp. Prints a markdown table.
+#
+# Usage: bash benches/engine-wait.sh [calls] [bin-dir]
+#   bin-dir: where mochi-echo and bedrock are (default: this tree's release
+#   build); pass another build's to compare two versions in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-20000}
+bin=${2:-}
+if [[ -z $bin ]]; then
+    cargo build --release --bins -q
+    bin=${CARGO_TARGET_DIR:-target}/release
+fi
+work=$(mktemp -d)
+hogs=()
+cleanup() {
+    ((${#hogs[@]})) && kill "${hogs[@]}" 2>/dev/null
+    kill $(jobs -p) 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_hogs() {
+    for cpu in $(seq 0 $(($(nproc) - 1))); do
+        taskset -c "$cpu" sh -c 'while :; do :; done' &
+        hogs+=($!)
+    done
+}
+stop_hogs() {
+    kill "${hogs[@]}" 2>/dev/null || true
+    wait "${hogs[@]}" 2>/dev/null || true
+    hogs=()
+}
+
+# field NAME LINE: the value of NAME=... in a result line.
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+# wakeups PID: voluntary context switches of all its threads.
+wakeups() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'; }
+ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
+
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r), libfabric $(pkg-config --modversion libfabric), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "binaries: $bin"
+echo
+echo "| | na+sm | ofi+tcp |"
+echo "|---|---|---|"
+declare -A cell
+for protocol in na+sm ofi+tcp; do
+    # RPC: an echo server and a client in separate processes.
+    rm -f "$work/addr"
+    "$bin/mochi-echo" server "$protocol" --addr-file "$work/addr" >/dev/null &
+    server=$!
+    for _ in $(seq 200); do [[ -s $work/addr ]] && break; sleep 0.05; done
+    addr=$(cat "$work/addr")
+    quiet=$("$bin/mochi-echo" client "$addr" --count "$count" --size 64)
+    start_hogs
+    loaded=$("$bin/mochi-echo" client "$addr" --count "$count" --size 64)
+    stop_hogs
+    "$bin/mochi-echo" client "$addr" --count 1 --shutdown >/dev/null
+    wait "$server" || true
+    cell[q,$protocol]="$(field median_us "$quiet") µs / $(field p99_us "$quiet") µs"
+    cell[h,$protocol]="$(field median_us "$loaded") µs / $(field p99_us "$loaded") µs"
+
+    # Idle daemon: bedrock with a static flock group.
+    dir="$work/$protocol"
+    mkdir -p "$dir"
+    cat >"$dir/config.json" <<JSON
+{"libraries": {"flock": "libflock-bedrock-module.so"},
+ "providers": [{"name": "g", "type": "flock", "provider_id": 1, "pool": "__primary__",
+   "config": {"bootstrap": "self", "group": {"type": "static", "config": {}}, "file": "$dir/g.flock"}}]}
+JSON
+    (cd "$dir" && exec "$bin/bedrock" "$protocol" -c config.json >/dev/null 2>&1) &
+    daemon=$!
+    for _ in $(seq 200); do [[ -s $dir/g.flock ]] && break; sleep 0.05; done
+    flock_quiet=$("$bin/mochi-echo" flock "$dir/g.flock" --count 2000)
+    start_hogs
+    flock_loaded=$("$bin/mochi-echo" flock "$dir/g.flock" --count 2000)
+    stop_hogs
+    sleep 1
+    t0=$(ticks "$daemon"); w0=$(wakeups "$daemon")
+    sleep 10
+    t1=$(ticks "$daemon"); w1=$(wakeups "$daemon")
+    kill -TERM "$daemon"; wait "$daemon" || true
+    cpu=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz / 10 * 100}')
+    cell[i,$protocol]="$cpu % of a core, $(awk -v w=$((w1 - w0)) 'BEGIN {printf "%.1f", w / 10}') wake-ups/s"
+    cell[fq,$protocol]="$(field median_us "$flock_quiet") µs / $(field p99_us "$flock_quiet") µs"
+    cell[fh,$protocol]="$(field median_us "$flock_loaded") µs / $(field p99_us "$flock_loaded") µs"
+done
+echo "| empty RPC (64 B echo), quiet: median / p99 | ${cell[q,na+sm]} | ${cell[q,ofi+tcp]} |"
+echo "| same, one busy loop pinned on each core | ${cell[h,na+sm]} | ${cell[h,ofi+tcp]} |"
+echo "| flock handle create + get_view, quiet | ${cell[fq,na+sm]} | ${cell[fq,ofi+tcp]} |"
+echo "| same, one busy loop pinned on each core | ${cell[fh,na+sm]} | ${cell[fh,ofi+tcp]} |"
+echo "| idle bedrock daemon (static group) over 10 s | ${cell[i,na+sm]} | ${cell[i,ofi+tcp]} |"

@@ -1,0 +1,115 @@
+//! The engine's runtime layout: the Margo config with its pools and the
+//! execution streams serving them, kept together so they cannot drift
+//! apart (the config's pool `i` is `pools[i]`).
+
+use super::config::MargoConfig;
+use super::error::{Result, RpcError};
+use super::pool::{Pool, Xstream};
+use std::sync::Arc;
+
+pub(crate) struct Runtime {
+    pub config: MargoConfig,
+    pools: Vec<Arc<Pool>>,
+    xstreams: Vec<Xstream>,
+}
+
+impl Runtime {
+    /// Creates the pools and starts the execution streams of `config`.
+    pub fn start(config: MargoConfig) -> Result<Runtime> {
+        let pools: Vec<Arc<Pool>> = config.pools.iter().map(|p| Pool::new(&p.name)).collect();
+        // A pool no execution stream serves would strand its handlers
+        // forever (upstream only warns, and e.g. the tutorial's distributed
+        // config then never answers): the primary stream serves such pools,
+        // after its own. The reported config is left as written.
+        let unserved: Vec<usize> =
+            (0..pools.len()).filter(|i| !config.xstreams.iter().any(|x| x.pools.contains(i))).collect();
+        for &i in &unserved {
+            crate::warning!(
+                "pool \"{}\" is not served by any xstream; __primary__ will serve it",
+                config.pools[i].name
+            );
+        }
+        let primary = config.xstreams.iter().position(|x| x.name == "__primary__").unwrap_or(0);
+        let mut xstreams = Vec::new();
+        for (k, xs) in config.xstreams.iter().enumerate() {
+            let extra = if k == primary { unserved.as_slice() } else { &[] };
+            let served = xs.pools.iter().chain(extra).filter_map(|&i| pools.get(i).cloned()).collect();
+            let x = Xstream::spawn(&xs.name, served)
+                .map_err(|e| RpcError::Config(format!("cannot start xstream {}: {e}", xs.name)))?;
+            xstreams.push(x);
+        }
+        Ok(Runtime { config, pools, xstreams })
+    }
+
+    pub fn pool_at(&self, index: usize) -> Option<Arc<Pool>> {
+        self.pools.get(index).cloned()
+    }
+
+    pub fn pool_by_name(&self, name: &str) -> Option<Arc<Pool>> {
+        self.pools.iter().find(|p| p.name() == name).cloned()
+    }
+
+    pub fn find_pool(&self, pool: *const Pool) -> Option<Arc<Pool>> {
+        self.pools.iter().find(|p| Arc::as_ptr(p) == pool).cloned()
+    }
+
+    /// The pool handlers run on unless they ask for another.
+    pub fn rpc_pool(&self) -> Arc<Pool> {
+        self.pools[self.config.rpc_pool].clone()
+    }
+
+    pub fn progress_pool(&self) -> Arc<Pool> {
+        self.pools[self.config.progress_pool].clone()
+    }
+
+    /// Adds a pool; returns its index.
+    pub fn add_pool_from_json(&mut self, v: &serde_json::Value) -> Result<usize> {
+        let index = self.config.add_pool_from_json(v).map_err(|e| RpcError::Config(e.to_string()))?;
+        debug_assert_eq!(self.pools.len(), index, "pools and config stay aligned");
+        self.pools.push(Pool::new(&self.config.pools[index].name));
+        Ok(index)
+    }
+
+    /// Removes a pool no execution stream, handler or role uses.
+    pub fn remove_pool(&mut self, name: &str) -> Result<()> {
+        let index = self.config.pool_by_name(name).ok_or_else(|| RpcError::NoSuchPool(name.to_string()))?;
+        // Our list holds one reference; any other is a user.
+        if Arc::strong_count(&self.pools[index]) > 1 {
+            return Err(RpcError::Config(format!("pool \"{name}\" is in use")));
+        }
+        self.config.remove_pool(name).map_err(|e| RpcError::Config(e.to_string()))?;
+        // The config moved its last pool into the hole: mirror that.
+        self.pools.swap_remove(index);
+        Ok(())
+    }
+
+    /// Starts an execution stream; returns its index.
+    pub fn add_xstream_from_json(&mut self, v: &serde_json::Value) -> Result<usize> {
+        let index = self.config.add_xstream_from_json(v).map_err(|e| RpcError::Config(e.to_string()))?;
+        let spec = &self.config.xstreams[index];
+        let served = spec.pools.iter().filter_map(|&i| self.pool_at(i)).collect();
+        match Xstream::spawn(&spec.name, served) {
+            Ok(x) => {
+                self.xstreams.push(x);
+                Ok(index)
+            }
+            Err(e) => {
+                let name = spec.name.clone();
+                let _ = self.config.remove_xstream(&name);
+                Err(RpcError::Config(format!("cannot start xstream {name}: {e}")))
+            }
+        }
+    }
+
+    /// Removes an execution stream (not `__primary__`) and hands it back,
+    /// to be stopped outside the runtime's lock.
+    pub fn remove_xstream(&mut self, name: &str) -> Result<Option<Xstream>> {
+        self.config.remove_xstream(name).map_err(|e| RpcError::Config(e.to_string()))?;
+        Ok(self.xstreams.iter().position(|x| x.name == name).map(|i| self.xstreams.swap_remove(i)))
+    }
+
+    /// Hands every execution stream back, to be stopped (finalize).
+    pub fn take_xstreams(&mut self) -> Vec<Xstream> {
+        std::mem::take(&mut self.xstreams)
+    }
+}

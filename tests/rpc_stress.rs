@@ -1,0 +1,91 @@
+//! Many callers and many handlers, both directions, both transports: every
+//! call must be answered, and none may stall. A lost wake-up (work queued
+//! where the sleeping thread does not look) shows as a call that waits far
+//! longer than its peers; the engine has no timer that would hide it.
+
+use mochi::rpc::{Engine, InitOverrides, Mode};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const THREADS_PER_SIDE: usize = 6;
+const CALLS_PER_THREAD: usize = 1500;
+/// Generous: a healthy call takes microseconds even on a loaded 2-core VM.
+const STALL_BOUND: Duration = Duration::from_secs(5);
+
+fn server(proto: &str) -> Engine {
+    let config = r#"{"rpc_thread_count": 3}"#;
+    let e = Engine::new(proto, Mode::Server, config, &InitOverrides::default()).unwrap();
+    e.register("echo", 1, None, Arc::new(|req| Ok(req.payload))).unwrap();
+    e
+}
+
+/// `relay` answers by calling `echo` on the engine whose address it was
+/// given: handlers that are callers too. They run on a pool of their own
+/// (two streams), so that relays waiting on each other's engines never
+/// hold every stream that could answer their `echo`.
+fn register_relay(on: &Engine, peer: &Engine) {
+    let peer_addr = peer.self_address().to_string();
+    on.add_pool_from_json(&serde_json::json!({"name": "relays"})).unwrap();
+    for x in ["relay_x1", "relay_x2"] {
+        on.add_xstream_from_json(
+            &serde_json::json!({"name": x, "scheduler": {"type": "basic_wait", "pools": ["relays"]}}),
+        )
+        .unwrap();
+    }
+    on.register(
+        "relay",
+        1,
+        on.pool_by_name("relays"),
+        Arc::new(move |req| {
+            let addr = req.engine.lookup(&peer_addr).map_err(|e| e.to_string())?;
+            req.engine.call(&addr, "echo", 1, req.payload, Duration::from_secs(20)).map_err(|e| e.to_string())
+        }),
+    )
+    .unwrap();
+}
+
+fn hammer(from: &Engine, to: &Engine, seed: usize) -> std::thread::JoinHandle<Duration> {
+    let from = from.clone();
+    let to = from.lookup(&to.self_address().to_string()).unwrap();
+    std::thread::spawn(move || {
+        let mut worst = Duration::ZERO;
+        for i in 0..CALLS_PER_THREAD {
+            // Mostly small calls; every 50th is several fragments long.
+            let size = if (i + seed) % 50 == 0 { 150_000 } else { 64 + (i % 7) * 100 };
+            let payload: Vec<u8> = (0..size).map(|k| (k + i + seed) as u8).collect();
+            let rpc = if (i + seed) % 5 == 0 { "relay" } else { "echo" };
+            let start = Instant::now();
+            let answer = from.call(&to, rpc, 1, payload.clone(), Duration::from_secs(30));
+            worst = worst.max(start.elapsed());
+            assert_eq!(answer.unwrap_or_else(|e| panic!("call {i} of thread {seed} ({rpc}, {size} B): {e}")), payload);
+        }
+        worst
+    })
+}
+
+fn stress(proto: &str) {
+    let a = server(proto);
+    let b = server(proto);
+    register_relay(&a, &b);
+    register_relay(&b, &a);
+    let mut threads = Vec::new();
+    for t in 0..THREADS_PER_SIDE {
+        threads.push(hammer(&a, &b, t));
+        threads.push(hammer(&b, &a, t + 100));
+    }
+    let worst = threads.into_iter().map(|t| t.join().expect("a calling thread failed")).max().unwrap();
+    assert!(worst < STALL_BOUND, "{proto}: a call stalled for {worst:?}");
+    eprintln!("{proto}: {} calls, slowest {worst:?}", 2 * THREADS_PER_SIDE * CALLS_PER_THREAD);
+    a.finalize();
+    b.finalize();
+}
+
+#[test]
+fn many_callers_and_handlers_over_shm() {
+    stress("na+sm");
+}
+
+#[test]
+fn many_callers_and_handlers_over_tcp() {
+    stress("ofi+tcp");
+}
