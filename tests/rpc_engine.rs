@@ -168,3 +168,41 @@ fn bad_addresses_are_rejected() {
     }
     e.finalize();
 }
+
+/// A server that has answered many short-lived clients keeps bounded
+/// per-peer tables (address vector, doorbells, reachability), and still
+/// answers the newest ones.
+fn churn(proto: &str, clients: usize) {
+    let server = echo_server(proto);
+    let addr_text = server.self_address().to_string();
+    let mut biggest = (0, 0, 0);
+    for i in 0..clients {
+        let client = engine(proto, Mode::Client);
+        let addr = client.lookup(&addr_text).unwrap();
+        let back = client.call(&addr, "echo", 1, vec![i as u8; 32], Duration::from_secs(10)).unwrap();
+        assert_eq!(back, vec![i as u8; 32]);
+        // The server calls back too, so its reachability set sees churn.
+        let caller = server.lookup(&client.self_address().to_string()).unwrap();
+        let _ = server.call(&caller, "nothing-registered", 1, Vec::new(), Duration::from_secs(10));
+        client.finalize();
+        let sizes = server.peer_table_sizes();
+        biggest = (biggest.0.max(sizes.0), biggest.1.max(sizes.1), biggest.2.max(sizes.2));
+    }
+    let bound = mochi::rpc::MAX_PEERS;
+    assert!(biggest.0 <= bound && biggest.1 <= bound && biggest.2 <= bound, "{proto}: tables grew to {biggest:?}");
+    let last = engine(proto, Mode::Client);
+    let addr = last.lookup(&addr_text).unwrap();
+    assert_eq!(last.call(&addr, "echo", 1, b"ok".to_vec(), Duration::from_secs(10)).unwrap(), b"ok");
+    last.finalize();
+    server.finalize();
+}
+
+#[test]
+fn churning_tcp_peers_keep_tables_bounded() {
+    churn("ofi+tcp", 1000);
+}
+
+#[test]
+fn churning_shm_peers_keep_tables_bounded() {
+    churn("na+sm", 300);
+}

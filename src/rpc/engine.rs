@@ -357,7 +357,13 @@ impl Engine {
             if let Some(message) = reachability::certainly_unreachable(addr.protocol(), addr.name(), patience) {
                 return Err(RpcError::Unreachable { addr: addr.to_string(), message });
             }
-            self.inner.reachable.write().insert(addr.name().clone());
+            let mut reachable = self.inner.reachable.write();
+            if reachable.len() >= super::transport::MAX_PEERS {
+                // Bounded like the address vector: forgetting only costs a
+                // peer one more check on its next first call.
+                reachable.clear();
+            }
+            reachable.insert(addr.name().clone());
         }
         let msg_id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::new(name, addr.as_str()));
@@ -381,6 +387,14 @@ impl Engine {
             progress::drive_once(&self.inner);
         }
         Ok(PendingCall { engine: self.clone(), slot, msg_id, started, deadline, timeout })
+    }
+
+    /// Sizes of the per-peer tables: (address vector, mapped doorbells,
+    /// peers known reachable). Each stays bounded however many peers come
+    /// and go.
+    pub fn peer_table_sizes(&self) -> (usize, usize, usize) {
+        let (av, bells) = self.inner.progress.peer_tables();
+        (av, bells, self.inner.reachable.read().len())
     }
 
     /// Lets `margo_shutdown_remote_instance` stop this engine.

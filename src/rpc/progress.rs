@@ -336,6 +336,11 @@ impl Progress {
         }
     }
 
+    /// (address vector, doorbells) sizes, or zeros once closed.
+    pub fn peer_tables(&self) -> (usize, usize) {
+        self.transport.lock().as_ref().map_or((0, 0), |t| t.peer_tables())
+    }
+
     /// Closes the endpoint (finalize); later drives do nothing.
     pub fn close(&self) {
         *self.transport.lock() = None;

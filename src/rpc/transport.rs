@@ -27,6 +27,13 @@ const REASSEMBLY_BUDGET: usize = 1 << 30;
 /// and completes them at once; larger ones complete only when the receiver
 /// has drained them (so the receiver rings the sender's doorbell).
 const SHM_INJECT_SIZE: usize = 4096;
+/// Peers kept in the address vector at most: beyond, the least recently
+/// used ones with nothing in flight are removed (`fi_av_remove`), so a
+/// churning group does not keep every departed peer forever.
+pub const MAX_PEERS: usize = 512;
+/// The same over shm, whose regions map at most 256 peers each (libfabric
+/// 1.17's `SMR_MAX_PEERS`; peers that connect to us take slots too).
+const MAX_SHM_PEERS: usize = 128;
 /// Peers' doorbells kept mapped at most.
 const MAX_BELLS: usize = 4096;
 /// How long a peer without a doorbell is remembered as such.
@@ -69,6 +76,7 @@ pub enum Event {
 
 struct SendSlot {
     _buf: Vec<u8>,
+    dest: Arc<[u8]>,
     call_id: Option<u64>,
     /// Completes only once the receiver drained it (shm, above inject size).
     large: bool,
@@ -120,6 +128,14 @@ impl Drop for RecvArea {
     }
 }
 
+/// A peer in the address vector.
+struct AvEntry {
+    fi_addr: u64,
+    last_used: Instant,
+    /// Our fragments to it not yet completed: it must stay while any is.
+    in_flight: usize,
+}
+
 /// A peer's doorbell, or the time we found it had none.
 enum BellEntry {
     Mapped(PeerBell),
@@ -141,7 +157,8 @@ pub struct Transport {
     free_sends: Vec<usize>,
     in_flight: usize,
     queue: VecDeque<Outgoing>,
-    av: HashMap<Arc<[u8]>, u64>,
+    /// Peers in the address vector; bounded (see [`MAX_PEERS`]).
+    av: HashMap<Arc<[u8]>, AvEntry>,
     partials: HashMap<(Arc<[u8]>, u64, u8), Partial>,
     partial_bytes: usize,
     scratch: Vec<Completion>,
@@ -306,13 +323,44 @@ impl Transport {
         }
     }
 
-    fn resolve(&mut self, name: &Arc<[u8]>) -> Result<u64, String> {
-        if let Some(a) = self.av.get(name) {
-            return Ok(*a);
+    fn resolve(&mut self, name: &Arc<[u8]>, now: Instant) -> Result<u64, String> {
+        if let Some(a) = self.av.get_mut(name) {
+            a.last_used = now;
+            return Ok(a.fi_addr);
         }
-        let a = self.ep.av_insert(name).map_err(|e| e.to_string())?;
-        self.av.insert(name.clone(), a);
-        Ok(a)
+        if self.av.len() >= self.max_peers() {
+            self.evict_idle_peers();
+        }
+        let fi_addr = self.ep.av_insert(name).map_err(|e| e.to_string())?;
+        self.av.insert(name.clone(), AvEntry { fi_addr, last_used: now, in_flight: 0 });
+        Ok(fi_addr)
+    }
+
+    /// Removes the least recently used half of the peers that have
+    /// nothing in flight (a peer we talk to again is simply inserted anew).
+    fn evict_idle_peers(&mut self) {
+        let mut idle: Vec<(Instant, Arc<[u8]>)> =
+            self.av.iter().filter(|(_, e)| e.in_flight == 0).map(|(n, e)| (e.last_used, n.clone())).collect();
+        idle.sort_by_key(|(t, _)| *t);
+        for (_, name) in idle.into_iter().take(self.max_peers() / 2) {
+            if let Some(e) = self.av.remove(&name) {
+                self.ep.av_remove(e.fi_addr);
+            }
+            self.bells.remove(&name);
+        }
+    }
+
+    fn max_peers(&self) -> usize {
+        match self.ep.protocol() {
+            Protocol::Sm => MAX_SHM_PEERS,
+            Protocol::Tcp => MAX_PEERS,
+        }
+    }
+
+    /// Sizes of the per-peer tables (address vector, doorbells), for tests
+    /// and diagnostics.
+    pub fn peer_tables(&self) -> (usize, usize) {
+        (self.av.len(), self.bells.len())
     }
 
     /// Posts as many queued fragments as resources allow. A message whose
@@ -338,7 +386,7 @@ impl Transport {
                 blocked.push_back(out);
                 continue;
             }
-            let dest = match self.resolve(&out.dest) {
+            let dest = match self.resolve(&out.dest, now) {
                 Ok(d) => d,
                 Err(message) => {
                     if let Some(call_id) = out.call_id {
@@ -373,8 +421,12 @@ impl Transport {
                     Ok(Post::Done) => {
                         let large = buf.len() > SHM_INJECT_SIZE && self.ep.protocol() == Protocol::Sm;
                         self.large_in_flight += large as usize;
-                        self.sends[slot] = Some(SendSlot { _buf: buf, call_id: out.call_id, large });
+                        self.sends[slot] =
+                            Some(SendSlot { _buf: buf, dest: out.dest.clone(), call_id: out.call_id, large });
                         self.in_flight += 1;
+                        if let Some(e) = self.av.get_mut(&out.dest) {
+                            e.in_flight += 1;
+                        }
                         did = true;
                         out.next_offset = end;
                         if end >= total {
@@ -429,6 +481,9 @@ impl Transport {
         self.free_sends.push(i);
         self.in_flight -= 1;
         self.large_in_flight -= slot.large as usize;
+        if let Some(e) = self.av.get_mut(&slot.dest) {
+            e.in_flight = e.in_flight.saturating_sub(1);
+        }
         Some(slot)
     }
 
@@ -454,10 +509,16 @@ impl Transport {
         // SAFETY: buffer i's receive just completed; it is reposted only
         // after this function returns (on_completion).
         let bytes = unsafe { self.recv_area.received(i, len) };
-        let frag = match wire::decode(bytes) {
-            Ok(f) => f,
-            Err(e) => {
+        // The progress thread has no one above it to catch a panic: a bug
+        // in the decoder must cost one fragment, not all progress.
+        let frag = match std::panic::catch_unwind(|| wire::decode(bytes)) {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => {
                 crate::warning!("dropping a malformed fragment of {len} bytes: {e}");
+                return;
+            }
+            Err(_) => {
+                crate::error!("the fragment decoder panicked on {len} bytes; fragment dropped");
                 return;
             }
         };
