@@ -396,10 +396,15 @@ mod imp {
             if size == expected {
                 return Ok(());
             }
+            let advice = if m.chosen_by.starts_with("the MPI already loaded") {
+                "Start the program with the launcher of the MPI it is linked with"
+            } else {
+                "Start the job with the launcher of that MPI, or set MOCHI_MPI_LIBRARY to the launcher's libmpi"
+            };
             Err(format!(
                 "MPI bootstrap: the launcher started {expected} processes but the MPI library loaded here sees an \
-                 MPI world of {size}: it is not the launcher's MPI. Library: {}, chosen by {}; {}. Start the job \
-                 with the launcher of that MPI, or set MOCHI_MPI_LIBRARY to the launcher's libmpi",
+                 MPI world of {size}: it is not the launcher's MPI, or it could not reach the launcher (PMI). \
+                 Library: {}, chosen by {}; {}. {advice}",
                 m.describe(),
                 m.chosen_by,
                 ffi::environment_summary(Some(launcher))

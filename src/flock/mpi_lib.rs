@@ -412,7 +412,11 @@ fn library_version(handle: *mut c_void) -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     let text = String::from_utf8_lossy(&buf[..end]);
-    text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("version unknown").to_owned()
+    // The first line, up to the first comma ("Open MPI v4.1.4, package: ..."),
+    // with its tabs ("MPICH Version:\t4.0.2") made spaces.
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("version unknown");
+    let first = first.split(", ").next().unwrap_or(first);
+    first.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn resolve(handle: *mut c_void, chosen_by: String) -> Result<Mpi, String> {
