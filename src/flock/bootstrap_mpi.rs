@@ -188,7 +188,11 @@ mod imp {
                 sorted.sort_unstable();
                 // FNV-1a over the sorted values and the count.
                 let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-                for v in sorted.iter().map(|&r| r as u32 as u64).chain([ranks.len() as u64]) {
+                for v in sorted
+                    .iter()
+                    .map(|&r| r as u32 as u64)
+                    .chain([ranks.len() as u64])
+                {
                     for b in v.to_le_bytes() {
                         h ^= b as u64;
                         h = h.wrapping_mul(0x0000_0100_0000_01b3);
@@ -219,7 +223,9 @@ mod imp {
 
     /// `MPI_Error_string` of a return code.
     fn error_string(code: c_int) -> String {
-        let Ok(m) = ffi::get() else { return format!("MPI error code {code}") };
+        let Ok(m) = ffi::get() else {
+            return format!("MPI error code {code}");
+        };
         // MPI_MAX_ERROR_STRING is 512 in MPICH and 256 in Open MPI.
         let mut buf = vec![0u8; 1024];
         let mut len: c_int = 0;
@@ -239,7 +245,10 @@ mod imp {
         if rc == MPI_SUCCESS {
             Ok(())
         } else {
-            Err(FlockError::Mpi(format!("{what} failed: {}", error_string(rc))))
+            Err(FlockError::Mpi(format!(
+                "{what} failed: {}",
+                error_string(rc)
+            )))
         }
     }
 
@@ -302,7 +311,11 @@ mod imp {
     pub(super) fn ensure_initialized() -> Result<(), FlockError> {
         let m = mpi()?;
         if is_initialized(m) {
-            return if is_finalized(m) { Err(already_finalized()) } else { Ok(()) };
+            return if is_finalized(m) {
+                Err(already_finalized())
+            } else {
+                Ok(())
+            };
         }
         let _guard = lock(&INIT_LOCK);
         // Re-check under the lock: another thread (or the application) may
@@ -318,7 +331,12 @@ mod imp {
         // INIT_LOCK, which every initialization by this module takes); NULL
         // argc/argv are allowed by the standard.
         let rc = unsafe {
-            (m.Init_thread)(std::ptr::null_mut(), std::ptr::null_mut(), ffi::THREAD_MULTIPLE, &mut provided)
+            (m.Init_thread)(
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                ffi::THREAD_MULTIPLE,
+                &mut provided,
+            )
         };
         check(rc, "MPI_Init_thread").map_err(|e| {
             FlockError::Mpi(format!(
@@ -331,7 +349,9 @@ mod imp {
         // SAFETY: registers a function of this library that takes no
         // argument and cannot unwind.
         if unsafe { libc::atexit(finalize_at_exit) } != 0 {
-            crate::warning!("[flock] could not register MPI_Finalize to run at exit; MPI will not be finalized");
+            crate::warning!(
+                "[flock] could not register MPI_Finalize to run at exit; MPI will not be finalized"
+            );
         }
         if provided != ffi::THREAD_MULTIPLE {
             crate::debug!(
@@ -339,7 +359,11 @@ mod imp {
                  MPI bootstrap calls will be serialized"
             );
         }
-        crate::debug!("[flock] MPI initialized: {}, chosen by {}", m.describe(), m.chosen_by);
+        crate::debug!(
+            "[flock] MPI initialized: {}, chosen by {}",
+            m.describe(),
+            m.chosen_by
+        );
         Ok(())
     }
 
@@ -357,7 +381,9 @@ mod imp {
     /// threads running collectives on different communicators, entered in a
     /// different order on different processes.
     fn serialize_if_needed() -> Option<MutexGuard<'static, ()>> {
-        let Ok(m) = ffi::get() else { return Some(lock(&CALL_LOCK)) };
+        let Ok(m) = ffi::get() else {
+            return Some(lock(&CALL_LOCK));
+        };
         let mut level: c_int = 0;
         // SAFETY: MPI is initialized (callers hold an initialized MPI);
         // MPI_Query_thread only writes `level`.
@@ -374,9 +400,15 @@ mod imp {
         // SAFETY: MPI is initialized and `comm` a live communicator of the
         // loaded library (its world, or a duplicate we own); the outputs are
         // local ints.
-        check(unsafe { m.calls.comm_rank(comm, &mut rank) }, "MPI_Comm_rank")?;
+        check(
+            unsafe { m.calls.comm_rank(comm, &mut rank) },
+            "MPI_Comm_rank",
+        )?;
         // SAFETY: as above.
-        check(unsafe { m.calls.comm_size(comm, &mut size) }, "MPI_Comm_size")?;
+        check(
+            unsafe { m.calls.comm_size(comm, &mut size) },
+            "MPI_Comm_size",
+        )?;
         Ok((rank, size))
     }
 
@@ -421,11 +453,18 @@ mod imp {
         rank_size(m, world)
     }
 
-    pub(super) fn view_from_world(self_address: &str, provider_id: u16) -> Result<GroupView, FlockError> {
+    pub(super) fn view_from_world(
+        self_address: &str,
+        provider_id: u16,
+    ) -> Result<GroupView, FlockError> {
         let (_, world) = world()?;
         let comm = PrivateComm::dup(world)?;
         let selected = gather(&comm, self_address, provider_id, None)?;
-        selected.ok_or_else(|| FlockError::Other("MPI bootstrap: calling process missing from the world view".to_owned()))
+        selected.ok_or_else(|| {
+            FlockError::Other(
+                "MPI bootstrap: calling process missing from the world view".to_owned(),
+            )
+        })
     }
 
     pub(super) unsafe fn view_from_raw_comm(
@@ -445,7 +484,9 @@ mod imp {
         }
         let comm = m.handle_from_raw(comm);
         if comm == m.comm_null {
-            return Err(FlockError::InvalidArgs("the MPI communicator is MPI_COMM_NULL".to_owned()));
+            return Err(FlockError::InvalidArgs(
+                "the MPI communicator is MPI_COMM_NULL".to_owned(),
+            ));
         }
         if comm.0 == 0 {
             return Err(FlockError::InvalidArgs(format!(
@@ -456,15 +497,21 @@ mod imp {
         let mut inter: c_int = 0;
         // SAFETY: the caller guarantees `comm` is a live communicator of the
         // MPI in the process, which `m` is (already loaded wins).
-        check(m.calls.comm_test_inter(comm, &mut inter), "MPI_Comm_test_inter")?;
+        check(
+            m.calls.comm_test_inter(comm, &mut inter),
+            "MPI_Comm_test_inter",
+        )?;
         if inter != 0 {
             return Err(FlockError::InvalidArgs(
-                "an intercommunicator cannot bootstrap a group; pass an intracommunicator".to_owned(),
+                "an intercommunicator cannot bootstrap a group; pass an intracommunicator"
+                    .to_owned(),
             ));
         }
         let private = PrivateComm::dup(comm)?;
         let selected = gather(&private, self_address, provider_id, None)?;
-        selected.ok_or_else(|| FlockError::Other("MPI bootstrap: calling process missing from the view".to_owned()))
+        selected.ok_or_else(|| {
+            FlockError::Other("MPI bootstrap: calling process missing from the view".to_owned())
+        })
     }
 
     pub(super) fn view_from_world_ranks(
@@ -494,8 +541,15 @@ mod imp {
             // SAFETY: MPI is initialized, `parent` is live (callers pass the
             // world or a communicator the C caller vouched for), `comm` is
             // written by MPI_Comm_dup.
-            check(unsafe { m.calls.comm_dup(parent, &mut comm) }, "MPI_Comm_dup")?;
-            let private = PrivateComm { m, comm, _serial: serial };
+            check(
+                unsafe { m.calls.comm_dup(parent, &mut comm) },
+                "MPI_Comm_dup",
+            )?;
+            let private = PrivateComm {
+                m,
+                comm,
+                _serial: serial,
+            };
             check(
                 // SAFETY: `private.comm` was just created by MPI_Comm_dup;
                 // MPI_ERRORS_RETURN is a predefined error handler.
@@ -545,9 +599,13 @@ mod imp {
         let ranks_error = ranks.and_then(|list| validate_ranks(list, size).err());
         let local_error = ranks_error.or_else(|| {
             if address.is_empty() {
-                Some(FlockError::InvalidArgs("the address of the calling process is empty".to_owned()))
+                Some(FlockError::InvalidArgs(
+                    "the address of the calling process is empty".to_owned(),
+                ))
             } else if address.len() > c_int::MAX as usize {
-                Some(FlockError::InvalidArgs("the address of the calling process is too long".to_owned()))
+                Some(FlockError::InvalidArgs(
+                    "the address of the calling process is too long".to_owned(),
+                ))
             } else {
                 None
             }
@@ -556,10 +614,18 @@ mod imp {
         let me_member = is_member(rank as usize);
 
         let mut header = [0u64; HEADER_WORDS];
-        header[H_ADDR_LEN] = if local_error.is_none() && me_member { address.len() as u64 } else { 0 };
+        header[H_ADDR_LEN] = if local_error.is_none() && me_member {
+            address.len() as u64
+        } else {
+            0
+        };
         header[H_PROVIDER] = provider_id as u64;
         header[H_SELECTION] = selection_fingerprint(ranks);
-        header[H_STATUS] = if local_error.is_some() { STATUS_REFUSED } else { STATUS_OK };
+        header[H_STATUS] = if local_error.is_some() {
+            STATUS_REFUSED
+        } else {
+            STATUS_OK
+        };
 
         let mut headers = vec![0u64; HEADER_WORDS * nprocs];
         check(
@@ -584,7 +650,9 @@ mod imp {
         if let Some(err) = local_error {
             return Err(err);
         }
-        let refused: Vec<usize> = (0..nprocs).filter(|&r| header_of(r)[H_STATUS] != STATUS_OK).collect();
+        let refused: Vec<usize> = (0..nprocs)
+            .filter(|&r| header_of(r)[H_STATUS] != STATUS_OK)
+            .collect();
         if !refused.is_empty() {
             return Err(FlockError::InvalidConfig(format!(
                 "MPI bootstrap refused by rank{} {} (see the error reported there)",
@@ -645,7 +713,9 @@ mod imp {
             let start = displs[r] as usize;
             let end = start + counts[r] as usize;
             let addr = std::str::from_utf8(&bytes[start..end]).map_err(|_| {
-                FlockError::Mpi(format!("MPI bootstrap: rank {r} sent an address that is not valid UTF-8"))
+                FlockError::Mpi(format!(
+                    "MPI bootstrap: rank {r} sent an address that is not valid UTF-8"
+                ))
             })?;
             members.push((r, addr.to_owned(), header_of(r)[H_PROVIDER] as u16));
         }
@@ -659,9 +729,12 @@ mod imp {
         provider_id: u16,
         ranks: Option<&[i32]>,
     ) -> Result<Option<GroupView>, FlockError> {
-        let Some(members) = exchange(comm, self_address, provider_id, ranks)? else { return Ok(None) };
+        let Some(members) = exchange(comm, self_address, provider_id, ranks)? else {
+            return Ok(None);
+        };
         let mut view = GroupView::new();
-        let mut owner: std::collections::HashMap<(&str, u16), usize> = std::collections::HashMap::new();
+        let mut owner: std::collections::HashMap<(&str, u16), usize> =
+            std::collections::HashMap::new();
         for (r, addr, pid) in &members {
             if let Some(first) = owner.insert((addr.as_str(), *pid), *r) {
                 return Err(FlockError::InvalidConfig(format!(
@@ -681,7 +754,11 @@ mod imp {
     }
 
     fn join(ranks: &[usize]) -> String {
-        ranks.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+        ranks
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -710,11 +787,19 @@ mod imp {
         Err(unsupported())
     }
 
-    pub(super) unsafe fn view_from_raw_comm(_: RawComm, _: &str, _: u16) -> Result<GroupView, FlockError> {
+    pub(super) unsafe fn view_from_raw_comm(
+        _: RawComm,
+        _: &str,
+        _: u16,
+    ) -> Result<GroupView, FlockError> {
         Err(unsupported())
     }
 
-    pub(super) fn view_from_world_ranks(_: &str, _: u16, _: &[i32]) -> Result<Option<GroupView>, FlockError> {
+    pub(super) fn view_from_world_ranks(
+        _: &str,
+        _: u16,
+        _: &[i32],
+    ) -> Result<Option<GroupView>, FlockError> {
         Err(unsupported())
     }
 
