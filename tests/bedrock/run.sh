@@ -625,6 +625,9 @@ for MPI in $MPI_LAUNCHERS; do
         fail "mismatch ($MPI with $wrong): exit $EXIT_RC, files left: ${leftovers:-none}"; show "$D/mismatch.err"
     fi
 done
+D=$WORK/no-launcher
+mkdir -p "$D"
+sed "s|@MODULES@|$MODULES|g" "$HERE/configs/rank-locators.json" >"$D/config.json"
 expect_failure "rank locator without an MPI launcher" no-mpi "$D" "needs the daemon to be started by an MPI launcher" -c config.json
 # libmochi loads MPI only when a bootstrap needs it; a missing MPI is a
 # clear error, not a failure to start every program.
@@ -635,6 +638,15 @@ elif grep -q "no MPI library could be loaded" "$D/nompi.out"; then
     pass "missing MPI library: mpi bootstrap fails, naming the library it tried"
 else
     fail "missing MPI library: message"; show "$D/nompi.out"
+fi
+printf '%s\n' '{"providers":[{"name":"g","type":"flock","provider_id":1,"config":{"bootstrap":"mpi","group":{"type":"static"},"file":"notmpi.flock"}}]}' >"$D/not-mpi.json"
+if (cd "$D" && MOCHI_MPI_LIBRARY=libz.so.1 timeout 30 "$BIN/bedrock" "$PROTOCOL" -c not-mpi.json) >"$D/notmpi.out" 2>&1; then
+    fail "a library that is not MPI: the daemon started"
+elif grep -q "libz.so.1: loaded, but it is not an MPI library" "$D/notmpi.out" && grep -q "MOCHI_MPI_LIBRARY=libz.so.1" "$D/notmpi.out" \
+    && ! ls -A "$D" | grep -q notmpi.flock; then
+    pass "a library that is not MPI: mpi bootstrap fails, saying so; no group file"
+else
+    fail "a library that is not MPI: message or group file"; show "$D/notmpi.out"
 fi
 if (cd "$D" && MOCHI_MPI_LIBRARY=/nonexistent/libmpi.so timeout 30 "$BIN/bedrock-query" "$PROTOCOL" -a na+sm://999999-0) >"$D/nompi-q.out" 2>&1 \
     || grep -q "nobody listens" "$D/nompi-q.out"; then
