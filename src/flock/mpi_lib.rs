@@ -161,6 +161,9 @@ struct Fns<H> {
     ) -> c_int,
 }
 
+// SAFETY (every method): forwards to the MPI function of the same name
+// under the caller's contract (see [`Calls`]); the handles are converted to
+// the library's own handle type, which is what its functions take.
 impl<H: RawHandle> Calls for Fns<H> {
     unsafe fn comm_rank(&self, comm: Handle, rank: &mut c_int) -> c_int {
         (self.Comm_rank)(H::from_handle(comm), rank)
