@@ -131,33 +131,6 @@ fn write_if_changed(path: &Path, bindings: cbindgen::Bindings) {
     }
 }
 
-/// The MPI bootstrap's constants, from the mpi.h found through pkg-config
-/// (`mpich`, else `mpi`) or `$MPI_INCLUDE_DIR`. Only the header is used:
-/// the library is loaded at run time (src/flock/mpi_lib.rs).
-fn compile_mpi_constants() {
-    println!("cargo:rerun-if-changed=src/flock/mpi_abi.c");
-    println!("cargo:rerun-if-env-changed=MPI_INCLUDE_DIR");
-    let mut build = cc::Build::new();
-    build.file("src/flock/mpi_abi.c");
-    if let Some(dir) = std::env::var_os("MPI_INCLUDE_DIR") {
-        build.include(dir);
-    } else {
-        let found = ["mpich", "mpi"]
-            .iter()
-            .find_map(|name| pkg_config::Config::new().cargo_metadata(false).probe(name).ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "the `mpi` feature needs mpi.h: install libmpich-dev (pkg-config mpich), set MPI_INCLUDE_DIR, \
-                     or build with --no-default-features"
-                )
-            });
-        for dir in found.include_paths {
-            build.include(dir);
-        }
-    }
-    build.compile("mochi_mpi_abi");
-}
-
 fn main() {
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmochi.so.0");
     // Our executables interpose fopen during libfabric's start-up (see
@@ -169,9 +142,6 @@ fn main() {
         .atleast_version("0.13")
         .probe("json-c")
         .unwrap_or_else(|e| panic!("json-c not found through pkg-config (install libjson-c-dev): {e}"));
-    if std::env::var_os("CARGO_FEATURE_MPI").is_some() {
-        compile_mpi_constants();
-    }
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=build.rs");
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Bedrock start-up benchmark (issue: daemon launch -> group file written;
-mpiexec -n 4 -> complete group file; RSS of an idle daemon).
+mpiexec.mpich -n 4 -> complete group file; RSS of an idle daemon).
 
 Any program linked with Debian's libfabric 1.17 pays ~200 ms before main()
 (libpsm2/libinfinipath load-time timer calibration), so times are also
@@ -55,9 +55,9 @@ def floor(mpi):
     exe = os.path.join(work, name)
     if not os.path.exists(exe):
         open(src, "w").write(FLOOR_C[mpi])
-        subprocess.run(["mpicc" if mpi else "cc", src, "-o", exe, "-Wl,--no-as-needed", "-lfabric"], check=True)
+        subprocess.run(["mpicc.mpich" if mpi else "cc", src, "-o", exe, "-Wl,--no-as-needed", "-lfabric"], check=True)
     marker = os.path.join(tempfile.mkdtemp(dir=work), "marker")
-    cmd = (["mpiexec", "-n", "4"] if mpi else []) + [exe, marker]
+    cmd = (["mpiexec.mpich", "-n", "4"] if mpi else []) + [exe, marker]
     t = time.perf_counter()
     p = subprocess.Popen(cmd)
     t1 = wait_file(marker, 4 if mpi else 1)
@@ -72,7 +72,7 @@ def launch(mpi):
                       "file": os.path.join(d, "g.flock")}}]}
     path = os.path.join(d, "c.json")
     json.dump(cfg, open(path, "w"))
-    cmd = (["mpiexec", "-n", "4"] if mpi else []) + [bedrock, "na+sm", "-c", path, "-v", "error"]
+    cmd = (["mpiexec.mpich", "-n", "4"] if mpi else []) + [bedrock, "na+sm", "-c", path, "-v", "error"]
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd)
     t1 = wait_file(os.path.join(d, "g.flock"), 4 if mpi else 1)

@@ -44,6 +44,23 @@ mod with_mpi {
     use mpi::traits::{AsRaw, CommunicatorCollectives};
     use std::time::Instant;
 
+    /// The `mpi` crate's communicator handle (an `int` with MPICH, a pointer
+    /// with Open MPI, depending on the MPI it was built against) as the
+    /// library's [`bmpi::RawComm`].
+    trait ToRawComm {
+        fn to_raw_comm(self) -> bmpi::RawComm;
+    }
+    impl ToRawComm for std::os::raw::c_int {
+        fn to_raw_comm(self) -> bmpi::RawComm {
+            self as u32 as bmpi::RawComm
+        }
+    }
+    impl<T> ToRawComm for *mut T {
+        fn to_raw_comm(self) -> bmpi::RawComm {
+            self as bmpi::RawComm
+        }
+    }
+
     struct Args {
         ranks: Option<Vec<i32>>,
         mismatch: bool,
@@ -181,7 +198,7 @@ mod with_mpi {
         let start = Instant::now();
         let result: Result<Option<GroupView>, FlockError> = if let Some(comm) = &split_comm {
             // SAFETY: a live intracommunicator created just above.
-            unsafe { bmpi::view_from_raw_comm(comm.as_raw().0, &address, provider_id) }.map(Some)
+            unsafe { bmpi::view_from_raw_comm(comm.as_raw().0.to_raw_comm(), &address, provider_id) }.map(Some)
         } else if let Some(list) = &ranks {
             bmpi::view_from_world_ranks(&address, provider_id, list)
         } else {

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and tests need (Debian 12).
 # Safe to run again: apt skips what is already there.
+# Both MPIs (MPICH and Open MPI): the tests run each under its own launcher,
+# called by its explicit name (mpiexec.mpich, mpirun.openmpi). Installing
+# Open MPI may switch the plain mpiexec/mpicc alternatives to it; nothing
+# here depends on them.
 set -euo pipefail
-packages=(libfabric-dev libjson-c-dev nlohmann-json3-dev libfabric-bin mpich libmpich-dev libclang-dev clang cmake g++ make pkg-config iproute2 python3)
+packages=(libfabric-dev libjson-c-dev nlohmann-json3-dev libfabric-bin mpich libmpich-dev openmpi-bin libopenmpi-dev binutils libclang-dev clang cmake g++ make pkg-config iproute2 python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

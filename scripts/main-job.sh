@@ -2,8 +2,8 @@
 # The main job: install what is needed, build and install into build/prefix,
 # then run the Flock-integration tutorial for real: Bedrock daemons started
 # from the tutorial's configs (one daemon, then a 4-process group under
-# mpiexec) and the documented C++ service-discovery client listing every
-# member of the group.
+# each MPI's launcher, mpiexec.mpich and mpirun.openmpi) and the documented
+# C++ service-discovery client listing every member of the group.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

@@ -51,7 +51,7 @@ done
 section "Bedrock: daemons, configs, C and C++ modules, C and C++ clients, CLIs (installed prefix)"
 bash tests/bedrock/run.sh build/test-prefix na+sm
 
-section "the Flock-integration tutorial (Bedrock daemons, mpiexec -n 4 group, discovery client), na+sm and ofi+tcp"
+section "the Flock-integration tutorial (Bedrock daemons, 4-process groups under mpiexec.mpich and mpirun.openmpi, discovery client), na+sm and ofi+tcp"
 for protocol in na+sm ofi+tcp; do
     bash examples-c/tutorial/run.sh build/test-prefix "$protocol"
 done

@@ -6,9 +6,16 @@
 //! (MPI singleton) — and check what every rank printed. They build nothing:
 //! the example must already be in `target/<profile>/examples/` (plain
 //! `cargo test` builds examples; with `--test mpi_bootstrap` run
-//! `cargo build --example mpi_view` first). `mpiexec` (MPICH; override with
-//! the MPIEXEC variable) must be on PATH: CI installs MPICH, and a missing
-//! launcher is a test failure, not a skip.
+//! `cargo build --example mpi_view` first).
+//!
+//! The example links the MPI the `mpi` crate was built against (whatever
+//! `mpicc` is: MPICH or Open MPI), so each job uses that MPI's own launcher,
+//! by its explicit name: `mpiexec.mpich`, or `mpirun.openmpi
+//! --allow-run-as-root --oversubscribe` (the plain `mpiexec` is whichever
+//! MPI was installed last). MPIEXEC overrides the launcher. One test starts
+//! the example under the *other* MPI's launcher and expects the mismatch
+//! error. CI installs both MPIs; a missing launcher is a test failure, not a
+//! skip.
 
 use mochi::flock::bootstrap_mpi::validate_ranks;
 use mochi::flock::FlockError;
@@ -81,8 +88,73 @@ mod with_mpi {
         path
     }
 
-    fn mpiexec() -> String {
-        std::env::var("MPIEXEC").unwrap_or_else(|_| "mpiexec".to_owned())
+    /// The two MPI families, each with its launcher.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Family {
+        Mpich,
+        OpenMpi,
+    }
+
+    impl Family {
+        fn other(self) -> Family {
+            match self {
+                Family::Mpich => Family::OpenMpi,
+                Family::OpenMpi => Family::Mpich,
+            }
+        }
+
+        /// The launcher by its explicit name, with the options it needs here.
+        fn launcher(self) -> Command {
+            match self {
+                Family::Mpich => Command::new("mpiexec.mpich"),
+                Family::OpenMpi => {
+                    let mut cmd = Command::new("mpirun.openmpi");
+                    // Refuses root and more processes than cores otherwise.
+                    cmd.args(["--allow-run-as-root", "--oversubscribe"]);
+                    cmd
+                }
+            }
+        }
+    }
+
+    /// The MPI the example is linked with, from the NEEDED entries of its
+    /// dynamic section (`libmpi.so.40` is Open MPI's; anything else the
+    /// MPICH ABI). Not a search of the whole file: libmochi's code holds
+    /// both names.
+    fn linked_family() -> Family {
+        let out = Command::new("readelf")
+            .arg("-d")
+            .arg(example())
+            .output()
+            .expect("readelf (binutils) must be installed to read the example's NEEDED entries");
+        assert!(out.status.success(), "readelf -d failed: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.lines().any(|l| l.contains("(NEEDED)") && l.contains("[libmpi.so.40]")) {
+            Family::OpenMpi
+        } else {
+            Family::Mpich
+        }
+    }
+
+    /// The launcher of `family`, or the one MPIEXEC names.
+    fn launcher_for(family: Family) -> Command {
+        match std::env::var("MPIEXEC") {
+            Ok(custom) if !custom.is_empty() => {
+                let mut cmd = Command::new(&custom);
+                let banner = Command::new(&custom)
+                    .arg("--version")
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+                    .unwrap_or_default();
+                if banner.contains("Open MPI") || banner.contains("OpenRTE") {
+                    cmd.arg("--oversubscribe")
+                        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+                        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+                }
+                cmd
+            }
+            _ => family.launcher(),
+        }
     }
 
     struct Run {
@@ -102,7 +174,19 @@ mod with_mpi {
     fn run(mut cmd: Command) -> Run {
         let _one = ONE_JOB_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         // A singleton must not believe it was started by a launcher.
-        for var in ["PMI_RANK", "PMI_SIZE", "PMI_FD", "PMI_PORT", "PMI_ID", "PMIX_RANK", "MPI_LOCALNRANKS"] {
+        for var in [
+            "PMI_RANK",
+            "PMI_SIZE",
+            "PMI_FD",
+            "PMI_PORT",
+            "PMI_ID",
+            "PMIX_RANK",
+            "MPI_LOCALNRANKS",
+            "OMPI_COMM_WORLD_RANK",
+            "OMPI_COMM_WORLD_SIZE",
+            "SLURM_PROCID",
+            "MOCHI_MPI_LIBRARY",
+        ] {
             cmd.env_remove(var);
         }
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -110,8 +194,9 @@ mod with_mpi {
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "{program} not found: the MPI bootstrap tests need an MPI launcher on PATH \
-                 (Debian/Ubuntu: apt-get install mpich libmpich-dev; or set MPIEXEC)"
+                "{program} not found: the MPI bootstrap tests need both MPIs' launchers on PATH \
+                 (Debian/Ubuntu: apt-get install mpich libmpich-dev openmpi-bin libopenmpi-dev, as \
+                 scripts/install-deps.sh does; or set MPIEXEC)"
             ),
             Err(e) => panic!("could not start {program}: {e}"),
         };
@@ -152,24 +237,10 @@ mod with_mpi {
     }
 
     fn launch(n: usize, args: &[&str]) -> Run {
-        let launcher = mpiexec();
-        let mut version = Command::new(&launcher);
-        version.arg("--version");
-        let banner = match version.output() {
-            Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "`{launcher}` not found on PATH: the MPI bootstrap tests need MPICH's mpiexec \
-                 (Debian/Ubuntu: apt-get install mpich libmpich-dev; or set MPIEXEC to the launcher)"
-            ),
-            Err(e) => panic!("could not run `{launcher} --version`: {e}"),
-        };
-        let mut cmd = Command::new(&launcher);
-        if banner.contains("Open MPI") || banner.contains("OpenRTE") {
-            // Open MPI refuses root and more processes than cores by default.
-            cmd.arg("--oversubscribe")
-                .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-                .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-        }
+        launch_with(launcher_for(linked_family()), n, args)
+    }
+
+    fn launch_with(mut cmd: Command, n: usize, args: &[&str]) -> Run {
         cmd.arg("-n").arg(n.to_string()).arg(example()).args(args);
         run(cmd)
     }
@@ -242,7 +313,7 @@ mod with_mpi {
             assert_eq!(l.2, Some(digest), "digests differ\n{}", r.describe());
             assert_eq!(l.3, 4, "member count\n{}", r.describe());
         }
-        eprintln!("mpiexec -n 4: bootstrap times (µs) {:?}", times(&r));
+        eprintln!("{:?} launcher, 4 ranks: bootstrap times (µs) {:?}", linked_family(), times(&r));
     }
 
     #[test]
@@ -365,5 +436,28 @@ mod with_mpi {
         let r = singleton(&["--threads", "8"]);
         assert!(r.status.success(), "{}", r.describe());
         assert_eq!(view_lines(&r, 1)[0].3, 1);
+    }
+
+    #[test]
+    fn the_other_mpis_launcher_is_an_error_on_every_rank() {
+        // The example has its MPI linked in (the library uses the MPI in the
+        // process); the other family's launcher cannot give it a world of 2:
+        // every rank sees a world of 1, which must be an error naming the
+        // launcher, the library and MOCHI_MPI_LIBRARY, not two 1-member views.
+        let family = linked_family();
+        let other = family.other();
+        let r = launch_with(other.launcher(), 2, &[]);
+        assert!(!r.status.success(), "{}", r.describe());
+        let errors = error_lines(&r, 2);
+        let (size_var, library) = match other {
+            Family::OpenMpi => ("OMPI_COMM_WORLD_SIZE=2", "libmpich.so.12"),
+            Family::Mpich => ("PMI_SIZE=2", "libmpi.so.40"),
+        };
+        for (rank, code, message) in errors {
+            assert_eq!(code, 9, "FLOCK_ERR_FROM_MPI on rank {rank}\n{}", r.describe());
+            for needle in ["launcher started 2 processes", "world of 1", size_var, library, "MOCHI_MPI_LIBRARY"] {
+                assert!(message.contains(needle), "{needle:?} missing from {message:?}");
+            }
+        }
     }
 }

@@ -20,10 +20,14 @@ extern "C" {
 
 /**
  * Collective over `comm`: clears `view` and adds every rank's (address,
- * provider id). Fails with `FLOCK_ERR_OP_UNSUPPORTED` in builds without MPI.
+ * provider id). Works with MPICH-ABI MPIs (MPICH, Intel MPI, MVAPICH, Cray
+ * MPICH) and Open MPI: the communicator is read with the ABI of the MPI
+ * the calling program uses. Fails with `FLOCK_ERR_OP_UNSUPPORTED` in builds
+ * without MPI.
  *
  * # Safety
- * `comm` must be a valid communicator; `view` NULL or a valid view.
+ * `comm` must be a valid communicator of the MPI the program initialized;
+ * `view` NULL or a valid view.
  */
 flock_return_t flock_group_view_init_from_mpi(margo_instance_id mid,
                                               uint16_t provider_id,

@@ -37,18 +37,12 @@ struct Inner {
     rank_addresses: Option<Vec<String>>,
 }
 
-/// (rank, size) when started by mpiexec (MPICH's or Open MPI's launcher
-/// variables): per-rank config arrays need it, and asking the environment
-/// spares non-MPI runs an MPI initialization.
+/// (rank, size) when started by an MPI launcher (Open MPI's, MPICH's Hydra,
+/// a PMI/PMIx launcher, Slurm's srun: see `flock::mpi_launcher`): per-rank
+/// config arrays need it, and asking the environment spares non-MPI runs
+/// an MPI initialization.
 pub fn launcher_rank_size() -> Option<(i32, i32)> {
-    let get = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<i32>().ok());
-    match (get("PMI_RANK"), get("PMI_SIZE")) {
-        (Some(r), Some(s)) => Some((r, s)),
-        _ => match (get("OMPI_COMM_WORLD_RANK"), get("OMPI_COMM_WORLD_SIZE")) {
-            (Some(r), Some(s)) => Some((r, s)),
-            _ => None,
-        },
-    }
+    crate::flock::mpi_launcher::rank_size()
 }
 
 impl Server {

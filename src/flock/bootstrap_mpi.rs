@@ -31,16 +31,11 @@
 
 use super::{FlockError, GroupView};
 
-/// The C type `MPI_Comm` of the MPI library this crate was built against
-/// (an `int` with MPICH, a pointer with Open MPI). Without the `mpi` feature
-/// it is MPICH's `int`, only so that signatures stay the same.
-#[cfg(feature = "mpi")]
-pub type RawComm = super::mpi_lib::MPI_Comm;
-/// The C type `MPI_Comm` of the MPI library this crate was built against
-/// (an `int` with MPICH, a pointer with Open MPI). Without the `mpi` feature
-/// it is MPICH's `int`, only so that signatures stay the same.
-#[cfg(not(feature = "mpi"))]
-pub type RawComm = std::os::raw::c_int;
+/// A communicator handle of the loaded MPI, of either ABI, as a
+/// pointer-sized integer: an MPICH-ABI `int` (only its low 32 bits count)
+/// or the address Open MPI uses. Which one is decided at run time from the
+/// library in the process (see `mpi_lib`).
+pub type RawComm = usize;
 
 /// Text of the error every function returns when the crate is built without
 /// the `mpi` feature.
@@ -100,10 +95,10 @@ pub fn view_from_world(self_address: &str, provider_id: u16) -> Result<GroupView
 /// # Safety
 ///
 /// `comm` must be `MPI_COMM_NULL` or a communicator handle of the MPI
-/// library this crate is linked with that stays valid (not freed) for the
-/// duration of the call. MPICH validates handles, but with libraries whose
-/// handles are pointers (Open MPI) a dangling or made-up handle is undefined
-/// behaviour.
+/// library in the process (the one that initialized MPI) that stays valid
+/// (not freed) for the duration of the call. MPICH validates handles, but
+/// with libraries whose handles are pointers (Open MPI) a dangling or
+/// made-up handle is undefined behaviour.
 pub unsafe fn view_from_raw_comm(
     comm: RawComm,
     self_address: &str,
@@ -177,11 +172,11 @@ pub fn validate_ranks(ranks: &[i32], size: i32) -> Result<(), FlockError> {
 #[cfg(feature = "mpi")]
 mod imp {
     use super::{validate_ranks, RawComm};
+    use crate::flock::mpi_lib::{self as ffi, Handle, Mpi};
     use crate::flock::{FlockError, GroupView};
-    use crate::flock::mpi_lib::{self as ffi, Mpi};
     use std::os::raw::{c_char, c_int, c_void};
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Mutex, MutexGuard};
+    use std::sync::{Mutex, MutexGuard, OnceLock};
 
     /// Order-independent fingerprint of a rank selection (`None` = everyone),
     /// compared between ranks to detect that they were given different lists.
@@ -193,7 +188,11 @@ mod imp {
                 sorted.sort_unstable();
                 // FNV-1a over the sorted values and the count.
                 let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-                for v in sorted.iter().map(|&r| r as u32 as u64).chain([ranks.len() as u64]) {
+                for v in sorted
+                    .iter()
+                    .map(|&r| r as u32 as u64)
+                    .chain([ranks.len() as u64])
+                {
                     for b in v.to_le_bytes() {
                         h ^= b as u64;
                         h = h.wrapping_mul(0x0000_0100_0000_01b3);
@@ -224,10 +223,14 @@ mod imp {
 
     /// `MPI_Error_string` of a return code.
     fn error_string(code: c_int) -> String {
-        let Ok(m) = ffi::get() else { return format!("MPI error code {code}") };
+        let Ok(m) = ffi::get() else {
+            return format!("MPI error code {code}");
+        };
         // MPI_MAX_ERROR_STRING is 512 in MPICH and 256 in Open MPI.
         let mut buf = vec![0u8; 1024];
         let mut len: c_int = 0;
+        // SAFETY: MPI_Error_string may be called at any time; the buffer is
+        // larger than MPI_MAX_ERROR_STRING of both ABIs.
         let rc = unsafe { (m.Error_string)(code, buf.as_mut_ptr() as *mut c_char, &mut len) };
         if rc != MPI_SUCCESS || len <= 0 {
             return format!("MPI error code {code}");
@@ -242,19 +245,23 @@ mod imp {
         if rc == MPI_SUCCESS {
             Ok(())
         } else {
-            Err(FlockError::Mpi(format!("{what} failed: {}", error_string(rc))))
+            Err(FlockError::Mpi(format!(
+                "{what} failed: {}",
+                error_string(rc)
+            )))
         }
     }
 
     fn is_initialized(m: &Mpi) -> bool {
         let mut flag: c_int = 0;
-        // Callable at any time, from any thread.
+        // SAFETY: MPI_Initialized may be called at any time, from any thread.
         unsafe { (m.Initialized)(&mut flag) };
         flag != 0
     }
 
     fn is_finalized(m: &Mpi) -> bool {
         let mut flag: c_int = 0;
+        // SAFETY: MPI_Finalized may be called at any time, from any thread.
         unsafe { (m.Finalized)(&mut flag) };
         flag != 0
     }
@@ -298,13 +305,17 @@ mod imp {
 
     /// The MPI library's functions (loaded on first use).
     fn mpi() -> Result<&'static Mpi, FlockError> {
-        ffi::get().map_err(FlockError::Mpi)
+        ffi::get().map_err(|e| FlockError::Mpi(format!("MPI bootstrap: {e}")))
     }
 
     pub(super) fn ensure_initialized() -> Result<(), FlockError> {
         let m = mpi()?;
         if is_initialized(m) {
-            return if is_finalized(m) { Err(already_finalized()) } else { Ok(()) };
+            return if is_finalized(m) {
+                Err(already_finalized())
+            } else {
+                Ok(())
+            };
         }
         let _guard = lock(&INIT_LOCK);
         // Re-check under the lock: another thread (or the application) may
@@ -316,27 +327,43 @@ mod imp {
             return Ok(());
         }
         let mut provided: c_int = 0;
+        // SAFETY: MPI is neither initialized nor finalized (checked under
+        // INIT_LOCK, which every initialization by this module takes); NULL
+        // argc/argv are allowed by the standard.
         let rc = unsafe {
             (m.Init_thread)(
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
-                ffi::THREAD_MULTIPLE(),
+                ffi::THREAD_MULTIPLE,
                 &mut provided,
             )
         };
-        check(rc, "MPI_Init_thread")?;
+        check(rc, "MPI_Init_thread").map_err(|e| {
+            FlockError::Mpi(format!(
+                "{e} (library {}; {})",
+                m.describe(),
+                ffi::environment_summary(ffi::launcher())
+            ))
+        })?;
         WE_INITIALIZED.store(true, Ordering::Release);
+        // SAFETY: registers a function of this library that takes no
+        // argument and cannot unwind.
         if unsafe { libc::atexit(finalize_at_exit) } != 0 {
             crate::warning!(
                 "[flock] could not register MPI_Finalize to run at exit; MPI will not be finalized"
             );
         }
-        if provided != ffi::THREAD_MULTIPLE() {
+        if provided != ffi::THREAD_MULTIPLE {
             crate::debug!(
                 "[flock] MPI initialized with thread level {provided} (MPI_THREAD_MULTIPLE not granted); \
                  MPI bootstrap calls will be serialized"
             );
         }
+        crate::debug!(
+            "[flock] MPI initialized: {}, chosen by {}",
+            m.describe(),
+            m.chosen_by
+        );
         Ok(())
     }
 
@@ -354,32 +381,90 @@ mod imp {
     /// threads running collectives on different communicators, entered in a
     /// different order on different processes.
     fn serialize_if_needed() -> Option<MutexGuard<'static, ()>> {
-        let Ok(m) = ffi::get() else { return Some(lock(&CALL_LOCK)) };
+        let Ok(m) = ffi::get() else {
+            return Some(lock(&CALL_LOCK));
+        };
         let mut level: c_int = 0;
+        // SAFETY: MPI is initialized (callers hold an initialized MPI);
+        // MPI_Query_thread only writes `level`.
         let rc = unsafe { (m.Query_thread)(&mut level) };
-        if rc == MPI_SUCCESS && level == ffi::THREAD_MULTIPLE() {
+        if rc == MPI_SUCCESS && level == ffi::THREAD_MULTIPLE {
             None
         } else {
             Some(lock(&CALL_LOCK))
         }
     }
 
-    pub(super) fn world_rank_size() -> Result<(i32, i32), FlockError> {
-        ensure_initialized()?;
-        let m = mpi()?;
-        let world = ffi::COMM_WORLD();
+    fn rank_size(m: &Mpi, comm: Handle) -> Result<(i32, i32), FlockError> {
         let (mut rank, mut size): (c_int, c_int) = (0, 0);
-        check(unsafe { (m.Comm_rank)(world, &mut rank) }, "MPI_Comm_rank")?;
-        check(unsafe { (m.Comm_size)(world, &mut size) }, "MPI_Comm_size")?;
+        // SAFETY: MPI is initialized and `comm` a live communicator of the
+        // loaded library (its world, or a duplicate we own); the outputs are
+        // local ints.
+        check(
+            unsafe { m.calls.comm_rank(comm, &mut rank) },
+            "MPI_Comm_rank",
+        )?;
+        // SAFETY: as above.
+        check(
+            unsafe { m.calls.comm_size(comm, &mut size) },
+            "MPI_Comm_size",
+        )?;
         Ok((rank, size))
     }
 
-    pub(super) fn view_from_world(self_address: &str, provider_id: u16) -> Result<GroupView, FlockError> {
+    /// `MPI_COMM_WORLD`, after initializing MPI and checking that the MPI
+    /// loaded is the launcher's: a launcher that started N > 1 processes
+    /// and a world of another size means each process runs a different MPI
+    /// than the launcher's (a world of one each), which would silently make
+    /// N one-member groups.
+    fn world() -> Result<(&'static Mpi, Handle), FlockError> {
         ensure_initialized()?;
-        let world = ffi::COMM_WORLD();
+        let m = mpi()?;
+        static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+        let verdict = CHECKED.get_or_init(|| {
+            let Some(launcher) = ffi::launcher() else { return Ok(()) };
+            let Some(expected) = launcher.size else { return Ok(()) };
+            let (_, size) = rank_size(m, m.comm_world).map_err(|e| e.to_string())?;
+            if size == expected {
+                return Ok(());
+            }
+            let advice = if m.chosen_by.starts_with("the MPI already loaded") {
+                "Start the program with the launcher of the MPI it is linked with"
+            } else {
+                "Start the job with the launcher of that MPI, or set MOCHI_MPI_LIBRARY to the launcher's libmpi"
+            };
+            Err(format!(
+                "MPI bootstrap: the launcher started {expected} processes but the MPI library loaded here sees an \
+                 MPI world of {size}: it is not the launcher's MPI, or it could not reach the launcher (PMI). \
+                 Library: {}, chosen by {}; {}. {advice}",
+                m.describe(),
+                m.chosen_by,
+                ffi::environment_summary(Some(launcher))
+            ))
+        });
+        match verdict {
+            Ok(()) => Ok((m, m.comm_world)),
+            Err(e) => Err(FlockError::Mpi(e.clone())),
+        }
+    }
+
+    pub(super) fn world_rank_size() -> Result<(i32, i32), FlockError> {
+        let (m, world) = world()?;
+        rank_size(m, world)
+    }
+
+    pub(super) fn view_from_world(
+        self_address: &str,
+        provider_id: u16,
+    ) -> Result<GroupView, FlockError> {
+        let (_, world) = world()?;
         let comm = PrivateComm::dup(world)?;
         let selected = gather(&comm, self_address, provider_id, None)?;
-        selected.ok_or_else(|| FlockError::Other("MPI bootstrap: calling process missing from the world view".to_owned()))
+        selected.ok_or_else(|| {
+            FlockError::Other(
+                "MPI bootstrap: calling process missing from the world view".to_owned(),
+            )
+        })
     }
 
     pub(super) unsafe fn view_from_raw_comm(
@@ -389,26 +474,44 @@ mod imp {
     ) -> Result<GroupView, FlockError> {
         let m = mpi()?;
         if !is_initialized(m) {
-            return Err(FlockError::Mpi(
-                "MPI is not initialized: initialize MPI before passing a communicator".to_owned(),
-            ));
+            return Err(FlockError::Mpi(format!(
+                "MPI is not initialized: initialize MPI before passing a communicator (the MPI in use is {})",
+                m.describe()
+            )));
         }
         if is_finalized(m) {
             return Err(FlockError::Mpi("MPI has already been finalized".to_owned()));
         }
-        if comm == ffi::COMM_NULL() {
-            return Err(FlockError::InvalidArgs("the MPI communicator is MPI_COMM_NULL".to_owned()));
+        let comm = m.handle_from_raw(comm);
+        if comm == m.comm_null {
+            return Err(FlockError::InvalidArgs(
+                "the MPI communicator is MPI_COMM_NULL".to_owned(),
+            ));
+        }
+        if comm.0 == 0 {
+            return Err(FlockError::InvalidArgs(format!(
+                "the MPI communicator is 0, which is not a communicator of {}",
+                m.describe()
+            )));
         }
         let mut inter: c_int = 0;
-        check((m.Comm_test_inter)(comm, &mut inter), "MPI_Comm_test_inter")?;
+        // SAFETY: the caller guarantees `comm` is a live communicator of the
+        // MPI in the process, which `m` is (already loaded wins).
+        check(
+            m.calls.comm_test_inter(comm, &mut inter),
+            "MPI_Comm_test_inter",
+        )?;
         if inter != 0 {
             return Err(FlockError::InvalidArgs(
-                "an intercommunicator cannot bootstrap a group; pass an intracommunicator".to_owned(),
+                "an intercommunicator cannot bootstrap a group; pass an intracommunicator"
+                    .to_owned(),
             ));
         }
         let private = PrivateComm::dup(comm)?;
         let selected = gather(&private, self_address, provider_id, None)?;
-        selected.ok_or_else(|| FlockError::Other("MPI bootstrap: calling process missing from the view".to_owned()))
+        selected.ok_or_else(|| {
+            FlockError::Other("MPI bootstrap: calling process missing from the view".to_owned())
+        })
     }
 
     pub(super) fn view_from_world_ranks(
@@ -416,8 +519,7 @@ mod imp {
         provider_id: u16,
         ranks: &[i32],
     ) -> Result<Option<GroupView>, FlockError> {
-        ensure_initialized()?;
-        let world = ffi::COMM_WORLD();
+        let (_, world) = world()?;
         let comm = PrivateComm::dup(world)?;
         gather(&comm, self_address, provider_id, Some(ranks))
     }
@@ -425,19 +527,33 @@ mod imp {
     /// A duplicate of a communicator, with `MPI_ERRORS_RETURN`, freed on
     /// drop. Duplicating is collective over the communicator.
     struct PrivateComm {
-        comm: ffi::MPI_Comm,
+        m: &'static Mpi,
+        comm: Handle,
         _serial: Option<MutexGuard<'static, ()>>,
     }
 
     impl PrivateComm {
-        fn dup(parent: ffi::MPI_Comm) -> Result<PrivateComm, FlockError> {
+        /// `parent` must be a live communicator of the loaded MPI.
+        fn dup(parent: Handle) -> Result<PrivateComm, FlockError> {
             let m = mpi()?;
             let serial = serialize_if_needed();
-            let mut comm = ffi::COMM_NULL();
-            check(unsafe { (m.Comm_dup)(parent, &mut comm) }, "MPI_Comm_dup")?;
-            let private = PrivateComm { comm, _serial: serial };
+            let mut comm = m.comm_null;
+            // SAFETY: MPI is initialized, `parent` is live (callers pass the
+            // world or a communicator the C caller vouched for), `comm` is
+            // written by MPI_Comm_dup.
             check(
-                unsafe { (m.Comm_set_errhandler)(private.comm, ffi::ERRORS_RETURN()) },
+                unsafe { m.calls.comm_dup(parent, &mut comm) },
+                "MPI_Comm_dup",
+            )?;
+            let private = PrivateComm {
+                m,
+                comm,
+                _serial: serial,
+            };
+            check(
+                // SAFETY: `private.comm` was just created by MPI_Comm_dup;
+                // MPI_ERRORS_RETURN is a predefined error handler.
+                unsafe { m.calls.comm_set_errhandler(private.comm, m.errors_return) },
                 "MPI_Comm_set_errhandler",
             )?;
             Ok(private)
@@ -447,9 +563,8 @@ mod imp {
     impl Drop for PrivateComm {
         fn drop(&mut self) {
             // Local operation; nothing useful to do on failure.
-            if let Ok(m) = ffi::get() {
-                unsafe { (m.Comm_free)(&mut self.comm) };
-            }
+            // SAFETY: `comm` is our own duplicate, freed exactly once here.
+            unsafe { self.m.calls.comm_free(&mut self.comm) };
         }
     }
 
@@ -473,11 +588,9 @@ mod imp {
         provider_id: u16,
         ranks: Option<&[i32]>,
     ) -> Result<Option<Vec<(usize, String, u16)>>, FlockError> {
-        let m = mpi()?;
+        let m = comm.m;
         let comm = comm.comm;
-        let (mut rank, mut size): (c_int, c_int) = (0, 0);
-        check(unsafe { (m.Comm_rank)(comm, &mut rank) }, "MPI_Comm_rank")?;
-        check(unsafe { (m.Comm_size)(comm, &mut size) }, "MPI_Comm_size")?;
+        let (rank, size) = rank_size(m, comm)?;
         let nprocs = size as usize;
 
         // Local verdict on our own arguments; shared with everybody below
@@ -486,9 +599,13 @@ mod imp {
         let ranks_error = ranks.and_then(|list| validate_ranks(list, size).err());
         let local_error = ranks_error.or_else(|| {
             if address.is_empty() {
-                Some(FlockError::InvalidArgs("the address of the calling process is empty".to_owned()))
+                Some(FlockError::InvalidArgs(
+                    "the address of the calling process is empty".to_owned(),
+                ))
             } else if address.len() > c_int::MAX as usize {
-                Some(FlockError::InvalidArgs("the address of the calling process is too long".to_owned()))
+                Some(FlockError::InvalidArgs(
+                    "the address of the calling process is too long".to_owned(),
+                ))
             } else {
                 None
             }
@@ -497,21 +614,31 @@ mod imp {
         let me_member = is_member(rank as usize);
 
         let mut header = [0u64; HEADER_WORDS];
-        header[H_ADDR_LEN] = if local_error.is_none() && me_member { address.len() as u64 } else { 0 };
+        header[H_ADDR_LEN] = if local_error.is_none() && me_member {
+            address.len() as u64
+        } else {
+            0
+        };
         header[H_PROVIDER] = provider_id as u64;
         header[H_SELECTION] = selection_fingerprint(ranks);
-        header[H_STATUS] = if local_error.is_some() { STATUS_REFUSED } else { STATUS_OK };
+        header[H_STATUS] = if local_error.is_some() {
+            STATUS_REFUSED
+        } else {
+            STATUS_OK
+        };
 
         let mut headers = vec![0u64; HEADER_WORDS * nprocs];
         check(
+            // SAFETY: `comm` is our live duplicate; the send buffer holds
+            // HEADER_WORDS u64 and the receive buffer HEADER_WORDS per rank.
             unsafe {
-                (m.Allgather)(
+                m.calls.allgather(
                     header.as_ptr() as *const c_void,
                     HEADER_WORDS as c_int,
-                    ffi::UINT64_T(),
+                    m.uint64_t,
                     headers.as_mut_ptr() as *mut c_void,
                     HEADER_WORDS as c_int,
-                    ffi::UINT64_T(),
+                    m.uint64_t,
                     comm,
                 )
             },
@@ -523,7 +650,9 @@ mod imp {
         if let Some(err) = local_error {
             return Err(err);
         }
-        let refused: Vec<usize> = (0..nprocs).filter(|&r| header_of(r)[H_STATUS] != STATUS_OK).collect();
+        let refused: Vec<usize> = (0..nprocs)
+            .filter(|&r| header_of(r)[H_STATUS] != STATUS_OK)
+            .collect();
         if !refused.is_empty() {
             return Err(FlockError::InvalidConfig(format!(
                 "MPI bootstrap refused by rank{} {} (see the error reported there)",
@@ -558,15 +687,18 @@ mod imp {
         let mut bytes = vec![0u8; total as usize];
         let send: &[u8] = if me_member { address.as_bytes() } else { &[] };
         check(
+            // SAFETY: `comm` is our live duplicate; `counts`/`displs` have
+            // one entry per rank, describe disjoint ranges of `bytes` (sized
+            // to their sum), and every rank sends the length it announced.
             unsafe {
-                (m.Allgatherv)(
+                m.calls.allgatherv(
                     send.as_ptr() as *const c_void,
                     send.len() as c_int,
-                    ffi::UINT8_T(),
+                    m.uint8_t,
                     bytes.as_mut_ptr() as *mut c_void,
                     counts.as_ptr(),
                     displs.as_ptr(),
-                    ffi::UINT8_T(),
+                    m.uint8_t,
                     comm,
                 )
             },
@@ -581,7 +713,9 @@ mod imp {
             let start = displs[r] as usize;
             let end = start + counts[r] as usize;
             let addr = std::str::from_utf8(&bytes[start..end]).map_err(|_| {
-                FlockError::Mpi(format!("MPI bootstrap: rank {r} sent an address that is not valid UTF-8"))
+                FlockError::Mpi(format!(
+                    "MPI bootstrap: rank {r} sent an address that is not valid UTF-8"
+                ))
             })?;
             members.push((r, addr.to_owned(), header_of(r)[H_PROVIDER] as u16));
         }
@@ -595,9 +729,12 @@ mod imp {
         provider_id: u16,
         ranks: Option<&[i32]>,
     ) -> Result<Option<GroupView>, FlockError> {
-        let Some(members) = exchange(comm, self_address, provider_id, ranks)? else { return Ok(None) };
+        let Some(members) = exchange(comm, self_address, provider_id, ranks)? else {
+            return Ok(None);
+        };
         let mut view = GroupView::new();
-        let mut owner: std::collections::HashMap<(&str, u16), usize> = std::collections::HashMap::new();
+        let mut owner: std::collections::HashMap<(&str, u16), usize> =
+            std::collections::HashMap::new();
         for (r, addr, pid) in &members {
             if let Some(first) = owner.insert((addr.as_str(), *pid), *r) {
                 return Err(FlockError::InvalidConfig(format!(
@@ -610,15 +747,18 @@ mod imp {
     }
 
     pub(super) fn world_addresses(self_address: &str) -> Result<Vec<String>, FlockError> {
-        ensure_initialized()?;
-        let world = ffi::COMM_WORLD();
+        let (_, world) = world()?;
         let comm = PrivateComm::dup(world)?;
         let members = exchange(&comm, self_address, 0, None)?.unwrap_or_default();
         Ok(members.into_iter().map(|(_, addr, _)| addr).collect())
     }
 
     fn join(ranks: &[usize]) -> String {
-        ranks.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+        ranks
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -647,11 +787,19 @@ mod imp {
         Err(unsupported())
     }
 
-    pub(super) unsafe fn view_from_raw_comm(_: RawComm, _: &str, _: u16) -> Result<GroupView, FlockError> {
+    pub(super) unsafe fn view_from_raw_comm(
+        _: RawComm,
+        _: &str,
+        _: u16,
+    ) -> Result<GroupView, FlockError> {
         Err(unsupported())
     }
 
-    pub(super) fn view_from_world_ranks(_: &str, _: u16, _: &[i32]) -> Result<Option<GroupView>, FlockError> {
+    pub(super) fn view_from_world_ranks(
+        _: &str,
+        _: u16,
+        _: &[i32],
+    ) -> Result<Option<GroupView>, FlockError> {
         Err(unsupported())
     }
 

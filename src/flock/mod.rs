@@ -16,6 +16,7 @@ pub mod error;
 pub mod gateway;
 #[cfg(feature = "mpi")]
 pub mod mpi_lib;
+pub mod mpi_launcher;
 pub mod protocol;
 pub mod provider;
 pub mod registry;

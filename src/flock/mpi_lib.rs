@@ -4,140 +4,410 @@
 //! cost each process about 3.5 ms and several MiB at start-up, and
 //! libmochi runs on machines without MPI installed.
 //!
-//! If the process already has MPI (an MPI program calling
-//! `flock_group_view_init_from_mpi`), its symbols are used. Otherwise the
-//! library named by `MOCHI_MPI_LIBRARY`, else `libmpich.so.12` then
-//! `libmpi.so.12`, is loaded. The constants come from the mpi.h libmochi
-//! was built against (`mpi_abi.c`): an MPICH-ABI MPI (MPICH, Intel MPI,
-//! MVAPICH, Cray MPICH), whose handles are ints with fixed values.
-#![allow(non_snake_case, non_camel_case_types)]
+//! Which library, first match wins:
+//! 1. the MPI already in the process (an MPI program calling
+//!    `flock_group_view_init_from_mpi`): its symbols are used;
+//! 2. the library `MOCHI_MPI_LIBRARY` names (a file name or a path);
+//! 3. the MPI of the launcher's family ([`super::mpi_launcher`]): Open MPI
+//!    (`libmpi.so.40`) under Open MPI's `mpirun` or a PMIx launcher, the
+//!    MPICH ABI (`libmpich.so.12`, then `libmpi.so.12`) under Hydra or
+//!    another PMI-1/2 launcher, any of them otherwise.
+//!
+//! Both ABIs are supported, told apart at run time from the library loaded:
+//! - Open MPI: handles are addresses of the library's predefined objects
+//!   (`MPI_COMM_WORLD` is `&ompi_mpi_comm_world`, `MPI_UINT64_T` is
+//!   `&ompi_mpi_uint64_t`, ...), found with `dlsym`;
+//! - the MPICH ABI (MPICH, Intel MPI, MVAPICH, Cray MPICH): handles are
+//!   `int`s with fixed values (those of MPICH's `mpi.h`).
+//!
+//! Handles travel as [`Handle`], wide enough for both; [`Calls`] converts
+//! them to the library's own type at each call.
+#![allow(non_snake_case)]
 
+use super::mpi_launcher::{self, Family, Launcher};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::OnceLock;
 
-pub type MPI_Comm = c_int;
-pub type MPI_Datatype = c_int;
-pub type MPI_Errhandler = c_int;
+/// An MPI handle (communicator, datatype, error handler) of either ABI:
+/// the `int` of the MPICH ABI (zero-extended from 32 bits) or the address
+/// Open MPI uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct Handle(pub usize);
 
-extern "C" {
-    static mochi_mpi_comm_world: c_int;
-    static mochi_mpi_comm_null: c_int;
-    static mochi_mpi_errors_return: c_int;
-    static mochi_mpi_uint64_t: c_int;
-    static mochi_mpi_uint8_t: c_int;
-    static mochi_mpi_thread_multiple: c_int;
-}
-
-// SAFETY (all six): constant ints defined in mpi_abi.c, never written.
-pub fn COMM_WORLD() -> MPI_Comm {
-    unsafe { mochi_mpi_comm_world }
-}
-pub fn COMM_NULL() -> MPI_Comm {
-    unsafe { mochi_mpi_comm_null }
-}
-pub fn ERRORS_RETURN() -> MPI_Errhandler {
-    unsafe { mochi_mpi_errors_return }
-}
-pub fn UINT64_T() -> MPI_Datatype {
-    unsafe { mochi_mpi_uint64_t }
-}
-pub fn UINT8_T() -> MPI_Datatype {
-    unsafe { mochi_mpi_uint8_t }
-}
-pub fn THREAD_MULTIPLE() -> c_int {
-    unsafe { mochi_mpi_thread_multiple }
+/// The two ABIs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Abi {
+    /// `int` handles with fixed values.
+    Mpich,
+    /// Handles are addresses of the library's predefined objects.
+    OpenMpi,
 }
 
-/// The MPI functions the bootstrap calls.
-pub struct Mpi {
-    pub Initialized: unsafe extern "C" fn(*mut c_int) -> c_int,
-    pub Finalized: unsafe extern "C" fn(*mut c_int) -> c_int,
-    pub Init_thread: unsafe extern "C" fn(*mut c_int, *mut *mut *mut c_char, c_int, *mut c_int) -> c_int,
-    pub Finalize: unsafe extern "C" fn() -> c_int,
-    pub Query_thread: unsafe extern "C" fn(*mut c_int) -> c_int,
-    pub Error_string: unsafe extern "C" fn(c_int, *mut c_char, *mut c_int) -> c_int,
-    pub Comm_rank: unsafe extern "C" fn(MPI_Comm, *mut c_int) -> c_int,
-    pub Comm_size: unsafe extern "C" fn(MPI_Comm, *mut c_int) -> c_int,
-    pub Comm_dup: unsafe extern "C" fn(MPI_Comm, *mut MPI_Comm) -> c_int,
-    pub Comm_free: unsafe extern "C" fn(*mut MPI_Comm) -> c_int,
-    pub Comm_set_errhandler: unsafe extern "C" fn(MPI_Comm, MPI_Errhandler) -> c_int,
-    pub Comm_test_inter: unsafe extern "C" fn(MPI_Comm, *mut c_int) -> c_int,
-    #[allow(clippy::type_complexity)]
-    pub Allgather: unsafe extern "C" fn(*const c_void, c_int, MPI_Datatype, *mut c_void, c_int, MPI_Datatype, MPI_Comm) -> c_int,
-    #[allow(clippy::type_complexity)]
-    pub Allgatherv: unsafe extern "C" fn(
+impl Abi {
+    pub fn name(self) -> &'static str {
+        match self {
+            Abi::Mpich => "MPICH ABI",
+            Abi::OpenMpi => "Open MPI ABI",
+        }
+    }
+}
+
+/// The MPICH ABI's predefined handles (MPICH's `mpi.h`; fixed by the ABI,
+/// shared by Intel MPI, MVAPICH and Cray MPICH).
+mod mpich_abi {
+    pub const COMM_WORLD: u32 = 0x4400_0000;
+    pub const COMM_NULL: u32 = 0x0400_0000;
+    pub const ERRORS_RETURN: u32 = 0x5400_0001;
+    pub const UINT64_T: u32 = 0x4c00_083e;
+    pub const UINT8_T: u32 = 0x4c00_013b;
+}
+
+/// `MPI_THREAD_MULTIPLE` (3 in both ABIs).
+pub const THREAD_MULTIPLE: c_int = 3;
+
+/// The handle type of one ABI.
+trait RawHandle: Copy + Send + Sync + 'static {
+    fn from_handle(h: Handle) -> Self;
+    fn into_handle(self) -> Handle;
+}
+
+/// MPICH ABI: an `int`. Only the low 32 bits of a [`Handle`] count (a C
+/// caller's `int` argument arrives with whatever was in the upper half of
+/// its register).
+impl RawHandle for c_int {
+    fn from_handle(h: Handle) -> Self {
+        h.0 as u32 as c_int
+    }
+    fn into_handle(self) -> Handle {
+        Handle(self as u32 as usize)
+    }
+}
+
+/// Open MPI ABI: an address, carried as an integer (never dereferenced by
+/// us). An integer type rather than a pointer keeps the function table
+/// `Send + Sync`; both travel in the same register.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct Address(usize);
+
+impl RawHandle for Address {
+    fn from_handle(h: Handle) -> Self {
+        Address(h.0)
+    }
+    fn into_handle(self) -> Handle {
+        Handle(self.0)
+    }
+}
+
+/// The MPI functions that take handles, with handles of either ABI.
+///
+/// # Safety (every method)
+/// Same contract as the MPI function named: MPI initialized (and not
+/// finalized), valid handles of the loaded library, buffers as large as
+/// the counts say.
+#[allow(clippy::missing_safety_doc)]
+pub trait Calls: Send + Sync {
+    unsafe fn comm_rank(&self, comm: Handle, rank: &mut c_int) -> c_int;
+    unsafe fn comm_size(&self, comm: Handle, size: &mut c_int) -> c_int;
+    unsafe fn comm_dup(&self, comm: Handle, out: &mut Handle) -> c_int;
+    unsafe fn comm_free(&self, comm: &mut Handle) -> c_int;
+    unsafe fn comm_set_errhandler(&self, comm: Handle, errhandler: Handle) -> c_int;
+    unsafe fn comm_test_inter(&self, comm: Handle, flag: &mut c_int) -> c_int;
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn allgather(
+        &self,
+        send: *const c_void,
+        send_count: c_int,
+        send_type: Handle,
+        recv: *mut c_void,
+        recv_count: c_int,
+        recv_type: Handle,
+        comm: Handle,
+    ) -> c_int;
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn allgatherv(
+        &self,
+        send: *const c_void,
+        send_count: c_int,
+        send_type: Handle,
+        recv: *mut c_void,
+        recv_counts: *const c_int,
+        displs: *const c_int,
+        recv_type: Handle,
+        comm: Handle,
+    ) -> c_int;
+}
+
+/// The functions of one ABI, `H` being its handle type.
+#[allow(clippy::type_complexity)]
+struct Fns<H> {
+    Comm_rank: unsafe extern "C" fn(H, *mut c_int) -> c_int,
+    Comm_size: unsafe extern "C" fn(H, *mut c_int) -> c_int,
+    Comm_dup: unsafe extern "C" fn(H, *mut H) -> c_int,
+    Comm_free: unsafe extern "C" fn(*mut H) -> c_int,
+    Comm_set_errhandler: unsafe extern "C" fn(H, H) -> c_int,
+    Comm_test_inter: unsafe extern "C" fn(H, *mut c_int) -> c_int,
+    Allgather: unsafe extern "C" fn(*const c_void, c_int, H, *mut c_void, c_int, H, H) -> c_int,
+    Allgatherv: unsafe extern "C" fn(
         *const c_void,
         c_int,
-        MPI_Datatype,
+        H,
         *mut c_void,
         *const c_int,
         *const c_int,
-        MPI_Datatype,
-        MPI_Comm,
+        H,
+        H,
     ) -> c_int,
 }
 
-/// Library names tried, in order, when the process has no MPI yet.
-const CANDIDATES: [&str; 2] = ["libmpich.so.12", "libmpi.so.12"];
+// SAFETY (every method): forwards to the MPI function of the same name
+// under the caller's contract (see [`Calls`]); the handles are converted to
+// the library's own handle type, which is what its functions take.
+impl<H: RawHandle> Calls for Fns<H> {
+    unsafe fn comm_rank(&self, comm: Handle, rank: &mut c_int) -> c_int {
+        (self.Comm_rank)(H::from_handle(comm), rank)
+    }
+    unsafe fn comm_size(&self, comm: Handle, size: &mut c_int) -> c_int {
+        (self.Comm_size)(H::from_handle(comm), size)
+    }
+    unsafe fn comm_dup(&self, comm: Handle, out: &mut Handle) -> c_int {
+        let mut raw = H::from_handle(*out);
+        let rc = (self.Comm_dup)(H::from_handle(comm), &mut raw);
+        *out = raw.into_handle();
+        rc
+    }
+    unsafe fn comm_free(&self, comm: &mut Handle) -> c_int {
+        let mut raw = H::from_handle(*comm);
+        let rc = (self.Comm_free)(&mut raw);
+        *comm = raw.into_handle();
+        rc
+    }
+    unsafe fn comm_set_errhandler(&self, comm: Handle, errhandler: Handle) -> c_int {
+        (self.Comm_set_errhandler)(H::from_handle(comm), H::from_handle(errhandler))
+    }
+    unsafe fn comm_test_inter(&self, comm: Handle, flag: &mut c_int) -> c_int {
+        (self.Comm_test_inter)(H::from_handle(comm), flag)
+    }
+    unsafe fn allgather(
+        &self,
+        send: *const c_void,
+        send_count: c_int,
+        send_type: Handle,
+        recv: *mut c_void,
+        recv_count: c_int,
+        recv_type: Handle,
+        comm: Handle,
+    ) -> c_int {
+        (self.Allgather)(
+            send,
+            send_count,
+            H::from_handle(send_type),
+            recv,
+            recv_count,
+            H::from_handle(recv_type),
+            H::from_handle(comm),
+        )
+    }
+    unsafe fn allgatherv(
+        &self,
+        send: *const c_void,
+        send_count: c_int,
+        send_type: Handle,
+        recv: *mut c_void,
+        recv_counts: *const c_int,
+        displs: *const c_int,
+        recv_type: Handle,
+        comm: Handle,
+    ) -> c_int {
+        (self.Allgatherv)(
+            send,
+            send_count,
+            H::from_handle(send_type),
+            recv,
+            recv_counts,
+            displs,
+            H::from_handle(recv_type),
+            H::from_handle(comm),
+        )
+    }
+}
+
+/// The loaded MPI: its functions, predefined handles, and what it is.
+pub struct Mpi {
+    pub abi: Abi,
+    /// The file the functions come from (as the dynamic loader reports it).
+    pub library: String,
+    /// First line of `MPI_Get_library_version` (e.g. `MPICH Version: 4.0.2`).
+    pub version: String,
+    /// How the library was chosen (already in the process, MOCHI_MPI_LIBRARY,
+    /// the launcher's family, the default list).
+    pub chosen_by: String,
+    pub comm_world: Handle,
+    pub comm_null: Handle,
+    pub errors_return: Handle,
+    pub uint64_t: Handle,
+    pub uint8_t: Handle,
+    pub Initialized: unsafe extern "C" fn(*mut c_int) -> c_int,
+    pub Finalized: unsafe extern "C" fn(*mut c_int) -> c_int,
+    pub Init_thread:
+        unsafe extern "C" fn(*mut c_int, *mut *mut *mut c_char, c_int, *mut c_int) -> c_int,
+    pub Finalize: unsafe extern "C" fn() -> c_int,
+    pub Query_thread: unsafe extern "C" fn(*mut c_int) -> c_int,
+    pub Error_string: unsafe extern "C" fn(c_int, *mut c_char, *mut c_int) -> c_int,
+    pub calls: Box<dyn Calls>,
+}
+
+impl Mpi {
+    /// A communicator handed over by a C caller as a pointer-sized value:
+    /// with the MPICH ABI only its low 32 bits are the `int` handle.
+    pub fn handle_from_raw(&self, raw: usize) -> Handle {
+        match self.abi {
+            Abi::Mpich => Handle(raw as u32 as usize),
+            Abi::OpenMpi => Handle(raw),
+        }
+    }
+
+    /// `library (version, ABI)`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} ({}, {})", self.library, self.version, self.abi.name())
+    }
+}
+
+/// What the environment says about the choice of library, for messages:
+/// the launcher and `MOCHI_MPI_LIBRARY`.
+pub fn environment_summary(launcher: Option<&Launcher>) -> String {
+    let launcher = match launcher {
+        Some(l) => format!("launcher: {}", l.description),
+        None => "no MPI launcher detected (no OMPI_COMM_WORLD_*, PMIX_RANK, PMI_RANK/PMI_SIZE or SLURM_PROCID)".to_owned(),
+    };
+    let variable = match std::env::var("MOCHI_MPI_LIBRARY") {
+        Ok(v) if !v.is_empty() => format!("MOCHI_MPI_LIBRARY={v}"),
+        _ => "MOCHI_MPI_LIBRARY is not set".to_owned(),
+    };
+    format!("{launcher}; {variable}")
+}
+
+/// Library file names of a family, in the order tried.
+pub fn candidates(family: Option<Family>) -> &'static [&'static str] {
+    match family {
+        Some(Family::OpenMpi) => &["libmpi.so.40"],
+        Some(Family::Mpich) => &["libmpich.so.12", "libmpi.so.12"],
+        Some(Family::Unknown) | None => &["libmpich.so.12", "libmpi.so.12", "libmpi.so.40"],
+    }
+}
 
 fn dlerror() -> String {
-    // SAFETY: dlerror returns NULL or a valid message.
+    // SAFETY: dlerror takes no argument and returns NULL or a pointer to a
+    // NUL-terminated message valid until the next dl* call on this thread.
     let e = unsafe { libc::dlerror() };
     if e.is_null() {
         "unknown error".into()
     } else {
+        // SAFETY: non-NULL, NUL-terminated, copied before any other dl* call.
         unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
     }
 }
 
-/// The handle whose symbols we use: the process itself if it has MPI, or
-/// a library loaded now.
-fn open() -> Result<*mut c_void, String> {
-    // SAFETY: dlsym with a constant name.
-    if !unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"MPI_Initialized".as_ptr()) }.is_null() {
-        return Ok(libc::RTLD_DEFAULT);
+fn lookup(handle: *mut c_void, name: &str) -> *mut c_void {
+    let c = CString::new(name).expect("symbol names have no NUL");
+    // SAFETY: `handle` is RTLD_DEFAULT or a handle returned by dlopen and
+    // never closed; `c` is a NUL-terminated name.
+    unsafe { libc::dlsym(handle, c.as_ptr()) }
+}
+
+/// The file a symbol comes from.
+fn file_of(symbol: *mut c_void) -> Option<String> {
+    // SAFETY: Dl_info is plain data; all-zero is a valid value to overwrite.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the address and fills `info`.
+    if symbol.is_null()
+        || unsafe { libc::dladdr(symbol, &mut info) } == 0
+        || info.dli_fname.is_null()
+    {
+        return None;
     }
-    let wanted: Vec<String> = match std::env::var("MOCHI_MPI_LIBRARY") {
-        Ok(path) if !path.is_empty() => vec![path],
-        _ => CANDIDATES.iter().map(|s| s.to_string()).collect(),
+    // SAFETY: dli_fname is a NUL-terminated path owned by the loader, valid
+    // while the object stays loaded (MPI never is unloaded).
+    Some(
+        unsafe { CStr::from_ptr(info.dli_fname) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+/// The handle whose symbols we use and how it was chosen: the process
+/// itself if it has MPI, or a library loaded now.
+fn open(launcher: Option<&Launcher>) -> Result<(*mut c_void, String), String> {
+    if !lookup(libc::RTLD_DEFAULT, "MPI_Initialized").is_null() {
+        return Ok((
+            libc::RTLD_DEFAULT,
+            "the MPI already loaded in the process".to_owned(),
+        ));
+    }
+    let (wanted, chosen_by): (Vec<String>, String) = match std::env::var("MOCHI_MPI_LIBRARY") {
+        Ok(path) if !path.is_empty() => (vec![path], "MOCHI_MPI_LIBRARY".to_owned()),
+        _ => {
+            let family = launcher.map(|l| l.family);
+            let why = match family {
+                Some(Family::OpenMpi) => "the launcher's family (Open MPI)",
+                Some(Family::Mpich) => "the launcher's family (MPICH ABI)",
+                Some(Family::Unknown) | None => "the default list",
+            };
+            (
+                candidates(family).iter().map(|s| s.to_string()).collect(),
+                why.to_owned(),
+            )
+        }
     };
     let mut tried = Vec::new();
     for name in &wanted {
-        let Ok(c) = CString::new(name.as_str()) else { continue };
-        // SAFETY: dlopen with a valid name; kept loaded for the process's
-        // life (MPI cannot be unloaded). RTLD_GLOBAL: MPI's own plug-ins
-        // expect its symbols to be visible.
+        let Ok(c) = CString::new(name.as_str()) else {
+            tried.push(format!("{name:?}: contains a NUL byte"));
+            continue;
+        };
+        // SAFETY: dlopen with a NUL-terminated name; the library stays
+        // loaded for the process's life (MPI cannot be unloaded). Its
+        // initializers run now: that is what loading any library does.
+        // RTLD_GLOBAL: MPI's own plug-ins expect its symbols to be visible.
         let h = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-        if !h.is_null() {
-            return Ok(h);
+        if h.is_null() {
+            tried.push(format!("{name}: {}", dlerror()));
+            continue;
         }
-        tried.push(format!("{name}: {}", dlerror()));
+        if lookup(h, "MPI_Init_thread").is_null() {
+            tried.push(format!(
+                "{name}: loaded, but it is not an MPI library (no MPI_Init_thread)"
+            ));
+            continue;
+        }
+        return Ok((h, format!("{chosen_by} ({name})")));
     }
     Err(format!(
-        "no MPI library could be loaded (set MOCHI_MPI_LIBRARY to an MPICH-ABI libmpi); tried {}",
-        tried.join("; ")
+        "no MPI library could be loaded; tried {} ({}). Set MOCHI_MPI_LIBRARY to the libmpi of the MPI \
+         that launched the job",
+        tried.join("; "),
+        environment_summary(launcher)
     ))
 }
 
-fn resolve(handle: *mut c_void) -> Result<Mpi, String> {
-    fn sym<T: Copy>(handle: *mut c_void, name: &str) -> Result<T, String> {
-        let c = CString::new(name).expect("static name");
-        // SAFETY: dlsym on a valid handle.
-        let p = unsafe { libc::dlsym(handle, c.as_ptr()) };
-        if p.is_null() {
-            return Err(format!("the MPI library has no {name}"));
-        }
-        debug_assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<*mut c_void>());
-        // SAFETY: T is the function-pointer type of the MPI function named.
-        Ok(unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) })
+/// A function or object of the library.
+fn sym<T: Copy>(handle: *mut c_void, name: &str) -> Result<T, String> {
+    let p = lookup(handle, name);
+    if p.is_null() {
+        return Err(format!(
+            "the MPI library has no {name}: it is not a complete MPI library"
+        ));
     }
-    Ok(Mpi {
-        Initialized: sym(handle, "MPI_Initialized")?,
-        Finalized: sym(handle, "MPI_Finalized")?,
-        Init_thread: sym(handle, "MPI_Init_thread")?,
-        Finalize: sym(handle, "MPI_Finalize")?,
-        Query_thread: sym(handle, "MPI_Query_thread")?,
-        Error_string: sym(handle, "MPI_Error_string")?,
+    assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<*mut c_void>());
+    // SAFETY: T is pointer-sized (checked above) and is the function-pointer
+    // type of the MPI function named, per the MPI standard's C binding with
+    // the ABI's handle type.
+    Ok(unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) })
+}
+
+fn functions<H: RawHandle>(handle: *mut c_void) -> Result<Fns<H>, String> {
+    Ok(Fns {
         Comm_rank: sym(handle, "MPI_Comm_rank")?,
         Comm_size: sym(handle, "MPI_Comm_size")?,
         Comm_dup: sym(handle, "MPI_Comm_dup")?,
@@ -149,8 +419,112 @@ fn resolve(handle: *mut c_void) -> Result<Mpi, String> {
     })
 }
 
-/// The MPI functions, loading the library on first use.
+/// Address of one of Open MPI's predefined objects (the handle itself).
+fn object(handle: *mut c_void, name: &str) -> Result<Handle, String> {
+    let p = lookup(handle, name);
+    if p.is_null() {
+        return Err(format!("the Open MPI library has no {name}"));
+    }
+    Ok(Handle(p as usize))
+}
+
+fn library_version(handle: *mut c_void) -> String {
+    type GetVersion = unsafe extern "C" fn(*mut c_char, *mut c_int) -> c_int;
+    let Ok(get) = sym::<GetVersion>(handle, "MPI_Get_library_version") else {
+        return "version unknown".into();
+    };
+    // MPI_MAX_LIBRARY_VERSION_STRING: 8192 in MPICH, 256 in Open MPI.
+    let mut buf = vec![0u8; 8193];
+    let mut len: c_int = 0;
+    // SAFETY: callable before MPI_Init (MPI 3.1 §8.1.1); the buffer holds
+    // MPICH's maximum and more.
+    let rc = unsafe { get(buf.as_mut_ptr() as *mut c_char, &mut len) };
+    if rc != 0 {
+        return "version unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let text = String::from_utf8_lossy(&buf[..end]);
+    // The first line, up to the first comma ("Open MPI v4.1.4, package: ..."),
+    // with its tabs ("MPICH Version:\t4.0.2") made spaces.
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("version unknown");
+    let first = first.split(", ").next().unwrap_or(first);
+    first.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn resolve(handle: *mut c_void, chosen_by: String) -> Result<Mpi, String> {
+    let initialized = lookup(handle, "MPI_Initialized");
+    let library = file_of(initialized).unwrap_or_else(|| "the MPI library".to_owned());
+    let abi = if lookup(handle, "ompi_mpi_comm_world").is_null() {
+        Abi::Mpich
+    } else {
+        Abi::OpenMpi
+    };
+    let (calls, comm_world, comm_null, errors_return, uint64_t, uint8_t): (
+        Box<dyn Calls>,
+        _,
+        _,
+        _,
+        _,
+        _,
+    ) = match abi {
+        Abi::Mpich => {
+            let h = |v: u32| Handle(v as usize);
+            (
+                Box::new(functions::<c_int>(handle)?),
+                h(mpich_abi::COMM_WORLD),
+                h(mpich_abi::COMM_NULL),
+                h(mpich_abi::ERRORS_RETURN),
+                h(mpich_abi::UINT64_T),
+                h(mpich_abi::UINT8_T),
+            )
+        }
+        Abi::OpenMpi => (
+            Box::new(functions::<Address>(handle)?),
+            object(handle, "ompi_mpi_comm_world")?,
+            object(handle, "ompi_mpi_comm_null")?,
+            object(handle, "ompi_mpi_errors_return")?,
+            object(handle, "ompi_mpi_uint64_t")?,
+            object(handle, "ompi_mpi_uint8_t")?,
+        ),
+    };
+    Ok(Mpi {
+        abi,
+        version: library_version(handle),
+        library,
+        chosen_by,
+        comm_world,
+        comm_null,
+        errors_return,
+        uint64_t,
+        uint8_t,
+        Initialized: sym(handle, "MPI_Initialized")?,
+        Finalized: sym(handle, "MPI_Finalized")?,
+        Init_thread: sym(handle, "MPI_Init_thread")?,
+        Finalize: sym(handle, "MPI_Finalize")?,
+        Query_thread: sym(handle, "MPI_Query_thread")?,
+        Error_string: sym(handle, "MPI_Error_string")?,
+        calls,
+    })
+}
+
+/// The launcher of this process, read once.
+pub fn launcher() -> Option<&'static Launcher> {
+    static LAUNCHER: OnceLock<Option<Launcher>> = OnceLock::new();
+    LAUNCHER.get_or_init(mpi_launcher::detect).as_ref()
+}
+
+/// The MPI library, loaded on first use.
 pub fn get() -> Result<&'static Mpi, String> {
     static MPI: OnceLock<Result<Mpi, String>> = OnceLock::new();
-    MPI.get_or_init(|| open().and_then(resolve)).as_ref().map_err(Clone::clone)
+    MPI.get_or_init(|| {
+        let launcher = launcher();
+        let (handle, chosen_by) = open(launcher)?;
+        resolve(handle, chosen_by).map_err(|e| format!("{e} ({})", environment_summary(launcher)))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
 }

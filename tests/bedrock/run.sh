@@ -24,9 +24,11 @@
 #      object form and in the array form;
 #   5. per-provider dependencies through get_dependencies (test_c_dyn);
 #   6. provider creation failures reported by the daemon;
-#   7. the tutorial's distributed config (minus Yokan) under
-#      mpiexec -n 4: 4 members in the group file, the Flock discovery
-#      client lists them, bedrock-shutdown -f stops all 4;
+#   7. the tutorial's distributed config (minus Yokan) under each MPI's
+#      launcher (mpiexec.mpich, mpirun.openmpi) -n 4: 4 members in the group
+#      file, the Flock discovery client lists them, bedrock-shutdown -f stops
+#      all 4; MPI rank locators under each; the other MPI's library under a
+#      launcher fails every daemon with a message and no group file;
 #   8. "file" bootstrap of the centralized backend across 4 daemons started
 #      one after the other: the group file lists 4 members (reported as
 #      PENDING, counted as skipped, if the build has no centralized backend);
@@ -37,8 +39,10 @@
 # any check failed. Every process runs under a timeout.
 #
 # Environment: TIMEOUT (seconds per daemon, default 120), KEEP_TMP=1 (keep
-# the temporary directory), CMAKE, MPIEXEC (default mpiexec), CXX_COMPILERS
-# (default "g++ clang++").
+# the temporary directory), CMAKE, MPI_LAUNCHERS (default "mpich openmpi":
+# mpiexec.mpich and mpirun.openmpi, by their explicit names, never the plain
+# mpiexec, which is whichever MPI was installed last; another word is run as
+# the launcher command), CXX_COMPILERS (default "g++ clang++").
 
 set -u
 
@@ -50,7 +54,7 @@ PREFIX=$(cd "$1" 2>/dev/null && pwd) || { echo "error: no such prefix: $1" >&2; 
 PROTOCOL=${2:-na+sm}
 TIMEOUT=${TIMEOUT:-120}
 CMAKE=${CMAKE:-cmake}
-MPIEXEC=${MPIEXEC:-mpiexec}
+MPI_LAUNCHERS=${MPI_LAUNCHERS:-mpich openmpi}
 CXX_COMPILERS=${CXX_COMPILERS:-g++ clang++}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -63,6 +67,17 @@ passed=0
 failed=0
 skipped=0
 pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+# launcher_of NAME: LAUNCH=(the launcher command of MPI NAME); fails if it
+# is not installed.
+launcher_of() {
+    case $1 in
+        mpich) LAUNCH=(mpiexec.mpich) ;;
+        # Open MPI refuses root, and more processes than cores, by default.
+        openmpi) LAUNCH=(mpirun.openmpi --allow-run-as-root --oversubscribe) ;;
+        *) LAUNCH=("$1") ;;
+    esac
+    command -v "${LAUNCH[0]}" >/dev/null
+}
 fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
 pending() { echo "PENDING: $*"; skipped=$((skipped + 1)); }
 show() { sed 's/^/    /' "$@" | head -n 40; }
@@ -498,58 +513,58 @@ expect_failure wrong-module-name wrong-module-name "$D" 'did not register module
 check_failures
 
 # ---------------------------------------------------------------------------
-echo "== 7. tutorial: distributed config under $MPIEXEC -n 4 (t=${SECONDS}s)"
-D=$WORK/mpi
-mkdir -p "$D"
-cp "$HERE/configs/distributed.json" "$D/config.json"
-if command -v "$MPIEXEC" >/dev/null; then
-    start mpiexec "$D" "$MPIEXEC" -n 4 "$BIN/bedrock" "$PROTOCOL" -c config.json
+echo "== 7. tutorial: distributed config under each MPI's launcher, -n 4 (t=${SECONDS}s)"
+for MPI in $MPI_LAUNCHERS; do
+    launcher_of "$MPI" || { fail "mpi ($MPI): ${LAUNCH[0]} not found"; continue; }
+    D=$WORK/mpi-$MPI
+    mkdir -p "$D"
+    cp "$HERE/configs/distributed.json" "$D/config.json"
+    start launch "$D" "${LAUNCH[@]}" -n 4 "$BIN/bedrock" "$PROTOCOL" -c config.json
     MPI_PID=$LAST_PID
     if wait_for 60 "$MPI_PID" file_has_members "$D/distributed_service.flock" 4; then
         if py 'import json,sys
 m=json.load(open(sys.argv[1]))["members"]
 assert len(m)==4 and len(set(x["address"] for x in m))==4 and all(x["provider_id"]==1 for x in m), m' \
             "$D/distributed_service.flock"; then
-            pass "mpi: group file lists 4 members (4 processes, provider id 1)"
+            pass "mpi ($MPI): group file lists 4 members (4 processes, provider id 1)"
         else
-            fail "mpi: group file"; show "$D/distributed_service.flock"
+            fail "mpi ($MPI): group file"; show "$D/distributed_service.flock"
         fi
         ADDR=$(first_address "$D/distributed_service.flock")
         if timeout 30 "$WORK/build/flock-examples/client" "$ADDR" 1 >"$D/discovery.out" 2>&1 \
             && [ "$(head -n 1 "$D/discovery.out")" = "Group size: 4 members" ] \
             && [ "$(grep -c 'provider_id=1$' "$D/discovery.out")" = 4 ]; then
-            pass "mpi: the Flock discovery client (examples-c/flock) lists the 4 members"
+            pass "mpi ($MPI): the Flock discovery client (examples-c/flock) lists the 4 members"
         else
-            fail "mpi: discovery client"; show "$D/discovery.out"
+            fail "mpi ($MPI): discovery client"; show "$D/discovery.out"
         fi
         if query "$D" query -f distributed_service.flock && py 'import json,sys
 d=json.load(open(sys.argv[1])); assert len(d)==4, list(d)
 for c in d.values(): assert c["bedrock"]["pool"]=="rpc_pool" and c["providers"][0]["name"]=="service_group", c["bedrock"]' \
             "$D/query.json"; then
-            pass "mpi: bedrock-query -f prints the 4 daemons' configs"
+            pass "mpi ($MPI): bedrock-query -f prints the 4 daemons' configs"
         else
-            fail "mpi: bedrock-query"; show "$D/query.json" "$D/query.qerr"
+            fail "mpi ($MPI): bedrock-query"; show "$D/query.json" "$D/query.qerr"
         fi
-        shutdown_all "$D" mpi "$D/distributed_service.flock" "$MPI_PID"
+        shutdown_all "$D" "mpi ($MPI)" "$D/distributed_service.flock" "$MPI_PID"
     else
-        fail "mpi: group file has $(members_of "$D/distributed_service.flock") members; stderr:"
-        show "$D/mpiexec.err"
+        fail "mpi ($MPI): group file has $(members_of "$D/distributed_service.flock") members; stderr:"
+        show "$D/launch.err"
     fi
-else
-    fail "mpi: $MPIEXEC not found"
-fi
+done
 
 # ---------------------------------------------------------------------------
-echo "== 7b. MPI rank locators in dependencies (name@RANK, type:id@RANK) under $MPIEXEC -n 2 (t=${SECONDS}s)"
+echo "== 7b. MPI rank locators in dependencies (name@RANK, type:id@RANK), -n 2 (t=${SECONDS}s)"
 log_count_at_least() { [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ]; }
-D=$WORK/rank-locators
-mkdir -p "$D"
-sed "s|@MODULES@|$MODULES|g" "$HERE/configs/rank-locators.json" >"$D/config.json"
-sed 's|"my_group@1"|"my_group@7"|' "$D/config.json" >"$D/bad-rank.json"
-if command -v "$MPIEXEC" >/dev/null; then
-    start mpiexec "$D" "$MPIEXEC" -n 2 "$BIN/bedrock" "$PROTOCOL" -c config.json
+for MPI in $MPI_LAUNCHERS; do
+    launcher_of "$MPI" || { fail "rank locators ($MPI): ${LAUNCH[0]} not found"; continue; }
+    D=$WORK/rank-locators-$MPI
+    mkdir -p "$D"
+    sed "s|@MODULES@|$MODULES|g" "$HERE/configs/rank-locators.json" >"$D/config.json"
+    sed 's|"my_group@1"|"my_group@7"|' "$D/config.json" >"$D/bad-rank.json"
+    start launch "$D" "${LAUNCH[@]}" -n 2 "$BIN/bedrock" "$PROTOCOL" -c config.json
     RANKS_PID=$LAST_PID
-    if wait_for 60 "$RANKS_PID" log_count_at_least "$D/mpiexec.err" "now running" 2; then
+    if wait_for 60 "$RANKS_PID" log_count_at_least "$D/launch.err" "now running" 2; then
         # Each daemon resolved @0 and @1 through the MPI address exchange:
         # its own rank locally (with the C handle), the other rank remotely.
         if query "$D" query -f ranks.flock && py 'import json,sys
@@ -565,24 +580,54 @@ for addr,c in d.items():
     assert mine.get("group_ok") and not mine.get("group_remote"), mine
     assert other.get("group_remote") and not other.get("group_ok"), other
 assert a0!=a1 and {a0,a1}==set(d), (a0,a1,list(d))' "$D/query.json"; then
-            pass "rank locators: @0/@1 resolve to the right daemon (own rank local, other rank remote)"
+            pass "rank locators ($MPI): @0/@1 resolve to the right daemon (own rank local, other rank remote)"
         else
-            fail "rank locators: resolved dependencies"; show "$D/query.json" "$D/query.qerr" "$D/mpiexec.err"
+            fail "rank locators ($MPI): resolved dependencies"; show "$D/query.json" "$D/query.qerr" "$D/launch.err"
         fi
-        shutdown_all "$D" "rank locators" "$D/ranks.flock" "$RANKS_PID"
+        shutdown_all "$D" "rank locators ($MPI)" "$D/ranks.flock" "$RANKS_PID"
     else
-        fail "rank locators: daemons did not start"; show "$D/mpiexec.err"
+        fail "rank locators ($MPI): daemons did not start"; show "$D/launch.err"
     fi
-    start bad-rank "$D" "$MPIEXEC" -n 2 "$BIN/bedrock" "$PROTOCOL" -c bad-rank.json
+    start bad-rank "$D" "${LAUNCH[@]}" -n 2 "$BIN/bedrock" "$PROTOCOL" -c bad-rank.json
     wait_exit "$LAST_PID" 60
     if [ "$EXIT_RC" != timeout ] && [ "$EXIT_RC" -ne 0 ] && grep -qF "Requesting address of an invalid rank (7)" "$D/bad-rank.err"; then
-        pass "rank locators: a rank outside the job fails with \"Requesting address of an invalid rank (7)\""
+        pass "rank locators ($MPI): a rank outside the job fails with \"Requesting address of an invalid rank (7)\""
     else
-        fail "rank locators: invalid rank (exit $EXIT_RC)"; show "$D/bad-rank.err"
+        fail "rank locators ($MPI): invalid rank (exit $EXIT_RC)"; show "$D/bad-rank.err"
     fi
-else
-    fail "rank locators: $MPIEXEC not found"
-fi
+done
+
+# ---------------------------------------------------------------------------
+echo "== 7c. the other MPI's library under a launcher: an error, never a 1-member group (t=${SECONDS}s)"
+# What a user gets by pointing MOCHI_MPI_LIBRARY at the wrong MPI: each
+# process sees a world of 1. Every daemon must fail, naming the launcher,
+# the library and MOCHI_MPI_LIBRARY, and no group file (not even a
+# temporary one) may be left behind.
+for MPI in $MPI_LAUNCHERS; do
+    case $MPI in
+        mpich) wrong=libmpi.so.40 size_var=PMI_SIZE=4 ;;
+        openmpi) wrong=libmpich.so.12 size_var=OMPI_COMM_WORLD_SIZE=4 ;;
+        *) continue ;;
+    esac
+    launcher_of "$MPI" || { fail "mismatch ($MPI): ${LAUNCH[0]} not found"; continue; }
+    D=$WORK/mismatch-$MPI
+    mkdir -p "$D"
+    cp "$HERE/configs/distributed.json" "$D/config.json"
+    start mismatch "$D" env MOCHI_MPI_LIBRARY="$wrong" "${LAUNCH[@]}" -n 4 "$BIN/bedrock" "$PROTOCOL" -c config.json
+    wait_exit "$LAST_PID" 60
+    leftovers=$(cd "$D" && ls -A | grep -v -e '^config.json$' -e '^mismatch\.out$' -e '^mismatch\.err$')
+    if [ "$EXIT_RC" != timeout ] && [ "$EXIT_RC" -ne 0 ] \
+        && grep -qF "the launcher started 4 processes but the MPI library loaded here sees an MPI world of 1" "$D/mismatch.err" \
+        && grep -qF "$size_var" "$D/mismatch.err" && grep -qF "MOCHI_MPI_LIBRARY=$wrong" "$D/mismatch.err" \
+        && [ -z "$leftovers" ]; then
+        pass "mismatch ($MPI with $wrong): exit $EXIT_RC, the message names launcher, library and MOCHI_MPI_LIBRARY; no group file"
+    else
+        fail "mismatch ($MPI with $wrong): exit $EXIT_RC, files left: ${leftovers:-none}"; show "$D/mismatch.err"
+    fi
+done
+D=$WORK/no-launcher
+mkdir -p "$D"
+sed "s|@MODULES@|$MODULES|g" "$HERE/configs/rank-locators.json" >"$D/config.json"
 expect_failure "rank locator without an MPI launcher" no-mpi "$D" "needs the daemon to be started by an MPI launcher" -c config.json
 # libmochi loads MPI only when a bootstrap needs it; a missing MPI is a
 # clear error, not a failure to start every program.
@@ -593,6 +638,15 @@ elif grep -q "no MPI library could be loaded" "$D/nompi.out"; then
     pass "missing MPI library: mpi bootstrap fails, naming the library it tried"
 else
     fail "missing MPI library: message"; show "$D/nompi.out"
+fi
+printf '%s\n' '{"providers":[{"name":"g","type":"flock","provider_id":1,"config":{"bootstrap":"mpi","group":{"type":"static"},"file":"notmpi.flock"}}]}' >"$D/not-mpi.json"
+if (cd "$D" && MOCHI_MPI_LIBRARY=libz.so.1 timeout 30 "$BIN/bedrock" "$PROTOCOL" -c not-mpi.json) >"$D/notmpi.out" 2>&1; then
+    fail "a library that is not MPI: the daemon started"
+elif grep -q "libz.so.1: loaded, but it is not an MPI library" "$D/notmpi.out" && grep -q "MOCHI_MPI_LIBRARY=libz.so.1" "$D/notmpi.out" \
+    && ! ls -A "$D" | grep -q notmpi.flock; then
+    pass "a library that is not MPI: mpi bootstrap fails, saying so; no group file"
+else
+    fail "a library that is not MPI: message or group file"; show "$D/notmpi.out"
 fi
 if (cd "$D" && MOCHI_MPI_LIBRARY=/nonexistent/libmpi.so timeout 30 "$BIN/bedrock-query" "$PROTOCOL" -a na+sm://999999-0) >"$D/nompi-q.out" 2>&1 \
     || grep -q "nobody listens" "$D/nompi-q.out"; then

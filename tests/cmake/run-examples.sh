@@ -146,7 +146,10 @@ header_tu() { # FILE HEADER...  -- a translation unit including each header twic
     echo "int main(void) { return 0; }" >>"$f"
 }
 # Headers that include <mpi.h> (as upstream's do) need MPI's include path.
-MPI_CFLAGS=$(pkg-config --cflags mpich 2>/dev/null || mpicc -show 2>/dev/null | grep -o -- '-I[^ ]*' | tr '\n' ' ')
+# MPICH's, by its own name (the plain mpicc is whichever MPI was installed
+# last); they are also compiled against Open MPI's mpi.h when it is there.
+MPI_CFLAGS=$(pkg-config --cflags mpich 2>/dev/null || mpicc.mpich -show 2>/dev/null | grep -o -- '-I[^ ]*' | tr '\n' ' ')
+OMPI_CFLAGS=$(pkg-config --cflags ompi-c 2>/dev/null || true)
 n=0
 while IFS= read -r h; do
     n=$((n + 1))
@@ -162,6 +165,11 @@ while IFS= read -r h; do
             # shellcheck disable=SC2086
             run_step "header <$h> compiles alone and twice as C++17" "$WORK/headers/h$n-cxx.log" \
                 "$CXX" -std=c++17 -Wall -Wextra $extra -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o "$WORK/headers/h$n-cxx.o"
+            if [[ $h == *mpi* && -n $OMPI_CFLAGS ]]; then
+                # shellcheck disable=SC2086
+                run_step "header <$h> compiles alone and twice as C11 with Open MPI's mpi.h" "$WORK/headers/h$n-ompi.log" \
+                    "$CC" -std=c11 -Wall -Wextra $OMPI_CFLAGS -I"$PREFIX/include" -c "$WORK/headers/h$n.c" -o "$WORK/headers/h$n-ompi.o"
+            fi
             ;;
         *.hpp)
             header_tu "$WORK/headers/h$n.cpp" "$h"

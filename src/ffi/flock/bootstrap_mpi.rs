@@ -8,14 +8,23 @@ use crate::ffi::panic::guard;
 use crate::flock::error::code;
 use crate::flock::{bootstrap_mpi, FlockError};
 
-/// The MPI implementation's communicator handle (declared by `<mpi.h>`).
+/// The MPI implementation's communicator handle (declared by `<mpi.h>`): an
+/// `int` with the MPICH ABI, a pointer with Open MPI. Received here as a
+/// pointer-sized integer (one argument register either way); which ABI it
+/// is follows from the MPI in the process, and with the MPICH ABI only the
+/// low 32 bits are read (an `int` does not clear the upper half of its
+/// register).
 pub type MPI_Comm = bootstrap_mpi::RawComm;
 
 /// Collective over `comm`: clears `view` and adds every rank's (address,
-/// provider id). Fails with `FLOCK_ERR_OP_UNSUPPORTED` in builds without MPI.
+/// provider id). Works with MPICH-ABI MPIs (MPICH, Intel MPI, MVAPICH, Cray
+/// MPICH) and Open MPI: the communicator is read with the ABI of the MPI
+/// the calling program uses. Fails with `FLOCK_ERR_OP_UNSUPPORTED` in builds
+/// without MPI.
 ///
 /// # Safety
-/// `comm` must be a valid communicator; `view` NULL or a valid view.
+/// `comm` must be a valid communicator of the MPI the program initialized;
+/// `view` NULL or a valid view.
 #[no_mangle]
 pub unsafe extern "C" fn flock_group_view_init_from_mpi(
     mid: margo_instance_id,

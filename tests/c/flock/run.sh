@@ -11,7 +11,7 @@
 #
 # Environment:
 #   FLOCK_TEST_PROTOCOLS  protocols of the networked cases (default "na+sm;ofi+tcp")
-#   FLOCK_TEST_MPI        ON/OFF: the mpiexec test (default: ON when MPI is found)
+#   FLOCK_TEST_MPI        ON/OFF: the MPI test, once per MPI found (MPICH, Open MPI; default ON)
 #   CTEST_JOBS            tests run in parallel (default 4)
 #   KEEP_BUILD=1          keep the build directory (its path is printed)
 set -u
