@@ -89,3 +89,27 @@ fn many_callers_and_handlers_over_shm() {
 fn many_callers_and_handlers_over_tcp() {
     stress("ofi+tcp");
 }
+
+/// The same with every core kept busy by spinning threads, so that the
+/// engine's waiters take their blocking paths (see `rpc/spin.rs`).
+#[test]
+fn many_callers_and_handlers_with_busy_cores() {
+    let busy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hogs: Vec<_> = (0..cores)
+        .map(|_| {
+            let busy = busy.clone();
+            std::thread::spawn(move || {
+                while busy.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    stress("na+sm");
+    stress("ofi+tcp");
+    busy.store(false, std::sync::atomic::Ordering::Relaxed);
+    for h in hogs {
+        h.join().unwrap();
+    }
+}

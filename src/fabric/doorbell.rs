@@ -44,12 +44,15 @@ const BELL_FILE_SIZE: usize = 4096;
 pub struct BellWords {
     seq: AtomicU32,
     sleepers: AtomicU32,
+    /// Threads of the owner polling its endpoint right now: while any is,
+    /// a ring would only wake a sleeper for work the poller takes anyway.
+    drivers: AtomicU32,
 }
 
 impl BellWords {
     /// Process-local words (for a waiter whose endpoint has no doorbell).
     pub fn new() -> BellWords {
-        BellWords { seq: AtomicU32::new(0), sleepers: AtomicU32::new(0) }
+        BellWords { seq: AtomicU32::new(0), sleepers: AtomicU32::new(0), drivers: AtomicU32::new(0) }
     }
 
     /// Threads announced as sleeping.
@@ -76,13 +79,34 @@ impl BellWords {
         futex_wait(&self.seq, seen, timeout);
     }
 
-    /// Wakes the owner's sleepers, if there are any. Call it after the work
-    /// is visible (posted into the owner's region, pushed on its queue).
+    /// Wakes the owner's sleepers, if there are any and no thread of the
+    /// owner is polling. Call it after the work is visible (posted into the
+    /// owner's region, pushed on its queue).
     pub fn ring(&self) {
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 && self.drivers.load(Ordering::SeqCst) == 0 {
+            self.force();
+        }
+    }
+
+    /// Wakes the owner's sleepers if there are any, polling threads or not
+    /// (for work a poller would not take: a job for a sleeping stream).
+    pub fn wake_sleepers(&self) {
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             self.force();
         }
+    }
+
+    /// A thread starts polling the endpoint (rings are held back).
+    pub fn enter_driving(&self) {
+        self.drivers.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The thread stops polling. It must poll once more afterwards: work
+    /// that arrived while rings were held back is its to find.
+    pub fn leave_driving(&self) {
+        self.drivers.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Wakes every sleeper whether or not one announced itself (finalize).

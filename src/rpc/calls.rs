@@ -13,10 +13,14 @@ use std::time::{Duration, Instant};
 /// under an engine lock). It must not block.
 pub type Notify = Box<dyn FnOnce() + Send>;
 
+/// Wakes a waiter that does not park on the slot (see `progress.rs`).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
 #[derive(Default)]
 struct SlotState {
     result: Option<Result<Vec<u8>>>,
     notify: Option<Notify>,
+    waker: Option<Waker>,
 }
 
 /// Where one call's answer lands.
@@ -42,7 +46,7 @@ impl Slot {
     /// Stores the outcome (the first one wins), wakes a parked waiter and
     /// runs the completion callback, outside the slot's lock.
     pub fn complete(&self, r: Result<Vec<u8>>) {
-        let notify = {
+        let (notify, waker) = {
             let mut g = self.state.lock();
             if self.done.load(Ordering::Acquire) {
                 return;
@@ -50,8 +54,11 @@ impl Slot {
             g.result = Some(r);
             self.done.store(true, Ordering::Release);
             self.cv.notify_all();
-            g.notify.take()
+            (g.notify.take(), g.waker.take())
         };
+        if let Some(w) = waker {
+            w();
+        }
         if let Some(f) = notify {
             run_notify(f);
         }
@@ -76,6 +83,19 @@ impl Slot {
                 return;
             }
         }
+    }
+
+    /// Calls `w` at completion (for a waiter sleeping elsewhere than on
+    /// the slot); at once if already complete.
+    pub fn set_waker(&self, w: Waker) {
+        {
+            let mut g = self.state.lock();
+            if !self.is_done() {
+                g.waker = Some(w);
+                return;
+            }
+        }
+        w();
     }
 
     /// Runs `f` when the call completes (at once if it already has).

@@ -14,7 +14,7 @@ use super::calls::{Notify, Slot};
 use super::config::{InitOverrides, MargoConfig, RuntimeInfo};
 use super::error::{Result, RpcError};
 use super::pool::Pool;
-use super::progress::{self, outcome, Driven, IdleWait, Incoming, Progress};
+use super::progress::{self, outcome, Driven, EngineDriver, IdleWait, Incoming, Progress};
 use super::runtime::Runtime;
 use super::transport::{Outgoing, Transport};
 use super::wire::{self, Header, Kind, Status, MAX_MESSAGE};
@@ -98,18 +98,9 @@ struct Lifecycle {
     finalized: Mutex<bool>,
     finalized_cv: Condvar,
     remote_shutdown: AtomicBool,
-    progress_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Callbacks run at the start of finalize, newest first, with the owner
     /// that registered them (0: anonymous).
     prefinalize: Mutex<Vec<(usize, PrefinalizeCallback)>>,
-}
-
-impl Drop for Inner {
-    /// An engine dropped without finalize: its progress thread sleeps on the
-    /// waiter; wake it so it sees the engine gone and exits.
-    fn drop(&mut self) {
-        self.progress.idle.force();
-    }
 }
 
 impl Driven for Inner {
@@ -122,10 +113,6 @@ impl Driven for Inner {
         for r in requests {
             self.dispatch_request(&engine, Origin::Remote(r.sender), r.header, r.payload, true);
         }
-    }
-
-    fn stopping(&self) -> bool {
-        self.is_finalizing()
     }
 }
 
@@ -151,24 +138,21 @@ impl Engine {
         let idle = IdleWait::new(endpoint.doorbell(), endpoint.wait_fd())
             .map_err(|e| RpcError::Config(format!("progress wait: {e}")))?;
         let transport = Transport::new(endpoint)?;
-        let runtime = Runtime::start(config)?;
+        let progress = Progress::new(transport, idle);
+        let driver = EngineDriver::<Inner>::new(progress.idle.clone());
+        let runtime = Runtime::start(config, driver.clone())?;
         let inner = Arc::new(Inner {
             protocol,
             self_address,
             mode,
-            progress: Progress::new(transport, idle),
+            progress,
             reachable: RwLock::new(Default::default()),
             registry: RwLock::new(Registry::default()),
             runtime: Mutex::new(runtime),
             next_id: AtomicU64::new(1),
             lifecycle: Lifecycle::default(),
         });
-        let weak = Arc::downgrade(&inner);
-        let thread = std::thread::Builder::new()
-            .name("mochi-progress".into())
-            .spawn(move || progress::run(weak))
-            .map_err(|e| RpcError::Config(format!("cannot start the progress thread: {e}")))?;
-        *inner.lifecycle.progress_thread.lock() = Some(thread);
+        driver.attach(Arc::downgrade(&inner));
         crate::debug!("engine listening at {}", inner.self_address);
         Ok(Engine { inner })
     }
@@ -367,8 +351,7 @@ impl Engine {
         }
         let msg_id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::new(name, addr.as_str()));
-        let started = Instant::now();
-        let deadline = started + timeout;
+        let deadline = Instant::now() + timeout;
         let header = Header {
             kind: Kind::Request,
             status: Status::Ok,
@@ -386,7 +369,7 @@ impl Engine {
             self.inner.progress.submit(Outgoing::new(addr.name().clone(), header, payload, deadline, Some(msg_id)));
             progress::drive_once(&self.inner);
         }
-        Ok(PendingCall { engine: self.clone(), slot, msg_id, started, deadline, timeout })
+        Ok(PendingCall { engine: self.clone(), slot, msg_id, deadline, timeout })
     }
 
     /// Sizes of the per-peer tables: (address vector, mapped doorbells,
@@ -455,12 +438,6 @@ impl Engine {
             self.inner.dispatch(stray);
             self.inner.progress.flush(FLUSH_BUDGET / 5, &mut Vec::new());
         }
-        self.inner.progress.idle.force();
-        if let Some(t) = life.progress_thread.lock().take() {
-            if std::thread::current().id() != t.thread().id() {
-                let _ = t.join();
-            }
-        }
         self.inner.progress.calls.fail_all(|| RpcError::Finalized);
         // Handlers may hold engine handles: dropping them breaks the cycle.
         *self.inner.registry.write() = Registry::default();
@@ -489,7 +466,6 @@ pub struct PendingCall {
     engine: Engine,
     slot: Arc<Slot>,
     msg_id: u64,
-    started: Instant,
     deadline: Instant,
     timeout: Duration,
 }
@@ -508,7 +484,7 @@ impl PendingCall {
     /// Waits for the answer (or the timeout).
     pub fn wait(self) -> Result<Vec<u8>> {
         let inner = &self.engine.inner;
-        match progress::wait_call(inner, &self.slot, self.started, self.deadline) {
+        match progress::wait_call(inner, &self.slot, self.deadline) {
             Some(r) => r,
             None => {
                 inner.progress.calls.remove(self.msg_id);

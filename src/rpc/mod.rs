@@ -10,6 +10,7 @@ pub mod error;
 pub mod pool;
 pub(crate) mod progress;
 pub(crate) mod runtime;
+pub(crate) mod spin;
 pub(crate) mod transport;
 pub mod wire;
 

@@ -5,7 +5,8 @@
 //! # Who drives, and the wake-up rules
 //!
 //! Any thread may drive the endpoint: a caller waiting for its answer, a
-//! handler that just queued a response, the progress thread. Driving means
+//! handler that just queued a response, the execution stream that serves
+//! the progress pool (the "driving stream", see `pool.rs`). Driving means
 //! holding the endpoint lock and calling [`Transport::drive`]. Nobody ever
 //! blocks on that lock: [`Progress::drive`] first raises `wanted`, then
 //! try-locks. The holder drives again for as long as it finds `wanted`
@@ -14,25 +15,32 @@
 //! work up before it lets go (rule 1: *work queued while the lock is held is
 //! driven by the holder*).
 //!
-//! A thread that runs out of work sleeps in the kernel, never on a timer
-//! or a yield loop:
+//! A thread that runs out of work polls for a short, adaptive while (see
+//! `spin.rs`), then sleeps in the kernel, never on a timer or a yield loop:
 //!
-//! * the progress thread announces itself on [`IdleWait`] (a doorbell on
+//! * the driving stream announces itself on [`IdleWait`] (a doorbell on
 //!   shm, an eventfd next to the completion queue's fd on tcp), looks for
 //!   work once more, and only then blocks. Rule 2: *whoever makes work the
 //!   sleeper must see rings its bell after making it visible*: peers ring
 //!   our doorbell after posting to us (and after draining a large fragment
 //!   we sent, whose completion we must read); the kernel makes the tcp fd
-//!   readable; a thread that leaves sends waiting for resources wakes the
-//!   progress thread, which then retries on a short back-off (the one
-//!   timed wait: libfabric does not say when a peer frees room).
-//! * a caller spins for a short, adaptive while (the answer usually comes
-//!   back within a few microseconds), then parks on its call's slot, which
-//!   whoever reads the answer completes.
-//! * handler streams block on their pools' channels (`pool.rs`).
+//!   readable; a job pushed to the driving stream's pools rings it; a
+//!   thread that leaves sends waiting for resources rings it, and it then
+//!   retries on a short back-off (the one timed wait: libfabric does not
+//!   say when a peer frees room).
+//! * a caller polls the endpoint itself, counted as a driver on the
+//!   doorbell so that peers do not wake the sleeping stream for the answer
+//!   it is about to read; then it polls once more (rule 3: *a thread that
+//!   stops polling looks once more*, since rings were held back while it
+//!   polled) and parks on its call's slot, which whoever reads the answer
+//!   completes. A caller that *is* the driving stream (a handler making a
+//!   call) keeps serving its pools and the endpoint while it waits.
+//! * plain handler streams block on their pools' channels (`pool.rs`).
 
 use super::calls::{CallTable, Slot};
 use super::error::{Result, RpcError};
+use super::pool::{self, Driver, Pool};
+use super::spin::{self, Spinner};
 use super::transport::{Event, Outgoing, Transport};
 use super::wire::{Header, Status};
 use crate::fabric::{BellWords, Doorbell};
@@ -43,13 +51,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-/// How long the progress thread keeps polling after it last found work
-/// (a request that follows soon after the last one skips a wake-up).
-const PROGRESS_SPIN: Duration = Duration::from_micros(20);
-/// Longest a caller polls before it parks on its slot.
-const MAX_CALLER_SPIN: Duration = Duration::from_micros(50);
-/// What a caller polls when answers take longer than [`MAX_CALLER_SPIN`].
-const MIN_CALLER_SPIN: Duration = Duration::from_micros(3);
+/// How long a caller polls before it parks on its slot (see `spin.rs`).
+const CALLER_SPIN: Duration = Duration::from_micros(50);
 /// Retry back-off while sends wait for a peer's resources.
 const BACKLOG_RETRY: (Duration, Duration) = (Duration::from_micros(50), Duration::from_millis(2));
 /// How often a sleeper with large sends in flight checks on them (a shm
@@ -105,7 +108,7 @@ impl IdleWait {
         Ok(IdleWait { words, epoll })
     }
 
-    fn words(&self) -> &BellWords {
+    pub fn words(&self) -> &BellWords {
         match &self.words {
             Words::Shared(b) => b.words(),
             Words::Local(w) => w,
@@ -148,7 +151,7 @@ impl IdleWait {
                     write_event(event);
                 }
             }
-            None => self.words().ring(),
+            None => self.words().wake_sleepers(),
         }
     }
 
@@ -203,9 +206,8 @@ pub(crate) struct Progress {
     wanted: AtomicBool,
     pub(crate) idle: Arc<IdleWait>,
     pub(crate) calls: CallTable,
-    /// Recent call latency (nanoseconds, moving average): sets how long
-    /// callers poll before parking.
-    call_latency_ns: AtomicU64,
+    /// Retry back-off of the driving stream while sends wait (nanoseconds).
+    backoff_ns: AtomicU64,
 }
 
 impl Progress {
@@ -216,7 +218,7 @@ impl Progress {
             wanted: AtomicBool::new(false),
             idle: Arc::new(idle),
             calls: CallTable::default(),
-            call_latency_ns: AtomicU64::new(MAX_CALLER_SPIN.as_nanos() as u64 / 4),
+            backoff_ns: AtomicU64::new(BACKLOG_RETRY.0.as_nanos() as u64),
         }
     }
 
@@ -346,22 +348,6 @@ impl Progress {
         *self.transport.lock() = None;
     }
 
-    /// How long a caller polls before parking: about twice the recent
-    /// answer time, unless answers are slow anyway.
-    fn caller_spin(&self) -> Duration {
-        let typical = Duration::from_nanos(self.call_latency_ns.load(Ordering::Relaxed));
-        if typical > MAX_CALLER_SPIN {
-            MIN_CALLER_SPIN
-        } else {
-            (typical * 2).clamp(MIN_CALLER_SPIN, MAX_CALLER_SPIN)
-        }
-    }
-
-    fn record_latency(&self, took: Duration) {
-        let sample = took.as_nanos().min(u64::MAX as u128) as u64;
-        let old = self.call_latency_ns.load(Ordering::Relaxed);
-        self.call_latency_ns.store(old - old / 8 + sample / 8, Ordering::Relaxed);
-    }
 }
 
 /// What the progress loop and waiting callers need from the engine.
@@ -369,7 +355,6 @@ pub(crate) trait Driven: Send + Sync + 'static {
     fn progress(&self) -> &Progress;
     /// Hands requests found while driving to their handlers.
     fn dispatch(self: &Arc<Self>, requests: Vec<Incoming>);
-    fn stopping(&self) -> bool;
 }
 
 /// Drives and dispatches what turned up, again while dispatching queued
@@ -389,85 +374,198 @@ pub(crate) fn drive_once<D: Driven>(d: &Arc<D>) -> bool {
     }
 }
 
-/// Waits for `slot` until `deadline`: polls (driving) for a short,
-/// adaptive while, then parks. `None` means the deadline passed.
-pub(crate) fn wait_call<D: Driven>(
-    d: &Arc<D>,
-    slot: &Slot,
-    started: Instant,
-    deadline: Instant,
-) -> Option<Result<Vec<u8>>> {
+/// Waits for `slot` until `deadline`. `None` means the deadline passed.
+pub(crate) fn wait_call<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
     let progress = d.progress();
-    let spin_until = Instant::now() + progress.caller_spin();
+    let ours = Arc::as_ptr(&progress.idle) as usize;
+    if let Some((pools, driver)) = pool::driving_pools(|drv| drv.waiter_id() == ours) {
+        return wait_driving(d, slot, deadline, &pools, &driver);
+    }
+    if let Some(r) = slot.take() {
+        return Some(r);
+    }
+    // Poll, counted as a driver (rings held back), then look once more
+    // (rule 3) and park.
+    let words = progress.idle.words();
+    words.enter_driving();
+    let mut spin = Spinner::new(CALLER_SPIN);
+    while !slot.is_done() && spin.keep_going() && Instant::now() < deadline {
+        if !drive_once(d) {
+            std::hint::spin_loop();
+        }
+    }
+    words.leave_driving();
+    drive_once(d);
+    if spin::contended() && !progress.idle.is_tcp() {
+        // Busy cores: sleep where the answer lands, so that it wakes this
+        // thread directly rather than through the driving stream. (Not on
+        // tcp: an epoll wait has one waker, the driving stream's.)
+        return wait_on_endpoint(d, slot, deadline);
+    }
     loop {
         if let Some(r) = slot.take() {
-            progress.record_latency(started.elapsed());
+            return Some(r);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        slot.park_until(deadline);
+    }
+}
+
+/// Sleeps on the endpoint's waiter (beside the driving stream) until the
+/// answer is there: whoever completes the call rings the waiter.
+fn wait_on_endpoint<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
+    let progress = d.progress();
+    let idle = progress.idle.clone();
+    let waker = idle.clone();
+    slot.set_waker(Arc::new(move || waker.force()));
+    loop {
+        if let Some(r) = slot.take() {
             return Some(r);
         }
         let now = Instant::now();
         if now >= deadline {
             return None;
         }
-        if now < spin_until {
-            drive_once(d);
-            if !slot.is_done() {
-                std::hint::spin_loop();
-            }
+        let seen = idle.announce();
+        if slot.is_done() {
+            idle.retract();
             continue;
         }
-        slot.park_until(deadline);
-    }
-}
-
-/// The progress thread: drive while there is work, poll briefly after the
-/// last of it, then sleep until rung.
-pub(crate) fn run<D: Driven>(weak: Weak<D>) {
-    let mut last_work = Instant::now();
-    let mut backoff = BACKLOG_RETRY.0;
-    loop {
-        let Some(d) = weak.upgrade() else { return };
-        if d.stopping() {
-            return;
-        }
-        if drive_once(&d) {
-            last_work = Instant::now();
-            backoff = BACKLOG_RETRY.0;
-            continue;
-        }
-        if last_work.elapsed() < PROGRESS_SPIN {
-            std::hint::spin_loop();
-            continue;
-        }
-        let progress = d.progress();
-        let seen = progress.idle.announce();
         let mut requests = Vec::new();
-        let plan = progress.plan_sleep(&mut requests, backoff);
+        let plan = progress.plan_sleep(&mut requests, BACKLOG_RETRY.0);
         if !requests.is_empty() {
             d.dispatch(requests);
         }
-        match plan {
-            Plan::Busy => {
-                progress.idle.retract();
-                last_work = Instant::now();
-            }
-            Plan::Sleep(timeout) => {
-                if d.stopping() {
-                    progress.idle.retract();
-                    return;
-                }
-                // Sleeping must not keep the engine alive: dropping the
-                // engine forces the waiter, and the next upgrade fails.
-                let idle = progress.idle.clone();
-                drop(d);
-                idle.block(seen, timeout);
-                idle.retract();
-                if timeout.is_some() {
-                    backoff = (backoff * 2).min(BACKLOG_RETRY.1);
-                } else {
-                    backoff = BACKLOG_RETRY.0;
-                }
-            }
+        if let Plan::Sleep(t) = plan {
+            let left = deadline.saturating_duration_since(now);
+            idle.block(seen, Some(t.map_or(left, |t| t.min(left))));
         }
+        idle.retract();
+    }
+}
+
+/// A wait on the driving stream: keep serving its pools (Argobots would
+/// run other threads of the stream here) and the endpoint.
+fn wait_driving<D: Driven>(
+    d: &Arc<D>,
+    slot: &Slot,
+    deadline: Instant,
+    pools: &[Arc<Pool>],
+    driver: &Arc<dyn Driver>,
+) -> Option<Result<Vec<u8>>> {
+    // Whoever completes the call must wake this thread where it sleeps.
+    let idle = d.progress().idle.clone();
+    slot.set_waker(Arc::new(move || idle.force()));
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let mut spin = Spinner::new(CALLER_SPIN);
+    loop {
+        if let Some(r) = slot.take() {
+            return Some(r);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        if let Some(job) = pool::next_job(pools) {
+            pool::run(job);
+            spin.restart();
+            continue;
+        }
+        if drive_once(d) {
+            spin.restart();
+            continue;
+        }
+        if spin.keep_going() {
+            std::hint::spin_loop();
+            continue;
+        }
+        if slot.is_done() {
+            continue;
+        }
+        driver.sleep(pools, Some(deadline), &never);
+        spin = Spinner::new(CALLER_SPIN);
+    }
+}
+
+/// The driving stream's view of an engine.
+pub(crate) struct EngineDriver<D: Driven> {
+    engine: std::sync::OnceLock<Weak<D>>,
+    idle: Arc<IdleWait>,
+}
+
+impl<D: Driven> EngineDriver<D> {
+    /// A driver for the engine that will own `idle` (attach it once built).
+    pub fn new(idle: Arc<IdleWait>) -> Arc<EngineDriver<D>> {
+        Arc::new(EngineDriver { engine: std::sync::OnceLock::new(), idle })
+    }
+
+    pub fn attach(&self, engine: Weak<D>) {
+        let _ = self.engine.set(engine);
+        self.idle.force();
+    }
+
+    fn engine(&self) -> Option<Arc<D>> {
+        self.engine.get()?.upgrade()
+    }
+}
+
+impl<D: Driven> Driver for EngineDriver<D> {
+    fn drive(&self) -> bool {
+        self.engine().is_some_and(|d| drive_once(&d))
+    }
+
+    fn sleep(&self, pools: &[Arc<Pool>], until: Option<Instant>, stopping: &std::sync::atomic::AtomicBool) {
+        let seen = self.idle.announce();
+        // Checked after announcing: a push or a stop from now on rings us.
+        if stopping.load(Ordering::SeqCst) || pools.iter().any(|p| !p.is_empty()) {
+            return self.idle.retract();
+        }
+        let timeout = match self.engine() {
+            // Not attached yet, or being dropped: sleep until woken.
+            None => None,
+            Some(d) => {
+                let progress = d.progress();
+                let backoff = Duration::from_nanos(progress.backoff_ns.load(Ordering::Relaxed));
+                let mut requests = Vec::new();
+                let plan = progress.plan_sleep(&mut requests, backoff);
+                if !requests.is_empty() {
+                    d.dispatch(requests);
+                }
+                match plan {
+                    Plan::Busy => {
+                        progress.backoff_ns.store(BACKLOG_RETRY.0.as_nanos() as u64, Ordering::Relaxed);
+                        return self.idle.retract();
+                    }
+                    Plan::Sleep(t) => {
+                        let next = match t {
+                            Some(_) => (backoff * 2).min(BACKLOG_RETRY.1),
+                            None => BACKLOG_RETRY.0,
+                        };
+                        progress.backoff_ns.store(next.as_nanos() as u64, Ordering::Relaxed);
+                        t
+                    }
+                }
+            }
+        };
+        let timeout = match until {
+            Some(u) => Some(timeout.unwrap_or(Duration::MAX).min(u.saturating_duration_since(Instant::now()))),
+            None => timeout,
+        };
+        self.idle.block(seen, timeout);
+        self.idle.retract();
+    }
+
+    fn wake(&self) {
+        self.idle.force();
+    }
+
+    fn notify(&self) {
+        self.idle.wake();
+    }
+
+    fn waiter_id(&self) -> usize {
+        Arc::as_ptr(&self.idle) as usize
     }
 }
 

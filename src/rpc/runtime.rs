@@ -4,7 +4,7 @@
 
 use super::config::MargoConfig;
 use super::error::{Result, RpcError};
-use super::pool::{Pool, Xstream};
+use super::pool::{Driver, Pool, Xstream};
 use std::sync::Arc;
 
 pub(crate) struct Runtime {
@@ -14,8 +14,9 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
-    /// Creates the pools and starts the execution streams of `config`.
-    pub fn start(config: MargoConfig) -> Result<Runtime> {
+    /// Creates the pools and starts the execution streams of `config`; the
+    /// first stream serving the progress pool drives progress with `driver`.
+    pub fn start(config: MargoConfig, driver: Arc<dyn Driver>) -> Result<Runtime> {
         let pools: Vec<Arc<Pool>> = config.pools.iter().map(|p| Pool::new(&p.name)).collect();
         // A pool no execution stream serves would strand its handlers
         // forever (upstream only warns, and e.g. the tutorial's distributed
@@ -30,13 +31,25 @@ impl Runtime {
             );
         }
         let primary = config.xstreams.iter().position(|x| x.name == "__primary__").unwrap_or(0);
+        let served_by = |k: usize| -> Vec<usize> {
+            let extra = if k == primary { unserved.as_slice() } else { &[] };
+            config.xstreams[k].pools.iter().chain(extra).copied().collect()
+        };
+        let driving = (0..config.xstreams.len()).find(|&k| served_by(k).contains(&config.progress_pool));
         let mut xstreams = Vec::new();
         for (k, xs) in config.xstreams.iter().enumerate() {
-            let extra = if k == primary { unserved.as_slice() } else { &[] };
-            let served = xs.pools.iter().chain(extra).filter_map(|&i| pools.get(i).cloned()).collect();
-            let x = Xstream::spawn(&xs.name, served)
-                .map_err(|e| RpcError::Config(format!("cannot start xstream {}: {e}", xs.name)))?;
+            let served: Vec<Arc<Pool>> = served_by(k).iter().filter_map(|&i| pools.get(i).cloned()).collect();
+            let x = if Some(k) == driving {
+                Xstream::spawn_driver(&xs.name, served, driver.clone())
+            } else {
+                Xstream::spawn(&xs.name, served)
+            }
+            .map_err(|e| RpcError::Config(format!("cannot start xstream {}: {e}", xs.name)))?;
             xstreams.push(x);
+        }
+        if driving.is_none() {
+            // The config validation makes every pool served (see above).
+            return Err(RpcError::Config("no execution stream serves the progress pool".into()));
         }
         Ok(Runtime { config, pools, xstreams })
     }
@@ -104,6 +117,9 @@ impl Runtime {
     /// Removes an execution stream (not `__primary__`) and hands it back,
     /// to be stopped outside the runtime's lock.
     pub fn remove_xstream(&mut self, name: &str) -> Result<Option<Xstream>> {
+        if self.xstreams.iter().any(|x| x.name == name && x.drives_progress()) {
+            return Err(RpcError::Config(format!("xstream \"{name}\" drives network progress and cannot be removed")));
+        }
         self.config.remove_xstream(name).map_err(|e| RpcError::Config(e.to_string()))?;
         Ok(self.xstreams.iter().position(|x| x.name == name).map(|i| self.xstreams.swap_remove(i)))
     }
