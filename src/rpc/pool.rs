@@ -171,10 +171,13 @@ pub fn on_xstream() -> bool {
     CONTEXT.with(|c| c.borrow().is_some())
 }
 
+/// A driving stream's pools and driver.
+pub(crate) type DrivingStream = (Vec<Arc<Pool>>, Arc<dyn Driver>);
+
 /// If the calling thread is the stream driving `driver`'s progress: its
 /// pools, to keep serving while it waits (a handler waiting for a call must
 /// not stop the progress its answer needs).
-pub(crate) fn driving_pools(is_ours: impl Fn(&Arc<dyn Driver>) -> bool) -> Option<(Vec<Arc<Pool>>, Arc<dyn Driver>)> {
+pub(crate) fn driving_pools(is_ours: impl Fn(&Arc<dyn Driver>) -> bool) -> Option<DrivingStream> {
     CONTEXT.with(|c| {
         let ctx = c.borrow();
         let ctx = ctx.as_ref()?;
@@ -276,6 +279,57 @@ fn finish(pools: &[Arc<Pool>]) {
     }
 }
 
+/// Asks the kernel for short time slices on this thread (an execution
+/// stream of ours). Linux's EEVDF scheduler (6.12 and later) gives a task
+/// that asked for a short slice an early deadline, so when it wakes it
+/// preempts a busy loop at once instead of waiting out the busy task's
+/// slice (a few milliseconds): exactly what a thread that sleeps until a
+/// message arrives and then works for microseconds needs. Older kernels
+/// ignore the value. `MOCHI_SHORT_SLICE=0` leaves the default.
+fn request_short_slice() {
+    /// The slice asked for (the kernel's minimum is 100 µs).
+    const SLICE_NS: u64 = 100_000;
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    if !*ENABLED.get_or_init(|| std::env::var_os("MOCHI_SHORT_SLICE").map_or(true, |v| v != "0")) {
+        return;
+    }
+    /// `struct sched_attr` up to `sched_period` (SCHED_ATTR_SIZE_VER0).
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+    }
+    // sched_setattr also sets the nice value: keep the thread's own.
+    // SAFETY: errno is thread-local; getpriority has no memory arguments.
+    let nice = unsafe {
+        *libc::__errno_location() = 0;
+        libc::getpriority(libc::PRIO_PROCESS, 0)
+    };
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy: libc::SCHED_OTHER as u32,
+        flags: 0,
+        nice,
+        priority: 0,
+        runtime: SLICE_NS,
+        deadline: 0,
+        period: 0,
+    };
+    // SAFETY: attr is a valid sched_attr of the size it states, read only
+    // for the duration of the call; tid 0 is the calling thread. A kernel
+    // that refuses it leaves the thread as it was.
+    let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    if rc != 0 {
+        crate::debug!("short scheduler slice not set: {}", std::io::Error::last_os_error());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,56 +399,5 @@ mod tests {
         feeding.store(false, Ordering::SeqCst);
         feeder.join().unwrap();
         assert_eq!(ran.load(Ordering::SeqCst), 50, "every job queued before the stop ran");
-    }
-}
-
-/// Asks the kernel for short time slices on this thread (an execution
-/// stream of ours). Linux's EEVDF scheduler (6.12 and later) gives a task
-/// that asked for a short slice an early deadline, so when it wakes it
-/// preempts a busy loop at once instead of waiting out the busy task's
-/// slice (a few milliseconds): exactly what a thread that sleeps until a
-/// message arrives and then works for microseconds needs. Older kernels
-/// ignore the value. `MOCHI_SHORT_SLICE=0` leaves the default.
-fn request_short_slice() {
-    /// The slice asked for (the kernel's minimum is 100 µs).
-    const SLICE_NS: u64 = 100_000;
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    if !*ENABLED.get_or_init(|| std::env::var_os("MOCHI_SHORT_SLICE").map_or(true, |v| v != "0")) {
-        return;
-    }
-    /// `struct sched_attr` up to `sched_period` (SCHED_ATTR_SIZE_VER0).
-    #[repr(C)]
-    struct SchedAttr {
-        size: u32,
-        policy: u32,
-        flags: u64,
-        nice: i32,
-        priority: u32,
-        runtime: u64,
-        deadline: u64,
-        period: u64,
-    }
-    // sched_setattr also sets the nice value: keep the thread's own.
-    // SAFETY: errno is thread-local; getpriority has no memory arguments.
-    let nice = unsafe {
-        *libc::__errno_location() = 0;
-        libc::getpriority(libc::PRIO_PROCESS, 0)
-    };
-    let attr = SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
-        policy: libc::SCHED_OTHER as u32,
-        flags: 0,
-        nice,
-        priority: 0,
-        runtime: SLICE_NS,
-        deadline: 0,
-        period: 0,
-    };
-    // SAFETY: attr is a valid sched_attr of the size it states, read only
-    // for the duration of the call; tid 0 is the calling thread. A kernel
-    // that refuses it leaves the thread as it was.
-    let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
-    if rc != 0 {
-        crate::debug!("short scheduler slice not set: {}", std::io::Error::last_os_error());
     }
 }
