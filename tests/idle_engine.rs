@@ -58,10 +58,8 @@ fn check_idle(proto: &str) {
         }
     }
     let after = our_threads();
-    let woke: u64 = after
-        .iter()
-        .filter_map(|(n, _, s)| before.iter().find(|(m, _, _)| m == n).map(|(_, _, b)| s.saturating_sub(*b)))
-        .sum();
+    let woke: u64 =
+        after.iter().filter_map(|(n, _, s)| before.iter().find(|(m, _, _)| m == n).map(|(_, _, b)| s.saturating_sub(*b))).sum();
     assert!(woke <= 2, "{proto}: idle threads woke {woke} times in one second: {before:?} -> {after:?}");
     client.finalize();
     server.finalize();

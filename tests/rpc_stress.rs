@@ -27,10 +27,8 @@ fn register_relay(on: &Engine, peer: &Engine) {
     let peer_addr = peer.self_address().to_string();
     on.add_pool_from_json(&serde_json::json!({"name": "relays"})).unwrap();
     for x in ["relay_x1", "relay_x2"] {
-        on.add_xstream_from_json(
-            &serde_json::json!({"name": x, "scheduler": {"type": "basic_wait", "pools": ["relays"]}}),
-        )
-        .unwrap();
+        on.add_xstream_from_json(&serde_json::json!({"name": x, "scheduler": {"type": "basic_wait", "pools": ["relays"]}}))
+            .unwrap();
     }
     on.register(
         "relay",

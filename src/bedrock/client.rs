@@ -19,7 +19,8 @@ pub struct ServiceHandle {
 
 impl ServiceHandle {
     pub fn new(engine: &Engine, address: &str, provider_id: u16) -> Result<ServiceHandle> {
-        let address = engine.lookup(address).map_err(|e| BedrockError::msg(format!("Failed to lookup address {address}: {e}")))?;
+        let address =
+            engine.lookup(address).map_err(|e| BedrockError::msg(format!("Failed to lookup address {address}: {e}")))?;
         Ok(ServiceHandle { engine: engine.clone(), address, provider_id })
     }
 

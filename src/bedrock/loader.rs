@@ -20,7 +20,8 @@ pub fn load(path: &str) -> Result<bool, BedrockError> {
         return Ok(false);
     }
     if !super::modules::is_builtin_library(path) {
-        let c_path = CString::new(path).map_err(|_| BedrockError::msg(format!("Could not dlopen library {path}: NUL in path")))?;
+        let c_path =
+            CString::new(path).map_err(|_| BedrockError::msg(format!("Could not dlopen library {path}: NUL in path")))?;
         let target = if path.is_empty() { std::ptr::null() } else { c_path.as_ptr() };
         // SAFETY: dlopen with a valid (or NULL: main program) path; the
         // handle is kept forever (RTLD_NODELETE), as upstream does.
@@ -29,7 +30,11 @@ pub fn load(path: &str) -> Result<bool, BedrockError> {
             // SAFETY: dlerror returns NULL or a valid message string.
             let why = unsafe {
                 let e = libc::dlerror();
-                if e.is_null() { "unknown error".to_string() } else { CStr::from_ptr(e).to_string_lossy().into_owned() }
+                if e.is_null() {
+                    "unknown error".to_string()
+                } else {
+                    CStr::from_ptr(e).to_string_lossy().into_owned()
+                }
             };
             return Err(BedrockError::msg(format!("Could not dlopen library {path}: {why}")));
         }

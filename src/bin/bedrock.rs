@@ -29,7 +29,11 @@ fn dlerror() -> String {
     // SAFETY: dlerror returns NULL or a valid message.
     unsafe {
         let e = libc::dlerror();
-        if e.is_null() { "unknown error".into() } else { CStr::from_ptr(e).to_string_lossy().into_owned() }
+        if e.is_null() {
+            "unknown error".into()
+        } else {
+            CStr::from_ptr(e).to_string_lossy().into_owned()
+        }
     }
 }
 
@@ -73,9 +77,7 @@ fn main() {
         std::process::exit(1);
     }
     let main_fn: DaemonMain = unsafe { std::mem::transmute::<*mut libc::c_void, DaemonMain>(sym) };
-    let args: Vec<CString> = std::env::args_os()
-        .map(|a| CString::new(a.into_encoded_bytes()).unwrap_or_default())
-        .collect();
+    let args: Vec<CString> = std::env::args_os().map(|a| CString::new(a.into_encoded_bytes()).unwrap_or_default()).collect();
     let argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
     // SAFETY: argv holds argc valid strings that outlive the call.
     let code = unsafe { main_fn(argv.len() as c_int, argv.as_ptr()) };

@@ -95,16 +95,8 @@ fn server(protocol: &str, addr_file: Option<std::path::PathBuf>, config: &str) -
     Ok(())
 }
 
-fn client(
-    address: &str,
-    count: usize,
-    size: usize,
-    threads: usize,
-    timeout: Duration,
-    shutdown: bool,
-) -> Result<(), String> {
-    let engine =
-        Engine::new(protocol_of(address), Mode::Client, "", &InitOverrides::default()).map_err(|e| e.to_string())?;
+fn client(address: &str, count: usize, size: usize, threads: usize, timeout: Duration, shutdown: bool) -> Result<(), String> {
+    let engine = Engine::new(protocol_of(address), Mode::Client, "", &InitOverrides::default()).map_err(|e| e.to_string())?;
     let target = engine.lookup(address).map_err(|e| e.to_string())?;
     let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
     // Warm-up: connection set-up and first-touch costs stay out of the numbers.
@@ -159,8 +151,7 @@ fn flock_handles(group_file: &std::path::Path, count: usize) -> Result<(), Strin
     use mochi::flock::client::{Client, GroupHandle, MODE_INIT_UPDATE};
     let view = mochi::flock::view_file::from_file(group_file).map_err(|e| e.to_string())?;
     let first = view.member_at(0).ok_or("the group file lists no member")?.address.clone();
-    let engine =
-        Engine::new(protocol_of(&first), Mode::Client, "", &InitOverrides::default()).map_err(|e| e.to_string())?;
+    let engine = Engine::new(protocol_of(&first), Mode::Client, "", &InitOverrides::default()).map_err(|e| e.to_string())?;
     let client = Client::new(&engine, None);
     let mut times = Vec::with_capacity(count);
     for i in 0..count + 100 {

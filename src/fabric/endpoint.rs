@@ -101,10 +101,7 @@ impl Endpoint {
                                 .ok()
                                 .and_then(|n| n.trim_end_matches('\0').strip_prefix("fi_shm://"))
                                 .map(str::to_string)
-                                .ok_or_else(|| FabricError::Open {
-                                    provider: "shm",
-                                    detail: "unexpected shm name".into(),
-                                })?;
+                                .ok_or_else(|| FabricError::Open { provider: "shm", detail: "unexpected shm name".into() })?;
                             let bell = Doorbell::create(&region).map_err(|e| FabricError::Open {
                                 provider: "shm",
                                 detail: format!("cannot create the doorbell of {region}: {e}"),
@@ -126,12 +123,7 @@ impl Endpoint {
         }
     }
 
-    fn open_raw(
-        protocol: Protocol,
-        node: Option<&str>,
-        service: Option<&str>,
-        wait_fd: bool,
-    ) -> Result<Endpoint, FabricError> {
+    fn open_raw(protocol: Protocol, node: Option<&str>, service: Option<&str>, wait_fd: bool) -> Result<Endpoint, FabricError> {
         let provider = protocol.provider();
         let open_err = |detail: String| FabricError::Open { provider, detail };
         let c_prov = CString::new(provider).expect("static provider name");
@@ -156,8 +148,7 @@ impl Endpoint {
             let detail = unsafe { CStr::from_ptr(errbuf.as_ptr()) }.to_string_lossy().into_owned();
             return Err(open_err(detail));
         }
-        let mut ep =
-            Endpoint { raw, protocol, name: Vec::new(), address: String::new(), wait_fd: None, doorbell: None };
+        let mut ep = Endpoint { raw, protocol, name: Vec::new(), address: String::new(), wait_fd: None, doorbell: None };
         let mut buf = vec![0u8; 256];
         let mut len = buf.len();
         // SAFETY: buf is writable for len bytes.
@@ -222,13 +213,7 @@ impl Endpoint {
     /// # Safety
     /// `buf..buf+len` must stay valid and unchanged until the completion
     /// carrying `context` has been read.
-    pub unsafe fn post_send(
-        &mut self,
-        buf: *const u8,
-        len: usize,
-        dest: u64,
-        context: usize,
-    ) -> Result<Post, FabricError> {
+    pub unsafe fn post_send(&mut self, buf: *const u8, len: usize, dest: u64, context: usize) -> Result<Post, FabricError> {
         let rc = sys::fis_send(self.raw, buf as *const c_void, len, dest, context as *mut c_void);
         match rc as i64 {
             0 => Ok(Post::Done),
@@ -259,11 +244,7 @@ impl Endpoint {
         let n = unsafe { sys::fis_cq_read(self.raw, entries.as_mut_ptr(), entries.len()) };
         if n > 0 {
             for e in &entries[..n as usize] {
-                out.push(Completion {
-                    context: e.context as usize,
-                    is_recv: e.flags & sys::FIS_FLAG_RECV != 0,
-                    len: e.len,
-                });
+                out.push(Completion { context: e.context as usize, is_recv: e.flags & sys::FIS_FLAG_RECV != 0, len: e.len });
             }
             return Ok(n as usize);
         }

@@ -99,11 +99,7 @@ pub fn view_from_world(self_address: &str, provider_id: u16) -> Result<GroupView
 /// (not freed) for the duration of the call. MPICH validates handles, but
 /// with libraries whose handles are pointers (Open MPI) a dangling or
 /// made-up handle is undefined behaviour.
-pub unsafe fn view_from_raw_comm(
-    comm: RawComm,
-    self_address: &str,
-    provider_id: u16,
-) -> Result<GroupView, FlockError> {
+pub unsafe fn view_from_raw_comm(comm: RawComm, self_address: &str, provider_id: u16) -> Result<GroupView, FlockError> {
     imp::view_from_raw_comm(comm, self_address, provider_id)
 }
 
@@ -126,11 +122,7 @@ pub unsafe fn view_from_raw_comm(
 /// [`FlockError::InvalidConfig`]. Whatever a rank's local verdict, all
 /// ranks still take part in the first exchange, so a rejection on some ranks
 /// never leaves the others blocked.
-pub fn view_from_world_ranks(
-    self_address: &str,
-    provider_id: u16,
-    ranks: &[i32],
-) -> Result<Option<GroupView>, FlockError> {
+pub fn view_from_world_ranks(self_address: &str, provider_id: u16, ranks: &[i32]) -> Result<Option<GroupView>, FlockError> {
     imp::view_from_world_ranks(self_address, provider_id, ranks)
 }
 
@@ -147,9 +139,7 @@ pub fn world_addresses(self_address: &str) -> Result<Vec<String>, FlockError> {
 /// MPI (usable without the feature, e.g. to validate a configuration).
 pub fn validate_ranks(ranks: &[i32], size: i32) -> Result<(), FlockError> {
     if ranks.is_empty() {
-        return Err(FlockError::InvalidConfig(
-            "\"mpi_ranks\" is empty: at least one rank must be listed".to_owned(),
-        ));
+        return Err(FlockError::InvalidConfig("\"mpi_ranks\" is empty: at least one rank must be listed".to_owned()));
     }
     let mut seen = std::collections::HashSet::with_capacity(ranks.len());
     for &rank in ranks {
@@ -161,9 +151,7 @@ pub fn validate_ranks(ranks: &[i32], size: i32) -> Result<(), FlockError> {
             )));
         }
         if !seen.insert(rank) {
-            return Err(FlockError::InvalidConfig(format!(
-                "Rank {rank} is listed more than once in \"mpi_ranks\""
-            )));
+            return Err(FlockError::InvalidConfig(format!("Rank {rank} is listed more than once in \"mpi_ranks\"")));
         }
     }
     Ok(())
@@ -188,11 +176,7 @@ mod imp {
                 sorted.sort_unstable();
                 // FNV-1a over the sorted values and the count.
                 let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-                for v in sorted
-                    .iter()
-                    .map(|&r| r as u32 as u64)
-                    .chain([ranks.len() as u64])
-                {
+                for v in sorted.iter().map(|&r| r as u32 as u64).chain([ranks.len() as u64]) {
                     for b in v.to_le_bytes() {
                         h ^= b as u64;
                         h = h.wrapping_mul(0x0000_0100_0000_01b3);
@@ -245,10 +229,7 @@ mod imp {
         if rc == MPI_SUCCESS {
             Ok(())
         } else {
-            Err(FlockError::Mpi(format!(
-                "{what} failed: {}",
-                error_string(rc)
-            )))
+            Err(FlockError::Mpi(format!("{what} failed: {}", error_string(rc))))
         }
     }
 
@@ -311,11 +292,7 @@ mod imp {
     pub(super) fn ensure_initialized() -> Result<(), FlockError> {
         let m = mpi()?;
         if is_initialized(m) {
-            return if is_finalized(m) {
-                Err(already_finalized())
-            } else {
-                Ok(())
-            };
+            return if is_finalized(m) { Err(already_finalized()) } else { Ok(()) };
         }
         let _guard = lock(&INIT_LOCK);
         // Re-check under the lock: another thread (or the application) may
@@ -330,28 +307,15 @@ mod imp {
         // SAFETY: MPI is neither initialized nor finalized (checked under
         // INIT_LOCK, which every initialization by this module takes); NULL
         // argc/argv are allowed by the standard.
-        let rc = unsafe {
-            (m.Init_thread)(
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                ffi::THREAD_MULTIPLE,
-                &mut provided,
-            )
-        };
+        let rc = unsafe { (m.Init_thread)(std::ptr::null_mut(), std::ptr::null_mut(), ffi::THREAD_MULTIPLE, &mut provided) };
         check(rc, "MPI_Init_thread").map_err(|e| {
-            FlockError::Mpi(format!(
-                "{e} (library {}; {})",
-                m.describe(),
-                ffi::environment_summary(ffi::launcher())
-            ))
+            FlockError::Mpi(format!("{e} (library {}; {})", m.describe(), ffi::environment_summary(ffi::launcher())))
         })?;
         WE_INITIALIZED.store(true, Ordering::Release);
         // SAFETY: registers a function of this library that takes no
         // argument and cannot unwind.
         if unsafe { libc::atexit(finalize_at_exit) } != 0 {
-            crate::warning!(
-                "[flock] could not register MPI_Finalize to run at exit; MPI will not be finalized"
-            );
+            crate::warning!("[flock] could not register MPI_Finalize to run at exit; MPI will not be finalized");
         }
         if provided != ffi::THREAD_MULTIPLE {
             crate::debug!(
@@ -359,11 +323,7 @@ mod imp {
                  MPI bootstrap calls will be serialized"
             );
         }
-        crate::debug!(
-            "[flock] MPI initialized: {}, chosen by {}",
-            m.describe(),
-            m.chosen_by
-        );
+        crate::debug!("[flock] MPI initialized: {}, chosen by {}", m.describe(), m.chosen_by);
         Ok(())
     }
 
@@ -400,15 +360,9 @@ mod imp {
         // SAFETY: MPI is initialized and `comm` a live communicator of the
         // loaded library (its world, or a duplicate we own); the outputs are
         // local ints.
-        check(
-            unsafe { m.calls.comm_rank(comm, &mut rank) },
-            "MPI_Comm_rank",
-        )?;
+        check(unsafe { m.calls.comm_rank(comm, &mut rank) }, "MPI_Comm_rank")?;
         // SAFETY: as above.
-        check(
-            unsafe { m.calls.comm_size(comm, &mut size) },
-            "MPI_Comm_size",
-        )?;
+        check(unsafe { m.calls.comm_size(comm, &mut size) }, "MPI_Comm_size")?;
         Ok((rank, size))
     }
 
@@ -453,18 +407,11 @@ mod imp {
         rank_size(m, world)
     }
 
-    pub(super) fn view_from_world(
-        self_address: &str,
-        provider_id: u16,
-    ) -> Result<GroupView, FlockError> {
+    pub(super) fn view_from_world(self_address: &str, provider_id: u16) -> Result<GroupView, FlockError> {
         let (_, world) = world()?;
         let comm = PrivateComm::dup(world)?;
         let selected = gather(&comm, self_address, provider_id, None)?;
-        selected.ok_or_else(|| {
-            FlockError::Other(
-                "MPI bootstrap: calling process missing from the world view".to_owned(),
-            )
-        })
+        selected.ok_or_else(|| FlockError::Other("MPI bootstrap: calling process missing from the world view".to_owned()))
     }
 
     pub(super) unsafe fn view_from_raw_comm(
@@ -484,9 +431,7 @@ mod imp {
         }
         let comm = m.handle_from_raw(comm);
         if comm == m.comm_null {
-            return Err(FlockError::InvalidArgs(
-                "the MPI communicator is MPI_COMM_NULL".to_owned(),
-            ));
+            return Err(FlockError::InvalidArgs("the MPI communicator is MPI_COMM_NULL".to_owned()));
         }
         if comm.0 == 0 {
             return Err(FlockError::InvalidArgs(format!(
@@ -497,21 +442,15 @@ mod imp {
         let mut inter: c_int = 0;
         // SAFETY: the caller guarantees `comm` is a live communicator of the
         // MPI in the process, which `m` is (already loaded wins).
-        check(
-            m.calls.comm_test_inter(comm, &mut inter),
-            "MPI_Comm_test_inter",
-        )?;
+        check(m.calls.comm_test_inter(comm, &mut inter), "MPI_Comm_test_inter")?;
         if inter != 0 {
             return Err(FlockError::InvalidArgs(
-                "an intercommunicator cannot bootstrap a group; pass an intracommunicator"
-                    .to_owned(),
+                "an intercommunicator cannot bootstrap a group; pass an intracommunicator".to_owned(),
             ));
         }
         let private = PrivateComm::dup(comm)?;
         let selected = gather(&private, self_address, provider_id, None)?;
-        selected.ok_or_else(|| {
-            FlockError::Other("MPI bootstrap: calling process missing from the view".to_owned())
-        })
+        selected.ok_or_else(|| FlockError::Other("MPI bootstrap: calling process missing from the view".to_owned()))
     }
 
     pub(super) fn view_from_world_ranks(
@@ -541,15 +480,8 @@ mod imp {
             // SAFETY: MPI is initialized, `parent` is live (callers pass the
             // world or a communicator the C caller vouched for), `comm` is
             // written by MPI_Comm_dup.
-            check(
-                unsafe { m.calls.comm_dup(parent, &mut comm) },
-                "MPI_Comm_dup",
-            )?;
-            let private = PrivateComm {
-                m,
-                comm,
-                _serial: serial,
-            };
+            check(unsafe { m.calls.comm_dup(parent, &mut comm) }, "MPI_Comm_dup")?;
+            let private = PrivateComm { m, comm, _serial: serial };
             check(
                 // SAFETY: `private.comm` was just created by MPI_Comm_dup;
                 // MPI_ERRORS_RETURN is a predefined error handler.
@@ -599,13 +531,9 @@ mod imp {
         let ranks_error = ranks.and_then(|list| validate_ranks(list, size).err());
         let local_error = ranks_error.or_else(|| {
             if address.is_empty() {
-                Some(FlockError::InvalidArgs(
-                    "the address of the calling process is empty".to_owned(),
-                ))
+                Some(FlockError::InvalidArgs("the address of the calling process is empty".to_owned()))
             } else if address.len() > c_int::MAX as usize {
-                Some(FlockError::InvalidArgs(
-                    "the address of the calling process is too long".to_owned(),
-                ))
+                Some(FlockError::InvalidArgs("the address of the calling process is too long".to_owned()))
             } else {
                 None
             }
@@ -614,18 +542,10 @@ mod imp {
         let me_member = is_member(rank as usize);
 
         let mut header = [0u64; HEADER_WORDS];
-        header[H_ADDR_LEN] = if local_error.is_none() && me_member {
-            address.len() as u64
-        } else {
-            0
-        };
+        header[H_ADDR_LEN] = if local_error.is_none() && me_member { address.len() as u64 } else { 0 };
         header[H_PROVIDER] = provider_id as u64;
         header[H_SELECTION] = selection_fingerprint(ranks);
-        header[H_STATUS] = if local_error.is_some() {
-            STATUS_REFUSED
-        } else {
-            STATUS_OK
-        };
+        header[H_STATUS] = if local_error.is_some() { STATUS_REFUSED } else { STATUS_OK };
 
         let mut headers = vec![0u64; HEADER_WORDS * nprocs];
         check(
@@ -650,9 +570,7 @@ mod imp {
         if let Some(err) = local_error {
             return Err(err);
         }
-        let refused: Vec<usize> = (0..nprocs)
-            .filter(|&r| header_of(r)[H_STATUS] != STATUS_OK)
-            .collect();
+        let refused: Vec<usize> = (0..nprocs).filter(|&r| header_of(r)[H_STATUS] != STATUS_OK).collect();
         if !refused.is_empty() {
             return Err(FlockError::InvalidConfig(format!(
                 "MPI bootstrap refused by rank{} {} (see the error reported there)",
@@ -712,11 +630,8 @@ mod imp {
         for r in (0..nprocs).filter(|&r| is_member(r)) {
             let start = displs[r] as usize;
             let end = start + counts[r] as usize;
-            let addr = std::str::from_utf8(&bytes[start..end]).map_err(|_| {
-                FlockError::Mpi(format!(
-                    "MPI bootstrap: rank {r} sent an address that is not valid UTF-8"
-                ))
-            })?;
+            let addr = std::str::from_utf8(&bytes[start..end])
+                .map_err(|_| FlockError::Mpi(format!("MPI bootstrap: rank {r} sent an address that is not valid UTF-8")))?;
             members.push((r, addr.to_owned(), header_of(r)[H_PROVIDER] as u16));
         }
         Ok(Some(members))
@@ -733,8 +648,7 @@ mod imp {
             return Ok(None);
         };
         let mut view = GroupView::new();
-        let mut owner: std::collections::HashMap<(&str, u16), usize> =
-            std::collections::HashMap::new();
+        let mut owner: std::collections::HashMap<(&str, u16), usize> = std::collections::HashMap::new();
         for (r, addr, pid) in &members {
             if let Some(first) = owner.insert((addr.as_str(), *pid), *r) {
                 return Err(FlockError::InvalidConfig(format!(
@@ -754,11 +668,7 @@ mod imp {
     }
 
     fn join(ranks: &[usize]) -> String {
-        ranks
-            .iter()
-            .map(|r| r.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        ranks.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -787,19 +697,11 @@ mod imp {
         Err(unsupported())
     }
 
-    pub(super) unsafe fn view_from_raw_comm(
-        _: RawComm,
-        _: &str,
-        _: u16,
-    ) -> Result<GroupView, FlockError> {
+    pub(super) unsafe fn view_from_raw_comm(_: RawComm, _: &str, _: u16) -> Result<GroupView, FlockError> {
         Err(unsupported())
     }
 
-    pub(super) fn view_from_world_ranks(
-        _: &str,
-        _: u16,
-        _: &[i32],
-    ) -> Result<Option<GroupView>, FlockError> {
+    pub(super) fn view_from_world_ranks(_: &str, _: u16, _: &[i32]) -> Result<Option<GroupView>, FlockError> {
         Err(unsupported())
     }
 

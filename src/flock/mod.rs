@@ -14,9 +14,9 @@ pub mod bootstrap_mpi;
 pub mod client;
 pub mod error;
 pub mod gateway;
+pub mod mpi_launcher;
 #[cfg(feature = "mpi")]
 pub mod mpi_lib;
-pub mod mpi_launcher;
 pub mod protocol;
 pub mod provider;
 pub mod registry;

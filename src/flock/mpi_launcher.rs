@@ -52,40 +52,20 @@ pub fn rank_size() -> Option<(i32, i32)> {
 
 /// [`detect`] over any variable lookup (for tests).
 pub fn detect_from(get: impl Fn(&str) -> Option<String>) -> Option<Launcher> {
-    let num = |k: &str| {
-        get(k)
-            .and_then(|v| v.trim().parse::<i32>().ok())
-            .filter(|&n| n >= 0)
-    };
-    let shown = |keys: &[&str]| {
-        keys.iter()
-            .filter_map(|k| get(k).map(|v| format!("{k}={v}")))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let num = |k: &str| get(k).and_then(|v| v.trim().parse::<i32>().ok()).filter(|&n| n >= 0);
+    let shown = |keys: &[&str]| keys.iter().filter_map(|k| get(k).map(|v| format!("{k}={v}"))).collect::<Vec<_>>().join(", ");
     let under_slurm = get("SLURM_PROCID").is_some();
     if let (Some(rank), Some(size)) = (num("OMPI_COMM_WORLD_RANK"), num("OMPI_COMM_WORLD_SIZE")) {
         return Some(Launcher {
-            description: format!(
-                "Open MPI's mpirun ({})",
-                shown(&["OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"])
-            ),
+            description: format!("Open MPI's mpirun ({})", shown(&["OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"])),
             family: Family::OpenMpi,
             rank: Some(rank),
             size: Some(size),
         });
     }
     if let Some(rank) = num("PMIX_RANK") {
-        let size = if under_slurm {
-            num("SLURM_STEP_NUM_TASKS")
-        } else {
-            None
-        };
-        let who = if under_slurm {
-            "Slurm's srun with PMIx"
-        } else {
-            "a PMIx launcher"
-        };
+        let size = if under_slurm { num("SLURM_STEP_NUM_TASKS") } else { None };
+        let who = if under_slurm { "Slurm's srun with PMIx" } else { "a PMIx launcher" };
         return Some(Launcher {
             description: format!("{who} ({})", shown(&["PMIX_RANK", "SLURM_STEP_NUM_TASKS"])),
             family: Family::OpenMpi,
@@ -94,11 +74,7 @@ pub fn detect_from(get: impl Fn(&str) -> Option<String>) -> Option<Launcher> {
         });
     }
     if let (Some(rank), Some(size)) = (num("PMI_RANK"), num("PMI_SIZE")) {
-        let who = if under_slurm {
-            "Slurm's srun with PMI-2"
-        } else {
-            "a PMI launcher (MPICH's mpiexec/Hydra)"
-        };
+        let who = if under_slurm { "Slurm's srun with PMI-2" } else { "a PMI launcher (MPICH's mpiexec/Hydra)" };
         return Some(Launcher {
             description: format!("{who} ({})", shown(&["PMI_RANK", "PMI_SIZE"])),
             family: Family::Mpich,
@@ -125,76 +101,38 @@ mod tests {
     use super::*;
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
+        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
     }
 
     #[test]
     fn no_launcher() {
         assert_eq!(detect_from(env(&[])), None);
-        assert_eq!(
-            detect_from(env(&[("SLURM_PROCID", "0")])),
-            None,
-            "a batch script is not a launcher"
-        );
-        assert_eq!(
-            detect_from(env(&[("PMI_RANK", "x"), ("PMI_SIZE", "4")])),
-            None
-        );
+        assert_eq!(detect_from(env(&[("SLURM_PROCID", "0")])), None, "a batch script is not a launcher");
+        assert_eq!(detect_from(env(&[("PMI_RANK", "x"), ("PMI_SIZE", "4")])), None);
     }
 
     #[test]
     fn open_mpi() {
-        let l = detect_from(env(&[
-            ("OMPI_COMM_WORLD_RANK", "2"),
-            ("OMPI_COMM_WORLD_SIZE", "4"),
-            ("PMIX_RANK", "2"),
-        ]))
-        .expect("launcher");
-        assert_eq!(
-            (l.family, l.rank, l.size),
-            (Family::OpenMpi, Some(2), Some(4))
-        );
-        assert!(
-            l.description.contains("Open MPI") && l.description.contains("OMPI_COMM_WORLD_SIZE=4"),
-            "{l:?}"
-        );
+        let l = detect_from(env(&[("OMPI_COMM_WORLD_RANK", "2"), ("OMPI_COMM_WORLD_SIZE", "4"), ("PMIX_RANK", "2")]))
+            .expect("launcher");
+        assert_eq!((l.family, l.rank, l.size), (Family::OpenMpi, Some(2), Some(4)));
+        assert!(l.description.contains("Open MPI") && l.description.contains("OMPI_COMM_WORLD_SIZE=4"), "{l:?}");
     }
 
     #[test]
     fn hydra_and_slurm() {
-        let l = detect_from(env(&[
-            ("PMI_RANK", "1"),
-            ("PMI_SIZE", "4"),
-            ("PMI_FD", "6"),
-        ]))
-        .expect("launcher");
-        assert_eq!(
-            (l.family, l.rank, l.size),
-            (Family::Mpich, Some(1), Some(4))
-        );
+        let l = detect_from(env(&[("PMI_RANK", "1"), ("PMI_SIZE", "4"), ("PMI_FD", "6")])).expect("launcher");
+        assert_eq!((l.family, l.rank, l.size), (Family::Mpich, Some(1), Some(4)));
         assert!(l.description.contains("PMI_SIZE=4"), "{l:?}");
 
-        let l = detect_from(env(&[
-            ("SLURM_PROCID", "3"),
-            ("SLURM_STEP_NUM_TASKS", "8"),
-            ("PMIX_RANK", "3"),
-        ]))
-        .expect("launcher");
-        assert_eq!(
-            (l.family, l.rank, l.size),
-            (Family::OpenMpi, Some(3), Some(8))
-        );
+        let l = detect_from(env(&[("SLURM_PROCID", "3"), ("SLURM_STEP_NUM_TASKS", "8"), ("PMIX_RANK", "3")])).expect("launcher");
+        assert_eq!((l.family, l.rank, l.size), (Family::OpenMpi, Some(3), Some(8)));
         assert!(l.description.contains("srun with PMIx"), "{l:?}");
 
         let l = detect_from(env(&[("PMIX_RANK", "0")])).expect("launcher");
         assert_eq!((l.rank, l.size), (Some(0), None));
 
-        let l = detect_from(env(&[("SLURM_PROCID", "0"), ("SLURM_STEP_NUM_TASKS", "2")]))
-            .expect("launcher");
+        let l = detect_from(env(&[("SLURM_PROCID", "0"), ("SLURM_STEP_NUM_TASKS", "2")])).expect("launcher");
         assert_eq!((l.family, l.size), (Family::Unknown, Some(2)));
         assert!(l.description.contains("without a PMI"), "{l:?}");
     }

@@ -149,16 +149,7 @@ struct Fns<H> {
     Comm_set_errhandler: unsafe extern "C" fn(H, H) -> c_int,
     Comm_test_inter: unsafe extern "C" fn(H, *mut c_int) -> c_int,
     Allgather: unsafe extern "C" fn(*const c_void, c_int, H, *mut c_void, c_int, H, H) -> c_int,
-    Allgatherv: unsafe extern "C" fn(
-        *const c_void,
-        c_int,
-        H,
-        *mut c_void,
-        *const c_int,
-        *const c_int,
-        H,
-        H,
-    ) -> c_int,
+    Allgatherv: unsafe extern "C" fn(*const c_void, c_int, H, *mut c_void, *const c_int, *const c_int, H, H) -> c_int,
 }
 
 // SAFETY (every method): forwards to the MPI function of the same name
@@ -250,8 +241,7 @@ pub struct Mpi {
     pub uint8_t: Handle,
     pub Initialized: unsafe extern "C" fn(*mut c_int) -> c_int,
     pub Finalized: unsafe extern "C" fn(*mut c_int) -> c_int,
-    pub Init_thread:
-        unsafe extern "C" fn(*mut c_int, *mut *mut *mut c_char, c_int, *mut c_int) -> c_int,
+    pub Init_thread: unsafe extern "C" fn(*mut c_int, *mut *mut *mut c_char, c_int, *mut c_int) -> c_int,
     pub Finalize: unsafe extern "C" fn() -> c_int,
     pub Query_thread: unsafe extern "C" fn(*mut c_int) -> c_int,
     pub Error_string: unsafe extern "C" fn(c_int, *mut c_char, *mut c_int) -> c_int,
@@ -321,29 +311,19 @@ fn file_of(symbol: *mut c_void) -> Option<String> {
     // SAFETY: Dl_info is plain data; all-zero is a valid value to overwrite.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     // SAFETY: dladdr only reads the address and fills `info`.
-    if symbol.is_null()
-        || unsafe { libc::dladdr(symbol, &mut info) } == 0
-        || info.dli_fname.is_null()
-    {
+    if symbol.is_null() || unsafe { libc::dladdr(symbol, &mut info) } == 0 || info.dli_fname.is_null() {
         return None;
     }
     // SAFETY: dli_fname is a NUL-terminated path owned by the loader, valid
     // while the object stays loaded (MPI never is unloaded).
-    Some(
-        unsafe { CStr::from_ptr(info.dli_fname) }
-            .to_string_lossy()
-            .into_owned(),
-    )
+    Some(unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned())
 }
 
 /// The handle whose symbols we use and how it was chosen: the process
 /// itself if it has MPI, or a library loaded now.
 fn open(launcher: Option<&Launcher>) -> Result<(*mut c_void, String), String> {
     if !lookup(libc::RTLD_DEFAULT, "MPI_Initialized").is_null() {
-        return Ok((
-            libc::RTLD_DEFAULT,
-            "the MPI already loaded in the process".to_owned(),
-        ));
+        return Ok((libc::RTLD_DEFAULT, "the MPI already loaded in the process".to_owned()));
     }
     let (wanted, chosen_by): (Vec<String>, String) = match std::env::var("MOCHI_MPI_LIBRARY") {
         Ok(path) if !path.is_empty() => (vec![path], "MOCHI_MPI_LIBRARY".to_owned()),
@@ -354,10 +334,7 @@ fn open(launcher: Option<&Launcher>) -> Result<(*mut c_void, String), String> {
                 Some(Family::Mpich) => "the launcher's family (MPICH ABI)",
                 Some(Family::Unknown) | None => "the default list",
             };
-            (
-                candidates(family).iter().map(|s| s.to_string()).collect(),
-                why.to_owned(),
-            )
+            (candidates(family).iter().map(|s| s.to_string()).collect(), why.to_owned())
         }
     };
     let mut tried = Vec::new();
@@ -376,9 +353,7 @@ fn open(launcher: Option<&Launcher>) -> Result<(*mut c_void, String), String> {
             continue;
         }
         if lookup(h, "MPI_Init_thread").is_null() {
-            tried.push(format!(
-                "{name}: loaded, but it is not an MPI library (no MPI_Init_thread)"
-            ));
+            tried.push(format!("{name}: loaded, but it is not an MPI library (no MPI_Init_thread)"));
             continue;
         }
         return Ok((h, format!("{chosen_by} ({name})")));
@@ -395,9 +370,7 @@ fn open(launcher: Option<&Launcher>) -> Result<(*mut c_void, String), String> {
 fn sym<T: Copy>(handle: *mut c_void, name: &str) -> Result<T, String> {
     let p = lookup(handle, name);
     if p.is_null() {
-        return Err(format!(
-            "the MPI library has no {name}: it is not a complete MPI library"
-        ));
+        return Err(format!("the MPI library has no {name}: it is not a complete MPI library"));
     }
     assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<*mut c_void>());
     // SAFETY: T is pointer-sized (checked above) and is the function-pointer
@@ -446,11 +419,7 @@ fn library_version(handle: *mut c_void) -> String {
     let text = String::from_utf8_lossy(&buf[..end]);
     // The first line, up to the first comma ("Open MPI v4.1.4, package: ..."),
     // with its tabs ("MPICH Version:\t4.0.2") made spaces.
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("version unknown");
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("version unknown");
     let first = first.split(", ").next().unwrap_or(first);
     first.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -458,19 +427,8 @@ fn library_version(handle: *mut c_void) -> String {
 fn resolve(handle: *mut c_void, chosen_by: String) -> Result<Mpi, String> {
     let initialized = lookup(handle, "MPI_Initialized");
     let library = file_of(initialized).unwrap_or_else(|| "the MPI library".to_owned());
-    let abi = if lookup(handle, "ompi_mpi_comm_world").is_null() {
-        Abi::Mpich
-    } else {
-        Abi::OpenMpi
-    };
-    let (calls, comm_world, comm_null, errors_return, uint64_t, uint8_t): (
-        Box<dyn Calls>,
-        _,
-        _,
-        _,
-        _,
-        _,
-    ) = match abi {
+    let abi = if lookup(handle, "ompi_mpi_comm_world").is_null() { Abi::Mpich } else { Abi::OpenMpi };
+    let (calls, comm_world, comm_null, errors_return, uint64_t, uint8_t): (Box<dyn Calls>, _, _, _, _, _) = match abi {
         Abi::Mpich => {
             let h = |v: u32| Handle(v as usize);
             (

@@ -184,11 +184,7 @@ impl Engine {
         self.check_live()?;
         let addr = Address::parse(text)?;
         if addr.protocol() != self.inner.protocol {
-            return Err(RpcError::WrongProtocol {
-                addr: text.to_string(),
-                got: addr.protocol(),
-                engine: self.inner.protocol,
-            });
+            return Err(RpcError::WrongProtocol { addr: text.to_string(), got: addr.protocol(), engine: self.inner.protocol });
         }
         Ok(addr)
     }
@@ -302,14 +298,7 @@ impl Engine {
     }
 
     /// Calls `name` at (`addr`, `provider_id`) and waits for the answer.
-    pub fn call(
-        &self,
-        addr: &Address,
-        name: &str,
-        provider_id: u16,
-        payload: Vec<u8>,
-        timeout: Duration,
-    ) -> Result<Vec<u8>> {
+    pub fn call(&self, addr: &Address, name: &str, provider_id: u16, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>> {
         let pending = self.call_async(addr, name, provider_id, payload, timeout)?;
         pending.wait()
     }
@@ -328,11 +317,7 @@ impl Engine {
             return Err(RpcError::MessageTooLarge(payload.len()));
         }
         if addr.protocol() != self.inner.protocol {
-            return Err(RpcError::WrongProtocol {
-                addr: addr.to_string(),
-                got: addr.protocol(),
-                engine: self.inner.protocol,
-            });
+            return Err(RpcError::WrongProtocol { addr: addr.to_string(), got: addr.protocol(), engine: self.inner.protocol });
         }
         // The first call to a peer checks, in the caller's thread, that it is
         // not certainly gone (see fabric::reachability).
@@ -600,10 +585,7 @@ impl Inner {
             }
             Origin::Remote(dest) => {
                 let (body, status) = if body.len() > MAX_MESSAGE {
-                    (
-                        format!("response of {} bytes exceeds the message limit", body.len()).into_bytes(),
-                        Status::HandlerError,
-                    )
+                    (format!("response of {} bytes exceeds the message limit", body.len()).into_bytes(), Status::HandlerError)
                 } else {
                     (body, status)
                 };

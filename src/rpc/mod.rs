@@ -18,6 +18,6 @@ pub use address::Address;
 pub use calls::{Notify, Signal};
 pub use config::{InitOverrides, MargoConfig};
 pub use engine::{Engine, Handler, Mode, PendingCall, Request, DEFAULT_PROVIDER_ID};
-pub use transport::MAX_PEERS;
 pub use error::{Result, RpcError};
 pub use pool::Pool;
+pub use transport::MAX_PEERS;

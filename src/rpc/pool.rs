@@ -24,7 +24,6 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// How long an execution stream polls after its last job (see `spin.rs`).

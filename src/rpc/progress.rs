@@ -237,11 +237,7 @@ impl Progress {
 
     /// Like [`Progress::drive`], then runs `last` while still holding the
     /// endpoint (if this thread got it).
-    fn drive_then<R>(
-        &self,
-        requests: &mut Vec<Incoming>,
-        last: impl FnOnce(&mut Transport, bool) -> R,
-    ) -> (bool, Option<R>) {
+    fn drive_then<R>(&self, requests: &mut Vec<Incoming>, last: impl FnOnce(&mut Transport, bool) -> R) -> (bool, Option<R>) {
         self.wanted.store(true, Ordering::SeqCst);
         let mut did = false;
         let mut last = Some(last);
@@ -347,7 +343,6 @@ impl Progress {
     pub fn close(&self) {
         *self.transport.lock() = None;
     }
-
 }
 
 /// What the progress loop and waiting callers need from the engine.

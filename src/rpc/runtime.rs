@@ -22,13 +22,9 @@ impl Runtime {
         // forever (upstream only warns, and e.g. the tutorial's distributed
         // config then never answers): the primary stream serves such pools,
         // after its own. The reported config is left as written.
-        let unserved: Vec<usize> =
-            (0..pools.len()).filter(|i| !config.xstreams.iter().any(|x| x.pools.contains(i))).collect();
+        let unserved: Vec<usize> = (0..pools.len()).filter(|i| !config.xstreams.iter().any(|x| x.pools.contains(i))).collect();
         for &i in &unserved {
-            crate::warning!(
-                "pool \"{}\" is not served by any xstream; __primary__ will serve it",
-                config.pools[i].name
-            );
+            crate::warning!("pool \"{}\" is not served by any xstream; __primary__ will serve it", config.pools[i].name);
         }
         let primary = config.xstreams.iter().position(|x| x.name == "__primary__").unwrap_or(0);
         let served_by = |k: usize| -> Vec<usize> {

@@ -374,8 +374,7 @@ impl Transport {
         while let Some(mut out) = self.queue.pop_front() {
             if now >= out.deadline {
                 if let Some(call_id) = out.call_id {
-                    events
-                        .push(Event::SendFailed { call_id, message: "peer did not accept the message in time".into() });
+                    events.push(Event::SendFailed { call_id, message: "peer did not accept the message in time".into() });
                 } else {
                     crate::debug!("dropping a response that could not be delivered in time");
                 }
@@ -421,8 +420,7 @@ impl Transport {
                     Ok(Post::Done) => {
                         let large = buf.len() > SHM_INJECT_SIZE && self.ep.protocol() == Protocol::Sm;
                         self.large_in_flight += large as usize;
-                        self.sends[slot] =
-                            Some(SendSlot { _buf: buf, dest: out.dest.clone(), call_id: out.call_id, large });
+                        self.sends[slot] = Some(SendSlot { _buf: buf, dest: out.dest.clone(), call_id: out.call_id, large });
                         self.in_flight += 1;
                         if let Some(e) = self.av.get_mut(&out.dest) {
                             e.in_flight += 1;
@@ -522,10 +520,7 @@ impl Transport {
                 return;
             }
         };
-        if len > SHM_INJECT_SIZE
-            && self.ep.protocol() == Protocol::Sm
-            && !self.to_ring.iter().any(|p| **p == *frag.sender)
-        {
+        if len > SHM_INJECT_SIZE && self.ep.protocol() == Protocol::Sm && !self.to_ring.iter().any(|p| **p == *frag.sender) {
             // The sender's send completes only now that we drained it.
             self.to_ring.push(Arc::from(frag.sender));
         }

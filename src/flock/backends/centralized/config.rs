@@ -18,14 +18,8 @@ const MAX_MS: f64 = 86_400_000.0;
 /// Upper bound of `ping_max_num_timeouts`.
 const MAX_TIMEOUTS: u64 = 1_000_000;
 
-const KNOWN_KEYS: [&str; 6] = [
-    "ping_timeout_ms",
-    "ping_interval_ms",
-    "ping_max_num_timeouts",
-    "primary_address",
-    "primary_provider_id",
-    "update_interval",
-];
+const KNOWN_KEYS: [&str; 6] =
+    ["ping_timeout_ms", "ping_interval_ms", "ping_max_num_timeouts", "primary_address", "primary_provider_id", "update_interval"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -96,9 +90,7 @@ impl Config {
             Some(text) => match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(m)) => m,
                 _ => {
-                    return Err(FlockError::InvalidArgs(
-                        "the initial view's \"__config__\" metadata is not a JSON object".into(),
-                    ))
+                    return Err(FlockError::InvalidArgs("the initial view's \"__config__\" metadata is not a JSON object".into()))
                 }
             },
         };
@@ -134,9 +126,7 @@ impl Config {
                     }
                     (lo, hi)
                 }
-                Value::Array(_) => {
-                    return Err(invalid(format!("\"ping_interval_ms\" must be a number or [min, max], got {v}")))
-                }
+                Value::Array(_) => return Err(invalid(format!("\"ping_interval_ms\" must be a number or [min, max], got {v}"))),
                 other => {
                     let x = millis("ping_interval_ms", other)?;
                     (x, x)
@@ -296,8 +286,7 @@ mod tests {
 
     #[test]
     fn metadata_text_has_upstream_order() {
-        let c = parse(json!({"ping_timeout_ms": 400, "ping_interval_ms": [800, 1000], "ping_max_num_timeouts": 2}))
-            .unwrap();
+        let c = parse(json!({"ping_timeout_ms": 400, "ping_interval_ms": [800, 1000], "ping_max_num_timeouts": 2})).unwrap();
         let p = Member { address: "na+sm://7-0".into(), provider_id: 1 };
         assert_eq!(
             c.metadata_text(&p),

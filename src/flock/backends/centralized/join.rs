@@ -105,9 +105,7 @@ pub(super) fn leave(core: &Core, claim: &Claim) {
                 }
             },
             Err(e) => {
-                crate::warning!(
-                    "could not tell the primary that this member leaves ({e}); it will be declared dead instead"
-                );
+                crate::warning!("could not tell the primary that this member leaves ({e}); it will be declared dead instead");
                 return;
             }
         }
