@@ -4,9 +4,9 @@
 //! (the C face installs Margo-style loggers) or to stderr. The threshold can
 //! be preset with `MOCHI_LOG_LEVEL=trace|debug|info|warning|error|critical`.
 
-use parking_lot::RwLock;
+use arc_swap::ArcSwapOption;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Margo's log levels, with Margo's numeric values.
 #[repr(i32)]
@@ -65,7 +65,11 @@ impl Level {
 pub type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
 
 static THRESHOLD: AtomicI32 = AtomicI32::new(-1);
-static SINK: RwLock<Option<Sink>> = RwLock::new(None);
+/// The installed sink. Read without any lock: [`emit_with`] takes its own
+/// reference and calls the user's logger with nothing held, so a logger
+/// that logs, or installs another logger, cannot deadlock; a logger
+/// replaced while a message is on its way still finishes that message.
+static SINK: ArcSwapOption<Sink> = ArcSwapOption::const_empty();
 
 fn threshold() -> i32 {
     let t = THRESHOLD.load(Ordering::Relaxed);
@@ -92,7 +96,7 @@ pub fn level() -> Level {
 
 /// Installs (or removes, with `None`) the process-wide sink.
 pub fn set_sink(sink: Option<Sink>) {
-    *SINK.write() = sink;
+    SINK.store(sink.map(Arc::new));
 }
 
 pub fn enabled(level: Level) -> bool {
@@ -104,7 +108,7 @@ pub fn emit_with(threshold: Level, level: Level, message: &str) {
     if level < threshold {
         return;
     }
-    match &*SINK.read() {
+    match SINK.load_full() {
         Some(sink) => sink(level, message),
         None => {
             // One write per line: lines of concurrent processes sharing a
