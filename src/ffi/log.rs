@@ -127,11 +127,14 @@ pub unsafe extern "C" fn margo_set_global_logger(logger: *const margo_logger) ->
 /// As `margo_set_global_logger`.
 #[no_mangle]
 pub unsafe extern "C" fn margo_set_logger(mid: margo_instance_id, logger: *const margo_logger) -> c_int {
-    if handles::engine_any(mid).is_err() {
-        log::emit(Level::Error, "margo_set_logger: invalid instance");
-        return -1;
-    }
-    margo_set_global_logger(logger)
+    guard("margo_set_logger", -1, || {
+        if handles::engine_any(mid).is_err() {
+            log::emit(Level::Error, "margo_set_logger: invalid instance");
+            return -1;
+        }
+        // SAFETY: the caller's promise, passed on.
+        unsafe { margo_set_global_logger(logger) }
+    })
 }
 
 #[cfg(test)]
