@@ -51,7 +51,7 @@ pub(super) fn promote(core: &Core, s: &mut State, old: Option<(Member, Update)>)
         s.remove_member(&m, why);
     }
     // Joiners find the primary through `__config__`.
-    s.set_metadata(CONFIG_KEY, Some(&core.cfg.metadata_text(&core.me)));
+    s.set_metadata(CONFIG_KEY, Some(&core.cfg.effective_text(&core.me)));
     s.version += 1;
     crate::info!("flock centralized member ({}, {}) is the primary of term {term}", core.me.address, core.provider_id);
     core.kick(s);
