@@ -54,7 +54,8 @@ mod with_mpi {
     }
 
     fn parse_args() -> Result<Args, String> {
-        let mut args = Args { ranks: None, mismatch: false, split: false, user_init: false, threads: 0, empty_address_rank: None };
+        let mut args =
+            Args { ranks: None, mismatch: false, split: false, user_init: false, threads: 0, empty_address_rank: None };
         let mut it = std::env::args().skip(1);
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -135,8 +136,7 @@ mod with_mpi {
         };
 
         if args.threads > 0 {
-            let handles: Vec<_> =
-                (0..args.threads).map(|_| std::thread::spawn(bmpi::ensure_initialized)).collect();
+            let handles: Vec<_> = (0..args.threads).map(|_| std::thread::spawn(bmpi::ensure_initialized)).collect();
             for h in handles {
                 match h.join() {
                     Ok(Ok(())) => {}
@@ -161,22 +161,15 @@ mod with_mpi {
             );
             return 1;
         }
-        let address = if args.empty_address_rank == Some(rank) {
-            String::new()
-        } else {
-            format!("na+sm://{}-0", std::process::id())
-        };
+        let address =
+            if args.empty_address_rank == Some(rank) { String::new() } else { format!("na+sm://{}-0", std::process::id()) };
         let provider_id = 42 + rank as u16;
         let world = SimpleCommunicator::world();
 
         // The communicator the view is built over, and which ranks of the
         // world are expected in it.
         let split_comm = if args.split { world.split_by_color(Color::with_value(rank % 2)) } else { None };
-        let ranks = if args.mismatch {
-            Some(if rank == 0 { vec![0, 1] } else { vec![0, 2] })
-        } else {
-            args.ranks.clone()
-        };
+        let ranks = if args.mismatch { Some(if rank == 0 { vec![0, 1] } else { vec![0, 2] }) } else { args.ranks.clone() };
 
         let start = Instant::now();
         let result: Result<Option<GroupView>, FlockError> = if let Some(comm) = &split_comm {
@@ -219,10 +212,7 @@ mod with_mpi {
                     ok = false;
                 }
                 if v.member_count() != expected_members {
-                    err!(
-                        "mpi_view: rank {rank}: {} members, expected {expected_members}",
-                        v.member_count()
-                    );
+                    err!("mpi_view: rank {rank}: {} members, expected {expected_members}", v.member_count());
                     ok = false;
                 }
                 if v.compute_digest() != v.digest() {
@@ -257,7 +247,10 @@ mod with_mpi {
                 if rank == 0 || r == 0 {
                     err!(
                         "mpi_view: rank {rank} has digest {} / {} members, rank {r} has {} / {}",
-                        mine[2], mine[3], theirs[2], theirs[3]
+                        mine[2],
+                        mine[3],
+                        theirs[2],
+                        theirs[3]
                     );
                 }
                 consistent = false;

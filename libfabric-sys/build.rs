@@ -4,9 +4,7 @@ fn main() {
     let lib = pkg_config::Config::new()
         .atleast_version("1.11")
         .probe("libfabric")
-        .unwrap_or_else(|e| {
-            panic!("libfabric >= 1.11 not found through pkg-config (install libfabric-dev): {e}")
-        });
+        .unwrap_or_else(|e| panic!("libfabric >= 1.11 not found through pkg-config (install libfabric-dev): {e}"));
     let mut build = cc::Build::new();
     build.file("shim/shim.c").warnings(true).extra_warnings(true);
     for path in &lib.include_paths {

@@ -77,12 +77,8 @@ fn threshold() -> i32 {
         return t;
     }
     static FROM_ENV: OnceLock<i32> = OnceLock::new();
-    *FROM_ENV.get_or_init(|| {
-        std::env::var("MOCHI_LOG_LEVEL")
-            .ok()
-            .and_then(|s| Level::parse(&s))
-            .unwrap_or(Level::Warning) as i32
-    })
+    *FROM_ENV
+        .get_or_init(|| std::env::var("MOCHI_LOG_LEVEL").ok().and_then(|s| Level::parse(&s)).unwrap_or(Level::Warning) as i32)
 }
 
 /// Sets the process-wide threshold (`margo_set_global_log_level`).

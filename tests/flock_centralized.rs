@@ -23,8 +23,7 @@ const MEMBER: &str = env!("CARGO_BIN_EXE_mochi-flock-member");
 const PID: u16 = 1;
 /// Short settings keep the suite fast (a dead follower goes in ~0.7 s), with
 /// room for a loaded machine (the benchmark measures the 200/200/2 case).
-const SETTINGS: &str =
-    r#"{"ping_timeout_ms":400,"ping_interval_ms":[100,200],"ping_max_num_timeouts":2,"update_interval":500}"#;
+const SETTINGS: &str = r#"{"ping_timeout_ms":400,"ping_interval_ms":[100,200],"ping_max_num_timeouts":2,"update_interval":500}"#;
 /// Bound for every convergence (detection takes well under a second).
 const BOUND: Duration = Duration::from_secs(6);
 
@@ -36,11 +35,8 @@ fn engine(proto: &str, mode: Mode) -> Engine {
 
 fn scratch_dir(tag: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "flock-central-{}-{}-{tag}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("flock-central-{}-{}-{tag}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -173,22 +169,13 @@ impl Group {
                 }
                 None => Command::new(MEMBER),
             };
-            cmd.args([
-                "--protocol",
-                listen,
-                "--provider-id",
-                &PID.to_string(),
-                "--config",
-                &self.config,
-                "--bootstrap",
-                b,
-            ])
-            .arg("--addr-file")
-            .arg(&addr_file)
-            .arg("--print-updates")
-            .env("MOCHI_LOG_LEVEL", std::env::var("FLOCK_TEST_LOG_LEVEL").unwrap_or_else(|_| "info".into()))
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap());
+            cmd.args(["--protocol", listen, "--provider-id", &PID.to_string(), "--config", &self.config, "--bootstrap", b])
+                .arg("--addr-file")
+                .arg(&addr_file)
+                .arg("--print-updates")
+                .env("MOCHI_LOG_LEVEL", std::env::var("FLOCK_TEST_LOG_LEVEL").unwrap_or_else(|_| "info".into()))
+                .stdout(std::fs::File::create(&stdout).unwrap())
+                .stderr(std::fs::File::create(&stderr).unwrap());
             let child = cmd.spawn().expect("spawn mochi-flock-member");
             self.listen.push(listen.to_string());
             self.prefix.push(prefix.to_vec());
@@ -205,11 +192,7 @@ impl Group {
                 if let Ok(Some(status)) = self.procs[*i].child.try_wait() {
                     panic!("member {i} exited ({status}) before publishing its address:\n{}", self.procs[*i].log());
                 }
-                assert!(
-                    start.elapsed() < Duration::from_secs(30),
-                    "member {i} did not start:\n{}",
-                    self.procs[*i].log()
-                );
+                assert!(start.elapsed() < Duration::from_secs(30), "member {i} did not start:\n{}", self.procs[*i].log());
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
@@ -249,17 +232,13 @@ impl Group {
                     .iter()
                     .zip(live)
                     .map(|(v, i)| match v {
-                        Some(v) => format!(
-                            "m{i}: {} members, digest {}: {}",
-                            v.member_count(),
-                            v.digest(),
-                            view_file::serialize(v)
-                        ),
+                        Some(v) => {
+                            format!("m{i}: {} members, digest {}: {}", v.member_count(), v.digest(), view_file::serialize(v))
+                        }
                         None => format!("m{i}: no answer"),
                     })
                     .collect();
-                let logs: Vec<String> =
-                    live.iter().map(|&i| format!("--- m{i} log:\n{}", self.procs[i].log())).collect();
+                let logs: Vec<String> = live.iter().map(|&i| format!("--- m{i} log:\n{}", self.procs[i].log())).collect();
                 panic!("no convergence on {expected:?} within {within:?}:\n{}\n{}", desc.join("\n"), logs.join("\n"));
             }
             std::thread::sleep(Duration::from_millis(5));
@@ -399,12 +378,7 @@ fn config_errors_and_effective_config() {
     let e = engine("na+sm", Mode::Server);
     let me = bootstrap::from_self(&e, 1);
     let reg = |settings: &str| {
-        Provider::register(
-            &e,
-            1,
-            &centralized(settings),
-            ProviderArgs { initial_view: me.clone(), ..Default::default() },
-        )
+        Provider::register(&e, 1, &centralized(settings), ProviderArgs { initial_view: me.clone(), ..Default::default() })
     };
     for bad in [
         r#"{"ping_timeout_ms":0}"#,
@@ -466,13 +440,8 @@ fn providers_sharing_an_engine() {
     let e = engine("na+sm", Mode::Server);
     let cfg = centralized(SETTINGS);
     let start = Instant::now();
-    let p1 = Provider::register(
-        &e,
-        1,
-        &cfg,
-        ProviderArgs { initial_view: bootstrap::from_self(&e, 1), ..Default::default() },
-    )
-    .unwrap();
+    let p1 = Provider::register(&e, 1, &cfg, ProviderArgs { initial_view: bootstrap::from_self(&e, 1), ..Default::default() })
+        .unwrap();
     let p2 = Provider::register(&e, 2, &cfg, ProviderArgs { initial_view: p1.view(), ..Default::default() }).unwrap();
     let p3 = Provider::register(&e, 3, &cfg, ProviderArgs { initial_view: p2.view(), ..Default::default() }).unwrap();
     let rec = Arc::new(Recorder::default());
@@ -481,9 +450,7 @@ fn providers_sharing_an_engine() {
     // Through a follower: applied at once on that follower, then everywhere.
     p3.set_metadata("color", "blue").unwrap();
     assert_eq!(p3.view().find_metadata("color"), Some("blue"));
-    eventually("metadata everywhere", BOUND, || {
-        [&p1, &p2].iter().all(|p| p.view().find_metadata("color") == Some("blue"))
-    });
+    eventually("metadata everywhere", BOUND, || [&p1, &p2].iter().all(|p| p.view().find_metadata("color") == Some("blue")));
     assert_eq!(p2.set_metadata("__type__", "x").err().unwrap().code(), code::OP_FORBIDDEN);
     // A follower leaves, then the primary hands over.
     p2.destroy();
@@ -515,14 +482,10 @@ fn join_errors_are_clear_and_bounded() {
         ProviderArgs { initial_view: bootstrap::from_self(&e, 1), ..Default::default() },
     )
     .unwrap();
-    let err = Provider::register(
-        &other,
-        1,
-        &centralized(SETTINGS),
-        ProviderArgs { initial_view: s.view(), ..Default::default() },
-    )
-    .err()
-    .unwrap();
+    let err =
+        Provider::register(&other, 1, &centralized(SETTINGS), ProviderArgs { initial_view: s.view(), ..Default::default() })
+            .err()
+            .unwrap();
     assert_eq!(err.code(), code::OP_FORBIDDEN, "{err}");
     // Wrong provider id: no centralized provider answers there.
     let c = Provider::register(
@@ -535,28 +498,18 @@ fn join_errors_are_clear_and_bounded() {
     let mut wrong = GroupView::new();
     wrong.add_member(e.self_address().as_str(), 9);
     let t = Instant::now();
-    let err = Provider::register(
-        &other,
-        1,
-        &centralized(SETTINGS),
-        ProviderArgs { initial_view: wrong, ..Default::default() },
-    )
-    .err()
-    .unwrap();
+    let err = Provider::register(&other, 1, &centralized(SETTINGS), ProviderArgs { initial_view: wrong, ..Default::default() })
+        .err()
+        .unwrap();
     assert_eq!(err.code(), code::INVALID_PROVIDER, "{err}");
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     // Nobody at that address: an RPC error once every member was tried.
     let mut dead = GroupView::new();
     dead.add_member("na+sm://999999-0", 1);
     let t = Instant::now();
-    let err = Provider::register(
-        &other,
-        1,
-        &centralized(SETTINGS),
-        ProviderArgs { initial_view: dead, ..Default::default() },
-    )
-    .err()
-    .unwrap();
+    let err = Provider::register(&other, 1, &centralized(SETTINGS), ProviderArgs { initial_view: dead, ..Default::default() })
+        .err()
+        .unwrap();
     assert_eq!(err.code(), code::FROM_MERCURY, "{err}");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     // Empty view.

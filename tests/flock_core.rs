@@ -102,7 +102,8 @@ fn discovery(proto: &str) {
     // Metadata set through one member reaches every member, every subscriber
     // and the group file.
     let recorder = Arc::new(Recorder::default());
-    let other = GroupHandle::create(&client, &client_engine.lookup(group.engines[0].self_address().as_str()).unwrap(), 7, 0).unwrap();
+    let other =
+        GroupHandle::create(&client, &client_engine.lookup(group.engines[0].self_address().as_str()).unwrap(), 7, 0).unwrap();
     other.subscribe(recorder.clone()).unwrap();
     let cb = Arc::new(Recorder::default());
     group.providers[3].add_update_callbacks(1, cb.clone());
@@ -121,7 +122,10 @@ fn discovery(proto: &str) {
     // Effective config, upstream's shape and key order.
     assert_eq!(
         group.providers[1].config_string(),
-        format!(r#"{{"gateway":{{"type":"default","config":{{}}}},"group":{{"type":"static","config":{{}}}},"file":"{}"}}"#, file.display())
+        format!(
+            r#"{{"gateway":{{"type":"default","config":{{}}}},"group":{{"type":"static","config":{{}}}},"file":"{}"}}"#,
+            file.display()
+        )
     );
 
     // update() with an unchanged digest keeps the view.

@@ -66,11 +66,8 @@ mod with_mpi {
     fn example() -> PathBuf {
         let exe = std::env::current_exe().expect("current_exe");
         let deps = exe.parent().expect("test binary has a directory");
-        let profile_dir = if deps.file_name().is_some_and(|n| n == "deps") {
-            deps.parent().expect("deps has a parent")
-        } else {
-            deps
-        };
+        let profile_dir =
+            if deps.file_name().is_some_and(|n| n == "deps") { deps.parent().expect("deps has a parent") } else { deps };
         let path = profile_dir.join("examples").join("mpi_view");
         assert!(
             path.is_file(),
@@ -166,9 +163,7 @@ mod with_mpi {
         let mut cmd = Command::new(&launcher);
         if banner.contains("Open MPI") || banner.contains("OpenRTE") {
             // Open MPI refuses root and more processes than cores by default.
-            cmd.arg("--oversubscribe")
-                .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-                .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+            cmd.arg("--oversubscribe").env("OMPI_ALLOW_RUN_AS_ROOT", "1").env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
         }
         cmd.arg("-n").arg(n.to_string()).arg(example()).args(args);
         run(cmd)
@@ -192,11 +187,7 @@ mod with_mpi {
                 (
                     f[0].parse::<i32>().unwrap_or_else(|_| panic!("bad rank in {l:?}")),
                     f[1].parse::<i32>().unwrap_or_else(|_| panic!("bad size in {l:?}")),
-                    if f[2] == "-" {
-                        None
-                    } else {
-                        Some(f[2].parse::<u64>().unwrap_or_else(|_| panic!("bad digest in {l:?}")))
-                    },
+                    if f[2] == "-" { None } else { Some(f[2].parse::<u64>().unwrap_or_else(|_| panic!("bad digest in {l:?}"))) },
                     f[3].parse::<usize>().unwrap_or_else(|_| panic!("bad count in {l:?}")),
                 )
             })
@@ -284,11 +275,9 @@ mod with_mpi {
 
     #[test]
     fn bad_mpi_ranks_fail_on_every_rank() {
-        for (list, needle) in [
-            ("0,4", "Invalid rank 4"),
-            ("-1,2", "Invalid rank -1"),
-            ("1,3,1", "Rank 1 is listed more than once"),
-        ] {
+        for (list, needle) in
+            [("0,4", "Invalid rank 4"), ("-1,2", "Invalid rank -1"), ("1,3,1", "Rank 1 is listed more than once")]
+        {
             let r = launch(4, &["--ranks", list]);
             assert_eq!(r.status.code(), Some(3), "list {list}\n{}", r.describe());
             for (rank, code, message) in error_lines(&r, 4) {

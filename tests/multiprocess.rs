@@ -98,7 +98,11 @@ fn killed_server_fails_calls_within_timeout() {
         server.child.wait().unwrap();
         let start = Instant::now();
         let r = engine.call(&addr, "echo", 1, b"dead?".to_vec(), Duration::from_millis(500));
-        assert!(r.is_err(), "{protocol}: call to a killed server succeeded: {:?}", r.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()));
+        assert!(
+            r.is_err(),
+            "{protocol}: call to a killed server succeeded: {:?}",
+            r.as_ref().map(|v| String::from_utf8_lossy(v).into_owned())
+        );
         assert!(start.elapsed() < Duration::from_secs(3), "{protocol}: took {:?}", start.elapsed());
         engine.finalize();
     }

@@ -15,7 +15,8 @@ fn echo_server(proto: &str) -> Engine {
     let e = engine(proto, Mode::Server);
     e.register("echo", 1, None, Arc::new(|req| Ok(req.payload))).unwrap();
     e.register("fail", 1, None, Arc::new(|_| Err("no luck".to_string()))).unwrap();
-    e.register("sender", 1, None, Arc::new(|req| Ok(req.sender.map(|a| a.to_string()).unwrap_or_default().into_bytes()))).unwrap();
+    e.register("sender", 1, None, Arc::new(|req| Ok(req.sender.map(|a| a.to_string()).unwrap_or_default().into_bytes())))
+        .unwrap();
     e
 }
 
@@ -134,10 +135,7 @@ fn tcp_refused_peers_fail_at_once() {
     let dead = client.lookup("ofi+tcp://127.0.0.1:1").unwrap();
     let start = Instant::now();
     let r = client.call(&dead, "echo", 1, b"x".to_vec(), Duration::from_secs(20));
-    assert!(
-        matches!(&r, Err(RpcError::Unreachable { message, .. }) if message.contains("connection refused")),
-        "{r:?}"
-    );
+    assert!(matches!(&r, Err(RpcError::Unreachable { message, .. }) if message.contains("connection refused")), "{r:?}");
     assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
     let server = echo_server("ofi+tcp");
     let live = client.lookup(server.self_address().as_str()).unwrap();

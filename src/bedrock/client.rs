@@ -19,7 +19,8 @@ pub struct ServiceHandle {
 
 impl ServiceHandle {
     pub fn new(engine: &Engine, address: &str, provider_id: u16) -> Result<ServiceHandle> {
-        let address = engine.lookup(address).map_err(|e| BedrockError::msg(format!("Failed to lookup address {address}: {e}")))?;
+        let address =
+            engine.lookup(address).map_err(|e| BedrockError::msg(format!("Failed to lookup address {address}: {e}")))?;
         Ok(ServiceHandle { engine: engine.clone(), address, provider_id })
     }
 
@@ -106,7 +107,11 @@ impl ServiceHandle {
     pub fn lookup_provider(&self, spec: &str, timeout: Duration) -> Result<(String, String, u16)> {
         let wait = timeout.min(MAX_LOOKUP_WAIT);
         // The call itself may take the wait plus an ordinary call's time.
-        let text = self.call_within(protocol::LOOKUP_PROVIDER, &[spec, &wait.as_secs_f64().to_string()], wait + protocol::CLIENT_TIMEOUT)?;
+        let text = self.call_within(
+            protocol::LOOKUP_PROVIDER,
+            &[spec, &wait.as_secs_f64().to_string()],
+            wait + protocol::CLIENT_TIMEOUT,
+        )?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| BedrockError::msg(e.to_string()))?;
         Ok((
             v["name"].as_str().unwrap_or_default().to_string(),

@@ -101,21 +101,15 @@ fn parse_json(text: &str) -> Result<Value> {
         let full = e.to_string();
         let suffix = format!(" at line {} column {}", e.line(), e.column());
         let what = full.strip_suffix(&suffix).unwrap_or(&full);
-        BedrockError::JsonParse(format!(
-            "parse error at line {}, column {}: {}",
-            e.line(),
-            e.column(),
-            what
-        ))
+        BedrockError::JsonParse(format!("parse error at line {}, column {}: {}", e.line(), e.column(), what))
     })
 }
 
 /// Converts a TOML document: tables → objects, arrays, strings, integers,
 /// floats, booleans; dates and times are rejected.
 pub fn toml_to_json(text: &str) -> Result<Value> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        BedrockError::TomlParse(e.to_string().trim_end().to_string())
-    })?;
+    let table: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| BedrockError::TomlParse(e.to_string().trim_end().to_string()))?;
     toml_table_to_json(&table)
 }
 
@@ -137,9 +131,7 @@ fn toml_value_to_json(v: &toml::Value) -> Result<Value> {
         },
         toml::Value::Boolean(b) => Value::Bool(*b),
         toml::Value::Datetime(_) => return Err(BedrockError::InvalidTomlValue),
-        toml::Value::Array(a) => {
-            Value::Array(a.iter().map(toml_value_to_json).collect::<Result<_>>()?)
-        }
+        toml::Value::Array(a) => Value::Array(a.iter().map(toml_value_to_json).collect::<Result<_>>()?),
         toml::Value::Table(t) => toml_table_to_json(t)?,
     })
 }
@@ -263,9 +255,7 @@ pub fn filter_if_conditions(v: Value) -> Result<Option<Value>> {
                 match cond {
                     Value::Bool(true) => {}
                     Value::Bool(false) => return Ok(None),
-                    Value::String(s) => {
-                        return Err(BedrockError::Jx9ConditionNotSupported(s.clone()))
-                    }
+                    Value::String(s) => return Err(BedrockError::Jx9ConditionNotSupported(s.clone())),
                     _ => return Err(BedrockError::InvalidIfCondition),
                 }
             }
@@ -363,18 +353,14 @@ impl BedrockSection {
         match m.get("dependency_resolution_timeout") {
             None | Some(Value::Null) => {}
             Some(Value::Number(n)) => {
-                section.dependency_resolution_timeout =
-                    n.as_f64().ok_or(BedrockError::BedrockTimeoutType)?
+                section.dependency_resolution_timeout = n.as_f64().ok_or(BedrockError::BedrockTimeoutType)?
             }
             Some(_) => return Err(BedrockError::BedrockTimeoutType),
         }
         match m.get("provider_id") {
             None | Some(Value::Null) => {}
             Some(Value::Number(n)) => {
-                section.provider_id = n
-                    .as_u64()
-                    .and_then(|u| u16::try_from(u).ok())
-                    .ok_or(BedrockError::BedrockProviderIdType)?
+                section.provider_id = n.as_u64().and_then(|u| u16::try_from(u).ok()).ok_or(BedrockError::BedrockProviderIdType)?
             }
             Some(_) => return Err(BedrockError::BedrockProviderIdType),
         }
@@ -390,14 +376,10 @@ impl BedrockSection {
     /// configuration (default: its RPC pool).
     pub fn pool_name(&self, engine0: &MargoConfig) -> Result<String> {
         match &self.pool {
-            None => engine0
-                .pools
-                .get(engine0.rpc_pool)
-                .map(|p| p.name.clone())
-                .ok_or_else(|| BedrockError::PoolIndexNotFound {
-                    index: engine0.rpc_pool as u64,
-                    reason: "no such pool".to_string(),
-                }),
+            None => engine0.pools.get(engine0.rpc_pool).map(|p| p.name.clone()).ok_or_else(|| BedrockError::PoolIndexNotFound {
+                index: engine0.rpc_pool as u64,
+                reason: "no such pool".to_string(),
+            }),
             Some(name) => match engine0.pool_by_name(name) {
                 Some(_) => Ok(name.clone()),
                 None => Err(BedrockError::PoolNotFound {
@@ -439,10 +421,7 @@ pub struct Libraries {
 
 impl Default for Libraries {
     fn default() -> Self {
-        Libraries {
-            form: LibrariesForm::Array,
-            entries: Vec::new(),
-        }
+        Libraries { form: LibrariesForm::Array, entries: Vec::new() }
     }
 }
 
@@ -457,33 +436,21 @@ impl Libraries {
                 let entries = items
                     .iter()
                     .map(|item| match item {
-                        Value::String(s) => Ok(LibrarySpec {
-                            module: None,
-                            path: s.clone(),
-                        }),
+                        Value::String(s) => Ok(LibrarySpec { module: None, path: s.clone() }),
                         _ => Err(BedrockError::LibraryNotString),
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Ok(Libraries {
-                    form: LibrariesForm::Array,
-                    entries,
-                })
+                Ok(Libraries { form: LibrariesForm::Array, entries })
             }
             Some(Value::Object(m)) => {
                 let entries = m
                     .iter()
                     .map(|(module, item)| match item {
-                        Value::String(s) => Ok(LibrarySpec {
-                            module: Some(module.clone()),
-                            path: s.clone(),
-                        }),
+                        Value::String(s) => Ok(LibrarySpec { module: Some(module.clone()), path: s.clone() }),
                         _ => Err(BedrockError::LibraryNotString),
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Ok(Libraries {
-                    form: LibrariesForm::Object,
-                    entries,
-                })
+                Ok(Libraries { form: LibrariesForm::Object, entries })
             }
             Some(_) => Err(BedrockError::LibrariesNotArray),
         }
@@ -492,11 +459,7 @@ impl Libraries {
     /// Paths in load order, each once (a library is loaded only once).
     pub fn paths(&self) -> Vec<&str> {
         let mut seen = HashSet::new();
-        self.entries
-            .iter()
-            .map(|e| e.path.as_str())
-            .filter(|p| seen.insert(*p))
-            .collect()
+        self.entries.iter().map(|e| e.path.as_str()).filter(|p| seen.insert(*p)).collect()
     }
 
     /// Records a library loaded at run time; false if it was already there.
@@ -504,10 +467,7 @@ impl Libraries {
         if self.entries.iter().any(|e| e.path == path) {
             return false;
         }
-        self.entries.push(LibrarySpec {
-            module: None,
-            path: path.to_string(),
-        });
+        self.entries.push(LibrarySpec { module: None, path: path.to_string() });
         true
     }
 
@@ -516,18 +476,12 @@ impl Libraries {
     /// at run time is keyed by its path).
     pub fn to_json(&self) -> Value {
         match self.form {
-            LibrariesForm::Array => Value::Array(
-                self.paths()
-                    .into_iter()
-                    .map(|p| Value::String(p.to_string()))
-                    .collect(),
-            ),
+            LibrariesForm::Array => Value::Array(self.paths().into_iter().map(|p| Value::String(p.to_string())).collect()),
             LibrariesForm::Object => {
                 let mut m = Map::new();
                 for e in &self.entries {
                     let key = e.module.clone().unwrap_or_else(|| e.path.clone());
-                    m.entry(key)
-                        .or_insert_with(|| Value::String(e.path.clone()));
+                    m.entry(key).or_insert_with(|| Value::String(e.path.clone()));
                 }
                 Value::Object(m)
             }
@@ -562,29 +516,15 @@ impl ProviderSpec {
         validate_provider_schema(v).map_err(BedrockError::provider_validation)?;
         let m = match v {
             Value::Object(m) => m,
-            _ => {
-                return Err(BedrockError::provider_validation(schema_error(
-                    "",
-                    v,
-                    "unexpected instance type",
-                )))
-            }
+            _ => return Err(BedrockError::provider_validation(schema_error("", v, "unexpected instance type"))),
         };
-        let text = |k: &str| {
-            m.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
+        let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
         let provider_id = match m.get("provider_id").and_then(Value::as_u64) {
             Some(id) if id < u64::from(AUTO_PROVIDER_ID) => Some(id as u16),
             _ => None,
         };
         let tags = match m.get("tags") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|t| t.as_str().map(str::to_string))
-                .collect(),
+            Some(Value::Array(a)) => a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect(),
             _ => Vec::new(),
         };
         let config = match m.get("config") {
@@ -599,24 +539,14 @@ impl ProviderSpec {
             Some(e) => usize::try_from(e).unwrap_or(usize::MAX),
             None => 0,
         };
-        Ok(ProviderSpec {
-            name: text("name"),
-            type_name: text("type"),
-            provider_id,
-            tags,
-            config,
-            dependencies,
-            engine,
-        })
+        Ok(ProviderSpec { name: text("name"), type_name: text("type"), provider_id, tags, config, dependencies, engine })
     }
 
     /// Parses a provider description given as JSON text (as received by
     /// the `bedrock_start_provider` RPC), then validates it.
     pub fn from_json_str(text: &str) -> Result<ProviderSpec> {
-        let v: Value = serde_json::from_str(text).map_err(|e| BedrockError::JsonParseContext {
-            context: "ProviderManager".to_string(),
-            message: e.to_string(),
-        })?;
+        let v: Value = serde_json::from_str(text)
+            .map_err(|e| BedrockError::JsonParseContext { context: "ProviderManager".to_string(), message: e.to_string() })?;
         ProviderSpec::from_value(&v)
     }
 
@@ -628,16 +558,9 @@ impl ProviderSpec {
     /// Steps 2–3 of provider creation: the engine index exists, and the
     /// requested provider id is not Bedrock's own (as upstream, this
     /// compares the *requested* id, 65535 when automatic).
-    pub fn check_engine_and_bedrock_id(
-        &self,
-        num_engines: usize,
-        bedrock_provider_id: u16,
-    ) -> Result<()> {
+    pub fn check_engine_and_bedrock_id(&self, num_engines: usize, bedrock_provider_id: u16) -> Result<()> {
         if self.engine >= num_engines {
-            return Err(BedrockError::InvalidEngineIndex {
-                index: self.engine as u64,
-                count: num_engines,
-            });
+            return Err(BedrockError::InvalidEngineIndex { index: self.engine as u64, count: num_engines });
         }
         if self.requested_provider_id() == bedrock_provider_id {
             return Err(BedrockError::BedrockProviderIdInUse(bedrock_provider_id));
@@ -649,11 +572,7 @@ impl ProviderSpec {
 /// Step 7 of provider creation: the smallest provider id in `[0, 65534)`
 /// used neither by Bedrock itself nor by an existing provider.
 pub fn auto_provider_id(used: &[u16], bedrock_id: u16) -> Option<u16> {
-    let used: HashSet<u16> = used
-        .iter()
-        .copied()
-        .chain(std::iter::once(bedrock_id))
-        .collect();
+    let used: HashSet<u16> = used.iter().copied().chain(std::iter::once(bedrock_id)).collect();
     (0..AUTO_PROVIDER_ID - 1).find(|id| !used.contains(id))
 }
 
@@ -701,45 +620,28 @@ fn is_integer(v: &Value) -> bool {
 /// The integer as upstream's validator sees it (a signed 64-bit value).
 fn as_signed(v: &Value) -> i64 {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .unwrap_or_else(|| n.as_u64().map_or(0, |u| u as i64)),
+        Value::Number(n) => n.as_i64().unwrap_or_else(|| n.as_u64().map_or(0, |u| u as i64)),
         _ => 0,
     }
 }
 
 fn matches_name_pattern(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty()
-        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    !b.is_empty() && (b[0].is_ascii_alphabetic() || b[0] == b'_') && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
-fn check_integer_range(
-    pointer: &str,
-    v: &Value,
-    min: i64,
-    max: Option<i64>,
-) -> std::result::Result<(), String> {
+fn check_integer_range(pointer: &str, v: &Value, min: i64, max: Option<i64>) -> std::result::Result<(), String> {
     if !is_integer(v) {
         return Err(schema_error(pointer, v, "unexpected instance type"));
     }
     let x = as_signed(v);
     if let Some(max) = max {
         if x > max {
-            return Err(schema_error(
-                pointer,
-                v,
-                &format!("instance exceeds maximum of {max}"),
-            ));
+            return Err(schema_error(pointer, v, &format!("instance exceeds maximum of {max}")));
         }
     }
     if x < min {
-        return Err(schema_error(
-            pointer,
-            v,
-            &format!("instance is below minimum of {min}"),
-        ));
+        return Err(schema_error(pointer, v, &format!("instance is below minimum of {min}")));
     }
     Ok(())
 }
@@ -760,11 +662,7 @@ fn validate_provider_schema(v: &Value) -> std::result::Result<(), String> {
     };
     for required in ["name", "type"] {
         if !m.contains_key(required) {
-            return Err(schema_error(
-                "",
-                v,
-                &format!("required property '{required}' not found in object"),
-            ));
+            return Err(schema_error("", v, &format!("required property '{required}' not found in object")));
         }
     }
     // Properties in key order (upstream's JSON objects are sorted maps).
@@ -811,11 +709,7 @@ fn validate_provider_schema(v: &Value) -> std::result::Result<(), String> {
                     _ => return Err(schema_error(&pointer, value, "unexpected instance type")),
                 };
                 if let Some((i, bad)) = items.iter().enumerate().find(|(_, t)| !t.is_string()) {
-                    return Err(schema_error(
-                        &format!("{pointer}/{i}"),
-                        bad,
-                        "unexpected instance type",
-                    ));
+                    return Err(schema_error(&format!("{pointer}/{i}"), bad, "unexpected instance type"));
                 }
             }
             "type" if !value.is_string() => {
@@ -843,11 +737,7 @@ pub fn parse_margo_section(v: Option<&Value>) -> Result<Vec<MargoConfig>> {
             let primary = MargoConfig::from_value_at(first, &overrides, "margo[0]")?;
             let mut engines = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate().skip(1) {
-                engines.push(MargoConfig::from_value_with_parent(
-                    item,
-                    &primary,
-                    &format!("margo[{i}]"),
-                )?);
+                engines.push(MargoConfig::from_value_with_parent(item, &primary, &format!("margo[{i}]"))?);
             }
             engines.insert(0, primary);
             Ok(engines)
@@ -892,22 +782,12 @@ pub fn parse_server_config(v: &Value) -> Result<ServerConfig> {
         registered.push((spec.name.clone(), id));
         providers.push(spec);
     }
-    Ok(ServerConfig {
-        margo,
-        bedrock,
-        libraries,
-        providers,
-        uses_rank_locators: false,
-    })
+    Ok(ServerConfig { margo, bedrock, libraries, providers, uses_rank_locators: false })
 }
 
 impl ServerConfig {
     /// [`load`] then [`parse_server_config`].
-    pub fn from_text(
-        text: &str,
-        format: ConfigFormat,
-        mpi: Option<(i32, i32)>,
-    ) -> Result<ServerConfig> {
+    pub fn from_text(text: &str, format: ConfigFormat, mpi: Option<(i32, i32)>) -> Result<ServerConfig> {
         let parsed = parse_document(text, format)?;
         let rank_locators = uses_rank_locators(&parsed);
         let mut cfg = parse_server_config(&select(parsed, mpi)?)?;
@@ -922,13 +802,7 @@ impl ServerConfig {
 
     /// The address engine `index` is created with (see [`engine_address`]).
     pub fn engine_address(&self, cli_address: &str, index: usize) -> Result<String> {
-        let margo = self
-            .margo
-            .get(index)
-            .ok_or(BedrockError::EngineIndexOutOfRange {
-                index,
-                count: self.margo.len(),
-            })?;
+        let margo = self.margo.get(index).ok_or(BedrockError::EngineIndexOutOfRange { index, count: self.margo.len() })?;
         engine_address(cli_address, margo, index)
     }
 }
@@ -971,17 +845,11 @@ impl ProviderReport {
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("config".into(), self.config.clone());
-        m.insert(
-            "dependencies".into(),
-            Value::Object(self.dependencies.clone()),
-        );
+        m.insert("dependencies".into(), Value::Object(self.dependencies.clone()));
         m.insert("engine".into(), Value::from(self.engine));
         m.insert("name".into(), Value::String(self.name.clone()));
         m.insert("provider_id".into(), Value::from(self.provider_id));
-        m.insert(
-            "tags".into(),
-            Value::Array(self.tags.iter().map(|t| Value::String(t.clone())).collect()),
-        );
+        m.insert("tags".into(), Value::Array(self.tags.iter().map(|t| Value::String(t.clone())).collect()));
         m.insert("type".into(), Value::String(self.type_name.clone()));
         Value::Object(m)
     }
@@ -998,18 +866,11 @@ where
 {
     let mut m = Map::new();
     for (name, resolved, is_array) in deps {
-        let resolved: Vec<Value> = resolved
-            .into_iter()
-            .map(|s| Value::String(s.to_string()))
-            .collect();
+        let resolved: Vec<Value> = resolved.into_iter().map(|s| Value::String(s.to_string())).collect();
         if resolved.is_empty() {
             continue;
         }
-        let value = if is_array {
-            Value::Array(resolved)
-        } else {
-            resolved.into_iter().next().unwrap_or(Value::Null)
-        };
+        let value = if is_array { Value::Array(resolved) } else { resolved.into_iter().next().unwrap_or(Value::Null) };
         m.insert(name.to_string(), value);
     }
     m
@@ -1038,10 +899,7 @@ pub fn output_config(
     root.insert("bedrock".into(), Value::Object(bedrock));
     root.insert("libraries".into(), libraries.to_json());
     root.insert("margo".into(), margo);
-    root.insert(
-        "providers".into(),
-        Value::Array(providers.iter().map(ProviderReport::to_json).collect()),
-    );
+    root.insert("providers".into(), Value::Array(providers.iter().map(ProviderReport::to_json).collect()));
     Value::Object(root)
 }
 
@@ -1054,10 +912,8 @@ mod tests {
     const VALID: &str = include_str!("../../tests/data/bedrock/valid-configs.json");
     const INVALID: &str = include_str!("../../tests/data/bedrock/invalid-configs.json");
     const SEED_BASIC: &str = include_str!("../../tests/data/bedrock/seed-basic-config.json");
-    const SEED_DEPENDENCY: &str =
-        include_str!("../../tests/data/bedrock/seed-with-dependency.json");
-    const SEED_DISTRIBUTED: &str =
-        include_str!("../../tests/data/bedrock/seed-distributed-config.json");
+    const SEED_DEPENDENCY: &str = include_str!("../../tests/data/bedrock/seed-with-dependency.json");
+    const SEED_DISTRIBUTED: &str = include_str!("../../tests/data/bedrock/seed-distributed-config.json");
 
     fn load_json(text: &str) -> Value {
         load(text, ConfigFormat::Json, None).unwrap()
@@ -1107,13 +963,7 @@ mod tests {
                 dependencies: Map::new(),
             });
         }
-        output_config(
-            &margo,
-            &cfg.bedrock_pool_name().unwrap(),
-            cfg.bedrock.provider_id,
-            &cfg.libraries,
-            &reports,
-        )
+        output_config(&margo, &cfg.bedrock_pool_name().unwrap(), cfg.bedrock.provider_id, &cfg.libraries, &reports)
     }
 
     // ----- upstream test vectors -----
@@ -1129,20 +979,13 @@ mod tests {
             let out = effective(&cfg);
             assert_eq!(out, case["output"], "{name}");
             // Sorted keys at every level: the text is upstream's dump.
-            assert_eq!(
-                serde_json::to_string(&out).unwrap(),
-                serde_json::to_string(&case["output"]).unwrap(),
-                "{name}"
-            );
+            assert_eq!(serde_json::to_string(&out).unwrap(), serde_json::to_string(&case["output"]).unwrap(), "{name}");
         }
     }
 
     /// Invalid cases that need run-time state (loading a library, looking a
     /// module type up); everything else must be rejected statically.
-    const RUNTIME_INVALID: &[&str] = &[
-        "library not found",
-        "invalid provider type in provider definition",
-    ];
+    const RUNTIME_INVALID: &[&str] = &["library not found", "invalid provider type in provider definition"];
 
     #[test]
     fn every_static_invalid_case_is_rejected() {
@@ -1200,16 +1043,10 @@ mod tests {
             let input = serde_json::to_string(&case["input"]).unwrap();
             let result = parse_text(&input);
             if RUNTIME_INVALID.contains(&name) {
-                assert!(
-                    result.is_ok(),
-                    "{name} is only detectable at run time: {result:?}"
-                );
+                assert!(result.is_ok(), "{name} is only detectable at run time: {result:?}");
                 continue;
             }
-            let (_, text) = expected
-                .iter()
-                .find(|(n, _)| *n == name)
-                .unwrap_or_else(|| panic!("no expectation for {name}"));
+            let (_, text) = expected.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no expectation for {name}"));
             assert_eq!(result.unwrap_err().to_string(), *text, "{name}");
             checked += 1;
         }
@@ -1221,10 +1058,7 @@ mod tests {
     fn runtime_invalid_cases_parse_to_what_the_runtime_must_reject() {
         let cfg = parse_text(r#"{"libraries":["abc.so"]}"#).unwrap();
         assert_eq!(cfg.libraries.paths(), vec!["abc.so"]);
-        let cfg = parse_text(
-            r#"{"providers":[{"name":"my_provider","provider_id":123,"type":"module_invalid"}]}"#,
-        )
-        .unwrap();
+        let cfg = parse_text(r#"{"providers":[{"name":"my_provider","provider_id":123,"type":"module_invalid"}]}"#).unwrap();
         assert_eq!(cfg.providers[0].type_name, "module_invalid");
     }
 
@@ -1237,19 +1071,13 @@ mod tests {
         assert_eq!(basic.libraries.paths(), vec!["libflock-bedrock-module.so"]);
         assert_eq!(basic.providers.len(), 1);
         let p = &basic.providers[0];
-        assert_eq!(
-            (p.name.as_str(), p.type_name.as_str(), p.provider_id),
-            ("my_group", "flock", Some(1))
-        );
+        assert_eq!((p.name.as_str(), p.type_name.as_str(), p.provider_id), ("my_group", "flock", Some(1)));
         assert_eq!(p.config["bootstrap"], "self");
         assert_eq!(p.config["group"], json!({"type": "static", "config": {}}));
         assert_eq!(p.config["file"], "my_group.flock");
 
         let dep = parse_text(SEED_DEPENDENCY).unwrap();
-        assert_eq!(
-            dep.libraries.paths(),
-            vec!["libflock-bedrock-module.so", "libyokan-bedrock-module.so"]
-        );
+        assert_eq!(dep.libraries.paths(), vec!["libflock-bedrock-module.so", "libyokan-bedrock-module.so"]);
         assert_eq!(dep.providers[1].dependencies["flock_group"], "my_group");
         assert_eq!(dep.providers[1].provider_id, Some(42));
 
@@ -1266,16 +1094,10 @@ mod tests {
     fn seed_config_output_keeps_the_object_form_of_libraries() {
         let cfg = parse_text(SEED_DEPENDENCY).unwrap();
         let out = effective(&cfg);
-        assert_eq!(
-            out["libraries"],
-            json!({"flock": "libflock-bedrock-module.so", "yokan": "libyokan-bedrock-module.so"})
-        );
+        assert_eq!(out["libraries"], json!({"flock": "libflock-bedrock-module.so", "yokan": "libyokan-bedrock-module.so"}));
         assert_eq!(out["providers"][0]["name"], "my_group");
         assert_eq!(out["providers"][1]["provider_id"], 42);
-        assert_eq!(
-            out["bedrock"],
-            json!({"pool": "__primary__", "provider_id": 0})
-        );
+        assert_eq!(out["bedrock"], json!({"pool": "__primary__", "provider_id": 0}));
     }
 
     // ----- input pipeline -----
@@ -1292,13 +1114,8 @@ mod tests {
     fn json_syntax_errors_carry_the_parser_message() {
         let e = load("{[", ConfigFormat::Json, None).unwrap_err();
         assert!(matches!(e, BedrockError::JsonParse(_)));
-        assert_eq!(
-            e.to_string(),
-            "parse error at line 1, column 2: key must be a string"
-        );
-        let e = load("{\"a\": 1,}", ConfigFormat::Json, None)
-            .unwrap_err()
-            .to_string();
+        assert_eq!(e.to_string(), "parse error at line 1, column 2: key must be a string");
+        let e = load("{\"a\": 1,}", ConfigFormat::Json, None).unwrap_err().to_string();
         assert!(e.starts_with("parse error at line 1, column 9: "), "{e}");
     }
 
@@ -1383,21 +1200,12 @@ type = "flock"
         let cfg = ServerConfig::from_text(text, ConfigFormat::Toml, None).unwrap();
         assert_eq!(cfg.bedrock.provider_id, 7);
         assert_eq!(cfg.bedrock.dependency_resolution_timeout, 2.5);
-        assert_eq!(
-            cfg.libraries.paths(),
-            vec!["liba.so", "libflock-bedrock-module.so"]
-        );
+        assert_eq!(cfg.libraries.paths(), vec!["liba.so", "libflock-bedrock-module.so"]);
         assert_eq!(cfg.providers[0].tags, vec!["a", "b"]);
-        assert_eq!(
-            cfg.providers[0].config,
-            json!({"database": {"type": "map"}})
-        );
+        assert_eq!(cfg.providers[0].config, json!({"database": {"type": "map"}}));
         assert_eq!(cfg.providers[1].provider_id, None);
         assert_eq!(cfg.providers[1].dependencies["pools"], json!(["p1", 0]));
-        assert_eq!(
-            cfg.providers[1].config["group"],
-            json!({"type": "centralized"})
-        );
+        assert_eq!(cfg.providers[1].config["group"], json!({"type": "centralized"}));
         // progress pool generated by use_progress_thread
         let m = &cfg.margo[0];
         assert_eq!(m.pools[m.progress_pool].name, "__pool_2__");
@@ -1426,16 +1234,11 @@ type = "flock"
     #[test]
     fn dotted_keys_are_expanded() {
         assert_eq!(
-            load_json(
-                r#"{"margo.argobots.abt_mem_max_num_stacks": 16, "margo.rpc_pool": "__primary__"}"#
-            ),
+            load_json(r#"{"margo.argobots.abt_mem_max_num_stacks": 16, "margo.rpc_pool": "__primary__"}"#),
             json!({"margo": {"argobots": {"abt_mem_max_num_stacks": 16}, "rpc_pool": "__primary__"}})
         );
         // Merged with an existing object, recursively inside nested objects.
-        assert_eq!(
-            load_json(r#"{"a": {"x": 1, "y.z": 2}, "a.b": 3}"#),
-            json!({"a": {"x": 1, "y": {"z": 2}, "b": 3}})
-        );
+        assert_eq!(load_json(r#"{"a": {"x": 1, "y.z": 2}, "a.b": 3}"#), json!({"a": {"x": 1, "y": {"z": 2}, "b": 3}}));
         // A non-object in the way is replaced.
         assert_eq!(load_json(r#"{"a": 1, "a.b": 2}"#), json!({"a": {"b": 2}}));
         // Arrays are not traversed.
@@ -1444,15 +1247,9 @@ type = "flock"
             json!({"providers": [{"config.x": 1}], "p": {"q": [{"r.s": 2}]}})
         );
         // Empty objects stay objects.
-        assert_eq!(
-            load_json(r#"{"margo": {"mercury": {}}}"#),
-            json!({"margo": {"mercury": {}}})
-        );
+        assert_eq!(load_json(r#"{"margo": {"mercury": {}}}"#), json!({"margo": {"mercury": {}}}));
         // Objects under dotted keys are merged and expanded too.
-        assert_eq!(
-            load_json(r#"{"a.b": {"c.d": 1}, "a.b.e": 2}"#),
-            json!({"a": {"b": {"c": {"d": 1}, "e": 2}}})
-        );
+        assert_eq!(load_json(r#"{"a.b": {"c.d": 1}, "a.b.e": 2}"#), json!({"a": {"b": {"c": {"d": 1}, "e": 2}}}));
     }
 
     #[test]
@@ -1539,53 +1336,25 @@ type = "flock"
         assert_eq!(cfg.providers.len(), 2);
         assert_eq!(cfg.bedrock.provider_id, 0);
         // A removed root is an empty configuration.
-        assert_eq!(
-            load_json(r#"{"__if__": false, "bedrock": {"provider_id": 5}}"#),
-            json!({})
-        );
+        assert_eq!(load_json(r#"{"__if__": false, "bedrock": {"provider_id": 5}}"#), json!({}));
         // Null array elements are dropped as well (upstream behaviour).
         assert_eq!(load_json(r#"{"a": [1, null, 2]}"#), json!({"a": [1, 2]}));
     }
 
     #[test]
     fn if_condition_errors() {
-        let e = load(
-            r#"{"x": {"__if__": "$MPI_COMM_WORLD.rank == 0"}}"#,
-            ConfigFormat::Json,
-            None,
-        )
-        .unwrap_err();
-        assert_eq!(
-            e,
-            BedrockError::Jx9ConditionNotSupported("$MPI_COMM_WORLD.rank == 0".into())
-        );
+        let e = load(r#"{"x": {"__if__": "$MPI_COMM_WORLD.rank == 0"}}"#, ConfigFormat::Json, None).unwrap_err();
+        assert_eq!(e, BedrockError::Jx9ConditionNotSupported("$MPI_COMM_WORLD.rank == 0".into()));
         assert!(e.to_string().contains("$MPI_COMM_WORLD.rank == 0"));
         assert!(e.to_string().contains("not supported"));
         for bad in ["1", "null", "[]", "{}"] {
-            let e = load(
-                &format!(r#"{{"x": {{"__if__": {bad}}}}}"#),
-                ConfigFormat::Json,
-                None,
-            )
-            .unwrap_err();
-            assert_eq!(
-                e.to_string(),
-                "__if__ condition should be a string or a boolean",
-                "{bad}"
-            );
+            let e = load(&format!(r#"{{"x": {{"__if__": {bad}}}}}"#), ConfigFormat::Json, None).unwrap_err();
+            assert_eq!(e.to_string(), "__if__ condition should be a string or a boolean", "{bad}");
         }
         // Conditions inside removed objects are never looked at.
-        assert_eq!(
-            load_json(r#"{"x": {"__if__": false, "y": {"__if__": "jx9"}}}"#),
-            json!({"x": null})
-        );
+        assert_eq!(load_json(r#"{"x": {"__if__": false, "y": {"__if__": "jx9"}}}"#), json!({"x": null}));
         // TOML goes through the same filter.
-        let v = load(
-            "[a]\n__if__ = false\n[b]\n__if__ = true",
-            ConfigFormat::Toml,
-            None,
-        )
-        .unwrap();
+        let v = load("[a]\n__if__ = false\n[b]\n__if__ = true", ConfigFormat::Toml, None).unwrap();
         assert_eq!(v, json!({"a": null, "b": {"__if__": true}}));
     }
 
@@ -1597,15 +1366,11 @@ type = "flock"
             assert_eq!(v, json!({"bedrock": {"provider_id": rank + 1}}));
         }
         assert_eq!(
-            load(text, ConfigFormat::Json, None)
-                .unwrap_err()
-                .to_string(),
+            load(text, ConfigFormat::Json, None).unwrap_err().to_string(),
             "Configuration resolved to an array but MPI is not enabled"
         );
         assert_eq!(
-            load(text, ConfigFormat::Json, Some((0, 4)))
-                .unwrap_err()
-                .to_string(),
+            load(text, ConfigFormat::Json, Some((0, 4))).unwrap_err().to_string(),
             "Ambiguous configuration did not resolve to a single possibility for the process"
         );
         // A single element (possibly after filtering) needs no MPI.
@@ -1615,42 +1380,22 @@ type = "flock"
             json!({"b": {"c": 2}, "__if__": true})
         );
         // Null elements are dropped by the filter, like removed ones.
-        assert_eq!(
-            load("[null]", ConfigFormat::Json, None).unwrap_err(),
-            BedrockError::ArrayWithoutMpi
-        );
+        assert_eq!(load("[null]", ConfigFormat::Json, None).unwrap_err(), BedrockError::ArrayWithoutMpi);
         assert_eq!(load_json(r#"[null, {"a": 1}]"#), json!({"a": 1}));
-        assert_eq!(
-            load(r#"[]"#, ConfigFormat::Json, None).unwrap_err(),
-            BedrockError::ArrayWithoutMpi
-        );
-        assert_eq!(
-            load(r#"[]"#, ConfigFormat::Json, Some((0, 2))).unwrap_err(),
-            BedrockError::AmbiguousConfiguration
-        );
+        assert_eq!(load(r#"[]"#, ConfigFormat::Json, None).unwrap_err(), BedrockError::ArrayWithoutMpi);
+        assert_eq!(load(r#"[]"#, ConfigFormat::Json, Some((0, 2))).unwrap_err(), BedrockError::AmbiguousConfiguration);
         assert_eq!(load_json("[{}]"), json!({}));
         // Whatever was selected must be an object.
-        assert_eq!(
-            load("[5]", ConfigFormat::Json, None).unwrap_err(),
-            BedrockError::InvalidRoot("integer")
-        );
+        assert_eq!(load("[5]", ConfigFormat::Json, None).unwrap_err(), BedrockError::InvalidRoot("integer"));
         assert!(load("[1, 2]", ConfigFormat::Json, Some((5, 2))).is_err());
     }
 
     #[test]
     fn scalar_roots_are_rejected() {
-        for (text, found) in [
-            ("5", "integer"),
-            ("\"x\"", "string"),
-            ("true", "boolean"),
-            ("1.5", "number"),
-        ] {
+        for (text, found) in [("5", "integer"), ("\"x\"", "string"), ("true", "boolean"), ("1.5", "number")] {
             let e = load(text, ConfigFormat::Json, None).unwrap_err();
             assert_eq!(e, BedrockError::InvalidRoot(found));
-            assert_eq!(
-                e.to_string(),
-                format!("Invalid configuration: the root should be an object (found {found})")
-            );
+            assert_eq!(e.to_string(), format!("Invalid configuration: the root should be an object (found {found})"));
         }
         assert!(parse_server_config(&json!(5)).is_err());
         assert!(parse_server_config(&Value::Null).is_ok());
@@ -1660,30 +1405,15 @@ type = "flock"
 
     #[test]
     fn bedrock_section() {
-        assert_eq!(
-            err_text(r#"{"bedrock": 1}"#),
-            "Invalid entry type for \"bedrock\" (expected object)"
-        );
-        assert_eq!(
-            err_text(r#"{"bedrock": []}"#),
-            "Invalid entry type for \"bedrock\" (expected object)"
-        );
-        assert_eq!(
-            err_text(r#"{"bedrock": {"pool": 1}}"#),
-            "Invalid type in Bedrock's \"pool\" entry"
-        );
+        assert_eq!(err_text(r#"{"bedrock": 1}"#), "Invalid entry type for \"bedrock\" (expected object)");
+        assert_eq!(err_text(r#"{"bedrock": []}"#), "Invalid entry type for \"bedrock\" (expected object)");
+        assert_eq!(err_text(r#"{"bedrock": {"pool": 1}}"#), "Invalid type in Bedrock's \"pool\" entry");
         assert_eq!(
             err_text(r#"{"bedrock": {"pool": "nope"}}"#),
             "Could not find pool with name \"nope\": no pool with this name in the Margo configuration"
         );
-        assert!(matches!(
-            parse_text(r#"{"bedrock": {"provider_id": 65536}}"#).unwrap_err(),
-            BedrockError::BedrockProviderIdType
-        ));
-        assert!(matches!(
-            parse_text(r#"{"bedrock": {"provider_id": "0"}}"#).unwrap_err(),
-            BedrockError::BedrockProviderIdType
-        ));
+        assert!(matches!(parse_text(r#"{"bedrock": {"provider_id": 65536}}"#).unwrap_err(), BedrockError::BedrockProviderIdType));
+        assert!(matches!(parse_text(r#"{"bedrock": {"provider_id": "0"}}"#).unwrap_err(), BedrockError::BedrockProviderIdType));
         assert!(matches!(
             parse_text(r#"{"bedrock": {"dependency_resolution_timeout": "1"}}"#).unwrap_err(),
             BedrockError::BedrockTimeoutType
@@ -1692,11 +1422,7 @@ type = "flock"
             .unwrap();
         assert_eq!(
             cfg.bedrock,
-            BedrockSection {
-                provider_id: 65535,
-                pool: Some("__primary__".into()),
-                dependency_resolution_timeout: 5.0
-            }
+            BedrockSection { provider_id: 65535, pool: Some("__primary__".into()), dependency_resolution_timeout: 5.0 }
         );
         let cfg = parse_text(r#"{"bedrock": {}}"#).unwrap();
         assert_eq!(cfg.bedrock, BedrockSection::default());
@@ -1705,11 +1431,9 @@ type = "flock"
 
     #[test]
     fn bedrock_pool_defaults_to_the_rpc_pool() {
-        let cfg = parse_text(r#"{"margo": {"use_progress_thread": true, "rpc_thread_count": 2}}"#)
-            .unwrap();
+        let cfg = parse_text(r#"{"margo": {"use_progress_thread": true, "rpc_thread_count": 2}}"#).unwrap();
         assert_eq!(cfg.bedrock_pool_name().unwrap(), "__pool_2__");
-        let cfg = parse_text(r#"{"margo": {"rpc_thread_count": -1, "use_progress_thread": true}}"#)
-            .unwrap();
+        let cfg = parse_text(r#"{"margo": {"rpc_thread_count": -1, "use_progress_thread": true}}"#).unwrap();
         assert_eq!(cfg.bedrock_pool_name().unwrap(), "__pool_1__");
     }
 
@@ -1721,29 +1445,11 @@ type = "flock"
         assert_eq!(cfg.libraries.to_json(), json!(["a.so", "b.so"]));
         let cfg = parse_text(r#"{"libraries": {"mod_b": "b.so", "mod_a": "a.so"}}"#).unwrap();
         assert_eq!(cfg.libraries.form, LibrariesForm::Object);
-        assert_eq!(
-            cfg.libraries.entries[0],
-            LibrarySpec {
-                module: Some("mod_a".into()),
-                path: "a.so".into()
-            }
-        );
-        assert_eq!(
-            cfg.libraries.to_json(),
-            json!({"mod_a": "a.so", "mod_b": "b.so"})
-        );
-        assert_eq!(
-            err_text(r#"{"libraries": {"m": 1}}"#),
-            "Module library should be a string"
-        );
-        assert_eq!(
-            err_text(r#"{"libraries": "a.so"}"#),
-            "\"libraries\" field needs to be an array"
-        );
-        assert_eq!(
-            err_text(r#"{"libraries": ["a.so", 1]}"#),
-            "Module library should be a string"
-        );
+        assert_eq!(cfg.libraries.entries[0], LibrarySpec { module: Some("mod_a".into()), path: "a.so".into() });
+        assert_eq!(cfg.libraries.to_json(), json!({"mod_a": "a.so", "mod_b": "b.so"}));
+        assert_eq!(err_text(r#"{"libraries": {"m": 1}}"#), "Module library should be a string");
+        assert_eq!(err_text(r#"{"libraries": "a.so"}"#), "\"libraries\" field needs to be an array");
+        assert_eq!(err_text(r#"{"libraries": ["a.so", 1]}"#), "Module library should be a string");
         let cfg = parse_text(r#"{"libraries": null}"#).unwrap();
         assert_eq!(cfg.libraries.to_json(), json!([]));
     }
@@ -1757,10 +1463,7 @@ type = "flock"
         let mut libs = Libraries::from_value(Some(&json!({"flock": "libflock.so"}))).unwrap();
         assert!(libs.record_loaded("./libModuleA.so"));
         assert!(!libs.record_loaded("libflock.so"));
-        assert_eq!(
-            libs.to_json(),
-            json!({"flock": "libflock.so", "./libModuleA.so": "./libModuleA.so"})
-        );
+        assert_eq!(libs.to_json(), json!({"flock": "libflock.so", "./libModuleA.so": "./libModuleA.so"}));
     }
 
     #[test]
@@ -1768,19 +1471,10 @@ type = "flock"
         assert_eq!(parse_text(r#"{"margo": [{}, {}]}"#).unwrap().margo.len(), 2);
         assert_eq!(parse_text(r#"{"margo": [{}]}"#).unwrap().margo.len(), 1);
         assert_eq!(parse_text(r#"{"margo": null}"#).unwrap().margo.len(), 1);
-        assert_eq!(
-            parse_text(r#"{"margo": []}"#).unwrap_err(),
-            BedrockError::EmptyMargoArray
-        );
-        assert!(matches!(
-            parse_text(r#"{"margo": 5}"#).unwrap_err(),
-            BedrockError::Margo(_)
-        ));
+        assert_eq!(parse_text(r#"{"margo": []}"#).unwrap_err(), BedrockError::EmptyMargoArray);
+        assert!(matches!(parse_text(r#"{"margo": 5}"#).unwrap_err(), BedrockError::Margo(_)));
         let e = err_text(r#"{"margo": {"argobots": {"pools": [{"kind": "nope"}]}}}"#);
-        assert!(
-            e.starts_with("Invalid Margo configuration: margo.argobots.pools[0].kind"),
-            "{e}"
-        );
+        assert!(e.starts_with("Invalid Margo configuration: margo.argobots.pools[0].kind"), "{e}");
         // Child engines share engine 0's Argobots environment.
         let e = err_text(r#"{"margo": [{}, {"argobots": {}}]}"#);
         assert!(e.contains("margo[1].argobots"), "{e}");
@@ -1812,9 +1506,7 @@ type = "flock"
             "Invalid engine index 1 (only 1 engines available)"
         );
         assert_eq!(
-            err_text(
-                r#"{"margo": [{}, {}], "providers": [{"name": "a", "type": "t", "engine": 2}]}"#
-            ),
+            err_text(r#"{"margo": [{}, {}], "providers": [{"name": "a", "type": "t", "engine": 2}]}"#),
             "Invalid engine index 2 (only 2 engines available)"
         );
         assert_eq!(
@@ -1826,10 +1518,7 @@ type = "flock"
     #[test]
     fn protocol_inference() {
         let addr = |text: &str| parse_text(text).unwrap().engine_address("", 0);
-        assert_eq!(
-            addr(r#"{"margo": {"mercury": {"address": "na+sm://0"}}}"#).unwrap(),
-            "na+sm"
-        );
+        assert_eq!(addr(r#"{"margo": {"mercury": {"address": "na+sm://0"}}}"#).unwrap(), "na+sm");
         for text in [
             "{}",
             r#"{"margo": {}}"#,
@@ -1862,19 +1551,13 @@ type = "flock"
     #[test]
     fn provider_schema_messages() {
         let p = "Error validating JSON (ProviderManager): ";
-        assert_eq!(
-            provider_err(json!([])),
-            format!("{p}At  of [] - unexpected instance type")
-        );
+        assert_eq!(provider_err(json!([])), format!("{p}At  of [] - unexpected instance type"));
         assert_eq!(
             provider_err(json!({"type": "t"})),
             format!("{p}At  of {{\"type\":\"t\"}} - required property 'name' not found in object")
         );
         // 'name' is reported before 'type'.
-        assert_eq!(
-            provider_err(json!({})),
-            format!("{p}At  of {{}} - required property 'name' not found in object")
-        );
+        assert_eq!(provider_err(json!({})), format!("{p}At  of {{}} - required property 'name' not found in object"));
         assert_eq!(
             provider_err(json!({"name": "a b", "type": "t"})),
             format!("{p}At /name of \"a b\" - instance does not match regex pattern: ^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -1883,10 +1566,7 @@ type = "flock"
             provider_err(json!({"name": "1a", "type": "t"})),
             format!("{p}At /name of \"1a\" - instance does not match regex pattern: ^[a-zA-Z_][a-zA-Z0-9_]*$")
         );
-        assert_eq!(
-            provider_err(json!({"name": null, "type": "t"})),
-            format!("{p}At /name of null - unexpected instance type")
-        );
+        assert_eq!(provider_err(json!({"name": null, "type": "t"})), format!("{p}At /name of null - unexpected instance type"));
         assert_eq!(
             provider_err(json!({"name": "a", "type": "t", "provider_id": 65536})),
             format!("{p}At /provider_id of 65536 - instance exceeds maximum of 65535")
@@ -1915,8 +1595,7 @@ type = "flock"
             )
         );
         assert!(
-            provider_err(json!({"name": "a", "type": "t", "dependencies": {"d": ["x", {}]}}))
-                .contains("additional property 'd'")
+            provider_err(json!({"name": "a", "type": "t", "dependencies": {"d": ["x", {}]}})).contains("additional property 'd'")
         );
         assert_eq!(
             provider_err(json!({"name": "a", "type": "t", "engine": "0"})),
@@ -1949,21 +1628,14 @@ type = "flock"
                 engine: 0,
             }
         );
-        let spec =
-            ProviderSpec::from_value(&json!({"name": "a", "type": "t", "provider_id": 65535}))
-                .unwrap();
+        let spec = ProviderSpec::from_value(&json!({"name": "a", "type": "t", "provider_id": 65535})).unwrap();
         assert_eq!(spec.provider_id, None);
         assert_eq!(spec.requested_provider_id(), 65535);
         assert_eq!(spec.config, json!({}));
         assert!(spec.tags.is_empty() && spec.dependencies.is_empty());
-        let spec =
-            ProviderSpec::from_json_str(r#"{"name":"a","type":"t","provider_id":34,"pool":"p"}"#)
-                .unwrap();
+        let spec = ProviderSpec::from_json_str(r#"{"name":"a","type":"t","provider_id":34,"pool":"p"}"#).unwrap();
         assert_eq!(spec.provider_id, Some(34));
-        assert!(ProviderSpec::from_json_str("{")
-            .unwrap_err()
-            .to_string()
-            .starts_with("Error parsing JSON (ProviderManager): "));
+        assert!(ProviderSpec::from_json_str("{").unwrap_err().to_string().starts_with("Error parsing JSON (ProviderManager): "));
     }
 
     #[test]
@@ -1973,9 +1645,7 @@ type = "flock"
             "Bedrock already uses provider ID 0"
         );
         assert_eq!(
-            err_text(
-                r#"{"bedrock": {"provider_id": 5}, "providers": [{"name": "a", "type": "t", "provider_id": 5}]}"#
-            ),
+            err_text(r#"{"bedrock": {"provider_id": 5}, "providers": [{"name": "a", "type": "t", "provider_id": 5}]}"#),
             "Bedrock already uses provider ID 5"
         );
         // Automatic ids skip Bedrock's own and those already taken.
@@ -1987,32 +1657,21 @@ type = "flock"
         )
         .unwrap();
         let out = effective(&cfg);
-        let ids: Vec<u64> = out["providers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["provider_id"].as_u64().unwrap())
-            .collect();
+        let ids: Vec<u64> = out["providers"].as_array().unwrap().iter().map(|p| p["provider_id"].as_u64().unwrap()).collect();
         assert_eq!(ids, vec![2, 1, 3, 4]);
         // An explicit id may collide with an automatic one given earlier.
         assert_eq!(
-            err_text(
-                r#"{"providers": [{"name": "a", "type": "t"}, {"name": "b", "type": "t", "provider_id": 1}]}"#
-            ),
+            err_text(r#"{"providers": [{"name": "a", "type": "t"}, {"name": "b", "type": "t", "provider_id": 1}]}"#),
             "Another provider already uses provider ID 1"
         );
         // As upstream: with Bedrock on 65535, automatic ids are refused.
         assert_eq!(
-            err_text(
-                r#"{"bedrock": {"provider_id": 65535}, "providers": [{"name": "a", "type": "t"}]}"#
-            ),
+            err_text(r#"{"bedrock": {"provider_id": 65535}, "providers": [{"name": "a", "type": "t"}]}"#),
             "Bedrock already uses provider ID 65535"
         );
         // The engine check comes before the Bedrock id check.
         assert_eq!(
-            err_text(
-                r#"{"providers": [{"name": "a", "type": "t", "provider_id": 0, "engine": 4}]}"#
-            ),
+            err_text(r#"{"providers": [{"name": "a", "type": "t", "provider_id": 0, "engine": 4}]}"#),
             "Invalid engine index 4 (only 1 engines available)"
         );
     }
@@ -2038,19 +1697,10 @@ type = "flock"
         let existing = [("a", 1u16), ("b", 2u16)];
         assert_eq!(check_new_provider("c", Some(7), existing, 0).unwrap(), 7);
         assert_eq!(check_new_provider("c", None, existing, 0).unwrap(), 3);
-        assert_eq!(
-            check_new_provider("c", Some(65535), existing, 0).unwrap(),
-            3
-        );
+        assert_eq!(check_new_provider("c", Some(65535), existing, 0).unwrap(), 3);
         // The name is checked before the id.
-        assert_eq!(
-            check_new_provider("a", Some(2), existing, 0).unwrap_err(),
-            BedrockError::NameInUse("a".into())
-        );
-        assert_eq!(
-            check_new_provider("c", Some(2), existing, 0).unwrap_err(),
-            BedrockError::ProviderIdInUse(2)
-        );
+        assert_eq!(check_new_provider("a", Some(2), existing, 0).unwrap_err(), BedrockError::NameInUse("a".into()));
+        assert_eq!(check_new_provider("c", Some(2), existing, 0).unwrap_err(), BedrockError::ProviderIdInUse(2));
     }
 
     // ----- effective configuration -----

@@ -64,7 +64,9 @@ fn run(cli: Cli) -> Result<(), String> {
         }
     }
     let text = match (&cli.config, cli.stdin) {
-        (Some(path), _) => std::fs::read_to_string(path).map_err(|e| format!("could not read configuration file {}: {e}", path.display()))?,
+        (Some(path), _) => {
+            std::fs::read_to_string(path).map_err(|e| format!("could not read configuration file {}: {e}", path.display()))?
+        }
         (None, true) => {
             let mut s = String::new();
             std::io::stdin().read_to_string(&mut s).map_err(|e| format!("could not read the configuration from stdin: {e}"))?;

@@ -101,10 +101,7 @@ impl fmt::Display for ProviderRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.target {
             ProviderTarget::Name(n) => f.write_str(n)?,
-            ProviderTarget::TypeAndId {
-                type_name,
-                provider_id,
-            } => write!(f, "{type_name}:{provider_id}")?,
+            ProviderTarget::TypeAndId { type_name, provider_id } => write!(f, "{type_name}:{provider_id}")?,
         }
         if let Some(loc) = &self.locator {
             write!(f, "@{loc}")?;
@@ -146,14 +143,10 @@ pub fn parse_value(declared_type: &str, v: &Value) -> Result<DependencySpec> {
                     _ => Err(BedrockError::IndexNotAllowed),
                 }
             } else {
-                Err(BedrockError::msg(format!(
-                    "Invalid dependency specification {v} (expected a string or an integer)"
-                )))
+                Err(BedrockError::msg(format!("Invalid dependency specification {v} (expected a string or an integer)")))
             }
         }
-        other => Err(BedrockError::msg(format!(
-            "Invalid dependency specification {other} (expected a string or an integer)"
-        ))),
+        other => Err(BedrockError::msg(format!("Invalid dependency specification {other} (expected a string or an integer)"))),
     }
 }
 
@@ -192,22 +185,14 @@ fn read_dependency(
     let value = match value {
         Some(v) => v,
         None if is_required => {
-            return Err(BedrockError::MissingDependency {
-                name: name.to_string(),
-                type_name: declared_type.to_string(),
-            })
+            return Err(BedrockError::MissingDependency { name: name.to_string(), type_name: declared_type.to_string() })
         }
         None => return Ok(None),
     };
     if !is_array {
         let single = match value {
             Value::Array(a) if a.len() == 1 => &a[0],
-            Value::Array(a) => {
-                return Err(BedrockError::DependencyShouldBeSingle {
-                    name: name.to_string(),
-                    len: a.len(),
-                })
-            }
+            Value::Array(a) => return Err(BedrockError::DependencyShouldBeSingle { name: name.to_string(), len: a.len() }),
             v => v,
         };
         return parse_value(declared_type, single).map(|s| Some(vec![s]));
@@ -218,11 +203,7 @@ fn read_dependency(
         Value::Number(n) if n.is_u64() => std::slice::from_ref(value),
         _ => return Err(BedrockError::DependencyShouldBeArray(name.to_string())),
     };
-    items
-        .iter()
-        .map(|v| parse_value(declared_type, v))
-        .collect::<Result<Vec<_>>>()
-        .map(Some)
+    items.iter().map(|v| parse_value(declared_type, v)).collect::<Result<Vec<_>>>().map(Some)
 }
 
 /// `std::stoul`-like but strict: decimal digits only.
@@ -230,8 +211,7 @@ fn parse_margo_index(spec: &str) -> Result<u64> {
     if spec.is_empty() || !spec.bytes().all(|b| b.is_ascii_digit()) {
         return Err(BedrockError::InvalidMargoInstanceSpec(spec.to_string()));
     }
-    spec.parse::<u64>()
-        .map_err(|_| BedrockError::InvalidMargoInstanceSpec(spec.to_string()))
+    spec.parse::<u64>().map_err(|_| BedrockError::InvalidMargoInstanceSpec(spec.to_string()))
 }
 
 fn is_ident_start(b: u8) -> bool {
@@ -250,16 +230,10 @@ fn split_ident(s: &str) -> Option<(&str, Option<&str>, &str)> {
     if bytes.first().map_or(true, |b| !is_ident_start(*b)) {
         return None;
     }
-    let end = bytes
-        .iter()
-        .position(|b| !is_ident_char(*b))
-        .unwrap_or(bytes.len());
+    let end = bytes.iter().position(|b| !is_ident_char(*b)).unwrap_or(bytes.len());
     let (ident, rest) = s.split_at(end);
     if let Some(after) = rest.strip_prefix(':') {
-        let digits_end = after
-            .bytes()
-            .position(|b| !b.is_ascii_digit())
-            .unwrap_or(after.len());
+        let digits_end = after.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(after.len());
         if digits_end > 0 {
             return Some((ident, Some(&after[..digits_end]), &after[digits_end..]));
         }
@@ -268,9 +242,7 @@ fn split_ident(s: &str) -> Option<(&str, Option<&str>, &str)> {
 }
 
 fn parse_provider_id(spec: &str, digits: &str) -> Result<u16> {
-    digits
-        .parse::<u16>()
-        .map_err(|_| BedrockError::InvalidProviderIdInSpec(spec.to_string()))
+    digits.parse::<u16>().map_err(|_| BedrockError::InvalidProviderIdInSpec(spec.to_string()))
 }
 
 /// Parses a provider spec for a dependency of (module) type
@@ -296,10 +268,7 @@ pub fn parse_provider_spec(declared_type: &str, spec: &str) -> Result<ProviderRe
                     expected: declared_type.to_string(),
                 });
             }
-            ProviderTarget::TypeAndId {
-                type_name: ident.to_string(),
-                provider_id: parse_provider_id(spec, d)?,
-            }
+            ProviderTarget::TypeAndId { type_name: ident.to_string(), provider_id: parse_provider_id(spec, d)? }
         }
     };
     Ok(ProviderRef { target, locator })
@@ -329,10 +298,7 @@ mod tests {
     }
 
     fn tid(t: &str, id: u16) -> ProviderTarget {
-        ProviderTarget::TypeAndId {
-            type_name: t.into(),
-            provider_id: id,
-        }
+        ProviderTarget::TypeAndId { type_name: t.into(), provider_id: id }
     }
 
     fn prov(target: ProviderTarget, locator: Option<Locator>) -> DependencySpec {
@@ -341,153 +307,76 @@ mod tests {
 
     #[test]
     fn local_provider_by_name() {
-        assert_eq!(
-            parse_spec("module_a", "my_provider").unwrap(),
-            prov(name("my_provider"), None)
-        );
-        assert_eq!(
-            parse_spec("module_a", "_x9").unwrap(),
-            prov(name("_x9"), None)
-        );
+        assert_eq!(parse_spec("module_a", "my_provider").unwrap(), prov(name("my_provider"), None));
+        assert_eq!(parse_spec("module_a", "_x9").unwrap(), prov(name("_x9"), None));
     }
 
     #[test]
     fn local_provider_by_type_and_id_ident_not_checked() {
-        assert_eq!(
-            parse_spec("module_a", "module_a:1").unwrap(),
-            prov(tid("module_a", 1), None)
-        );
+        assert_eq!(parse_spec("module_a", "module_a:1").unwrap(), prov(tid("module_a", 1), None));
         // Without a locator the identifier is not checked against the type.
-        assert_eq!(
-            parse_spec("module_a", "whatever:7").unwrap(),
-            prov(tid("whatever", 7), None)
-        );
-        assert_eq!(
-            parse_spec("module_a", "module_a:65535").unwrap(),
-            prov(tid("module_a", 65535), None)
-        );
+        assert_eq!(parse_spec("module_a", "whatever:7").unwrap(), prov(tid("whatever", 7), None));
+        assert_eq!(parse_spec("module_a", "module_a:65535").unwrap(), prov(tid("module_a", 65535), None));
     }
 
     #[test]
     fn with_locators() {
-        assert_eq!(
-            parse_spec("module_a", "my_provider_a@local").unwrap(),
-            prov(name("my_provider_a"), Some(Locator::Local))
-        );
+        assert_eq!(parse_spec("module_a", "my_provider_a@local").unwrap(), prov(name("my_provider_a"), Some(Locator::Local)));
         assert_eq!(
             parse_spec("module_a", "module_a:1@na+sm://1234-0").unwrap(),
-            prov(
-                tid("module_a", 1),
-                Some(Locator::Address("na+sm://1234-0".into()))
-            )
+            prov(tid("module_a", 1), Some(Locator::Address("na+sm://1234-0".into())))
         );
-        assert_eq!(
-            parse_spec("module_a", "module_a:1@0").unwrap(),
-            prov(tid("module_a", 1), Some(Locator::MpiRank(0)))
-        );
-        assert_eq!(
-            parse_spec("yokan", "kv@12").unwrap(),
-            prov(name("kv"), Some(Locator::MpiRank(12)))
-        );
+        assert_eq!(parse_spec("module_a", "module_a:1@0").unwrap(), prov(tid("module_a", 1), Some(Locator::MpiRank(0))));
+        assert_eq!(parse_spec("yokan", "kv@12").unwrap(), prov(name("kv"), Some(Locator::MpiRank(12))));
         // Anything after the first '@' is the locator.
         assert_eq!(
             parse_spec("t", "p@ofi+tcp://10.0.0.1:1234@x").unwrap(),
-            prov(
-                name("p"),
-                Some(Locator::Address("ofi+tcp://10.0.0.1:1234@x".into()))
-            )
+            prov(name("p"), Some(Locator::Address("ofi+tcp://10.0.0.1:1234@x".into())))
         );
-        assert_eq!(
-            parse_spec("t", "p@localhost").unwrap(),
-            prov(name("p"), Some(Locator::Address("localhost".into())))
-        );
+        assert_eq!(parse_spec("t", "p@localhost").unwrap(), prov(name("p"), Some(Locator::Address("localhost".into()))));
     }
 
     #[test]
     fn type_must_match_with_locator() {
         let e = parse_spec("module_a", "module_b:2@local").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Invalid provider type in \"module_b:2@local\" (expected module_a)"
-        );
+        assert_eq!(e.to_string(), "Invalid provider type in \"module_b:2@local\" (expected module_a)");
         // By name the type is checked at resolution, not here.
         assert!(parse_spec("module_a", "some_b@local").is_ok());
     }
 
     #[test]
     fn ill_formatted() {
-        for s in [
-            "", "1abc", "abc:", "abc:x", "a b", "a-b", "abc:12x", "a:b@c", "@local", "abc@",
-            "ab:1@", ":1", "é", "abc:-1", "a.b",
-        ] {
+        for s in
+            ["", "1abc", "abc:", "abc:x", "a b", "a-b", "abc:12x", "a:b@c", "@local", "abc@", "ab:1@", ":1", "é", "abc:-1", "a.b"]
+        {
             let e = parse_spec("module_a", s).unwrap_err();
-            assert_eq!(
-                e,
-                BedrockError::IllFormattedDependency(s.into()),
-                "spec {s:?}"
-            );
-            assert_eq!(
-                e.to_string(),
-                format!("Ill-formated dependency specification \"{s}\"")
-            );
+            assert_eq!(e, BedrockError::IllFormattedDependency(s.into()), "spec {s:?}");
+            assert_eq!(e.to_string(), format!("Ill-formated dependency specification \"{s}\""));
         }
     }
 
     #[test]
     fn provider_id_range_and_rank_range() {
-        assert_eq!(
-            parse_spec("t", "t:65536").unwrap_err(),
-            BedrockError::InvalidProviderIdInSpec("t:65536".into())
-        );
+        assert_eq!(parse_spec("t", "t:65536").unwrap_err(), BedrockError::InvalidProviderIdInSpec("t:65536".into()));
         assert_eq!(
             parse_spec("t", "p@99999999999").unwrap_err().to_string(),
             "Requesting address of an invalid rank (99999999999)"
         );
-        assert_eq!(
-            parse_spec("t", "p@2147483648").unwrap_err(),
-            BedrockError::InvalidRank("2147483648".into())
-        );
+        assert_eq!(parse_spec("t", "p@2147483648").unwrap_err(), BedrockError::InvalidRank("2147483648".into()));
     }
 
     #[test]
     fn pools_xstreams_margo() {
-        assert_eq!(
-            parse_spec("pool", "__primary__").unwrap(),
-            DependencySpec::Pool(ArgobotsRef::Name("__primary__".into()))
-        );
+        assert_eq!(parse_spec("pool", "__primary__").unwrap(), DependencySpec::Pool(ArgobotsRef::Name("__primary__".into())));
         // Pool and xstream names are not parsed.
-        assert_eq!(
-            parse_spec("pool", "weird name@x").unwrap(),
-            DependencySpec::Pool(ArgobotsRef::Name("weird name@x".into()))
-        );
-        assert_eq!(
-            parse_value("pool", &json!(1)).unwrap(),
-            DependencySpec::Pool(ArgobotsRef::Index(1))
-        );
-        assert_eq!(
-            parse_value("xstream", &json!("my_es")).unwrap(),
-            DependencySpec::Xstream(ArgobotsRef::Name("my_es".into()))
-        );
-        assert_eq!(
-            parse_value("xstream", &json!(0)).unwrap(),
-            DependencySpec::Xstream(ArgobotsRef::Index(0))
-        );
-        assert_eq!(
-            parse_value("margo", &json!(0)).unwrap(),
-            DependencySpec::Margo(0)
-        );
-        assert_eq!(
-            parse_value("margo", &json!("0")).unwrap(),
-            DependencySpec::Margo(0)
-        );
-        assert_eq!(
-            parse_value("margo", &json!("999")).unwrap(),
-            DependencySpec::Margo(999)
-        );
-        assert_eq!(
-            parse_value("margo", &json!(999)).unwrap(),
-            DependencySpec::Margo(999)
-        );
+        assert_eq!(parse_spec("pool", "weird name@x").unwrap(), DependencySpec::Pool(ArgobotsRef::Name("weird name@x".into())));
+        assert_eq!(parse_value("pool", &json!(1)).unwrap(), DependencySpec::Pool(ArgobotsRef::Index(1)));
+        assert_eq!(parse_value("xstream", &json!("my_es")).unwrap(), DependencySpec::Xstream(ArgobotsRef::Name("my_es".into())));
+        assert_eq!(parse_value("xstream", &json!(0)).unwrap(), DependencySpec::Xstream(ArgobotsRef::Index(0)));
+        assert_eq!(parse_value("margo", &json!(0)).unwrap(), DependencySpec::Margo(0));
+        assert_eq!(parse_value("margo", &json!("0")).unwrap(), DependencySpec::Margo(0));
+        assert_eq!(parse_value("margo", &json!("999")).unwrap(), DependencySpec::Margo(999));
+        assert_eq!(parse_value("margo", &json!(999)).unwrap(), DependencySpec::Margo(999));
         for bad in ["not_a_number", "", "1abc", "-1", " 1"] {
             assert_eq!(
                 parse_value("margo", &json!(bad)).unwrap_err().to_string(),
@@ -502,14 +391,8 @@ mod tests {
             parse_value("module_a", &json!(1)).unwrap_err().to_string(),
             "Only pools, xstreams, and margo instances can be referenced by index"
         );
-        assert_eq!(
-            parse_value("module_a", &json!(-1)).unwrap_err(),
-            BedrockError::IndexNotAllowed
-        );
-        assert_eq!(
-            parse_value("pool", &json!(-1)).unwrap_err(),
-            BedrockError::NegativeDependencyIndex(-1)
-        );
+        assert_eq!(parse_value("module_a", &json!(-1)).unwrap_err(), BedrockError::IndexNotAllowed);
+        assert_eq!(parse_value("pool", &json!(-1)).unwrap_err(), BedrockError::NegativeDependencyIndex(-1));
         assert!(parse_value("pool", &json!(1.5)).is_err());
         assert!(parse_value("pool", &json!(true)).is_err());
     }
@@ -517,34 +400,17 @@ mod tests {
     #[test]
     fn single_dependency_shapes() {
         let one = |v: Value| dependency_specs("d", "pool", false, true, Some(&v));
-        assert_eq!(
-            one(json!("p")).unwrap(),
-            Some(vec![DependencySpec::Pool(ArgobotsRef::Name("p".into()))])
-        );
-        assert_eq!(
-            one(json!(["p"])).unwrap(),
-            Some(vec![DependencySpec::Pool(ArgobotsRef::Name("p".into()))])
-        );
-        assert_eq!(
-            one(json!([3])).unwrap(),
-            Some(vec![DependencySpec::Pool(ArgobotsRef::Index(3))])
-        );
+        assert_eq!(one(json!("p")).unwrap(), Some(vec![DependencySpec::Pool(ArgobotsRef::Name("p".into()))]));
+        assert_eq!(one(json!(["p"])).unwrap(), Some(vec![DependencySpec::Pool(ArgobotsRef::Name("p".into()))]));
+        assert_eq!(one(json!([3])).unwrap(), Some(vec![DependencySpec::Pool(ArgobotsRef::Index(3))]));
         let e = one(json!(["a", "b"])).unwrap_err();
-        assert!(
-            e.to_string().starts_with(
-                "While resolving dependency \"d\" (type \"pool\"): Dependency \"d\" should be"
-            ),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("While resolving dependency \"d\" (type \"pool\"): Dependency \"d\" should be"), "{e}");
         assert!(one(json!([])).is_err());
     }
 
     #[test]
     fn missing_and_optional() {
-        assert_eq!(
-            dependency_specs("d", "module_a", false, false, None).unwrap(),
-            None
-        );
+        assert_eq!(dependency_specs("d", "module_a", false, false, None).unwrap(), None);
         assert_eq!(
             dependency_specs("d", "module_a", true, true, None).unwrap_err().to_string(),
             "While resolving dependency \"d\" (type \"module_a\"): Missing dependency \"d\" of type \"module_a\" in provider configuration"
@@ -557,10 +423,7 @@ mod tests {
         assert_eq!(arr(json!("a")).unwrap(), Some(vec![prov(name("a"), None)]));
         assert_eq!(
             arr(json!(["a", "module_a:2@local"])).unwrap(),
-            Some(vec![
-                prov(name("a"), None),
-                prov(tid("module_a", 2), Some(Locator::Local))
-            ])
+            Some(vec![prov(name("a"), None), prov(tid("module_a", 2), Some(Locator::Local))])
         );
         assert_eq!(arr(json!([])).unwrap(), Some(vec![]));
         assert_eq!(

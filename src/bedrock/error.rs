@@ -64,14 +64,10 @@ pub enum BedrockError {
     #[error("Invalid type in Bedrock's \"pool\" entry")]
     BedrockPoolType,
     /// Ours (upstream truncates or throws a JSON-library type error).
-    #[error(
-        "Invalid type in Bedrock's \"provider_id\" entry (expected an integer between 0 and 65535)"
-    )]
+    #[error("Invalid type in Bedrock's \"provider_id\" entry (expected an integer between 0 and 65535)")]
     BedrockProviderIdType,
     /// Ours (upstream throws a JSON-library type error).
-    #[error(
-        "Invalid type in Bedrock's \"dependency_resolution_timeout\" entry (expected a number)"
-    )]
+    #[error("Invalid type in Bedrock's \"dependency_resolution_timeout\" entry (expected a number)")]
     BedrockTimeoutType,
     #[error("Could not find pool with name \"{name}\": {reason}")]
     PoolNotFound { name: String, reason: String },
@@ -107,11 +103,7 @@ pub enum BedrockError {
     MissingDependency { name: String, type_name: String },
     /// Wraps any failure while resolving one declared dependency.
     #[error("While resolving dependency \"{name}\" (type \"{type_name}\"): {source}")]
-    WhileResolvingDependency {
-        name: String,
-        type_name: String,
-        source: Box<BedrockError>,
-    },
+    WhileResolvingDependency { name: String, type_name: String, source: Box<BedrockError> },
     #[error("Dependency \"{0}\" should be an array")]
     DependencyShouldBeArray(String),
     /// Ours (upstream throws a JSON-library type error).
@@ -125,11 +117,7 @@ pub enum BedrockError {
     #[error("No provider ID available")]
     NoProviderIdAvailable,
     #[error("While creating provider \"{name}\" of type \"{type_name}\" (ModuleManager::createComponent): {cause}")]
-    WhileCreatingProvider {
-        name: String,
-        type_name: String,
-        cause: String,
-    },
+    WhileCreatingProvider { name: String, type_name: String, cause: String },
 
     // ----- dependency specifications (§1.5) -----
     #[error("Ill-formated dependency specification \"{0}\"")]
@@ -153,11 +141,7 @@ pub enum BedrockError {
     #[error("Could not find provider with spec \"{0}\"")]
     ProviderSpecNotFound(String),
     #[error("Invalid type {actual} for dependency \"{name}\" (expected {expected})")]
-    InvalidDependencyType {
-        actual: String,
-        name: String,
-        expected: String,
-    },
+    InvalidDependencyType { actual: String, name: String, expected: String },
 }
 
 impl BedrockError {
@@ -177,10 +161,7 @@ impl BedrockError {
 
     /// A schema violation in a provider description.
     pub fn provider_validation(message: impl Into<String>) -> BedrockError {
-        BedrockError::Validation {
-            context: "ProviderManager".to_string(),
-            message: message.into(),
-        }
+        BedrockError::Validation { context: "ProviderManager".to_string(), message: message.into() }
     }
 }
 
@@ -190,35 +171,16 @@ mod tests {
 
     #[test]
     fn upstream_texts() {
+        assert_eq!(BedrockError::LibrariesNotArray.to_string(), "\"libraries\" field needs to be an array");
+        assert_eq!(BedrockError::LibraryNotString.to_string(), "Module library should be a string");
+        assert_eq!(BedrockError::BedrockNotObject.to_string(), "Invalid entry type for \"bedrock\" (expected object)");
         assert_eq!(
-            BedrockError::LibrariesNotArray.to_string(),
-            "\"libraries\" field needs to be an array"
-        );
-        assert_eq!(
-            BedrockError::LibraryNotString.to_string(),
-            "Module library should be a string"
-        );
-        assert_eq!(
-            BedrockError::BedrockNotObject.to_string(),
-            "Invalid entry type for \"bedrock\" (expected object)"
-        );
-        assert_eq!(
-            BedrockError::provider_validation("At /name of true - unexpected instance type")
-                .to_string(),
+            BedrockError::provider_validation("At /name of true - unexpected instance type").to_string(),
             "Error validating JSON (ProviderManager): At /name of true - unexpected instance type"
         );
-        assert_eq!(
-            BedrockError::NameInUse("x".into()).to_string(),
-            "Name \"x\" already used by another provider"
-        );
-        assert_eq!(
-            BedrockError::ProviderIdInUse(42).to_string(),
-            "Another provider already uses provider ID 42"
-        );
-        assert_eq!(
-            BedrockError::BedrockProviderIdInUse(0).to_string(),
-            "Bedrock already uses provider ID 0"
-        );
+        assert_eq!(BedrockError::NameInUse("x".into()).to_string(), "Name \"x\" already used by another provider");
+        assert_eq!(BedrockError::ProviderIdInUse(42).to_string(), "Another provider already uses provider ID 42");
+        assert_eq!(BedrockError::BedrockProviderIdInUse(0).to_string(), "Bedrock already uses provider ID 0");
         assert_eq!(
             BedrockError::InvalidEngineIndex { index: 3, count: 2 }.to_string(),
             "Invalid engine index 3 (only 2 engines available)"
@@ -235,18 +197,12 @@ mod tests {
             BedrockError::ProvidersNotArray.to_string(),
             "Invalid JSON configuration passed to ProviderManager::addProviderListFromJSON (should be an array)"
         );
-        assert_eq!(
-            BedrockError::ArrayWithoutMpi.to_string(),
-            "Configuration resolved to an array but MPI is not enabled"
-        );
+        assert_eq!(BedrockError::ArrayWithoutMpi.to_string(), "Configuration resolved to an array but MPI is not enabled");
         assert_eq!(
             BedrockError::AmbiguousConfiguration.to_string(),
             "Ambiguous configuration did not resolve to a single possibility for the process"
         );
-        assert_eq!(
-            BedrockError::InvalidTomlValue.to_string(),
-            "Invalid TOML value encountered"
-        );
+        assert_eq!(BedrockError::InvalidTomlValue.to_string(), "Invalid TOML value encountered");
     }
 
     #[test]
@@ -254,10 +210,7 @@ mod tests {
         let e = BedrockError::while_resolving(
             "dep",
             "module_a",
-            BedrockError::MissingDependency {
-                name: "dep".into(),
-                type_name: "module_a".into(),
-            },
+            BedrockError::MissingDependency { name: "dep".into(), type_name: "module_a".into() },
         );
         assert_eq!(
             e.to_string(),

@@ -31,7 +31,10 @@ pub enum Resolved {
     /// A provider of this process.
     Local(Arc<ProviderEntry>),
     /// A provider elsewhere, reached through its address.
-    Remote { address: Address, provider_id: u16 },
+    Remote {
+        address: Address,
+        provider_id: u16,
+    },
 }
 
 /// One resolved dependency: the name Bedrock reports, and the target.

@@ -154,7 +154,9 @@ impl Server {
         let rank_addresses = if cfg.uses_rank_locators && launcher_rank_size().is_some() {
             match crate::flock::bootstrap_mpi::world_addresses(&engines[0].self_address().to_string()) {
                 Ok(a) => Some(a),
-                Err(e) => return fail(&engines, BedrockError::msg(format!("MPI address exchange for rank locators failed: {e}"))),
+                Err(e) => {
+                    return fail(&engines, BedrockError::msg(format!("MPI address exchange for rank locators failed: {e}")))
+                }
             }
         } else {
             None
@@ -229,12 +231,8 @@ impl Server {
             }),
             (protocol::ADD_POOL, |s, a| s.add_pool(arg(a, 0)?).map(|_| String::new()).map_err(failed)),
             (protocol::ADD_XSTREAM, |s, a| s.add_xstream(arg(a, 0)?).map(|_| String::new()).map_err(failed)),
-            (protocol::REMOVE_POOL, |s, a| {
-                s.engine().remove_pool(arg(a, 0)?).map(|_| String::new()).map_err(failed)
-            }),
-            (protocol::REMOVE_XSTREAM, |s, a| {
-                s.engine().remove_xstream(arg(a, 0)?).map(|_| String::new()).map_err(failed)
-            }),
+            (protocol::REMOVE_POOL, |s, a| s.engine().remove_pool(arg(a, 0)?).map(|_| String::new()).map_err(failed)),
+            (protocol::REMOVE_XSTREAM, |s, a| s.engine().remove_xstream(arg(a, 0)?).map(|_| String::new()).map_err(failed)),
             (protocol::LOOKUP_PROVIDER, |s, a| s.lookup_rpc(arg(a, 0)?, arg(a, 1).unwrap_or("0")).map_err(Refusal::Failed)),
             (protocol::LOAD_MODULE, |s, a| s.load_module(arg(a, 0)?).map(|_| String::new()).map_err(failed)),
             (protocol::START_PROVIDER, |s, a| {
@@ -274,13 +272,18 @@ impl Server {
 
     /// Adds an Argobots pool from its JSON description (as in `margo`).
     pub fn add_pool(&self, json: &str) -> Result<()> {
-        let v: Value = serde_json::from_str(json).map_err(|e| BedrockError::msg(format!("Could not add pool to Margo instance: {e}")))?;
-        self.engine().add_pool_from_json(&v).map(|_| ()).map_err(|e| BedrockError::msg(format!("Could not add pool to Margo instance: {e}")))
+        let v: Value =
+            serde_json::from_str(json).map_err(|e| BedrockError::msg(format!("Could not add pool to Margo instance: {e}")))?;
+        self.engine()
+            .add_pool_from_json(&v)
+            .map(|_| ())
+            .map_err(|e| BedrockError::msg(format!("Could not add pool to Margo instance: {e}")))
     }
 
     /// Adds an execution stream from its JSON description.
     pub fn add_xstream(&self, json: &str) -> Result<()> {
-        let v: Value = serde_json::from_str(json).map_err(|e| BedrockError::msg(format!("Could not add xstream to Margo instance: {e}")))?;
+        let v: Value =
+            serde_json::from_str(json).map_err(|e| BedrockError::msg(format!("Could not add xstream to Margo instance: {e}")))?;
         self.engine()
             .add_xstream_from_json(&v)
             .map(|_| ())
@@ -340,7 +343,10 @@ impl Server {
         let found = match spec.split_once(':') {
             Some((t, id)) => {
                 let id: u16 = id.parse().ok()?;
-                providers.live.iter().find(|p| p.provider_id == id && (p.type_name == t || expected_type.is_some_and(|e| e == p.type_name)))
+                providers
+                    .live
+                    .iter()
+                    .find(|p| p.provider_id == id && (p.type_name == t || expected_type.is_some_and(|e| e == p.type_name)))
             }
             None => providers.find(spec),
         };
@@ -382,7 +388,13 @@ impl Server {
         let mut reported = Vec::new();
         let mut local_dependencies = Vec::new();
         for decl in &decls {
-            let specs = dependency_specs(&decl.name, &decl.type_name, decl.is_array, decl.is_required, spec.dependencies.get(&decl.name))?;
+            let specs = dependency_specs(
+                &decl.name,
+                &decl.type_name,
+                decl.is_array,
+                decl.is_required,
+                spec.dependencies.get(&decl.name),
+            )?;
             let Some(specs) = specs else { continue };
             let mut resolved = Vec::new();
             for s in specs {

@@ -75,9 +75,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let args: Vec<CString> = std::env::args_os()
-        .map(|a| CString::new(a.into_encoded_bytes()).unwrap_or_default())
-        .collect();
+    let args: Vec<CString> = std::env::args_os().map(|a| CString::new(a.into_encoded_bytes()).unwrap_or_default()).collect();
     let argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
     // SAFETY: argv holds argc valid strings that outlive the call.
     let code = unsafe { main_fn(argv.len() as c_int, argv.as_ptr()) };

@@ -72,9 +72,7 @@ fn main() {
 
 fn server(protocol: &str, addr_file: Option<std::path::PathBuf>, config: &str) -> Result<(), String> {
     let engine = Engine::new(protocol, Mode::Server, config, &InitOverrides::default()).map_err(|e| e.to_string())?;
-    engine
-        .register("echo", 1, None, Arc::new(|req| Ok(req.payload)))
-        .map_err(|e| e.to_string())?;
+    engine.register("echo", 1, None, Arc::new(|req| Ok(req.payload))).map_err(|e| e.to_string())?;
     engine.enable_remote_shutdown();
     let addr = engine.self_address().to_string();
     println!("{addr}");

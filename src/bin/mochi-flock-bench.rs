@@ -63,10 +63,8 @@ impl Bench {
         let dir = std::env::temp_dir().join(format!("flock-bench-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create a scratch directory");
-        let config = format!(
-            r#"{{"group":{{"type":"centralized","config":{SETTINGS}}},"file":"{}"}}"#,
-            dir.join("group.flock").display()
-        );
+        let config =
+            format!(r#"{{"group":{{"type":"centralized","config":{SETTINGS}}},"file":"{}"}}"#, dir.join("group.flock").display());
         let engine = Engine::new(protocol, Mode::Client, "", &InitOverrides::default()).expect("client engine");
         let client = Client::new(&engine, None);
         Bench { protocol: protocol.to_string(), member_bin, dir, config, engine, client, procs: Vec::new(), serial: 0 }
@@ -125,13 +123,7 @@ impl Bench {
     /// Polls until every handle reports the same view, made of exactly
     /// `live` (and, if given, led by a primary other than `not_primary`);
     /// returns the time since `start`.
-    fn converged(
-        &self,
-        handles: &[GroupHandle],
-        live: &[usize],
-        not_primary: Option<&Member>,
-        start: Instant,
-    ) -> Duration {
+    fn converged(&self, handles: &[GroupHandle], live: &[usize], not_primary: Option<&Member>, start: Instant) -> Duration {
         let mut expected: Vec<Member> = live.iter().map(|&i| self.procs[i].member.clone()).collect();
         expected.sort();
         loop {
@@ -172,8 +164,7 @@ impl Drop for Bench {
 }
 
 fn primary_of(view: &GroupView) -> Member {
-    let cfg: serde_json::Value =
-        view.find_metadata("__config__").and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+    let cfg: serde_json::Value = view.find_metadata("__config__").and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
     Member {
         address: cfg["primary_address"].as_str().unwrap_or_default().to_string(),
         provider_id: cfg["primary_provider_id"].as_u64().unwrap_or(0) as u16,
@@ -223,10 +214,8 @@ fn leader(b: &Bench, live: &[usize]) -> usize {
 
 fn main() {
     let cli = Cli::parse();
-    let member_bin = cli
-        .member
-        .clone()
-        .unwrap_or_else(|| std::env::current_exe().expect("own path").with_file_name("mochi-flock-member"));
+    let member_bin =
+        cli.member.clone().unwrap_or_else(|| std::env::current_exe().expect("own path").with_file_name("mochi-flock-member"));
     let proto = cli.protocol.as_str();
     let mut rows: Vec<(String, String)> = Vec::new();
 
@@ -286,8 +275,7 @@ fn main() {
     let mut failover = Vec::new();
     let mut round = 0;
     let mut seed =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-            | 1;
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
     while leave.len() < cli.repeat || kill.len() < cli.repeat || failover.len() < cli.repeat {
         round += 1;
         let mut b = Bench::new(proto, member_bin.clone(), &format!("fail{round}"));

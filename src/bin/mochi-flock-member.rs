@@ -95,8 +95,9 @@ fn main() {
     let run = || -> Result<(Engine, Provider), String> {
         let engine = Engine::new(&cli.protocol, Mode::Server, "", &InitOverrides::default()).map_err(|e| e.to_string())?;
         let view = initial_view(&engine, cli.provider_id, &cli.bootstrap)?;
-        let provider = Provider::register(&engine, cli.provider_id, &cli.config, ProviderArgs { initial_view: view, ..Default::default() })
-            .map_err(|e| format!("{e} (flock error {})", e.code()))?;
+        let provider =
+            Provider::register(&engine, cli.provider_id, &cli.config, ProviderArgs { initial_view: view, ..Default::default() })
+                .map_err(|e| format!("{e} (flock error {})", e.code()))?;
         Ok((engine, provider))
     };
     let (engine, provider) = match run() {

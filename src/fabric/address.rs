@@ -102,9 +102,7 @@ pub fn parse_listen(addr: &str) -> Result<ListenSpec, AddressError> {
 fn resolve_v4(addr: &str, hostport: &str, port_optional: bool) -> Result<SocketAddrV4, AddressError> {
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) => {
-            let port: u16 = p
-                .parse()
-                .map_err(|_| malformed(addr, format!("port \"{p}\" is not a number in 0..=65535")))?;
+            let port: u16 = p.parse().map_err(|_| malformed(addr, format!("port \"{p}\" is not a number in 0..=65535")))?;
             (h, port)
         }
         None if port_optional => (hostport, 0),
@@ -119,10 +117,8 @@ fn resolve_v4(addr: &str, hostport: &str, port_optional: bool) -> Result<SocketA
     if host.starts_with('[') || host.parse::<std::net::Ipv6Addr>().is_ok() {
         return Err(malformed(addr, "IPv6 addresses are not supported; use an IPv4 address"));
     }
-    let found = (host, port).to_socket_addrs().map_err(|e| AddressError::Unresolvable {
-        addr: addr.to_string(),
-        why: e.to_string(),
-    })?;
+    let found =
+        (host, port).to_socket_addrs().map_err(|e| AddressError::Unresolvable { addr: addr.to_string(), why: e.to_string() })?;
     for sa in found {
         if let SocketAddr::V4(v4) = sa {
             return Ok(v4);
@@ -150,9 +146,7 @@ pub fn parse_peer(addr: &str) -> Result<(Protocol, Vec<u8>), AddressError> {
     match protocol {
         Protocol::Sm => {
             // `<pid>-<n>` (upstream's current spelling) or `<pid>/<n>` (older docs).
-            let (pid, n) = rest
-                .split_once(['-', '/'])
-                .ok_or_else(|| malformed(addr, "expected na+sm://<pid>-<id>"))?;
+            let (pid, n) = rest.split_once(['-', '/']).ok_or_else(|| malformed(addr, "expected na+sm://<pid>-<id>"))?;
             let pid: u32 = pid.parse().map_err(|_| malformed(addr, "process id is not a number"))?;
             let (n, domain) = n.split_once('.').unwrap_or((n, "0"));
             let n: u32 = n.parse().map_err(|_| malformed(addr, "endpoint id is not a number"))?;
@@ -255,13 +249,20 @@ mod tests {
 
     #[test]
     fn bad_peers() {
-        for bad in ["na+sm://garbage", "na+sm://", "na+sm", "ofi+tcp://127.0.0.1", "ofi+tcp://:12",
-                    "ofi+tcp://127.0.0.1:0", "", "   ", "foo://bar", "ofi+tcp://[::1]:80"] {
+        for bad in [
+            "na+sm://garbage",
+            "na+sm://",
+            "na+sm",
+            "ofi+tcp://127.0.0.1",
+            "ofi+tcp://:12",
+            "ofi+tcp://127.0.0.1:0",
+            "",
+            "   ",
+            "foo://bar",
+            "ofi+tcp://[::1]:80",
+        ] {
             assert!(parse_peer(bad).is_err(), "{bad} should be rejected");
         }
-        assert!(matches!(
-            parse_peer("ofi+tcp://nohost.invalid:99999"),
-            Err(AddressError::Malformed { .. })
-        ));
+        assert!(matches!(parse_peer("ofi+tcp://nohost.invalid:99999"), Err(AddressError::Malformed { .. })));
     }
 }

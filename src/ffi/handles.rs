@@ -130,10 +130,8 @@ pub fn instance_ref_incr(mid: margo_instance_id) -> Result<(), HandleError> {
 /// Drops one reference; the last one finalizes the engine.
 pub fn instance_release(mid: margo_instance_id) -> Result<(), HandleError> {
     let inst = instance_ref(mid)?;
-    let prev = inst
-        .refs
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| r.checked_sub(1))
-        .map_err(|_| HandleError::Finalized)?;
+    let prev =
+        inst.refs.fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| r.checked_sub(1)).map_err(|_| HandleError::Finalized)?;
     if prev == 1 {
         instance_finalize(mid)?;
     }

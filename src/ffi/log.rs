@@ -214,9 +214,7 @@ mod tests {
             assert_eq!(unsafe { margo_set_global_logger(ptr::null()) }, 0);
             let _ = done.send(());
         });
-        finished
-            .recv_timeout(Duration::from_secs(30))
-            .expect("a logger that logs or replaces the logger deadlocked");
+        finished.recv_timeout(Duration::from_secs(30)).expect("a logger that logs or replaces the logger deadlocked");
         assert_eq!(FIRST_CALLS.load(Ordering::SeqCst), 1);
         assert_eq!(NESTED_SEEN.load(Ordering::SeqCst), 1);
         assert_eq!(SECOND_CALLS.load(Ordering::SeqCst), 1);

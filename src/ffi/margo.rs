@@ -98,10 +98,8 @@ pub extern "C" fn margo_init(
     rpc_thread_count: c_int,
 ) -> margo_instance_id {
     guard("margo_init", std::ptr::null_mut(), || {
-        let overrides = InitOverrides {
-            use_progress_thread: Some(use_progress_thread != 0),
-            rpc_thread_count: Some(rpc_thread_count),
-        };
+        let overrides =
+            InitOverrides { use_progress_thread: Some(use_progress_thread != 0), rpc_thread_count: Some(rpc_thread_count) };
         start("margo_init", addr_str, mode, "", overrides)
     })
 }
@@ -111,11 +109,7 @@ pub extern "C" fn margo_init(
 /// # Safety
 /// `args` must be NULL or point to a valid `margo_init_info`.
 #[no_mangle]
-pub unsafe extern "C" fn margo_init_ext(
-    address: *const c_char,
-    mode: c_int,
-    args: *const margo_init_info,
-) -> margo_instance_id {
+pub unsafe extern "C" fn margo_init_ext(address: *const c_char, mode: c_int, args: *const margo_init_info) -> margo_instance_id {
     guard("margo_init_ext", std::ptr::null_mut(), || {
         let entry = "margo_init_ext";
         let mut json = "";
@@ -438,12 +432,9 @@ fn config_string(mid: margo_instance_id, options: c_int, entry: &str) -> *mut c_
         }
     };
     let json = engine.config_json();
-    let text = if options & MARGO_CONFIG_PRETTY_JSON != 0 {
-        serde_json::to_string_pretty(&json)
-    } else {
-        serde_json::to_string(&json)
-    }
-    .unwrap_or_default();
+    let text =
+        if options & MARGO_CONFIG_PRETTY_JSON != 0 { serde_json::to_string_pretty(&json) } else { serde_json::to_string(&json) }
+            .unwrap_or_default();
     super::strings::malloc_string(&text)
 }
 

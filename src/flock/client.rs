@@ -137,10 +137,8 @@ impl GroupHandle {
 
     /// A handle from a known view; its first member becomes the contact.
     pub fn from_view(client: &Client, view: GroupView, mode: u32) -> Result<GroupHandle> {
-        let first = view
-            .member_at(0)
-            .cloned()
-            .ok_or_else(|| FlockError::InvalidArgs("the view has no member to contact".into()))?;
+        let first =
+            view.member_at(0).cloned().ok_or_else(|| FlockError::InvalidArgs("the view has no member to contact".into()))?;
         let contact = client.engine().lookup(&first.address)?;
         let handle = GroupHandle::new(client, contact, first.provider_id, view);
         if mode & MODE_INIT_UPDATE != 0 {

@@ -68,9 +68,7 @@ impl FlockError {
             FlockError::InvalidBackend(_) => code::INVALID_BACKEND,
             FlockError::InvalidConfig(_) => code::INVALID_CONFIG,
             FlockError::View(v) => v.code(),
-            FlockError::Rpc(RpcError::NoSuchProvider { .. }) | FlockError::Rpc(RpcError::NoSuchRpc(_)) => {
-                code::INVALID_PROVIDER
-            }
+            FlockError::Rpc(RpcError::NoSuchProvider { .. }) | FlockError::Rpc(RpcError::NoSuchRpc(_)) => code::INVALID_PROVIDER,
             FlockError::Rpc(_) => code::FROM_MERCURY,
             FlockError::Mpi(_) => code::FROM_MPI,
             FlockError::Unsupported(_) => code::OP_UNSUPPORTED,

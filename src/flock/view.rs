@@ -61,10 +61,7 @@ pub fn djb2_hash(s: &str) -> u64 {
 /// Hash of a member, bit-exact with `flock_hash_member`: djb2 of the address
 /// continued over the provider id's two bytes in little-endian order.
 pub fn hash_member(provider_id: u16, address: &str) -> u64 {
-    provider_id
-        .to_le_bytes()
-        .into_iter()
-        .fold(djb2_hash(address), djb2_step)
+    provider_id.to_le_bytes().into_iter().fold(djb2_hash(address), djb2_step)
 }
 
 /// Hash of a metadata entry, bit-exact with `flock_hash_metadata`: the key's
@@ -87,10 +84,7 @@ impl GroupView {
 
     /// The digest recomputed from scratch; always equal to [`digest`](Self::digest).
     pub fn compute_digest(&self) -> u64 {
-        let members = self
-            .members
-            .iter()
-            .map(|m| hash_member(m.provider_id, &m.address));
+        let members = self.members.iter().map(|m| hash_member(m.provider_id, &m.address));
         let metadata = self.metadata.iter().map(|(k, v)| hash_metadata(k, v));
         members.chain(metadata).fold(0, |acc, h| acc ^ h)
     }
@@ -121,19 +115,11 @@ impl GroupView {
     /// Index of the member (address, provider_id), by binary search.
     pub fn find_member_index(&self, address: &str, provider_id: u16) -> Option<usize> {
         let address = c_str(address);
-        self.members
-            .binary_search_by(|m| {
-                m.address
-                    .as_str()
-                    .cmp(address)
-                    .then(m.provider_id.cmp(&provider_id))
-            })
-            .ok()
+        self.members.binary_search_by(|m| m.address.as_str().cmp(address).then(m.provider_id.cmp(&provider_id))).ok()
     }
 
     pub fn find_member(&self, address: &str, provider_id: u16) -> Option<&Member> {
-        self.find_member_index(address, provider_id)
-            .map(|i| &self.members[i])
+        self.find_member_index(address, provider_id).map(|i| &self.members[i])
     }
 
     pub fn contains_member(&self, address: &str, provider_id: u16) -> bool {
@@ -145,20 +131,10 @@ impl GroupView {
     /// one goes just before it (and the two hashes cancel in the digest).
     pub fn add_member(&mut self, address: &str, provider_id: u16) -> usize {
         let address = c_str(address);
-        let index = self.members.partition_point(|m| {
-            m.address
-                .as_str()
-                .cmp(address)
-                .then(m.provider_id.cmp(&provider_id))
-                == Ordering::Less
-        });
-        self.members.insert(
-            index,
-            Member {
-                address: address.to_owned(),
-                provider_id,
-            },
-        );
+        let index = self
+            .members
+            .partition_point(|m| m.address.as_str().cmp(address).then(m.provider_id.cmp(&provider_id)) == Ordering::Less);
+        self.members.insert(index, Member { address: address.to_owned(), provider_id });
         self.digest ^= hash_member(provider_id, address);
         index
     }
@@ -195,9 +171,7 @@ impl GroupView {
 
     /// The entry at `index` in key order.
     pub fn metadata_at(&self, index: usize) -> Option<(&str, &str)> {
-        self.metadata
-            .get(index)
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+        self.metadata.get(index).map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     fn metadata_search(&self, key: &str) -> Result<usize, usize> {
@@ -207,9 +181,7 @@ impl GroupView {
 
     /// The value stored under `key`.
     pub fn find_metadata(&self, key: &str) -> Option<&str> {
-        self.metadata_search(key)
-            .ok()
-            .map(|i| self.metadata[i].1.as_str())
+        self.metadata_search(key).ok().map(|i| self.metadata[i].1.as_str())
     }
 
     /// Sets `key` to `value`. If the key existed its value is replaced (the
@@ -225,8 +197,7 @@ impl GroupView {
                 Some(old)
             }
             Err(index) => {
-                self.metadata
-                    .insert(index, (key.to_owned(), value.to_owned()));
+                self.metadata.insert(index, (key.to_owned(), value.to_owned()));
                 None
             }
         }
@@ -247,10 +218,7 @@ mod tests {
     use super::*;
 
     fn pairs(view: &GroupView) -> Vec<(&str, u16)> {
-        view.members()
-            .iter()
-            .map(|m| (m.address.as_str(), m.provider_id))
-            .collect()
+        view.members().iter().map(|m| (m.address.as_str(), m.provider_id)).collect()
     }
 
     #[test]
@@ -267,10 +235,7 @@ mod tests {
     fn hash_details() {
         // bytes >= 0x80 are sign-extended: "é" is C3 A9
         let e = (5381u64 * 33).wrapping_sub(0x100 - 0xC3);
-        assert_eq!(
-            djb2_hash("é"),
-            e.wrapping_mul(33).wrapping_sub(0x100 - 0xA9)
-        );
+        assert_eq!(djb2_hash("é"), e.wrapping_mul(33).wrapping_sub(0x100 - 0xA9));
         // provider id: low byte first
         assert_eq!(hash_member(0x0100, ""), (5381 * 33) * 33 + 1);
         assert_eq!(hash_metadata("", ""), 5381 ^ (5381 << 3));
@@ -292,14 +257,7 @@ mod tests {
         v.add_member("ofi+tcp://127.0.0.1:5000", 7);
         v.add_metadata("zeta", "été");
         assert_eq!(v.digest(), 5701955205164907602);
-        assert_eq!(
-            pairs(&v),
-            [
-                ("na+sm://1234-0", 1),
-                ("na+sm://1234-0", 2),
-                ("ofi+tcp://127.0.0.1:5000", 7)
-            ]
-        );
+        assert_eq!(pairs(&v), [("na+sm://1234-0", 1), ("na+sm://1234-0", 2), ("ofi+tcp://127.0.0.1:5000", 7)]);
         let keys: Vec<&str> = v.metadata().iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["__config__", "__type__", "zeta"]);
     }
@@ -319,35 +277,12 @@ mod tests {
     #[test]
     fn members_sorted_by_address_then_provider_id() {
         let mut v = GroupView::new();
-        for (a, p) in [
-            ("b", 1),
-            ("a", 10),
-            ("a", 2),
-            ("a", 0xFFFF),
-            ("é", 0),
-            ("B", 3),
-        ] {
+        for (a, p) in [("b", 1), ("a", 10), ("a", 2), ("a", 0xFFFF), ("é", 0), ("B", 3)] {
             v.add_member(a, p);
             assert_eq!(v.digest(), v.compute_digest());
         }
-        assert_eq!(
-            pairs(&v),
-            [
-                ("B", 3),
-                ("a", 2),
-                ("a", 10),
-                ("a", 0xFFFF),
-                ("b", 1),
-                ("é", 0)
-            ]
-        );
-        assert_eq!(
-            v.member_at(1),
-            Some(&Member {
-                address: "a".into(),
-                provider_id: 2
-            })
-        );
+        assert_eq!(pairs(&v), [("B", 3), ("a", 2), ("a", 10), ("a", 0xFFFF), ("b", 1), ("é", 0)]);
+        assert_eq!(v.member_at(1), Some(&Member { address: "a".into(), provider_id: 2 }));
         assert_eq!(v.member_at(6), None);
         assert_eq!(v.find_member_index("a", 10), Some(2));
         assert_eq!(v.find_member("a", 3), None);
@@ -388,20 +323,11 @@ mod tests {
         assert_ne!(v.digest(), before);
         assert_eq!(v.member_count(), 15);
         assert_eq!(v.find_member("address/05", 47), None);
-        assert_eq!(
-            v.member_at(5).map(|m| m.address.as_str()),
-            Some("address/06")
-        );
+        assert_eq!(v.member_at(5).map(|m| m.address.as_str()), Some("address/06"));
         assert_eq!(v.digest(), v.compute_digest());
 
         let first = v.remove_member_at(0);
-        assert_eq!(
-            first,
-            Some(Member {
-                address: "address/00".into(),
-                provider_id: 42
-            })
-        );
+        assert_eq!(first, Some(Member { address: "address/00".into(), provider_id: 42 }));
         while v.remove_member_at(0).is_some() {}
         assert_eq!(v.digest(), 0);
     }
@@ -442,15 +368,9 @@ mod tests {
 
         // replacing swaps the entry's hash
         let before = v.digest();
-        assert_eq!(
-            v.add_metadata("A_key0", "other"),
-            Some("value_0".to_owned())
-        );
+        assert_eq!(v.add_metadata("A_key0", "other"), Some("value_0".to_owned()));
         assert_eq!(v.metadata_count(), 8);
-        assert_eq!(
-            v.digest(),
-            before ^ hash_metadata("A_key0", "value_0") ^ hash_metadata("A_key0", "other")
-        );
+        assert_eq!(v.digest(), before ^ hash_metadata("A_key0", "value_0") ^ hash_metadata("A_key0", "other"));
         v.add_metadata("A_key0", "value_0");
         assert_eq!(v.digest(), before);
 
@@ -481,10 +401,7 @@ mod tests {
         assert_eq!(v.member_at(0).map(|m| m.address.as_str()), Some("addr"));
         assert!(v.contains_member("addr", 3));
         assert_eq!(v.find_metadata("key"), Some("value"));
-        assert_eq!(
-            v.digest(),
-            hash_member(3, "addr") ^ hash_metadata("key", "value")
-        );
+        assert_eq!(v.digest(), hash_member(3, "addr") ^ hash_metadata("key", "value"));
     }
 
     #[test]
@@ -514,11 +431,7 @@ mod tests {
         };
         let mut v = GroupView::new();
         for _ in 0..2000 {
-            let (a, p, k) = (
-                format!("m{}", next(8)),
-                next(3) as u16,
-                format!("k{}", next(8)),
-            );
+            let (a, p, k) = (format!("m{}", next(8)), next(3) as u16, format!("k{}", next(8)));
             match next(5) {
                 0 => {
                     v.add_member(&a, p);

@@ -195,8 +195,7 @@ fn parse_member(index: usize, value: &Value) -> Result<(&str, u16), ViewError> {
         None if provider_id.is_u64() => i64::MAX, // beyond i64: out of range
         None => return Err(ViewError::ProviderIdNotInteger(index)),
     };
-    let provider_id =
-        u16::try_from(provider_id).map_err(|_| ViewError::ProviderIdOutOfRange(index))?;
+    let provider_id = u16::try_from(provider_id).map_err(|_| ViewError::ProviderIdOutOfRange(index))?;
     Ok((address, provider_id))
 }
 
@@ -205,10 +204,7 @@ fn parse_member(index: usize, value: &Value) -> Result<(&str, u16), ViewError> {
 /// digest is computed from the content.
 pub fn from_bytes(text: &[u8]) -> Result<GroupView, ViewError> {
     // Only the first JSON value is read; what follows is ignored, as json-c does.
-    let document = serde_json::Deserializer::from_slice(text)
-        .into_iter::<Value>()
-        .next()
-        .ok_or(ViewError::Empty)??;
+    let document = serde_json::Deserializer::from_slice(text).into_iter::<Value>().next().ok_or(ViewError::Empty)??;
     let document = document.as_object().ok_or(ViewError::NotAnObject)?;
 
     let metadata = match field(document, "metadata") {
@@ -221,11 +217,7 @@ pub fn from_bytes(text: &[u8]) -> Result<GroupView, ViewError> {
     if members.is_empty() {
         return Err(ViewError::NoMembers);
     }
-    let members = members
-        .iter()
-        .enumerate()
-        .map(|(i, m)| parse_member(i, m))
-        .collect::<Result<Vec<_>, _>>()?;
+    let members = members.iter().enumerate().map(|(i, m)| parse_member(i, m)).collect::<Result<Vec<_>, _>>()?;
 
     let mut view = GroupView::new();
     for (address, provider_id) in members {
@@ -244,10 +236,7 @@ pub fn from_string(text: &str) -> Result<GroupView, ViewError> {
 
 /// Reads and parses a group file.
 pub fn from_file(path: &Path) -> Result<GroupView, ViewError> {
-    let text = fs::read(path).map_err(|source| ViewError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = fs::read(path).map_err(|source| ViewError::Read { path: path.to_owned(), source })?;
     from_bytes(&text)
 }
 
@@ -272,11 +261,7 @@ pub fn write_atomic(path: &Path, view: &GroupView) -> Result<(), ViewError> {
     // `<name>.tmp.<pid>.<n>`: unique, so that concurrent writers never share
     // a temporary file (upstream's fixed `<name>.swp` could be clobbered).
     let mut temp_name = name.to_owned();
-    temp_name.push(format!(
-        ".tmp.{}.{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    temp_name.push(format!(".tmp.{}.{}", std::process::id(), TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
     let temp = dir.join(temp_name);
 
     let mut file = OpenOptions::new()
@@ -284,10 +269,7 @@ pub fn write_atomic(path: &Path, view: &GroupView) -> Result<(), ViewError> {
         .create_new(true)
         .mode(0o600)
         .open(&temp)
-        .map_err(|source| ViewError::Create {
-            path: temp.clone(),
-            source,
-        })?;
+        .map_err(|source| ViewError::Create { path: temp.clone(), source })?;
 
     let written = (|| {
         // the umask may have cleared bits of 0600; set it exactly
@@ -300,16 +282,10 @@ pub fn write_atomic(path: &Path, view: &GroupView) -> Result<(), ViewError> {
     if let Err(source) = written {
         // best effort: the error to report is the one above
         let _ = fs::remove_file(&temp);
-        return Err(ViewError::Write {
-            path: path.to_owned(),
-            source,
-        });
+        return Err(ViewError::Write { path: path.to_owned(), source });
     }
 
-    sync_dir(dir).map_err(|source| ViewError::Write {
-        path: dir.to_owned(),
-        source,
-    })
+    sync_dir(dir).map_err(|source| ViewError::Write { path: dir.to_owned(), source })
 }
 
 /// The directory holding `path` ("." for a bare file name).
@@ -336,8 +312,7 @@ mod tests {
 
     /// The bytes of shared/spec/data/upstream-written.flock (written by
     /// upstream Flock 0.7.0), so the tests do not depend on where shared/ is.
-    const UPSTREAM_WRITTEN: &str =
-        "{\"members\":[{\"address\":\"na+sm://1234-0\",\"provider_id\":1},\
+    const UPSTREAM_WRITTEN: &str = "{\"members\":[{\"address\":\"na+sm://1234-0\",\"provider_id\":1},\
 {\"address\":\"na+sm://1234-0\",\"provider_id\":2},\
 {\"address\":\"ofi+tcp://127.0.0.1:5000\",\"provider_id\":7}],\
 \"metadata\":{\"__config__\":\"{}\",\"__type__\":\"static\",\"zeta\":\"été\"}}";
@@ -348,10 +323,7 @@ mod tests {
 
     impl ScratchDir {
         fn new(tag: &str) -> Self {
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
+            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
             let dir = std::env::temp_dir().join(format!(
                 "mochi-view-{tag}-{}-{nanos}-{}",
                 std::process::id(),
@@ -369,10 +341,8 @@ mod tests {
     }
 
     fn entries(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .expect("read dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut names: Vec<String> =
+            fs::read_dir(dir).expect("read dir").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
     }
@@ -395,10 +365,7 @@ mod tests {
 
     #[test]
     fn writes_upstreams_exact_text() {
-        assert_eq!(
-            serialize(&GroupView::new()),
-            r#"{"members":[],"metadata":{}}"#
-        );
+        assert_eq!(serialize(&GroupView::new()), r#"{"members":[],"metadata":{}}"#);
         assert_eq!(
             serialize(&sample()),
             r#"{"members":[{"address":"na+sm://27842-0","provider_id":42},{"address":"na+sm://27843-0","provider_id":42}],"metadata":{"__config__":"{}","__type__":"static"}}"#
@@ -425,10 +392,7 @@ mod tests {
         for path in candidates.iter().filter(|p| p.exists()) {
             let v = from_file(path).expect("parse shared file");
             assert_eq!(v.digest(), UPSTREAM_DIGEST);
-            assert_eq!(
-                serialize(&v).as_bytes(),
-                fs::read(path).expect("read").as_slice()
-            );
+            assert_eq!(serialize(&v).as_bytes(), fs::read(path).expect("read").as_slice());
         }
     }
 
@@ -450,7 +414,8 @@ mod tests {
 
     #[test]
     fn digest_is_recomputed_and_order_normalized() {
-        let text = r#"{"metadata":{"b":"2","a":"1"},"members":[{"provider_id":2,"address":"z"},{"address":"a","provider_id":9}]}"#;
+        let text =
+            r#"{"metadata":{"b":"2","a":"1"},"members":[{"provider_id":2,"address":"z"},{"address":"a","provider_id":9}]}"#;
         let v = from_string(text).expect("parse");
         assert_eq!(v.digest(), v.compute_digest());
         assert_eq!(
@@ -466,70 +431,30 @@ mod tests {
         let cases: Vec<(String, Expected)> = vec![
             ("".into(), |e| matches!(e, ViewError::Empty)),
             ("  \n ".into(), |e| matches!(e, ViewError::Empty)),
-            (r#"{"members":[{"address":"a","#.into(), |e| {
-                matches!(e, ViewError::NotJson(_))
-            }),
+            (r#"{"members":[{"address":"a","#.into(), |e| matches!(e, ViewError::NotJson(_))),
             ("not json".into(), |e| matches!(e, ViewError::NotJson(_))),
             ("null".into(), |e| matches!(e, ViewError::NotAnObject)),
             ("[]".into(), |e| matches!(e, ViewError::NotAnObject)),
             ("\"x\"".into(), |e| matches!(e, ViewError::NotAnObject)),
-            (format!(r#"{{"members":[{m}],"metadata":[]}}"#), |e| {
-                matches!(e, ViewError::MetadataNotObject)
-            }),
-            (r#"{"members":[],"metadata":"x"}"#.into(), |e| {
-                matches!(e, ViewError::MetadataNotObject)
-            }),
+            (format!(r#"{{"members":[{m}],"metadata":[]}}"#), |e| matches!(e, ViewError::MetadataNotObject)),
+            (r#"{"members":[],"metadata":"x"}"#.into(), |e| matches!(e, ViewError::MetadataNotObject)),
             ("{}".into(), |e| matches!(e, ViewError::MissingMembers)),
-            (r#"{"members":null}"#.into(), |e| {
-                matches!(e, ViewError::MissingMembers)
+            (r#"{"members":null}"#.into(), |e| matches!(e, ViewError::MissingMembers)),
+            (r#"{"members":{}}"#.into(), |e| matches!(e, ViewError::MembersNotArray)),
+            (r#"{"members":[]}"#.into(), |e| matches!(e, ViewError::NoMembers)),
+            (format!(r#"{{"members":[{m},3]}}"#), |e| matches!(e, ViewError::MemberNotObject(1))),
+            (r#"{"members":[{"provider_id":1}]}"#.into(), |e| matches!(e, ViewError::MissingAddress(0))),
+            (r#"{"members":[{"address":null,"provider_id":1}]}"#.into(), |e| matches!(e, ViewError::MissingAddress(0))),
+            (r#"{"members":[{"address":"a"}]}"#.into(), |e| matches!(e, ViewError::MissingProviderId(0))),
+            (r#"{"members":[{"address":1,"provider_id":1}]}"#.into(), |e| matches!(e, ViewError::AddressNotString(0))),
+            (r#"{"members":[{"address":"a","provider_id":"1"}]}"#.into(), |e| matches!(e, ViewError::ProviderIdNotInteger(0))),
+            (r#"{"members":[{"address":"a","provider_id":1.0}]}"#.into(), |e| matches!(e, ViewError::ProviderIdNotInteger(0))),
+            (r#"{"members":[{"address":"a","provider_id":true}]}"#.into(), |e| matches!(e, ViewError::ProviderIdNotInteger(0))),
+            (r#"{"members":[{"address":"a","provider_id":-1}]}"#.into(), |e| matches!(e, ViewError::ProviderIdOutOfRange(0))),
+            (r#"{"members":[{"address":"a","provider_id":65536}]}"#.into(), |e| matches!(e, ViewError::ProviderIdOutOfRange(0))),
+            (r#"{"members":[{"address":"a","provider_id":18446744073709551615}]}"#.into(), |e| {
+                matches!(e, ViewError::ProviderIdOutOfRange(0))
             }),
-            (r#"{"members":{}}"#.into(), |e| {
-                matches!(e, ViewError::MembersNotArray)
-            }),
-            (r#"{"members":[]}"#.into(), |e| {
-                matches!(e, ViewError::NoMembers)
-            }),
-            (format!(r#"{{"members":[{m},3]}}"#), |e| {
-                matches!(e, ViewError::MemberNotObject(1))
-            }),
-            (r#"{"members":[{"provider_id":1}]}"#.into(), |e| {
-                matches!(e, ViewError::MissingAddress(0))
-            }),
-            (
-                r#"{"members":[{"address":null,"provider_id":1}]}"#.into(),
-                |e| matches!(e, ViewError::MissingAddress(0)),
-            ),
-            (r#"{"members":[{"address":"a"}]}"#.into(), |e| {
-                matches!(e, ViewError::MissingProviderId(0))
-            }),
-            (
-                r#"{"members":[{"address":1,"provider_id":1}]}"#.into(),
-                |e| matches!(e, ViewError::AddressNotString(0)),
-            ),
-            (
-                r#"{"members":[{"address":"a","provider_id":"1"}]}"#.into(),
-                |e| matches!(e, ViewError::ProviderIdNotInteger(0)),
-            ),
-            (
-                r#"{"members":[{"address":"a","provider_id":1.0}]}"#.into(),
-                |e| matches!(e, ViewError::ProviderIdNotInteger(0)),
-            ),
-            (
-                r#"{"members":[{"address":"a","provider_id":true}]}"#.into(),
-                |e| matches!(e, ViewError::ProviderIdNotInteger(0)),
-            ),
-            (
-                r#"{"members":[{"address":"a","provider_id":-1}]}"#.into(),
-                |e| matches!(e, ViewError::ProviderIdOutOfRange(0)),
-            ),
-            (
-                r#"{"members":[{"address":"a","provider_id":65536}]}"#.into(),
-                |e| matches!(e, ViewError::ProviderIdOutOfRange(0)),
-            ),
-            (
-                r#"{"members":[{"address":"a","provider_id":18446744073709551615}]}"#.into(),
-                |e| matches!(e, ViewError::ProviderIdOutOfRange(0)),
-            ),
         ];
         for (text, is_expected) in &cases {
             let e = err(text);
@@ -537,8 +462,7 @@ mod tests {
             assert_eq!(e.code(), FLOCK_ERR_INVALID_CONFIG, "{text:?}");
         }
         // invalid UTF-8
-        let e =
-            from_bytes(b"{\"members\":[{\"address\":\"\xff\",\"provider_id\":1}]}").unwrap_err();
+        let e = from_bytes(b"{\"members\":[{\"address\":\"\xff\",\"provider_id\":1}]}").unwrap_err();
         assert!(matches!(e, ViewError::NotJson(_)));
         assert_eq!(e.code(), FLOCK_ERR_INVALID_CONFIG);
     }
@@ -553,21 +477,16 @@ mod tests {
         assert_eq!(v.member_count(), 2);
         assert_eq!(v.metadata_count(), 0);
         assert_eq!(v.member_at(1).map(|m| m.provider_id), Some(65535));
-        let v = from_string(r#"{"members":[{"address":"a","provider_id":1}],"metadata":null}"#)
-            .expect("parse");
+        let v = from_string(r#"{"members":[{"address":"a","provider_id":1}],"metadata":null}"#).expect("parse");
         assert_eq!(v.metadata_count(), 0);
 
         // duplicates are kept (and cancel in the digest)
-        let v = from_string(
-            r#"{"members":[{"address":"a","provider_id":1},{"address":"a","provider_id":1}]}"#,
-        )
-        .expect("parse");
+        let v = from_string(r#"{"members":[{"address":"a","provider_id":1},{"address":"a","provider_id":1}]}"#).expect("parse");
         assert_eq!(v.member_count(), 2);
         assert_eq!(v.digest(), 0);
 
         // only the first JSON value counts
-        let v = from_bytes(b"{\"members\":[{\"address\":\"a\",\"provider_id\":1}]}\0garbage")
-            .expect("parse");
+        let v = from_bytes(b"{\"members\":[{\"address\":\"a\",\"provider_id\":1}]}\0garbage").expect("parse");
         assert_eq!(v.member_count(), 1);
     }
 
@@ -584,10 +503,7 @@ mod tests {
         assert_eq!(v.find_metadata("z"), Some("null"));
         assert_eq!(v.find_metadata("e"), Some("{ }"));
         assert_eq!(v.find_metadata("l"), Some("[ ]"));
-        assert_eq!(
-            v.find_metadata("o"),
-            Some(r#"{ "a": [ 1, "x\/y" ], "b": { "c": false } }"#)
-        );
+        assert_eq!(v.find_metadata("o"), Some(r#"{ "a": [ 1, "x\/y" ], "b": { "c": false } }"#));
         assert_eq!(v.digest(), v.compute_digest());
     }
 
@@ -595,30 +511,9 @@ mod tests {
     fn error_codes() {
         assert_eq!(ViewError::NoMembers.code(), 6);
         let io = || io::Error::other("x");
-        assert_eq!(
-            ViewError::Read {
-                path: "f".into(),
-                source: io()
-            }
-            .code(),
-            2
-        );
-        assert_eq!(
-            ViewError::Create {
-                path: "f".into(),
-                source: io()
-            }
-            .code(),
-            1
-        );
-        assert_eq!(
-            ViewError::Write {
-                path: "f".into(),
-                source: io()
-            }
-            .code(),
-            15
-        );
+        assert_eq!(ViewError::Read { path: "f".into(), source: io() }.code(), 2);
+        assert_eq!(ViewError::Create { path: "f".into(), source: io() }.code(), 1);
+        assert_eq!(ViewError::Write { path: "f".into(), source: io() }.code(), 15);
     }
 
     #[test]
@@ -628,27 +523,16 @@ mod tests {
         assert!(matches!(e, ViewError::Read { .. }));
         assert_eq!(e.code(), FLOCK_ERR_INVALID_ARGS);
         // a directory cannot be read as a file either
-        assert_eq!(
-            from_file(&dir.0).unwrap_err().code(),
-            FLOCK_ERR_INVALID_ARGS
-        );
+        assert_eq!(from_file(&dir.0).unwrap_err().code(), FLOCK_ERR_INVALID_ARGS);
     }
 
     #[test]
     fn bad_file_content_is_invalid_config() {
         let dir = ScratchDir::new("bad");
-        for (name, content) in [
-            ("empty", ""),
-            ("truncated", &UPSTREAM_WRITTEN[..40]),
-            ("memberless", "{\"members\":[]}"),
-        ] {
+        for (name, content) in [("empty", ""), ("truncated", &UPSTREAM_WRITTEN[..40]), ("memberless", "{\"members\":[]}")] {
             let path = dir.0.join(name);
             fs::write(&path, content).expect("write");
-            assert_eq!(
-                from_file(&path).unwrap_err().code(),
-                FLOCK_ERR_INVALID_CONFIG,
-                "{name}"
-            );
+            assert_eq!(from_file(&path).unwrap_err().code(), FLOCK_ERR_INVALID_CONFIG, "{name}");
         }
     }
 
@@ -659,10 +543,7 @@ mod tests {
         let view = from_string(UPSTREAM_WRITTEN).expect("parse");
         write_atomic(&path, &view).expect("write");
         assert_eq!(fs::read_to_string(&path).expect("read"), UPSTREAM_WRITTEN);
-        assert_eq!(
-            fs::metadata(&path).expect("stat").permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&path).expect("stat").permissions().mode() & 0o777, 0o600);
         assert_eq!(from_file(&path).expect("parse").digest(), UPSTREAM_DIGEST);
         assert_eq!(entries(&dir.0), ["group.flock"]);
     }
@@ -671,21 +552,11 @@ mod tests {
     fn write_atomic_replaces_an_existing_file() {
         let dir = ScratchDir::new("replace");
         let path = dir.0.join("group.flock");
-        fs::write(
-            &path,
-            "old content that is longer than the new one ........",
-        )
-        .expect("write");
+        fs::write(&path, "old content that is longer than the new one ........").expect("write");
         fs::set_permissions(&path, Permissions::from_mode(0o644)).expect("chmod");
         write_atomic(&path, &sample()).expect("write");
-        assert_eq!(
-            fs::read_to_string(&path).expect("read"),
-            serialize(&sample())
-        );
-        assert_eq!(
-            fs::metadata(&path).expect("stat").permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::read_to_string(&path).expect("read"), serialize(&sample()));
+        assert_eq!(fs::metadata(&path).expect("stat").permissions().mode() & 0o777, 0o600);
         assert_eq!(entries(&dir.0), ["group.flock"]);
     }
 
@@ -705,10 +576,7 @@ mod tests {
         assert_eq!(e.code(), FLOCK_ERR_OTHER);
         assert_eq!(entries(&dir.0), ["occupied"]);
         // a path without a file name
-        assert_eq!(
-            write_atomic(Path::new("/"), &sample()).unwrap_err().code(),
-            FLOCK_ERR_ALLOCATION
-        );
+        assert_eq!(write_atomic(Path::new("/"), &sample()).unwrap_err().code(), FLOCK_ERR_ALLOCATION);
     }
 
     #[test]

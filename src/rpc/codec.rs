@@ -151,7 +151,14 @@ mod tests {
         for n in 0..buf.len() {
             let mut r = Reader::new(&buf[..n]);
             let all = (|| -> Result<(), DecodeError> {
-                r.u8()?; r.u16()?; r.u32()?; r.i32()?; r.u64()?; r.bool()?; r.str()?; r.bytes()?;
+                r.u8()?;
+                r.u16()?;
+                r.u32()?;
+                r.i32()?;
+                r.u64()?;
+                r.bool()?;
+                r.str()?;
+                r.bytes()?;
                 Ok(())
             })();
             assert!(all.is_err());

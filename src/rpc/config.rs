@@ -156,10 +156,7 @@ pub struct PlumberConfig {
 
 impl Default for PlumberConfig {
     fn default() -> Self {
-        PlumberConfig {
-            bucket_policy: "package".to_string(),
-            nic_policy: "roundrobin".to_string(),
-        }
+        PlumberConfig { bucket_policy: "package".to_string(), nic_policy: "roundrobin".to_string() }
     }
 }
 
@@ -212,55 +209,27 @@ pub struct RuntimeInfo {
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("JSON syntax error at line {line}, column {column}: {message}")]
-    Syntax {
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Syntax { line: usize, column: usize, message: String },
     #[error("{path}: expected {expected}, found {found}")]
-    WrongType {
-        path: String,
-        expected: &'static str,
-        found: &'static str,
-    },
+    WrongType { path: String, expected: &'static str, found: &'static str },
     #[error("{path}: {value:?} is not one of {allowed}")]
-    NotOneOf {
-        path: String,
-        value: String,
-        allowed: String,
-    },
+    NotOneOf { path: String, value: String, allowed: String },
     #[error("{path}: invalid name {name:?}: {reason}")]
-    InvalidName {
-        path: String,
-        name: String,
-        reason: String,
-    },
+    InvalidName { path: String, name: String, reason: String },
     #[error("{path}: name {name:?} is already used")]
     DuplicateName { path: String, name: String },
     #[error("{path}: there is no pool named {name:?}")]
     UnknownPool { path: String, name: String },
     #[error("{path}: pool index {index} is out of range ({count} pools available)")]
-    PoolIndexOutOfRange {
-        path: String,
-        index: i128,
-        count: usize,
-    },
+    PoolIndexOutOfRange { path: String, index: i128, count: usize },
     #[error("{path}: {value} is out of range (expected {expected})")]
-    OutOfRange {
-        path: String,
-        value: String,
-        expected: String,
-    },
+    OutOfRange { path: String, value: String, expected: String },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
     #[error("there is no {kind} named {name:?}")]
     NotFound { kind: &'static str, name: String },
     #[error("cannot remove {kind} {name:?}: {reason}")]
-    CannotRemove {
-        kind: &'static str,
-        name: String,
-        reason: String,
-    },
+    CannotRemove { kind: &'static str, name: String, reason: String },
 }
 
 impl ConfigError {
@@ -275,9 +244,7 @@ impl ConfigError {
             | ConfigError::PoolIndexOutOfRange { path, .. }
             | ConfigError::OutOfRange { path, .. }
             | ConfigError::Invalid { path, .. } => Some(path),
-            ConfigError::Syntax { .. }
-            | ConfigError::NotFound { .. }
-            | ConfigError::CannotRemove { .. } => None,
+            ConfigError::Syntax { .. } | ConfigError::NotFound { .. } | ConfigError::CannotRemove { .. } => None,
         }
     }
 }
@@ -311,11 +278,7 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 fn wrong_type(path: &str, expected: &'static str, found: &Value) -> ConfigError {
-    ConfigError::WrongType {
-        path: path.to_string(),
-        expected,
-        found: json_type(found),
-    }
+    ConfigError::WrongType { path: path.to_string(), expected, found: json_type(found) }
 }
 
 /// Member lookup where `null` counts as absent (upstream semantics).
@@ -324,11 +287,7 @@ fn member<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 }
 
 /// An object, with `null` standing for an empty one.
-fn object_or_empty<'a>(
-    v: &'a Value,
-    empty: &'a Map<String, Value>,
-    path: &str,
-) -> Result<&'a Map<String, Value>, ConfigError> {
+fn object_or_empty<'a>(v: &'a Value, empty: &'a Map<String, Value>, path: &str) -> Result<&'a Map<String, Value>, ConfigError> {
     match v {
         Value::Null => Ok(empty),
         Value::Object(m) => Ok(m),
@@ -339,10 +298,7 @@ fn object_or_empty<'a>(
 /// Any JSON integer (signed or unsigned 64-bit) widened to i128.
 fn as_wide_int(v: &Value) -> Option<i128> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from)),
+        Value::Number(n) => n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from)),
         _ => None,
     }
 }
@@ -366,11 +322,7 @@ fn opt_bool(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<bo
     }
 }
 
-fn opt_str<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    path: &str,
-) -> Result<Option<&'a str>, ConfigError> {
+fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<Option<&'a str>, ConfigError> {
     match member(obj, key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -385,11 +337,7 @@ fn opt_int(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<i64
     }
 }
 
-fn opt_array<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    path: &str,
-) -> Result<Option<&'a Vec<Value>>, ConfigError> {
+fn opt_array<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<Option<&'a Vec<Value>>, ConfigError> {
     match member(obj, key) {
         None => Ok(None),
         Some(Value::Array(a)) => Ok(Some(a)),
@@ -398,11 +346,7 @@ fn opt_array<'a>(
 }
 
 /// A non-negative integer setting that upstream keeps in a C `int`.
-fn opt_setting(
-    obj: &Map<String, Value>,
-    key: &str,
-    path: &str,
-) -> Result<Option<u64>, ConfigError> {
+fn opt_setting(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<u64>, ConfigError> {
     match opt_int(obj, key, path)? {
         None => Ok(None),
         Some(v) if (0..=MAX_INT_SETTING).contains(&v) => Ok(Some(v as u64)),
@@ -427,27 +371,17 @@ fn check_name(name: &str, path: &str) -> Result<(), ConfigError> {
     };
     match reason {
         None => Ok(()),
-        Some(reason) => Err(ConfigError::InvalidName {
-            path: path.to_string(),
-            name: name.to_string(),
-            reason,
-        }),
+        Some(reason) => Err(ConfigError::InvalidName { path: path.to_string(), name: name.to_string(), reason }),
     }
 }
 
 /// Rejects repeated explicit names; `array_path` is e.g. `margo.argobots.pools`.
-fn check_unique<'a>(
-    names: impl Iterator<Item = Option<&'a str>>,
-    array_path: &str,
-) -> Result<(), ConfigError> {
+fn check_unique<'a>(names: impl Iterator<Item = Option<&'a str>>, array_path: &str) -> Result<(), ConfigError> {
     let mut seen: HashSet<&str> = HashSet::new();
     for (i, name) in names.enumerate() {
         if let Some(n) = name {
             if !seen.insert(n) {
-                return Err(ConfigError::DuplicateName {
-                    path: field(&item(array_path, i), "name"),
-                    name: n.to_string(),
-                });
+                return Err(ConfigError::DuplicateName { path: field(&item(array_path, i), "name"), name: n.to_string() });
             }
         }
     }
@@ -469,11 +403,7 @@ struct NameGenerator {
 
 impl NameGenerator {
     fn new<'a>(prefix: &'static str, taken: impl IntoIterator<Item = &'a str>) -> Self {
-        NameGenerator {
-            prefix,
-            taken: taken.into_iter().map(str::to_string).collect(),
-            searched_below: 0,
-        }
+        NameGenerator { prefix, taken: taken.into_iter().map(str::to_string).collect(), searched_below: 0 }
     }
 
     /// The name of the element at `index`; it counts as taken from now on.
@@ -534,19 +464,14 @@ fn parse_pool(v: &Value, path: &str) -> Result<PoolDef, ConfigError> {
     if kind == PoolKind::External {
         return Err(ConfigError::Invalid {
             path: field(path, "kind"),
-            message: "external pools are registered by the program and cannot be created from a configuration"
-                .to_string(),
+            message: "external pools are registered by the program and cannot be created from a configuration".to_string(),
         });
     }
     let name = opt_str(obj, "name", path)?;
     if let Some(n) = name {
         check_name(n, &field(path, "name"))?;
     }
-    Ok(PoolDef {
-        name: name.map(str::to_string),
-        kind,
-        access,
-    })
+    Ok(PoolDef { name: name.map(str::to_string), kind, access })
 }
 
 /// How a scheduler, `progress_pool` or `rpc_pool` designates a pool.
@@ -595,8 +520,7 @@ fn parse_xstream(
         None => {
             return Err(ConfigError::Invalid {
                 path: spath,
-                message: "missing (an xstream needs a scheduler with at least one pool)"
-                    .to_string(),
+                message: "missing (an xstream needs a scheduler with at least one pool)".to_string(),
             })
         }
         Some(Value::Object(m)) => m,
@@ -611,14 +535,9 @@ fn parse_xstream(
         })?,
     };
     let ppath = field(&spath, "pools");
-    let refs = opt_array(sched, "pools", &spath)?
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
+    let refs = opt_array(sched, "pools", &spath)?.map(Vec::as_slice).unwrap_or(&[]);
     if refs.is_empty() {
-        return Err(ConfigError::Invalid {
-            path: ppath,
-            message: "a scheduler needs at least one pool".to_string(),
-        });
+        return Err(ConfigError::Invalid { path: ppath, message: "a scheduler needs at least one pool".to_string() });
     }
     let mut pools = Vec::with_capacity(refs.len());
     for (i, r) in refs.iter().enumerate() {
@@ -636,13 +555,7 @@ fn parse_xstream(
     if let Some(n) = name {
         check_name(n, &field(path, "name"))?;
     }
-    Ok(XstreamDef {
-        name: name.map(str::to_string),
-        scheduler,
-        pools,
-        cpubind,
-        affinity,
-    })
+    Ok(XstreamDef { name: name.map(str::to_string), scheduler, pools, cpubind, affinity })
 }
 
 /// Resolves a reference against a list of pools where only `names` (one
@@ -653,22 +566,13 @@ fn resolve_in(r: &PoolRef<'_>, path: &str, names: &[Option<&str>]) -> Result<usi
             if *i >= 0 && *i < names.len() as i128 {
                 Ok(*i as usize)
             } else {
-                Err(ConfigError::PoolIndexOutOfRange {
-                    path: path.to_string(),
-                    index: *i,
-                    count: names.len(),
-                })
+                Err(ConfigError::PoolIndexOutOfRange { path: path.to_string(), index: *i, count: names.len() })
             }
         }
-        PoolRef::Name(n) => {
-            names
-                .iter()
-                .position(|x| *x == Some(*n))
-                .ok_or_else(|| ConfigError::UnknownPool {
-                    path: path.to_string(),
-                    name: n.to_string(),
-                })
-        }
+        PoolRef::Name(n) => names
+            .iter()
+            .position(|x| *x == Some(*n))
+            .ok_or_else(|| ConfigError::UnknownPool { path: path.to_string(), name: n.to_string() }),
     }
 }
 
@@ -680,11 +584,7 @@ enum Selector {
 
 /// Validates `progress_pool` / `rpc_pool`: an index into the configured
 /// pools, `"__primary__"`, or the explicit name of a configured pool.
-fn parse_selector(
-    v: Option<&Value>,
-    path: &str,
-    names: &[Option<&str>],
-) -> Result<Option<Selector>, ConfigError> {
+fn parse_selector(v: Option<&Value>, path: &str, names: &[Option<&str>]) -> Result<Option<Selector>, ConfigError> {
     let v = match v {
         None => return Ok(None),
         Some(v) => v,
@@ -696,9 +596,7 @@ fn parse_selector(
             Ok(Some(Selector::Name(s.clone())))
         }
         other => match as_wide_int(other) {
-            Some(w) => {
-                resolve_in(&PoolRef::Index(w), path, names).map(|i| Some(Selector::Index(i)))
-            }
+            Some(w) => resolve_in(&PoolRef::Index(w), path, names).map(|i| Some(Selector::Index(i))),
             None => Err(wrong_type(path, "integer or string", other)),
         },
     }
@@ -747,21 +645,9 @@ const MERCURY_OPTIONS: &[(&str, OptKind, Reported)] = &[
     ("na_max_unexpected_size", OptKind::UInt, Reported::UInt(0)),
     ("na_max_expected_size", OptKind::UInt, Reported::UInt(0)),
     ("sm_info_string", OptKind::Str, Reported::IfGiven),
-    (
-        "na_request_mem_device",
-        OptKind::Bool,
-        Reported::Bool(false),
-    ),
-    (
-        "checksum_level",
-        OptKind::OneOf(&["none", "rpc_headers", "rpc_payload"]),
-        Reported::Str("none"),
-    ),
-    (
-        "na_addr_format",
-        OptKind::OneOf(&["unspec", "ipv4", "ipv6", "native"]),
-        Reported::Str("unspec"),
-    ),
+    ("na_request_mem_device", OptKind::Bool, Reported::Bool(false)),
+    ("checksum_level", OptKind::OneOf(&["none", "rpc_headers", "rpc_payload"]), Reported::Str("none")),
+    ("na_addr_format", OptKind::OneOf(&["unspec", "ipv4", "ipv6", "native"]), Reported::Str("unspec")),
 ];
 
 /// Keys filled in from the run time, never from the stored options.
@@ -805,21 +691,13 @@ fn parse_mercury(v: Option<&Value>, path: &str) -> Result<Map<String, Value>, Co
             OptKind::OneOf(choices) => match value {
                 Value::String(s) if choices.contains(&s.as_str()) => {}
                 Value::String(s) => {
-                    return Err(ConfigError::NotOneOf {
-                        path: kpath,
-                        value: s.clone(),
-                        allowed: choices.join(", "),
-                    })
+                    return Err(ConfigError::NotOneOf { path: kpath, value: s.clone(), allowed: choices.join(", ") })
                 }
                 other => return Err(wrong_type(&kpath, "string", other)),
             },
         }
     }
-    Ok(obj
-        .iter()
-        .filter(|(k, v)| !v.is_null() && k.as_str() != "version")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect())
+    Ok(obj.iter().filter(|(k, v)| !v.is_null() && k.as_str() != "version").map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 fn parse_plumber(v: Option<&Value>, path: &str) -> Result<PlumberConfig, ConfigError> {
@@ -852,12 +730,9 @@ struct CommonSettings {
 fn parse_common(obj: &Map<String, Value>, path: &str) -> Result<CommonSettings, ConfigError> {
     Ok(CommonSettings {
         plumber: parse_plumber(member(obj, "plumber"), &field(path, "plumber"))?,
-        progress_spindown_msec: opt_setting(obj, "progress_spindown_msec", path)?
-            .unwrap_or(DEFAULT_PROGRESS_SPINDOWN_MSEC),
-        progress_timeout_ub_msec: opt_setting(obj, "progress_timeout_ub_msec", path)?
-            .unwrap_or(DEFAULT_PROGRESS_TIMEOUT_UB_MSEC),
-        handle_cache_size: opt_setting(obj, "handle_cache_size", path)?
-            .unwrap_or(DEFAULT_HANDLE_CACHE_SIZE),
+        progress_spindown_msec: opt_setting(obj, "progress_spindown_msec", path)?.unwrap_or(DEFAULT_PROGRESS_SPINDOWN_MSEC),
+        progress_timeout_ub_msec: opt_setting(obj, "progress_timeout_ub_msec", path)?.unwrap_or(DEFAULT_PROGRESS_TIMEOUT_UB_MSEC),
+        handle_cache_size: opt_setting(obj, "handle_cache_size", path)?.unwrap_or(DEFAULT_HANDLE_CACHE_SIZE),
         // Upstream silently falls back to false for a non-boolean.
         enable_abt_profiling: opt_bool(obj, "enable_abt_profiling", path)?.unwrap_or(false),
         monitoring: member(obj, "monitoring").cloned(),
@@ -872,11 +747,7 @@ impl Default for MargoConfig {
     /// The configuration `{}` resolves to.
     fn default() -> Self {
         MargoConfig {
-            pools: vec![PoolSpec {
-                name: PRIMARY_NAME.to_string(),
-                kind: PoolKind::FifoWait,
-                access: PoolAccess::Mpmc,
-            }],
+            pools: vec![PoolSpec { name: PRIMARY_NAME.to_string(), kind: PoolKind::FifoWait, access: PoolAccess::Mpmc }],
             xstreams: vec![XstreamSpec {
                 name: PRIMARY_NAME.to_string(),
                 scheduler: SchedulerType::BasicWait,
@@ -903,10 +774,7 @@ impl Default for MargoConfig {
 
 impl MargoConfig {
     /// Parses JSON text; an empty or blank text means `{}`.
-    pub fn from_json_str(
-        text: &str,
-        overrides: &InitOverrides,
-    ) -> Result<MargoConfig, ConfigError> {
+    pub fn from_json_str(text: &str, overrides: &InitOverrides) -> Result<MargoConfig, ConfigError> {
         if text.trim().is_empty() {
             return Self::from_value(&Value::Null, overrides);
         }
@@ -914,11 +782,7 @@ impl MargoConfig {
             let full = e.to_string();
             let suffix = format!(" at line {} column {}", e.line(), e.column());
             let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
-            ConfigError::Syntax {
-                line: e.line(),
-                column: e.column(),
-                message,
-            }
+            ConfigError::Syntax { line: e.line(), column: e.column(), message }
         })?;
         Self::from_value(&value, overrides)
     }
@@ -931,11 +795,7 @@ impl MargoConfig {
 
     /// Same as [`from_value`](Self::from_value), with error paths starting
     /// with `path` (e.g. `margo[0]`).
-    pub fn from_value_at(
-        v: &Value,
-        overrides: &InitOverrides,
-        path: &str,
-    ) -> Result<MargoConfig, ConfigError> {
+    pub fn from_value_at(v: &Value, overrides: &InitOverrides, path: &str) -> Result<MargoConfig, ConfigError> {
         let empty = Map::new();
         let obj = object_or_empty(v, &empty, path)?;
 
@@ -952,23 +812,16 @@ impl MargoConfig {
         };
         let pools_path = field(&abt_path, "pools");
         let xstreams_path = field(&abt_path, "xstreams");
-        let json_pools = opt_array(abt, "pools", &abt_path)?
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        let json_xstreams = opt_array(abt, "xstreams", &abt_path)?
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let json_pools = opt_array(abt, "pools", &abt_path)?.map(Vec::as_slice).unwrap_or(&[]);
+        let json_xstreams = opt_array(abt, "xstreams", &abt_path)?.map(Vec::as_slice).unwrap_or(&[]);
         // Room for __primary__, which is not counted.
         if json_xstreams.len() > MAX_XSTREAMS + 1 {
             return Err(too_many_xstreams(&xstreams_path, json_xstreams.len()));
         }
-        let abt_mem_max_num_stacks = opt_setting(abt, "abt_mem_max_num_stacks", &abt_path)?
-            .unwrap_or(DEFAULT_ABT_MEM_MAX_NUM_STACKS);
-        let abt_thread_stacksize = opt_setting(abt, "abt_thread_stacksize", &abt_path)?
-            .unwrap_or(DEFAULT_ABT_THREAD_STACKSIZE);
-        let profiling_dir = opt_str(abt, "profiling_dir", &abt_path)?
-            .unwrap_or(DEFAULT_PROFILING_DIR)
-            .to_string();
+        let abt_mem_max_num_stacks =
+            opt_setting(abt, "abt_mem_max_num_stacks", &abt_path)?.unwrap_or(DEFAULT_ABT_MEM_MAX_NUM_STACKS);
+        let abt_thread_stacksize = opt_setting(abt, "abt_thread_stacksize", &abt_path)?.unwrap_or(DEFAULT_ABT_THREAD_STACKSIZE);
+        let profiling_dir = opt_str(abt, "profiling_dir", &abt_path)?.unwrap_or(DEFAULT_PROFILING_DIR).to_string();
 
         let mut pool_defs = Vec::with_capacity(json_pools.len());
         for (i, p) in json_pools.iter().enumerate() {
@@ -984,10 +837,7 @@ impl MargoConfig {
             let resolve = |r: &PoolRef<'_>, p: &str| resolve_in(r, p, &pool_names);
             xstream_defs.push(parse_xstream(x, &item(&xstreams_path, i), &resolve)?);
         }
-        check_unique(
-            xstream_defs.iter().map(|d| d.name.as_deref()),
-            &xstreams_path,
-        )?;
+        check_unique(xstream_defs.iter().map(|d| d.name.as_deref()), &xstreams_path)?;
         let declared = xstream_defs.iter().filter(|d| d.name.as_deref() != Some(PRIMARY_NAME)).count();
         if declared > MAX_XSTREAMS {
             return Err(too_many_xstreams(&xstreams_path, xstream_defs.len()));
@@ -995,20 +845,12 @@ impl MargoConfig {
 
         let common = parse_common(obj, path)?;
 
-        let progress_sel = parse_selector(
-            member(obj, "progress_pool"),
-            &field(path, "progress_pool"),
-            &pool_names,
-        )?;
+        let progress_sel = parse_selector(member(obj, "progress_pool"), &field(path, "progress_pool"), &pool_names)?;
         let use_progress_thread = match overrides.use_progress_thread {
             Some(b) => b,
             None => opt_bool(obj, "use_progress_thread", path)?.unwrap_or(false),
         };
-        let rpc_sel = parse_selector(
-            member(obj, "rpc_pool"),
-            &field(path, "rpc_pool"),
-            &pool_names,
-        )?;
+        let rpc_sel = parse_selector(member(obj, "rpc_pool"), &field(path, "rpc_pool"), &pool_names)?;
         let rpc_thread_count = match overrides.rpc_thread_count {
             Some(n) => i64::from(n),
             None => opt_int(obj, "rpc_thread_count", path)?.unwrap_or(0),
@@ -1024,8 +866,7 @@ impl MargoConfig {
         // Construction. Generated names also avoid explicit names declared
         // later in the same list (upstream would produce duplicates there).
         let mut pool_namer = NameGenerator::new("pool", pool_defs.iter().filter_map(|d| d.name.as_deref()));
-        let mut xstream_namer =
-            NameGenerator::new("xstream", xstream_defs.iter().filter_map(|d| d.name.as_deref()));
+        let mut xstream_namer = NameGenerator::new("xstream", xstream_defs.iter().filter_map(|d| d.name.as_deref()));
 
         let mut cfg = MargoConfig {
             pools: Vec::with_capacity(pool_defs.len() + 3),
@@ -1050,11 +891,7 @@ impl MargoConfig {
                 Some(n) => n,
                 None => pool_namer.name_for(cfg.pools.len()),
             };
-            cfg.pools.push(PoolSpec {
-                name,
-                kind: d.kind,
-                access: d.access,
-            });
+            cfg.pools.push(PoolSpec { name, kind: d.kind, access: d.access });
         }
         for d in xstream_defs {
             let name = match d.name {
@@ -1127,7 +964,9 @@ impl MargoConfig {
                 (
                     "rpc_thread_count",
                     rpc_thread_count.to_string(),
-                    format!("at most {room}: with {others} other xstreams this engine would start more than {MAX_XSTREAMS} threads"),
+                    format!(
+                        "at most {room}: with {others} other xstreams this engine would start more than {MAX_XSTREAMS} threads"
+                    ),
                 )
             } else {
                 (
@@ -1159,11 +998,7 @@ impl MargoConfig {
     /// environment (`margo_init_info::parent_mid`): `argobots`,
     /// `use_progress_thread` and `rpc_thread_count` are rejected, and
     /// `progress_pool` / `rpc_pool` refer to the parent's pools.
-    pub fn from_value_with_parent(
-        v: &Value,
-        parent: &MargoConfig,
-        path: &str,
-    ) -> Result<MargoConfig, ConfigError> {
+    pub fn from_value_with_parent(v: &Value, parent: &MargoConfig, path: &str) -> Result<MargoConfig, ConfigError> {
         let empty = Map::new();
         let obj = object_or_empty(v, &empty, path)?;
         let mercury = parse_mercury(member(obj, "mercury"), &field(path, "mercury"))?;
@@ -1171,28 +1006,19 @@ impl MargoConfig {
             if member(obj, key).is_some() {
                 return Err(ConfigError::Invalid {
                     path: field(path, key),
-                    message:
-                        "not allowed for an engine that shares its parent's Argobots environment"
-                            .to_string(),
+                    message: "not allowed for an engine that shares its parent's Argobots environment".to_string(),
                 });
             }
         }
         let common = parse_common(obj, path)?;
         // Every parent pool already has a name, so all can be referenced.
         let names: Vec<Option<&str>> = parent.pools.iter().map(|p| Some(p.name.as_str())).collect();
-        let progress_sel = parse_selector(
-            member(obj, "progress_pool"),
-            &field(path, "progress_pool"),
-            &names,
-        )?;
+        let progress_sel = parse_selector(member(obj, "progress_pool"), &field(path, "progress_pool"), &names)?;
         let rpc_sel = parse_selector(member(obj, "rpc_pool"), &field(path, "rpc_pool"), &names)?;
-        let primary_idx =
-            parent
-                .pool_by_name(PRIMARY_NAME)
-                .ok_or_else(|| ConfigError::Invalid {
-                    path: path.to_string(),
-                    message: format!("the parent engine has no \"{PRIMARY_NAME}\" pool"),
-                })?;
+        let primary_idx = parent.pool_by_name(PRIMARY_NAME).ok_or_else(|| ConfigError::Invalid {
+            path: path.to_string(),
+            message: format!("the parent engine has no \"{PRIMARY_NAME}\" pool"),
+        })?;
 
         let mut cfg = MargoConfig {
             pools: parent.pools.clone(),
@@ -1224,12 +1050,9 @@ impl MargoConfig {
         match sel {
             Selector::Index(i) => Ok(*i),
             Selector::Name(n) if n == PRIMARY_NAME => Ok(primary_idx),
-            Selector::Name(n) => self
-                .pool_by_name(n)
-                .ok_or_else(|| ConfigError::UnknownPool {
-                    path: path.to_string(),
-                    name: n.clone(),
-                }),
+            Selector::Name(n) => {
+                self.pool_by_name(n).ok_or_else(|| ConfigError::UnknownPool { path: path.to_string(), name: n.clone() })
+            }
         }
     }
 
@@ -1245,11 +1068,7 @@ impl MargoConfig {
     /// using it, all with generated names; returns the pool index.
     fn add_generated_pool(&mut self, num_xstreams: usize) -> usize {
         let name = self.pool_namer().name_for(self.pools.len());
-        self.pools.push(PoolSpec {
-            name,
-            kind: PoolKind::FifoWait,
-            access: PoolAccess::Mpmc,
-        });
+        self.pools.push(PoolSpec { name, kind: PoolKind::FifoWait, access: PoolAccess::Mpmc });
         let idx = self.pools.len() - 1;
         let mut namer = self.xstream_namer();
         self.xstreams.reserve(num_xstreams);
@@ -1270,10 +1089,7 @@ impl MargoConfig {
     pub fn pool_index(&self, name_or_index: &Value) -> Option<usize> {
         match name_or_index {
             Value::String(s) => self.pool_by_name(s),
-            Value::Number(n) => n
-                .as_u64()
-                .and_then(|i| usize::try_from(i).ok())
-                .filter(|i| *i < self.pools.len()),
+            Value::Number(n) => n.as_u64().and_then(|i| usize::try_from(i).ok()).filter(|i| *i < self.pools.len()),
             _ => None,
         }
     }
@@ -1297,27 +1113,18 @@ impl MargoConfig {
                 // the case after initialization.
                 return Err(ConfigError::Invalid {
                     path: "pool.name".to_string(),
-                    message: format!(
-                        "\"{PRIMARY_NAME}\" is reserved and cannot be added at run time"
-                    ),
+                    message: format!("\"{PRIMARY_NAME}\" is reserved and cannot be added at run time"),
                 });
             }
             Some(n) => {
                 if self.pool_by_name(&n).is_some() {
-                    return Err(ConfigError::DuplicateName {
-                        path: "pool.name".to_string(),
-                        name: n,
-                    });
+                    return Err(ConfigError::DuplicateName { path: "pool.name".to_string(), name: n });
                 }
                 n
             }
             None => self.pool_namer().name_for(self.pools.len()),
         };
-        self.pools.push(PoolSpec {
-            name,
-            kind: def.kind,
-            access: def.access,
-        });
+        self.pools.push(PoolSpec { name, kind: def.kind, access: def.access });
         Ok(self.pools.len() - 1)
     }
 
@@ -1334,8 +1141,7 @@ impl MargoConfig {
             });
         }
         let def = {
-            let names: Vec<Option<&str>> =
-                self.pools.iter().map(|p| Some(p.name.as_str())).collect();
+            let names: Vec<Option<&str>> = self.pools.iter().map(|p| Some(p.name.as_str())).collect();
             let resolve = |r: &PoolRef<'_>, p: &str| resolve_in(r, p, &names);
             parse_xstream(v, "xstream", &resolve)?
         };
@@ -1343,17 +1149,12 @@ impl MargoConfig {
             Some(n) if n == PRIMARY_NAME => {
                 return Err(ConfigError::Invalid {
                     path: "xstream.name".to_string(),
-                    message: format!(
-                        "\"{PRIMARY_NAME}\" is reserved and cannot be added at run time"
-                    ),
+                    message: format!("\"{PRIMARY_NAME}\" is reserved and cannot be added at run time"),
                 });
             }
             Some(n) => {
                 if self.xstream_by_name(&n).is_some() {
-                    return Err(ConfigError::DuplicateName {
-                        path: "xstream.name".to_string(),
-                        name: n,
-                    });
+                    return Err(ConfigError::DuplicateName { path: "xstream.name".to_string(), name: n });
                 }
                 n
             }
@@ -1373,17 +1174,8 @@ impl MargoConfig {
     /// nor the RPC pool. Like upstream, the last pool takes the removed
     /// pool's slot; all stored indices are updated accordingly.
     pub fn remove_pool(&mut self, name: &str) -> Result<(), ConfigError> {
-        let idx = self
-            .pool_by_name(name)
-            .ok_or_else(|| ConfigError::NotFound {
-                kind: "pool",
-                name: name.to_string(),
-            })?;
-        let refuse = |reason: String| ConfigError::CannotRemove {
-            kind: "pool",
-            name: name.to_string(),
-            reason,
-        };
+        let idx = self.pool_by_name(name).ok_or_else(|| ConfigError::NotFound { kind: "pool", name: name.to_string() })?;
+        let refuse = |reason: String| ConfigError::CannotRemove { kind: "pool", name: name.to_string(), reason };
         if idx == self.progress_pool {
             return Err(refuse("it is the progress pool".to_string()));
         }
@@ -1413,12 +1205,7 @@ impl MargoConfig {
     /// Removes an xstream (never `__primary__`); like upstream, the last
     /// xstream takes its slot.
     pub fn remove_xstream(&mut self, name: &str) -> Result<(), ConfigError> {
-        let idx = self
-            .xstream_by_name(name)
-            .ok_or_else(|| ConfigError::NotFound {
-                kind: "xstream",
-                name: name.to_string(),
-            })?;
+        let idx = self.xstream_by_name(name).ok_or_else(|| ConfigError::NotFound { kind: "xstream", name: name.to_string() })?;
         if name == PRIMARY_NAME {
             return Err(ConfigError::CannotRemove {
                 kind: "xstream",
@@ -1466,10 +1253,7 @@ impl MargoConfig {
             .map(|x| {
                 let mut sched = Map::new();
                 sched.insert("type".into(), Value::String(x.scheduler.as_str().into()));
-                sched.insert(
-                    "pools".into(),
-                    Value::Array(x.pools.iter().map(|&i| pool_ref(i)).collect()),
-                );
+                sched.insert("pools".into(), Value::Array(x.pools.iter().map(|&i| pool_ref(i)).collect()));
                 let mut m = Map::new();
                 m.insert("name".into(), Value::String(x.name.clone()));
                 m.insert("scheduler".into(), Value::Object(sched));
@@ -1484,59 +1268,29 @@ impl MargoConfig {
             .collect();
 
         let mut abt = Map::new();
-        abt.insert(
-            "abt_mem_max_num_stacks".into(),
-            Value::from(self.abt_mem_max_num_stacks),
-        );
-        abt.insert(
-            "abt_thread_stacksize".into(),
-            Value::from(self.abt_thread_stacksize),
-        );
-        abt.insert(
-            "lazy_stack_alloc".into(),
-            Value::Bool(self.lazy_stack_alloc),
-        );
+        abt.insert("abt_mem_max_num_stacks".into(), Value::from(self.abt_mem_max_num_stacks));
+        abt.insert("abt_thread_stacksize".into(), Value::from(self.abt_thread_stacksize));
+        abt.insert("lazy_stack_alloc".into(), Value::Bool(self.lazy_stack_alloc));
         abt.insert("pools".into(), Value::Array(pools));
-        abt.insert(
-            "profiling_dir".into(),
-            Value::String(self.profiling_dir.clone()),
-        );
+        abt.insert("profiling_dir".into(), Value::String(self.profiling_dir.clone()));
         abt.insert("xstreams".into(), Value::Array(xstreams));
 
         let mut plumber = Map::new();
-        plumber.insert(
-            "bucket_policy".into(),
-            Value::String(self.plumber.bucket_policy.clone()),
-        );
-        plumber.insert(
-            "nic_policy".into(),
-            Value::String(self.plumber.nic_policy.clone()),
-        );
+        plumber.insert("bucket_policy".into(), Value::String(self.plumber.bucket_policy.clone()));
+        plumber.insert("nic_policy".into(), Value::String(self.plumber.nic_policy.clone()));
 
         let mut root = Map::new();
         root.insert("argobots".into(), Value::Object(abt));
-        root.insert(
-            "enable_abt_profiling".into(),
-            Value::Bool(self.enable_abt_profiling),
-        );
-        root.insert(
-            "handle_cache_size".into(),
-            Value::from(self.handle_cache_size),
-        );
+        root.insert("enable_abt_profiling".into(), Value::Bool(self.enable_abt_profiling));
+        root.insert("handle_cache_size".into(), Value::from(self.handle_cache_size));
         root.insert("mercury".into(), Value::Object(self.mercury_json(rt)));
         if let Some(m) = &self.monitoring {
             root.insert("monitoring".into(), m.clone());
         }
         root.insert("plumber".into(), Value::Object(plumber));
         root.insert("progress_pool".into(), pool_ref(self.progress_pool));
-        root.insert(
-            "progress_spindown_msec".into(),
-            Value::from(self.progress_spindown_msec),
-        );
-        root.insert(
-            "progress_timeout_ub_msec".into(),
-            Value::from(self.progress_timeout_ub_msec),
-        );
+        root.insert("progress_spindown_msec".into(), Value::from(self.progress_spindown_msec));
+        root.insert("progress_timeout_ub_msec".into(), Value::from(self.progress_timeout_ub_msec));
         root.insert("rpc_pool".into(), pool_ref(self.rpc_pool));
         root.insert("version".into(), Value::String(MARGO_VERSION.into()));
         Value::Object(root)
@@ -1588,11 +1342,7 @@ impl MargoConfig {
                     flags[p] |= FIRST;
                 }
                 if p != self.progress_pool {
-                    flags[p] |= if seen_progress {
-                        AFTER_PROGRESS
-                    } else {
-                        BEFORE_PROGRESS
-                    };
+                    flags[p] |= if seen_progress { AFTER_PROGRESS } else { BEFORE_PROGRESS };
                 }
             }
             if seen_progress {
@@ -1605,15 +1355,11 @@ impl MargoConfig {
         for (i, (pool, f)) in self.pools.iter().zip(flags).enumerate() {
             let who = format!("pool \"{}\" (index {i})", pool.name);
             if f == 0 {
-                out.push(format!(
-                    "{who} is not used by any xstream; work pushed to it will never run"
-                ));
+                out.push(format!("{who} is not used by any xstream; work pushed to it will never run"));
                 continue;
             }
             if f & FIRST == 0 {
-                out.push(format!(
-                    "{who} is not the first pool of any xstream; its work may starve"
-                ));
+                out.push(format!("{who} is not the first pool of any xstream; its work may starve"));
             }
             if i == self.progress_pool {
                 continue;
@@ -1624,14 +1370,10 @@ impl MargoConfig {
                 ));
             }
             if f & AFTER_PROGRESS != 0 {
-                out.push(format!(
-                    "{who} comes after the progress pool in some xstream, which may never get to it"
-                ));
+                out.push(format!("{who} comes after the progress pool in some xstream, which may never get to it"));
             }
             if f & WITH_PROGRESS != 0 {
-                out.push(format!(
-                    "{who} shares an xstream with the progress pool; its work may be delayed"
-                ));
+                out.push(format!("{who} shares an xstream with the progress pool; its work may be delayed"));
             }
         }
         out
@@ -1644,11 +1386,7 @@ mod tests {
     use serde_json::json;
 
     fn rt() -> RuntimeInfo {
-        RuntimeInfo {
-            address: "na+sm://1234-0".into(),
-            listening: true,
-            version: "2.4.1".into(),
-        }
+        RuntimeInfo { address: "na+sm://1234-0".into(), listening: true, version: "2.4.1".into() }
     }
 
     fn parse(v: Value) -> Result<MargoConfig, ConfigError> {
@@ -1689,10 +1427,7 @@ mod tests {
 
     /// (name, pool indices) of each xstream.
     fn layout(cfg: &MargoConfig) -> Vec<(String, Vec<usize>)> {
-        cfg.xstreams
-            .iter()
-            .map(|x| (x.name.clone(), x.pools.clone()))
-            .collect()
+        cfg.xstreams.iter().map(|x| (x.name.clone(), x.pools.clone())).collect()
     }
 
     fn roundtrip(cfg: &MargoConfig) {
@@ -1721,7 +1456,9 @@ mod tests {
         assert_eq!(cfg, MargoConfig::default());
         // Keys come out sorted, as in the spec's compact dump.
         let text = serde_json::to_string(&reported(&cfg)).unwrap();
-        assert!(text.starts_with(r#"{"argobots":{"abt_mem_max_num_stacks":8,"abt_thread_stacksize":2097152,"lazy_stack_alloc":false,"pools""#));
+        assert!(text.starts_with(
+            r#"{"argobots":{"abt_mem_max_num_stacks":8,"abt_thread_stacksize":2097152,"lazy_stack_alloc":false,"pools""#
+        ));
         assert_eq!(text, serde_json::to_string(&expected).unwrap());
     }
 
@@ -1758,11 +1495,7 @@ mod tests {
     fn empty_text_and_null_mean_defaults() {
         let none = InitOverrides::default();
         for text in ["", "   \n\t", "{}", "null"] {
-            assert_eq!(
-                MargoConfig::from_json_str(text, &none).unwrap(),
-                MargoConfig::default(),
-                "{text:?}"
-            );
+            assert_eq!(MargoConfig::from_json_str(text, &none).unwrap(), MargoConfig::default(), "{text:?}");
         }
     }
 
@@ -1800,38 +1533,16 @@ mod tests {
             (json!({"rpc_thread_count": 0}), 1, vec![0], 0, 0),
             (json!({"rpc_thread_count": 1}), 2, vec![0, 1], 0, 1),
             (json!({"rpc_thread_count": 2}), 2, vec![0, 1, 1], 0, 1),
-            (
-                json!({"rpc_thread_count": -1, "use_progress_thread": true}),
-                2,
-                vec![0, 1],
-                1,
-                1,
-            ),
-            (
-                json!({"rpc_thread_count": 0, "use_progress_thread": true}),
-                2,
-                vec![0, 1],
-                1,
-                0,
-            ),
-            (
-                json!({"rpc_thread_count": 1, "use_progress_thread": true}),
-                3,
-                vec![0, 1, 2],
-                1,
-                2,
-            ),
+            (json!({"rpc_thread_count": -1, "use_progress_thread": true}), 2, vec![0, 1], 1, 1),
+            (json!({"rpc_thread_count": 0, "use_progress_thread": true}), 2, vec![0, 1], 1, 0),
+            (json!({"rpc_thread_count": 1, "use_progress_thread": true}), 3, vec![0, 1, 2], 1, 2),
         ];
         for (input, npools, xpools, progress, rpc) in cases {
             let cfg = ok(input.clone());
             assert_eq!(cfg.pools.len(), npools, "{input}");
             let first_pools: Vec<usize> = cfg.xstreams.iter().map(|x| x.pools[0]).collect();
             assert_eq!(first_pools, xpools, "{input}");
-            assert_eq!(
-                (cfg.progress_pool, cfg.rpc_pool),
-                (progress, rpc),
-                "{input}"
-            );
+            assert_eq!((cfg.progress_pool, cfg.rpc_pool), (progress, rpc), "{input}");
             for (i, x) in cfg.xstreams.iter().enumerate().skip(1) {
                 assert_eq!(x.name, format!("__xstream_{i}__"));
             }
@@ -1842,37 +1553,19 @@ mod tests {
     #[test]
     fn init_overrides_replace_json_keys() {
         // margo_init(addr, mode, true, 2)
-        let o = InitOverrides {
-            use_progress_thread: Some(true),
-            rpc_thread_count: Some(2),
-        };
+        let o = InitOverrides { use_progress_thread: Some(true), rpc_thread_count: Some(2) };
         let cfg = MargoConfig::from_json_str("", &o).unwrap();
-        assert_eq!(
-            pool_names(&cfg),
-            ["__primary__", "__pool_1__", "__pool_2__"]
-        );
+        assert_eq!(pool_names(&cfg), ["__primary__", "__pool_1__", "__pool_2__"]);
         assert_eq!(cfg.xstreams.len(), 4);
         // An override replaces the key, so a bad JSON value under it is moot.
-        let o = InitOverrides {
-            use_progress_thread: Some(false),
-            rpc_thread_count: Some(0),
-        };
-        let cfg = MargoConfig::from_value(
-            &json!({"use_progress_thread": "XXX", "rpc_thread_count": 5}),
-            &o,
-        )
-        .unwrap();
+        let o = InitOverrides { use_progress_thread: Some(false), rpc_thread_count: Some(0) };
+        let cfg = MargoConfig::from_value(&json!({"use_progress_thread": "XXX", "rpc_thread_count": 5}), &o).unwrap();
         assert_eq!(cfg, MargoConfig::default());
         // Without overrides the JSON keys apply.
-        let cfg =
-            MargoConfig::from_value(&json!({"rpc_thread_count": 1}), &InitOverrides::default())
-                .unwrap();
+        let cfg = MargoConfig::from_value(&json!({"rpc_thread_count": 1}), &InitOverrides::default()).unwrap();
         assert_eq!(cfg.rpc_pool, 1);
         // A partial override leaves the other key to the JSON.
-        let o = InitOverrides {
-            use_progress_thread: Some(true),
-            rpc_thread_count: None,
-        };
+        let o = InitOverrides { use_progress_thread: Some(true), rpc_thread_count: None };
         let cfg = MargoConfig::from_value(&json!({"rpc_thread_count": -1}), &o).unwrap();
         assert_eq!((cfg.progress_pool, cfg.rpc_pool), (1, 1));
     }
@@ -1889,30 +1582,13 @@ mod tests {
         ]}}));
         let kinds: Vec<&str> = cfg.pools.iter().map(|p| p.kind.as_str()).collect();
         let access: Vec<&str> = cfg.pools.iter().map(|p| p.access.as_str()).collect();
-        assert_eq!(
-            kinds,
-            [
-                "fifo",
-                "fifo_wait",
-                "prio_wait",
-                "earliest_first",
-                "fifo",
-                "fifo_wait",
-                "fifo_wait"
-            ]
-        );
-        assert_eq!(
-            access,
-            ["private", "mpmc", "spsc", "mpsc", "spmc", "mpmc", "mpmc"]
-        );
+        assert_eq!(kinds, ["fifo", "fifo_wait", "prio_wait", "earliest_first", "fifo", "fifo_wait", "fifo_wait"]);
+        assert_eq!(access, ["private", "mpmc", "spsc", "mpsc", "spmc", "mpmc", "mpmc"]);
         assert_eq!(cfg.progress_pool, 6);
         // Index-based output, as margo_get_config without USE_NAMES.
         let out = cfg.to_json_opt(&rt(), false);
         assert_eq!(out["progress_pool"], json!(6));
-        assert_eq!(
-            out["argobots"]["xstreams"][0]["scheduler"]["pools"],
-            json!([6])
-        );
+        assert_eq!(out["argobots"]["xstreams"][0]["scheduler"]["pools"], json!([6]));
         roundtrip(&cfg);
     }
 
@@ -1923,14 +1599,8 @@ mod tests {
             "xstreams": [{"cpubind": 0, "scheduler": {"pools": [0]}},
                          {"affinity": [0, 1], "scheduler": {"pools": [1, "x"], "type": "basic"}}]
         }}));
-        assert_eq!(
-            pool_names(&cfg),
-            ["__pool_0__", "__pool_1__", "x", "__primary__"]
-        );
-        assert_eq!(
-            xstream_names(&cfg),
-            ["__xstream_0__", "__xstream_1__", "__primary__"]
-        );
+        assert_eq!(pool_names(&cfg), ["__pool_0__", "__pool_1__", "x", "__primary__"]);
+        assert_eq!(xstream_names(&cfg), ["__xstream_0__", "__xstream_1__", "__primary__"]);
         assert_eq!(cfg.xstreams[1].pools, [1, 2]);
         assert_eq!(cfg.xstreams[1].scheduler, SchedulerType::Basic);
         let out = cfg.to_json(&rt());
@@ -2009,9 +1679,8 @@ mod tests {
             "margo.rpc_thread_count: 1024 is out of range (expected at most 1023: with 1 other xstreams \
              this engine would start more than 1024 threads)"
         );
-        let declared = |n: usize| -> Vec<Value> {
-            (0..n).map(|i| json!({"name": format!("es{i}"), "scheduler": {"pools": [0]}})).collect()
-        };
+        let declared =
+            |n: usize| -> Vec<Value> { (0..n).map(|i| json!({"name": format!("es{i}"), "scheduler": {"pools": [0]}})).collect() };
         let pools = json!([{"name": "p"}]);
         ok(json!({"argobots": {"pools": pools, "xstreams": declared(MAX_XSTREAMS)}}));
         ok(json!({"argobots": {"pools": pools, "xstreams": declared(1000)}, "rpc_thread_count": 24}));
@@ -2048,22 +1717,11 @@ mod tests {
             "pools": [{}, {"name": "__pool_0__"}],
             "xstreams": [{"scheduler": {"pools": [0]}}, {"name": "__xstream_0__", "scheduler": {"pools": [1]}}]
         }}));
-        assert_eq!(
-            pool_names(&cfg),
-            ["__pool_1__", "__pool_0__", "__primary__"]
-        );
-        assert_eq!(
-            xstream_names(&cfg),
-            ["__xstream_1__", "__xstream_0__", "__primary__"]
-        );
+        assert_eq!(pool_names(&cfg), ["__pool_1__", "__pool_0__", "__primary__"]);
+        assert_eq!(xstream_names(&cfg), ["__xstream_1__", "__xstream_0__", "__primary__"]);
         // With use_progress_thread the generated pool skips taken names too.
-        let cfg = ok(
-            json!({"use_progress_thread": true, "argobots": {"pools": [{"name": "__pool_2__"}]}}),
-        );
-        assert_eq!(
-            pool_names(&cfg),
-            ["__pool_2__", "__primary__", "__pool_3__"]
-        );
+        let cfg = ok(json!({"use_progress_thread": true, "argobots": {"pools": [{"name": "__pool_2__"}]}}));
+        assert_eq!(pool_names(&cfg), ["__pool_2__", "__primary__", "__pool_3__"]);
         assert_eq!(cfg.progress_pool, 2);
     }
 
@@ -2074,20 +1732,10 @@ mod tests {
         assert_eq!((cfg.progress_pool, cfg.rpc_pool), (0, 1));
         let cfg = ok(json!({"argobots": base, "rpc_pool": 0, "rpc_thread_count": 4}));
         assert_eq!((cfg.progress_pool, cfg.rpc_pool), (1, 0));
-        assert_eq!(
-            cfg.xstreams.len(),
-            2,
-            "rpc_thread_count is ignored when rpc_pool is given"
-        );
+        assert_eq!(cfg.xstreams.len(), 2, "rpc_thread_count is ignored when rpc_pool is given");
         let cfg = ok(json!({"argobots": base, "progress_pool": 0, "use_progress_thread": true}));
-        assert_eq!(
-            cfg.pools.len(),
-            2,
-            "use_progress_thread is ignored when progress_pool is given"
-        );
-        let cfg = ok(
-            json!({"argobots": base, "progress_pool": "__primary__", "rpc_pool": "__primary__"}),
-        );
+        assert_eq!(cfg.pools.len(), 2, "use_progress_thread is ignored when progress_pool is given");
+        let cfg = ok(json!({"argobots": base, "progress_pool": "__primary__", "rpc_pool": "__primary__"}));
         assert_eq!((cfg.progress_pool, cfg.rpc_pool), (1, 1));
         // rpc_thread_count < 0 follows an explicit progress pool.
         let cfg = ok(json!({"argobots": base, "progress_pool": "my_pool", "rpc_thread_count": -3}));
@@ -2098,9 +1746,7 @@ mod tests {
     #[test]
     fn primary_pool_and_xstream_rules() {
         // A user-defined __primary__ pool is used by the generated xstream.
-        let cfg = ok(
-            json!({"argobots": {"pools": [{"name": "p"}, {"name": "__primary__", "kind": "fifo"}]}}),
-        );
+        let cfg = ok(json!({"argobots": {"pools": [{"name": "p"}, {"name": "__primary__", "kind": "fifo"}]}}));
         assert_eq!(pool_names(&cfg), ["p", "__primary__"]);
         assert_eq!(layout(&cfg), [("__primary__".to_string(), vec![1])]);
         assert_eq!(cfg.pools[1].kind, PoolKind::Fifo);
@@ -2120,11 +1766,7 @@ mod tests {
         let e = err(json!({"argobots": {
             "pools": [{"name": "p1"}],
             "xstreams": [{"name": "__primary__", "scheduler": {"pools": ["p1"]}}]}}));
-        assert!(
-            e.to_string()
-                .contains("must be the pool named \"__primary__\""),
-            "{e}"
-        );
+        assert!(e.to_string().contains("must be the pool named \"__primary__\""), "{e}");
         // Xstreams cannot name the implicit __primary__ pool.
         let e = err(json!({"argobots": {"xstreams": [{"scheduler": {"pools": ["__primary__"]}}]}}));
         assert!(matches!(e, ConfigError::UnknownPool { .. }), "{e}");
@@ -2150,19 +1792,12 @@ mod tests {
         assert_eq!(out["progress_spindown_msec"], json!(0));
         assert_eq!(out["handle_cache_size"], json!(64));
         assert_eq!(out["enable_abt_profiling"], json!(true));
-        assert_eq!(
-            out["plumber"],
-            json!({"bucket_policy": "package", "nic_policy": "random"})
-        );
+        assert_eq!(out["plumber"], json!({"bucket_policy": "package", "nic_policy": "random"}));
         assert_eq!(out["monitoring"], json!({"config": {"sampling": 3}}));
         assert_eq!(out["argobots"]["abt_mem_max_num_stacks"], json!(12));
         assert_eq!(out["argobots"]["abt_thread_stacksize"], json!(4000000));
         assert_eq!(out["argobots"]["profiling_dir"], json!("/tmp"));
-        assert_eq!(
-            out["argobots"]["lazy_stack_alloc"],
-            json!(false),
-            "reported from the runtime, not the input"
-        );
+        assert_eq!(out["argobots"]["lazy_stack_alloc"], json!(false), "reported from the runtime, not the input");
         let hg = &out["mercury"];
         assert_eq!(hg["address"], json!("na+sm://1234-0"));
         assert_eq!(hg["listening"], json!(true));
@@ -2203,74 +1838,30 @@ mod tests {
     #[test]
     fn add_and_remove_pools() {
         let mut cfg = MargoConfig::default();
-        assert_eq!(
-            cfg.add_pool_from_json(&json!({"name": "my_pool1"}))
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            cfg.add_pool_from_json(&json!({"kind": "prio_wait", "access": "spmc"}))
-                .unwrap(),
-            2
-        );
+        assert_eq!(cfg.add_pool_from_json(&json!({"name": "my_pool1"})).unwrap(), 1);
+        assert_eq!(cfg.add_pool_from_json(&json!({"kind": "prio_wait", "access": "spmc"})).unwrap(), 2);
         assert_eq!(cfg.add_pool_from_json(&Value::Null).unwrap(), 3);
-        assert_eq!(
-            pool_names(&cfg),
-            ["__primary__", "my_pool1", "__pool_2__", "__pool_3__"]
-        );
+        assert_eq!(pool_names(&cfg), ["__primary__", "my_pool1", "__pool_2__", "__pool_3__"]);
         assert_eq!(cfg.pools[2].kind, PoolKind::PrioWait);
-        let names: Vec<Value> = cfg.to_json(&rt())["argobots"]["pools"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["name"].clone())
-            .collect();
-        assert_eq!(
-            names,
-            [
-                json!("__primary__"),
-                json!("my_pool1"),
-                json!("__pool_2__"),
-                json!("__pool_3__")
-            ]
-        );
+        let names: Vec<Value> =
+            cfg.to_json(&rt())["argobots"]["pools"].as_array().unwrap().iter().map(|p| p["name"].clone()).collect();
+        assert_eq!(names, [json!("__primary__"), json!("my_pool1"), json!("__pool_2__"), json!("__pool_3__")]);
 
         // Errors: duplicate, reserved, invalid JSON shapes.
-        assert!(matches!(
-            cfg.add_pool_from_json(&json!({"name": "my_pool1"})),
-            Err(ConfigError::DuplicateName { .. })
-        ));
-        assert!(cfg
-            .add_pool_from_json(&json!({"name": "__primary__"}))
-            .is_err());
+        assert!(matches!(cfg.add_pool_from_json(&json!({"name": "my_pool1"})), Err(ConfigError::DuplicateName { .. })));
+        assert!(cfg.add_pool_from_json(&json!({"name": "__primary__"})).is_err());
+        assert_eq!(cfg.add_pool_from_json(&json!(1234)).unwrap_err().to_string(), "pool: expected object, found integer");
         assert_eq!(
-            cfg.add_pool_from_json(&json!(1234))
-                .unwrap_err()
-                .to_string(),
-            "pool: expected object, found integer"
-        );
-        assert_eq!(
-            cfg.add_pool_from_json(&json!({"kind": "foo"}))
-                .unwrap_err()
-                .to_string(),
+            cfg.add_pool_from_json(&json!({"kind": "foo"})).unwrap_err().to_string(),
             r#"pool.kind: "foo" is not one of fifo, fifo_wait, prio_wait, earliest_first, external"#
         );
         assert_eq!(cfg.pools.len(), 4, "failed additions leave no trace");
 
         // Removal swaps the last pool into the freed slot.
         cfg.remove_pool("my_pool1").unwrap();
-        assert_eq!(
-            pool_names(&cfg),
-            ["__primary__", "__pool_3__", "__pool_2__"]
-        );
-        assert!(matches!(
-            cfg.remove_pool("my_pool1"),
-            Err(ConfigError::NotFound { .. })
-        ));
-        assert!(matches!(
-            cfg.remove_pool("__primary__"),
-            Err(ConfigError::CannotRemove { .. })
-        ));
+        assert_eq!(pool_names(&cfg), ["__primary__", "__pool_3__", "__pool_2__"]);
+        assert!(matches!(cfg.remove_pool("my_pool1"), Err(ConfigError::NotFound { .. })));
+        assert!(matches!(cfg.remove_pool("__primary__"), Err(ConfigError::CannotRemove { .. })));
         // A freshly generated name starts at the current length.
         assert_eq!(cfg.add_pool_from_json(&json!({})).unwrap(), 3);
         assert_eq!(cfg.pools[3].name, "__pool_4__");
@@ -2280,26 +1871,12 @@ mod tests {
     fn remove_pool_fixes_indices() {
         let mut cfg = ok(json!({"use_progress_thread": true, "rpc_thread_count": 1,
                                 "argobots": {"pools": [{"name": "spare"}]}}));
-        assert_eq!(
-            pool_names(&cfg),
-            ["spare", "__primary__", "__pool_2__", "__pool_3__"]
-        );
+        assert_eq!(pool_names(&cfg), ["spare", "__primary__", "__pool_2__", "__pool_3__"]);
         assert_eq!((cfg.progress_pool, cfg.rpc_pool), (2, 3));
-        assert!(cfg
-            .remove_pool("__pool_2__")
-            .unwrap_err()
-            .to_string()
-            .contains("progress pool"));
-        assert!(cfg
-            .remove_pool("__pool_3__")
-            .unwrap_err()
-            .to_string()
-            .contains("RPC handler pool"));
+        assert!(cfg.remove_pool("__pool_2__").unwrap_err().to_string().contains("progress pool"));
+        assert!(cfg.remove_pool("__pool_3__").unwrap_err().to_string().contains("RPC handler pool"));
         cfg.remove_pool("spare").unwrap();
-        assert_eq!(
-            pool_names(&cfg),
-            ["__pool_3__", "__primary__", "__pool_2__"]
-        );
+        assert_eq!(pool_names(&cfg), ["__pool_3__", "__primary__", "__pool_2__"]);
         assert_eq!((cfg.progress_pool, cfg.rpc_pool), (2, 0));
         assert_eq!(
             layout(&cfg),
@@ -2311,10 +1888,7 @@ mod tests {
         );
         let out = cfg.to_json(&rt());
         assert_eq!(out["rpc_pool"], json!("__pool_3__"));
-        assert_eq!(
-            out["argobots"]["xstreams"][2]["scheduler"]["pools"],
-            json!(["__pool_3__"])
-        );
+        assert_eq!(out["argobots"]["xstreams"][2]["scheduler"]["pools"], json!(["__pool_3__"]));
         roundtrip(&cfg);
     }
 
@@ -2322,64 +1896,29 @@ mod tests {
     fn add_and_remove_xstreams() {
         let mut cfg = MargoConfig::default();
         cfg.add_pool_from_json(&json!({"name": "p"})).unwrap();
-        let i = cfg
-            .add_xstream_from_json(
-                &json!({"name": "my_es1", "scheduler": {"pools": [0], "type": "basic_wait"}}),
-            )
-            .unwrap();
+        let i = cfg.add_xstream_from_json(&json!({"name": "my_es1", "scheduler": {"pools": [0], "type": "basic_wait"}})).unwrap();
         assert_eq!(i, 1);
-        let i = cfg
-            .add_xstream_from_json(
-                &json!({"scheduler": {"pools": ["p", "__primary__"]}, "cpubind": 2}),
-            )
-            .unwrap();
+        let i = cfg.add_xstream_from_json(&json!({"scheduler": {"pools": ["p", "__primary__"]}, "cpubind": 2})).unwrap();
         assert_eq!(i, 2);
-        assert_eq!(
-            xstream_names(&cfg),
-            ["__primary__", "my_es1", "__xstream_2__"]
-        );
+        assert_eq!(xstream_names(&cfg), ["__primary__", "my_es1", "__xstream_2__"]);
         assert_eq!(cfg.xstreams[2].pools, [1, 0]);
         assert_eq!(cfg.xstreams[2].cpubind, Some(2));
         // Now pool "p" is in use.
-        assert!(cfg
-            .remove_pool("p")
-            .unwrap_err()
-            .to_string()
-            .contains("__xstream_2__"));
+        assert!(cfg.remove_pool("p").unwrap_err().to_string().contains("__xstream_2__"));
 
-        let e = cfg
-            .add_xstream_from_json(&json!({"name": "my_es1", "scheduler": {"pools": [0]}}))
-            .unwrap_err();
+        let e = cfg.add_xstream_from_json(&json!({"name": "my_es1", "scheduler": {"pools": [0]}})).unwrap_err();
         assert!(matches!(e, ConfigError::DuplicateName { .. }), "{e}");
-        let e = cfg
-            .add_xstream_from_json(&json!({"scheduler": {"pools": ["nope"]}}))
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            r#"xstream.scheduler.pools[0]: there is no pool named "nope""#
-        );
-        let e = cfg
-            .add_xstream_from_json(&json!({"scheduler": {"pools": [2]}}))
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "xstream.scheduler.pools[0]: pool index 2 is out of range (2 pools available)"
-        );
-        assert!(cfg
-            .add_xstream_from_json(&json!({"name": "__primary__", "scheduler": {"pools": [0]}}))
-            .is_err());
+        let e = cfg.add_xstream_from_json(&json!({"scheduler": {"pools": ["nope"]}})).unwrap_err();
+        assert_eq!(e.to_string(), r#"xstream.scheduler.pools[0]: there is no pool named "nope""#);
+        let e = cfg.add_xstream_from_json(&json!({"scheduler": {"pools": [2]}})).unwrap_err();
+        assert_eq!(e.to_string(), "xstream.scheduler.pools[0]: pool index 2 is out of range (2 pools available)");
+        assert!(cfg.add_xstream_from_json(&json!({"name": "__primary__", "scheduler": {"pools": [0]}})).is_err());
         assert!(cfg.add_xstream_from_json(&json!({"name": "x"})).is_err());
         assert!(cfg.add_xstream_from_json(&json!("1234")).is_err());
         assert_eq!(cfg.xstreams.len(), 3);
 
-        assert!(matches!(
-            cfg.remove_xstream("__primary__"),
-            Err(ConfigError::CannotRemove { .. })
-        ));
-        assert!(matches!(
-            cfg.remove_xstream("nope"),
-            Err(ConfigError::NotFound { .. })
-        ));
+        assert!(matches!(cfg.remove_xstream("__primary__"), Err(ConfigError::CannotRemove { .. })));
+        assert!(matches!(cfg.remove_xstream("nope"), Err(ConfigError::NotFound { .. })));
         cfg.remove_xstream("my_es1").unwrap();
         assert_eq!(xstream_names(&cfg), ["__primary__", "__xstream_2__"]);
         cfg.remove_xstream("__xstream_2__").unwrap();
@@ -2405,51 +1944,29 @@ mod tests {
     fn child_engine_shares_parent_pools() {
         let parent = ok(json!({"argobots": {"pools": [{"name": "my_pool"}],
                                             "xstreams": [{"scheduler": {"pools": ["my_pool"]}}]}}));
-        let child = MargoConfig::from_value_with_parent(
-            &json!({"rpc_pool": "my_pool"}),
-            &parent,
-            "margo[1]",
-        )
-        .unwrap();
+        let child = MargoConfig::from_value_with_parent(&json!({"rpc_pool": "my_pool"}), &parent, "margo[1]").unwrap();
         assert_eq!(child.pools, parent.pools);
         assert_eq!(child.xstreams, parent.xstreams);
         assert_eq!((child.progress_pool, child.rpc_pool), (1, 0));
         let child = MargoConfig::from_value_with_parent(&Value::Null, &parent, "margo[1]").unwrap();
         assert_eq!((child.progress_pool, child.rpc_pool), (1, 1));
-        for bad in [
-            json!({"argobots": {}}),
-            json!({"use_progress_thread": false}),
-            json!({"rpc_thread_count": 0}),
-        ] {
+        for bad in [json!({"argobots": {}}), json!({"use_progress_thread": false}), json!({"rpc_thread_count": 0})] {
             let e = MargoConfig::from_value_with_parent(&bad, &parent, "margo[1]").unwrap_err();
             assert!(e.path().unwrap_or("").starts_with("margo[1]."), "{e}");
         }
-        let e =
-            MargoConfig::from_value_with_parent(&json!({"progress_pool": 7}), &parent, "margo[1]")
-                .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "margo[1].progress_pool: pool index 7 is out of range (2 pools available)"
-        );
+        let e = MargoConfig::from_value_with_parent(&json!({"progress_pool": 7}), &parent, "margo[1]").unwrap_err();
+        assert_eq!(e.to_string(), "margo[1].progress_pool: pool index 7 is out of range (2 pools available)");
     }
 
     #[test]
     fn syntax_errors_report_position() {
-        let e = MargoConfig::from_json_str("{\n  \"argobots\": {[\n}", &InitOverrides::default())
-            .unwrap_err();
+        let e = MargoConfig::from_json_str("{\n  \"argobots\": {[\n}", &InitOverrides::default()).unwrap_err();
         match &e {
             ConfigError::Syntax { line, column, .. } => assert_eq!((*line, *column), (2, 16)),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(
-            e.to_string()
-                .starts_with("JSON syntax error at line 2, column 16: "),
-            "{e}"
-        );
-        assert!(matches!(
-            MargoConfig::from_json_str("{} x", &InitOverrides::default()),
-            Err(ConfigError::Syntax { .. })
-        ));
+        assert!(e.to_string().starts_with("JSON syntax error at line 2, column 16: "), "{e}");
+        assert!(matches!(MargoConfig::from_json_str("{} x", &InitOverrides::default()), Err(ConfigError::Syntax { .. })));
     }
 
     // ---- validation errors -------------------------------------------------
@@ -2556,38 +2073,27 @@ mod tests {
 
     #[test]
     fn null_values_count_as_absent() {
-        let cfg = ok(
-            json!({"mercury": null, "argobots": {"pools": null, "xstreams": null, "profiling_dir": null},
+        let cfg = ok(json!({"mercury": null, "argobots": {"pools": null, "xstreams": null, "profiling_dir": null},
                             "progress_pool": null, "rpc_pool": null, "use_progress_thread": null,
-                            "rpc_thread_count": null, "handle_cache_size": null, "plumber": null}),
-        );
+                            "rpc_thread_count": null, "handle_cache_size": null, "plumber": null}));
         assert_eq!(cfg, MargoConfig::default());
     }
 
     #[test]
     fn error_path_prefix_is_configurable() {
-        let e = MargoConfig::from_value_at(
-            &json!({"argobots": {"pools": [{"kind": "x"}]}}),
-            &InitOverrides::default(),
-            "margo[2]",
-        )
-        .unwrap_err();
+        let e =
+            MargoConfig::from_value_at(&json!({"argobots": {"pools": [{"kind": "x"}]}}), &InitOverrides::default(), "margo[2]")
+                .unwrap_err();
         assert_eq!(e.path(), Some("margo[2].argobots.pools[0].kind"));
     }
 
     #[test]
     fn sanity_warnings_follow_upstream_checks() {
         assert!(MargoConfig::default().sanity_warnings().is_empty());
-        assert!(
-            ok(json!({"use_progress_thread": true, "rpc_thread_count": 2}))
-                .sanity_warnings()
-                .is_empty()
-        );
+        assert!(ok(json!({"use_progress_thread": true, "rpc_thread_count": 2})).sanity_warnings().is_empty());
         // A pool that only appears after the progress pool on the same xstream.
-        let cfg = ok(
-            json!({"argobots": {"pools": [{"name": "__primary__"}, {"name": "p1"}],
-            "xstreams": [{"name": "__primary__", "scheduler": {"pools": ["__primary__", "p1"]}}]}}),
-        );
+        let cfg = ok(json!({"argobots": {"pools": [{"name": "__primary__"}, {"name": "p1"}],
+            "xstreams": [{"name": "__primary__", "scheduler": {"pools": ["__primary__", "p1"]}}]}}));
         let w = cfg.sanity_warnings();
         assert_eq!(w.len(), 4, "{w:?}");
         assert!(w.iter().all(|m| m.contains("\"p1\"")));

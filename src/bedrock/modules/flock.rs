@@ -50,14 +50,13 @@ fn method_of(name: &str, obj: Option<&serde_json::Map<String, Value>>) -> Result
                 Some(Value::String(a)) => Some(a.clone()),
                 Some(_) => return Err(bad("\"address\" of the \"join\" bootstrap method must be a string")),
             };
-            let provider_id = match field("provider_id") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    v.as_u64()
-                        .and_then(|n| u16::try_from(n).ok())
-                        .ok_or_else(|| bad("\"provider_id\" of the \"join\" bootstrap method must be an integer in 0..=65535"))?,
-                ),
-            };
+            let provider_id =
+                match field("provider_id") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(v.as_u64().and_then(|n| u16::try_from(n).ok()).ok_or_else(|| {
+                        bad("\"provider_id\" of the \"join\" bootstrap method must be an integer in 0..=65535")
+                    })?),
+                };
             Method::Join { address, provider_id }
         }
         other => return Err(bad(format!("Invalid value \"{other}\" for \"bootstrap\" field"))),
@@ -89,7 +88,9 @@ fn mpi_ranks(config: &serde_json::Map<String, Value>) -> Result<Option<Vec<i32>>
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => a
             .iter()
-            .map(|r| r.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| bad("\"mpi_ranks\" should only contain integers")))
+            .map(|r| {
+                r.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| bad("\"mpi_ranks\" should only contain integers"))
+            })
             .collect::<Result<Vec<_>>>()
             .map(Some),
         Some(_) => Err(bad("\"mpi_ranks\" should be an array of integers")),
@@ -100,7 +101,12 @@ fn file_of(config: &serde_json::Map<String, Value>) -> Option<PathBuf> {
     config.get("file").and_then(Value::as_str).filter(|s| !s.is_empty()).map(PathBuf::from)
 }
 
-fn initial_view(engine: &Engine, provider_id: u16, method: &Method, config: &serde_json::Map<String, Value>) -> Result<GroupView> {
+fn initial_view(
+    engine: &Engine,
+    provider_id: u16,
+    method: &Method,
+    config: &serde_json::Map<String, Value>,
+) -> Result<GroupView> {
     let flock_err = |e: crate::flock::FlockError| bad(format!("{e} (flock error {})", e.code()));
     let address = engine.self_address().to_string();
     match method {
@@ -130,7 +136,8 @@ fn initial_view(engine: &Engine, provider_id: u16, method: &Method, config: &ser
             Ok(handle.view())
         }
         Method::Join { address: None, .. } => {
-            let path = file_of(config).ok_or_else(|| bad("\"file\" field not found (or is not a string) required to join the group"))?;
+            let path =
+                file_of(config).ok_or_else(|| bad("\"file\" field not found (or is not a string) required to join the group"))?;
             view_file::from_file(&path).map_err(|e| flock_err(e.into()))
         }
     }
@@ -143,7 +150,8 @@ fn check_writable(path: &std::path::Path) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let probe = dir.join(format!(".{}.probe-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("group"), std::process::id()));
+    let probe =
+        dir.join(format!(".{}.probe-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("group"), std::process::id()));
     match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);
@@ -184,8 +192,15 @@ impl Module for FlockModule {
         let mut last = None;
         for (i, method) in methods.iter().enumerate() {
             let attempt = initial_view(&args.engine, args.provider_id, method, config).and_then(|view| {
-                Provider::register(&args.engine, args.provider_id, &text, ProviderArgs { pool: pool.clone(), initial_view: view, ..Default::default() })
-                    .map_err(|e| bad(format!("[flock] Could not register provider (flock_provider_register returned {}): {e}", e.code())))
+                Provider::register(
+                    &args.engine,
+                    args.provider_id,
+                    &text,
+                    ProviderArgs { pool: pool.clone(), initial_view: view, ..Default::default() },
+                )
+                .map_err(|e| {
+                    bad(format!("[flock] Could not register provider (flock_provider_register returned {}): {e}", e.code()))
+                })
             });
             match attempt {
                 Ok(provider) => {
@@ -270,8 +285,10 @@ mod tests {
             vec![Method::View(PathBuf::from("/x"))]
         );
         assert_eq!(
-            parse_bootstrap(&cfg(serde_json::json!({"bootstrap": {"method": "join", "address": "na+sm://1-0", "provider_id": 1}})))
-                .unwrap(),
+            parse_bootstrap(&cfg(
+                serde_json::json!({"bootstrap": {"method": "join", "address": "na+sm://1-0", "provider_id": 1}})
+            ))
+            .unwrap(),
             vec![Method::Join { address: Some("na+sm://1-0".into()), provider_id: Some(1) }]
         );
         assert_eq!(parse_bootstrap(&cfg(serde_json::json!({"bootstrap": "file"}))).unwrap(), vec![Method::File]);

@@ -191,7 +191,11 @@ pub unsafe extern "C" fn bedrock_service_get_config(handle: bedrock_service_t, c
 /// # Safety
 /// As `bedrock_service_get_config`; `script` NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn bedrock_service_query_config(handle: bedrock_service_t, script: *const c_char, result: *mut *mut c_char) -> bedrock_return_t {
+pub unsafe extern "C" fn bedrock_service_query_config(
+    handle: bedrock_service_t,
+    script: *const c_char,
+    result: *mut *mut c_char,
+) -> bedrock_return_t {
     guard("bedrock_service_query_config", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_query_config";
         let Some(s) = text(script) else { return invalid(entry, "NULL script") };
@@ -262,14 +266,17 @@ pub unsafe extern "C" fn bedrock_service_remove_xstream(handle: bedrock_service_
     string_call("bedrock_service_remove_xstream", handle, arg, "xstream name", |h, a| h.remove_xstream(a))
 }
 
-
 /// Starts a provider from its JSON description; `*provider_id` (if not
 /// NULL) receives the id it got.
 ///
 /// # Safety
 /// `handle` NULL or live; `description` NUL-terminated; `provider_id` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn bedrock_service_add_provider(handle: bedrock_service_t, description: *const c_char, provider_id: *mut u16) -> bedrock_return_t {
+pub unsafe extern "C" fn bedrock_service_add_provider(
+    handle: bedrock_service_t,
+    description: *const c_char,
+    provider_id: *mut u16,
+) -> bedrock_return_t {
     guard("bedrock_service_add_provider", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_add_provider";
         let Some(d) = text(description) else { return invalid(entry, "NULL description") };
@@ -292,7 +299,11 @@ pub unsafe extern "C" fn bedrock_service_add_provider(handle: bedrock_service_t,
 /// # Safety
 /// `handle` NULL or live; strings NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn bedrock_service_change_provider_pool(handle: bedrock_service_t, provider: *const c_char, pool: *const c_char) -> bedrock_return_t {
+pub unsafe extern "C" fn bedrock_service_change_provider_pool(
+    handle: bedrock_service_t,
+    provider: *const c_char,
+    pool: *const c_char,
+) -> bedrock_return_t {
     guard("bedrock_service_change_provider_pool", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_change_provider_pool";
         let (Some(p), Some(q)) = (text(provider), text(pool)) else { return invalid(entry, "NULL provider or pool") };
@@ -395,14 +406,23 @@ pub unsafe extern "C" fn bedrock_service_group_size(group: bedrock_service_group
 /// # Safety
 /// `group` NULL or live; `config` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn bedrock_service_group_get_config(group: bedrock_service_group_t, config: *mut *mut c_char) -> bedrock_return_t {
+pub unsafe extern "C" fn bedrock_service_group_get_config(
+    group: bedrock_service_group_t,
+    config: *mut *mut c_char,
+) -> bedrock_return_t {
     guard("bedrock_service_group_get_config", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_group_get_config";
-        let (Some(g), false) = (boxed_ref(group), config.is_null()) else { return invalid(entry, "NULL group or output pointer") };
+        let (Some(g), false) = (boxed_ref(group), config.is_null()) else {
+            return invalid(entry, "NULL group or output pointer");
+        };
         match g.get_config() {
             Ok(s) => {
                 *config = malloc_string(&s);
-                if (*config).is_null() { BEDROCK_ERR_ALLOCATION } else { BEDROCK_SUCCESS }
+                if (*config).is_null() {
+                    BEDROCK_ERR_ALLOCATION
+                } else {
+                    BEDROCK_SUCCESS
+                }
             }
             Err(e) => fail(entry, e),
         }

@@ -63,7 +63,9 @@ pub struct bedrock_component_args {
 pub struct bedrock_module {
     pub dependencies: *const bedrock_dependency,
     pub num_dependencies: usize,
-    pub create: Option<unsafe extern "C" fn(args: *const bedrock_component_args, component: *mut *mut c_void, error: *mut *mut c_char) -> c_int>,
+    pub create: Option<
+        unsafe extern "C" fn(args: *const bedrock_component_args, component: *mut *mut c_void, error: *mut *mut c_char) -> c_int,
+    >,
     pub destroy: Option<unsafe extern "C" fn(component: *mut c_void)>,
     /// Malloc'd JSON text (Bedrock frees it), or NULL for `{}`.
     pub get_config: Option<unsafe extern "C" fn(component: *mut c_void) -> *mut c_char>,
@@ -217,7 +219,8 @@ impl Module for CModule {
     }
 
     fn create(&self, args: ComponentArgs) -> Result<Box<dyn Component>, BedrockError> {
-        let create = self.table.create.ok_or_else(|| BedrockError::msg(format!("module \"{}\" has no create function", self.name)))?;
+        let create =
+            self.table.create.ok_or_else(|| BedrockError::msg(format!("module \"{}\" has no create function", self.name)))?;
         let mut st = ArgsStorage::default();
         let c_args = st.component_args(&args);
         let mut component: *mut c_void = std::ptr::null_mut();

@@ -3,7 +3,8 @@
 #![allow(non_camel_case_types)]
 
 use super::client::{
-    bedrock_return_t, invalid, set_error, text, BEDROCK_ERR_INVALID_ARGS, BEDROCK_ERR_NOT_SUPPORTED, BEDROCK_ERR_OTHER, BEDROCK_SUCCESS,
+    bedrock_return_t, invalid, set_error, text, BEDROCK_ERR_INVALID_ARGS, BEDROCK_ERR_NOT_SUPPORTED, BEDROCK_ERR_OTHER,
+    BEDROCK_SUCCESS,
 };
 use crate::bedrock::config::{ConfigFormat, ProviderSpec};
 use crate::bedrock::error::BedrockError;

@@ -5,10 +5,10 @@
 use super::callbacks::{flock_membership_update_fn, flock_metadata_update_fn};
 use super::common::{flock_return_t, ret_err, FLOCK_SUCCESS};
 use super::jsonc::{self, json_object, Json};
-use super::view::{clear_c, fill_c, from_c, flock_group_view_t};
+use super::view::{clear_c, fill_c, flock_group_view_t, from_c};
 use crate::ffi::handles;
-use crate::ffi::hg::ABT_pool;
 use crate::ffi::handles::margo_instance_id;
+use crate::ffi::hg::ABT_pool;
 use crate::ffi::panic::guard;
 use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink, BACKENDS};
 use crate::flock::error::{code, FlockError, Result};
@@ -33,16 +33,27 @@ pub struct flock_backend_init_args {
 }
 pub type flock_backend_init_args_t = flock_backend_init_args;
 
-pub type flock_backend_init_fn = Option<unsafe extern "C" fn(args: *mut flock_backend_init_args_t, state: *mut *mut c_void) -> flock_return_t>;
+pub type flock_backend_init_fn =
+    Option<unsafe extern "C" fn(args: *mut flock_backend_init_args_t, state: *mut *mut c_void) -> flock_return_t>;
 pub type flock_backend_finalize_fn = Option<unsafe extern "C" fn(state: *mut c_void) -> flock_return_t>;
 pub type flock_backend_get_config_fn = Option<
-    unsafe extern "C" fn(state: *mut c_void, f: Option<unsafe extern "C" fn(*mut c_void, *const json_object)>, uargs: *mut c_void) -> flock_return_t,
+    unsafe extern "C" fn(
+        state: *mut c_void,
+        f: Option<unsafe extern "C" fn(*mut c_void, *const json_object)>,
+        uargs: *mut c_void,
+    ) -> flock_return_t,
 >;
 pub type flock_backend_get_view_fn = Option<
-    unsafe extern "C" fn(state: *mut c_void, f: Option<unsafe extern "C" fn(*mut c_void, *const flock_group_view_t)>, uargs: *mut c_void) -> flock_return_t,
+    unsafe extern "C" fn(
+        state: *mut c_void,
+        f: Option<unsafe extern "C" fn(*mut c_void, *const flock_group_view_t)>,
+        uargs: *mut c_void,
+    ) -> flock_return_t,
 >;
-pub type flock_backend_add_metadata_fn = Option<unsafe extern "C" fn(state: *mut c_void, key: *const c_char, value: *const c_char) -> flock_return_t>;
-pub type flock_backend_remove_metadata_fn = Option<unsafe extern "C" fn(state: *mut c_void, key: *const c_char) -> flock_return_t>;
+pub type flock_backend_add_metadata_fn =
+    Option<unsafe extern "C" fn(state: *mut c_void, key: *const c_char, value: *const c_char) -> flock_return_t>;
+pub type flock_backend_remove_metadata_fn =
+    Option<unsafe extern "C" fn(state: *mut c_void, key: *const c_char) -> flock_return_t>;
 
 #[repr(C)]
 pub struct flock_backend_impl {

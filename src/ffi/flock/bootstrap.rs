@@ -34,7 +34,10 @@ pub unsafe extern "C" fn flock_group_view_init_from_self(
 /// # Safety
 /// `filename` NULL or NUL-terminated; `view` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn flock_group_view_init_from_file(filename: *const c_char, view: *mut flock_group_view_t) -> flock_return_t {
+pub unsafe extern "C" fn flock_group_view_init_from_file(
+    filename: *const c_char,
+    view: *mut flock_group_view_t,
+) -> flock_return_t {
     guard("flock_group_view_init_from_file", code::OTHER, || {
         let entry = "flock_group_view_init_from_file";
         let (Some(v), false) = (view.as_mut(), filename.is_null()) else {

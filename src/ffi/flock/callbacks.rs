@@ -8,8 +8,7 @@ use std::ffi::{c_char, c_void, CString};
 
 pub type flock_membership_update_fn =
     Option<unsafe extern "C" fn(ctx: *mut c_void, update: i32, address: *const c_char, provider_id: u16)>;
-pub type flock_metadata_update_fn =
-    Option<unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, value: *const c_char)>;
+pub type flock_metadata_update_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, key: *const c_char, value: *const c_char)>;
 
 pub struct CCallbacks {
     pub membership: flock_membership_update_fn,

@@ -24,7 +24,11 @@ impl Owned for flock_client {
 /// # Safety
 /// `client` must be NULL or writable; `pool` NULL or one of `mid`'s pools.
 #[no_mangle]
-pub unsafe extern "C" fn flock_client_init(mid: margo_instance_id, pool: ABT_pool, client: *mut flock_client_t) -> flock_return_t {
+pub unsafe extern "C" fn flock_client_init(
+    mid: margo_instance_id,
+    pool: ABT_pool,
+    client: *mut flock_client_t,
+) -> flock_return_t {
     guard("flock_client_init", code::OTHER, || {
         let entry = "flock_client_init";
         let engine = match handles::engine(mid) {
@@ -37,7 +41,9 @@ pub unsafe extern "C" fn flock_client_init(mid: margo_instance_id, pool: ABT_poo
         let pool = match (pool.is_null(), handles::pool_of(&engine, pool)) {
             (true, _) => None,
             (false, Some(p)) => Some(p),
-            (false, None) => return ret_err(entry, FlockError::InvalidArgs("pool does not belong to this margo instance".into())),
+            (false, None) => {
+                return ret_err(entry, FlockError::InvalidArgs("pool does not belong to this margo instance".into()))
+            }
         };
         *client = boxed_into_c::<flock_client>(Client::new(&engine, pool));
         FLOCK_SUCCESS

@@ -22,10 +22,15 @@ pub struct flock_gateway_init_args {
 }
 pub type flock_gateway_init_args_t = flock_gateway_init_args;
 
-pub type flock_gateway_init_fn = Option<unsafe extern "C" fn(args: *mut flock_gateway_init_args_t, state: *mut *mut c_void) -> flock_return_t>;
+pub type flock_gateway_init_fn =
+    Option<unsafe extern "C" fn(args: *mut flock_gateway_init_args_t, state: *mut *mut c_void) -> flock_return_t>;
 pub type flock_gateway_finalize_fn = Option<unsafe extern "C" fn(state: *mut c_void) -> flock_return_t>;
 pub type flock_gateway_get_config_fn = Option<
-    unsafe extern "C" fn(state: *mut c_void, f: Option<unsafe extern "C" fn(*mut c_void, *const json_object)>, uargs: *mut c_void) -> flock_return_t,
+    unsafe extern "C" fn(
+        state: *mut c_void,
+        f: Option<unsafe extern "C" fn(*mut c_void, *const json_object)>,
+        uargs: *mut c_void,
+    ) -> flock_return_t,
 >;
 pub type flock_gateway_get_public_address_fn = Option<unsafe extern "C" fn(state: *mut c_void) -> *const c_char>;
 pub type flock_gateway_get_local_address_fn = Option<unsafe extern "C" fn(state: *mut c_void) -> *const c_char>;
@@ -59,7 +64,8 @@ impl GatewayFactory for CGatewayFactory {
     fn create(&self, init: GatewayInit) -> Result<Arc<dyn Gateway>> {
         // SAFETY: the table outlives its registration.
         let table = unsafe { &*self.table };
-        let (Some(init_gateway), Some(_), Some(_)) = (table.init_gateway, table.get_public_address, table.get_local_address) else {
+        let (Some(init_gateway), Some(_), Some(_)) = (table.init_gateway, table.get_public_address, table.get_local_address)
+        else {
             return Err(FlockError::InvalidArgs(format!("gateway \"{}\" lacks init or address functions", self.name)));
         };
         let config = Json::from_value(&init.config)

@@ -185,7 +185,11 @@ pub unsafe extern "C" fn flock_group_access_view(
 /// # Safety
 /// `handle` NULL or live; strings NULL or NUL-terminated.
 #[no_mangle]
-pub unsafe extern "C" fn flock_group_metadata_set(handle: flock_group_handle_t, key: *const c_char, value: *const c_char) -> flock_return_t {
+pub unsafe extern "C" fn flock_group_metadata_set(
+    handle: flock_group_handle_t,
+    key: *const c_char,
+    value: *const c_char,
+) -> flock_return_t {
     guard("flock_group_metadata_set", code::OTHER, || {
         let entry = "flock_group_metadata_set";
         let (Some(h), false, false) = (boxed_ref(handle), key.is_null(), value.is_null()) else {

@@ -5,7 +5,7 @@ use super::backend::{self, flock_backend_impl};
 use super::callbacks::{flock_membership_update_fn, flock_metadata_update_fn, CCallbacks};
 use super::common::{flock_return_t, ret_err, FLOCK_SUCCESS};
 use super::gateway::{self, flock_gateway_impl};
-use super::view::{clear_c, from_c, flock_group_view_t};
+use super::view::{clear_c, flock_group_view_t, from_c};
 use crate::ffi::handles::{self, boxed_free, boxed_into_c, boxed_ref, margo_instance_id, Owned};
 use crate::ffi::hg::ABT_pool;
 use crate::ffi::panic::guard;
@@ -158,7 +158,10 @@ pub unsafe extern "C" fn flock_provider_add_update_callbacks(
 /// # Safety
 /// `provider` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn flock_provider_remove_update_callbacks(provider: flock_provider_t, context: *mut c_void) -> flock_return_t {
+pub unsafe extern "C" fn flock_provider_remove_update_callbacks(
+    provider: flock_provider_t,
+    context: *mut c_void,
+) -> flock_return_t {
     guard("flock_provider_remove_update_callbacks", code::OTHER, || {
         let entry = "flock_provider_remove_update_callbacks";
         match boxed_ref(provider) {

@@ -21,14 +21,8 @@ const MAX_TIMEOUTS: u64 = 1_000_000;
 /// tutorial's example uses 1000).
 const DEFAULT_UPDATE_INTERVAL_MS: f64 = 1000.0;
 
-const KNOWN_KEYS: [&str; 6] = [
-    "ping_timeout_ms",
-    "ping_interval_ms",
-    "ping_max_num_timeouts",
-    "primary_address",
-    "primary_provider_id",
-    "update_interval",
-];
+const KNOWN_KEYS: [&str; 6] =
+    ["ping_timeout_ms", "ping_interval_ms", "ping_max_num_timeouts", "primary_address", "primary_provider_id", "update_interval"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -99,9 +93,7 @@ impl Config {
             Some(text) => match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(m)) => m,
                 _ => {
-                    return Err(FlockError::InvalidArgs(
-                        "the initial view's \"__config__\" metadata is not a JSON object".into(),
-                    ))
+                    return Err(FlockError::InvalidArgs("the initial view's \"__config__\" metadata is not a JSON object".into()))
                 }
             },
         };
@@ -137,9 +129,7 @@ impl Config {
                     }
                     (lo, hi)
                 }
-                Value::Array(_) => {
-                    return Err(invalid(format!("\"ping_interval_ms\" must be a number or [min, max], got {v}")))
-                }
+                Value::Array(_) => return Err(invalid(format!("\"ping_interval_ms\" must be a number or [min, max], got {v}"))),
                 other => {
                     let x = millis("ping_interval_ms", other)?;
                     (x, x)
@@ -301,8 +291,7 @@ mod tests {
 
     #[test]
     fn effective_text_has_upstream_order_and_keys() {
-        let c = parse(json!({"ping_timeout_ms": 400, "ping_interval_ms": [800, 1000], "ping_max_num_timeouts": 2}))
-            .unwrap();
+        let c = parse(json!({"ping_timeout_ms": 400, "ping_interval_ms": [800, 1000], "ping_max_num_timeouts": 2})).unwrap();
         let p = Member { address: "na+sm://7-0".into(), provider_id: 1 };
         // Exactly what upstream's test-centralized expects: no
         // update_interval when it was not given (its default still applies).

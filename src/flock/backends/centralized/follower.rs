@@ -5,8 +5,8 @@
 use super::primary;
 use super::state::{Role, State};
 use super::wire::{
-    self, decode_handover, Change, Claim, HandoverReply, Ping, PingReply, Snapshot, Standing, SyncReply, SyncReq,
-    UpdateMsg, UpdateReply, WhoisReply, WhoisReq,
+    self, decode_handover, Change, Claim, HandoverReply, Ping, PingReply, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg,
+    UpdateReply, WhoisReply, WhoisReq,
 };
 use super::{Core, MAX_NAP, POLL};
 use crate::flock::error::Result;
@@ -111,8 +111,7 @@ pub(super) fn pull_now(core: &Core) {
         if s.role != Role::Follower {
             return;
         }
-        let req =
-            SyncReq { requester: core.me.clone(), claim: s.claim.clone(), version: s.version, digest: s.view.digest() };
+        let req = SyncReq { requester: core.me.clone(), claim: s.claim.clone(), version: s.version, digest: s.view.digest() };
         (s.claim.clone(), req)
     };
     let reply = core.call(&claim.primary, wire::SYNC, req.encode(), core.timeout()).ok();
@@ -219,17 +218,11 @@ pub(super) fn on_whois(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
         s.last_peer_evidence = Some(now);
     }
     let since_contact = now.duration_since(s.last_contact);
-    let fresh =
-        s.role == Role::Primary || (s.role == Role::Follower && s.contacted && since_contact <= core.silence_limit());
+    let fresh = s.role == Role::Primary || (s.role == Role::Follower && s.contacted && since_contact <= core.silence_limit());
     // Another member thinks our common primary is dead: check it now rather
     // than at our own pace, so that the rightful successor (perhaps us)
     // reaches the same verdict quickly.
-    if req.suspect
-        && is_member
-        && s.role == Role::Follower
-        && req.claim == s.claim
-        && since_contact > core.cfg.interval_max()
-    {
+    if req.suspect && is_member && s.role == Role::Follower && req.claim == s.claim && since_contact > core.cfg.interval_max() {
         s.check_primary_now = true;
         core.kick(&mut s);
     }
@@ -262,11 +255,7 @@ pub(super) fn on_handover(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]
         && snap.view.contains_member(&core.me.address, core.provider_id);
     if !ok {
         if core.limiter.allow("handover") {
-            crate::warning!(
-                "refused to take over from ({}, {})",
-                snap.claim.primary.address,
-                snap.claim.primary.provider_id
-            );
+            crate::warning!("refused to take over from ({}, {})", snap.claim.primary.address, snap.claim.primary.provider_id);
         }
         return Ok(HandoverReply::Refused.encode());
     }
@@ -374,9 +363,7 @@ impl Watch {
             }
             // While we wait for another member to take over, keep checking
             // on the old primary at the normal pace.
-            if self.calls.is_empty()
-                && self.last_probe.map_or(true, |l| now.duration_since(l) >= core.cfg.interval_max())
-            {
+            if self.calls.is_empty() && self.last_probe.map_or(true, |l| now.duration_since(l) >= core.cfg.interval_max()) {
                 self.send(core, claim);
             }
         } else if suspect {
@@ -428,13 +415,7 @@ impl Watch {
         }
     }
 
-    fn on_result(
-        &mut self,
-        core: &Core,
-        claim: &Claim,
-        sent: Instant,
-        outcome: std::result::Result<Vec<u8>, RpcError>,
-    ) {
+    fn on_result(&mut self, core: &Core, claim: &Claim, sent: Instant, outcome: std::result::Result<Vec<u8>, RpcError>) {
         if let Err(e) = &outcome {
             crate::debug!("view check with the primary failed: {e}");
         }

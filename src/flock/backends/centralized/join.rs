@@ -99,11 +99,7 @@ pub(super) fn leave(core: &Core, claim: &Claim) {
                     // It no longer acts as primary and names no other: it is
                     // leaving too (the whole group may be stopping), and
                     // whoever leads next will not count us.
-                    crate::debug!(
-                        "({}, {}) is leaving too: our leave needs no processing",
-                        target.address,
-                        target.provider_id
-                    );
+                    crate::debug!("({}, {}) is leaving too: our leave needs no processing", target.address, target.provider_id);
                     return;
                 }
                 Ok(other) => {
@@ -122,7 +118,11 @@ pub(super) fn leave(core: &Core, claim: &Claim) {
                 | RpcError::ShuttingDown),
             ) => {
                 // Its provider or its process is gone: it left before us.
-                crate::debug!("({}, {}) has left already ({e}): our leave needs no processing", target.address, target.provider_id);
+                crate::debug!(
+                    "({}, {}) has left already ({e}): our leave needs no processing",
+                    target.address,
+                    target.provider_id
+                );
                 return;
             }
             Err(e @ RpcError::Timeout { .. }) => {
@@ -132,9 +132,7 @@ pub(super) fn leave(core: &Core, claim: &Claim) {
                 return;
             }
             Err(e) => {
-                crate::warning!(
-                    "could not tell the primary that this member leaves ({e}); it will be declared dead instead"
-                );
+                crate::warning!("could not tell the primary that this member leaves ({e}); it will be declared dead instead");
                 return;
             }
         }

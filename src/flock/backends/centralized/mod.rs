@@ -192,9 +192,7 @@ impl Core {
     fn create(init: BackendInit) -> Result<Arc<Core>> {
         let BackendInit { engine, provider_id, pool, config, self_address, join, initial_view, sink } = init;
         let Some(first_member) = initial_view.member_at(0).cloned() else {
-            return Err(FlockError::InvalidArgs(
-                "the centralized backend needs an initial view with at least one member".into(),
-            ));
+            return Err(FlockError::InvalidArgs("the centralized backend needs an initial view with at least one member".into()));
         };
         if join {
             match initial_view.find_metadata(TYPE_KEY) {
@@ -243,10 +241,7 @@ impl Core {
             view.add_metadata(TYPE_KEY, "centralized");
         }
         let seed = {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0);
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
             t ^ crate::flock::view::djb2_hash(&self_address) ^ ((std::process::id() as u64) << 32) ^ provider_id as u64
         };
         let core = Arc::new(Core {
@@ -360,12 +355,7 @@ impl Core {
     // ---- messaging -------------------------------------------------------
 
     /// Dispatches one request (from the engine or a local caller).
-    fn handle(
-        self: &Arc<Self>,
-        name: &str,
-        sender: Option<&str>,
-        payload: &[u8],
-    ) -> std::result::Result<Vec<u8>, String> {
+    fn handle(self: &Arc<Self>, name: &str, sender: Option<&str>, payload: &[u8]) -> std::result::Result<Vec<u8>, String> {
         let out = match name {
             wire::PING => follower::on_ping(self, sender, payload),
             wire::UPDATE => follower::on_update(self, sender, payload),
@@ -379,23 +369,14 @@ impl Core {
         };
         out.map_err(|e| {
             if self.limiter.allow("malformed") {
-                crate::warning!(
-                    "centralized group member {}: rejected a malformed {name} request: {e}",
-                    self.me.address
-                );
+                crate::warning!("centralized group member {}: rejected a malformed {name} request: {e}", self.me.address);
             }
             e.to_string()
         })
     }
 
     /// A blocking call, made directly when the target lives in this process.
-    fn call(
-        &self,
-        to: &Member,
-        name: &str,
-        payload: Vec<u8>,
-        timeout: Duration,
-    ) -> std::result::Result<Vec<u8>, RpcError> {
+    fn call(&self, to: &Member, name: &str, payload: Vec<u8>, timeout: Duration) -> std::result::Result<Vec<u8>, RpcError> {
         let own = self.own_engine_address();
         if to.address == own {
             let target = local().lock().get(&(to.address.clone(), to.provider_id)).and_then(Weak::upgrade);

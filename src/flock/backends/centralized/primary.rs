@@ -6,8 +6,8 @@
 use super::follower;
 use super::state::{Role, State, CONFIG_KEY};
 use super::wire::{
-    self, decode_member, encode_handover, Change, Claim, HandoverReply, JoinReply, LeaveReply, MetadataReply,
-    MetadataReq, Ping, PingReply, Redirect, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
+    self, decode_member, encode_handover, Change, Claim, HandoverReply, JoinReply, LeaveReply, MetadataReply, MetadataReq, Ping,
+    PingReply, Redirect, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
 };
 use super::{Core, Rng, MAX_NAP, POLL, RESERVED_KEYS};
 use crate::flock::error::{code, FlockError, Result};
@@ -88,10 +88,7 @@ pub(super) fn on_join(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
     } else if core.is_me(&member) {
         JoinReply::Error { code: code::INVALID_ARGS, message: "a member cannot join its own group".into() }
     } else if let Err(e) = core.engine.lookup(&member.address) {
-        JoinReply::Error {
-            code: code::INVALID_ARGS,
-            message: format!("cannot admit a member at \"{}\": {e}", member.address),
-        }
+        JoinReply::Error { code: code::INVALID_ARGS, message: format!("cannot admit a member at \"{}\": {e}", member.address) }
     } else {
         if s.view.contains_member(&member.address, member.provider_id) {
             if core.limiter.allow("join-present") {
@@ -473,10 +470,7 @@ impl Pinger {
                 continue;
             }
             let evidence = self.peers.len() <= 1
-                || self
-                    .peers
-                    .iter()
-                    .any(|(o, p)| *o != m && p.failures == 0 && now.duration_since(p.last_ack) <= window);
+                || self.peers.iter().any(|(o, p)| *o != m && p.failures == 0 && now.duration_since(p.last_ack) <= window);
             if !evidence {
                 if !self.cut_off_logged {
                     crate::warning!(

@@ -401,9 +401,7 @@ impl SyncReq {
         })
     }
     pub fn decode(b: &[u8]) -> Result<SyncReq> {
-        decode(b, |r| {
-            Ok(SyncReq { requester: get_member(r)?, claim: get_claim(r)?, version: r.u64()?, digest: r.u64()? })
-        })
+        decode(b, |r| Ok(SyncReq { requester: get_member(r)?, claim: get_claim(r)?, version: r.u64()?, digest: r.u64()? }))
     }
 }
 
@@ -676,12 +674,9 @@ mod tests {
         let p = Ping { claim: c.clone(), version: 1, digest: 2 };
         assert_eq!(Ping::decode(&p.encode()).unwrap(), p);
         truncations(&p.encode(), Ping::decode);
-        for r in [
-            PingReply::Accepted,
-            PingReply::Follows(c.clone()),
-            PingReply::Refused(c.clone()),
-            PingReply::Unknown(c.clone()),
-        ] {
+        for r in
+            [PingReply::Accepted, PingReply::Follows(c.clone()), PingReply::Refused(c.clone()), PingReply::Unknown(c.clone())]
+        {
             assert_eq!(PingReply::decode(&r.encode()).unwrap(), r);
             truncations(&r.encode(), PingReply::decode);
         }
@@ -715,11 +710,9 @@ mod tests {
             _ => unreachable!(),
         };
         assert_eq!(back.view.digest(), s.view.digest());
-        for r in [
-            JoinReply::Joined(s.clone()),
-            JoinReply::NotPrimary(d.clone()),
-            JoinReply::Error { code: 3, message: "m".into() },
-        ] {
+        for r in
+            [JoinReply::Joined(s.clone()), JoinReply::NotPrimary(d.clone()), JoinReply::Error { code: 3, message: "m".into() }]
+        {
             assert_eq!(JoinReply::decode(&r.encode()).unwrap(), r);
             truncations(&r.encode(), JoinReply::decode);
         }
@@ -732,9 +725,7 @@ mod tests {
             assert_eq!(LeaveReply::decode(&r.encode()).unwrap(), r);
             truncations(&r.encode(), LeaveReply::decode);
         }
-        for m in
-            [MetadataReq { key: "k".into(), value: Some("v".into()) }, MetadataReq { key: "k".into(), value: None }]
-        {
+        for m in [MetadataReq { key: "k".into(), value: Some("v".into()) }, MetadataReq { key: "k".into(), value: None }] {
             assert_eq!(MetadataReq::decode(&m.encode()).unwrap(), m);
             truncations(&m.encode(), MetadataReq::decode);
         }
@@ -750,13 +741,8 @@ mod tests {
         let w = WhoisReq { requester: member("z", 3), claim: c.clone(), suspect: true };
         assert_eq!(WhoisReq::decode(&w.encode()).unwrap(), w);
         truncations(&w.encode(), WhoisReq::decode);
-        let wr = WhoisReply {
-            active: false,
-            claim: c.clone(),
-            electing: true,
-            standing: Standing::Expelled,
-            primary_fresh: true,
-        };
+        let wr =
+            WhoisReply { active: false, claim: c.clone(), electing: true, standing: Standing::Expelled, primary_fresh: true };
         assert_eq!(WhoisReply::decode(&wr.encode()).unwrap(), wr);
         truncations(&wr.encode(), WhoisReply::decode);
         assert_eq!(decode_handover(&encode_handover(&s)).unwrap(), s);
