@@ -86,8 +86,18 @@ pub fn set_level(level: Level) {
     THRESHOLD.store(level as i32, Ordering::Relaxed);
 }
 
-pub fn level() -> Level {
-    Level::from_i32(threshold()).unwrap_or(Level::Warning)
+/// Logs nothing at all, criticals included (`bedrock -v off`), until the
+/// next [`set_level`].
+pub fn set_off() {
+    THRESHOLD.store(OFF, Ordering::Relaxed);
+}
+
+/// The threshold above every level.
+const OFF: i32 = Level::Critical as i32 + 1;
+
+/// The current threshold; `None` when logging is off.
+pub fn level() -> Option<Level> {
+    Level::from_i32(threshold())
 }
 
 /// Installs (or removes, with `None`) the process-wide sink.
@@ -140,3 +150,25 @@ macro_rules! info { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Info,
 macro_rules! warning { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Warning, $($arg)*) }; }
 #[macro_export]
 macro_rules! error { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Error, $($arg)*) }; }
+
+/// Serializes the unit tests that change the process-wide threshold or sink.
+#[cfg(test)]
+pub(crate) static TEST_GLOBALS: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn off_silences_criticals_too() {
+        let _globals = TEST_GLOBALS.lock();
+        let before = THRESHOLD.load(Ordering::Relaxed);
+        set_off();
+        assert!(!enabled(Level::Critical));
+        assert_eq!(level(), None);
+        set_level(Level::Critical);
+        assert!(enabled(Level::Critical) && !enabled(Level::Error));
+        assert_eq!(level(), Some(Level::Critical));
+        THRESHOLD.store(before, Ordering::Relaxed);
+    }
+}

@@ -191,6 +191,7 @@ mod tests {
 
     #[test]
     fn a_logger_that_logs_or_replaces_the_logger_does_not_deadlock() {
+        let _globals = crate::log::TEST_GLOBALS.lock();
         let (done, finished) = mpsc::channel();
         std::thread::spawn(move || {
             let first = margo_logger {
