@@ -18,4 +18,9 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+# The formatting and lint sections need rustfmt and clippy.
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null || { echo "cargo fmt / cargo clippy not found: install rustfmt and clippy" >&2; exit 1; }
+    rustup component add rustfmt clippy
+fi
 python3 -c "import pytest" 2>/dev/null || python3 -m pip install --quiet pytest

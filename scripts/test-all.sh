@@ -10,6 +10,12 @@ sections=0
 section() { sections=$((sections + 1)); echo "== $*"; }
 bash scripts/install-deps.sh
 
+section "formatting (cargo fmt --check, rustfmt.toml)"
+cargo fmt --all --check
+
+section "lints (cargo clippy --all-targets -- -D warnings)"
+cargo clippy --workspace --all-targets -- -D warnings
+
 section "cargo test (release)"
 cargo test --release --workspace
 

@@ -4,7 +4,7 @@
 //! Layers, bottom to top (dependencies only point down):
 //! `fabric` (libfabric endpoints and address strings) → `rpc` (wire codec,
 //! progress engine, handler pools, engine config) → `flock` / `bedrock` →
-//! `ffi` (the only `extern "C"` code).
+//! `ffi` (the C face: every exported `extern "C"` function).
 
 pub mod bedrock;
 pub mod fabric;

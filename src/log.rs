@@ -4,9 +4,9 @@
 //! (the C face installs Margo-style loggers) or to stderr. The threshold can
 //! be preset with `MOCHI_LOG_LEVEL=trace|debug|info|warning|error|critical`.
 
-use parking_lot::RwLock;
+use arc_swap::ArcSwapOption;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Margo's log levels, with Margo's numeric values.
 #[repr(i32)]
@@ -65,7 +65,11 @@ impl Level {
 pub type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
 
 static THRESHOLD: AtomicI32 = AtomicI32::new(-1);
-static SINK: RwLock<Option<Sink>> = RwLock::new(None);
+/// The installed sink. Read without any lock: [`emit_with`] takes its own
+/// reference and calls the user's logger with nothing held, so a logger
+/// that logs, or installs another logger, cannot deadlock; a logger
+/// replaced while a message is on its way still finishes that message.
+static SINK: ArcSwapOption<Sink> = ArcSwapOption::const_empty();
 
 fn threshold() -> i32 {
     let t = THRESHOLD.load(Ordering::Relaxed);
@@ -82,13 +86,23 @@ pub fn set_level(level: Level) {
     THRESHOLD.store(level as i32, Ordering::Relaxed);
 }
 
-pub fn level() -> Level {
-    Level::from_i32(threshold()).unwrap_or(Level::Warning)
+/// Logs nothing at all, criticals included (`bedrock -v off`), until the
+/// next [`set_level`].
+pub fn set_off() {
+    THRESHOLD.store(OFF, Ordering::Relaxed);
+}
+
+/// The threshold above every level.
+const OFF: i32 = Level::Critical as i32 + 1;
+
+/// The current threshold; `None` when logging is off.
+pub fn level() -> Option<Level> {
+    Level::from_i32(threshold())
 }
 
 /// Installs (or removes, with `None`) the process-wide sink.
 pub fn set_sink(sink: Option<Sink>) {
-    *SINK.write() = sink;
+    SINK.store(sink.map(Arc::new));
 }
 
 pub fn enabled(level: Level) -> bool {
@@ -100,7 +114,7 @@ pub fn emit_with(threshold: Level, level: Level, message: &str) {
     if level < threshold {
         return;
     }
-    match &*SINK.read() {
+    match SINK.load_full() {
         Some(sink) => sink(level, message),
         None => {
             // One write per line: lines of concurrent processes sharing a
@@ -136,3 +150,25 @@ macro_rules! info { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Info,
 macro_rules! warning { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Warning, $($arg)*) }; }
 #[macro_export]
 macro_rules! error { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Error, $($arg)*) }; }
+
+/// Serializes the unit tests that change the process-wide threshold or sink.
+#[cfg(test)]
+pub(crate) static TEST_GLOBALS: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn off_silences_criticals_too() {
+        let _globals = TEST_GLOBALS.lock();
+        let before = THRESHOLD.load(Ordering::Relaxed);
+        set_off();
+        assert!(!enabled(Level::Critical));
+        assert_eq!(level(), None);
+        set_level(Level::Critical);
+        assert!(enabled(Level::Critical) && !enabled(Level::Error));
+        assert_eq!(level(), Some(Level::Critical));
+        THRESHOLD.store(before, Ordering::Relaxed);
+    }
+}

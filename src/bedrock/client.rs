@@ -2,7 +2,7 @@
 //! handles on several (from an address list or a Flock group file).
 
 use super::error::BedrockError;
-use super::protocol;
+use super::protocol::{self, MAX_LOOKUP_WAIT};
 use crate::flock::client::{Client as FlockClient, GroupHandle};
 use crate::rpc::{Address, Engine};
 use std::time::Duration;
@@ -33,9 +33,13 @@ impl ServiceHandle {
     }
 
     fn call(&self, rpc: &str, args: &[&str]) -> Result<String> {
+        self.call_within(rpc, args, protocol::CLIENT_TIMEOUT)
+    }
+
+    fn call_within(&self, rpc: &str, args: &[&str], timeout: Duration) -> Result<String> {
         let bytes = self
             .engine
-            .call(&self.address, rpc, self.provider_id, protocol::encode_args(args), protocol::CLIENT_TIMEOUT)
+            .call(&self.address, rpc, self.provider_id, protocol::encode_args(args), timeout)
             .map_err(|e| BedrockError::msg(format!("{rpc} to {}: {e}", self.address)))?;
         match protocol::decode_result(&bytes).map_err(|e| BedrockError::msg(format!("malformed answer to {rpc}: {e}")))? {
             Ok(value) => Ok(value),
@@ -98,9 +102,16 @@ impl ServiceHandle {
     }
 
     /// Looks up a provider (`name` or `type:id`), waiting up to `timeout`
-    /// for it to appear; returns (name, type, provider id).
+    /// (at most [`MAX_LOOKUP_WAIT`], the server's bound) for it to appear;
+    /// returns (name, type, provider id).
     pub fn lookup_provider(&self, spec: &str, timeout: Duration) -> Result<(String, String, u16)> {
-        let text = self.call(protocol::LOOKUP_PROVIDER, &[spec, &timeout.as_secs_f64().to_string()])?;
+        let wait = timeout.min(MAX_LOOKUP_WAIT);
+        // The call itself may take the wait plus an ordinary call's time.
+        let text = self.call_within(
+            protocol::LOOKUP_PROVIDER,
+            &[spec, &wait.as_secs_f64().to_string()],
+            wait + protocol::CLIENT_TIMEOUT,
+        )?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| BedrockError::msg(e.to_string()))?;
         Ok((
             v["name"].as_str().unwrap_or_default().to_string(),

@@ -136,11 +136,20 @@ fn toml_value_to_json(v: &toml::Value) -> Result<Value> {
     })
 }
 
+/// How deep simplified-JSON expansion may nest the document: the nesting
+/// limit of the JSON parser itself. Without a bound, one key made of
+/// thousands of dots builds an object so deep that every later recursive
+/// walk of the document (filtering, validation, dropping) overflows the
+/// stack.
+pub const MAX_EXPANDED_DEPTH: usize = 128;
+
 /// Simplified-JSON expansion of a parsed document: in every object
 /// (recursively through objects, not through arrays) a key `"a.b.c": v`
 /// becomes `{"a": {"b": {"c": v}}}`, merged with its siblings. Keys are
 /// processed in sorted order; a later key wins where values conflict (a
 /// non-object in the way of a dotted path is replaced by an object).
+/// A key whose expansion would nest the document deeper than
+/// [`MAX_EXPANDED_DEPTH`] objects is an error naming that key.
 ///
 /// A `null` root becomes `{}`; a root array has each of its object
 /// elements expanded (the per-process configuration form); a scalar root
@@ -148,54 +157,79 @@ fn toml_value_to_json(v: &toml::Value) -> Result<Value> {
 pub fn expand_simplified_json(v: Value) -> Result<Value> {
     match v {
         Value::Null => Ok(Value::Object(Map::new())),
-        Value::Object(m) => Ok(Value::Object(expand_object(&m))),
+        Value::Object(m) => Ok(Value::Object(expand_object(&m, 0)?)),
         Value::Array(items) => Ok(Value::Array(
             items
                 .into_iter()
                 .map(|item| match item {
-                    Value::Object(m) => Value::Object(expand_object(&m)),
-                    other => other,
+                    Value::Object(m) => expand_object(&m, 1).map(Value::Object),
+                    other => Ok(other),
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
         )),
         other => Err(BedrockError::InvalidRoot(json_type(&other))),
     }
 }
 
-fn expand_object(input: &Map<String, Value>) -> Map<String, Value> {
+/// `depth`: how many objects enclose the members of the object built.
+fn expand_object(input: &Map<String, Value>, depth: usize) -> Result<Map<String, Value>> {
     let mut out = Map::new();
-    expand_into(input, &mut out);
-    out
+    expand_into(input, &mut out, depth)?;
+    Ok(out)
 }
 
-fn expand_into(input: &Map<String, Value>, out: &mut Map<String, Value>) {
+fn expand_into(input: &Map<String, Value>, out: &mut Map<String, Value>, depth: usize) -> Result<()> {
     for (key, value) in input {
+        let segments = key.split('.').count();
+        if depth + segments > MAX_EXPANDED_DEPTH {
+            return Err(BedrockError::KeyNestsTooDeep { key: abbreviate_key(key), limit: MAX_EXPANDED_DEPTH });
+        }
         let segments: Vec<&str> = key.split('.').collect();
-        insert_path(out, &segments, value);
+        insert_path(out, &segments, value, depth)?;
+    }
+    Ok(())
+}
+
+/// A key as error messages show it: whole when short, otherwise its start
+/// and its length (such keys can be megabytes long).
+fn abbreviate_key(key: &str) -> String {
+    const SHOWN: usize = 64;
+    match key.char_indices().nth(SHOWN) {
+        None => key.to_string(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &key[..cut], key.len()),
     }
 }
 
-/// Stores `value` at `segments` under `map`, creating (or replacing
-/// non-object values by) the intermediate objects; an object value is
-/// merged into what is already there, itself being expanded.
-fn insert_path(map: &mut Map<String, Value>, segments: &[&str], value: &Value) {
-    match (segments, value) {
-        ([], _) => {}
-        ([last], v) if !v.is_object() => {
-            map.insert((*last).to_string(), v.clone());
-        }
-        ([first, rest @ ..], v) => {
-            let slot = map.entry((*first).to_string()).or_insert_with(|| Value::Object(Map::new()));
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
-            }
-            if let Value::Object(target) = slot {
-                match (rest, v) {
-                    ([], Value::Object(nested)) => expand_into(nested, target),
-                    _ => insert_path(target, rest, v),
-                }
-            }
-        }
+/// Stores `value` at `segments` under `map` (whose members are `depth`
+/// objects deep), creating (or replacing non-object values by) the
+/// intermediate objects; an object value is merged into what is already
+/// there, itself being expanded. Iterates over the segments, so the walk
+/// itself does not recurse per level.
+fn insert_path(map: &mut Map<String, Value>, segments: &[&str], value: &Value, depth: usize) -> Result<()> {
+    let Some((last, path)) = segments.split_last() else { return Ok(()) };
+    let mut target = map;
+    for segment in path {
+        target = object_slot(target, segment);
+    }
+    if let Value::Object(nested) = value {
+        let target = object_slot(target, last);
+        expand_into(nested, target, depth + segments.len())
+    } else {
+        target.insert((*last).to_string(), value.clone());
+        Ok(())
+    }
+}
+
+/// The object stored under `key` in `map`, created (or replacing a
+/// non-object value) when needed.
+fn object_slot<'m>(map: &'m mut Map<String, Value>, key: &str) -> &'m mut Map<String, Value> {
+    let slot = map.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    match slot {
+        Value::Object(m) => m,
+        _ => unreachable!("the slot was just made an object"),
     }
 }
 
@@ -1216,6 +1250,56 @@ type = "flock"
         assert_eq!(load_json(r#"{"margo": {"mercury": {}}}"#), json!({"margo": {"mercury": {}}}));
         // Objects under dotted keys are merged and expanded too.
         assert_eq!(load_json(r#"{"a.b": {"c.d": 1}, "a.b.e": 2}"#), json!({"a": {"b": {"c": {"d": 1}, "e": 2}}}));
+    }
+
+    #[test]
+    fn dotted_keys_nest_at_most_max_expanded_depth() {
+        let key = |levels: usize| vec!["k"; levels].join(".");
+        // Exactly the limit is accepted, and the walks after expansion
+        // (filtering, rank locators, drop) cope with it on a test thread's
+        // stack.
+        let deepest = load_json(&format!(r#"{{"{}": 1}}"#, key(MAX_EXPANDED_DEPTH)));
+        let mut v = &deepest;
+        for _ in 0..MAX_EXPANDED_DEPTH {
+            v = &v["k"];
+        }
+        assert_eq!(v, &json!(1));
+        // One more level is an error naming the key.
+        let e = err_text(&format!(r#"{{"{}": 1}}"#, key(MAX_EXPANDED_DEPTH + 1)));
+        assert_eq!(
+            e,
+            format!(
+                r#"Invalid configuration: key "{}... (257 bytes)" nests the configuration deeper than 128 levels"#,
+                &key(MAX_EXPANDED_DEPTH + 1)[..64]
+            )
+        );
+        // Depth adds up through objects nested under dotted keys, and in
+        // the elements of a root array.
+        let half = key(MAX_EXPANDED_DEPTH / 2);
+        assert!(load(&format!(r#"{{"{half}": {{"{half}": 1}}}}"#), ConfigFormat::Json, None).is_ok());
+        let e = err_text(&format!(r#"{{"{half}": {{"{half}.x": 1}}}}"#));
+        assert!(e.contains(&format!(r#"key "{}" nests"#, abbreviate_key(&format!("{half}.x")))), "{e}");
+        assert_eq!(abbreviate_key("short.key"), "short.key");
+        let e = load(&format!(r#"[{{"{}": 1}}]"#, key(MAX_EXPANDED_DEPTH)), ConfigFormat::Json, None).unwrap_err();
+        assert!(matches!(e, BedrockError::KeyNestsTooDeep { limit: MAX_EXPANDED_DEPTH, .. }), "{e}");
+    }
+
+    #[test]
+    fn a_key_of_thousands_of_dots_is_an_error_not_a_stack_overflow() {
+        // The fuzzer's input: one key of ~11 700 dots (it killed the daemon
+        // with SIGSEGV). The message shows the key's start and its length.
+        let dots = ".".repeat(11_700);
+        let e = err_text(&format!(r#"{{"{dots}": 1}}"#));
+        assert_eq!(
+            e,
+            format!(
+                r#"Invalid configuration: key "{}... (11700 bytes)" nests the configuration deeper than 128 levels"#,
+                ".".repeat(64)
+            )
+        );
+        // The same key under an `__if__` filter and inside a root array.
+        let e = err_text(&format!(r#"[{{"__if__": true, "a.{dots}": {{"__if__": false}}}}]"#));
+        assert!(e.starts_with(r#"Invalid configuration: key "a...."#), "{e}");
     }
 
     #[test]

@@ -39,7 +39,7 @@ struct Cli {
 
 fn set_level(text: &str) -> Result<(), String> {
     if text == "off" {
-        log::set_level(Level::Critical);
+        log::set_off();
         return Ok(());
     }
     let level = Level::parse(text).ok_or_else(|| format!("invalid log level \"{text}\""))?;

@@ -40,6 +40,10 @@ pub enum BedrockError {
     ArrayWithoutMpi,
     #[error("Ambiguous configuration did not resolve to a single possibility for the process")]
     AmbiguousConfiguration,
+    /// Ours (upstream recurses without a bound): a dotted key whose
+    /// expansion nests the document deeper than `limit` objects.
+    #[error("Invalid configuration: key \"{key}\" nests the configuration deeper than {limit} levels")]
+    KeyNestsTooDeep { key: String, limit: usize },
     /// Ours (upstream fails with a JSON-library iterator error).
     #[error("Invalid configuration: the root should be an object (found {0})")]
     InvalidRoot(&'static str),

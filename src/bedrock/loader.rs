@@ -7,43 +7,39 @@
 //! (`libflock-bedrock-module.so`) load nothing: Flock is built in.
 
 use super::error::BedrockError;
+use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
 use parking_lot::Mutex;
-use std::ffi::{CStr, CString};
 
-static LOADED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Paths loaded so far, with the libraries they opened (none for the
+/// built-in Flock module's names). Never closed, as upstream: a module's
+/// code runs for the whole life of the process.
+static LOADED: Mutex<Vec<(String, Option<Library>)>> = Mutex::new(Vec::new());
 
 /// Loads `path` once; returns false if it was already loaded.
 pub fn load(path: &str) -> Result<bool, BedrockError> {
     super::modules::register_builtins();
     let mut loaded = LOADED.lock();
-    if loaded.iter().any(|p| p == path) {
+    if loaded.iter().any(|(p, _)| p == path) {
         return Ok(false);
     }
-    if !super::modules::is_builtin_library(path) {
-        let c_path =
-            CString::new(path).map_err(|_| BedrockError::msg(format!("Could not dlopen library {path}: NUL in path")))?;
-        let target = if path.is_empty() { std::ptr::null() } else { c_path.as_ptr() };
-        // SAFETY: dlopen with a valid (or NULL: main program) path; the
-        // handle is kept forever (RTLD_NODELETE), as upstream does.
-        let handle = unsafe { libc::dlopen(target, libc::RTLD_NOW | libc::RTLD_GLOBAL | libc::RTLD_NODELETE) };
-        if handle.is_null() {
-            // SAFETY: dlerror returns NULL or a valid message string.
-            let why = unsafe {
-                let e = libc::dlerror();
-                if e.is_null() {
-                    "unknown error".to_string()
-                } else {
-                    CStr::from_ptr(e).to_string_lossy().into_owned()
-                }
-            };
-            return Err(BedrockError::msg(format!("Could not dlopen library {path}: {why}")));
-        }
-    }
-    loaded.push(path.to_string());
+    let library = if super::modules::is_builtin_library(path) {
+        None
+    } else {
+        // An empty path is the main program (dlopen(NULL)).
+        let target = (!path.is_empty()).then_some(path);
+        // SAFETY: loading a library runs its initializers: that is the point
+        // (modules register themselves from them), and is what the user
+        // asked for by naming the library; RTLD_NODELETE keeps its code
+        // mapped even if the handle were closed, as upstream does.
+        let library = unsafe { Library::open(target, RTLD_NOW | RTLD_GLOBAL | libc::RTLD_NODELETE) }
+            .map_err(|e| BedrockError::msg(format!("Could not dlopen library {path}: {e}")))?;
+        Some(library)
+    };
+    loaded.push((path.to_string(), library));
     Ok(true)
 }
 
 /// Libraries loaded so far, in load order.
 pub fn loaded() -> Vec<String> {
-    LOADED.lock().clone()
+    LOADED.lock().iter().map(|(p, _)| p.clone()).collect()
 }

@@ -37,6 +37,12 @@ pub const ALL: [&str; 13] = [
 /// Default timeout of client calls.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest a `bedrock_lookup_provider` handler waits for the provider
+/// to appear, whatever timeout the caller asked for (upstream waits in a
+/// cheap user-level thread; here the wait parks one of the engine's handler
+/// threads, so it is bounded).
+pub const MAX_LOOKUP_WAIT: Duration = Duration::from_secs(60);
+
 /// Arguments: a list of strings (every management RPC takes strings, plus
 /// numbers sent as text where needed).
 pub fn encode_args(args: &[&str]) -> Vec<u8> {

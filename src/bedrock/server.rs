@@ -7,7 +7,7 @@ use super::dependency_spec::{dependency_specs, ArgobotsRef, DependencySpec, Loca
 use super::error::BedrockError;
 use super::loader;
 use super::module::{self, ComponentArgs, DependencyDecl, ProviderEntry, Resolved, ResolvedDependency};
-use super::protocol::{self, Answer, Refusal};
+use super::protocol::{self, Answer, Refusal, MAX_LOOKUP_WAIT};
 use crate::rpc::{Engine, Mode, Pool, Request};
 use parking_lot::{Condvar, Mutex};
 use serde_json::Value;
@@ -29,12 +29,76 @@ struct Inner {
     bedrock_pool: String,
     timeout: Duration,
     libraries: Mutex<Libraries>,
-    providers: Mutex<Vec<Arc<ProviderEntry>>>,
+    providers: Mutex<Providers>,
+    /// Signalled when a provider appears or the server stops (lookups wait
+    /// on it).
     appeared: Condvar,
     finalized: AtomicBool,
     /// Engine 0's address of every MPI rank, when the config uses
     /// `name@RANK` locators and the server runs under an MPI launcher.
     rank_addresses: Option<Vec<String>>,
+}
+
+/// The providers of a server, and the names and ids of those being
+/// created: a name or id is checked against both and reserved in one step
+/// under the lock, so two concurrent adds of one name or id cannot both
+/// pass the check while the first is still being created.
+#[derive(Default)]
+struct Providers {
+    live: Vec<Arc<ProviderEntry>>,
+    reserved: Vec<(String, u16)>,
+}
+
+impl Providers {
+    /// Every name and id in use: live providers and reservations.
+    fn names_and_ids(&self) -> impl Iterator<Item = (&str, u16)> {
+        self.live.iter().map(|p| (p.name.as_str(), p.provider_id)).chain(self.reserved.iter().map(|(n, id)| (n.as_str(), *id)))
+    }
+
+    /// Where the live provider named `spec` (a name or `type:id`) is.
+    fn position(&self, spec: &str) -> Option<usize> {
+        match spec.split_once(':') {
+            Some((t, id)) => self.live.iter().position(|p| p.type_name == t && id.parse() == Ok(p.provider_id)),
+            None => self.live.iter().position(|p| p.name == spec),
+        }
+    }
+
+    fn find(&self, spec: &str) -> Option<&Arc<ProviderEntry>> {
+        self.position(spec).map(|i| &self.live[i])
+    }
+}
+
+/// A provider name and id reserved while the provider is created; the
+/// reservation goes when this is dropped (creation failed or panicked) or
+/// when [`Reservation::fulfil`] replaces it with the provider.
+struct Reservation<'s> {
+    inner: &'s Inner,
+    name: String,
+    id: u16,
+}
+
+impl Reservation<'_> {
+    /// The provider takes the reservation's place, in one step.
+    fn fulfil(self, entry: Arc<ProviderEntry>) {
+        let mut providers = self.inner.providers.lock();
+        self.release(&mut providers);
+        providers.live.push(entry);
+        drop(providers);
+        self.inner.appeared.notify_all();
+        // Dropping self now finds nothing left to release.
+    }
+
+    fn release(&self, providers: &mut Providers) {
+        if let Some(i) = providers.reserved.iter().position(|(n, i)| *n == self.name && *i == self.id) {
+            providers.reserved.swap_remove(i);
+        }
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.release(&mut self.inner.providers.lock());
+    }
 }
 
 /// (rank, size) when started by an MPI launcher (Open MPI's, MPICH's Hydra,
@@ -97,7 +161,7 @@ impl Server {
             bedrock_pool,
             timeout: Duration::from_secs_f64(cfg.bedrock.dependency_resolution_timeout.max(0.0)),
             libraries: Mutex::new(cfg.libraries.clone()),
-            providers: Mutex::new(Vec::new()),
+            providers: Mutex::new(Providers::default()),
             appeared: Condvar::new(),
             finalized: AtomicBool::new(false),
             rank_addresses,
@@ -234,21 +298,17 @@ impl Server {
     pub fn remove_provider(&self, spec: &str) -> Result<()> {
         let removed = {
             let mut providers = self.inner.providers.lock();
-            let position = match spec.split_once(':') {
-                Some((t, id)) => providers.iter().position(|p| p.type_name == t && id.parse() == Ok(p.provider_id)),
-                None => providers.iter().position(|p| p.name == spec),
-            };
-            let Some(i) = position else {
+            let Some(i) = providers.position(spec) else {
                 return Err(BedrockError::msg(format!("Provider with spec \"{spec}\" not found")));
             };
-            let name = &providers[i].name;
-            if let Some(dependent) = providers.iter().find(|p| p.local_dependencies.contains(name)) {
+            let name = &providers.live[i].name;
+            if let Some(dependent) = providers.live.iter().find(|p| p.local_dependencies.contains(name)) {
                 return Err(BedrockError::msg(format!(
                     "Cannot remove provider \"{name}\": provider \"{}\" depends on it (remove it first)",
                     dependent.name
                 )));
             }
-            providers.remove(i)
+            providers.live.remove(i)
         };
         // Destroyed here, outside the lock: a component may call back into
         // the server while it stops.
@@ -278,24 +338,22 @@ impl Server {
             Some((t, id)) => {
                 let id: u16 = id.parse().ok()?;
                 providers
+                    .live
                     .iter()
                     .find(|p| p.provider_id == id && (p.type_name == t || expected_type.is_some_and(|e| e == p.type_name)))
             }
-            None => providers.iter().find(|p| p.name == spec),
+            None => providers.find(spec),
         };
         found.cloned()
     }
 
+    /// `bedrock_lookup_provider`: waits up to `timeout` seconds (at most
+    /// [`MAX_LOOKUP_WAIT`]) for the provider to appear.
     fn lookup_rpc(&self, spec: &str, timeout: &str) -> std::result::Result<String, String> {
-        let timeout = timeout.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0).unwrap_or(0.0);
-        let deadline = Instant::now() + Duration::from_secs_f64(timeout.min(3600.0));
+        let deadline = Instant::now() + lookup_wait(timeout);
         let mut providers = self.inner.providers.lock();
         loop {
-            let found = match spec.split_once(':') {
-                Some((t, id)) => providers.iter().find(|p| p.type_name == t && id.parse() == Ok(p.provider_id)),
-                None => providers.iter().find(|p| p.name == spec),
-            };
-            if let Some(p) = found {
+            if let Some(p) = providers.find(spec) {
                 return Ok(serde_json::json!({"name": p.name, "type": p.type_name, "provider_id": p.provider_id}).to_string());
             }
             if Instant::now() >= deadline || self.inner.finalized.load(Ordering::Acquire) {
@@ -345,15 +403,15 @@ impl Server {
             args.dependencies.insert(decl.name.clone(), resolved);
         }
         args.declared = decls;
-        let id = {
-            let providers = self.inner.providers.lock();
-            config::check_new_provider(
-                &spec.name,
-                spec.provider_id,
-                providers.iter().map(|p| (p.name.as_str(), p.provider_id)),
-                self.inner.bedrock_id,
-            )?
+        // Check and reserve the name and id in one step (creation happens
+        // outside the lock: a component may call back into the server).
+        let reservation = {
+            let mut providers = self.inner.providers.lock();
+            let id = config::check_new_provider(&spec.name, spec.provider_id, providers.names_and_ids(), self.inner.bedrock_id)?;
+            providers.reserved.push((spec.name.clone(), id));
+            Reservation { inner: &self.inner, name: spec.name.clone(), id }
         };
+        let id = reservation.id;
         args.provider_id = id;
         let component = module.create(args).map_err(|e| BedrockError::WhileCreatingProvider {
             name: spec.name.clone(),
@@ -370,8 +428,7 @@ impl Server {
             local_dependencies,
             component,
         });
-        self.inner.providers.lock().push(entry);
-        self.inner.appeared.notify_all();
+        reservation.fulfil(entry);
         Ok(id)
     }
 
@@ -475,6 +532,7 @@ impl Server {
             .inner
             .providers
             .lock()
+            .live
             .iter()
             .map(|p| ProviderReport {
                 name: p.name.clone(),
@@ -493,7 +551,7 @@ impl Server {
 
     /// Destroys providers, newest first (dependents before dependencies).
     fn stop_providers(&self) {
-        let mut list = std::mem::take(&mut *self.inner.providers.lock());
+        let mut list = std::mem::take(&mut self.inner.providers.lock().live);
         while let Some(p) = list.pop() {
             drop(p);
         }
@@ -519,10 +577,168 @@ impl Server {
     }
 }
 
+/// How long a lookup may wait: the caller's timeout in seconds (0 when it
+/// is not a finite non-negative number), at most [`MAX_LOOKUP_WAIT`].
+fn lookup_wait(timeout: &str) -> Duration {
+    let seconds = timeout.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0).unwrap_or(0.0);
+    Duration::from_secs_f64(seconds.min(MAX_LOOKUP_WAIT.as_secs_f64()))
+}
+
 fn failed(e: impl std::fmt::Display) -> Refusal {
     Refusal::Failed(e.to_string())
 }
 
 fn arg(args: &[String], i: usize) -> std::result::Result<&str, String> {
     args.get(i).map(String::as_str).ok_or_else(|| format!("missing argument {i}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bedrock::module::{Component, Module};
+    use crossbeam_channel::{bounded, Receiver, Sender};
+    use std::any::Any;
+    use std::sync::{Barrier, OnceLock};
+
+    const GATED: &str = "server_test_gated";
+
+    /// A module whose components, when their config says `"block": true`,
+    /// announce their creation and wait to be released (`"fail": true`:
+    /// creation fails).
+    struct Gated {
+        entered: Sender<String>,
+        release: Receiver<()>,
+    }
+
+    struct Nothing;
+
+    impl Component for Nothing {
+        fn config(&self) -> Value {
+            serde_json::json!({})
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+    }
+
+    impl Module for Gated {
+        fn name(&self) -> &str {
+            GATED
+        }
+        fn dependencies(&self, _: &ComponentArgs) -> Result<Vec<DependencyDecl>> {
+            Ok(Vec::new())
+        }
+        fn create(&self, args: ComponentArgs) -> Result<Box<dyn Component>> {
+            if args.config["fail"] == true {
+                return Err(BedrockError::msg("asked to fail"));
+            }
+            if args.config["block"] == true {
+                let _ = self.entered.send(args.name);
+                // Bounded, so a broken test fails instead of hanging.
+                self.release.recv_timeout(Duration::from_secs(30)).map_err(|_| BedrockError::msg("never released"))?;
+            }
+            Ok(Box::new(Nothing))
+        }
+    }
+
+    /// (announcements of blocked creations, releases)
+    fn gate() -> &'static (Receiver<String>, Sender<()>) {
+        static GATE: OnceLock<(Receiver<String>, Sender<()>)> = OnceLock::new();
+        GATE.get_or_init(|| {
+            let (entered, announced) = bounded(16);
+            let (release_tx, release) = bounded(16);
+            module::register(Arc::new(Gated { entered, release }));
+            (announced, release_tx)
+        })
+    }
+
+    fn spec(name: &str, id: Option<u16>, block: bool) -> ProviderSpec {
+        let mut v = serde_json::json!({"name": name, "type": GATED, "config": {"block": block}});
+        if let Some(id) = id {
+            v["provider_id"] = id.into();
+        }
+        ProviderSpec::from_json_str(&v.to_string()).unwrap()
+    }
+
+    fn server() -> Server {
+        gate();
+        Server::start("na+sm", "{}", ConfigFormat::Json).unwrap()
+    }
+
+    #[test]
+    fn a_name_or_id_being_created_is_taken() {
+        let server = server();
+        let (announced, release) = gate();
+        let creating = {
+            let s = server.clone();
+            std::thread::spawn(move || s.add_provider(spec("slow", Some(7), true)))
+        };
+        assert_eq!(announced.recv_timeout(Duration::from_secs(30)).unwrap(), "slow");
+        // While "slow" (id 7) is being created, its name and id are taken.
+        assert_eq!(server.add_provider(spec("slow", Some(8), false)), Err(BedrockError::NameInUse("slow".into())));
+        assert_eq!(server.add_provider(spec("other", Some(7), false)), Err(BedrockError::ProviderIdInUse(7)));
+        // An automatic id skips it.
+        let auto = server.add_provider(spec("auto", None, false)).unwrap();
+        assert_ne!(auto, 7);
+        // Not visible to lookups until created.
+        assert!(server.lookup_rpc("slow", "0").is_err());
+        release.send(()).unwrap();
+        assert_eq!(creating.join().unwrap(), Ok(7));
+        assert!(server.lookup_rpc(&format!("{GATED}:7"), "0").unwrap().contains("\"slow\""));
+        // A failed creation gives its name and id back.
+        let mut failing = spec("fails", Some(9), false);
+        failing.config["fail"] = true.into();
+        assert!(matches!(server.add_provider(failing), Err(BedrockError::WhileCreatingProvider { .. })));
+        assert_eq!(server.add_provider(spec("fails", Some(9), false)), Ok(9));
+        server.finalize();
+    }
+
+    #[test]
+    fn concurrent_adds_of_one_name_or_id_one_wins() {
+        let server = server();
+        let contenders = 8;
+        let race = |make: fn(usize) -> ProviderSpec| -> Vec<Result<u16>> {
+            let barrier = Arc::new(Barrier::new(contenders));
+            let threads: Vec<_> = (0..contenders)
+                .map(|i| {
+                    let (s, b) = (server.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        b.wait();
+                        s.add_provider(make(i))
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        };
+        let same_name = race(|i| spec("same", Some(100 + i as u16), false));
+        assert_eq!(same_name.iter().filter(|r| r.is_ok()).count(), 1, "{same_name:?}");
+        assert!(same_name.iter().filter_map(|r| r.as_ref().err()).all(|e| *e == BedrockError::NameInUse("same".into())));
+        let same_id = race(|i| spec(&format!("id_{i}"), Some(200), false));
+        assert_eq!(same_id.iter().filter(|r| r.is_ok()).count(), 1, "{same_id:?}");
+        assert!(same_id.iter().filter_map(|r| r.as_ref().err()).all(|e| *e == BedrockError::ProviderIdInUse(200)));
+        server.finalize();
+    }
+
+    #[test]
+    fn lookups_wait_for_the_provider_within_a_bound() {
+        let server = server();
+        // Not there, no wait asked: at once.
+        assert_eq!(server.lookup_rpc("later", "0"), Err("Could not find provider with spec \"later\"".to_string()));
+        // A waiting lookup returns when the provider appears.
+        let waiting = {
+            let s = server.clone();
+            std::thread::spawn(move || s.lookup_rpc("later", "3600"))
+        };
+        server.add_provider(spec("later", Some(3), false)).unwrap();
+        let found = waiting.join().unwrap().unwrap();
+        assert!(found.contains("\"later\"") && found.contains("\"provider_id\":3"), "{found}");
+        // The wait a caller may ask for is bounded.
+        assert_eq!(lookup_wait("3600"), MAX_LOOKUP_WAIT);
+        assert_eq!(lookup_wait("1e300"), MAX_LOOKUP_WAIT);
+        assert_eq!(lookup_wait("2.5"), Duration::from_millis(2500));
+        for bad in ["-1", "NaN", "inf", "soon", ""] {
+            assert_eq!(lookup_wait(bad), Duration::ZERO, "{bad}");
+        }
+        server.finalize();
+    }
 }

@@ -6,7 +6,8 @@
 #[path = "common/fabric_start.rs"]
 mod fabric_start;
 
-use std::ffi::{c_char, c_int, CStr, CString};
+use libloading::os::unix::{Library, Symbol, RTLD_GLOBAL, RTLD_NOW};
+use std::ffi::{c_char, c_int, CString};
 
 type DaemonMain = unsafe extern "C" fn(c_int, *const *const c_char) -> c_int;
 
@@ -25,16 +26,21 @@ fn candidates() -> Vec<String> {
     out
 }
 
-fn dlerror() -> String {
-    // SAFETY: dlerror returns NULL or a valid message.
-    unsafe {
-        let e = libc::dlerror();
-        if e.is_null() {
-            "unknown error".into()
-        } else {
-            CStr::from_ptr(e).to_string_lossy().into_owned()
+/// Opens the first candidate that loads; otherwise what each one said.
+fn open_libmochi() -> Result<Library, Vec<String>> {
+    let mut tried = Vec::new();
+    for c in candidates() {
+        if c.contains('/') && !std::path::Path::new(&c).exists() {
+            continue;
+        }
+        // SAFETY: loading libmochi runs its initializers, which is what we
+        // want; RTLD_GLOBAL so that module libraries bind to this instance.
+        match unsafe { Library::open(Some(&c), RTLD_NOW | RTLD_GLOBAL) } {
+            Ok(lib) => return Ok(lib),
+            Err(e) => tried.push(format!("{c}: {e}")),
         }
     }
+    Err(tried)
 }
 
 fn main() {
@@ -49,34 +55,26 @@ fn main() {
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
-    let mut tried = Vec::new();
-    let mut handle = std::ptr::null_mut();
-    for c in candidates() {
-        let is_path = c.contains('/');
-        if is_path && !std::path::Path::new(&c).exists() {
-            continue;
+    // Kept open for the whole process (std::process::exit below never
+    // drops it).
+    let library = match open_libmochi() {
+        Ok(lib) => lib,
+        Err(tried) => {
+            eprintln!("bedrock: error: cannot load libmochi (set MOCHI_LIBRARY to its path). Tried:\n  {}", tried.join("\n  "));
+            std::process::exit(1);
         }
-        let Ok(path) = CString::new(c.clone()) else { continue };
-        // SAFETY: dlopen with a valid path; kept for the process's life.
-        handle = unsafe { libc::dlopen(path.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-        if !handle.is_null() {
-            break;
-        }
-        tried.push(format!("{c}: {}", dlerror()));
-    }
-    if handle.is_null() {
-        eprintln!("bedrock: error: cannot load libmochi (set MOCHI_LIBRARY to its path). Tried:\n  {}", tried.join("\n  "));
-        std::process::exit(1);
-    }
+    };
     // libmochi brought libfabric in; initialize it now, quickly.
     fabric_start::init_libfabric();
-    // SAFETY: looking up a function we export with this exact signature.
-    let sym = unsafe { libc::dlsym(handle, c"bedrock_daemon_main".as_ptr()) };
-    if sym.is_null() {
-        eprintln!("bedrock: error: the loaded libmochi has no bedrock_daemon_main: {}", dlerror());
-        std::process::exit(1);
-    }
-    let main_fn: DaemonMain = unsafe { std::mem::transmute::<*mut libc::c_void, DaemonMain>(sym) };
+    // SAFETY: bedrock_daemon_main is exported by libmochi with exactly the
+    // DaemonMain signature.
+    let main_fn: Symbol<DaemonMain> = match unsafe { library.get(b"bedrock_daemon_main\0") } {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("bedrock: error: the loaded libmochi has no bedrock_daemon_main: {e}");
+            std::process::exit(1);
+        }
+    };
     let args: Vec<CString> = std::env::args_os().map(|a| CString::new(a.into_encoded_bytes()).unwrap_or_default()).collect();
     let argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
     // SAFETY: argv holds argc valid strings that outlive the call.

@@ -107,7 +107,8 @@ pub fn engine_any(mid: margo_instance_id) -> Result<Engine, HandleError> {
     instance_ref(mid)?.engine.lock().clone().ok_or(HandleError::Finalized)
 }
 
-/// Finalizes and drops the engine; the handle stays valid but dead.
+/// Finalizes the engine. The handle keeps it, finalized (calls through it
+/// fail, waiting on it returns at once), and stays valid until released.
 pub fn instance_finalize(mid: margo_instance_id) -> Result<(), HandleError> {
     let inst = instance_ref(mid)?;
     let engine = inst.engine.lock().clone();

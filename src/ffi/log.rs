@@ -127,9 +127,97 @@ pub unsafe extern "C" fn margo_set_global_logger(logger: *const margo_logger) ->
 /// As `margo_set_global_logger`.
 #[no_mangle]
 pub unsafe extern "C" fn margo_set_logger(mid: margo_instance_id, logger: *const margo_logger) -> c_int {
-    if handles::engine_any(mid).is_err() {
-        log::emit(Level::Error, "margo_set_logger: invalid instance");
-        return -1;
+    guard("margo_set_logger", -1, || {
+        if handles::engine_any(mid).is_err() {
+            log::emit(Level::Error, "margo_set_logger: invalid instance");
+            return -1;
+        }
+        // SAFETY: the caller's promise, passed on.
+        unsafe { margo_set_global_logger(logger) }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ptr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    const MARK: &str = "log-reentry-test";
+    static FIRST_CALLS: AtomicUsize = AtomicUsize::new(0);
+    static NESTED_SEEN: AtomicUsize = AtomicUsize::new(0);
+    static SECOND_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    fn marked(message: *const c_char) -> Option<String> {
+        // SAFETY: our sink always passes a valid NUL-terminated string.
+        let text = unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned();
+        text.contains(MARK).then_some(text)
     }
-    margo_set_global_logger(logger)
+
+    /// Replaces the logger: installed by the first logger from inside its
+    /// own callback.
+    unsafe extern "C" fn second_logger(_uargs: *mut c_void, message: *const c_char) {
+        if marked(message).is_some() {
+            SECOND_CALLS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Logs again (once) and then installs `second_logger`, all from inside
+    /// the callback: both used to deadlock on the sink's lock.
+    unsafe extern "C" fn first_logger(_uargs: *mut c_void, message: *const c_char) {
+        let Some(text) = marked(message) else { return };
+        if text.contains("nested") {
+            NESTED_SEEN.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        FIRST_CALLS.fetch_add(1, Ordering::SeqCst);
+        let nested = CString::new(format!("{MARK}: nested")).unwrap();
+        // SAFETY: a valid string; the instance is ignored (process-wide).
+        unsafe { margo_log_message(ptr::null_mut(), MARGO_LOG_ERROR, nested.as_ptr()) };
+        let second = margo_logger {
+            uargs: ptr::null_mut(),
+            trace: None,
+            debug: None,
+            info: None,
+            warning: None,
+            error: Some(second_logger),
+            critical: None,
+        };
+        // SAFETY: a valid logger whose callbacks live for the whole program.
+        assert_eq!(unsafe { margo_set_global_logger(&second) }, 0);
+    }
+
+    #[test]
+    fn a_logger_that_logs_or_replaces_the_logger_does_not_deadlock() {
+        let _globals = crate::log::TEST_GLOBALS.lock();
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let first = margo_logger {
+                uargs: ptr::null_mut(),
+                trace: None,
+                debug: None,
+                info: None,
+                warning: None,
+                error: Some(first_logger),
+                critical: None,
+            };
+            // SAFETY: a valid logger whose callbacks live for the whole program.
+            assert_eq!(unsafe { margo_set_global_logger(&first) }, 0);
+            let msg = CString::new(format!("{MARK}: outer")).unwrap();
+            // SAFETY: a valid string.
+            unsafe { margo_log_message(ptr::null_mut(), MARGO_LOG_ERROR, msg.as_ptr()) };
+            // The replacement is in place for the next message.
+            // SAFETY: a valid string.
+            unsafe { margo_log_message(ptr::null_mut(), MARGO_LOG_ERROR, msg.as_ptr()) };
+            // SAFETY: NULL restores stderr.
+            assert_eq!(unsafe { margo_set_global_logger(ptr::null()) }, 0);
+            let _ = done.send(());
+        });
+        finished.recv_timeout(Duration::from_secs(30)).expect("a logger that logs or replaces the logger deadlocked");
+        assert_eq!(FIRST_CALLS.load(Ordering::SeqCst), 1);
+        assert_eq!(NESTED_SEEN.load(Ordering::SeqCst), 1);
+        assert_eq!(SECOND_CALLS.load(Ordering::SeqCst), 1);
+    }
 }

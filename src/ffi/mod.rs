@@ -1,4 +1,7 @@
-//! The C face: the only `extern "C"` code. Each file is one C concept;
+//! The C face: every exported `extern "C"` entry point, and the callbacks we
+//! hand to C plug-ins (outside it: the MPI bootstrap's `atexit` hook in
+//! `flock/bootstrap_mpi.rs`, the MPI function table in `flock/mpi_lib.rs`,
+//! and the programs' `fopen` interposer). Each file is one C concept;
 //! `handles` maps every C handle to its Rust type; `panic` is the boundary
 //! every entry point goes through.
 

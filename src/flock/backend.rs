@@ -42,6 +42,13 @@ pub struct BackendInit {
 pub trait Backend: Send + Sync {
     /// The effective config (defaults filled in).
     fn config(&self) -> serde_json::Value;
+    /// The effective config as `flock_provider_get_config` reports it
+    /// (compact JSON). By default [`Backend::config`]'s text, whose keys
+    /// are sorted; a backend whose upstream reports another key order
+    /// gives its text here.
+    fn config_text(&self) -> String {
+        self.config().to_string()
+    }
     /// Runs `f` on the current view (under the backend's lock).
     fn with_view(&self, f: &mut dyn FnMut(&GroupView));
     /// Like `with_view`, for backends whose view can be unavailable (C

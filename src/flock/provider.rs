@@ -228,7 +228,7 @@ impl Provider {
     /// (keys in upstream's order: gateway, group, file).
     pub fn config_string(&self) -> String {
         let inner = &self.inner;
-        let group_config = inner.backend.get().map(|b| b.config()).unwrap_or_else(|| serde_json::json!({}));
+        let group_config = inner.backend.get().map(|b| b.config_text()).unwrap_or_else(|| "{}".to_string());
         let mut s = format!(
             "{{\"gateway\":{{\"type\":{},\"config\":{}}},\"group\":{{\"type\":{},\"config\":{}}}",
             serde_json::Value::String(inner.gateway_type.clone()),

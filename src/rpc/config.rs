@@ -26,9 +26,14 @@ use std::collections::HashSet;
 pub const MARGO_VERSION: &str = "0.23.1";
 /// Name of the pool and xstream that represent the caller's own thread.
 pub const PRIMARY_NAME: &str = "__primary__";
-/// Upper bound on `rpc_thread_count`; upstream has none, but an absurd value
-/// would make us allocate billions of xstream descriptions.
-pub const MAX_RPC_THREAD_COUNT: i64 = 65536;
+/// The most xstreams (one thread each) an engine may have besides
+/// `__primary__`, which every engine has: those declared in
+/// `argobots.xstreams` and those `use_progress_thread` and
+/// `rpc_thread_count` generate, together; also the most an engine accepts
+/// at run time. So `rpc_thread_count` is at most 1024. Upstream has no bound, but a
+/// configuration asking for more threads than this is a mistake (a typo'd
+/// count, a fuzzer), and accepting it would start that many threads.
+pub const MAX_XSTREAMS: usize = 1024;
 
 /// Upstream stores these settings in a C `int`; larger values would be
 /// silently truncated there, so they are rejected here.
@@ -383,16 +388,45 @@ fn check_unique<'a>(names: impl Iterator<Item = Option<&'a str>>, array_path: &s
     Ok(())
 }
 
-/// Upstream's name generator: `__<prefix>_<n>__` with n starting at the
-/// element's index and increasing until the name is free.
-fn unused_name(prefix: &str, start: usize, taken: impl Fn(&str) -> bool) -> String {
-    let mut i = start;
-    loop {
-        let candidate = format!("__{prefix}_{i}__");
-        if !taken(&candidate) {
-            return candidate;
+/// Upstream's name generator: the element at index `i` is named
+/// `__<prefix>_<n>__`, n starting at `i` and increasing until the name is
+/// free. It remembers what is taken (the names given, and those it handed
+/// out) in a set, and where its last search ended: indices only grow within
+/// one generator, and a taken name stays taken, so names below that point
+/// need no second look. Naming n elements is therefore linear (a scan of
+/// all names per candidate made 65 536 generated xstreams take seconds).
+struct NameGenerator {
+    prefix: &'static str,
+    taken: HashSet<String>,
+    searched_below: usize,
+}
+
+impl NameGenerator {
+    fn new<'a>(prefix: &'static str, taken: impl IntoIterator<Item = &'a str>) -> Self {
+        NameGenerator { prefix, taken: taken.into_iter().map(str::to_string).collect(), searched_below: 0 }
+    }
+
+    /// The name of the element at `index`; it counts as taken from now on.
+    fn name_for(&mut self, index: usize) -> String {
+        let mut n = index.max(self.searched_below);
+        loop {
+            let candidate = format!("__{}_{n}__", self.prefix);
+            n += 1;
+            if !self.taken.contains(&candidate) {
+                self.searched_below = n;
+                self.taken.insert(candidate.clone());
+                return candidate;
+            }
         }
-        i += 1;
+    }
+}
+
+/// `argobots.xstreams` lists more xstreams than an engine may start.
+fn too_many_xstreams(path: &str, entries: usize) -> ConfigError {
+    ConfigError::OutOfRange {
+        path: path.to_string(),
+        value: format!("{entries} entries"),
+        expected: format!("at most {MAX_XSTREAMS} xstreams besides {PRIMARY_NAME}"),
     }
 }
 
@@ -780,6 +814,10 @@ impl MargoConfig {
         let xstreams_path = field(&abt_path, "xstreams");
         let json_pools = opt_array(abt, "pools", &abt_path)?.map(Vec::as_slice).unwrap_or(&[]);
         let json_xstreams = opt_array(abt, "xstreams", &abt_path)?.map(Vec::as_slice).unwrap_or(&[]);
+        // Room for __primary__, which is not counted.
+        if json_xstreams.len() > MAX_XSTREAMS + 1 {
+            return Err(too_many_xstreams(&xstreams_path, json_xstreams.len()));
+        }
         let abt_mem_max_num_stacks =
             opt_setting(abt, "abt_mem_max_num_stacks", &abt_path)?.unwrap_or(DEFAULT_ABT_MEM_MAX_NUM_STACKS);
         let abt_thread_stacksize = opt_setting(abt, "abt_thread_stacksize", &abt_path)?.unwrap_or(DEFAULT_ABT_THREAD_STACKSIZE);
@@ -800,6 +838,10 @@ impl MargoConfig {
             xstream_defs.push(parse_xstream(x, &item(&xstreams_path, i), &resolve)?);
         }
         check_unique(xstream_defs.iter().map(|d| d.name.as_deref()), &xstreams_path)?;
+        let declared = xstream_defs.iter().filter(|d| d.name.as_deref() != Some(PRIMARY_NAME)).count();
+        if declared > MAX_XSTREAMS {
+            return Err(too_many_xstreams(&xstreams_path, xstream_defs.len()));
+        }
 
         let common = parse_common(obj, path)?;
 
@@ -813,18 +855,18 @@ impl MargoConfig {
             Some(n) => i64::from(n),
             None => opt_int(obj, "rpc_thread_count", path)?.unwrap_or(0),
         };
-        if rpc_thread_count > MAX_RPC_THREAD_COUNT {
+        if rpc_thread_count > MAX_XSTREAMS as i64 {
             return Err(ConfigError::OutOfRange {
                 path: field(path, "rpc_thread_count"),
                 value: rpc_thread_count.to_string(),
-                expected: format!("at most {MAX_RPC_THREAD_COUNT}"),
+                expected: format!("at most {MAX_XSTREAMS}"),
             });
         }
 
         // Construction. Generated names also avoid explicit names declared
         // later in the same list (upstream would produce duplicates there).
-        let reserved_pools: HashSet<String> = pool_defs.iter().filter_map(|d| d.name.clone()).collect();
-        let reserved_xstreams: HashSet<String> = xstream_defs.iter().filter_map(|d| d.name.clone()).collect();
+        let mut pool_namer = NameGenerator::new("pool", pool_defs.iter().filter_map(|d| d.name.as_deref()));
+        let mut xstream_namer = NameGenerator::new("xstream", xstream_defs.iter().filter_map(|d| d.name.as_deref()));
 
         let mut cfg = MargoConfig {
             pools: Vec::with_capacity(pool_defs.len() + 3),
@@ -847,14 +889,14 @@ impl MargoConfig {
         for d in pool_defs {
             let name = match d.name {
                 Some(n) => n,
-                None => cfg.unused_pool_name(&reserved_pools),
+                None => pool_namer.name_for(cfg.pools.len()),
             };
             cfg.pools.push(PoolSpec { name, kind: d.kind, access: d.access });
         }
         for d in xstream_defs {
             let name = match d.name {
                 Some(n) => n,
-                None => cfg.unused_xstream_name(&reserved_xstreams),
+                None => xstream_namer.name_for(cfg.xstreams.len()),
             };
             cfg.xstreams.push(XstreamSpec {
                 name,
@@ -907,6 +949,34 @@ impl MargoConfig {
                 pi
             }
         };
+
+        // The xstreams generated below must fit within MAX_XSTREAMS too;
+        // the error names the setting that asked for them.
+        let progress_threads = usize::from(progress_sel.is_none() && use_progress_thread);
+        let rpc_threads = match rpc_sel {
+            None if rpc_thread_count > 0 => rpc_thread_count as usize,
+            _ => 0,
+        };
+        if declared + progress_threads + rpc_threads > MAX_XSTREAMS {
+            let (setting, value, expected) = if rpc_threads > 0 {
+                let others = declared + progress_threads;
+                let room = MAX_XSTREAMS.saturating_sub(others);
+                (
+                    "rpc_thread_count",
+                    rpc_thread_count.to_string(),
+                    format!(
+                        "at most {room}: with {others} other xstreams this engine would start more than {MAX_XSTREAMS} threads"
+                    ),
+                )
+            } else {
+                (
+                    "use_progress_thread",
+                    "true".to_string(),
+                    format!("false: with {declared} other xstreams this engine would start more than {MAX_XSTREAMS} threads"),
+                )
+            };
+            return Err(ConfigError::OutOfRange { path: field(path, setting), value, expected });
+        }
 
         // Progress pool: explicit selection wins over use_progress_thread.
         cfg.progress_pool = match progress_sel {
@@ -986,22 +1056,24 @@ impl MargoConfig {
         }
     }
 
-    fn unused_pool_name(&self, reserved: &HashSet<String>) -> String {
-        unused_name("pool", self.pools.len(), |n| reserved.contains(n) || self.pools.iter().any(|p| p.name == n))
+    fn pool_namer(&self) -> NameGenerator {
+        NameGenerator::new("pool", self.pools.iter().map(|p| p.name.as_str()))
     }
 
-    fn unused_xstream_name(&self, reserved: &HashSet<String>) -> String {
-        unused_name("xstream", self.xstreams.len(), |n| reserved.contains(n) || self.xstreams.iter().any(|x| x.name == n))
+    fn xstream_namer(&self) -> NameGenerator {
+        NameGenerator::new("xstream", self.xstreams.iter().map(|x| x.name.as_str()))
     }
 
     /// Adds an mpmc fifo_wait pool and `num_xstreams` basic_wait xstreams
     /// using it, all with generated names; returns the pool index.
     fn add_generated_pool(&mut self, num_xstreams: usize) -> usize {
-        let name = self.unused_pool_name(&HashSet::new());
+        let name = self.pool_namer().name_for(self.pools.len());
         self.pools.push(PoolSpec { name, kind: PoolKind::FifoWait, access: PoolAccess::Mpmc });
         let idx = self.pools.len() - 1;
+        let mut namer = self.xstream_namer();
+        self.xstreams.reserve(num_xstreams);
         for _ in 0..num_xstreams {
-            let name = self.unused_xstream_name(&HashSet::new());
+            let name = namer.name_for(self.xstreams.len());
             self.xstreams.push(XstreamSpec {
                 name,
                 scheduler: SchedulerType::BasicWait,
@@ -1050,7 +1122,7 @@ impl MargoConfig {
                 }
                 n
             }
-            None => self.unused_pool_name(&HashSet::new()),
+            None => self.pool_namer().name_for(self.pools.len()),
         };
         self.pools.push(PoolSpec { name, kind: def.kind, access: def.access });
         Ok(self.pools.len() - 1)
@@ -1061,6 +1133,13 @@ impl MargoConfig {
     /// `__xstream_<index>__`. Returns the new xstream's index. Error paths
     /// start with `xstream`.
     pub fn add_xstream_from_json(&mut self, v: &Value) -> Result<usize, ConfigError> {
+        let threads = self.xstreams.iter().filter(|x| x.name != PRIMARY_NAME).count();
+        if threads >= MAX_XSTREAMS {
+            return Err(ConfigError::Invalid {
+                path: "xstream".to_string(),
+                message: format!("this engine already runs {threads} xstreams besides {PRIMARY_NAME}, the most it accepts"),
+            });
+        }
         let def = {
             let names: Vec<Option<&str>> = self.pools.iter().map(|p| Some(p.name.as_str())).collect();
             let resolve = |r: &PoolRef<'_>, p: &str| resolve_in(r, p, &names);
@@ -1079,7 +1158,7 @@ impl MargoConfig {
                 }
                 n
             }
-            None => self.unused_xstream_name(&HashSet::new()),
+            None => self.xstream_namer().name_for(self.xstreams.len()),
         };
         self.xstreams.push(XstreamSpec {
             name,
@@ -1538,6 +1617,101 @@ mod tests {
     }
 
     #[test]
+    fn name_generator_matches_upstreams_rule() {
+        // The rule, written the slow way: from the element's index up to
+        // the first name not taken before.
+        fn reference(taken: &[&str], indices: &[usize]) -> Vec<String> {
+            let mut taken: Vec<String> = taken.iter().map(|s| s.to_string()).collect();
+            let mut out = Vec::new();
+            for &i in indices {
+                let name = (i..).map(|n| format!("__x_{n}__")).find(|c| !taken.contains(c)).unwrap();
+                taken.push(name.clone());
+                out.push(name);
+            }
+            out
+        }
+        let cases: [(&[&str], &[usize]); 5] = [
+            (&[], &[0, 1, 2]),
+            (&["__x_0__", "__x_1__", "__x_5__"], &[0, 1, 2, 3, 4]),
+            (&["__x_3__", "__x_4__"], &[3, 3, 3, 7]),
+            (&["__x_2__", "other"], &[0, 5, 6]),
+            (&["__x_10__", "__x_11__", "__x_12__"], &[1, 9, 10, 11, 12, 13]),
+        ];
+        for (taken, indices) in cases {
+            let mut generator = NameGenerator::new("x", taken.iter().copied());
+            let got: Vec<String> = indices.iter().map(|&i| generator.name_for(i)).collect();
+            assert_eq!(got, reference(taken, indices), "taken {taken:?}, indices {indices:?}");
+        }
+    }
+
+    #[test]
+    fn many_generated_names_are_unique() {
+        // 50 000 unnamed pools: naming them scanned every name per
+        // candidate before (quadratic: seconds); now one set look-up each.
+        let pools: Vec<Value> = (0..50_000).map(|_| json!({})).collect();
+        let cfg = ok(json!({"argobots": {"pools": pools}, "rpc_thread_count": MAX_XSTREAMS}));
+        let names: HashSet<&str> = pool_names(&cfg).into_iter().collect();
+        assert_eq!(names.len(), 50_000 + 2);
+        assert_eq!(cfg.pools[49_999].name, "__pool_49999__");
+        // __primary__ then the generated ones, each name once.
+        assert_eq!(cfg.xstreams.len(), MAX_XSTREAMS + 1);
+        let xs: HashSet<&str> = xstream_names(&cfg).into_iter().collect();
+        assert_eq!(xs.len(), MAX_XSTREAMS + 1);
+        assert_eq!(cfg.xstreams[MAX_XSTREAMS].name, format!("__xstream_{MAX_XSTREAMS}__"));
+    }
+
+    #[test]
+    fn an_engine_starts_at_most_max_xstreams_threads() {
+        let msg = |v: Value| err(v).to_string();
+        // The fuzzer's value fails at once, naming the field.
+        assert_eq!(
+            msg(json!({"rpc_thread_count": 65536})),
+            "margo.rpc_thread_count: 65536 is out of range (expected at most 1024)"
+        );
+        assert_eq!(
+            msg(json!({"rpc_thread_count": 1025})),
+            "margo.rpc_thread_count: 1025 is out of range (expected at most 1024)"
+        );
+        // Generated threads count with the declared ones; __primary__
+        // (the caller's thread) does not.
+        assert_eq!(
+            msg(json!({"rpc_thread_count": 1024, "use_progress_thread": true})),
+            "margo.rpc_thread_count: 1024 is out of range (expected at most 1023: with 1 other xstreams \
+             this engine would start more than 1024 threads)"
+        );
+        let declared =
+            |n: usize| -> Vec<Value> { (0..n).map(|i| json!({"name": format!("es{i}"), "scheduler": {"pools": [0]}})).collect() };
+        let pools = json!([{"name": "p"}]);
+        ok(json!({"argobots": {"pools": pools, "xstreams": declared(MAX_XSTREAMS)}}));
+        ok(json!({"argobots": {"pools": pools, "xstreams": declared(1000)}, "rpc_thread_count": 24}));
+        assert_eq!(
+            msg(json!({"argobots": {"pools": pools, "xstreams": declared(1000)}, "rpc_thread_count": 25})),
+            "margo.rpc_thread_count: 25 is out of range (expected at most 24: with 1000 other xstreams \
+             this engine would start more than 1024 threads)"
+        );
+        assert_eq!(
+            msg(json!({"argobots": {"pools": pools, "xstreams": declared(MAX_XSTREAMS)}, "use_progress_thread": true})),
+            "margo.use_progress_thread: true is out of range (expected false: with 1024 other xstreams \
+             this engine would start more than 1024 threads)"
+        );
+        assert_eq!(
+            msg(json!({"argobots": {"pools": pools, "xstreams": declared(MAX_XSTREAMS + 1)}})),
+            "margo.argobots.xstreams: 1025 entries is out of range (expected at most 1024 xstreams besides __primary__)"
+        );
+        assert_eq!(
+            msg(json!({"argobots": {"pools": pools, "xstreams": declared(100_000)}})),
+            "margo.argobots.xstreams: 100000 entries is out of range (expected at most 1024 xstreams besides __primary__)"
+        );
+        // At run time too.
+        let mut cfg = ok(json!({"argobots": {"pools": pools, "xstreams": declared(MAX_XSTREAMS - 1)}}));
+        cfg.add_xstream_from_json(&json!({"scheduler": {"pools": ["p"]}})).unwrap();
+        assert_eq!(
+            cfg.add_xstream_from_json(&json!({"scheduler": {"pools": ["p"]}})).unwrap_err().to_string(),
+            "xstream: this engine already runs 1024 xstreams besides __primary__, the most it accepts"
+        );
+    }
+
+    #[test]
     fn generated_names_skip_names_declared_later() {
         let cfg = ok(json!({"argobots": {
             "pools": [{}, {"name": "__pool_0__"}],
@@ -1877,7 +2051,7 @@ mod tests {
             (json!({"use_progress_thread": 1}), "margo.use_progress_thread: expected boolean, found integer"),
             (json!({"rpc_thread_count": "XXX"}), "margo.rpc_thread_count: expected integer, found string"),
             (json!({"rpc_thread_count": 2.0}), "margo.rpc_thread_count: expected integer, found number"),
-            (json!({"rpc_thread_count": 100000}), "margo.rpc_thread_count: 100000 is out of range (expected at most 65536)"),
+            (json!({"rpc_thread_count": 100000}), "margo.rpc_thread_count: 100000 is out of range (expected at most 1024)"),
             // progress_pool / rpc_pool.
             (json!({"progress_pool": true}), "margo.progress_pool: expected integer or string, found boolean"),
             (json!({"progress_pool": 0}), "margo.progress_pool: pool index 0 is out of range (0 pools available)"),

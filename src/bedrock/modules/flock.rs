@@ -211,8 +211,11 @@ impl Module for FlockModule {
                     }))
                 }
                 Err(e) => {
+                    // Expected in a list such as ["join", "mpi"] (the first
+                    // process finds no group file to join): not a warning;
+                    // the error of the last method is the one reported.
                     if i + 1 < methods.len() {
-                        crate::warning!("[flock] bootstrap method {method:?} failed, trying the next one: {e}");
+                        crate::info!("[flock] bootstrap method {method:?} did not apply, trying the next one: {e}");
                     }
                     last = Some(e);
                 }

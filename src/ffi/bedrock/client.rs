@@ -53,7 +53,7 @@ fn fail(entry: &str, e: BedrockError) -> bedrock_return_t {
 /// until the next failing call on this thread.
 #[no_mangle]
 pub extern "C" fn bedrock_last_error() -> *const c_char {
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    guard("bedrock_last_error", c"".as_ptr(), || LAST_ERROR.with(|e| e.borrow().as_ptr()))
 }
 
 /// Opaque client (`struct bedrock_client`).

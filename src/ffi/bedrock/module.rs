@@ -154,17 +154,28 @@ impl ArgsStorage {
     }
 }
 
+/// The `add` callback handed to a module's `get_dependencies`: records one
+/// declared dependency in the `Vec<DependencyDecl>` that `ctx` points to.
+/// Called by C: panics stop here.
 unsafe extern "C" fn add_dependency(ctx: *mut c_void, name: *const c_char, type_: *const c_char, flags: u32) {
-    let out = &mut *(ctx as *mut Vec<DependencyDecl>);
-    if let (Some(name), Some(type_name)) = (text(name), text(type_)) {
-        out.push(DependencyDecl {
-            name,
-            type_name,
-            is_required: flags & BEDROCK_REQUIRED != 0,
-            is_array: flags & BEDROCK_ARRAY != 0,
-            is_updatable: flags & BEDROCK_UPDATABLE != 0,
-        });
-    }
+    guard("bedrock module get_dependencies callback", (), || {
+        if ctx.is_null() {
+            return;
+        }
+        // SAFETY: ctx is the Vec that dependencies() hands to
+        // get_dependencies, alive for the whole call; the strings are NULL or
+        // NUL-terminated (the callback's contract).
+        let (out, name, type_) = unsafe { (&mut *(ctx as *mut Vec<DependencyDecl>), text(name), text(type_)) };
+        if let (Some(name), Some(type_name)) = (name, type_) {
+            out.push(DependencyDecl {
+                name,
+                type_name,
+                is_required: flags & BEDROCK_REQUIRED != 0,
+                is_array: flags & BEDROCK_ARRAY != 0,
+                is_updatable: flags & BEDROCK_UPDATABLE != 0,
+            });
+        }
+    })
 }
 
 /// The C handle of a dependency target.
@@ -343,5 +354,28 @@ impl Module for CModuleRef {
     }
     fn create(&self, args: ComponentArgs) -> Result<Box<dyn Component>, BedrockError> {
         self.0.create(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_dependency_records_declarations_and_skips_null_names() {
+        let mut deps: Vec<DependencyDecl> = Vec::new();
+        let ctx = &mut deps as *mut Vec<DependencyDecl> as *mut c_void;
+        // SAFETY: ctx points to a live Vec; strings valid or NULL.
+        unsafe {
+            add_dependency(ctx, c"pool".as_ptr(), c"pool".as_ptr(), BEDROCK_REQUIRED);
+            add_dependency(ctx, c"dbs".as_ptr(), c"yokan".as_ptr(), BEDROCK_ARRAY | BEDROCK_UPDATABLE);
+            add_dependency(ctx, std::ptr::null(), c"t".as_ptr(), 0);
+            add_dependency(ctx, c"n".as_ptr(), std::ptr::null(), 0);
+            add_dependency(std::ptr::null_mut(), c"n".as_ptr(), c"t".as_ptr(), 0);
+        }
+        assert_eq!(deps.len(), 2);
+        assert_eq!((deps[0].name.as_str(), deps[0].type_name.as_str()), ("pool", "pool"));
+        assert!(deps[0].is_required && !deps[0].is_array && !deps[0].is_updatable);
+        assert!(!deps[1].is_required && deps[1].is_array && deps[1].is_updatable);
     }
 }

@@ -90,24 +90,37 @@ fn check(code: flock_return_t, what: &str) -> Result<()> {
     }
 }
 
+/// The membership callback handed to a C backend (`callback_context` is
+/// our `Arc<dyn UpdateSink>`). Called by C: panics stop here.
 unsafe extern "C" fn member_trampoline(ctx: *mut c_void, update: i32, address: *const c_char, provider_id: u16) {
-    let sink = &*(ctx as *const Arc<dyn UpdateSink>);
-    let Some(update) = u8::try_from(update).ok().and_then(Update::from_u8) else { return };
-    if address.is_null() {
-        return;
-    }
-    let address = CStr::from_ptr(address).to_string_lossy();
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.membership(update, &address, provider_id)));
+    guard("flock backend member update callback", (), || {
+        if ctx.is_null() || address.is_null() {
+            return;
+        }
+        // SAFETY: ctx is the callback context we handed to init_group, a
+        // live `Arc<dyn UpdateSink>` owned by the backend.
+        let sink = unsafe { &*(ctx as *const Arc<dyn UpdateSink>) };
+        let Some(update) = u8::try_from(update).ok().and_then(Update::from_u8) else { return };
+        // SAFETY: a non-NULL C string from the backend (the callback's contract).
+        let address = unsafe { CStr::from_ptr(address) }.to_string_lossy();
+        sink.membership(update, &address, provider_id);
+    })
 }
 
+/// The metadata callback handed to a C backend. Called by C: panics stop here.
 unsafe extern "C" fn metadata_trampoline(ctx: *mut c_void, key: *const c_char, value: *const c_char) {
-    let sink = &*(ctx as *const Arc<dyn UpdateSink>);
-    if key.is_null() {
-        return;
-    }
-    let key = CStr::from_ptr(key).to_string_lossy();
-    let value = if value.is_null() { Default::default() } else { CStr::from_ptr(value).to_string_lossy() };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.metadata(&key, &value)));
+    guard("flock backend metadata update callback", (), || {
+        if ctx.is_null() || key.is_null() {
+            return;
+        }
+        // SAFETY: as in member_trampoline.
+        let sink = unsafe { &*(ctx as *const Arc<dyn UpdateSink>) };
+        // SAFETY: non-NULL C strings from the backend (the callback's contract).
+        let key = unsafe { CStr::from_ptr(key) }.to_string_lossy();
+        // SAFETY: as above.
+        let value = if value.is_null() { Default::default() } else { unsafe { CStr::from_ptr(value) }.to_string_lossy() };
+        sink.metadata(&key, &value);
+    })
 }
 
 impl BackendFactory for CBackendFactory {
@@ -161,11 +174,23 @@ struct CBackend {
 unsafe impl Send for CBackend {}
 unsafe impl Sync for CBackend {}
 
+/// The callback handed to a C backend's `get_view`: copies the view into
+/// the `Option<GroupView>` that `uargs` points to. Called by C: panics stop
+/// here.
 unsafe extern "C" fn view_trampoline(uargs: *mut c_void, view: *const flock_group_view_t) {
-    let out = &mut *(uargs as *mut Option<GroupView>);
-    if let Some(v) = view.as_ref() {
-        *out = from_c(v).ok();
-    }
+    guard("flock backend get_view callback", (), || {
+        if uargs.is_null() {
+            return;
+        }
+        // SAFETY: uargs is the `&mut Option<GroupView>` try_with_view passes,
+        // alive for the whole get_view call; view is NULL or the backend's
+        // live view (the callback's contract).
+        let (out, view) = unsafe { (&mut *(uargs as *mut Option<GroupView>), view.as_ref()) };
+        if let Some(v) = view {
+            // SAFETY: a valid view, as above.
+            *out = unsafe { from_c(v) }.ok();
+        }
+    })
 }
 
 impl Backend for CBackend {
@@ -258,4 +283,58 @@ pub unsafe extern "C" fn flock_register_backend(backend_impl: *mut flock_backend
 #[no_mangle]
 pub unsafe extern "C" fn flock_provider_register_backend(backend_impl: *mut flock_backend_impl) -> flock_return_t {
     flock_register_backend(backend_impl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A sink that panics on every update, counting the calls.
+    struct PanickingSink(AtomicUsize);
+
+    impl UpdateSink for PanickingSink {
+        fn membership(&self, _: Update, _: &str, _: u16) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("membership sink failed");
+        }
+        fn metadata(&self, _: &str, _: &str) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("metadata sink failed");
+        }
+    }
+
+    #[test]
+    fn callbacks_called_by_c_stop_panics() {
+        // A panic escaping an extern "C" function aborts the process: this
+        // test finishing is the check.
+        let sink = Arc::new(PanickingSink(AtomicUsize::new(0)));
+        let ctx: Arc<dyn UpdateSink> = sink.clone();
+        let ctx_ptr = &ctx as *const Arc<dyn UpdateSink> as *mut c_void;
+        // SAFETY: ctx_ptr points to a live Arc<dyn UpdateSink>; valid strings.
+        unsafe {
+            member_trampoline(ctx_ptr, Update::Joined as i32, c"na+sm://1-2".as_ptr(), 3);
+            metadata_trampoline(ctx_ptr, c"key".as_ptr(), c"value".as_ptr());
+            metadata_trampoline(ctx_ptr, c"key".as_ptr(), std::ptr::null());
+        }
+        assert_eq!(sink.0.load(Ordering::SeqCst), 3);
+        // NULL context, address or key: ignored, no call.
+        // SAFETY: NULL pointers are accepted by the trampolines.
+        unsafe {
+            member_trampoline(std::ptr::null_mut(), Update::Joined as i32, c"a".as_ptr(), 3);
+            member_trampoline(ctx_ptr, Update::Joined as i32, std::ptr::null(), 3);
+            metadata_trampoline(ctx_ptr, std::ptr::null(), c"v".as_ptr());
+            // An update code that is not one: ignored.
+            member_trampoline(ctx_ptr, 99, c"a".as_ptr(), 3);
+        }
+        assert_eq!(sink.0.load(Ordering::SeqCst), 3);
+        // The view callback with a NULL view or NULL uargs.
+        let mut view: Option<GroupView> = None;
+        // SAFETY: uargs points to an Option<GroupView>; NULL views are accepted.
+        unsafe {
+            view_trampoline(&mut view as *mut Option<GroupView> as *mut c_void, std::ptr::null());
+            view_trampoline(std::ptr::null_mut(), std::ptr::null());
+        }
+        assert!(view.is_none());
+    }
 }

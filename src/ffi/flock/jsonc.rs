@@ -59,10 +59,39 @@ pub unsafe fn to_value(obj: *const json_object) -> serde_json::Value {
 }
 
 /// Callback handed to a plug-in's `get_config`: stores the config it
-/// reports into the `serde_json::Value` that `uargs` points to.
+/// reports into the `serde_json::Value` that `uargs` points to. Called by
+/// C: panics stop here (the value is then left as it was).
 ///
 /// # Safety
 /// `uargs` must point to a `serde_json::Value`; `obj` NULL or a live object.
 pub unsafe extern "C" fn config_trampoline(uargs: *mut std::ffi::c_void, obj: *const json_object) {
-    *(uargs as *mut serde_json::Value) = to_value(obj);
+    crate::ffi::panic::guard("plug-in get_config callback", (), || {
+        if uargs.is_null() {
+            return;
+        }
+        // SAFETY: obj is NULL or live, and uargs points to a Value the
+        // caller of get_config owns for the whole call (this function's
+        // contract).
+        unsafe { *(uargs as *mut serde_json::Value) = to_value(obj) };
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_trampoline_stores_the_config_and_accepts_null() {
+        let json = Json::from_value(&serde_json::json!({"a": [1, 2]})).unwrap();
+        let mut out = serde_json::json!({});
+        // SAFETY: out is a live Value; the object is live or NULL.
+        unsafe {
+            config_trampoline(&mut out as *mut serde_json::Value as *mut std::ffi::c_void, json.as_ptr());
+            config_trampoline(std::ptr::null_mut(), json.as_ptr());
+        }
+        assert_eq!(out, serde_json::json!({"a": [1, 2]}));
+        // SAFETY: as above.
+        unsafe { config_trampoline(&mut out as *mut serde_json::Value as *mut std::ffi::c_void, std::ptr::null()) };
+        assert_eq!(out, serde_json::Value::Null);
+    }
 }

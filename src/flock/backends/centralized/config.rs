@@ -17,6 +17,9 @@ use std::time::Duration;
 const MAX_MS: f64 = 86_400_000.0;
 /// Upper bound of `ping_max_num_timeouts`.
 const MAX_TIMEOUTS: u64 = 1_000_000;
+/// `update_interval` when not given (upstream has no such setting; the
+/// tutorial's example uses 1000).
+const DEFAULT_UPDATE_INTERVAL_MS: f64 = 1000.0;
 
 const KNOWN_KEYS: [&str; 6] =
     ["ping_timeout_ms", "ping_interval_ms", "ping_max_num_timeouts", "primary_address", "primary_provider_id", "update_interval"];
@@ -30,13 +33,13 @@ pub struct Config {
     /// The configured primary, if any (else the first member of the view).
     pub primary_address: Option<String>,
     pub primary_provider_id: u16,
-    /// How often a follower compares its digest with the primary's.
-    pub update_interval_ms: f64,
+    /// How often a follower compares its digest with the primary's; ours
+    /// (upstream has no such setting), so reported only when given.
+    pub update_interval_ms: Option<f64>,
 }
 
 impl Default for Config {
-    /// Upstream's defaults; `update_interval` has none upstream (the
-    /// tutorial's example uses 1000).
+    /// Upstream's defaults.
     fn default() -> Self {
         Config {
             ping_timeout_ms: 1000.0,
@@ -44,7 +47,7 @@ impl Default for Config {
             ping_max_num_timeouts: 3,
             primary_address: None,
             primary_provider_id: 0,
-            update_interval_ms: 1000.0,
+            update_interval_ms: None,
         }
     }
 }
@@ -155,7 +158,7 @@ impl Config {
             c.primary_provider_id = id as u16;
         }
         if let Some(v) = m.get("update_interval") {
-            c.update_interval_ms = millis("update_interval", v)?;
+            c.update_interval_ms = Some(millis("update_interval", v)?);
         }
         Ok(c)
     }
@@ -175,7 +178,7 @@ impl Config {
     }
 
     pub fn update_interval(&self) -> Duration {
-        Duration::from_secs_f64(self.update_interval_ms / 1000.0)
+        Duration::from_secs_f64(self.update_interval_ms.unwrap_or(DEFAULT_UPDATE_INTERVAL_MS) / 1000.0)
     }
 
     fn interval_json(&self) -> Value {
@@ -187,32 +190,33 @@ impl Config {
         }
     }
 
-    /// The effective config with the current primary (what
-    /// `flock_provider_get_config` reports under `group.config`).
+    /// The effective config with the current primary, as a JSON value
+    /// (whose maps sort their keys); see [`Config::effective_text`].
     pub fn effective(&self, primary: &Member) -> Value {
-        let mut m = Map::new();
-        m.insert("ping_timeout_ms".into(), Value::from(self.ping_timeout_ms));
-        m.insert("ping_interval_ms".into(), self.interval_json());
-        m.insert("ping_max_num_timeouts".into(), Value::from(self.ping_max_num_timeouts));
-        m.insert("primary_address".into(), Value::from(primary.address.clone()));
-        m.insert("primary_provider_id".into(), Value::from(primary.provider_id));
-        m.insert("update_interval".into(), Value::from(self.update_interval_ms));
-        Value::Object(m)
+        serde_json::from_str(&self.effective_text(primary)).unwrap_or_default()
     }
 
-    /// The `__config__` metadata text: compact JSON with upstream's key
-    /// order (our `update_interval` last), so that joiners find the primary.
-    pub fn metadata_text(&self, primary: &Member) -> String {
-        format!(
+    /// The effective config with the current primary as compact JSON text,
+    /// in upstream's key order and with upstream's types (doubles, an
+    /// integer count): what `flock_provider_get_config` reports under
+    /// `group.config` and what the view stores as `__config__` (joiners
+    /// read the primary there). Our own `update_interval` comes last, only
+    /// when it was given.
+    pub fn effective_text(&self, primary: &Member) -> String {
+        let mut text = format!(
             "{{\"ping_timeout_ms\":{},\"ping_interval_ms\":{},\"ping_max_num_timeouts\":{},\
-             \"primary_address\":{},\"primary_provider_id\":{},\"update_interval\":{}}}",
+             \"primary_address\":{},\"primary_provider_id\":{}",
             Value::from(self.ping_timeout_ms),
             self.interval_json(),
             self.ping_max_num_timeouts,
             Value::from(primary.address.clone()),
             primary.provider_id,
-            Value::from(self.update_interval_ms)
-        )
+        );
+        if let Some(ms) = self.update_interval_ms {
+            text.push_str(&format!(",\"update_interval\":{}", Value::from(ms)));
+        }
+        text.push('}');
+        text
     }
 }
 
@@ -235,7 +239,8 @@ mod tests {
         assert_eq!(c.ping_timeout_ms, 200.0);
         assert_eq!(c.ping_interval_ms, (100.0, 200.5));
         assert_eq!(c.ping_max_num_timeouts, 2);
-        assert_eq!(c.update_interval_ms, 50.0);
+        assert_eq!(c.update_interval_ms, Some(50.0));
+        assert_eq!(c.update_interval(), Duration::from_millis(50));
         assert_eq!(c.primary_provider_id, 3);
         assert_eq!(parse(json!({"ping_interval_ms": 300})).unwrap().ping_interval_ms, (300.0, 300.0));
     }
@@ -285,15 +290,26 @@ mod tests {
     }
 
     #[test]
-    fn metadata_text_has_upstream_order() {
+    fn effective_text_has_upstream_order_and_keys() {
         let c = parse(json!({"ping_timeout_ms": 400, "ping_interval_ms": [800, 1000], "ping_max_num_timeouts": 2})).unwrap();
         let p = Member { address: "na+sm://7-0".into(), provider_id: 1 };
+        // Exactly what upstream's test-centralized expects: no
+        // update_interval when it was not given (its default still applies).
         assert_eq!(
-            c.metadata_text(&p),
-            r#"{"ping_timeout_ms":400.0,"ping_interval_ms":[800.0,1000.0],"ping_max_num_timeouts":2,"primary_address":"na+sm://7-0","primary_provider_id":1,"update_interval":1000.0}"#
+            c.effective_text(&p),
+            r#"{"ping_timeout_ms":400.0,"ping_interval_ms":[800.0,1000.0],"ping_max_num_timeouts":2,"primary_address":"na+sm://7-0","primary_provider_id":1}"#
         );
+        assert_eq!(c.update_interval(), Duration::from_millis(1000));
+        // Given, it comes last; defaults are reported like upstream's.
+        let given = parse(json!({"update_interval": 250})).unwrap();
+        assert_eq!(
+            given.effective_text(&p),
+            r#"{"ping_timeout_ms":1000.0,"ping_interval_ms":1000.0,"ping_max_num_timeouts":3,"primary_address":"na+sm://7-0","primary_provider_id":1,"update_interval":250.0}"#
+        );
+        let back = Config::resolve(&json!({}), Some(&given.effective_text(&p))).unwrap();
+        assert_eq!(back.update_interval_ms, Some(250.0));
         // The text round-trips through the parser to the same settings.
-        let back = Config::resolve(&json!({}), Some(&c.metadata_text(&p))).unwrap();
+        let back = Config::resolve(&json!({}), Some(&c.effective_text(&p))).unwrap();
         assert_eq!(back.ping_interval_ms, c.ping_interval_ms);
         assert_eq!(back.primary_address.as_deref(), Some("na+sm://7-0"));
         assert_eq!(c.effective(&p)["ping_interval_ms"], json!([800.0, 1000.0]));

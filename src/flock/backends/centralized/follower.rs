@@ -239,6 +239,16 @@ pub(super) fn on_whois(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
 pub(super) fn on_handover(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -> Result<Vec<u8>> {
     let snap = decode_handover(payload)?;
     let mut s = core.state.lock();
+    if s.role == Role::Stopped {
+        // We are leaving too (a whole group stopped at once, for example):
+        // nothing to warn about.
+        crate::debug!(
+            "not taking over from ({}, {}): this member is leaving too",
+            snap.claim.primary.address,
+            snap.claim.primary.provider_id
+        );
+        return Ok(HandoverReply::Leaving.encode());
+    }
     let ok = core.sent_by(sender, &snap.claim.primary.address)
         && s.role == Role::Follower
         && snap.claim == s.claim

@@ -95,6 +95,13 @@ pub(super) fn leave(core: &Core, claim: &Claim) {
                 Ok(LeaveReply::NotPrimary(d)) if d.claim.primary != target && !core.is_me(&d.claim.primary) => {
                     target = d.claim.primary;
                 }
+                Ok(LeaveReply::NotPrimary(_)) => {
+                    // It no longer acts as primary and names no other: it is
+                    // leaving too (the whole group may be stopping), and
+                    // whoever leads next will not count us.
+                    crate::debug!("({}, {}) is leaving too: our leave needs no processing", target.address, target.provider_id);
+                    return;
+                }
                 Ok(other) => {
                     crate::warning!("the primary did not process our leave: {other:?}");
                     return;
@@ -104,6 +111,26 @@ pub(super) fn leave(core: &Core, claim: &Claim) {
                     return;
                 }
             },
+            Err(
+                e @ (RpcError::NoSuchProvider { .. }
+                | RpcError::NoSuchRpc(_)
+                | RpcError::Unreachable { .. }
+                | RpcError::ShuttingDown),
+            ) => {
+                // Its provider or its process is gone: it left before us.
+                crate::debug!(
+                    "({}, {}) has left already ({e}): our leave needs no processing",
+                    target.address,
+                    target.provider_id
+                );
+                return;
+            }
+            Err(e @ RpcError::Timeout { .. }) => {
+                // Busy, most likely leaving too (a whole group stopped at
+                // once); if not, it declares us dead, which is also right.
+                crate::info!("the primary did not answer our leave in time ({e}); it will declare this member dead instead");
+                return;
+            }
             Err(e) => {
                 crate::warning!("could not tell the primary that this member leaves ({e}); it will be declared dead instead");
                 return;

@@ -236,7 +236,7 @@ impl Core {
         let claim = Claim { term: if join { 0 } else { 1 }, primary: primary.clone() };
         let mut view = initial_view;
         if !join {
-            view.add_metadata(CONFIG_KEY, &cfg.metadata_text(&primary));
+            view.add_metadata(CONFIG_KEY, &cfg.effective_text(&primary));
             view.add_metadata(TYPE_KEY, "centralized");
         }
         let seed = {
@@ -519,6 +519,12 @@ impl Backend for Core {
     fn config(&self) -> serde_json::Value {
         let s = self.state.lock();
         self.cfg.effective(&s.claim.primary)
+    }
+
+    /// Upstream's key order (see `Config::effective_text`).
+    fn config_text(&self) -> String {
+        let s = self.state.lock();
+        self.cfg.effective_text(&s.claim.primary)
     }
 
     /// Runs `f` on a copy: the provider writes the group file (with fsync)

@@ -51,7 +51,7 @@ pub(super) fn promote(core: &Core, s: &mut State, old: Option<(Member, Update)>)
         s.remove_member(&m, why);
     }
     // Joiners find the primary through `__config__`.
-    s.set_metadata(CONFIG_KEY, Some(&core.cfg.metadata_text(&core.me)));
+    s.set_metadata(CONFIG_KEY, Some(&core.cfg.effective_text(&core.me)));
     s.version += 1;
     crate::info!("flock centralized member ({}, {}) is the primary of term {term}", core.me.address, core.provider_id);
     core.kick(s);
@@ -235,22 +235,51 @@ pub(super) fn change_metadata(core: &Core, key: &str, value: Option<&str>) -> Re
 
 /// Graceful leave of the primary: the first member (in view order) that
 /// accepts becomes the primary of the next term and removes us (LEFT).
+/// When nobody takes over, the group is stopping as a whole (e.g.
+/// `bedrock-shutdown -f FILE`) if no member refused, and some said they
+/// leave too or are gone already: members that did not answer in time are
+/// then most likely busy leaving as well. That is normal and logged at info
+/// level; anything else is worth a warning.
 pub(super) fn hand_over(core: &Core, snap: &Snapshot) {
     let payload = encode_handover(snap);
+    let (mut refused, mut leaving) = (false, false);
     for m in snap.view.members() {
         if core.is_me(m) {
             continue;
         }
         match core.call(m, wire::HANDOVER, payload.clone(), core.farewell_timeout()) {
-            Ok(b) if HandoverReply::decode(&b).ok() == Some(HandoverReply::Accepted) => {
-                crate::info!("handed the primary role over to ({}, {})", m.address, m.provider_id);
-                return;
+            Ok(b) => match HandoverReply::decode(&b) {
+                Ok(HandoverReply::Accepted) => {
+                    crate::info!("handed the primary role over to ({}, {})", m.address, m.provider_id);
+                    return;
+                }
+                Ok(HandoverReply::Leaving) => {
+                    leaving = true;
+                    crate::debug!("({}, {}) is leaving too", m.address, m.provider_id);
+                }
+                _ => {
+                    refused = true;
+                    crate::debug!("({}, {}) refused to take over", m.address, m.provider_id);
+                }
+            },
+            Err(
+                e @ (RpcError::NoSuchProvider { .. }
+                | RpcError::NoSuchRpc(_)
+                | RpcError::Unreachable { .. }
+                | RpcError::ShuttingDown),
+            ) => {
+                leaving = true;
+                crate::debug!("({}, {}) has left already: {e}", m.address, m.provider_id);
             }
-            Ok(_) => crate::debug!("({}, {}) refused to take over", m.address, m.provider_id),
             Err(e) => crate::debug!("({}, {}) cannot take over: {e}", m.address, m.provider_id),
         }
     }
-    if snap.view.member_count() > 1 {
+    if snap.view.member_count() <= 1 {
+        return;
+    }
+    if leaving && !refused {
+        crate::info!("no member took over the primary role: the other members are leaving too");
+    } else {
         crate::warning!("no member took over the primary role; the group will elect a primary when it notices");
     }
 }

@@ -209,6 +209,9 @@ pub struct WhoisReply {
 pub enum HandoverReply {
     Accepted,
     Refused,
+    /// The member is leaving the group itself (its provider is being
+    /// destroyed): not an anomaly, the whole group may be stopping.
+    Leaving,
 }
 
 fn bad(what: &str) -> FlockError {
@@ -619,6 +622,7 @@ impl HandoverReply {
             Ok(match r.u8()? {
                 0 => HandoverReply::Accepted,
                 1 => HandoverReply::Refused,
+                2 => HandoverReply::Leaving,
                 _ => return Err(bad("unknown handover reply")),
             })
         })
@@ -744,7 +748,7 @@ mod tests {
         assert_eq!(decode_handover(&encode_handover(&s)).unwrap(), s);
         truncations(&encode_handover(&s), decode_handover);
         assert_eq!(decode_member(&encode_member(&member("a", 1))).unwrap(), member("a", 1));
-        for r in [HandoverReply::Accepted, HandoverReply::Refused] {
+        for r in [HandoverReply::Accepted, HandoverReply::Refused, HandoverReply::Leaving] {
             assert_eq!(HandoverReply::decode(&r.encode()).unwrap(), r);
         }
     }
