@@ -354,7 +354,8 @@ impl Engine {
             self.inner.progress.submit(Outgoing::new(addr.name().clone(), header, payload, deadline, Some(msg_id)));
             progress::drive_once(&self.inner);
         }
-        Ok(PendingCall { engine: self.clone(), slot, msg_id, deadline, timeout })
+        let peer = (*addr != self.inner.self_address).then(|| addr.name().clone());
+        Ok(PendingCall { engine: self.clone(), slot, msg_id, peer, deadline, timeout })
     }
 
     /// Sizes of the per-peer tables: (address vector, mapped doorbells,
@@ -451,6 +452,8 @@ pub struct PendingCall {
     engine: Engine,
     slot: Arc<Slot>,
     msg_id: u64,
+    /// The callee's libfabric name (`None` for a call to ourselves).
+    peer: Option<Arc<[u8]>>,
     deadline: Instant,
     timeout: Duration,
 }
@@ -474,9 +477,23 @@ impl PendingCall {
             None => {
                 inner.progress.calls.remove(self.msg_id);
                 // The answer may have landed between the deadline and removal.
-                self.slot.take().unwrap_or_else(|| Err(self.slot.timeout_error(self.timeout)))
+                self.slot.take().unwrap_or_else(|| Err(self.timed_out()))
             }
         }
+    }
+
+    /// The error of a call that got no answer in time: "unreachable" if
+    /// the peer is now certainly gone (its process exited, its port
+    /// refuses: it may have died after our first call), else a timeout.
+    fn timed_out(&self) -> RpcError {
+        if let Some(peer) = &self.peer {
+            let protocol = self.engine.inner.protocol;
+            if let Some(message) = reachability::certainly_unreachable(protocol, peer, TCP_PROBE_PATIENCE) {
+                self.engine.inner.reachable.write().remove(peer);
+                return RpcError::Unreachable { addr: self.slot.addr.clone(), message };
+            }
+        }
+        self.slot.timeout_error(self.timeout)
     }
 
     /// True once the answer (or a failure) is there, or the deadline passed.
