@@ -16,6 +16,7 @@ if [[ -z $bin ]]; then
     cargo build --release --bins -q
     bin=${CARGO_TARGET_DIR:-target}/release
 fi
+bin=$(cd "$bin" && pwd)
 work=$(mktemp -d)
 hogs=()
 cleanup() {

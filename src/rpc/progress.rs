@@ -82,6 +82,10 @@ pub(crate) struct IdleWait {
     words: Words,
     /// tcp: epoll over the completion queue's fd and `event`.
     epoll: Option<(OwnedFd, OwnedFd)>,
+    /// tcp: the completion queue's fd, and how many callers poll it. While
+    /// any does, the fd is out of the epoll set, so that answers do not
+    /// wake the sleeping stream (and preempt the caller) for nothing.
+    cq: Option<(i32, Mutex<u32>)>,
 }
 
 enum Words {
@@ -105,7 +109,8 @@ impl IdleWait {
         if matches!(words, Words::Local(_)) && epoll.is_none() {
             return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "the endpoint has no way to wait"));
         }
-        Ok(IdleWait { words, epoll })
+        let cq = cq_fd.map(|fd| (fd, Mutex::new(0)));
+        Ok(IdleWait { words, epoll, cq })
     }
 
     pub fn words(&self) -> &BellWords {
@@ -113,6 +118,38 @@ impl IdleWait {
             Words::Shared(b) => b.words(),
             Words::Local(w) => w,
         }
+    }
+
+    /// A caller starts polling the endpoint: peers hold their rings back
+    /// (shm), the completion fd leaves the sleeper's epoll set (tcp).
+    pub fn enter_polling(&self) {
+        self.words().enter_driving();
+        if let (Some((fd, pollers)), Some((ep, _))) = (&self.cq, &self.epoll) {
+            let mut n = pollers.lock();
+            *n += 1;
+            if *n == 1 {
+                // SAFETY: ep is our epoll fd and fd the completion queue's,
+                // registered in it at creation (and again by leave_polling).
+                unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_DEL, *fd, std::ptr::null_mut()) };
+            }
+        }
+    }
+
+    /// The caller stops polling; it must drive once more afterwards (rule
+    /// 3). Over tcp the fd goes back into the epoll set, which wakes the
+    /// sleeper at once if something is pending.
+    pub fn leave_polling(&self) {
+        if let (Some((fd, pollers)), Some((ep, _))) = (&self.cq, &self.epoll) {
+            let mut n = pollers.lock();
+            *n -= 1;
+            if *n == 0 {
+                let mut e = libc::epoll_event { events: libc::EPOLLIN as u32, u64: 0 };
+                // SAFETY: ep is our epoll fd, fd the completion queue's (not
+                // in the set since enter_polling removed it), e is valid.
+                unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, *fd, &mut e) };
+            }
+        }
+        self.words().leave_driving();
     }
 
     fn announce(&self) -> u32 {
@@ -381,15 +418,14 @@ pub(crate) fn wait_call<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -
     }
     // Poll, counted as a driver (rings held back), then look once more
     // (rule 3) and park.
-    let words = progress.idle.words();
-    words.enter_driving();
+    progress.idle.enter_polling();
     let mut spin = Spinner::new(CALLER_SPIN);
     while !slot.is_done() && spin.keep_going() && Instant::now() < deadline {
         if !drive_once(d) {
             std::hint::spin_loop();
         }
     }
-    words.leave_driving();
+    progress.idle.leave_polling();
     drive_once(d);
     if spin::contended() && !progress.idle.is_tcp() {
         // Busy cores: sleep where the answer lands, so that it wakes this
