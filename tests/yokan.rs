@@ -276,3 +276,66 @@ fn lmdb_keeps_its_files_after_destroy() {
     let db = Client::new(&client).database(&addr, 42, true).unwrap();
     assert_eq!(db.get(o(0), &[b"persist"]).unwrap(), vec![Some(b"me".to_vec())]);
 }
+
+/// Acknowledged writes survive `kill -9` and a restart: the test re-runs its
+/// own binary as the server process (an lmdb provider), kills it with
+/// SIGKILL after the writes, restarts it on the same path and reads back.
+#[test]
+fn lmdb_writes_survive_sigkill() {
+    if let Ok(dir) = std::env::var("YOKAN_TEST_SERVER_DIR") {
+        let server = engine("na+sm", Mode::Server);
+        let config = format!(r#"{{"database":{{"type":"lmdb","config":{{"path":"{dir}/db"}}}}}}"#);
+        let _p = Provider::register(&server, 42, &config, ProviderArgs::default()).unwrap();
+        let tmp = format!("{dir}/address.tmp");
+        std::fs::write(&tmp, server.self_address().as_str()).unwrap();
+        std::fs::rename(&tmp, format!("{dir}/address")).unwrap();
+        server.wait_for_finalize();
+        return;
+    }
+    /// The server process, killed (SIGKILL) and reaped when dropped.
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = temp_dir("sigkill");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let start = || {
+        let _ = std::fs::remove_file(dir.0.join("address"));
+        let child = Server(
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "lmdb_writes_survive_sigkill", "--nocapture", "--test-threads=1"])
+                .env("YOKAN_TEST_SERVER_DIR", &dir.0)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(a) = std::fs::read_to_string(dir.0.join("address")) {
+                return (child, a);
+            }
+            assert!(std::time::Instant::now() < deadline, "the server process did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let client = engine("na+sm", Mode::Client);
+    let (child, address) = start();
+    let db = Client::new(&client).database(&client.lookup(&address).unwrap(), 42, true).unwrap();
+    let keys: Vec<String> = (0..200).map(|i| format!("key-{i:04}")).collect();
+    for k in &keys {
+        db.put(o(0), &[(k.as_bytes(), k.as_bytes())]).unwrap();
+    }
+    drop(child); // SIGKILL
+    let (child, address) = start();
+    let db = Client::new(&client).database(&client.lookup(&address).unwrap(), 42, true).unwrap();
+    assert_eq!(db.count(o(0)).unwrap(), keys.len() as u64);
+    let refs: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+    let got = db.get(o(0), &refs).unwrap();
+    for (k, v) in keys.iter().zip(got) {
+        assert_eq!(v.as_deref(), Some(k.as_bytes()));
+    }
+    drop(child);
+}
