@@ -43,10 +43,11 @@ MARGO_VERSION    ?= 0.23.1
 THALLIUM_VERSION ?= 0.16.0
 FLOCK_VERSION    ?= 0.7.0
 BEDROCK_VERSION  ?= 0.16.1
+YOKAN_VERSION    ?= 0.10.0
 
-CMAKE_PACKAGES := mochi margo thallium flock bedrock bedrock-module-api
+CMAKE_PACKAGES := mochi margo thallium flock bedrock bedrock-module-api yokan
 PC_FILES       := margo thallium flock-client flock-server bedrock-client \
-                  bedrock-server bedrock-module-api mochi
+                  bedrock-server bedrock-module-api yokan-client yokan-server mochi
 
 ABS_PREFIX := $(abspath $(PREFIX))
 INST_PREFIX := $(DESTDIR)$(ABS_PREFIX)
@@ -71,7 +72,8 @@ SUBST = sed -e 's|@PREFIX@|$(ABS_PREFIX)|g' \
             -e 's|@MARGO_VERSION@|$(MARGO_VERSION)|g' \
             -e 's|@THALLIUM_VERSION@|$(THALLIUM_VERSION)|g' \
             -e 's|@FLOCK_VERSION@|$(FLOCK_VERSION)|g' \
-            -e 's|@BEDROCK_VERSION@|$(BEDROCK_VERSION)|g'
+            -e 's|@BEDROCK_VERSION@|$(BEDROCK_VERSION)|g' \
+            -e 's|@YOKAN_VERSION@|$(YOKAN_VERSION)|g'
 
 # Version reported by each CMake package.
 pkg_version = $(strip \
@@ -79,7 +81,8 @@ pkg_version = $(strip \
     $(if $(filter margo,$(1)),$(MARGO_VERSION), \
     $(if $(filter thallium,$(1)),$(THALLIUM_VERSION), \
     $(if $(filter flock,$(1)),$(FLOCK_VERSION), \
-    $(BEDROCK_VERSION))))))
+    $(if $(filter yokan,$(1)),$(YOKAN_VERSION), \
+    $(BEDROCK_VERSION)))))))
 
 .PHONY: all build install install-lib install-headers install-cmake \
         install-pkgconfig install-bins install-python uninstall test-examples clean
@@ -98,9 +101,11 @@ install-lib: build
 	install -m 755 "$(LIB_BUILT)" "$(LIBDIR)/$(LIB_FILE)"
 	ln -sfn "$(LIB_FILE)" "$(LIBDIR)/$(LIB_SONAME)"
 	ln -sfn "$(LIB_SONAME)" "$(LIBDIR)/libmochi.so"
-	# Flock's Bedrock module is built into libmochi: upstream-style paths
-	# (libflock-bedrock-module.so) load the same library.
+	# Flock's and Yokan's Bedrock modules are built into libmochi:
+	# upstream-style paths (libflock-bedrock-module.so,
+	# libyokan-bedrock-module.so) load the same library.
 	ln -sfn "$(LIB_SONAME)" "$(LIBDIR)/libflock-bedrock-module.so"
+	ln -sfn "$(LIB_SONAME)" "$(LIBDIR)/libyokan-bedrock-module.so"
 	@soname=$$(readelf -d "$(LIB_BUILT)" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p'); \
 	if command -v readelf >/dev/null 2>&1 && [ "$$soname" != "$(LIB_SONAME)" ]; then \
 	    echo "warning: $(LIB_BUILT) has SONAME '$$soname', expected '$(LIB_SONAME)'" >&2; \
@@ -164,7 +169,7 @@ install-python:
 
 uninstall:
 	rm -rf "$(PYDIR)/mochi" "$(BINDIR)/bedrockctl-setup.sh"
-	rm -f "$(LIBDIR)/$(LIB_FILE)" "$(LIBDIR)/$(LIB_SONAME)" "$(LIBDIR)/libmochi.so" "$(LIBDIR)/libflock-bedrock-module.so"
+	rm -f "$(LIBDIR)/$(LIB_FILE)" "$(LIBDIR)/$(LIB_SONAME)" "$(LIBDIR)/libmochi.so" "$(LIBDIR)/libflock-bedrock-module.so" "$(LIBDIR)/libyokan-bedrock-module.so"
 	@set -e; for h in $$($(LIST_HEADERS)); do rm -f "$(INCDIR)/$$h"; done
 	@set -e; for p in $(CMAKE_PACKAGES); do \
 	    rm -f "$(CMAKEDIR)/$$p/$$p-config.cmake" "$(CMAKEDIR)/$$p/$$p-config-version.cmake"; \

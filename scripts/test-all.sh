@@ -31,6 +31,11 @@ gcc -std=c11 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/
 "$tmp/view_c"
 g++ -x c++ -std=c++17 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/view_cxx"
 "$tmp/view_cxx"
+printf '#include <yokan/client.h>\n#include <yokan/database.h>\nint main(void) { return 0; }\n' > "$tmp/yk.c"
+gcc -std=c11 -Wall -Wextra -Werror -Iinclude "$tmp/yk.c" -o "$tmp/yk_c"
+printf '#include <yokan/cxx/client.hpp>\nint main() { return yokan::Exception(YOKAN_ERR_MODE).code() == 29 ? 0 : 1; }\n' > "$tmp/yk.cpp"
+g++ -std=c++14 -Wall -Wextra -Werror -Iinclude "$tmp/yk.cpp" -o "$tmp/yk_cxx"
+"$tmp/yk_cxx"
 
 section "installed prefix: C and C++ examples through find_package"
 for protocol in na+sm ofi+tcp; do
@@ -52,6 +57,11 @@ bash tests/c/flock/run.sh build/test-prefix
 section "Flock service discovery (C++ and C clients) from the installed prefix"
 for protocol in na+sm ofi+tcp; do
     bash examples-c/flock/run-discovery.sh build/test-prefix "$protocol"
+done
+
+section "Yokan: C and C++ clients through find_package(yokan) against a bedrock daemon (map and lmdb), na+sm and ofi+tcp"
+for protocol in na+sm ofi+tcp; do
+    bash examples-c/yokan/run.sh build/test-prefix "$protocol"
 done
 
 section "Bedrock: daemons, configs, C and C++ modules, C and C++ clients, CLIs (installed prefix)"

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # The Flock-integration tutorial, for real, from an installed prefix:
-#  1. basic-config.json: one daemon (self bootstrap, static group, group file),
-#     queried with bedrock-query, stopped with bedrock-shutdown;
-#  2. distributed-config.json (the tutorial's, without Yokan) under each
-#     MPI's launcher, `mpiexec.mpich -n 4` then `mpirun.openmpi -n 4`: a
-#     4-process group; the documented C++ service-discovery client
-#     (examples-c/flock/discovery.cpp, built with find_package) lists every
-#     member; bedrock-shutdown stops the group through its file.
+#  1. basic-config.json and with-dependency.json (Flock + Yokan, the yokan
+#     provider depending on the group): one daemon each, queried with
+#     bedrock-query, stopped with bedrock-shutdown;
+#  2. both published forms of the distributed config, verbatim (with Yokan):
+#     distributed-config.json (libraries as an object, mpi bootstrap, static
+#     group) and distributed-config-variant.json (libraries as an array,
+#     ["join", "mpi"] bootstrap, centralized group), under each MPI's
+#     launcher, `mpiexec.mpich -n 4` then `mpirun.openmpi -n 4`: a 4-process
+#     group with a yokan provider (id 42) on each member; the documented C++
+#     service-discovery client (examples-c/flock/discovery.cpp, built with
+#     find_package) lists every member; bedrock-shutdown stops the group
+#     through its file.
+# The JSON files are verbatim copies of the tutorial's.
 # Usage: run.sh PREFIX [PROTOCOL]
 set -euo pipefail
 prefix=$(cd "$1" && pwd)
@@ -30,6 +36,23 @@ echo "group file: $(cat my_group.flock)"
 "$bin/bedrock-shutdown" "$protocol" -f my_group.flock
 wait
 
+rm -f my_group.flock
+echo "== with-dependency.json: bedrock $protocol -c with-dependency.json (flock + yokan)"
+"$bin/bedrock" "$protocol" -c "$here/with-dependency.json" -v warning &
+wait_for my_group.flock
+"$bin/bedrock-query" "$protocol" -f my_group.flock > query.json
+python3 - query.json <<'PY'
+import json, sys
+(server,) = json.load(open(sys.argv[1])).values()
+kv = [p for p in server["providers"] if p["type"] == "yokan"]
+assert len(kv) == 1 and kv[0]["provider_id"] == 42, kv
+assert kv[0]["dependencies"] == {"flock_group": "my_group"}, kv[0]
+assert kv[0]["config"]["database"]["type"] == "map", kv[0]
+print("yokan provider:", json.dumps(kv[0]["config"]["database"]))
+PY
+"$bin/bedrock-shutdown" "$protocol" -f my_group.flock
+wait
+
 # Each MPI's launcher by its explicit name: the plain `mpiexec` is whichever
 # MPI was installed last, and libmochi loads the launcher's MPI either way.
 # MPI_LAUNCHERS (default "mpich openmpi") picks which run.
@@ -41,9 +64,10 @@ for mpi in ${MPI_LAUNCHERS:-mpich openmpi}; do
         *) echo "unknown MPI \"$mpi\" in MPI_LAUNCHERS (mpich, openmpi)" >&2; exit 2 ;;
     esac
     command -v "${launch[0]}" >/dev/null || { echo "${launch[0]} not found: run scripts/install-deps.sh" >&2; exit 1; }
+  for config in distributed-config.json distributed-config-variant.json; do
     rm -f distributed_service.flock
-    echo "== distributed-config.json: ${launch[*]} -n 4 bedrock $protocol -c distributed-config.json"
-    "${launch[@]}" -n 4 "$bin/bedrock" "$protocol" -c "$here/distributed-config.json" -v warning &
+    echo "== $config: ${launch[*]} -n 4 bedrock $protocol -c $config"
+    "${launch[@]}" -n 4 "$bin/bedrock" "$protocol" -c "$here/$config" -v warning &
     job=$!
     members=0
     for _ in $(seq 600); do
@@ -60,7 +84,18 @@ for mpi in ${MPI_LAUNCHERS:-mpich openmpi}; do
     echo "== discovery client asking $first (provider 1)"
     "$work/build/client" "$first" 1 | tee client.out
     grep -qx "Group size: 4 members" client.out || { echo "the discovery client did not list 4 members" >&2; exit 1; }
+    "$bin/bedrock-query" "$protocol" -f distributed_service.flock > query.json
+    python3 - query.json <<'PY'
+import json, sys
+servers = json.load(open(sys.argv[1]))
+assert len(servers) == 4, list(servers)
+for addr, s in servers.items():
+    kv = [p for p in s["providers"] if p["type"] == "yokan" and p["provider_id"] == 42]
+    assert len(kv) == 1, (addr, s["providers"])
+print("a yokan provider (id 42) on each of the", len(servers), "members")
+PY
     "$bin/bedrock-shutdown" "$protocol" -f distributed_service.flock
     wait "$job"
+  done
 done
 echo "tutorial done"

@@ -4,7 +4,8 @@
 //! A library registers its modules while it loads (a C constructor or a C++
 //! static object calling `bedrock_register_module`); nothing is looked up
 //! by symbol name. Names of the built-in Flock module's library
-//! (`libflock-bedrock-module.so`) load nothing: Flock is built in.
+//! (`libflock-bedrock-module.so`) and the Yokan one
+//! (`libyokan-bedrock-module.so`) load nothing: both are built in.
 
 use super::error::BedrockError;
 use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};

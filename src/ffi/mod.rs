@@ -13,3 +13,4 @@ pub mod log;
 pub mod margo;
 pub mod panic;
 pub mod strings;
+pub mod yokan;

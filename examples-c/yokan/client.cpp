@@ -1,0 +1,63 @@
+// A Yokan C++ client written against upstream's header-only API.
+// Usage: yokan-client-cxx PROTOCOL ADDRESS PROVIDER_ID
+#include <yokan/cxx/client.hpp>
+#include <yokan/cxx/database.hpp>
+#include <yokan/cxx/exception.hpp>
+#include <margo.h>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+int main(int argc, char** argv) {
+    if (argc != 4) {
+        std::cerr << "usage: " << argv[0] << " PROTOCOL ADDRESS PROVIDER_ID\n";
+        return 2;
+    }
+    margo_instance_id mid = margo_init(argv[1], MARGO_CLIENT_MODE, 0, 0);
+    hg_addr_t addr = HG_ADDR_NULL;
+    if (mid == MARGO_INSTANCE_NULL || margo_addr_lookup(mid, argv[2], &addr) != HG_SUCCESS) return 1;
+    uint16_t provider_id = static_cast<uint16_t>(std::atoi(argv[3]));
+    {
+        yokan::Client client(mid);
+        try {
+            client.makeDatabaseHandle(addr, static_cast<uint16_t>(provider_id + 100));
+            std::cerr << "expected an exception for a wrong provider id\n";
+            return 1;
+        } catch (const yokan::Exception& e) {
+            if (e.code() != YOKAN_ERR_INVALID_PROVIDER) return 1;
+        }
+        yokan::Database db = client.makeDatabaseHandle(addr, provider_id);
+        std::string k = "cxx-key", v = "cxx-value";
+        db.put(k.data(), k.size(), v.data(), v.size());
+        if (!db.exists(k.data(), k.size()) || db.length(k.data(), k.size()) != v.size()) return 1;
+        char buf[32];
+        size_t vsize = sizeof buf;
+        db.get(k.data(), k.size(), buf, &vsize);
+        if (std::string(buf, vsize) != v) return 1;
+        try {
+            db.length("nope", 4);
+            return 1;
+        } catch (const yokan::Exception& e) {
+            if (e.code() != YOKAN_ERR_KEY_NOT_FOUND || std::string(e.what()) != "Key not found") return 1;
+        }
+        std::string got;
+        db.fetch(k.data(), k.size(), [&](size_t, const void*, size_t, const void* val, size_t vs) {
+            got.assign(static_cast<const char*>(val), vs);
+            return YOKAN_SUCCESS;
+        });
+        if (got != v) return 1;
+        size_t n = 0;
+        db.iter("", 0, "cxx", 3, 0, [&](size_t, const void*, size_t, const void*, size_t) {
+            n++;
+            return YOKAN_SUCCESS;
+        });
+        if (n != 1) return 1;
+        db.erase(k.data(), k.size());
+        if (db.count() != 0) return 1;
+    }
+    margo_addr_free(mid, addr);
+    margo_finalize(mid);
+    std::cout << "C++ client: all Yokan operations OK\n";
+    return 0;
+}

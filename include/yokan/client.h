@@ -1,0 +1,47 @@
+/*
+ * yokan/client.h -- Yokan clients and database handles (implemented by
+ * libmochi; source-compatible with upstream mochi-yokan 0.10).
+ */
+#ifndef YOKAN_CLIENT_H
+#define YOKAN_CLIENT_H
+
+#include <margo.h>
+#include <yokan/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct yk_client* yk_client_t;
+#define YOKAN_CLIENT_NULL ((yk_client_t)NULL)
+
+typedef struct yk_database_handle* yk_database_handle_t;
+#define YOKAN_DATABASE_HANDLE_NULL ((yk_database_handle_t)NULL)
+
+/* Creates a client on a margo instance. */
+yk_return_t yk_client_init(margo_instance_id mid, yk_client_t* client);
+
+/* Frees a client (handles made from it keep working). */
+yk_return_t yk_client_finalize(yk_client_t client);
+
+/* A handle on the database of the provider `provider_id` at `addr`. With
+ * `check`, the provider is asked first (YOKAN_ERR_INVALID_PROVIDER if no
+ * Yokan provider has that id there). */
+yk_return_t yk_database_handle_create(yk_client_t client, hg_addr_t addr, uint16_t provider_id, bool check,
+                                      yk_database_handle_t* handle);
+
+/* Fills the non-NULL outputs; *addr is a copy (free it with margo_addr_free). */
+yk_return_t yk_database_handle_get_info(yk_database_handle_t handle, yk_client_t* client, hg_addr_t* addr,
+                                        uint16_t* provider_id);
+
+yk_return_t yk_database_handle_ref_incr(yk_database_handle_t handle);
+yk_return_t yk_database_handle_release(yk_database_handle_t handle);
+
+/* Extension: the message of a return code ("" for unknown codes). */
+const char* yk_return_message(yk_return_t code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* YOKAN_CLIENT_H */

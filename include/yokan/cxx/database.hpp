@@ -1,0 +1,161 @@
+/*
+ * yokan/cxx/database.hpp -- yokan::Database (header-only, over the C API of
+ * libmochi; source-compatible with upstream mochi-yokan 0.10, without the
+ * _bulk methods, collections and the Timeout extras).
+ */
+#ifndef YOKAN_CXX_DATABASE_HPP
+#define YOKAN_CXX_DATABASE_HPP
+
+#include <yokan/client.h>
+#include <yokan/database.h>
+#include <yokan/cxx/exception.hpp>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace yokan {
+
+class Database {
+  public:
+    using fetch_callback_type = std::function<yk_return_t(size_t, const void*, size_t, const void*, size_t)>;
+    using iter_callback_type = fetch_callback_type;
+
+    Database() = default;
+    Database(yk_database_handle_t db, bool copy = true, std::shared_ptr<yk_client> owner = nullptr) : m_owner(std::move(owner)) {
+        if (copy) YOKAN_CONVERT_AND_THROW(yk_database_handle_ref_incr(db));
+        m_db = std::shared_ptr<yk_database_handle>(db, [](yk_database_handle_t p) { yk_database_handle_release(p); });
+    }
+
+    yk_database_handle_t handle() const { return m_db.get(); }
+
+    size_t count(int32_t mode = YOKAN_MODE_DEFAULT) const {
+        size_t c = 0;
+        YOKAN_CONVERT_AND_THROW(yk_count(h(), mode, &c));
+        return c;
+    }
+    void put(const void* key, size_t ksize, const void* value, size_t vsize, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_put(h(), mode, key, ksize, value, vsize));
+    }
+    void putMulti(size_t count, const void* const* keys, const size_t* ksizes, const void* const* values,
+                  const size_t* vsizes, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_put_multi(h(), mode, count, keys, ksizes, values, vsizes));
+    }
+    void putPacked(size_t count, const void* keys, const size_t* ksizes, const void* values, const size_t* vsizes,
+                   int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_put_packed(h(), mode, count, keys, ksizes, values, vsizes));
+    }
+    bool exists(const void* key, size_t ksize, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        uint8_t e = 0;
+        YOKAN_CONVERT_AND_THROW(yk_exists(h(), mode, key, ksize, &e));
+        return e != 0;
+    }
+    std::vector<bool> existsMulti(size_t count, const void* const* keys, const size_t* ksizes,
+                                  int32_t mode = YOKAN_MODE_DEFAULT) const {
+        std::vector<uint8_t> flags(1 + count / 8);
+        YOKAN_CONVERT_AND_THROW(yk_exists_multi(h(), mode, count, keys, ksizes, flags.data()));
+        return unpack(flags, count);
+    }
+    std::vector<bool> existsPacked(size_t count, const void* keys, const size_t* ksizes,
+                                   int32_t mode = YOKAN_MODE_DEFAULT) const {
+        std::vector<uint8_t> flags(1 + count / 8);
+        YOKAN_CONVERT_AND_THROW(yk_exists_packed(h(), mode, count, keys, ksizes, flags.data()));
+        return unpack(flags, count);
+    }
+    size_t length(const void* key, size_t ksize, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        size_t s = 0;
+        YOKAN_CONVERT_AND_THROW(yk_length(h(), mode, key, ksize, &s));
+        return s;
+    }
+    void lengthMulti(size_t count, const void* const* keys, const size_t* ksizes, size_t* vsizes,
+                     int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_length_multi(h(), mode, count, keys, ksizes, vsizes));
+    }
+    void lengthPacked(size_t count, const void* keys, const size_t* ksizes, size_t* vsizes,
+                      int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_length_packed(h(), mode, count, keys, ksizes, vsizes));
+    }
+    void get(const void* key, size_t ksize, void* value, size_t* vsize, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_get(h(), mode, key, ksize, value, vsize));
+    }
+    void getMulti(size_t count, const void* const* keys, const size_t* ksizes, void* const* values, size_t* vsizes,
+                  int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_get_multi(h(), mode, count, keys, ksizes, values, vsizes));
+    }
+    void getPacked(size_t count, const void* keys, const size_t* ksizes, size_t vbufsize, void* values, size_t* vsizes,
+                   int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_get_packed(h(), mode, count, keys, ksizes, vbufsize, values, vsizes));
+    }
+    void fetch(const void* key, size_t ksize, yk_keyvalue_callback_t cb, void* uargs, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_fetch(h(), mode, key, ksize, cb, uargs));
+    }
+    void fetch(const void* key, size_t ksize, const fetch_callback_type& cb, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_fetch(h(), mode, key, ksize, trampoline, const_cast<fetch_callback_type*>(&cb)));
+    }
+    void fetchMulti(size_t count, const void* const* keys, const size_t* ksizes, const fetch_callback_type& cb,
+                    const yk_fetch_options_t* options = nullptr, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_fetch_multi(h(), mode, count, keys, ksizes, trampoline,
+                                               const_cast<fetch_callback_type*>(&cb), options));
+    }
+    void fetchPacked(size_t count, const void* keys, const size_t* ksizes, const fetch_callback_type& cb,
+                     const yk_fetch_options_t* options = nullptr, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_fetch_packed(h(), mode, count, keys, ksizes, trampoline,
+                                                const_cast<fetch_callback_type*>(&cb), options));
+    }
+    void erase(const void* key, size_t ksize, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_erase(h(), mode, key, ksize));
+    }
+    void eraseMulti(size_t count, const void* const* keys, const size_t* ksizes, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_erase_multi(h(), mode, count, keys, ksizes));
+    }
+    void erasePacked(size_t count, const void* keys, const size_t* ksizes, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_erase_packed(h(), mode, count, keys, ksizes));
+    }
+    void eraseRange(const void* prefix, size_t size, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_erase_range(h(), mode, prefix, size));
+    }
+    void listKeys(const void* from_key, size_t from_ksize, const void* filter, size_t filter_size, size_t count,
+                  void* const* keys, size_t* ksizes, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_list_keys(h(), mode, from_key, from_ksize, filter, filter_size, count, keys, ksizes));
+    }
+    void listKeysPacked(const void* from_key, size_t from_ksize, const void* filter, size_t filter_size, size_t count,
+                        void* keys, size_t keys_buf_size, size_t* ksizes, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_list_keys_packed(h(), mode, from_key, from_ksize, filter, filter_size, count, keys,
+                                                    keys_buf_size, ksizes));
+    }
+    void listKeyVals(const void* from_key, size_t from_ksize, const void* filter, size_t filter_size, size_t count,
+                     void* const* keys, size_t* ksizes, void* const* values, size_t* vsizes,
+                     int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_list_keyvals(h(), mode, from_key, from_ksize, filter, filter_size, count, keys, ksizes,
+                                                values, vsizes));
+    }
+    void listKeyValsPacked(const void* from_key, size_t from_ksize, const void* filter, size_t filter_size, size_t count,
+                           void* keys, size_t keys_buf_size, size_t* ksizes, void* values, size_t vals_buf_size,
+                           size_t* vsizes, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_list_keyvals_packed(h(), mode, from_key, from_ksize, filter, filter_size, count, keys,
+                                                       keys_buf_size, ksizes, values, vals_buf_size, vsizes));
+    }
+    void iter(const void* from_key, size_t from_ksize, const void* filter, size_t filter_size, size_t count,
+              const iter_callback_type& cb, const yk_iter_options_t* options = nullptr,
+              int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_iter(h(), mode, from_key, from_ksize, filter, filter_size, count, trampoline,
+                                        const_cast<iter_callback_type*>(&cb), options));
+    }
+
+  private:
+    yk_database_handle_t h() const { return m_db.get(); }
+    static std::vector<bool> unpack(const std::vector<uint8_t>& flags, size_t count) {
+        std::vector<bool> out(count);
+        for (size_t i = 0; i < count; i++) out[i] = yk_unpack_exists_flag(flags.data(), i);
+        return out;
+    }
+    static yk_return_t trampoline(void* uargs, size_t i, const void* k, size_t ks, const void* v, size_t vs) {
+        return (*static_cast<fetch_callback_type*>(uargs))(i, k, ks, v, vs);
+    }
+
+    std::shared_ptr<yk_database_handle> m_db;
+    std::shared_ptr<yk_client> m_owner;
+};
+
+} // namespace yokan
+
+#endif

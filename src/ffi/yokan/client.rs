@@ -1,0 +1,192 @@
+//! `yokan/client.h`: clients and database handles.
+#![allow(non_camel_case_types)]
+
+use crate::ffi::handles::{self, boxed_free, boxed_into_c, boxed_ref, margo_instance_id, Owned};
+use crate::ffi::hg::hg_addr_t;
+use crate::ffi::panic::guard;
+use crate::yokan::client::{Client, Database};
+use crate::yokan::error::{code, YokanError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+pub type yk_return_t = i32;
+
+/// Logs the error (one line) and returns its code.
+pub fn ret_err(entry: &str, e: YokanError) -> yk_return_t {
+    if e.code != code::STOP_ITERATION {
+        crate::log::emit(crate::log::Level::Error, &format!("{entry}: {e}"));
+    }
+    e.code
+}
+
+/// Opaque client (`struct yk_client`).
+pub struct yk_client {
+    _private: [u8; 0],
+}
+pub type yk_client_t = *mut yk_client;
+
+pub struct ClientBox {
+    pub client: Client,
+    pub handles: Arc<AtomicUsize>,
+}
+
+impl Owned for yk_client {
+    type Rust = ClientBox;
+}
+
+/// Opaque database handle (`struct yk_database_handle`).
+pub struct yk_database_handle {
+    _private: [u8; 0],
+}
+pub type yk_database_handle_t = *mut yk_database_handle;
+
+pub struct HandleBox {
+    pub db: Database,
+    pub client: yk_client_t,
+    refs: AtomicUsize,
+    live: Arc<AtomicUsize>,
+}
+
+impl Owned for yk_database_handle {
+    type Rust = HandleBox;
+}
+
+/// Creates a client on `mid`.
+///
+/// # Safety
+/// `client` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn yk_client_init(mid: margo_instance_id, client: *mut yk_client_t) -> yk_return_t {
+    guard("yk_client_init", code::OTHER, || {
+        let engine = match handles::engine(mid) {
+            Ok(e) => e,
+            Err(e) => return ret_err("yk_client_init", YokanError::new(code::INVALID_MID, e.to_string())),
+        };
+        if client.is_null() {
+            return ret_err("yk_client_init", YokanError::args("NULL output pointer"));
+        }
+        *client = boxed_into_c::<yk_client>(ClientBox { client: Client::new(&engine), handles: Arc::new(AtomicUsize::new(0)) });
+        code::SUCCESS
+    })
+}
+
+/// Frees a client (warns about handles still alive; they keep working).
+///
+/// # Safety
+/// `client` must be NULL or a live client, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn yk_client_finalize(client: yk_client_t) -> yk_return_t {
+    guard("yk_client_finalize", code::OTHER, || match boxed_free(client) {
+        None => ret_err("yk_client_finalize", YokanError::args("NULL client")),
+        Some(c) => {
+            let live = c.handles.load(Ordering::Acquire);
+            if live > 0 {
+                crate::warning!("yk_client_finalize: {live} database handle(s) still alive");
+            }
+            code::SUCCESS
+        }
+    })
+}
+
+/// Creates a handle on the database of provider `provider_id` at `addr`;
+/// with `check`, asks the provider first.
+///
+/// # Safety
+/// `client` NULL or live; `addr` NULL or a live address; `handle` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn yk_database_handle_create(
+    client: yk_client_t,
+    addr: hg_addr_t,
+    provider_id: u16,
+    check: bool,
+    handle: *mut yk_database_handle_t,
+) -> yk_return_t {
+    guard("yk_database_handle_create", code::OTHER, || {
+        let entry = "yk_database_handle_create";
+        let Some(c) = boxed_ref(client) else { return ret_err(entry, YokanError::args("NULL client")) };
+        let Some(address) = handles::addr_ref(addr) else { return ret_err(entry, YokanError::args("NULL address")) };
+        if handle.is_null() {
+            return ret_err(entry, YokanError::args("NULL output pointer"));
+        }
+        match c.client.database(address, provider_id, check) {
+            Ok(db) => {
+                c.handles.fetch_add(1, Ordering::AcqRel);
+                *handle = boxed_into_c::<yk_database_handle>(HandleBox {
+                    db,
+                    client,
+                    refs: AtomicUsize::new(1),
+                    live: c.handles.clone(),
+                });
+                code::SUCCESS
+            }
+            Err(e) => ret_err(entry, e),
+        }
+    })
+}
+
+/// Fills the non-NULL outputs (`*addr` is a copy: free it with `margo_addr_free`).
+///
+/// # Safety
+/// `handle` NULL or live; outputs NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn yk_database_handle_get_info(
+    handle: yk_database_handle_t,
+    client: *mut yk_client_t,
+    addr: *mut hg_addr_t,
+    provider_id: *mut u16,
+) -> yk_return_t {
+    guard("yk_database_handle_get_info", code::OTHER, || {
+        let Some(h) = boxed_ref(handle) else { return ret_err("yk_database_handle_get_info", YokanError::args("NULL handle")) };
+        if !client.is_null() {
+            *client = h.client;
+        }
+        if !addr.is_null() {
+            *addr = handles::addr_into_c(h.db.address().clone());
+        }
+        if !provider_id.is_null() {
+            *provider_id = h.db.provider_id();
+        }
+        code::SUCCESS
+    })
+}
+
+/// # Safety
+/// `handle` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn yk_database_handle_ref_incr(handle: yk_database_handle_t) -> yk_return_t {
+    guard("yk_database_handle_ref_incr", code::OTHER, || match boxed_ref(handle) {
+        None => ret_err("yk_database_handle_ref_incr", YokanError::args("NULL handle")),
+        Some(h) => {
+            h.refs.fetch_add(1, Ordering::AcqRel);
+            code::SUCCESS
+        }
+    })
+}
+
+/// Drops one reference; the last one frees the handle.
+///
+/// # Safety
+/// `handle` NULL or live; not used after its last release.
+#[no_mangle]
+pub unsafe extern "C" fn yk_database_handle_release(handle: yk_database_handle_t) -> yk_return_t {
+    guard("yk_database_handle_release", code::OTHER, || {
+        let Some(h) = boxed_ref(handle) else { return ret_err("yk_database_handle_release", YokanError::args("NULL handle")) };
+        if h.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(h) = boxed_free(handle) {
+                h.live.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        code::SUCCESS
+    })
+}
+
+/// The message of a return code ("" for unknown codes).
+#[no_mangle]
+pub extern "C" fn yk_return_message(code: yk_return_t) -> *const std::ffi::c_char {
+    // Static NUL-terminated copies of the messages.
+    static TABLE: std::sync::OnceLock<Vec<std::ffi::CString>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        crate::yokan::error::RETURN_VALUES.iter().map(|(_, _, m)| std::ffi::CString::new(*m).unwrap_or_default()).collect()
+    });
+    usize::try_from(code).ok().and_then(|i| table.get(i)).map(|c| c.as_ptr()).unwrap_or(c"".as_ptr())
+}

@@ -1,0 +1,4 @@
+//! Database types: one file each.
+
+pub mod lmdb;
+pub mod memory;

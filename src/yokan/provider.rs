@@ -1,0 +1,450 @@
+//! A Yokan provider: one database (or none) served on an engine under a
+//! provider id, with upstream's config handling, modes and error codes.
+
+use super::backend::{self, Backend, Filter, ListQuery};
+use super::error::{code, Result, YokanError};
+use super::mode;
+use super::protocol::{self, decode_keys, ok};
+use crate::rpc::codec::Reader;
+use crate::rpc::pool::Xstream;
+use crate::rpc::{Address, Engine, Pool, Request};
+use parking_lot::{Condvar, Mutex};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// The Flock group a provider was given (the distributed store builds on it).
+#[derive(Clone)]
+pub enum GroupRef {
+    /// A Flock provider of this process.
+    Local(crate::flock::provider::Provider),
+    /// A Flock provider elsewhere.
+    Remote { address: Address, provider_id: u16 },
+}
+
+/// Optional arguments of [`Provider::register`].
+#[derive(Default)]
+pub struct ProviderArgs {
+    /// Pool for the handlers (default: the engine's handler pool).
+    pub pool: Option<Arc<Pool>>,
+    /// The group this provider belongs to, with the dependency name it came under.
+    pub group: Option<(String, GroupRef)>,
+}
+
+/// Threads that serve blocking (`WAIT`) requests per provider: that many
+/// waiters may block at once; later ones queue behind them.
+const WAIT_STREAMS: usize = 4;
+
+/// Wakes waiters when a key is put with `NOTIFY`.
+#[derive(Default)]
+struct Watcher {
+    /// (generation, closed)
+    state: Mutex<(u64, bool)>,
+    cv: Condvar,
+}
+
+impl Watcher {
+    fn generation(&self) -> Result<u64> {
+        let s = self.state.lock();
+        if s.1 {
+            return Err(YokanError::new(code::TIMEOUT, "the database was destroyed while waiting"));
+        }
+        Ok(s.0)
+    }
+    /// Blocks until a notification after `seen` (or the database closes).
+    fn wait_past(&self, seen: u64) -> Result<()> {
+        let mut s = self.state.lock();
+        while s.0 == seen && !s.1 {
+            self.cv.wait(&mut s);
+        }
+        if s.1 {
+            return Err(YokanError::new(code::TIMEOUT, "the database was destroyed while waiting"));
+        }
+        Ok(())
+    }
+    fn notify(&self) {
+        self.state.lock().0 += 1;
+        self.cv.notify_all();
+    }
+    fn close(&self) {
+        self.state.lock().1 = true;
+        self.cv.notify_all();
+    }
+}
+
+struct Database {
+    backend: Box<dyn Backend>,
+    watcher: Watcher,
+}
+
+#[derive(Clone)]
+pub struct Provider {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    provider_id: u16,
+    database: Option<Database>,
+    /// Top-level config keys as reported (without `database`).
+    config: Map<String, Value>,
+    group: Option<(String, GroupRef)>,
+    wait_streams: Mutex<Vec<Xstream>>,
+    destroyed: std::sync::atomic::AtomicBool,
+}
+
+const HANDLERS: [&str; 9] = [
+    protocol::CHECK,
+    protocol::COUNT,
+    protocol::PUT,
+    protocol::EXISTS,
+    protocol::LENGTH,
+    protocol::GET,
+    protocol::ERASE,
+    protocol::ERASE_RANGE,
+    protocol::LIST,
+];
+const WAIT_HANDLERS: [&str; 4] = [protocol::EXISTS_WAIT, protocol::LENGTH_WAIT, protocol::GET_WAIT, protocol::ERASE_WAIT];
+
+/// Reads `buffer_cache` as upstream validates it (we move no bulk data, so
+/// it has no effect; it is reported as configured).
+fn buffer_cache(cfg: &Map<String, Value>) -> Result<Value> {
+    match cfg.get("buffer_cache") {
+        None => Ok(json!({"type": "lru"})),
+        Some(Value::Object(o)) => match o.get("type") {
+            Some(Value::String(t)) if ["dummy", "keep_all", "lru"].contains(&t.as_str()) => Ok(Value::Object(o.clone())),
+            Some(Value::String(t)) => {
+                Err(YokanError::config(format!("\"buffer_cache.type\" is \"{t}\" (supported: dummy, keep_all, lru)")))
+            }
+            _ => Err(YokanError::config("\"buffer_cache\" needs a string \"type\"")),
+        },
+        Some(_) => Err(YokanError::config("\"buffer_cache\" must be an object")),
+    }
+}
+
+/// A parsed provider config: the reported top-level keys and the database.
+type Parsed = (Map<String, Value>, Option<Box<dyn Backend>>);
+
+/// Parses a provider config.
+fn parse(config: &str) -> Result<Parsed> {
+    if config.trim().is_empty() {
+        return Err(YokanError::args("empty provider configuration"));
+    }
+    let cfg = match serde_json::from_str::<Value>(config) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err(YokanError::config("the provider configuration must be a JSON object")),
+        Err(e) => return Err(YokanError::config(format!("the provider configuration is not valid JSON: {e}"))),
+    };
+    let mut reported = cfg.clone();
+    reported.insert("buffer_cache".into(), buffer_cache(&cfg)?);
+    reported.remove("database");
+    let db = match cfg.get("database") {
+        None => None,
+        Some(Value::Object(d)) => {
+            let type_name = match d.get("type") {
+                Some(Value::String(t)) => t.clone(),
+                Some(_) => return Err(YokanError::config("\"database.type\" must be a string")),
+                None => {
+                    return Err(YokanError::config(format!(
+                        "\"database.type\" is missing (supported: {})",
+                        backend::TYPES.join(", ")
+                    )))
+                }
+            };
+            let dbcfg = match d.get("config") {
+                None => json!({}),
+                Some(c) => c.clone(),
+            };
+            Some(backend::create(&type_name, &dbcfg)?)
+        }
+        Some(_) => return Err(YokanError::config("\"database\" must be an object")),
+    };
+    Ok((reported, db))
+}
+
+impl Provider {
+    /// Registers a provider, as `yk_provider_register` does.
+    pub fn register(engine: &Engine, provider_id: u16, config: &str, args: ProviderArgs) -> Result<Provider> {
+        if engine.is_registered(protocol::COUNT, provider_id) {
+            return Err(YokanError::new(
+                code::INVALID_PROVIDER,
+                format!("provider id {provider_id} already has a Yokan provider"),
+            ));
+        }
+        if !engine.is_listening() {
+            return Err(YokanError::args("the engine is not listening (client mode)"));
+        }
+        let (config, backend) = parse(config)?;
+        let database = backend.map(|backend| Database { backend, watcher: Watcher::default() });
+        let inner = Arc::new(Inner {
+            engine: engine.clone(),
+            provider_id,
+            database,
+            config,
+            group: args.group,
+            wait_streams: Mutex::new(Vec::new()),
+            destroyed: std::sync::atomic::AtomicBool::new(false),
+        });
+        let pool = args.pool.unwrap_or_else(|| engine.handler_pool());
+        if let Err(e) = inner.register_handlers(&pool) {
+            inner.destroy();
+            return Err(e);
+        }
+        let weak = Arc::downgrade(&inner);
+        engine.push_prefinalize(Box::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.destroy();
+            }
+        }));
+        Ok(Provider { inner })
+    }
+
+    pub fn provider_id(&self) -> u16 {
+        self.inner.provider_id
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The group given at creation, with the dependency name it came under.
+    pub fn group(&self) -> Option<&(String, GroupRef)> {
+        self.inner.group.as_ref()
+    }
+
+    /// The effective config, as `yk_provider_get_config` reports it.
+    pub fn config_json(&self) -> Value {
+        let mut m = self.inner.config.clone();
+        if let Some(db) = &self.inner.database {
+            m.insert("database".into(), json!({"type": db.backend.type_name(), "config": db.backend.config()}));
+        }
+        Value::Object(m)
+    }
+
+    pub fn config_string(&self) -> String {
+        self.config_json().to_string()
+    }
+
+    /// Stops serving; a persistent database keeps its files.
+    pub fn destroy(&self) {
+        self.inner.destroy();
+    }
+}
+
+fn blocking_rpc_pool() -> Arc<Pool> {
+    Pool::new("yokan-wait")
+}
+
+impl Inner {
+    fn register_handlers(self: &Arc<Self>, pool: &Arc<Pool>) -> Result<()> {
+        let wait_pool = blocking_rpc_pool();
+        let mut streams = Vec::new();
+        for i in 0..WAIT_STREAMS {
+            let x = Xstream::spawn(&format!("yokan-wait-{}-{i}", self.provider_id), vec![wait_pool.clone()])
+                .map_err(|e| YokanError::new(code::OTHER, format!("cannot start a thread: {e}")))?;
+            streams.push(x);
+        }
+        *self.wait_streams.lock() = streams;
+        let all = HANDLERS.iter().map(|n| (*n, pool)).chain(WAIT_HANDLERS.iter().map(|n| (*n, &wait_pool)));
+        for (name, pool) in all {
+            let weak = Arc::downgrade(self);
+            self.engine
+                .register(
+                    name,
+                    self.provider_id,
+                    Some(pool.clone()),
+                    Arc::new(move |req: Request| match weak.upgrade() {
+                        Some(inner) => Ok(inner.handle(name, &req.payload)),
+                        None => Ok(protocol::error(&YokanError::new(code::INVALID_PROVIDER, "the Yokan provider is gone"))),
+                    }),
+                )
+                .map_err(|e| YokanError::new(code::INVALID_PROVIDER, format!("cannot register {name}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn handle(&self, name: &str, payload: &[u8]) -> Vec<u8> {
+        match self.dispatch(name, payload) {
+            Ok(bytes) => bytes,
+            Err(e) => protocol::error(&e),
+        }
+    }
+
+    fn database(&self) -> Result<&Database> {
+        if self.destroyed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(YokanError::new(code::INVALID_PROVIDER, "the provider is destroyed"));
+        }
+        self.database.as_ref().ok_or_else(|| YokanError::new(code::INVALID_DATABASE, "this provider has no database"))
+    }
+
+    fn dispatch<'a>(&self, name: &str, payload: &'a [u8]) -> Result<Vec<u8>> {
+        let mut r = Reader::new(payload);
+        let mode = r.i32()?;
+        if name == protocol::CHECK {
+            r.end()?;
+            return Ok(ok(|w| {
+                w.str(protocol::IDENTITY);
+            }));
+        }
+        let db = self.database()?;
+        let backend = db.backend.as_ref();
+        mode::check_supported(mode, backend.supported_modes(), backend.type_name())?;
+        let wait = mode & mode::WAIT != 0;
+        let keys_of = |r: &mut Reader<'a>| -> Result<Vec<&'a [u8]>> {
+            let keys = decode_keys(r)?;
+            r.end()?;
+            if keys.iter().any(|k| k.is_empty()) {
+                return Err(YokanError::args("keys must not be empty"));
+            }
+            if wait {
+                self.wait_present(db, &keys)?;
+            }
+            Ok(keys)
+        };
+        match name {
+            protocol::COUNT => {
+                r.end()?;
+                let n = backend.count()?;
+                Ok(ok(|w| {
+                    w.u64(n);
+                }))
+            }
+            protocol::PUT => {
+                let n = r.count(8)?;
+                let mut pairs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let k = r.bytes()?;
+                    let v = r.bytes()?;
+                    if k.is_empty() {
+                        return Err(YokanError::args("keys must not be empty"));
+                    }
+                    pairs.push((k, v));
+                }
+                r.end()?;
+                let written = backend.put(&pairs, mode)?;
+                if mode & mode::NOTIFY != 0 && written.iter().any(|w| *w) {
+                    db.watcher.notify();
+                }
+                Ok(ok(|_| {}))
+            }
+            protocol::EXISTS | protocol::EXISTS_WAIT => {
+                let keys = keys_of(&mut r)?;
+                let flags = backend.exists(&keys)?;
+                Ok(ok(|w| {
+                    w.u32(flags.len() as u32);
+                    for f in flags {
+                        w.bool(f);
+                    }
+                }))
+            }
+            protocol::LENGTH | protocol::LENGTH_WAIT => {
+                let keys = keys_of(&mut r)?;
+                let sizes = backend.length(&keys)?;
+                Ok(ok(|w| {
+                    w.u32(sizes.len() as u32);
+                    for s in sizes {
+                        w.u64(s.unwrap_or(u64::MAX));
+                    }
+                }))
+            }
+            protocol::GET | protocol::GET_WAIT => {
+                let keys = keys_of(&mut r)?;
+                let values = backend.get(&keys, mode & mode::CONSUME != 0)?;
+                Ok(ok(|w| {
+                    w.u32(values.len() as u32);
+                    for v in values {
+                        match v {
+                            Some(v) => {
+                                w.bool(true).bytes(&v);
+                            }
+                            None => {
+                                w.bool(false);
+                            }
+                        }
+                    }
+                }))
+            }
+            protocol::ERASE | protocol::ERASE_WAIT => {
+                let keys = keys_of(&mut r)?;
+                backend.erase(&keys)?;
+                Ok(ok(|_| {}))
+            }
+            protocol::ERASE_RANGE => {
+                let prefix = r.bytes()?;
+                r.end()?;
+                backend.erase_range(prefix)?;
+                Ok(ok(|_| {}))
+            }
+            protocol::LIST => {
+                let from = r.bytes()?.to_vec();
+                let filter = Filter::from_mode(mode, r.bytes()?);
+                let max = r.u64()?;
+                let with_values = r.bool()?;
+                r.end()?;
+                if !backend.is_sorted() {
+                    return Err(YokanError::unsupported(format!(
+                        "the \"{}\" backend cannot list keys (it is not sorted)",
+                        backend.type_name()
+                    )));
+                }
+                let query = ListQuery {
+                    from,
+                    inclusive: mode & mode::INCLUSIVE != 0,
+                    filter,
+                    max: usize::try_from(max).unwrap_or(usize::MAX),
+                    with_values,
+                };
+                let items = backend.list(&query)?;
+                let strip = mode & mode::NO_PREFIX != 0;
+                let ignore = mode & mode::IGNORE_KEYS != 0;
+                let keep_last = mode & mode::KEEP_LAST == mode::KEEP_LAST;
+                let n = items.len();
+                Ok(ok(|w| {
+                    w.u32(n as u32);
+                    for (i, (k, v)) in items.iter().enumerate() {
+                        let key: &[u8] = if ignore && !(keep_last && i + 1 == n) {
+                            &[]
+                        } else if strip {
+                            query.filter.strip(k)
+                        } else {
+                            k
+                        };
+                        w.bytes(key).bytes(v);
+                    }
+                }))
+            }
+            other => Err(YokanError::unsupported(format!("unknown Yokan operation {other}"))),
+        }
+    }
+
+    /// `WAIT`: blocks until every key is present (a `NOTIFY` put wakes us).
+    fn wait_present(&self, db: &Database, keys: &[&[u8]]) -> Result<()> {
+        loop {
+            let seen = db.watcher.generation()?;
+            if db.backend.exists(keys)?.iter().all(|p| *p) {
+                return Ok(());
+            }
+            db.watcher.wait_past(seen)?;
+        }
+    }
+
+    fn destroy(&self) {
+        if self.destroyed.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        for name in HANDLERS.iter().chain(WAIT_HANDLERS.iter()) {
+            self.engine.deregister(name, self.provider_id);
+        }
+        if let Some(db) = &self.database {
+            db.watcher.close();
+            db.backend.close();
+        }
+        let streams = std::mem::take(&mut *self.wait_streams.lock());
+        drop(streams);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.destroy();
+    }
+}
