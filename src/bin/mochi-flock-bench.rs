@@ -137,7 +137,7 @@ impl Bench {
             let first = &views[0];
             let ok = views.iter().all(|v| v.digest() == first.digest())
                 && first.members() == expected.as_slice()
-                && not_primary.map_or(true, |p| primary_of(first) != *p);
+                && not_primary.is_none_or(|p| primary_of(first) != *p);
             if ok {
                 return start.elapsed();
             }

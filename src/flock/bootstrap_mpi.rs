@@ -538,7 +538,7 @@ mod imp {
                 None
             }
         });
-        let is_member = |r: usize| ranks.map_or(true, |list| list.contains(&(r as i32)));
+        let is_member = |r: usize| ranks.is_none_or(|list| list.contains(&(r as i32)));
         let me_member = is_member(rank as usize);
 
         let mut header = [0u64; HEADER_WORDS];

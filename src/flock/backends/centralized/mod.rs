@@ -183,7 +183,7 @@ impl Core {
     /// tells who sent it). This needs members to publish their engine's own
     /// address, which the default gateway does.
     fn sent_by(&self, sender: Option<&str>, claimed: &str) -> bool {
-        sender.map_or(true, |s| s == claimed)
+        sender.is_none_or(|s| s == claimed)
     }
 
     // ---- creation --------------------------------------------------------

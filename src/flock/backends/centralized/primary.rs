@@ -441,7 +441,7 @@ impl Pinger {
             p.failures = 0;
             p.last_ack = Instant::now();
             p.acked_sent = Some(p.acked_sent.map_or(sent, |a| a.max(sent)));
-        } else if p.acked_sent.map_or(true, |a| sent > a) {
+        } else if p.acked_sent.is_none_or(|a| sent > a) {
             p.failures += 1;
         }
         false
@@ -522,9 +522,7 @@ impl Pinger {
             } else if p.probes.is_empty() {
                 now >= p.next_ping || suspect
             } else {
-                suspect
-                    && p.probes.len() < (k - p.failures) as usize
-                    && p.last_sent.map_or(true, |l| now.duration_since(l) >= half)
+                suspect && p.probes.len() < (k - p.failures) as usize && p.last_sent.is_none_or(|l| now.duration_since(l) >= half)
             };
             if due {
                 match core.call_async(m, wire::PING, payload.clone(), t) {
