@@ -84,8 +84,9 @@ fn main() {
     fabric_start::init_libfabric();
     let cli = Cli::parse();
     // Block the stop signals before any thread starts, so only sigwait sees them.
-    // SAFETY: plain signal-mask manipulation.
+    // SAFETY: sigset_t is plain data; all-zero is a valid value to start from.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: plain signal-mask calls on our own, initialized set.
     unsafe {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGTERM);

@@ -213,7 +213,12 @@ impl Endpoint {
     /// # Safety
     /// `buf..buf+len` must stay valid and unchanged until the completion
     /// carrying `context` has been read.
+    // The body is the rewrite's (src/fabric is the lead's): the lint is
+    // allowed here rather than the call wrapped.
+    #[allow(unsafe_op_in_unsafe_fn)]
     pub unsafe fn post_send(&mut self, buf: *const u8, len: usize, dest: u64, context: usize) -> Result<Post, FabricError> {
+        // SAFETY: raw is our live endpoint; the buffer stays valid until its
+        // completion (this function's contract); `context` is only echoed back.
         let rc = sys::fis_send(self.raw, buf as *const c_void, len, dest, context as *mut c_void);
         match rc as i64 {
             0 => Ok(Post::Done),
@@ -227,7 +232,12 @@ impl Endpoint {
     /// # Safety
     /// `buf..buf+len` must stay valid and untouched until the completion
     /// carrying `context` has been read (or the endpoint is closed).
+    // The body is the rewrite's (src/fabric is the lead's): the lint is
+    // allowed here rather than the call wrapped.
+    #[allow(unsafe_op_in_unsafe_fn)]
     pub unsafe fn post_recv(&mut self, buf: *mut u8, len: usize, context: usize) -> Result<Post, FabricError> {
+        // SAFETY: raw is our live endpoint; the buffer stays valid and
+        // untouched until its completion (this function's contract).
         let rc = sys::fis_recv(self.raw, buf as *mut c_void, len, context as *mut c_void);
         match rc as i64 {
             0 => Ok(Post::Done),

@@ -100,7 +100,8 @@ pub fn view_from_world(self_address: &str, provider_id: u16) -> Result<GroupView
 /// with libraries whose handles are pointers (Open MPI) a dangling or
 /// made-up handle is undefined behaviour.
 pub unsafe fn view_from_raw_comm(comm: RawComm, self_address: &str, provider_id: u16) -> Result<GroupView, FlockError> {
-    imp::view_from_raw_comm(comm, self_address, provider_id)
+    // SAFETY: the same contract.
+    unsafe { imp::view_from_raw_comm(comm, self_address, provider_id) }
 }
 
 /// Bedrock's `mpi_ranks`: collective over `MPI_COMM_WORLD` (every rank must
@@ -442,7 +443,7 @@ mod imp {
         let mut inter: c_int = 0;
         // SAFETY: the caller guarantees `comm` is a live communicator of the
         // MPI in the process, which `m` is (already loaded wins).
-        check(m.calls.comm_test_inter(comm, &mut inter), "MPI_Comm_test_inter")?;
+        check(unsafe { m.calls.comm_test_inter(comm, &mut inter) }, "MPI_Comm_test_inter")?;
         if inter != 0 {
             return Err(FlockError::InvalidArgs(
                 "an intercommunicator cannot bootstrap a group; pass an intracommunicator".to_owned(),

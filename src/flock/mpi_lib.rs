@@ -152,33 +152,39 @@ struct Fns<H> {
     Allgatherv: unsafe extern "C" fn(*const c_void, c_int, H, *mut c_void, *const c_int, *const c_int, H, H) -> c_int,
 }
 
-// SAFETY (every method): forwards to the MPI function of the same name
-// under the caller's contract (see [`Calls`]); the handles are converted to
-// the library's own handle type, which is what its functions take.
+// Every method forwards to the MPI function of the same name under the
+// caller's contract (see [`Calls`]); the handles are converted to the
+// library's own handle type, which is what its functions take.
 impl<H: RawHandle> Calls for Fns<H> {
     unsafe fn comm_rank(&self, comm: Handle, rank: &mut c_int) -> c_int {
-        (self.Comm_rank)(H::from_handle(comm), rank)
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe { (self.Comm_rank)(H::from_handle(comm), rank) }
     }
     unsafe fn comm_size(&self, comm: Handle, size: &mut c_int) -> c_int {
-        (self.Comm_size)(H::from_handle(comm), size)
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe { (self.Comm_size)(H::from_handle(comm), size) }
     }
     unsafe fn comm_dup(&self, comm: Handle, out: &mut Handle) -> c_int {
         let mut raw = H::from_handle(*out);
-        let rc = (self.Comm_dup)(H::from_handle(comm), &mut raw);
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        let rc = unsafe { (self.Comm_dup)(H::from_handle(comm), &mut raw) };
         *out = raw.into_handle();
         rc
     }
     unsafe fn comm_free(&self, comm: &mut Handle) -> c_int {
         let mut raw = H::from_handle(*comm);
-        let rc = (self.Comm_free)(&mut raw);
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        let rc = unsafe { (self.Comm_free)(&mut raw) };
         *comm = raw.into_handle();
         rc
     }
     unsafe fn comm_set_errhandler(&self, comm: Handle, errhandler: Handle) -> c_int {
-        (self.Comm_set_errhandler)(H::from_handle(comm), H::from_handle(errhandler))
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe { (self.Comm_set_errhandler)(H::from_handle(comm), H::from_handle(errhandler)) }
     }
     unsafe fn comm_test_inter(&self, comm: Handle, flag: &mut c_int) -> c_int {
-        (self.Comm_test_inter)(H::from_handle(comm), flag)
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe { (self.Comm_test_inter)(H::from_handle(comm), flag) }
     }
     unsafe fn allgather(
         &self,
@@ -190,15 +196,18 @@ impl<H: RawHandle> Calls for Fns<H> {
         recv_type: Handle,
         comm: Handle,
     ) -> c_int {
-        (self.Allgather)(
-            send,
-            send_count,
-            H::from_handle(send_type),
-            recv,
-            recv_count,
-            H::from_handle(recv_type),
-            H::from_handle(comm),
-        )
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe {
+            (self.Allgather)(
+                send,
+                send_count,
+                H::from_handle(send_type),
+                recv,
+                recv_count,
+                H::from_handle(recv_type),
+                H::from_handle(comm),
+            )
+        }
     }
     unsafe fn allgatherv(
         &self,
@@ -211,16 +220,19 @@ impl<H: RawHandle> Calls for Fns<H> {
         recv_type: Handle,
         comm: Handle,
     ) -> c_int {
-        (self.Allgatherv)(
-            send,
-            send_count,
-            H::from_handle(send_type),
-            recv,
-            recv_counts,
-            displs,
-            H::from_handle(recv_type),
-            H::from_handle(comm),
-        )
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe {
+            (self.Allgatherv)(
+                send,
+                send_count,
+                H::from_handle(send_type),
+                recv,
+                recv_counts,
+                displs,
+                H::from_handle(recv_type),
+                H::from_handle(comm),
+            )
+        }
     }
 }
 
