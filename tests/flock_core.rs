@@ -174,3 +174,52 @@ fn provider_registration_errors() {
     e.finalize();
     client_engine.finalize();
 }
+
+/// Dropping the last subscribed handle sends the unsubscribe request but
+/// does not wait for the answer: a contact that takes its time (here, a
+/// fake contact whose unsubscribe handler stalls) does not stall the drop.
+#[test]
+fn dropping_a_subscribed_handle_does_not_wait_for_the_contact() {
+    use mochi::flock::protocol::{self, ViewReply};
+    let server = engine("na+sm", Mode::Server);
+    let mut view = GroupView::new();
+    view.add_member(server.self_address().as_str(), 7);
+    let reply = protocol::encode_view_reply(&ViewReply::View(view));
+    for name in [protocol::GET_VIEW, protocol::SUBSCRIBE] {
+        let reply = reply.clone();
+        server.register(name, 7, None, Arc::new(move |_| Ok(reply.clone()))).unwrap();
+    }
+    let (arrived_tx, arrived_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (arrived_tx, release_rx) = (Mutex::new(arrived_tx), Mutex::new(release_rx));
+    server
+        .register(
+            protocol::UNSUBSCRIBE,
+            7,
+            None,
+            Arc::new(move |_| {
+                let _ = arrived_tx.lock().send(());
+                // Stall until the test is done (bounded, so the server stops).
+                let _ = release_rx.lock().recv_timeout(Duration::from_secs(10));
+                Ok(protocol::encode_status(&Ok(())))
+            }),
+        )
+        .unwrap();
+
+    let client_engine = engine("na+sm", Mode::Client);
+    let client = Client::new(&client_engine, None);
+    let handle = GroupHandle::create(&client, &server.self_address(), 7, MODE_INIT_UPDATE).unwrap();
+    handle.subscribe(Arc::new(Recorder::default())).unwrap();
+
+    let start = Instant::now();
+    drop(handle);
+    let took = start.elapsed();
+    // The blocking version waited for the answer: NOTIFY_TIMEOUT (2 s) here.
+    assert!(took < protocol::NOTIFY_TIMEOUT / 2, "dropping the handle took {took:?}");
+    // The request was sent all the same.
+    arrived_rx.recv_timeout(Duration::from_secs(10)).expect("the contact received the unsubscribe request");
+    assert_eq!(client.live_handles(), 0);
+    release_tx.send(()).unwrap();
+    client_engine.finalize();
+    server.finalize();
+}
