@@ -12,3 +12,4 @@ pub mod ffi;
 pub mod flock;
 pub mod log;
 pub mod rpc;
+pub mod signals;
