@@ -227,19 +227,48 @@ pub unsafe extern "C" fn bedrock_service_query_config(
     })
 }
 
-fn string_call(
+/// The management calls that take one string (a library path, a pool or
+/// xstream description or name, a provider description or spec), on a
+/// remote daemon (`bedrock_service_*`) or a server in the process
+/// (`bedrock_server_*`): checks the handle (`noun` names it in the
+/// message) and the string, runs `f`, and turns its error into a code with
+/// `on_error`. Failures set `bedrock_last_error()`.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle from boxed_into_c; `arg` NULL or
+/// NUL-terminated.
+pub(super) unsafe fn string_call<C: Owned>(
+    entry: &'static str,
+    (handle, noun): (*mut C, &str),
+    (arg, what): (*const c_char, &str),
+    on_error: fn(&str, BedrockError) -> bedrock_return_t,
+    f: impl FnOnce(&C::Rust, &str) -> Result<(), BedrockError>,
+) -> bedrock_return_t {
+    guard(entry, BEDROCK_ERR_OTHER, || {
+        // SAFETY: by the contract NULL or a live handle.
+        let Some(h) = (unsafe { boxed_ref(handle) }) else { return invalid(entry, &format!("NULL {noun}")) };
+        // SAFETY: by the contract NULL or NUL-terminated.
+        let Some(a) = (unsafe { text(arg) }) else { return invalid(entry, &format!("NULL {what}")) };
+        match f(h, &a) {
+            Ok(()) => BEDROCK_SUCCESS,
+            Err(e) => on_error(entry, e),
+        }
+    })
+}
+
+/// A `bedrock_service_*` call with one string argument.
+///
+/// # Safety
+/// As [`string_call`].
+unsafe fn service_call(
     entry: &'static str,
     handle: bedrock_service_t,
     arg: *const c_char,
     what: &str,
     f: impl FnOnce(&ServiceHandle, &str) -> Result<(), BedrockError>,
 ) -> bedrock_return_t {
-    guard(entry, BEDROCK_ERR_OTHER, || {
-        // SAFETY: the caller passes NULL or a NUL-terminated string.
-        let Some(a) = (unsafe { text(arg) }) else { return invalid(entry, &format!("NULL {what}")) };
-        // SAFETY: the caller passes NULL or a live handle.
-        unsafe { with_service(entry, handle, |h| f(h, &a).map(|_| None), std::ptr::null_mut()) }
-    })
+    // SAFETY: the same contract.
+    unsafe { string_call(entry, (handle, "handle"), (arg, what), fail, f) }
 }
 
 /// Loads a module library in the daemon.
@@ -248,7 +277,8 @@ fn string_call(
 /// `handle` NULL or live; the string NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_load_module(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-    string_call("bedrock_service_load_module", handle, arg, "library path", |h, a| h.load_module(a))
+    // SAFETY: the caller's contract is service_call's.
+    unsafe { service_call("bedrock_service_load_module", handle, arg, "library path", |h, a| h.load_module(a)) }
 }
 
 /// Adds a pool (JSON config, as in `margo.argobots.pools`).
@@ -257,7 +287,8 @@ pub unsafe extern "C" fn bedrock_service_load_module(handle: bedrock_service_t, 
 /// `handle` NULL or live; the string NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_add_pool(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-    string_call("bedrock_service_add_pool", handle, arg, "pool config", |h, a| h.add_pool(a))
+    // SAFETY: the caller's contract is service_call's.
+    unsafe { service_call("bedrock_service_add_pool", handle, arg, "pool config", |h, a| h.add_pool(a)) }
 }
 
 /// Removes a pool no one uses.
@@ -266,7 +297,8 @@ pub unsafe extern "C" fn bedrock_service_add_pool(handle: bedrock_service_t, arg
 /// `handle` NULL or live; the string NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_remove_pool(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-    string_call("bedrock_service_remove_pool", handle, arg, "pool name", |h, a| h.remove_pool(a))
+    // SAFETY: the caller's contract is service_call's.
+    unsafe { service_call("bedrock_service_remove_pool", handle, arg, "pool name", |h, a| h.remove_pool(a)) }
 }
 
 /// Adds an execution stream (JSON config).
@@ -275,7 +307,8 @@ pub unsafe extern "C" fn bedrock_service_remove_pool(handle: bedrock_service_t, 
 /// `handle` NULL or live; the string NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_add_xstream(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-    string_call("bedrock_service_add_xstream", handle, arg, "xstream config", |h, a| h.add_xstream(a))
+    // SAFETY: the caller's contract is service_call's.
+    unsafe { service_call("bedrock_service_add_xstream", handle, arg, "xstream config", |h, a| h.add_xstream(a)) }
 }
 
 /// Removes an execution stream.
@@ -284,7 +317,8 @@ pub unsafe extern "C" fn bedrock_service_add_xstream(handle: bedrock_service_t, 
 /// `handle` NULL or live; the string NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_remove_xstream(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-    string_call("bedrock_service_remove_xstream", handle, arg, "xstream name", |h, a| h.remove_xstream(a))
+    // SAFETY: the caller's contract is service_call's.
+    unsafe { service_call("bedrock_service_remove_xstream", handle, arg, "xstream name", |h, a| h.remove_xstream(a)) }
 }
 
 /// Starts a provider from its JSON description; `*provider_id` (if not

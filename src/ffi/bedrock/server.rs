@@ -2,10 +2,7 @@
 //! daemon's entry point.
 #![allow(non_camel_case_types)]
 
-use super::client::{
-    bedrock_return_t, invalid, set_error, text, BEDROCK_ERR_INVALID_ARGS, BEDROCK_ERR_NOT_SUPPORTED, BEDROCK_ERR_OTHER,
-    BEDROCK_SUCCESS,
-};
+use super::client::{bedrock_return_t, set_error, BEDROCK_ERR_INVALID_ARGS, BEDROCK_ERR_NOT_SUPPORTED};
 use crate::bedrock::config::{ConfigFormat, ProviderSpec};
 use crate::bedrock::error::BedrockError;
 use crate::bedrock::server::Server;
@@ -131,6 +128,15 @@ pub unsafe extern "C" fn bedrock_server_finalize(server: bedrock_server_t) -> be
 // ProviderManager offer; the Python bindings' `Server.margo` and
 // `Server.providers` sit on these). Failures set `bedrock_last_error()`.
 
+/// A local server refuses what it cannot do as invalid arguments.
+fn server_error(entry: &str, e: BedrockError) -> bedrock_return_t {
+    set_error(entry, &format!("{entry}: {e}"));
+    match e {
+        BedrockError::NotSupported(_) => BEDROCK_ERR_NOT_SUPPORTED,
+        _ => BEDROCK_ERR_INVALID_ARGS,
+    }
+}
+
 /// Runs `f` on a live server with one string argument.
 ///
 /// # Safety
@@ -142,22 +148,8 @@ unsafe fn with_server(
     what: &str,
     f: impl FnOnce(&Server, &str) -> Result<(), BedrockError>,
 ) -> bedrock_return_t {
-    guard(entry, BEDROCK_ERR_OTHER, || {
-        // SAFETY: by the contract NULL or a live server.
-        let Some(s) = (unsafe { boxed_ref(server) }) else { return invalid(entry, "NULL server") };
-        // SAFETY: by the contract NULL or NUL-terminated.
-        let Some(a) = (unsafe { text(arg) }) else { return invalid(entry, &format!("NULL {what}")) };
-        match f(s, &a) {
-            Ok(()) => BEDROCK_SUCCESS,
-            Err(e) => {
-                set_error(entry, &format!("{entry}: {e}"));
-                match e {
-                    BedrockError::NotSupported(_) => BEDROCK_ERR_NOT_SUPPORTED,
-                    _ => BEDROCK_ERR_INVALID_ARGS,
-                }
-            }
-        }
-    })
+    // SAFETY: the same contract as string_call's.
+    unsafe { super::client::string_call(entry, (server, "server"), (arg, what), server_error, f) }
 }
 
 /// Loads a module library (as `libraries` in the config would).
