@@ -6,12 +6,15 @@
 //! Scenarios run one at a time (they time failure detection with short
 //! timeouts; on two cores, concurrent groups would starve each other).
 
+mod common;
+
+use common::*;
 use mochi::flock::client::{Client, GroupHandle};
 use mochi::flock::error::code;
 use mochi::flock::protocol::Update;
-use mochi::flock::provider::{Provider, ProviderArgs, UpdateCallbacks};
+use mochi::flock::provider::{Provider, ProviderArgs};
 use mochi::flock::{bootstrap, view_file, GroupView, Member};
-use mochi::rpc::{Engine, InitOverrides, Mode};
+use mochi::rpc::{Engine, Mode};
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -28,19 +31,6 @@ const SETTINGS: &str = r#"{"ping_timeout_ms":400,"ping_interval_ms":[100,200],"p
 const BOUND: Duration = Duration::from_secs(6);
 
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn engine(proto: &str, mode: Mode) -> Engine {
-    Engine::new(proto, mode, "", &InitOverrides::default()).unwrap()
-}
-
-fn scratch_dir(tag: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir =
-        std::env::temp_dir().join(format!("flock-central-{}-{}-{tag}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Reads the group file in a loop and counts reads that do not parse.
 struct FileWatch {
@@ -326,35 +316,6 @@ impl Drop for Group {
     }
 }
 
-#[derive(Default)]
-struct Recorder {
-    members: Mutex<Vec<(Update, String, u16)>>,
-    metadata: Mutex<Vec<(String, String)>>,
-}
-
-impl UpdateCallbacks for Recorder {
-    fn membership(&self, update: Update, address: &str, provider_id: u16) {
-        self.members.lock().push((update, address.to_string(), provider_id));
-    }
-    fn metadata(&self, key: &str, value: &str) {
-        self.metadata.lock().push((key.to_string(), value.to_string()));
-    }
-}
-
-impl Recorder {
-    fn saw(&self, update: Update, m: &Member) -> bool {
-        self.members.lock().iter().any(|(u, a, p)| *u == update && *a == m.address && *p == m.provider_id)
-    }
-}
-
-fn eventually(what: &str, within: Duration, f: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < within, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// A primary and `n - 1` members joining through it.
 fn start_group(g: &mut Group, proto: &str, n: usize) -> Vec<usize> {
     let first = g.spawn_local(proto, &["self".to_string()])[0];
@@ -458,7 +419,7 @@ fn providers_sharing_an_engine() {
     // Update callbacks run on the provider's notification thread, just after
     // the view changes.
     let left = Member { address: e.self_address().to_string(), provider_id: 2 };
-    eventually("p2's leave reported to p1's callbacks", BOUND, || rec.saw(Update::Left, &left));
+    eventually("p2's leave reported to p1's callbacks", BOUND, || rec.saw(Update::Left, &left.address, left.provider_id));
     p1.destroy();
     eventually("p3 alone and primary", BOUND, || {
         let v = p3.view();
@@ -578,7 +539,7 @@ fn graceful_leave(proto: &str) {
     assert!(took < Duration::from_millis(500), "leave took {took:?}");
     g.reap(follower);
     g.all_report(&live, "left", &gone);
-    eventually("LEFT notification", BOUND, || rec.saw(Update::Left, &gone));
+    eventually("LEFT notification", BOUND, || rec.saw(Update::Left, &gone.address, gone.provider_id));
     g.file_holds(&view);
 
     // The primary leaves: it hands over to the first member of the view.
@@ -591,7 +552,7 @@ fn graceful_leave(proto: &str) {
     g.reap(primary);
     assert_eq!(Group::primary_of(&view), view.members()[0], "successor is the first member");
     g.all_report(&live, "left", &old);
-    eventually("LEFT notification for the primary", BOUND, || rec.saw(Update::Left, &old));
+    eventually("LEFT notification for the primary", BOUND, || rec.saw(Update::Left, &old.address, old.provider_id));
     g.file_holds(&view);
     drop(handle);
 
@@ -638,7 +599,7 @@ fn sigkill_follower(proto: &str) {
     eprintln!("{proto}: SIGKILL follower: dropped everywhere after {took:?}");
     assert!(took < Duration::from_secs(3), "detection took {took:?}");
     g.all_report(&live, "died", &dead);
-    eventually("DIED notification", BOUND, || rec.saw(Update::Died, &dead));
+    eventually("DIED notification", BOUND, || rec.saw(Update::Died, &dead.address, dead.provider_id));
     g.file_holds(&view);
     drop(handle);
     g.finish();
@@ -711,7 +672,7 @@ fn sigkill_primary(proto: &str) {
     assert_eq!(new_primary, view.members()[0]);
     assert_ne!(new_primary, old);
     g.all_report(&live, "died", &old);
-    eventually("DIED notification for the old primary", BOUND, || rec.saw(Update::Died, &old));
+    eventually("DIED notification for the old primary", BOUND, || rec.saw(Update::Died, &old.address, old.provider_id));
     g.file_holds(&view);
 
     // Joins keep working: one through the (rewritten) file, one through a member.

@@ -1,18 +1,16 @@
 //! Flock providers (static backend) and clients over real endpoints.
 
+mod common;
+
+use common::*;
 use mochi::flock::client::{Client, GroupHandle, MODE_INIT_UPDATE};
 use mochi::flock::error::code;
-use mochi::flock::protocol::Update;
-use mochi::flock::provider::{Provider, ProviderArgs, UpdateCallbacks};
+use mochi::flock::provider::{Provider, ProviderArgs};
 use mochi::flock::{view_file, GroupView};
-use mochi::rpc::{Engine, InitOverrides, Mode};
+use mochi::rpc::{Engine, Mode};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn engine(proto: &str, mode: Mode) -> Engine {
-    Engine::new(proto, mode, "", &InitOverrides::default()).unwrap()
-}
 
 struct Group {
     engines: Vec<Engine>,
@@ -47,28 +45,7 @@ impl Drop for Group {
     }
 }
 
-#[derive(Default)]
-struct Recorder {
-    members: Mutex<Vec<(Update, String, u16)>>,
-    metadata: Mutex<Vec<(String, String)>>,
-}
-
-impl UpdateCallbacks for Recorder {
-    fn membership(&self, update: Update, address: &str, provider_id: u16) {
-        self.members.lock().push((update, address.to_string(), provider_id));
-    }
-    fn metadata(&self, key: &str, value: &str) {
-        self.metadata.lock().push((key.to_string(), value.to_string()));
-    }
-}
-
-fn eventually(what: &str, f: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+const BOUND: Duration = Duration::from_secs(10);
 
 fn discovery(proto: &str) {
     let dir = std::env::temp_dir().join(format!("flock-core-{}-{}", std::process::id(), proto.replace('+', "_")));
@@ -112,7 +89,7 @@ fn discovery(proto: &str) {
         assert_eq!(p.view().find_metadata("color"), Some("blue"));
     }
     assert_eq!(handle.view().find_metadata("color"), Some("blue"));
-    eventually("subscriber callback", || recorder.metadata.lock().contains(&("color".into(), "blue".into())));
+    eventually("subscriber callback", BOUND, || recorder.metadata.lock().contains(&("color".into(), "blue".into())));
     assert_eq!(other.view().find_metadata("color"), Some("blue"));
     assert!(cb.metadata.lock().contains(&("color".into(), "blue".into())));
     assert_eq!(view_file::from_file(&file).unwrap().find_metadata("color"), Some("blue"));
