@@ -10,6 +10,8 @@ pub mod bedrock;
 pub mod fabric;
 pub mod ffi;
 pub mod flock;
+pub mod fnv;
 pub mod log;
+pub mod rng;
 pub mod rpc;
 pub mod signals;

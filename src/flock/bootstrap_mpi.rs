@@ -176,13 +176,8 @@ mod imp {
                 let mut sorted = ranks.to_vec();
                 sorted.sort_unstable();
                 // FNV-1a over the sorted values and the count.
-                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-                for v in sorted.iter().map(|&r| r as u32 as u64).chain([ranks.len() as u64]) {
-                    for b in v.to_le_bytes() {
-                        h ^= b as u64;
-                        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-                    }
-                }
+                let values = sorted.iter().map(|&r| r as u32 as u64).chain([ranks.len() as u64]);
+                let h = crate::fnv::fnv1a64(values.flat_map(u64::to_le_bytes));
                 // Never equal to the `None` sentinel.
                 h & !(1u64 << 63)
             }
