@@ -30,8 +30,6 @@ const SETTINGS: &str = r#"{"ping_timeout_ms":400,"ping_interval_ms":[100,200],"p
 /// Bound for every convergence (detection takes well under a second).
 const BOUND: Duration = Duration::from_secs(6);
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
 /// Reads the group file in a loop and counts reads that do not parse.
 struct FileWatch {
     stop: Arc<AtomicBool>,
@@ -335,7 +333,7 @@ fn centralized(settings: &str) -> String {
 
 #[test]
 fn config_errors_and_effective_config() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     let e = engine("na+sm", Mode::Server);
     let me = bootstrap::from_self(&e, 1);
     let reg = |settings: &str| {
@@ -397,7 +395,7 @@ fn config_errors_and_effective_config() {
 /// through a follower, leave and handover, all without waiting on a timeout.
 #[test]
 fn providers_sharing_an_engine() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     let e = engine("na+sm", Mode::Server);
     let cfg = centralized(SETTINGS);
     let start = Instant::now();
@@ -432,7 +430,7 @@ fn providers_sharing_an_engine() {
 
 #[test]
 fn join_errors_are_clear_and_bounded() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     let e = engine("na+sm", Mode::Server);
     let other = engine("na+sm", Mode::Server);
     // A static group cannot be joined.
@@ -509,13 +507,13 @@ fn join_storm(proto: &str) {
 
 #[test]
 fn join_storm_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     join_storm("na+sm");
 }
 
 #[test]
 fn join_storm_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     join_storm("ofi+tcp");
 }
 
@@ -572,13 +570,13 @@ fn graceful_leave(proto: &str) {
 
 #[test]
 fn graceful_leave_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     graceful_leave("na+sm");
 }
 
 #[test]
 fn graceful_leave_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     graceful_leave("ofi+tcp");
 }
 
@@ -607,13 +605,13 @@ fn sigkill_follower(proto: &str) {
 
 #[test]
 fn sigkill_follower_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigkill_follower("na+sm");
 }
 
 #[test]
 fn sigkill_follower_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigkill_follower("ofi+tcp");
 }
 
@@ -643,13 +641,13 @@ fn sigstop_follower(proto: &str) {
 
 #[test]
 fn sigstop_follower_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigstop_follower("na+sm");
 }
 
 #[test]
 fn sigstop_follower_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigstop_follower("ofi+tcp");
 }
 
@@ -698,13 +696,13 @@ fn sigkill_primary(proto: &str) {
 
 #[test]
 fn sigkill_primary_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigkill_primary("na+sm");
 }
 
 #[test]
 fn sigkill_primary_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigkill_primary("ofi+tcp");
 }
 
@@ -760,13 +758,13 @@ fn metadata_during_churn(proto: &str) {
 
 #[test]
 fn metadata_during_churn_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     metadata_during_churn("na+sm");
 }
 
 #[test]
 fn metadata_during_churn_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     metadata_during_churn("ofi+tcp");
 }
 
@@ -775,7 +773,7 @@ fn metadata_during_churn_tcp() {
 /// of the view leads.
 #[test]
 fn view_bootstrap_with_a_late_member_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     let mut g = Group::new("ofi+tcp", "view");
     let ports: Vec<u16> =
         (0..4).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
@@ -807,7 +805,7 @@ fn view_bootstrap_with_a_late_member_tcp() {
 #[test]
 fn bad_input_is_rejected() {
     use mochi::flock::backends::centralized::wire::{self, Change, Claim, Ping, SyncReq, UpdateMsg, WhoisReq};
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     let proto = "na+sm";
     let mut g = Group::new(proto, "bad");
     let all = start_group(&mut g, proto, 4);
@@ -962,7 +960,7 @@ fn enter_netns(name: &str) {
 /// once back it steps down and learns it was declared dead.
 #[test]
 fn partition_in_network_namespaces() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         // Creating network namespaces needs root: skipped, and said so.
