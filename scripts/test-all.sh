@@ -32,10 +32,8 @@ gcc -std=c11 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/
 g++ -x c++ -std=c++17 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/view_cxx"
 "$tmp/view_cxx"
 
-section "installed prefix: C and C++ examples through find_package"
-for protocol in na+sm ofi+tcp; do
-    make --no-print-directory test-examples PROTOCOL="$protocol"
-done
+section "installed prefix: C and C++ examples through find_package (built once, run on na+sm and ofi+tcp)"
+make --no-print-directory test-examples PROTOCOL="na+sm ofi+tcp"
 
 section "Python bindings (mochi.flock, mochi.bedrock) over target/release/libmochi.so"
 bash python/run-tests.sh
@@ -49,17 +47,16 @@ bash -c 'source build/test-prefix/bin/bedrockctl-setup.sh && bedrockctl --help >
 section "Flock C API conformance suite (ctest, installed prefix)"
 bash tests/c/flock/run.sh build/test-prefix
 
-section "Flock service discovery (C++ and C clients) from the installed prefix"
-for protocol in na+sm ofi+tcp; do
-    bash examples-c/flock/run-discovery.sh build/test-prefix "$protocol"
-done
+section "Flock service discovery (C++ and C clients, built once) from the installed prefix, na+sm and ofi+tcp"
+bash examples-c/flock/run-discovery.sh build/test-prefix na+sm ofi+tcp
+
+section "valgrind memcheck: the bedrock daemon and a C client through a short scenario"
+bash tests/valgrind/run.sh build/test-prefix na+sm
 
 section "Bedrock: daemons, configs, C and C++ modules, C and C++ clients, CLIs (installed prefix)"
 bash tests/bedrock/run.sh build/test-prefix na+sm
 
 section "the Flock-integration tutorial (Bedrock daemons, 4-process groups under mpiexec.mpich and mpirun.openmpi, discovery client), na+sm and ofi+tcp"
-for protocol in na+sm ofi+tcp; do
-    bash examples-c/tutorial/run.sh build/test-prefix "$protocol"
-done
+bash examples-c/tutorial/run.sh build/test-prefix na+sm ofi+tcp
 
 echo "sections: ${sections} passed, 0 failed"
