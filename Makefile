@@ -4,7 +4,7 @@
 #   make install PREFIX=/some/prefix    install library, headers, CMake and
 #                                       pkg-config packages, binaries
 #   make uninstall PREFIX=/some/prefix  remove what install put there
-#   make test-examples [PROTOCOL=na+sm] install into build/test-prefix and run
+#   make test-examples [PROTOCOL="na+sm ofi+tcp"] install into build/test-prefix and run
 #                                       tests/cmake/run-examples.sh against it
 #
 # DESTDIR is honoured for staged installs (files go to $(DESTDIR)$(PREFIX),
@@ -187,7 +187,7 @@ uninstall:
 TEST_PREFIX ?= $(CURDIR)/build/test-prefix
 test-examples:
 	$(MAKE) install PREFIX="$(TEST_PREFIX)" DESTDIR=
-	tests/cmake/run-examples.sh "$(TEST_PREFIX)" "$(PROTOCOL)"
+	tests/cmake/run-examples.sh "$(TEST_PREFIX)" $(PROTOCOL)
 
 clean:
 	$(CARGO) clean

@@ -6,7 +6,7 @@
 # Open MPI may switch the plain mpiexec/mpicc alternatives to it; nothing
 # here depends on them.
 set -euo pipefail
-packages=(libfabric-dev libjson-c-dev nlohmann-json3-dev libfabric-bin mpich libmpich-dev openmpi-bin libopenmpi-dev binutils libclang-dev clang cmake g++ make pkg-config iproute2 python3)
+packages=(libfabric-dev libjson-c-dev nlohmann-json3-dev libfabric-bin mpich libmpich-dev openmpi-bin libopenmpi-dev binutils libclang-dev clang cmake g++ make pkg-config iproute2 python3 valgrind)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -37,10 +37,8 @@ printf '#include <yokan/cxx/client.hpp>\nint main() { return yokan::Exception(YO
 g++ -std=c++14 -Wall -Wextra -Werror -Iinclude "$tmp/yk.cpp" -o "$tmp/yk_cxx"
 "$tmp/yk_cxx"
 
-section "installed prefix: C and C++ examples through find_package"
-for protocol in na+sm ofi+tcp; do
-    make --no-print-directory test-examples PROTOCOL="$protocol"
-done
+section "installed prefix: C and C++ examples through find_package (built once, run on na+sm and ofi+tcp)"
+make --no-print-directory test-examples PROTOCOL="na+sm ofi+tcp"
 
 section "Python bindings (mochi.flock, mochi.bedrock) over target/release/libmochi.so"
 bash python/run-tests.sh
@@ -54,10 +52,11 @@ bash -c 'source build/test-prefix/bin/bedrockctl-setup.sh && bedrockctl --help >
 section "Flock C API conformance suite (ctest, installed prefix)"
 bash tests/c/flock/run.sh build/test-prefix
 
-section "Flock service discovery (C++ and C clients) from the installed prefix"
-for protocol in na+sm ofi+tcp; do
-    bash examples-c/flock/run-discovery.sh build/test-prefix "$protocol"
-done
+section "Flock service discovery (C++ and C clients, built once) from the installed prefix, na+sm and ofi+tcp"
+bash examples-c/flock/run-discovery.sh build/test-prefix na+sm ofi+tcp
+
+section "valgrind memcheck: the bedrock daemon and a C client through a short scenario"
+bash tests/valgrind/run.sh build/test-prefix na+sm
 
 section "Yokan: C and C++ clients through find_package(yokan) against a bedrock daemon (map and lmdb), na+sm and ofi+tcp"
 for protocol in na+sm ofi+tcp; do
@@ -67,7 +66,7 @@ done
 section "Bedrock: daemons, configs, C and C++ modules, C and C++ clients, CLIs (installed prefix)"
 bash tests/bedrock/run.sh build/test-prefix na+sm
 
-section "the Flock-integration tutorial (Bedrock daemons, 4-process groups under mpiexec.mpich and mpirun.openmpi, discovery client), na+sm and ofi+tcp"
+section "the Flock-integration tutorial, published configs verbatim with Yokan (Bedrock daemons, 4-process groups under mpiexec.mpich and mpirun.openmpi, discovery client), na+sm and ofi+tcp"
 for protocol in na+sm ofi+tcp; do
     bash examples-c/tutorial/run.sh build/test-prefix "$protocol"
 done

@@ -6,12 +6,15 @@
 //! Scenarios run one at a time (they time failure detection with short
 //! timeouts; on two cores, concurrent groups would starve each other).
 
+mod common;
+
+use common::*;
 use mochi::flock::client::{Client, GroupHandle};
 use mochi::flock::error::code;
 use mochi::flock::protocol::Update;
-use mochi::flock::provider::{Provider, ProviderArgs, UpdateCallbacks};
+use mochi::flock::provider::{Provider, ProviderArgs};
 use mochi::flock::{bootstrap, view_file, GroupView, Member};
-use mochi::rpc::{Engine, InitOverrides, Mode};
+use mochi::rpc::{Engine, Mode};
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -26,21 +29,6 @@ const PID: u16 = 1;
 const SETTINGS: &str = r#"{"ping_timeout_ms":400,"ping_interval_ms":[100,200],"ping_max_num_timeouts":2,"update_interval":500}"#;
 /// Bound for every convergence (detection takes well under a second).
 const BOUND: Duration = Duration::from_secs(6);
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn engine(proto: &str, mode: Mode) -> Engine {
-    Engine::new(proto, mode, "", &InitOverrides::default()).unwrap()
-}
-
-fn scratch_dir(tag: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir =
-        std::env::temp_dir().join(format!("flock-central-{}-{}-{tag}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Reads the group file in a loop and counts reads that do not parse.
 struct FileWatch {
@@ -326,35 +314,6 @@ impl Drop for Group {
     }
 }
 
-#[derive(Default)]
-struct Recorder {
-    members: Mutex<Vec<(Update, String, u16)>>,
-    metadata: Mutex<Vec<(String, String)>>,
-}
-
-impl UpdateCallbacks for Recorder {
-    fn membership(&self, update: Update, address: &str, provider_id: u16) {
-        self.members.lock().push((update, address.to_string(), provider_id));
-    }
-    fn metadata(&self, key: &str, value: &str) {
-        self.metadata.lock().push((key.to_string(), value.to_string()));
-    }
-}
-
-impl Recorder {
-    fn saw(&self, update: Update, m: &Member) -> bool {
-        self.members.lock().iter().any(|(u, a, p)| *u == update && *a == m.address && *p == m.provider_id)
-    }
-}
-
-fn eventually(what: &str, within: Duration, f: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < within, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// A primary and `n - 1` members joining through it.
 fn start_group(g: &mut Group, proto: &str, n: usize) -> Vec<usize> {
     let first = g.spawn_local(proto, &["self".to_string()])[0];
@@ -374,7 +333,7 @@ fn centralized(settings: &str) -> String {
 
 #[test]
 fn config_errors_and_effective_config() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     let e = engine("na+sm", Mode::Server);
     let me = bootstrap::from_self(&e, 1);
     let reg = |settings: &str| {
@@ -436,7 +395,7 @@ fn config_errors_and_effective_config() {
 /// through a follower, leave and handover, all without waiting on a timeout.
 #[test]
 fn providers_sharing_an_engine() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     let e = engine("na+sm", Mode::Server);
     let cfg = centralized(SETTINGS);
     let start = Instant::now();
@@ -458,7 +417,7 @@ fn providers_sharing_an_engine() {
     // Update callbacks run on the provider's notification thread, just after
     // the view changes.
     let left = Member { address: e.self_address().to_string(), provider_id: 2 };
-    eventually("p2's leave reported to p1's callbacks", BOUND, || rec.saw(Update::Left, &left));
+    eventually("p2's leave reported to p1's callbacks", BOUND, || rec.saw(Update::Left, &left.address, left.provider_id));
     p1.destroy();
     eventually("p3 alone and primary", BOUND, || {
         let v = p3.view();
@@ -471,7 +430,7 @@ fn providers_sharing_an_engine() {
 
 #[test]
 fn join_errors_are_clear_and_bounded() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     let e = engine("na+sm", Mode::Server);
     let other = engine("na+sm", Mode::Server);
     // A static group cannot be joined.
@@ -548,13 +507,13 @@ fn join_storm(proto: &str) {
 
 #[test]
 fn join_storm_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     join_storm("na+sm");
 }
 
 #[test]
 fn join_storm_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     join_storm("ofi+tcp");
 }
 
@@ -578,7 +537,7 @@ fn graceful_leave(proto: &str) {
     assert!(took < Duration::from_millis(500), "leave took {took:?}");
     g.reap(follower);
     g.all_report(&live, "left", &gone);
-    eventually("LEFT notification", BOUND, || rec.saw(Update::Left, &gone));
+    eventually("LEFT notification", BOUND, || rec.saw(Update::Left, &gone.address, gone.provider_id));
     g.file_holds(&view);
 
     // The primary leaves: it hands over to the first member of the view.
@@ -591,7 +550,7 @@ fn graceful_leave(proto: &str) {
     g.reap(primary);
     assert_eq!(Group::primary_of(&view), view.members()[0], "successor is the first member");
     g.all_report(&live, "left", &old);
-    eventually("LEFT notification for the primary", BOUND, || rec.saw(Update::Left, &old));
+    eventually("LEFT notification for the primary", BOUND, || rec.saw(Update::Left, &old.address, old.provider_id));
     g.file_holds(&view);
     drop(handle);
 
@@ -611,13 +570,13 @@ fn graceful_leave(proto: &str) {
 
 #[test]
 fn graceful_leave_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     graceful_leave("na+sm");
 }
 
 #[test]
 fn graceful_leave_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     graceful_leave("ofi+tcp");
 }
 
@@ -638,7 +597,7 @@ fn sigkill_follower(proto: &str) {
     eprintln!("{proto}: SIGKILL follower: dropped everywhere after {took:?}");
     assert!(took < Duration::from_secs(3), "detection took {took:?}");
     g.all_report(&live, "died", &dead);
-    eventually("DIED notification", BOUND, || rec.saw(Update::Died, &dead));
+    eventually("DIED notification", BOUND, || rec.saw(Update::Died, &dead.address, dead.provider_id));
     g.file_holds(&view);
     drop(handle);
     g.finish();
@@ -646,13 +605,13 @@ fn sigkill_follower(proto: &str) {
 
 #[test]
 fn sigkill_follower_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigkill_follower("na+sm");
 }
 
 #[test]
 fn sigkill_follower_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigkill_follower("ofi+tcp");
 }
 
@@ -682,13 +641,13 @@ fn sigstop_follower(proto: &str) {
 
 #[test]
 fn sigstop_follower_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigstop_follower("na+sm");
 }
 
 #[test]
 fn sigstop_follower_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigstop_follower("ofi+tcp");
 }
 
@@ -711,7 +670,7 @@ fn sigkill_primary(proto: &str) {
     assert_eq!(new_primary, view.members()[0]);
     assert_ne!(new_primary, old);
     g.all_report(&live, "died", &old);
-    eventually("DIED notification for the old primary", BOUND, || rec.saw(Update::Died, &old));
+    eventually("DIED notification for the old primary", BOUND, || rec.saw(Update::Died, &old.address, old.provider_id));
     g.file_holds(&view);
 
     // Joins keep working: one through the (rewritten) file, one through a member.
@@ -737,13 +696,13 @@ fn sigkill_primary(proto: &str) {
 
 #[test]
 fn sigkill_primary_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigkill_primary("na+sm");
 }
 
 #[test]
 fn sigkill_primary_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     sigkill_primary("ofi+tcp");
 }
 
@@ -799,13 +758,13 @@ fn metadata_during_churn(proto: &str) {
 
 #[test]
 fn metadata_during_churn_shm() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     metadata_during_churn("na+sm");
 }
 
 #[test]
 fn metadata_during_churn_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     metadata_during_churn("ofi+tcp");
 }
 
@@ -814,7 +773,7 @@ fn metadata_during_churn_tcp() {
 /// of the view leads.
 #[test]
 fn view_bootstrap_with_a_late_member_tcp() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     let mut g = Group::new("ofi+tcp", "view");
     let ports: Vec<u16> =
         (0..4).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()).collect();
@@ -846,7 +805,7 @@ fn view_bootstrap_with_a_late_member_tcp() {
 #[test]
 fn bad_input_is_rejected() {
     use mochi::flock::backends::centralized::wire::{self, Change, Claim, Ping, SyncReq, UpdateMsg, WhoisReq};
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     let proto = "na+sm";
     let mut g = Group::new(proto, "bad");
     let all = start_group(&mut g, proto, 4);
@@ -1001,7 +960,7 @@ fn enter_netns(name: &str) {
 /// once back it steps down and learns it was declared dead.
 #[test]
 fn partition_in_network_namespaces() {
-    let _serial = SERIAL.lock();
+    let _serial = MULTIPROCESS.lock();
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         // Creating network namespaces needs root: skipped, and said so.

@@ -1,18 +1,16 @@
 //! Flock providers (static backend) and clients over real endpoints.
 
+mod common;
+
+use common::*;
 use mochi::flock::client::{Client, GroupHandle, MODE_INIT_UPDATE};
 use mochi::flock::error::code;
-use mochi::flock::protocol::Update;
-use mochi::flock::provider::{Provider, ProviderArgs, UpdateCallbacks};
+use mochi::flock::provider::{Provider, ProviderArgs};
 use mochi::flock::{view_file, GroupView};
-use mochi::rpc::{Engine, InitOverrides, Mode};
+use mochi::rpc::{Engine, Mode};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn engine(proto: &str, mode: Mode) -> Engine {
-    Engine::new(proto, mode, "", &InitOverrides::default()).unwrap()
-}
 
 struct Group {
     engines: Vec<Engine>,
@@ -47,28 +45,7 @@ impl Drop for Group {
     }
 }
 
-#[derive(Default)]
-struct Recorder {
-    members: Mutex<Vec<(Update, String, u16)>>,
-    metadata: Mutex<Vec<(String, String)>>,
-}
-
-impl UpdateCallbacks for Recorder {
-    fn membership(&self, update: Update, address: &str, provider_id: u16) {
-        self.members.lock().push((update, address.to_string(), provider_id));
-    }
-    fn metadata(&self, key: &str, value: &str) {
-        self.metadata.lock().push((key.to_string(), value.to_string()));
-    }
-}
-
-fn eventually(what: &str, f: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+const BOUND: Duration = Duration::from_secs(10);
 
 fn discovery(proto: &str) {
     let dir = std::env::temp_dir().join(format!("flock-core-{}-{}", std::process::id(), proto.replace('+', "_")));
@@ -112,7 +89,7 @@ fn discovery(proto: &str) {
         assert_eq!(p.view().find_metadata("color"), Some("blue"));
     }
     assert_eq!(handle.view().find_metadata("color"), Some("blue"));
-    eventually("subscriber callback", || recorder.metadata.lock().contains(&("color".into(), "blue".into())));
+    eventually("subscriber callback", BOUND, || recorder.metadata.lock().contains(&("color".into(), "blue".into())));
     assert_eq!(other.view().find_metadata("color"), Some("blue"));
     assert!(cb.metadata.lock().contains(&("color".into(), "blue".into())));
     assert_eq!(view_file::from_file(&file).unwrap().find_metadata("color"), Some("blue"));
@@ -173,4 +150,53 @@ fn provider_registration_errors() {
     );
     e.finalize();
     client_engine.finalize();
+}
+
+/// Dropping the last subscribed handle sends the unsubscribe request but
+/// does not wait for the answer: a contact that takes its time (here, a
+/// fake contact whose unsubscribe handler stalls) does not stall the drop.
+#[test]
+fn dropping_a_subscribed_handle_does_not_wait_for_the_contact() {
+    use mochi::flock::protocol::{self, ViewReply};
+    let server = engine("na+sm", Mode::Server);
+    let mut view = GroupView::new();
+    view.add_member(server.self_address().as_str(), 7);
+    let reply = protocol::encode_view_reply(&ViewReply::View(view));
+    for name in [protocol::GET_VIEW, protocol::SUBSCRIBE] {
+        let reply = reply.clone();
+        server.register(name, 7, None, Arc::new(move |_| Ok(reply.clone()))).unwrap();
+    }
+    let (arrived_tx, arrived_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (arrived_tx, release_rx) = (Mutex::new(arrived_tx), Mutex::new(release_rx));
+    server
+        .register(
+            protocol::UNSUBSCRIBE,
+            7,
+            None,
+            Arc::new(move |_| {
+                let _ = arrived_tx.lock().send(());
+                // Stall until the test is done (bounded, so the server stops).
+                let _ = release_rx.lock().recv_timeout(Duration::from_secs(10));
+                Ok(protocol::encode_status(&Ok(())))
+            }),
+        )
+        .unwrap();
+
+    let client_engine = engine("na+sm", Mode::Client);
+    let client = Client::new(&client_engine, None);
+    let handle = GroupHandle::create(&client, &server.self_address(), 7, MODE_INIT_UPDATE).unwrap();
+    handle.subscribe(Arc::new(Recorder::default())).unwrap();
+
+    let start = Instant::now();
+    drop(handle);
+    let took = start.elapsed();
+    // The blocking version waited for the answer: NOTIFY_TIMEOUT (2 s) here.
+    assert!(took < protocol::NOTIFY_TIMEOUT / 2, "dropping the handle took {took:?}");
+    // The request was sent all the same.
+    arrived_rx.recv_timeout(Duration::from_secs(10)).expect("the contact received the unsubscribe request");
+    assert_eq!(client.live_handles(), 0);
+    release_tx.send(()).unwrap();
+    client_engine.finalize();
+    server.finalize();
 }

@@ -49,6 +49,7 @@ fn without_the_feature_every_entry_point_is_unsupported() {
     check(bmpi::world_rank_size().unwrap_err());
     check(bmpi::view_from_world("na+sm://1-0", 1).unwrap_err());
     check(bmpi::view_from_world_ranks("na+sm://1-0", 1, &[0]).unwrap_err());
+    // SAFETY: 0 is MPI_COMM_NULL for MPICH's ABI; without MPI nothing is read.
     check(unsafe { bmpi::view_from_raw_comm(0, "na+sm://1-0", 1) }.unwrap_err());
     assert!(!bmpi::finalizes_at_exit());
 }
@@ -214,6 +215,8 @@ mod with_mpi {
                 Some(status) => break status,
                 None if Instant::now() >= deadline => {
                     // SIGTERM first: mpiexec forwards it to its processes.
+                    // SAFETY: kill has no memory-safety preconditions; pid is
+                    // our own child, not yet reaped.
                     unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
                     std::thread::sleep(Duration::from_secs(2));
                     let _ = child.kill();

@@ -1,15 +1,14 @@
 //! The RPC core between two engines of one process, over real libfabric
 //! endpoints (shm and tcp).
 
-use mochi::rpc::{Engine, InitOverrides, Mode, RpcError};
+mod common;
+
+use common::*;
+use mochi::rpc::{Engine, Mode, RpcError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(10);
-
-fn engine(proto: &str, mode: Mode) -> Engine {
-    Engine::new(proto, mode, "", &InitOverrides::default()).expect("engine starts")
-}
 
 fn echo_server(proto: &str) -> Engine {
     let e = engine(proto, Mode::Server);

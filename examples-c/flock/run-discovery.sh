@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# run-discovery.sh PREFIX [PROTOCOL]
+# run-discovery.sh PREFIX [PROTOCOL...]
 #
 # Builds the Flock examples of this directory against the libmochi installed
 # in PREFIX (make install PREFIX=...), both CMake projects (C++ here, C in
-# c/), in a temporary directory, then:
+# c/), once, in a temporary directory, then for each PROTOCOL (default na+sm):
 #   1. starts group-server hosting a static group of 4 members (provider ids
-#      1-4, one process) on PROTOCOL (default na+sm), with a group file;
+#      1-4, one process) on PROTOCOL, with a group file;
 #   2. runs the C++ client and the C discovery-c against provider 1 and
 #      provider 3: each must report "Group size: 4 members" and list
 #      provider ids 1, 2, 3, 4, and both must print the same thing;
@@ -17,12 +17,13 @@
 
 set -u
 
-if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-    echo "usage: $0 PREFIX [PROTOCOL]" >&2
+if [ $# -lt 1 ]; then
+    echo "usage: $0 PREFIX [PROTOCOL...]" >&2
     exit 2
 fi
 PREFIX=$(cd "$1" 2>/dev/null && pwd) || { echo "error: no such prefix: $1" >&2; exit 2; }
-PROTOCOL=${2:-na+sm}
+PROTOCOLS=("${@:2}")
+[ ${#PROTOCOLS[@]} -gt 0 ] || PROTOCOLS=(na+sm)
 TIMEOUT=${TIMEOUT:-30}
 CMAKE=${CMAKE:-cmake}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -63,51 +64,64 @@ build() { # name source-dir
 build cxx "$HERE" || finish
 build c "$HERE/c" || finish
 
-"$WORK/cxx/group-server" -a "$WORK/address" -f "$WORK/group.flock" "$PROTOCOL" 1-4 \
-    >"$WORK/server.out" 2>"$WORK/server.err" &
-SERVER_PID=$!
-for _ in $(seq $((TIMEOUT * 10))); do
-    [ -s "$WORK/address" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-if [ ! -s "$WORK/address" ]; then
-    fail "group-server did not start"; sed 's/^/    /' "$WORK/server.err"
-    finish
-fi
-ADDRESS=$(cat "$WORK/address")
-pass "group-server listening at $ADDRESS"
+# run_protocol PROTOCOL: steps 1-4 on one protocol.
+run_protocol() {
+    local PROTOCOL=$1
+    rm -f "$WORK/address" "$WORK/group.flock"
+    echo "== discovery over $PROTOCOL"
+    "$WORK/cxx/group-server" -a "$WORK/address" -f "$WORK/group.flock" "$PROTOCOL" 1-4 \
+        >"$WORK/server.out" 2>"$WORK/server.err" &
+    SERVER_PID=$!
+    for _ in $(seq $((TIMEOUT * 10))); do
+        [ -s "$WORK/address" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ ! -s "$WORK/address" ]; then
+        fail "group-server did not start ($PROTOCOL)"; sed 's/^/    /' "$WORK/server.err"
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        wait "$SERVER_PID" 2>/dev/null
+        SERVER_PID=
+        return
+    fi
+    ADDRESS=$(cat "$WORK/address")
+    pass "group-server listening at $ADDRESS"
 
-expected="Group size: 4 members"
-for pid in 1 3; do
-    timeout "$TIMEOUT" "$WORK/cxx/client" "$ADDRESS" "$pid" >"$WORK/cxx-$pid.out" 2>&1
-    rc_cxx=$?
-    timeout "$TIMEOUT" "$WORK/c/discovery-c" "$ADDRESS" "$pid" >"$WORK/c-$pid.out" 2>&1
-    rc_c=$?
-    for lang in cxx c; do
-        out="$WORK/$lang-$pid.out"
-        rc=$rc_cxx; [ "$lang" = c ] && rc=$rc_c
-        ids=$(sed -n 's/.*provider_id=\([0-9]*\)$/\1/p' "$out" | tr '\n' ' ')
-        if [ "$rc" -eq 0 ] && [ "$(head -n 1 "$out")" = "$expected" ] && [ "$ids" = "1 2 3 4 " ]; then
-            pass "$lang client via provider $pid lists the 4 members"
+    expected="Group size: 4 members"
+    for pid in 1 3; do
+        timeout "$TIMEOUT" "$WORK/cxx/client" "$ADDRESS" "$pid" >"$WORK/cxx-$pid.out" 2>&1
+        rc_cxx=$?
+        timeout "$TIMEOUT" "$WORK/c/discovery-c" "$ADDRESS" "$pid" >"$WORK/c-$pid.out" 2>&1
+        rc_c=$?
+        for lang in cxx c; do
+            out="$WORK/$lang-$pid.out"
+            rc=$rc_cxx; [ "$lang" = c ] && rc=$rc_c
+            ids=$(sed -n 's/.*provider_id=\([0-9]*\)$/\1/p' "$out" | tr '\n' ' ')
+            if [ "$rc" -eq 0 ] && [ "$(head -n 1 "$out")" = "$expected" ] && [ "$ids" = "1 2 3 4 " ]; then
+                pass "$lang client via provider $pid lists the 4 members"
+            else
+                fail "$lang client via provider $pid (exit $rc), output:"; sed 's/^/    /' "$out"
+            fi
+        done
+        if cmp -s "$WORK/cxx-$pid.out" "$WORK/c-$pid.out"; then
+            pass "C and C++ clients print the same (provider $pid)"
         else
-            fail "$lang client via provider $pid (exit $rc), output:"; sed 's/^/    /' "$out"
+            fail "C and C++ clients differ (provider $pid)"
         fi
     done
-    if cmp -s "$WORK/cxx-$pid.out" "$WORK/c-$pid.out"; then
-        pass "C and C++ clients print the same (provider $pid)"
+
+    if [ -s "$WORK/group.flock" ] && grep -q '"members"' "$WORK/group.flock"; then
+        pass "group file written"
     else
-        fail "C and C++ clients differ (provider $pid)"
+        fail "group file $WORK/group.flock missing or empty"
     fi
+
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    SERVER_PID=
+}
+
+for protocol in "${PROTOCOLS[@]}"; do
+    run_protocol "$protocol"
 done
-
-if [ -s "$WORK/group.flock" ] && grep -q '"members"' "$WORK/group.flock"; then
-    pass "group file written"
-else
-    fail "group file $WORK/group.flock missing or empty"
-fi
-
-kill -TERM "$SERVER_PID" 2>/dev/null
-wait "$SERVER_PID" 2>/dev/null
-SERVER_PID=
 finish

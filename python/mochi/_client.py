@@ -5,9 +5,10 @@ their C client handle."""
 import ctypes
 
 from . import margo
+from ._closing import Closing
 
 
-class EngineClient:
+class EngineClient(Closing):
     """Base of ``mochi.flock.client.Client`` and ``mochi.bedrock.client.Client``.
 
     ``arg`` is a :class:`mochi.margo.Engine` (not owned) or a protocol string
@@ -52,15 +53,3 @@ class EngineClient:
             self._owns_engine = False
             self._engine.finalize()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass

@@ -13,6 +13,7 @@ import threading
 import weakref
 
 from . import _lib
+from ._closing import Closing
 from ._lib import lib
 
 __all__ = ["Engine", "Address", "MargoException", "client", "server",
@@ -120,7 +121,7 @@ class Address:
 _live_engines = weakref.WeakSet()
 
 
-class Engine:
+class Engine(Closing):
     """A margo instance.
 
     ``Engine(address_or_protocol, mode=SERVER, use_progress_thread=False,
@@ -129,6 +130,8 @@ class Engine:
     The engine is finalized by :meth:`finalize`, at the end of a ``with``
     block, when the object is collected, or at interpreter exit.
     """
+
+    _close_method = "finalize"
 
     def __init__(self, addr="na+sm", mode=SERVER, use_progress_thread=False,
                  num_rpc_threads=0, options=None):
@@ -229,19 +232,6 @@ class Engine:
             self._finalized = True
         lib.margo_finalize(self._mid)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.finalize()
-        return False
-
-    def __del__(self):
-        try:
-            if getattr(self, "_mid", None) is not None and not self._finalized:
-                self.finalize()
-        except Exception:
-            pass
 
     def __repr__(self):
         state = "finalized" if self._finalized else self.address

@@ -2,34 +2,13 @@
 
 import json
 import os
-import time
 
 import pytest
 
-from mochi import _lib
 from mochi.bedrock.client import Client
 from mochi.bedrock.local import deploy
 from mochi.bedrock.spec import ProcSpec, ProviderSpec
 from mochi.flock.view import GroupView
-
-
-def _find_bedrock():
-    """$BEDROCK_BINARY, else `bedrock` beside the loaded libmochi, else the
-    build tree's target/release/bedrock."""
-    if os.environ.get("BEDROCK_BINARY"):
-        return os.environ["BEDROCK_BINARY"]
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for candidate in (os.path.join(os.path.dirname(_lib.path), "bedrock"),
-                      os.path.join(repo, "target", "release", "bedrock")):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-BEDROCK = _find_bedrock()
-needs_bedrock = pytest.mark.skipif(
-    BEDROCK is None,
-    reason="no `bedrock` program: build it (cargo build --release) or set $BEDROCK_BINARY")
 
 
 def group_spec(groupfile):
@@ -40,22 +19,10 @@ def group_spec(groupfile):
     return proc
 
 
-def wait_for_file(path, process, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(path) and os.path.getsize(path) > 0:
-            return True
-        if process.poll() is not None:
-            return False
-        time.sleep(0.05)
-    return False
-
-
-@needs_bedrock
-def test_deploy_daemon(tmp_path):
+def test_deploy_daemon(tmp_path, bedrock_binary, wait_for_file):
     groupfile = tmp_path / "group.flock"
     spec = group_spec(groupfile)
-    process = deploy(spec, bedrock_binary=BEDROCK, log_level="error",
+    process = deploy(spec, bedrock_binary=bedrock_binary, log_level="error",
                      workdir=str(tmp_path), daemon=True, output=False)
     try:
         assert wait_for_file(groupfile, process), "the daemon did not write its group file"
@@ -79,19 +46,18 @@ def test_deploy_daemon(tmp_path):
             process.wait()
 
 
-@needs_bedrock
-def test_deploy_foreground_failure_and_output(tmp_path, capfd):
+def test_deploy_foreground_failure_and_output(tmp_path, capfd, bedrock_binary):
     spec = ProcSpec(margo="na+sm")
     spec.providers.append(ProviderSpec(name="bad", type="module_invalid", provider_id=3))
     config_file = tmp_path / "given.json"
-    status = deploy(spec, bedrock_binary=BEDROCK, config_file_name=str(config_file),
+    status = deploy(spec, bedrock_binary=bedrock_binary, config_file_name=str(config_file),
                     workdir=str(tmp_path))
     assert status != 0                                  # it could not start
     assert json.loads(config_file.read_text()) == spec.to_dict()
     assert not [f for f in os.listdir(tmp_path) if f.startswith("bedrock-")]
     out, err = capfd.readouterr()
     assert "module_invalid" in out + err                # output=True: the daemon's own
-    deploy(spec, bedrock_binary=BEDROCK, config_file_name=str(config_file), output=False)
+    deploy(spec, bedrock_binary=bedrock_binary, config_file_name=str(config_file), output=False)
     out, err = capfd.readouterr()
     assert "module_invalid" not in out + err
 

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -25,19 +24,6 @@ SETUP_SCRIPT = os.path.join(PYTHON_DIR, "bedrockctl-setup.sh")
 _MISSING = [n for n in _lib.UNDECLARED if not _lib.has(n)]
 needs_service_calls = pytest.mark.skipif(
     bool(_MISSING), reason=f"{_lib.path} lacks {', '.join(_MISSING)}")
-
-
-def _find_bedrock():
-    if os.environ.get("BEDROCK_BINARY"):
-        return os.environ["BEDROCK_BINARY"]
-    for candidate in (os.path.join(os.path.dirname(_lib.path), "bedrock"),
-                      os.path.join(os.path.dirname(PYTHON_DIR), "target", "release", "bedrock")):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-BEDROCK = _find_bedrock()
 
 
 # -- running the CLI -------------------------------------------------------------
@@ -558,29 +544,17 @@ def test_setup_script_finds_the_package(single, servers):
 
 # -- a bedrock daemon --------------------------------------------------------------------------
 
-def _wait_for_file(path, process, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(path) and os.path.getsize(path) > 0:
-            return True
-        if process.poll() is not None:
-            return False
-        time.sleep(0.05)
-    return False
-
-
 @needs_service_calls
-@pytest.mark.skipif(BEDROCK is None, reason="no `bedrock` program: build it or set $BEDROCK_BINARY")
-def test_daemon(tmp_path):
+def test_daemon(tmp_path, bedrock_binary, wait_for_file):
     groupfile = tmp_path / "daemon.flock"
     spec = ProcSpec(margo="na+sm", libraries=["libflock-bedrock-module.so"])
     spec.providers.add(name="group", type="flock", provider_id=1,
                        config={"bootstrap": "self", "group": {"type": "static"},
                                "file": str(groupfile)})
-    process = deploy(spec, bedrock_binary=BEDROCK, log_level="error",
+    process = deploy(spec, bedrock_binary=bedrock_binary, log_level="error",
                      workdir=str(tmp_path), daemon=True, output=False)
     try:
-        assert _wait_for_file(groupfile, process), "the daemon did not write its group file"
+        assert wait_for_file(groupfile, process), "the daemon did not write its group file"
         target = f"flock://{groupfile}"
         address = GroupView.from_file(str(groupfile)).members[0].address
         assert ok(ctl("status", target=target)).split() == [address]

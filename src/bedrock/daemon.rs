@@ -84,38 +84,32 @@ fn run(cli: Cli) -> Result<(), String> {
     // SIGINT/SIGTERM finalize cleanly (providers destroyed newest first, so
     // a Flock member leaves its group). Blocked before any thread starts,
     // so only the waiting thread below receives them.
-    let signals = block_stop_signals();
+    let signals = crate::signals::block();
     let server = Server::start(cli.address.as_deref().unwrap_or(""), &text, format).map_err(|e| e.to_string())?;
     let on_signal = server.clone();
-    std::thread::spawn(move || {
-        let mut sig = 0;
-        // SAFETY: waits for one of the signals blocked above.
-        unsafe { libc::sigwait(&signals, &mut sig) };
+    let waiter = crate::signals::StopSignals::spawn(signals, move |sig| {
         crate::info!("signal {sig} received: shutting down");
         on_signal.finalize();
     });
+    let waiter = match waiter {
+        Ok(w) => w,
+        Err(e) => {
+            server.finalize();
+            return Err(format!("cannot start the signal thread: {e}"));
+        }
+    };
     if let Some(out) = &cli.output_config {
         let text = serde_json::to_string_pretty(&server.config_json()).unwrap_or_default();
         if let Err(e) = std::fs::write(out, text) {
             server.finalize();
+            waiter.join();
             return Err(format!("could not write {}: {e}", out.display()));
         }
     }
     server.wait_for_finalize();
+    // Stopped by a signal or remotely: either way the signal thread ends here.
+    waiter.join();
     Ok(())
-}
-
-fn block_stop_signals() -> libc::sigset_t {
-    // SAFETY: plain signal-mask manipulation of the calling thread, which
-    // threads started afterwards inherit.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    }
 }
 
 /// Runs the daemon with `args` (program name first); returns the exit code.

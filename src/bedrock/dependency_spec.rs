@@ -227,7 +227,7 @@ fn is_ident_char(b: u8) -> bool {
 /// identifier.
 fn split_ident(s: &str) -> Option<(&str, Option<&str>, &str)> {
     let bytes = s.as_bytes();
-    if bytes.first().map_or(true, |b| !is_ident_start(*b)) {
+    if bytes.first().is_none_or(|b| !is_ident_start(*b)) {
         return None;
     }
     let end = bytes.iter().position(|b| !is_ident_char(*b)).unwrap_or(bytes.len());

@@ -5,6 +5,11 @@
 
 #[path = "common/fabric_start.rs"]
 mod fabric_start;
+// This program does not link the library (it loads libmochi.so): the file
+// is compiled here too, and only its `block` is used.
+#[allow(dead_code)]
+#[path = "../signals.rs"]
+mod signals;
 
 use libloading::os::unix::{Library, Symbol, RTLD_GLOBAL, RTLD_NOW};
 use std::ffi::{c_char, c_int, CString};
@@ -47,14 +52,7 @@ fn main() {
     // Block the stop signals before loading anything: libraries may start
     // threads while they load, and the daemon wants SIGINT/SIGTERM to reach
     // only its own waiting thread (which shuts the server down cleanly).
-    // SAFETY: plain signal-mask manipulation, inherited by later threads.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    signals::block();
     // Kept open for the whole process (std::process::exit below never
     // drops it).
     let library = match open_libmochi() {

@@ -18,6 +18,7 @@
 use clap::Parser;
 use mochi::flock::client::{Client, GroupHandle};
 use mochi::flock::{GroupView, Member};
+use mochi::rng::Rng;
 use mochi::rpc::{Engine, InitOverrides, Mode};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -137,7 +138,7 @@ impl Bench {
             let first = &views[0];
             let ok = views.iter().all(|v| v.digest() == first.digest())
                 && first.members() == expected.as_slice()
-                && not_primary.map_or(true, |p| primary_of(first) != *p);
+                && not_primary.is_none_or(|p| primary_of(first) != *p);
             if ok {
                 return start.elapsed();
             }
@@ -188,11 +189,8 @@ fn summary(mut v: Vec<Duration>) -> String {
 /// A pause of 0 to 250 ms: failures must strike at a random point of the
 /// ping schedule (with a fixed interval, the bench's own rhythm would
 /// otherwise always hit the same phase).
-fn random_pause(seed: &mut u64) {
-    *seed ^= *seed << 13;
-    *seed ^= *seed >> 7;
-    *seed ^= *seed << 17;
-    std::thread::sleep(Duration::from_micros(*seed % 250_000));
+fn random_pause(rng: &mut Rng) {
+    std::thread::sleep(Duration::from_micros(rng.below(250_000) as u64));
 }
 
 /// Starts a primary and `n` joiners (joiners launched one batch).
@@ -274,8 +272,8 @@ fn main() {
     let mut kill = Vec::new();
     let mut failover = Vec::new();
     let mut round = 0;
-    let mut seed =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
+    let mut rng =
+        Rng::new(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
     while leave.len() < cli.repeat || kill.len() < cli.repeat || failover.len() < cli.repeat {
         round += 1;
         let mut b = Bench::new(proto, member_bin.clone(), &format!("fail{round}"));
@@ -292,7 +290,7 @@ fn main() {
             let survivors: Vec<usize> = live.iter().copied().filter(|&i| i != victim).collect();
             let hs = b.handles(&survivors);
             let gone = b.procs[victim].member.clone();
-            random_pause(&mut seed);
+            random_pause(&mut rng);
             let start = Instant::now();
             b.signal(victim, sig);
             let took = b.converged(&hs, &survivors, (victim == p).then_some(&gone), start);

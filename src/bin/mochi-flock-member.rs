@@ -84,14 +84,7 @@ fn main() {
     fabric_start::init_libfabric();
     let cli = Cli::parse();
     // Block the stop signals before any thread starts, so only sigwait sees them.
-    // SAFETY: plain signal-mask manipulation.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    unsafe {
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    let set = mochi::signals::block();
     let run = || -> Result<(Engine, Provider), String> {
         let engine = Engine::new(&cli.protocol, Mode::Server, "", &InitOverrides::default()).map_err(|e| e.to_string())?;
         let view = initial_view(&engine, cli.provider_id, &cli.bootstrap)?;
@@ -120,12 +113,14 @@ fn main() {
         }
     }
     let waiter = engine.clone();
-    std::thread::spawn(move || {
-        let mut sig = 0;
-        // SAFETY: waits for one of the blocked signals.
-        unsafe { libc::sigwait(&set, &mut sig) };
+    let signals = mochi::signals::StopSignals::spawn(set, move |_| {
         provider.destroy();
         waiter.finalize();
+    })
+    .unwrap_or_else(|e| {
+        eprintln!("mochi-flock-member: cannot start the signal thread: {e}");
+        std::process::exit(1)
     });
     engine.wait_for_finalize();
+    signals.join();
 }

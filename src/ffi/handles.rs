@@ -149,7 +149,9 @@ pub fn addr_into_c(addr: Address) -> hg_addr_t {
 /// # Safety
 /// `addr` must be NULL or a handle from [`addr_into_c`] not yet freed.
 pub unsafe fn addr_ref<'a>(addr: hg_addr_t) -> Option<&'a Address> {
-    (addr as *const Address).as_ref()
+    // SAFETY: by this function's contract `addr` is NULL or a live
+    // `Box<Address>` pointer from addr_into_c.
+    unsafe { (addr as *const Address).as_ref() }
 }
 
 /// Frees an address handle.
@@ -158,7 +160,9 @@ pub unsafe fn addr_ref<'a>(addr: hg_addr_t) -> Option<&'a Address> {
 /// `addr` must be NULL or a handle from [`addr_into_c`] not yet freed.
 pub unsafe fn addr_free(addr: hg_addr_t) {
     if !addr.is_null() {
-        drop(Box::from_raw(addr as *mut Address));
+        // SAFETY: non-NULL, so by the contract a live Box<Address> from
+        // addr_into_c that the caller gives up here.
+        drop(unsafe { Box::from_raw(addr as *mut Address) });
     }
 }
 
@@ -190,7 +194,9 @@ pub fn boxed_into_c<C: Owned>(value: C::Rust) -> *mut C {
 /// # Safety
 /// `ptr` must be NULL or come from [`boxed_into_c`] and not be freed.
 pub unsafe fn boxed_ref<'a, C: Owned>(ptr: *mut C) -> Option<&'a C::Rust> {
-    (ptr as *const C::Rust).as_ref()
+    // SAFETY: by the contract `ptr` is NULL or a live Box<C::Rust> pointer
+    // from boxed_into_c (the C type only names the Rust type).
+    unsafe { (ptr as *const C::Rust).as_ref() }
 }
 
 /// Takes the value back from C (None for NULL).
@@ -202,6 +208,8 @@ pub unsafe fn boxed_free<C: Owned>(ptr: *mut C) -> Option<C::Rust> {
     if ptr.is_null() {
         None
     } else {
-        Some(*Box::from_raw(ptr as *mut C::Rust))
+        // SAFETY: non-NULL, so by the contract a live Box<C::Rust> from
+        // boxed_into_c, never used again by the caller.
+        Some(*unsafe { Box::from_raw(ptr as *mut C::Rust) })
     }
 }

@@ -37,6 +37,8 @@ struct CLogger(margo_logger);
 // SAFETY: the user promises their callbacks and uargs may be used from any
 // thread (Margo's loggers are called from every execution stream too).
 unsafe impl Send for CLogger {}
+// SAFETY: shared use only calls the callbacks with uargs, which the same
+// promise covers (several execution streams log at once).
 unsafe impl Sync for CLogger {}
 
 impl CLogger {
@@ -69,7 +71,8 @@ pub unsafe extern "C" fn margo_log_message(mid: margo_instance_id, level: margo_
             return;
         }
         let Some(level) = Level::from_i32(level) else { return };
-        let text = CStr::from_ptr(message).to_string_lossy();
+        // SAFETY: non-NULL (checked above) and NUL-terminated by the contract.
+        let text = unsafe { CStr::from_ptr(message) }.to_string_lossy();
         log::emit(level, &text);
     })
 }
@@ -111,7 +114,8 @@ pub extern "C" fn margo_set_global_log_level(level: margo_log_level) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn margo_set_global_logger(logger: *const margo_logger) -> c_int {
     guard("margo_set_global_logger", -1, || {
-        let Some(l) = logger.as_ref() else {
+        // SAFETY: by the contract NULL or a valid margo_logger (copied here).
+        let Some(l) = (unsafe { logger.as_ref() }) else {
             log::set_sink(None);
             return 0;
         };

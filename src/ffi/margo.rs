@@ -59,7 +59,8 @@ unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
     if p.is_null() {
         return None;
     }
-    CStr::from_ptr(p).to_str().ok()
+    // SAFETY: non-NULL, and by the contract NUL-terminated.
+    unsafe { CStr::from_ptr(p) }.to_str().ok()
 }
 
 fn mode_of(mode: c_int) -> Option<Mode> {
@@ -113,7 +114,8 @@ pub unsafe extern "C" fn margo_init_ext(address: *const c_char, mode: c_int, arg
     guard("margo_init_ext", std::ptr::null_mut(), || {
         let entry = "margo_init_ext";
         let mut json = "";
-        if let Some(info) = args.as_ref() {
+        // SAFETY: by the contract `args` is NULL or a valid margo_init_info.
+        if let Some(info) = unsafe { args.as_ref() } {
             let unsupported = [
                 (!info.progress_pool.is_null(), "progress_pool (pools of another runtime)"),
                 (!info.rpc_pool.is_null(), "rpc_pool (pools of another runtime)"),
@@ -128,7 +130,9 @@ pub unsafe extern "C" fn margo_init_ext(address: *const c_char, mode: c_int, arg
                 return std::ptr::null_mut();
             }
             if !info.json_config.is_null() {
-                match text(info.json_config) {
+                // SAFETY: the caller's margo_init_info holds a NUL-terminated
+                // json_config (checked non-NULL above).
+                match unsafe { text(info.json_config) } {
                     Some(j) => json = j,
                     None => {
                         fail(entry, "json_config is not UTF-8");
@@ -210,13 +214,15 @@ pub unsafe extern "C" fn margo_addr_lookup(mid: margo_instance_id, name: *const 
             fail(entry, "output pointer is NULL");
             return hg_return::HG_INVALID_ARG;
         }
-        let Some(name) = text(name) else {
+        // SAFETY: by the contract `name` is NULL or NUL-terminated.
+        let Some(name) = (unsafe { text(name) }) else {
             fail(entry, "address string is NULL or not UTF-8");
             return hg_return::HG_INVALID_ARG;
         };
         match engine.lookup(name) {
             Ok(a) => {
-                *addr = handles::addr_into_c(a);
+                // SAFETY: checked non-NULL above; writable by the contract.
+                unsafe { *addr = handles::addr_into_c(a) };
                 hg_return::HG_SUCCESS
             }
             Err(e) => rpc_code(entry, &e),
@@ -237,7 +243,8 @@ pub unsafe extern "C" fn margo_addr_self(mid: margo_instance_id, addr: *mut hg_a
             fail("margo_addr_self", "output pointer is NULL");
             return hg_return::HG_INVALID_ARG;
         }
-        *addr = handles::addr_into_c(engine.self_address());
+        // SAFETY: checked non-NULL above; writable by the contract.
+        unsafe { *addr = handles::addr_into_c(engine.self_address()) };
         hg_return::HG_SUCCESS
     })
 }
@@ -250,11 +257,13 @@ pub unsafe extern "C" fn margo_addr_dup(mid: margo_instance_id, addr: hg_addr_t,
         if let Err(e) = handles::engine(mid) {
             return handle_code("margo_addr_dup", e);
         }
-        let (Some(a), false) = (handles::addr_ref(addr), new_addr.is_null()) else {
+        // SAFETY: by the contract `addr` is NULL or a live address handle.
+        let (Some(a), false) = (unsafe { handles::addr_ref(addr) }, new_addr.is_null()) else {
             fail("margo_addr_dup", "NULL address or output pointer");
             return hg_return::HG_INVALID_ARG;
         };
-        *new_addr = handles::addr_into_c(a.clone());
+        // SAFETY: checked non-NULL above; writable by the contract.
+        unsafe { *new_addr = handles::addr_into_c(a.clone()) };
         hg_return::HG_SUCCESS
     })
 }
@@ -270,7 +279,8 @@ pub unsafe extern "C" fn margo_addr_cmp(mid: margo_instance_id, a: hg_addr_t, b:
             fail("margo_addr_cmp", e);
             return 0;
         }
-        match (handles::addr_ref(a), handles::addr_ref(b)) {
+        // SAFETY: by the contract both are NULL or live address handles.
+        match unsafe { (handles::addr_ref(a), handles::addr_ref(b)) } {
             (Some(x), Some(y)) => (x == y) as hg_bool_t,
             (None, None) => 1,
             _ => 0,
@@ -296,24 +306,31 @@ pub unsafe extern "C" fn margo_addr_to_string(
         if let Err(e) = handles::engine(mid) {
             return handle_code(entry, e);
         }
-        let (Some(a), false) = (handles::addr_ref(addr), buf_size.is_null()) else {
+        // SAFETY: by the contract `addr` is NULL or a live address handle.
+        let (Some(a), false) = (unsafe { handles::addr_ref(addr) }, buf_size.is_null()) else {
             fail(entry, "NULL address or size pointer");
             return hg_return::HG_INVALID_ARG;
         };
         let text = a.as_str().as_bytes();
         let needed = text.len() as hg_size_t + 1;
-        if buf.is_null() {
+        // SAFETY: `buf_size` is non-NULL (checked above) and valid by the
+        // contract; `buf`, when non-NULL, is writable for `*buf_size` bytes,
+        // and we write `needed` <= `*buf_size` bytes into it; `text` is our
+        // own string, so the ranges cannot overlap.
+        unsafe {
+            if buf.is_null() {
+                *buf_size = needed;
+                return hg_return::HG_SUCCESS;
+            }
+            if *buf_size < needed {
+                fail(entry, format!("buffer of {} bytes is too small ({needed} needed)", *buf_size));
+                *buf_size = needed;
+                return hg_return::HG_OVERFLOW;
+            }
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buf as *mut u8, text.len());
+            *buf.add(text.len()) = 0;
             *buf_size = needed;
-            return hg_return::HG_SUCCESS;
         }
-        if *buf_size < needed {
-            fail(entry, format!("buffer of {} bytes is too small ({needed} needed)", *buf_size));
-            *buf_size = needed;
-            return hg_return::HG_OVERFLOW;
-        }
-        std::ptr::copy_nonoverlapping(text.as_ptr(), buf as *mut u8, text.len());
-        *buf.add(text.len()) = 0;
-        *buf_size = needed;
         hg_return::HG_SUCCESS
     })
 }
@@ -329,7 +346,8 @@ pub unsafe extern "C" fn margo_addr_free(mid: margo_instance_id, addr: hg_addr_t
         if let Err(e @ (HandleError::Null | HandleError::Unknown)) = handles::engine_any(mid) {
             return handle_code("margo_addr_free", e);
         }
-        handles::addr_free(addr);
+        // SAFETY: by the contract NULL or a live handle, not used afterwards.
+        unsafe { handles::addr_free(addr) };
         hg_return::HG_SUCCESS
     })
 }
@@ -350,7 +368,8 @@ pub unsafe extern "C" fn margo_get_handler_pool(mid: margo_instance_id, pool: *m
             fail("margo_get_handler_pool", "output pointer is NULL");
             return -1;
         }
-        *pool = handles::pool_into_c(&engine.handler_pool());
+        // SAFETY: checked non-NULL above; writable by the contract.
+        unsafe { *pool = handles::pool_into_c(&engine.handler_pool()) };
         0
     })
 }
@@ -371,7 +390,8 @@ pub unsafe extern "C" fn margo_get_progress_pool(mid: margo_instance_id, pool: *
             fail("margo_get_progress_pool", "output pointer is NULL");
             return -1;
         }
-        *pool = handles::pool_into_c(&engine.progress_pool());
+        // SAFETY: checked non-NULL above; writable by the contract.
+        unsafe { *pool = handles::pool_into_c(&engine.progress_pool()) };
         0
     })
 }
@@ -397,7 +417,8 @@ pub unsafe extern "C" fn margo_shutdown_remote_instance(mid: margo_instance_id, 
             Ok(e) => e,
             Err(e) => return handle_code(entry, e) as c_int,
         };
-        let Some(addr) = handles::addr_ref(remote_addr) else {
+        // SAFETY: by the contract NULL or a live address handle.
+        let Some(addr) = (unsafe { handles::addr_ref(remote_addr) }) else {
             fail(entry, "remote address is NULL");
             return hg_return::HG_INVALID_ARG as c_int;
         };

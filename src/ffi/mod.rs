@@ -3,12 +3,13 @@
 //! `flock/bootstrap_mpi.rs`, the MPI function table in `flock/mpi_lib.rs`,
 //! and the programs' `fopen` interposer). Each file is one C concept;
 //! `handles` maps every C handle to its Rust type; `panic` is the boundary
-//! every entry point goes through.
+//! every entry point goes through; `init` is the load-time constructor.
 
 pub mod bedrock;
 pub mod flock;
 pub mod handles;
 pub mod hg;
+pub mod init;
 pub mod log;
 pub mod margo;
 pub mod panic;

@@ -100,7 +100,8 @@ pub fn view_from_world(self_address: &str, provider_id: u16) -> Result<GroupView
 /// with libraries whose handles are pointers (Open MPI) a dangling or
 /// made-up handle is undefined behaviour.
 pub unsafe fn view_from_raw_comm(comm: RawComm, self_address: &str, provider_id: u16) -> Result<GroupView, FlockError> {
-    imp::view_from_raw_comm(comm, self_address, provider_id)
+    // SAFETY: the same contract.
+    unsafe { imp::view_from_raw_comm(comm, self_address, provider_id) }
 }
 
 /// Bedrock's `mpi_ranks`: collective over `MPI_COMM_WORLD` (every rank must
@@ -175,13 +176,8 @@ mod imp {
                 let mut sorted = ranks.to_vec();
                 sorted.sort_unstable();
                 // FNV-1a over the sorted values and the count.
-                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-                for v in sorted.iter().map(|&r| r as u32 as u64).chain([ranks.len() as u64]) {
-                    for b in v.to_le_bytes() {
-                        h ^= b as u64;
-                        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-                    }
-                }
+                let values = sorted.iter().map(|&r| r as u32 as u64).chain([ranks.len() as u64]);
+                let h = crate::fnv::fnv1a64(values.flat_map(u64::to_le_bytes));
                 // Never equal to the `None` sentinel.
                 h & !(1u64 << 63)
             }
@@ -442,7 +438,7 @@ mod imp {
         let mut inter: c_int = 0;
         // SAFETY: the caller guarantees `comm` is a live communicator of the
         // MPI in the process, which `m` is (already loaded wins).
-        check(m.calls.comm_test_inter(comm, &mut inter), "MPI_Comm_test_inter")?;
+        check(unsafe { m.calls.comm_test_inter(comm, &mut inter) }, "MPI_Comm_test_inter")?;
         if inter != 0 {
             return Err(FlockError::InvalidArgs(
                 "an intercommunicator cannot bootstrap a group; pass an intracommunicator".to_owned(),
@@ -538,7 +534,7 @@ mod imp {
                 None
             }
         });
-        let is_member = |r: usize| ranks.map_or(true, |list| list.contains(&(r as i32)));
+        let is_member = |r: usize| ranks.is_none_or(|list| list.contains(&(r as i32)));
         let me_member = is_member(rank as usize);
 
         let mut header = [0u64; HEADER_WORDS];

@@ -59,9 +59,13 @@ struct HandleInner {
 }
 
 impl Drop for HandleInner {
+    /// Dropping the last handle ends its subscription without waiting: the
+    /// unsubscribe request is sent and its answer not awaited, so a slow or
+    /// dead contact never holds up the dropper (a contact that misses it
+    /// drops the subscriber at its next failed notification).
     fn drop(&mut self) {
         if let Some(id) = self.subscription.get_mut().take() {
-            end_subscription(&self.client, &self.contact, self.provider_id, id);
+            end_subscription(&self.client, &self.contact, self.provider_id, id, Wait::No);
         }
         self.client.inner.handles.fetch_sub(1, Ordering::AcqRel);
     }
@@ -244,12 +248,21 @@ impl GroupHandle {
     /// Stops following the group (no-op if not subscribed).
     pub fn unsubscribe(&self) -> Result<()> {
         let Some(id) = self.inner.subscription.lock().take() else { return Ok(()) };
-        end_subscription(&self.inner.client, &self.inner.contact, self.inner.provider_id, id);
+        end_subscription(&self.inner.client, &self.inner.contact, self.inner.provider_id, id, Wait::ForAnswer);
         Ok(())
     }
 }
 
-fn end_subscription(client: &Client, contact: &Address, provider_id: u16, notify_id: u16) {
+/// Whether ending a subscription waits for the contact's answer.
+#[derive(PartialEq)]
+enum Wait {
+    /// `unsubscribe()`: the caller asked, and waits (up to NOTIFY_TIMEOUT).
+    ForAnswer,
+    /// Drop: send and return at once.
+    No,
+}
+
+fn end_subscription(client: &Client, contact: &Address, provider_id: u16, notify_id: u16, wait: Wait) {
     let engine = client.engine();
     engine.deregister(protocol::NOTIFY, notify_id);
     if engine.is_finalizing() {
@@ -257,7 +270,15 @@ fn end_subscription(client: &Client, contact: &Address, provider_id: u16, notify
     }
     let mut w = Writer::new();
     w.u16(notify_id);
-    if let Err(e) = engine.call(contact, protocol::UNSUBSCRIBE, provider_id, w.finish(), protocol::NOTIFY_TIMEOUT) {
+    let result = engine.call_async(contact, protocol::UNSUBSCRIBE, provider_id, w.finish(), protocol::NOTIFY_TIMEOUT);
+    let result = match (result, wait) {
+        (Ok(pending), Wait::ForAnswer) => pending.wait().map(drop),
+        // The request is queued for sending; dropping the pending call only
+        // forgets its answer (which is then discarded on arrival).
+        (Ok(_pending), Wait::No) => Ok(()),
+        (Err(e), _) => Err(e),
+    };
+    if let Err(e) = result {
         crate::debug!("unsubscribe from {contact} failed: {e}");
     }
 }

@@ -16,7 +16,7 @@
 //! Both ABIs are supported, told apart at run time from the library loaded:
 //! - Open MPI: handles are addresses of the library's predefined objects
 //!   (`MPI_COMM_WORLD` is `&ompi_mpi_comm_world`, `MPI_UINT64_T` is
-//!   `&ompi_mpi_uint64_t`, ...), found with `dlsym`;
+//!   `&ompi_mpi_uint64_t`, ...), found by symbol lookup;
 //! - the MPICH ABI (MPICH, Intel MPI, MVAPICH, Cray MPICH): handles are
 //!   `int`s with fixed values (those of MPICH's `mpi.h`).
 //!
@@ -25,7 +25,7 @@
 #![allow(non_snake_case)]
 
 use super::mpi_launcher::{self, Family, Launcher};
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
 
 /// An MPI handle (communicator, datatype, error handler) of either ABI:
@@ -152,33 +152,39 @@ struct Fns<H> {
     Allgatherv: unsafe extern "C" fn(*const c_void, c_int, H, *mut c_void, *const c_int, *const c_int, H, H) -> c_int,
 }
 
-// SAFETY (every method): forwards to the MPI function of the same name
-// under the caller's contract (see [`Calls`]); the handles are converted to
-// the library's own handle type, which is what its functions take.
+// Every method forwards to the MPI function of the same name under the
+// caller's contract (see [`Calls`]); the handles are converted to the
+// library's own handle type, which is what its functions take.
 impl<H: RawHandle> Calls for Fns<H> {
     unsafe fn comm_rank(&self, comm: Handle, rank: &mut c_int) -> c_int {
-        (self.Comm_rank)(H::from_handle(comm), rank)
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe { (self.Comm_rank)(H::from_handle(comm), rank) }
     }
     unsafe fn comm_size(&self, comm: Handle, size: &mut c_int) -> c_int {
-        (self.Comm_size)(H::from_handle(comm), size)
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe { (self.Comm_size)(H::from_handle(comm), size) }
     }
     unsafe fn comm_dup(&self, comm: Handle, out: &mut Handle) -> c_int {
         let mut raw = H::from_handle(*out);
-        let rc = (self.Comm_dup)(H::from_handle(comm), &mut raw);
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        let rc = unsafe { (self.Comm_dup)(H::from_handle(comm), &mut raw) };
         *out = raw.into_handle();
         rc
     }
     unsafe fn comm_free(&self, comm: &mut Handle) -> c_int {
         let mut raw = H::from_handle(*comm);
-        let rc = (self.Comm_free)(&mut raw);
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        let rc = unsafe { (self.Comm_free)(&mut raw) };
         *comm = raw.into_handle();
         rc
     }
     unsafe fn comm_set_errhandler(&self, comm: Handle, errhandler: Handle) -> c_int {
-        (self.Comm_set_errhandler)(H::from_handle(comm), H::from_handle(errhandler))
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe { (self.Comm_set_errhandler)(H::from_handle(comm), H::from_handle(errhandler)) }
     }
     unsafe fn comm_test_inter(&self, comm: Handle, flag: &mut c_int) -> c_int {
-        (self.Comm_test_inter)(H::from_handle(comm), flag)
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe { (self.Comm_test_inter)(H::from_handle(comm), flag) }
     }
     unsafe fn allgather(
         &self,
@@ -190,15 +196,18 @@ impl<H: RawHandle> Calls for Fns<H> {
         recv_type: Handle,
         comm: Handle,
     ) -> c_int {
-        (self.Allgather)(
-            send,
-            send_count,
-            H::from_handle(send_type),
-            recv,
-            recv_count,
-            H::from_handle(recv_type),
-            H::from_handle(comm),
-        )
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe {
+            (self.Allgather)(
+                send,
+                send_count,
+                H::from_handle(send_type),
+                recv,
+                recv_count,
+                H::from_handle(recv_type),
+                H::from_handle(comm),
+            )
+        }
     }
     unsafe fn allgatherv(
         &self,
@@ -211,16 +220,19 @@ impl<H: RawHandle> Calls for Fns<H> {
         recv_type: Handle,
         comm: Handle,
     ) -> c_int {
-        (self.Allgatherv)(
-            send,
-            send_count,
-            H::from_handle(send_type),
-            recv,
-            recv_counts,
-            displs,
-            H::from_handle(recv_type),
-            H::from_handle(comm),
-        )
+        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
+        unsafe {
+            (self.Allgatherv)(
+                send,
+                send_count,
+                H::from_handle(send_type),
+                recv,
+                recv_counts,
+                displs,
+                H::from_handle(recv_type),
+                H::from_handle(comm),
+            )
+        }
     }
 }
 
@@ -246,6 +258,9 @@ pub struct Mpi {
     pub Query_thread: unsafe extern "C" fn(*mut c_int) -> c_int,
     pub Error_string: unsafe extern "C" fn(c_int, *mut c_char, *mut c_int) -> c_int,
     pub calls: Box<dyn Calls>,
+    /// The library the functions above come from, kept loaded (never
+    /// dropped: `Mpi` lives in a static).
+    _lib: Lib,
 }
 
 impl Mpi {
@@ -287,23 +302,22 @@ pub fn candidates(family: Option<Family>) -> &'static [&'static str] {
     }
 }
 
-fn dlerror() -> String {
-    // SAFETY: dlerror takes no argument and returns NULL or a pointer to a
-    // NUL-terminated message valid until the next dl* call on this thread.
-    let e = unsafe { libc::dlerror() };
-    if e.is_null() {
-        "unknown error".into()
-    } else {
-        // SAFETY: non-NULL, NUL-terminated, copied before any other dl* call.
-        unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
-    }
+/// A library handle whose symbols we read: the process's global scope or a
+/// library we loaded. Either is kept for the process's life (inside the
+/// static [`Mpi`]): MPI cannot be unloaded.
+type Lib = libloading::os::unix::Library;
+
+/// True if the library exports `name`.
+fn has(lib: &Lib, name: &str) -> bool {
+    // SAFETY: only the symbol's address is looked up (as an untyped data
+    // pointer that we never read through).
+    unsafe { lib.get::<*mut c_void>(name.as_bytes()) }.is_ok()
 }
 
-fn lookup(handle: *mut c_void, name: &str) -> *mut c_void {
-    let c = CString::new(name).expect("symbol names have no NUL");
-    // SAFETY: `handle` is RTLD_DEFAULT or a handle returned by dlopen and
-    // never closed; `c` is a NUL-terminated name.
-    unsafe { libc::dlsym(handle, c.as_ptr()) }
+/// The address of a symbol (a function or a data object), NULL if absent.
+fn address(lib: &Lib, name: &str) -> *mut c_void {
+    // SAFETY: as in `has`: the address only, never read through here.
+    unsafe { lib.get::<*mut c_void>(name.as_bytes()) }.map_or(std::ptr::null_mut(), |s| s.into_raw())
 }
 
 /// The file a symbol comes from.
@@ -319,11 +333,14 @@ fn file_of(symbol: *mut c_void) -> Option<String> {
     Some(unsafe { CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned())
 }
 
-/// The handle whose symbols we use and how it was chosen: the process
+/// The library whose symbols we use and how it was chosen: the process
 /// itself if it has MPI, or a library loaded now.
-fn open(launcher: Option<&Launcher>) -> Result<(*mut c_void, String), String> {
-    if !lookup(libc::RTLD_DEFAULT, "MPI_Initialized").is_null() {
-        return Ok((libc::RTLD_DEFAULT, "the MPI already loaded in the process".to_owned()));
+fn open(launcher: Option<&Launcher>) -> Result<(Lib, String), String> {
+    // The process's global scope: the program, what it was linked with, and
+    // libraries loaded with RTLD_GLOBAL (as dlsym(RTLD_DEFAULT) searches).
+    let this = Lib::this();
+    if has(&this, "MPI_Initialized") {
+        return Ok((this, "the MPI already loaded in the process".to_owned()));
     }
     let (wanted, chosen_by): (Vec<String>, String) = match std::env::var("MOCHI_MPI_LIBRARY") {
         Ok(path) if !path.is_empty() => (vec![path], "MOCHI_MPI_LIBRARY".to_owned()),
@@ -339,24 +356,25 @@ fn open(launcher: Option<&Launcher>) -> Result<(*mut c_void, String), String> {
     };
     let mut tried = Vec::new();
     for name in &wanted {
-        let Ok(c) = CString::new(name.as_str()) else {
+        if name.contains('\0') {
             tried.push(format!("{name:?}: contains a NUL byte"));
             continue;
-        };
-        // SAFETY: dlopen with a NUL-terminated name; the library stays
-        // loaded for the process's life (MPI cannot be unloaded). Its
-        // initializers run now: that is what loading any library does.
-        // RTLD_GLOBAL: MPI's own plug-ins expect its symbols to be visible.
-        let h = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-        if h.is_null() {
-            tried.push(format!("{name}: {}", dlerror()));
-            continue;
         }
-        if lookup(h, "MPI_Init_thread").is_null() {
+        // SAFETY: loading a library runs its initializers: that is what
+        // loading MPI means, and the user or the launcher chose it.
+        // RTLD_GLOBAL: MPI's own plug-ins expect its symbols to be visible.
+        let lib = match unsafe { Lib::open(Some(name.as_str()), libc::RTLD_NOW | libc::RTLD_GLOBAL) } {
+            Ok(lib) => lib,
+            Err(e) => {
+                tried.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        if !has(&lib, "MPI_Init_thread") {
             tried.push(format!("{name}: loaded, but it is not an MPI library (no MPI_Init_thread)"));
             continue;
         }
-        return Ok((h, format!("{chosen_by} ({name})")));
+        return Ok((lib, format!("{chosen_by} ({name})")));
     }
     Err(format!(
         "no MPI library could be loaded; tried {} ({}). Set MOCHI_MPI_LIBRARY to the libmpi of the MPI \
@@ -366,44 +384,51 @@ fn open(launcher: Option<&Launcher>) -> Result<(*mut c_void, String), String> {
     ))
 }
 
-/// A function or object of the library.
-fn sym<T: Copy>(handle: *mut c_void, name: &str) -> Result<T, String> {
-    let p = lookup(handle, name);
-    if p.is_null() {
-        return Err(format!("the MPI library has no {name}: it is not a complete MPI library"));
+/// A function of the library, typed.
+///
+/// # Safety
+/// `T` must be the function-pointer type of the MPI function `name` (the MPI
+/// standard's C binding with the library's handle type).
+unsafe fn sym<T: Copy>(lib: &Lib, name: &str) -> Result<T, String> {
+    // SAFETY: the caller's contract: T is the symbol's type.
+    match unsafe { lib.get::<T>(name.as_bytes()) } {
+        Ok(f) => Ok(*f),
+        Err(_) => Err(format!("the MPI library has no {name}: it is not a complete MPI library")),
     }
-    assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<*mut c_void>());
-    // SAFETY: T is pointer-sized (checked above) and is the function-pointer
-    // type of the MPI function named, per the MPI standard's C binding with
-    // the ABI's handle type.
-    Ok(unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) })
 }
 
-fn functions<H: RawHandle>(handle: *mut c_void) -> Result<Fns<H>, String> {
-    Ok(Fns {
-        Comm_rank: sym(handle, "MPI_Comm_rank")?,
-        Comm_size: sym(handle, "MPI_Comm_size")?,
-        Comm_dup: sym(handle, "MPI_Comm_dup")?,
-        Comm_free: sym(handle, "MPI_Comm_free")?,
-        Comm_set_errhandler: sym(handle, "MPI_Comm_set_errhandler")?,
-        Comm_test_inter: sym(handle, "MPI_Comm_test_inter")?,
-        Allgather: sym(handle, "MPI_Allgather")?,
-        Allgatherv: sym(handle, "MPI_Allgatherv")?,
-    })
+/// # Safety
+/// `lib` must be an MPI library of the ABI whose handle type is `H`.
+unsafe fn functions<H: RawHandle>(lib: &Lib) -> Result<Fns<H>, String> {
+    // SAFETY: each type in Fns is the C binding of the function named, with
+    // the ABI's handle type (the caller's contract).
+    unsafe {
+        Ok(Fns {
+            Comm_rank: sym(lib, "MPI_Comm_rank")?,
+            Comm_size: sym(lib, "MPI_Comm_size")?,
+            Comm_dup: sym(lib, "MPI_Comm_dup")?,
+            Comm_free: sym(lib, "MPI_Comm_free")?,
+            Comm_set_errhandler: sym(lib, "MPI_Comm_set_errhandler")?,
+            Comm_test_inter: sym(lib, "MPI_Comm_test_inter")?,
+            Allgather: sym(lib, "MPI_Allgather")?,
+            Allgatherv: sym(lib, "MPI_Allgatherv")?,
+        })
+    }
 }
 
 /// Address of one of Open MPI's predefined objects (the handle itself).
-fn object(handle: *mut c_void, name: &str) -> Result<Handle, String> {
-    let p = lookup(handle, name);
+fn object(lib: &Lib, name: &str) -> Result<Handle, String> {
+    let p = address(lib, name);
     if p.is_null() {
         return Err(format!("the Open MPI library has no {name}"));
     }
     Ok(Handle(p as usize))
 }
 
-fn library_version(handle: *mut c_void) -> String {
+fn library_version(lib: &Lib) -> String {
     type GetVersion = unsafe extern "C" fn(*mut c_char, *mut c_int) -> c_int;
-    let Ok(get) = sym::<GetVersion>(handle, "MPI_Get_library_version") else {
+    // SAFETY: MPI_Get_library_version's C binding (MPI 3.0 §8.1.1).
+    let Ok(get) = (unsafe { sym::<GetVersion>(lib, "MPI_Get_library_version") }) else {
         return "version unknown".into();
     };
     // MPI_MAX_LIBRARY_VERSION_STRING: 8192 in MPICH, 256 in Open MPI.
@@ -424,15 +449,15 @@ fn library_version(handle: *mut c_void) -> String {
     first.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn resolve(handle: *mut c_void, chosen_by: String) -> Result<Mpi, String> {
-    let initialized = lookup(handle, "MPI_Initialized");
-    let library = file_of(initialized).unwrap_or_else(|| "the MPI library".to_owned());
-    let abi = if lookup(handle, "ompi_mpi_comm_world").is_null() { Abi::Mpich } else { Abi::OpenMpi };
+fn resolve(lib: Lib, chosen_by: String) -> Result<Mpi, String> {
+    let library = file_of(address(&lib, "MPI_Initialized")).unwrap_or_else(|| "the MPI library".to_owned());
+    let abi = if has(&lib, "ompi_mpi_comm_world") { Abi::OpenMpi } else { Abi::Mpich };
     let (calls, comm_world, comm_null, errors_return, uint64_t, uint8_t): (Box<dyn Calls>, _, _, _, _, _) = match abi {
         Abi::Mpich => {
             let h = |v: u32| Handle(v as usize);
             (
-                Box::new(functions::<c_int>(handle)?),
+                // SAFETY: no Open MPI objects, so an MPICH-ABI library: int handles.
+                Box::new(unsafe { functions::<c_int>(&lib) }?),
                 h(mpich_abi::COMM_WORLD),
                 h(mpich_abi::COMM_NULL),
                 h(mpich_abi::ERRORS_RETURN),
@@ -441,17 +466,30 @@ fn resolve(handle: *mut c_void, chosen_by: String) -> Result<Mpi, String> {
             )
         }
         Abi::OpenMpi => (
-            Box::new(functions::<Address>(handle)?),
-            object(handle, "ompi_mpi_comm_world")?,
-            object(handle, "ompi_mpi_comm_null")?,
-            object(handle, "ompi_mpi_errors_return")?,
-            object(handle, "ompi_mpi_uint64_t")?,
-            object(handle, "ompi_mpi_uint8_t")?,
+            // SAFETY: Open MPI, whose handles are object addresses.
+            Box::new(unsafe { functions::<Address>(&lib) }?),
+            object(&lib, "ompi_mpi_comm_world")?,
+            object(&lib, "ompi_mpi_comm_null")?,
+            object(&lib, "ompi_mpi_errors_return")?,
+            object(&lib, "ompi_mpi_uint64_t")?,
+            object(&lib, "ompi_mpi_uint8_t")?,
         ),
+    };
+    // SAFETY: the types of these fields are the C bindings of the functions
+    // named, which take no handles (MPI standard).
+    let (initialized, finalized, init_thread, finalize, query_thread, error_string) = unsafe {
+        (
+            sym(&lib, "MPI_Initialized")?,
+            sym(&lib, "MPI_Finalized")?,
+            sym(&lib, "MPI_Init_thread")?,
+            sym(&lib, "MPI_Finalize")?,
+            sym(&lib, "MPI_Query_thread")?,
+            sym(&lib, "MPI_Error_string")?,
+        )
     };
     Ok(Mpi {
         abi,
-        version: library_version(handle),
+        version: library_version(&lib),
         library,
         chosen_by,
         comm_world,
@@ -459,13 +497,14 @@ fn resolve(handle: *mut c_void, chosen_by: String) -> Result<Mpi, String> {
         errors_return,
         uint64_t,
         uint8_t,
-        Initialized: sym(handle, "MPI_Initialized")?,
-        Finalized: sym(handle, "MPI_Finalized")?,
-        Init_thread: sym(handle, "MPI_Init_thread")?,
-        Finalize: sym(handle, "MPI_Finalize")?,
-        Query_thread: sym(handle, "MPI_Query_thread")?,
-        Error_string: sym(handle, "MPI_Error_string")?,
+        Initialized: initialized,
+        Finalized: finalized,
+        Init_thread: init_thread,
+        Finalize: finalize,
+        Query_thread: query_thread,
+        Error_string: error_string,
         calls,
+        _lib: lib,
     })
 }
 
@@ -480,8 +519,8 @@ pub fn get() -> Result<&'static Mpi, String> {
     static MPI: OnceLock<Result<Mpi, String>> = OnceLock::new();
     MPI.get_or_init(|| {
         let launcher = launcher();
-        let (handle, chosen_by) = open(launcher)?;
-        resolve(handle, chosen_by).map_err(|e| format!("{e} ({})", environment_summary(launcher)))
+        let (lib, chosen_by) = open(launcher)?;
+        resolve(lib, chosen_by).map_err(|e| format!("{e} ({})", environment_summary(launcher)))
     })
     .as_ref()
     .map_err(Clone::clone)

@@ -53,6 +53,8 @@ struct Inner {
     callbacks: RwLock<Vec<(usize, Arc<dyn UpdateCallbacks>)>>,
     subscribers: Mutex<Vec<(Address, u16)>>,
     notifier: Mutex<Option<Sender<Notification>>>,
+    /// The `flock-notify` thread, joined by teardown.
+    notify_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     destroyed: AtomicBool,
 }
 
@@ -164,6 +166,7 @@ impl Provider {
             callbacks: RwLock::new(Vec::new()),
             subscribers: Mutex::new(Vec::new()),
             notifier: Mutex::new(None),
+            notify_thread: Mutex::new(None),
             destroyed: AtomicBool::new(false),
         });
         inner.start_notifier();
@@ -360,7 +363,9 @@ impl Inner {
     }
 
     /// Notifications leave from one thread per provider, so every subscriber
-    /// sees them in the order they happened.
+    /// sees them in the order they happened. The thread ends when the
+    /// channel closes or the provider is destroyed (it then skips what is
+    /// still queued), and teardown joins it.
     fn start_notifier(self: &Arc<Self>) {
         let (tx, rx) = unbounded::<Notification>();
         *self.notifier.lock() = Some(tx);
@@ -371,6 +376,9 @@ impl Inner {
                 let payload = protocol::encode_notification(&n);
                 let subs = inner.subscribers.lock().clone();
                 for (addr, id) in subs {
+                    if inner.destroyed.load(Ordering::Acquire) {
+                        return;
+                    }
                     if let Err(e) = inner.engine.call(&addr, protocol::NOTIFY, id, payload.clone(), protocol::NOTIFY_TIMEOUT) {
                         crate::info!("dropping subscriber {addr} ({id}): {e}");
                         inner.subscribers.lock().retain(|s| *s != (addr.clone(), id));
@@ -378,8 +386,9 @@ impl Inner {
                 }
             }
         });
-        if let Err(e) = spawned {
-            crate::error!("cannot start the Flock notification thread: {e}; subscribers will not be notified");
+        match spawned {
+            Ok(thread) => *self.notify_thread.lock() = Some(thread),
+            Err(e) => crate::error!("cannot start the Flock notification thread: {e}; subscribers will not be notified"),
         }
     }
 
@@ -412,6 +421,17 @@ impl Inner {
             self.engine.deregister(name, self.provider_id);
         }
         self.notifier.lock().take();
+        // The channel is closed: the thread ends once the call in flight, if
+        // any, returns (at most NOTIFY_TIMEOUT): destroyed, it sends nothing
+        // more, and before that (a failed registration) there is no
+        // subscriber. It never tears us down itself, but a join from the
+        // thread itself would fail, so check.
+        let thread = self.notify_thread.lock().take();
+        if let Some(t) = thread {
+            if t.thread().id() != std::thread::current().id() && t.join().is_err() {
+                crate::error!("the Flock notification thread of provider {} panicked", self.provider_id);
+            }
+        }
     }
 
     fn destroy(&self) {

@@ -591,7 +591,14 @@ impl Inner {
         crate::info!("remote shutdown requested");
         self.respond(origin, &header, Status::Ok, Vec::new(), from_progress);
         let engine = engine.clone();
-        // Finalize joins the progress thread, so it cannot run on it.
+        // Finalize cannot run here: this is the thread driving progress (or
+        // a handler's stream), and finalize flushes progress and stops the
+        // streams, joining them. A thread of its own runs it, detached: the
+        // finalize it runs is what releases wait_for_finalize, after which
+        // the thread only drops its engine handle and exits, so a waiter can
+        // return a moment before the thread is gone. Joining it needs its
+        // handle kept in Lifecycle and joined by wait_for_finalize (when not
+        // called on it): left to the engine rewrite.
         let _ = std::thread::Builder::new().name("mochi-shutdown".into()).spawn(move || engine.finalize());
     }
 

@@ -133,6 +133,8 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
 }
 
 /// Decodes one received fragment, validating every field.
+// Written for the pre-1.82 MSRV; `is_none_or` when the lead's rewrite of src/rpc lands.
+#[allow(clippy::unnecessary_map_or)]
 pub fn decode(buf: &[u8]) -> Result<Fragment<'_>, WireError> {
     if buf.len() < FIXED_HEADER {
         return Err(WireError::Short(buf.len()));

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run-examples.sh PREFIX PROTOCOL
+# run-examples.sh PREFIX PROTOCOL...
 #
 # Checks an installed libmochi (make install PREFIX=...) the way a user of
 # upstream Mochi would use it, in a temporary directory:
@@ -11,7 +11,8 @@
 #      including version checks;
 #   4. examples-c/ configured and built through find_package(margo) and
 #      find_package(thallium);
-#   5. thallium-lifecycle (thallium.hpp ownership rules, one process), then
+#   5. for each PROTOCOL (steps 1-4 build once for all of them):
+#      thallium-lifecycle (thallium.hpp ownership rules, one process), then
 #      each server (margo-server, thallium-server) run for real on PROTOCOL
 #      with each client (margo-client, thallium-client): the client looks the
 #      server up, checks addresses and shuts the server down; the server must
@@ -26,13 +27,14 @@
 
 set -u
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PREFIX PROTOCOL   (e.g. $0 /tmp/mochi na+sm)" >&2
+if [ $# -lt 2 ]; then
+    echo "usage: $0 PREFIX PROTOCOL...   (e.g. $0 /tmp/mochi na+sm ofi+tcp)" >&2
     exit 2
 fi
 
 PREFIX=$(cd "$1" 2>/dev/null && pwd) || { echo "error: no such prefix: $1" >&2; exit 2; }
-PROTOCOL=$2
+PROTOCOLS=("${@:2}")
+PROTOCOL=${PROTOCOLS[0]}
 TIMEOUT=${TIMEOUT:-60}
 SHUTDOWN_GRACE=${SHUTDOWN_GRACE:-15}
 CMAKE=${CMAKE:-cmake}
@@ -96,7 +98,7 @@ run_step() {
     return 1
 }
 
-echo "== libmochi examples: prefix $PREFIX, protocol $PROTOCOL (work dir $WORK)"
+echo "== libmochi examples: prefix $PREFIX, protocols ${PROTOCOLS[*]} (work dir $WORK)"
 
 # ---------------------------------------------------------------------------
 # 1. Installed layout
@@ -341,7 +343,7 @@ fi
 run_pair() {
     local server=$1 client=$2
     local label="$server + $client ($PROTOCOL)"
-    local dir=$WORK/run-$server-$client
+    local dir=$WORK/run-$server-$client-${PROTOCOL//[^a-z]/_}
     mkdir -p "$dir"
     local addr_file=$dir/address
 
@@ -420,11 +422,13 @@ run_pair() {
 }
 
 if [ $built = 1 ]; then
-    run_step "thallium-lifecycle ($PROTOCOL): ownership rules of thallium.hpp" \
-        "$WORK/thallium-lifecycle.log" "$BUILD/thallium-lifecycle" "$PROTOCOL"
-    for server in margo-server thallium-server; do
-        for client in margo-client thallium-client; do
-            run_pair "$server" "$client"
+    for PROTOCOL in "${PROTOCOLS[@]}"; do
+        run_step "thallium-lifecycle ($PROTOCOL): ownership rules of thallium.hpp" \
+            "$WORK/thallium-lifecycle-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-lifecycle" "$PROTOCOL"
+        for server in margo-server thallium-server; do
+            for client in margo-client thallium-client; do
+                run_pair "$server" "$client"
+            done
         done
     done
 else

@@ -8,6 +8,7 @@ import threading
 from .. import _lib
 from .. import margo
 from .._client import EngineClient
+from .._closing import Closing
 from .._lib import lib
 from .common import ClientException, config_text
 from .spec import PoolSpec, ProcSpec, ProviderSpec, XstreamSpec
@@ -32,8 +33,10 @@ def _take_json(ptr, function):
     return text
 
 
-class ServiceHandle:
+class ServiceHandle(Closing):
     """A handle on one Bedrock daemon (address, Bedrock provider id)."""
+
+    _close_method = "release"
 
     def __init__(self, handle, client, address, provider_id):
         self._handle = ctypes.c_void_p(handle)
@@ -137,16 +140,13 @@ class ServiceHandle:
     def __repr__(self):
         return f"ServiceHandle(address={self._address!r}, provider_id={self._provider_id})"
 
-    def __del__(self):
-        try:
-            self.release()
-        except Exception:
-            pass
 
 
-class ServiceGroupHandle:
+class ServiceGroupHandle(Closing):
     """Handles on several daemons: from an address list, or one per
     distinct process of a Flock group file."""
+
+    _close_method = "release"
 
     def __init__(self, handle, client, addresses, provider_id, from_flock):
         self._handle = ctypes.c_void_p(handle)
@@ -236,11 +236,6 @@ class ServiceGroupHandle:
     def __repr__(self):
         return f"ServiceGroupHandle({self._addresses!r}, provider_id={self._provider_id})"
 
-    def __del__(self):
-        try:
-            self.release()
-        except Exception:
-            pass
 
 
 class Client(EngineClient):

@@ -19,6 +19,7 @@ import threading
 import weakref
 
 from .. import _lib
+from .._closing import Closing
 from .._lib import lib
 from .common import BedrockException
 from .managers import (MargoManager, NamedDependency, Pool, PoolList, Provider,  # noqa: F401
@@ -57,12 +58,14 @@ def _last_error():
     return message.decode("utf-8", "replace") if message else ""
 
 
-class Server:
+class Server(Closing):
     """``Server(address, config="{}", config_type=ConfigType.JSON,
     jx9_params=None)``: starts a Bedrock server in this process on
     ``address`` (a protocol such as "na+sm" or a full address). ``config``
     is a JSON (or, with ConfigType.TOML, TOML) text, a dict, or a ProcSpec.
     Failures raise :class:`BedrockException` with the library's message."""
+
+    _close_method = "finalize"
 
     def __init__(self, address, config="{}", config_type=ConfigType.JSON, jx9_params=None):
         if config_type == ConfigType.JX9 or jx9_params:
@@ -220,18 +223,6 @@ class Server:
                 raise BedrockException("the server is finalized")
             return fn(self._server, index)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.finalize()
-        return False
-
-    def __del__(self):
-        try:
-            self.finalize()
-        except Exception:
-            pass
 
 
 @atexit.register

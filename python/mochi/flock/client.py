@@ -7,6 +7,7 @@ import threading
 from .. import _lib
 from .. import margo
 from .._client import EngineClient
+from .._closing import Closing
 from .._lib import lib
 from .common import FlockException, ReturnCode, c_update_callbacks, check
 from .view import GroupView, _clear_c, _from_c
@@ -14,8 +15,10 @@ from .view import GroupView, _clear_c, _from_c
 __all__ = ["Client", "GroupHandle"]
 
 
-class GroupHandle:
+class GroupHandle(Closing):
     """A handle on a group, caching its view. Made by a :class:`Client`."""
+
+    _close_method = "release"
 
     def __init__(self, handle, client):
         self._handle = ctypes.c_void_p(handle)
@@ -98,18 +101,6 @@ class GroupHandle:
         self._callbacks = None
         self._retired = []
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
-        return False
-
-    def __del__(self):
-        try:
-            self.release()
-        except Exception:
-            pass
 
 
 class Client(EngineClient):

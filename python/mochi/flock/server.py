@@ -6,6 +6,7 @@ import threading
 
 from .. import _lib
 from .. import margo
+from .._closing import Closing
 from .._lib import lib
 from .common import FlockException, ReturnCode, c_update_callbacks, check
 from .view import GroupView, _CView
@@ -13,7 +14,7 @@ from .view import GroupView, _CView
 __all__ = ["Provider"]
 
 
-class Provider:
+class Provider(Closing):
     """A Flock provider.
 
     ``Provider(engine, provider_id, config, initial_view)``: ``config`` is
@@ -24,6 +25,8 @@ class Provider:
     The provider lives until :meth:`destroy`, the object's collection, or
     its engine's finalization.
     """
+
+    _close_method = "destroy"
 
     def __init__(self, engine, provider_id, config, initial_view):
         if not isinstance(engine, margo.Engine):
@@ -103,15 +106,3 @@ class Provider:
             check(lib.flock_provider_destroy(provider), "flock_provider_destroy")
         self._callbacks = {}
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.destroy()
-        return False
-
-    def __del__(self):
-        try:
-            self.destroy()
-        except Exception:
-            pass

@@ -55,14 +55,18 @@ fn libc_fopen() -> Option<FopenFn> {
 /// Same contract as libc's `fopen`.
 #[no_mangle]
 pub unsafe extern "C" fn fopen(path: *const c_char, mode: *const c_char) -> *mut libc::FILE {
-    if HIDE_KALLSYMS.load(Ordering::Acquire) && !path.is_null() && CStr::from_ptr(path).to_bytes() == KALLSYMS {
-        *libc::__errno_location() = libc::ENOENT;
+    // SAFETY: non-NULL, and NUL-terminated by fopen's contract.
+    if HIDE_KALLSYMS.load(Ordering::Acquire) && !path.is_null() && unsafe { CStr::from_ptr(path) }.to_bytes() == KALLSYMS {
+        // SAFETY: errno is this thread's; writing it is what fopen does on failure.
+        unsafe { *libc::__errno_location() = libc::ENOENT };
         return std::ptr::null_mut();
     }
     match libc_fopen() {
-        Some(real) => real(path, mode),
+        // SAFETY: libc's fopen, with the caller's arguments under its contract.
+        Some(real) => unsafe { real(path, mode) },
         None => {
-            *libc::__errno_location() = libc::ENOSYS;
+            // SAFETY: errno is this thread's, as above.
+            unsafe { *libc::__errno_location() = libc::ENOSYS };
             std::ptr::null_mut()
         }
     }

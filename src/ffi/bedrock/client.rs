@@ -83,8 +83,11 @@ impl Owned for bedrock_service_group {
     type Rust = ServiceGroupHandle;
 }
 
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string that outlives `'a`.
 pub(super) unsafe fn text<'a>(p: *const c_char) -> Option<std::borrow::Cow<'a, str>> {
-    (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy())
+    // SAFETY: non-NULL here, and NUL-terminated by the contract.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy())
 }
 
 /// # Safety
@@ -100,7 +103,8 @@ pub unsafe extern "C" fn bedrock_client_init(mid: margo_instance_id, client: *mu
         if client.is_null() {
             return invalid(entry, "NULL output pointer");
         }
-        *client = boxed_into_c::<bedrock_client>(engine);
+        // SAFETY: checked non-NULL above; writable by the contract.
+        unsafe { *client = boxed_into_c::<bedrock_client>(engine) };
         BEDROCK_SUCCESS
     })
 }
@@ -109,7 +113,8 @@ pub unsafe extern "C" fn bedrock_client_init(mid: margo_instance_id, client: *mu
 /// `client` NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_client_finalize(client: bedrock_client_t) -> bedrock_return_t {
-    guard("bedrock_client_finalize", BEDROCK_ERR_OTHER, || match boxed_free(client) {
+    // SAFETY: by the contract NULL or a live client, not used afterwards.
+    guard("bedrock_client_finalize", BEDROCK_ERR_OTHER, || match unsafe { boxed_free(client) } {
         Some(_) => BEDROCK_SUCCESS,
         None => invalid("bedrock_client_finalize", "NULL client"),
     })
@@ -129,12 +134,15 @@ pub unsafe extern "C" fn bedrock_service_handle_create(
 ) -> bedrock_return_t {
     guard("bedrock_service_handle_create", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_handle_create";
-        let (Some(engine), Some(addr), false) = (boxed_ref(client), text(address), handle.is_null()) else {
+        // SAFETY: by the contract `client` is NULL or live and `address` NULL
+        // or NUL-terminated.
+        let (Some(engine), Some(addr), false) = (unsafe { boxed_ref(client) }, unsafe { text(address) }, handle.is_null()) else {
             return invalid(entry, "NULL client, address or output pointer");
         };
         match ServiceHandle::new(engine, &addr, provider_id) {
             Ok(h) => {
-                *handle = boxed_into_c::<bedrock_service>(h);
+                // SAFETY: checked non-NULL above; writable by the contract.
+                unsafe { *handle = boxed_into_c::<bedrock_service>(h) };
                 BEDROCK_SUCCESS
             }
             Err(e) => fail(entry, e),
@@ -146,23 +154,33 @@ pub unsafe extern "C" fn bedrock_service_handle_create(
 /// `handle` NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_handle_release(handle: bedrock_service_t) -> bedrock_return_t {
-    guard("bedrock_service_handle_release", BEDROCK_ERR_OTHER, || match boxed_free(handle) {
+    // SAFETY: by the contract NULL or a live handle, not used afterwards.
+    guard("bedrock_service_handle_release", BEDROCK_ERR_OTHER, || match unsafe { boxed_free(handle) } {
         Some(_) => BEDROCK_SUCCESS,
         None => invalid("bedrock_service_handle_release", "NULL handle"),
     })
 }
 
+/// Runs `f` on the service behind `handle`; a string result goes to `*out`.
+///
+/// # Safety
+/// `handle` must be NULL or a live service handle; `out` NULL or writable.
 unsafe fn with_service(
     entry: &str,
     handle: bedrock_service_t,
     f: impl FnOnce(&ServiceHandle) -> Result<Option<String>, BedrockError>,
     out: *mut *mut c_char,
 ) -> bedrock_return_t {
-    let Some(h) = boxed_ref(handle) else { return invalid(entry, "NULL handle") };
+    // SAFETY: by the contract NULL or a live service handle.
+    let Some(h) = (unsafe { boxed_ref(handle) }) else { return invalid(entry, "NULL handle") };
     match f(h) {
         Ok(Some(s)) if !out.is_null() => {
-            *out = malloc_string(&s);
-            if (*out).is_null() {
+            // SAFETY: non-NULL (the guard above) and writable by the contract.
+            let failed = unsafe {
+                *out = malloc_string(&s);
+                (*out).is_null()
+            };
+            if failed {
                 return BEDROCK_ERR_ALLOCATION;
             }
             BEDROCK_SUCCESS
@@ -182,7 +200,8 @@ pub unsafe extern "C" fn bedrock_service_get_config(handle: bedrock_service_t, c
         if config.is_null() {
             return invalid("bedrock_service_get_config", "NULL output pointer");
         }
-        with_service("bedrock_service_get_config", handle, |h| h.get_config().map(Some), config)
+        // SAFETY: the caller's contract: `handle` NULL or live, `config` writable.
+        unsafe { with_service("bedrock_service_get_config", handle, |h| h.get_config().map(Some), config) }
     })
 }
 
@@ -198,27 +217,58 @@ pub unsafe extern "C" fn bedrock_service_query_config(
 ) -> bedrock_return_t {
     guard("bedrock_service_query_config", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_query_config";
-        let Some(s) = text(script) else { return invalid(entry, "NULL script") };
+        // SAFETY: by the contract NULL or NUL-terminated.
+        let Some(s) = (unsafe { text(script) }) else { return invalid(entry, "NULL script") };
         if result.is_null() {
             return invalid(entry, "NULL output pointer");
         }
-        with_service(entry, handle, |h| h.query_config(&s).map(Some), result)
+        // SAFETY: the caller's contract: `handle` NULL or live, `result` writable.
+        unsafe { with_service(entry, handle, |h| h.query_config(&s).map(Some), result) }
     })
 }
 
-fn string_call(
+/// The management calls that take one string (a library path, a pool or
+/// xstream description or name, a provider description or spec), on a
+/// remote daemon (`bedrock_service_*`) or a server in the process
+/// (`bedrock_server_*`): checks the handle (`noun` names it in the
+/// message) and the string, runs `f`, and turns its error into a code with
+/// `on_error`. Failures set `bedrock_last_error()`.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle from boxed_into_c; `arg` NULL or
+/// NUL-terminated.
+pub(super) unsafe fn string_call<C: Owned>(
+    entry: &'static str,
+    (handle, noun): (*mut C, &str),
+    (arg, what): (*const c_char, &str),
+    on_error: fn(&str, BedrockError) -> bedrock_return_t,
+    f: impl FnOnce(&C::Rust, &str) -> Result<(), BedrockError>,
+) -> bedrock_return_t {
+    guard(entry, BEDROCK_ERR_OTHER, || {
+        // SAFETY: by the contract NULL or a live handle.
+        let Some(h) = (unsafe { boxed_ref(handle) }) else { return invalid(entry, &format!("NULL {noun}")) };
+        // SAFETY: by the contract NULL or NUL-terminated.
+        let Some(a) = (unsafe { text(arg) }) else { return invalid(entry, &format!("NULL {what}")) };
+        match f(h, &a) {
+            Ok(()) => BEDROCK_SUCCESS,
+            Err(e) => on_error(entry, e),
+        }
+    })
+}
+
+/// A `bedrock_service_*` call with one string argument.
+///
+/// # Safety
+/// As [`string_call`].
+unsafe fn service_call(
     entry: &'static str,
     handle: bedrock_service_t,
     arg: *const c_char,
     what: &str,
     f: impl FnOnce(&ServiceHandle, &str) -> Result<(), BedrockError>,
 ) -> bedrock_return_t {
-    guard(entry, BEDROCK_ERR_OTHER, || {
-        // SAFETY: the caller passes NULL or a NUL-terminated string.
-        let Some(a) = (unsafe { text(arg) }) else { return invalid(entry, &format!("NULL {what}")) };
-        // SAFETY: the caller passes NULL or a live handle.
-        unsafe { with_service(entry, handle, |h| f(h, &a).map(|_| None), std::ptr::null_mut()) }
-    })
+    // SAFETY: the same contract.
+    unsafe { string_call(entry, (handle, "handle"), (arg, what), fail, f) }
 }
 
 /// Loads a module library in the daemon.
@@ -227,7 +277,8 @@ fn string_call(
 /// `handle` NULL or live; the string NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_load_module(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-    string_call("bedrock_service_load_module", handle, arg, "library path", |h, a| h.load_module(a))
+    // SAFETY: the caller's contract is service_call's.
+    unsafe { service_call("bedrock_service_load_module", handle, arg, "library path", |h, a| h.load_module(a)) }
 }
 
 /// Adds a pool (JSON config, as in `margo.argobots.pools`).
@@ -236,7 +287,8 @@ pub unsafe extern "C" fn bedrock_service_load_module(handle: bedrock_service_t, 
 /// `handle` NULL or live; the string NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_add_pool(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-    string_call("bedrock_service_add_pool", handle, arg, "pool config", |h, a| h.add_pool(a))
+    // SAFETY: the caller's contract is service_call's.
+    unsafe { service_call("bedrock_service_add_pool", handle, arg, "pool config", |h, a| h.add_pool(a)) }
 }
 
 /// Removes a pool no one uses.
@@ -245,7 +297,8 @@ pub unsafe extern "C" fn bedrock_service_add_pool(handle: bedrock_service_t, arg
 /// `handle` NULL or live; the string NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_remove_pool(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-    string_call("bedrock_service_remove_pool", handle, arg, "pool name", |h, a| h.remove_pool(a))
+    // SAFETY: the caller's contract is service_call's.
+    unsafe { service_call("bedrock_service_remove_pool", handle, arg, "pool name", |h, a| h.remove_pool(a)) }
 }
 
 /// Adds an execution stream (JSON config).
@@ -254,7 +307,8 @@ pub unsafe extern "C" fn bedrock_service_remove_pool(handle: bedrock_service_t, 
 /// `handle` NULL or live; the string NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_add_xstream(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-    string_call("bedrock_service_add_xstream", handle, arg, "xstream config", |h, a| h.add_xstream(a))
+    // SAFETY: the caller's contract is service_call's.
+    unsafe { service_call("bedrock_service_add_xstream", handle, arg, "xstream config", |h, a| h.add_xstream(a)) }
 }
 
 /// Removes an execution stream.
@@ -263,7 +317,8 @@ pub unsafe extern "C" fn bedrock_service_add_xstream(handle: bedrock_service_t, 
 /// `handle` NULL or live; the string NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_remove_xstream(handle: bedrock_service_t, arg: *const c_char) -> bedrock_return_t {
-    string_call("bedrock_service_remove_xstream", handle, arg, "xstream name", |h, a| h.remove_xstream(a))
+    // SAFETY: the caller's contract is service_call's.
+    unsafe { service_call("bedrock_service_remove_xstream", handle, arg, "xstream name", |h, a| h.remove_xstream(a)) }
 }
 
 /// Starts a provider from its JSON description; `*provider_id` (if not
@@ -279,12 +334,15 @@ pub unsafe extern "C" fn bedrock_service_add_provider(
 ) -> bedrock_return_t {
     guard("bedrock_service_add_provider", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_add_provider";
-        let Some(d) = text(description) else { return invalid(entry, "NULL description") };
-        let Some(h) = boxed_ref(handle) else { return invalid(entry, "NULL handle") };
+        // SAFETY: by the contract NULL or NUL-terminated.
+        let Some(d) = (unsafe { text(description) }) else { return invalid(entry, "NULL description") };
+        // SAFETY: by the contract NULL or a live service handle.
+        let Some(h) = (unsafe { boxed_ref(handle) }) else { return invalid(entry, "NULL handle") };
         match h.add_provider(&d) {
             Ok(id) => {
                 if !provider_id.is_null() {
-                    *provider_id = id;
+                    // SAFETY: non-NULL, writable by the contract.
+                    unsafe { *provider_id = id };
                 }
                 BEDROCK_SUCCESS
             }
@@ -306,8 +364,12 @@ pub unsafe extern "C" fn bedrock_service_change_provider_pool(
 ) -> bedrock_return_t {
     guard("bedrock_service_change_provider_pool", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_change_provider_pool";
-        let (Some(p), Some(q)) = (text(provider), text(pool)) else { return invalid(entry, "NULL provider or pool") };
-        with_service(entry, handle, |h| h.change_provider_pool(&p, &q).map(|_| None), std::ptr::null_mut())
+        // SAFETY: by the contract both NULL or NUL-terminated.
+        let (Some(p), Some(q)) = (unsafe { text(provider) }, unsafe { text(pool) }) else {
+            return invalid(entry, "NULL provider or pool");
+        };
+        // SAFETY: by the contract `handle` is NULL or live; no output.
+        unsafe { with_service(entry, handle, |h| h.change_provider_pool(&p, &q).map(|_| None), std::ptr::null_mut()) }
     })
 }
 
@@ -318,7 +380,8 @@ pub unsafe extern "C" fn bedrock_service_change_provider_pool(
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_shutdown(handle: bedrock_service_t) -> bedrock_return_t {
     guard("bedrock_service_shutdown", BEDROCK_ERR_OTHER, || {
-        with_service("bedrock_service_shutdown", handle, |h| h.shutdown().map(|_| None), std::ptr::null_mut())
+        // SAFETY: by the contract `handle` is NULL or live; no output.
+        unsafe { with_service("bedrock_service_shutdown", handle, |h| h.shutdown().map(|_| None), std::ptr::null_mut()) }
     })
 }
 
@@ -335,12 +398,15 @@ pub unsafe extern "C" fn bedrock_service_group_create_from_file(
 ) -> bedrock_return_t {
     guard("bedrock_service_group_create_from_file", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_group_create_from_file";
-        let (Some(engine), Some(f), false) = (boxed_ref(client), text(filename), group.is_null()) else {
+        // SAFETY: by the contract `client` is NULL or live and `filename` NULL
+        // or NUL-terminated.
+        let (Some(engine), Some(f), false) = (unsafe { boxed_ref(client) }, unsafe { text(filename) }, group.is_null()) else {
             return invalid(entry, "NULL client, file name or output pointer");
         };
         match ServiceGroupHandle::from_flock_file(engine, std::path::Path::new(&*f), provider_id) {
             Ok(g) => {
-                *group = boxed_into_c::<bedrock_service_group>(g);
+                // SAFETY: checked non-NULL above; writable by the contract.
+                unsafe { *group = boxed_into_c::<bedrock_service_group>(g) };
                 BEDROCK_SUCCESS
             }
             Err(e) => fail(entry, e),
@@ -362,19 +428,23 @@ pub unsafe extern "C" fn bedrock_service_group_create(
 ) -> bedrock_return_t {
     guard("bedrock_service_group_create", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_group_create";
-        let (Some(engine), false) = (boxed_ref(client), group.is_null() || (addresses.is_null() && count > 0)) else {
+        // SAFETY: by the contract `client` is NULL or live.
+        let (Some(engine), false) = (unsafe { boxed_ref(client) }, group.is_null() || (addresses.is_null() && count > 0)) else {
             return invalid(entry, "NULL client, address list or output pointer");
         };
         let mut list = Vec::with_capacity(count);
         for i in 0..count {
-            match text(*addresses.add(i)) {
+            // SAFETY: `addresses` is non-NULL when count > 0 (checked above)
+            // and readable for `count` NUL-terminated strings (the contract).
+            match unsafe { text(*addresses.add(i)) } {
                 Some(a) => list.push(a.into_owned()),
                 None => return invalid(entry, "NULL address in the list"),
             }
         }
         match ServiceGroupHandle::from_addresses(engine, &list, provider_id) {
             Ok(g) => {
-                *group = boxed_into_c::<bedrock_service_group>(g);
+                // SAFETY: checked non-NULL above; writable by the contract.
+                unsafe { *group = boxed_into_c::<bedrock_service_group>(g) };
                 BEDROCK_SUCCESS
             }
             Err(e) => fail(entry, e),
@@ -386,7 +456,8 @@ pub unsafe extern "C" fn bedrock_service_group_create(
 /// `group` NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_group_release(group: bedrock_service_group_t) -> bedrock_return_t {
-    guard("bedrock_service_group_release", BEDROCK_ERR_OTHER, || match boxed_free(group) {
+    // SAFETY: by the contract NULL or a live group, not used afterwards.
+    guard("bedrock_service_group_release", BEDROCK_ERR_OTHER, || match unsafe { boxed_free(group) } {
         Some(_) => BEDROCK_SUCCESS,
         None => invalid("bedrock_service_group_release", "NULL group"),
     })
@@ -398,7 +469,8 @@ pub unsafe extern "C" fn bedrock_service_group_release(group: bedrock_service_gr
 /// `group` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_group_size(group: bedrock_service_group_t) -> usize {
-    guard("bedrock_service_group_size", 0, || boxed_ref(group).map_or(0, |g| g.len()))
+    // SAFETY: by the contract NULL or a live group.
+    guard("bedrock_service_group_size", 0, || unsafe { boxed_ref(group) }.map_or(0, |g| g.len()))
 }
 
 /// `{"<address>": <config>, ...}` over the group (`*config` malloc'd).
@@ -412,13 +484,18 @@ pub unsafe extern "C" fn bedrock_service_group_get_config(
 ) -> bedrock_return_t {
     guard("bedrock_service_group_get_config", BEDROCK_ERR_OTHER, || {
         let entry = "bedrock_service_group_get_config";
-        let (Some(g), false) = (boxed_ref(group), config.is_null()) else {
+        // SAFETY: by the contract NULL or a live group.
+        let (Some(g), false) = (unsafe { boxed_ref(group) }, config.is_null()) else {
             return invalid(entry, "NULL group or output pointer");
         };
         match g.get_config() {
             Ok(s) => {
-                *config = malloc_string(&s);
-                if (*config).is_null() {
+                // SAFETY: checked non-NULL above; writable by the contract.
+                let failed = unsafe {
+                    *config = malloc_string(&s);
+                    (*config).is_null()
+                };
+                if failed {
                     BEDROCK_ERR_ALLOCATION
                 } else {
                     BEDROCK_SUCCESS
@@ -437,7 +514,8 @@ pub unsafe extern "C" fn bedrock_service_group_get_config(
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_service_group_shutdown(group: bedrock_service_group_t) -> bedrock_return_t {
     guard("bedrock_service_group_shutdown", BEDROCK_ERR_OTHER, || {
-        let Some(g) = boxed_ref(group) else { return invalid("bedrock_service_group_shutdown", "NULL group") };
+        // SAFETY: by the contract NULL or a live group.
+        let Some(g) = (unsafe { boxed_ref(group) }) else { return invalid("bedrock_service_group_shutdown", "NULL group") };
         let mut rc = BEDROCK_SUCCESS;
         for (addr, r) in g.shutdown() {
             if let Err(e) = r {

@@ -83,8 +83,11 @@ pub struct bedrock_module {
     >,
 }
 
+/// # Safety
+/// `p` must be NULL or NUL-terminated.
 unsafe fn text(p: *const c_char) -> Option<String> {
-    (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+    // SAFETY: non-NULL here, and NUL-terminated by the contract.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
 struct CModule {
@@ -97,6 +100,8 @@ struct CModule {
 // at registration; the functions are called from any thread, as upstream's
 // modules are.
 unsafe impl Send for CModule {}
+// SAFETY: shared use only reads the copied table and calls its functions,
+// which modules must allow from several threads, as upstream's are.
 unsafe impl Sync for CModule {}
 
 /// Strings and arrays that must outlive a `create` call.
@@ -227,6 +232,7 @@ impl Module for CModule {
         let mut error: *mut c_char = std::ptr::null_mut();
         // SAFETY: the module's own create with arguments valid for the call.
         let rc = unsafe { create(&c_args, &mut component, &mut error) };
+        // SAFETY: the module sets `error` to NULL or a NUL-terminated message.
         let message = unsafe { text(error) };
         if !error.is_null() {
             // SAFETY: the module allocated it with malloc, as documented.
@@ -250,6 +256,8 @@ pub struct CComponent {
 
 // SAFETY: see CModule; the component pointer belongs to the module.
 unsafe impl Send for CComponent {}
+// SAFETY: shared use only passes the module's component pointer to the
+// module's own functions, which must allow calls from several threads.
 unsafe impl Sync for CComponent {}
 
 impl CComponent {
@@ -275,7 +283,9 @@ impl Component for CComponent {
         if p.is_null() {
             return serde_json::json!({});
         }
+        // SAFETY: non-NULL, so NUL-terminated text from the module.
         let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+        // SAFETY: malloc'd by the module (its documented contract), freed once.
         unsafe { libc::free(p as *mut c_void) };
         serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s))
     }
@@ -304,14 +314,20 @@ impl Drop for CComponent {
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_register_module(name: *const c_char, module: *const bedrock_module) -> c_int {
     guard("bedrock_register_module", -1, || {
-        let (Some(name), Some(table)) = (text(name), module.as_ref()) else {
+        // SAFETY: by the contract `name` is NULL or NUL-terminated and
+        // `module` NULL or a valid table.
+        let (Some(name), Some(table)) = (unsafe { text(name) }, unsafe { module.as_ref() }) else {
             crate::error!("bedrock_register_module: NULL name or module");
             return -1;
         };
         let mut deps = Vec::new();
         for i in 0..table.num_dependencies {
-            let d = &*table.dependencies.add(i);
-            let (Some(dn), Some(dt)) = (text(d.name), text(d.type_)) else {
+            // SAFETY: a valid table's dependency array holds
+            // num_dependencies entries (the contract), and i is below that.
+            let d = unsafe { &*table.dependencies.add(i) };
+            // SAFETY: the contract makes the dependency strings NULL or
+            // NUL-terminated.
+            let (Some(dn), Some(dt)) = (unsafe { text(d.name) }, unsafe { text(d.type_) }) else {
                 crate::error!("bedrock_register_module({name}): dependency {i} has a NULL name or type");
                 return -1;
             };

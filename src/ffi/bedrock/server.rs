@@ -2,10 +2,7 @@
 //! daemon's entry point.
 #![allow(non_camel_case_types)]
 
-use super::client::{
-    bedrock_return_t, invalid, set_error, text, BEDROCK_ERR_INVALID_ARGS, BEDROCK_ERR_NOT_SUPPORTED, BEDROCK_ERR_OTHER,
-    BEDROCK_SUCCESS,
-};
+use super::client::{bedrock_return_t, set_error, BEDROCK_ERR_INVALID_ARGS, BEDROCK_ERR_NOT_SUPPORTED};
 use crate::bedrock::config::{ConfigFormat, ProviderSpec};
 use crate::bedrock::error::BedrockError;
 use crate::bedrock::server::Server;
@@ -43,7 +40,8 @@ pub unsafe extern "C" fn bedrock_server_init(
     guard("bedrock_server_init", super::client::BEDROCK_ERR_OTHER, || {
         let report = |msg: &str| {
             if !error.is_null() {
-                *error = malloc_string(msg);
+                // SAFETY: non-NULL, writable by the contract.
+                unsafe { *error = malloc_string(msg) };
             }
             crate::error!("bedrock_server_init: {msg}");
         };
@@ -51,7 +49,14 @@ pub unsafe extern "C" fn bedrock_server_init(
             report("NULL output pointer");
             return super::client::BEDROCK_ERR_INVALID_ARGS;
         }
-        let text = |p: *const c_char| if p.is_null() { String::new() } else { CStr::from_ptr(p).to_string_lossy().into_owned() };
+        let text = |p: *const c_char| {
+            if p.is_null() {
+                String::new()
+            } else {
+                // SAFETY: non-NULL, and the contract makes it NUL-terminated.
+                unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+            }
+        };
         let format = match format {
             BEDROCK_CONFIG_JSON => ConfigFormat::Json,
             BEDROCK_CONFIG_TOML => ConfigFormat::Toml,
@@ -62,7 +67,8 @@ pub unsafe extern "C" fn bedrock_server_init(
         };
         match Server::start(&text(address), &text(config), format) {
             Ok(s) => {
-                *server = boxed_into_c::<bedrock_server>(s);
+                // SAFETY: checked non-NULL above; writable by the contract.
+                unsafe { *server = boxed_into_c::<bedrock_server>(s) };
                 super::client::BEDROCK_SUCCESS
             }
             Err(e) => {
@@ -79,7 +85,8 @@ pub unsafe extern "C" fn bedrock_server_init(
 /// `server` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_server_get_config(server: bedrock_server_t) -> *mut c_char {
-    guard("bedrock_server_get_config", std::ptr::null_mut(), || match boxed_ref(server) {
+    // SAFETY: by the contract NULL or a live server.
+    guard("bedrock_server_get_config", std::ptr::null_mut(), || match unsafe { boxed_ref(server) } {
         Some(s) => malloc_string(&s.config_json().to_string()),
         None => std::ptr::null_mut(),
     })
@@ -91,7 +98,8 @@ pub unsafe extern "C" fn bedrock_server_get_config(server: bedrock_server_t) -> 
 /// `server` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_server_wait_for_finalize(server: bedrock_server_t) -> bedrock_return_t {
-    guard("bedrock_server_wait_for_finalize", super::client::BEDROCK_ERR_OTHER, || match boxed_ref(server) {
+    // SAFETY: by the contract NULL or a live server.
+    guard("bedrock_server_wait_for_finalize", super::client::BEDROCK_ERR_OTHER, || match unsafe { boxed_ref(server) } {
         Some(s) => {
             s.wait_for_finalize();
             super::client::BEDROCK_SUCCESS
@@ -106,7 +114,8 @@ pub unsafe extern "C" fn bedrock_server_wait_for_finalize(server: bedrock_server
 /// `server` NULL or live, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_server_finalize(server: bedrock_server_t) -> bedrock_return_t {
-    guard("bedrock_server_finalize", super::client::BEDROCK_ERR_OTHER, || match boxed_free(server) {
+    // SAFETY: by the contract NULL or a live server, not used afterwards.
+    guard("bedrock_server_finalize", super::client::BEDROCK_ERR_OTHER, || match unsafe { boxed_free(server) } {
         Some(s) => {
             s.finalize();
             super::client::BEDROCK_SUCCESS
@@ -119,7 +128,19 @@ pub unsafe extern "C" fn bedrock_server_finalize(server: bedrock_server_t) -> be
 // ProviderManager offer; the Python bindings' `Server.margo` and
 // `Server.providers` sit on these). Failures set `bedrock_last_error()`.
 
+/// A local server refuses what it cannot do as invalid arguments.
+fn server_error(entry: &str, e: BedrockError) -> bedrock_return_t {
+    set_error(entry, &format!("{entry}: {e}"));
+    match e {
+        BedrockError::NotSupported(_) => BEDROCK_ERR_NOT_SUPPORTED,
+        _ => BEDROCK_ERR_INVALID_ARGS,
+    }
+}
+
 /// Runs `f` on a live server with one string argument.
+///
+/// # Safety
+/// `server` must be NULL or a live server; `arg` NULL or NUL-terminated.
 unsafe fn with_server(
     entry: &'static str,
     server: bedrock_server_t,
@@ -127,20 +148,8 @@ unsafe fn with_server(
     what: &str,
     f: impl FnOnce(&Server, &str) -> Result<(), BedrockError>,
 ) -> bedrock_return_t {
-    guard(entry, BEDROCK_ERR_OTHER, || {
-        let Some(s) = boxed_ref(server) else { return invalid(entry, "NULL server") };
-        let Some(a) = text(arg) else { return invalid(entry, &format!("NULL {what}")) };
-        match f(s, &a) {
-            Ok(()) => BEDROCK_SUCCESS,
-            Err(e) => {
-                set_error(entry, &format!("{entry}: {e}"));
-                match e {
-                    BedrockError::NotSupported(_) => BEDROCK_ERR_NOT_SUPPORTED,
-                    _ => BEDROCK_ERR_INVALID_ARGS,
-                }
-            }
-        }
-    })
+    // SAFETY: the same contract as string_call's.
+    unsafe { super::client::string_call(entry, (server, "server"), (arg, what), server_error, f) }
 }
 
 /// Loads a module library (as `libraries` in the config would).
@@ -149,7 +158,8 @@ unsafe fn with_server(
 /// `server` NULL or live; `path` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_server_load_module(server: bedrock_server_t, path: *const c_char) -> bedrock_return_t {
-    with_server("bedrock_server_load_module", server, path, "path", |s, p| s.load_module(p))
+    // SAFETY: the caller's contract is with_server's.
+    unsafe { with_server("bedrock_server_load_module", server, path, "path", |s, p| s.load_module(p)) }
 }
 
 /// Adds an Argobots pool from its JSON description (`{"name": …}`).
@@ -158,7 +168,8 @@ pub unsafe extern "C" fn bedrock_server_load_module(server: bedrock_server_t, pa
 /// As `bedrock_server_load_module`.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_server_add_pool(server: bedrock_server_t, pool_json: *const c_char) -> bedrock_return_t {
-    with_server("bedrock_server_add_pool", server, pool_json, "pool description", |s, j| s.add_pool(j))
+    // SAFETY: the caller's contract is with_server's.
+    unsafe { with_server("bedrock_server_add_pool", server, pool_json, "pool description", |s, j| s.add_pool(j)) }
 }
 
 /// Removes a pool no execution stream or provider uses.
@@ -167,7 +178,8 @@ pub unsafe extern "C" fn bedrock_server_add_pool(server: bedrock_server_t, pool_
 /// As `bedrock_server_load_module`.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_server_remove_pool(server: bedrock_server_t, name: *const c_char) -> bedrock_return_t {
-    with_server("bedrock_server_remove_pool", server, name, "pool name", |s, n| s.remove_pool(n))
+    // SAFETY: the caller's contract is with_server's.
+    unsafe { with_server("bedrock_server_remove_pool", server, name, "pool name", |s, n| s.remove_pool(n)) }
 }
 
 /// Adds an execution stream from its JSON description.
@@ -176,7 +188,8 @@ pub unsafe extern "C" fn bedrock_server_remove_pool(server: bedrock_server_t, na
 /// As `bedrock_server_load_module`.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_server_add_xstream(server: bedrock_server_t, xstream_json: *const c_char) -> bedrock_return_t {
-    with_server("bedrock_server_add_xstream", server, xstream_json, "xstream description", |s, j| s.add_xstream(j))
+    // SAFETY: the caller's contract is with_server's.
+    unsafe { with_server("bedrock_server_add_xstream", server, xstream_json, "xstream description", |s, j| s.add_xstream(j)) }
 }
 
 /// Stops and removes an execution stream.
@@ -185,7 +198,8 @@ pub unsafe extern "C" fn bedrock_server_add_xstream(server: bedrock_server_t, xs
 /// As `bedrock_server_load_module`.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_server_remove_xstream(server: bedrock_server_t, name: *const c_char) -> bedrock_return_t {
-    with_server("bedrock_server_remove_xstream", server, name, "xstream name", |s, n| s.remove_xstream(n))
+    // SAFETY: the caller's contract is with_server's.
+    unsafe { with_server("bedrock_server_remove_xstream", server, name, "xstream name", |s, n| s.remove_xstream(n)) }
 }
 
 /// Starts a provider from its JSON description (as an entry of
@@ -199,14 +213,17 @@ pub unsafe extern "C" fn bedrock_server_add_provider(
     provider_json: *const c_char,
     provider_id: *mut u16,
 ) -> bedrock_return_t {
-    with_server("bedrock_server_add_provider", server, provider_json, "provider description", |s, j| {
+    let add = |s: &Server, j: &str| {
         let spec = ProviderSpec::from_json_str(j)?;
         let id = s.add_provider(spec)?;
         if !provider_id.is_null() {
-            *provider_id = id;
+            // SAFETY: non-NULL, writable by the contract.
+            unsafe { *provider_id = id };
         }
         Ok(())
-    })
+    };
+    // SAFETY: the caller's contract is with_server's.
+    unsafe { with_server("bedrock_server_add_provider", server, provider_json, "provider description", add) }
 }
 
 /// Destroys a provider given by name or `type:id`; refused while another
@@ -216,7 +233,8 @@ pub unsafe extern "C" fn bedrock_server_add_provider(
 /// As `bedrock_server_load_module`.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_server_remove_provider(server: bedrock_server_t, spec: *const c_char) -> bedrock_return_t {
-    with_server("bedrock_server_remove_provider", server, spec, "provider spec", |s, p| s.remove_provider(p))
+    // SAFETY: the caller's contract is with_server's.
+    unsafe { with_server("bedrock_server_remove_provider", server, spec, "provider spec", |s, p| s.remove_provider(p)) }
 }
 
 /// The margo instance of the server's engine `index` (0 for the first),
@@ -226,7 +244,8 @@ pub unsafe extern "C" fn bedrock_server_remove_provider(server: bedrock_server_t
 /// `server` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn bedrock_server_get_margo_instance(server: bedrock_server_t, index: usize) -> margo_instance_id {
-    guard("bedrock_server_get_margo_instance", std::ptr::null_mut(), || match boxed_ref(server) {
+    // SAFETY: by the contract NULL or a live server.
+    guard("bedrock_server_get_margo_instance", std::ptr::null_mut(), || match unsafe { boxed_ref(server) } {
         Some(s) => s.engines().get(index).map_or(std::ptr::null_mut(), handles::instance_for),
         None => std::ptr::null_mut(),
     })
@@ -242,8 +261,11 @@ pub unsafe extern "C" fn bedrock_daemon_main(argc: c_int, argv: *const *const c_
     guard("bedrock_daemon_main", 1, || {
         let args = (0..argc.max(0) as usize)
             .filter_map(|i| {
-                let p = *argv.add(i);
-                (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+                // SAFETY: i < argc, and by the contract `argv` holds argc
+                // pointers, each NULL or NUL-terminated.
+                let p = unsafe { *argv.add(i) };
+                // SAFETY: as above: non-NULL here, so NUL-terminated.
+                (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
             })
             .collect();
         crate::bedrock::daemon::main_with_args(args)

@@ -75,6 +75,8 @@ struct CBackendFactory {
 // SAFETY: the table is immutable and must outlive its use (upstream's rule);
 // its functions are called from any thread, as upstream does.
 unsafe impl Send for CBackendFactory {}
+// SAFETY: shared use only reads the immutable table and calls its functions,
+// which the plug-in must allow from several threads, as upstream does.
 unsafe impl Sync for CBackendFactory {}
 
 impl Named for CBackendFactory {
@@ -172,6 +174,8 @@ struct CBackend {
 // SAFETY: see CBackendFactory; the state belongs to the plug-in, which
 // upstream also calls from several threads.
 unsafe impl Send for CBackend {}
+// SAFETY: shared use only calls the table's functions on the plug-in's state,
+// which upstream also does from several threads at once.
 unsafe impl Sync for CBackend {}
 
 /// The callback handed to a C backend's `get_view`: copies the view into
@@ -198,6 +202,8 @@ impl Backend for CBackend {
         let mut out = serde_json::json!({});
         // SAFETY: the plug-in's own function with its state.
         if let Some(f) = unsafe { (*self.table).get_config } {
+            // SAFETY: the plug-in's get_config with its state; the trampoline
+            // gets our `out`, alive for the call.
             unsafe { f(self.state, Some(jsonc::config_trampoline), &mut out as *mut _ as *mut c_void) };
         }
         out
@@ -216,6 +222,7 @@ impl Backend for CBackend {
         let Some(get) = (unsafe { (*self.table).get_view }) else {
             return Err(FlockError::Unsupported("the backend has no get_view".into()));
         };
+        // SAFETY: the plug-in's get_view with its state; `view` outlives the call.
         check(unsafe { get(self.state, Some(view_trampoline), &mut view as *mut _ as *mut c_void) }, "get_view")?;
         let view = view.ok_or_else(|| FlockError::Other("the backend's get_view produced no view".into()))?;
         f(&view);
@@ -225,7 +232,9 @@ impl Backend for CBackend {
     fn set_metadata(&self, key: &str, value: &str) -> Result<()> {
         let (k, v) = (CString::new(key), CString::new(value));
         let (Ok(k), Ok(v)) = (k, v) else { return Err(FlockError::InvalidArgs("NUL in metadata".into())) };
+        // SAFETY: the table is valid for the backend's life (factory_of's contract).
         match unsafe { (*self.table).add_metadata } {
+            // SAFETY: the plug-in's function, its state, two live C strings.
             Some(f) => check(unsafe { f(self.state, k.as_ptr(), v.as_ptr()) }, "add_metadata"),
             None => Err(FlockError::Unsupported("this backend cannot change metadata".into())),
         }
@@ -233,14 +242,18 @@ impl Backend for CBackend {
 
     fn remove_metadata(&self, key: &str) -> Result<()> {
         let Ok(k) = CString::new(key) else { return Err(FlockError::InvalidArgs("NUL in key".into())) };
+        // SAFETY: the table is valid for the backend's life (factory_of's contract).
         match unsafe { (*self.table).remove_metadata } {
+            // SAFETY: the plug-in's function, its state, a live C string.
             Some(f) => check(unsafe { f(self.state, k.as_ptr()) }, "remove_metadata"),
             None => Err(FlockError::Unsupported("this backend cannot change metadata".into())),
         }
     }
 
     fn destroy(&self) -> Result<()> {
+        // SAFETY: the table is valid for the backend's life (factory_of's contract).
         match unsafe { (*self.table).destroy_group } {
+            // SAFETY: the plug-in's destroy_group with its state, called once.
             Some(f) => check(unsafe { f(self.state) }, "destroy_group"),
             None => Ok(()),
         }
@@ -252,11 +265,13 @@ impl Backend for CBackend {
 /// # Safety
 /// `table` must be a valid table that outlives its use.
 pub unsafe fn factory_of(table: *const flock_backend_impl) -> Result<Arc<dyn BackendFactory>> {
-    let t = table.as_ref().ok_or_else(|| FlockError::InvalidArgs("NULL backend table".into()))?;
+    // SAFETY: by the contract NULL or a valid table.
+    let t = unsafe { table.as_ref() }.ok_or_else(|| FlockError::InvalidArgs("NULL backend table".into()))?;
     if t.name.is_null() {
         return Err(FlockError::InvalidArgs("backend table without a name".into()));
     }
-    let name = CStr::from_ptr(t.name).to_string_lossy().into_owned();
+    // SAFETY: non-NULL (checked above); a valid table's name is NUL-terminated.
+    let name = unsafe { CStr::from_ptr(t.name) }.to_string_lossy().into_owned();
     Ok(Arc::new(CBackendFactory { name, table }))
 }
 
@@ -269,7 +284,8 @@ pub unsafe fn factory_of(table: *const flock_backend_impl) -> Result<Arc<dyn Bac
 pub unsafe extern "C" fn flock_register_backend(backend_impl: *mut flock_backend_impl) -> flock_return_t {
     guard("flock_register_backend", code::OTHER, || {
         crate::flock::backend::register_builtins();
-        match factory_of(backend_impl).and_then(|f| BACKENDS.register(f)) {
+        // SAFETY: the caller's contract is factory_of's.
+        match unsafe { factory_of(backend_impl) }.and_then(|f| BACKENDS.register(f)) {
             Ok(()) => FLOCK_SUCCESS,
             Err(e) => ret_err("flock_register_backend", e),
         }
@@ -282,7 +298,8 @@ pub unsafe extern "C" fn flock_register_backend(backend_impl: *mut flock_backend
 /// As `flock_register_backend`.
 #[no_mangle]
 pub unsafe extern "C" fn flock_provider_register_backend(backend_impl: *mut flock_backend_impl) -> flock_return_t {
-    flock_register_backend(backend_impl)
+    // SAFETY: the same contract.
+    unsafe { flock_register_backend(backend_impl) }
 }
 
 #[cfg(test)]

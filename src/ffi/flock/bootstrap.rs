@@ -24,8 +24,10 @@ pub unsafe extern "C" fn flock_group_view_init_from_self(
             Ok(e) => e,
             Err(e) => return ret_err(entry, FlockError::InvalidArgs(e.to_string())),
         };
-        let Some(v) = view.as_mut() else { return ret_err(entry, FlockError::InvalidArgs("NULL view".into())) };
-        ret(entry, fill_c(&bootstrap::from_self(&engine, provider_id), v))
+        // SAFETY: by the contract NULL or a valid view.
+        let Some(v) = (unsafe { view.as_mut() }) else { return ret_err(entry, FlockError::InvalidArgs("NULL view".into())) };
+        // SAFETY: a valid view whose memory came from malloc (the contract).
+        ret(entry, unsafe { fill_c(&bootstrap::from_self(&engine, provider_id), v) })
     })
 }
 
@@ -40,10 +42,13 @@ pub unsafe extern "C" fn flock_group_view_init_from_file(
 ) -> flock_return_t {
     guard("flock_group_view_init_from_file", code::OTHER, || {
         let entry = "flock_group_view_init_from_file";
-        let (Some(v), false) = (view.as_mut(), filename.is_null()) else {
+        // SAFETY: by the contract NULL or a valid view.
+        let (Some(v), false) = (unsafe { view.as_mut() }, filename.is_null()) else {
             return ret_err(entry, FlockError::InvalidArgs("NULL file name or view".into()));
         };
-        let path = std::path::PathBuf::from(CStr::from_ptr(filename).to_string_lossy().into_owned());
-        ret(entry, bootstrap::from_file(&path).and_then(|g| fill_c(&g, v)))
+        // SAFETY: non-NULL (checked above), NUL-terminated by the contract.
+        let path = std::path::PathBuf::from(unsafe { CStr::from_ptr(filename) }.to_string_lossy().into_owned());
+        // SAFETY: a valid view whose memory came from malloc (the contract).
+        ret(entry, bootstrap::from_file(&path).and_then(|g| unsafe { fill_c(&g, v) }))
     })
 }

@@ -38,8 +38,14 @@ pub unsafe extern "C" fn flock_group_view_init_from_mpi(
             Ok(e) => e,
             Err(e) => return ret_err(entry, FlockError::InvalidArgs(e.to_string())),
         };
-        let Some(v) = view.as_mut() else { return ret_err(entry, FlockError::InvalidArgs("NULL view".into())) };
+        // SAFETY: by the contract NULL or a valid view.
+        let Some(v) = (unsafe { view.as_mut() }) else { return ret_err(entry, FlockError::InvalidArgs("NULL view".into())) };
         let address = engine.self_address().to_string();
-        ret(entry, bootstrap_mpi::view_from_raw_comm(comm, &address, provider_id).and_then(|g| fill_c(&g, v)))
+        // SAFETY: `comm` is a valid communicator of the program's MPI (the
+        // contract), and `v` a valid view whose memory came from malloc.
+        ret(
+            entry,
+            unsafe { bootstrap_mpi::view_from_raw_comm(comm, &address, provider_id) }.and_then(|g| unsafe { fill_c(&g, v) }),
+        )
     })
 }

@@ -19,6 +19,8 @@ pub struct CCallbacks {
 // SAFETY: the caller registers callbacks that Flock may call from its own
 // threads, as upstream documents; the context is theirs to synchronize.
 unsafe impl Send for CCallbacks {}
+// SAFETY: shared use only calls the callbacks with their context, which the
+// same promise covers (Flock may call them from several threads at once).
 unsafe impl Sync for CCallbacks {}
 
 fn c_string(s: &str) -> CString {

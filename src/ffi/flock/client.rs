@@ -45,7 +45,8 @@ pub unsafe extern "C" fn flock_client_init(
                 return ret_err(entry, FlockError::InvalidArgs("pool does not belong to this margo instance".into()))
             }
         };
-        *client = boxed_into_c::<flock_client>(Client::new(&engine, pool));
+        // SAFETY: checked non-NULL above; writable by the contract.
+        unsafe { *client = boxed_into_c::<flock_client>(Client::new(&engine, pool)) };
         FLOCK_SUCCESS
     })
 }
@@ -56,7 +57,8 @@ pub unsafe extern "C" fn flock_client_init(
 /// `client` must be NULL or a live client, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn flock_client_finalize(client: flock_client_t) -> flock_return_t {
-    guard("flock_client_finalize", code::OTHER, || match boxed_free(client) {
+    // SAFETY: by the contract NULL or a live client, not used afterwards.
+    guard("flock_client_finalize", code::OTHER, || match unsafe { boxed_free(client) } {
         None => ret_err("flock_client_finalize", FlockError::InvalidArgs("NULL client".into())),
         Some(c) => {
             let live = c.live_handles();

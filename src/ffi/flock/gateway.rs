@@ -52,6 +52,8 @@ struct CGatewayFactory {
 
 // SAFETY: the table is immutable and outlives its use (upstream's rule).
 unsafe impl Send for CGatewayFactory {}
+// SAFETY: shared use only reads the immutable table and calls its functions,
+// which the plug-in must allow from several threads (upstream calls them so).
 unsafe impl Sync for CGatewayFactory {}
 
 impl Named for CGatewayFactory {
@@ -93,6 +95,8 @@ struct CGateway {
 
 // SAFETY: as CGatewayFactory; the state belongs to the plug-in.
 unsafe impl Send for CGateway {}
+// SAFETY: shared use only calls the table's functions on the plug-in's state,
+// which the plug-in must allow from several threads, as upstream does.
 unsafe impl Sync for CGateway {}
 
 impl CGateway {
@@ -103,6 +107,7 @@ impl CGateway {
         if p.is_null() {
             String::new()
         } else {
+            // SAFETY: non-NULL, so a NUL-terminated string the plug-in owns.
             unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
         }
     }
@@ -111,6 +116,7 @@ impl CGateway {
 impl Gateway for CGateway {
     fn config(&self) -> serde_json::Value {
         let mut out = serde_json::json!({});
+        // SAFETY: the table is valid for the gateway's life (factory_of's contract).
         if let Some(f) = unsafe { (*self.table).get_config } {
             // SAFETY: the plug-in's function with its state and our out-pointer.
             unsafe { f(self.state, Some(jsonc::config_trampoline), &mut out as *mut _ as *mut c_void) };
@@ -118,12 +124,15 @@ impl Gateway for CGateway {
         out
     }
     fn public_address(&self) -> String {
+        // SAFETY: the table is valid for the gateway's life (factory_of's contract).
         self.address(unsafe { (*self.table).get_public_address })
     }
     fn local_address(&self) -> String {
+        // SAFETY: the table is valid for the gateway's life (factory_of's contract).
         self.address(unsafe { (*self.table).get_local_address })
     }
     fn destroy(&self) -> Result<()> {
+        // SAFETY: the table is valid for the gateway's life (factory_of's contract).
         match unsafe { (*self.table).destroy_gateway } {
             // SAFETY: the plug-in's function with its state, called once.
             Some(f) => match unsafe { f(self.state) } {
@@ -140,11 +149,13 @@ impl Gateway for CGateway {
 /// # Safety
 /// `table` must be a valid table that outlives its use.
 pub unsafe fn factory_of(table: *const flock_gateway_impl) -> Result<Arc<dyn GatewayFactory>> {
-    let t = table.as_ref().ok_or_else(|| FlockError::InvalidArgs("NULL gateway table".into()))?;
+    // SAFETY: by the contract NULL or a valid table.
+    let t = unsafe { table.as_ref() }.ok_or_else(|| FlockError::InvalidArgs("NULL gateway table".into()))?;
     if t.name.is_null() {
         return Err(FlockError::InvalidArgs("gateway table without a name".into()));
     }
-    let name = CStr::from_ptr(t.name).to_string_lossy().into_owned();
+    // SAFETY: non-NULL (checked above); a valid table's name is NUL-terminated.
+    let name = unsafe { CStr::from_ptr(t.name) }.to_string_lossy().into_owned();
     Ok(Arc::new(CGatewayFactory { name, table }))
 }
 
@@ -154,7 +165,8 @@ pub unsafe fn factory_of(table: *const flock_gateway_impl) -> Result<Arc<dyn Gat
 pub unsafe extern "C" fn flock_register_gateway(gateway_impl: *mut flock_gateway_impl) -> flock_return_t {
     guard("flock_register_gateway", code::OTHER, || {
         crate::flock::gateway::register_builtins();
-        match factory_of(gateway_impl).and_then(|f| GATEWAYS.register(f)) {
+        // SAFETY: the caller's contract is factory_of's.
+        match unsafe { factory_of(gateway_impl) }.and_then(|f| GATEWAYS.register(f)) {
             Ok(()) => FLOCK_SUCCESS,
             Err(e) => ret_err("flock_register_gateway", e),
         }
@@ -167,5 +179,6 @@ pub unsafe extern "C" fn flock_register_gateway(gateway_impl: *mut flock_gateway
 /// As `flock_register_gateway`.
 #[no_mangle]
 pub unsafe extern "C" fn flock_provider_register_gateway(gateway_impl: *mut flock_gateway_impl) -> flock_return_t {
-    flock_register_gateway(gateway_impl)
+    // SAFETY: the same contract.
+    unsafe { flock_register_gateway(gateway_impl) }
 }

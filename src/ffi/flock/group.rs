@@ -45,10 +45,13 @@ fn invalid(entry: &str, what: &str) -> flock_return_t {
     ret_err(entry, FlockError::InvalidArgs(what.to_string()))
 }
 
+/// # Safety
+/// `out` must be writable.
 unsafe fn hand_out(out: *mut flock_group_handle_t, r: Result<GroupHandle, FlockError>, entry: &str) -> flock_return_t {
     match r {
         Ok(handle) => {
-            *out = boxed_into_c::<flock_group_handle>(HandleBox { handle, refs: AtomicUsize::new(1) });
+            // SAFETY: writable by the contract.
+            unsafe { *out = boxed_into_c::<flock_group_handle>(HandleBox { handle, refs: AtomicUsize::new(1) }) };
             FLOCK_SUCCESS
         }
         Err(e) => ret_err(entry, e),
@@ -67,10 +70,13 @@ pub unsafe extern "C" fn flock_group_handle_create(
 ) -> flock_return_t {
     guard("flock_group_handle_create", code::OTHER, || {
         let entry = "flock_group_handle_create";
-        let (Some(c), Some(a), false) = (boxed_ref(client), handles::addr_ref(addr), handle.is_null()) else {
+        // SAFETY: by the contract NULL or live client and address handles.
+        let (Some(c), Some(a), false) = (unsafe { boxed_ref(client) }, unsafe { handles::addr_ref(addr) }, handle.is_null())
+        else {
             return invalid(entry, "NULL client, address or output pointer");
         };
-        hand_out(handle, GroupHandle::create(c, a, provider_id, mode), entry)
+        // SAFETY: `handle` checked non-NULL above; writable by the contract.
+        unsafe { hand_out(handle, GroupHandle::create(c, a, provider_id, mode), entry) }
     })
 }
 
@@ -85,11 +91,14 @@ pub unsafe extern "C" fn flock_group_handle_create_from_file(
 ) -> flock_return_t {
     guard("flock_group_handle_create_from_file", code::OTHER, || {
         let entry = "flock_group_handle_create_from_file";
-        let (Some(c), false, false) = (boxed_ref(client), filename.is_null(), handle.is_null()) else {
+        // SAFETY: by the contract NULL or a live client.
+        let (Some(c), false, false) = (unsafe { boxed_ref(client) }, filename.is_null(), handle.is_null()) else {
             return invalid(entry, "NULL client, file name or output pointer");
         };
-        let path = std::path::PathBuf::from(CStr::from_ptr(filename).to_string_lossy().into_owned());
-        hand_out(handle, GroupHandle::from_file(c, &path, mode), entry)
+        // SAFETY: non-NULL (checked above), NUL-terminated by the contract.
+        let path = std::path::PathBuf::from(unsafe { CStr::from_ptr(filename) }.to_string_lossy().into_owned());
+        // SAFETY: `handle` checked non-NULL above; writable by the contract.
+        unsafe { hand_out(handle, GroupHandle::from_file(c, &path, mode), entry) }
     })
 }
 
@@ -105,11 +114,15 @@ pub unsafe extern "C" fn flock_group_handle_create_from_serialized(
 ) -> flock_return_t {
     guard("flock_group_handle_create_from_serialized", code::OTHER, || {
         let entry = "flock_group_handle_create_from_serialized";
-        let (Some(c), false, false) = (boxed_ref(client), serialized_view.is_null(), handle.is_null()) else {
+        // SAFETY: by the contract NULL or a live client.
+        let (Some(c), false, false) = (unsafe { boxed_ref(client) }, serialized_view.is_null(), handle.is_null()) else {
             return invalid(entry, "NULL client, view or output pointer");
         };
-        let bytes = std::slice::from_raw_parts(serialized_view as *const u8, view_size);
-        hand_out(handle, GroupHandle::from_serialized(c, bytes, mode), entry)
+        // SAFETY: non-NULL (checked above), readable for view_size bytes by
+        // the contract, and not written during this call.
+        let bytes = unsafe { std::slice::from_raw_parts(serialized_view as *const u8, view_size) };
+        // SAFETY: `handle` checked non-NULL above; writable by the contract.
+        unsafe { hand_out(handle, GroupHandle::from_serialized(c, bytes, mode), entry) }
     })
 }
 
@@ -117,7 +130,8 @@ pub unsafe extern "C" fn flock_group_handle_create_from_serialized(
 /// `handle` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn flock_group_handle_ref_incr(handle: flock_group_handle_t) -> flock_return_t {
-    guard("flock_group_handle_ref_incr", code::OTHER, || match boxed_ref(handle) {
+    // SAFETY: by the contract NULL or a live handle.
+    guard("flock_group_handle_ref_incr", code::OTHER, || match unsafe { boxed_ref(handle) } {
         Some(h) => {
             h.refs.fetch_add(1, Ordering::AcqRel);
             FLOCK_SUCCESS
@@ -133,9 +147,12 @@ pub unsafe extern "C" fn flock_group_handle_ref_incr(handle: flock_group_handle_
 #[no_mangle]
 pub unsafe extern "C" fn flock_group_handle_release(handle: flock_group_handle_t) -> flock_return_t {
     guard("flock_group_handle_release", code::OTHER, || {
-        let Some(h) = boxed_ref(handle) else { return invalid("flock_group_handle_release", "NULL handle") };
+        // SAFETY: by the contract NULL or a live handle.
+        let Some(h) = (unsafe { boxed_ref(handle) }) else { return invalid("flock_group_handle_release", "NULL handle") };
         if h.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-            drop(boxed_free(handle));
+            // SAFETY: we dropped the last reference, so no one else uses the
+            // handle any more (the reference counting contract).
+            drop(unsafe { boxed_free(handle) });
         }
         FLOCK_SUCCESS
     })
@@ -148,10 +165,12 @@ pub unsafe extern "C" fn flock_group_handle_release(handle: flock_group_handle_t
 #[no_mangle]
 pub unsafe extern "C" fn flock_group_get_view(handle: flock_group_handle_t, view: *mut flock_group_view_t) -> flock_return_t {
     guard("flock_group_get_view", code::OTHER, || {
-        let (Some(h), Some(v)) = (boxed_ref(handle), view.as_mut()) else {
+        // SAFETY: by the contract `handle` is NULL or live and `view` NULL or valid.
+        let (Some(h), Some(v)) = (unsafe { boxed_ref(handle) }, unsafe { view.as_mut() }) else {
             return invalid("flock_group_get_view", "NULL handle or view");
         };
-        ret("flock_group_get_view", h.handle.with_view(|g| fill_c(g, v)))
+        // SAFETY: `v` is a valid view (the contract).
+        ret("flock_group_get_view", h.handle.with_view(|g| unsafe { fill_c(g, v) }))
     })
 }
 
@@ -166,16 +185,25 @@ pub unsafe extern "C" fn flock_group_access_view(
     uargs: *mut c_void,
 ) -> flock_return_t {
     guard("flock_group_access_view", code::OTHER, || {
-        let Some(h) = boxed_ref(handle) else { return invalid("flock_group_access_view", "NULL handle") };
+        // SAFETY: by the contract NULL or a live handle.
+        let Some(h) = (unsafe { boxed_ref(handle) }) else { return invalid("flock_group_access_view", "NULL handle") };
         let Some(access) = access else { return FLOCK_SUCCESS };
-        let mut c_view: flock_group_view_t = std::mem::zeroed();
-        let filled = h.handle.with_view(|g| fill_c(g, &mut c_view));
+        // SAFETY: all-zero is a valid empty view (NULL arrays, zero sizes,
+        // an unused lock), and everything fill_c puts in it is malloc'd.
+        let mut c_view: flock_group_view_t = unsafe { std::mem::zeroed() };
+        // SAFETY: c_view is a valid view whose memory came from malloc.
+        let filled = h.handle.with_view(|g| unsafe { fill_c(g, &mut c_view) });
         if let Err(e) = filled {
-            clear_c(&mut c_view);
+            // SAFETY: as above; frees what fill_c had allocated.
+            unsafe { clear_c(&mut c_view) };
             return ret_err("flock_group_access_view", e);
         }
-        access(uargs, &c_view);
-        clear_c(&mut c_view);
+        // SAFETY: the user's callback (valid by the contract) gets a valid
+        // view that lives until it returns; then we free what we allocated.
+        unsafe {
+            access(uargs, &c_view);
+            clear_c(&mut c_view);
+        }
         FLOCK_SUCCESS
     })
 }
@@ -192,10 +220,12 @@ pub unsafe extern "C" fn flock_group_metadata_set(
 ) -> flock_return_t {
     guard("flock_group_metadata_set", code::OTHER, || {
         let entry = "flock_group_metadata_set";
-        let (Some(h), false, false) = (boxed_ref(handle), key.is_null(), value.is_null()) else {
+        // SAFETY: by the contract NULL or a live handle.
+        let (Some(h), false, false) = (unsafe { boxed_ref(handle) }, key.is_null(), value.is_null()) else {
             return invalid(entry, "NULL handle, key or value");
         };
-        let (k, v) = (CStr::from_ptr(key).to_string_lossy(), CStr::from_ptr(value).to_string_lossy());
+        // SAFETY: both non-NULL (checked above), NUL-terminated by the contract.
+        let (k, v) = unsafe { (CStr::from_ptr(key).to_string_lossy(), CStr::from_ptr(value).to_string_lossy()) };
         ret(entry, h.handle.metadata_set(&k, &v))
     })
 }
@@ -209,12 +239,14 @@ pub unsafe extern "C" fn flock_group_metadata_set(
 pub unsafe extern "C" fn flock_group_update_view(handle: flock_group_handle_t, req: *mut flock_request_t) -> flock_return_t {
     guard("flock_group_update_view", code::OTHER, || {
         let entry = "flock_group_update_view";
-        let Some(h) = boxed_ref(handle) else { return invalid(entry, "NULL handle") };
+        // SAFETY: by the contract NULL or a live handle.
+        let Some(h) = (unsafe { boxed_ref(handle) }) else { return invalid(entry, "NULL handle") };
         match h.handle.update_async() {
             Err(e) => ret_err(entry, e),
             Ok(pending) if req.is_null() => ret(entry, pending.wait()),
             Ok(pending) => {
-                *req = boxed_into_c::<flock_request>(pending);
+                // SAFETY: non-NULL (the arm above), writable by the contract.
+                unsafe { *req = boxed_into_c::<flock_request>(pending) };
                 FLOCK_SUCCESS
             }
         }
@@ -227,7 +259,8 @@ pub unsafe extern "C" fn flock_group_update_view(handle: flock_group_handle_t, r
 /// `req` NULL or a live request, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn flock_request_wait(req: flock_request_t) -> flock_return_t {
-    guard("flock_request_wait", code::OTHER, || match boxed_free(req) {
+    // SAFETY: by the contract NULL or a live request, not used afterwards.
+    guard("flock_request_wait", code::OTHER, || match unsafe { boxed_free(req) } {
         Some(p) => ret("flock_request_wait", p.wait()),
         None => invalid("flock_request_wait", "NULL request"),
     })
@@ -238,10 +271,12 @@ pub unsafe extern "C" fn flock_request_wait(req: flock_request_t) -> flock_retur
 #[no_mangle]
 pub unsafe extern "C" fn flock_request_test(req: flock_request_t, completed: *mut bool) -> flock_return_t {
     guard("flock_request_test", code::OTHER, || {
-        let (Some(p), false) = (boxed_ref(req), completed.is_null()) else {
+        // SAFETY: by the contract NULL or a live request.
+        let (Some(p), false) = (unsafe { boxed_ref(req) }, completed.is_null()) else {
             return invalid("flock_request_test", "NULL request or output pointer");
         };
-        *completed = p.test();
+        // SAFETY: non-NULL (checked above), writable by the contract.
+        unsafe { *completed = p.test() };
         FLOCK_SUCCESS
     })
 }
@@ -258,7 +293,8 @@ pub unsafe extern "C" fn flock_group_subscribe(
     context: *mut c_void,
 ) -> flock_return_t {
     guard("flock_group_subscribe", code::OTHER, || {
-        let Some(h) = boxed_ref(handle) else { return invalid("flock_group_subscribe", "NULL handle") };
+        // SAFETY: by the contract NULL or a live handle.
+        let Some(h) = (unsafe { boxed_ref(handle) }) else { return invalid("flock_group_subscribe", "NULL handle") };
         let cbs = Arc::new(CCallbacks { membership: member_update_fn, metadata: metadata_update_fn, context });
         ret("flock_group_subscribe", h.handle.subscribe(cbs))
     })
@@ -268,7 +304,8 @@ pub unsafe extern "C" fn flock_group_subscribe(
 /// `handle` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn flock_group_unsubscribe(handle: flock_group_handle_t) -> flock_return_t {
-    guard("flock_group_unsubscribe", code::OTHER, || match boxed_ref(handle) {
+    // SAFETY: by the contract NULL or a live handle.
+    guard("flock_group_unsubscribe", code::OTHER, || match unsafe { boxed_ref(handle) } {
         Some(h) => ret("flock_group_unsubscribe", h.handle.unsubscribe()),
         None => invalid("flock_group_unsubscribe", "NULL handle"),
     })

@@ -51,11 +51,14 @@ pub unsafe fn to_value(obj: *const json_object) -> serde_json::Value {
     if obj.is_null() {
         return serde_json::Value::Null;
     }
-    let text = json_object_to_json_string_ext(obj as *mut json_object, JSON_C_TO_STRING_PLAIN);
+    // SAFETY: a live json-c object (the contract); json-c only reads it
+    // (the text buffer it returns belongs to the object).
+    let text = unsafe { json_object_to_json_string_ext(obj as *mut json_object, JSON_C_TO_STRING_PLAIN) };
     if text.is_null() {
         return serde_json::Value::Null;
     }
-    serde_json::from_str(&CStr::from_ptr(text).to_string_lossy()).unwrap_or(serde_json::Value::Null)
+    // SAFETY: non-NULL: json-c's NUL-terminated text, alive while `obj` is.
+    serde_json::from_str(&unsafe { CStr::from_ptr(text) }.to_string_lossy()).unwrap_or(serde_json::Value::Null)
 }
 
 /// Callback handed to a plug-in's `get_config`: stores the config it

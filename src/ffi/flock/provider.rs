@@ -58,30 +58,43 @@ pub unsafe extern "C" fn flock_provider_register(
             Ok(e) => e,
             Err(e) => return ret_err(entry, FlockError::InvalidArgs(e.to_string())),
         };
-        let config = if config.is_null() { String::new() } else { CStr::from_ptr(config).to_string_lossy().into_owned() };
+        let config = if config.is_null() {
+            String::new()
+        } else {
+            // SAFETY: non-NULL, NUL-terminated by the contract.
+            unsafe { CStr::from_ptr(config) }.to_string_lossy().into_owned()
+        };
         let mut rust_args = ProviderArgs::default();
-        if let Some(a) = args.as_ref() {
+        // SAFETY: by the contract NULL or valid provider arguments.
+        if let Some(a) = unsafe { args.as_ref() } {
             if !a.pool.is_null() {
                 match handles::pool_of(&engine, a.pool) {
                     Some(p) => rust_args.pool = Some(p),
                     None => return ret_err(entry, FlockError::InvalidArgs("pool does not belong to this margo instance".into())),
                 }
             }
-            if let Some(v) = a.initial_view.as_mut() {
-                match from_c(v) {
+            // SAFETY: valid arguments hold NULL or a valid, malloc'd view
+            // whose content the provider takes over (upstream clears it too).
+            if let Some(v) = unsafe { a.initial_view.as_mut() } {
+                // SAFETY: as above.
+                match unsafe { from_c(v) } {
                     Ok(g) => rust_args.initial_view = g,
                     Err(e) => return ret_err(entry, e),
                 }
-                clear_c(v);
+                // SAFETY: as above.
+                unsafe { clear_c(v) };
             }
             if !a.backend.is_null() {
-                match backend::factory_of(a.backend) {
+                // SAFETY: non-NULL, and valid arguments hold a valid table
+                // that outlives the provider (upstream's rule).
+                match unsafe { backend::factory_of(a.backend) } {
                     Ok(f) => rust_args.backend = Some(f),
                     Err(e) => return ret_err(entry, e),
                 }
             }
             if !a.gateway.is_null() {
-                match gateway::factory_of(a.gateway) {
+                // SAFETY: as for the backend table.
+                match unsafe { gateway::factory_of(a.gateway) } {
                     Ok(f) => rust_args.gateway = Some(f),
                     Err(e) => return ret_err(entry, e),
                 }
@@ -95,7 +108,8 @@ pub unsafe extern "C" fn flock_provider_register(
                     let owned = p.clone();
                     engine.push_prefinalize(Box::new(move || owned.destroy()));
                 } else {
-                    *provider = boxed_into_c::<flock_provider>(p);
+                    // SAFETY: non-NULL, writable by the contract.
+                    unsafe { *provider = boxed_into_c::<flock_provider>(p) };
                 }
                 FLOCK_SUCCESS
             }
@@ -110,7 +124,8 @@ pub unsafe extern "C" fn flock_provider_register(
 /// `provider` must be NULL or live, and not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn flock_provider_destroy(provider: flock_provider_t) -> flock_return_t {
-    guard("flock_provider_destroy", code::OTHER, || match boxed_free(provider) {
+    // SAFETY: by the contract NULL or a live provider, not used afterwards.
+    guard("flock_provider_destroy", code::OTHER, || match unsafe { boxed_free(provider) } {
         Some(p) => {
             p.destroy();
             FLOCK_SUCCESS
@@ -125,7 +140,8 @@ pub unsafe extern "C" fn flock_provider_destroy(provider: flock_provider_t) -> f
 /// `provider` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn flock_provider_get_config(provider: flock_provider_t) -> *mut c_char {
-    guard("flock_provider_get_config", std::ptr::null_mut(), || match boxed_ref(provider) {
+    // SAFETY: by the contract NULL or a live provider.
+    guard("flock_provider_get_config", std::ptr::null_mut(), || match unsafe { boxed_ref(provider) } {
         Some(p) => malloc_string(&p.config_string()),
         None => std::ptr::null_mut(),
     })
@@ -142,7 +158,8 @@ pub unsafe extern "C" fn flock_provider_add_update_callbacks(
     metadata_update_fn: flock_metadata_update_fn,
     context: *mut c_void,
 ) -> flock_return_t {
-    guard("flock_provider_add_update_callbacks", code::OTHER, || match boxed_ref(provider) {
+    // SAFETY: by the contract NULL or a live provider.
+    guard("flock_provider_add_update_callbacks", code::OTHER, || match unsafe { boxed_ref(provider) } {
         Some(p) => {
             let cbs = Arc::new(CCallbacks { membership: member_update_fn, metadata: metadata_update_fn, context });
             p.add_update_callbacks(context as usize, cbs);
@@ -164,7 +181,8 @@ pub unsafe extern "C" fn flock_provider_remove_update_callbacks(
 ) -> flock_return_t {
     guard("flock_provider_remove_update_callbacks", code::OTHER, || {
         let entry = "flock_provider_remove_update_callbacks";
-        match boxed_ref(provider) {
+        // SAFETY: by the contract NULL or a live provider.
+        match unsafe { boxed_ref(provider) } {
             Some(p) if p.remove_update_callbacks(context as usize) => FLOCK_SUCCESS,
             Some(_) => ret_err(entry, FlockError::InvalidArgs("no callbacks registered with this context".into())),
             None => ret_err(entry, FlockError::InvalidArgs("NULL provider".into())),

@@ -66,13 +66,17 @@ pub unsafe fn from_c(v: &flock_group_view_t) -> Result<GroupView, FlockError> {
     // Views travel as JSON, which is UTF-8: other bytes are refused rather
     // than silently replaced (the digest would no longer match).
     let utf8 = |p: *const c_char, what: &str| {
-        CStr::from_ptr(p).to_str().map_err(|_| FlockError::InvalidArgs(format!("{what} is not valid UTF-8")))
+        // SAFETY: only called with non-NULL strings of a valid view, which
+        // are NUL-terminated (the contract).
+        unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| FlockError::InvalidArgs(format!("{what} is not valid UTF-8")))
     };
     if v.members.size > 0 && v.members.data.is_null() {
         return Err(bad("member array"));
     }
     for i in 0..v.members.size as usize {
-        let m = &*v.members.data.add(i);
+        // SAFETY: a valid view's member array (non-NULL, checked above) holds
+        // `size` initialized entries, and i < size.
+        let m = unsafe { &*v.members.data.add(i) };
         if m.address.is_null() {
             return Err(bad("member address"));
         }
@@ -82,7 +86,8 @@ pub unsafe fn from_c(v: &flock_group_view_t) -> Result<GroupView, FlockError> {
         return Err(bad("metadata array"));
     }
     for i in 0..v.metadata.size as usize {
-        let md = &*v.metadata.data.add(i);
+        // SAFETY: as for members: i < size of a non-NULL metadata array.
+        let md = unsafe { &*v.metadata.data.add(i) };
         if md.key.is_null() || md.value.is_null() {
             return Err(bad("metadata key or value"));
         }
@@ -91,7 +96,7 @@ pub unsafe fn from_c(v: &flock_group_view_t) -> Result<GroupView, FlockError> {
     Ok(out)
 }
 
-unsafe fn strdup(s: &str) -> *mut c_char {
+fn strdup(s: &str) -> *mut c_char {
     crate::ffi::strings::malloc_string(s)
 }
 
@@ -102,20 +107,31 @@ unsafe fn strdup(s: &str) -> *mut c_char {
 /// `v` must be a valid view whose memory came from malloc.
 pub unsafe fn clear_c(v: &mut flock_group_view_t) {
     for i in 0..v.members.size as usize {
-        let m = &mut *v.members.data.add(i);
-        libc::free(m.address as *mut c_void);
-        if let Some(f) = m.extra.free {
-            f(m.extra.data);
+        // SAFETY: a valid view's member array holds `size` entries whose
+        // strings came from malloc (the contract); the extra data's free
+        // function is the one its owner set for it. Each is freed once: the
+        // array is reset below.
+        unsafe {
+            let m = &mut *v.members.data.add(i);
+            libc::free(m.address as *mut c_void);
+            if let Some(f) = m.extra.free {
+                f(m.extra.data);
+            }
         }
     }
-    libc::free(v.members.data as *mut c_void);
+    // SAFETY: the array came from malloc (or is NULL), freed once.
+    unsafe { libc::free(v.members.data as *mut c_void) };
     v.members = flock_member_array { size: 0, capacity: 0, data: std::ptr::null_mut() };
     for i in 0..v.metadata.size as usize {
-        let md = &mut *v.metadata.data.add(i);
-        libc::free(md.key as *mut c_void);
-        libc::free(md.value as *mut c_void);
+        // SAFETY: as for members: `size` entries of malloc'd strings.
+        unsafe {
+            let md = &mut *v.metadata.data.add(i);
+            libc::free(md.key as *mut c_void);
+            libc::free(md.value as *mut c_void);
+        }
     }
-    libc::free(v.metadata.data as *mut c_void);
+    // SAFETY: the array came from malloc (or is NULL), freed once.
+    unsafe { libc::free(v.metadata.data as *mut c_void) };
     v.metadata = flock_metadata_array { size: 0, capacity: 0, data: std::ptr::null_mut() };
     v.digest = 0;
 }
@@ -125,11 +141,13 @@ pub unsafe fn clear_c(v: &mut flock_group_view_t) {
 /// # Safety
 /// `v` must be a valid (possibly empty) view whose memory came from malloc.
 pub unsafe fn fill_c(view: &GroupView, v: &mut flock_group_view_t) -> Result<(), FlockError> {
-    clear_c(v);
+    // SAFETY: the same contract as ours.
+    unsafe { clear_c(v) };
     let oom = || FlockError::Code { code: code::ALLOCATION, message: "out of memory".into() };
     let n = view.member_count();
     if n > 0 {
-        let data = libc::calloc(n, std::mem::size_of::<flock_member_t>()) as *mut flock_member_t;
+        // SAFETY: plain allocation; checked for NULL below.
+        let data = unsafe { libc::calloc(n, std::mem::size_of::<flock_member_t>()) } as *mut flock_member_t;
         if data.is_null() {
             return Err(oom());
         }
@@ -139,17 +157,22 @@ pub unsafe fn fill_c(view: &GroupView, v: &mut flock_group_view_t) -> Result<(),
             if address.is_null() {
                 return Err(oom());
             }
-            data.add(v.members.size as usize).write(flock_member_t {
-                address,
-                provider_id: m.provider_id,
-                extra: flock_member_extra { data: std::ptr::null_mut(), free: None },
-            });
+            // SAFETY: size < n (one write per member), inside the calloc'd
+            // array of n entries.
+            unsafe {
+                data.add(v.members.size as usize).write(flock_member_t {
+                    address,
+                    provider_id: m.provider_id,
+                    extra: flock_member_extra { data: std::ptr::null_mut(), free: None },
+                })
+            };
             v.members.size += 1;
         }
     }
     let n = view.metadata_count();
     if n > 0 {
-        let data = libc::calloc(n, std::mem::size_of::<flock_metadata_t>()) as *mut flock_metadata_t;
+        // SAFETY: plain allocation; checked for NULL below.
+        let data = unsafe { libc::calloc(n, std::mem::size_of::<flock_metadata_t>()) } as *mut flock_metadata_t;
         if data.is_null() {
             return Err(oom());
         }
@@ -157,11 +180,15 @@ pub unsafe fn fill_c(view: &GroupView, v: &mut flock_group_view_t) -> Result<(),
         for (k, val) in view.metadata() {
             let (key, value) = (strdup(k), strdup(val));
             if key.is_null() || value.is_null() {
-                libc::free(key as *mut c_void);
-                libc::free(value as *mut c_void);
+                // SAFETY: each is NULL or ours from malloc, freed once.
+                unsafe {
+                    libc::free(key as *mut c_void);
+                    libc::free(value as *mut c_void);
+                }
                 return Err(oom());
             }
-            data.add(v.metadata.size as usize).write(flock_metadata_t { key, value });
+            // SAFETY: size < n (one write per entry), inside the calloc'd array.
+            unsafe { data.add(v.metadata.size as usize).write(flock_metadata_t { key, value }) };
             v.metadata.size += 1;
         }
     }
@@ -180,15 +207,19 @@ pub unsafe extern "C" fn flock_group_view_serialize(
     context: *mut c_void,
 ) -> flock_return_t {
     guard("flock_group_view_serialize", code::OTHER, || {
-        let (Some(v), Some(serializer)) = (view.as_ref(), serializer) else {
+        // SAFETY: by the contract NULL or a valid view.
+        let (Some(v), Some(serializer)) = (unsafe { view.as_ref() }, serializer) else {
             return ret_err("flock_group_view_serialize", FlockError::InvalidArgs("NULL view or serializer".into()));
         };
-        match from_c(v) {
+        // SAFETY: a valid view (the contract).
+        match unsafe { from_c(v) } {
             Ok(rust) => {
                 let mut text = view_file::serialize(&rust).into_bytes();
                 let len = text.len();
                 text.push(0);
-                serializer(context, text.as_ptr() as *const c_char, len);
+                // SAFETY: the user's serializer with their context and our
+                // NUL-terminated text, alive for the call.
+                unsafe { serializer(context, text.as_ptr() as *const c_char, len) };
                 FLOCK_SUCCESS
             }
             Err(e) => ret_err("flock_group_view_serialize", e),
@@ -207,11 +238,14 @@ pub unsafe extern "C" fn flock_group_view_serialize_to_file(
 ) -> flock_return_t {
     guard("flock_group_view_serialize_to_file", code::OTHER, || {
         let entry = "flock_group_view_serialize_to_file";
-        let (Some(v), false) = (view.as_ref(), filename.is_null()) else {
+        // SAFETY: by the contract NULL or a valid view.
+        let (Some(v), false) = (unsafe { view.as_ref() }, filename.is_null()) else {
             return ret_err(entry, FlockError::InvalidArgs("NULL view or file name".into()));
         };
-        let path = std::path::PathBuf::from(CStr::from_ptr(filename).to_string_lossy().into_owned());
-        ret(entry, from_c(v).and_then(|rust| Ok(view_file::write_atomic(&path, &rust)?)))
+        // SAFETY: non-NULL (checked above), NUL-terminated by the contract.
+        let path = std::path::PathBuf::from(unsafe { CStr::from_ptr(filename) }.to_string_lossy().into_owned());
+        // SAFETY: a valid view (the contract).
+        ret(entry, unsafe { from_c(v) }.and_then(|rust| Ok(view_file::write_atomic(&path, &rust)?)))
     })
 }
 
@@ -227,14 +261,17 @@ pub unsafe extern "C" fn flock_group_view_from_string(
 ) -> flock_return_t {
     guard("flock_group_view_from_string", code::OTHER, || {
         let entry = "flock_group_view_from_string";
-        let Some(v) = view.as_mut() else {
+        // SAFETY: by the contract NULL or a valid view.
+        let Some(v) = (unsafe { view.as_mut() }) else {
             return ret_err(entry, FlockError::InvalidArgs("NULL view".into()));
         };
         if text.is_null() {
             return ret_err(entry, FlockError::InvalidArgs("NULL string".into()));
         }
-        let bytes = std::slice::from_raw_parts(text as *const u8, len);
-        ret(entry, view_file::from_bytes(bytes).map_err(FlockError::from).and_then(|g| fill_c(&g, v)))
+        // SAFETY: non-NULL, readable for `len` bytes by the contract.
+        let bytes = unsafe { std::slice::from_raw_parts(text as *const u8, len) };
+        // SAFETY: a valid view whose memory came from malloc (the contract).
+        ret(entry, view_file::from_bytes(bytes).map_err(FlockError::from).and_then(|g| unsafe { fill_c(&g, v) }))
     })
 }
 
@@ -246,10 +283,13 @@ pub unsafe extern "C" fn flock_group_view_from_string(
 pub unsafe extern "C" fn flock_group_view_from_file(filename: *const c_char, view: *mut flock_group_view_t) -> flock_return_t {
     guard("flock_group_view_from_file", code::OTHER, || {
         let entry = "flock_group_view_from_file";
-        let (Some(v), false) = (view.as_mut(), filename.is_null()) else {
+        // SAFETY: by the contract NULL or a valid view.
+        let (Some(v), false) = (unsafe { view.as_mut() }, filename.is_null()) else {
             return ret_err(entry, FlockError::InvalidArgs("NULL view or file name".into()));
         };
-        let path = std::path::PathBuf::from(CStr::from_ptr(filename).to_string_lossy().into_owned());
-        ret(entry, view_file::from_file(&path).map_err(FlockError::from).and_then(|g| fill_c(&g, v)))
+        // SAFETY: non-NULL (checked above), NUL-terminated by the contract.
+        let path = std::path::PathBuf::from(unsafe { CStr::from_ptr(filename) }.to_string_lossy().into_owned());
+        // SAFETY: a valid view whose memory came from malloc (the contract).
+        ret(entry, view_file::from_file(&path).map_err(FlockError::from).and_then(|g| unsafe { fill_c(&g, v) }))
     })
 }

@@ -2,6 +2,7 @@
 //! (which upstream does not support) are applied locally and pushed to every
 //! other member, so the whole group converges on them.
 
+use super::check_metadata;
 use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink};
 use crate::flock::error::{FlockError, Result};
 use crate::flock::protocol::{decode_status, encode_status};
@@ -16,9 +17,6 @@ use std::time::Duration;
 /// Member → member: apply a metadata change.
 const METADATA_PUSH: &str = "flock_static_metadata";
 const PUSH_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Metadata keys the backends own.
-pub const RESERVED_KEYS: [&str; 2] = ["__config__", "__type__"];
 
 pub struct StaticFactory;
 
@@ -70,16 +68,6 @@ struct StaticBackend {
     sink: Arc<dyn UpdateSink>,
 }
 
-fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() {
-        return Err(FlockError::InvalidArgs("metadata key is empty".into()));
-    }
-    if RESERVED_KEYS.contains(&key) {
-        return Err(FlockError::Forbidden(format!("metadata key \"{key}\" is reserved for the backend")));
-    }
-    Ok(())
-}
-
 impl StaticBackend {
     /// Applies a change locally; returns whether anything changed.
     fn apply(&self, key: &str, value: Option<&str>) -> bool {
@@ -108,7 +96,7 @@ impl StaticBackend {
         let key = r.str()?.to_string();
         let value = if r.bool()? { Some(r.str()?.to_string()) } else { None };
         r.end()?;
-        check_key(&key)?;
+        check_metadata(&key, value.as_deref())?;
         if self.apply(&key, value.as_deref()) {
             self.report(&key, value.as_deref());
         }
@@ -116,7 +104,7 @@ impl StaticBackend {
     }
 
     fn change(&self, key: &str, value: Option<&str>) -> Result<()> {
-        check_key(key)?;
+        check_metadata(key, value)?;
         if self.apply(key, value) {
             self.report(key, value);
         }

@@ -333,7 +333,7 @@ impl Watch {
             }
             (s.last_contact, s.contacted, s.sync_wanted, s.rejoin_wanted, s.check_primary_now)
         };
-        if self.seen_contact.map_or(true, |c| last_contact > c) {
+        if self.seen_contact.is_none_or(|c| last_contact > c) {
             self.misses = 0;
             self.seen_contact = Some(last_contact);
             self.defer_until = None;
@@ -363,13 +363,13 @@ impl Watch {
             }
             // While we wait for another member to take over, keep checking
             // on the old primary at the normal pace.
-            if self.calls.is_empty() && self.last_probe.map_or(true, |l| now.duration_since(l) >= core.cfg.interval_max()) {
+            if self.calls.is_empty() && self.last_probe.is_none_or(|l| now.duration_since(l) >= core.cfg.interval_max()) {
                 self.send(core, claim);
             }
         } else if suspect {
             let budget = (k - self.misses) as usize;
             if self.calls.is_empty()
-                || (self.calls.len() < budget && self.last_probe.map_or(true, |l| now.duration_since(l) >= half))
+                || (self.calls.len() < budget && self.last_probe.is_none_or(|l| now.duration_since(l) >= half))
             {
                 self.send(core, claim);
             }
@@ -424,7 +424,7 @@ impl Watch {
             Ok(Ok(r)) => r,
             _ => {
                 // Only failures newer than the last sign of life count.
-                if self.seen_contact.map_or(true, |c| sent >= c) {
+                if self.seen_contact.is_none_or(|c| sent >= c) {
                     self.misses += 1;
                 }
                 return;
@@ -454,7 +454,7 @@ impl Watch {
                 if d.claim.beats(&s.claim) && !core.is_me(&d.claim.primary) {
                     // Our primary itself tells us who leads now.
                     adopt(core, &mut s, d.claim);
-                } else if self.seen_contact.map_or(true, |c| sent >= c) {
+                } else if self.seen_contact.is_none_or(|c| sent >= c) {
                     // It no longer leads and names nobody better.
                     self.misses += 1;
                 }

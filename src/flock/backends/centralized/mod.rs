@@ -36,8 +36,6 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::static_backend::RESERVED_KEYS;
-
 /// Longest sleep of the timer thread (it also wakes when kicked, and when
 /// any of its calls completes).
 const MAX_NAP: Duration = Duration::from_millis(50);
@@ -88,21 +86,7 @@ impl Limiter {
     }
 }
 
-/// xorshift64*: random ping intervals do not need more.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use crate::rng::Rng;
 
 pub struct Core {
     engine: Engine,
@@ -183,7 +167,7 @@ impl Core {
     /// tells who sent it). This needs members to publish their engine's own
     /// address, which the default gateway does.
     fn sent_by(&self, sender: Option<&str>, claimed: &str) -> bool {
-        sender.map_or(true, |s| s == claimed)
+        sender.is_none_or(|s| s == claimed)
     }
 
     // ---- creation --------------------------------------------------------

@@ -9,7 +9,8 @@ use super::wire::{
     self, decode_member, encode_handover, Change, Claim, HandoverReply, JoinReply, LeaveReply, MetadataReply, MetadataReq, Ping,
     PingReply, Redirect, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
 };
-use super::{Core, Rng, MAX_NAP, RESERVED_KEYS};
+use super::{Core, Rng, MAX_NAP};
+use crate::flock::backends::check_metadata;
 use crate::flock::error::{code, FlockError, Result};
 use crate::flock::protocol::Update;
 use crate::flock::view::Member;
@@ -139,18 +140,6 @@ pub(super) fn on_leave(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -
     Ok(reply.encode())
 }
 
-/// Same rules as the static backend: keys are non-empty, the backend's own
-/// keys are off limits.
-fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() {
-        return Err(FlockError::InvalidArgs("metadata key is empty".into()));
-    }
-    if RESERVED_KEYS.contains(&key) {
-        return Err(FlockError::Forbidden(format!("metadata key \"{key}\" is reserved for the backend")));
-    }
-    Ok(())
-}
-
 fn metadata_change(key: &str, value: Option<&str>) -> Change {
     match value {
         Some(v) => Change::MetadataSet { key: key.to_string(), value: v.to_string() },
@@ -160,7 +149,7 @@ fn metadata_change(key: &str, value: Option<&str>) -> Change {
 
 pub(super) fn on_metadata(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
     let req = MetadataReq::decode(payload)?;
-    let reply = match check_key(&req.key) {
+    let reply = match check_metadata(&req.key, req.value.as_deref()) {
         Err(e) => MetadataReply::Error { code: e.code(), message: e.to_string() },
         Ok(()) => {
             let mut s = core.state.lock();
@@ -181,7 +170,7 @@ pub(super) fn on_metadata(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
 /// change; a follower asks the primary and applies the change it gets back
 /// at once (so that the caller reads its own write from this member).
 pub(super) fn change_metadata(core: &Core, key: &str, value: Option<&str>) -> Result<()> {
-    check_key(key)?;
+    check_metadata(key, value)?;
     let payload = MetadataReq { key: key.to_string(), value: value.map(str::to_string) }.encode();
     // A few rounds cover a primary that changes under our feet.
     for round in 0..6 {
@@ -441,7 +430,7 @@ impl Pinger {
             p.failures = 0;
             p.last_ack = Instant::now();
             p.acked_sent = Some(p.acked_sent.map_or(sent, |a| a.max(sent)));
-        } else if p.acked_sent.map_or(true, |a| sent > a) {
+        } else if p.acked_sent.is_none_or(|a| sent > a) {
             p.failures += 1;
         }
         false
@@ -522,9 +511,7 @@ impl Pinger {
             } else if p.probes.is_empty() {
                 now >= p.next_ping || suspect
             } else {
-                suspect
-                    && p.probes.len() < (k - p.failures) as usize
-                    && p.last_sent.map_or(true, |l| now.duration_since(l) >= half)
+                suspect && p.probes.len() < (k - p.failures) as usize && p.last_sent.is_none_or(|l| now.duration_since(l) >= half)
             };
             if due {
                 match core.call_async(m, wire::PING, payload.clone(), t) {

@@ -14,8 +14,7 @@ use std::time::Instant;
 /// Removed members remembered (oldest forgotten first).
 const MAX_TOMBSTONES: usize = 256;
 
-pub const CONFIG_KEY: &str = "__config__";
-pub const TYPE_KEY: &str = "__type__";
+pub use crate::flock::backends::{CONFIG_KEY, TYPE_KEY};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {

@@ -24,6 +24,7 @@ pub use config::SwimConfig;
 
 use self::state::{Event, Id, State, CONFIG_KEY, TYPE_KEY};
 use crate::flock::backend::{Backend, BackendFactory, BackendInit};
+use crate::flock::backends::check_metadata;
 use crate::flock::error::{FlockError, Result};
 use crate::flock::registry::Named;
 use crate::flock::view::GroupView;
@@ -81,19 +82,6 @@ fn resolve_config(init: &BackendInit) -> Result<SwimConfig> {
         crate::warning!("swim: joining with the group's settings {} instead of group.config {}", group.to_text(), own.to_text());
     }
     Ok(group)
-}
-
-fn check_key(key: &str, value: Option<&str>) -> Result<()> {
-    if key.is_empty() {
-        return Err(FlockError::InvalidArgs("metadata key is empty".into()));
-    }
-    if state::is_reserved(key) {
-        return Err(FlockError::Forbidden(format!("metadata key \"{key}\" is reserved for the backend")));
-    }
-    if key.contains('\0') || value.is_some_and(|v| v.contains('\0')) {
-        return Err(FlockError::InvalidArgs("metadata keys and values cannot contain NUL bytes".into()));
-    }
-    Ok(())
 }
 
 /// State shared by the backend, its handlers and its protocol thread.
@@ -371,12 +359,12 @@ impl Backend for SwimBackend {
     }
 
     fn set_metadata(&self, key: &str, value: &str) -> Result<()> {
-        check_key(key, Some(value))?;
+        check_metadata(key, Some(value))?;
         self.change(key, Some(value))
     }
 
     fn remove_metadata(&self, key: &str) -> Result<()> {
-        check_key(key, None)?;
+        check_metadata(key, None)?;
         self.change(key, None)
     }
 
@@ -407,9 +395,9 @@ mod tests {
 
     #[test]
     fn keys_are_checked() {
-        assert!(matches!(check_key("", Some("v")), Err(FlockError::InvalidArgs(_))));
-        assert!(matches!(check_key("__type__", Some("v")), Err(FlockError::Forbidden(_))));
-        assert!(matches!(check_key("k", Some("a\0b")), Err(FlockError::InvalidArgs(_))));
-        assert!(check_key("k", None).is_ok());
+        assert!(matches!(check_metadata("", Some("v")), Err(FlockError::InvalidArgs(_))));
+        assert!(matches!(check_metadata("__type__", Some("v")), Err(FlockError::Forbidden(_))));
+        assert!(matches!(check_metadata("k", Some("a\0b")), Err(FlockError::InvalidArgs(_))));
+        assert!(check_metadata("k", None).is_ok());
     }
 }

@@ -25,13 +25,8 @@ use std::time::{Duration, Instant};
 
 pub type Id = (String, u16);
 
-pub const CONFIG_KEY: &str = "__config__";
-pub const TYPE_KEY: &str = "__type__";
-
 /// Keys the backend owns: never versioned, gossiped or settable.
-pub fn is_reserved(key: &str) -> bool {
-    key == CONFIG_KEY || key == TYPE_KEY
-}
+pub use crate::flock::backends::{is_reserved, CONFIG_KEY, TYPE_KEY};
 
 /// Metadata values above this size are not piggy-backed on pings (they
 /// would make every probe heavy); full-state syncs carry them instead.
@@ -121,26 +116,8 @@ pub enum Admission {
     Invalid(String),
 }
 
-/// Minimal, dependency-free PRNG (splitmix64): probe order and helper choice
-/// only need to differ between members, not to be unpredictable.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in 0..n (n > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+/// Probe order and helper choice only need to differ between members.
+pub use crate::rng::Rng;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum GossipKey {
