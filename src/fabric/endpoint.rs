@@ -269,6 +269,9 @@ impl Endpoint {
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
+        // No shm drive of this process may be inside libfabric while our
+        // region goes away (see local_peers.rs).
+        let _closing = (self.protocol == Protocol::Sm).then(|| super::local_peers::close_guard(&self.name));
         // SAFETY: raw came from fis_open and is closed exactly once.
         unsafe { sys::fis_close(self.raw) };
     }

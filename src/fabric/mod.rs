@@ -3,6 +3,7 @@
 pub mod address;
 pub mod doorbell;
 pub mod endpoint;
+pub mod local_peers;
 pub mod reachability;
 pub mod shm_sweep;
 

@@ -7,7 +7,7 @@
 //! turns them into [`Event`]s for the engine to dispatch after unlocking.
 
 use super::wire::{self, Header, Kind, FIXED_HEADER, MAX_MESSAGE};
-use crate::fabric::{Completion, Endpoint, PeerBell, Post, Protocol};
+use crate::fabric::{local_peers, Completion, Endpoint, PeerBell, Post, Protocol};
 use crossbeam_queue::SegQueue;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -244,6 +244,9 @@ impl Transport {
 
     /// One round of progress. Returns true if anything happened.
     pub fn drive(&mut self, submissions: &SegQueue<Outgoing>, events: &mut Vec<Event>) -> bool {
+        // No shm endpoint of this process closes while we are inside
+        // libfabric (see fabric/local_peers.rs).
+        let _guard = (self.ep.protocol() == Protocol::Sm).then(local_peers::drive_guard);
         let mut did = false;
         while let Some(o) = submissions.pop() {
             self.queue.push_back(o);
@@ -344,7 +347,10 @@ impl Transport {
         idle.sort_by_key(|(t, _)| *t);
         for (_, name) in idle.into_iter().take(self.max_peers() / 2) {
             if let Some(e) = self.av.remove(&name) {
-                self.ep.av_remove(e.fi_addr);
+                // libfabric maps a closed local peer's region no more.
+                if !local_peers::is_closed(&name) {
+                    self.ep.av_remove(e.fi_addr);
+                }
             }
             self.bells.remove(&name);
         }
@@ -383,6 +389,15 @@ impl Transport {
             }
             if self.in_flight >= MAX_IN_FLIGHT {
                 blocked.push_back(out);
+                continue;
+            }
+            if self.ep.protocol() == Protocol::Sm && local_peers::is_closed(&out.dest) {
+                let message = "the peer (an endpoint of this process) has closed".to_string();
+                match out.call_id {
+                    Some(call_id) => events.push(Event::SendFailed { call_id, message }),
+                    None => crate::debug!("dropping a response: {message}"),
+                }
+                did = true;
                 continue;
             }
             let dest = match self.resolve(&out.dest, now) {
