@@ -65,7 +65,9 @@ pub unsafe extern "C" fn yk_client_init(mid: margo_instance_id, client: *mut yk_
         if client.is_null() {
             return ret_err("yk_client_init", YokanError::args("NULL output pointer"));
         }
-        *client = boxed_into_c::<yk_client>(ClientBox { client: Client::new(&engine), handles: Arc::new(AtomicUsize::new(0)) });
+        let value = ClientBox { client: Client::new(&engine), handles: Arc::new(AtomicUsize::new(0)) };
+        // SAFETY: checked non-NULL above; writable by the contract.
+        unsafe { *client = boxed_into_c::<yk_client>(value) };
         code::SUCCESS
     })
 }
@@ -76,7 +78,8 @@ pub unsafe extern "C" fn yk_client_init(mid: margo_instance_id, client: *mut yk_
 /// `client` must be NULL or a live client, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn yk_client_finalize(client: yk_client_t) -> yk_return_t {
-    guard("yk_client_finalize", code::OTHER, || match boxed_free(client) {
+    // SAFETY: NULL or a live client that the caller gives up here (the contract).
+    guard("yk_client_finalize", code::OTHER, || match unsafe { boxed_free(client) } {
         None => ret_err("yk_client_finalize", YokanError::args("NULL client")),
         Some(c) => {
             let live = c.handles.load(Ordering::Acquire);
@@ -103,20 +106,21 @@ pub unsafe extern "C" fn yk_database_handle_create(
 ) -> yk_return_t {
     guard("yk_database_handle_create", code::OTHER, || {
         let entry = "yk_database_handle_create";
-        let Some(c) = boxed_ref(client) else { return ret_err(entry, YokanError::args("NULL client")) };
-        let Some(address) = handles::addr_ref(addr) else { return ret_err(entry, YokanError::args("NULL address")) };
+        // SAFETY: NULL or a live client (the contract).
+        let Some(c) = (unsafe { boxed_ref(client) }) else { return ret_err(entry, YokanError::args("NULL client")) };
+        // SAFETY: NULL or a live address (the contract).
+        let Some(address) = (unsafe { handles::addr_ref(addr) }) else {
+            return ret_err(entry, YokanError::args("NULL address"));
+        };
         if handle.is_null() {
             return ret_err(entry, YokanError::args("NULL output pointer"));
         }
         match c.client.database(address, provider_id, check) {
             Ok(db) => {
                 c.handles.fetch_add(1, Ordering::AcqRel);
-                *handle = boxed_into_c::<yk_database_handle>(HandleBox {
-                    db,
-                    client,
-                    refs: AtomicUsize::new(1),
-                    live: c.handles.clone(),
-                });
+                let value = HandleBox { db, client, refs: AtomicUsize::new(1), live: c.handles.clone() };
+                // SAFETY: checked non-NULL above; writable by the contract.
+                unsafe { *handle = boxed_into_c::<yk_database_handle>(value) };
                 code::SUCCESS
             }
             Err(e) => ret_err(entry, e),
@@ -136,15 +140,21 @@ pub unsafe extern "C" fn yk_database_handle_get_info(
     provider_id: *mut u16,
 ) -> yk_return_t {
     guard("yk_database_handle_get_info", code::OTHER, || {
-        let Some(h) = boxed_ref(handle) else { return ret_err("yk_database_handle_get_info", YokanError::args("NULL handle")) };
+        // SAFETY: NULL or a live handle (the contract).
+        let Some(h) = (unsafe { boxed_ref(handle) }) else {
+            return ret_err("yk_database_handle_get_info", YokanError::args("NULL handle"));
+        };
         if !client.is_null() {
-            *client = h.client;
+            // SAFETY: non-NULL (just checked), writable by the contract.
+            unsafe { *client = h.client };
         }
         if !addr.is_null() {
-            *addr = handles::addr_into_c(h.db.address().clone());
+            // SAFETY: non-NULL (just checked), writable by the contract.
+            unsafe { *addr = handles::addr_into_c(h.db.address().clone()) };
         }
         if !provider_id.is_null() {
-            *provider_id = h.db.provider_id();
+            // SAFETY: non-NULL (just checked), writable by the contract.
+            unsafe { *provider_id = h.db.provider_id() };
         }
         code::SUCCESS
     })
@@ -154,7 +164,8 @@ pub unsafe extern "C" fn yk_database_handle_get_info(
 /// `handle` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn yk_database_handle_ref_incr(handle: yk_database_handle_t) -> yk_return_t {
-    guard("yk_database_handle_ref_incr", code::OTHER, || match boxed_ref(handle) {
+    // SAFETY: NULL or a live handle (the contract).
+    guard("yk_database_handle_ref_incr", code::OTHER, || match unsafe { boxed_ref(handle) } {
         None => ret_err("yk_database_handle_ref_incr", YokanError::args("NULL handle")),
         Some(h) => {
             h.refs.fetch_add(1, Ordering::AcqRel);
@@ -170,9 +181,14 @@ pub unsafe extern "C" fn yk_database_handle_ref_incr(handle: yk_database_handle_
 #[no_mangle]
 pub unsafe extern "C" fn yk_database_handle_release(handle: yk_database_handle_t) -> yk_return_t {
     guard("yk_database_handle_release", code::OTHER, || {
-        let Some(h) = boxed_ref(handle) else { return ret_err("yk_database_handle_release", YokanError::args("NULL handle")) };
+        // SAFETY: NULL or a live handle (the contract).
+        let Some(h) = (unsafe { boxed_ref(handle) }) else {
+            return ret_err("yk_database_handle_release", YokanError::args("NULL handle"));
+        };
         if h.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-            if let Some(h) = boxed_free(handle) {
+            // SAFETY: that was the last reference, so no one uses the handle
+            // afterwards (the contract); `h` is not used past this point.
+            if let Some(h) = unsafe { boxed_free(handle) } {
                 h.live.fetch_sub(1, Ordering::AcqRel);
             }
         }

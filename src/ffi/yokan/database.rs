@@ -65,7 +65,7 @@ fn run(entry: &'static str, dbh: yk_database_handle_t, f: impl FnOnce(&Database)
 }
 
 /// # Safety
-/// `p` must point to `n` readable bytes unless NULL.
+/// `p` must point to `n` readable bytes unless NULL, not written for `'a`.
 unsafe fn bytes<'a>(p: *const c_void, n: usize, what: &str) -> Result<&'a [u8]> {
     if n == 0 {
         return Ok(&[]);
@@ -73,41 +73,53 @@ unsafe fn bytes<'a>(p: *const c_void, n: usize, what: &str) -> Result<&'a [u8]> 
     if p.is_null() {
         return Err(YokanError::args(format!("NULL {what} with a size of {n}")));
     }
-    Ok(std::slice::from_raw_parts(p as *const u8, n))
+    // SAFETY: non-NULL (checked above), `n` readable bytes that stay
+    // unchanged for 'a (this function's contract).
+    Ok(unsafe { std::slice::from_raw_parts(p as *const u8, n) })
 }
 
 /// # Safety
-/// `p` must point to `n` elements unless NULL.
+/// `p` must point to `n` elements unless NULL, not written for `'a`.
 unsafe fn array<'a, T>(p: *const T, n: usize, what: &str) -> Result<&'a [T]> {
     if p.is_null() {
         return Err(YokanError::args(format!("NULL {what}")));
     }
-    Ok(std::slice::from_raw_parts(p, n))
+    // SAFETY: non-NULL (checked above), `n` valid elements that stay
+    // unchanged for 'a (this function's contract).
+    Ok(unsafe { std::slice::from_raw_parts(p, n) })
 }
 
 /// # Safety
-/// `p` must point to `n` writable elements unless NULL.
+/// `p` must point to `n` writable elements unless NULL, not otherwise
+/// accessed for `'a`.
 unsafe fn array_mut<'a, T>(p: *mut T, n: usize, what: &str) -> Result<&'a mut [T]> {
     if p.is_null() {
         return Err(YokanError::args(format!("NULL {what}")));
     }
-    Ok(std::slice::from_raw_parts_mut(p, n))
+    // SAFETY: non-NULL (checked above), `n` writable elements used only
+    // through this slice for 'a (this function's contract).
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, n) })
 }
 
 /// # Safety
 /// `keys` and `ksizes` must hold `count` entries, each key its size in bytes.
 unsafe fn multi_keys<'a>(count: usize, keys: *const *const c_void, ksizes: *const usize) -> Result<Vec<&'a [u8]>> {
-    let ptrs = array(keys, count, "keys array")?;
-    let sizes = array(ksizes, count, "key sizes array")?;
-    ptrs.iter().zip(sizes).map(|(p, n)| bytes(*p, *n, "key")).collect()
+    // SAFETY: `keys` holds `count` entries (this function's contract).
+    let ptrs = unsafe { array(keys, count, "keys array") }?;
+    // SAFETY: `ksizes` holds `count` entries (this function's contract).
+    let sizes = unsafe { array(ksizes, count, "key sizes array") }?;
+    // SAFETY: each key holds its size in bytes (this function's contract).
+    ptrs.iter().zip(sizes).map(|(p, n)| unsafe { bytes(*p, *n, "key") }).collect()
 }
 
 /// # Safety
-/// `ksizes` must hold `count` sizes and `keys` their sum in bytes.
+/// `sizes` must hold `count` sizes and `data` their sum in bytes.
 unsafe fn packed<'a>(count: usize, data: *const c_void, sizes: *const usize, what: &str) -> Result<Vec<&'a [u8]>> {
-    let sizes = array(sizes, count, "sizes array")?;
+    // SAFETY: `sizes` holds `count` sizes (this function's contract).
+    let sizes = unsafe { array(sizes, count, "sizes array") }?;
     let total = sizes.iter().try_fold(0usize, |a, s| a.checked_add(*s)).ok_or_else(|| YokanError::args("sizes overflow"))?;
-    let all = bytes(data, total, what)?;
+    // SAFETY: `data` holds the sum of the sizes in bytes (this function's contract).
+    let all = unsafe { bytes(data, total, what) }?;
     let mut out = Vec::with_capacity(count);
     let mut at = 0;
     for s in sizes {
@@ -126,7 +138,8 @@ pub unsafe extern "C" fn yk_count_timed(dbh: yk_database_handle_t, mode: i32, co
             return Err(YokanError::args("NULL count pointer"));
         }
         let n = db.count(opts(mode, timeout_ms))?;
-        *count = n as usize;
+        // SAFETY: non-NULL (checked above), writable by the contract.
+        unsafe { *count = n as usize };
         Ok(())
     })
 }
@@ -150,7 +163,13 @@ pub unsafe extern "C" fn yk_put_timed(
     vsize: usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_put", dbh, |db| put_pairs(db, mode, timeout_ms, vec![bytes(key, ksize, "key")?], vec![bytes(value, vsize, "value")?]))
+    run("yk_put", dbh, |db| {
+        // SAFETY: `key` holds `ksize` readable bytes (the contract).
+        let k = unsafe { bytes(key, ksize, "key") }?;
+        // SAFETY: `value` holds `vsize` readable bytes (the contract).
+        let v = unsafe { bytes(value, vsize, "value") }?;
+        put_pairs(db, mode, timeout_ms, vec![k], vec![v])
+    })
 }
 
 /// # Safety
@@ -170,10 +189,14 @@ pub unsafe extern "C" fn yk_put_multi_timed(
         if count == 0 {
             return Ok(());
         }
-        let k = multi_keys(count, keys, ksizes)?;
-        let vp = array(values, count, "values array")?;
-        let vs = array(vsizes, count, "value sizes array")?;
-        let v = vp.iter().zip(vs).map(|(p, n)| bytes(*p, *n, "value")).collect::<Result<Vec<_>>>()?;
+        // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
+        let k = unsafe { multi_keys(count, keys, ksizes) }?;
+        // SAFETY: `values` holds `count` pointers (the contract).
+        let vp = unsafe { array(values, count, "values array") }?;
+        // SAFETY: `vsizes` holds `count` sizes (the contract).
+        let vs = unsafe { array(vsizes, count, "value sizes array") }?;
+        // SAFETY: each value holds its size in bytes (the contract).
+        let v = vp.iter().zip(vs).map(|(p, n)| unsafe { bytes(*p, *n, "value") }).collect::<Result<Vec<_>>>()?;
         put_pairs(db, mode, timeout_ms, k, v)
     })
 }
@@ -195,8 +218,10 @@ pub unsafe extern "C" fn yk_put_packed_timed(
         if count == 0 {
             return Ok(());
         }
-        let k = packed(count, keys, ksizes, "keys buffer")?;
-        let v = packed(count, values, vsizes, "values buffer")?;
+        // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
+        let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
+        // SAFETY: `vsizes` holds `count` sizes and `values` their sum in bytes (the contract).
+        let v = unsafe { packed(count, values, vsizes, "values buffer") }?;
         put_pairs(db, mode, timeout_ms, k, v)
     })
 }
@@ -231,8 +256,11 @@ pub unsafe extern "C" fn yk_exists_timed(
         if exists.is_null() {
             return Err(YokanError::args("NULL output pointer"));
         }
-        let found = db.exists(opts(mode, timeout_ms), &[bytes(key, ksize, "key")?])?;
-        *exists = found[0] as u8;
+        // SAFETY: `key` holds `ksize` readable bytes (the contract).
+        let k = unsafe { bytes(key, ksize, "key") }?;
+        let found = db.exists(opts(mode, timeout_ms), &[k])?;
+        // SAFETY: non-NULL (checked above), writable by the contract.
+        unsafe { *exists = found[0] as u8 };
         Ok(())
     })
 }
@@ -253,7 +281,9 @@ pub unsafe extern "C" fn yk_exists_multi_timed(
         if count == 0 {
             return Ok(());
         }
-        exists_into(db, mode, timeout_ms, &multi_keys(count, keys, ksizes)?, flags)
+        // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
+        let k = unsafe { multi_keys(count, keys, ksizes) }?;
+        exists_into(db, mode, timeout_ms, &k, flags)
     })
 }
 
@@ -273,7 +303,9 @@ pub unsafe extern "C" fn yk_exists_packed_timed(
         if count == 0 {
             return Ok(());
         }
-        exists_into(db, mode, timeout_ms, &packed(count, keys, ksizes, "keys buffer")?, flags)
+        // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
+        let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
+        exists_into(db, mode, timeout_ms, &k, flags)
     })
 }
 
@@ -304,14 +336,18 @@ pub unsafe extern "C" fn yk_length_timed(
         if vsize.is_null() {
             return Err(YokanError::args("NULL output pointer"));
         }
-        let sizes = db.length(opts(mode, timeout_ms), &[bytes(key, ksize, "key")?])?;
+        // SAFETY: `key` holds `ksize` readable bytes (the contract).
+        let k = unsafe { bytes(key, ksize, "key") }?;
+        let sizes = db.length(opts(mode, timeout_ms), &[k])?;
         match sizes[0] {
             Some(s) => {
-                *vsize = s as usize;
+                // SAFETY: non-NULL (checked above), writable by the contract.
+                unsafe { *vsize = s as usize };
                 Ok(())
             }
             None => {
-                *vsize = KEY_NOT_FOUND;
+                // SAFETY: non-NULL (checked above), writable by the contract.
+                unsafe { *vsize = KEY_NOT_FOUND };
                 Err(YokanError::not_found())
             }
         }
@@ -334,7 +370,9 @@ pub unsafe extern "C" fn yk_length_multi_timed(
         if count == 0 {
             return Ok(());
         }
-        length_into(db, mode, timeout_ms, &multi_keys(count, keys, ksizes)?, vsizes)
+        // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
+        let k = unsafe { multi_keys(count, keys, ksizes) }?;
+        length_into(db, mode, timeout_ms, &k, vsizes)
     })
 }
 
@@ -354,7 +392,9 @@ pub unsafe extern "C" fn yk_length_packed_timed(
         if count == 0 {
             return Ok(());
         }
-        length_into(db, mode, timeout_ms, &packed(count, keys, ksizes, "keys buffer")?, vsizes)
+        // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
+        let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
+        length_into(db, mode, timeout_ms, &k, vsizes)
     })
 }
 
@@ -377,27 +417,34 @@ pub unsafe extern "C" fn yk_get_timed(
         if vsize.is_null() {
             return Err(YokanError::args("NULL value size pointer"));
         }
-        let capacity = *vsize;
-        let out = array_mut(value as *mut u8, capacity, "value buffer").or_else(|e| {
+        // SAFETY: non-NULL (checked above), readable by the contract.
+        let capacity = unsafe { *vsize };
+        // SAFETY: `value` holds `capacity` writable bytes (the contract).
+        let out = unsafe { array_mut(value as *mut u8, capacity, "value buffer") }.or_else(|e| {
             if capacity == 0 {
                 Ok(&mut [][..])
             } else {
                 Err(e)
             }
         })?;
-        let got = db.get(opts(mode, timeout_ms), &[bytes(key, ksize, "key")?])?;
+        // SAFETY: `key` holds `ksize` readable bytes (the contract).
+        let k = unsafe { bytes(key, ksize, "key") }?;
+        let got = db.get(opts(mode, timeout_ms), &[k])?;
         match &got[0] {
             None => {
-                *vsize = KEY_NOT_FOUND;
+                // SAFETY: non-NULL (checked above), writable by the contract.
+                unsafe { *vsize = KEY_NOT_FOUND };
                 Err(YokanError::not_found())
             }
             Some(v) if v.len() > capacity => {
-                *vsize = SIZE_TOO_SMALL;
+                // SAFETY: non-NULL (checked above), writable by the contract.
+                unsafe { *vsize = SIZE_TOO_SMALL };
                 Err(YokanError::new(code::BUFFER_SIZE, format!("the value has {} bytes, the buffer {capacity}", v.len())))
             }
             Some(v) => {
                 out[..v.len()].copy_from_slice(v);
-                *vsize = v.len();
+                // SAFETY: non-NULL (checked above), writable by the contract.
+                unsafe { *vsize = v.len() };
                 Ok(())
             }
         }
@@ -421,9 +468,12 @@ pub unsafe extern "C" fn yk_get_multi_timed(
         if count == 0 {
             return Ok(());
         }
-        let k = multi_keys(count, keys, ksizes)?;
-        let bufs = array(values, count, "values array")?;
-        let sizes = array_mut(vsizes, count, "value sizes array")?;
+        // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
+        let k = unsafe { multi_keys(count, keys, ksizes) }?;
+        // SAFETY: `values` holds `count` buffer pointers (the contract).
+        let bufs = unsafe { array(values, count, "values array") }?;
+        // SAFETY: `vsizes` holds `count` writable capacities (the contract).
+        let sizes = unsafe { array_mut(vsizes, count, "value sizes array") }?;
         let got = db.get(opts(mode, timeout_ms), &k)?;
         for ((v, buf), size) in got.iter().zip(bufs).zip(sizes.iter_mut()) {
             match v {
@@ -431,7 +481,9 @@ pub unsafe extern "C" fn yk_get_multi_timed(
                 Some(v) if v.len() > *size => *size = SIZE_TOO_SMALL,
                 Some(v) => {
                     if !v.is_empty() {
-                        array_mut(*buf as *mut u8, v.len(), "value buffer")?.copy_from_slice(v);
+                        // SAFETY: the slot holds its capacity `*size` >= v.len()
+                        // writable bytes (the contract).
+                        unsafe { array_mut(*buf as *mut u8, v.len(), "value buffer") }?.copy_from_slice(v);
                     }
                     *size = v.len();
                 }
@@ -459,9 +511,13 @@ pub unsafe extern "C" fn yk_get_packed_timed(
         if count == 0 {
             return Ok(());
         }
-        let k = packed(count, keys, ksizes, "keys buffer")?;
-        let sizes = array_mut(vsizes, count, "value sizes array")?;
-        let out: &mut [u8] = if vbufsize == 0 { &mut [] } else { array_mut(values as *mut u8, vbufsize, "values buffer")? };
+        // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
+        let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
+        // SAFETY: `vsizes` holds `count` writable sizes (the contract).
+        let sizes = unsafe { array_mut(vsizes, count, "value sizes array") }?;
+        let out: &mut [u8] =
+            // SAFETY: `values` holds `vbufsize` writable bytes (the contract).
+            if vbufsize == 0 { &mut [] } else { unsafe { array_mut(values as *mut u8, vbufsize, "values buffer") }? };
         let got = db.get(opts(mode, timeout_ms), &k)?;
         let mut at = 0;
         let mut overflow = false;
@@ -530,7 +586,11 @@ pub unsafe extern "C" fn yk_fetch_timed(
     uargs: *mut c_void,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_fetch", dbh, |db| fetch_keys(db, mode, timeout_ms, &[bytes(key, ksize, "key")?], cb, uargs, 0))
+    run("yk_fetch", dbh, |db| {
+        // SAFETY: `key` holds `ksize` readable bytes (the contract).
+        let k = unsafe { bytes(key, ksize, "key") }?;
+        fetch_keys(db, mode, timeout_ms, &[k], cb, uargs, 0)
+    })
 }
 
 /// # Safety
@@ -551,8 +611,11 @@ pub unsafe extern "C" fn yk_fetch_multi_timed(
         if count == 0 {
             return Ok(());
         }
-        let batch = options.as_ref().map(|o| o.batch_size as usize).unwrap_or(0);
-        fetch_keys(db, mode, timeout_ms, &multi_keys(count, keys, ksizes)?, cb, uargs, batch)
+        // SAFETY: `options` is NULL or valid options (the contract).
+        let batch = unsafe { options.as_ref() }.map(|o| o.batch_size as usize).unwrap_or(0);
+        // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
+        let k = unsafe { multi_keys(count, keys, ksizes) }?;
+        fetch_keys(db, mode, timeout_ms, &k, cb, uargs, batch)
     })
 }
 
@@ -574,8 +637,11 @@ pub unsafe extern "C" fn yk_fetch_packed_timed(
         if count == 0 {
             return Ok(());
         }
-        let batch = options.as_ref().map(|o| o.batch_size as usize).unwrap_or(0);
-        fetch_keys(db, mode, timeout_ms, &packed(count, keys, ksizes, "keys buffer")?, cb, uargs, batch)
+        // SAFETY: `options` is NULL or valid options (the contract).
+        let batch = unsafe { options.as_ref() }.map(|o| o.batch_size as usize).unwrap_or(0);
+        // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
+        let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
+        fetch_keys(db, mode, timeout_ms, &k, cb, uargs, batch)
     })
 }
 
@@ -591,7 +657,11 @@ pub unsafe extern "C" fn yk_erase_timed(
     ksize: usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_erase", dbh, |db| db.erase(opts(mode, timeout_ms), &[bytes(key, ksize, "key")?]))
+    run("yk_erase", dbh, |db| {
+        // SAFETY: `key` holds `ksize` readable bytes (the contract).
+        let k = unsafe { bytes(key, ksize, "key") }?;
+        db.erase(opts(mode, timeout_ms), &[k])
+    })
 }
 
 /// # Safety
@@ -609,7 +679,9 @@ pub unsafe extern "C" fn yk_erase_multi_timed(
         if count == 0 {
             Ok(())
         } else {
-            db.erase(opts(mode, timeout_ms), &multi_keys(count, keys, ksizes)?)
+            // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
+            let k = unsafe { multi_keys(count, keys, ksizes) }?;
+            db.erase(opts(mode, timeout_ms), &k)
         }
     })
 }
@@ -629,7 +701,9 @@ pub unsafe extern "C" fn yk_erase_packed_timed(
         if count == 0 {
             Ok(())
         } else {
-            db.erase(opts(mode, timeout_ms), &packed(count, keys, ksizes, "keys buffer")?)
+            // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
+            let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
+            db.erase(opts(mode, timeout_ms), &k)
         }
     })
 }
@@ -644,7 +718,11 @@ pub unsafe extern "C" fn yk_erase_range_timed(
     prefix_size: usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_erase_range", dbh, |db| db.erase_range(opts(mode, timeout_ms), bytes(prefix, prefix_size, "prefix")?))
+    run("yk_erase_range", dbh, |db| {
+        // SAFETY: `prefix` holds `prefix_size` readable bytes (the contract).
+        let p = unsafe { bytes(prefix, prefix_size, "prefix") }?;
+        db.erase_range(opts(mode, timeout_ms), p)
+    })
 }
 
 // ---------------------------------------------------------------- list
@@ -694,6 +772,7 @@ fn list_common(
 ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     // SAFETY: sizes given by the caller.
     let from = unsafe { bytes(from_key, from_ksize, "from_key")? };
+    // SAFETY: as above.
     let filter = unsafe { bytes(filter, filter_size, "filter")? };
     db.list(opts(mode, timeout_ms), from, filter, count, with_values)
 }
@@ -717,8 +796,10 @@ pub unsafe extern "C" fn yk_list_keys_timed(
         if count == 0 {
             return Ok(());
         }
-        let slots = array(keys, count, "keys array")?;
-        let sizes = array_mut(ksizes, count, "key sizes array")?;
+        // SAFETY: `keys` holds `count` slot pointers (the contract).
+        let slots = unsafe { array(keys, count, "keys array") }?;
+        // SAFETY: `ksizes` holds `count` writable capacities (the contract).
+        let sizes = unsafe { array_mut(ksizes, count, "key sizes array") }?;
         if sizes.contains(&0) {
             return Err(YokanError::args("a key slot has a capacity of 0"));
         }
@@ -753,8 +834,11 @@ pub unsafe extern "C" fn yk_list_keys_packed_timed(
         if count == 0 {
             return Ok(());
         }
-        let sizes = array_mut(ksizes, count, "key sizes array")?;
-        let buf: &mut [u8] = if keys_buf_size == 0 { &mut [] } else { array_mut(keys as *mut u8, keys_buf_size, "keys buffer")? };
+        // SAFETY: `ksizes` holds `count` writable sizes (the contract).
+        let sizes = unsafe { array_mut(ksizes, count, "key sizes array") }?;
+        let buf: &mut [u8] =
+            // SAFETY: `keys` holds `keys_buf_size` writable bytes (the contract).
+            if keys_buf_size == 0 { &mut [] } else { unsafe { array_mut(keys as *mut u8, keys_buf_size, "keys buffer") }? };
         let items = list_common(db, mode, timeout_ms, from_key, from_ksize, filter, filter_size, count, false)?;
         let ks: Vec<&[u8]> = items.iter().map(|(k, _)| k.as_slice()).collect();
         into_packed(&ks, buf, &mut sizes[..ks.len()]);
@@ -784,10 +868,14 @@ pub unsafe extern "C" fn yk_list_keyvals_timed(
         if count == 0 {
             return Ok(());
         }
-        let kslots = array(keys, count, "keys array")?;
-        let ksz = array_mut(ksizes, count, "key sizes array")?;
-        let vslots = array(values, count, "values array")?;
-        let vsz = array_mut(vsizes, count, "value sizes array")?;
+        // SAFETY: `keys` holds `count` slot pointers (the contract).
+        let kslots = unsafe { array(keys, count, "keys array") }?;
+        // SAFETY: `ksizes` holds `count` writable capacities (the contract).
+        let ksz = unsafe { array_mut(ksizes, count, "key sizes array") }?;
+        // SAFETY: `values` holds `count` slot pointers (the contract).
+        let vslots = unsafe { array(values, count, "values array") }?;
+        // SAFETY: `vsizes` holds `count` writable capacities (the contract).
+        let vsz = unsafe { array_mut(vsizes, count, "value sizes array") }?;
         let items = list_common(db, mode, timeout_ms, from_key, from_ksize, filter, filter_size, count, true)?;
         for i in 0..count {
             match items.get(i) {
@@ -828,12 +916,16 @@ pub unsafe extern "C" fn yk_list_keyvals_packed_timed(
         if count == 0 {
             return Ok(());
         }
-        let ksz = array_mut(ksizes, count, "key sizes array")?;
-        let vsz = array_mut(vsizes, count, "value sizes array")?;
+        // SAFETY: `ksizes` holds `count` writable sizes (the contract).
+        let ksz = unsafe { array_mut(ksizes, count, "key sizes array") }?;
+        // SAFETY: `vsizes` holds `count` writable sizes (the contract).
+        let vsz = unsafe { array_mut(vsizes, count, "value sizes array") }?;
         let kbuf: &mut [u8] =
-            if keys_buf_size == 0 { &mut [] } else { array_mut(keys as *mut u8, keys_buf_size, "keys buffer")? };
+            // SAFETY: `keys` holds `keys_buf_size` writable bytes (the contract).
+            if keys_buf_size == 0 { &mut [] } else { unsafe { array_mut(keys as *mut u8, keys_buf_size, "keys buffer") }? };
         let vbuf: &mut [u8] =
-            if vals_buf_size == 0 { &mut [] } else { array_mut(values as *mut u8, vals_buf_size, "values buffer")? };
+            // SAFETY: `values` holds `vals_buf_size` writable bytes (the contract).
+            if vals_buf_size == 0 { &mut [] } else { unsafe { array_mut(values as *mut u8, vals_buf_size, "values buffer") }? };
         let items = list_common(db, mode, timeout_ms, from_key, from_ksize, filter, filter_size, count, true)?;
         let n = items.len();
         let ks: Vec<&[u8]> = items.iter().map(|(k, _)| k.as_slice()).collect();
@@ -864,7 +956,8 @@ pub unsafe extern "C" fn yk_iter_timed(
 ) -> yk_return_t {
     run("yk_iter", dbh, |db| {
         let cb = cb.ok_or_else(|| YokanError::args("NULL callback"))?;
-        let opt = options.as_ref();
+        // SAFETY: `options` is NULL or valid options (the contract).
+        let opt = unsafe { options.as_ref() };
         let batch = opt.map(|o| o.batch_size as usize).filter(|b| *b > 0).unwrap_or(usize::MAX);
         let ignore_values = opt.is_some_and(|o| o.ignore_values);
         let total = if count == 0 { usize::MAX } else { count };
@@ -872,8 +965,10 @@ pub unsafe extern "C" fn yk_iter_timed(
         // callback sees, so the next page starts from the raw last key.
         let list_mode = mode & !(mode::KEEP_LAST | mode::NO_PREFIX);
         let strip = mode & mode::NO_PREFIX != 0;
-        let mut from = bytes(from_key, from_ksize, "from_key")?.to_vec();
-        let filter = bytes(filter, filter_size, "filter")?;
+        // SAFETY: `from_key` holds `from_ksize` readable bytes (the contract).
+        let mut from = unsafe { bytes(from_key, from_ksize, "from_key") }?.to_vec();
+        // SAFETY: `filter` holds `filter_size` readable bytes (the contract).
+        let filter = unsafe { bytes(filter, filter_size, "filter") }?;
         let filt = crate::yokan::backend::Filter::from_mode(mode, filter);
         let mut inclusive = mode & mode::INCLUSIVE != 0;
         let mut index = 0usize;
@@ -885,7 +980,9 @@ pub unsafe extern "C" fn yk_iter_timed(
                 let key = if strip { filt.strip(k) } else { k.as_slice() };
                 let (vp, vs) =
                     if ignore_values { (v.as_ptr() as *const c_void, 0) } else { (v.as_ptr() as *const c_void, v.len()) };
-                match cb(uargs, index, key.as_ptr() as *const c_void, key.len(), vp, vs) {
+                // SAFETY: the caller's callback with its `uargs` (the contract),
+                // given pointers into `items`, valid for the whole call.
+                match unsafe { cb(uargs, index, key.as_ptr() as *const c_void, key.len(), vp, vs) } {
                     0 => {}
                     c if c == code::STOP_ITERATION => return Ok(()),
                     c => return Err(YokanError::new(c, "the callback returned an error")),
@@ -914,7 +1011,8 @@ pub unsafe extern "C" fn yk_iter_timed(
 #[no_mangle]
 pub unsafe extern "C" fn yk_unsupported(what: *const c_char) -> yk_return_t {
     guard("yk_unsupported", code::OP_UNSUPPORTED, || {
-        let name = if what.is_null() { "(unnamed)".into() } else { CStr::from_ptr(what).to_string_lossy() };
+        // SAFETY: non-NULL (just checked), NUL-terminated by the contract.
+        let name = if what.is_null() { "(unnamed)".into() } else { unsafe { CStr::from_ptr(what) }.to_string_lossy() };
         ret_err(
             &name,
             YokanError::unsupported(
