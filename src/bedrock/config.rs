@@ -9,6 +9,7 @@
 //! library can be loaded — are not done here.
 
 use super::error::BedrockError;
+use crate::rpc::config::json_type;
 use crate::rpc::config::{InitOverrides, MargoConfig};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -287,18 +288,6 @@ fn resolve_root_array(v: Value, mpi: Option<(i32, i32)>) -> Result<Value> {
     match usize::try_from(rank) {
         Ok(r) if r < items.len() => Ok(items.swap_remove(r)),
         _ => Err(BedrockError::InvalidRank(rank.to_string())),
-    }
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_f64() => "number",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

@@ -265,7 +265,8 @@ fn item(path: &str, index: usize) -> String {
     format!("{path}[{index}]")
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// The JSON type name of `v`, as config errors print it.
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

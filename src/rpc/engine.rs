@@ -98,6 +98,9 @@ struct Lifecycle {
     finalized: Mutex<bool>,
     finalized_cv: Condvar,
     remote_shutdown: AtomicBool,
+    /// The thread finalizing after a remote shutdown request, joined by
+    /// wait_for_finalize.
+    shutdown_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Callbacks run at the start of finalize, newest first, with the owner
     /// that registered them (0: anonymous).
     prefinalize: Mutex<Vec<(usize, PrefinalizeCallback)>>,
@@ -440,9 +443,17 @@ impl Engine {
     /// Blocks until the engine is finalized (locally or by a remote shutdown).
     pub fn wait_for_finalize(&self) {
         let life = &self.inner.lifecycle;
-        let mut done = life.finalized.lock();
-        while !*done {
-            life.finalized_cv.wait(&mut done);
+        {
+            let mut done = life.finalized.lock();
+            while !*done {
+                life.finalized_cv.wait(&mut done);
+            }
+        }
+        let shutdown = life.shutdown_thread.lock().take();
+        if let Some(t) = shutdown {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -593,13 +604,13 @@ impl Inner {
         let engine = engine.clone();
         // Finalize cannot run here: this is the thread driving progress (or
         // a handler's stream), and finalize flushes progress and stops the
-        // streams, joining them. A thread of its own runs it, detached: the
-        // finalize it runs is what releases wait_for_finalize, after which
-        // the thread only drops its engine handle and exits, so a waiter can
-        // return a moment before the thread is gone. Joining it needs its
-        // handle kept in Lifecycle and joined by wait_for_finalize (when not
-        // called on it): left to the engine rewrite.
-        let _ = std::thread::Builder::new().name("mochi-shutdown".into()).spawn(move || engine.finalize());
+        // streams, joining them. A thread of its own runs it; its handle is
+        // kept so that wait_for_finalize returns only once it is gone.
+        let spawned = std::thread::Builder::new().name("mochi-shutdown".into()).spawn(move || engine.finalize());
+        match spawned {
+            Ok(t) => *self.lifecycle.shutdown_thread.lock() = Some(t),
+            Err(e) => crate::error!("cannot start the thread that finalizes after a remote shutdown: {e}"),
+        }
     }
 
     fn respond(self: &Arc<Self>, origin: Origin, request: &Header, status: Status, body: Vec<u8>, from_progress: bool) {

@@ -96,12 +96,7 @@ pub struct Fragment<'a> {
 
 /// Hash of an RPC name (FNV-1a, 64 bits): both sides derive the same id.
 pub fn rpc_id(name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.as_bytes() {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    crate::fnv::fnv1a64(name.bytes())
 }
 
 /// Writes the header and sender name into `out` (cleared first).
