@@ -3,7 +3,8 @@
 # then run the Flock-integration tutorial for real: Bedrock daemons started
 # from the tutorial's configs (one daemon, then a 4-process group under
 # each MPI's launcher, mpiexec.mpich and mpirun.openmpi) and the documented
-# C++ service-discovery client listing every member of the group.
+# C++ service-discovery client listing every member of the group; then keys
+# stored in and read back from each member's yokan provider, with counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh

@@ -10,7 +10,9 @@
 #     launcher, `mpiexec.mpich -n 4` then `mpirun.openmpi -n 4`: a 4-process
 #     group with a yokan provider (id 42) on each member; the documented C++
 #     service-discovery client (examples-c/flock/discovery.cpp, built with
-#     find_package) lists every member; bedrock-shutdown stops the group
+#     find_package) lists every member; the Yokan client (examples-c/yokan/
+#     kv.c, built with find_package(yokan)) stores 100 keys in each member's
+#     yokan provider and reads them back; bedrock-shutdown stops the group
 #     through its file.
 # The JSON files are verbatim copies of the tutorial's.
 # Usage: run.sh PREFIX [PROTOCOL]
@@ -26,6 +28,9 @@ wait_for() { for _ in $(seq 300); do [[ -s $1 ]] && return 0; sleep 0.05; done; 
 echo "== building the documented discovery client against $prefix"
 cmake -S "$here/../flock" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$work/build" --target client >/dev/null
+echo "== building the Yokan key-value client against $prefix (find_package(yokan))"
+cmake -S "$here/../yokan" -B "$work/yokan-build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$work/yokan-build" --target yokan-kv >/dev/null
 
 cd "$work"
 echo "== basic-config.json: bedrock $protocol -c basic-config.json"
@@ -94,6 +99,10 @@ for addr, s in servers.items():
     assert len(kv) == 1, (addr, s["providers"])
 print("a yokan provider (id 42) on each of the", len(servers), "members")
 PY
+    # Store and read keys through the group's yokan providers.
+    mapfile -t addresses < <(python3 -c 'import json; [print(m["address"]) for m in json.load(open("distributed_service.flock"))["members"]]')
+    echo "== yokan: 100 keys through each member's provider (id 42)"
+    "$work/yokan-build/yokan-kv" "$protocol" 42 100 "${addresses[@]}"
     "$bin/bedrock-shutdown" "$protocol" -f distributed_service.flock
     wait "$job"
   done
