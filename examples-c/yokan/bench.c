@@ -1,0 +1,89 @@
+#define _POSIX_C_SOURCE 200809L
+/* Yokan latency: put and get of 16-byte keys / 64-byte values from one
+ * thread, median and p99 in microseconds, plus the same for 1 MiB values.
+ * Usage: yokan-bench PROTOCOL ADDRESS PROVIDER_ID [COUNT] */
+#include <yokan/client.h>
+#include <yokan/database.h>
+#include <margo.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int cmp(const void* a, const void* b)
+{
+    double x = *(const double*)a, y = *(const double*)b;
+    return (x > y) - (x < y);
+}
+
+static void report(const char* what, double* t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp);
+    printf("%s: n=%d median_us=%.1f p99_us=%.1f\n", what, n, t[n / 2], t[(int)((n - 1) * 0.99)]);
+}
+
+int main(int argc, char** argv)
+{
+    if (argc < 4) { fprintf(stderr, "usage: %s PROTOCOL ADDRESS PROVIDER_ID [COUNT]\n", argv[0]); return 2; }
+    int n = argc > 4 ? atoi(argv[4]) : 10000;
+    if (n < 10) n = 10;
+    margo_instance_id mid = margo_init(argv[1], MARGO_CLIENT_MODE, 0, 0);
+    if (mid == MARGO_INSTANCE_NULL) { fprintf(stderr, "margo_init failed\n"); return 1; }
+    hg_addr_t addr = HG_ADDR_NULL;
+    if (margo_addr_lookup(mid, argv[2], &addr) != HG_SUCCESS) { fprintf(stderr, "lookup failed\n"); return 1; }
+    yk_client_t client = YOKAN_CLIENT_NULL;
+    yk_database_handle_t db = YOKAN_DATABASE_HANDLE_NULL;
+    if (yk_client_init(mid, &client) != YOKAN_SUCCESS
+        || yk_database_handle_create(client, addr, (uint16_t)atoi(argv[3]), true, &db) != YOKAN_SUCCESS) {
+        fprintf(stderr, "no yokan provider there\n");
+        return 1;
+    }
+    double* t = malloc(sizeof(double) * (size_t)n);
+    char key[17], value[65], buf[65];
+    memset(value, 'v', 64);
+    for (int phase = 0; phase < 2; phase++) {
+        for (int i = -100; i < n; i++) { /* 100 warm-up calls */
+            snprintf(key, sizeof key, "key-%011d", i < 0 ? -i : i);
+            double s = now_us();
+            if (phase == 0) {
+                if (yk_put(db, YOKAN_MODE_DEFAULT, key, 16, value, 64) != YOKAN_SUCCESS) { fprintf(stderr, "put failed\n"); return 1; }
+            } else {
+                size_t vs = sizeof buf;
+                if (yk_get(db, YOKAN_MODE_DEFAULT, key, 16, buf, &vs) != YOKAN_SUCCESS || vs != 64) { fprintf(stderr, "get failed\n"); return 1; }
+            }
+            if (i >= 0) t[i] = now_us() - s;
+        }
+        report(phase == 0 ? "put 16 B key / 64 B value" : "get 16 B key / 64 B value", t, n);
+    }
+    size_t big = 1 << 20;
+    char* bv = malloc(big);
+    char* bb = malloc(big);
+    memset(bv, 'b', big);
+    int m = n / 50 < 20 ? 20 : n / 50;
+    for (int i = 0; i < m; i++) {
+        double s = now_us();
+        if (yk_put(db, YOKAN_MODE_DEFAULT, "big-value-key-00", 16, bv, big) != YOKAN_SUCCESS) { fprintf(stderr, "big put failed\n"); return 1; }
+        t[i] = now_us() - s;
+    }
+    report("put 1 MiB value", t, m);
+    for (int i = 0; i < m; i++) {
+        size_t vs = big;
+        double s = now_us();
+        if (yk_get(db, YOKAN_MODE_DEFAULT, "big-value-key-00", 16, bb, &vs) != YOKAN_SUCCESS || vs != big) { fprintf(stderr, "big get failed\n"); return 1; }
+        t[i] = now_us() - s;
+    }
+    report("get 1 MiB value", t, m);
+    yk_database_handle_release(db);
+    yk_client_finalize(client);
+    margo_addr_free(mid, addr);
+    margo_finalize(mid);
+    free(t); free(bv); free(bb);
+    return 0;
+}
