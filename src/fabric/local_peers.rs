@@ -20,9 +20,13 @@
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 static CLOSING: RwLock<()> = RwLock::new(());
 static CLOSED: Mutex<Option<HashSet<Vec<u8>>>> = Mutex::new(None);
+/// Set once any shm endpoint of the process has closed: until then the
+/// per-message check is one load, not a lock.
+static ANY_CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Held for the length of one drive of an shm endpoint.
 pub fn drive_guard() -> RwLockReadGuard<'static, ()> {
@@ -33,10 +37,11 @@ pub fn drive_guard() -> RwLockReadGuard<'static, ()> {
 pub fn close_guard(name: &[u8]) -> RwLockWriteGuard<'static, ()> {
     let guard = CLOSING.write();
     CLOSED.lock().get_or_insert_with(HashSet::new).insert(name.to_vec());
+    ANY_CLOSED.store(true, Ordering::Release);
     guard
 }
 
 /// True if `name` is an shm endpoint of this process that has closed.
 pub fn is_closed(name: &[u8]) -> bool {
-    CLOSED.lock().as_ref().is_some_and(|set| set.contains(name))
+    ANY_CLOSED.load(Ordering::Acquire) && CLOSED.lock().as_ref().is_some_and(|set| set.contains(name))
 }

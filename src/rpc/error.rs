@@ -37,3 +37,14 @@ pub enum RpcError {
 }
 
 pub type Result<T> = std::result::Result<T, RpcError>;
+
+impl RpcError {
+    /// True when the callee (its provider or its process) is gone or going:
+    /// the call cannot succeed later, as opposed to a slow peer.
+    pub fn callee_gone(&self) -> bool {
+        matches!(
+            self,
+            RpcError::NoSuchProvider { .. } | RpcError::NoSuchRpc(_) | RpcError::Unreachable { .. } | RpcError::ShuttingDown
+        )
+    }
+}

@@ -253,7 +253,7 @@ fn drive(pools: Vec<Arc<Pool>>, stopping: &AtomicBool, driver: Arc<dyn Driver>) 
             spin.restart();
             continue;
         }
-        if driver.drive() {
+        if drive_guarded(&*driver) {
             spin.restart();
             continue;
         }
@@ -263,6 +263,19 @@ fn drive(pools: Vec<Arc<Pool>>, stopping: &AtomicBool, driver: Arc<dyn Driver>) 
         }
         driver.sleep(&pools, None, stopping);
         spin = Spinner::new(POLL);
+    }
+}
+
+/// One drive, guarded: nobody above this thread would catch a panic, and
+/// a dead driving stream would stop all progress of the engine while the
+/// process lives on. A panic costs that drive, with one log line.
+fn drive_guarded(driver: &dyn Driver) -> bool {
+    match catch_unwind(AssertUnwindSafe(|| driver.drive())) {
+        Ok(did) => did,
+        Err(_) => {
+            crate::error!("driving network progress panicked; the stream goes on");
+            true
+        }
     }
 }
 

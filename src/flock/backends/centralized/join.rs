@@ -111,12 +111,7 @@ pub(super) fn leave(core: &Core, claim: &Claim) {
                     return;
                 }
             },
-            Err(
-                e @ (RpcError::NoSuchProvider { .. }
-                | RpcError::NoSuchRpc(_)
-                | RpcError::Unreachable { .. }
-                | RpcError::ShuttingDown),
-            ) => {
+            Err(e) if e.callee_gone() => {
                 // Its provider or its process is gone: it left before us.
                 crate::debug!(
                     "({}, {}) has left already ({e}): our leave needs no processing",

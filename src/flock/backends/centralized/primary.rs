@@ -251,12 +251,7 @@ pub(super) fn hand_over(core: &Core, snap: &Snapshot) {
                     crate::debug!("({}, {}) refused to take over", m.address, m.provider_id);
                 }
             },
-            Err(
-                e @ (RpcError::NoSuchProvider { .. }
-                | RpcError::NoSuchRpc(_)
-                | RpcError::Unreachable { .. }
-                | RpcError::ShuttingDown),
-            ) => {
+            Err(e) if e.callee_gone() => {
                 leaving = true;
                 crate::debug!("({}, {}) has left already: {e}", m.address, m.provider_id);
             }
