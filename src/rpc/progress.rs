@@ -291,11 +291,15 @@ impl Progress {
             if let Some(f) = last.take() {
                 outcome = Some(f(t, did));
             }
-            let backlog = t.has_backlog();
+            // The driving stream may be asleep without a timeout: wake it if
+            // sends wait for room, or (tcp) if libfabric has progress left
+            // that its fd would not announce (fi_trywait is the contract
+            // before blocking, and this drive changed what it found).
+            let wake =
+                t.has_backlog() || (self.idle.is_tcp() && self.idle.words().sleepers() > 0 && !t.endpoint_mut().try_wait());
             drop(guard);
             self.settle(&mut events, requests);
-            if backlog {
-                // The progress thread may be asleep without a timeout.
+            if wake {
                 self.idle.wake();
             }
             if !self.wanted.load(Ordering::SeqCst) {
