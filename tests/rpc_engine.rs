@@ -199,10 +199,10 @@ fn churning_tcp_peers_keep_tables_bounded() {
     churn("ofi+tcp", 1000);
 }
 
-/// Over shm the clients here live in this process, and libfabric keeps a
-/// closed local peer's slot (removing it would unmap memory that is no
-/// longer its: see fabric/local_peers.rs), so this stays below the 256
-/// slots of a region; peers in other processes are removed like tcp ones.
+/// Over shm, engines of one process call each other directly
+/// (rpc/local.rs), so this churns the process's engine list rather than
+/// the address vector; shm peers in other processes are evicted like tcp
+/// ones (the same code path, covered by the tcp churn above).
 #[test]
 fn churning_shm_peers_keep_tables_bounded() {
     churn("na+sm", 120);

@@ -4,6 +4,8 @@
 //! longer than its peers; the engine has no timer that would hide it.
 
 use mochi::rpc::{Engine, InitOverrides, Mode};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,8 +25,8 @@ fn server(proto: &str) -> Engine {
 /// given: handlers that are callers too. They run on a pool of their own
 /// (two streams), so that relays waiting on each other's engines never
 /// hold every stream that could answer their `echo`.
-fn register_relay(on: &Engine, peer: &Engine) {
-    let peer_addr = peer.self_address().to_string();
+fn register_relay(on: &Engine, peer_addr: &str) {
+    let peer_addr = peer_addr.to_string();
     on.add_pool_from_json(&serde_json::json!({"name": "relays"})).unwrap();
     for x in ["relay_x1", "relay_x2"] {
         on.add_xstream_from_json(&serde_json::json!({"name": x, "scheduler": {"type": "basic_wait", "pools": ["relays"]}}))
@@ -42,9 +44,9 @@ fn register_relay(on: &Engine, peer: &Engine) {
     .unwrap();
 }
 
-fn hammer(from: &Engine, to: &Engine, seed: usize) -> std::thread::JoinHandle<Duration> {
+fn hammer(from: &Engine, to_addr: &str, seed: usize) -> std::thread::JoinHandle<Duration> {
     let from = from.clone();
-    let to = from.lookup(&to.self_address().to_string()).unwrap();
+    let to = from.lookup(to_addr).unwrap();
     std::thread::spawn(move || {
         let mut worst = Duration::ZERO;
         for i in 0..CALLS_PER_THREAD {
@@ -61,19 +63,78 @@ fn hammer(from: &Engine, to: &Engine, seed: usize) -> std::thread::JoinHandle<Du
     })
 }
 
+fn hammer_all(from: &Engine, to_addr: &str, seed: usize) -> Duration {
+    let threads: Vec<_> = (0..THREADS_PER_SIDE).map(|t| hammer(from, to_addr, t + seed)).collect();
+    threads.into_iter().map(|t| t.join().expect("a calling thread failed")).max().unwrap()
+}
+
+/// Two engines in two processes (this test binary runs the other side as
+/// `peer_side`), calling each other from many threads: shm engines of one
+/// process are connected directly, not through the fabric (rpc/local.rs),
+/// so the transport's wake-ups are only exercised across processes.
 fn stress(proto: &str) {
     let a = server(proto);
-    let b = server(proto);
-    register_relay(&a, &b);
-    register_relay(&b, &a);
-    let mut threads = Vec::new();
-    for t in 0..THREADS_PER_SIDE {
-        threads.push(hammer(&a, &b, t));
-        threads.push(hammer(&b, &a, t + 100));
-    }
-    let worst = threads.into_iter().map(|t| t.join().expect("a calling thread failed")).max().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "peer_side", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(PEER_ENV, format!("{proto} {}", a.self_address()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the peer process");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = |tag: &str| loop {
+        let line = lines.next().unwrap_or_else(|| panic!("the peer exited before printing {tag}")).unwrap();
+        // libtest may have printed "test peer_side ... " on the same line.
+        if let Some(at) = line.find(tag) {
+            return line[at + tag.len()..].trim().to_string();
+        }
+    };
+    let b_addr = next("PEER-ADDR");
+    register_relay(&a, &b_addr);
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "go").unwrap();
+    let worst_here = hammer_all(&a, &b_addr, 0);
+    let worst_there = Duration::from_micros(next("PEER-WORST").parse().unwrap());
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "{proto}: the peer process failed");
+    let worst = worst_here.max(worst_there);
     assert!(worst < STALL_BOUND, "{proto}: a call stalled for {worst:?}");
-    eprintln!("{proto}: {} calls, slowest {worst:?}", 2 * THREADS_PER_SIDE * CALLS_PER_THREAD);
+    eprintln!("{proto}: {} calls across two processes, slowest {worst:?}", 2 * THREADS_PER_SIDE * CALLS_PER_THREAD);
+    a.finalize();
+}
+
+const PEER_ENV: &str = "MOCHI_RPC_STRESS_PEER";
+
+/// The other process of [`stress`] (run only by it).
+#[test]
+#[ignore = "started by the stress tests as their peer process"]
+fn peer_side() {
+    let spec = std::env::var(PEER_ENV).expect("run by the stress tests only");
+    let (proto, a_addr) = spec.split_once(' ').unwrap();
+    let b = server(proto);
+    register_relay(&b, a_addr);
+    println!("PEER-ADDR {}", b.self_address());
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+    let worst = hammer_all(&b, a_addr, 100);
+    println!("PEER-WORST {}", worst.as_micros());
+    // Stay until the other side has finished calling us (it closes stdin).
+    let _ = std::io::stdin().read_to_string(&mut go);
+    b.finalize();
+}
+
+/// Both engines in this process: the direct in-process path, many callers
+/// and handlers both ways.
+#[test]
+fn many_callers_in_one_process_over_shm() {
+    let a = server("na+sm");
+    let b = server("na+sm");
+    register_relay(&a, &b.self_address().to_string());
+    register_relay(&b, &a.self_address().to_string());
+    let (a2, b_addr) = (a.clone(), b.self_address().to_string());
+    let there = std::thread::spawn(move || hammer_all(&a2, &b_addr, 0));
+    let worst = hammer_all(&b, &a.self_address().to_string(), 100).max(there.join().unwrap());
+    assert!(worst < STALL_BOUND, "a call stalled for {worst:?}");
     a.finalize();
     b.finalize();
 }

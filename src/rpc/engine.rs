@@ -13,6 +13,7 @@ use super::address::Address;
 use super::calls::{Notify, Slot};
 use super::config::{InitOverrides, MargoConfig, RuntimeInfo};
 use super::error::{Result, RpcError};
+use super::local::Local;
 use super::pool::Pool;
 use super::progress::{self, outcome, Driven, EngineDriver, IdleWait, Incoming, Progress};
 use super::runtime::Runtime;
@@ -69,7 +70,12 @@ struct Registry {
 /// Where a request came from, so its response can find the way back.
 enum Origin {
     Remote(Arc<[u8]>),
-    Local(Arc<Slot>),
+    /// A call from an engine of this process (`sender`: `None` when it is
+    /// this engine), answered by completing its slot.
+    Local {
+        slot: Arc<Slot>,
+        sender: Option<Address>,
+    },
 }
 
 /// How long the first call to a tcp peer waits for its connection probe.
@@ -104,6 +110,15 @@ struct Lifecycle {
     /// Callbacks run at the start of finalize, newest first, with the owner
     /// that registered them (0: anonymous).
     prefinalize: Mutex<Vec<(usize, PrefinalizeCallback)>>,
+}
+
+impl Drop for Inner {
+    /// An engine dropped without finalize: its endpoint closes here, before
+    /// the engine leaves the process's list (see local.rs).
+    fn drop(&mut self) {
+        self.progress.close();
+        super::local::remove(self.protocol, self.self_address.name());
+    }
 }
 
 impl Driven for Inner {
@@ -156,6 +171,9 @@ impl Engine {
             lifecycle: Lifecycle::default(),
         });
         driver.attach(Arc::downgrade(&inner));
+        if protocol == Protocol::Sm {
+            super::local::add(protocol, inner.self_address.name().clone(), &inner);
+        }
         crate::debug!("engine listening at {}", inner.self_address);
         Ok(Engine { inner })
     }
@@ -322,9 +340,23 @@ impl Engine {
         if addr.protocol() != self.inner.protocol {
             return Err(RpcError::WrongProtocol { addr: addr.to_string(), got: addr.protocol(), engine: self.inner.protocol });
         }
+        // Our own engine, and over shm any engine of this process, is called
+        // directly (see local.rs).
+        let local = if *addr == self.inner.self_address {
+            Some(self.inner.clone())
+        } else {
+            match super::local::find(self.inner.protocol, addr.name()) {
+                Local::Engine(target) => Some(target),
+                Local::Gone => {
+                    let message = "the engine (of this process) has been dropped".to_string();
+                    return Err(RpcError::Unreachable { addr: addr.to_string(), message });
+                }
+                Local::Elsewhere => None,
+            }
+        };
         // The first call to a peer checks, in the caller's thread, that it is
         // not certainly gone (see fabric::reachability).
-        if *addr != self.inner.self_address && !self.inner.reachable.read().contains(addr.name()) {
+        if local.is_none() && !self.inner.reachable.read().contains(addr.name()) {
             let patience = TCP_PROBE_PATIENCE.min(timeout);
             if let Some(message) = reachability::certainly_unreachable(addr.protocol(), addr.name(), patience) {
                 return Err(RpcError::Unreachable { addr: addr.to_string(), message });
@@ -349,15 +381,16 @@ impl Engine {
             total_len: 0,
             offset: 0,
         };
-        if *addr == self.inner.self_address {
-            // Calls to ourselves skip the fabric entirely.
-            self.inner.dispatch_request(&self.clone(), Origin::Local(slot.clone()), header, payload, false);
+        if let Some(target) = &local {
+            let sender = (!Arc::ptr_eq(target, &self.inner)).then(|| self.inner.self_address.clone());
+            let origin = Origin::Local { slot: slot.clone(), sender };
+            target.dispatch_request(&Engine { inner: target.clone() }, origin, header, payload, false);
         } else {
             self.inner.progress.calls.insert(msg_id, slot.clone());
             self.inner.progress.submit(Outgoing::new(addr.name().clone(), header, payload, deadline, Some(msg_id)));
             progress::drive_once(&self.inner);
         }
-        let peer = (*addr != self.inner.self_address).then(|| addr.name().clone());
+        let peer = local.is_none().then(|| addr.name().clone());
         Ok(PendingCall { engine: self.clone(), slot, msg_id, peer, deadline, timeout })
     }
 
@@ -435,6 +468,9 @@ impl Engine {
             x.stop();
         }
         self.inner.progress.close();
+        // Only now: until the endpoint has closed, callers of this process
+        // must find the engine here rather than reach it through libfabric.
+        super::local::remove(self.inner.protocol, self.inner.self_address.name());
         *life.finalized.lock() = true;
         life.finalized_cv.notify_all();
         crate::debug!("engine {} finalized", self.inner.self_address);
@@ -563,14 +599,14 @@ impl Inner {
                 name.clone(),
                 &crate::fabric::address::format_name(self.protocol, name).unwrap_or_default(),
             )),
-            Origin::Local(_) => None,
+            Origin::Local { sender, .. } => sender.clone(),
         };
         let engine = engine.clone();
         let inner = self.clone();
         // A handler calling its own engine runs the target handler inline:
         // queueing it behind itself on a one-thread pool would wait for the
         // call's timeout (Argobots would yield here; threads cannot).
-        let inline = matches!(origin, Origin::Local(_)) && super::pool::on_xstream();
+        let inline = matches!(origin, Origin::Local { sender: None, .. }) && super::pool::on_xstream();
         let pool = reg.pool.clone();
         let job: super::pool::Job = Box::new(move || {
             let request = Request { engine, sender, provider_id: header.provider_id, payload };
@@ -615,7 +651,7 @@ impl Inner {
 
     fn respond(self: &Arc<Self>, origin: Origin, request: &Header, status: Status, body: Vec<u8>, from_progress: bool) {
         match origin {
-            Origin::Local(slot) => {
+            Origin::Local { slot, .. } => {
                 slot.complete(outcome(&slot, status, request.provider_id, body));
             }
             Origin::Remote(dest) => {

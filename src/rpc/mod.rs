@@ -7,6 +7,7 @@ pub mod codec;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub(crate) mod local;
 pub mod pool;
 pub(crate) mod progress;
 pub(crate) mod runtime;

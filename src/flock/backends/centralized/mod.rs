@@ -32,7 +32,7 @@ use crate::rpc::{Engine, PendingCall, Request, RpcError, Signal};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -54,18 +54,6 @@ impl BackendFactory for CentralizedFactory {
     fn create(&self, init: BackendInit) -> Result<Arc<dyn Backend>> {
         Core::create(init).map(|c| c as Arc<dyn Backend>)
     }
-}
-
-/// Providers of this process, by (address, provider id): a blocking call to
-/// one of them is made directly instead of through the engine, because the
-/// caller may be running on the very execution stream that would have to
-/// serve the request (several providers on one engine with one handler
-/// stream would otherwise wait for each other until the timeout).
-type LocalCores = Mutex<HashMap<(String, u16), Weak<Core>>>;
-
-fn local() -> &'static LocalCores {
-    static LOCAL: OnceLock<LocalCores> = OnceLock::new();
-    LOCAL.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// Logs a repeated complaint at most once a second per kind, so that a
@@ -265,7 +253,6 @@ impl Core {
                 return Err(e.into());
             }
         }
-        local().lock().insert((me.address.clone(), provider_id), Arc::downgrade(&core));
         if !join {
             let mut s = core.state.lock();
             s.grace_until = Some(Instant::now() + core.startup_grace());
@@ -329,10 +316,6 @@ impl Core {
         for name in wire::ALL {
             self.engine.deregister(name, self.provider_id);
         }
-        let mut l = local().lock();
-        if l.get(&(self.me.address.clone(), self.provider_id)).is_some_and(|w| std::ptr::eq(w.as_ptr(), self)) {
-            l.remove(&(self.me.address.clone(), self.provider_id));
-        }
     }
 
     // ---- messaging -------------------------------------------------------
@@ -358,17 +341,10 @@ impl Core {
         })
     }
 
-    /// A blocking call, made directly when the target lives in this process.
+    /// A blocking call. A member in this process is reached through the
+    /// engine's in-process path (`rpc/local.rs`), which runs a call to our
+    /// own engine inline when made from one of its handler streams.
     fn call(&self, to: &Member, name: &str, payload: Vec<u8>, timeout: Duration) -> std::result::Result<Vec<u8>, RpcError> {
-        let own = self.own_engine_address();
-        if to.address == own {
-            let target = local().lock().get(&(to.address.clone(), to.provider_id)).and_then(Weak::upgrade);
-            if let Some(core) = target {
-                return core
-                    .handle(name, Some(&own), &payload)
-                    .map_err(|message| RpcError::Remote { name: name.to_string(), message });
-            }
-        }
         let addr = self.engine.lookup(&to.address)?;
         self.engine.call(&addr, name, to.provider_id, payload, timeout)
     }
