@@ -442,8 +442,8 @@ def test_consume_and_wait_notify(db):
 
 
 def test_collections_are_not_provided(db):
-    for call in (lambda: db.create_collection("c"), lambda: db.drop_collection("c"),
-                 lambda: db.collection_exists("c"), lambda: db["c"]):
+    for call in (lambda: db.create_collection("c", timeout_ms=1000.0), lambda: db.open_collection("c"),
+                 lambda: db.drop_collection("c"), lambda: db.collection_exists("c")):
         with pytest.raises(ye.Exception) as e:
             call()
         assert code_of(e) == ye.YOKAN_ERR_OP_UNSUPPORTED

@@ -630,21 +630,21 @@ class Database(Closing):
         raise Exception("Unsupported operation or mode (libmochi provides no Yokan "
                         "collections)", _exc.YOKAN_ERR_OP_UNSUPPORTED)
 
-    def create_collection(self, name, mode=0):
+    def create_collection(self, name, mode=0, timeout_ms=0.0):
         """Collections are not provided: YOKAN_ERR_OP_UNSUPPORTED."""
         self._no_collections("yk_collection_create")
 
-    def drop_collection(self, name, mode=0):
+    def open_collection(self, name):
+        """Collections are not provided: YOKAN_ERR_OP_UNSUPPORTED."""
+        self._no_collections("yk_collection_open")
+
+    def drop_collection(self, name, mode=0, timeout_ms=0.0):
         """Collections are not provided: YOKAN_ERR_OP_UNSUPPORTED."""
         self._no_collections("yk_collection_drop")
 
-    def collection_exists(self, name, mode=0):
+    def collection_exists(self, name, mode=0, timeout_ms=0.0):
         """Collections are not provided: YOKAN_ERR_OP_UNSUPPORTED."""
         self._no_collections("yk_collection_exists")
-
-    def __getitem__(self, name):
-        """Collections are not provided: YOKAN_ERR_OP_UNSUPPORTED."""
-        self._no_collections("yk_collection_open")
 
 
 # ---------------------------------------------------------------------------
