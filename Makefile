@@ -18,8 +18,9 @@
 #       for pkg in $(CMAKE_PACKAGES); lib/cmake/mochi also has mochi-targets.cmake
 #   PREFIX/lib/pkgconfig/<pc>.pc         for pc in $(PC_FILES)
 #   PREFIX/bin/<bin>                     for each of $(BINS) that was built
-#   PREFIX/lib/pythonX.Y/site-packages/mochi   the Python bindings (python/mochi,
-#       for $(PYTHON)'s X.Y), and PREFIX/bin/bedrockctl-setup.sh
+#   PREFIX/lib/pythonX.Y/site-packages/{mochi,pymargo}   the Python bindings
+#       (python/mochi: margo, flock, bedrock, yokan; python/pymargo: the
+#       py-mochi-margo names), for $(PYTHON)'s X.Y, and PREFIX/bin/bedrockctl-setup.sh
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -153,22 +154,24 @@ install-bins: build
 	    fi; \
 	done
 
-# The pure-Python bindings: every .py file under python/mochi (no tests).
+# The pure-Python bindings: every .py file under python/mochi and
+# python/pymargo (no tests).
+PY_PACKAGES = mochi pymargo
 install-python:
 	@set -e; if ! command -v $(PYTHON) >/dev/null 2>&1; then \
 	    echo "note: $(PYTHON) not found, Python bindings not installed"; exit 0; fi; \
 	dir="$(PYDIR)"; n=0; \
-	for f in $$(cd python && find mochi -name '*.py' | LC_ALL=C sort); do \
+	for f in $$(cd python && find $(PY_PACKAGES) -name '*.py' | LC_ALL=C sort); do \
 	    install -d "$$dir/$$(dirname $$f)"; \
 	    install -m 644 "python/$$f" "$$dir/$$f"; \
 	    n=$$((n + 1)); \
 	done; \
 	install -d "$(BINDIR)"; \
 	install -m 644 python/bedrockctl-setup.sh "$(BINDIR)/bedrockctl-setup.sh"; \
-	echo "installed the Python package mochi ($$n files) into $$dir"
+	echo "installed the Python packages $(PY_PACKAGES) ($$n files) into $$dir"
 
 uninstall:
-	rm -rf "$(PYDIR)/mochi" "$(BINDIR)/bedrockctl-setup.sh"
+	rm -rf "$(PYDIR)/mochi" "$(PYDIR)/pymargo" "$(BINDIR)/bedrockctl-setup.sh"
 	rm -f "$(LIBDIR)/$(LIB_FILE)" "$(LIBDIR)/$(LIB_SONAME)" "$(LIBDIR)/libmochi.so" "$(LIBDIR)/libflock-bedrock-module.so" "$(LIBDIR)/libyokan-bedrock-module.so"
 	@set -e; for h in $$($(LIST_HEADERS)); do rm -f "$(INCDIR)/$$h"; done
 	@set -e; for p in $(CMAKE_PACKAGES); do \

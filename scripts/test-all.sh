@@ -40,13 +40,15 @@ g++ -std=c++14 -Wall -Wextra -Werror -Iinclude "$tmp/yk.cpp" -o "$tmp/yk_cxx"
 section "installed prefix: C and C++ examples through find_package (built once, run on na+sm and ofi+tcp)"
 make --no-print-directory test-examples PROTOCOL="na+sm ofi+tcp"
 
-section "Python bindings (mochi.flock, mochi.bedrock) over target/release/libmochi.so"
+section "Python bindings (mochi.margo/flock/bedrock/yokan, pymargo) over target/release/libmochi.so"
 bash python/run-tests.sh
-# The installed package finds the installed library, and bedrockctl-setup.sh
-# finds the installed package.
+# The installed packages find the installed library (and hold mochi.yokan and
+# pymargo), the tutorial's Python example runs from them, and
+# bedrockctl-setup.sh finds the installed package.
 site=$(echo build/test-prefix/lib/python3*/site-packages)
 (cd / && env -u MOCHI_LIBRARY PYTHONPATH="$OLDPWD/$site" python3 -c \
-    'import mochi._lib as l, sys; sys.exit(0 if l.path.endswith("/build/test-prefix/lib/libmochi.so.0") else "loaded " + l.path)')
+    'import mochi._lib as l, sys, mochi.yokan.client, pymargo.core; sys.exit(0 if l.path.endswith("/build/test-prefix/lib/libmochi.so.0") else "loaded " + l.path)')
+(cd / && env -u MOCHI_LIBRARY PYTHONPATH="$OLDPWD/$site" python3 "$OLDPWD/examples-c/tutorial/python_example.py" na+sm >/dev/null)
 bash -c 'source build/test-prefix/bin/bedrockctl-setup.sh && bedrockctl --help >/dev/null'
 
 section "Flock C API conformance suite (ctest, installed prefix)"

@@ -53,3 +53,7 @@ class EngineClient(Closing):
             self._owns_engine = False
             self._engine.finalize()
 
+    def finalize(self):
+        """Same as :meth:`close` (the name the Flock-integration tutorial's
+        Python example uses)."""
+        self.close()

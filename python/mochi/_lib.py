@@ -16,21 +16,23 @@ If none loads, ImportError names every place tried.
 
 Every prototype here mirrors a declaration of the C headers in
 ``include/``. Functions that older builds of libmochi lack are bound as
-*optional*: see :data:`UNDECLARED` and :data:`SERVER_MANAGEMENT`.
+*optional*: see :data:`UNDECLARED`, :data:`SERVER_MANAGEMENT` and
+:data:`YOKAN`.
 """
 
 import ctypes
 import os
 import sys
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_double,
-                    c_int, c_size_t, c_uint8, c_uint16, c_uint32, c_uint64,
-                    c_void_p)
+                    c_int, c_int32, c_size_t, c_uint8, c_uint16, c_uint32,
+                    c_uint64, c_void_p)
 
 __all__ = ["lib", "path", "require", "has", "take_string", "libc_free",
            "FlockGroupView", "FlockMember", "FlockMetadata",
            "FlockProviderArgs", "MargoInitInfo",
            "FLOCK_MEMBERSHIP_FN", "FLOCK_METADATA_FN", "FLOCK_SERIALIZER_FN",
-           "FLOCK_ACCESS_FN", "MEMBER_FREE_FN"]
+           "FLOCK_ACCESS_FN", "MEMBER_FREE_FN",
+           "YK_KEYVALUE_FN", "YkFetchOptions", "YkIterOptions", "YOKAN"]
 
 
 # --------------------------------------------------------------------------
@@ -205,6 +207,20 @@ FLOCK_SERIALIZER_FN = CFUNCTYPE(None, c_void_p, POINTER(ctypes.c_char), c_size_t
 FLOCK_ACCESS_FN = CFUNCTYPE(None, c_void_p, POINTER(FlockGroupView))
 
 
+# yokan/database.h: yk_keyvalue_callback_t(uargs, index, key, ksize, val, vsize)
+YK_KEYVALUE_FN = CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p, c_size_t)
+
+
+class YkFetchOptions(Structure):
+    """yk_fetch_options_t (the pool comes first)."""
+    _fields_ = [("pool", c_void_p), ("batch_size", ctypes.c_uint)]
+
+
+class YkIterOptions(Structure):
+    """yk_iter_options_t (the batch size comes first)."""
+    _fields_ = [("batch_size", ctypes.c_uint), ("pool", c_void_p), ("ignore_values", c_bool)]
+
+
 # --------------------------------------------------------------------------
 # Prototypes
 
@@ -347,6 +363,57 @@ _bind("bedrock_server_remove_xstream", c_int, [vp, c_char_p], optional=True)
 _bind("bedrock_server_add_provider", c_int, [vp, c_char_p, P(c_uint16)], optional=True)
 _bind("bedrock_server_remove_provider", c_int, [vp, c_char_p], optional=True)
 _bind("bedrock_server_get_margo_instance", vp, [vp, c_size_t], optional=True)
+
+# yokan/client.h and the exported yk_*_timed functions behind the static
+# inline variadic wrappers of yokan/database.h (the timeout in ms is the
+# last argument; 0 = none). Bound optionally: the package still imports
+# with a libmochi that has no Yokan client, and mochi.yokan.client then
+# raises ImportError naming what is missing.
+sz = c_size_t
+psz = P(c_size_t)
+pvp = P(vp)
+YOKAN = {
+    "yk_client_init": (c_int, [vp, pvp]),
+    "yk_client_finalize": (c_int, [vp]),
+    "yk_database_handle_create": (c_int, [vp, vp, c_uint16, c_bool, pvp]),
+    "yk_database_handle_release": (c_int, [vp]),
+    "yk_return_message": (c_char_p, [c_int]),
+    "yk_count_timed": (c_int, [vp, c_int32, psz, c_double]),
+    "yk_put_timed": (c_int, [vp, c_int32, vp, sz, vp, sz, c_double]),
+    "yk_put_multi_timed": (c_int, [vp, c_int32, sz, pvp, psz, pvp, psz, c_double]),
+    "yk_put_packed_timed": (c_int, [vp, c_int32, sz, vp, psz, vp, psz, c_double]),
+    "yk_exists_timed": (c_int, [vp, c_int32, vp, sz, P(c_uint8), c_double]),
+    "yk_exists_multi_timed": (c_int, [vp, c_int32, sz, pvp, psz, P(c_uint8), c_double]),
+    "yk_exists_packed_timed": (c_int, [vp, c_int32, sz, vp, psz, P(c_uint8), c_double]),
+    "yk_length_timed": (c_int, [vp, c_int32, vp, sz, psz, c_double]),
+    "yk_length_multi_timed": (c_int, [vp, c_int32, sz, pvp, psz, psz, c_double]),
+    "yk_length_packed_timed": (c_int, [vp, c_int32, sz, vp, psz, psz, c_double]),
+    "yk_get_timed": (c_int, [vp, c_int32, vp, sz, vp, psz, c_double]),
+    "yk_get_multi_timed": (c_int, [vp, c_int32, sz, pvp, psz, pvp, psz, c_double]),
+    "yk_get_packed_timed": (c_int, [vp, c_int32, sz, vp, psz, sz, vp, psz, c_double]),
+    "yk_fetch_timed": (c_int, [vp, c_int32, vp, sz, YK_KEYVALUE_FN, vp, c_double]),
+    "yk_fetch_multi_timed": (c_int, [vp, c_int32, sz, pvp, psz, YK_KEYVALUE_FN, vp,
+                                     P(YkFetchOptions), c_double]),
+    "yk_fetch_packed_timed": (c_int, [vp, c_int32, sz, vp, psz, YK_KEYVALUE_FN, vp,
+                                      P(YkFetchOptions), c_double]),
+    "yk_erase_timed": (c_int, [vp, c_int32, vp, sz, c_double]),
+    "yk_erase_multi_timed": (c_int, [vp, c_int32, sz, pvp, psz, c_double]),
+    "yk_erase_packed_timed": (c_int, [vp, c_int32, sz, vp, psz, c_double]),
+    "yk_erase_range_timed": (c_int, [vp, c_int32, vp, sz, c_double]),
+    "yk_list_keys_timed": (c_int, [vp, c_int32, vp, sz, vp, sz, sz, pvp, psz, c_double]),
+    "yk_list_keys_packed_timed": (c_int, [vp, c_int32, vp, sz, vp, sz, sz, vp, sz, psz,
+                                          c_double]),
+    "yk_list_keyvals_timed": (c_int, [vp, c_int32, vp, sz, vp, sz, sz, pvp, psz, pvp, psz,
+                                      c_double]),
+    "yk_list_keyvals_packed_timed": (c_int, [vp, c_int32, vp, sz, vp, sz, sz, vp, sz, psz,
+                                             vp, sz, psz, c_double]),
+    "yk_iter_timed": (c_int, [vp, c_int32, vp, sz, vp, sz, sz, YK_KEYVALUE_FN, vp,
+                              P(YkIterOptions), c_double]),
+    "yk_unsupported": (c_int, [c_char_p]),
+}
+for _name, (_restype, _argtypes) in YOKAN.items():
+    _bind(_name, _restype, _argtypes, optional=True)
+del _restype, _argtypes, sz, psz, pvp
 
 del _name, P, vp
 

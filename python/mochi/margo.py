@@ -1,9 +1,12 @@
-"""A small Margo engine wrapper (the part of py-mochi-margo that the Flock
-and Bedrock bindings need), over libmochi's ``margo_*`` functions.
+"""A small Margo engine wrapper (the part of py-mochi-margo that the Flock,
+Bedrock and Yokan bindings need), over libmochi's ``margo_*`` functions.
 
     with Engine("na+sm", mode=SERVER) as engine:
         print(engine.address)
         addr = engine.lookup(engine.address)
+
+The same objects are importable under py-mochi-margo's names from the
+:mod:`pymargo` package (``pymargo.core.Engine``, ``pymargo.server``, ...).
 """
 
 import atexit
@@ -68,6 +71,10 @@ class Address:
         """The raw hg_addr_t (a ctypes.c_void_p); valid while this object lives."""
         return self._hg_addr
 
+    def get_internal_hg_addr(self):
+        """The raw hg_addr_t (py-mochi-margo's name for :attr:`hg_addr`)."""
+        return self._hg_addr
+
     def __str__(self):
         mid = self._engine._live_mid("Address.__str__")
         size = ctypes.c_uint64(0)
@@ -125,21 +132,34 @@ class Engine(Closing):
     """A margo instance.
 
     ``Engine(address_or_protocol, mode=SERVER, use_progress_thread=False,
-    num_rpc_threads=0, options=None)``; ``options`` is a Margo JSON config
-    (str or dict), used with ``margo_init_ext``.
+    num_rpc_threads=0, options=None, config=None)``; ``options`` (or
+    ``config``, py-mochi-margo's name for it) is a Margo JSON config (str or
+    dict), used with ``margo_init_ext``.
     The engine is finalized by :meth:`finalize`, at the end of a ``with``
     block, when the object is collected, or at interpreter exit.
+
+    :meth:`from_margo_instance_id` wraps an instance that something else
+    owns (e.g. a Bedrock server's, ``server.margo.engine``): that wrapper is
+    not finalized by ``with``, collection or interpreter exit, only by an
+    explicit :meth:`finalize` (which stops the owner's engine, as a remote
+    shutdown would).
     """
 
     _close_method = "finalize"
 
     def __init__(self, addr="na+sm", mode=SERVER, use_progress_thread=False,
-                 num_rpc_threads=0, options=None):
+                 num_rpc_threads=0, options=None, config=None):
         if mode not in (CLIENT, SERVER):
             raise ValueError(f"invalid mode {mode!r} (use mochi.margo.SERVER or CLIENT)")
+        if config is not None and config != "":
+            if options is not None:
+                raise TypeError("give the Margo config as options or as config, not both")
+            options = config
         text = _lib.c_text(addr, "address")
         self._lock = threading.Lock()
         self._finalized = False
+        self._owns_mid = True
+        self._owner = None
         self._mid = None
         if options is not None:
             if isinstance(options, dict):
@@ -156,6 +176,24 @@ class Engine(Closing):
         self._mode = mode
         _live_engines.add(self)
 
+    @classmethod
+    def from_margo_instance_id(cls, mid, owner=None):
+        """An Engine over an existing margo_instance_id (a ctypes.c_void_p
+        or an int) that this object does not own; ``owner`` (e.g. the
+        Bedrock server the instance belongs to) is kept alive with it."""
+        if isinstance(mid, ctypes.c_void_p):
+            mid = mid.value
+        if isinstance(mid, bool) or not isinstance(mid, int) or not mid:
+            raise TypeError("mid must be a non-NULL margo_instance_id (ctypes.c_void_p or int)")
+        engine = cls.__new__(cls)
+        engine._lock = threading.Lock()
+        engine._finalized = False
+        engine._owns_mid = False
+        engine._owner = owner
+        engine._mid = ctypes.c_void_p(mid)
+        engine._mode = SERVER if lib.margo_is_listening(engine._mid) else CLIENT
+        return engine
+
     # -- identity ---------------------------------------------------------
     @property
     def mid(self):
@@ -168,6 +206,11 @@ class Engine(Closing):
     @property
     def mode(self):
         return self._mode
+
+    @property
+    def owns_mid(self):
+        """False for an Engine made by :meth:`from_margo_instance_id`."""
+        return self._owns_mid
 
     @property
     def finalized(self):
@@ -188,9 +231,16 @@ class Engine(Closing):
                "margo_addr_self failed")
         return Address(self, out.value)
 
+    def addr(self):
+        """This engine's own :class:`Address` (py-mochi-margo's name for
+        :meth:`addr_self`)."""
+        return self.addr_self()
+
     @property
     def address(self):
-        """This engine's own address, as a string."""
+        """This engine's own address, as a string (py-mochi-margo gives an
+        Address; ``str()`` of either is the address text, and an Address
+        compares equal to its text)."""
         return str(self.addr_self())
 
     def lookup(self, address):
@@ -226,11 +276,18 @@ class Engine(Closing):
         self._finalized = True
 
     def finalize(self):
+        """Finalizes the instance (idempotent). On an Engine that does not
+        own its instance this stops the owner's engine too."""
         with self._lock:
             if self._finalized or self._mid is None:
                 return
             self._finalized = True
         lib.margo_finalize(self._mid)
+
+    def _close_now(self):
+        # `with`, garbage collection: only an owned instance is finalized.
+        if getattr(self, "_owns_mid", True):
+            self.finalize()
 
 
     def __repr__(self):

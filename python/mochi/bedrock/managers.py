@@ -229,6 +229,25 @@ class MargoManager:
         """The first engine's margo_instance_id."""
         return self.get_mid(0)
 
+    def get_engine(self, index=0):
+        """A :class:`mochi.margo.Engine` over engine ``index`` of the server
+        (not owned: the server finalizes it; the Engine keeps the server
+        object alive)."""
+        from .. import margo
+        return margo.Engine.from_margo_instance_id(self.get_mid(index), owner=self._server)
+
+    @property
+    def engine(self):
+        """The first engine, as a :class:`mochi.margo.Engine` (see
+        :meth:`get_engine`): ``server.margo.engine.address``,
+        ``Client(server.margo.engine)``."""
+        return self.get_engine(0)
+
+    @property
+    def address(self):
+        """The first engine's address (str), as ``Server.address``."""
+        return self._server.address
+
 
 _TYPE_ID = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(\d+)\Z")
 

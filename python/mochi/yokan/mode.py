@@ -1,0 +1,26 @@
+"""The Yokan mode flags (``yokan/common.h``), OR-able, passed as the
+``mode`` argument of every :class:`mochi.yokan.client.Database` method.
+
+WAIT and NOTIFY share one bit, as upstream. LUA_FILTER and LIB_FILTER are
+refused by libmochi's backends (``YOKAN_ERR_MODE``).
+"""
+
+YOKAN_MODE_DEFAULT = 0x0000
+YOKAN_MODE_INCLUSIVE = 0x0001
+YOKAN_MODE_APPEND = 0x0002
+YOKAN_MODE_CONSUME = 0x0004
+YOKAN_MODE_WAIT = 0x0008
+YOKAN_MODE_NOTIFY = 0x0008
+YOKAN_MODE_NEW_ONLY = 0x0010
+YOKAN_MODE_EXIST_ONLY = 0x0020
+YOKAN_MODE_NO_PREFIX = 0x0040
+YOKAN_MODE_IGNORE_KEYS = 0x0080
+YOKAN_MODE_KEEP_LAST = 0x0180
+YOKAN_MODE_SUFFIX = 0x0200
+YOKAN_MODE_LUA_FILTER = 0x0400
+YOKAN_MODE_IGNORE_DOCS = 0x0800
+YOKAN_MODE_FILTER_VALUE = 0x1000
+YOKAN_MODE_LIB_FILTER = 0x2000
+YOKAN_MODE_NO_RDMA = 0x4000
+
+__all__ = [name for name in dir() if name.startswith("YOKAN_MODE_")]

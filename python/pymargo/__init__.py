@@ -1,0 +1,22 @@
+"""py-mochi-margo's package name over :mod:`mochi.margo`: programs written
+for upstream's Python Margo bindings (``import pymargo``,
+``pymargo.core.Engine("na+sm", pymargo.core.server)``,
+``Engine(addr, mode=pymargo.client)``) get the same objects as
+:mod:`mochi.margo`.
+
+Names: ``Engine`` (also ``MargoInstance``), ``Address`` (also
+``MargoAddress``), ``MargoException``, the modes ``server`` and ``client``,
+and :mod:`pymargo.core`. Not provided (libmochi's bindings register no
+Python RPCs and expose no bulk handles): ``Handle``/``MargoHandle``,
+``remote``, ``provider``, ``on_finalize``, ``on_prefinalize``,
+``pymargo.bulk``, ``pymargo.logging``.
+"""
+
+from . import core
+from .core import Address, Engine, MargoException, client, server
+
+MargoInstance = Engine
+MargoAddress = Address
+
+__all__ = ["core", "Engine", "Address", "MargoException", "MargoInstance", "MargoAddress",
+           "client", "server"]
