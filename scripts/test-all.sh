@@ -17,6 +17,9 @@ section "lints (cargo clippy --all-targets -- -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 section "cargo test (release)"
+# The bedrock daemon that multi-process tests start loads the libmochi.so
+# beside it, which `cargo test` alone does not rebuild.
+cargo build --release --workspace
 cargo test --release --workspace
 
 section "generated headers are committed fresh"

@@ -529,6 +529,16 @@ impl PendingCall {
         }
     }
 
+    /// Waits until the answer is there or `until` passes (whichever is
+    /// first, and never past the call's own deadline). `None`: still
+    /// pending, wait again (or drop the call to abandon it).
+    pub fn wait_until(&self, until: Instant) -> Option<Result<Vec<u8>>> {
+        if until >= self.deadline {
+            return None;
+        }
+        progress::wait_call(&self.engine.inner, &self.slot, until)
+    }
+
     /// The error of a call that got no answer in time: "unreachable" if
     /// the peer is now certainly gone (its process exited, its port
     /// refuses: it may have died after our first call), else a timeout.

@@ -92,15 +92,27 @@ pub trait Backend: Send + Sync {
     fn exists(&self, keys: &[&[u8]]) -> Result<Vec<bool>>;
     fn length(&self, keys: &[&[u8]]) -> Result<Vec<Option<u64>>>;
     /// Stores pairs in order under `mode` (APPEND, NEW_ONLY, EXIST_ONLY as
-    /// upstream: with one pair a refused write is an error, with more it is
-    /// skipped); returns which pairs were written.
-    fn put(&self, pairs: &[(&[u8], &[u8])], mode: i32) -> Result<Vec<bool>>;
+    /// upstream: in a `single` put a refused write is an error, in a multi
+    /// put it is skipped); returns which pairs were written.
+    fn put(&self, pairs: &[(&[u8], &[u8])], mode: i32, single: bool) -> Result<Vec<bool>>;
     /// Reads values; with `consume` the keys found are erased in the same step.
     fn get(&self, keys: &[&[u8]], consume: bool) -> Result<Vec<Option<Vec<u8>>>>;
     fn erase(&self, keys: &[&[u8]]) -> Result<()>;
     fn erase_range(&self, prefix: &[u8]) -> Result<()>;
     /// Items in key order (values empty unless asked for).
     fn list(&self, query: &ListQuery) -> Result<Vec<Item>>;
+    /// Every key (in order if the backend is sorted): what a shard of a
+    /// distributed database scans when the group changes.
+    fn keys(&self) -> Result<Vec<Vec<u8>>> {
+        let all = ListQuery {
+            from: Vec::new(),
+            inclusive: false,
+            filter: Filter::Prefix(Vec::new()),
+            max: usize::MAX,
+            with_values: false,
+        };
+        Ok(self.list(&all)?.into_iter().map(|(k, _)| k).collect())
+    }
     /// Called when the provider goes away (persistent data stays on disk).
     fn close(&self) {}
 }

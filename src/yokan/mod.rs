@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod backends;
 pub mod client;
+pub mod dist;
 pub mod error;
 pub mod mode;
 pub mod protocol;

@@ -2,6 +2,7 @@
 //! provider id, with upstream's config handling, modes and error codes.
 
 use super::backend::{self, Backend, Filter, ListQuery};
+use super::dist::{self, wire::Route, LocalDb, Shard};
 use super::error::{code, Result, YokanError};
 use super::mode;
 use super::protocol::{self, decode_keys, ok};
@@ -88,6 +89,8 @@ struct Inner {
     /// Top-level config keys as reported (without `database`).
     config: Map<String, Value>,
     group: Option<(String, GroupRef)>,
+    /// With a group: this provider's part of the group's database.
+    shard: Option<Arc<Shard>>,
     wait_streams: Mutex<Vec<Xstream>>,
     destroyed: std::sync::atomic::AtomicBool,
 }
@@ -174,6 +177,31 @@ impl Provider {
             return Err(YokanError::args("the engine is not listening (client mode)"));
         }
         let (config, backend) = parse(config)?;
+        let replication = dist::replication_from_config(config.get("replication"))?;
+        let shard = match &args.group {
+            Some((_, GroupRef::Local(group))) if backend.is_some() => {
+                let members = group.view().member_count();
+                if replication > members.max(1) {
+                    crate::info!(
+                        "yokan provider {provider_id}: replication {replication} exceeds the group's {members} members; \
+                         keys get one copy per member until the group grows"
+                    );
+                }
+                Some(Shard::new(engine, provider_id, replication, group.clone())?)
+            }
+            Some((name, GroupRef::Remote { address, .. })) => {
+                return Err(YokanError::config(format!(
+                    "the group dependency \"{name}\" is a Flock provider at {address}: a distributed Yokan database \
+                     needs its Flock provider in the same process"
+                )))
+            }
+            _ => {
+                if replication > 1 {
+                    crate::warning!("yokan provider {provider_id}: \"replication\" has no effect without a group dependency");
+                }
+                None
+            }
+        };
         let database = backend.map(|backend| Database { backend, watcher: Watcher::default() });
         let inner = Arc::new(Inner {
             engine: engine.clone(),
@@ -181,6 +209,7 @@ impl Provider {
             database,
             config,
             group: args.group,
+            shard,
             wait_streams: Mutex::new(Vec::new()),
             destroyed: std::sync::atomic::AtomicBool::new(false),
         });
@@ -188,6 +217,13 @@ impl Provider {
         if let Err(e) = inner.register_handlers(&pool) {
             inner.destroy();
             return Err(e);
+        }
+        if let Some(shard) = &inner.shard {
+            let local: std::sync::Weak<dyn LocalDb> = Arc::downgrade(&inner) as std::sync::Weak<dyn LocalDb>;
+            if let Err(e) = shard.start(local) {
+                inner.destroy();
+                return Err(e);
+            }
         }
         let weak = Arc::downgrade(&inner);
         engine.push_prefinalize(Box::new(move || {
@@ -244,7 +280,15 @@ impl Inner {
             streams.push(x);
         }
         *self.wait_streams.lock() = streams;
-        let all = HANDLERS.iter().map(|n| (*n, pool)).chain(WAIT_HANDLERS.iter().map(|n| (*n, &wait_pool)));
+        let shard_pools: Vec<(&str, Arc<Pool>)> = match &self.shard {
+            Some(shard) => dist::wire::ROUTED.iter().chain(dist::wire::LEAF.iter()).map(|n| (*n, shard.pool_for(n))).collect(),
+            None => Vec::new(),
+        };
+        let all = HANDLERS
+            .iter()
+            .map(|n| (*n, pool))
+            .chain(WAIT_HANDLERS.iter().map(|n| (*n, &wait_pool)))
+            .chain(shard_pools.iter().map(|(n, p)| (*n, p)));
         for (name, pool) in all {
             let weak = Arc::downgrade(self);
             self.engine
@@ -263,7 +307,16 @@ impl Inner {
     }
 
     fn handle(&self, name: &str, payload: &[u8]) -> Vec<u8> {
-        match self.dispatch(name, payload) {
+        let outcome = match &self.shard {
+            Some(shard) if dist::wire::ROUTED.contains(&name) || dist::wire::LEAF.contains(&name) => {
+                shard.serve(self, name, payload)
+            }
+            Some(shard) if name != protocol::CHECK => {
+                self.database().and_then(|_| shard.route(self, name, payload, &Route::default()))
+            }
+            _ => self.dispatch(name, payload, false),
+        };
+        match outcome {
             Ok(bytes) => bytes,
             Err(e) => protocol::error(&e),
         }
@@ -276,7 +329,9 @@ impl Inner {
         self.database.as_ref().ok_or_else(|| YokanError::new(code::INVALID_DATABASE, "this provider has no database"))
     }
 
-    fn dispatch<'a>(&self, name: &str, payload: &'a [u8]) -> Result<Vec<u8>> {
+    /// Runs an operation on the local database; `multi` applies the
+    /// multi-put rules to a put of one pair (part of a larger put).
+    fn dispatch<'a>(&self, name: &str, payload: &'a [u8], multi: bool) -> Result<Vec<u8>> {
         let mut r = Reader::new(payload);
         let mode = r.i32()?;
         if name == protocol::CHECK {
@@ -320,7 +375,7 @@ impl Inner {
                     pairs.push((k, v));
                 }
                 r.end()?;
-                let written = backend.put(&pairs, mode)?;
+                let written = backend.put(&pairs, mode, n == 1 && !multi)?;
                 if mode & mode::NOTIFY != 0 && written.iter().any(|w| *w) {
                     db.watcher.notify();
                 }
@@ -394,23 +449,7 @@ impl Inner {
                     with_values,
                 };
                 let items = backend.list(&query)?;
-                let strip = mode & mode::NO_PREFIX != 0;
-                let ignore = mode & mode::IGNORE_KEYS != 0;
-                let keep_last = mode & mode::KEEP_LAST == mode::KEEP_LAST;
-                let n = items.len();
-                Ok(ok(|w| {
-                    w.u32(n as u32);
-                    for (i, (k, v)) in items.iter().enumerate() {
-                        let key: &[u8] = if ignore && !(keep_last && i + 1 == n) {
-                            &[]
-                        } else if strip {
-                            query.filter.strip(k)
-                        } else {
-                            k
-                        };
-                        w.bytes(key).bytes(v);
-                    }
-                }))
+                Ok(dist::list_reply(&items, mode, &query.filter))
             }
             other => Err(YokanError::unsupported(format!("unknown Yokan operation {other}"))),
         }
@@ -428,6 +467,13 @@ impl Inner {
     }
 
     fn destroy(&self) {
+        if self.destroyed.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        // A shard hands its keys off while it can still serve them.
+        if let Some(shard) = &self.shard {
+            shard.stop(self, true);
+        }
         if self.destroyed.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
@@ -446,5 +492,15 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.destroy();
+    }
+}
+
+impl LocalDb for Inner {
+    fn run(&self, op: &str, payload: &[u8], multi: bool) -> Result<Vec<u8>> {
+        self.dispatch(op, payload, multi)
+    }
+
+    fn backend(&self) -> Result<&dyn Backend> {
+        Ok(self.database()?.backend.as_ref())
     }
 }

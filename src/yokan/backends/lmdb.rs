@@ -150,9 +150,8 @@ impl Backend for LmdbBackend {
         keys.iter().map(|k| self.db.get(&rtxn, k).map(|v| v.map(|v| v.len() as u64)).map_err(mdb_error)).collect()
     }
 
-    fn put(&self, pairs: &[(&[u8], &[u8])], mode: i32) -> Result<Vec<bool>> {
+    fn put(&self, pairs: &[(&[u8], &[u8])], mode: i32, single: bool) -> Result<Vec<bool>> {
         check_keys(pairs.iter().map(|(k, _)| *k))?;
-        let single = pairs.len() == 1;
         let mut wtxn = self.env.write_txn().map_err(mdb_error)?;
         let mut written = Vec::with_capacity(pairs.len());
         for (k, v) in pairs {

@@ -137,6 +137,13 @@ impl Backend for MemoryBackend {
         Ok(self.store.read().len() as u64)
     }
 
+    fn keys(&self) -> Result<Vec<Vec<u8>>> {
+        Ok(match &*self.store.read() {
+            Store::Ordered(m) => m.keys().cloned().collect(),
+            Store::Hashed(m) => m.keys().cloned().collect(),
+        })
+    }
+
     fn exists(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
         let s = self.store.read();
         Ok(keys.iter().map(|k| s.get(k).is_some()).collect())
@@ -147,8 +154,7 @@ impl Backend for MemoryBackend {
         Ok(keys.iter().map(|k| s.get(k).map(|v| v.len() as u64)).collect())
     }
 
-    fn put(&self, pairs: &[(&[u8], &[u8])], mode: i32) -> Result<Vec<bool>> {
-        let single = pairs.len() == 1;
+    fn put(&self, pairs: &[(&[u8], &[u8])], mode: i32, single: bool) -> Result<Vec<bool>> {
         let mut s = self.store.write();
         let mut written = Vec::with_capacity(pairs.len());
         for (k, v) in pairs {

@@ -1,0 +1,328 @@
+//! A distributed Yokan database: every Yokan provider that depends on a
+//! Flock group is one shard of one database spread over the group.
+//!
+//! * `placement`: which members own a key (rendezvous hashing over the view).
+//! * `route`: a client operation at any member, split by primary owner and
+//!   forwarded; the primary applies it and copies it to the other owners.
+//! * `rebalance`: when the view changes, keys move to their new owners and
+//!   replicas of a dead member's keys are re-made; a leaving member hands
+//!   its keys off.
+//! * `wire`: the RPCs between shards.
+//!
+//! A member's shard is found from the view: the member's address and the
+//! same Yokan provider id as ours (the tutorial gives every member provider
+//! 42). The consistency model is written down in `docs/distributed-yokan.md`.
+
+pub mod placement;
+mod rebalance;
+mod route;
+pub(crate) use route::list_reply;
+pub mod wire;
+
+use super::backend::Backend;
+use super::error::{code, Result, YokanError};
+use crate::fabric::{reachability, Protocol};
+use crate::flock::protocol::Update;
+use crate::flock::provider::{Provider as FlockProvider, UpdateCallbacks};
+use crate::rpc::pool::Xstream;
+use crate::rpc::{Engine, Pool, RpcError};
+use parking_lot::{Mutex, MutexGuard, RwLock};
+use placement::Placement;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// How long after a view change a key missing at its owner is also looked
+/// for at the owners of the previous view (the move may not be finished).
+const MOVE_WINDOW: Duration = Duration::from_secs(30);
+/// How long a member that did not answer is routed around before it is
+/// tried again.
+const SUSPECT_TTL: Duration = Duration::from_secs(5);
+/// Timeout of the calls between shards.
+const SHARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a call to an shm peer checks that the peer still lives.
+const LIVENESS_CHECK: Duration = Duration::from_millis(250);
+/// How long a tcp liveness probe waits for the connection.
+const PROBE_PATIENCE: Duration = Duration::from_millis(100);
+/// Re-routes allowed for one request (each follows a newer view).
+const MAX_HOPS: u8 = 3;
+/// Per-key locks at a primary (a write and its copies are one step).
+const STRIPES: usize = 64;
+/// Threads serving routed internal requests, and leaf ones.
+const ROUTING_STREAMS: usize = 4;
+const LEAF_STREAMS: usize = 2;
+
+/// What a shard needs from the provider that holds it.
+pub(crate) trait LocalDb: Send + Sync {
+    /// Runs a plain Yokan operation (client payload, mode first) on the
+    /// local database only; `multi` applies the multi-put rules to a put of
+    /// one pair. Answers the encoded reply body (success) or the error.
+    fn run(&self, op: &str, payload: &[u8], multi: bool) -> Result<Vec<u8>>;
+    fn backend(&self) -> Result<&dyn Backend>;
+}
+
+/// The replication factor from a provider config (`"replication": N`).
+pub fn replication_from_config(value: Option<&serde_json::Value>) -> Result<usize> {
+    match value {
+        None => Ok(1),
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=64).contains(&n) => Ok(n as usize),
+            _ => Err(YokanError::config(format!("\"replication\" must be an integer from 1 to 64 (got {v})"))),
+        },
+    }
+}
+
+/// The views a shard routes by.
+struct Views {
+    current: Placement,
+    /// The view before the last change, while keys may still be moving.
+    previous: Option<Placement>,
+    changed_at: Instant,
+}
+
+pub struct Shard {
+    engine: Engine,
+    provider_id: u16,
+    /// Our address as the group's view lists it.
+    me: String,
+    replication: usize,
+    group: FlockProvider,
+    views: RwLock<Views>,
+    stripes: Vec<Mutex<()>>,
+    suspects: Mutex<HashMap<String, Instant>>,
+    rebalancer: rebalance::Rebalancer,
+    streams: Mutex<Vec<Xstream>>,
+    routing_pool: Arc<Pool>,
+    leaf_pool: Arc<Pool>,
+}
+
+/// Forwards the group's membership changes to the rebalancer.
+struct OnChange(Weak<Shard>);
+
+impl UpdateCallbacks for OnChange {
+    fn membership(&self, _update: Update, _address: &str, _provider_id: u16) {
+        if let Some(shard) = self.0.upgrade() {
+            shard.rebalancer.kick();
+        }
+    }
+    fn metadata(&self, _key: &str, _value: &str) {}
+}
+
+impl Shard {
+    /// A shard of the database spread over `group`'s members.
+    pub fn new(engine: &Engine, provider_id: u16, replication: usize, group: FlockProvider) -> Result<Arc<Shard>> {
+        let me = group.public_address().to_string();
+        let view = placement_of(&group);
+        if !view.is_empty() && !view.contains(&me) {
+            crate::warning!("yokan provider {provider_id}: this member ({me}) is not in its group's view yet");
+        }
+        let shard = Arc::new(Shard {
+            engine: engine.clone(),
+            provider_id,
+            me,
+            replication,
+            group,
+            views: RwLock::new(Views { current: view, previous: None, changed_at: Instant::now() }),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            suspects: Mutex::new(HashMap::new()),
+            rebalancer: rebalance::Rebalancer::default(),
+            streams: Mutex::new(Vec::new()),
+            routing_pool: Pool::new("yokan-route"),
+            leaf_pool: Pool::new("yokan-leaf"),
+        });
+        let mut streams = Vec::new();
+        let pools = [(&shard.routing_pool, ROUTING_STREAMS, "route"), (&shard.leaf_pool, LEAF_STREAMS, "leaf")];
+        for (pool, n, tag) in pools {
+            for i in 0..n {
+                let x = Xstream::spawn(&format!("yokan-{tag}-{provider_id}-{i}"), vec![pool.clone()])
+                    .map_err(|e| YokanError::new(code::OTHER, format!("cannot start a thread: {e}")))?;
+                streams.push(x);
+            }
+        }
+        *shard.streams.lock() = streams;
+        Ok(shard)
+    }
+
+    /// Starts following the group (membership callbacks, rebalancing).
+    pub(crate) fn start(self: &Arc<Self>, local: Weak<dyn LocalDb>) -> Result<()> {
+        self.group.add_update_callbacks(self.callback_context(), Arc::new(OnChange(Arc::downgrade(self))));
+        self.rebalancer.start(Arc::downgrade(self), local)
+    }
+
+    fn callback_context(&self) -> usize {
+        self as *const Shard as usize
+    }
+
+    /// The pool an internal RPC runs on.
+    pub fn pool_for(&self, rpc: &str) -> Arc<Pool> {
+        if wire::ROUTED.contains(&rpc) {
+            self.routing_pool.clone()
+        } else {
+            self.leaf_pool.clone()
+        }
+    }
+
+    pub fn replication(&self) -> usize {
+        self.replication
+    }
+
+    /// Stops following the group. With `hand_off`, first gives every key
+    /// to its owners in the view without us (a graceful leave).
+    pub(crate) fn stop(&self, local: &dyn LocalDb, hand_off: bool) {
+        self.group.remove_update_callbacks(self.callback_context());
+        self.rebalancer.stop();
+        if hand_off {
+            let current = self.views.read().current.clone();
+            if current.len() > 1 && current.contains(&self.me) {
+                let without = current.without(&self.me);
+                if let Err(e) = rebalance::transfer(self, local, &current, &without) {
+                    crate::warning!("yokan provider {}: handing keys off before leaving: {e}", self.provider_id);
+                }
+            }
+        }
+        let streams = std::mem::take(&mut *self.streams.lock());
+        drop(streams);
+    }
+
+    // ---- views and owners ------------------------------------------------
+
+    /// Reads the group's view; true if it changed (the old one is kept as
+    /// `previous` while keys move).
+    fn refresh_view(&self) -> Option<(Placement, Placement)> {
+        let fresh = placement_of(&self.group);
+        let mut v = self.views.write();
+        if fresh == v.current || fresh.is_empty() {
+            return None;
+        }
+        let old = std::mem::replace(&mut v.current, fresh.clone());
+        v.previous = Some(old.clone());
+        v.changed_at = Instant::now();
+        Some((old, fresh))
+    }
+
+    fn current(&self) -> Placement {
+        self.views.read().current.clone()
+    }
+
+    /// The previous view, if the last change is recent enough that keys
+    /// may still be on their way.
+    fn moving_from(&self) -> Option<Placement> {
+        let v = self.views.read();
+        v.previous.clone().filter(|_| v.changed_at.elapsed() < MOVE_WINDOW)
+    }
+
+    /// The owners of `key` in `view`, routing around `skip`.
+    fn owners<'a>(&self, view: &'a Placement, key: &[u8], skip: &[String]) -> Vec<&'a str> {
+        view.ranked(key).into_iter().filter(|m| !skip.iter().any(|s| s == m)).take(self.replication).collect()
+    }
+
+    fn suspects(&self) -> Vec<String> {
+        let mut s = self.suspects.lock();
+        s.retain(|_, since| since.elapsed() < SUSPECT_TTL);
+        s.keys().cloned().collect()
+    }
+
+    fn suspect(&self, member: &str) {
+        self.suspects.lock().insert(member.to_string(), Instant::now());
+    }
+
+    /// Locks the stripes of `keys` (in order: no deadlock between writers).
+    fn lock_keys(&self, keys: &[&[u8]]) -> Vec<MutexGuard<'_, ()>> {
+        let mut idx: Vec<usize> =
+            keys.iter().map(|k| (crate::fnv::fnv1a64(k.iter().copied()) % STRIPES as u64) as usize).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter().map(|i| self.stripes[i].lock()).collect()
+    }
+
+    // ---- calls to other shards ---------------------------------------------
+
+    /// Calls `rpc` on `member`'s shard. A member that is certainly gone
+    /// (or whose shard is) becomes a suspect.
+    fn call(&self, member: &str, rpc: &str, payload: Vec<u8>) -> std::result::Result<Vec<u8>, ShardCallError> {
+        let addr = self.engine.lookup(member).map_err(|e| ShardCallError::Failed(e.to_string()))?;
+        let deadline = Instant::now() + SHARD_TIMEOUT;
+        let outcome = self.engine.call_async(&addr, rpc, self.provider_id, payload, SHARD_TIMEOUT).and_then(|pending| {
+            // A process that dies mid-call never answers, and nothing may
+            // tell us before the timeout (over shm nothing does; over tcp
+            // an idle connection does not notice): while waiting, check
+            // now and then that it lives.
+            let every = if addr.protocol() == Protocol::Sm { LIVENESS_CHECK } else { LIVENESS_CHECK * 4 };
+            loop {
+                match pending.wait_until(Instant::now() + every) {
+                    Some(answer) => return answer,
+                    None if Instant::now() + every >= deadline => break,
+                    None => {}
+                }
+                if let Some(why) = reachability::certainly_unreachable(addr.protocol(), addr.name(), PROBE_PATIENCE) {
+                    return Err(RpcError::Unreachable { addr: member.to_string(), message: why });
+                }
+            }
+            pending.wait()
+        });
+        match outcome {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.callee_gone() => {
+                self.suspect(member);
+                Err(ShardCallError::Gone(e.to_string()))
+            }
+            Err(e) => Err(ShardCallError::Failed(e.to_string())),
+        }
+    }
+}
+
+/// Why a call to another shard failed.
+#[derive(Debug)]
+enum ShardCallError {
+    /// The member (or its shard) is gone: route around it.
+    Gone(String),
+    /// Anything else (a timeout of a live member, a refused request).
+    Failed(String),
+}
+
+impl ShardCallError {
+    fn into_yokan(self, member: &str) -> YokanError {
+        match self {
+            ShardCallError::Gone(m) | ShardCallError::Failed(m) => {
+                YokanError::new(code::FROM_MERCURY, format!("shard at {member} did not answer: {m}"))
+            }
+        }
+    }
+}
+
+fn placement_of(group: &FlockProvider) -> Placement {
+    Placement::new(group.view().members().iter().map(|m| m.address.clone()))
+}
+
+/// How many keys `member`'s shard holds, its own and its replicas (it
+/// counts the keys it would own if every one of `others` were gone). For
+/// tests and diagnostics.
+pub fn stored_keys(engine: &Engine, member: &str, provider_id: u16, others: &[String]) -> Result<u64> {
+    let mut w = crate::rpc::codec::Writer::new();
+    wire::encode_strings(&mut w, others);
+    let addr = engine.lookup(member).map_err(|e| YokanError::args(e.to_string()))?;
+    let reply = engine
+        .call(&addr, wire::COUNT, provider_id, w.finish(), SHARD_TIMEOUT)
+        .map_err(|e| YokanError::new(code::FROM_MERCURY, e.to_string()))?;
+    super::protocol::decode_reply(&reply)?.u64().map_err(super::protocol::bad_reply)
+}
+
+/// The keys `member`'s shard holds (its own and its replicas), in order.
+/// For tests and diagnostics.
+pub fn stored_key_list(engine: &Engine, member: &str, provider_id: u16) -> Result<Vec<Vec<u8>>> {
+    let mut w = crate::rpc::codec::Writer::new();
+    w.i32(0).bytes(&[]).bytes(&[]).u64(u64::MAX).bool(false);
+    let addr = engine.lookup(member).map_err(|e| YokanError::args(e.to_string()))?;
+    let reply = engine
+        .call(&addr, wire::LIST, provider_id, w.finish(), SHARD_TIMEOUT)
+        .map_err(|e| YokanError::new(code::FROM_MERCURY, e.to_string()))?;
+    let mut r = super::protocol::decode_reply(&reply)?;
+    let n = r.count(8).map_err(super::protocol::bad_reply)?;
+    (0..n)
+        .map(|_| {
+            let k = r.bytes().map_err(super::protocol::bad_reply)?.to_vec();
+            r.bytes().map_err(super::protocol::bad_reply)?;
+            Ok(k)
+        })
+        .collect()
+}

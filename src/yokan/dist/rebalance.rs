@@ -1,0 +1,170 @@
+//! Keys follow the group: when the view changes, every shard sends each of
+//! its keys whose owners changed to the owners that did not have it, and
+//! drops the keys it no longer owns once their new owners hold them.
+//!
+//! Transfers use [`wire::FILL`] (store where absent), so a move never
+//! overwrites a newer write made under the new view. A shard that could not
+//! reach a new owner keeps the key and tries again (a bounded number of
+//! times, with a growing pause); keys it no longer owns are dropped only
+//! after every new owner has acknowledged them.
+
+use super::placement::Placement;
+use super::wire;
+use super::{LocalDb, Shard, ShardCallError};
+use crate::yokan::error::{code, Result, YokanError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::Weak;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Keys per transfer message (and per local read).
+const BATCH: usize = 512;
+/// Attempts at finishing a transfer before giving up (logged).
+const ATTEMPTS: u32 = 8;
+
+/// The thread that moves keys after a view change.
+#[derive(Default)]
+pub(super) struct Rebalancer {
+    kick: Mutex<Option<Sender<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Rebalancer {
+    pub(super) fn start(&self, shard: Weak<Shard>, local: Weak<dyn LocalDb>) -> Result<()> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let name = format!("yokan-rebalance-{}", shard.upgrade().map_or(0, |s| s.provider_id));
+        let t = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || run(shard, local, rx))
+            .map_err(|e| YokanError::new(code::OTHER, format!("cannot start the rebalancing thread: {e}")))?;
+        *self.kick.lock() = Some(tx);
+        *self.thread.lock() = Some(t);
+        Ok(())
+    }
+
+    /// Asks the thread to look at the view again.
+    pub(super) fn kick(&self) {
+        if let Some(tx) = self.kick.lock().as_ref() {
+            // A full channel already holds a kick: nothing is lost.
+            let _ = tx.try_send(());
+        }
+    }
+
+    /// Stops the thread (it finishes the batch it is sending).
+    pub(super) fn stop(&self) {
+        drop(self.kick.lock().take());
+        if let Some(t) = self.thread.lock().take() {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// A transfer to finish: from which view to which, attempts so far, and
+/// the pause before the next.
+type Pending = (Placement, Placement, u32, Duration);
+
+fn run(shard: Weak<Shard>, local: Weak<dyn LocalDb>, rx: Receiver<()>) {
+    let mut retry: Option<Pending> = None;
+    loop {
+        // Blocks until the group changes (or, with a transfer to finish,
+        // until its pause is over); the shard stopping drops the sender.
+        let woke = match &retry {
+            None => rx.recv().is_ok(),
+            Some((_, _, _, pause)) => !matches!(rx.recv_timeout(*pause), Err(RecvTimeoutError::Disconnected)),
+        };
+        if !woke {
+            return;
+        }
+        let (Some(s), Some(l)) = (shard.upgrade(), local.upgrade()) else { return };
+        let job = match s.refresh_view() {
+            // A newer view supersedes an unfinished transfer: move from the
+            // view that transfer started at (sending twice is harmless).
+            Some((old, new)) => Some((retry.take().map_or(old, |r| r.0), new, 1, Duration::from_millis(100))),
+            None => retry.take().map(|(o, n, a, p)| (o, n, a + 1, p * 2)),
+        };
+        let Some((old, new, attempt, pause)) = job else { continue };
+        crate::debug!(
+            "yokan provider {}: moving keys ({} -> {} members, attempt {attempt})",
+            s.provider_id,
+            old.len(),
+            new.len()
+        );
+        match transfer(&s, l.as_ref(), &old, &new) {
+            Ok(()) => {}
+            Err(e) if attempt >= ATTEMPTS => {
+                crate::error!("yokan provider {}: keys could not be moved after {attempt} attempts: {e}", s.provider_id)
+            }
+            Err(e) => {
+                crate::debug!("yokan provider {}: moving keys: {e}; trying again", s.provider_id);
+                retry = Some((old, new, attempt, pause));
+            }
+        }
+    }
+}
+
+/// Moves the local keys whose owners differ between `old` and `new`.
+pub(super) fn transfer(shard: &Shard, local: &dyn LocalDb, old: &Placement, new: &Placement) -> Result<()> {
+    let backend = local.backend()?;
+    let r = shard.replication;
+    let keys = backend.keys()?;
+    let mut failures = 0usize;
+    let mut last_error = String::new();
+    for chunk in keys.chunks(BATCH) {
+        // Per destination, the keys it must receive; and the keys we drop.
+        let mut sends: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut leaving: Vec<usize> = Vec::new();
+        for (i, key) in chunk.iter().enumerate() {
+            let was = old.owners(key, r);
+            let now = new.owners(key, r);
+            if was == now {
+                continue;
+            }
+            for m in &now {
+                if *m != shard.me && !was.contains(m) {
+                    sends.entry(m.to_string()).or_default().push(i);
+                }
+            }
+            if !now.contains(&shard.me.as_str()) {
+                leaving.push(i);
+            }
+        }
+        if sends.is_empty() && leaving.is_empty() {
+            continue;
+        }
+        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+        let values = backend.get(&refs, false)?;
+        let mut failed = vec![false; chunk.len()];
+        for (member, idx) in &sends {
+            let pairs: Vec<(Vec<u8>, Vec<u8>)> =
+                idx.iter().filter_map(|&i| values[i].as_ref().map(|v| (chunk[i].clone(), v.clone()))).collect();
+            if pairs.is_empty() {
+                continue;
+            }
+            let outcome = shard.call(member, wire::FILL, wire::encode_pairs(&pairs));
+            let acknowledged = match outcome {
+                Ok(reply) => crate::yokan::protocol::decode_reply(&reply).map(|_| ()).map_err(|e| e.to_string()),
+                Err(ShardCallError::Gone(m)) | Err(ShardCallError::Failed(m)) => Err(m),
+            };
+            if let Err(m) = acknowledged {
+                failures += idx.len();
+                last_error = format!("{member}: {m}");
+                for &i in idx {
+                    failed[i] = true;
+                }
+            }
+        }
+        let drop_now: Vec<&[u8]> = leaving.iter().filter(|&&i| !failed[i]).map(|&i| chunk[i].as_slice()).collect();
+        if !drop_now.is_empty() {
+            let _locked = shard.lock_keys(&drop_now);
+            backend.erase(&drop_now)?;
+        }
+    }
+    if failures > 0 {
+        return Err(YokanError::new(code::FROM_MERCURY, format!("{failures} keys not moved yet (last: {last_error})")));
+    }
+    Ok(())
+}

@@ -1,0 +1,338 @@
+//! A distributed Yokan database over a `centralized` Flock group of real
+//! `bedrock` daemons (started one by one: an MPI launcher would end the
+//! whole job when one rank dies), replication 2: any member serves any key,
+//! a SIGKILLed member loses nothing and its copies are re-made, a joining
+//! member takes a share, a leaving member hands its keys off. Both
+//! transports.
+
+mod common;
+
+use common::{scratch_dir, MULTIPROCESS};
+use mochi::rpc::{Engine, InitOverrides, Mode};
+use mochi::yokan::client::{Client, Database, Opts};
+use mochi::yokan::dist::stored_keys;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BEDROCK: &str = env!("CARGO_BIN_EXE_bedrock");
+const PROVIDER: u16 = 42;
+const REPLICATION: u64 = 2;
+
+struct Member {
+    child: Child,
+    address: String,
+}
+
+struct Group {
+    dir: PathBuf,
+    proto: String,
+    members: Vec<Option<Member>>,
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        for m in self.members.iter_mut().flatten() {
+            let _ = m.child.kill();
+            let _ = m.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn config(group_file: &Path) -> String {
+    format!(
+        r#"{{"libraries": ["libflock-bedrock-module.so", "libyokan-bedrock-module.so"],
+            "providers": [
+              {{"name": "service_group", "type": "flock", "provider_id": 1,
+                "config": {{"bootstrap": ["join", "self"], "file": "{}",
+                  "group": {{"type": "centralized",
+                    "config": {{"ping_timeout_ms": 400, "ping_interval_ms": [800, 1000], "ping_max_num_timeouts": 2}}}}}}}},
+              {{"name": "kv_store", "type": "yokan", "provider_id": {PROVIDER},
+                "config": {{"database": {{"type": "map"}}, "replication": {REPLICATION}}},
+                "dependencies": {{"group": "service_group"}}}}]}}"#,
+        group_file.display()
+    )
+}
+
+impl Group {
+    fn new(proto: &str, tag: &str) -> Group {
+        // The daemon loads the libmochi.so beside it, which `cargo test`
+        // does not rebuild (scripts/test-all.sh runs `cargo build` first).
+        let lib = Path::new(BEDROCK).with_file_name("libmochi.so");
+        let age = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let test_binary = std::env::current_exe().unwrap();
+        assert!(
+            age(&lib).is_some_and(|l| age(&test_binary).is_some_and(|t| l + Duration::from_secs(600) >= t)),
+            "{} is missing or older than this test: run `cargo build --release` first",
+            lib.display()
+        );
+        Group { dir: scratch_dir(tag), proto: proto.to_string(), members: Vec::new() }
+    }
+
+    fn group_file(&self) -> PathBuf {
+        self.dir.join("group.flock")
+    }
+
+    /// Starts one more daemon and waits until the group file lists it.
+    fn spawn(&mut self) -> usize {
+        let i = self.members.len();
+        let cfg = self.dir.join(format!("m{i}.json"));
+        std::fs::write(&cfg, config(&self.group_file())).unwrap();
+        let out = self.dir.join(format!("m{i}.out.json"));
+        let log = std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap();
+        let child = Command::new(BEDROCK)
+            .arg(&self.proto)
+            .args(["-v", if std::env::var_os("YOKAN_DIST_DEBUG").is_some() { "debug" } else { "info" }])
+            .arg("-c")
+            .arg(&cfg)
+            .arg("-o")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start bedrock");
+        let start = Instant::now();
+        let address = loop {
+            if let Ok(text) = std::fs::read_to_string(&out) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                    break v["margo"]["mercury"]["address"].as_str().unwrap().to_string();
+                }
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "member {i} did not start: {}", self.log(i));
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.members.push(Some(Member { child, address: address.clone() }));
+        self.wait_listed(&address, true);
+        i
+    }
+
+    fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.join(format!("m{i}.log"))).unwrap_or_default()
+    }
+
+    fn logs(&self) -> String {
+        (0..self.members.len()).map(|i| format!("member {i}:\n{}", self.log(i))).collect::<Vec<_>>().join("\n")
+    }
+
+    fn listed(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.group_file()).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        v["members"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|m| m["address"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+
+    fn wait_listed(&self, address: &str, present: bool) {
+        let start = Instant::now();
+        while self.listed().iter().any(|a| a == address) != present {
+            assert!(start.elapsed() < Duration::from_secs(30), "{address} listed={present} not reached: {:?}", self.listed());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn address(&self, i: usize) -> String {
+        self.members[i].as_ref().unwrap().address.clone()
+    }
+
+    fn live(&self) -> Vec<String> {
+        self.members.iter().flatten().map(|m| m.address.clone()).collect()
+    }
+
+    fn kill(&mut self, i: usize) -> String {
+        let mut m = self.members[i].take().unwrap();
+        m.child.kill().unwrap();
+        m.child.wait().unwrap();
+        m.address
+    }
+
+    /// Asks member `i` to leave gracefully (SIGTERM: the daemon finalizes).
+    fn leave(&mut self, i: usize) -> String {
+        let mut m = self.members[i].take().unwrap();
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(m.child.id() as i32, libc::SIGTERM) };
+        let status = m.child.wait().unwrap();
+        assert!(status.success(), "member {i} did not stop cleanly: {status:?}\n{}", self.log(i));
+        m.address
+    }
+
+    /// Keys stored at every live member, replicas included.
+    fn stored(&self, client: &Engine) -> Vec<u64> {
+        let live = self.live();
+        live.iter()
+            .map(|m| {
+                let others: Vec<String> = live.iter().filter(|o| *o != m).cloned().collect();
+                stored_keys(client, m, PROVIDER, &others).unwrap_or(u64::MAX / 8)
+            })
+            .collect()
+    }
+}
+
+fn db(client: &Client, address: &str) -> Database {
+    let addr = client.engine().lookup(address).unwrap();
+    client.database(&addr, PROVIDER, true).unwrap()
+}
+
+fn key(i: usize) -> Vec<u8> {
+    format!("key-{i:06}").into_bytes()
+}
+
+fn value(i: usize) -> Vec<u8> {
+    format!("value-{i}-{}", "x".repeat(i % 40)).into_bytes()
+}
+
+fn put_range(db: &Database, range: std::ops::Range<usize>) {
+    let keys: Vec<Vec<u8>> = range.clone().map(key).collect();
+    let values: Vec<Vec<u8>> = range.map(value).collect();
+    for (ks, vs) in keys.chunks(100).zip(values.chunks(100)) {
+        let pairs: Vec<(&[u8], &[u8])> = ks.iter().zip(vs).map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+        db.put(Opts::default(), &pairs).unwrap();
+    }
+}
+
+/// How many of the keys in `range` read back right through `db`.
+fn readable(db: &Database, range: std::ops::Range<usize>) -> usize {
+    let keys: Vec<Vec<u8>> = range.clone().map(key).collect();
+    let mut good = 0;
+    for (chunk, start) in keys.chunks(200).zip((range.start..).step_by(200)) {
+        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+        if let Ok(values) = db.get(Opts::default(), &refs) {
+            good += values.iter().enumerate().filter(|(j, v)| v.as_deref() == Some(value(start + j).as_slice())).count();
+        }
+    }
+    good
+}
+
+fn eventually(what: &str, bound: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < bound, "timed out after {bound:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    start.elapsed()
+}
+
+/// Waits until the live members hold `total` copies in all.
+fn wait_total(g: &Group, engine: &Engine, total: u64, what: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        let stored = g.stored(engine);
+        if stored.iter().sum::<u64>() == total {
+            return start.elapsed();
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let mut copies: std::collections::BTreeMap<Vec<u8>, Vec<usize>> = Default::default();
+            for (i, m) in g.live().iter().enumerate() {
+                for k in mochi::yokan::dist::stored_key_list(engine, m, PROVIDER).unwrap() {
+                    copies.entry(k).or_default().push(i);
+                }
+            }
+            let odd: Vec<String> = copies
+                .iter()
+                .filter(|(_, v)| v.len() != REPLICATION as usize)
+                .take(40)
+                .map(|(k, v)| {
+                    let view = mochi::yokan::dist::placement::Placement::new(g.live());
+                    let owners: Vec<usize> = view
+                        .owners(k, REPLICATION as usize)
+                        .iter()
+                        .map(|o| g.live().iter().position(|a| a == o).unwrap())
+                        .collect();
+                    format!("{}@{v:?}/owners{owners:?}", String::from_utf8_lossy(k))
+                })
+                .collect();
+            panic!("{what}: stored {stored:?}, want {total} in all; keys with another number of copies: {odd:?}\n{}", g.logs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn scenario(proto: &str, keys: usize) {
+    let _serial = MULTIPROCESS.lock();
+    let mut g = Group::new(proto, "yokan-dist");
+    for _ in 0..4 {
+        g.spawn();
+    }
+    let engine = Engine::new(proto, Mode::Client, "", &InitOverrides::default()).unwrap();
+    let client = Client::new(&engine);
+    // Written through member 0, read through member 2, counted through 1.
+    put_range(&db(&client, &g.address(0)), 0..keys);
+    assert_eq!(readable(&db(&client, &g.address(2)), 0..keys), keys);
+    assert_eq!(db(&client, &g.address(1)).count(Opts::default()).unwrap(), keys as u64);
+    let total = keys as u64 * REPLICATION;
+    assert_eq!(g.stored(&engine).iter().sum::<u64>(), total, "every key has {REPLICATION} copies");
+    // A page of the whole group, in key order, through any member.
+    let page = db(&client, &g.address(3)).list(Opts::default(), &key(10), b"key-", 5, true).unwrap();
+    let want: Vec<(Vec<u8>, Vec<u8>)> = (11..16).map(|i| (key(i), value(i))).collect();
+    assert_eq!(page, want);
+
+    // SIGKILL member 3 while a writer keeps writing through member 0.
+    let writing = Arc::new(AtomicBool::new(true));
+    let written = Arc::new(AtomicUsize::new(0));
+    let writer = {
+        let (w, n, a) = (writing.clone(), written.clone(), g.address(0));
+        let client = client.clone();
+        std::thread::spawn(move || {
+            let db = db(&client, &a);
+            let mut i = keys;
+            while w.load(Ordering::Relaxed) {
+                let (k, v) = (key(i), value(i));
+                if db.put(Opts::default(), &[(k.as_slice(), v.as_slice())]).is_ok() {
+                    // Acknowledged writes are contiguous: a failed one is retried.
+                    i += 1;
+                    n.store(i, Ordering::Release);
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let dead = g.kill(3);
+    let reader = db(&client, &g.address(1));
+    let took = eventually("every key readable after the kill", Duration::from_secs(30), || readable(&reader, 0..keys) == keys);
+    eprintln!("{proto}: all {keys} keys readable {took:?} after SIGKILL");
+    g.wait_listed(&dead, false);
+    std::thread::sleep(Duration::from_millis(300));
+    writing.store(false, Ordering::Relaxed);
+    writer.join().unwrap();
+    let n = written.load(Ordering::Acquire);
+    let missing: Vec<usize> = (0..n).filter(|&i| readable(&reader, i..i + 1) == 0).collect();
+    assert!(missing.is_empty(), "{proto}: acknowledged writes lost: {missing:?} of {n}\n{}", g.logs());
+    let total = n as u64 * REPLICATION;
+    let took = wait_total(&g, &engine, total, "replication restored after the kill");
+    eprintln!("{proto}: {REPLICATION} copies of all {n} keys again {took:?} after the member left the view");
+
+    // A fifth member joins and ends up with a share.
+    let joined = g.spawn();
+    let share = |g: &Group| {
+        let live = g.live();
+        let at = live.iter().position(|a| *a == g.address(joined)).unwrap();
+        g.stored(&engine)[at]
+    };
+    eventually("the new member holds a share", Duration::from_secs(30), || {
+        let s = share(&g);
+        s > total / 8 && g.stored(&engine).iter().sum::<u64>() == total
+    });
+    assert_eq!(readable(&db(&client, &g.address(joined)), 0..n), n);
+
+    // A graceful leave loses nothing, even with one copy left elsewhere.
+    g.leave(0);
+    wait_total(&g, &engine, total, "replication restored after a leave");
+    assert_eq!(readable(&db(&client, &g.address(2)), 0..n), n);
+    assert_eq!(db(&client, &g.address(4)).count(Opts::default()).unwrap(), n as u64);
+    drop(client);
+    engine.finalize();
+}
+
+#[test]
+fn kill_join_and_leave_over_shm() {
+    scenario("na+sm", 10_000);
+}
+
+#[test]
+fn kill_join_and_leave_over_tcp() {
+    scenario("ofi+tcp", 3_000);
+}
