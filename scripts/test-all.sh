@@ -76,4 +76,9 @@ for protocol in na+sm ofi+tcp; do
     bash examples-c/tutorial/run.sh build/test-prefix "$protocol"
 done
 
+section "replicated Yokan store over a Flock group: write, SIGKILL a member, read back (installed prefix, Python client), na+sm and ofi+tcp"
+for protocol in na+sm ofi+tcp; do
+    bash examples-c/replicated/run.sh build/test-prefix "$protocol" 1000
+done
+
 echo "sections: ${sections} passed, 0 failed"
