@@ -53,15 +53,19 @@ impl Abi {
     }
 }
 
-/// The MPICH ABI's predefined handles (MPICH's `mpi.h`; fixed by the ABI,
-/// shared by Intel MPI, MVAPICH and Cray MPICH).
-mod mpich_abi {
-    pub const COMM_WORLD: u32 = 0x4400_0000;
-    pub const COMM_NULL: u32 = 0x0400_0000;
-    pub const ERRORS_RETURN: u32 = 0x5400_0001;
-    pub const UINT64_T: u32 = 0x4c00_083e;
-    pub const UINT8_T: u32 = 0x4c00_013b;
+/// A predefined handle as each ABI gives it: the MPICH ABI fixes its value
+/// (MPICH's `mpi.h`, shared by Intel MPI, MVAPICH and Cray MPICH); Open MPI
+/// makes it the address of one of its objects.
+struct Predefined {
+    mpich: u32,
+    open_mpi: &'static str,
 }
+
+const COMM_WORLD: Predefined = Predefined { mpich: 0x4400_0000, open_mpi: "ompi_mpi_comm_world" };
+const COMM_NULL: Predefined = Predefined { mpich: 0x0400_0000, open_mpi: "ompi_mpi_comm_null" };
+const ERRORS_RETURN: Predefined = Predefined { mpich: 0x5400_0001, open_mpi: "ompi_mpi_errors_return" };
+const UINT64_T: Predefined = Predefined { mpich: 0x4c00_083e, open_mpi: "ompi_mpi_uint64_t" };
+const UINT8_T: Predefined = Predefined { mpich: 0x4c00_013b, open_mpi: "ompi_mpi_uint8_t" };
 
 /// `MPI_THREAD_MULTIPLE` (3 in both ABIs).
 pub const THREAD_MULTIPLE: c_int = 3;
@@ -70,6 +74,8 @@ pub const THREAD_MULTIPLE: c_int = 3;
 trait RawHandle: Copy + Send + Sync + 'static {
     fn from_handle(h: Handle) -> Self;
     fn into_handle(self) -> Handle;
+    /// The ABI's value of a predefined handle, looked up in `lib` if need be.
+    fn predefined(lib: &Lib, p: &Predefined) -> Result<Handle, String>;
 }
 
 /// MPICH ABI: an `int`. Only the low 32 bits of a [`Handle`] count (a C
@@ -81,6 +87,9 @@ impl RawHandle for c_int {
     }
     fn into_handle(self) -> Handle {
         Handle(self as u32 as usize)
+    }
+    fn predefined(_: &Lib, p: &Predefined) -> Result<Handle, String> {
+        Ok(Handle(p.mpich as usize))
     }
 }
 
@@ -97,6 +106,9 @@ impl RawHandle for Address {
     }
     fn into_handle(self) -> Handle {
         Handle(self.0)
+    }
+    fn predefined(lib: &Lib, p: &Predefined) -> Result<Handle, String> {
+        object(lib, p.open_mpi)
     }
 }
 
@@ -416,6 +428,32 @@ unsafe fn functions<H: RawHandle>(lib: &Lib) -> Result<Fns<H>, String> {
     }
 }
 
+/// What differs between the ABIs: the functions that take handles, and the
+/// predefined handles.
+struct AbiParts {
+    calls: Box<dyn Calls>,
+    comm_world: Handle,
+    comm_null: Handle,
+    errors_return: Handle,
+    uint64_t: Handle,
+    uint8_t: Handle,
+}
+
+/// # Safety
+/// `lib` must be an MPI library of the ABI whose handle type is `H`.
+unsafe fn abi_parts<H: RawHandle>(lib: &Lib) -> Result<AbiParts, String> {
+    // SAFETY: `lib` is of the ABI of `H` (this function's contract).
+    let calls = Box::new(unsafe { functions::<H>(lib) }?);
+    Ok(AbiParts {
+        calls,
+        comm_world: H::predefined(lib, &COMM_WORLD)?,
+        comm_null: H::predefined(lib, &COMM_NULL)?,
+        errors_return: H::predefined(lib, &ERRORS_RETURN)?,
+        uint64_t: H::predefined(lib, &UINT64_T)?,
+        uint8_t: H::predefined(lib, &UINT8_T)?,
+    })
+}
+
 /// Address of one of Open MPI's predefined objects (the handle itself).
 fn object(lib: &Lib, name: &str) -> Result<Handle, String> {
     let p = address(lib, name);
@@ -451,29 +489,12 @@ fn library_version(lib: &Lib) -> String {
 
 fn resolve(lib: Lib, chosen_by: String) -> Result<Mpi, String> {
     let library = file_of(address(&lib, "MPI_Initialized")).unwrap_or_else(|| "the MPI library".to_owned());
-    let abi = if has(&lib, "ompi_mpi_comm_world") { Abi::OpenMpi } else { Abi::Mpich };
-    let (calls, comm_world, comm_null, errors_return, uint64_t, uint8_t): (Box<dyn Calls>, _, _, _, _, _) = match abi {
-        Abi::Mpich => {
-            let h = |v: u32| Handle(v as usize);
-            (
-                // SAFETY: no Open MPI objects, so an MPICH-ABI library: int handles.
-                Box::new(unsafe { functions::<c_int>(&lib) }?),
-                h(mpich_abi::COMM_WORLD),
-                h(mpich_abi::COMM_NULL),
-                h(mpich_abi::ERRORS_RETURN),
-                h(mpich_abi::UINT64_T),
-                h(mpich_abi::UINT8_T),
-            )
-        }
-        Abi::OpenMpi => (
-            // SAFETY: Open MPI, whose handles are object addresses.
-            Box::new(unsafe { functions::<Address>(&lib) }?),
-            object(&lib, "ompi_mpi_comm_world")?,
-            object(&lib, "ompi_mpi_comm_null")?,
-            object(&lib, "ompi_mpi_errors_return")?,
-            object(&lib, "ompi_mpi_uint64_t")?,
-            object(&lib, "ompi_mpi_uint8_t")?,
-        ),
+    let abi = if has(&lib, COMM_WORLD.open_mpi) { Abi::OpenMpi } else { Abi::Mpich };
+    let AbiParts { calls, comm_world, comm_null, errors_return, uint64_t, uint8_t } = match abi {
+        // SAFETY: no Open MPI objects, so an MPICH-ABI library: int handles.
+        Abi::Mpich => unsafe { abi_parts::<c_int>(&lib) }?,
+        // SAFETY: Open MPI, whose handles are object addresses.
+        Abi::OpenMpi => unsafe { abi_parts::<Address>(&lib) }?,
     };
     // SAFETY: the types of these fields are the C bindings of the functions
     // named, which take no handles (MPI standard).

@@ -7,14 +7,15 @@
 //! alone); `mpi` (every rank of MPI_COMM_WORLD, or `mpi_ranks`); `join`
 //! (+ `address` and `provider_id` of any member, or else through `file`).
 
+use super::args::{config_object, handler_pool, optional};
+use super::component::ProviderComponent;
 use crate::bedrock::error::BedrockError;
-use crate::bedrock::module::{Component, ComponentArgs, DependencyDecl, Module, Resolved};
+use crate::bedrock::module::{Component, ComponentArgs, DependencyDecl, Module};
 use crate::flock::client::{Client, GroupHandle};
 use crate::flock::provider::{Provider, ProviderArgs};
 use crate::flock::{bootstrap, bootstrap_mpi, view_file, GroupView};
 use crate::rpc::Engine;
 use serde_json::Value;
-use std::any::Any;
 use std::path::PathBuf;
 
 type Result<T> = std::result::Result<T, BedrockError>;
@@ -167,27 +168,16 @@ impl Module for FlockModule {
     }
 
     fn dependencies(&self, _args: &ComponentArgs) -> Result<Vec<DependencyDecl>> {
-        Ok(vec![DependencyDecl {
-            name: "pool".into(),
-            type_name: "pool".into(),
-            is_required: false,
-            is_array: false,
-            is_updatable: false,
-        }])
+        Ok(vec![optional("pool", "pool")])
     }
 
     fn create(&self, args: ComponentArgs) -> Result<Box<dyn Component>> {
-        let Value::Object(config) = &args.config else {
-            return Err(bad("JSON provider configuration should be an object"));
-        };
+        let config = config_object(&args)?;
         let methods = parse_bootstrap(config)?;
         if let Some(path) = file_of(config) {
             check_writable(&path)?;
         }
-        let pool = args.dependencies.get("pool").and_then(|d| d.first()).and_then(|d| match &d.target {
-            Resolved::Pool(p) => Some(p.clone()),
-            _ => None,
-        });
+        let pool = handler_pool(&args);
         let text = args.config.to_string();
         let mut last = None;
         for (i, method) in methods.iter().enumerate() {
@@ -204,11 +194,13 @@ impl Module for FlockModule {
             });
             match attempt {
                 Ok(provider) => {
-                    return Ok(Box::new(FlockComponent {
-                        provider,
-                        bootstrap: config.get("bootstrap").cloned(),
-                        mpi_ranks: config.get("mpi_ranks").cloned(),
-                    }))
+                    // How the provider was bootstrapped is reported with its
+                    // config, so the reported config can be deployed again.
+                    let reported = ["bootstrap", "mpi_ranks"]
+                        .into_iter()
+                        .filter_map(|k| Some((k.to_string(), config.get(k)?.clone())))
+                        .collect();
+                    return Ok(Box::new(FlockComponent::reporting(provider, reported)));
                 }
                 Err(e) => {
                     // Expected in a list such as ["join", "mpi"] (the first
@@ -226,44 +218,7 @@ impl Module for FlockModule {
 }
 
 /// A running Flock provider as a Bedrock component.
-pub struct FlockComponent {
-    provider: Provider,
-    bootstrap: Option<Value>,
-    mpi_ranks: Option<Value>,
-}
-
-impl FlockComponent {
-    pub fn provider(&self) -> &Provider {
-        &self.provider
-    }
-}
-
-impl Component for FlockComponent {
-    /// The provider's effective config plus how it was bootstrapped, so the
-    /// reported config can be deployed again.
-    fn config(&self) -> Value {
-        let mut v = self.provider.config_json();
-        if let Value::Object(o) = &mut v {
-            if let Some(b) = &self.bootstrap {
-                o.insert("bootstrap".into(), b.clone());
-            }
-            if let Some(r) = &self.mpi_ranks {
-                o.insert("mpi_ranks".into(), r.clone());
-            }
-        }
-        v
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl Drop for FlockComponent {
-    fn drop(&mut self) {
-        self.provider.destroy();
-    }
-}
+pub type FlockComponent = ProviderComponent<Provider>;
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,7 @@
 //! Modules built into the library: `flock` and `yokan`.
 
+mod args;
+pub mod component;
 pub mod flock;
 pub mod yokan;
 

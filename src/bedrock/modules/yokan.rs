@@ -3,12 +3,12 @@
 //! under `group` or `flock_group` (the names the Flock tutorial uses), which
 //! is resolved and handed to the provider.
 
+use super::args::{config_object, handler_pool, optional};
+use super::component::ProviderComponent;
 use super::flock::FlockComponent;
 use crate::bedrock::error::BedrockError;
 use crate::bedrock::module::{Component, ComponentArgs, DependencyDecl, Module, Resolved};
 use crate::yokan::provider::{GroupRef, Provider, ProviderArgs};
-use serde_json::Value;
-use std::any::Any;
 
 type Result<T> = std::result::Result<T, BedrockError>;
 
@@ -16,10 +16,6 @@ pub struct YokanModule;
 
 /// Dependency names under which a Flock group may be given.
 const GROUP_NAMES: [&str; 2] = ["group", "flock_group"];
-
-fn optional(name: &str, type_name: &str) -> DependencyDecl {
-    DependencyDecl { name: name.into(), type_name: type_name.into(), is_required: false, is_array: false, is_updatable: false }
-}
 
 impl Module for YokanModule {
     fn name(&self) -> &str {
@@ -33,13 +29,8 @@ impl Module for YokanModule {
     }
 
     fn create(&self, args: ComponentArgs) -> Result<Box<dyn Component>> {
-        if !args.config.is_object() {
-            return Err(BedrockError::msg("JSON provider configuration should be an object"));
-        }
-        let pool = args.dependencies.get("pool").and_then(|d| d.first()).and_then(|d| match &d.target {
-            Resolved::Pool(p) => Some(p.clone()),
-            _ => None,
-        });
+        config_object(&args)?;
+        let pool = handler_pool(&args);
         let mut group = None;
         for name in GROUP_NAMES {
             let Some(dep) = args.dependencies.get(name).and_then(|d| d.first()) else { continue };
@@ -64,33 +55,9 @@ impl Module for YokanModule {
         }
         let provider = Provider::register(&args.engine, args.provider_id, &args.config.to_string(), ProviderArgs { pool, group })
             .map_err(|e| BedrockError::msg(format!("[yokan] {e}")))?;
-        Ok(Box::new(YokanComponent { provider }))
+        Ok(Box::new(YokanComponent::new(provider)))
     }
 }
 
 /// A running Yokan provider as a Bedrock component.
-pub struct YokanComponent {
-    provider: Provider,
-}
-
-impl YokanComponent {
-    pub fn provider(&self) -> &Provider {
-        &self.provider
-    }
-}
-
-impl Component for YokanComponent {
-    fn config(&self) -> Value {
-        self.provider.config_json()
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl Drop for YokanComponent {
-    fn drop(&mut self) {
-        self.provider.destroy();
-    }
-}
+pub type YokanComponent = ProviderComponent<Provider>;

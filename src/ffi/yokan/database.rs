@@ -1,8 +1,15 @@
 //! `yokan/database.h`: the key-value operations, with upstream's output
 //! conventions (size sentinels, exists bitfields, packed buffers). Each is
 //! the non-variadic `yk_*_timed` form the header's inline wrappers call.
+//!
+//! The one, `_multi` and `_packed` forms of an operation differ only in how
+//! C passes the keys ([`Items`]) and takes the results back ([`Out`]): each
+//! exported function says which, and hands over to the [`Call`] method that
+//! does the operation.
 #![allow(non_camel_case_types)]
 
+use super::buffers::{array_mut, buffer_mut, bytes, Items, Out, Role};
+pub use super::buffers::{KEY_NOT_FOUND, NO_MORE_KEYS, SIZE_TOO_SMALL};
 use super::client::{ret_err, yk_database_handle, yk_database_handle_t, yk_return_t};
 use crate::ffi::handles::boxed_ref;
 use crate::ffi::hg::ABT_pool;
@@ -12,10 +19,6 @@ use crate::yokan::error::{code, Result, YokanError};
 use crate::yokan::mode;
 use std::ffi::{c_char, c_void, CStr};
 use std::time::Duration;
-
-pub const KEY_NOT_FOUND: usize = usize::MAX;
-pub const SIZE_TOO_SMALL: usize = usize::MAX - 1;
-pub const NO_MORE_KEYS: usize = usize::MAX - 2;
 
 /// `yk_keyvalue_callback_t`.
 pub type yk_keyvalue_callback_t = Option<
@@ -49,107 +52,289 @@ fn opts(mode: i32, timeout_ms: f64) -> Opts {
     Opts { mode, timeout }
 }
 
-/// Runs an operation on a handle: NULL checks, panic boundary, one log line on error.
-fn run(entry: &'static str, dbh: yk_database_handle_t, f: impl FnOnce(&Database) -> Result<()>) -> yk_return_t {
-    guard(entry, code::OTHER, || {
-        // SAFETY: a non-NULL handle comes from yk_database_handle_create
-        // and is live (the C contract).
-        let Some(h) = (unsafe { boxed_ref::<yk_database_handle>(dbh) }) else {
-            return ret_err(entry, YokanError::args("NULL database handle"));
+/// What every operation gets besides its buffers, and its name for the log.
+#[derive(Clone, Copy)]
+struct Call {
+    entry: &'static str,
+    dbh: yk_database_handle_t,
+    mode: i32,
+    timeout_ms: f64,
+}
+
+impl Call {
+    fn new(entry: &'static str, dbh: yk_database_handle_t, mode: i32, timeout_ms: f64) -> Call {
+        Call { entry, dbh, mode, timeout_ms }
+    }
+
+    /// The request's options. Only called inside [`Call::run`]: a timeout
+    /// too large for a `Duration` panics, and the boundary turns that into
+    /// an error code.
+    fn opts(self) -> Opts {
+        opts(self.mode, self.timeout_ms)
+    }
+
+    /// Runs the operation on the handle: NULL check, panic boundary, one log
+    /// line on error.
+    ///
+    /// # Safety
+    /// `dbh` must be NULL or a live handle from `yk_database_handle_create`.
+    unsafe fn run(self, f: impl FnOnce(&Database) -> Result<()>) -> yk_return_t {
+        guard(self.entry, code::OTHER, || {
+            // SAFETY: NULL or a live handle (this function's contract).
+            let Some(h) = (unsafe { boxed_ref::<yk_database_handle>(self.dbh) }) else {
+                return ret_err(self.entry, YokanError::args("NULL database handle"));
+            };
+            match f(&h.db) {
+                Ok(()) => code::SUCCESS,
+                Err(e) => ret_err(self.entry, e),
+            }
+        })
+    }
+
+    /// [`Call::run`] for an operation on keys: with none (a count of 0)
+    /// there is nothing to do and nothing is read; otherwise `op` gets them.
+    ///
+    /// # Safety
+    /// As [`Call::run`]; `keys` as [`Items::read`] requires.
+    unsafe fn on_keys(self, keys: Items, op: impl FnOnce(&Database, &[&[u8]]) -> Result<()>) -> yk_return_t {
+        let op = |db: &Database| {
+            if keys.count() == 0 {
+                return Ok(());
+            }
+            // SAFETY: `keys` holds what it describes (this function's contract).
+            let keys = unsafe { keys.read(Role::Key) }?;
+            op(db, &keys)
         };
-        match f(&h.db) {
-            Ok(()) => code::SUCCESS,
-            Err(e) => ret_err(entry, e),
+        // SAFETY: `dbh` is NULL or live (this function's contract).
+        unsafe { self.run(op) }
+    }
+
+    /// # Safety
+    /// As [`Call::on_keys`]; `values` as [`Items::read`] requires, one per key.
+    unsafe fn put(self, keys: Items, values: Items) -> yk_return_t {
+        let op = |db: &Database, keys: &[&[u8]]| {
+            // SAFETY: `values` holds what it describes (this function's contract).
+            let values = unsafe { values.read(Role::Value) }?;
+            let pairs: Vec<(&[u8], &[u8])> = keys.iter().copied().zip(values).collect();
+            db.put(self.opts(), &pairs)
+        };
+        // SAFETY: `dbh` and `keys` as this function's contract requires.
+        unsafe { self.on_keys(keys, op) }
+    }
+
+    /// # Safety
+    /// As [`Call::on_keys`]; `flags` as [`exists_into`] requires.
+    unsafe fn exists(self, keys: Items, flags: *mut u8) -> yk_return_t {
+        // SAFETY: `flags` as this function's contract requires.
+        let op = |db: &Database, keys: &[&[u8]]| unsafe { exists_into(db, self.opts(), keys, flags) };
+        // SAFETY: `dbh` and `keys` as this function's contract requires.
+        unsafe { self.on_keys(keys, op) }
+    }
+
+    /// # Safety
+    /// As [`Call::on_keys`]; `vsizes` as [`length_into`] requires.
+    unsafe fn length(self, keys: Items, vsizes: *mut usize) -> yk_return_t {
+        // SAFETY: `vsizes` as this function's contract requires.
+        let op = |db: &Database, keys: &[&[u8]]| unsafe { length_into(db, self.opts(), keys, vsizes) };
+        // SAFETY: `dbh` and `keys` as this function's contract requires.
+        unsafe { self.on_keys(keys, op) }
+    }
+
+    /// The values of `keys` into the output `out` makes once the keys are read.
+    ///
+    /// # Safety
+    /// As [`Call::on_keys`]; `out` makes an output with room for one size per key.
+    unsafe fn get<'a>(self, keys: Items, out: impl FnOnce() -> Result<Out<'a>>) -> yk_return_t {
+        let op = |db: &Database, keys: &[&[u8]]| {
+            let mut out = out()?;
+            let got = db.get(self.opts(), keys)?;
+            for (i, v) in got.iter().enumerate() {
+                out.put(i, v.as_deref())?;
+            }
+            Ok(())
+        };
+        // SAFETY: `dbh` and `keys` as this function's contract requires.
+        unsafe { self.on_keys(keys, op) }
+    }
+
+    /// # Safety
+    /// As [`Call::on_keys`]; `cb` and `uargs` as [`fetch_keys`] requires;
+    /// `options` NULL or valid.
+    unsafe fn fetch(
+        self,
+        keys: Items,
+        cb: yk_keyvalue_callback_t,
+        uargs: *mut c_void,
+        options: *const yk_fetch_options,
+    ) -> yk_return_t {
+        let op = |db: &Database, keys: &[&[u8]]| {
+            // SAFETY: `options` is NULL or valid options (this function's contract).
+            let batch = unsafe { options.as_ref() }.map(|o| o.batch_size as usize).unwrap_or(0);
+            // SAFETY: `cb` and `uargs` as this function's contract requires.
+            unsafe { fetch_keys(db, self.opts(), keys, cb, uargs, batch) }
+        };
+        // SAFETY: `dbh` and `keys` as this function's contract requires.
+        unsafe { self.on_keys(keys, op) }
+    }
+
+    /// # Safety
+    /// As [`Call::on_keys`].
+    unsafe fn erase(self, keys: Items) -> yk_return_t {
+        let op = |db: &Database, keys: &[&[u8]]| db.erase(self.opts(), keys);
+        // SAFETY: `dbh` and `keys` as this function's contract requires.
+        unsafe { self.on_keys(keys, op) }
+    }
+
+    /// A listing written slot by slot into the key output (and the value
+    /// output, when there is one) that `outputs` makes; slots past the last
+    /// item say `NO_MORE_KEYS`. With a count of 0 there is nothing to do;
+    /// the outputs are made (and checked) before the database is asked.
+    ///
+    /// # Safety
+    /// As [`Call::run`]; `listing` as [`Listing::read`] requires; `outputs`
+    /// makes outputs with room for `listing.count` sizes.
+    unsafe fn list<'a>(self, listing: Listing, outputs: impl FnOnce() -> Result<(Out<'a>, Option<Out<'a>>)>) -> yk_return_t {
+        let op = |db: &Database| {
+            if listing.count == 0 {
+                return Ok(());
+            }
+            let (mut keys, mut values) = outputs()?;
+            // SAFETY: `listing` holds what it describes (this function's contract).
+            let items = unsafe { listing.read(db, self.opts(), values.is_some()) }?;
+            for i in 0..listing.count {
+                match items.get(i) {
+                    Some((k, v)) => {
+                        keys.put(i, Some(k))?;
+                        if let Some(values) = values.as_mut() {
+                            values.put(i, Some(v))?;
+                        }
+                    }
+                    None => {
+                        keys.end(i);
+                        if let Some(values) = values.as_mut() {
+                            values.end(i);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        };
+        // SAFETY: `dbh` is NULL or live (this function's contract).
+        unsafe { self.run(op) }
+    }
+}
+
+/// Where a listing starts, which keys it keeps and how many it returns, as
+/// C passes them.
+#[derive(Clone, Copy)]
+struct Listing {
+    from_key: *const c_void,
+    from_ksize: usize,
+    filter: *const c_void,
+    filter_size: usize,
+    count: usize,
+}
+
+impl Listing {
+    /// # Safety
+    /// `from_key` must hold `from_ksize` readable bytes and `filter`
+    /// `filter_size`, each unless NULL.
+    unsafe fn read(self, db: &Database, o: Opts, with_values: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        // SAFETY: `from_key` holds `from_ksize` bytes (this function's contract).
+        let from = unsafe { bytes(self.from_key, self.from_ksize, "from_key")? };
+        // SAFETY: `filter` holds `filter_size` bytes (this function's contract).
+        let filter = unsafe { bytes(self.filter, self.filter_size, "filter")? };
+        db.list(o, from, filter, self.count, with_values)
+    }
+}
+
+/// Writes the exists bitfield of `keys` (bit `i % 8` of byte `i / 8`).
+///
+/// # Safety
+/// `flags` must be NULL or hold ceil(keys.len() / 8) writable bytes
+/// (upstream's contract).
+unsafe fn exists_into(db: &Database, o: Opts, keys: &[&[u8]], flags: *mut u8) -> Result<()> {
+    // SAFETY: ceil(count/8) bytes unless NULL (this function's contract).
+    let out = unsafe { array_mut(flags, keys.len().div_ceil(8), "flags buffer")? };
+    let found = db.exists(o, keys)?;
+    out.fill(0);
+    for (i, f) in found.iter().enumerate() {
+        if *f {
+            out[i / 8] |= 1 << (i % 8);
         }
-    })
+    }
+    Ok(())
 }
 
+/// Writes the value size of each key, `KEY_NOT_FOUND` for absent ones.
+///
 /// # Safety
-/// `p` must point to `n` readable bytes unless NULL, not written for `'a`.
-unsafe fn bytes<'a>(p: *const c_void, n: usize, what: &str) -> Result<&'a [u8]> {
-    if n == 0 {
-        return Ok(&[]);
+/// `vsizes` must be NULL or hold one writable size per key.
+unsafe fn length_into(db: &Database, o: Opts, keys: &[&[u8]], vsizes: *mut usize) -> Result<()> {
+    // SAFETY: one size per key unless NULL (this function's contract).
+    let out = unsafe { array_mut(vsizes, keys.len(), "value sizes array")? };
+    let sizes = db.length(o, keys)?;
+    for (o, s) in out.iter_mut().zip(sizes) {
+        *o = s.map(|s| s as usize).unwrap_or(KEY_NOT_FOUND);
     }
-    if p.is_null() {
-        return Err(YokanError::args(format!("NULL {what} with a size of {n}")));
-    }
-    // SAFETY: non-NULL (checked above), `n` readable bytes that stay
-    // unchanged for 'a (this function's contract).
-    Ok(unsafe { std::slice::from_raw_parts(p as *const u8, n) })
+    Ok(())
 }
 
+/// Reads the keys in batches and hands each value to `cb` (on the calling
+/// thread); a non-zero callback result stops (STOP_ITERATION: success).
+///
 /// # Safety
-/// `p` must point to `n` elements unless NULL, not written for `'a`.
-unsafe fn array<'a, T>(p: *const T, n: usize, what: &str) -> Result<&'a [T]> {
-    if p.is_null() {
-        return Err(YokanError::args(format!("NULL {what}")));
+/// `cb` must be NULL or a function that may be called with `uargs` and
+/// pointers that are valid during the call (upstream's contract).
+unsafe fn fetch_keys(
+    db: &Database,
+    o: Opts,
+    keys: &[&[u8]],
+    cb: yk_keyvalue_callback_t,
+    uargs: *mut c_void,
+    batch: usize,
+) -> Result<()> {
+    let cb = cb.ok_or_else(|| YokanError::args("NULL callback"))?;
+    let batch = if batch == 0 { keys.len().max(1) } else { batch };
+    for (b, chunk) in keys.chunks(batch).enumerate() {
+        let got = db.get(o, chunk)?;
+        for (i, (k, v)) in chunk.iter().zip(&got).enumerate() {
+            let (vp, vs) = match v {
+                Some(v) => (v.as_ptr() as *const c_void, v.len()),
+                None => (std::ptr::null(), KEY_NOT_FOUND),
+            };
+            // SAFETY: the caller's callback with its `uargs` (this function's
+            // contract), given pointers valid for the duration of the call.
+            let r = unsafe { cb(uargs, b * batch + i, k.as_ptr() as *const c_void, k.len(), vp, vs) };
+            match r {
+                0 => {}
+                c if c == code::STOP_ITERATION => return Ok(()),
+                c => return Err(YokanError::new(c, "the callback returned an error")),
+            }
+        }
     }
-    // SAFETY: non-NULL (checked above), `n` valid elements that stay
-    // unchanged for 'a (this function's contract).
-    Ok(unsafe { std::slice::from_raw_parts(p, n) })
-}
-
-/// # Safety
-/// `p` must point to `n` writable elements unless NULL, not otherwise
-/// accessed for `'a`.
-unsafe fn array_mut<'a, T>(p: *mut T, n: usize, what: &str) -> Result<&'a mut [T]> {
-    if p.is_null() {
-        return Err(YokanError::args(format!("NULL {what}")));
-    }
-    // SAFETY: non-NULL (checked above), `n` writable elements used only
-    // through this slice for 'a (this function's contract).
-    Ok(unsafe { std::slice::from_raw_parts_mut(p, n) })
-}
-
-/// # Safety
-/// `keys` and `ksizes` must hold `count` entries, each key its size in bytes.
-unsafe fn multi_keys<'a>(count: usize, keys: *const *const c_void, ksizes: *const usize) -> Result<Vec<&'a [u8]>> {
-    // SAFETY: `keys` holds `count` entries (this function's contract).
-    let ptrs = unsafe { array(keys, count, "keys array") }?;
-    // SAFETY: `ksizes` holds `count` entries (this function's contract).
-    let sizes = unsafe { array(ksizes, count, "key sizes array") }?;
-    // SAFETY: each key holds its size in bytes (this function's contract).
-    ptrs.iter().zip(sizes).map(|(p, n)| unsafe { bytes(*p, *n, "key") }).collect()
-}
-
-/// # Safety
-/// `sizes` must hold `count` sizes and `data` their sum in bytes.
-unsafe fn packed<'a>(count: usize, data: *const c_void, sizes: *const usize, what: &str) -> Result<Vec<&'a [u8]>> {
-    // SAFETY: `sizes` holds `count` sizes (this function's contract).
-    let sizes = unsafe { array(sizes, count, "sizes array") }?;
-    let total = sizes.iter().try_fold(0usize, |a, s| a.checked_add(*s)).ok_or_else(|| YokanError::args("sizes overflow"))?;
-    // SAFETY: `data` holds the sum of the sizes in bytes (this function's contract).
-    let all = unsafe { bytes(data, total, what) }?;
-    let mut out = Vec::with_capacity(count);
-    let mut at = 0;
-    for s in sizes {
-        out.push(&all[at..at + s]);
-        at += s;
-    }
-    Ok(out)
+    Ok(())
 }
 
 /// # Safety
 /// `count` must be writable unless NULL.
 #[no_mangle]
 pub unsafe extern "C" fn yk_count_timed(dbh: yk_database_handle_t, mode: i32, count: *mut usize, timeout_ms: f64) -> yk_return_t {
-    run("yk_count", dbh, |db| {
+    let call = Call::new("yk_count", dbh, mode, timeout_ms);
+    let op = |db: &Database| {
         if count.is_null() {
             return Err(YokanError::args("NULL count pointer"));
         }
-        let n = db.count(opts(mode, timeout_ms))?;
+        let n = db.count(call.opts())?;
         // SAFETY: non-NULL (checked above), writable by the contract.
         unsafe { *count = n as usize };
         Ok(())
-    })
+    };
+    // SAFETY: `dbh` is NULL or live (the contract).
+    unsafe { call.run(op) }
 }
 
 // ---------------------------------------------------------------- put
-
-fn put_pairs(db: &Database, mode: i32, timeout_ms: f64, keys: Vec<&[u8]>, values: Vec<&[u8]>) -> Result<()> {
-    let pairs: Vec<(&[u8], &[u8])> = keys.into_iter().zip(values).collect();
-    db.put(opts(mode, timeout_ms), &pairs)
-}
 
 /// # Safety
 /// Buffers as upstream's `yk_put`.
@@ -163,13 +348,10 @@ pub unsafe extern "C" fn yk_put_timed(
     vsize: usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_put", dbh, |db| {
-        // SAFETY: `key` holds `ksize` readable bytes (the contract).
-        let k = unsafe { bytes(key, ksize, "key") }?;
-        // SAFETY: `value` holds `vsize` readable bytes (the contract).
-        let v = unsafe { bytes(value, vsize, "value") }?;
-        put_pairs(db, mode, timeout_ms, vec![k], vec![v])
-    })
+    let keys = Items::One { ptr: key, size: ksize };
+    let values = Items::One { ptr: value, size: vsize };
+    // SAFETY: the handle and buffers as upstream's `yk_put` (the contract).
+    unsafe { Call::new("yk_put", dbh, mode, timeout_ms).put(keys, values) }
 }
 
 /// # Safety
@@ -185,20 +367,10 @@ pub unsafe extern "C" fn yk_put_multi_timed(
     vsizes: *const usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_put_multi", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
-        let k = unsafe { multi_keys(count, keys, ksizes) }?;
-        // SAFETY: `values` holds `count` pointers (the contract).
-        let vp = unsafe { array(values, count, "values array") }?;
-        // SAFETY: `vsizes` holds `count` sizes (the contract).
-        let vs = unsafe { array(vsizes, count, "value sizes array") }?;
-        // SAFETY: each value holds its size in bytes (the contract).
-        let v = vp.iter().zip(vs).map(|(p, n)| unsafe { bytes(*p, *n, "value") }).collect::<Result<Vec<_>>>()?;
-        put_pairs(db, mode, timeout_ms, k, v)
-    })
+    let keys = Items::Multi { count, ptrs: keys, sizes: ksizes };
+    let values = Items::Multi { count, ptrs: values, sizes: vsizes };
+    // SAFETY: the handle and arrays as upstream's `yk_put_multi` (the contract).
+    unsafe { Call::new("yk_put_multi", dbh, mode, timeout_ms).put(keys, values) }
 }
 
 /// # Safety
@@ -214,32 +386,13 @@ pub unsafe extern "C" fn yk_put_packed_timed(
     vsizes: *const usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_put_packed", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
-        let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
-        // SAFETY: `vsizes` holds `count` sizes and `values` their sum in bytes (the contract).
-        let v = unsafe { packed(count, values, vsizes, "values buffer") }?;
-        put_pairs(db, mode, timeout_ms, k, v)
-    })
+    let keys = Items::Packed { count, buf: keys, sizes: ksizes };
+    let values = Items::Packed { count, buf: values, sizes: vsizes };
+    // SAFETY: the handle and buffers as upstream's `yk_put_packed` (the contract).
+    unsafe { Call::new("yk_put_packed", dbh, mode, timeout_ms).put(keys, values) }
 }
 
 // ---------------------------------------------------------------- exists
-
-fn exists_into(db: &Database, mode: i32, timeout_ms: f64, keys: &[&[u8]], flags: *mut u8) -> Result<()> {
-    // SAFETY: the caller provides ceil(count/8) bytes (upstream's contract).
-    let out = unsafe { array_mut(flags, keys.len().div_ceil(8), "flags buffer")? };
-    let found = db.exists(opts(mode, timeout_ms), keys)?;
-    out.fill(0);
-    for (i, f) in found.iter().enumerate() {
-        if *f {
-            out[i / 8] |= 1 << (i % 8);
-        }
-    }
-    Ok(())
-}
 
 /// # Safety
 /// As upstream's `yk_exists` (one output byte).
@@ -252,17 +405,20 @@ pub unsafe extern "C" fn yk_exists_timed(
     exists: *mut u8,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_exists", dbh, |db| {
+    let call = Call::new("yk_exists", dbh, mode, timeout_ms);
+    let op = |db: &Database| {
         if exists.is_null() {
             return Err(YokanError::args("NULL output pointer"));
         }
         // SAFETY: `key` holds `ksize` readable bytes (the contract).
         let k = unsafe { bytes(key, ksize, "key") }?;
-        let found = db.exists(opts(mode, timeout_ms), &[k])?;
+        let found = db.exists(call.opts(), &[k])?;
         // SAFETY: non-NULL (checked above), writable by the contract.
         unsafe { *exists = found[0] as u8 };
         Ok(())
-    })
+    };
+    // SAFETY: `dbh` is NULL or live (the contract).
+    unsafe { call.run(op) }
 }
 
 /// # Safety
@@ -277,14 +433,9 @@ pub unsafe extern "C" fn yk_exists_multi_timed(
     flags: *mut u8,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_exists_multi", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
-        let k = unsafe { multi_keys(count, keys, ksizes) }?;
-        exists_into(db, mode, timeout_ms, &k, flags)
-    })
+    let keys = Items::Multi { count, ptrs: keys, sizes: ksizes };
+    // SAFETY: the handle, arrays and flags as upstream's `yk_exists_multi` (the contract).
+    unsafe { Call::new("yk_exists_multi", dbh, mode, timeout_ms).exists(keys, flags) }
 }
 
 /// # Safety
@@ -299,27 +450,12 @@ pub unsafe extern "C" fn yk_exists_packed_timed(
     flags: *mut u8,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_exists_packed", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
-        let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
-        exists_into(db, mode, timeout_ms, &k, flags)
-    })
+    let keys = Items::Packed { count, buf: keys, sizes: ksizes };
+    // SAFETY: the handle, buffers and flags as upstream's `yk_exists_packed` (the contract).
+    unsafe { Call::new("yk_exists_packed", dbh, mode, timeout_ms).exists(keys, flags) }
 }
 
 // ---------------------------------------------------------------- length
-
-fn length_into(db: &Database, mode: i32, timeout_ms: f64, keys: &[&[u8]], vsizes: *mut usize) -> Result<()> {
-    // SAFETY: the caller provides `count` sizes.
-    let out = unsafe { array_mut(vsizes, keys.len(), "value sizes array")? };
-    let sizes = db.length(opts(mode, timeout_ms), keys)?;
-    for (o, s) in out.iter_mut().zip(sizes) {
-        *o = s.map(|s| s as usize).unwrap_or(KEY_NOT_FOUND);
-    }
-    Ok(())
-}
 
 /// # Safety
 /// As upstream's `yk_length`.
@@ -332,13 +468,14 @@ pub unsafe extern "C" fn yk_length_timed(
     vsize: *mut usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_length", dbh, |db| {
+    let call = Call::new("yk_length", dbh, mode, timeout_ms);
+    let op = |db: &Database| {
         if vsize.is_null() {
             return Err(YokanError::args("NULL output pointer"));
         }
         // SAFETY: `key` holds `ksize` readable bytes (the contract).
         let k = unsafe { bytes(key, ksize, "key") }?;
-        let sizes = db.length(opts(mode, timeout_ms), &[k])?;
+        let sizes = db.length(call.opts(), &[k])?;
         match sizes[0] {
             Some(s) => {
                 // SAFETY: non-NULL (checked above), writable by the contract.
@@ -351,7 +488,9 @@ pub unsafe extern "C" fn yk_length_timed(
                 Err(YokanError::not_found())
             }
         }
-    })
+    };
+    // SAFETY: `dbh` is NULL or live (the contract).
+    unsafe { call.run(op) }
 }
 
 /// # Safety
@@ -366,14 +505,9 @@ pub unsafe extern "C" fn yk_length_multi_timed(
     vsizes: *mut usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_length_multi", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
-        let k = unsafe { multi_keys(count, keys, ksizes) }?;
-        length_into(db, mode, timeout_ms, &k, vsizes)
-    })
+    let keys = Items::Multi { count, ptrs: keys, sizes: ksizes };
+    // SAFETY: the handle and arrays as upstream's `yk_length_multi` (the contract).
+    unsafe { Call::new("yk_length_multi", dbh, mode, timeout_ms).length(keys, vsizes) }
 }
 
 /// # Safety
@@ -388,14 +522,9 @@ pub unsafe extern "C" fn yk_length_packed_timed(
     vsizes: *mut usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_length_packed", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
-        let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
-        length_into(db, mode, timeout_ms, &k, vsizes)
-    })
+    let keys = Items::Packed { count, buf: keys, sizes: ksizes };
+    // SAFETY: the handle, buffer and arrays as upstream's `yk_length_packed` (the contract).
+    unsafe { Call::new("yk_length_packed", dbh, mode, timeout_ms).length(keys, vsizes) }
 }
 
 // ---------------------------------------------------------------- get
@@ -413,23 +542,18 @@ pub unsafe extern "C" fn yk_get_timed(
     vsize: *mut usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_get", dbh, |db| {
+    let call = Call::new("yk_get", dbh, mode, timeout_ms);
+    let op = |db: &Database| {
         if vsize.is_null() {
             return Err(YokanError::args("NULL value size pointer"));
         }
         // SAFETY: non-NULL (checked above), readable by the contract.
         let capacity = unsafe { *vsize };
         // SAFETY: `value` holds `capacity` writable bytes (the contract).
-        let out = unsafe { array_mut(value as *mut u8, capacity, "value buffer") }.or_else(|e| {
-            if capacity == 0 {
-                Ok(&mut [][..])
-            } else {
-                Err(e)
-            }
-        })?;
+        let out = unsafe { buffer_mut(value, capacity, "value buffer") }?;
         // SAFETY: `key` holds `ksize` readable bytes (the contract).
         let k = unsafe { bytes(key, ksize, "key") }?;
-        let got = db.get(opts(mode, timeout_ms), &[k])?;
+        let got = db.get(call.opts(), &[k])?;
         match &got[0] {
             None => {
                 // SAFETY: non-NULL (checked above), writable by the contract.
@@ -448,7 +572,9 @@ pub unsafe extern "C" fn yk_get_timed(
                 Ok(())
             }
         }
-    })
+    };
+    // SAFETY: `dbh` is NULL or live (the contract).
+    unsafe { call.run(op) }
 }
 
 /// # Safety
@@ -464,33 +590,11 @@ pub unsafe extern "C" fn yk_get_multi_timed(
     vsizes: *mut usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_get_multi", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
-        let k = unsafe { multi_keys(count, keys, ksizes) }?;
-        // SAFETY: `values` holds `count` buffer pointers (the contract).
-        let bufs = unsafe { array(values, count, "values array") }?;
-        // SAFETY: `vsizes` holds `count` writable capacities (the contract).
-        let sizes = unsafe { array_mut(vsizes, count, "value sizes array") }?;
-        let got = db.get(opts(mode, timeout_ms), &k)?;
-        for ((v, buf), size) in got.iter().zip(bufs).zip(sizes.iter_mut()) {
-            match v {
-                None => *size = KEY_NOT_FOUND,
-                Some(v) if v.len() > *size => *size = SIZE_TOO_SMALL,
-                Some(v) => {
-                    if !v.is_empty() {
-                        // SAFETY: the slot holds its capacity `*size` >= v.len()
-                        // writable bytes (the contract).
-                        unsafe { array_mut(*buf as *mut u8, v.len(), "value buffer") }?.copy_from_slice(v);
-                    }
-                    *size = v.len();
-                }
-            }
-        }
-        Ok(())
-    })
+    let keys = Items::Multi { count, ptrs: keys, sizes: ksizes };
+    // SAFETY: `values` and `vsizes` hold `count` slots and their capacities (the contract).
+    let out = || unsafe { Out::slots(values, vsizes, count, Role::Value, "value buffer") };
+    // SAFETY: the handle and arrays as upstream's `yk_get_multi` (the contract).
+    unsafe { Call::new("yk_get_multi", dbh, mode, timeout_ms).get(keys, out) }
 }
 
 /// # Safety
@@ -507,72 +611,19 @@ pub unsafe extern "C" fn yk_get_packed_timed(
     vsizes: *mut usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_get_packed", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
-        let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
+    let keys = Items::Packed { count, buf: keys, sizes: ksizes };
+    let out = || {
         // SAFETY: `vsizes` holds `count` writable sizes (the contract).
         let sizes = unsafe { array_mut(vsizes, count, "value sizes array") }?;
-        let out: &mut [u8] =
-            // SAFETY: `values` holds `vbufsize` writable bytes (the contract).
-            if vbufsize == 0 { &mut [] } else { unsafe { array_mut(values as *mut u8, vbufsize, "values buffer") }? };
-        let got = db.get(opts(mode, timeout_ms), &k)?;
-        let mut at = 0;
-        let mut overflow = false;
-        for (v, size) in got.iter().zip(sizes.iter_mut()) {
-            match v {
-                None => *size = KEY_NOT_FOUND,
-                Some(v) if overflow || v.len() > out.len() - at => {
-                    overflow = true;
-                    *size = SIZE_TOO_SMALL;
-                }
-                Some(v) => {
-                    out[at..at + v.len()].copy_from_slice(v);
-                    at += v.len();
-                    *size = v.len();
-                }
-            }
-        }
-        Ok(())
-    })
+        // SAFETY: `values` holds `vbufsize` writable bytes (the contract).
+        let buf = unsafe { buffer_mut(values, vbufsize, "values buffer") }?;
+        Ok(Out::packed(buf, sizes))
+    };
+    // SAFETY: the handle, buffers and arrays as upstream's `yk_get_packed` (the contract).
+    unsafe { Call::new("yk_get_packed", dbh, mode, timeout_ms).get(keys, out) }
 }
 
 // ---------------------------------------------------------------- fetch
-
-/// Reads the keys in batches and hands each value to `cb` (on the calling
-/// thread); a non-zero callback result stops (STOP_ITERATION: success).
-fn fetch_keys(
-    db: &Database,
-    mode: i32,
-    timeout_ms: f64,
-    keys: &[&[u8]],
-    cb: yk_keyvalue_callback_t,
-    uargs: *mut c_void,
-    batch: usize,
-) -> Result<()> {
-    let cb = cb.ok_or_else(|| YokanError::args("NULL callback"))?;
-    let batch = if batch == 0 { keys.len().max(1) } else { batch };
-    for (b, chunk) in keys.chunks(batch).enumerate() {
-        let got = db.get(opts(mode, timeout_ms), chunk)?;
-        for (i, (k, v)) in chunk.iter().zip(&got).enumerate() {
-            let (vp, vs) = match v {
-                Some(v) => (v.as_ptr() as *const c_void, v.len()),
-                None => (std::ptr::null(), KEY_NOT_FOUND),
-            };
-            // SAFETY: the callback is the caller's, called with pointers
-            // valid for the duration of the call.
-            let r = unsafe { cb(uargs, b * batch + i, k.as_ptr() as *const c_void, k.len(), vp, vs) };
-            match r {
-                0 => {}
-                c if c == code::STOP_ITERATION => return Ok(()),
-                c => return Err(YokanError::new(c, "the callback returned an error")),
-            }
-        }
-    }
-    Ok(())
-}
 
 /// # Safety
 /// As upstream's `yk_fetch`.
@@ -586,11 +637,9 @@ pub unsafe extern "C" fn yk_fetch_timed(
     uargs: *mut c_void,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_fetch", dbh, |db| {
-        // SAFETY: `key` holds `ksize` readable bytes (the contract).
-        let k = unsafe { bytes(key, ksize, "key") }?;
-        fetch_keys(db, mode, timeout_ms, &[k], cb, uargs, 0)
-    })
+    let keys = Items::One { ptr: key, size: ksize };
+    // SAFETY: the handle, key and callback as upstream's `yk_fetch` (the contract).
+    unsafe { Call::new("yk_fetch", dbh, mode, timeout_ms).fetch(keys, cb, uargs, std::ptr::null()) }
 }
 
 /// # Safety
@@ -607,16 +656,9 @@ pub unsafe extern "C" fn yk_fetch_multi_timed(
     options: *const yk_fetch_options,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_fetch_multi", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `options` is NULL or valid options (the contract).
-        let batch = unsafe { options.as_ref() }.map(|o| o.batch_size as usize).unwrap_or(0);
-        // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
-        let k = unsafe { multi_keys(count, keys, ksizes) }?;
-        fetch_keys(db, mode, timeout_ms, &k, cb, uargs, batch)
-    })
+    let keys = Items::Multi { count, ptrs: keys, sizes: ksizes };
+    // SAFETY: the handle, arrays, callback and options as upstream's `yk_fetch_multi` (the contract).
+    unsafe { Call::new("yk_fetch_multi", dbh, mode, timeout_ms).fetch(keys, cb, uargs, options) }
 }
 
 /// # Safety
@@ -633,16 +675,9 @@ pub unsafe extern "C" fn yk_fetch_packed_timed(
     options: *const yk_fetch_options,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_fetch_packed", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `options` is NULL or valid options (the contract).
-        let batch = unsafe { options.as_ref() }.map(|o| o.batch_size as usize).unwrap_or(0);
-        // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
-        let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
-        fetch_keys(db, mode, timeout_ms, &k, cb, uargs, batch)
-    })
+    let keys = Items::Packed { count, buf: keys, sizes: ksizes };
+    // SAFETY: the handle, buffers, callback and options as upstream's `yk_fetch_packed` (the contract).
+    unsafe { Call::new("yk_fetch_packed", dbh, mode, timeout_ms).fetch(keys, cb, uargs, options) }
 }
 
 // ---------------------------------------------------------------- erase
@@ -657,11 +692,9 @@ pub unsafe extern "C" fn yk_erase_timed(
     ksize: usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_erase", dbh, |db| {
-        // SAFETY: `key` holds `ksize` readable bytes (the contract).
-        let k = unsafe { bytes(key, ksize, "key") }?;
-        db.erase(opts(mode, timeout_ms), &[k])
-    })
+    let keys = Items::One { ptr: key, size: ksize };
+    // SAFETY: the handle and key as upstream's `yk_erase` (the contract).
+    unsafe { Call::new("yk_erase", dbh, mode, timeout_ms).erase(keys) }
 }
 
 /// # Safety
@@ -675,15 +708,9 @@ pub unsafe extern "C" fn yk_erase_multi_timed(
     ksizes: *const usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_erase_multi", dbh, |db| {
-        if count == 0 {
-            Ok(())
-        } else {
-            // SAFETY: `keys` and `ksizes` hold `count` entries, each key its size in bytes (the contract).
-            let k = unsafe { multi_keys(count, keys, ksizes) }?;
-            db.erase(opts(mode, timeout_ms), &k)
-        }
-    })
+    let keys = Items::Multi { count, ptrs: keys, sizes: ksizes };
+    // SAFETY: the handle and arrays as upstream's `yk_erase_multi` (the contract).
+    unsafe { Call::new("yk_erase_multi", dbh, mode, timeout_ms).erase(keys) }
 }
 
 /// # Safety
@@ -697,15 +724,9 @@ pub unsafe extern "C" fn yk_erase_packed_timed(
     ksizes: *const usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_erase_packed", dbh, |db| {
-        if count == 0 {
-            Ok(())
-        } else {
-            // SAFETY: `ksizes` holds `count` sizes and `keys` their sum in bytes (the contract).
-            let k = unsafe { packed(count, keys, ksizes, "keys buffer") }?;
-            db.erase(opts(mode, timeout_ms), &k)
-        }
-    })
+    let keys = Items::Packed { count, buf: keys, sizes: ksizes };
+    // SAFETY: the handle and buffers as upstream's `yk_erase_packed` (the contract).
+    unsafe { Call::new("yk_erase_packed", dbh, mode, timeout_ms).erase(keys) }
 }
 
 /// # Safety
@@ -718,64 +739,17 @@ pub unsafe extern "C" fn yk_erase_range_timed(
     prefix_size: usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_erase_range", dbh, |db| {
+    let call = Call::new("yk_erase_range", dbh, mode, timeout_ms);
+    let op = |db: &Database| {
         // SAFETY: `prefix` holds `prefix_size` readable bytes (the contract).
         let p = unsafe { bytes(prefix, prefix_size, "prefix") }?;
-        db.erase_range(opts(mode, timeout_ms), p)
-    })
+        db.erase_range(call.opts(), p)
+    };
+    // SAFETY: `dbh` is NULL or live (the contract).
+    unsafe { call.run(op) }
 }
 
 // ---------------------------------------------------------------- list
-
-/// Per-slot output: copies into a slot of `cap` bytes (or marks it too small).
-fn into_slot(item: &[u8], buf: *mut c_void, cap: &mut usize) -> Result<()> {
-    if item.len() > *cap {
-        *cap = SIZE_TOO_SMALL;
-        return Ok(());
-    }
-    if !item.is_empty() {
-        // SAFETY: the caller's slot holds `cap` >= item.len() bytes.
-        unsafe { array_mut(buf as *mut u8, item.len(), "slot buffer")? }.copy_from_slice(item);
-    }
-    *cap = item.len();
-    Ok(())
-}
-
-/// Packed output: items back to back; from the first that does not fit on,
-/// every item is marked too small.
-fn into_packed(items: &[&[u8]], buf: &mut [u8], sizes: &mut [usize]) {
-    let mut at = 0;
-    let mut overflow = false;
-    for (item, size) in items.iter().zip(sizes.iter_mut()) {
-        if overflow || item.len() > buf.len() - at {
-            overflow = true;
-            *size = SIZE_TOO_SMALL;
-        } else {
-            buf[at..at + item.len()].copy_from_slice(item);
-            at += item.len();
-            *size = item.len();
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn list_common(
-    db: &Database,
-    mode: i32,
-    timeout_ms: f64,
-    from_key: *const c_void,
-    from_ksize: usize,
-    filter: *const c_void,
-    filter_size: usize,
-    count: usize,
-    with_values: bool,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    // SAFETY: sizes given by the caller.
-    let from = unsafe { bytes(from_key, from_ksize, "from_key")? };
-    // SAFETY: as above.
-    let filter = unsafe { bytes(filter, filter_size, "filter")? };
-    db.list(opts(mode, timeout_ms), from, filter, count, with_values)
-}
 
 /// # Safety
 /// As upstream's `yk_list_keys`: `count` slots with capacities in `ksizes`.
@@ -792,26 +766,17 @@ pub unsafe extern "C" fn yk_list_keys_timed(
     ksizes: *mut usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_list_keys", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `keys` holds `count` slot pointers (the contract).
-        let slots = unsafe { array(keys, count, "keys array") }?;
-        // SAFETY: `ksizes` holds `count` writable capacities (the contract).
-        let sizes = unsafe { array_mut(ksizes, count, "key sizes array") }?;
-        if sizes.contains(&0) {
+    let listing = Listing { from_key, from_ksize, filter, filter_size, count };
+    let outputs = || {
+        // SAFETY: `keys` and `ksizes` hold `count` slots and their capacities (the contract).
+        let keys = unsafe { Out::slots(keys, ksizes, count, Role::Key, "slot buffer") }?;
+        if keys.has_empty_slot() {
             return Err(YokanError::args("a key slot has a capacity of 0"));
         }
-        let items = list_common(db, mode, timeout_ms, from_key, from_ksize, filter, filter_size, count, false)?;
-        for (i, size) in sizes.iter_mut().enumerate() {
-            match items.get(i) {
-                Some((k, _)) => into_slot(k, slots[i], size)?,
-                None => *size = NO_MORE_KEYS,
-            }
-        }
-        Ok(())
-    })
+        Ok((keys, None))
+    };
+    // SAFETY: the handle and buffers as upstream's `yk_list_keys` (the contract).
+    unsafe { Call::new("yk_list_keys", dbh, mode, timeout_ms).list(listing, outputs) }
 }
 
 /// # Safety
@@ -830,21 +795,16 @@ pub unsafe extern "C" fn yk_list_keys_packed_timed(
     ksizes: *mut usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_list_keys_packed", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
+    let listing = Listing { from_key, from_ksize, filter, filter_size, count };
+    let outputs = || {
         // SAFETY: `ksizes` holds `count` writable sizes (the contract).
         let sizes = unsafe { array_mut(ksizes, count, "key sizes array") }?;
-        let buf: &mut [u8] =
-            // SAFETY: `keys` holds `keys_buf_size` writable bytes (the contract).
-            if keys_buf_size == 0 { &mut [] } else { unsafe { array_mut(keys as *mut u8, keys_buf_size, "keys buffer") }? };
-        let items = list_common(db, mode, timeout_ms, from_key, from_ksize, filter, filter_size, count, false)?;
-        let ks: Vec<&[u8]> = items.iter().map(|(k, _)| k.as_slice()).collect();
-        into_packed(&ks, buf, &mut sizes[..ks.len()]);
-        sizes[ks.len()..].fill(NO_MORE_KEYS);
-        Ok(())
-    })
+        // SAFETY: `keys` holds `keys_buf_size` writable bytes (the contract).
+        let buf = unsafe { buffer_mut(keys, keys_buf_size, "keys buffer") }?;
+        Ok((Out::packed(buf, sizes), None))
+    };
+    // SAFETY: the handle and buffers as upstream's `yk_list_keys_packed` (the contract).
+    unsafe { Call::new("yk_list_keys_packed", dbh, mode, timeout_ms).list(listing, outputs) }
 }
 
 /// # Safety
@@ -864,33 +824,16 @@ pub unsafe extern "C" fn yk_list_keyvals_timed(
     vsizes: *mut usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_list_keyvals", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
-        // SAFETY: `keys` holds `count` slot pointers (the contract).
-        let kslots = unsafe { array(keys, count, "keys array") }?;
-        // SAFETY: `ksizes` holds `count` writable capacities (the contract).
-        let ksz = unsafe { array_mut(ksizes, count, "key sizes array") }?;
-        // SAFETY: `values` holds `count` slot pointers (the contract).
-        let vslots = unsafe { array(values, count, "values array") }?;
-        // SAFETY: `vsizes` holds `count` writable capacities (the contract).
-        let vsz = unsafe { array_mut(vsizes, count, "value sizes array") }?;
-        let items = list_common(db, mode, timeout_ms, from_key, from_ksize, filter, filter_size, count, true)?;
-        for i in 0..count {
-            match items.get(i) {
-                Some((k, v)) => {
-                    into_slot(k, kslots[i], &mut ksz[i])?;
-                    into_slot(v, vslots[i], &mut vsz[i])?;
-                }
-                None => {
-                    ksz[i] = NO_MORE_KEYS;
-                    vsz[i] = NO_MORE_KEYS;
-                }
-            }
-        }
-        Ok(())
-    })
+    let listing = Listing { from_key, from_ksize, filter, filter_size, count };
+    let outputs = || {
+        // SAFETY: `keys` and `ksizes` hold `count` slots and their capacities (the contract).
+        let keys = unsafe { Out::slots(keys, ksizes, count, Role::Key, "slot buffer") }?;
+        // SAFETY: `values` and `vsizes` hold `count` slots and their capacities (the contract).
+        let values = unsafe { Out::slots(values, vsizes, count, Role::Value, "slot buffer") }?;
+        Ok((keys, Some(values)))
+    };
+    // SAFETY: the handle and buffers as upstream's `yk_list_keyvals` (the contract).
+    unsafe { Call::new("yk_list_keyvals", dbh, mode, timeout_ms).list(listing, outputs) }
 }
 
 /// # Safety
@@ -912,30 +855,20 @@ pub unsafe extern "C" fn yk_list_keyvals_packed_timed(
     vsizes: *mut usize,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_list_keyvals_packed", dbh, |db| {
-        if count == 0 {
-            return Ok(());
-        }
+    let listing = Listing { from_key, from_ksize, filter, filter_size, count };
+    let outputs = || {
         // SAFETY: `ksizes` holds `count` writable sizes (the contract).
         let ksz = unsafe { array_mut(ksizes, count, "key sizes array") }?;
         // SAFETY: `vsizes` holds `count` writable sizes (the contract).
         let vsz = unsafe { array_mut(vsizes, count, "value sizes array") }?;
-        let kbuf: &mut [u8] =
-            // SAFETY: `keys` holds `keys_buf_size` writable bytes (the contract).
-            if keys_buf_size == 0 { &mut [] } else { unsafe { array_mut(keys as *mut u8, keys_buf_size, "keys buffer") }? };
-        let vbuf: &mut [u8] =
-            // SAFETY: `values` holds `vals_buf_size` writable bytes (the contract).
-            if vals_buf_size == 0 { &mut [] } else { unsafe { array_mut(values as *mut u8, vals_buf_size, "values buffer") }? };
-        let items = list_common(db, mode, timeout_ms, from_key, from_ksize, filter, filter_size, count, true)?;
-        let n = items.len();
-        let ks: Vec<&[u8]> = items.iter().map(|(k, _)| k.as_slice()).collect();
-        let vs: Vec<&[u8]> = items.iter().map(|(_, v)| v.as_slice()).collect();
-        into_packed(&ks, kbuf, &mut ksz[..n]);
-        into_packed(&vs, vbuf, &mut vsz[..n]);
-        ksz[n..].fill(NO_MORE_KEYS);
-        vsz[n..].fill(NO_MORE_KEYS);
-        Ok(())
-    })
+        // SAFETY: `keys` holds `keys_buf_size` writable bytes (the contract).
+        let kbuf = unsafe { buffer_mut(keys, keys_buf_size, "keys buffer") }?;
+        // SAFETY: `values` holds `vals_buf_size` writable bytes (the contract).
+        let vbuf = unsafe { buffer_mut(values, vals_buf_size, "values buffer") }?;
+        Ok((Out::packed(kbuf, ksz), Some(Out::packed(vbuf, vsz))))
+    };
+    // SAFETY: the handle and buffers as upstream's `yk_list_keyvals_packed` (the contract).
+    unsafe { Call::new("yk_list_keyvals_packed", dbh, mode, timeout_ms).list(listing, outputs) }
 }
 
 /// # Safety
@@ -954,7 +887,8 @@ pub unsafe extern "C" fn yk_iter_timed(
     options: *const yk_iter_options,
     timeout_ms: f64,
 ) -> yk_return_t {
-    run("yk_iter", dbh, |db| {
+    let call = Call::new("yk_iter", dbh, mode, timeout_ms);
+    let op = |db: &Database| {
         let cb = cb.ok_or_else(|| YokanError::args("NULL callback"))?;
         // SAFETY: `options` is NULL or valid options (the contract).
         let opt = unsafe { options.as_ref() };
@@ -999,7 +933,9 @@ pub unsafe extern "C" fn yk_iter_timed(
             inclusive = false;
         }
         Ok(())
-    })
+    };
+    // SAFETY: `dbh` is NULL or live (the contract).
+    unsafe { call.run(op) }
 }
 
 /// What the header's inline wrappers of operations we do not provide (the

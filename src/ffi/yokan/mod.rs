@@ -7,5 +7,6 @@
 //! `yokan/database.h` that read the tail and call the `yk_*_timed` functions
 //! below with the timeout it carries (0 = none).
 
+mod buffers;
 pub mod client;
 pub mod database;
