@@ -251,7 +251,55 @@ fn wait_total(g: &Group, engine: &Engine, total: u64, what: &str) -> Duration {
     }
 }
 
+/// Median and 99th percentile of `n` timed calls of `f`.
+fn timed(n: usize, mut f: impl FnMut(usize)) -> (Duration, Duration) {
+    let mut t: Vec<Duration> = (0..n)
+        .map(|i| {
+            let start = Instant::now();
+            f(i);
+            start.elapsed()
+        })
+        .collect();
+    t.sort();
+    (t[n / 2], t[n * 99 / 100])
+}
+
+/// With `YOKAN_DIST_BENCH` set: single-key put and get through the key's
+/// primary, and through a member that owns no copy (one extra hop).
+fn bench_hops(g: &Group, client: &Client) {
+    let live = g.live();
+    let view = mochi::yokan::dist::placement::Placement::new(live.clone());
+    let dbs: Vec<Database> = live.iter().map(|a| db(client, a)).collect();
+    let pick = |i: usize, owner: bool| {
+        let k = format!("bench-{i}").into_bytes();
+        let owners = view.owners(&k, REPLICATION as usize);
+        let at = live.iter().position(|a| (owners[0] == a.as_str()) == owner && (owner || !owners.contains(&a.as_str())));
+        (k, at.unwrap())
+    };
+    let v = vec![7u8; 64];
+    for owner in [true, false] {
+        let what = if owner { "through the primary" } else { "through a non-owner" };
+        let (put_med, put_p99) = timed(2000, |i| {
+            let (k, at) = pick(i, owner);
+            dbs[at].put(Opts::default(), &[(k.as_slice(), v.as_slice())]).unwrap();
+        });
+        let (get_med, get_p99) = timed(2000, |i| {
+            let (k, at) = pick(i, owner);
+            dbs[at].get(Opts::default(), &[k.as_slice()]).unwrap();
+        });
+        eprintln!(
+            "{}: put {what}: median {put_med:?} p99 {put_p99:?}; get: median {get_med:?} p99 {get_p99:?}",
+            g.proto
+        );
+    }
+    for i in 0..2000 {
+        let k = format!("bench-{i}").into_bytes();
+        dbs[0].erase(Opts::default(), &[k.as_slice()]).unwrap();
+    }
+}
+
 fn scenario(proto: &str, keys: usize) {
+    let keys = std::env::var("YOKAN_DIST_KEYS").ok().and_then(|k| k.parse().ok()).unwrap_or(keys);
     let _serial = MULTIPROCESS.lock();
     let mut g = Group::new(proto, "yokan-dist");
     for _ in 0..4 {
@@ -265,6 +313,9 @@ fn scenario(proto: &str, keys: usize) {
     assert_eq!(db(&client, &g.address(1)).count(Opts::default()).unwrap(), keys as u64);
     let total = keys as u64 * REPLICATION;
     assert_eq!(g.stored(&engine).iter().sum::<u64>(), total, "every key has {REPLICATION} copies");
+    if std::env::var_os("YOKAN_DIST_BENCH").is_some() {
+        bench_hops(&g, &client);
+    }
     // A page of the whole group, in key order, through any member.
     let page = db(&client, &g.address(3)).list(Opts::default(), &key(10), b"key-", 5, true).unwrap();
     let want: Vec<(Vec<u8>, Vec<u8>)> = (11..16).map(|i| (key(i), value(i))).collect();
