@@ -287,10 +287,7 @@ fn bench_hops(g: &Group, client: &Client) {
             let (k, at) = pick(i, owner);
             dbs[at].get(Opts::default(), &[k.as_slice()]).unwrap();
         });
-        eprintln!(
-            "{}: put {what}: median {put_med:?} p99 {put_p99:?}; get: median {get_med:?} p99 {get_p99:?}",
-            g.proto
-        );
+        eprintln!("{}: put {what}: median {put_med:?} p99 {put_p99:?}; get: median {get_med:?} p99 {get_p99:?}", g.proto);
     }
     for i in 0..2000 {
         let k = format!("bench-{i}").into_bytes();
