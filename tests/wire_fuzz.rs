@@ -12,9 +12,9 @@ use mochi::bedrock::protocol as bedrock_protocol;
 use mochi::flock::backends::centralized::wire as centralized;
 use mochi::flock::backends::swim::wire as swim;
 use mochi::flock::protocol as flock_protocol;
-use mochi::flock::view::GroupView;
+use mochi::flock::view::{GroupView, Member};
 use mochi::flock::view_file;
-use mochi::rpc::codec::Writer;
+use mochi::rpc::codec::{self, Writer};
 use mochi::rpc::wire;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -100,13 +100,13 @@ fn decoders() -> Vec<Decoder> {
             let _ = wire::decode(b);
         }),
         ("flock view reply", |b| {
-            let _ = flock_protocol::decode_view_reply(b);
+            let _ = codec::decode::<flock_protocol::ViewReply>(b);
         }),
         ("flock status", |b| {
-            let _ = flock_protocol::decode_status(b);
+            let _ = codec::decode::<flock_protocol::StatusReply>(b);
         }),
         ("flock notification", |b| {
-            let _ = flock_protocol::decode_notification(b);
+            let _ = codec::decode::<flock_protocol::Notification>(b);
         }),
         ("bedrock args", |b| {
             let _ = bedrock_protocol::decode_args(b);
@@ -115,28 +115,28 @@ fn decoders() -> Vec<Decoder> {
             let _ = bedrock_protocol::decode_result(b);
         }),
         ("centralized ping", |b| {
-            let _ = centralized::Ping::decode(b);
+            let _ = codec::decode::<centralized::Ping>(b);
         }),
         ("centralized ping reply", |b| {
-            let _ = centralized::PingReply::decode(b);
+            let _ = codec::decode::<centralized::PingReply>(b);
         }),
         ("centralized update", |b| {
-            let _ = centralized::UpdateMsg::decode(b);
+            let _ = codec::decode::<centralized::UpdateMsg>(b);
         }),
         ("centralized sync reply", |b| {
-            let _ = centralized::SyncReply::decode(b);
+            let _ = codec::decode::<centralized::SyncReply>(b);
         }),
         ("centralized member", |b| {
-            let _ = centralized::decode_member(b);
+            let _ = codec::decode::<Member>(b);
         }),
         ("centralized join reply", |b| {
-            let _ = centralized::JoinReply::decode(b);
+            let _ = codec::decode::<centralized::JoinReply>(b);
         }),
         ("centralized metadata request", |b| {
-            let _ = centralized::MetadataReq::decode(b);
+            let _ = codec::decode::<centralized::MetadataReq>(b);
         }),
         ("centralized handover", |b| {
-            let _ = centralized::decode_handover(b);
+            let _ = codec::decode::<centralized::Snapshot>(b);
         }),
         ("swim ping", |b| {
             let _ = swim::decode_ping(b);
@@ -185,11 +185,11 @@ fn seeds() -> Vec<Vec<u8>> {
     fragment.extend_from_slice(b"hello");
     vec![
         fragment,
-        flock_protocol::encode_view_reply(&flock_protocol::ViewReply::View(view.clone())),
-        flock_protocol::encode_notification(&flock_protocol::Notification::Metadata { key: "k".into(), value: "v".into() }),
+        codec::encode(&flock_protocol::ViewReply::View(view.clone())),
+        codec::encode(&flock_protocol::Notification::Metadata { key: "k".into(), value: "v".into() }),
         bedrock_protocol::encode_args(&["a", "", "{\"x\":1}"]),
         bedrock_protocol::encode_result(&Err(bedrock_protocol::Refusal::NotSupported("no".into()))),
-        centralized::encode_member(&mochi::flock::view::Member { address: "na+sm://1-0".into(), provider_id: 4 }),
+        codec::encode(&Member { address: "na+sm://1-0".into(), provider_id: 4 }),
         view_file::serialize(&view).into_bytes(),
     ]
 }
@@ -229,10 +229,10 @@ fn seeds_are_valid_for_their_own_decoder() {
     // mutations would only exercise the first error path.
     let s = seeds();
     assert!(wire::decode(&s[0]).is_ok());
-    assert!(flock_protocol::decode_view_reply(&s[1]).is_ok());
-    assert!(flock_protocol::decode_notification(&s[2]).is_ok());
+    assert!(codec::decode::<flock_protocol::ViewReply>(&s[1]).is_ok());
+    assert!(codec::decode::<flock_protocol::Notification>(&s[2]).is_ok());
     assert_eq!(bedrock_protocol::decode_args(&s[3]).unwrap(), vec!["a", "", "{\"x\":1}"]);
     assert!(bedrock_protocol::decode_result(&s[4]).is_ok());
-    assert!(centralized::decode_member(&s[5]).is_ok());
+    assert!(codec::decode::<Member>(&s[5]).is_ok());
     assert_eq!(view_file::from_bytes(&s[6]).unwrap().member_count(), 2);
 }
