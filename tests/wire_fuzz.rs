@@ -139,25 +139,25 @@ fn decoders() -> Vec<Decoder> {
             let _ = codec::decode::<centralized::Snapshot>(b);
         }),
         ("swim ping", |b| {
-            let _ = swim::decode_ping(b);
+            let _ = codec::decode::<swim::Envelope>(b);
         }),
         ("swim ack", |b| {
-            let _ = swim::decode_ack(b);
+            let _ = codec::decode::<swim::Ack>(b);
         }),
         ("swim ping-req", |b| {
-            let _ = swim::decode_ping_req(b);
+            let _ = codec::decode::<swim::PingReq>(b);
         }),
         ("swim ping-req reply", |b| {
-            let _ = swim::decode_ping_req_reply(b);
+            let _ = codec::decode::<swim::PingReqReply>(b);
         }),
         ("swim announce", |b| {
-            let _ = swim::decode_announce(b);
+            let _ = codec::decode::<swim::Announce>(b);
         }),
         ("swim state reply", |b| {
-            let _ = swim::decode_state_reply(b);
+            let _ = codec::decode::<swim::StateReply>(b);
         }),
         ("swim sync", |b| {
-            let _ = swim::decode_sync(b);
+            let _ = codec::decode::<swim::Sync>(b);
         }),
         ("view file", |b| {
             let _ = view_file::from_bytes(b);
