@@ -109,10 +109,10 @@ fn decoders() -> Vec<Decoder> {
             let _ = codec::decode::<flock_protocol::Notification>(b);
         }),
         ("bedrock args", |b| {
-            let _ = bedrock_protocol::decode_args(b);
+            let _ = codec::decode::<bedrock_protocol::Args>(b);
         }),
         ("bedrock answer", |b| {
-            let _ = bedrock_protocol::decode_result(b);
+            let _ = codec::decode::<bedrock_protocol::Answer>(b);
         }),
         ("centralized ping", |b| {
             let _ = codec::decode::<centralized::Ping>(b);
@@ -187,8 +187,8 @@ fn seeds() -> Vec<Vec<u8>> {
         fragment,
         codec::encode(&flock_protocol::ViewReply::View(view.clone())),
         codec::encode(&flock_protocol::Notification::Metadata { key: "k".into(), value: "v".into() }),
-        bedrock_protocol::encode_args(&["a", "", "{\"x\":1}"]),
-        bedrock_protocol::encode_result(&Err(bedrock_protocol::Refusal::NotSupported("no".into()))),
+        codec::encode(&["a", "", "{\"x\":1}"][..]),
+        codec::encode(&bedrock_protocol::Answer::Err(bedrock_protocol::Refusal::NotSupported("no".into()))),
         codec::encode(&Member { address: "na+sm://1-0".into(), provider_id: 4 }),
         view_file::serialize(&view).into_bytes(),
     ]
@@ -231,8 +231,8 @@ fn seeds_are_valid_for_their_own_decoder() {
     assert!(wire::decode(&s[0]).is_ok());
     assert!(codec::decode::<flock_protocol::ViewReply>(&s[1]).is_ok());
     assert!(codec::decode::<flock_protocol::Notification>(&s[2]).is_ok());
-    assert_eq!(bedrock_protocol::decode_args(&s[3]).unwrap(), vec!["a", "", "{\"x\":1}"]);
-    assert!(bedrock_protocol::decode_result(&s[4]).is_ok());
+    assert_eq!(codec::decode::<bedrock_protocol::Args>(&s[3]).unwrap(), vec!["a", "", "{\"x\":1}"]);
+    assert!(codec::decode::<bedrock_protocol::Answer>(&s[4]).is_ok());
     assert!(codec::decode::<Member>(&s[5]).is_ok());
     assert_eq!(view_file::from_bytes(&s[6]).unwrap().member_count(), 2);
 }
