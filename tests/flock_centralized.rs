@@ -805,6 +805,7 @@ fn view_bootstrap_with_a_late_member_tcp() {
 #[test]
 fn bad_input_is_rejected() {
     use mochi::flock::backends::centralized::wire::{self, Change, Claim, Ping, SyncReq, UpdateMsg, WhoisReq};
+    use mochi::rpc::codec;
     let _serial = MULTIPROCESS.lock();
     let proto = "na+sm";
     let mut g = Group::new(proto, "bad");
@@ -821,23 +822,23 @@ fn bad_input_is_rejected() {
     let forged = Claim { term: 1 << 40, primary: primary.clone() };
 
     // Join for a member already present: answered with the view, no change.
-    match wire::JoinReply::decode(&call(&paddr, wire::JOIN, wire::encode_member(&fm)).unwrap()).unwrap() {
+    match codec::decode::<wire::JoinReply>(&call(&paddr, wire::JOIN, codec::encode(&fm)).unwrap()).unwrap() {
         wire::JoinReply::Joined(s) => assert_eq!(s.view.digest(), view.digest()),
         other => panic!("{other:?}"),
     }
     // Leave for a live member, sent by someone else: refused.
-    let r = wire::LeaveReply::decode(&call(&paddr, wire::LEAVE, wire::encode_member(&fm)).unwrap()).unwrap();
+    let r = codec::decode::<wire::LeaveReply>(&call(&paddr, wire::LEAVE, codec::encode(&fm)).unwrap()).unwrap();
     assert!(matches!(r, wire::LeaveReply::Error { .. }), "{r:?}");
     // Leave from a non-member: refused.
-    let r = wire::LeaveReply::decode(&call(&paddr, wire::LEAVE, wire::encode_member(&stranger)).unwrap()).unwrap();
+    let r = codec::decode::<wire::LeaveReply>(&call(&paddr, wire::LEAVE, codec::encode(&stranger)).unwrap()).unwrap();
     assert_eq!(r, wire::LeaveReply::NotMember);
     // A ping claiming to come from the primary, with a huge term: refused.
     let ping = Ping { claim: forged.clone(), version: 1 << 50, digest: 42 };
-    let r = wire::PingReply::decode(&call(&faddr, wire::PING, ping.encode()).unwrap()).unwrap();
+    let r = codec::decode::<wire::PingReply>(&call(&faddr, wire::PING, codec::encode(&ping)).unwrap()).unwrap();
     assert!(matches!(r, wire::PingReply::Refused(_)), "{r:?}");
     // A ping from an unknown primary (the stranger itself): refused.
     let ping = Ping { claim: Claim { term: 1 << 40, primary: stranger.clone() }, version: 0, digest: 0 };
-    let r = wire::PingReply::decode(&call(&faddr, wire::PING, ping.encode()).unwrap()).unwrap();
+    let r = codec::decode::<wire::PingReply>(&call(&faddr, wire::PING, codec::encode(&ping)).unwrap()).unwrap();
     assert!(matches!(r, wire::PingReply::Unknown(ref c) if *c != ping.claim), "{r:?}");
     // A forged update removing a live member: refused.
     let upd = UpdateMsg {
@@ -846,18 +847,18 @@ fn bad_input_is_rejected() {
         digest_after: 0,
         change: Change::Membership { update: Update::Died, member: fm.clone() },
     };
-    let r = wire::UpdateReply::decode(&call(&faddr, wire::UPDATE, upd.encode()).unwrap()).unwrap();
+    let r = codec::decode::<wire::UpdateReply>(&call(&faddr, wire::UPDATE, codec::encode(&upd)).unwrap()).unwrap();
     assert_eq!(r, wire::UpdateReply::Refused);
     // A view pull with a forged digest from a non-member: not a member.
     let sync = SyncReq { requester: stranger.clone(), claim: forged.clone(), version: 7, digest: 1234 };
-    let r = wire::SyncReply::decode(&call(&paddr, wire::SYNC, sync.encode()).unwrap()).unwrap();
+    let r = codec::decode::<wire::SyncReply>(&call(&paddr, wire::SYNC, codec::encode(&sync)).unwrap()).unwrap();
     assert!(matches!(r, wire::SyncReply::NotMember { expelled: false, .. }), "{r:?}");
     // A stranger "suspecting" the primary changes nothing.
     let w = WhoisReq { requester: stranger.clone(), claim: forged.clone(), suspect: true };
-    call(&faddr, wire::WHOIS, w.encode()).unwrap();
+    call(&faddr, wire::WHOIS, codec::encode(&w)).unwrap();
     // A handover from a stranger: refused.
     let s = wire::Snapshot { claim: forged.clone(), version: 1, view: view.clone(), tombstones: vec![] };
-    let r = wire::HandoverReply::decode(&call(&faddr, wire::HANDOVER, wire::encode_handover(&s)).unwrap()).unwrap();
+    let r = codec::decode::<wire::HandoverReply>(&call(&faddr, wire::HANDOVER, codec::encode(&s)).unwrap()).unwrap();
     assert_eq!(r, wire::HandoverReply::Refused);
     // Garbage: an error answer, nothing else.
     for name in wire::ALL {

@@ -157,11 +157,12 @@ fn provider_registration_errors() {
 /// fake contact whose unsubscribe handler stalls) does not stall the drop.
 #[test]
 fn dropping_a_subscribed_handle_does_not_wait_for_the_contact() {
-    use mochi::flock::protocol::{self, ViewReply};
+    use mochi::flock::protocol::{self, StatusReply, ViewReply};
+    use mochi::rpc::codec;
     let server = engine("na+sm", Mode::Server);
     let mut view = GroupView::new();
     view.add_member(server.self_address().as_str(), 7);
-    let reply = protocol::encode_view_reply(&ViewReply::View(view));
+    let reply = codec::encode(&ViewReply::View(view));
     for name in [protocol::GET_VIEW, protocol::SUBSCRIBE] {
         let reply = reply.clone();
         server.register(name, 7, None, Arc::new(move |_| Ok(reply.clone()))).unwrap();
@@ -178,7 +179,7 @@ fn dropping_a_subscribed_handle_does_not_wait_for_the_contact() {
                 let _ = arrived_tx.lock().send(());
                 // Stall until the test is done (bounded, so the server stops).
                 let _ = release_rx.lock().recv_timeout(Duration::from_secs(10));
-                Ok(protocol::encode_status(&Ok(())))
+                Ok(codec::encode(&StatusReply::Done))
             }),
         )
         .unwrap();

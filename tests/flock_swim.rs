@@ -13,6 +13,7 @@ use mochi::flock::error::code;
 use mochi::flock::protocol::Update;
 use mochi::flock::provider::{Provider, ProviderArgs};
 use mochi::flock::{view_file, GroupView};
+use mochi::rpc::codec;
 use mochi::rpc::{Engine, Mode};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -198,25 +199,33 @@ fn attack(outsider: &Engine, target: &str, victim: &str, impersonated: &str) -> 
     }
     // Impersonating a member: the transport says who really sent it.
     let forged = envelope(impersonated, 1, vec![confirm(victim)]);
-    assert!(outsider.call(&to, wire::PING, PID, wire::encode_ping(&forged), t).is_err());
-    assert!(outsider.call(&to, wire::SYNC, PID, wire::encode_sync(&forged, &Default::default()), t).is_err());
+    assert!(outsider.call(&to, wire::PING, PID, codec::encode(&forged), t).is_err());
+    assert!(outsider
+        .call(&to, wire::SYNC, PID, codec::encode(&wire::Sync { envelope: forged.clone(), state: Default::default() }), t)
+        .is_err());
     let leave = envelope(victim, 1, vec![]);
-    assert!(outsider.call(&to, wire::ANNOUNCE, PID, wire::encode_announce(Kind::Leave, &leave), t).is_err());
+    assert!(outsider
+        .call(&to, wire::ANNOUNCE, PID, codec::encode(&wire::Announce { kind: Kind::Leave, envelope: leave }), t)
+        .is_err());
     // Honest about who we are, but not a member: ignored, gossip included.
     let me = outsider.self_address().to_string();
     let honest = envelope(&me, 7, vec![confirm(victim)]);
-    let (status, _) = wire::decode_ack(&outsider.call(&to, wire::PING, PID, wire::encode_ping(&honest), t).unwrap()).unwrap();
-    let sync = wire::decode_state_reply(
-        &outsider.call(&to, wire::SYNC, PID, wire::encode_sync(&honest, &Default::default()), t).unwrap(),
+    let ack: wire::Ack = codec::decode(&outsider.call(&to, wire::PING, PID, codec::encode(&honest), t).unwrap()).unwrap();
+    let sync: wire::StateReply = codec::decode(
+        &outsider
+            .call(&to, wire::SYNC, PID, codec::encode(&wire::Sync { envelope: honest.clone(), state: Default::default() }), t)
+            .unwrap(),
     )
     .unwrap();
-    assert_eq!(sync, (Status::UnknownSender, None));
+    assert_eq!(sync, wire::StateReply { status: Status::UnknownSender, state: None });
     // A join from a process that is no swim member cannot be verified.
-    assert!(outsider.call(&to, wire::ANNOUNCE, PID, wire::encode_announce(Kind::Join, &honest), t).is_err());
+    assert!(outsider
+        .call(&to, wire::ANNOUNCE, PID, codec::encode(&wire::Announce { kind: Kind::Join, envelope: honest }), t)
+        .is_err());
     // Claiming to be the target itself.
     let itself = envelope(target, 1, vec![confirm(victim)]);
-    assert!(outsider.call(&to, wire::PING, PID, wire::encode_ping(&itself), t).is_err());
-    status
+    assert!(outsider.call(&to, wire::PING, PID, codec::encode(&itself), t).is_err());
+    ack.status
 }
 
 #[test]

@@ -12,10 +12,12 @@ use mochi::bedrock::protocol as bedrock_protocol;
 use mochi::flock::backends::centralized::wire as centralized;
 use mochi::flock::backends::swim::wire as swim;
 use mochi::flock::protocol as flock_protocol;
-use mochi::flock::view::GroupView;
+use mochi::flock::protocol::Update;
+use mochi::flock::view::{GroupView, Member};
 use mochi::flock::view_file;
-use mochi::rpc::codec::Writer;
+use mochi::rpc::codec::{self, Bytes};
 use mochi::rpc::wire;
+use mochi::yokan::protocol as yokan;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// xorshift64*: enough randomness for fuzzing, no dependency.
@@ -38,42 +40,30 @@ fn random_bytes(rng: &mut Rng) -> Vec<u8> {
     (0..len).map(|_| rng.next() as u8).collect()
 }
 
-/// A stream of fields as our codec writes them, with values biased
-/// towards what decoders branch on.
+/// A stream of fields as our codec writes them (postcard: a message is
+/// its fields one after the other), with values biased towards what
+/// decoders branch on.
 fn plausible_fields(rng: &mut Rng) -> Vec<u8> {
-    let mut w = Writer::new();
+    let mut out = Vec::new();
     for _ in 0..rng.below(24) {
-        match rng.below(8) {
-            0 => {
-                w.u8(rng.below(7) as u8);
-            }
-            1 => {
-                w.u16(rng.below(4) as u16);
-            }
-            2 => {
-                // a count: mostly small, sometimes absurd
-                w.u32(if rng.below(10) == 0 { u32::MAX - rng.below(8) as u32 } else { rng.below(4) as u32 });
-            }
-            3 => {
-                w.u64(rng.next());
-            }
-            4 => {
-                w.i32(rng.below(3) as i32 - 1);
-            }
+        out.extend(match rng.below(8) {
+            // a tag: enum variant, option, small integer
+            0 => codec::encode(&(rng.below(7) as u8)),
+            1 => codec::encode(&(rng.below(4) as u16)),
+            // a count: mostly small, sometimes absurd
+            2 => codec::encode(&if rng.below(10) == 0 { u64::MAX - rng.below(8) } else { rng.below(4) }),
+            3 => codec::encode(&rng.next()),
+            4 => codec::encode(&(rng.below(3) as i32 - 1)),
             5 => {
-                let words = ["na+sm://1-0", "__config__", "__type__", "", "k", "ofi+tcp://127.0.0.1:1"];
-                w.str(words[rng.below(words.len() as u64) as usize]);
+                let words = ["na+sm://1-0", "__config__", "__type__", "", "k", "ofi+tcp://127.0.0.1:1", "a\0b"];
+                codec::encode(words[rng.below(words.len() as u64) as usize])
             }
-            6 => {
-                // a string whose bytes are not UTF-8
-                w.bytes(&[0xff, 0xfe, rng.next() as u8]);
-            }
-            _ => {
-                w.bool(rng.below(2) == 1);
-            }
-        }
+            // a string whose bytes are not UTF-8
+            6 => codec::encode(&Bytes(&[0xff, 0xfe, rng.next() as u8])),
+            _ => codec::encode(&(rng.below(2) == 1)),
+        });
     }
-    w.finish()
+    out
 }
 
 /// Truncations at every length, and mutations of single bytes.
@@ -94,74 +84,68 @@ fn variants_of(valid: &[u8], rng: &mut Rng) -> Vec<Vec<u8>> {
 
 type Decoder = (&'static str, fn(&[u8]));
 
+/// A decoder entry for message type `$ty` (which may borrow from the input).
+macro_rules! decoder {
+    ($ty:ty) => {
+        (stringify!($ty), |b: &[u8]| {
+            let _ = codec::decode::<$ty>(b);
+        })
+    };
+}
+
 fn decoders() -> Vec<Decoder> {
+    use centralized::*;
+    use yokan::{ListArgs, Operation, Reply};
     vec![
         ("rpc fragment", |b| {
             let _ = wire::decode(b);
         }),
-        ("flock view reply", |b| {
-            let _ = flock_protocol::decode_view_reply(b);
-        }),
-        ("flock status", |b| {
-            let _ = flock_protocol::decode_status(b);
-        }),
-        ("flock notification", |b| {
-            let _ = flock_protocol::decode_notification(b);
-        }),
-        ("bedrock args", |b| {
-            let _ = bedrock_protocol::decode_args(b);
-        }),
-        ("bedrock answer", |b| {
-            let _ = bedrock_protocol::decode_result(b);
-        }),
-        ("centralized ping", |b| {
-            let _ = centralized::Ping::decode(b);
-        }),
-        ("centralized ping reply", |b| {
-            let _ = centralized::PingReply::decode(b);
-        }),
-        ("centralized update", |b| {
-            let _ = centralized::UpdateMsg::decode(b);
-        }),
-        ("centralized sync reply", |b| {
-            let _ = centralized::SyncReply::decode(b);
-        }),
-        ("centralized member", |b| {
-            let _ = centralized::decode_member(b);
-        }),
-        ("centralized join reply", |b| {
-            let _ = centralized::JoinReply::decode(b);
-        }),
-        ("centralized metadata request", |b| {
-            let _ = centralized::MetadataReq::decode(b);
-        }),
-        ("centralized handover", |b| {
-            let _ = centralized::decode_handover(b);
-        }),
-        ("swim ping", |b| {
-            let _ = swim::decode_ping(b);
-        }),
-        ("swim ack", |b| {
-            let _ = swim::decode_ack(b);
-        }),
-        ("swim ping-req", |b| {
-            let _ = swim::decode_ping_req(b);
-        }),
-        ("swim ping-req reply", |b| {
-            let _ = swim::decode_ping_req_reply(b);
-        }),
-        ("swim announce", |b| {
-            let _ = swim::decode_announce(b);
-        }),
-        ("swim state reply", |b| {
-            let _ = swim::decode_state_reply(b);
-        }),
-        ("swim sync", |b| {
-            let _ = swim::decode_sync(b);
-        }),
         ("view file", |b| {
             let _ = view_file::from_bytes(b);
         }),
+        decoder!(flock_protocol::ViewReply),
+        decoder!(flock_protocol::GetView),
+        decoder!(flock_protocol::MetadataSet<'_>),
+        decoder!(flock_protocol::Subscription),
+        decoder!(flock_protocol::MetadataPush),
+        decoder!(flock_protocol::StatusReply),
+        decoder!(flock_protocol::Notification),
+        decoder!(bedrock_protocol::Args),
+        decoder!(bedrock_protocol::Answer),
+        decoder!(Member),
+        decoder!(Ping),
+        decoder!(PingReply),
+        decoder!(UpdateMsg),
+        decoder!(UpdateReply),
+        decoder!(SyncReq),
+        decoder!(SyncReply),
+        decoder!(JoinReply),
+        decoder!(LeaveReply),
+        decoder!(MetadataReq),
+        decoder!(MetadataReply),
+        decoder!(WhoisReq),
+        decoder!(WhoisReply),
+        decoder!(Snapshot),
+        decoder!(HandoverReply),
+        decoder!(swim::Envelope),
+        decoder!(swim::Ack),
+        decoder!(swim::PingReq),
+        decoder!(swim::PingReqReply),
+        decoder!(swim::Announce),
+        decoder!(swim::StateReply),
+        decoder!(swim::Sync),
+        decoder!(Operation<()>),
+        decoder!(Operation<yokan::Keys<'_>>),
+        decoder!(Operation<yokan::Pairs<'_>>),
+        decoder!(Operation<yokan::Prefix<'_>>),
+        decoder!(Operation<ListArgs<'_>>),
+        decoder!(Reply<String>),
+        decoder!(Reply<u64>),
+        decoder!(Reply<()>),
+        decoder!(Reply<Vec<bool>>),
+        decoder!(Reply<Vec<Option<u64>>>),
+        decoder!(Reply<Vec<Option<Bytes<'_>>>>),
+        decoder!(Reply<Vec<(Bytes<'_>, Bytes<'_>)>>),
     ]
 }
 
@@ -183,14 +167,57 @@ fn seeds() -> Vec<Vec<u8>> {
     };
     wire::encode_header(&mut fragment, &header, b"sender-name");
     fragment.extend_from_slice(b"hello");
+    let member = Member { address: "na+sm://1-0".into(), provider_id: 4 };
+    let claim = centralized::Claim { term: 2, primary: member.clone() };
+    let envelope = swim::Envelope {
+        sender: swim::Identity { address: "na+sm://1-0".into(), provider_id: 1, generation: 9, incarnation: 1 },
+        digest: 42,
+        gossip: vec![
+            swim::Gossip::Member(swim::MemberRecord {
+                kind: swim::Kind::Suspect,
+                address: "na+sm://2-0".into(),
+                provider_id: 1,
+                generation: 3,
+                incarnation: 0,
+            }),
+            swim::Gossip::Meta(swim::MetaRecord {
+                key: "k".into(),
+                value: Some("v".into()),
+                version: 2,
+                origin: "na+sm://1-0".into(),
+                origin_pid: 1,
+            }),
+        ],
+    };
+    let keys = [Bytes(b"key"), Bytes(b"other")];
     vec![
         fragment,
-        flock_protocol::encode_view_reply(&flock_protocol::ViewReply::View(view.clone())),
-        flock_protocol::encode_notification(&flock_protocol::Notification::Metadata { key: "k".into(), value: "v".into() }),
-        bedrock_protocol::encode_args(&["a", "", "{\"x\":1}"]),
-        bedrock_protocol::encode_result(&Err(bedrock_protocol::Refusal::NotSupported("no".into()))),
-        centralized::encode_member(&mochi::flock::view::Member { address: "na+sm://1-0".into(), provider_id: 4 }),
+        codec::encode(&flock_protocol::ViewReply::View(view.clone())),
+        codec::encode(&flock_protocol::Notification::Metadata { key: "k".into(), value: "v".into() }),
+        codec::encode(&["a", "", "{\"x\":1}"][..]),
+        codec::encode(&bedrock_protocol::Answer::Err(bedrock_protocol::Refusal::NotSupported("no".into()))),
+        codec::encode(&member),
         view_file::serialize(&view).into_bytes(),
+        codec::encode(&centralized::SyncReply::Full(centralized::Snapshot {
+            claim: claim.clone(),
+            version: 7,
+            view: view.clone(),
+            tombstones: vec![centralized::Tombstone { member: member.clone(), update: Update::Died }],
+        })),
+        codec::encode(&centralized::MetadataReply::Applied(centralized::UpdateMsg {
+            claim,
+            version: 8,
+            digest_after: 1,
+            change: centralized::Change::MetadataSet { key: "k".into(), value: "v".into() },
+        })),
+        codec::encode(&swim::Sync { envelope: envelope.clone(), state: swim::FullState { members: vec![], metadata: vec![] } }),
+        codec::encode(&swim::PingReqReply {
+            status: swim::Status::Left { generation: 1, incarnation: 2 },
+            probe: swim::ProbeResult { responded: true, generation: 1, incarnation: 2 },
+            envelope,
+        }),
+        codec::encode(&yokan::Operation { mode: 0x400, args: keys.iter().zip(&keys).map(|(k, v)| (*k, *v)).collect::<Vec<_>>() }),
+        codec::encode(&yokan::Reply::<Vec<Option<Bytes<'_>>>>::Ok(vec![Some(Bytes(b"value")), None])),
     ]
 }
 
@@ -229,10 +256,16 @@ fn seeds_are_valid_for_their_own_decoder() {
     // mutations would only exercise the first error path.
     let s = seeds();
     assert!(wire::decode(&s[0]).is_ok());
-    assert!(flock_protocol::decode_view_reply(&s[1]).is_ok());
-    assert!(flock_protocol::decode_notification(&s[2]).is_ok());
-    assert_eq!(bedrock_protocol::decode_args(&s[3]).unwrap(), vec!["a", "", "{\"x\":1}"]);
-    assert!(bedrock_protocol::decode_result(&s[4]).is_ok());
-    assert!(centralized::decode_member(&s[5]).is_ok());
+    assert!(codec::decode::<flock_protocol::ViewReply>(&s[1]).is_ok());
+    assert!(codec::decode::<flock_protocol::Notification>(&s[2]).is_ok());
+    assert_eq!(codec::decode::<bedrock_protocol::Args>(&s[3]).unwrap(), vec!["a", "", "{\"x\":1}"]);
+    assert!(codec::decode::<bedrock_protocol::Answer>(&s[4]).is_ok());
+    assert!(codec::decode::<Member>(&s[5]).is_ok());
     assert_eq!(view_file::from_bytes(&s[6]).unwrap().member_count(), 2);
+    assert!(codec::decode::<centralized::SyncReply>(&s[7]).is_ok());
+    assert!(codec::decode::<centralized::MetadataReply>(&s[8]).is_ok());
+    assert!(codec::decode::<swim::Sync>(&s[9]).is_ok());
+    assert!(codec::decode::<swim::PingReqReply>(&s[10]).is_ok());
+    assert!(codec::decode::<yokan::Operation<yokan::Pairs<'_>>>(&s[11]).is_ok());
+    assert!(codec::decode::<yokan::Reply<Vec<Option<Bytes<'_>>>>>(&s[12]).is_ok());
 }

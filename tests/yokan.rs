@@ -1,10 +1,11 @@
 //! Yokan providers and clients over real endpoints: one shared table of
 //! operations and modes, run against every backend, on na+sm and ofi+tcp.
 
-use mochi::rpc::{Engine, InitOverrides, Mode};
+use mochi::rpc::{codec, Engine, InitOverrides, Mode};
 use mochi::yokan::client::{Client, Database, Opts};
 use mochi::yokan::error::code;
 use mochi::yokan::mode;
+use mochi::yokan::protocol;
 use mochi::yokan::provider::{Provider, ProviderArgs};
 use std::time::Duration;
 
@@ -199,7 +200,11 @@ fn bad_input_gets_clear_codes() {
     for payload in [vec![], vec![1, 2], vec![0, 0, 0, 0, 255, 255, 255, 255], vec![0; 64]] {
         for name in ["yk_put", "yk_get", "yk_list", "yk_count", "yk_erase_range", "yk_exists_wait"] {
             let reply = client.call(&addr, name, 42, payload.clone(), Duration::from_secs(10)).unwrap();
-            let c = i32::from_le_bytes(reply[..4].try_into().unwrap());
+            // A reply is `Ok(result)` (variant 0) or `Err(Failure)` (1).
+            let c = match reply.first() {
+                Some(0) => code::SUCCESS,
+                _ => codec::decode::<protocol::Reply<()>>(&reply).unwrap().unwrap_err().code,
+            };
             assert!(c == code::INVALID_ARGS || c == code::SUCCESS, "{name} {payload:?} -> {c}");
         }
     }

@@ -4,6 +4,7 @@
 use super::error::BedrockError;
 use super::protocol::{self, MAX_LOOKUP_WAIT};
 use crate::flock::client::{Client as FlockClient, GroupHandle};
+use crate::rpc::codec;
 use crate::rpc::{Address, Engine};
 use std::time::Duration;
 
@@ -39,9 +40,11 @@ impl ServiceHandle {
     fn call_within(&self, rpc: &str, args: &[&str], timeout: Duration) -> Result<String> {
         let bytes = self
             .engine
-            .call(&self.address, rpc, self.provider_id, protocol::encode_args(args), timeout)
+            .call(&self.address, rpc, self.provider_id, codec::encode(args), timeout)
             .map_err(|e| BedrockError::msg(format!("{rpc} to {}: {e}", self.address)))?;
-        match protocol::decode_result(&bytes).map_err(|e| BedrockError::msg(format!("malformed answer to {rpc}: {e}")))? {
+        match codec::decode::<protocol::Answer>(&bytes)
+            .map_err(|e| BedrockError::msg(format!("malformed answer to {rpc}: {e}")))?
+        {
             Ok(value) => Ok(value),
             Err(protocol::Refusal::Failed(text)) => Err(BedrockError::msg(text)),
             Err(protocol::Refusal::NotSupported(text)) => Err(BedrockError::NotSupported(text)),

@@ -1,6 +1,7 @@
-//! Bedrock's management RPCs: names and payloads (our own encoding).
+//! Bedrock's management RPCs: names and message types (encoded by
+//! `rpc::codec`).
 
-use crate::rpc::codec::{DecodeError, Reader, Writer};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 pub const GET_CONFIG: &str = "bedrock_get_config";
@@ -43,27 +44,12 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// threads, so it is bounded).
 pub const MAX_LOOKUP_WAIT: Duration = Duration::from_secs(60);
 
-/// Arguments: a list of strings (every management RPC takes strings, plus
-/// numbers sent as text where needed).
-pub fn encode_args(args: &[&str]) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u32(args.len() as u32);
-    for a in args {
-        w.str(a);
-    }
-    w.finish()
-}
-
-pub fn decode_args(bytes: &[u8]) -> Result<Vec<String>, DecodeError> {
-    let mut r = Reader::new(bytes);
-    let n = r.count(4)?;
-    let out = (0..n).map(|_| r.str().map(str::to_string)).collect::<Result<Vec<_>, _>>()?;
-    r.end()?;
-    Ok(out)
-}
+/// Request of every management RPC: its arguments, strings (numbers sent
+/// as text where needed). Clients may encode a `[&str]`: same bytes.
+pub type Args = Vec<String>;
 
 /// Why a management request was refused, as a client needs to tell it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Refusal {
     /// The request failed; the text says why.
     Failed(String),
@@ -78,51 +64,23 @@ impl From<String> for Refusal {
     }
 }
 
-/// A management request's outcome: the value, or why there is none.
+/// Reply of every management RPC: the value, or why there is none.
 pub type Answer = Result<String, Refusal>;
-
-// Status byte before the text (0 and 1 match the earlier boolean encoding).
-const FAILED: u8 = 0;
-const DONE: u8 = 1;
-const NOT_SUPPORTED: u8 = 2;
-
-pub fn encode_result(r: &Answer) -> Vec<u8> {
-    let (status, text) = match r {
-        Ok(v) => (DONE, v),
-        Err(Refusal::Failed(e)) => (FAILED, e),
-        Err(Refusal::NotSupported(e)) => (NOT_SUPPORTED, e),
-    };
-    let mut w = Writer::new();
-    w.u8(status).str(text);
-    w.finish()
-}
-
-pub fn decode_result(bytes: &[u8]) -> Result<Answer, DecodeError> {
-    let mut r = Reader::new(bytes);
-    let status = r.u8()?;
-    let text = r.str()?.to_string();
-    r.end()?;
-    match status {
-        DONE => Ok(Ok(text)),
-        FAILED => Ok(Err(Refusal::Failed(text))),
-        NOT_SUPPORTED => Ok(Err(Refusal::NotSupported(text))),
-        other => Err(DecodeError::Invalid(format!("unknown answer status {other}"))),
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpc::codec::{decode, encode};
 
     #[test]
     fn round_trips() {
-        assert_eq!(decode_args(&encode_args(&["a", "", "c"])).unwrap(), vec!["a", "", "c"]);
-        assert_eq!(decode_result(&encode_result(&Ok("x".into()))).unwrap(), Ok("x".into()));
-        assert_eq!(decode_result(&encode_result(&Err("bad".to_string().into()))).unwrap(), Err(Refusal::Failed("bad".into())));
-        let no = Err(Refusal::NotSupported("no".into()));
-        assert_eq!(decode_result(&encode_result(&no)).unwrap(), no);
-        assert!(decode_result(&[9, 0, 0, 0, 0]).is_err());
-        assert!(decode_args(&[1, 2]).is_err());
-        assert!(decode_result(&[7]).is_err());
+        // A slice, not an array: serde writes arrays as tuples, without a length.
+        assert_eq!(decode::<Args>(&encode(&["a", "", "c"][..])).unwrap(), vec!["a", "", "c"]);
+        for a in [Ok("x".to_string()), Err("bad".to_string().into()), Err(Refusal::NotSupported("no".into()))] {
+            assert_eq!(decode::<Answer>(&encode(&a)).unwrap(), a);
+        }
+        assert!(decode::<Answer>(&[9, 0]).is_err());
+        assert!(decode::<Args>(&[1, 2]).is_err());
+        assert!(decode::<Answer>(&[1, 7]).is_err());
     }
 }

@@ -8,7 +8,7 @@ use super::error::BedrockError;
 use super::loader;
 use super::module::{self, ComponentArgs, DependencyDecl, ProviderEntry, Resolved, ResolvedDependency};
 use super::protocol::{self, Answer, Refusal, MAX_LOOKUP_WAIT};
-use crate::rpc::{Engine, Mode, Pool, Request};
+use crate::rpc::{codec, Engine, Mode, Pool, Request};
 use parking_lot::{Condvar, Mutex};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -250,12 +250,12 @@ impl Server {
                         self.inner.bedrock_id,
                         pool.clone(),
                         Arc::new(move |req: Request| {
-                            let result = match (weak.upgrade(), protocol::decode_args(&req.payload)) {
+                            let result = match (weak.upgrade(), codec::decode::<protocol::Args>(&req.payload)) {
                                 (Some(inner), Ok(args)) => handler(&Server { inner }, &args),
                                 (None, _) => Err(failed("the Bedrock server is shutting down")),
                                 (_, Err(e)) => Err(failed(format!("malformed request: {e}"))),
                             };
-                            Ok(protocol::encode_result(&result))
+                            Ok(codec::encode(&result))
                         }),
                     )
                     .map_err(|e| BedrockError::msg(e.to_string()))?;

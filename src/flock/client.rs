@@ -2,11 +2,11 @@
 //! view from one of its members (the "contact").
 
 use super::error::{FlockError, Result};
-use super::protocol::{self, Notification, Update, ViewReply};
+use super::protocol::{self, Notification, StatusReply, Update, ViewReply};
 use super::provider::UpdateCallbacks;
 use super::view::GroupView;
 use super::view_file;
-use crate::rpc::codec::Writer;
+use crate::rpc::codec;
 use crate::rpc::{Address, Engine, PendingCall, Pool, RpcError};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -81,17 +81,16 @@ fn view_error(e: RpcError) -> FlockError {
 }
 
 fn fetch(engine: &Engine, addr: &Address, provider_id: u16, digest: u64) -> Result<PendingCall> {
-    let mut w = Writer::new();
-    w.u64(digest);
-    engine.call_async(addr, protocol::GET_VIEW, provider_id, w.finish(), protocol::CLIENT_TIMEOUT).map_err(view_error)
+    let req = codec::encode(&protocol::GetView { digest });
+    engine.call_async(addr, protocol::GET_VIEW, provider_id, req, protocol::CLIENT_TIMEOUT).map_err(view_error)
 }
 
 /// Turns a `flock_get_view` answer into the view to cache (None: unchanged).
 fn view_from_reply(bytes: &[u8]) -> Result<Option<GroupView>> {
-    match protocol::decode_view_reply(bytes)? {
+    match codec::decode(bytes)? {
         ViewReply::Unchanged => Ok(None),
         ViewReply::View(v) => Ok(Some(v)),
-        ViewReply::Error(code, message) => Err(FlockError::from_code(code, message)),
+        ViewReply::Error(code, message) => Err(protocol::remote_error(code, message)),
     }
 }
 
@@ -187,13 +186,12 @@ impl GroupHandle {
 
     /// Sets a metadata entry for the whole group, then refreshes our view.
     pub fn metadata_set(&self, key: &str, value: &str) -> Result<()> {
-        let mut w = Writer::new();
-        w.str(key).str(value);
+        let req = codec::encode(&protocol::MetadataSet { key, value });
         let engine = self.inner.client.engine();
         let bytes = engine
-            .call(&self.inner.contact, protocol::METADATA_SET, self.inner.provider_id, w.finish(), protocol::CLIENT_TIMEOUT)
+            .call(&self.inner.contact, protocol::METADATA_SET, self.inner.provider_id, req, protocol::CLIENT_TIMEOUT)
             .map_err(view_error)?;
-        protocol::decode_status(&bytes)?;
+        codec::decode::<StatusReply>(&bytes)?.into_result()?;
         self.update()
     }
 
@@ -210,7 +208,7 @@ impl GroupHandle {
             notify_id,
             Some(self.inner.client.inner.pool.clone()),
             Arc::new(move |req| {
-                let n = protocol::decode_notification(&req.payload).map_err(|e| e.to_string())?;
+                let n: Notification = codec::decode(&req.payload).map_err(|e| format!("malformed Flock notification: {e}"))?;
                 if let Some(inner) = weak.upgrade() {
                     apply(&mut inner.view.lock(), &n);
                 }
@@ -224,10 +222,9 @@ impl GroupHandle {
                 Ok(Vec::new())
             }),
         )?;
-        let mut w = Writer::new();
-        w.u16(notify_id);
+        let req = codec::encode(&protocol::Subscription { notify_id });
         let reply = engine
-            .call(&self.inner.contact, protocol::SUBSCRIBE, self.inner.provider_id, w.finish(), protocol::CLIENT_TIMEOUT)
+            .call(&self.inner.contact, protocol::SUBSCRIBE, self.inner.provider_id, req, protocol::CLIENT_TIMEOUT)
             .map_err(view_error)
             .and_then(|b| view_from_reply(&b));
         match reply {
@@ -268,9 +265,8 @@ fn end_subscription(client: &Client, contact: &Address, provider_id: u16, notify
     if engine.is_finalizing() {
         return;
     }
-    let mut w = Writer::new();
-    w.u16(notify_id);
-    let result = engine.call_async(contact, protocol::UNSUBSCRIBE, provider_id, w.finish(), protocol::NOTIFY_TIMEOUT);
+    let req = codec::encode(&protocol::Subscription { notify_id });
+    let result = engine.call_async(contact, protocol::UNSUBSCRIBE, provider_id, req, protocol::NOTIFY_TIMEOUT);
     let result = match (result, wait) {
         (Ok(pending), Wait::ForAnswer) => pending.wait().map(drop),
         // The request is queued for sending; dropping the pending call only

@@ -1,9 +1,12 @@
-//! Flock's RPCs: names and payload encodings (our own wire format; see the
-//! README: file formats and APIs are the compatibility surface, not bytes).
+//! Flock's RPCs: names and message types (encoded by `rpc::codec`; our own
+//! wire format, see the README: file formats and APIs are the compatibility
+//! surface, not bytes).
 
 use super::error::{FlockError, Result};
 use super::view::GroupView;
-use crate::rpc::codec::{DecodeError, Reader, Writer};
+use super::view::Member;
+use crate::rpc::codec::DecodeError;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::Duration;
 
 /// Client → any member: fetch the view unless the caller's digest matches.
@@ -22,7 +25,7 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Membership changes, with upstream's `flock_update_t` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum Update {
     Joined = 0,
@@ -49,168 +52,151 @@ impl From<DecodeError> for FlockError {
     }
 }
 
-pub fn encode_view(w: &mut Writer, view: &GroupView) {
-    w.u32(view.member_count() as u32);
-    for m in view.members() {
-        w.str(&m.address).u16(m.provider_id);
-    }
-    w.u32(view.metadata_count() as u32);
-    for (k, v) in view.metadata() {
-        w.str(k).str(v);
+/// A view travels as its members and its metadata entries; the digest is
+/// recomputed from them when it arrives, so a forged digest cannot make a
+/// view look like another.
+impl Serialize for GroupView {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        (self.members(), self.metadata()).serialize(s)
     }
 }
 
-/// Decodes a view; the digest is recomputed from the content, so a forged
-/// digest cannot make a view look like another.
-pub fn decode_view(r: &mut Reader<'_>) -> Result<GroupView> {
-    let mut view = GroupView::new();
-    let n = r.count(6)?;
-    for _ in 0..n {
-        let address = r.str()?;
-        let provider_id = r.u16()?;
-        view.add_member(address, provider_id);
+impl<'de> Deserialize<'de> for GroupView {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let (mut members, mut metadata) = <(Vec<Member>, Vec<(String, String)>)>::deserialize(d)?;
+        // In view order first, so that each insertion lands at the end (a
+        // hostile order would cost a quadratic number of moves). Stable for
+        // metadata: of two entries with one key, the later one still wins.
+        members.sort_unstable();
+        metadata.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut view = GroupView::new();
+        for m in &members {
+            view.add_member(&m.address, m.provider_id);
+        }
+        for (k, v) in &metadata {
+            view.add_metadata(k, v);
+        }
+        Ok(view)
     }
-    let n = r.count(8)?;
-    for _ in 0..n {
-        let key = r.str()?;
-        let value = r.str()?;
-        view.add_metadata(key, value);
-    }
-    Ok(view)
 }
 
-/// `flock_get_view` answer: the error code, then the view if it changed.
+/// `flock_get_view` and `flock_subscribe` answers: the view, unless the
+/// caller's digest matched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ViewReply {
     Unchanged,
     View(GroupView),
     Error(i32, String),
 }
 
-pub fn encode_view_reply(reply: &ViewReply) -> Vec<u8> {
-    let mut w = Writer::new();
-    match reply {
-        ViewReply::Unchanged => {
-            w.i32(0).bool(true);
-        }
-        ViewReply::View(v) => {
-            w.i32(0).bool(false);
-            encode_view(&mut w, v);
-        }
-        ViewReply::Error(code, message) => {
-            w.i32(*code).str(message);
+/// `flock_get_view` request: the digest of the caller's cached view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetView {
+    pub digest: u64,
+}
+
+/// `flock_metadata_set` request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataSet<'a> {
+    pub key: &'a str,
+    pub value: &'a str,
+}
+
+/// `flock_subscribe` / `flock_unsubscribe` request: the provider id under
+/// which the caller registered its `flock_notify` handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub notify_id: u16,
+}
+
+/// A metadata change pushed between members (static backend): `None`
+/// removes the key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataPush {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+/// A generic "status" answer: done, or an error code with its message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatusReply {
+    Done,
+    Error(i32, String),
+}
+
+impl From<&Result<()>> for StatusReply {
+    fn from(result: &Result<()>) -> StatusReply {
+        match result {
+            Ok(()) => StatusReply::Done,
+            Err(e) => StatusReply::Error(e.code(), e.to_string()),
         }
     }
-    w.finish()
 }
 
-pub fn decode_view_reply(bytes: &[u8]) -> Result<ViewReply> {
-    let mut r = Reader::new(bytes);
-    let code = r.i32()?;
-    let reply = if code != 0 {
-        ViewReply::Error(code, r.str()?.to_string())
-    } else if r.bool()? {
-        ViewReply::Unchanged
-    } else {
-        ViewReply::View(decode_view(&mut r)?)
-    };
-    r.end()?;
-    Ok(reply)
-}
-
-/// A generic "status" answer: 0 or an error code with its message.
-pub fn encode_status(result: &Result<()>) -> Vec<u8> {
-    let mut w = Writer::new();
-    match result {
-        Ok(()) => {
-            w.i32(0);
-        }
-        Err(e) => {
-            w.i32(e.code()).str(&e.to_string());
+impl StatusReply {
+    pub fn into_result(self) -> Result<()> {
+        match self {
+            StatusReply::Done => Ok(()),
+            StatusReply::Error(code, message) => Err(remote_error(code, message)),
         }
     }
-    w.finish()
 }
 
-pub fn decode_status(bytes: &[u8]) -> Result<()> {
-    let mut r = Reader::new(bytes);
-    match r.i32()? {
-        0 => Ok(()),
-        code => Err(FlockError::from_code(code, r.str()?)),
+/// The error a peer reported; code 0 (success) is not an error code, and a
+/// peer that sends it is broken.
+pub fn remote_error(code: i32, message: String) -> FlockError {
+    match code {
+        0 => FlockError::from(DecodeError::Invalid(format!("an error with the success code: {message}"))),
+        code => FlockError::from_code(code, message),
     }
 }
 
 /// What a member pushes to its subscribers.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Notification {
     Membership { update: Update, address: String, provider_id: u16 },
     Metadata { key: String, value: String },
     MetadataRemoved { key: String },
 }
 
-pub fn encode_notification(n: &Notification) -> Vec<u8> {
-    let mut w = Writer::new();
-    match n {
-        Notification::Membership { update, address, provider_id } => {
-            w.u8(0).u8(*update as u8).str(address).u16(*provider_id);
-        }
-        Notification::Metadata { key, value } => {
-            w.u8(1).str(key).str(value);
-        }
-        Notification::MetadataRemoved { key } => {
-            w.u8(2).str(key);
-        }
-    }
-    w.finish()
-}
-
-pub fn decode_notification(bytes: &[u8]) -> Result<Notification> {
-    let mut r = Reader::new(bytes);
-    let n = match r.u8()? {
-        0 => {
-            let update = Update::from_u8(r.u8()?).ok_or_else(|| FlockError::Other("unknown update kind".into()))?;
-            Notification::Membership { update, address: r.str()?.to_string(), provider_id: r.u16()? }
-        }
-        1 => Notification::Metadata { key: r.str()?.to_string(), value: r.str()?.to_string() },
-        2 => Notification::MetadataRemoved { key: r.str()?.to_string() },
-        t => return Err(FlockError::Other(format!("unknown notification type {t}"))),
-    };
-    r.end()?;
-    Ok(n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpc::codec::{decode, encode};
 
     #[test]
-    fn view_reply_round_trip() {
+    fn views_travel_with_their_digest_recomputed() {
         let mut v = GroupView::new();
-        v.add_member("na+sm://1-0", 3);
         v.add_member("na+sm://2-0", 3);
+        v.add_member("na+sm://1-0", 3);
         v.add_metadata("k", "v");
-        let bytes = encode_view_reply(&ViewReply::View(v.clone()));
-        match decode_view_reply(&bytes).unwrap() {
+        let bytes = encode(&ViewReply::View(v.clone()));
+        match decode(&bytes).unwrap() {
             ViewReply::View(back) => {
                 assert_eq!(back, v);
                 assert_eq!(back.digest(), v.digest());
             }
-            _ => panic!("expected a view"),
+            other => panic!("expected a view, got {other:?}"),
         }
-        assert!(matches!(decode_view_reply(&encode_view_reply(&ViewReply::Unchanged)).unwrap(), ViewReply::Unchanged));
         for n in 0..bytes.len() {
-            assert!(decode_view_reply(&bytes[..n]).is_err());
+            assert!(decode::<ViewReply>(&bytes[..n]).is_err());
         }
+        // Members out of order on the wire are sorted again.
+        let unsorted = encode(&(
+            vec![Member { address: "b".into(), provider_id: 1 }, Member { address: "a".into(), provider_id: 1 }],
+            Vec::<(String, String)>::new(),
+        ));
+        let back: GroupView = decode(&unsorted).unwrap();
+        assert_eq!(back.members()[0].address, "a");
+        assert_eq!(back.digest(), back.compute_digest());
     }
 
     #[test]
-    fn notifications_round_trip() {
-        for n in [
-            Notification::Membership { update: Update::Died, address: "a".into(), provider_id: 7 },
-            Notification::Metadata { key: "k".into(), value: "".into() },
-            Notification::MetadataRemoved { key: "k".into() },
-        ] {
-            assert_eq!(decode_notification(&encode_notification(&n)).unwrap(), n);
-        }
-        assert!(decode_notification(&[9]).is_err());
+    fn status_replies_carry_the_error_code() {
+        let e: Result<()> = Err(FlockError::from_code(5, "no"));
+        let back: StatusReply = decode(&encode(&StatusReply::from(&e))).unwrap();
+        assert_eq!(back.into_result().unwrap_err().code(), 5);
+        assert!(decode::<StatusReply>(&encode(&StatusReply::from(&Ok(())))).unwrap().into_result().is_ok());
+        assert!(decode::<Notification>(&[9]).is_err());
     }
 }

@@ -6,10 +6,10 @@
 use super::backend::{self, Backend, BackendFactory, BackendInit, UpdateSink};
 use super::error::{FlockError, Result};
 use super::gateway::{self, Gateway, GatewayFactory, GatewayInit};
-use super::protocol::{self, Notification, Update, ViewReply};
+use super::protocol::{self, Notification, StatusReply, Update, ViewReply};
 use super::view::GroupView;
 use super::view_file;
-use crate::rpc::codec::Reader;
+use crate::rpc::codec;
 use crate::rpc::{Address, Engine, Pool, Request};
 use crossbeam_channel::{unbounded, Sender};
 use parking_lot::{Mutex, RwLock};
@@ -306,9 +306,7 @@ impl Inner {
 
     fn on_get_view(&self, req: Request) -> Vec<u8> {
         let reply = (|| -> Result<ViewReply> {
-            let mut r = Reader::new(&req.payload);
-            let digest = r.u64()?;
-            r.end()?;
+            let protocol::GetView { digest } = codec::decode(&req.payload)?;
             let mut reply = ViewReply::Unchanged;
             self.backend()?
                 .try_with_view(&mut |v| {
@@ -320,24 +318,19 @@ impl Inner {
             Ok(reply)
         })()
         .unwrap_or_else(|e| ViewReply::Error(e.code(), e.to_string()));
-        protocol::encode_view_reply(&reply)
+        codec::encode(&reply)
     }
 
     fn on_metadata_set(&self, req: Request) -> Vec<u8> {
         let result = (|| -> Result<()> {
-            let mut r = Reader::new(&req.payload);
-            let key = r.str()?;
-            let value = r.str()?;
-            r.end()?;
+            let protocol::MetadataSet { key, value } = codec::decode(&req.payload)?;
             self.backend()?.set_metadata(key, value)
         })();
-        protocol::encode_status(&result)
+        codec::encode(&StatusReply::from(&result))
     }
 
     fn subscriber_of(&self, req: &Request) -> Result<(Address, u16)> {
-        let mut r = Reader::new(&req.payload);
-        let notify_id = r.u16()?;
-        r.end()?;
+        let protocol::Subscription { notify_id } = codec::decode(&req.payload)?;
         let addr = req.sender.clone().unwrap_or_else(|| self.engine.self_address());
         Ok((addr, notify_id))
     }
@@ -354,12 +347,12 @@ impl Inner {
             Ok(ViewReply::View(backend::snapshot(backend.as_ref())))
         })()
         .unwrap_or_else(|e| ViewReply::Error(e.code(), e.to_string()));
-        protocol::encode_view_reply(&reply)
+        codec::encode(&reply)
     }
 
     fn on_unsubscribe(&self, req: Request) -> Vec<u8> {
         let result = self.subscriber_of(&req).map(|sub| self.subscribers.lock().retain(|s| *s != sub));
-        protocol::encode_status(&result)
+        codec::encode(&StatusReply::from(&result))
     }
 
     /// Notifications leave from one thread per provider, so every subscriber
@@ -373,7 +366,7 @@ impl Inner {
         let spawned = std::thread::Builder::new().name("flock-notify".into()).spawn(move || {
             while let Ok(n) = rx.recv() {
                 let Some(inner) = weak.upgrade() else { return };
-                let payload = protocol::encode_notification(&n);
+                let payload = codec::encode(&n);
                 let subs = inner.subscribers.lock().clone();
                 for (addr, id) in subs {
                     if inner.destroyed.load(Ordering::Acquire) {

@@ -24,7 +24,7 @@ use std::cmp::Ordering;
 ///
 /// The derived ordering (address, then provider id) is the view's sort order:
 /// `String` compares byte-wise, as `strcmp` does.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     pub address: String,
     pub provider_id: u16,

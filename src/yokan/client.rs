@@ -2,9 +2,10 @@
 
 use super::error::{code, Result, YokanError};
 use super::mode;
-use super::protocol::{self, bad_reply, encode_keys};
-use crate::rpc::codec::{Reader, Writer};
+use super::protocol::{self, bad_reply, ListArgs, Operation, Reply};
+use crate::rpc::codec::{self, Bytes};
 use crate::rpc::{Address, Engine, RpcError};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Without a timeout, a call gives up after this long (upstream waits
@@ -33,9 +34,8 @@ impl Client {
     pub fn database(&self, address: &Address, provider_id: u16, check: bool) -> Result<Database> {
         let db = Database { engine: self.engine.clone(), address: address.clone(), provider_id };
         if check {
-            let reply = db.call(protocol::CHECK, mode::DEFAULT, None, Vec::new())?;
-            let mut r = protocol::decode_reply(&reply)?;
-            let id = r.str().map_err(bad_reply)?;
+            let reply = db.call(protocol::CHECK, mode::DEFAULT, None, ())?;
+            let id: &str = answer(&reply)?;
             if id != protocol::IDENTITY {
                 return Err(YokanError::new(code::INVALID_PROVIDER, format!("the provider is a \"{id}\", not a Yokan provider")));
             }
@@ -86,7 +86,7 @@ impl Database {
         &self.engine
     }
 
-    fn call(&self, name: &str, mode: i32, timeout: Option<Duration>, body: Vec<u8>) -> Result<Vec<u8>> {
+    fn call(&self, name: &str, mode: i32, timeout: Option<Duration>, args: impl Serialize) -> Result<Vec<u8>> {
         mode::check_client(mode)?;
         let waits = mode & mode::WAIT != 0;
         let name = match protocol::wait_twin(name) {
@@ -94,23 +94,19 @@ impl Database {
             _ => name,
         };
         let timeout = timeout.unwrap_or(if waits { WAIT_TIMEOUT } else { DEFAULT_TIMEOUT });
-        let mut payload = Vec::with_capacity(4 + body.len());
-        payload.extend_from_slice(&(mode & !mode::EXTRA).to_le_bytes());
-        payload.extend_from_slice(&body);
+        let payload = codec::encode(&Operation { mode: mode & !mode::EXTRA, args });
         self.engine.call(&self.address, name, self.provider_id, payload, timeout).map_err(rpc_error)
     }
 
     fn keys_call(&self, name: &str, o: Opts, keys: &[&[u8]]) -> Result<Vec<u8>> {
         check_keys(keys.iter().copied())?;
-        let mut w = Writer::new();
-        encode_keys(&mut w, keys);
-        self.call(name, o.mode, o.timeout, w.finish())
+        let keys: protocol::Keys<'_> = keys.iter().map(|k| Bytes(k)).collect();
+        self.call(name, o.mode, o.timeout, keys)
     }
 
     pub fn count(&self, o: Opts) -> Result<u64> {
-        let reply = self.call(protocol::COUNT, o.mode, o.timeout, Vec::new())?;
-        let mut r = protocol::decode_reply(&reply)?;
-        r.u64().map_err(bad_reply)
+        let reply = self.call(protocol::COUNT, o.mode, o.timeout, ())?;
+        answer(&reply)
     }
 
     pub fn put(&self, o: Opts, pairs: &[(&[u8], &[u8])]) -> Result<()> {
@@ -118,13 +114,9 @@ impl Database {
             return Ok(());
         }
         check_keys(pairs.iter().map(|(k, _)| *k))?;
-        let mut w = Writer::new();
-        w.u32(pairs.len() as u32);
-        for (k, v) in pairs {
-            w.bytes(k).bytes(v);
-        }
-        let reply = self.call(protocol::PUT, o.mode, o.timeout, w.finish())?;
-        protocol::decode_reply(&reply).map(|_| ())
+        let pairs: protocol::Pairs<'_> = pairs.iter().map(|(k, v)| (Bytes(k), Bytes(v))).collect();
+        let reply = self.call(protocol::PUT, o.mode, o.timeout, pairs)?;
+        answer(&reply)
     }
 
     pub fn exists(&self, o: Opts, keys: &[&[u8]]) -> Result<Vec<bool>> {
@@ -132,9 +124,7 @@ impl Database {
             return Ok(Vec::new());
         }
         let reply = self.keys_call(protocol::EXISTS, o, keys)?;
-        let mut r = protocol::decode_reply(&reply)?;
-        let n = counted(&mut r, keys.len())?;
-        (0..n).map(|_| r.bool().map_err(bad_reply)).collect()
+        counted(answer(&reply)?, keys.len())
     }
 
     /// Value sizes, None for absent keys.
@@ -143,9 +133,7 @@ impl Database {
             return Ok(Vec::new());
         }
         let reply = self.keys_call(protocol::LENGTH, o, keys)?;
-        let mut r = protocol::decode_reply(&reply)?;
-        let n = counted(&mut r, keys.len())?;
-        (0..n).map(|_| r.u64().map(|s| (s != u64::MAX).then_some(s)).map_err(bad_reply)).collect()
+        counted(answer(&reply)?, keys.len())
     }
 
     /// Values, None for absent keys.
@@ -154,14 +142,8 @@ impl Database {
             return Ok(Vec::new());
         }
         let reply = self.keys_call(protocol::GET, o, keys)?;
-        let mut r = protocol::decode_reply(&reply)?;
-        let n = counted(&mut r, keys.len())?;
-        (0..n)
-            .map(|_| match r.bool().map_err(bad_reply)? {
-                true => r.bytes().map(|b| Some(b.to_vec())).map_err(bad_reply),
-                false => Ok(None),
-            })
-            .collect()
+        let values: Vec<Option<Bytes<'_>>> = counted(answer(&reply)?, keys.len())?;
+        Ok(values.into_iter().map(|v| v.map(|b| b.0.to_vec())).collect())
     }
 
     pub fn erase(&self, o: Opts, keys: &[&[u8]]) -> Result<()> {
@@ -169,14 +151,12 @@ impl Database {
             return Ok(());
         }
         let reply = self.keys_call(protocol::ERASE, o, keys)?;
-        protocol::decode_reply(&reply).map(|_| ())
+        answer(&reply)
     }
 
     pub fn erase_range(&self, o: Opts, prefix: &[u8]) -> Result<()> {
-        let mut w = Writer::new();
-        w.bytes(prefix);
-        let reply = self.call(protocol::ERASE_RANGE, o.mode, o.timeout, w.finish())?;
-        protocol::decode_reply(&reply).map(|_| ())
+        let reply = self.call(protocol::ERASE_RANGE, o.mode, o.timeout, Bytes(prefix))?;
+        answer(&reply)
     }
 
     /// Up to `max` items after `from` (from it with INCLUSIVE) that pass
@@ -186,30 +166,29 @@ impl Database {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let mut w = Writer::new();
-        w.bytes(from).bytes(filter).u64(max as u64).bool(with_values);
-        let reply = self.call(protocol::LIST, o.mode, o.timeout, w.finish())?;
-        let mut r = protocol::decode_reply(&reply)?;
-        let n = r.count(8).map_err(bad_reply)?;
+        let args = ListArgs { from: Bytes(from), filter: Bytes(filter), max: max as u64, with_values };
+        let reply = self.call(protocol::LIST, o.mode, o.timeout, args)?;
+        let items: Vec<(Bytes<'_>, Bytes<'_>)> = answer(&reply)?;
+        let n = items.len();
         if n > max {
             return Err(YokanError::new(code::FROM_MERCURY, format!("the provider listed {n} items for {max} asked")));
         }
-        (0..n)
-            .map(|_| {
-                let k = r.bytes().map_err(bad_reply)?.to_vec();
-                let v = r.bytes().map_err(bad_reply)?.to_vec();
-                Ok((k, v))
-            })
-            .collect()
+        Ok(items.into_iter().map(|(k, v)| (k.0.to_vec(), v.0.to_vec())).collect())
     }
 }
 
-fn counted(r: &mut Reader<'_>, expected: usize) -> Result<usize> {
-    let n = r.u32().map_err(bad_reply)? as usize;
+/// The result an answer carries, or the error it reports.
+fn answer<'a, T: Deserialize<'a>>(reply: &'a [u8]) -> Result<T> {
+    codec::decode::<Reply<T>>(reply).map_err(bad_reply)?.map_err(YokanError::from)
+}
+
+/// One answer per key asked.
+fn counted<T>(answers: Vec<T>, expected: usize) -> Result<Vec<T>> {
+    let n = answers.len();
     if n != expected {
         return Err(YokanError::new(code::FROM_MERCURY, format!("the provider answered for {n} keys, {expected} asked")));
     }
-    Ok(n)
+    Ok(answers)
 }
 
 fn check_keys<'a>(keys: impl IntoIterator<Item = &'a [u8]>) -> Result<()> {

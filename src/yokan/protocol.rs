@@ -1,11 +1,13 @@
-//! Yokan's RPCs: names and payloads (our own wire format; the behaviour,
-//! not the bytes, is what matches upstream).
+//! Yokan's RPCs: names and message types (encoded by `rpc::codec`; our own
+//! wire format: the behaviour, not the bytes, is what matches upstream).
 //!
-//! Every request starts with the mode (`i32`); every answer with a
-//! `yk_return_t` (`i32`), followed by the error text when it is not 0.
+//! Every request is an [`Operation`]: the mode, then the operation's
+//! arguments; every answer a [`Reply`]: the result, or a [`Failure`]
+//! carrying the `yk_return_t` and its text.
 
-use super::error::{code, Result, YokanError};
-use crate::rpc::codec::{Reader, Writer};
+use super::error::{code, YokanError};
+use crate::rpc::codec::{Bytes, DecodeError};
+use serde::{Deserialize, Serialize};
 
 pub const CHECK: &str = "yk_check";
 pub const COUNT: &str = "yk_count";
@@ -37,44 +39,78 @@ pub fn wait_twin(name: &str) -> Option<&'static str> {
     })
 }
 
-pub fn encode_keys(w: &mut Writer, keys: &[&[u8]]) {
-    w.u32(keys.len() as u32);
-    for k in keys {
-        w.bytes(k);
+/// Every request: the mode, then the operation's arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation<A> {
+    pub mode: i32,
+    pub args: A,
+}
+
+// Arguments, per operation ([`CHECK`] and [`COUNT`] take none: `()`).
+
+/// [`EXISTS`], [`LENGTH`], [`GET`], [`ERASE`] and their `_WAIT` twins.
+pub type Keys<'a> = Vec<Bytes<'a>>;
+/// [`PUT`]: (key, value) pairs.
+pub type Pairs<'a> = Vec<(Bytes<'a>, Bytes<'a>)>;
+/// [`ERASE_RANGE`]: the prefix of the keys to erase.
+pub type Prefix<'a> = Bytes<'a>;
+
+/// [`LIST`]: up to `max` items after `from` that pass `filter`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListArgs<'a> {
+    #[serde(borrow)]
+    pub from: Bytes<'a>,
+    #[serde(borrow)]
+    pub filter: Bytes<'a>,
+    pub max: u64,
+    pub with_values: bool,
+}
+
+/// Every answer: the operation's result, or why it failed. Results:
+/// [`CHECK`] the provider's [`IDENTITY`], [`COUNT`] a `u64`, [`EXISTS`]
+/// `Vec<bool>`, [`LENGTH`] `Vec<Option<u64>>` (None: absent key), [`GET`]
+/// `Vec<Option<Bytes>>`, [`LIST`] `Vec<(Bytes, Bytes)>`, others `()`.
+pub type Reply<T> = std::result::Result<T, Failure>;
+
+/// A failed operation: its `yk_return_t` and the error text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub code: i32,
+    pub detail: String,
+}
+
+impl From<&YokanError> for Failure {
+    fn from(e: &YokanError) -> Failure {
+        Failure { code: e.code, detail: e.detail.clone() }
     }
 }
 
-pub fn decode_keys<'a>(r: &mut Reader<'a>) -> Result<Vec<&'a [u8]>> {
-    let n = r.count(4)?;
-    (0..n).map(|_| r.bytes().map_err(YokanError::from)).collect()
-}
-
-/// A success answer with `body` written by `f`.
-pub fn ok(f: impl FnOnce(&mut Writer)) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.i32(code::SUCCESS);
-    f(&mut w);
-    w.finish()
-}
-
-pub fn error(e: &YokanError) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.i32(e.code).str(&e.detail);
-    w.finish()
-}
-
-/// Splits an answer: the body's reader on success, the error otherwise.
-pub fn decode_reply(bytes: &[u8]) -> Result<Reader<'_>> {
-    let mut r = Reader::new(bytes);
-    let c = r.i32().map_err(|e| YokanError::new(code::FROM_MERCURY, format!("malformed Yokan answer: {e}")))?;
-    if c == code::SUCCESS {
-        return Ok(r);
+impl From<Failure> for YokanError {
+    /// A failure with the success code is a broken peer, not a success.
+    fn from(f: Failure) -> YokanError {
+        match f.code {
+            code::SUCCESS => bad_reply(DecodeError::Invalid(format!("a failure with the success code: {}", f.detail))),
+            c => YokanError::new(c, f.detail),
+        }
     }
-    let detail = r.str().unwrap_or("(no detail)").to_string();
-    Err(YokanError::new(c, detail))
 }
 
 /// Maps a decode failure of an answer (a broken peer) to a transport error.
-pub fn bad_reply(e: crate::rpc::codec::DecodeError) -> YokanError {
+pub fn bad_reply(e: DecodeError) -> YokanError {
     YokanError::new(code::FROM_MERCURY, format!("malformed Yokan answer: {e}"))
+}
+
+/// A success answer carrying `result`.
+pub fn success<T: Serialize>(result: T) -> Vec<u8> {
+    crate::rpc::codec::encode(&Reply::<T>::Ok(result))
+}
+
+/// A failure answer (the same bytes whatever the operation).
+pub fn failure(e: &YokanError) -> Vec<u8> {
+    crate::rpc::codec::encode(&Reply::<()>::Err(Failure::from(e)))
+}
+
+/// The result an answer carries, or the error it reports.
+pub fn answer<'a, T: Deserialize<'a>>(reply: &'a [u8]) -> std::result::Result<T, YokanError> {
+    crate::rpc::codec::decode::<Reply<T>>(reply).map_err(bad_reply)?.map_err(YokanError::from)
 }

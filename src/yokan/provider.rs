@@ -5,8 +5,8 @@ use super::backend::{self, Backend, Filter, ListQuery};
 use super::dist::{self, wire::Route, LocalDb, Shard};
 use super::error::{code, Result, YokanError};
 use super::mode;
-use super::protocol::{self, decode_keys, ok};
-use crate::rpc::codec::Reader;
+use super::protocol::{self, failure, success, ListArgs, Operation};
+use crate::rpc::codec::{self, Bytes};
 use crate::rpc::pool::Xstream;
 use crate::rpc::{Address, Engine, Pool, Request};
 use parking_lot::{Condvar, Mutex};
@@ -298,7 +298,7 @@ impl Inner {
                     Some(pool.clone()),
                     Arc::new(move |req: Request| match weak.upgrade() {
                         Some(inner) => Ok(inner.handle(name, &req.payload)),
-                        None => Ok(protocol::error(&YokanError::new(code::INVALID_PROVIDER, "the Yokan provider is gone"))),
+                        None => Ok(failure(&YokanError::new(code::INVALID_PROVIDER, "the Yokan provider is gone"))),
                     }),
                 )
                 .map_err(|e| YokanError::new(code::INVALID_PROVIDER, format!("cannot register {name}: {e}")))?;
@@ -318,7 +318,7 @@ impl Inner {
         };
         match outcome {
             Ok(bytes) => bytes,
-            Err(e) => protocol::error(&e),
+            Err(e) => failure(&e),
         }
     }
 
@@ -331,110 +331,73 @@ impl Inner {
 
     /// Runs an operation on the local database; `multi` applies the
     /// multi-put rules to a put of one pair (part of a larger put).
-    fn dispatch<'a>(&self, name: &str, payload: &'a [u8], multi: bool) -> Result<Vec<u8>> {
-        let mut r = Reader::new(payload);
-        let mode = r.i32()?;
+    fn dispatch(&self, name: &str, payload: &[u8], multi: bool) -> Result<Vec<u8>> {
         if name == protocol::CHECK {
-            r.end()?;
-            return Ok(ok(|w| {
-                w.str(protocol::IDENTITY);
-            }));
+            let Operation { args: (), .. } = codec::decode(payload)?;
+            return Ok(success(protocol::IDENTITY));
         }
         let db = self.database()?;
         let backend = db.backend.as_ref();
-        mode::check_supported(mode, backend.supported_modes(), backend.type_name())?;
-        let wait = mode & mode::WAIT != 0;
-        let keys_of = |r: &mut Reader<'a>| -> Result<Vec<&'a [u8]>> {
-            let keys = decode_keys(r)?;
-            r.end()?;
+        let supported = |mode: i32| mode::check_supported(mode, backend.supported_modes(), backend.type_name());
+        // The keys of a request, present (waited for with WAIT).
+        let keys_of = |payload| -> Result<(i32, Vec<&[u8]>)> {
+            let Operation { mode, args } = codec::decode::<Operation<protocol::Keys<'_>>>(payload)?;
+            supported(mode)?;
+            let keys: Vec<&[u8]> = args.into_iter().map(|k| k.0).collect();
             if keys.iter().any(|k| k.is_empty()) {
                 return Err(YokanError::args("keys must not be empty"));
             }
-            if wait {
+            if mode & mode::WAIT != 0 {
                 self.wait_present(db, &keys)?;
             }
-            Ok(keys)
+            Ok((mode, keys))
         };
         match name {
             protocol::COUNT => {
-                r.end()?;
-                let n = backend.count()?;
-                Ok(ok(|w| {
-                    w.u64(n);
-                }))
+                let Operation { mode, args: () } = codec::decode(payload)?;
+                supported(mode)?;
+                Ok(success(backend.count()?))
             }
             protocol::PUT => {
-                let n = r.count(8)?;
-                let mut pairs = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let k = r.bytes()?;
-                    let v = r.bytes()?;
-                    if k.is_empty() {
-                        return Err(YokanError::args("keys must not be empty"));
-                    }
-                    pairs.push((k, v));
+                let Operation { mode, args } = codec::decode::<Operation<protocol::Pairs<'_>>>(payload)?;
+                supported(mode)?;
+                let pairs: Vec<(&[u8], &[u8])> = args.into_iter().map(|(k, v)| (k.0, v.0)).collect();
+                if pairs.iter().any(|(k, _)| k.is_empty()) {
+                    return Err(YokanError::args("keys must not be empty"));
                 }
-                r.end()?;
-                let written = backend.put(&pairs, mode, n == 1 && !multi)?;
+                let written = backend.put(&pairs, mode, pairs.len() == 1 && !multi)?;
                 if mode & mode::NOTIFY != 0 && written.iter().any(|w| *w) {
                     db.watcher.notify();
                 }
-                Ok(ok(|_| {}))
+                Ok(success(()))
             }
             protocol::EXISTS | protocol::EXISTS_WAIT => {
-                let keys = keys_of(&mut r)?;
-                let flags = backend.exists(&keys)?;
-                Ok(ok(|w| {
-                    w.u32(flags.len() as u32);
-                    for f in flags {
-                        w.bool(f);
-                    }
-                }))
+                let (_, keys) = keys_of(payload)?;
+                Ok(success(backend.exists(&keys)?))
             }
             protocol::LENGTH | protocol::LENGTH_WAIT => {
-                let keys = keys_of(&mut r)?;
-                let sizes = backend.length(&keys)?;
-                Ok(ok(|w| {
-                    w.u32(sizes.len() as u32);
-                    for s in sizes {
-                        w.u64(s.unwrap_or(u64::MAX));
-                    }
-                }))
+                let (_, keys) = keys_of(payload)?;
+                Ok(success(backend.length(&keys)?))
             }
             protocol::GET | protocol::GET_WAIT => {
-                let keys = keys_of(&mut r)?;
+                let (mode, keys) = keys_of(payload)?;
                 let values = backend.get(&keys, mode & mode::CONSUME != 0)?;
-                Ok(ok(|w| {
-                    w.u32(values.len() as u32);
-                    for v in values {
-                        match v {
-                            Some(v) => {
-                                w.bool(true).bytes(&v);
-                            }
-                            None => {
-                                w.bool(false);
-                            }
-                        }
-                    }
-                }))
+                Ok(success(values.iter().map(|v| v.as_deref().map(Bytes)).collect::<Vec<_>>()))
             }
             protocol::ERASE | protocol::ERASE_WAIT => {
-                let keys = keys_of(&mut r)?;
+                let (_, keys) = keys_of(payload)?;
                 backend.erase(&keys)?;
-                Ok(ok(|_| {}))
+                Ok(success(()))
             }
             protocol::ERASE_RANGE => {
-                let prefix = r.bytes()?;
-                r.end()?;
-                backend.erase_range(prefix)?;
-                Ok(ok(|_| {}))
+                let Operation { mode, args: prefix } = codec::decode::<Operation<protocol::Prefix<'_>>>(payload)?;
+                supported(mode)?;
+                backend.erase_range(prefix.0)?;
+                Ok(success(()))
             }
             protocol::LIST => {
-                let from = r.bytes()?.to_vec();
-                let filter = Filter::from_mode(mode, r.bytes()?);
-                let max = r.u64()?;
-                let with_values = r.bool()?;
-                r.end()?;
+                let Operation { mode, args } = codec::decode::<Operation<ListArgs<'_>>>(payload)?;
+                supported(mode)?;
                 if !backend.is_sorted() {
                     return Err(YokanError::unsupported(format!(
                         "the \"{}\" backend cannot list keys (it is not sorted)",
@@ -442,11 +405,11 @@ impl Inner {
                     )));
                 }
                 let query = ListQuery {
-                    from,
+                    from: args.from.0.to_vec(),
                     inclusive: mode & mode::INCLUSIVE != 0,
-                    filter,
-                    max: usize::try_from(max).unwrap_or(usize::MAX),
-                    with_values,
+                    filter: Filter::from_mode(mode, args.filter.0),
+                    max: usize::try_from(args.max).unwrap_or(usize::MAX),
+                    with_values: args.with_values,
                 };
                 let items = backend.list(&query)?;
                 Ok(dist::list_reply(&items, mode, &query.filter))

@@ -5,10 +5,10 @@
 use super::check_metadata;
 use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink};
 use crate::flock::error::{FlockError, Result};
-use crate::flock::protocol::{decode_status, encode_status};
+use crate::flock::protocol::{MetadataPush, StatusReply};
 use crate::flock::registry::Named;
 use crate::flock::view::GroupView;
-use crate::rpc::codec::{Reader, Writer};
+use crate::rpc::codec;
 use crate::rpc::{Engine, Request};
 use parking_lot::Mutex;
 use std::sync::{Arc, Weak};
@@ -52,7 +52,7 @@ impl BackendFactory for StaticFactory {
                         Some(b) => b.on_push(&req.payload),
                         None => Err(FlockError::InvalidGroup("group is being destroyed".into())),
                     };
-                    Ok(encode_status(&result))
+                    Ok(codec::encode(&StatusReply::from(&result)))
                 }),
             )
             .map_err(FlockError::from)?;
@@ -92,10 +92,7 @@ impl StaticBackend {
     }
 
     fn on_push(&self, payload: &[u8]) -> Result<()> {
-        let mut r = Reader::new(payload);
-        let key = r.str()?.to_string();
-        let value = if r.bool()? { Some(r.str()?.to_string()) } else { None };
-        r.end()?;
+        let MetadataPush { key, value } = codec::decode(payload)?;
         check_metadata(&key, value.as_deref())?;
         if self.apply(&key, value.as_deref()) {
             self.report(&key, value.as_deref());
@@ -108,13 +105,7 @@ impl StaticBackend {
         if self.apply(key, value) {
             self.report(key, value);
         }
-        let mut w = Writer::new();
-        w.str(key);
-        match value {
-            Some(v) => w.bool(true).str(v),
-            None => w.bool(false),
-        };
-        let payload = w.finish();
+        let payload = codec::encode(&MetadataPush { key: key.to_string(), value: value.map(str::to_string) });
         let others: Vec<_> = {
             let view = self.view.lock();
             view.members()
@@ -129,7 +120,7 @@ impl StaticBackend {
                 .lookup(&m.address)
                 .map_err(FlockError::from)
                 .and_then(|a| Ok(self.engine.call(&a, METADATA_PUSH, m.provider_id, payload.clone(), PUSH_TIMEOUT)?))
-                .and_then(|bytes| decode_status(&bytes));
+                .and_then(|bytes| codec::decode::<StatusReply>(&bytes)?.into_result());
             if let Err(e) = outcome {
                 crate::warning!("metadata change \"{key}\" did not reach {} ({}): {e}", m.address, m.provider_id);
             }

@@ -298,31 +298,21 @@ fn placement_of(group: &FlockProvider) -> Placement {
 /// counts the keys it would own if every one of `others` were gone). For
 /// tests and diagnostics.
 pub fn stored_keys(engine: &Engine, member: &str, provider_id: u16, others: &[String]) -> Result<u64> {
-    let mut w = crate::rpc::codec::Writer::new();
-    wire::encode_strings(&mut w, others);
-    let addr = engine.lookup(member).map_err(|e| YokanError::args(e.to_string()))?;
-    let reply = engine
-        .call(&addr, wire::COUNT, provider_id, w.finish(), SHARD_TIMEOUT)
-        .map_err(|e| YokanError::new(code::FROM_MERCURY, e.to_string()))?;
-    super::protocol::decode_reply(&reply)?.u64().map_err(super::protocol::bad_reply)
+    let reply = shard_call(engine, member, provider_id, wire::COUNT, crate::rpc::codec::encode(others))?;
+    super::protocol::answer::<u64>(&reply)
 }
 
 /// The keys `member`'s shard holds (its own and its replicas), in order.
 /// For tests and diagnostics.
 pub fn stored_key_list(engine: &Engine, member: &str, provider_id: u16) -> Result<Vec<Vec<u8>>> {
-    let mut w = crate::rpc::codec::Writer::new();
-    w.i32(0).bytes(&[]).bytes(&[]).u64(u64::MAX).bool(false);
+    use crate::rpc::codec::Bytes;
+    let all = super::protocol::ListArgs { from: Bytes(&[]), filter: Bytes(&[]), max: u64::MAX, with_values: false };
+    let request = crate::rpc::codec::encode(&super::protocol::Operation { mode: 0, args: all });
+    let reply = shard_call(engine, member, provider_id, wire::LIST, request)?;
+    Ok(super::protocol::answer::<Vec<(Bytes<'_>, Bytes<'_>)>>(&reply)?.into_iter().map(|(k, _)| k.0.to_vec()).collect())
+}
+
+fn shard_call(engine: &Engine, member: &str, provider_id: u16, rpc: &str, payload: Vec<u8>) -> Result<Vec<u8>> {
     let addr = engine.lookup(member).map_err(|e| YokanError::args(e.to_string()))?;
-    let reply = engine
-        .call(&addr, wire::LIST, provider_id, w.finish(), SHARD_TIMEOUT)
-        .map_err(|e| YokanError::new(code::FROM_MERCURY, e.to_string()))?;
-    let mut r = super::protocol::decode_reply(&reply)?;
-    let n = r.count(8).map_err(super::protocol::bad_reply)?;
-    (0..n)
-        .map(|_| {
-            let k = r.bytes().map_err(super::protocol::bad_reply)?.to_vec();
-            r.bytes().map_err(super::protocol::bad_reply)?;
-            Ok(k)
-        })
-        .collect()
+    engine.call(&addr, rpc, provider_id, payload, SHARD_TIMEOUT).map_err(|e| YokanError::new(code::FROM_MERCURY, e.to_string()))
 }

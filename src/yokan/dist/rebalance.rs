@@ -11,6 +11,7 @@
 use super::placement::Placement;
 use super::wire;
 use super::{LocalDb, Shard, ShardCallError};
+use crate::rpc::codec::Bytes;
 use crate::yokan::error::{code, Result, YokanError};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
@@ -139,14 +140,14 @@ pub(super) fn transfer(shard: &Shard, local: &dyn LocalDb, old: &Placement, new:
         let values = backend.get(&refs, false)?;
         let mut failed = vec![false; chunk.len()];
         for (member, idx) in &sends {
-            let pairs: Vec<(Vec<u8>, Vec<u8>)> =
-                idx.iter().filter_map(|&i| values[i].as_ref().map(|v| (chunk[i].clone(), v.clone()))).collect();
+            let pairs: wire::Fill<'_> =
+                idx.iter().filter_map(|&i| values[i].as_ref().map(|v| (Bytes(&chunk[i]), Bytes(v)))).collect();
             if pairs.is_empty() {
                 continue;
             }
-            let outcome = shard.call(member, wire::FILL, wire::encode_pairs(&pairs));
+            let outcome = shard.call(member, wire::FILL, crate::rpc::codec::encode(&pairs));
             let acknowledged = match outcome {
-                Ok(reply) => crate::yokan::protocol::decode_reply(&reply).map(|_| ()).map_err(|e| e.to_string()),
+                Ok(reply) => crate::yokan::protocol::answer::<()>(&reply).map_err(|e| e.to_string()),
                 Err(ShardCallError::Gone(m)) | Err(ShardCallError::Failed(m)) => Err(m),
             };
             if let Err(m) = acknowledged {

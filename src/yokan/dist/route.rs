@@ -3,11 +3,11 @@
 
 use super::wire::{self, Change, Route};
 use super::{LocalDb, Shard, ShardCallError, MAX_HOPS};
-use crate::rpc::codec::{Reader, Writer};
+use crate::rpc::codec::{self, Bytes};
 use crate::yokan::backend::{Filter, Item};
 use crate::yokan::error::{code, Result, YokanError};
 use crate::yokan::mode;
-use crate::yokan::protocol::{self, decode_keys, ok};
+use crate::yokan::protocol::{self, answer, failure, success, ListArgs, Operation};
 use std::collections::{BTreeMap, HashMap};
 
 /// One key's answer to a read.
@@ -44,36 +44,30 @@ struct Keyed<'a> {
 }
 
 fn parse_keyed<'a>(op: &str, payload: &'a [u8]) -> Result<Keyed<'a>> {
-    let mut r = Reader::new(payload);
-    let mode = r.i32()?;
     if base_op(op) == protocol::PUT {
-        let n = r.count(8)?;
-        let (mut keys, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for _ in 0..n {
-            keys.push(r.bytes()?);
-            values.push(r.bytes()?);
-        }
-        r.end()?;
+        let Operation { mode, args } = codec::decode::<Operation<protocol::Pairs<'a>>>(payload)?;
+        let keys = args.iter().map(|(k, _)| k.0).collect();
+        let values = args.iter().map(|(_, v)| v.0).collect();
         Ok(Keyed { mode, keys, values: Some(values) })
     } else {
-        let keys = decode_keys(&mut r)?;
-        r.end()?;
-        Ok(Keyed { mode, keys, values: None })
+        let Operation { mode, args } = codec::decode::<Operation<protocol::Keys<'a>>>(payload)?;
+        Ok(Keyed { mode, keys: args.into_iter().map(|k| k.0).collect(), values: None })
     }
 }
 
 impl Keyed<'_> {
     /// The client payload of the subset `idx`.
     fn subset(&self, idx: &[usize]) -> Vec<u8> {
-        let mut w = Writer::new();
-        w.i32(self.mode).u32(idx.len() as u32);
-        for &i in idx {
-            w.bytes(self.keys[i]);
-            if let Some(values) = &self.values {
-                w.bytes(values[i]);
+        match &self.values {
+            Some(values) => {
+                let args: protocol::Pairs<'_> = idx.iter().map(|&i| (Bytes(self.keys[i]), Bytes(values[i]))).collect();
+                codec::encode(&Operation { mode: self.mode, args })
+            }
+            None => {
+                let args: protocol::Keys<'_> = idx.iter().map(|&i| Bytes(self.keys[i])).collect();
+                codec::encode(&Operation { mode: self.mode, args })
             }
         }
-        w.finish()
     }
 
     fn is_write(&self, op: &str) -> bool {
@@ -82,52 +76,31 @@ impl Keyed<'_> {
     }
 }
 
-/// Reads the per-key answers of a successful reply.
-fn answers(op: &str, body: &mut Reader<'_>, n: usize) -> Result<Vec<Answer>> {
-    let bad = |e| YokanError::new(code::FROM_MERCURY, format!("malformed answer from a shard: {e}"));
+/// The per-key answers of a reply (or the error it reports).
+fn answers(op: &str, reply: &[u8], n: usize) -> Result<Vec<Answer>> {
     let op = base_op(op);
-    if op == protocol::PUT || op == protocol::ERASE {
-        return Ok(vec![Answer::Done; n]);
+    let all: Vec<Answer> = match op {
+        protocol::PUT | protocol::ERASE => {
+            answer::<()>(reply)?;
+            return Ok(vec![Answer::Done; n]);
+        }
+        protocol::EXISTS => answer::<Vec<bool>>(reply)?.into_iter().map(Answer::Exists).collect(),
+        protocol::LENGTH => answer::<Vec<Option<u64>>>(reply)?.into_iter().map(Answer::Length).collect(),
+        _ => answer::<Vec<Option<Bytes<'_>>>>(reply)?.into_iter().map(|v| Answer::Value(v.map(|b| b.0.to_vec()))).collect(),
+    };
+    if all.len() != n {
+        return Err(YokanError::new(code::FROM_MERCURY, format!("a shard answered for {} keys, {n} asked", all.len())));
     }
-    let got = body.u32().map_err(bad)? as usize;
-    if got != n {
-        return Err(YokanError::new(code::FROM_MERCURY, format!("a shard answered for {got} keys, {n} asked")));
-    }
-    (0..n)
-        .map(|_| {
-            Ok(match op {
-                protocol::EXISTS => Answer::Exists(body.bool().map_err(bad)?),
-                protocol::LENGTH => Answer::Length(Some(body.u64().map_err(bad)?).filter(|s| *s != u64::MAX)),
-                _ => Answer::Value(if body.bool().map_err(bad)? { Some(body.bytes().map_err(bad)?.to_vec()) } else { None }),
-            })
-        })
-        .collect()
+    Ok(all)
 }
 
 fn encode_answers(op: &str, all: &[Answer]) -> Vec<u8> {
-    ok(|w| {
-        let op = base_op(op);
-        if op == protocol::PUT || op == protocol::ERASE {
-            return;
-        }
-        w.u32(all.len() as u32);
-        for a in all {
-            match a {
-                Answer::Exists(b) => {
-                    w.bool(*b);
-                }
-                Answer::Length(l) => {
-                    w.u64(l.unwrap_or(u64::MAX));
-                }
-                Answer::Value(Some(v)) => {
-                    w.bool(true).bytes(v);
-                }
-                Answer::Value(None) | Answer::Done => {
-                    w.bool(false);
-                }
-            }
-        }
-    })
+    match base_op(op) {
+        protocol::PUT | protocol::ERASE => success(()),
+        protocol::EXISTS => success(all.iter().map(|a| matches!(a, Answer::Exists(true))).collect::<Vec<_>>()),
+        protocol::LENGTH => success(all.iter().map(|a| if let Answer::Length(l) = a { *l } else { None }).collect::<Vec<_>>()),
+        _ => success(all.iter().map(|a| if let Answer::Value(Some(v)) = a { Some(Bytes(v)) } else { None }).collect::<Vec<_>>()),
+    }
 }
 
 /// The reply of a list, with the key transformations of `mode`.
@@ -136,9 +109,10 @@ pub(crate) fn list_reply(items: &[Item], mode: i32, filter: &Filter) -> Vec<u8> 
     let ignore = mode & mode::IGNORE_KEYS != 0;
     let keep_last = mode & mode::KEEP_LAST == mode::KEEP_LAST;
     let n = items.len();
-    ok(|w| {
-        w.u32(n as u32);
-        for (i, (k, v)) in items.iter().enumerate() {
+    let listed: Vec<(Bytes<'_>, Bytes<'_>)> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| {
             let key: &[u8] = if ignore && !(keep_last && i + 1 == n) {
                 &[]
             } else if strip {
@@ -146,9 +120,10 @@ pub(crate) fn list_reply(items: &[Item], mode: i32, filter: &Filter) -> Vec<u8> 
             } else {
                 k
             };
-            w.bytes(key).bytes(v);
-        }
-    })
+            (Bytes(key), Bytes(v))
+        })
+        .collect();
+    success(listed)
 }
 
 impl Shard {
@@ -199,8 +174,7 @@ impl Shard {
                 let r = Route { hops: route.hops, as_replica: false, multi, skip: skip.clone() };
                 match self.at(local, &primary, op, &sub, &r) {
                     Ok(reply) => {
-                        let mut body = protocol::decode_reply(&reply)?;
-                        for (i, a) in idx.iter().zip(answers(op, &mut body, idx.len())?) {
+                        for (i, a) in idx.iter().zip(answers(op, &reply, idx.len())?) {
                             results[*i] = Some(a);
                             asked.insert(*i, primary.clone());
                         }
@@ -262,8 +236,7 @@ impl Shard {
                 // A WAIT read would block at a replica: ask the plain form.
                 let sub = req.subset(&[i]);
                 let Ok(reply) = self.at(local, &c, base_op(op), &sub, &r) else { continue };
-                let Ok(mut body) = protocol::decode_reply(&reply) else { continue };
-                if let Ok(mut a) = answers(op, &mut body, 1) {
+                if let Ok(mut a) = answers(op, &reply, 1) {
                     if !a[0].missing() {
                         *answer = a.remove(0);
                         break;
@@ -283,10 +256,10 @@ impl Shard {
         route: &Route,
     ) -> std::result::Result<Vec<u8>, ShardCallError> {
         if member == self.me {
-            return Ok(self.apply(local, op, payload, route).unwrap_or_else(|e| protocol::error(&e)));
+            return Ok(self.apply(local, op, payload, route).unwrap_or_else(|e| failure(&e)));
         }
         let rpc = if protocol::wait_twin(base_op(op)).is_some_and(|t| t == op) { wire::APPLY_WAIT } else { wire::APPLY };
-        self.call(member, rpc, wire::encode_apply(route, op, payload))
+        self.call(member, rpc, codec::encode(&wire::Apply { route: route.clone(), op, payload: Bytes(payload) }))
     }
 
     /// Runs `op` as the primary of its keys: applies it and copies its
@@ -334,9 +307,7 @@ impl Shard {
         }
         for (member, list) in per_member {
             match self.call(member, wire::STORE, wire::encode_changes(&list)) {
-                Ok(reply) => {
-                    protocol::decode_reply(&reply)?;
-                }
+                Ok(reply) => answer::<()>(&reply)?,
                 Err(ShardCallError::Gone(m)) => {
                     crate::debug!("replica {member} is gone ({m}); the group will re-make its copies")
                 }
@@ -365,10 +336,8 @@ impl Shard {
                     total += self.count_mine(local, &skip)?;
                     continue;
                 }
-                let mut w = Writer::new();
-                wire::encode_strings(&mut w, &skip);
-                match self.call(m, wire::COUNT, w.finish()) {
-                    Ok(reply) => total += protocol::decode_reply(&reply)?.u64().map_err(protocol::bad_reply)?,
+                match self.call(m, wire::COUNT, codec::encode(&skip)) {
+                    Ok(reply) => total += answer::<u64>(&reply)?,
                     Err(ShardCallError::Gone(_)) => {
                         gone = true;
                         break;
@@ -377,9 +346,7 @@ impl Shard {
                 }
             }
             if !gone {
-                return Ok(ok(|w| {
-                    w.u64(total);
-                }));
+                return Ok(success(total));
             }
         }
         Err(YokanError::new(code::FROM_MERCURY, "the group kept changing while counting"))
@@ -395,17 +362,10 @@ impl Shard {
     /// A page of the whole group's keys: every live member lists its own
     /// (replicas included), the pages are merged and deduplicated.
     fn list(&self, local: &dyn LocalDb, payload: &[u8]) -> Result<Vec<u8>> {
-        let mut r = Reader::new(payload);
-        let mode = r.i32()?;
-        let from = r.bytes()?;
-        let filter_bytes = r.bytes()?;
-        let max = r.u64()?;
-        let with_values = r.bool()?;
-        r.end()?;
+        let Operation { mode, args } = codec::decode::<Operation<ListArgs<'_>>>(payload)?;
+        let (filter_bytes, max) = (args.filter.0, args.max);
         // Members list raw keys; the key transformations apply to the merge.
-        let mut w = Writer::new();
-        w.i32(mode & (mode::INCLUSIVE | mode::SUFFIX)).bytes(from).bytes(filter_bytes).u64(max).bool(with_values);
-        let sub = w.finish();
+        let sub = codec::encode(&Operation { mode: mode & (mode::INCLUSIVE | mode::SUFFIX), args });
         let (members, _) = self.live_members();
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut answered = 0;
@@ -422,12 +382,8 @@ impl Shard {
                     Err(e) => return Err(e.into_yokan(m)),
                 }
             };
-            let mut body = protocol::decode_reply(&reply)?;
-            let n = body.count(8).map_err(protocol::bad_reply)?;
-            for _ in 0..n {
-                let k = body.bytes().map_err(protocol::bad_reply)?.to_vec();
-                let v = body.bytes().map_err(protocol::bad_reply)?.to_vec();
-                merged.entry(k).or_insert(v);
+            for (k, v) in answer::<Vec<(Bytes<'_>, Bytes<'_>)>>(&reply)? {
+                merged.entry(k.0.to_vec()).or_insert_with(|| v.0.to_vec());
             }
             answered += 1;
         }
@@ -446,29 +402,27 @@ impl Shard {
                 local.run(protocol::ERASE_RANGE, payload, false)?;
             } else {
                 match self.call(m, wire::ERASE_RANGE, payload.to_vec()) {
-                    Ok(reply) => {
-                        protocol::decode_reply(&reply)?;
-                    }
+                    Ok(reply) => answer::<()>(&reply)?,
                     Err(ShardCallError::Gone(_)) => {}
                     Err(e) => return Err(e.into_yokan(m)),
                 }
             }
         }
-        Ok(ok(|_| {}))
+        Ok(success(()))
     }
 
     /// An internal request from another shard.
     pub(crate) fn serve(&self, local: &dyn LocalDb, rpc: &str, payload: &[u8]) -> Result<Vec<u8>> {
         match rpc {
             wire::APPLY | wire::APPLY_WAIT => {
-                let (route, op, inner) = wire::decode_apply(payload)?;
-                self.apply(local, op, inner, &route)
+                let apply = codec::decode::<wire::Apply<'_>>(payload)?;
+                self.apply(local, apply.op, apply.payload.0, &apply.route)
             }
             wire::STORE => {
-                let changes = wire::decode_changes(payload)?;
+                let changes = codec::decode::<wire::Changes<'_>>(payload)?;
                 let backend = local.backend()?;
-                let sets: Vec<(&[u8], &[u8])> = changes.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
-                let erases: Vec<&[u8]> = changes.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| *k).collect();
+                let sets: Vec<(&[u8], &[u8])> = changes.iter().filter_map(|(k, v)| v.map(|v| (k.0, v.0))).collect();
+                let erases: Vec<&[u8]> = changes.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.0).collect();
                 // No stripe lock here: a primary holds its stripes while it
                 // waits for this answer, and the same process may be that
                 // primary's replica and another key's primary at once.
@@ -478,21 +432,17 @@ impl Shard {
                 if !erases.is_empty() {
                     backend.erase(&erases)?;
                 }
-                Ok(ok(|_| {}))
+                Ok(success(()))
             }
             wire::FILL => {
-                let pairs = wire::decode_pairs(payload)?;
+                let fill = codec::decode::<wire::Fill<'_>>(payload)?;
+                let pairs: Vec<(&[u8], &[u8])> = fill.iter().map(|(k, v)| (k.0, v.0)).collect();
                 local.backend()?.put(&pairs, mode::NEW_ONLY, false)?;
-                Ok(ok(|_| {}))
+                Ok(success(()))
             }
             wire::COUNT => {
-                let mut r = Reader::new(payload);
-                let skip = wire::decode_strings(&mut r)?;
-                r.end()?;
-                let n = self.count_mine(local, &skip)?;
-                Ok(ok(|w| {
-                    w.u64(n);
-                }))
+                let skip = codec::decode::<wire::CountArgs>(payload)?;
+                Ok(success(self.count_mine(local, &skip)?))
             }
             wire::LIST => local.run(protocol::LIST, payload, false),
             wire::ERASE_RANGE => local.run(protocol::ERASE_RANGE, payload, false),

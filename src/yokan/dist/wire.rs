@@ -1,5 +1,5 @@
-//! The RPCs between the shards of a distributed Yokan database (our own
-//! format, like the rest of `yokan/protocol.rs`).
+//! The RPCs between the shards of a distributed Yokan database: names and
+//! message types (encoded by `rpc::codec`, like every other protocol).
 //!
 //! * [`APPLY`] (and [`APPLY_WAIT`] for `WAIT` operations): run a client
 //!   operation as the keys' primary: apply it locally, copy its effect to
@@ -8,9 +8,13 @@
 //! * [`FILL`]: store these pairs where the key is absent (moves and repairs:
 //!   never overwrites a newer write).
 //! * [`COUNT`], [`LIST`], [`ERASE_RANGE`]: the shard's own part of a
-//!   group-wide operation.
+//!   group-wide operation (`LIST` and `ERASE_RANGE` take the client's
+//!   request as is).
+//!
+//! Answers are Yokan [`Reply`](crate::yokan::protocol::Reply)s.
 
-use crate::rpc::codec::{DecodeError, Reader, Writer};
+use crate::rpc::codec::Bytes;
+use serde::{Deserialize, Serialize};
 
 pub const APPLY: &str = "yk_d_apply";
 pub const APPLY_WAIT: &str = "yk_d_apply_wait";
@@ -28,7 +32,7 @@ pub const ROUTED: [&str; 2] = [APPLY, APPLY_WAIT];
 pub const LEAF: [&str; 5] = [STORE, FILL, COUNT, LIST, ERASE_RANGE];
 
 /// How an operation reached the shard that runs it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     /// Forwards so far (a request re-routed after a view change).
     pub hops: u8,
@@ -42,117 +46,54 @@ pub struct Route {
 }
 
 /// An [`APPLY`] request: the route, the operation's name and its payload
-/// in the client format (mode first).
-pub fn encode_apply(route: &Route, op: &str, payload: &[u8]) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u8(route.hops).bool(route.as_replica).bool(route.multi);
-    encode_strings(&mut w, &route.skip);
-    w.str(op).bytes(payload);
-    w.finish()
+/// as the client sent it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Apply<'a> {
+    pub route: Route,
+    #[serde(borrow)]
+    pub op: &'a str,
+    #[serde(borrow)]
+    pub payload: Bytes<'a>,
 }
 
-pub fn decode_apply(bytes: &[u8]) -> Result<(Route, &str, &[u8]), DecodeError> {
-    let mut r = Reader::new(bytes);
-    let hops = r.u8()?;
-    let as_replica = r.bool()?;
-    let multi = r.bool()?;
-    let skip = decode_strings(&mut r)?;
-    let op = r.str()?;
-    let payload = r.bytes()?;
-    r.end()?;
-    Ok((Route { hops, as_replica, multi, skip }, op, payload))
-}
+/// A [`STORE`] request: each key with its new value, or `None` to erase it.
+pub type Changes<'a> = Vec<(Bytes<'a>, Option<Bytes<'a>>)>;
+/// A [`FILL`] request: (key, value) pairs.
+pub type Fill<'a> = Vec<(Bytes<'a>, Bytes<'a>)>;
+/// A [`COUNT`] request: the members to route around.
+pub type CountArgs = Vec<String>;
 
-/// One change a primary copies to a replica: a value, or an erase.
+/// One change a primary copies to a replica (owned form).
 pub type Change = (Vec<u8>, Option<Vec<u8>>);
 
+/// The [`STORE`] payload of `changes`.
 pub fn encode_changes(changes: &[Change]) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u32(changes.len() as u32);
-    for (k, v) in changes {
-        w.bytes(k).bool(v.is_some());
-        if let Some(v) = v {
-            w.bytes(v);
-        }
-    }
-    w.finish()
-}
-
-/// Decoded changes, borrowing the message: (key, value or erase).
-pub type ChangeRefs<'a> = Vec<(&'a [u8], Option<&'a [u8]>)>;
-/// Decoded pairs, borrowing the message.
-pub type PairRefs<'a> = Vec<(&'a [u8], &'a [u8])>;
-
-pub fn decode_changes(bytes: &[u8]) -> Result<ChangeRefs<'_>, DecodeError> {
-    let mut r = Reader::new(bytes);
-    let n = r.count(5)?;
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let k = r.bytes()?;
-        let v = if r.bool()? { Some(r.bytes()?) } else { None };
-        out.push((k, v));
-    }
-    r.end()?;
-    Ok(out)
-}
-
-pub fn encode_pairs(pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u32(pairs.len() as u32);
-    for (k, v) in pairs {
-        w.bytes(k).bytes(v);
-    }
-    w.finish()
-}
-
-pub fn decode_pairs(bytes: &[u8]) -> Result<PairRefs<'_>, DecodeError> {
-    let mut r = Reader::new(bytes);
-    let n = r.count(8)?;
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        out.push((r.bytes()?, r.bytes()?));
-    }
-    r.end()?;
-    Ok(out)
-}
-
-pub fn encode_strings(w: &mut Writer, items: &[String]) {
-    w.u32(items.len() as u32);
-    for s in items {
-        w.str(s);
-    }
-}
-
-pub fn decode_strings(r: &mut Reader<'_>) -> Result<Vec<String>, DecodeError> {
-    let n = r.count(4)?;
-    (0..n).map(|_| r.str().map(str::to_string)).collect()
+    let borrowed: Changes<'_> = changes.iter().map(|(k, v)| (Bytes(k), v.as_deref().map(Bytes))).collect();
+    crate::rpc::codec::encode(&borrowed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpc::codec::{decode, encode};
 
     #[test]
     fn round_trips() {
         let route = Route { hops: 2, as_replica: true, multi: true, skip: vec!["na+sm://1-0".into()] };
-        let bytes = encode_apply(&route, "yk_put", b"\x00\x00\x00\x00abc");
-        let (r, op, p) = decode_apply(&bytes).unwrap();
-        assert_eq!((r, op, p), (route, "yk_put", &b"\x00\x00\x00\x00abc"[..]));
+        let apply = Apply { route, op: "yk_put", payload: Bytes(b"abc") };
+        let bytes = encode(&apply);
+        assert_eq!(decode::<Apply<'_>>(&bytes).unwrap(), apply);
         let changes = vec![(b"k".to_vec(), Some(b"v".to_vec())), (b"gone".to_vec(), None)];
         let bytes = encode_changes(&changes);
-        let got = decode_changes(&bytes).unwrap();
-        assert_eq!(got, vec![(&b"k"[..], Some(&b"v"[..])), (&b"gone"[..], None)]);
-        let pairs = vec![(b"a".to_vec(), b"1".to_vec())];
-        let bytes = encode_pairs(&pairs);
-        assert_eq!(decode_pairs(&bytes).unwrap(), vec![(&b"a"[..], &b"1"[..])]);
+        let got: Changes<'_> = decode(&bytes).unwrap();
+        assert_eq!(got, vec![(Bytes(b"k"), Some(Bytes(b"v"))), (Bytes(b"gone"), None)]);
     }
 
     #[test]
     fn truncated_input_is_an_error() {
-        let bytes = encode_apply(&Route::default(), "yk_get", b"xyz");
+        let bytes = encode(&Apply { route: Route::default(), op: "yk_get", payload: Bytes(b"xyz") });
         for cut in 0..bytes.len() {
-            assert!(decode_apply(&bytes[..cut]).is_err());
+            assert!(decode::<Apply<'_>>(&bytes[..cut]).is_err());
         }
-        assert!(decode_changes(&[0xff, 0xff, 0xff, 0x7f]).is_err());
     }
 }

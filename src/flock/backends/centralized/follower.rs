@@ -5,13 +5,14 @@
 use super::primary;
 use super::state::{Role, State};
 use super::wire::{
-    self, decode_handover, Change, Claim, HandoverReply, Ping, PingReply, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg,
-    UpdateReply, WhoisReply, WhoisReq,
+    self, Change, Claim, HandoverReply, Ping, PingReply, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
+    WhoisReply, WhoisReq,
 };
 use super::{Core, MAX_NAP};
 use crate::flock::error::Result;
 use crate::flock::protocol::Update;
 use crate::flock::view::Member;
+use crate::rpc::codec;
 use crate::rpc::{PendingCall, RpcError};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -114,8 +115,8 @@ pub(super) fn pull_now(core: &Core) {
         let req = SyncReq { requester: core.me.clone(), claim: s.claim.clone(), version: s.version, digest: s.view.digest() };
         (s.claim.clone(), req)
     };
-    let reply = core.call(&claim.primary, wire::SYNC, req.encode(), core.timeout()).ok();
-    if let Some(Ok(SyncReply::Full(snap))) = reply.map(|b| SyncReply::decode(&b)) {
+    let reply = core.call(&claim.primary, wire::SYNC, codec::encode(&req), core.timeout()).ok();
+    if let Some(Ok(SyncReply::Full(snap))) = reply.map(|b| codec::decode::<SyncReply>(&b)) {
         let mut s = core.state.lock();
         if s.role == Role::Follower && s.claim == claim {
             install_pulled(core, &mut s, snap);
@@ -126,7 +127,7 @@ pub(super) fn pull_now(core: &Core) {
 // ---- handlers -------------------------------------------------------------
 
 pub(super) fn on_ping(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -> Result<Vec<u8>> {
-    let ping = Ping::decode(payload)?;
+    let ping = codec::decode::<Ping>(payload)?;
     let mut s = core.state.lock();
     if !core.sent_by(sender, &ping.claim.primary.address) {
         if core.limiter.allow("ping-forged") {
@@ -136,7 +137,7 @@ pub(super) fn on_ping(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) ->
                 sender.unwrap_or("?")
             );
         }
-        return Ok(PingReply::Refused(s.claim.clone()).encode());
+        return Ok(codec::encode(&PingReply::Refused(s.claim.clone())));
     }
     let reply = match s.role {
         Role::Joining | Role::Expelled | Role::Stopped => PingReply::Refused(s.claim.clone()),
@@ -180,11 +181,11 @@ pub(super) fn on_ping(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) ->
             }
         }
     };
-    Ok(reply.encode())
+    Ok(codec::encode(&reply))
 }
 
 pub(super) fn on_update(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -> Result<Vec<u8>> {
-    let msg = UpdateMsg::decode(payload)?;
+    let msg = codec::decode::<UpdateMsg>(payload)?;
     let mut s = core.state.lock();
     if !core.sent_by(sender, &msg.claim.primary.address) {
         if core.limiter.allow("update-forged") {
@@ -194,7 +195,7 @@ pub(super) fn on_update(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) 
                 sender.unwrap_or("?")
             );
         }
-        return Ok(UpdateReply::Refused.encode());
+        return Ok(codec::encode(&UpdateReply::Refused));
     }
     let reply = match s.role {
         // The join answer is on its way: pull the view once it is in.
@@ -205,11 +206,11 @@ pub(super) fn on_update(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) 
         Role::Expelled | Role::Stopped => UpdateReply::Refused,
         Role::Primary | Role::Follower => apply_from_primary(core, &mut s, &msg),
     };
-    Ok(reply.encode())
+    Ok(codec::encode(&reply))
 }
 
 pub(super) fn on_whois(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
-    let req = WhoisReq::decode(payload)?;
+    let req = codec::decode::<WhoisReq>(payload)?;
     let mut s = core.state.lock();
     let now = Instant::now();
     let standing = s.standing_of(&req.requester);
@@ -233,11 +234,11 @@ pub(super) fn on_whois(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
         standing,
         primary_fresh: fresh,
     };
-    Ok(reply.encode())
+    Ok(codec::encode(&reply))
 }
 
 pub(super) fn on_handover(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -> Result<Vec<u8>> {
-    let snap = decode_handover(payload)?;
+    let snap = codec::decode::<Snapshot>(payload)?;
     let mut s = core.state.lock();
     if s.role == Role::Stopped {
         // We are leaving too (a whole group stopped at once, for example):
@@ -247,7 +248,7 @@ pub(super) fn on_handover(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]
             snap.claim.primary.address,
             snap.claim.primary.provider_id
         );
-        return Ok(HandoverReply::Leaving.encode());
+        return Ok(codec::encode(&HandoverReply::Leaving));
     }
     let ok = core.sent_by(sender, &snap.claim.primary.address)
         && s.role == Role::Follower
@@ -257,7 +258,7 @@ pub(super) fn on_handover(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]
         if core.limiter.allow("handover") {
             crate::warning!("refused to take over from ({}, {})", snap.claim.primary.address, snap.claim.primary.provider_id);
         }
-        return Ok(HandoverReply::Refused.encode());
+        return Ok(codec::encode(&HandoverReply::Refused));
     }
     let old = snap.claim.primary.clone();
     if snap.version >= s.version {
@@ -265,7 +266,7 @@ pub(super) fn on_handover(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]
         s.install(snap);
     }
     primary::promote(core, &mut s, Some((old, Update::Left)));
-    Ok(HandoverReply::Accepted.encode())
+    Ok(codec::encode(&HandoverReply::Accepted))
 }
 
 // ---- watchdog -------------------------------------------------------------
@@ -407,7 +408,7 @@ impl Watch {
         };
         let now = Instant::now();
         self.last_probe = Some(now);
-        match core.call_async(&claim.primary, wire::SYNC, req.encode(), core.timeout()) {
+        match core.call_async(&claim.primary, wire::SYNC, codec::encode(&req), core.timeout()) {
             Ok(call) => self.calls.push(InFlight { sent: now, call }),
             Err(e) => {
                 crate::debug!("cannot reach the primary: {e}");
@@ -420,7 +421,7 @@ impl Watch {
         if let Err(e) = &outcome {
             crate::debug!("view check with the primary failed: {e}");
         }
-        let reply = match outcome.map(|b| SyncReply::decode(&b)) {
+        let reply = match outcome.map(|b| codec::decode::<SyncReply>(&b)) {
             Ok(Ok(r)) => r,
             _ => {
                 // Only failures newer than the last sign of life count.
@@ -488,8 +489,8 @@ impl Watch {
     }
 
     fn whois(&self, core: &Core, claim: &Claim, to: &Member) -> Option<WhoisReply> {
-        let req = WhoisReq { requester: core.me.clone(), claim: claim.clone(), suspect: true }.encode();
-        core.call(to, wire::WHOIS, req, core.timeout()).ok().and_then(|b| WhoisReply::decode(&b).ok())
+        let req = codec::encode(&WhoisReq { requester: core.me.clone(), claim: claim.clone(), suspect: true });
+        core.call(to, wire::WHOIS, req, core.timeout()).ok().and_then(|b| codec::decode::<WhoisReply>(&b).ok())
     }
 
     /// The primary is dead: the first member of our view (in view order,

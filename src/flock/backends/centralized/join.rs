@@ -1,10 +1,11 @@
 //! Joining the group (at registration, or again after a change of primary
 //! left us out) and leaving it (a follower's destroy).
 
-use super::wire::{self, encode_member, Claim, JoinReply, LeaveReply, Snapshot};
+use super::wire::{self, Claim, JoinReply, LeaveReply, Snapshot};
 use super::Core;
 use crate::flock::error::{FlockError, Result};
 use crate::flock::view::{GroupView, Member};
+use crate::rpc::codec;
 use crate::rpc::RpcError;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 /// passed while the group was busy electing a primary).
 pub(super) fn join_group(core: &Core, first: Option<Member>, known: &GroupView) -> Result<Snapshot> {
     let me = core.me.clone();
-    let payload = encode_member(&me);
+    let payload = codec::encode(&me);
     let attempt = core.attempt_timeout(500, 2000);
     let deadline = Instant::now() + Duration::from_secs(5).max(core.election_wait() * 2 + core.window());
     let mut order: Vec<Member> = Vec::new();
@@ -46,7 +47,7 @@ pub(super) fn join_group(core: &Core, first: Option<Member>, known: &GroupView) 
             continue;
         };
         match core.call(&target, wire::JOIN, payload.clone(), attempt) {
-            Ok(bytes) => match JoinReply::decode(&bytes) {
+            Ok(bytes) => match codec::decode::<JoinReply>(&bytes) {
                 Ok(JoinReply::Joined(snap)) => {
                     if snap.view.contains_member(&me.address, me.provider_id) {
                         return Ok(snap);
@@ -64,8 +65,8 @@ pub(super) fn join_group(core: &Core, first: Option<Member>, known: &GroupView) 
                         target.address, target.provider_id
                     )));
                 }
-                Ok(JoinReply::Error { code, message }) => return Err(FlockError::from_code(code, message)),
-                Err(e) => last_err = Some(e),
+                Ok(JoinReply::Error { code, message }) => return Err(crate::flock::protocol::remote_error(code, message)),
+                Err(e) => last_err = Some(e.into()),
             },
             Err(RpcError::NoSuchProvider { .. } | RpcError::NoSuchRpc(_)) => {
                 last_err = Some(FlockError::InvalidProvider(format!(
@@ -86,11 +87,11 @@ pub(super) fn join_group(core: &Core, first: Option<Member>, known: &GroupView) 
 /// redirection if it changed); if nobody answers, the primary will declare
 /// us dead instead.
 pub(super) fn leave(core: &Core, claim: &Claim) {
-    let payload = encode_member(&core.me);
+    let payload = codec::encode(&core.me);
     let mut target = claim.primary.clone();
     for _ in 0..3 {
         match core.call(&target, wire::LEAVE, payload.clone(), core.farewell_timeout()) {
-            Ok(bytes) => match LeaveReply::decode(&bytes) {
+            Ok(bytes) => match codec::decode::<LeaveReply>(&bytes) {
                 Ok(LeaveReply::Done) | Ok(LeaveReply::NotMember) => return,
                 Ok(LeaveReply::NotPrimary(d)) if d.claim.primary != target && !core.is_me(&d.claim.primary) => {
                     target = d.claim.primary;

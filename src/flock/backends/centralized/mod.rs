@@ -28,6 +28,7 @@ use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink};
 use crate::flock::error::{FlockError, Result};
 use crate::flock::registry::Named;
 use crate::flock::view::{GroupView, Member};
+use crate::rpc::codec;
 use crate::rpc::{Engine, PendingCall, Request, RpcError, Signal};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -367,7 +368,7 @@ impl Core {
     /// Sends a change to every follower but `exclude` (fire and forget:
     /// a follower that misses one notices the gap and pulls the view).
     fn broadcast(&self, s: &State, msg: &wire::UpdateMsg, exclude: Option<&Member>) {
-        let payload = msg.encode();
+        let payload = codec::encode(msg);
         let mut started = Vec::new();
         for m in s.view.members() {
             if self.is_me(m) || exclude == Some(m) {

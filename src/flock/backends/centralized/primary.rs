@@ -6,14 +6,15 @@
 use super::follower;
 use super::state::{Role, State, CONFIG_KEY};
 use super::wire::{
-    self, decode_member, encode_handover, Change, Claim, HandoverReply, JoinReply, LeaveReply, MetadataReply, MetadataReq, Ping,
-    PingReply, Redirect, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
+    self, Change, Claim, HandoverReply, JoinReply, LeaveReply, MetadataReply, MetadataReq, Ping, PingReply, Redirect, Snapshot,
+    Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
 };
 use super::{Core, Rng, MAX_NAP};
 use crate::flock::backends::check_metadata;
 use crate::flock::error::{code, FlockError, Result};
 use crate::flock::protocol::Update;
 use crate::flock::view::Member;
+use crate::rpc::codec;
 use crate::rpc::{PendingCall, RpcError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,7 +62,7 @@ pub(super) fn promote(core: &Core, s: &mut State, old: Option<(Member, Update)>)
 // ---- handlers -------------------------------------------------------------
 
 pub(super) fn on_sync(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
-    let req = SyncReq::decode(payload)?;
+    let req = codec::decode::<SyncReq>(payload)?;
     let s = core.state.lock();
     let reply = if s.role != Role::Primary {
         SyncReply::NotPrimary(redirect(&s))
@@ -78,11 +79,11 @@ pub(super) fn on_sync(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
             Standing::Unknown => SyncReply::NotMember { claim: s.claim.clone(), expelled: false },
         }
     };
-    Ok(reply.encode())
+    Ok(codec::encode(&reply))
 }
 
 pub(super) fn on_join(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
-    let member = decode_member(payload)?;
+    let member = codec::decode::<Member>(payload)?;
     let mut s = core.state.lock();
     let reply = if s.role != Role::Primary {
         JoinReply::NotPrimary(redirect(&s))
@@ -106,11 +107,11 @@ pub(super) fn on_join(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
         }
         JoinReply::Joined(s.snapshot())
     };
-    Ok(reply.encode())
+    Ok(codec::encode(&reply))
 }
 
 pub(super) fn on_leave(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -> Result<Vec<u8>> {
-    let member = decode_member(payload)?;
+    let member = codec::decode::<Member>(payload)?;
     let mut s = core.state.lock();
     let reply = if s.role != Role::Primary {
         LeaveReply::NotPrimary(redirect(&s))
@@ -137,7 +138,7 @@ pub(super) fn on_leave(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -
         crate::info!("({}, {}) left the group", member.address, member.provider_id);
         LeaveReply::Done
     };
-    Ok(reply.encode())
+    Ok(codec::encode(&reply))
 }
 
 fn metadata_change(key: &str, value: Option<&str>) -> Change {
@@ -148,7 +149,7 @@ fn metadata_change(key: &str, value: Option<&str>) -> Change {
 }
 
 pub(super) fn on_metadata(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
-    let req = MetadataReq::decode(payload)?;
+    let req = codec::decode::<MetadataReq>(payload)?;
     let reply = match check_metadata(&req.key, req.value.as_deref()) {
         Err(e) => MetadataReply::Error { code: e.code(), message: e.to_string() },
         Ok(()) => {
@@ -163,7 +164,7 @@ pub(super) fn on_metadata(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
             }
         }
     };
-    Ok(reply.encode())
+    Ok(codec::encode(&reply))
 }
 
 /// `Backend::set_metadata` / `remove_metadata`: the primary applies the
@@ -171,7 +172,7 @@ pub(super) fn on_metadata(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
 /// at once (so that the caller reads its own write from this member).
 pub(super) fn change_metadata(core: &Core, key: &str, value: Option<&str>) -> Result<()> {
     check_metadata(key, value)?;
-    let payload = MetadataReq { key: key.to_string(), value: value.map(str::to_string) }.encode();
+    let payload = codec::encode(&MetadataReq { key: key.to_string(), value: value.map(str::to_string) });
     // A few rounds cover a primary that changes under our feet.
     for round in 0..6 {
         let target = {
@@ -186,7 +187,7 @@ pub(super) fn change_metadata(core: &Core, key: &str, value: Option<&str>) -> Re
             }
         };
         let bytes = core.call(&target, wire::METADATA, payload.clone(), core.attempt_timeout(500, 5000))?;
-        match MetadataReply::decode(&bytes)? {
+        match codec::decode::<MetadataReply>(&bytes)? {
             MetadataReply::Applied(msg) => {
                 let applied = {
                     let mut s = core.state.lock();
@@ -201,7 +202,7 @@ pub(super) fn change_metadata(core: &Core, key: &str, value: Option<&str>) -> Re
                 return Ok(());
             }
             MetadataReply::Unchanged => return Ok(()),
-            MetadataReply::Error { code, message } => return Err(FlockError::from_code(code, message)),
+            MetadataReply::Error { code, message } => return Err(crate::flock::protocol::remote_error(code, message)),
             MetadataReply::NotPrimary(d) => {
                 let adopted = {
                     let mut s = core.state.lock();
@@ -230,14 +231,14 @@ pub(super) fn change_metadata(core: &Core, key: &str, value: Option<&str>) -> Re
 /// then most likely busy leaving as well. That is normal and logged at info
 /// level; anything else is worth a warning.
 pub(super) fn hand_over(core: &Core, snap: &Snapshot) {
-    let payload = encode_handover(snap);
+    let payload = codec::encode(snap);
     let (mut refused, mut leaving) = (false, false);
     for m in snap.view.members() {
         if core.is_me(m) {
             continue;
         }
         match core.call(m, wire::HANDOVER, payload.clone(), core.farewell_timeout()) {
-            Ok(b) => match HandoverReply::decode(&b) {
+            Ok(b) => match codec::decode::<HandoverReply>(&b) {
                 Ok(HandoverReply::Accepted) => {
                     crate::info!("handed the primary role over to ({}, {})", m.address, m.provider_id);
                     return;
@@ -386,7 +387,7 @@ impl Pinger {
         if let Err(e) = &outcome {
             crate::debug!("ping to ({}, {}) failed: {e}", member.address, member.provider_id);
         }
-        let answered = match outcome.map(|b| PingReply::decode(&b)) {
+        let answered = match outcome.map(|b| codec::decode::<PingReply>(&b)) {
             Ok(Ok(PingReply::Accepted)) => true,
             // Alive, but it does not know us yet (it missed our join before
             // we took over): it will find us through the members it knows.
@@ -495,7 +496,7 @@ impl Pinger {
         let half = t / 2;
         let k = core.max_timeouts();
         let rng = self.rng.get_or_insert_with(|| core.rng());
-        let payload = Ping { claim: claim.clone(), version, digest }.encode();
+        let payload = codec::encode(&Ping { claim: claim.clone(), version, digest });
         let mut nap = MAX_NAP;
         for (m, p) in self.peers.iter_mut() {
             let oldest = p.probes.iter().min().copied();

@@ -3,8 +3,11 @@
 //! listen, apply what they say, answer.
 
 use super::state::{Admission, Id, State};
-use super::wire::{self, Envelope, Gossip, Kind, MemberRecord, ProbeResult, Status};
+use super::wire::{
+    self, Ack, Announce, Envelope, Gossip, Kind, MemberRecord, PingReq, PingReqReply, ProbeResult, StateReply, Status, Sync,
+};
 use super::{Answer, Shared};
+use crate::rpc::codec;
 use crate::rpc::Request;
 use std::time::{Duration, Instant};
 
@@ -80,21 +83,21 @@ impl Shared {
     // ---- handlers --------------------------------------------------------
 
     pub(super) fn on_ping(&self, req: Request) -> std::result::Result<Vec<u8>, String> {
-        let env = wire::decode_ping(&req.payload).map_err(|e| self.rejected(wire::PING, &req, e))?;
+        let env: Envelope = codec::decode(&req.payload).map_err(|e| self.rejected(wire::PING, &req, e))?;
         self.check_transport(&req, &env.sender.address).map_err(|e| self.rejected(wire::PING, &req, e))?;
         let now = Instant::now();
         let sender: Id = (env.sender.address.clone(), env.sender.provider_id);
         let reply = self.with_state(|st| {
             let status = self.admit(st, &env, wire::PING, now)?;
             let mine = if status == Status::Ok { st.envelope(Some(&sender)) } else { st.bare_envelope() };
-            Ok(wire::encode_ack(status, &mine))
+            Ok(codec::encode(&Ack { status, envelope: mine }))
         });
         reply.map_err(|e: String| self.rejected(wire::PING, &req, e))
     }
 
     pub(super) fn on_ping_req(&self, req: Request) -> std::result::Result<Vec<u8>, String> {
-        let (env, target, target_pid) =
-            wire::decode_ping_req(&req.payload).map_err(|e| self.rejected(wire::PING_REQ, &req, e))?;
+        let PingReq { envelope: env, target, target_pid } =
+            codec::decode(&req.payload).map_err(|e| self.rejected(wire::PING_REQ, &req, e))?;
         self.check_transport(&req, &env.sender.address).map_err(|e| self.rejected(wire::PING_REQ, &req, e))?;
         let now = Instant::now();
         let requester: Id = (env.sender.address.clone(), env.sender.provider_id);
@@ -104,7 +107,7 @@ impl Shared {
         let none = ProbeResult { responded: false, generation: 0, incarnation: 0 };
         if status != Status::Ok {
             let mine = self.state.lock().bare_envelope();
-            return Ok(wire::encode_ping_req_reply(status, &none, &mine));
+            return Ok(codec::encode(&PingReqReply { status, probe: none, envelope: mine }));
         }
         let target: Id = (target, target_pid);
         let probe = if target == self.self_id {
@@ -120,11 +123,11 @@ impl Shared {
             }
         };
         let mine = self.with_state(|st| st.envelope(Some(&requester)));
-        Ok(wire::encode_ping_req_reply(Status::Ok, &probe, &mine))
+        Ok(codec::encode(&PingReqReply { status: Status::Ok, probe, envelope: mine }))
     }
 
     pub(super) fn on_announce(&self, req: Request) -> std::result::Result<Vec<u8>, String> {
-        let (kind, env) = wire::decode_announce(&req.payload).map_err(|e| self.rejected(wire::ANNOUNCE, &req, e))?;
+        let Announce { kind, envelope: env } = codec::decode(&req.payload).map_err(|e| self.rejected(wire::ANNOUNCE, &req, e))?;
         self.check_transport(&req, &env.sender.address).map_err(|e| self.rejected(wire::ANNOUNCE, &req, e))?;
         let who: Id = (env.sender.address.clone(), env.sender.provider_id);
         let generation = env.sender.generation;
@@ -155,7 +158,7 @@ impl Shared {
                     _ => Status::UnknownSender,
                 }
             });
-            return Ok(wire::encode_state_reply(status, None));
+            return Ok(codec::encode(&StateReply { status, state: None }));
         }
         // A join. Refuse impossible or departed senders before doing any work.
         let early = self.with_state(|st| {
@@ -168,16 +171,16 @@ impl Shared {
             Ok(st.tombs.get(&who).filter(|t| t.covers(generation)).map(|t| t.status_for(generation)))
         });
         if let Some(status) = early.map_err(|e| self.rejected(wire::ANNOUNCE, &req, e))? {
-            return Ok(wire::encode_state_reply(status, None));
+            return Ok(codec::encode(&StateReply { status, state: None }));
         }
         // The joiner must answer a ping at the address it claims, as the
         // instance it claims to be: no answer, no membership.
         let probe = self.with_state(|st| st.bare_envelope());
         let verified = self
-            .call(&who, wire::PING, wire::encode_ping(&probe), self.verify_timeout())
+            .call(&who, wire::PING, codec::encode(&probe), self.verify_timeout())
             .map_err(|e| e.to_string())
-            .and_then(|b| wire::decode_ack(&b).map_err(|e| e.to_string()))
-            .and_then(|(status, e)| {
+            .and_then(|b| codec::decode::<Ack>(&b).map_err(|e| e.to_string()))
+            .and_then(|Ack { status, envelope: e }| {
                 if e.sender.address != who.0 || e.sender.provider_id != who.1 || e.sender.generation != generation {
                     Err("another instance answered".to_string())
                 } else if status == Status::NotMember {
@@ -204,20 +207,21 @@ impl Shared {
             st.process_gossip(&env.gossip, now);
             st.full_state()
         });
-        Ok(wire::encode_state_reply(Status::Ok, Some(&state)))
+        Ok(codec::encode(&StateReply { status: Status::Ok, state: Some(state) }))
     }
 
     pub(super) fn on_sync(&self, req: Request) -> std::result::Result<Vec<u8>, String> {
-        let (env, theirs) = wire::decode_sync(&req.payload).map_err(|e| self.rejected(wire::SYNC, &req, e))?;
+        let Sync { envelope: env, state: theirs } =
+            codec::decode(&req.payload).map_err(|e| self.rejected(wire::SYNC, &req, e))?;
         self.check_transport(&req, &env.sender.address).map_err(|e| self.rejected(wire::SYNC, &req, e))?;
         let now = Instant::now();
         let reply = self.with_state(|st| {
             let status = self.admit(st, &env, wire::SYNC, now)?;
             if status != Status::Ok {
-                return Ok(wire::encode_state_reply(status, None));
+                return Ok(codec::encode(&StateReply { status, state: None }));
             }
             st.merge_state(&theirs, now);
-            Ok(wire::encode_state_reply(Status::Ok, Some(&st.full_state())))
+            Ok(codec::encode(&StateReply { status: Status::Ok, state: Some(st.full_state()) }))
         });
         reply.map_err(|e: String| self.rejected(wire::SYNC, &req, e))
     }

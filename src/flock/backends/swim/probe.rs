@@ -3,10 +3,11 @@
 //! whose digest differs, join and leave; and the threads that run it.
 
 use super::state::{self, Admission, Event, Id};
-use super::wire::{self, Envelope, Gossip, Kind, MemberRecord, Status};
+use super::wire::{self, Ack, Announce, Envelope, Gossip, Kind, MemberRecord, PingReq, PingReqReply, StateReply, Status, Sync};
 use super::{Answer, Shared, LEAVE_TIMEOUT, MAX_LEAVE_FANOUT, UNKNOWN_STREAK_LIMIT};
 use crate::flock::backend::UpdateSink;
 use crate::flock::error::{FlockError, Result};
+use crate::rpc::codec;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -14,15 +15,15 @@ use std::time::{Duration, Instant};
 impl Shared {
     /// Pings `to`; None if it did not answer (in time, or sensibly).
     pub(super) fn ping(&self, to: &Id, env: &Envelope, timeout: Duration) -> Option<(Answer, Envelope)> {
-        let bytes = match self.call(to, wire::PING, wire::encode_ping(env), timeout) {
+        let bytes = match self.call(to, wire::PING, codec::encode(env), timeout) {
             Ok(b) => b,
             Err(e) => {
                 crate::debug!("swim: ping of ({}, {}) failed: {e}", to.0, to.1);
                 return None;
             }
         };
-        match wire::decode_ack(&bytes) {
-            Ok((status, e)) if e.sender.address == to.0 && e.sender.provider_id == to.1 => {
+        match codec::decode::<Ack>(&bytes) {
+            Ok(Ack { status, envelope: e }) if e.sender.address == to.0 && e.sender.provider_id == to.1 => {
                 let answer = self.on_answer(status, &e);
                 Some((answer, e))
             }
@@ -88,19 +89,20 @@ impl Shared {
     /// (their full state is merged) and the last failure.
     pub(super) fn announce_join(&self, targets: &[Id]) -> (usize, Option<FlockError>) {
         let env = self.with_state(|st| st.bare_envelope());
-        let payload = wire::encode_announce(Kind::Join, &env);
+        let payload = codec::encode(&Announce { kind: Kind::Join, envelope: env });
         let calls: Vec<_> =
             targets.iter().map(|t| (t, self.call_async(t, wire::ANNOUNCE, payload.clone(), self.announce_timeout()))).collect();
         let mut accepted = 0;
         let mut last = None;
         for (target, call) in calls {
-            let outcome = call.and_then(|c| c.wait()).map_err(FlockError::from).and_then(|b| wire::decode_state_reply(&b));
+            let outcome =
+                call.and_then(|c| c.wait()).map_err(FlockError::from).and_then(|b| Ok(codec::decode::<StateReply>(&b)?));
             match outcome {
-                Ok((Status::Ok, Some(state))) => {
+                Ok(StateReply { status: Status::Ok, state: Some(state) }) => {
                     self.with_state(|st| st.merge_state(&state, Instant::now()));
                     accepted += 1;
                 }
-                Ok((status, _)) => {
+                Ok(StateReply { status, .. }) => {
                     last = Some(FlockError::Other(format!("({}, {}) refused our join: {status:?}", target.0, target.1)));
                 }
                 Err(e) => {
@@ -172,7 +174,7 @@ impl Shared {
             Some((targets, st.bare_envelope()))
         });
         let Some((targets, env)) = plan else { return };
-        let payload = wire::encode_announce(Kind::Leave, &env);
+        let payload = codec::encode(&Announce { kind: Kind::Leave, envelope: env });
         let calls: Vec<_> =
             targets.iter().filter_map(|t| self.call_async(t, wire::ANNOUNCE, payload.clone(), LEAVE_TIMEOUT).ok()).collect();
         let total = calls.len();
@@ -184,12 +186,14 @@ impl Shared {
     pub(super) fn sync_with(&self, peer: &Id) {
         let (env, mine) = self.with_state(|st| (st.bare_envelope(), st.full_state()));
         let reply = self
-            .call(peer, wire::SYNC, wire::encode_sync(&env, &mine), self.sync_timeout())
+            .call(peer, wire::SYNC, codec::encode(&Sync { envelope: env, state: mine }), self.sync_timeout())
             .map_err(FlockError::from)
-            .and_then(|b| wire::decode_state_reply(&b));
+            .and_then(|b| Ok(codec::decode::<StateReply>(&b)?));
         match reply {
-            Ok((Status::Ok, Some(theirs))) => self.with_state(|st| st.merge_state(&theirs, Instant::now())),
-            Ok((status, _)) => crate::debug!("swim: sync with ({}, {}) answered {status:?}", peer.0, peer.1),
+            Ok(StateReply { status: Status::Ok, state: Some(theirs) }) => {
+                self.with_state(|st| st.merge_state(&theirs, Instant::now()))
+            }
+            Ok(StateReply { status, .. }) => crate::debug!("swim: sync with ({}, {}) answered {status:?}", peer.0, peer.1),
             Err(e) => crate::debug!("swim: sync with ({}, {}) failed: {e}", peer.0, peer.1),
         }
     }
@@ -242,15 +246,17 @@ impl Shared {
             .iter()
             .filter_map(|h| {
                 let env = self.with_state(|st| st.envelope(Some(h)));
-                let payload = wire::encode_ping_req(&env, &target.0, target.1);
+                let payload = codec::encode(&PingReq { envelope: env, target: target.0.clone(), target_pid: target.1 });
                 self.call_async(h, wire::PING_REQ, payload, self.config.ping_req_timeout()).ok().map(|c| (h, c))
             })
             .collect();
         let mut alive = false;
         for (helper, call) in calls {
-            let reply = call.wait().map_err(FlockError::from).and_then(|b| wire::decode_ping_req_reply(&b));
+            let reply = call.wait().map_err(FlockError::from).and_then(|b| Ok(codec::decode::<PingReqReply>(&b)?));
             match reply {
-                Ok((status, probe, env)) if env.sender.address == helper.0 && env.sender.provider_id == helper.1 => {
+                Ok(PingReqReply { status, probe, envelope: env })
+                    if env.sender.address == helper.0 && env.sender.provider_id == helper.1 =>
+                {
                     self.on_answer(status, &env);
                     if probe.responded {
                         alive = true;
@@ -286,16 +292,16 @@ impl Shared {
             .into_iter()
             .map(|id| {
                 let env = self.with_state(|st| st.envelope(Some(&id)));
-                let call = self.call_async(&id, wire::PING, wire::encode_ping(&env), self.config.ping_timeout()).ok();
+                let call = self.call_async(&id, wire::PING, codec::encode(&env), self.config.ping_timeout()).ok();
                 (id, call)
             })
             .collect();
         for (id, call) in calls {
             let answer = call
                 .and_then(|c| c.wait().ok())
-                .and_then(|b| wire::decode_ack(&b).ok())
-                .filter(|(_, e)| e.sender.address == id.0 && e.sender.provider_id == id.1)
-                .map(|(status, e)| self.on_answer(status, &e));
+                .and_then(|b| codec::decode::<Ack>(&b).ok())
+                .filter(|a| a.envelope.sender.address == id.0 && a.envelope.sender.provider_id == id.1)
+                .map(|a| self.on_answer(a.status, &a.envelope));
             match answer {
                 Some(Answer::Alive | Answer::AliveAnnounce) => self.with_state(|st| st.extend_suspicion(&id, Instant::now())),
                 _ => {

@@ -1,14 +1,24 @@
-//! Messages between `swim` members (our own encoding, built on the RPC
-//! codec: every read is bounds-checked, so garbage is an error, never a
-//! panic). RPC names are upstream's, plus `flock_swim_sync` for anti-entropy.
+//! Messages between `swim` members (encoded by `rpc::codec`; the checks a
+//! serde type cannot express — no NUL byte in a name a C view must hold,
+//! non-empty addresses and keys, at most [`MAX_GOSSIP`] gossip entries, only
+//! JOIN and LEAVE announcements — run while decoding, so garbage is an
+//! error, never a panic). RPC names are upstream's, plus `flock_swim_sync`
+//! for anti-entropy.
 //!
 //! Every member → member message starts with an [`Envelope`]: who sends it
 //! (address, provider id, generation, incarnation), the sender's state
 //! digest, and up to [`MAX_GOSSIP`] piggy-backed gossip entries. Every reply
 //! starts with a [`Status`] telling the caller how the responder sees it.
+//!
+//! | RPC | request | reply |
+//! |---|---|---|
+//! | [`PING`] | [`Envelope`] | [`Ack`] |
+//! | [`PING_REQ`] | [`PingReq`] | [`PingReqReply`] |
+//! | [`ANNOUNCE`] | [`Announce`] | [`StateReply`] |
+//! | [`SYNC`] | [`Sync`] | [`StateReply`] |
 
-use crate::flock::error::{FlockError, Result};
-use crate::rpc::codec::{DecodeError, Reader, Writer};
+use crate::rpc::codec::{self, refuse};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub const PING: &str = "flock_swim_ping";
 pub const PING_REQ: &str = "flock_swim_ping_req";
@@ -19,7 +29,7 @@ pub const SYNC: &str = "flock_swim_sync";
 pub const MAX_GOSSIP: usize = 8;
 
 /// A membership record's kind, with upstream's numbering.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[repr(u8)]
 pub enum Kind {
     Alive = 0,
@@ -30,17 +40,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn from_u8(v: u8) -> Option<Kind> {
-        Some(match v {
-            0 => Kind::Alive,
-            1 => Kind::Suspect,
-            2 => Kind::Confirm,
-            3 => Kind::Join,
-            4 => Kind::Leave,
-            _ => return None,
-        })
-    }
-
     /// Confirm and Leave remove the member; the others keep it.
     pub fn is_departure(self) -> bool {
         matches!(self, Kind::Confirm | Kind::Leave)
@@ -48,9 +47,10 @@ impl Kind {
 }
 
 /// What one member says about another (or about itself).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRecord {
     pub kind: Kind,
+    #[serde(deserialize_with = "address")]
     pub address: String,
     pub provider_id: u16,
     /// Which instance of the provider at that address (0: not known yet).
@@ -60,42 +60,48 @@ pub struct MemberRecord {
 }
 
 /// One metadata entry, versioned for last-writer-wins.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetaRecord {
+    #[serde(deserialize_with = "key")]
     pub key: String,
     /// None: the key was removed.
+    #[serde(deserialize_with = "optional_text")]
     pub value: Option<String>,
     pub version: u64,
     /// The member that wrote it ("" for entries of the initial view).
+    #[serde(deserialize_with = "text")]
     pub origin: String,
     pub origin_pid: u16,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Gossip {
     Member(MemberRecord),
     Meta(MetaRecord),
 }
 
 /// The sender of a message.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
+    #[serde(deserialize_with = "address")]
     pub address: String,
     pub provider_id: u16,
     pub generation: u64,
     pub incarnation: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
     pub sender: Identity,
     /// The sender's view digest, without its `__config__` entry.
     pub digest: u64,
+    /// Only the first [`MAX_GOSSIP`] entries are sent; more are refused.
+    #[serde(serialize_with = "first_gossip", deserialize_with = "codec::seq_at_most::<_, _, MAX_GOSSIP>")]
     pub gossip: Vec<Gossip>,
 }
 
 /// How the responder sees the caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
     /// A member: the message was processed.
     Ok,
@@ -112,307 +118,112 @@ pub enum Status {
 
 /// Everything a member knows: member records (including tombstones of
 /// departed members) and metadata records.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FullState {
     pub members: Vec<MemberRecord>,
     pub metadata: Vec<MetaRecord>,
 }
 
-// ---- encoding ----------------------------------------------------------
-
-fn put_member(w: &mut Writer, m: &MemberRecord) {
-    w.u8(m.kind as u8).str(&m.address).u16(m.provider_id).u64(m.generation).u64(m.incarnation);
-}
-
-fn put_meta(w: &mut Writer, m: &MetaRecord) {
-    w.str(&m.key);
-    match &m.value {
-        Some(v) => w.bool(true).str(v),
-        None => w.bool(false),
-    };
-    w.u64(m.version).str(&m.origin).u16(m.origin_pid);
-}
-
-fn put_envelope(w: &mut Writer, e: &Envelope) {
-    w.str(&e.sender.address).u16(e.sender.provider_id).u64(e.sender.generation).u64(e.sender.incarnation);
-    w.u64(e.digest);
-    let n = e.gossip.len().min(MAX_GOSSIP);
-    w.u32(n as u32);
-    for g in &e.gossip[..n] {
-        match g {
-            Gossip::Member(m) => {
-                w.u8(0);
-                put_member(w, m);
-            }
-            Gossip::Meta(m) => {
-                w.u8(1);
-                put_meta(w, m);
-            }
-        }
-    }
-}
-
-fn put_status(w: &mut Writer, s: Status) {
-    match s {
-        Status::Ok => {
-            w.u8(0);
-        }
-        Status::UnknownSender => {
-            w.u8(1);
-        }
-        Status::DeclaredDead { generation, incarnation } => {
-            w.u8(2).u64(generation).u64(incarnation);
-        }
-        Status::Left { generation, incarnation } => {
-            w.u8(3).u64(generation).u64(incarnation);
-        }
-        Status::NotMember => {
-            w.u8(4);
-        }
-    }
-}
-
-fn put_state(w: &mut Writer, s: &FullState) {
-    w.u32(s.members.len() as u32);
-    for m in &s.members {
-        put_member(w, m);
-    }
-    w.u32(s.metadata.len() as u32);
-    for m in &s.metadata {
-        put_meta(w, m);
-    }
-}
-
-// ---- decoding ----------------------------------------------------------
-
-fn bad(what: impl Into<String>) -> DecodeError {
-    DecodeError::Invalid(what.into())
-}
-
-/// A string a C view can hold (no NUL byte), non-empty when `nonempty`.
-fn text(r: &mut Reader<'_>, what: &str, nonempty: bool) -> std::result::Result<String, DecodeError> {
-    let s = r.str()?;
-    if s.contains('\0') {
-        return Err(bad(format!("{what} contains a NUL byte")));
-    }
-    if nonempty && s.is_empty() {
-        return Err(bad(format!("empty {what}")));
-    }
-    Ok(s.to_string())
-}
-
-fn get_member(r: &mut Reader<'_>) -> std::result::Result<MemberRecord, DecodeError> {
-    let kind = r.u8()?;
-    let kind = Kind::from_u8(kind).ok_or_else(|| bad(format!("unknown membership kind {kind}")))?;
-    Ok(MemberRecord {
-        kind,
-        address: text(r, "address", true)?,
-        provider_id: r.u16()?,
-        generation: r.u64()?,
-        incarnation: r.u64()?,
-    })
-}
-
-fn get_meta(r: &mut Reader<'_>) -> std::result::Result<MetaRecord, DecodeError> {
-    let key = text(r, "metadata key", true)?;
-    let value = if r.bool()? { Some(text(r, "metadata value", false)?) } else { None };
-    Ok(MetaRecord { key, value, version: r.u64()?, origin: text(r, "origin", false)?, origin_pid: r.u16()? })
-}
-
-fn get_envelope(r: &mut Reader<'_>) -> std::result::Result<Envelope, DecodeError> {
-    let sender = Identity {
-        address: text(r, "sender address", true)?,
-        provider_id: r.u16()?,
-        generation: r.u64()?,
-        incarnation: r.u64()?,
-    };
-    let digest = r.u64()?;
-    let n = r.count(1)?;
-    if n > MAX_GOSSIP {
-        return Err(bad(format!("{n} gossip entries (at most {MAX_GOSSIP})")));
-    }
-    let mut gossip = Vec::with_capacity(n);
-    for _ in 0..n {
-        gossip.push(match r.u8()? {
-            0 => Gossip::Member(get_member(r)?),
-            1 => Gossip::Meta(get_meta(r)?),
-            t => return Err(bad(format!("unknown gossip entry type {t}"))),
-        });
-    }
-    Ok(Envelope { sender, digest, gossip })
-}
-
-fn get_status(r: &mut Reader<'_>) -> std::result::Result<Status, DecodeError> {
-    Ok(match r.u8()? {
-        0 => Status::Ok,
-        1 => Status::UnknownSender,
-        2 => Status::DeclaredDead { generation: r.u64()?, incarnation: r.u64()? },
-        3 => Status::Left { generation: r.u64()?, incarnation: r.u64()? },
-        4 => Status::NotMember,
-        s => return Err(bad(format!("unknown status {s}"))),
-    })
-}
-
-fn get_state(r: &mut Reader<'_>) -> std::result::Result<FullState, DecodeError> {
-    // Smallest member record: kind, 1-byte address, pid, two u64.
-    let n = r.count(1 + 5 + 2 + 16)?;
-    let mut members = Vec::with_capacity(n);
-    for _ in 0..n {
-        members.push(get_member(r)?);
-    }
-    let n = r.count(5 + 1 + 8 + 4 + 2)?;
-    let mut metadata = Vec::with_capacity(n);
-    for _ in 0..n {
-        metadata.push(get_meta(r)?);
-    }
-    Ok(FullState { members, metadata })
-}
-
-fn finish<T>(r: Reader<'_>, v: T) -> Result<T> {
-    r.end()?;
-    Ok(v)
-}
-
-fn decoded<T>(v: std::result::Result<T, DecodeError>) -> Result<T> {
-    v.map_err(FlockError::from)
-}
-
-// ---- messages ----------------------------------------------------------
-
-/// `flock_swim_ping` request: the envelope.
-pub fn encode_ping(e: &Envelope) -> Vec<u8> {
-    let mut w = Writer::new();
-    put_envelope(&mut w, e);
-    w.finish()
-}
-
-pub fn decode_ping(bytes: &[u8]) -> Result<Envelope> {
-    let mut r = Reader::new(bytes);
-    let e = decoded(get_envelope(&mut r))?;
-    finish(r, e)
-}
-
-/// `flock_swim_ping` reply: status, then the responder's envelope.
-pub fn encode_ack(s: Status, e: &Envelope) -> Vec<u8> {
-    let mut w = Writer::new();
-    put_status(&mut w, s);
-    put_envelope(&mut w, e);
-    w.finish()
-}
-
-pub fn decode_ack(bytes: &[u8]) -> Result<(Status, Envelope)> {
-    let mut r = Reader::new(bytes);
-    let s = decoded(get_status(&mut r))?;
-    let e = decoded(get_envelope(&mut r))?;
-    finish(r, (s, e))
-}
-
-/// `flock_swim_ping_req` request: the envelope, then the target.
-pub fn encode_ping_req(e: &Envelope, target: &str, target_pid: u16) -> Vec<u8> {
-    let mut w = Writer::new();
-    put_envelope(&mut w, e);
-    w.str(target).u16(target_pid);
-    w.finish()
-}
-
-pub fn decode_ping_req(bytes: &[u8]) -> Result<(Envelope, String, u16)> {
-    let mut r = Reader::new(bytes);
-    let e = decoded(get_envelope(&mut r))?;
-    let target = decoded(text(&mut r, "target address", true))?;
-    let pid = decoded(r.u16())?;
-    finish(r, (e, target, pid))
-}
-
 /// What a helper found when it pinged the target.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeResult {
     pub responded: bool,
     pub generation: u64,
     pub incarnation: u64,
 }
 
-/// `flock_swim_ping_req` reply: status, probe result, helper's envelope.
-pub fn encode_ping_req_reply(s: Status, p: &ProbeResult, e: &Envelope) -> Vec<u8> {
-    let mut w = Writer::new();
-    put_status(&mut w, s);
-    w.bool(p.responded).u64(p.generation).u64(p.incarnation);
-    put_envelope(&mut w, e);
-    w.finish()
+/// [`PING`] reply: how the responder sees us, and its envelope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub status: Status,
+    pub envelope: Envelope,
 }
 
-pub fn decode_ping_req_reply(bytes: &[u8]) -> Result<(Status, ProbeResult, Envelope)> {
-    let mut r = Reader::new(bytes);
-    let s = decoded(get_status(&mut r))?;
-    let responded = decoded(r.bool())?;
-    let generation = decoded(r.u64())?;
-    let incarnation = decoded(r.u64())?;
-    let p = ProbeResult { responded, generation, incarnation };
-    let e = decoded(get_envelope(&mut r))?;
-    finish(r, (s, p, e))
+/// [`PING_REQ`] request: ping `target` for me.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingReq {
+    pub envelope: Envelope,
+    #[serde(deserialize_with = "address")]
+    pub target: String,
+    pub target_pid: u16,
 }
 
-/// `flock_swim_announce` request: JOIN or LEAVE (about the sender itself),
-/// then the envelope.
-pub fn encode_announce(kind: Kind, e: &Envelope) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u8(kind as u8);
-    put_envelope(&mut w, e);
-    w.finish()
+/// [`PING_REQ`] reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingReqReply {
+    pub status: Status,
+    pub probe: ProbeResult,
+    pub envelope: Envelope,
 }
 
-pub fn decode_announce(bytes: &[u8]) -> Result<(Kind, Envelope)> {
-    let mut r = Reader::new(bytes);
-    let kind = decoded(r.u8())?;
-    let kind = match Kind::from_u8(kind) {
-        Some(k @ (Kind::Join | Kind::Leave)) => k,
-        _ => return Err(FlockError::Other(format!("malformed Flock message: announcement of kind {kind}"))),
-    };
-    let e = decoded(get_envelope(&mut r))?;
-    finish(r, (kind, e))
+/// [`ANNOUNCE`] request: JOIN or LEAVE (about the sender itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announce {
+    #[serde(deserialize_with = "announce_kind")]
+    pub kind: Kind,
+    pub envelope: Envelope,
 }
 
-/// Replies of `flock_swim_announce` and `flock_swim_sync`: status, then the
-/// responder's full state when it has one to share.
-pub fn encode_state_reply(s: Status, state: Option<&FullState>) -> Vec<u8> {
-    let mut w = Writer::new();
-    put_status(&mut w, s);
-    match state {
-        Some(st) => {
-            w.bool(true);
-            put_state(&mut w, st);
-        }
-        None => {
-            w.bool(false);
-        }
+/// Replies of [`ANNOUNCE`] and [`SYNC`]: the responder's full state when it
+/// has one to share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateReply {
+    pub status: Status,
+    pub state: Option<FullState>,
+}
+
+/// [`SYNC`] request: the sender's full state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sync {
+    pub envelope: Envelope,
+    pub state: FullState,
+}
+
+// ---- checks while decoding ------------------------------------------------
+
+/// A string a C view can hold (no NUL byte), non-empty when `nonempty`.
+fn checked<E: serde::de::Error>(s: String, what: &str, nonempty: bool) -> Result<String, E> {
+    if s.contains('\0') {
+        return Err(refuse(format!("{what} contains a NUL byte")));
     }
-    w.finish()
+    if nonempty && s.is_empty() {
+        return Err(refuse(format!("empty {what}")));
+    }
+    Ok(s)
 }
 
-pub fn decode_state_reply(bytes: &[u8]) -> Result<(Status, Option<FullState>)> {
-    let mut r = Reader::new(bytes);
-    let s = decoded(get_status(&mut r))?;
-    let st = if decoded(r.bool())? { Some(decoded(get_state(&mut r))?) } else { None };
-    finish(r, (s, st))
+fn address<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(String::deserialize(d)?, "address", true)
 }
 
-/// `flock_swim_sync` request: the envelope, then the sender's full state.
-pub fn encode_sync(e: &Envelope, state: &FullState) -> Vec<u8> {
-    let mut w = Writer::new();
-    put_envelope(&mut w, e);
-    put_state(&mut w, state);
-    w.finish()
+fn key<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(String::deserialize(d)?, "metadata key", true)
 }
 
-pub fn decode_sync(bytes: &[u8]) -> Result<(Envelope, FullState)> {
-    let mut r = Reader::new(bytes);
-    let e = decoded(get_envelope(&mut r))?;
-    let st = decoded(get_state(&mut r))?;
-    finish(r, (e, st))
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked(String::deserialize(d)?, "text", false)
+}
+
+fn optional_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)?.map(|s| checked(s, "metadata value", false)).transpose()
+}
+
+fn announce_kind<'de, D: Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+    match Kind::deserialize(d)? {
+        k @ (Kind::Join | Kind::Leave) => Ok(k),
+        k => Err(refuse(format!("an announcement of kind {k:?}"))),
+    }
+}
+
+fn first_gossip<S: Serializer>(gossip: &[Gossip], s: S) -> Result<S::Ok, S::Error> {
+    gossip[..gossip.len().min(MAX_GOSSIP)].serialize(s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpc::codec::{decode, encode, DecodeError};
+    use serde::de::DeserializeOwned;
 
     fn envelope(n: usize) -> Envelope {
         let mut gossip = Vec::new();
@@ -442,10 +253,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn round_trips_and_truncations_fail() {
-        let e = envelope(MAX_GOSSIP);
-        let state = FullState {
+    fn state() -> FullState {
+        FullState {
             members: vec![MemberRecord {
                 kind: Kind::Confirm,
                 address: "a".into(),
@@ -454,51 +263,58 @@ mod tests {
                 incarnation: 3,
             }],
             metadata: vec![MetaRecord { key: "k".into(), value: Some("".into()), version: 1, origin: "".into(), origin_pid: 0 }],
-        };
-        let p = ProbeResult { responded: true, generation: 1, incarnation: 5 };
-        type Decodes = Box<dyn Fn(&[u8]) -> bool>;
-        let msgs: Vec<(Vec<u8>, Decodes)> = vec![
-            (encode_ping(&e), Box::new(|b| decode_ping(b).is_ok())),
-            (encode_ack(Status::DeclaredDead { generation: 1, incarnation: 2 }, &e), Box::new(|b| decode_ack(b).is_ok())),
-            (encode_ping_req(&e, "t", 4), Box::new(|b| decode_ping_req(b).is_ok())),
-            (encode_ping_req_reply(Status::Ok, &p, &e), Box::new(|b| decode_ping_req_reply(b).is_ok())),
-            (encode_announce(Kind::Join, &e), Box::new(|b| decode_announce(b).is_ok())),
-            (encode_state_reply(Status::Ok, Some(&state)), Box::new(|b| decode_state_reply(b).is_ok())),
-            (encode_sync(&e, &state), Box::new(|b| decode_sync(b).is_ok())),
-        ];
-        for (bytes, ok) in &msgs {
-            assert!(ok(bytes));
-            for n in 0..bytes.len() {
-                assert!(!ok(&bytes[..n]), "truncated at {n} decoded");
-            }
-            let mut longer = bytes.clone();
-            longer.push(0);
-            assert!(!ok(&longer));
         }
-        assert_eq!(decode_ping(&encode_ping(&e)).unwrap(), e);
-        assert_eq!(decode_sync(&encode_sync(&e, &state)).unwrap(), (e.clone(), state.clone()));
-        assert_eq!(
-            decode_ping_req_reply(&encode_ping_req_reply(Status::Left { generation: 3, incarnation: 4 }, &p, &e)).unwrap().1,
-            p
-        );
+    }
+
+    /// Round trip; every prefix and the message with one byte more fail.
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(v: T) {
+        let bytes = encode(&v);
+        assert_eq!(decode::<T>(&bytes).unwrap(), v);
+        for n in 0..bytes.len() {
+            assert!(decode::<T>(&bytes[..n]).is_err(), "truncated at {n} decoded");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode::<T>(&longer).is_err());
+    }
+
+    #[test]
+    fn round_trips_and_truncations_fail() {
+        let e = envelope(MAX_GOSSIP);
+        let p = ProbeResult { responded: true, generation: 1, incarnation: 5 };
+        round_trip(e.clone());
+        round_trip(Ack { status: Status::DeclaredDead { generation: 1, incarnation: 2 }, envelope: e.clone() });
+        round_trip(PingReq { envelope: e.clone(), target: "t".into(), target_pid: 4 });
+        round_trip(PingReqReply { status: Status::Left { generation: 3, incarnation: 4 }, probe: p, envelope: e.clone() });
+        round_trip(Announce { kind: Kind::Join, envelope: e.clone() });
+        round_trip(StateReply { status: Status::Ok, state: Some(state()) });
+        round_trip(StateReply { status: Status::NotMember, state: None });
+        round_trip(Sync { envelope: e, state: state() });
     }
 
     #[test]
     fn garbage_is_rejected() {
-        // Too many gossip entries, unknown kinds, NUL bytes, announce kinds
-        // other than JOIN/LEAVE.
-        let mut e = envelope(MAX_GOSSIP);
-        let mut bytes = encode_ping(&e);
-        let count_at = 4 + e.sender.address.len() + 2 + 8 + 8 + 8;
-        bytes[count_at] = (MAX_GOSSIP + 1) as u8;
-        assert!(decode_ping(&bytes).is_err());
+        // Too many gossip entries: only MAX_GOSSIP are sent, more are refused.
+        let mut e = envelope(MAX_GOSSIP + 3);
+        assert_eq!(decode::<Envelope>(&encode(&e)).unwrap().gossip.len(), MAX_GOSSIP);
+        let mut forged = encode(&envelope(MAX_GOSSIP));
+        let count_at = 1 + e.sender.address.len() + 1 + 1 + 1 + 1;
+        assert_eq!(forged[count_at], MAX_GOSSIP as u8);
+        forged[count_at] = (MAX_GOSSIP + 1) as u8;
+        assert_eq!(decode::<Envelope>(&forged).unwrap_err(), DecodeError::Truncated);
+        forged.extend_from_slice(&encode(&e.gossip[0]));
+        assert_eq!(decode::<Envelope>(&forged).unwrap_err(), DecodeError::Invalid(format!("more than {MAX_GOSSIP} entries")));
+        // NUL bytes, empty addresses, announce kinds other than JOIN/LEAVE.
         e.sender.address = "a\0b".into();
-        assert!(decode_ping(&encode_ping(&e)).is_err());
-        assert!(decode_announce(&encode_announce(Kind::Confirm, &envelope(0))).is_err());
+        assert_eq!(decode::<Envelope>(&encode(&e)).unwrap_err(), DecodeError::Invalid("address contains a NUL byte".into()));
+        e.sender.address = String::new();
+        assert!(decode::<Envelope>(&encode(&e)).is_err());
+        let confirm = Announce { kind: Kind::Confirm, envelope: envelope(0) };
+        assert!(decode::<Announce>(&encode(&confirm)).is_err());
         for junk in [&b""[..], b"\xff", b"\x00\x00\x00\x00", &[0xffu8; 64][..]] {
-            assert!(decode_ping(junk).is_err());
-            assert!(decode_sync(junk).is_err());
-            assert!(decode_state_reply(junk).is_err());
+            assert!(decode::<Envelope>(junk).is_err());
+            assert!(decode::<Sync>(junk).is_err());
+            assert!(decode::<StateReply>(junk).is_err());
         }
     }
 }
