@@ -15,7 +15,8 @@ cmake -S examples-c/yokan -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE
 cmake --build "$work/build" --target yokan-bench >/dev/null
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$work"
-for protocol in na+sm ofi+tcp; do
+run() {
+    protocol=$1
     cat > config.json <<JSON
 {"libraries": ["libflock-bedrock-module.so", "libyokan-bedrock-module.so"],
  "providers": [
@@ -30,12 +31,26 @@ JSON
     echo "== $protocol"
     "$work/build/yokan-bench" "$protocol" "$address" 42 "$count"
     "$prefix/bin/bedrock-shutdown" "$protocol" -f g.flock >/dev/null
-    wait
+    wait "$!" 2>/dev/null || true
     # The empty-RPC round trip in the same run, for comparison.
     rm -f addr
     "$prefix/bin/mochi-echo" server "$protocol" --addr-file addr >/dev/null &
     for _ in $(seq 300); do [[ -s addr ]] && break; sleep 0.05; done
     "$prefix/bin/mochi-echo" client "$(cat addr)" --count "$count" --size 64 | sed 's/^/empty RPC (64 B echo): /'
     "$prefix/bin/mochi-echo" client "$(cat addr)" --count 1 --shutdown >/dev/null
-    wait
+    wait "$!" 2>/dev/null || true
+}
+for protocol in na+sm ofi+tcp; do
+    echo "-- quiet"
+    run "$protocol"
+    # One busy-loop process pinned to each core, as MPI ranks sit on a node.
+    hogs=()
+    for c in $(seq 0 $(($(nproc) - 1))); do
+        taskset -c "$c" sh -c 'while :; do :; done' &
+        hogs+=($!)
+    done
+    echo "-- one busy loop pinned to each core"
+    run "$protocol"
+    kill "${hogs[@]}"
+    wait "${hogs[@]}" 2>/dev/null || true
 done

@@ -9,6 +9,7 @@ use mochi::flock::protocol as flock;
 use mochi::flock::protocol::Update;
 use mochi::flock::view::{GroupView, Member};
 use mochi::rpc::codec::{self, Bytes};
+use mochi::yokan::dist::wire as shard;
 use mochi::yokan::protocol as yokan;
 use proptest::collection::vec;
 use proptest::option;
@@ -330,5 +331,18 @@ proptest! {
         let items: yokan::Reply<Vec<(Bytes<'_>, Bytes<'_>)>> =
             items.as_ref().map(|is| is.iter().map(|(k, v)| (Bytes(k), Bytes(v))).collect()).map_err(Clone::clone);
         round_trip!(items, yokan::Reply<Vec<(Bytes<'_>, Bytes<'_>)>>);
+    }
+
+    #[test]
+    fn yokan_shard_messages(hops in any::<u8>(), as_replica in any::<bool>(), multi in any::<bool>(),
+                            skip in vec(text(), 0..4), op in text(), payload in bytes(),
+                            changes in vec((bytes(), option::of(bytes())), 0..6), fill in vec((bytes(), bytes()), 0..6)) {
+        let route = shard::Route { hops, as_replica, multi, skip: skip.clone() };
+        round_trip!(shard::Apply { route, op: &op, payload: Bytes(&payload) }, shard::Apply<'_>);
+        let changes: shard::Changes<'_> = changes.iter().map(|(k, v)| (Bytes(k), v.as_deref().map(Bytes))).collect();
+        round_trip!(changes, shard::Changes<'_>);
+        let fill: shard::Fill<'_> = fill.iter().map(|(k, v)| (Bytes(k), Bytes(v))).collect();
+        round_trip!(fill, shard::Fill<'_>);
+        round_trip!(skip, shard::CountArgs);
     }
 }

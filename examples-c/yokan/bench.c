@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 /* Yokan latency: put and get of 16-byte keys / 64-byte values from one
- * thread, median and p99 in microseconds, plus the same for 1 MiB values.
+ * thread, median and p99 in microseconds, plus the same for 1 MiB values;
+ * then throughput with 8 calls in flight (8 threads sharing the handle).
  * Usage: yokan-bench PROTOCOL ADDRESS PROVIDER_ID [COUNT] */
 #include <yokan/client.h>
 #include <yokan/database.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 
 static double now_us(void)
@@ -27,6 +29,50 @@ static void report(const char* what, double* t, int n)
 {
     qsort(t, (size_t)n, sizeof *t, cmp);
     printf("%s: n=%d median_us=%.1f p99_us=%.1f\n", what, n, t[n / 2], t[(int)((n - 1) * 0.99)]);
+}
+
+#define IN_FLIGHT 8
+
+struct worker {
+    yk_database_handle_t db;
+    int id, n, get, failed;
+};
+
+static void* work(void* arg)
+{
+    struct worker* w = arg;
+    char key[48], value[65], buf[65];
+    memset(value, 'w', 64);
+    for (int i = 0; i < w->n; i++) {
+        /* 16 bytes for the thread ids and counts used here. */
+        int klen = snprintf(key, sizeof key, "t%d-key-%09d", w->id % 10, i % 1000000000);
+        size_t vs = sizeof buf;
+        int rc = w->get ? yk_get(w->db, YOKAN_MODE_DEFAULT, key, (size_t)klen, buf, &vs)
+                        : yk_put(w->db, YOKAN_MODE_DEFAULT, key, (size_t)klen, value, 64);
+        if (rc != YOKAN_SUCCESS) w->failed++;
+    }
+    return NULL;
+}
+
+/* Operations per second with IN_FLIGHT threads each making n calls. */
+static int throughput(yk_database_handle_t db, int n, int get)
+{
+    pthread_t th[IN_FLIGHT];
+    struct worker w[IN_FLIGHT];
+    double s = now_us();
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        w[i] = (struct worker){ db, i, n, get, 0 };
+        pthread_create(&th[i], NULL, work, &w[i]);
+    }
+    int failed = 0;
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        pthread_join(th[i], NULL);
+        failed += w[i].failed;
+    }
+    double secs = (now_us() - s) / 1e6;
+    printf("%s, %d in flight: %.0f ops/s (%d calls, %d failed)\n", get ? "get 16 B / 64 B" : "put 16 B / 64 B", IN_FLIGHT,
+           IN_FLIGHT * n / secs, IN_FLIGHT * n, failed);
+    return failed;
 }
 
 int main(int argc, char** argv)
@@ -80,6 +126,7 @@ int main(int argc, char** argv)
         t[i] = now_us() - s;
     }
     report("get 1 MiB value", t, m);
+    if (throughput(db, n / IN_FLIGHT + 1, 0) || throughput(db, n / IN_FLIGHT + 1, 1)) { fprintf(stderr, "in-flight calls failed\n"); return 1; }
     yk_database_handle_release(db);
     yk_client_finalize(client);
     margo_addr_free(mid, addr);

@@ -168,7 +168,8 @@ impl Signal {
 
     /// Waits until the generation moves past `seen` or `timeout` passes.
     pub fn wait_past(&self, seen: u64, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
+        let now = Instant::now();
+        let deadline = now.checked_add(timeout).unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
         let mut g = self.generation.lock();
         while *g == seen {
             if self.cv.wait_until(&mut g, deadline).timed_out() {

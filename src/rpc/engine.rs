@@ -371,7 +371,10 @@ impl Engine {
         }
         let msg_id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::new(name, addr.as_str()));
-        let deadline = Instant::now() + timeout;
+        // Any timeout is accepted: one beyond what an Instant can hold is a
+        // year (no caller waits longer than that for an answer).
+        let now = Instant::now();
+        let deadline = now.checked_add(timeout).unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
         let header = Header {
             kind: Kind::Request,
             status: Status::Ok,

@@ -11,11 +11,17 @@ use std::sync::Arc;
 
 pub type yk_return_t = i32;
 
-/// Logs the error (one line) and returns its code.
+/// Logs the error (one line) and returns its code. Outcomes that are
+/// answers rather than failures (an absent key, a key that exists under
+/// `NEW_ONLY`, a buffer too small, a stopped iteration) log at debug level:
+/// a program that asks whether a key is there must not fill its log.
 pub fn ret_err(entry: &str, e: YokanError) -> yk_return_t {
-    if e.code != code::STOP_ITERATION {
-        crate::log::emit(crate::log::Level::Error, &format!("{entry}: {e}"));
-    }
+    let level = match e.code {
+        code::STOP_ITERATION => return e.code,
+        code::KEY_NOT_FOUND | code::KEY_EXISTS | code::BUFFER_SIZE => crate::log::Level::Debug,
+        _ => crate::log::Level::Error,
+    };
+    crate::log::emit(level, &format!("{entry}: {e}"));
     e.code
 }
 

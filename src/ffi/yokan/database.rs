@@ -48,7 +48,11 @@ pub struct yk_iter_options {
 }
 
 fn opts(mode: i32, timeout_ms: f64) -> Opts {
-    let timeout = (timeout_ms.is_finite() && timeout_ms > 0.0).then(|| Duration::from_secs_f64(timeout_ms / 1000.0));
+    // A timeout beyond a year is no timeout in practice; clamping keeps the
+    // deadline arithmetic (and Duration's own range) out of trouble.
+    const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
+    let timeout = (timeout_ms.is_finite() && timeout_ms > 0.0)
+        .then(|| Duration::try_from_secs_f64(timeout_ms / 1000.0).unwrap_or(LONGEST).min(LONGEST));
     Opts { mode, timeout }
 }
 
@@ -956,4 +960,19 @@ pub unsafe extern "C" fn yk_unsupported(what: *const c_char) -> yk_return_t {
             ),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_timeout_is_accepted() {
+        assert_eq!(opts(0, 0.0).timeout, None);
+        assert_eq!(opts(0, f64::NAN).timeout, None);
+        assert_eq!(opts(0, 1500.0).timeout, Some(Duration::from_millis(1500)));
+        let year = Some(Duration::from_secs(365 * 24 * 3600));
+        assert_eq!(opts(0, 1e30).timeout, year);
+        assert_eq!(opts(0, f64::MAX).timeout, year);
+    }
 }
