@@ -12,6 +12,8 @@ pub mod ffi;
 pub mod flock;
 pub mod fnv;
 pub mod log;
+#[allow(unused_imports)]
+pub(crate) use self::log::{debug, error, info, trace, warning};
 pub mod rng;
 pub mod rpc;
 pub mod signals;

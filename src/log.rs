@@ -1,8 +1,10 @@
 //! The one logging facade, with Margo's levels.
 //!
-//! Library code logs only through here. Messages go to a user-installed sink
-//! (the C face installs Margo-style loggers) or to stderr. The threshold can
-//! be preset with `MOCHI_LOG_LEVEL=trace|debug|info|warning|error|critical`.
+//! Library code logs only through here: its macros (`crate::debug!` ...) go
+//! through the `log` facade (see [`MargoLog`]). Messages end in a
+//! user-installed sink (the C face installs Margo-style loggers) or on
+//! stderr. The threshold can be preset with
+//! `MOCHI_LOG_LEVEL=trace|debug|info|warning|error|critical`.
 
 use arc_swap::ArcSwapOption;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -132,24 +134,62 @@ pub fn emit(level: Level, message: &str) {
     }
 }
 
-#[macro_export]
-macro_rules! log_at {
-    ($lvl:expr, $($arg:tt)*) => {
-        if $crate::log::enabled($lvl) {
-            $crate::log::emit($lvl, &format!($($arg)*));
+/// The library's messages travel through the `log` facade (target
+/// `mochi`), so a Rust program that installed its own logger before its
+/// first call into the library receives them. Otherwise the first message
+/// installs [`MargoLog`], which hands them to the Margo-level sink above
+/// (stderr, or the C program's logger) under the threshold set here.
+pub struct MargoLog;
+
+static MARGO_LOG: MargoLog = MargoLog;
+static INSTALL: std::sync::Once = std::sync::Once::new();
+
+/// Makes sure library messages go somewhere: installs [`MargoLog`] as the
+/// process's `log` logger unless the program installed one already.
+pub fn install() {
+    INSTALL.call_once(|| {
+        if ::log::set_logger(&MARGO_LOG).is_ok() {
+            // Our threshold filters (it can change at run time).
+            ::log::set_max_level(::log::LevelFilter::Trace);
         }
-    };
+    });
 }
-#[macro_export]
-macro_rules! trace { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Trace, $($arg)*) }; }
-#[macro_export]
-macro_rules! debug { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Debug, $($arg)*) }; }
-#[macro_export]
-macro_rules! info { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Info, $($arg)*) }; }
-#[macro_export]
-macro_rules! warning { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Warning, $($arg)*) }; }
-#[macro_export]
-macro_rules! error { ($($arg:tt)*) => { $crate::log_at!($crate::log::Level::Error, $($arg)*) }; }
+
+fn from_facade(level: ::log::Level) -> Level {
+    match level {
+        ::log::Level::Error => Level::Error,
+        ::log::Level::Warn => Level::Warning,
+        ::log::Level::Info => Level::Info,
+        ::log::Level::Debug => Level::Debug,
+        ::log::Level::Trace => Level::Trace,
+    }
+}
+
+impl ::log::Log for MargoLog {
+    fn enabled(&self, metadata: &::log::Metadata<'_>) -> bool {
+        enabled(from_facade(metadata.level()))
+    }
+
+    fn log(&self, record: &::log::Record<'_>) {
+        let level = from_facade(record.level());
+        if enabled(level) {
+            emit_with(Level::External, level, &record.args().to_string());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+// The library's logging macros: crate-internal (they used to leak into the
+// crate's public namespace), each a `log` macro with our target.
+#[allow(unused_macros)]
+macro_rules! trace { ($($arg:tt)*) => {{ $crate::log::install(); ::log::trace!(target: "mochi", $($arg)*) }}; }
+macro_rules! debug { ($($arg:tt)*) => {{ $crate::log::install(); ::log::debug!(target: "mochi", $($arg)*) }}; }
+macro_rules! info { ($($arg:tt)*) => {{ $crate::log::install(); ::log::info!(target: "mochi", $($arg)*) }}; }
+macro_rules! warning { ($($arg:tt)*) => {{ $crate::log::install(); ::log::warn!(target: "mochi", $($arg)*) }}; }
+macro_rules! error { ($($arg:tt)*) => {{ $crate::log::install(); ::log::error!(target: "mochi", $($arg)*) }}; }
+#[allow(unused_imports)]
+pub(crate) use {debug, error, info, trace, warning};
 
 /// Serializes the unit tests that change the process-wide threshold or sink.
 #[cfg(test)]
