@@ -2,7 +2,6 @@
 //! the view when something is missing, watching the primary, and choosing a
 //! new primary when it dies.
 
-use super::primary;
 use super::state::{Role, State};
 use super::wire::{
     self, Change, Claim, HandoverReply, Ping, PingReply, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
@@ -18,34 +17,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// We heard from our primary.
-fn contact(s: &mut State) {
-    s.last_contact = Instant::now();
-    s.contacted = true;
-    s.check_primary_now = false;
-}
-
-/// Follows `claim` from now on (a primary that steps down comes here too);
-/// the view is pulled from the new primary right away.
-pub(super) fn adopt(core: &Core, s: &mut State, claim: Claim) {
-    crate::info!(
-        "flock centralized member ({}, {}) follows ({}, {}) of term {}",
-        core.me.address,
-        core.provider_id,
-        claim.primary.address,
-        claim.primary.provider_id,
-        claim.term
-    );
-    s.note_term(claim.term);
-    s.claim = claim;
-    s.role = Role::Follower;
-    s.electing = false;
-    s.announce = false;
-    s.sync_wanted = true;
-    contact(s);
-    core.kick(s);
-}
-
 /// Applies a change that comes from the primary (pushed, or returned by a
 /// metadata request) in version order; anything out of order makes us
 /// pull the whole view instead.
@@ -55,7 +26,7 @@ pub(super) fn apply_from_primary(core: &Core, s: &mut State, msg: &UpdateMsg) ->
             && !core.is_me(&msg.claim.primary)
             && s.view.contains_member(&msg.claim.primary.address, msg.claim.primary.provider_id)
         {
-            adopt(core, s, msg.claim.clone());
+            core.adopt(s, msg.claim.clone());
             return UpdateReply::Gap;
         }
         return UpdateReply::Refused;
@@ -63,7 +34,7 @@ pub(super) fn apply_from_primary(core: &Core, s: &mut State, msg: &UpdateMsg) ->
     if s.role != Role::Follower {
         return UpdateReply::Refused;
     }
-    contact(s);
+    s.contact();
     if msg.version <= s.version {
         return UpdateReply::Duplicate;
     }
@@ -92,7 +63,7 @@ pub(super) fn apply_from_primary(core: &Core, s: &mut State, msg: &UpdateMsg) ->
 fn install_pulled(core: &Core, s: &mut State, snap: Snapshot) {
     let newer = (snap.claim == s.claim && snap.version >= s.version) || snap.claim.beats(&s.claim);
     if snap.claim == s.claim || snap.claim.beats(&s.claim) {
-        contact(s);
+        s.contact();
     }
     if newer {
         if snap.view.contains_member(&core.me.address, core.provider_id) {
@@ -146,7 +117,7 @@ pub(super) fn on_ping(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) ->
                 if s.role == Role::Primary {
                     PingReply::Refused(s.claim.clone())
                 } else {
-                    contact(&mut s);
+                    s.contact();
                     if ping.version != s.version || ping.digest != s.view.digest() {
                         s.sync_wanted = true;
                         core.kick(&mut s);
@@ -156,7 +127,7 @@ pub(super) fn on_ping(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) ->
             } else if ping.claim.beats(&s.claim) {
                 let p = &ping.claim.primary;
                 if !core.is_me(p) && s.view.contains_member(&p.address, p.provider_id) {
-                    adopt(core, &mut s, ping.claim);
+                    core.adopt(&mut s, ping.claim);
                     PingReply::Accepted
                 } else {
                     if core.limiter.allow("ping-unknown") {
@@ -265,7 +236,7 @@ pub(super) fn on_handover(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]
         // Catch up first (reporting what we had missed), then take over.
         s.install(snap);
     }
-    primary::promote(core, &mut s, Some((old, Update::Left)));
+    core.promote(&mut s, Some((old, Update::Left)));
     Ok(codec::encode(&HandoverReply::Accepted))
 }
 
@@ -438,12 +409,12 @@ impl Watch {
         match reply {
             SyncReply::UpToDate { claim: c, .. } => {
                 if c == *claim {
-                    contact(&mut s);
+                    s.contact();
                 }
             }
             SyncReply::Full(snap) => install_pulled(core, &mut s, snap),
             SyncReply::NotMember { expelled, .. } => {
-                contact(&mut s);
+                s.contact();
                 if expelled {
                     core.expel(&mut s, "was declared dead by the group");
                 } else {
@@ -454,7 +425,7 @@ impl Watch {
             SyncReply::NotPrimary(d) => {
                 if d.claim.beats(&s.claim) && !core.is_me(&d.claim.primary) {
                     // Our primary itself tells us who leads now.
-                    adopt(core, &mut s, d.claim);
+                    core.adopt(&mut s, d.claim);
                 } else if self.seen_contact.is_none_or(|c| sent >= c) {
                     // It no longer leads and names nobody better.
                     self.misses += 1;
@@ -476,7 +447,7 @@ impl Watch {
                 let mut s = core.state.lock();
                 if s.role == Role::Follower {
                     s.install(snap);
-                    contact(&mut s);
+                    s.contact();
                 }
             }
             Err(e) => {
@@ -574,7 +545,7 @@ impl Watch {
         if *evidence || candidates.len() == 1 {
             let mut s = core.state.lock();
             if s.role == Role::Follower && s.claim == *claim && !core.stop.load(Ordering::Acquire) {
-                primary::promote(core, &mut s, Some((claim.primary.clone(), Update::Died)));
+                core.promote(&mut s, Some((claim.primary.clone(), Update::Died)));
             }
             Decision::Done
         } else {
@@ -604,7 +575,7 @@ impl Watch {
         }
         if r.claim.beats(claim) && !core.is_me(&r.claim.primary) {
             // Vouched for by a member of our view.
-            adopt(core, &mut s, r.claim);
+            core.adopt(&mut s, r.claim);
             return Some(Decision::Done);
         }
         if r.primary_fresh && r.claim == *claim {

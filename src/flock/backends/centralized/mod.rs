@@ -7,24 +7,29 @@
 //! `docs/centralized.md`; this code follows it.
 //!
 //! Layout: `config` (settings), `wire` (messages), `state` (the view and
-//! role of one member), `primary` and `follower` (each role's handlers and
-//! timer work), `join` (joining and leaving). This file holds the core that ties them together: RPC
-//! registration, the timer thread, the event thread that reports changes
-//! to the provider, creation (including the join) and destruction
-//! (leave or handover).
+//! role of one member), `roles` (every role transition: joined, adopt,
+//! promote, expel, retire), `primary` and `follower` (each role's handlers
+//! and timer work; they depend on `state` and `roles`, not on each other),
+//! `join` (joining and leaving). This file holds the core that ties them
+//! together: RPC registration and dispatch, the timer thread, the event
+//! thread that reports changes to the provider, creation (including the
+//! join), metadata changes (either role) and destruction (leave or
+//! handover).
 
 mod config;
 mod follower;
 mod join;
 mod primary;
+mod roles;
 mod state;
 pub mod wire;
 
 pub use config::Config;
 
 use self::state::{Event, Role, State, CONFIG_KEY, TYPE_KEY};
-use self::wire::Claim;
+use self::wire::{Claim, MetadataReply, MetadataReq, UpdateReply};
 use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink};
+use crate::flock::backends::check_metadata;
 use crate::flock::error::{FlockError, Result};
 use crate::flock::registry::Named;
 use crate::flock::view::{GroupView, Member};
@@ -266,10 +271,7 @@ impl Core {
             match join::join_group(&core, first, &known) {
                 Ok(snap) => {
                     let mut s = core.state.lock();
-                    s.install_quiet(snap);
-                    s.role = Role::Follower;
-                    s.last_contact = Instant::now();
-                    s.contacted = true;
+                    core.joined(&mut s, snap);
                 }
                 Err(e) => {
                     core.unregister();
@@ -405,20 +407,61 @@ impl Core {
         }
     }
 
-    /// Marks this member as thrown out of the group.
-    fn expel(&self, s: &mut State, why: &str) {
-        if s.role == Role::Expelled || s.role == Role::Stopped {
-            return;
+    /// `Backend::set_metadata` / `remove_metadata`, for either role: the
+    /// primary applies the change; a follower asks the primary and applies
+    /// the change it gets back at once (so that the caller reads its own
+    /// write from this member).
+    fn change_metadata(&self, key: &str, value: Option<&str>) -> Result<()> {
+        check_metadata(key, value)?;
+        let payload = codec::encode(&MetadataReq { key: key.to_string(), value: value.map(str::to_string) });
+        // A few rounds cover a primary that changes under our feet.
+        for round in 0..6 {
+            let target = {
+                let mut s = self.state.lock();
+                match s.role {
+                    Role::Primary => {
+                        primary::commit_metadata(self, &mut s, key, value);
+                        return Ok(());
+                    }
+                    Role::Follower => s.claim.primary.clone(),
+                    _ => return Err(FlockError::InvalidGroup("this member is not part of an active group".into())),
+                }
+            };
+            let bytes = self.call(&target, wire::METADATA, payload.clone(), self.attempt_timeout(500, 5000))?;
+            match codec::decode::<MetadataReply>(&bytes)? {
+                MetadataReply::Applied(msg) => {
+                    let applied = {
+                        let mut s = self.state.lock();
+                        follower::apply_from_primary(self, &mut s, &msg)
+                    };
+                    // Earlier changes are still on their way to us (perhaps
+                    // queued behind this very request): pull the whole view so
+                    // that this member shows the change when we return.
+                    if applied == UpdateReply::Gap {
+                        follower::pull_now(self);
+                    }
+                    return Ok(());
+                }
+                MetadataReply::Unchanged => return Ok(()),
+                MetadataReply::Error { code, message } => return Err(crate::flock::protocol::remote_error(code, message)),
+                MetadataReply::NotPrimary(d) => {
+                    let adopted = {
+                        let mut s = self.state.lock();
+                        if d.claim.beats(&s.claim) && !self.is_me(&d.claim.primary) {
+                            self.adopt(&mut s, d.claim);
+                            true
+                        } else {
+                            false
+                        }
+                    };
+                    if !adopted && round < 5 {
+                        // The group is choosing a new primary: give it time.
+                        std::thread::sleep(self.timeout());
+                    }
+                }
+            }
         }
-        s.role = Role::Expelled;
-        s.electing = false;
-        crate::error!(
-            "flock centralized member ({}, {}) {why}; it no longer takes part in the group: destroy the provider and \
-             register it again to rejoin",
-            self.me.address,
-            self.provider_id
-        );
-        self.kick(s);
+        Err(FlockError::Other(format!("metadata change \"{key}\": no primary accepted it")))
     }
 }
 
@@ -497,11 +540,11 @@ impl Backend for Core {
     }
 
     fn set_metadata(&self, key: &str, value: &str) -> Result<()> {
-        primary::change_metadata(self, key, Some(value))
+        self.change_metadata(key, Some(value))
     }
 
     fn remove_metadata(&self, key: &str) -> Result<()> {
-        primary::change_metadata(self, key, None)
+        self.change_metadata(key, None)
     }
 
     /// Leaves the group: a follower tells the primary; the primary hands
@@ -512,9 +555,7 @@ impl Backend for Core {
         }
         let (role, snap) = {
             let mut s = self.state.lock();
-            let role = s.role;
-            s.role = Role::Stopped;
-            self.kick(&mut s);
+            let role = self.retire(&mut s);
             (role, s.snapshot())
         };
         // The timer thread stops within one nap or one call timeout.

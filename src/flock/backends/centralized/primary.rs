@@ -1,17 +1,17 @@
 //! The primary's side: handling joins, leaves, metadata changes and view
 //! pulls; pushing every change to the followers; pinging the followers and
-//! declaring dead those that stop answering; taking over (promotion) and
-//! handing over (graceful leave of the primary).
+//! declaring dead those that stop answering; handing over (graceful leave
+//! of the primary). Becoming the primary, and stepping down, are role
+//! transitions (`roles`).
 
-use super::follower;
-use super::state::{Role, State, CONFIG_KEY};
+use super::state::{Role, State};
 use super::wire::{
     self, Change, Claim, HandoverReply, JoinReply, LeaveReply, MetadataReply, MetadataReq, Ping, PingReply, Redirect, Snapshot,
-    Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
+    Standing, SyncReply, SyncReq, UpdateMsg,
 };
 use super::{Core, Rng, MAX_NAP};
 use crate::flock::backends::check_metadata;
-use crate::flock::error::{code, FlockError, Result};
+use crate::flock::error::{code, Result};
 use crate::flock::protocol::Update;
 use crate::flock::view::Member;
 use crate::rpc::codec;
@@ -26,7 +26,7 @@ fn redirect(s: &State) -> Redirect {
 
 /// Applies a change as the primary: it gets the next version number and
 /// is pushed to every follower but `exclude`. None if nothing changed.
-pub(super) fn commit(core: &Core, s: &mut State, change: Change, exclude: Option<&Member>) -> Option<UpdateMsg> {
+fn commit(core: &Core, s: &mut State, change: Change, exclude: Option<&Member>) -> Option<UpdateMsg> {
     if !s.apply(&change) {
         return None;
     }
@@ -34,29 +34,6 @@ pub(super) fn commit(core: &Core, s: &mut State, change: Change, exclude: Option
     let msg = UpdateMsg { claim: s.claim.clone(), version: s.version, digest_after: s.view.digest(), change };
     core.broadcast(s, &msg, exclude);
     Some(msg)
-}
-
-/// Becomes the primary of a new term. `old` is the previous primary and
-/// why it goes (it died, or it handed over and left). The followers learn
-/// of the new term from our first pings (sent at once) and pull the view.
-pub(super) fn promote(core: &Core, s: &mut State, old: Option<(Member, Update)>) {
-    let term = s.max_term_seen.max(s.claim.term) + 1;
-    s.max_term_seen = term;
-    s.claim = Claim { term, primary: core.me.clone() };
-    s.role = Role::Primary;
-    s.electing = false;
-    s.check_primary_now = false;
-    s.sync_wanted = false;
-    s.rejoin_wanted = false;
-    s.announce = true;
-    if let Some((m, why)) = old {
-        s.remove_member(&m, why);
-    }
-    // Joiners find the primary through `__config__`.
-    s.set_metadata(CONFIG_KEY, Some(&core.cfg.effective_text(&core.me)));
-    s.version += 1;
-    crate::info!("flock centralized member ({}, {}) is the primary of term {term}", core.me.address, core.provider_id);
-    core.kick(s);
 }
 
 // ---- handlers -------------------------------------------------------------
@@ -141,11 +118,14 @@ pub(super) fn on_leave(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) -
     Ok(codec::encode(&reply))
 }
 
-fn metadata_change(key: &str, value: Option<&str>) -> Change {
-    match value {
+/// Sets (`Some`) or removes (`None`) a metadata entry as the primary (see
+/// `commit`). None if nothing changed.
+pub(super) fn commit_metadata(core: &Core, s: &mut State, key: &str, value: Option<&str>) -> Option<UpdateMsg> {
+    let change = match value {
         Some(v) => Change::MetadataSet { key: key.to_string(), value: v.to_string() },
         None => Change::MetadataRemove { key: key.to_string() },
-    }
+    };
+    commit(core, s, change, None)
 }
 
 pub(super) fn on_metadata(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
@@ -157,7 +137,7 @@ pub(super) fn on_metadata(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
             if s.role != Role::Primary {
                 MetadataReply::NotPrimary(redirect(&s))
             } else {
-                match commit(core, &mut s, metadata_change(&req.key, req.value.as_deref()), None) {
+                match commit_metadata(core, &mut s, &req.key, req.value.as_deref()) {
                     Some(msg) => MetadataReply::Applied(msg),
                     None => MetadataReply::Unchanged,
                 }
@@ -165,62 +145,6 @@ pub(super) fn on_metadata(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
         }
     };
     Ok(codec::encode(&reply))
-}
-
-/// `Backend::set_metadata` / `remove_metadata`: the primary applies the
-/// change; a follower asks the primary and applies the change it gets back
-/// at once (so that the caller reads its own write from this member).
-pub(super) fn change_metadata(core: &Core, key: &str, value: Option<&str>) -> Result<()> {
-    check_metadata(key, value)?;
-    let payload = codec::encode(&MetadataReq { key: key.to_string(), value: value.map(str::to_string) });
-    // A few rounds cover a primary that changes under our feet.
-    for round in 0..6 {
-        let target = {
-            let mut s = core.state.lock();
-            match s.role {
-                Role::Primary => {
-                    commit(core, &mut s, metadata_change(key, value), None);
-                    return Ok(());
-                }
-                Role::Follower => s.claim.primary.clone(),
-                _ => return Err(FlockError::InvalidGroup("this member is not part of an active group".into())),
-            }
-        };
-        let bytes = core.call(&target, wire::METADATA, payload.clone(), core.attempt_timeout(500, 5000))?;
-        match codec::decode::<MetadataReply>(&bytes)? {
-            MetadataReply::Applied(msg) => {
-                let applied = {
-                    let mut s = core.state.lock();
-                    follower::apply_from_primary(core, &mut s, &msg)
-                };
-                // Earlier changes are still on their way to us (perhaps
-                // queued behind this very request): pull the whole view so
-                // that this member shows the change when we return.
-                if applied == UpdateReply::Gap {
-                    follower::pull_now(core);
-                }
-                return Ok(());
-            }
-            MetadataReply::Unchanged => return Ok(()),
-            MetadataReply::Error { code, message } => return Err(crate::flock::protocol::remote_error(code, message)),
-            MetadataReply::NotPrimary(d) => {
-                let adopted = {
-                    let mut s = core.state.lock();
-                    if d.claim.beats(&s.claim) && !core.is_me(&d.claim.primary) {
-                        follower::adopt(core, &mut s, d.claim);
-                        true
-                    } else {
-                        false
-                    }
-                };
-                if !adopted && round < 5 {
-                    // The group is choosing a new primary: give it time.
-                    std::thread::sleep(core.timeout());
-                }
-            }
-        }
-    }
-    Err(FlockError::Other(format!("metadata change \"{key}\": no primary accepted it")))
 }
 
 /// Graceful leave of the primary: the first member (in view order) that
@@ -410,7 +334,7 @@ impl Pinger {
                             c.primary.provider_id,
                             c.term
                         );
-                        follower::adopt(core, &mut s, c);
+                        core.adopt(&mut s, c);
                         return true;
                     }
                 }

@@ -108,6 +108,13 @@ impl State {
         self.events = None;
     }
 
+    /// We heard from our primary.
+    pub fn contact(&mut self) {
+        self.last_contact = Instant::now();
+        self.contacted = true;
+        self.check_primary_now = false;
+    }
+
     pub fn note_term(&mut self, term: u64) {
         self.max_term_seen = self.max_term_seen.max(term);
     }
