@@ -233,7 +233,7 @@ impl Group {
         }
     }
 
-    /// The group file eventually holds `view` (members[0] rewrites it after
+    /// The group file eventually holds `view` (the primary rewrites it after
     /// each change, a little after the views converge).
     fn file_holds(&self, view: &GroupView) {
         let start = Instant::now();

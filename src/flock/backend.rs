@@ -9,7 +9,7 @@
 use super::error::Result;
 use super::protocol::Update;
 use super::registry::{Named, Registry};
-use super::view::GroupView;
+use super::view::{GroupView, Member};
 use crate::rpc::{Engine, Pool};
 use std::sync::Arc;
 
@@ -62,6 +62,11 @@ pub trait Backend: Send + Sync {
     fn remove_metadata(&self, key: &str) -> Result<()>;
     /// Leaves the group (if the backend has such a notion) and stops.
     fn destroy(&self) -> Result<()>;
+    /// The member that keeps the group file up to date, for a backend with
+    /// one authority over the view. `None`: the view's first member does.
+    fn file_writer(&self) -> Option<Member> {
+        None
+    }
 }
 
 pub trait BackendFactory: Named {

@@ -391,16 +391,18 @@ impl Inner {
         }
     }
 
-    /// Writes the group file if we are the view's first member (so exactly
-    /// one member writes it).
+    /// Writes the group file if we are its writer: the backend's authority
+    /// over the view (the centralized primary), else the view's first
+    /// member (so exactly one member writes it).
     fn persist(&self) {
         let (Some(path), Some(backend)) = (&self.file, self.backend.get()) else { return };
         // Copy under the backend's lock, write (with fsync) outside it: a
         // backend's pings must not wait for the disk.
         let mut mine = None;
+        let writer = backend.file_writer();
         backend.with_view(&mut |v| {
-            let first = v.member_at(0);
-            if first.is_some_and(|m| m.address == self.public_address && m.provider_id == self.provider_id) {
+            let writer = writer.as_ref().or(v.member_at(0));
+            if writer.is_some_and(|m| m.address == self.public_address && m.provider_id == self.provider_id) {
                 mine = Some(v.clone());
             }
         });

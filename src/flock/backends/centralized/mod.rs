@@ -520,6 +520,14 @@ fn run_timer(weak: Weak<Core>) {
 }
 
 impl Backend for Core {
+    /// The primary writes the group file: every change goes through it, so
+    /// its view is never older than a follower's. (With "the first member
+    /// writes", a follower whose view lagged could overwrite the file its
+    /// successor as first member had just written, and nothing rewrote it.)
+    fn file_writer(&self) -> Option<Member> {
+        Some(self.state.lock().claim.primary.clone())
+    }
+
     fn config(&self) -> serde_json::Value {
         let s = self.state.lock();
         self.cfg.effective(&s.claim.primary)
