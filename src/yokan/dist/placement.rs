@@ -19,10 +19,11 @@ fn score(key_hash: u64, member_hash: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The members of one view, ready to rank keys.
+/// The members of one view, ready to rank keys. Cheap to clone (every
+/// request takes the current one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placement {
-    members: Vec<(String, u64)>,
+    members: std::sync::Arc<[(String, u64)]>,
 }
 
 impl Placement {
@@ -30,7 +31,7 @@ impl Placement {
         let mut members: Vec<(String, u64)> = addresses.into_iter().map(|a| (a.clone(), fnv1a64(a.bytes()))).collect();
         members.sort();
         members.dedup();
-        Placement { members }
+        Placement { members: members.into() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -51,7 +52,7 @@ impl Placement {
 
     /// The view without `address` (what a leaving member hands off to).
     pub fn without(&self, address: &str) -> Placement {
-        Placement { members: self.members.iter().filter(|(a, _)| a != address).cloned().collect() }
+        Placement { members: self.members.iter().filter(|(a, _)| a != address).cloned().collect::<Vec<_>>().into() }
     }
 
     /// Every member, best first for `key`.

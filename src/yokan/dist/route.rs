@@ -225,9 +225,12 @@ impl Shard {
             let mut candidates: Vec<String> = current.ranked(req.keys[i]).into_iter().map(str::to_string).collect();
             candidates.truncate(self.replication + skip.len());
             if let Some(p) = &previous {
-                candidates.extend(p.owners(req.keys[i], self.replication).into_iter().map(str::to_string));
+                for owner in p.owners(req.keys[i], self.replication) {
+                    if !candidates.iter().any(|c| c == owner) {
+                        candidates.push(owner.to_string());
+                    }
+                }
             }
-            candidates.dedup();
             for c in candidates {
                 if asked.get(&i) == Some(&c) || skip.contains(&c) {
                     continue;
