@@ -5,6 +5,7 @@ pub mod address;
 pub(crate) mod calls;
 pub mod codec;
 pub mod config;
+pub(crate) mod cq_wait;
 pub mod engine;
 pub mod error;
 pub(crate) mod local;

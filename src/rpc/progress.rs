@@ -33,11 +33,13 @@
 //!   it is about to read; then it polls once more (rule 3: *a thread that
 //!   stops polling looks once more*, since rings were held back while it
 //!   polled) and parks on its call's slot, which whoever reads the answer
-//!   completes. A caller that *is* the driving stream (a handler making a
+//!   completes. Over tcp a caller does not park: after polling it sleeps on
+//!   the completion fd itself (`cq_wait.rs`). A caller that *is* the driving stream (a handler making a
 //!   call) keeps serving its pools and the endpoint while it waits.
 //! * plain handler streams block on their pools' channels (`pool.rs`).
 
 use super::calls::{CallTable, Slot};
+use super::cq_wait::{self, CallerBell};
 use super::error::{Result, RpcError};
 use super::pool::{self, Driver, Pool};
 use super::spin::{self, Spinner};
@@ -47,20 +49,26 @@ use crate::fabric::{BellWords, Doorbell};
 use crossbeam_queue::SegQueue;
 use parking_lot::Mutex;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// How long a caller polls before it parks on its slot (see `spin.rs`).
-const CALLER_SPIN: Duration = Duration::from_micros(50);
+pub(crate) const CALLER_SPIN: Duration = Duration::from_micros(50);
 /// Retry back-off while sends wait for a peer's resources.
-const BACKLOG_RETRY: (Duration, Duration) = (Duration::from_micros(50), Duration::from_millis(2));
+pub(crate) const BACKLOG_RETRY: (Duration, Duration) = (Duration::from_micros(50), Duration::from_millis(2));
 /// How often a sleeper with large sends in flight checks on them (a shm
 /// peer that runs out of segment buffers needs our progress to go on).
 const LARGE_SEND_CHECK: Duration = Duration::from_millis(1);
 /// tcp: how long to block when another thread held the endpoint at the
 /// last check (it may have consumed the readiness we would block on).
-const CONTENDED_CHECK: Duration = Duration::from_millis(1);
+pub(crate) const CONTENDED_CHECK: Duration = Duration::from_millis(1);
+
+/// tcp: how long to block on the completion fd when `fi_trywait` refused
+/// right after a drive that found nothing (an answer is on its way and
+/// will make the fd readable; the bound covers a provider that really had
+/// work its fd does not announce).
+const TRYWAIT_REFUSED: Duration = Duration::from_millis(1);
 
 /// A request that arrived, for the engine to dispatch.
 pub(crate) struct Incoming {
@@ -70,11 +78,15 @@ pub(crate) struct Incoming {
 }
 
 /// What the progress thread does when it found nothing to do.
-enum Plan {
+pub(crate) enum Plan {
     /// Work turned up during the last check: keep going.
     Busy,
     /// Block until rung, or until the timeout if there is one.
     Sleep(Option<Duration>),
+    /// tcp: another thread holds the endpoint. It drives once more and
+    /// rings sleepers if it leaves work behind (rule 1); the completion fd
+    /// may stay readable meanwhile, so sleep on the ring alone, briefly.
+    Contended,
 }
 
 /// How a thread with nothing to do sleeps until there is work.
@@ -86,6 +98,10 @@ pub(crate) struct IdleWait {
     /// any does, the fd is out of the epoll set, so that answers do not
     /// wake the sleeping stream (and preempt the caller) for nothing.
     cq: Option<(i32, Mutex<u32>)>,
+    /// tcp: callers asleep on the completion fd in epolls of their own
+    /// (`cq_wait.rs`), and how many there are (read on every drive).
+    callers: Mutex<Vec<Arc<CallerBell>>>,
+    caller_count: AtomicUsize,
 }
 
 enum Words {
@@ -110,7 +126,7 @@ impl IdleWait {
             return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "the endpoint has no way to wait"));
         }
         let cq = cq_fd.map(|fd| (fd, Mutex::new(0)));
-        Ok(IdleWait { words, epoll, cq })
+        Ok(IdleWait { words, epoll, cq, callers: Mutex::new(Vec::new()), caller_count: AtomicUsize::new(0) })
     }
 
     pub fn words(&self) -> &BellWords {
@@ -179,8 +195,35 @@ impl IdleWait {
         }
     }
 
-    /// Wakes the sleepers, if any announced themselves (rule 2).
+    /// Like [`IdleWait::block`], but over tcp on the ring alone (not the
+    /// completion fd, which another thread is driving).
+    fn block_rung(&self, seen: u32, timeout: Duration) {
+        match &self.epoll {
+            Some((_, event)) => wait_ring(event, timeout),
+            None => self.words().block(seen, Some(timeout)),
+        }
+    }
+
+    /// Wakes the sleeping stream, if it announced itself (rule 2): a job
+    /// was queued for it.
     pub fn wake(&self) {
+        self.wake_stream();
+    }
+
+    /// Wakes whoever sleeps on the completion fd: tcp callers holding it
+    /// (see `cq_wait.rs`), else the stream.
+    fn wake_drivers(&self) {
+        if self.caller_count.load(Ordering::SeqCst) > 0 {
+            for bell in self.callers.lock().iter() {
+                bell.ring();
+            }
+        }
+        if !self.callers_hold_fd() {
+            self.wake_stream();
+        }
+    }
+
+    fn wake_stream(&self) {
         match &self.epoll {
             Some((_, event)) => {
                 std::sync::atomic::fence(Ordering::SeqCst);
@@ -189,6 +232,37 @@ impl IdleWait {
                 }
             }
             None => self.words().wake_sleepers(),
+        }
+    }
+
+    /// tcp: callers wait on the completion fd (it is out of the stream's
+    /// epoll set), so the stream only waits for jobs.
+    fn callers_hold_fd(&self) -> bool {
+        self.cq.as_ref().is_some_and(|(_, pollers)| *pollers.lock() > 0)
+    }
+
+    /// True if a thread sleeps (or is about to) on this waiter.
+    fn has_sleepers(&self) -> bool {
+        self.words().sleepers() > 0 || self.caller_count.load(Ordering::SeqCst) > 0
+    }
+
+    /// tcp: the completion queue's fd.
+    pub fn cq_fd(&self) -> Option<i32> {
+        self.cq.as_ref().map(|(fd, _)| *fd)
+    }
+
+    /// A tcp caller is about to sleep on the completion fd (`cq_wait.rs`).
+    pub fn add_caller(&self, bell: &Arc<CallerBell>) {
+        self.callers.lock().push(bell.clone());
+        self.caller_count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The caller woke up.
+    pub fn remove_caller(&self, bell: &Arc<CallerBell>) {
+        let mut callers = self.callers.lock();
+        if let Some(i) = callers.iter().position(|b| Arc::ptr_eq(b, bell)) {
+            callers.swap_remove(i);
+            self.caller_count.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -202,6 +276,20 @@ impl IdleWait {
 
     fn is_tcp(&self) -> bool {
         self.epoll.is_some()
+    }
+}
+
+/// Sleeps until `event` (a non-blocking eventfd) is written or `timeout`
+/// passes, and consumes the ring.
+pub(crate) fn wait_ring(event: &OwnedFd, timeout: Duration) {
+    let millis = timeout.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32;
+    let mut p = libc::pollfd { fd: event.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: p is one valid pollfd for our eventfd.
+    if unsafe { libc::poll(&mut p, 1, millis) } > 0 {
+        let mut buf = [0u8; 8];
+        // SAFETY: reading 8 bytes into an 8-byte buffer from our
+        // non-blocking eventfd.
+        unsafe { libc::read(event.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, 8) };
     }
 }
 
@@ -292,15 +380,18 @@ impl Progress {
                 outcome = Some(f(t, did));
             }
             // The driving stream may be asleep without a timeout: wake it if
-            // sends wait for room, or (tcp) if libfabric has progress left
-            // that its fd would not announce (fi_trywait is the contract
-            // before blocking, and this drive changed what it found).
-            let wake =
-                t.has_backlog() || (self.idle.is_tcp() && self.idle.words().sleepers() > 0 && !t.endpoint_mut().try_wait());
+            // sends wait for room, or (tcp) if this drive moved something
+            // and libfabric has progress left that its fd would not announce
+            // (fi_trywait is the contract before blocking). A drive that
+            // found nothing changed nothing a sleeper looked at.
+            // (fi_trywait also clears the completion fd's own signal, so a
+            // sleeper's fd does not stay readable after this drive.)
+            let left_work = self.idle.is_tcp() && self.idle.has_sleepers() && !t.endpoint_mut().try_wait();
+            let wake = t.has_backlog() || (did && left_work);
             drop(guard);
             self.settle(&mut events, requests);
             if wake {
-                self.idle.wake();
+                self.idle.wake_drivers();
             }
             if !self.wanted.load(Ordering::SeqCst) {
                 break;
@@ -334,11 +425,17 @@ impl Progress {
 
     /// The last look before the progress thread blocks (it has announced
     /// itself already): drives once, and says how long it may sleep.
-    fn plan_sleep(&self, requests: &mut Vec<Incoming>, backoff: Duration) -> Plan {
+    pub(crate) fn plan_sleep(&self, requests: &mut Vec<Incoming>, backoff: Duration) -> Plan {
         let tcp = self.idle.is_tcp();
         let (did, plan) = self.drive_then(requests, |t, did| {
-            if did || (tcp && !t.endpoint_mut().try_wait()) {
+            if did {
                 Plan::Busy
+            } else if tcp && !t.endpoint_mut().try_wait() {
+                // libfabric 1.17's tcp provider refuses while any operation
+                // is in flight, even when nothing is left to do until a
+                // socket turns readable: this drive found nothing, so block
+                // on the fd, but not for long (see TRYWAIT_REFUSED).
+                Plan::Sleep(Some(TRYWAIT_REFUSED))
             } else if t.has_backlog() {
                 Plan::Sleep(Some(backoff))
             } else if t.awaits_peer() {
@@ -352,7 +449,7 @@ impl Progress {
             Some(p) => p,
             // Another thread holds the endpoint and will drive once more
             // (rule 1); over shm its peers ring us for anything later.
-            None if tcp => Plan::Sleep(Some(CONTENDED_CHECK)),
+            None if tcp => Plan::Contended,
             None => Plan::Sleep(None),
         }
     }
@@ -420,6 +517,9 @@ pub(crate) fn wait_call<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -
     if let Some(r) = slot.take() {
         return Some(r);
     }
+    if let Some(cq_fd) = progress.idle.cq_fd() {
+        return cq_wait::wait(d, slot, deadline, cq_fd);
+    }
     // Poll, counted as a driver (rings held back), then look once more
     // (rule 3) and park.
     progress.idle.enter_polling();
@@ -431,12 +531,17 @@ pub(crate) fn wait_call<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -
     }
     progress.idle.leave_polling();
     drive_once(d);
-    if spin::contended() && !progress.idle.is_tcp() {
+    if spin::contended() {
         // Busy cores: sleep where the answer lands, so that it wakes this
-        // thread directly rather than through the driving stream. (Not on
-        // tcp: an epoll wait has one waker, the driving stream's.)
+        // thread directly rather than through the driving stream.
         return wait_on_endpoint(d, slot, deadline);
     }
+    park(slot, deadline)
+}
+
+/// Parks on the slot until the answer or `deadline`; whoever reads the
+/// answer completes the slot.
+pub(crate) fn park(slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
     loop {
         if let Some(r) = slot.take() {
             return Some(r);
@@ -473,9 +578,11 @@ fn wait_on_endpoint<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -> Op
         if !requests.is_empty() {
             d.dispatch(requests);
         }
-        if let Plan::Sleep(t) = plan {
-            let left = deadline.saturating_duration_since(now);
-            idle.block(seen, Some(t.map_or(left, |t| t.min(left))));
+        let left = deadline.saturating_duration_since(now);
+        match plan {
+            Plan::Sleep(t) => idle.block(seen, Some(t.map_or(left, |t| t.min(left)))),
+            Plan::Contended => idle.block_rung(seen, CONTENDED_CHECK.min(left)),
+            Plan::Busy => {}
         }
         idle.retract();
     }
@@ -556,6 +663,13 @@ impl<D: Driven> Driver for EngineDriver<D> {
         if stopping.load(Ordering::SeqCst) || pools.iter().any(|p| !p.is_empty()) {
             return self.idle.retract();
         }
+        if self.idle.callers_hold_fd() {
+            // tcp callers drive the endpoint and ring us if they leave work
+            // behind; the fd comes back into our set (waking us if readable)
+            // when the last of them is done.
+            self.idle.block(seen, until.map(|u| u.saturating_duration_since(Instant::now())));
+            return self.idle.retract();
+        }
         let timeout = match self.engine() {
             // Not attached yet, or being dropped: sleep until woken.
             None => None,
@@ -570,6 +684,10 @@ impl<D: Driven> Driver for EngineDriver<D> {
                 match plan {
                     Plan::Busy => {
                         progress.backoff_ns.store(BACKLOG_RETRY.0.as_nanos() as u64, Ordering::Relaxed);
+                        return self.idle.retract();
+                    }
+                    Plan::Contended => {
+                        self.idle.block_rung(seen, CONTENDED_CHECK);
                         return self.idle.retract();
                     }
                     Plan::Sleep(t) => {

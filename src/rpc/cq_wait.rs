@@ -1,0 +1,187 @@
+//! tcp: a caller sleeps on the completion queue's fd itself.
+//!
+//! When an answer arrives over tcp, the kernel wakes whoever sleeps on the
+//! completion fd. If that were the driving stream, it would read the answer
+//! and then wake the caller: two wake-ups per call, and on a node whose
+//! cores run busy loops the second one (a user thread with a normal time
+//! slice) waits out a busy loop's slice, milliseconds. So a waiting caller
+//! takes the fd out of the stream's epoll set (as a polling caller does, see
+//! `IdleWait::enter_polling`) and sleeps on it in an epoll of its own, which
+//! also holds an eventfd that rings it when another thread reads its answer.
+//!
+//! Before it sleeps, the caller polls for a short, adaptive while as on
+//! shm (`spin.rs`): with idle cores, an answer within tens of microseconds
+//! is read without any wake-up.
+//!
+//! The rules of `progress.rs` hold: the caller counts as a sleeper before
+//! its last look (`fi_trywait` under the endpoint lock, in
+//! [`Progress::plan_sleep`]), and a thread that drives while it sleeps rings
+//! it if libfabric kept something the fd will not announce.
+
+use super::calls::Slot;
+use super::error::Result;
+use super::progress::{drive_once, park, Driven, Plan, BACKLOG_RETRY, CALLER_SPIN, CONTENDED_CHECK};
+use super::spin::Spinner;
+use std::cell::RefCell;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One thread's epoll (over a completion fd and its own eventfd).
+pub(crate) struct CallerBell {
+    epoll: OwnedFd,
+    event: OwnedFd,
+    /// The kernel refused an exclusive watch of the fd once: don't ask again.
+    shared_watch: AtomicBool,
+}
+
+impl CallerBell {
+    fn open() -> std::io::Result<CallerBell> {
+        // SAFETY: plain syscalls; each returned fd is checked, then owned.
+        let (epoll, event) = unsafe {
+            let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+            if ep < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let ep = OwnedFd::from_raw_fd(ep);
+            let ev = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
+            if ev < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            (ep, OwnedFd::from_raw_fd(ev))
+        };
+        let bell = CallerBell { epoll, event, shared_watch: AtomicBool::new(false) };
+        bell.control(libc::EPOLL_CTL_ADD, bell.event.as_raw_fd(), libc::EPOLLIN as u32)?;
+        Ok(bell)
+    }
+
+    /// This thread's bell (made on first use; `None` if the system refused
+    /// the two fds, and the caller then parks on its slot instead).
+    fn current() -> Option<Arc<CallerBell>> {
+        thread_local! {
+            static BELL: RefCell<Option<Arc<CallerBell>>> = const { RefCell::new(None) };
+        }
+        BELL.with(|b| {
+            let mut b = b.borrow_mut();
+            if b.is_none() {
+                match CallerBell::open() {
+                    Ok(bell) => *b = Some(Arc::new(bell)),
+                    Err(e) => crate::debug!("a tcp caller sleeps on its call instead of the completion fd: {e}"),
+                }
+            }
+            b.clone()
+        })
+    }
+
+    fn control(&self, op: i32, fd: i32, events: u32) -> std::io::Result<()> {
+        let mut e = libc::epoll_event { events, u64: fd as u64 };
+        // SAFETY: epoll is our epoll fd, fd a live fd of the caller's, e is
+        // a valid event (ignored by EPOLL_CTL_DEL).
+        if unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), op, fd, &mut e) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Starts watching a completion fd. Exclusive where the kernel allows
+    /// it: when several callers sleep on the fd, one wakes, reads the
+    /// answers and rings the others. (libfabric's tcp completion fd is an
+    /// epoll instance itself, which cannot be watched exclusively; then
+    /// every sleeping caller wakes, and all but one find their answer read.)
+    fn watch(&self, fd: i32) -> std::io::Result<()> {
+        let add = |events: i32| match self.control(libc::EPOLL_CTL_ADD, fd, events as u32) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+            other => other,
+        };
+        if self.shared_watch.load(Ordering::Relaxed) {
+            return add(libc::EPOLLIN);
+        }
+        match add(libc::EPOLLIN | libc::EPOLLEXCLUSIVE) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                self.shared_watch.store(true, Ordering::Relaxed);
+                add(libc::EPOLLIN)
+            }
+            other => other,
+        }
+    }
+
+    fn unwatch(&self, fd: i32) {
+        let _ = self.control(libc::EPOLL_CTL_DEL, fd, 0);
+    }
+
+    /// Wakes the thread (its answer was read by another thread, or the
+    /// endpoint has progress its fd would not announce).
+    pub fn ring(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writing 8 bytes to our eventfd.
+        unsafe { libc::write(self.event.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
+    }
+
+    /// Sleeps until the completion fd is readable, a ring, or `timeout`.
+    fn block(&self, timeout: Duration) {
+        // epoll counts whole milliseconds: round up, never spin.
+        let millis = timeout.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32;
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
+        // SAFETY: events is writable for 2 entries; epoll is our epoll fd.
+        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), 2, millis) };
+        let ours = self.event.as_raw_fd() as u64;
+        if n > 0 && events[..n as usize].iter().any(|e| e.u64 == ours) {
+            let mut buf = [0u8; 8];
+            // SAFETY: reading 8 bytes into an 8-byte buffer from our
+            // non-blocking eventfd.
+            unsafe { libc::read(self.event.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, 8) };
+        }
+    }
+}
+
+/// Waits for `slot` until `deadline` over a tcp endpoint whose completion
+/// fd is `cq_fd`; `None` means the deadline passed.
+pub(crate) fn wait<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant, cq_fd: i32) -> Option<Result<Vec<u8>>> {
+    let progress = d.progress();
+    let idle = &progress.idle;
+    let bell = CallerBell::current().filter(|b| b.watch(cq_fd).is_ok());
+    let Some(bell) = bell else {
+        // The driving stream reads the answer and unparks us.
+        return park(slot, deadline);
+    };
+    let ringer = bell.clone();
+    slot.set_waker(Arc::new(move || ringer.ring()));
+    idle.enter_polling();
+    let mut spin = Spinner::new(CALLER_SPIN);
+    while !slot.is_done() && spin.keep_going() && Instant::now() < deadline {
+        if !drive_once(d) {
+            std::hint::spin_loop();
+        }
+    }
+    let outcome = loop {
+        if let Some(r) = slot.take() {
+            break Some(r);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break None;
+        }
+        // Counted as a sleeper before the last look (rule 2 of progress.rs).
+        idle.add_caller(&bell);
+        let mut requests = Vec::new();
+        let plan = progress.plan_sleep(&mut requests, BACKLOG_RETRY.0);
+        if !requests.is_empty() {
+            d.dispatch(requests);
+        }
+        let left = deadline.saturating_duration_since(now);
+        match plan {
+            _ if slot.is_done() => {}
+            Plan::Sleep(t) => bell.block(t.map_or(left, |t| t.min(left))),
+            Plan::Contended => bell.block(CONTENDED_CHECK.min(left)),
+            Plan::Busy => {}
+        }
+        idle.remove_caller(&bell);
+    };
+    bell.unwatch(cq_fd);
+    idle.leave_polling();
+    // Rule 3: what arrived while the fd was out of the stream's set and
+    // libfabric holds without the fd saying so is ours to hand on.
+    drive_once(d);
+    outcome
+}
