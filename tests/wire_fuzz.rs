@@ -6,18 +6,19 @@
 //! length field claiming gigabytes must not make it allocate them (the
 //! whole run stays fast and small).
 //!
+//! The decoders run through the coverage-guided fuzz targets' own bodies
+//! (`fuzz/src/lib.rs`, included below: one source for both), so every
+//! input that decodes is also checked to round-trip. Message targets take
+//! a selector byte first, and each is run under every selector.
+//!
 //! Deterministic: a fixed-seed generator, so a failure reproduces.
 
-use mochi::bedrock::protocol as bedrock_protocol;
-use mochi::flock::backends::centralized::wire as centralized;
-use mochi::flock::backends::swim::wire as swim;
-use mochi::flock::protocol as flock_protocol;
-use mochi::flock::protocol::Update;
-use mochi::flock::view::{GroupView, Member};
-use mochi::flock::view_file;
+#[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code)]
+mod bodies;
+
+use bodies::{Body, SELECTORS, TARGETS};
 use mochi::rpc::codec::{self, Bytes};
-use mochi::rpc::wire;
-use mochi::yokan::protocol as yokan;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// xorshift64*: enough randomness for fuzzing, no dependency.
@@ -82,149 +83,34 @@ fn variants_of(valid: &[u8], rng: &mut Rng) -> Vec<Vec<u8>> {
     out
 }
 
-type Decoder = (&'static str, fn(&[u8]));
-
-/// A decoder entry for message type `$ty` (which may borrow from the input).
-macro_rules! decoder {
-    ($ty:ty) => {
-        (stringify!($ty), |b: &[u8]| {
-            let _ = codec::decode::<$ty>(b);
-        })
-    };
+/// A fuzz target's body, and the selector byte put before each input
+/// (message targets), if any.
+struct Decoder {
+    name: String,
+    body: Body,
+    selector: Option<u8>,
 }
 
 fn decoders() -> Vec<Decoder> {
-    use centralized::*;
-    use yokan::{ListArgs, Operation, Reply};
-    vec![
-        ("rpc fragment", |b| {
-            let _ = wire::decode(b);
-        }),
-        ("view file", |b| {
-            let _ = view_file::from_bytes(b);
-        }),
-        decoder!(flock_protocol::ViewReply),
-        decoder!(flock_protocol::GetView),
-        decoder!(flock_protocol::MetadataSet<'_>),
-        decoder!(flock_protocol::Subscription),
-        decoder!(flock_protocol::MetadataPush),
-        decoder!(flock_protocol::StatusReply),
-        decoder!(flock_protocol::Notification),
-        decoder!(bedrock_protocol::Args),
-        decoder!(bedrock_protocol::Answer),
-        decoder!(Member),
-        decoder!(Ping),
-        decoder!(PingReply),
-        decoder!(UpdateMsg),
-        decoder!(UpdateReply),
-        decoder!(SyncReq),
-        decoder!(SyncReply),
-        decoder!(JoinReply),
-        decoder!(LeaveReply),
-        decoder!(MetadataReq),
-        decoder!(MetadataReply),
-        decoder!(WhoisReq),
-        decoder!(WhoisReply),
-        decoder!(Snapshot),
-        decoder!(HandoverReply),
-        decoder!(swim::Envelope),
-        decoder!(swim::Ack),
-        decoder!(swim::PingReq),
-        decoder!(swim::PingReqReply),
-        decoder!(swim::Announce),
-        decoder!(swim::StateReply),
-        decoder!(swim::Sync),
-        decoder!(Operation<()>),
-        decoder!(Operation<yokan::Keys<'_>>),
-        decoder!(Operation<yokan::Pairs<'_>>),
-        decoder!(Operation<yokan::Prefix<'_>>),
-        decoder!(Operation<ListArgs<'_>>),
-        decoder!(Reply<String>),
-        decoder!(Reply<u64>),
-        decoder!(Reply<()>),
-        decoder!(Reply<Vec<bool>>),
-        decoder!(Reply<Vec<Option<u64>>>),
-        decoder!(Reply<Vec<Option<Bytes<'_>>>>),
-        decoder!(Reply<Vec<(Bytes<'_>, Bytes<'_>)>>),
-    ]
-}
-
-/// Valid messages to mutate (one per format we can build from outside).
-fn seeds() -> Vec<Vec<u8>> {
-    let mut view = GroupView::new();
-    view.add_member("na+sm://12-0", 1);
-    view.add_member("ofi+tcp://127.0.0.1:4000", 2);
-    view.add_metadata("__type__", "static");
-    let mut fragment = Vec::new();
-    let header = wire::Header {
-        kind: wire::Kind::Request,
-        status: wire::Status::Ok,
-        provider_id: 3,
-        msg_id: 9,
-        rpc_id: 77,
-        total_len: 5,
-        offset: 0,
-    };
-    wire::encode_header(&mut fragment, &header, b"sender-name");
-    fragment.extend_from_slice(b"hello");
-    let member = Member { address: "na+sm://1-0".into(), provider_id: 4 };
-    let claim = centralized::Claim { term: 2, primary: member.clone() };
-    let envelope = swim::Envelope {
-        sender: swim::Identity { address: "na+sm://1-0".into(), provider_id: 1, generation: 9, incarnation: 1 },
-        digest: 42,
-        gossip: vec![
-            swim::Gossip::Member(swim::MemberRecord {
-                kind: swim::Kind::Suspect,
-                address: "na+sm://2-0".into(),
-                provider_id: 1,
-                generation: 3,
-                incarnation: 0,
-            }),
-            swim::Gossip::Meta(swim::MetaRecord {
-                key: "k".into(),
-                value: Some("v".into()),
-                version: 2,
-                origin: "na+sm://1-0".into(),
-                origin_pid: 1,
-            }),
-        ],
-    };
-    let keys = [Bytes(b"key"), Bytes(b"other")];
-    vec![
-        fragment,
-        codec::encode(&flock_protocol::ViewReply::View(view.clone())),
-        codec::encode(&flock_protocol::Notification::Metadata { key: "k".into(), value: "v".into() }),
-        codec::encode(&["a", "", "{\"x\":1}"][..]),
-        codec::encode(&bedrock_protocol::Answer::Err(bedrock_protocol::Refusal::NotSupported("no".into()))),
-        codec::encode(&member),
-        view_file::serialize(&view).into_bytes(),
-        codec::encode(&centralized::SyncReply::Full(centralized::Snapshot {
-            claim: claim.clone(),
-            version: 7,
-            view: view.clone(),
-            tombstones: vec![centralized::Tombstone { member: member.clone(), update: Update::Died }],
-        })),
-        codec::encode(&centralized::MetadataReply::Applied(centralized::UpdateMsg {
-            claim,
-            version: 8,
-            digest_after: 1,
-            change: centralized::Change::MetadataSet { key: "k".into(), value: "v".into() },
-        })),
-        codec::encode(&swim::Sync { envelope: envelope.clone(), state: swim::FullState { members: vec![], metadata: vec![] } }),
-        codec::encode(&swim::PingReqReply {
-            status: swim::Status::Left { generation: 1, incarnation: 2 },
-            probe: swim::ProbeResult { responded: true, generation: 1, incarnation: 2 },
-            envelope,
-        }),
-        codec::encode(&yokan::Operation { mode: 0x400, args: keys.iter().zip(&keys).map(|(k, v)| (*k, *v)).collect::<Vec<_>>() }),
-        codec::encode(&yokan::Reply::<Vec<Option<Bytes<'_>>>>::Ok(vec![Some(Bytes(b"value")), None])),
-    ]
+    let mut out = Vec::new();
+    for &(name, body) in TARGETS {
+        if name.ends_with("_messages") {
+            out.extend((0..SELECTORS).map(|s| Decoder { name: format!("{name}[{s}]"), body, selector: Some(s) }));
+        } else if matches!(name, "fragment" | "view_file") {
+            out.push(Decoder { name: name.to_string(), body, selector: None });
+        }
+        // The config loaders parse text: random bytes and mutated messages
+        // only reach their first error (the fuzz runner covers them).
+    }
+    out
 }
 
 fn run(decoder: &Decoder, input: &[u8]) {
-    let (name, f) = decoder;
-    if catch_unwind(AssertUnwindSafe(|| f(input))).is_err() {
-        panic!("the {name} decoder panicked on {} bytes: {:02x?}", input.len(), input);
+    let mut bytes = Vec::with_capacity(input.len() + 1);
+    bytes.extend(decoder.selector);
+    bytes.extend_from_slice(input);
+    if catch_unwind(AssertUnwindSafe(|| (decoder.body)(&bytes))).is_err() {
+        panic!("the {} decoder panicked on {} bytes: {:02x?}", decoder.name, bytes.len(), bytes);
     }
 }
 
@@ -232,40 +118,48 @@ fn run(decoder: &Decoder, input: &[u8]) {
 fn decoders_refuse_hostile_input_without_panicking() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let decoders = decoders();
-    let seeds = seeds();
+    // Valid messages to mutate (without their selector byte: each is fed
+    // to every decoder, under every selector), and the fragment.
+    let seeds: Vec<Vec<u8>> = bodies::message_seeds()
+        .into_iter()
+        .map(|(target, _, bytes)| if target == "fragment" { bytes } else { bytes[1..].to_vec() })
+        .collect();
     let mut inputs = 0usize;
     for decoder in &decoders {
-        for _ in 0..2000 {
+        for _ in 0..1000 {
             run(decoder, &random_bytes(&mut rng));
             run(decoder, &plausible_fields(&mut rng));
             inputs += 2;
         }
-        for seed in &seeds {
-            for v in variants_of(seed, &mut rng) {
+    }
+    for seed in &seeds {
+        for v in variants_of(seed, &mut rng) {
+            for decoder in &decoders {
                 run(decoder, &v);
                 inputs += 1;
             }
         }
     }
+    eprintln!("{inputs} inputs through {} decoders", decoders.len());
     assert!(inputs > 100_000, "only {inputs} inputs");
 }
 
 #[test]
-fn seeds_are_valid_for_their_own_decoder() {
-    // Guards the fuzz test itself: if a seed stopped decoding, its
-    // mutations would only exercise the first error path.
-    let s = seeds();
-    assert!(wire::decode(&s[0]).is_ok());
-    assert!(codec::decode::<flock_protocol::ViewReply>(&s[1]).is_ok());
-    assert!(codec::decode::<flock_protocol::Notification>(&s[2]).is_ok());
-    assert_eq!(codec::decode::<bedrock_protocol::Args>(&s[3]).unwrap(), vec!["a", "", "{\"x\":1}"]);
-    assert!(codec::decode::<bedrock_protocol::Answer>(&s[4]).is_ok());
-    assert!(codec::decode::<Member>(&s[5]).is_ok());
-    assert_eq!(view_file::from_bytes(&s[6]).unwrap().member_count(), 2);
-    assert!(codec::decode::<centralized::SyncReply>(&s[7]).is_ok());
-    assert!(codec::decode::<centralized::MetadataReply>(&s[8]).is_ok());
-    assert!(codec::decode::<swim::Sync>(&s[9]).is_ok());
-    assert!(codec::decode::<swim::PingReqReply>(&s[10]).is_ok());
-    assert!(codec::decode::<yokan::Operation<yokan::Pairs<'_>>>(&s[11]).is_ok());
-    assert!(codec::decode::<yokan::Reply<Vec<Option<Bytes<'_>>>>>(&s[12]).is_ok());
+fn seeds_are_valid_for_their_own_target() {
+    // Guards the fuzz test (and the fuzz corpus) itself: if a seed stopped
+    // decoding, its mutations would only exercise the first error path.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = bodies::text_seeds(repo);
+    assert!(text.iter().any(|(t, _, _)| *t == "bedrock_config"), "no config file found under {}", repo.display());
+    let mut refused = Vec::new();
+    for (target, name, bytes) in bodies::message_seeds().into_iter().chain(text) {
+        let (_, body) = TARGETS.iter().find(|(t, _)| *t == target).unwrap_or_else(|| panic!("no target {target}"));
+        // The configs of the invalid list, and a view without members, are
+        // seeds of error paths.
+        let on_purpose = name.starts_with("invalid-") || (target == "view_file" && name == "empty");
+        if !body(&bytes) && !on_purpose {
+            refused.push(format!("{target}/{name}"));
+        }
+    }
+    assert!(refused.is_empty(), "seeds refused by their own target: {refused:?}");
 }

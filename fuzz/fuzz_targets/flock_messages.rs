@@ -1,3 +1,5 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| mochi_fuzz::flock_messages(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    mochi_fuzz::flock_messages(data);
+});

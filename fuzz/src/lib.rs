@@ -1,10 +1,13 @@
 //! The fuzz targets' bodies (one function per target in `fuzz_targets/`)
-//! and the seeds of their corpora.
+//! and the seeds of their corpora. The one source of these bodies: the
+//! deterministic hostile-input test (`tests/wire_fuzz.rs`, which includes
+//! this file as a module) runs the same functions on stable Rust.
 //!
 //! Message targets read a selector byte, then decode the rest as the
 //! message type it picks. Beyond "no panic, no hang, no huge allocation"
 //! (what libFuzzer itself watches), every target checks a round trip:
-//! whatever decodes, re-encoded, decodes to the same value.
+//! whatever decodes, re-encoded, decodes to the same value. Each body
+//! returns whether the input was accepted (the tests check that seeds are).
 
 use mochi::bedrock::config::{ConfigFormat, ProviderSpec, ServerConfig};
 use mochi::bedrock::protocol as bedrock;
@@ -21,32 +24,57 @@ use mochi::yokan::protocol as yokan;
 
 /// Decodes `$data` as `$ty`; if that works, re-encodes and checks that the
 /// result decodes to the same value.
+/// True if it decoded.
 macro_rules! round_trip {
     ($ty:ty, $data:expr) => {{
-        if let Ok(value) = codec::decode::<$ty>($data) {
-            let bytes = codec::encode(&value);
-            match codec::decode::<$ty>(&bytes) {
-                Ok(back) => assert_eq!(back, value, "re-encoded {} decodes differently", stringify!($ty)),
-                Err(e) => panic!("re-encoded {} does not decode: {e}", stringify!($ty)),
+        match codec::decode::<$ty>($data) {
+            Ok(value) => {
+                let bytes = codec::encode(&value);
+                match codec::decode::<$ty>(&bytes) {
+                    Ok(back) => assert_eq!(back, value, "re-encoded {} decodes differently", stringify!($ty)),
+                    Err(e) => panic!("re-encoded {} does not decode: {e}", stringify!($ty)),
+                }
+                true
             }
+            Err(_) => false,
         }
     }};
 }
 
-/// Dispatches on the selector byte: `$n` message types, in order.
+/// Dispatches on the selector byte: the message types, in order.
 macro_rules! messages {
     ($data:expr, $($ty:ty),+ $(,)?) => {{
-        let Some((&selector, rest)) = $data.split_first() else { return };
-        let types: &[fn(&[u8])] = &[$(|b: &[u8]| round_trip!($ty, b)),+];
-        types[selector as usize % types.len()](rest);
+        let Some((&selector, rest)) = $data.split_first() else { return false };
+        let types: &[fn(&[u8]) -> bool] = &[$(|b: &[u8]| round_trip!($ty, b)),+];
+        types[selector as usize % types.len()](rest)
     }};
 }
 
 // ---- targets --------------------------------------------------------------------
 
+/// A target's body: true if the input was accepted.
+pub type Body = fn(&[u8]) -> bool;
+
+/// Every target, by its name in `fuzz_targets/` and the corpus.
+pub const TARGETS: &[(&str, Body)] = &[
+    ("fragment", fragment),
+    ("flock_messages", flock_messages),
+    ("centralized_messages", centralized_messages),
+    ("swim_messages", swim_messages),
+    ("bedrock_messages", bedrock_messages),
+    ("yokan_messages", yokan_messages),
+    ("view_file", view_file),
+    ("margo_config", margo_config),
+    ("bedrock_config", bedrock_config),
+];
+
+/// Selector values that reach every message type of every message target
+/// (the most types one target has, centralized's, is 15).
+pub const SELECTORS: u8 = 16;
+
 /// The fixed fragment header (`rpc::wire`).
-pub fn fragment(data: &[u8]) {
-    let Ok(f) = wire::decode(data) else { return };
+pub fn fragment(data: &[u8]) -> bool {
+    let Ok(f) = wire::decode(data) else { return false };
     let mut again = Vec::new();
     wire::encode_header(&mut again, &f.header, f.sender);
     again.extend_from_slice(f.data);
@@ -54,9 +82,10 @@ pub fn fragment(data: &[u8]) {
     assert_eq!(back.header, f.header);
     assert_eq!(back.sender, f.sender);
     assert_eq!(back.data, f.data);
+    true
 }
 
-pub fn flock_messages(data: &[u8]) {
+pub fn flock_messages(data: &[u8]) -> bool {
     messages!(
         data,
         flock::ViewReply,
@@ -66,10 +95,10 @@ pub fn flock_messages(data: &[u8]) {
         flock::MetadataPush,
         flock::StatusReply,
         flock::Notification,
-    );
+    )
 }
 
-pub fn centralized_messages(data: &[u8]) {
+pub fn centralized_messages(data: &[u8]) -> bool {
     use centralized::*;
     messages!(
         data,
@@ -88,19 +117,19 @@ pub fn centralized_messages(data: &[u8]) {
         WhoisReply,
         Snapshot,
         HandoverReply,
-    );
+    )
 }
 
-pub fn swim_messages(data: &[u8]) {
+pub fn swim_messages(data: &[u8]) -> bool {
     use swim::*;
-    messages!(data, Envelope, Ack, PingReq, PingReqReply, Announce, StateReply, Sync);
+    messages!(data, Envelope, Ack, PingReq, PingReqReply, Announce, StateReply, Sync)
 }
 
-pub fn bedrock_messages(data: &[u8]) {
-    messages!(data, bedrock::Args, bedrock::Answer);
+pub fn bedrock_messages(data: &[u8]) -> bool {
+    messages!(data, bedrock::Args, bedrock::Answer)
 }
 
-pub fn yokan_messages(data: &[u8]) {
+pub fn yokan_messages(data: &[u8]) -> bool {
     use yokan::{ListArgs, Operation, Reply};
     messages!(
         data,
@@ -116,42 +145,45 @@ pub fn yokan_messages(data: &[u8]) {
         Reply<Vec<Option<u64>>>,
         Reply<Vec<Option<Bytes<'_>>>>,
         Reply<Vec<(Bytes<'_>, Bytes<'_>)>>,
-    );
+    )
 }
 
 /// Group files: what parses, written back, parses to the same view.
-pub fn view_file(data: &[u8]) {
-    let Ok(view) = view_file::from_bytes(data) else { return };
+pub fn view_file(data: &[u8]) -> bool {
+    let Ok(view) = view_file::from_bytes(data) else { return false };
     let text = view_file::serialize(&view);
     let back = view_file::from_string(&text).unwrap_or_else(|e| panic!("a written view does not parse: {e}\n{text}"));
     assert_eq!(back, view, "a written view parses differently:\n{text}");
     assert_eq!(back.digest(), view.digest());
+    true
 }
 
 /// Margo JSON configs: what is accepted, reported, is accepted again.
-pub fn margo_config(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(config) = MargoConfig::from_json_str(text, &InitOverrides::default()) else { return };
+pub fn margo_config(data: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(data) else { return false };
+    let Ok(config) = MargoConfig::from_json_str(text, &InitOverrides::default()) else { return false };
     let _ = config.sanity_warnings();
     let reported = config.to_json(&RuntimeInfo::default());
     if let Err(e) = MargoConfig::from_value(&reported, &InitOverrides::default()) {
         panic!("the reported config of an accepted one is refused: {e}\ninput: {text}\nreported: {reported}");
     }
+    true
 }
 
 /// Bedrock configs (JSON, TOML, Jx9 by the first byte; with or without an
 /// MPI rank by the second) and provider descriptions.
-pub fn bedrock_config(data: &[u8]) {
-    let [format, rank, rest @ ..] = data else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+pub fn bedrock_config(data: &[u8]) -> bool {
+    let [format, rank, rest @ ..] = data else { return false };
+    let Ok(text) = std::str::from_utf8(rest) else { return false };
     let format = match format % 3 {
         0 => ConfigFormat::Json,
         1 => ConfigFormat::Toml,
         _ => ConfigFormat::Jx9,
     };
     let mpi = (*rank >= 128).then_some((i32::from(rank % 4), 4));
-    let _ = ServerConfig::from_text(text, format, mpi);
-    let _ = ProviderSpec::from_json_str(text);
+    let server = ServerConfig::from_text(text, format, mpi).is_ok();
+    let provider = ProviderSpec::from_json_str(text).is_ok();
+    server || provider
 }
 
 // ---- seeds ------------------------------------------------------------------

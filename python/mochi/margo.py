@@ -9,11 +9,9 @@ The same objects are importable under py-mochi-margo's names from the
 :mod:`pymargo` package (``pymargo.core.Engine``, ``pymargo.server``, ...).
 """
 
-import atexit
 import ctypes
 import json
 import threading
-import weakref
 
 from . import _lib
 from ._closing import Closing
@@ -125,9 +123,6 @@ class Address:
                 pass
 
 
-_live_engines = weakref.WeakSet()
-
-
 class Engine(Closing):
     """A margo instance.
 
@@ -174,7 +169,7 @@ class Engine(Closing):
             raise MargoException(f"margo_init failed for {addr!r} (see the log above)")
         self._mid = ctypes.c_void_p(mid)
         self._mode = mode
-        _live_engines.add(self)
+        self._close_at_exit()
 
     @classmethod
     def from_margo_instance_id(cls, mid, owner=None):
@@ -293,12 +288,3 @@ class Engine(Closing):
     def __repr__(self):
         state = "finalized" if self._finalized else self.address
         return f"Engine({state})"
-
-
-@atexit.register
-def _finalize_remaining_engines():
-    for engine in list(_live_engines):
-        try:
-            engine.finalize()
-        except Exception:
-            pass

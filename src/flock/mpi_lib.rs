@@ -76,6 +76,8 @@ trait RawHandle: Copy + Send + Sync + 'static {
     fn into_handle(self) -> Handle;
     /// The ABI's value of a predefined handle, looked up in `lib` if need be.
     fn predefined(lib: &Lib, p: &Predefined) -> Result<Handle, String>;
+    /// The ABI's function table as [`Calls`].
+    fn calls(fns: Fns<Self>) -> Calls;
 }
 
 /// MPICH ABI: an `int`. Only the low 32 bits of a [`Handle`] count (a C
@@ -90,6 +92,9 @@ impl RawHandle for c_int {
     }
     fn predefined(_: &Lib, p: &Predefined) -> Result<Handle, String> {
         Ok(Handle(p.mpich as usize))
+    }
+    fn calls(fns: Fns<Self>) -> Calls {
+        Calls(Table::Mpich(fns))
     }
 }
 
@@ -110,45 +115,9 @@ impl RawHandle for Address {
     fn predefined(lib: &Lib, p: &Predefined) -> Result<Handle, String> {
         object(lib, p.open_mpi)
     }
-}
-
-/// The MPI functions that take handles, with handles of either ABI.
-///
-/// # Safety (every method)
-/// Same contract as the MPI function named: MPI initialized (and not
-/// finalized), valid handles of the loaded library, buffers as large as
-/// the counts say.
-#[allow(clippy::missing_safety_doc)]
-pub trait Calls: Send + Sync {
-    unsafe fn comm_rank(&self, comm: Handle, rank: &mut c_int) -> c_int;
-    unsafe fn comm_size(&self, comm: Handle, size: &mut c_int) -> c_int;
-    unsafe fn comm_dup(&self, comm: Handle, out: &mut Handle) -> c_int;
-    unsafe fn comm_free(&self, comm: &mut Handle) -> c_int;
-    unsafe fn comm_set_errhandler(&self, comm: Handle, errhandler: Handle) -> c_int;
-    unsafe fn comm_test_inter(&self, comm: Handle, flag: &mut c_int) -> c_int;
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn allgather(
-        &self,
-        send: *const c_void,
-        send_count: c_int,
-        send_type: Handle,
-        recv: *mut c_void,
-        recv_count: c_int,
-        recv_type: Handle,
-        comm: Handle,
-    ) -> c_int;
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn allgatherv(
-        &self,
-        send: *const c_void,
-        send_count: c_int,
-        send_type: Handle,
-        recv: *mut c_void,
-        recv_counts: *const c_int,
-        displs: *const c_int,
-        recv_type: Handle,
-        comm: Handle,
-    ) -> c_int;
+    fn calls(fns: Fns<Self>) -> Calls {
+        Calls(Table::OpenMpi(fns))
+    }
 }
 
 /// The functions of one ABI, `H` being its handle type.
@@ -164,41 +133,79 @@ struct Fns<H> {
     Allgatherv: unsafe extern "C" fn(*const c_void, c_int, H, *mut c_void, *const c_int, *const c_int, H, H) -> c_int,
 }
 
+/// The MPI functions that take handles, with handles of either ABI: each
+/// method converts them to the loaded library's own handle type.
+///
+/// # Safety (every method)
+/// Same contract as the MPI function named: MPI initialized (and not
+/// finalized), valid handles of the loaded library, buffers as large as
+/// the counts say.
+pub struct Calls(Table);
+
+/// The function table of the ABI loaded.
+enum Table {
+    Mpich(Fns<c_int>),
+    OpenMpi(Fns<Address>),
+}
+
+/// Runs `$body` with `$f` the function table of the loaded ABI and `$H`
+/// its handle type.
+macro_rules! with_abi {
+    ($calls:expr, $f:ident, $H:ident => $body:expr) => {
+        match &$calls.0 {
+            Table::Mpich($f) => {
+                type $H = c_int;
+                $body
+            }
+            Table::OpenMpi($f) => {
+                type $H = Address;
+                $body
+            }
+        }
+    };
+}
+
 // Every method forwards to the MPI function of the same name under the
 // caller's contract (see [`Calls`]); the handles are converted to the
 // library's own handle type, which is what its functions take.
-impl<H: RawHandle> Calls for Fns<H> {
-    unsafe fn comm_rank(&self, comm: Handle, rank: &mut c_int) -> c_int {
+#[allow(clippy::missing_safety_doc)]
+impl Calls {
+    pub unsafe fn comm_rank(&self, comm: Handle, rank: &mut c_int) -> c_int {
         // SAFETY: the MPI function under the caller's contract, with handles of its own type.
-        unsafe { (self.Comm_rank)(H::from_handle(comm), rank) }
+        with_abi!(self, f, H => unsafe { (f.Comm_rank)(H::from_handle(comm), rank) })
     }
-    unsafe fn comm_size(&self, comm: Handle, size: &mut c_int) -> c_int {
-        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
-        unsafe { (self.Comm_size)(H::from_handle(comm), size) }
+    pub unsafe fn comm_size(&self, comm: Handle, size: &mut c_int) -> c_int {
+        // SAFETY: as above.
+        with_abi!(self, f, H => unsafe { (f.Comm_size)(H::from_handle(comm), size) })
     }
-    unsafe fn comm_dup(&self, comm: Handle, out: &mut Handle) -> c_int {
-        let mut raw = H::from_handle(*out);
-        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
-        let rc = unsafe { (self.Comm_dup)(H::from_handle(comm), &mut raw) };
-        *out = raw.into_handle();
-        rc
+    pub unsafe fn comm_dup(&self, comm: Handle, out: &mut Handle) -> c_int {
+        with_abi!(self, f, H => {
+            let mut raw = H::from_handle(*out);
+            // SAFETY: as above.
+            let rc = unsafe { (f.Comm_dup)(H::from_handle(comm), &mut raw) };
+            *out = raw.into_handle();
+            rc
+        })
     }
-    unsafe fn comm_free(&self, comm: &mut Handle) -> c_int {
-        let mut raw = H::from_handle(*comm);
-        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
-        let rc = unsafe { (self.Comm_free)(&mut raw) };
-        *comm = raw.into_handle();
-        rc
+    pub unsafe fn comm_free(&self, comm: &mut Handle) -> c_int {
+        with_abi!(self, f, H => {
+            let mut raw = H::from_handle(*comm);
+            // SAFETY: as above.
+            let rc = unsafe { (f.Comm_free)(&mut raw) };
+            *comm = raw.into_handle();
+            rc
+        })
     }
-    unsafe fn comm_set_errhandler(&self, comm: Handle, errhandler: Handle) -> c_int {
-        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
-        unsafe { (self.Comm_set_errhandler)(H::from_handle(comm), H::from_handle(errhandler)) }
+    pub unsafe fn comm_set_errhandler(&self, comm: Handle, errhandler: Handle) -> c_int {
+        // SAFETY: as above.
+        with_abi!(self, f, H => unsafe { (f.Comm_set_errhandler)(H::from_handle(comm), H::from_handle(errhandler)) })
     }
-    unsafe fn comm_test_inter(&self, comm: Handle, flag: &mut c_int) -> c_int {
-        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
-        unsafe { (self.Comm_test_inter)(H::from_handle(comm), flag) }
+    pub unsafe fn comm_test_inter(&self, comm: Handle, flag: &mut c_int) -> c_int {
+        // SAFETY: as above.
+        with_abi!(self, f, H => unsafe { (f.Comm_test_inter)(H::from_handle(comm), flag) })
     }
-    unsafe fn allgather(
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn allgather(
         &self,
         send: *const c_void,
         send_count: c_int,
@@ -208,20 +215,14 @@ impl<H: RawHandle> Calls for Fns<H> {
         recv_type: Handle,
         comm: Handle,
     ) -> c_int {
-        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
-        unsafe {
-            (self.Allgather)(
-                send,
-                send_count,
-                H::from_handle(send_type),
-                recv,
-                recv_count,
-                H::from_handle(recv_type),
-                H::from_handle(comm),
-            )
-        }
+        with_abi!(self, f, H => {
+            let (send_type, recv_type, comm) = (H::from_handle(send_type), H::from_handle(recv_type), H::from_handle(comm));
+            // SAFETY: as above.
+            unsafe { (f.Allgather)(send, send_count, send_type, recv, recv_count, recv_type, comm) }
+        })
     }
-    unsafe fn allgatherv(
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn allgatherv(
         &self,
         send: *const c_void,
         send_count: c_int,
@@ -232,19 +233,11 @@ impl<H: RawHandle> Calls for Fns<H> {
         recv_type: Handle,
         comm: Handle,
     ) -> c_int {
-        // SAFETY: the MPI function under the caller's contract, with handles of its own type.
-        unsafe {
-            (self.Allgatherv)(
-                send,
-                send_count,
-                H::from_handle(send_type),
-                recv,
-                recv_counts,
-                displs,
-                H::from_handle(recv_type),
-                H::from_handle(comm),
-            )
-        }
+        with_abi!(self, f, H => {
+            let (send_type, recv_type, comm) = (H::from_handle(send_type), H::from_handle(recv_type), H::from_handle(comm));
+            // SAFETY: as above.
+            unsafe { (f.Allgatherv)(send, send_count, send_type, recv, recv_counts, displs, recv_type, comm) }
+        })
     }
 }
 
@@ -269,7 +262,7 @@ pub struct Mpi {
     pub Finalize: unsafe extern "C" fn() -> c_int,
     pub Query_thread: unsafe extern "C" fn(*mut c_int) -> c_int,
     pub Error_string: unsafe extern "C" fn(c_int, *mut c_char, *mut c_int) -> c_int,
-    pub calls: Box<dyn Calls>,
+    pub calls: Calls,
     /// The library the functions above come from, kept loaded (never
     /// dropped: `Mpi` lives in a static).
     _lib: Lib,
@@ -431,7 +424,7 @@ unsafe fn functions<H: RawHandle>(lib: &Lib) -> Result<Fns<H>, String> {
 /// What differs between the ABIs: the functions that take handles, and the
 /// predefined handles.
 struct AbiParts {
-    calls: Box<dyn Calls>,
+    calls: Calls,
     comm_world: Handle,
     comm_null: Handle,
     errors_return: Handle,
@@ -443,7 +436,7 @@ struct AbiParts {
 /// `lib` must be an MPI library of the ABI whose handle type is `H`.
 unsafe fn abi_parts<H: RawHandle>(lib: &Lib) -> Result<AbiParts, String> {
     // SAFETY: `lib` is of the ABI of `H` (this function's contract).
-    let calls = Box::new(unsafe { functions::<H>(lib) }?);
+    let calls = H::calls(unsafe { functions::<H>(lib) }?);
     Ok(AbiParts {
         calls,
         comm_world: H::predefined(lib, &COMM_WORLD)?,

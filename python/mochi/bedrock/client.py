@@ -132,8 +132,7 @@ class ServiceHandle(Closing):
         _check(lib.bedrock_service_shutdown(self._live()), "bedrock_service_shutdown")
 
     def release(self):
-        with self._lock:
-            handle, self._handle = self._handle, ctypes.c_void_p()
+        handle = self._take_handle()
         if handle:
             lib.bedrock_service_handle_release(handle)
 
@@ -228,8 +227,7 @@ class ServiceGroupHandle(Closing):
                "bedrock_service_group_shutdown")
 
     def release(self):
-        with self._lock:
-            handle, self._handle = self._handle, ctypes.c_void_p()
+        handle = self._take_handle()
         if handle:
             lib.bedrock_service_group_release(handle)
 

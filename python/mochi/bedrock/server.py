@@ -11,12 +11,10 @@ reads the effective config back as one. ``server.margo`` and
 pools, xstreams and providers. Jx9 configs are not supported.
 """
 
-import atexit
 import ctypes
 import enum
 import json
 import threading
-import weakref
 
 from .. import _lib
 from .._closing import Closing
@@ -38,9 +36,6 @@ class ConfigType(enum.Enum):
     JSON = "json"
     TOML = "toml"
     JX9 = "jx9"
-
-
-_live_servers = weakref.WeakSet()
 
 
 def _config_text(config):
@@ -66,6 +61,7 @@ class Server(Closing):
     Failures raise :class:`BedrockException` with the library's message."""
 
     _close_method = "finalize"
+    _exit_rank = 0      # before the engines of the program
 
     def __init__(self, address, config="{}", config_type=ConfigType.JSON, jx9_params=None):
         if config_type == ConfigType.JX9 or jx9_params:
@@ -91,7 +87,7 @@ class Server(Closing):
         if rc != 0:
             raise BedrockException(message or f"bedrock_server_init returned {rc}", rc)
         self._server = out
-        _live_servers.add(self)
+        self._close_at_exit()
 
     @property
     def config(self):
@@ -222,13 +218,3 @@ class Server(Closing):
             if not self._server:
                 raise BedrockException("the server is finalized")
             return fn(self._server, index)
-
-
-
-@atexit.register
-def _finalize_remaining_servers():
-    for server in list(_live_servers):
-        try:
-            server.finalize()
-        except Exception:
-            pass

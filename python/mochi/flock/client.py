@@ -93,8 +93,7 @@ class GroupHandle(Closing):
 
     def release(self):
         """Releases the handle (also done when the object is collected)."""
-        with self._lock:
-            handle, self._handle = self._handle, ctypes.c_void_p()
+        handle = self._take_handle()
         if handle:
             lib.flock_group_handle_release(handle)
         # The subscription ended with the handle: the trampolines can go.

@@ -100,8 +100,7 @@ class Provider(Closing):
 
     def destroy(self):
         """Destroys the provider (idempotent)."""
-        with self._lock:
-            provider, self._provider = getattr(self, "_provider", None), ctypes.c_void_p()
+        provider = self._take_handle("_provider")
         if provider:
             check(lib.flock_provider_destroy(provider), "flock_provider_destroy")
         self._callbacks = {}

@@ -314,8 +314,7 @@ class Database(Closing):
             self._free()
 
     def _free(self):
-        with self._lock:
-            handle, self._handle = self._handle, ctypes.c_void_p()
+        handle = self._take_handle()
         if handle:
             lib.yk_database_handle_release(handle)
             self._client._detach()

@@ -7,29 +7,35 @@ use super::types::{MargoConfig, PoolSpec, XstreamSpec};
 use super::{MAX_XSTREAMS, PRIMARY_NAME};
 use serde_json::Value;
 
+/// The name of a pool or xstream added at run time: the one given, unless
+/// it is `__primary__` (upstream refuses that once Argobots runs, which is
+/// always the case after initialization) or `taken`; else `generated()`.
+/// Error paths start with `kind`.
+fn added_name(
+    kind: &str,
+    given: Option<String>,
+    taken: impl Fn(&str) -> bool,
+    generated: impl FnOnce() -> String,
+) -> Result<String, ConfigError> {
+    match given {
+        Some(n) if n == PRIMARY_NAME => Err(ConfigError::Invalid {
+            path: format!("{kind}.name"),
+            message: format!("\"{PRIMARY_NAME}\" is reserved and cannot be added at run time"),
+        }),
+        Some(n) if taken(&n) => Err(ConfigError::DuplicateName { path: format!("{kind}.name"), name: n }),
+        Some(n) => Ok(n),
+        None => Ok(generated()),
+    }
+}
+
 impl MargoConfig {
     /// `margo_add_pool_from_json`: validates `v` (an object, or `null` for
     /// all defaults), names it `__pool_<index>__` when unnamed, appends it
     /// and returns its index. Error paths start with `pool`.
     pub fn add_pool_from_json(&mut self, v: &Value) -> Result<usize, ConfigError> {
         let def = parse_pool(v, "pool")?;
-        let name = match def.name {
-            Some(n) if n == PRIMARY_NAME => {
-                // Upstream refuses this once Argobots runs, which is always
-                // the case after initialization.
-                return Err(ConfigError::Invalid {
-                    path: "pool.name".to_string(),
-                    message: format!("\"{PRIMARY_NAME}\" is reserved and cannot be added at run time"),
-                });
-            }
-            Some(n) => {
-                if self.pool_by_name(&n).is_some() {
-                    return Err(ConfigError::DuplicateName { path: "pool.name".to_string(), name: n });
-                }
-                n
-            }
-            None => self.pool_namer().name_for(self.pools.len()),
-        };
+        let name =
+            added_name("pool", def.name, |n| self.pool_by_name(n).is_some(), || self.pool_namer().name_for(self.pools.len()))?;
         self.pools.push(PoolSpec { name, kind: def.kind, access: def.access });
         Ok(self.pools.len() - 1)
     }
@@ -51,21 +57,12 @@ impl MargoConfig {
             let resolve = |r: &PoolRef<'_>, p: &str| resolve_in(r, p, &names);
             parse_xstream(v, "xstream", &resolve)?
         };
-        let name = match def.name {
-            Some(n) if n == PRIMARY_NAME => {
-                return Err(ConfigError::Invalid {
-                    path: "xstream.name".to_string(),
-                    message: format!("\"{PRIMARY_NAME}\" is reserved and cannot be added at run time"),
-                });
-            }
-            Some(n) => {
-                if self.xstream_by_name(&n).is_some() {
-                    return Err(ConfigError::DuplicateName { path: "xstream.name".to_string(), name: n });
-                }
-                n
-            }
-            None => self.xstream_namer().name_for(self.xstreams.len()),
-        };
+        let name = added_name(
+            "xstream",
+            def.name,
+            |n| self.xstream_by_name(n).is_some(),
+            || self.xstream_namer().name_for(self.xstreams.len()),
+        )?;
         self.xstreams.push(XstreamSpec {
             name,
             scheduler: def.scheduler,

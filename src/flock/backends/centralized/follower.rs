@@ -67,7 +67,11 @@ fn install_pulled(core: &Core, s: &mut State, snap: Snapshot) {
     }
     if newer {
         if snap.view.contains_member(&core.me.address, core.provider_id) {
+            let new_term = snap.claim != s.claim;
             s.install(snap);
+            if new_term {
+                core.claims.notify();
+            }
         } else {
             s.rejoin_wanted = true;
             core.kick(s);
@@ -111,7 +115,15 @@ pub(super) fn on_ping(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) ->
         return Ok(codec::encode(&PingReply::Refused(s.claim.clone())));
     }
     let reply = match s.role {
-        Role::Joining | Role::Expelled | Role::Stopped => PingReply::Refused(s.claim.clone()),
+        Role::Joining => {
+            // A new primary that we asked during its election tells us it
+            // now leads (the sender was checked above): our join retries
+            // with it at once.
+            s.primary_hint = Some(ping.claim.primary.clone());
+            core.claims.notify();
+            PingReply::Refused(s.claim.clone())
+        }
+        Role::Expelled | Role::Stopped => PingReply::Refused(s.claim.clone()),
         Role::Primary | Role::Follower => {
             if ping.claim == s.claim {
                 if s.role == Role::Primary {
@@ -448,6 +460,7 @@ impl Watch {
                 if s.role == Role::Follower {
                     s.install(snap);
                     s.contact();
+                    core.claims.notify();
                 }
             }
             Err(e) => {

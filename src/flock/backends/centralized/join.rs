@@ -1,7 +1,8 @@
 //! Joining the group (at registration, or again after a change of primary
 //! left us out) and leaving it (a follower's destroy).
 
-use super::wire::{self, Claim, JoinReply, LeaveReply, Snapshot};
+use super::state::{Role, State};
+use super::wire::{self, Claim, JoinReply, LeaveReply, Ping, Snapshot};
 use super::Core;
 use crate::flock::error::{FlockError, Result};
 use crate::flock::view::{GroupView, Member};
@@ -11,15 +12,28 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// Joiners a member remembers having turned away (see `tell_waiting_joiners`).
+const MAX_WAITING_JOINERS: usize = 64;
+
+/// How long a joiner keeps trying (and so how long a member that turned it
+/// away remembers it).
+fn join_patience(core: &Core) -> Duration {
+    Duration::from_secs(5).max(core.election_wait() * 2 + core.window())
+}
+
 /// Asks the group to admit us: the primary named by the view first (if
-/// any), then every member of the view, following redirections. Gives up
-/// with the most telling error once every member failed (or the deadline
+/// any), then every member of the view, following redirections. When every
+/// member turned us away because the group is choosing a new primary, waits
+/// for the new primary to announce itself (`Core::claims`: it pings the
+/// joiners that asked it during the election; a rejoining follower adopts
+/// it), for at most an election's length, then asks everyone again. Gives
+/// up with the most telling error once every member failed (or the deadline
 /// passed while the group was busy electing a primary).
 pub(super) fn join_group(core: &Core, first: Option<Member>, known: &GroupView) -> Result<Snapshot> {
     let me = core.me.clone();
     let payload = codec::encode(&me);
     let attempt = core.attempt_timeout(500, 2000);
-    let deadline = Instant::now() + Duration::from_secs(5).max(core.election_wait() * 2 + core.window());
+    let deadline = Instant::now() + join_patience(core);
     let mut order: Vec<Member> = Vec::new();
     for m in first.into_iter().chain(known.members().iter().cloned()) {
         if m != me && !order.contains(&m) {
@@ -33,17 +47,30 @@ pub(super) fn join_group(core: &Core, first: Option<Member>, known: &GroupView) 
     let mut last_err: Option<FlockError> = None;
     // Someone answered but could not admit us yet (electing, redirecting).
     let mut worth_retrying = false;
+    // Read before each round: an announcement during the round is not missed.
+    let mut seen = core.claims.generation();
     for _ in 0..256 {
         if core.stop.load(Ordering::Acquire) {
             return Err(FlockError::InvalidGroup("destroyed while joining".into()));
         }
         let Some(target) = queue.pop_front() else {
-            if !worth_retrying || Instant::now() >= deadline {
+            let now = Instant::now();
+            if !worth_retrying || now >= deadline {
                 break;
             }
             worth_retrying = false;
-            std::thread::sleep(core.timeout().min(Duration::from_millis(500)));
+            core.claims.wait_past(seen, (deadline - now).min(core.election_wait()));
+            seen = core.claims.generation();
             queue = order.iter().cloned().collect();
+            let hint = {
+                let mut s = core.state.lock();
+                let rejoining = s.role == Role::Follower;
+                s.primary_hint.take().or_else(|| rejoining.then(|| s.claim.primary.clone()))
+            };
+            if let Some(p) = hint.filter(|p| *p != me) {
+                queue.retain(|m| *m != p);
+                queue.push_front(p);
+            }
             continue;
         };
         match core.call(&target, wire::JOIN, payload.clone(), attempt) {
@@ -81,6 +108,44 @@ pub(super) fn join_group(core: &Core, first: Option<Member>, known: &GroupView) 
         }
     }
     Err(last_err.unwrap_or_else(|| FlockError::Other("could not join the group".into())))
+}
+
+/// A member that is not the primary turned `joiner` away: remember it, so
+/// that we can tell it at once should we become the primary.
+pub(super) fn note_waiting_joiner(core: &Core, s: &mut State, joiner: Member) {
+    let now = Instant::now();
+    let patience = join_patience(core);
+    s.waiting_joiners.retain(|(m, at)| *m != joiner && now.duration_since(*at) < patience);
+    if s.waiting_joiners.len() >= MAX_WAITING_JOINERS {
+        s.waiting_joiners.pop_front();
+    }
+    s.waiting_joiners.push_back((joiner, now));
+}
+
+/// We just became the primary: ping the joiners we turned away while the
+/// group was choosing (they are still trying), so that they ask us again
+/// now instead of at the end of their wait. Fire and forget (the reaper
+/// collects the answers).
+pub(super) fn tell_waiting_joiners(core: &Core, s: &mut State) {
+    let now = Instant::now();
+    let patience = join_patience(core);
+    let joiners: Vec<Member> =
+        s.waiting_joiners.drain(..).filter(|(_, at)| now.duration_since(*at) < patience).map(|(m, _)| m).collect();
+    if joiners.is_empty() {
+        return;
+    }
+    let payload = codec::encode(&Ping { claim: s.claim.clone(), version: s.version, digest: s.view.digest() });
+    let mut started = Vec::new();
+    for m in joiners {
+        if s.view.contains_member(&m.address, m.provider_id) {
+            continue;
+        }
+        match core.call_async(&m, wire::PING, payload.clone(), core.timeout()) {
+            Ok(c) => started.push((m, c)),
+            Err(e) => crate::debug!("cannot tell joiner ({}, {}) that we lead now: {e}", m.address, m.provider_id),
+        }
+    }
+    core.abandon(started);
 }
 
 /// Graceful leave of a follower: tell the primary (following one

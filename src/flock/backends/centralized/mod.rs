@@ -90,6 +90,10 @@ pub struct Core {
     state: Mutex<State>,
     /// Wakes the timer thread: kicks, and completions of its calls.
     wake: Arc<Signal>,
+    /// Rung at every change of role or of the primary we follow (and when a
+    /// primary announces itself to us while we join): what a join or a
+    /// metadata change waits for while the group chooses a new primary.
+    claims: Signal,
     stop: AtomicBool,
     sink: Arc<dyn UpdateSink>,
     /// Pushed updates in flight, polled by the timer thread.
@@ -228,6 +232,7 @@ impl Core {
             cfg,
             state: Mutex::new(State::new(role, claim, view, tx)),
             wake: Arc::new(Signal::default()),
+            claims: Signal::default(),
             stop: AtomicBool::new(false),
             sink,
             reap: Mutex::new(Vec::new()),
@@ -414,8 +419,12 @@ impl Core {
     fn change_metadata(&self, key: &str, value: Option<&str>) -> Result<()> {
         check_metadata(key, value)?;
         let payload = codec::encode(&MetadataReq { key: key.to_string(), value: value.map(str::to_string) });
-        // A few rounds cover a primary that changes under our feet.
+        // A few rounds cover a primary that changes under our feet; while
+        // the group chooses a new one, we wait for it to reach us.
+        let deadline = Instant::now() + self.election_wait() * 2 + self.window();
         for round in 0..6 {
+            // Read before the claim we act on, so that no change is missed.
+            let seen = self.claims.generation();
             let target = {
                 let mut s = self.state.lock();
                 match s.role {
@@ -454,9 +463,11 @@ impl Core {
                             false
                         }
                     };
-                    if !adopted && round < 5 {
-                        // The group is choosing a new primary: give it time.
-                        std::thread::sleep(self.timeout());
+                    let now = Instant::now();
+                    if !adopted && round < 5 && now < deadline {
+                        // The group is choosing a new primary: its first
+                        // ping makes us adopt it (or we are promoted).
+                        self.claims.wait_past(seen, (deadline - now).min(self.election_wait()));
                     }
                 }
             }

@@ -63,6 +63,9 @@ pub(super) fn on_join(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
     let member = codec::decode::<Member>(payload)?;
     let mut s = core.state.lock();
     let reply = if s.role != Role::Primary {
+        if s.role == Role::Follower && !core.is_me(&member) {
+            super::join::note_waiting_joiner(core, &mut s, member);
+        }
         JoinReply::NotPrimary(redirect(&s))
     } else if core.is_me(&member) {
         JoinReply::Error { code: code::INVALID_ARGS, message: "a member cannot join its own group".into() }

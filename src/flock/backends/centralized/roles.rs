@@ -8,6 +8,10 @@
 //! * `promote`: Follower → Primary of a new term (election or handover);
 //! * `expel`: → Expelled (the group declared us dead or removed us);
 //! * `retire`: → Stopped (destroy).
+//!
+//! Each rings `Core::claims`, on which the join and metadata retries wait
+//! while the group chooses a new primary (so does installing a pulled view
+//! of a newer term, in `follower`).
 
 use super::state::{Role, State, CONFIG_KEY};
 use super::wire::{Claim, Snapshot};
@@ -24,6 +28,7 @@ impl Core {
         s.role = Role::Follower;
         s.last_contact = std::time::Instant::now();
         s.contacted = true;
+        self.claims.notify();
     }
 
     /// Follows `claim` from now on (a primary that steps down comes here too);
@@ -45,6 +50,7 @@ impl Core {
         s.sync_wanted = true;
         s.contact();
         self.kick(s);
+        self.claims.notify();
     }
 
     /// Becomes the primary of a new term. `old` is the previous primary and
@@ -67,7 +73,9 @@ impl Core {
         s.set_metadata(CONFIG_KEY, Some(&self.cfg.effective_text(&self.me)));
         s.version += 1;
         crate::info!("flock centralized member ({}, {}) is the primary of term {term}", self.me.address, self.provider_id);
+        super::join::tell_waiting_joiners(self, s);
         self.kick(s);
+        self.claims.notify();
     }
 
     /// Marks this member as thrown out of the group.
@@ -84,6 +92,7 @@ impl Core {
             self.provider_id
         );
         self.kick(s);
+        self.claims.notify();
     }
 
     /// Destroy: this member stops taking part; returns the role it had.
@@ -91,6 +100,7 @@ impl Core {
         let role = s.role;
         s.role = Role::Stopped;
         self.kick(s);
+        self.claims.notify();
         role
     }
 }

@@ -68,6 +68,12 @@ pub struct State {
     pub grace_until: Option<Instant>,
     /// The members of the initial view (those the grace applies to).
     pub initial_members: Vec<Member>,
+    /// Joiners we could not admit (we were not the primary): should we
+    /// become the primary, we ping them at once, so that they retry
+    /// without waiting out their deadline. With when they asked.
+    pub waiting_joiners: VecDeque<(Member, Instant)>,
+    /// Joining: the primary that announced itself to us (see above).
+    pub primary_hint: Option<Member>,
     /// `None` once destroyed (which ends the event thread).
     events: Option<Sender<Event>>,
 }
@@ -92,6 +98,8 @@ impl State {
             announce: false,
             grace_until: None,
             initial_members: Vec::new(),
+            waiting_joiners: VecDeque::new(),
+            primary_hint: None,
             events: Some(events),
         }
     }

@@ -11,8 +11,13 @@
 //! Layout: `config` (keys, defaults, validation), `wire` (messages),
 //! `state` (membership and metadata records and their merge rules, no I/O),
 //! `handlers` (incoming messages), `probe` (the protocol period, join,
-//! leave, sync, and the threads), this file (the backend: start, handler
-//! registration, shutdown, metadata).
+//! leave, sync), this file (the backend: start, handler registration, the
+//! reports to the provider, shutdown, metadata).
+//!
+//! Everything runs on the pool the provider was given: the RPC handlers,
+//! the protocol period (a chain of jobs that never wait, scheduled through
+//! `rpc::timer`; see `probe`) and the reports to the provider (one job at a
+//! time, in order). A member has no thread of its own.
 
 pub mod config;
 mod handlers;
@@ -23,19 +28,19 @@ pub mod wire;
 pub use config::SwimConfig;
 
 use self::state::{Event, Id, State, CONFIG_KEY, TYPE_KEY};
-use crate::flock::backend::{Backend, BackendFactory, BackendInit};
+use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink};
 use crate::flock::backends::check_metadata;
 use crate::flock::error::{FlockError, Result};
 use crate::flock::registry::Named;
 use crate::flock::view::GroupView;
-use crate::rpc::pool::{Pool, Xstream};
+use crate::rpc::pool::Pool;
+use crate::rpc::timer::{self, TimerId};
 use crate::rpc::{Address, Engine, PendingCall, Request, RpcError};
-use crossbeam_channel::{bounded, unbounded, Sender};
-use parking_lot::Mutex;
-use std::collections::HashMap;
+use parking_lot::{Condvar, Mutex};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, Weak};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 /// Leave announcements wait this long (upstream's announce timeout).
@@ -84,17 +89,40 @@ fn resolve_config(init: &BackendInit) -> Result<SwimConfig> {
     Ok(group)
 }
 
-/// State shared by the backend, its handlers and its protocol thread.
+/// State shared by the backend, its handlers and its protocol jobs.
 struct Shared {
     engine: Engine,
+    /// The provider's pool: handlers, protocol periods and reports run there.
+    pool: Arc<Pool>,
+    /// Ourselves, for the jobs we queue (they must not keep us alive).
+    me: Weak<Shared>,
     self_id: Id,
     config: SwimConfig,
     state: Mutex<State>,
-    /// To the thread that reports changes to the provider, in order.
-    events: Mutex<Option<Sender<Event>>>,
+    /// Changes waiting to be reported to the provider, in order.
+    reports: Mutex<Reports>,
+    /// Rung when a delivery of reports ends.
+    reported: Condvar,
+    sink: Arc<dyn UpdateSink>,
+    /// The timer entry of the next protocol period.
+    next_period: Mutex<Option<TimerId>>,
     addresses: Mutex<HashMap<String, Address>>,
     /// Set when destroy starts: we answer as a non-member from then on.
     stopping: AtomicBool,
+}
+
+/// The queue of changes to report (callbacks, subscribers, group file).
+/// One job at a time delivers it, so reports keep their order on a pool
+/// served by several streams.
+#[derive(Default)]
+struct Reports {
+    queue: VecDeque<Event>,
+    /// A delivery job is queued on the pool.
+    scheduled: bool,
+    /// The thread delivering now.
+    delivering: Option<ThreadId>,
+    /// Set by destroy: nothing more is queued.
+    closed: bool,
 }
 
 /// What a probe answer says about the member that answered.
@@ -115,13 +143,58 @@ impl Shared {
         let r = f(&mut st);
         if !st.events.is_empty() {
             let events = std::mem::take(&mut st.events);
-            if let Some(tx) = self.events.lock().as_ref() {
-                for e in events {
-                    let _ = tx.send(e);
-                }
-            }
+            self.queue_reports(events);
         }
         r
+    }
+
+    /// Queues reports, and a job to deliver them unless one is queued or
+    /// running (that one delivers these too).
+    fn queue_reports(&self, events: Vec<Event>) {
+        let mut r = self.reports.lock();
+        if r.closed {
+            return;
+        }
+        r.queue.extend(events);
+        if r.scheduled || r.delivering.is_some() {
+            return;
+        }
+        r.scheduled = true;
+        drop(r);
+        let weak = self.me.clone();
+        self.pool.push(Box::new(move || {
+            if let Some(s) = weak.upgrade() {
+                s.deliver_reports(false);
+            }
+        }));
+    }
+
+    /// Delivers queued reports until none is left. A delivery job leaves
+    /// them to a thread already delivering; `closing` (destroy) waits for
+    /// that thread instead, then delivers the rest itself (unless it is
+    /// that thread: destroy called from a callback).
+    fn deliver_reports(&self, closing: bool) {
+        let me = std::thread::current().id();
+        let mut r = self.reports.lock();
+        if closing {
+            r.closed = true;
+            while r.delivering.is_some_and(|t| t != me) {
+                self.reported.wait(&mut r);
+            }
+        } else {
+            r.scheduled = false;
+        }
+        if r.delivering.is_some() {
+            return;
+        }
+        r.delivering = Some(me);
+        while let Some(e) = r.queue.pop_front() {
+            drop(r);
+            probe::report(&*self.sink, e);
+            r = self.reports.lock();
+        }
+        r.delivering = None;
+        self.reported.notify_all();
     }
 
     fn stopping(&self) -> bool {
@@ -176,16 +249,8 @@ impl Shared {
     }
 }
 
-struct Threads {
-    stop: Option<Sender<()>>,
-    protocol: Option<JoinHandle<()>>,
-    emitter: Option<JoinHandle<()>>,
-    xstreams: Vec<Xstream>,
-}
-
 pub struct SwimBackend {
     shared: Arc<Shared>,
-    threads: Mutex<Threads>,
     destroyed: AtomicBool,
 }
 
@@ -209,27 +274,21 @@ impl SwimBackend {
         // For a while after creation (joiners, and members of a bootstrap
         // view that started late) others may not know us yet.
         st.young_until = now + (config.suspicion_timeout() * 2).max(config.period() * 20);
-        let (events_tx, events_rx) = unbounded();
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
             engine: init.engine.clone(),
+            pool: init.pool.clone(),
+            me: me.clone(),
             self_id,
             config,
             state: Mutex::new(st),
-            events: Mutex::new(Some(events_tx)),
+            reports: Mutex::new(Reports::default()),
+            reported: Condvar::new(),
+            sink: init.sink.clone(),
+            next_period: Mutex::new(None),
             addresses: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
         });
-
-        let sink = init.sink.clone();
-        let emitter = std::thread::Builder::new()
-            .name("flock-swim-events".into())
-            .spawn(move || probe::emit_loop(events_rx, sink))
-            .map_err(|e| FlockError::Other(format!("swim: cannot start a thread: {e}")))?;
-        let backend = Arc::new(SwimBackend {
-            shared: shared.clone(),
-            threads: Mutex::new(Threads { stop: None, protocol: None, emitter: Some(emitter), xstreams: Vec::new() }),
-            destroyed: AtomicBool::new(false),
-        });
+        let backend = Arc::new(SwimBackend { shared: shared.clone(), destroyed: AtomicBool::new(false) });
         if let Err(e) = backend.serve(init.provider_id) {
             backend.shutdown(false);
             return Err(e);
@@ -240,58 +299,34 @@ impl SwimBackend {
                 return Err(e);
             }
         }
-        let (stop_tx, stop_rx) = bounded::<()>(0);
-        let weak = Arc::downgrade(&shared);
-        let period = shared.config.period();
-        let protocol = std::thread::Builder::new()
-            .name(format!("flock-swim-{}", init.provider_id))
-            .spawn(move || probe::protocol_loop(weak, stop_rx, period));
-        match protocol {
-            Ok(handle) => {
-                let mut t = backend.threads.lock();
-                t.stop = Some(stop_tx);
-                t.protocol = Some(handle);
-            }
-            Err(e) => {
-                backend.shutdown(false);
-                return Err(FlockError::Other(format!("swim: cannot start the protocol thread: {e}")));
-            }
-        }
+        // Upstream arms its timer for one period before the first probe.
+        shared.schedule_period(Instant::now() + shared.config.period());
         Ok(backend)
     }
 
-    /// Registers the RPC handlers on pools of our own: a failure detector
-    /// must answer pings within `ping_timeout_ms` whatever the application's
-    /// handlers are doing, and our ping-req and join handlers wait on the
-    /// network (Margo's handler ULTs yield while they wait; our handlers are
-    /// jobs on OS threads and cannot). Pings and syncs never wait, so one
-    /// stream is reserved for them.
+    /// Registers the RPC handlers on the provider's pool. Pings and syncs
+    /// never wait; a ping-req waits for one ping (`ping_timeout_ms`) and a
+    /// join announcement for one ping back to the joiner. A pool whose
+    /// other handlers are slow delays our answers to pings: give the
+    /// provider a pool of its own when the failure detector's timing must
+    /// not depend on them (as with upstream, whose handlers are ULTs of the
+    /// provider's pool).
     fn serve(&self, provider_id: u16) -> Result<()> {
-        let quick = Pool::new(&format!("flock-swim-{provider_id}-quick"));
-        let waiting = Pool::new(&format!("flock-swim-{provider_id}-waiting"));
-        let mut xstreams = Vec::new();
-        let layout = [vec![quick.clone()], vec![waiting.clone(), quick.clone()], vec![waiting.clone(), quick.clone()]];
-        for (i, pools) in layout.into_iter().enumerate() {
-            let x = Xstream::spawn(&format!("swim{provider_id}-{i}"), pools)
-                .map_err(|e| FlockError::Other(format!("swim: cannot start an execution stream: {e}")))?;
-            xstreams.push(x);
-        }
-        self.threads.lock().xstreams = xstreams;
         type H = fn(&Shared, Request) -> std::result::Result<Vec<u8>, String>;
-        let table: [(&str, H, &Arc<Pool>); 4] = [
-            (wire::PING, Shared::on_ping, &quick),
-            (wire::SYNC, Shared::on_sync, &quick),
-            (wire::PING_REQ, Shared::on_ping_req, &waiting),
-            (wire::ANNOUNCE, Shared::on_announce, &waiting),
+        let table: [(&str, H); 4] = [
+            (wire::PING, Shared::on_ping),
+            (wire::SYNC, Shared::on_sync),
+            (wire::PING_REQ, Shared::on_ping_req),
+            (wire::ANNOUNCE, Shared::on_announce),
         ];
-        for (name, handler, pool) in table {
+        for (name, handler) in table {
             let weak = Arc::downgrade(&self.shared);
             self.shared
                 .engine
                 .register(
                     name,
                     provider_id,
-                    Some(pool.clone()),
+                    Some(self.shared.pool.clone()),
                     Arc::new(move |req| match weak.upgrade() {
                         Some(s) => handler(&s, req),
                         None => Err("the swim group is being destroyed".into()),
@@ -303,22 +338,18 @@ impl SwimBackend {
     }
 
     /// Stops everything; with `announce`, tells the group we leave first.
+    /// A protocol step already running sees `stopping` at its next step and
+    /// ends there; the reports queued so far are delivered before this
+    /// returns (unless it is called from one of them).
     fn shutdown(&self, announce: bool) {
         if self.destroyed.swap(true, Ordering::AcqRel) {
             return;
         }
         let shared = &self.shared;
         shared.stopping.store(true, Ordering::Release);
-        let current = std::thread::current().id();
-        let (stop, protocol) = {
-            let mut t = self.threads.lock();
-            (t.stop.take(), t.protocol.take())
-        };
-        drop(stop);
-        if let Some(p) = protocol {
-            if p.thread().id() != current {
-                let _ = p.join();
-            }
+        let next = shared.next_period.lock().take();
+        if let Some(id) = next {
+            timer::cancel(id);
         }
         if announce && !shared.engine.is_finalizing() {
             shared.leave_group();
@@ -326,17 +357,7 @@ impl SwimBackend {
         for name in RPCS {
             shared.engine.deregister(name, shared.self_id.1);
         }
-        let (xstreams, emitter) = {
-            let mut t = self.threads.lock();
-            (std::mem::take(&mut t.xstreams), t.emitter.take())
-        };
-        drop(xstreams);
-        shared.events.lock().take();
-        if let Some(e) = emitter {
-            if e.thread().id() != current {
-                let _ = e.join();
-            }
-        }
+        shared.deliver_reports(true);
     }
 }
 

@@ -1,21 +1,122 @@
 //! What a member does on its own: probe one member per protocol period
 //! (directly, then through helpers), expire suspicions, sync with members
-//! whose digest differs, join and leave; and the threads that run it.
+//! whose digest differs, join and leave.
+//!
+//! The protocol period is a chain of jobs on the provider's pool, never a
+//! thread of its own and never a job that waits: a period starts the calls
+//! it needs and returns; [`Shared::when_answered`] runs the next step as a
+//! new job once every answer is in or the calls' deadline passed (the
+//! deadline is a `rpc::timer` entry); the last step schedules the next
+//! period on the timer. So a pool with one execution stream, shared with
+//! other providers, keeps serving them (and our own ping handler) while a
+//! probe waits for a member that does not answer.
 
 use super::state::{self, Admission, Event, Id};
 use super::wire::{self, Ack, Announce, Envelope, Gossip, Kind, MemberRecord, PingReq, PingReqReply, StateReply, Status, Sync};
 use super::{Answer, Shared, LEAVE_TIMEOUT, MAX_LEAVE_FANOUT, UNKNOWN_STREAK_LIMIT};
 use crate::flock::backend::UpdateSink;
 use crate::flock::error::{FlockError, Result};
-use crate::rpc::codec;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Weak};
+use crate::rpc::pool::Job;
+use crate::rpc::{codec, timer, PendingCall, RpcError};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What became of one call: its answer, or why there is none.
+pub(super) type Outcome = std::result::Result<Vec<u8>, RpcError>;
+/// A call as started: under way, or failed before it left.
+type Started = std::result::Result<PendingCall, RpcError>;
+
+/// The next step of a chain, run once (by the last answer or by the
+/// deadline, whichever comes first).
+struct Step(Mutex<Option<Job>>);
+
+impl Step {
+    fn run(&self) {
+        let job = self.0.lock().take();
+        if let Some(job) = job {
+            job();
+        }
+    }
+}
+
+/// A handle on a step that, dropped without running it (its pool is gone),
+/// drops the step's job: the calls it owns must not keep their slots (and
+/// through them this step) alive.
+struct Fire(Arc<Step>);
+
+impl Fire {
+    fn job(self) -> Job {
+        Box::new(move || self.0.run())
+    }
+}
+
+impl Drop for Fire {
+    fn drop(&mut self) {
+        let job = self.0 .0.lock().take();
+        drop(job);
+    }
+}
+
+/// Tags of the calls a period starts at once.
+enum PeriodCall {
+    /// The last ping of a member whose suspicion ran out.
+    Expiry(Id),
+    /// The direct probe of this period's target.
+    Direct(Id),
+}
+
 impl Shared {
-    /// Pings `to`; None if it did not answer (in time, or sensibly).
-    pub(super) fn ping(&self, to: &Id, env: &Envelope, timeout: Duration) -> Option<(Answer, Envelope)> {
-        let bytes = match self.call(to, wire::PING, codec::encode(env), timeout) {
+    /// Runs `then` as a job on the provider's pool once every call of
+    /// `calls` is answered (or failed), or once the latest of their
+    /// deadlines passed, with what became of each. Nothing waits in the
+    /// meantime: answers ring the step through `PendingCall::on_complete`,
+    /// and the deadline is a timer entry. `then` does not run if the backend
+    /// is gone or stopping by then.
+    pub(super) fn when_answered<T: Send + 'static>(
+        &self,
+        calls: Vec<(T, Started)>,
+        then: impl FnOnce(&Arc<Shared>, Vec<(T, Outcome)>) + Send + 'static,
+    ) {
+        let step = Arc::new(Step(Mutex::new(None)));
+        let deadline = calls.iter().filter_map(|(_, c)| c.as_ref().ok().map(PendingCall::deadline)).max();
+        // One count per call under way, plus one held until everything is set up.
+        let remaining = Arc::new(AtomicUsize::new(1));
+        for (_, call) in &calls {
+            let Ok(call) = call else { continue };
+            remaining.fetch_add(1, Ordering::AcqRel);
+            let (step, remaining, pool) = (step.clone(), remaining.clone(), Arc::downgrade(&self.pool));
+            call.on_complete(Box::new(move || {
+                if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    if let Some(pool) = pool.upgrade() {
+                        pool.push(Fire(step).job());
+                    }
+                }
+            }));
+        }
+        let weak = self.me.clone();
+        *step.0.lock() = Some(Box::new(move || {
+            let Some(shared) = weak.upgrade() else { return };
+            if shared.stopping() {
+                return;
+            }
+            // Each call is answered or past its deadline: no wait blocks here.
+            let outcomes = calls.into_iter().map(|(tag, call)| (tag, call.and_then(PendingCall::wait))).collect();
+            then(&shared, outcomes);
+        }));
+        if let Some(at) = deadline {
+            timer::schedule(at, &self.pool, Fire(step.clone()).job());
+        }
+        if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.pool.push(Fire(step).job());
+        }
+    }
+
+    /// What a ping's answer says; None if `to` did not answer (in time, or
+    /// sensibly).
+    fn ping_answer(&self, to: &Id, outcome: Outcome) -> Option<(Answer, Envelope)> {
+        let bytes = match outcome {
             Ok(b) => b,
             Err(e) => {
                 crate::debug!("swim: ping of ({}, {}) failed: {e}", to.0, to.1);
@@ -36,6 +137,17 @@ impl Shared {
                 None
             }
         }
+    }
+
+    fn start_ping(&self, to: &Id) -> Started {
+        let env = self.with_state(|st| st.envelope(Some(to)));
+        self.call_async(to, wire::PING, codec::encode(&env), self.config.ping_timeout())
+    }
+
+    /// Pings `to` and waits for the answer (the ping-req handler's probe);
+    /// None if it did not answer (in time, or sensibly).
+    pub(super) fn ping(&self, to: &Id, env: &Envelope, timeout: Duration) -> Option<(Answer, Envelope)> {
+        self.ping_answer(to, self.call(to, wire::PING, codec::encode(env), timeout))
     }
 
     /// Applies what an answering member (one we called) says, about itself
@@ -85,19 +197,23 @@ impl Shared {
         })
     }
 
-    /// Announces our join to `targets` at once; returns how many accepted
-    /// (their full state is merged) and the last failure.
-    pub(super) fn announce_join(&self, targets: &[Id]) -> (usize, Option<FlockError>) {
+    /// Starts announcing our join to `targets`.
+    fn start_announce(&self, targets: &[Id]) -> Vec<(Id, Started)> {
         let env = self.with_state(|st| st.bare_envelope());
         let payload = codec::encode(&Announce { kind: Kind::Join, envelope: env });
-        let calls: Vec<_> =
-            targets.iter().map(|t| (t, self.call_async(t, wire::ANNOUNCE, payload.clone(), self.announce_timeout()))).collect();
+        targets
+            .iter()
+            .map(|t| (t.clone(), self.call_async(t, wire::ANNOUNCE, payload.clone(), self.announce_timeout())))
+            .collect()
+    }
+
+    /// Applies the answers to a join announcement: how many accepted (their
+    /// full state is merged) and the last failure.
+    fn announce_answers(&self, answers: Vec<(Id, Outcome)>) -> (usize, Option<FlockError>) {
         let mut accepted = 0;
         let mut last = None;
-        for (target, call) in calls {
-            let outcome =
-                call.and_then(|c| c.wait()).map_err(FlockError::from).and_then(|b| Ok(codec::decode::<StateReply>(&b)?));
-            match outcome {
+        for (target, outcome) in answers {
+            match outcome.map_err(FlockError::from).and_then(|b| Ok(codec::decode::<StateReply>(&b)?)) {
                 Ok(StateReply { status: Status::Ok, state: Some(state) }) => {
                     self.with_state(|st| st.merge_state(&state, Instant::now()));
                     accepted += 1;
@@ -112,6 +228,13 @@ impl Shared {
             }
         }
         (accepted, last)
+    }
+
+    /// Announces our join to `targets` at once and waits for their answers
+    /// (creation: the provider's registration returns once joined).
+    fn announce_join(&self, targets: &[Id]) -> (usize, Option<FlockError>) {
+        let calls = self.start_announce(targets);
+        self.announce_answers(calls.into_iter().map(|(t, c)| (t, c.and_then(PendingCall::wait))).collect())
     }
 
     /// Joins through the members of the initial view: a few first (their
@@ -182,177 +305,219 @@ impl Shared {
         crate::debug!("swim: leave announced to {delivered} of {total} members");
     }
 
-    /// Push-pull of full states with `peer` (run when digests differ).
-    pub(super) fn sync_with(&self, peer: &Id) {
-        let (env, mine) = self.with_state(|st| (st.bare_envelope(), st.full_state()));
-        let reply = self
-            .call(peer, wire::SYNC, codec::encode(&Sync { envelope: env, state: mine }), self.sync_timeout())
-            .map_err(FlockError::from)
-            .and_then(|b| Ok(codec::decode::<StateReply>(&b)?));
-        match reply {
-            Ok(StateReply { status: Status::Ok, state: Some(theirs) }) => {
-                self.with_state(|st| st.merge_state(&theirs, Instant::now()))
-            }
-            Ok(StateReply { status, .. }) => crate::debug!("swim: sync with ({}, {}) answered {status:?}", peer.0, peer.1),
-            Err(e) => crate::debug!("swim: sync with ({}, {}) failed: {e}", peer.0, peer.1),
-        }
-    }
-
     // ---- the protocol period --------------------------------------------
 
-    pub(super) fn protocol_period(&self) {
-        let ttl = self.tombstone_ttl();
-        if self.with_state(|st| {
-            st.gc(Instant::now(), ttl);
-            st.expelled
-        }) {
+    /// Schedules the next protocol period on the provider's pool at `at`.
+    pub(super) fn schedule_period(&self, at: Instant) {
+        self.with_state(|st| st.sleeping_until = Some(at));
+        let weak = self.me.clone();
+        let job: Job = Box::new(move || {
+            if let Some(s) = weak.upgrade() {
+                s.start_period();
+            }
+        });
+        let Some(id) = timer::schedule(at, &self.pool, job) else {
+            crate::error!("swim: cannot schedule the next protocol period: this member stops probing");
             return;
-        }
-        if !self.state.lock().stalled {
-            self.expire_suspicions();
-        }
-        let Some(target) = self.with_state(|st| st.next_probe_target()) else { return };
-        if !self.probe(&target) {
-            self.with_state(|st| {
-                if !st.stalled {
-                    st.suspect(&target, Instant::now());
-                }
-            });
+        };
+        let mut next = self.next_period.lock();
+        if self.stopping() {
+            timer::cancel(id);
+        } else {
+            *next = Some(id);
         }
     }
 
-    /// Direct probe, then indirect; true if `target` showed signs of life.
-    pub(super) fn probe(&self, target: &Id) -> bool {
-        let env = self.with_state(|st| st.envelope(Some(target)));
-        if let Some((answer, theirs)) = self.ping(target, &env, self.config.ping_timeout()) {
-            match answer {
-                Answer::NotAlive => {}
-                Answer::AliveAnnounce => {
-                    self.announce_join(std::slice::from_ref(target));
-                    return true;
-                }
-                Answer::Alive => {
-                    let ours = self.state.lock().state_digest();
-                    if theirs.digest != ours && !self.stopping() {
-                        self.sync_with(target);
-                    }
-                    return true;
-                }
-            }
-        }
-        let k = self.config.ping_req_members as usize;
-        let helpers = self.with_state(|st| st.helpers(k, target));
-        let calls: Vec<_> = helpers
-            .iter()
-            .filter_map(|h| {
-                let env = self.with_state(|st| st.envelope(Some(h)));
-                let payload = codec::encode(&PingReq { envelope: env, target: target.0.clone(), target_pid: target.1 });
-                self.call_async(h, wire::PING_REQ, payload, self.config.ping_req_timeout()).ok().map(|c| (h, c))
-            })
-            .collect();
-        let mut alive = false;
-        for (helper, call) in calls {
-            let reply = call.wait().map_err(FlockError::from).and_then(|b| Ok(codec::decode::<PingReqReply>(&b)?));
-            match reply {
-                Ok(PingReqReply { status, probe, envelope: env })
-                    if env.sender.address == helper.0 && env.sender.provider_id == helper.1 =>
-                {
-                    self.on_answer(status, &env);
-                    if probe.responded {
-                        alive = true;
-                        if probe.generation != 0 {
-                            let rec = MemberRecord {
-                                kind: Kind::Alive,
-                                address: target.0.clone(),
-                                provider_id: target.1,
-                                generation: probe.generation,
-                                incarnation: probe.incarnation,
-                            };
-                            self.with_state(|st| {
-                                if st.merge_member(&rec, Instant::now()) {
-                                    st.gossip.add(Gossip::Member(rec));
-                                }
-                            });
-                        }
-                    }
-                }
-                Ok(_) => crate::warning!("swim: ({}, {}) answered a ping-req in another member's name", helper.0, helper.1),
-                Err(e) => crate::debug!("swim: ping-req through ({}, {}) failed: {e}", helper.0, helper.1),
-            }
-        }
-        alive
-    }
-
-    /// Suspicions that ran out: one last direct ping (carrying the
-    /// suspicion, so a live member refutes it in its answer), then death.
-    pub(super) fn expire_suspicions(&self) {
-        let timeout = self.config.suspicion_timeout();
-        let expired = self.with_state(|st| st.expired_suspicions(Instant::now(), timeout));
-        let calls: Vec<_> = expired
-            .into_iter()
-            .map(|id| {
-                let env = self.with_state(|st| st.envelope(Some(&id)));
-                let call = self.call_async(&id, wire::PING, codec::encode(&env), self.config.ping_timeout()).ok();
-                (id, call)
-            })
-            .collect();
-        for (id, call) in calls {
-            let answer = call
-                .and_then(|c| c.wait().ok())
-                .and_then(|b| codec::decode::<Ack>(&b).ok())
-                .filter(|a| a.envelope.sender.address == id.0 && a.envelope.sender.provider_id == id.1)
-                .map(|a| self.on_answer(a.status, &a.envelope));
-            match answer {
-                Some(Answer::Alive | Answer::AliveAnnounce) => self.with_state(|st| st.extend_suspicion(&id, Instant::now())),
-                _ => {
-                    self.with_state(|st| st.confirm(&id, Instant::now()));
-                }
-            }
-        }
-    }
-}
-
-pub(super) fn protocol_loop(shared: Weak<Shared>, stop: Receiver<()>, period: Duration) {
-    // Upstream arms its timer for one period before the first probe.
-    let mut next = Instant::now() + period;
-    loop {
-        if let Some(s) = shared.upgrade() {
-            s.with_state(|st| st.sleeping_until = Some(next));
-        }
-        match stop.recv_timeout(next.saturating_duration_since(Instant::now())) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => return,
-        }
-        let Some(s) = shared.upgrade() else { return };
-        if s.stopping() || s.engine.is_finalizing() {
+    /// A period's first step: expire suspicions that ran out (one last
+    /// direct ping each) and ping this period's target, all at once.
+    fn start_period(&self) {
+        if self.stopping() || self.engine.is_finalizing() {
             return;
         }
         let start = Instant::now();
-        s.with_state(|st| {
-            s.note_stall(st, start);
+        self.with_state(|st| {
+            self.note_stall(st, start);
             st.sleeping_until = None;
         });
-        s.protocol_period();
-        let took = start.elapsed();
-        if took > s.longest_period() {
+        let ttl = self.tombstone_ttl();
+        let (expelled, stalled) = self.with_state(|st| {
+            st.gc(start, ttl);
+            (st.expelled, st.stalled)
+        });
+        if expelled {
+            return self.end_period(start);
+        }
+        let mut calls: Vec<(PeriodCall, Started)> = Vec::new();
+        if !stalled {
+            // One last ping each, carrying the suspicion, so that a live
+            // member refutes it in its answer.
+            let timeout = self.config.suspicion_timeout();
+            let expired = self.with_state(|st| st.expired_suspicions(start, timeout));
+            calls.extend(expired.into_iter().map(|id| {
+                let call = self.start_ping(&id);
+                (PeriodCall::Expiry(id), call)
+            }));
+        }
+        if let Some(target) = self.with_state(|st| st.next_probe_target()) {
+            let call = self.start_ping(&target);
+            calls.push((PeriodCall::Direct(target), call));
+        }
+        self.when_answered(calls, move |s, answers| s.after_pings(start, answers));
+    }
+
+    /// Second step: settle the expired suspicions; a target that answered
+    /// is alive (sync if our digests differ, announce ourselves if it does
+    /// not know us yet); one that did not is probed through helpers.
+    fn after_pings(&self, start: Instant, answers: Vec<(PeriodCall, Outcome)>) {
+        let mut direct = None;
+        for (call, outcome) in answers {
+            match call {
+                PeriodCall::Expiry(id) => match self.ping_answer(&id, outcome) {
+                    Some((Answer::Alive | Answer::AliveAnnounce, _)) => {
+                        self.with_state(|st| st.extend_suspicion(&id, Instant::now()))
+                    }
+                    _ => {
+                        self.with_state(|st| st.confirm(&id, Instant::now()));
+                    }
+                },
+                PeriodCall::Direct(target) => {
+                    let answer = self.ping_answer(&target, outcome);
+                    direct = Some((target, answer));
+                }
+            }
+        }
+        let Some((target, answer)) = direct else { return self.end_period(start) };
+        match answer {
+            Some((Answer::AliveAnnounce, _)) => {
+                let calls = self.start_announce(std::slice::from_ref(&target));
+                self.when_answered(calls, move |s, answers| {
+                    s.announce_answers(answers);
+                    s.end_period(start);
+                });
+            }
+            Some((Answer::Alive, theirs)) => {
+                let ours = self.state.lock().state_digest();
+                if theirs.digest != ours && !self.stopping() {
+                    self.sync_with(&target, start);
+                } else {
+                    self.end_period(start);
+                }
+            }
+            Some((Answer::NotAlive, _)) | None => self.probe_through_helpers(target, start),
+        }
+    }
+
+    /// Push-pull of full states with `peer` (its digest differs from ours),
+    /// then the end of the period.
+    fn sync_with(&self, peer: &Id, start: Instant) {
+        let (env, mine) = self.with_state(|st| (st.bare_envelope(), st.full_state()));
+        let call = self.call_async(peer, wire::SYNC, codec::encode(&Sync { envelope: env, state: mine }), self.sync_timeout());
+        self.when_answered(vec![(peer.clone(), call)], move |s, answers| {
+            for (peer, outcome) in answers {
+                match outcome.map_err(FlockError::from).and_then(|b| Ok(codec::decode::<StateReply>(&b)?)) {
+                    Ok(StateReply { status: Status::Ok, state: Some(theirs) }) => {
+                        s.with_state(|st| st.merge_state(&theirs, Instant::now()))
+                    }
+                    Ok(StateReply { status, .. }) => {
+                        crate::debug!("swim: sync with ({}, {}) answered {status:?}", peer.0, peer.1)
+                    }
+                    Err(e) => crate::debug!("swim: sync with ({}, {}) failed: {e}", peer.0, peer.1),
+                }
+            }
+            s.end_period(start);
+        });
+    }
+
+    /// Indirect probe: up to `ping_req_members` helpers ping `target` for
+    /// us; if none saw it alive, it is suspected.
+    fn probe_through_helpers(&self, target: Id, start: Instant) {
+        let k = self.config.ping_req_members as usize;
+        let helpers = self.with_state(|st| st.helpers(k, &target));
+        let calls: Vec<(Id, Started)> = helpers
+            .into_iter()
+            .map(|h| {
+                let env = self.with_state(|st| st.envelope(Some(&h)));
+                let payload = codec::encode(&PingReq { envelope: env, target: target.0.clone(), target_pid: target.1 });
+                let call = self.call_async(&h, wire::PING_REQ, payload, self.config.ping_req_timeout());
+                (h, call)
+            })
+            .collect();
+        self.when_answered(calls, move |s, answers| {
+            let mut alive = false;
+            for (helper, outcome) in answers {
+                alive |= s.ping_req_answer(&target, &helper, outcome);
+            }
+            if !alive {
+                s.with_state(|st| {
+                    if !st.stalled {
+                        st.suspect(&target, Instant::now());
+                    }
+                });
+            }
+            s.end_period(start);
+        });
+    }
+
+    /// Applies a helper's answer to a ping-req; true if `target` showed
+    /// signs of life.
+    fn ping_req_answer(&self, target: &Id, helper: &Id, outcome: Outcome) -> bool {
+        let reply = outcome.map_err(FlockError::from).and_then(|b| Ok(codec::decode::<PingReqReply>(&b)?));
+        match reply {
+            Ok(PingReqReply { status, probe, envelope: env })
+                if env.sender.address == helper.0 && env.sender.provider_id == helper.1 =>
+            {
+                self.on_answer(status, &env);
+                if probe.responded && probe.generation != 0 {
+                    let rec = MemberRecord {
+                        kind: Kind::Alive,
+                        address: target.0.clone(),
+                        provider_id: target.1,
+                        generation: probe.generation,
+                        incarnation: probe.incarnation,
+                    };
+                    self.with_state(|st| {
+                        if st.merge_member(&rec, Instant::now()) {
+                            st.gossip.add(Gossip::Member(rec));
+                        }
+                    });
+                }
+                probe.responded
+            }
+            Ok(_) => {
+                crate::warning!("swim: ({}, {}) answered a ping-req in another member's name", helper.0, helper.1);
+                false
+            }
+            Err(e) => {
+                crate::debug!("swim: ping-req through ({}, {}) failed: {e}", helper.0, helper.1);
+                false
+            }
+        }
+    }
+
+    /// The last step: checks that the period was not frozen, and schedules
+    /// the next one period after this one started (at once if the probe
+    /// took longer: slow timeouts delay the next period rather than queue
+    /// periods up).
+    fn end_period(&self, start: Instant) {
+        if self.stopping() {
+            return;
+        }
+        if start.elapsed() > self.longest_period() {
             // Frozen while probing: the sleeping-time check cannot see it.
-            s.with_state(|st| {
-                st.sleeping_until = Some(start + s.longest_period());
-                s.note_stall(st, Instant::now());
+            self.with_state(|st| {
+                st.sleeping_until = Some(start + self.longest_period());
+                self.note_stall(st, Instant::now());
             });
         }
-        // A probe longer than a period (slow timeouts) delays the next one
-        // rather than queueing periods up.
-        next = (start + period).max(Instant::now());
+        self.schedule_period((start + self.config.period()).max(Instant::now()));
     }
 }
 
-pub(super) fn emit_loop(events: Receiver<Event>, sink: Arc<dyn UpdateSink>) {
-    for e in events.iter() {
-        match e {
-            Event::Membership(update, address, pid) => sink.membership(update, &address, pid),
-            Event::Metadata(key, value) => sink.metadata(&key, &value),
-            Event::MetadataRemoved(key) => sink.metadata_removed(&key),
-        }
+/// Reports one change to the provider.
+pub(super) fn report(sink: &dyn UpdateSink, e: Event) {
+    match e {
+        Event::Membership(update, address, pid) => sink.membership(update, &address, pid),
+        Event::Metadata(key, value) => sink.metadata(&key, &value),
+        Event::MetadataRemoved(key) => sink.metadata_removed(&key),
     }
 }
