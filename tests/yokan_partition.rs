@@ -47,6 +47,8 @@ const KEYS: usize = 2_000;
 const PREFIX: &str = "mochi-pt-";
 /// The subnet inside our namespaces (nowhere else).
 const SUBNET: &str = "10.251.0";
+/// The tag of this test's scratch directories.
+const TAG: &str = "yokan-partition";
 const SKIP_VAR: &str = "MOCHI_SKIP_NETNS_TESTS";
 /// Set for the client process this test starts in the cut-off member's namespace.
 const HELPER_VAR: &str = "MOCHI_PARTITION_HELPER_JOB";
@@ -110,6 +112,17 @@ fn sweep_leftovers() {
         eprintln!("removing network namespace {name} left by an earlier run (process {pid} is gone)");
         kill_inside(name);
         let _ = ip(&["netns", "del", name]);
+    }
+    // Their scratch directories (common::scratch_dir names them
+    // mochi-test-<pid>-<n>-<tag>).
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("mochi-test-").filter(|r| r.ends_with(&format!("-{TAG}"))) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        if pid as u32 != std::process::id() && !process_alive(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -214,11 +227,13 @@ fn config(group_file: &Path) -> String {
 struct Group {
     dir: PathBuf,
     members: Vec<(Child, String)>,
+    /// The client process beside the cut-off member, while it runs.
+    helper: Option<Child>,
 }
 
 impl Drop for Group {
     fn drop(&mut self) {
-        for (child, _) in &mut self.members {
+        for child in self.members.iter_mut().map(|m| &mut m.0).chain(self.helper.as_mut()) {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -506,12 +521,17 @@ fn partition_follows_the_documented_rules() {
     if std::env::var_os(HELPER_VAR).is_some() {
         return;
     }
+    // When the network cannot be built: fail, or say why we skip.
+    let skip_or_fail = |why: &str| {
+        assert!(
+            std::env::var(SKIP_VAR).is_ok_and(|v| v == "1"),
+            "{why}. This test creates network namespaces; set {SKIP_VAR}=1 to skip it."
+        );
+        eprintln!("skipped: {why} ({SKIP_VAR}=1)");
+    };
     if let Some(why) = missing_requirements() {
-        if std::env::var(SKIP_VAR).is_ok_and(|v| v == "1") {
-            eprintln!("skipped: {why} ({SKIP_VAR}=1)");
-            return;
-        }
-        panic!("{why}. This test creates network namespaces; set {SKIP_VAR}=1 to skip it.");
+        skip_or_fail(&why);
+        return;
     }
     // The daemon loads the libmochi.so beside it, which `cargo test` does
     // not rebuild (scripts/test-all.sh runs `cargo build` first).
@@ -530,9 +550,16 @@ fn partition_follows_the_documented_rules() {
     let mut nodes: Vec<(&str, String)> = vec![("cl", client_ip.clone())];
     let names: Vec<String> = (0..MEMBERS).map(|i| format!("m{i}")).collect();
     nodes.extend(names.iter().enumerate().map(|(i, n)| (n.as_str(), member_ip(i))));
-    let lab = Lab::new(&nodes).unwrap_or_else(|e| panic!("cannot build the test network: {e}"));
+    // Root without the capabilities (a container) gets here.
+    let lab = match Lab::new(&nodes) {
+        Ok(lab) => lab,
+        Err(e) => {
+            skip_or_fail(&format!("cannot build the test network: {e}"));
+            return;
+        }
+    };
     // Declared after the lab: dropped (daemons ended) before it.
-    let mut g = Group { dir: scratch_dir("yokan-partition"), members: Vec::new() };
+    let mut g = Group { dir: scratch_dir(TAG), members: Vec::new(), helper: None };
     // This thread is the clients' side: the client namespace, on the bridge.
     lab.enter("cl");
     for i in 0..MEMBERS {
@@ -602,7 +629,7 @@ fn partition_follows_the_documented_rules() {
         out: out_file.clone(),
     };
     std::fs::write(&job_file, serde_json::to_vec(&job).unwrap()).unwrap();
-    let mut helper = Command::new("ip")
+    let helper = Command::new("ip")
         .args(["netns", "exec", &lab.ns(&node)])
         .arg(&test_binary)
         .args(["--exact", "client_beside_the_cut_off_member", "--nocapture", "--test-threads=1"])
@@ -611,6 +638,7 @@ fn partition_follows_the_documented_rules() {
         .stderr(std::fs::File::create(g.dir.join("helper.log")).unwrap())
         .spawn()
         .expect("start the client beside the cut-off member");
+    g.helper = Some(helper);
 
     // The side with the primary expels the cut-off member ...
     let expelled = g.wait_listed(&cut_addr, false, Duration::from_secs(20));
@@ -642,7 +670,8 @@ fn partition_follows_the_documented_rules() {
     eprintln!("{REPLICATION} copies of all {n} keys on the majority side {:?} after the cut", cut_at.elapsed());
 
     // The cut-off member kept serving its own client.
-    let status = helper.wait().unwrap();
+    let status = g.helper.as_mut().unwrap().wait().unwrap();
+    g.helper = None;
     let helper_log = std::fs::read_to_string(g.dir.join("helper.log")).unwrap_or_default();
     assert!(status.success(), "the client beside the cut-off member failed: {status:?}\n{helper_log}");
     let outcome: Outcome = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
