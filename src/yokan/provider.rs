@@ -297,7 +297,7 @@ impl Inner {
                     self.provider_id,
                     Some(pool.clone()),
                     Arc::new(move |req: Request| match weak.upgrade() {
-                        Some(inner) => Ok(inner.handle(name, &req.payload)),
+                        Some(inner) => Ok(inner.handle(name, &req)),
                         None => Ok(failure(&YokanError::new(code::INVALID_PROVIDER, "the Yokan provider is gone"))),
                     }),
                 )
@@ -306,10 +306,11 @@ impl Inner {
         Ok(())
     }
 
-    fn handle(&self, name: &str, payload: &[u8]) -> Vec<u8> {
+    fn handle(&self, name: &str, req: &Request) -> Vec<u8> {
+        let payload = req.payload.as_slice();
         let outcome = match &self.shard {
             Some(shard) if dist::wire::ROUTED.contains(&name) || dist::wire::LEAF.contains(&name) => {
-                shard.serve(self, name, payload)
+                shard.serve(self, name, payload, req.sender.as_ref().map(|a| a.as_str()))
             }
             Some(shard) if name != protocol::CHECK => {
                 self.database().and_then(|_| shard.route(self, name, payload, &Route::default()))

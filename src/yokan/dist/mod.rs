@@ -28,7 +28,7 @@ use crate::rpc::pool::Xstream;
 use crate::rpc::{Engine, Pool, RpcError};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use placement::Placement;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -90,6 +90,9 @@ pub struct Shard {
     views: RwLock<Views>,
     stripes: Vec<Mutex<()>>,
     suspects: Mutex<HashMap<String, Instant>>,
+    /// Members the group removed (died, left, expelled) that have not
+    /// joined again: copies they send are refused.
+    departed: Mutex<HashSet<String>>,
     rebalancer: rebalance::Rebalancer,
     streams: Mutex<Vec<Xstream>>,
     routing_pool: Arc<Pool>,
@@ -100,8 +103,15 @@ pub struct Shard {
 struct OnChange(Weak<Shard>);
 
 impl UpdateCallbacks for OnChange {
-    fn membership(&self, _update: Update, _address: &str, _provider_id: u16) {
+    fn membership(&self, update: Update, address: &str, _provider_id: u16) {
         if let Some(shard) = self.0.upgrade() {
+            let mut departed = shard.departed.lock();
+            match update {
+                Update::Died | Update::Left => departed.insert(address.to_string()),
+                Update::Joined => departed.remove(address),
+                Update::Moved => false,
+            };
+            drop(departed);
             shard.rebalancer.kick();
         }
     }
@@ -125,6 +135,7 @@ impl Shard {
             views: RwLock::new(Views { current: view, previous: None, changed_at: Instant::now() }),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             suspects: Mutex::new(HashMap::new()),
+            departed: Mutex::new(HashSet::new()),
             rebalancer: rebalance::Rebalancer::default(),
             streams: Mutex::new(Vec::new()),
             routing_pool: Pool::new("yokan-route"),
@@ -222,6 +233,11 @@ impl Shard {
         s.keys().cloned().collect()
     }
 
+    /// True if the group removed `member` (and it did not join again).
+    fn departed(&self, member: &str) -> bool {
+        self.departed.lock().contains(member)
+    }
+
     fn suspect(&self, member: &str) {
         self.suspects.lock().insert(member.to_string(), Instant::now());
     }
@@ -266,6 +282,7 @@ impl Shard {
                 self.suspect(member);
                 Err(ShardCallError::Gone(e.to_string()))
             }
+            Err(e @ RpcError::Timeout { .. }) => Err(ShardCallError::Silent(e.to_string())),
             Err(e) => Err(ShardCallError::Failed(e.to_string())),
         }
     }
@@ -276,14 +293,18 @@ impl Shard {
 enum ShardCallError {
     /// The member (or its shard) is gone: route around it.
     Gone(String),
-    /// Anything else (a timeout of a live member, a refused request).
+    /// No answer within the timeout: the member is slow, or cut off from
+    /// us (a partition); we cannot tell which. Reads go on to the key's
+    /// next owner; writes fail (the member may still hold a copy).
+    Silent(String),
+    /// Anything else (a refused request, a malformed answer).
     Failed(String),
 }
 
 impl ShardCallError {
     fn into_yokan(self, member: &str) -> YokanError {
         match self {
-            ShardCallError::Gone(m) | ShardCallError::Failed(m) => {
+            ShardCallError::Gone(m) | ShardCallError::Silent(m) | ShardCallError::Failed(m) => {
                 YokanError::new(code::FROM_MERCURY, format!("shard at {member} did not answer: {m}"))
             }
         }

@@ -158,20 +158,31 @@ impl Shard {
         let mut results: Vec<Option<Answer>> = vec![None; req.keys.len()];
         let mut pending: Vec<usize> = (0..req.keys.len()).collect();
         let mut asked: HashMap<usize, String> = HashMap::new();
-        // Each round routes around the members found gone in the last.
+        // A plain read whose primary does not answer in time (slow, or cut
+        // off from us) goes on to the key's next owner, but never beyond
+        // its owners: a member without a copy would report the key missing.
+        // Writes and WAIT reads fail instead.
+        let fall_over = !req.is_write(op) && base_op(op) == op;
+        let mut silent: Vec<String> = Vec::new();
+        let mut silence: Option<YokanError> = None;
+        // Each round routes around the members found gone (or silent) in the last.
         for _ in 0..=view.len() {
+            let around: Vec<String> = skip.iter().chain(&silent).cloned().collect();
             let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
             for &i in &pending {
-                let owners = self.owners(&view, req.keys[i], &skip);
+                let owners = self.owners(&view, req.keys[i], &around);
                 let Some(primary) = owners.first() else {
                     return Err(YokanError::new(code::FROM_MERCURY, "no live member owns the key"));
                 };
+                if let Some(e) = silence.as_ref().filter(|_| !self.owners(&view, req.keys[i], &skip).contains(primary)) {
+                    return Err(YokanError::new(e.code, format!("no owner of a key answered in time (last: {})", e.detail)));
+                }
                 groups.entry(primary.to_string()).or_default().push(i);
             }
             let mut retry = Vec::new();
             for (primary, idx) in groups {
                 let sub = req.subset(&idx);
-                let r = Route { hops: route.hops, as_replica: false, multi, skip: skip.clone() };
+                let r = Route { hops: route.hops, as_replica: false, multi, skip: around.clone() };
                 match self.at(local, &primary, op, &sub, &r) {
                     Ok(reply) => {
                         for (i, a) in idx.iter().zip(answers(op, &reply, idx.len())?) {
@@ -181,6 +192,12 @@ impl Shard {
                     }
                     Err(ShardCallError::Gone(_)) => {
                         skip.push(primary);
+                        retry.extend(idx);
+                    }
+                    Err(ShardCallError::Silent(m)) if fall_over => {
+                        crate::debug!("{primary} did not answer a read in time ({m}); asking the next owner");
+                        silence = Some(ShardCallError::Silent(m).into_yokan(&primary));
+                        silent.push(primary);
                         retry.extend(idx);
                     }
                     Err(e) => return Err(e.into_yokan(&primary)),
@@ -196,6 +213,7 @@ impl Shard {
             all.push(r.ok_or_else(|| YokanError::new(code::FROM_MERCURY, "no live member owns the key"))?);
         }
         if !req.is_write(op) {
+            skip.extend(silent);
             self.look_further(local, op, &req, &mut all, &asked, &skip);
         }
         Ok(encode_answers(op, &all))
@@ -232,7 +250,10 @@ impl Shard {
                 }
             }
             for c in candidates {
-                if asked.get(&i) == Some(&c) || skip.contains(&c) {
+                // A member the group removed is not asked: it no longer sees the
+                // group's writes (an expelled one keeps serving its last view), so
+                // its copies may be stale, and what only it holds is not the group's.
+                if asked.get(&i) == Some(&c) || skip.contains(&c) || self.departed(&c) {
                     continue;
                 }
                 let r = Route { as_replica: true, ..Route::default() };
@@ -414,8 +435,19 @@ impl Shard {
         Ok(success(()))
     }
 
-    /// An internal request from another shard.
-    pub(crate) fn serve(&self, local: &dyn LocalDb, rpc: &str, payload: &[u8]) -> Result<Vec<u8>> {
+    /// An internal request from another shard (`sender`: its address).
+    pub(crate) fn serve(&self, local: &dyn LocalDb, rpc: &str, payload: &[u8], sender: Option<&str>) -> Result<Vec<u8>> {
+        // Copies come from the owners of a key in the sender's view. A
+        // member the group removed no longer places keys as the group does
+        // (an expelled member keeps its last view): what it sends — a copy
+        // held up by a partition and delivered when the link came back, a
+        // write made through it since — would put data behind the group's
+        // placement, and an erase would remove a group's copy. Refused.
+        if let Some(from) = sender.filter(|s| (rpc == wire::STORE || rpc == wire::FILL) && self.departed(s)) {
+            let why = format!("copies from {from} refused: the group removed it (it must join again to take part)");
+            crate::debug!("yokan provider {}: {why}", self.provider_id);
+            return Err(YokanError::new(code::OTHER, why));
+        }
         match rpc {
             wire::APPLY | wire::APPLY_WAIT => {
                 let apply = codec::decode::<wire::Apply<'_>>(payload)?;
