@@ -1,6 +1,7 @@
 //! Built-in backends, one file each, and the metadata rules they share.
 
 pub mod centralized;
+pub(crate) mod outbox;
 pub mod static_backend;
 pub mod swim;
 

@@ -2,12 +2,13 @@
 //! the view when something is missing, watching the primary, and choosing a
 //! new primary when it dies.
 
+use super::join::{JoinStep, Joiner};
 use super::state::{Role, State};
 use super::wire::{
     self, Change, Claim, HandoverReply, Ping, PingReply, Snapshot, Standing, SyncReply, SyncReq, UpdateMsg, UpdateReply,
     WhoisReply, WhoisReq,
 };
-use super::{Core, MAX_NAP};
+use super::{earliest, Core};
 use crate::flock::error::Result;
 use crate::flock::protocol::Update;
 use crate::flock::view::Member;
@@ -70,7 +71,7 @@ fn install_pulled(core: &Core, s: &mut State, snap: Snapshot) {
             let new_term = snap.claim != s.claim;
             s.install(snap);
             if new_term {
-                core.claims.notify();
+                core.claims_changed();
             }
         } else {
             s.rejoin_wanted = true;
@@ -120,7 +121,7 @@ pub(super) fn on_ping(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) ->
             // now leads (the sender was checked above): our join retries
             // with it at once.
             s.primary_hint = Some(ping.claim.primary.clone());
-            core.claims.notify();
+            core.claims_changed();
             PingReply::Refused(s.claim.clone())
         }
         Role::Expelled | Role::Stopped => PingReply::Refused(s.claim.clone()),
@@ -266,13 +267,32 @@ enum Decision {
     Wait(Duration),
 }
 
-/// A follower's timer work. Every `update_interval` it compares its version
+/// An election in progress: `whois` questions in flight, in view order.
+/// The first round asks the members before us; if none answers and no
+/// other member showed signs of life lately, a second round asks those
+/// after us (is anyone there, or are we cut off?).
+struct Election {
+    /// Our view without the dead primary.
+    candidates: Vec<Member>,
+    /// Our place in `candidates`.
+    mine: usize,
+    /// Another member answered (us, recently, or in this election).
+    evidence: bool,
+    /// The second round.
+    after: bool,
+    /// This round's questions (`None`: could not be sent).
+    asked: Vec<(Member, Option<PendingCall>)>,
+}
+
+/// A follower's timed work. Every `update_interval` it compares its version
 /// and digest with the primary's (pulling the view if they differ), and it
 /// pulls at once when a ping or push revealed a gap. When the primary has
 /// been silent for longer than the longest ping gap, those pulls become
 /// probes, sent like the primary's pings to a suspect follower; after
 /// `ping_max_num_timeouts` failed probes in a row the primary is dead and
-/// an election starts.
+/// an election starts. Elections and rejoins are calls in flight like the
+/// probes: a step starts them and a later step (kicked by their answers, or
+/// at their deadline) goes on; no step waits.
 #[derive(Default)]
 pub(super) struct Watch {
     claim: Option<Claim>,
@@ -286,16 +306,26 @@ pub(super) struct Watch {
     /// is logged as a warning: a cut-off member retries for as long as the
     /// cut lasts).
     elections: u32,
+    election: Option<Election>,
+    rejoin: Option<Joiner>,
 }
 
 impl Watch {
     pub fn reset(&mut self, core: &Core) {
         let primary = self.claim.as_ref().map(|c| c.primary.clone()).unwrap_or_else(|| core.me.clone());
         core.abandon(self.calls.drain(..).map(|c| (primary.clone(), c.call)));
+        if self.election.take().is_some() {
+            let mut s = core.state.lock();
+            if self.claim.as_ref() == Some(&s.claim) && s.role == Role::Follower {
+                s.electing = false;
+            }
+        }
+        // Calls dropped unanswered are forgotten by the engine.
         *self = Watch::default();
     }
 
-    pub fn tick(&mut self, core: &Arc<Core>, claim: &Claim) -> Duration {
+    /// One step; returns when the next is due.
+    pub fn tick(&mut self, core: &Core, claim: &Claim) -> Option<Instant> {
         if self.claim.as_ref() != Some(claim) {
             self.reset(core);
             self.claim = Some(claim.clone());
@@ -313,7 +343,8 @@ impl Watch {
         let (last_contact, contacted, sync_wanted, rejoin, check_now) = {
             let s = core.state.lock();
             if s.role != Role::Follower || s.claim != *claim {
-                return Duration::ZERO;
+                // Changed under our feet: the next step acts on it.
+                return Some(now);
             }
             (s.last_contact, s.contacted, s.sync_wanted, s.rejoin_wanted, s.check_primary_now)
         };
@@ -322,11 +353,17 @@ impl Watch {
             self.seen_contact = Some(last_contact);
             self.defer_until = None;
             self.elections = 0;
+            if self.election.is_some() {
+                // The primary is alive after all.
+                self.finish_election(core, claim, Decision::Done);
+            }
+        }
+        if self.election.is_some() {
+            return self.election_step(core, claim);
         }
         let deferred = self.defer_until.is_some_and(|d| now < d);
-        if rejoin && !deferred {
-            self.rejoin(core, claim);
-            return Duration::ZERO;
+        if self.rejoin.is_some() || (rejoin && !deferred) {
+            return self.rejoin_step(core, claim);
         }
         let next_check = *self.next_check.get_or_insert(now + core.cfg.update_interval());
         let k = core.max_timeouts();
@@ -343,7 +380,7 @@ impl Watch {
         if self.misses >= k {
             if !deferred {
                 self.elect(core, claim);
-                return Duration::ZERO;
+                return Some(Instant::now());
             }
             // While we wait for another member to take over, keep checking
             // on the old primary at the normal pace.
@@ -361,25 +398,31 @@ impl Watch {
             self.send(core, claim);
             self.next_check = Some(now + core.cfg.update_interval());
         }
-        if let Some(d) = self.calls.iter().map(|c| c.call.deadline()).min() {
-            // The answer wakes the timer thread; no answer, the deadline.
-            return d.saturating_duration_since(now);
-        }
-        // Next thing to do: a probe (or the end of a deferral) while the
-        // primary is suspect, else the next check or the silence limit.
-        let mut wake = now + MAX_NAP;
-        if suspect || self.misses >= k {
-            let pace = if self.misses >= k { core.cfg.interval_max() } else { half };
-            if let Some(l) = self.last_probe {
-                wake = wake.min(l + pace);
+        // Next thing to do (answers kick a step earlier): a call's deadline;
+        // while the primary is suspect, the next probe or the end of a
+        // deferral; else the next check, or the moment the primary's
+        // silence makes it suspect.
+        let mut wake = self.calls.iter().map(|c| c.call.deadline()).min();
+        if self.misses >= k {
+            if self.calls.is_empty() {
+                wake = earliest(wake, self.last_probe.map(|l| l + core.cfg.interval_max()));
             }
-            if let Some(d) = self.defer_until {
-                wake = wake.min(d);
+            wake = earliest(wake, self.defer_until);
+        } else if suspect {
+            if self.calls.len() < (k - self.misses) as usize {
+                wake = earliest(wake, self.last_probe.map(|l| l + half));
             }
         } else {
-            wake = wake.min(self.next_check.unwrap_or(wake)).min(last_contact + limit + Duration::from_millis(1));
+            if self.calls.is_empty() {
+                wake = earliest(wake, self.next_check);
+            }
+            wake = earliest(wake, Some(last_contact + limit + Duration::from_millis(1)));
         }
-        wake.saturating_duration_since(now)
+        if rejoin {
+            // Deferred (a rejoin failed): tried again then.
+            wake = earliest(wake, self.defer_until);
+        }
+        wake
     }
 
     /// Pulls (or probes) the primary's view asynchronously.
@@ -447,34 +490,62 @@ impl Watch {
     }
 
     /// Joins again after a primary change left us out of its view (we were
-    /// not declared dead: explicit rejoin is only for that case).
-    fn rejoin(&mut self, core: &Core, claim: &Claim) {
-        let known = {
-            let mut s = core.state.lock();
-            s.rejoin_wanted = false;
-            s.view.clone()
-        };
-        match super::join::join_group(core, Some(claim.primary.clone()), &known) {
-            Ok(snap) => {
+    /// not declared dead: explicit rejoin is only for that case): starts
+    /// the join, or moves it on; returns when the next step is due.
+    fn rejoin_step(&mut self, core: &Core, claim: &Claim) -> Option<Instant> {
+        if self.rejoin.is_none() {
+            let known = {
+                let mut s = core.state.lock();
+                s.rejoin_wanted = false;
+                s.view.clone()
+            };
+            match Joiner::new(core, Some(claim.primary.clone()), &known) {
+                Ok(j) => self.rejoin = Some(j),
+                Err(e) => return self.rejoin_failed(core, e),
+            }
+        }
+        let step = self.rejoin.as_mut().map(|j| j.poll(core))?;
+        match step {
+            JoinStep::Asking(until) | JoinStep::Pausing(until) => Some(until),
+            JoinStep::Done(Ok(snap)) => {
+                self.rejoin = None;
                 let mut s = core.state.lock();
                 if s.role == Role::Follower {
                     s.install(snap);
                     s.contact();
-                    core.claims.notify();
+                    core.claims_changed();
                 }
+                Some(Instant::now())
             }
-            Err(e) => {
-                crate::warning!("could not join the group again: {e}");
-                let mut s = core.state.lock();
-                s.rejoin_wanted = true;
-                self.defer_until = Some(Instant::now() + core.window());
+            JoinStep::Done(Err(e)) => {
+                self.rejoin = None;
+                self.rejoin_failed(core, e)
             }
         }
     }
 
-    fn whois(&self, core: &Core, claim: &Claim, to: &Member) -> Option<WhoisReply> {
+    fn rejoin_failed(&mut self, core: &Core, e: crate::flock::error::FlockError) -> Option<Instant> {
+        crate::warning!("could not join the group again: {e}");
+        let mut s = core.state.lock();
+        s.rejoin_wanted = true;
+        let until = Instant::now() + core.window();
+        self.defer_until = Some(until);
+        Some(Instant::now())
+    }
+
+    /// Sends `whois` ("I suspect the primary") to each of `members`.
+    fn ask(&self, core: &Core, claim: &Claim, members: &[Member]) -> Vec<(Member, Option<PendingCall>)> {
         let req = codec::encode(&WhoisReq { requester: core.me.clone(), claim: claim.clone(), suspect: true });
-        core.call(to, wire::WHOIS, req, core.timeout()).ok().and_then(|b| codec::decode::<WhoisReply>(&b).ok())
+        members
+            .iter()
+            .map(|m| {
+                let call = core.call_async(m, wire::WHOIS, req.clone(), core.timeout());
+                if let Err(e) = &call {
+                    crate::debug!("cannot ask ({}, {}) about the primary: {e}", m.address, m.provider_id);
+                }
+                (m.clone(), call.ok())
+            })
+            .collect()
     }
 
     /// The primary is dead: the first member of our view (in view order,
@@ -483,16 +554,22 @@ impl Watch {
     /// wait for its pings (our question told it to check the primary). If
     /// none does, we are the successor, provided some other member answers
     /// (a member that can reach nobody assumes it is the one cut off and
-    /// keeps its view).
-    fn elect(&mut self, core: &Arc<Core>, claim: &Claim) {
+    /// keeps its view). This starts the election; `election_step` goes on
+    /// once the answers are in.
+    fn elect(&mut self, core: &Core, claim: &Claim) {
         let now = Instant::now();
-        let (candidates, mut evidence) = {
+        let (candidates, evidence) = {
             let mut s = core.state.lock();
             if s.role != Role::Follower || s.claim != *claim {
                 return;
             }
-            s.electing = true;
             let c: Vec<Member> = s.view.members().iter().filter(|m| **m != claim.primary).cloned().collect();
+            let Some(_) = c.iter().position(|m| core.is_me(m)) else {
+                // Not in our own view any more: join again.
+                s.rejoin_wanted = true;
+                return;
+            };
+            s.electing = true;
             (c, s.last_peer_evidence.is_some_and(|t| now.duration_since(t) <= core.window()))
         };
         self.elections += 1;
@@ -506,56 +583,71 @@ impl Watch {
                 claim.term
             );
         }
-        let decision = self.pick(core, claim, &candidates, &mut evidence);
-        let mut s = core.state.lock();
-        if s.role == Role::Follower && s.claim == *claim {
-            s.electing = false;
-        }
-        if let Decision::Wait(d) = decision {
-            self.defer_until = Some(Instant::now() + d);
-        }
+        let mine = candidates.iter().position(|m| core.is_me(m)).unwrap_or(0);
+        let asked = self.ask(core, claim, &candidates[..mine]);
+        self.election = Some(Election { candidates, mine, evidence, after: false, asked });
     }
 
-    fn pick(&mut self, core: &Arc<Core>, claim: &Claim, candidates: &[Member], evidence: &mut bool) -> Decision {
-        let Some(mine) = candidates.iter().position(|m| core.is_me(m)) else {
-            let mut s = core.state.lock();
-            s.rejoin_wanted = true;
-            return Decision::Done;
-        };
-        let unsettled = || {
-            core.stop.load(Ordering::Acquire) || {
-                let s = core.state.lock();
-                s.role != Role::Follower || s.claim != *claim
-            }
-        };
-        for c in &candidates[..mine] {
-            if unsettled() {
-                return Decision::Done;
-            }
-            if let Some(r) = self.whois(core, claim, c).filter(|r| r.active) {
-                *evidence = true;
-                return match self.consider(core, claim, r) {
-                    Some(d) => d,
+    /// Goes on with the election once this round's answers are in (or
+    /// their deadline passed); returns when the next step is due.
+    fn election_step(&mut self, core: &Core, claim: &Claim) -> Option<Instant> {
+        let e = self.election.as_mut()?;
+        let pending = e.asked.iter().filter_map(|(_, c)| c.as_ref()).filter(|c| !c.test()).map(PendingCall::deadline).max();
+        if pending.is_some() {
+            return pending;
+        }
+        let answers: Vec<(Member, Option<WhoisReply>)> = e
+            .asked
+            .drain(..)
+            .map(|(m, c)| {
+                let reply = c.and_then(|c| c.wait().ok()).and_then(|b| codec::decode::<WhoisReply>(&b).ok()).filter(|r| r.active);
+                (m, reply)
+            })
+            .collect();
+        let first = answers.into_iter().find_map(|(_, r)| r);
+        let decision = if !e.after {
+            match first {
+                Some(r) => {
+                    e.evidence = true;
                     // Alive and not yet in charge: it will be (we told it).
-                    None => Decision::Wait(core.election_wait()),
-                };
-            }
-        }
-        if !*evidence && candidates.len() > 1 {
-            for c in &candidates[mine + 1..] {
-                if unsettled() {
-                    return Decision::Done;
+                    self.consider(core, claim, r).unwrap_or(Decision::Wait(core.election_wait()))
                 }
-                if let Some(r) = self.whois(core, claim, c).filter(|r| r.active) {
-                    if let Some(d) = self.consider(core, claim, r) {
-                        return d;
+                None => {
+                    let e = self.election.as_mut()?;
+                    if !e.evidence && e.candidates.len() > 1 && e.mine + 1 < e.candidates.len() {
+                        let after = e.candidates[e.mine + 1..].to_vec();
+                        let asked = self.ask(core, claim, &after);
+                        let deadline = asked.iter().filter_map(|(_, c)| c.as_ref().map(PendingCall::deadline)).max();
+                        let e = self.election.as_mut()?;
+                        e.after = true;
+                        e.asked = asked;
+                        // Answers kick a step; none sent: go on at once.
+                        return Some(deadline.unwrap_or_else(Instant::now));
                     }
-                    *evidence = true;
-                    break;
+                    self.conclude(core, claim)
                 }
             }
-        }
-        if *evidence || candidates.len() == 1 {
+        } else {
+            match first.map(|r| self.consider(core, claim, r)) {
+                Some(Some(d)) => d,
+                Some(None) => {
+                    if let Some(e) = self.election.as_mut() {
+                        e.evidence = true;
+                    }
+                    self.conclude(core, claim)
+                }
+                None => self.conclude(core, claim),
+            }
+        };
+        self.finish_election(core, claim, decision);
+        Some(Instant::now())
+    }
+
+    /// Nobody before us answered: we take over if another member answered
+    /// (or we are the only member left); else we assume we are cut off.
+    fn conclude(&mut self, core: &Core, claim: &Claim) -> Decision {
+        let Some(e) = self.election.as_ref() else { return Decision::Done };
+        if e.evidence || e.candidates.len() == 1 {
             let mut s = core.state.lock();
             if s.role == Role::Follower && s.claim == *claim && !core.stop.load(Ordering::Acquire) {
                 core.promote(&mut s, Some((claim.primary.clone(), Update::Died)));
@@ -571,6 +663,19 @@ impl Watch {
                 );
             }
             Decision::Wait(core.window())
+        }
+    }
+
+    fn finish_election(&mut self, core: &Core, claim: &Claim, decision: Decision) {
+        self.election = None;
+        {
+            let mut s = core.state.lock();
+            if s.role == Role::Follower && s.claim == *claim {
+                s.electing = false;
+            }
+        }
+        if let Decision::Wait(d) = decision {
+            self.defer_until = Some(Instant::now() + d);
         }
     }
 

@@ -7,7 +7,7 @@ use super::Core;
 use crate::flock::error::{FlockError, Result};
 use crate::flock::view::{GroupView, Member};
 use crate::rpc::codec;
-use crate::rpc::RpcError;
+use crate::rpc::{PendingCall, RpcError};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -29,85 +29,193 @@ fn join_patience(core: &Core) -> Duration {
 /// it), for at most an election's length, then asks everyone again. Gives
 /// up with the most telling error once every member failed (or the deadline
 /// passed while the group was busy electing a primary).
+///
+/// This drives a [`Joiner`] and waits for it: registration returns once
+/// joined. A follower that must join again drives one from its timed work
+/// instead, without waiting.
 pub(super) fn join_group(core: &Core, first: Option<Member>, known: &GroupView) -> Result<Snapshot> {
-    let me = core.me.clone();
-    let payload = codec::encode(&me);
-    let attempt = core.attempt_timeout(500, 2000);
-    let deadline = Instant::now() + join_patience(core);
-    let mut order: Vec<Member> = Vec::new();
-    for m in first.into_iter().chain(known.members().iter().cloned()) {
-        if m != me && !order.contains(&m) {
-            order.push(m);
+    let mut joiner = Joiner::new(core, first, known)?;
+    loop {
+        match joiner.poll(core) {
+            JoinStep::Done(result) => return result,
+            JoinStep::Asking(_) => joiner.wait_answer(),
+            JoinStep::Pausing(until) => core.claims.wait_past(joiner.seen, until.saturating_duration_since(Instant::now())),
         }
     }
-    if order.is_empty() {
-        return Err(FlockError::InvalidArgs("the initial view names no member to join through".into()));
-    }
-    let mut queue: VecDeque<Member> = order.iter().cloned().collect();
-    let mut last_err: Option<FlockError> = None;
-    // Someone answered but could not admit us yet (electing, redirecting).
-    let mut worth_retrying = false;
-    // Read before each round: an announcement during the round is not missed.
-    let mut seen = core.claims.generation();
-    for _ in 0..256 {
-        if core.stop.load(Ordering::Acquire) {
-            return Err(FlockError::InvalidGroup("destroyed while joining".into()));
-        }
-        let Some(target) = queue.pop_front() else {
-            let now = Instant::now();
-            if !worth_retrying || now >= deadline {
-                break;
+}
+
+/// Where a join stands (see [`Joiner::poll`]).
+pub(super) enum JoinStep {
+    /// A request is in flight: its answer, or its deadline (given), moves
+    /// the join on.
+    Asking(Instant),
+    /// Every member turned us away while the group chooses a primary: a
+    /// change of `Core::claims`, or the time given, moves the join on.
+    Pausing(Instant),
+    Done(Result<Snapshot>),
+}
+
+/// One join, as a sequence of requests that [`Joiner::poll`] moves along
+/// without ever waiting.
+pub(super) struct Joiner {
+    me: Member,
+    payload: Vec<u8>,
+    attempt: Duration,
+    deadline: Instant,
+    order: Vec<Member>,
+    queue: VecDeque<Member>,
+    last_err: Option<FlockError>,
+    /// Someone answered but could not admit us yet (electing, redirecting).
+    worth_retrying: bool,
+    /// `Core::claims` when the current round started: an announcement
+    /// during the round is not missed.
+    seen: u64,
+    /// Waiting between rounds until then.
+    pause: Option<Instant>,
+    /// The request in flight.
+    call: Option<(Member, PendingCall)>,
+    /// The answer `wait_answer` got, not yet looked at.
+    answered: Option<(Member, std::result::Result<Vec<u8>, RpcError>)>,
+    requests: u32,
+}
+
+impl Joiner {
+    pub fn new(core: &Core, first: Option<Member>, known: &GroupView) -> Result<Joiner> {
+        let me = core.me.clone();
+        let mut order: Vec<Member> = Vec::new();
+        for m in first.into_iter().chain(known.members().iter().cloned()) {
+            if m != me && !order.contains(&m) {
+                order.push(m);
             }
-            worth_retrying = false;
-            core.claims.wait_past(seen, (deadline - now).min(core.election_wait()));
-            seen = core.claims.generation();
-            queue = order.iter().cloned().collect();
-            let hint = {
-                let mut s = core.state.lock();
-                let rejoining = s.role == Role::Follower;
-                s.primary_hint.take().or_else(|| rejoining.then(|| s.claim.primary.clone()))
+        }
+        if order.is_empty() {
+            return Err(FlockError::InvalidArgs("the initial view names no member to join through".into()));
+        }
+        Ok(Joiner {
+            payload: codec::encode(&me),
+            me,
+            attempt: core.attempt_timeout(500, 2000),
+            deadline: Instant::now() + join_patience(core),
+            queue: order.iter().cloned().collect(),
+            order,
+            last_err: None,
+            worth_retrying: false,
+            seen: core.claims.generation(),
+            pause: None,
+            call: None,
+            answered: None,
+            requests: 0,
+        })
+    }
+
+    /// The join failed: with the most telling error seen.
+    fn failed(&mut self) -> Result<Snapshot> {
+        Err(self.last_err.take().unwrap_or_else(|| FlockError::Other("could not join the group".into())))
+    }
+
+    /// Blocks until the request in flight is answered or times out.
+    pub fn wait_answer(&mut self) {
+        if let Some((target, call)) = self.call.take() {
+            self.answered = Some((target, call.wait()));
+        }
+    }
+
+    /// Moves the join as far as it goes without waiting.
+    pub fn poll(&mut self, core: &Core) -> JoinStep {
+        loop {
+            if core.stop.load(Ordering::Acquire) {
+                return JoinStep::Done(Err(FlockError::InvalidGroup("destroyed while joining".into())));
+            }
+            if self.answered.is_none() {
+                if let Some((_, call)) = &self.call {
+                    if !call.test() {
+                        return JoinStep::Asking(call.deadline());
+                    }
+                    if let Some((target, call)) = self.call.take() {
+                        self.answered = Some((target, call.wait()));
+                    }
+                }
+            }
+            if let Some((target, outcome)) = self.answered.take() {
+                if let Some(done) = self.on_answer(target, outcome) {
+                    return JoinStep::Done(done);
+                }
+                if Instant::now() >= self.deadline {
+                    return JoinStep::Done(self.failed());
+                }
+                continue;
+            }
+            if let Some(until) = self.pause {
+                if core.claims.generation() == self.seen && Instant::now() < until {
+                    return JoinStep::Pausing(until);
+                }
+                self.pause = None;
+                self.seen = core.claims.generation();
+                self.queue = self.order.iter().cloned().collect();
+                let hint = {
+                    let mut s = core.state.lock();
+                    let rejoining = s.role == Role::Follower;
+                    s.primary_hint.take().or_else(|| rejoining.then(|| s.claim.primary.clone()))
+                };
+                if let Some(p) = hint.filter(|p| *p != self.me) {
+                    self.queue.retain(|m| *m != p);
+                    self.queue.push_front(p);
+                }
+            }
+            if self.requests >= 256 {
+                return JoinStep::Done(self.failed());
+            }
+            let Some(target) = self.queue.pop_front() else {
+                let now = Instant::now();
+                if !self.worth_retrying || now >= self.deadline {
+                    return JoinStep::Done(self.failed());
+                }
+                self.worth_retrying = false;
+                self.pause = Some(self.deadline.min(now + core.election_wait()));
+                continue;
             };
-            if let Some(p) = hint.filter(|p| *p != me) {
-                queue.retain(|m| *m != p);
-                queue.push_front(p);
+            self.requests += 1;
+            match core.call_async(&target, wire::JOIN, self.payload.clone(), self.attempt) {
+                Ok(call) => self.call = Some((target, call)),
+                Err(e) => self.answered = Some((target, Err(e))),
             }
-            continue;
-        };
-        match core.call(&target, wire::JOIN, payload.clone(), attempt) {
+        }
+    }
+
+    /// Looks at one answer; `Some` once the join is settled.
+    fn on_answer(&mut self, target: Member, outcome: std::result::Result<Vec<u8>, RpcError>) -> Option<Result<Snapshot>> {
+        match outcome {
             Ok(bytes) => match codec::decode::<JoinReply>(&bytes) {
                 Ok(JoinReply::Joined(snap)) => {
-                    if snap.view.contains_member(&me.address, me.provider_id) {
-                        return Ok(snap);
+                    if snap.view.contains_member(&self.me.address, self.me.provider_id) {
+                        return Some(Ok(snap));
                     }
-                    last_err = Some(FlockError::Other("the primary's answer does not list this member".into()));
+                    self.last_err = Some(FlockError::Other("the primary's answer does not list this member".into()));
                 }
                 Ok(JoinReply::NotPrimary(d)) => {
-                    worth_retrying = true;
+                    self.worth_retrying = true;
                     let p = d.claim.primary;
-                    if !d.electing && p != target && p != me && queue.front() != Some(&p) {
-                        queue.push_front(p);
+                    if !d.electing && p != target && p != self.me && self.queue.front() != Some(&p) {
+                        self.queue.push_front(p);
                     }
-                    last_err = Some(FlockError::Other(format!(
+                    self.last_err = Some(FlockError::Other(format!(
                         "({}, {}) is not the primary and no primary could be reached",
                         target.address, target.provider_id
                     )));
                 }
-                Ok(JoinReply::Error { code, message }) => return Err(crate::flock::protocol::remote_error(code, message)),
-                Err(e) => last_err = Some(e.into()),
+                Ok(JoinReply::Error { code, message }) => return Some(Err(crate::flock::protocol::remote_error(code, message))),
+                Err(e) => self.last_err = Some(e.into()),
             },
             Err(RpcError::NoSuchProvider { .. } | RpcError::NoSuchRpc(_)) => {
-                last_err = Some(FlockError::InvalidProvider(format!(
+                self.last_err = Some(FlockError::InvalidProvider(format!(
                     "no centralized Flock provider with id {} at {}",
                     target.provider_id, target.address
                 )));
             }
-            Err(e) => last_err = Some(FlockError::Rpc(e)),
+            Err(e) => self.last_err = Some(FlockError::Rpc(e)),
         }
-        if Instant::now() >= deadline {
-            break;
-        }
+        None
     }
-    Err(last_err.unwrap_or_else(|| FlockError::Other("could not join the group".into())))
 }
 
 /// A member that is not the primary turned `joiner` away: remember it, so

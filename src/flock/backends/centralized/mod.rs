@@ -10,11 +10,18 @@
 //! role of one member), `roles` (every role transition: joined, adopt,
 //! promote, expel, retire), `primary` and `follower` (each role's handlers
 //! and timer work; they depend on `state` and `roles`, not on each other),
-//! `join` (joining and leaving). This file holds the core that ties them
-//! together: RPC registration and dispatch, the timer thread, the event
-//! thread that reports changes to the provider, creation (including the
-//! join), metadata changes (either role) and destruction (leave or
-//! handover).
+//! `join` (joining and leaving), `ticker` (runs the timed work). This file
+//! holds the core that ties them together: RPC registration and dispatch,
+//! the timed work of either role, creation (including the join), metadata
+//! changes (either role) and destruction (leave or handover).
+//!
+//! A member has no thread of its own: everything runs on the pool the
+//! provider was given. The RPC handlers never wait; the timed work is a
+//! step that never waits either (`ticker`): it runs when a handler or an
+//! answer kicks it, or at the time it asked for (`rpc::timer`), so an idle
+//! member wakes only for what the protocol needs (a ping or a view check
+//! per interval). Changes reach the provider through an
+//! `backends::outbox`: in order, one at a time, outside every lock.
 
 mod config;
 mod follower;
@@ -22,14 +29,17 @@ mod join;
 mod primary;
 mod roles;
 mod state;
+mod ticker;
 pub mod wire;
 
 pub use config::Config;
 
 use self::state::{Event, Role, State, CONFIG_KEY, TYPE_KEY};
+use self::ticker::{Tick, Ticker};
 use self::wire::{Claim, MetadataReply, MetadataReq, UpdateReply};
-use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink};
+use crate::flock::backend::{Backend, BackendFactory, BackendInit};
 use crate::flock::backends::check_metadata;
+use crate::flock::backends::outbox::Outbox;
 use crate::flock::error::{FlockError, Result};
 use crate::flock::registry::Named;
 use crate::flock::view::{GroupView, Member};
@@ -38,13 +48,9 @@ use crate::rpc::{Engine, PendingCall, Request, RpcError, Signal};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Longest sleep of the timer thread (it also wakes when kicked, and when
-/// any of its calls completes).
-const MAX_NAP: Duration = Duration::from_millis(50);
 /// Timeout of pushed updates (fire and forget; only logging waits for them).
 const UPDATE_TIMEOUT: Duration = Duration::from_millis(1000);
 
@@ -88,18 +94,20 @@ pub struct Core {
     me: Member,
     cfg: Config,
     state: Mutex<State>,
-    /// Wakes the timer thread: kicks, and completions of its calls.
-    wake: Arc<Signal>,
+    /// Runs the timed work (`Tick for Core`) on the provider's pool.
+    /// Shared with the completion callbacks of our calls, which kick it.
+    ticker: Arc<Ticker<Core>>,
+    /// The timed work's own state, used by one step at a time.
+    work: Mutex<Work>,
     /// Rung at every change of role or of the primary we follow (and when a
     /// primary announces itself to us while we join): what a join or a
     /// metadata change waits for while the group chooses a new primary.
     claims: Signal,
     stop: AtomicBool,
-    sink: Arc<dyn UpdateSink>,
-    /// Pushed updates in flight, polled by the timer thread.
+    /// Delivers the changes to the provider.
+    outbox: Arc<Outbox<Event>>,
+    /// Pushed updates in flight, collected by the timed work.
     reap: Mutex<Vec<(Member, PendingCall)>>,
-    timer: Mutex<Option<JoinHandle<()>>>,
-    events: Mutex<Option<JoinHandle<()>>>,
     limiter: Limiter,
     seed: AtomicU64,
 }
@@ -146,10 +154,18 @@ impl Core {
         Rng::new(self.seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed))
     }
 
-    /// Wakes the timer thread (the caller holds the state: the timer sees
-    /// the change once it gets the lock).
+    /// Asks for a step of the timed work (the caller holds the state: the
+    /// step sees the change once it gets the lock).
     fn kick(&self, _s: &mut State) {
-        self.wake.notify();
+        self.ticker.kick();
+    }
+
+    /// Rings `claims` (a change of role or of primary, or a primary that
+    /// announced itself to a joiner), and runs the timed work, which may
+    /// be waiting for that (a rejoin).
+    fn claims_changed(&self) {
+        self.claims.notify();
+        self.ticker.kick();
     }
 
     fn is_me(&self, m: &Member) -> bool {
@@ -207,7 +223,14 @@ impl Core {
             (None, _) => first_member,
         };
 
-        let (tx, rx) = crossbeam_channel::unbounded::<Event>();
+        // Holds the sink, not the core: delivering must not keep the core alive.
+        let outbox = Outbox::new(
+            pool.clone(),
+            Box::new(move |e| match e {
+                Event::Membership(u, a, p) => sink.membership(u, &a, p),
+                Event::Metadata(k, v) => sink.metadata(&k, &v),
+            }),
+        );
         let role = if join {
             Role::Joining
         } else if primary == me {
@@ -225,19 +248,22 @@ impl Core {
             let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
             t ^ crate::flock::view::djb2_hash(&self_address) ^ ((std::process::id() as u64) << 32) ^ provider_id as u64
         };
-        let core = Arc::new(Core {
+        let events = {
+            let outbox = outbox.clone();
+            Box::new(move |e| outbox.push(e))
+        };
+        let core = Arc::new_cyclic(|weak| Core {
             engine: engine.clone(),
             provider_id,
             me: me.clone(),
             cfg,
-            state: Mutex::new(State::new(role, claim, view, tx)),
-            wake: Arc::new(Signal::default()),
+            state: Mutex::new(State::new(role, claim, view, events)),
+            ticker: Arc::new(Ticker::new(pool.clone(), weak.clone())),
+            work: Mutex::new(Work::default()),
             claims: Signal::default(),
             stop: AtomicBool::new(false),
-            sink,
+            outbox,
             reap: Mutex::new(Vec::new()),
-            timer: Mutex::new(None),
-            events: Mutex::new(None),
             limiter: Limiter(Mutex::new(HashMap::new())),
             seed: AtomicU64::new(seed),
         });
@@ -279,45 +305,18 @@ impl Core {
                     core.joined(&mut s, snap);
                 }
                 Err(e) => {
+                    core.stop.store(true, Ordering::Release);
+                    core.ticker.stop();
                     core.unregister();
+                    core.outbox.close();
                     return Err(e);
                 }
             }
         }
 
-        core.start_threads(rx)?;
+        // The first step starts the pings (primary) or the watch (follower).
+        core.ticker.kick();
         Ok(core)
-    }
-
-    fn start_threads(self: &Arc<Self>, rx: crossbeam_channel::Receiver<Event>) -> Result<()> {
-        let weak = Arc::downgrade(self);
-        let ticker = std::thread::Builder::new().name("flock-central".into()).spawn(move || run_timer(weak));
-        let sink = self.sink.clone();
-        // Holds the sink, not the core: draining must not keep the core alive.
-        let events = std::thread::Builder::new().name("flock-central-ev".into()).spawn(move || {
-            for e in rx.iter() {
-                match e {
-                    Event::Membership(u, a, p) => sink.membership(u, &a, p),
-                    Event::Metadata(k, v) => sink.metadata(&k, &v),
-                }
-            }
-        });
-        match (ticker, events) {
-            (Ok(t), Ok(e)) => {
-                *self.timer.lock() = Some(t);
-                *self.events.lock() = Some(e);
-                Ok(())
-            }
-            (t, e) => {
-                // Whichever started stops at destroy (the timer sees `stop`,
-                // the event thread sees its channel close).
-                let err = t.as_ref().err().or(e.as_ref().err()).map(|e| e.to_string()).unwrap_or_default();
-                *self.timer.lock() = t.ok();
-                *self.events.lock() = e.ok();
-                let _ = Backend::destroy(self.as_ref());
-                Err(FlockError::Other(format!("cannot start a centralized backend thread: {err}")))
-            }
-        }
     }
 
     fn unregister(&self) {
@@ -357,7 +356,8 @@ impl Core {
         self.engine.call(&addr, name, to.provider_id, payload, timeout)
     }
 
-    /// Starts a call whose completion wakes the timer thread.
+    /// Starts a call whose completion runs the timed work (which looks at
+    /// the answer).
     fn call_async(
         &self,
         to: &Member,
@@ -367,8 +367,12 @@ impl Core {
     ) -> std::result::Result<PendingCall, RpcError> {
         let addr = self.engine.lookup(&to.address)?;
         let call = self.engine.call_async(&addr, name, to.provider_id, payload, timeout)?;
-        let wake = self.wake.clone();
-        call.on_complete(Box::new(move || wake.notify()));
+        let ticker = Arc::downgrade(&self.ticker);
+        call.on_complete(Box::new(move || {
+            if let Some(t) = ticker.upgrade() {
+                t.kick();
+            }
+        }));
         Ok(call)
     }
 
@@ -476,57 +480,61 @@ impl Core {
     }
 }
 
-/// Joins a thread unless it is the calling one (destroy may be called from
-/// a user callback, which runs on the event thread).
-fn join_thread(slot: &Mutex<Option<JoinHandle<()>>>) {
-    let handle = slot.lock().take();
-    if let Some(h) = handle {
-        if h.thread().id() != std::thread::current().id() {
-            let _ = h.join();
-        }
+/// The timed work's state: the primary's ping schedule and a follower's
+/// watch (only the one of the current role is in use).
+#[derive(Default)]
+struct Work {
+    pinger: primary::Pinger,
+    watch: follower::Watch,
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
-/// The timer thread: the primary's ping loop or a follower's watchdog,
-/// depending on the current role.
-fn run_timer(weak: Weak<Core>) {
-    let mut pinger = primary::Pinger::default();
-    let mut watch = follower::Watch::default();
-    loop {
-        let Some(core) = weak.upgrade() else { return };
-        if core.stop.load(Ordering::Acquire) {
-            return;
+impl Tick for Core {
+    /// One step of the timed work: the primary's pings or a follower's
+    /// watch, depending on the current role, and the collection of pushed
+    /// updates. Returns when the next step is due: the next ping or check,
+    /// the deadline of a call in flight (an answer kicks a step earlier).
+    fn tick(&self) -> Option<Instant> {
+        if self.stop.load(Ordering::Acquire) {
+            return None;
         }
-        let seen = core.wake.generation();
         let (role, claim) = {
-            let s = core.state.lock();
+            let s = self.state.lock();
             (s.role, s.claim.clone())
         };
-        let nap = match role {
-            Role::Primary => {
-                watch.reset(&core);
-                pinger.tick(&core, &claim)
-            }
-            Role::Follower => {
-                pinger.reset(&core);
-                watch.tick(&core, &claim)
-            }
-            _ => {
-                pinger.reset(&core);
-                watch.reset(&core);
-                MAX_NAP
+        let next = {
+            let mut work = self.work.lock();
+            let Work { pinger, watch } = &mut *work;
+            match role {
+                Role::Primary => {
+                    watch.reset(self);
+                    pinger.tick(self, &claim)
+                }
+                Role::Follower => {
+                    pinger.reset(self);
+                    watch.tick(self, &claim)
+                }
+                _ => {
+                    pinger.reset(self);
+                    watch.reset(self);
+                    None
+                }
             }
         };
-        core.reap_updates();
-        // Completions wake us; a call that gets no answer is noticed at
-        // its deadline.
-        let nap = match core.reap.lock().iter().map(|(_, c)| c.deadline()).min() {
-            Some(d) => nap.min(d.saturating_duration_since(Instant::now())),
-            None => nap,
-        };
-        if !core.stop.load(Ordering::Acquire) {
-            core.wake.wait_past(seen, nap.clamp(Duration::from_micros(200), MAX_NAP));
-        }
+        self.reap_updates();
+        // A push that gets no answer is collected at its deadline.
+        earliest(next, self.reap.lock().iter().map(|(_, c)| c.deadline()).min())
+    }
+
+    fn ticker(&self) -> &Ticker<Core> {
+        &self.ticker
     }
 }
 
@@ -577,18 +585,24 @@ impl Backend for Core {
             let role = self.retire(&mut s);
             (role, s.snapshot())
         };
-        // The timer thread stops within one nap or one call timeout.
-        join_thread(&self.timer);
+        // No step starts any more; one running on another stream has ended
+        // (a step never waits, so this is quick).
+        self.ticker.stop();
+        {
+            let mut work = self.work.lock();
+            let Work { pinger, watch } = &mut *work;
+            pinger.reset(self);
+            watch.reset(self);
+        }
         match role {
             Role::Follower => join::leave(self, &snap.claim),
             Role::Primary => primary::hand_over(self, &snap),
             _ => {}
         }
         self.unregister();
-        // Closing the channel ends the event thread once it has delivered
-        // every pending event.
-        self.state.lock().close_events();
-        join_thread(&self.events);
+        // Delivers the changes still queued (unless called from one of the
+        // callbacks, whose delivery then finishes the queue).
+        self.outbox.close();
         self.reap.lock().clear();
         Ok(())
     }

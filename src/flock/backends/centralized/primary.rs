@@ -9,7 +9,7 @@ use super::wire::{
     self, Change, Claim, HandoverReply, JoinReply, LeaveReply, MetadataReply, MetadataReq, Ping, PingReply, Redirect, Snapshot,
     Standing, SyncReply, SyncReq, UpdateMsg,
 };
-use super::{Core, Rng, MAX_NAP};
+use super::{earliest, Core, Rng};
 use crate::flock::backends::check_metadata;
 use crate::flock::error::{code, Result};
 use crate::flock::protocol::Update;
@@ -18,7 +18,7 @@ use crate::rpc::codec;
 use crate::rpc::{PendingCall, RpcError};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn redirect(s: &State) -> Redirect {
     Redirect { claim: s.claim.clone(), electing: s.electing }
@@ -237,17 +237,20 @@ pub(super) struct Pinger {
     calls: Vec<InFlight>,
     rng: Option<Rng>,
     cut_off_logged: bool,
+    /// A member found dead is spared until then (the start-up grace).
+    grace_ends: Option<Instant>,
 }
 
 impl Pinger {
     pub fn reset(&mut self, core: &Core) {
         self.claim = None;
         self.peers.clear();
+        self.grace_ends = None;
         core.abandon(self.calls.drain(..).map(|c| (c.member, c.call)));
     }
 
-    /// One round; returns how long to sleep.
-    pub fn tick(&mut self, core: &Arc<Core>, claim: &Claim) -> Duration {
+    /// One round; returns when the next is due.
+    pub fn tick(&mut self, core: &Core, claim: &Claim) -> Option<Instant> {
         if self.claim.as_ref() != Some(claim) {
             self.reset(core);
             self.claim = Some(claim.clone());
@@ -256,7 +259,8 @@ impl Pinger {
         let (members, announce, version, digest) = {
             let mut s = core.state.lock();
             if s.role != Role::Primary || s.claim != *claim {
-                return Duration::ZERO;
+                // Changed under our feet: the next step acts on it.
+                return Some(now);
             }
             let announce = std::mem::take(&mut s.announce);
             let members: Vec<Member> = s.view.members().iter().filter(|m| !core.is_me(m)).cloned().collect();
@@ -295,7 +299,7 @@ impl Pinger {
             if self.on_result(core, claim, done.member, done.sent, outcome) {
                 // Stepped down.
                 self.reset(core);
-                return Duration::ZERO;
+                return Some(now);
             }
         }
         self.bury(core, claim);
@@ -364,23 +368,25 @@ impl Pinger {
     /// probably the one cut off, and nobody is removed).
     fn bury(&mut self, core: &Core, claim: &Claim) {
         let k = core.max_timeouts();
+        self.grace_ends = None;
         let dead: Vec<Member> = self.peers.iter().filter(|(_, p)| p.failures >= k).map(|(m, _)| m.clone()).collect();
         if dead.is_empty() {
             return;
         }
         let now = Instant::now();
         let window = core.window();
-        let protected: Vec<Member> = {
+        let (protected, grace_until): (Vec<Member>, Option<Instant>) = {
             let s = core.state.lock();
-            if s.grace_until.is_some_and(|g| now < g) {
-                s.initial_members.clone()
-            } else {
-                Vec::new()
+            match s.grace_until {
+                Some(g) if now < g => (s.initial_members.clone(), Some(g)),
+                _ => (Vec::new(), None),
             }
         };
         for m in dead {
             if protected.contains(&m) && !self.peers.get(&m).is_some_and(Peer::ever_answered) {
-                // Perhaps not started yet (members launched from one view).
+                // Perhaps not started yet (members launched from one view):
+                // looked at again when the grace ends.
+                self.grace_ends = grace_until;
                 continue;
             }
             let evidence = self.peers.len() <= 1
@@ -416,15 +422,20 @@ impl Pinger {
         }
     }
 
-    /// Sends the pings that are due; returns how long to sleep.
-    fn send(&mut self, core: &Core, claim: &Claim, version: u64, digest: u64) -> Duration {
+    /// Sends the pings that are due; returns when the next step is due:
+    /// the next ping of a follower, the moment a ping in flight has gone
+    /// unanswered long enough to make its follower suspect (or to send the
+    /// next of a suspect's overlapping pings), the deadline of a ping in
+    /// flight, the end of the start-up grace. An answer kicks a step
+    /// earlier.
+    fn send(&mut self, core: &Core, claim: &Claim, version: u64, digest: u64) -> Option<Instant> {
         let now = Instant::now();
         let t = core.timeout();
         let half = t / 2;
         let k = core.max_timeouts();
         let rng = self.rng.get_or_insert_with(|| core.rng());
         let payload = codec::encode(&Ping { claim: claim.clone(), version, digest });
-        let mut nap = MAX_NAP;
+        let mut wake = self.grace_ends;
         for (m, p) in self.peers.iter_mut() {
             let oldest = p.probes.iter().min().copied();
             let suspect = p.failures > 0 || oldest.is_some_and(|o| now.duration_since(o) >= half);
@@ -450,15 +461,28 @@ impl Pinger {
                     p.next_ping = now + core.cfg.interval(rng.unit());
                 }
             }
-            if p.probes.is_empty() && p.failures < k {
-                nap = nap.min(p.next_ping.saturating_duration_since(now));
-            }
+            // When this follower needs us next (besides its answers and the
+            // deadlines of its pings, counted below).
+            let next = if p.failures >= k {
+                p.probes.is_empty().then_some(p.next_ping)
+            } else if p.probes.is_empty() {
+                // A miss without a ping in flight (it could not be sent):
+                // suspect, so pinged again half a timeout later.
+                Some(if p.failures > 0 { p.last_sent.map_or(now, |l| l + half) } else { p.next_ping })
+            } else {
+                let oldest = p.probes.iter().min().copied().unwrap_or(now);
+                let suspect = p.failures > 0 || now.duration_since(oldest) >= half;
+                if !suspect {
+                    Some(oldest + half)
+                } else if p.probes.len() < (k - p.failures) as usize {
+                    Some(p.last_sent.map_or(now, |l| l + half))
+                } else {
+                    None
+                }
+            };
+            wake = earliest(wake, next);
         }
-        // Answers wake the timer thread; a ping without one is noticed at
-        // its deadline.
-        match self.calls.iter().map(|c| c.call.deadline()).min() {
-            Some(d) => nap.min(d.saturating_duration_since(now)),
-            None => nap,
-        }
+        // A ping without an answer is noticed at its deadline.
+        earliest(wake, self.calls.iter().map(|c| c.call.deadline()).min())
     }
 }

@@ -1,13 +1,13 @@
-//! A member's state, shared by its RPC handlers, its timer thread and the
+//! A member's state, shared by its RPC handlers, its timed work and the
 //! `Backend` API, always used under the core's lock. Every change of the
 //! view goes through here, so each one is paired with the event that tells
 //! the provider about it (events are queued under the lock, so they reach
-//! the provider in the order the changes were made).
+//! the provider in the order the changes were made; they are delivered
+//! outside it, see `backends::outbox`).
 
 use super::wire::{Change, Claim, Snapshot, Standing, Tombstone};
 use crate::flock::protocol::Update;
 use crate::flock::view::{GroupView, Member};
-use crossbeam_channel::Sender;
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -74,12 +74,12 @@ pub struct State {
     pub waiting_joiners: VecDeque<(Member, Instant)>,
     /// Joining: the primary that announced itself to us (see above).
     pub primary_hint: Option<Member>,
-    /// `None` once destroyed (which ends the event thread).
-    events: Option<Sender<Event>>,
+    /// Queues an event for the provider.
+    events: Box<dyn Fn(Event) + Send>,
 }
 
 impl State {
-    pub fn new(role: Role, claim: Claim, view: GroupView, events: Sender<Event>) -> State {
+    pub fn new(role: Role, claim: Claim, view: GroupView, events: Box<dyn Fn(Event) + Send>) -> State {
         let now = Instant::now();
         State {
             role,
@@ -100,20 +100,12 @@ impl State {
             initial_members: Vec::new(),
             waiting_joiners: VecDeque::new(),
             primary_hint: None,
-            events: Some(events),
+            events,
         }
     }
 
     fn emit(&self, e: Event) {
-        if let Some(tx) = &self.events {
-            // The receiver lives until destroy has drained it.
-            let _ = tx.send(e);
-        }
-    }
-
-    /// No more events: the event thread ends after delivering those queued.
-    pub fn close_events(&mut self) {
-        self.events = None;
+        (self.events)(e);
     }
 
     /// We heard from our primary.
@@ -260,7 +252,7 @@ mod tests {
     fn changes_emit_events_in_order_and_install_diffs() {
         let (tx, rx) = crossbeam_channel::unbounded();
         let claim = Claim { term: 1, primary: m("a") };
-        let mut s = State::new(Role::Follower, claim.clone(), GroupView::new(), tx);
+        let mut s = State::new(Role::Follower, claim.clone(), GroupView::new(), Box::new(move |e| tx.send(e).unwrap()));
         assert!(s.add_member(&m("a")));
         assert!(!s.add_member(&m("a")));
         assert!(s.add_member(&m("b")));

@@ -1,0 +1,222 @@
+//! The `centralized` backend runs on the pool its provider was given, with
+//! no thread of its own: a pool with one execution stream, shared with
+//! another provider, keeps serving that provider while the backend waits
+//! for members that do not answer (a primary pinging a silent follower, a
+//! follower probing a silent primary and taking over); and an idle group
+//! wakes only for its pings and view checks. (A test binary of its own: it
+//! reads the process's threads.)
+
+mod common;
+
+use common::*;
+use mochi::flock::backends::centralized::wire;
+use mochi::flock::provider::{Provider, ProviderArgs};
+use mochi::flock::GroupView;
+use mochi::rpc::{Engine, InitOverrides, Mode};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ECHO_PID: u16 = 9;
+
+/// (tid and name, voluntary context switches) of every thread of the process.
+fn threads() -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let dir = entry.path();
+        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else { continue };
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        let switches = status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        out.push((format!("{} {}", entry.file_name().to_string_lossy(), comm.trim()), switches));
+    }
+    out
+}
+
+/// Context switches of the library's threads (named `mochi-…`, and the
+/// backend's own `flock-…` threads it used to have) between two samples,
+/// counting only threads present in both.
+fn woke(before: &[(String, u64)], after: &[(String, u64)]) -> u64 {
+    after
+        .iter()
+        .filter(|(n, _)| n.split_once(' ').is_some_and(|(_, comm)| comm.starts_with("mochi-") || comm.starts_with("flock-")))
+        .filter_map(|(n, s)| before.iter().find(|(m, _)| m == n).map(|(_, b)| s.saturating_sub(*b)))
+        .sum()
+}
+
+/// A process-wide check: no thread of the backend's own (it had
+/// `flock-central` and `flock-central-ev` per provider).
+fn assert_no_backend_threads() {
+    // (The test binary's own threads are named after it.)
+    let own: Vec<String> = threads()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.split_once(' ').is_some_and(|(_, comm)| comm.contains("central") && !comm.starts_with("central_pools")))
+        .collect();
+    assert!(own.is_empty(), "the centralized backend started threads of its own: {own:?}");
+}
+
+fn group_config(settings: &str) -> String {
+    format!(r#"{{"group":{{"type":"centralized","config":{settings}}}}}"#)
+}
+
+/// The primary a view's `__config__` names.
+fn primary_of(view: &GroupView) -> (String, u16) {
+    let cfg: serde_json::Value = serde_json::from_str(view.find_metadata("__config__").unwrap()).unwrap();
+    (cfg["primary_address"].as_str().unwrap().to_string(), cfg["primary_provider_id"].as_u64().unwrap() as u16)
+}
+
+#[test]
+fn a_shared_one_stream_pool_keeps_serving_while_the_group_waits() {
+    let _serial = MULTIPROCESS.lock();
+    // Handlers of the pool "shared" run on one stream, which does not drive
+    // network progress.
+    let config = r#"{"argobots":{"pools":[{"name":"__primary__"},{"name":"shared"}],
+        "xstreams":[{"name":"__primary__","scheduler":{"pools":["__primary__"]}},
+                    {"name":"one","scheduler":{"pools":["shared"]}}]},
+        "progress_pool":"__primary__","rpc_pool":"__primary__"}"#;
+    let server = Engine::new("na+sm", Mode::Server, config, &InitOverrides::default()).unwrap();
+    let shared = server.pool_by_name("shared").unwrap();
+    server.register("echo", ECHO_PID, Some(shared.clone()), Arc::new(|req| Ok(req.payload))).unwrap();
+
+    // A process-like peer whose centralized handlers never answer (stuck
+    // until the end of the test): a follower of group 1 that ignores pings,
+    // and the primary of group 2, which ignores view checks.
+    let stuck = engine("na+sm", Mode::Server);
+    let (release, stuck_rx) = crossbeam_channel::bounded::<()>(0);
+    for (rpc, pid) in [(wire::PING, 1u16), (wire::SYNC, 2), (wire::WHOIS, 2)] {
+        let rx = stuck_rx.clone();
+        stuck
+            .register(
+                rpc,
+                pid,
+                None,
+                Arc::new(move |_| {
+                    let _ = rx.recv_timeout(Duration::from_secs(60));
+                    Err("stuck".into())
+                }),
+            )
+            .unwrap();
+    }
+    let me = server.self_address().to_string();
+    let them = stuck.self_address().to_string();
+
+    // Every wait on the stuck member is a whole second: an echo queued
+    // behind one would take that long.
+    let settings = |primary: &str, pid: u16| {
+        format!(
+            r#"{{"ping_timeout_ms":1000,"ping_interval_ms":[200,300],"ping_max_num_timeouts":2,"update_interval":300,
+                "primary_address":"{primary}","primary_provider_id":{pid}}}"#
+        )
+    };
+    let mut view1 = GroupView::new();
+    view1.add_member(&me, 1);
+    view1.add_member(&them, 1);
+    let primary = Provider::register(
+        &server,
+        1,
+        &group_config(&settings(&me, 1)),
+        ProviderArgs { pool: Some(shared.clone()), initial_view: view1, ..Default::default() },
+    )
+    .unwrap();
+    let mut view2 = GroupView::new();
+    view2.add_member(&me, 2);
+    view2.add_member(&them, 2);
+    let follower = Provider::register(
+        &server,
+        2,
+        &group_config(&settings(&them, 2)),
+        ProviderArgs { pool: Some(shared.clone()), initial_view: view2, ..Default::default() },
+    )
+    .unwrap();
+    assert_no_backend_threads();
+
+    let client = engine("na+sm", Mode::Client);
+    let addr = client.lookup(&me).unwrap();
+    let start = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut calls = 0;
+    // Members started together are given at least 5 s to come up; then the
+    // primary declares its follower dead and the follower takes over from
+    // its primary, each after seconds of pings or probes left unanswered.
+    let settled = || {
+        let v1 = primary.view();
+        let v2 = follower.view();
+        !v1.contains_member(&them, 1) && !v2.contains_member(&them, 2) && primary_of(&v2) == (me.clone(), 2)
+    };
+    while !settled() {
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "the stuck members were never removed: {:?} / {:?}",
+            primary.view(),
+            follower.view()
+        );
+        let t = Instant::now();
+        client.call(&addr, "echo", ECHO_PID, vec![1; 16], Duration::from_secs(10)).unwrap();
+        slowest = slowest.max(t.elapsed());
+        calls += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("stuck members dropped after {:?}; {calls} echoes, the slowest {slowest:?}", start.elapsed());
+    // Generous for a loaded machine, and still half of one wait.
+    assert!(slowest < Duration::from_millis(500), "an echo waited {slowest:?} behind the group on the shared stream");
+    assert_no_backend_threads();
+
+    primary.destroy();
+    follower.destroy();
+    drop(release);
+    client.finalize();
+    stuck.finalize();
+    server.finalize();
+}
+
+#[test]
+fn an_idle_group_wakes_only_for_its_pings() {
+    let _serial = MULTIPROCESS.lock();
+    let interval_ms = 500;
+    let config = group_config(&format!(
+        r#"{{"ping_timeout_ms":400,"ping_interval_ms":{interval_ms},"ping_max_num_timeouts":3,"update_interval":{interval_ms}}}"#
+    ));
+    let engines: Vec<Engine> = (0..3).map(|_| engine("na+sm", Mode::Server)).collect();
+    let mut view = GroupView::new();
+    for e in &engines {
+        view.add_member(e.self_address().as_str(), 1);
+    }
+    let providers: Vec<Provider> = engines
+        .iter()
+        .map(|e| Provider::register(e, 1, &config, ProviderArgs { initial_view: view.clone(), ..Default::default() }).unwrap())
+        .collect();
+    // Everyone heard from the primary (the view carries its config).
+    eventually("one view", Duration::from_secs(15), || {
+        let d: Vec<u64> = providers.iter().map(|p| p.view().digest()).collect();
+        d.iter().all(|x| *x == d[0])
+    });
+    assert_no_backend_threads();
+    std::thread::sleep(Duration::from_millis(4 * interval_ms));
+    let before = threads();
+    let window = Duration::from_millis(8 * interval_ms);
+    std::thread::sleep(window);
+    let after = threads();
+    let woke = woke(&before, &after);
+    let intervals = window.as_millis() as u64 / interval_ms;
+    // Per interval: two pings (primary) and two view checks (followers),
+    // each a timer wake-up, a step, a request and its answer.
+    eprintln!("{woke} wake-ups of the library's threads over {intervals} intervals of a 3-member group");
+    let busiest: Vec<(String, u64)> = after
+        .iter()
+        .filter_map(|(n, s)| before.iter().find(|(m, _)| m == n).map(|(_, b)| (n.clone(), s - b)))
+        .filter(|(_, d)| *d > 0)
+        .collect();
+    eprintln!("per thread: {busiest:?}");
+    // About 7 per interval here. The backend's previous threads woke 20
+    // times a second per member (35 per interval here, all told).
+    assert!(woke <= 16 * intervals, "{woke} wake-ups in {intervals} intervals: {before:?} -> {after:?}");
+    for p in &providers {
+        p.destroy();
+    }
+    for e in engines {
+        e.finalize();
+    }
+}
