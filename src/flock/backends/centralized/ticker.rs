@@ -201,6 +201,16 @@ impl<T: Tick> Ticker<T> {
     }
 }
 
+impl<T> Drop for Ticker<T> {
+    /// A member dropped without being stopped leaves no timer entry behind
+    /// (its job would find the member gone anyway).
+    fn drop(&mut self) {
+        if let Some((_, id)) = self.flags.get_mut().timer.take() {
+            timer::cancel(id);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
