@@ -13,6 +13,8 @@ use mochi::flock::backends::centralized::wire;
 use mochi::flock::provider::{Provider, ProviderArgs};
 use mochi::flock::GroupView;
 use mochi::rpc::{Engine, InitOverrides, Mode};
+use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -81,27 +83,38 @@ fn a_shared_one_stream_pool_keeps_serving_while_the_group_waits() {
     let shared = server.pool_by_name("shared").unwrap();
     server.register("echo", ECHO_PID, Some(shared.clone()), Arc::new(|req| Ok(req.payload))).unwrap();
 
-    // A process-like peer whose centralized handlers never answer (stuck
-    // until the end of the test): a follower of group 1 that ignores pings,
-    // and the primary of group 2, which ignores view checks.
-    let stuck = engine("na+sm", Mode::Server);
-    let (release, stuck_rx) = crossbeam_channel::bounded::<()>(0);
-    for (rpc, pid) in [(wire::PING, 1u16), (wire::SYNC, 2), (wire::WHOIS, 2)] {
-        let rx = stuck_rx.clone();
+    // A peer whose centralized handlers answer too late (after 1.5 s, past
+    // every timeout; on streams of their own, so that they all get called):
+    // a follower of group 1 that ignores pings, the primary of groups 2 and
+    // 3, which ignores view checks, and the other member of group 3, which
+    // ignores `whois` questions.
+    let slow = r#"{"argobots":{"pools":[{"name":"__primary__"},{"name":"slow"}],
+        "xstreams":[{"name":"__primary__","scheduler":{"pools":["__primary__"]}},
+                    {"name":"s1","scheduler":{"pools":["slow"]}},{"name":"s2","scheduler":{"pools":["slow"]}},
+                    {"name":"s3","scheduler":{"pools":["slow"]}},{"name":"s4","scheduler":{"pools":["slow"]}},
+                    {"name":"s5","scheduler":{"pools":["slow"]}},{"name":"s6","scheduler":{"pools":["slow"]}}]},
+        "progress_pool":"__primary__","rpc_pool":"__primary__"}"#;
+    let stuck = Engine::new("na+sm", Mode::Server, slow, &InitOverrides::default()).unwrap();
+    let slow_pool = stuck.pool_by_name("slow").unwrap();
+    let asked = Arc::new(Mutex::new(HashMap::<(&str, u16), Instant>::new()));
+    for (rpc, pid) in [(wire::PING, 1u16), (wire::SYNC, 2), (wire::SYNC, 3), (wire::WHOIS, 4)] {
+        let asked = asked.clone();
         stuck
             .register(
                 rpc,
                 pid,
-                None,
+                Some(slow_pool.clone()),
                 Arc::new(move |_| {
-                    let _ = rx.recv_timeout(Duration::from_secs(60));
-                    Err("stuck".into())
+                    asked.lock().entry((rpc, pid)).or_insert_with(Instant::now);
+                    std::thread::sleep(Duration::from_millis(1500));
+                    Err("too late".into())
                 }),
             )
             .unwrap();
     }
     let me = server.self_address().to_string();
     let them = stuck.self_address().to_string();
+    assert!(me < them, "the server comes first in view order");
 
     // Every wait on the stuck member is a whole second: an echo queued
     // behind one would take that long.
@@ -111,26 +124,27 @@ fn a_shared_one_stream_pool_keeps_serving_while_the_group_waits() {
                 "primary_address":"{primary}","primary_provider_id":{pid}}}"#
         )
     };
-    let mut view1 = GroupView::new();
-    view1.add_member(&me, 1);
-    view1.add_member(&them, 1);
-    let primary = Provider::register(
-        &server,
-        1,
-        &group_config(&settings(&me, 1)),
-        ProviderArgs { pool: Some(shared.clone()), initial_view: view1, ..Default::default() },
-    )
-    .unwrap();
-    let mut view2 = GroupView::new();
-    view2.add_member(&me, 2);
-    view2.add_member(&them, 2);
-    let follower = Provider::register(
-        &server,
-        2,
-        &group_config(&settings(&them, 2)),
-        ProviderArgs { pool: Some(shared.clone()), initial_view: view2, ..Default::default() },
-    )
-    .unwrap();
+    let register = |pid: u16, members: &[(&str, u16)], primary: (&str, u16)| {
+        let mut view = GroupView::new();
+        for (a, p) in members {
+            view.add_member(a, *p);
+        }
+        Provider::register(
+            &server,
+            pid,
+            &group_config(&settings(primary.0, primary.1)),
+            ProviderArgs { pool: Some(shared.clone()), initial_view: view, ..Default::default() },
+        )
+        .unwrap()
+    };
+    // Group 1: we are the primary; our follower never answers a ping.
+    let primary = register(1, &[(&me, 1), (&them, 1)], (&me, 1));
+    // Group 2: our primary never answers; we are the only other member, so
+    // we take over.
+    let follower = register(2, &[(&me, 2), (&them, 2)], (&them, 2));
+    // Group 3: our primary never answers, nor does the third member when we
+    // ask it during the election (so we assume we are cut off and wait).
+    let elector = register(3, &[(&me, 3), (&them, 3), (&them, 4)], (&them, 3));
     assert_no_backend_threads();
 
     let client = engine("na+sm", Mode::Client);
@@ -139,19 +153,26 @@ fn a_shared_one_stream_pool_keeps_serving_while_the_group_waits() {
     let mut slowest = Duration::ZERO;
     let mut calls = 0;
     // Members started together are given at least 5 s to come up; then the
-    // primary declares its follower dead and the follower takes over from
-    // its primary, each after seconds of pings or probes left unanswered.
+    // primary declares its follower dead, the follower of group 2 takes over
+    // from its primary and the one of group 3 asks the third member, each
+    // after seconds of requests left unanswered. Echoes go on until a whole
+    // `whois` timeout has passed.
     let settled = || {
         let v1 = primary.view();
         let v2 = follower.view();
-        !v1.contains_member(&them, 1) && !v2.contains_member(&them, 2) && primary_of(&v2) == (me.clone(), 2)
+        let whois = asked.lock().get(&(wire::WHOIS, 4)).copied();
+        !v1.contains_member(&them, 1)
+            && !v2.contains_member(&them, 2)
+            && primary_of(&v2) == (me.clone(), 2)
+            && whois.is_some_and(|t| t.elapsed() > Duration::from_millis(1200))
     };
     while !settled() {
         assert!(
             start.elapsed() < Duration::from_secs(40),
-            "the stuck members were never removed: {:?} / {:?}",
+            "the stuck members were never removed: {:?} / {:?} / asked {:?}",
             primary.view(),
-            follower.view()
+            follower.view(),
+            asked.lock()
         );
         let t = Instant::now();
         client.call(&addr, "echo", ECHO_PID, vec![1; 16], Duration::from_secs(10)).unwrap();
@@ -159,14 +180,21 @@ fn a_shared_one_stream_pool_keeps_serving_while_the_group_waits() {
         calls += 1;
         std::thread::sleep(Duration::from_millis(10));
     }
-    eprintln!("stuck members dropped after {:?}; {calls} echoes, the slowest {slowest:?}", start.elapsed());
+    // Group 3 keeps its primary: no other member answered.
+    assert!(elector.view().contains_member(&them, 3));
+    let first_asked: Vec<String> =
+        asked.lock().iter().map(|((rpc, pid), t)| format!("{rpc} {pid} at {:?}", t.saturating_duration_since(start))).collect();
+    eprintln!(
+        "settled after {:?} (first requests to the stuck member: {first_asked:?}); {calls} echoes, the slowest {slowest:?}",
+        start.elapsed()
+    );
     // Generous for a loaded machine, and still half of one wait.
     assert!(slowest < Duration::from_millis(500), "an echo waited {slowest:?} behind the group on the shared stream");
     assert_no_backend_threads();
 
     primary.destroy();
     follower.destroy();
-    drop(release);
+    elector.destroy();
     client.finalize();
     stuck.finalize();
     server.finalize();
