@@ -28,19 +28,19 @@ pub mod wire;
 pub use config::SwimConfig;
 
 use self::state::{Event, Id, State, CONFIG_KEY, TYPE_KEY};
-use crate::flock::backend::{Backend, BackendFactory, BackendInit, UpdateSink};
+use crate::flock::backend::{Backend, BackendFactory, BackendInit};
 use crate::flock::backends::check_metadata;
+use crate::flock::backends::outbox::Outbox;
 use crate::flock::error::{FlockError, Result};
 use crate::flock::registry::Named;
 use crate::flock::view::GroupView;
 use crate::rpc::pool::Pool;
 use crate::rpc::timer::{self, TimerId};
 use crate::rpc::{Address, Engine, PendingCall, Request, RpcError};
-use parking_lot::{Condvar, Mutex};
-use std::collections::{HashMap, VecDeque};
+use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 /// Leave announcements wait this long (upstream's announce timeout).
@@ -99,30 +99,14 @@ struct Shared {
     self_id: Id,
     config: SwimConfig,
     state: Mutex<State>,
-    /// Changes waiting to be reported to the provider, in order.
-    reports: Mutex<Reports>,
-    /// Rung when a delivery of reports ends.
-    reported: Condvar,
-    sink: Arc<dyn UpdateSink>,
+    /// Delivers changes to the provider: in order, one at a time, outside
+    /// every lock (`backends::outbox`).
+    outbox: Arc<Outbox<Event>>,
     /// The timer entry of the next protocol period.
     next_period: Mutex<Option<TimerId>>,
     addresses: Mutex<HashMap<String, Address>>,
     /// Set when destroy starts: we answer as a non-member from then on.
     stopping: AtomicBool,
-}
-
-/// The queue of changes to report (callbacks, subscribers, group file).
-/// One job at a time delivers it, so reports keep their order on a pool
-/// served by several streams.
-#[derive(Default)]
-struct Reports {
-    queue: VecDeque<Event>,
-    /// A delivery job is queued on the pool.
-    scheduled: bool,
-    /// The thread delivering now.
-    delivering: Option<ThreadId>,
-    /// Set by destroy: nothing more is queued.
-    closed: bool,
 }
 
 /// What a probe answer says about the member that answered.
@@ -148,53 +132,11 @@ impl Shared {
         r
     }
 
-    /// Queues reports, and a job to deliver them unless one is queued or
-    /// running (that one delivers these too).
+    /// Queues reports (delivered by a job on the provider's pool).
     fn queue_reports(&self, events: Vec<Event>) {
-        let mut r = self.reports.lock();
-        if r.closed {
-            return;
+        for e in events {
+            self.outbox.push(e);
         }
-        r.queue.extend(events);
-        if r.scheduled || r.delivering.is_some() {
-            return;
-        }
-        r.scheduled = true;
-        drop(r);
-        let weak = self.me.clone();
-        self.pool.push(Box::new(move || {
-            if let Some(s) = weak.upgrade() {
-                s.deliver_reports(false);
-            }
-        }));
-    }
-
-    /// Delivers queued reports until none is left. A delivery job leaves
-    /// them to a thread already delivering; `closing` (destroy) waits for
-    /// that thread instead, then delivers the rest itself (unless it is
-    /// that thread: destroy called from a callback).
-    fn deliver_reports(&self, closing: bool) {
-        let me = std::thread::current().id();
-        let mut r = self.reports.lock();
-        if closing {
-            r.closed = true;
-            while r.delivering.is_some_and(|t| t != me) {
-                self.reported.wait(&mut r);
-            }
-        } else {
-            r.scheduled = false;
-        }
-        if r.delivering.is_some() {
-            return;
-        }
-        r.delivering = Some(me);
-        while let Some(e) = r.queue.pop_front() {
-            drop(r);
-            probe::report(&*self.sink, e);
-            r = self.reports.lock();
-        }
-        r.delivering = None;
-        self.reported.notify_all();
     }
 
     fn stopping(&self) -> bool {
@@ -281,9 +223,10 @@ impl SwimBackend {
             self_id,
             config,
             state: Mutex::new(st),
-            reports: Mutex::new(Reports::default()),
-            reported: Condvar::new(),
-            sink: init.sink.clone(),
+            outbox: {
+                let sink = init.sink.clone();
+                Outbox::new(init.pool.clone(), Box::new(move |e| probe::report(&*sink, e)))
+            },
             next_period: Mutex::new(None),
             addresses: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
@@ -357,7 +300,7 @@ impl SwimBackend {
         for name in RPCS {
             shared.engine.deregister(name, shared.self_id.1);
         }
-        shared.deliver_reports(true);
+        shared.outbox.close();
     }
 }
 
