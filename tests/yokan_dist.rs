@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 const BEDROCK: &str = env!("CARGO_BIN_EXE_bedrock");
 const PROVIDER: u16 = 42;
 const REPLICATION: u64 = 2;
+/// Benchmarks only: a plain provider beside the shard (no group), and a
+/// shard of another database with one copy per key.
+const PLAIN: u16 = 43;
+const SINGLE: u16 = 44;
 
 struct Member {
     child: Child,
@@ -30,6 +34,7 @@ struct Member {
 struct Group {
     dir: PathBuf,
     proto: String,
+    bench: bool,
     members: Vec<Option<Member>>,
 }
 
@@ -43,7 +48,21 @@ impl Drop for Group {
     }
 }
 
-fn config(group_file: &Path) -> String {
+fn config(group_file: &Path, bench: bool) -> String {
+    // Benchmarks add a plain provider (no group) and a database with one
+    // copy per key beside the shard.
+    let extra = if bench {
+        format!(
+            r#",
+              {{"name": "kv_plain", "type": "yokan", "provider_id": {PLAIN},
+                "config": {{"database": {{"type": "map"}}}}}},
+              {{"name": "kv_single", "type": "yokan", "provider_id": {SINGLE},
+                "config": {{"database": {{"type": "map"}}, "replication": 1}},
+                "dependencies": {{"group": "service_group"}}}}"#
+        )
+    } else {
+        String::new()
+    };
     format!(
         r#"{{"libraries": ["libflock-bedrock-module.so", "libyokan-bedrock-module.so"],
             "providers": [
@@ -53,7 +72,7 @@ fn config(group_file: &Path) -> String {
                     "config": {{"ping_timeout_ms": 1000, "ping_interval_ms": [800, 1000], "ping_max_num_timeouts": 3}}}}}}}},
               {{"name": "kv_store", "type": "yokan", "provider_id": {PROVIDER},
                 "config": {{"database": {{"type": "map"}}, "replication": {REPLICATION}}},
-                "dependencies": {{"group": "service_group"}}}}]}}"#,
+                "dependencies": {{"group": "service_group"}}}}{extra}]}}"#,
         group_file.display()
     )
 }
@@ -70,7 +89,7 @@ impl Group {
             "{} is missing or older than this test: run `cargo build --release` first",
             lib.display()
         );
-        Group { dir: scratch_dir(tag), proto: proto.to_string(), members: Vec::new() }
+        Group { dir: scratch_dir(tag), proto: proto.to_string(), bench: false, members: Vec::new() }
     }
 
     fn group_file(&self) -> PathBuf {
@@ -81,7 +100,7 @@ impl Group {
     fn spawn(&mut self) -> usize {
         let i = self.members.len();
         let cfg = self.dir.join(format!("m{i}.json"));
-        std::fs::write(&cfg, config(&self.group_file())).unwrap();
+        std::fs::write(&cfg, config(&self.group_file(), self.bench)).unwrap();
         let out = self.dir.join(format!("m{i}.out.json"));
         let log = std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap();
         let child = Command::new(BEDROCK)
@@ -180,8 +199,12 @@ impl Group {
 }
 
 fn db(client: &Client, address: &str) -> Database {
+    db_at(client, address, PROVIDER)
+}
+
+fn db_at(client: &Client, address: &str, provider_id: u16) -> Database {
     let addr = client.engine().lookup(address).unwrap();
-    client.database(&addr, PROVIDER, true).unwrap()
+    client.database(&addr, provider_id, true).unwrap()
 }
 
 fn key(i: usize) -> Vec<u8> {
@@ -275,29 +298,78 @@ fn bench_hops(g: &Group, client: &Client) {
     let live = g.live();
     let view = mochi::yokan::dist::placement::Placement::new(live.clone());
     let dbs: Vec<Database> = live.iter().map(|a| db(client, a)).collect();
-    let pick = |i: usize, owner: bool| {
-        let k = format!("bench-{i}").into_bytes();
-        let owners = view.owners(&k, REPLICATION as usize);
-        let at = live.iter().position(|a| (owners[0] == a.as_str()) == owner && (owner || !owners.contains(&a.as_str())));
-        (k, at.unwrap())
-    };
+    let plain: Vec<Database> = live.iter().map(|a| db_at(client, a, PLAIN)).collect();
     let v = vec![7u8; 64];
-    for owner in [true, false] {
-        let what = if owner { "through the primary" } else { "through a non-owner" };
-        let (put_med, put_p99) = timed(2000, |i| {
-            let (k, at) = pick(i, owner);
-            dbs[at].put(Opts::default(), &[(k.as_slice(), v.as_slice())]).unwrap();
+    // Keys whose primary is member `m` (None: any), with where to send them.
+    let keys_of = |m: Option<usize>, owner: bool| -> Vec<(Vec<u8>, usize)> {
+        (0..)
+            .map(|i| format!("bench-{i}").into_bytes())
+            .filter_map(|k| {
+                let owners = view.owners(&k, REPLICATION as usize);
+                let p = live.iter().position(|a| a == owners[0]).unwrap();
+                if m.is_some_and(|m| m != p) {
+                    return None;
+                }
+                let at = if owner { p } else { live.iter().position(|a| !owners.contains(&a.as_str())).unwrap() };
+                Some((k, at))
+            })
+            .take(2000)
+            .collect()
+    };
+    let run = |what: &str, keys: &[(Vec<u8>, usize)], dbs: &[Database]| {
+        let (put_med, put_p99) = timed(keys.len(), |i| {
+            let (k, at) = &keys[i];
+            dbs[*at].put(Opts::default(), &[(k.as_slice(), v.as_slice())]).unwrap();
         });
-        let (get_med, get_p99) = timed(2000, |i| {
-            let (k, at) = pick(i, owner);
-            dbs[at].get(Opts::default(), &[k.as_slice()]).unwrap();
+        let (get_med, get_p99) = timed(keys.len(), |i| {
+            let (k, at) = &keys[i];
+            dbs[*at].get(Opts::default(), &[k.as_slice()]).unwrap();
         });
-        eprintln!("{}: put {what}: median {put_med:?} p99 {put_p99:?}; get: median {get_med:?} p99 {get_p99:?}", g.proto);
+        eprintln!("{}: {what}: put median {put_med:?} p99 {put_p99:?}; get: median {get_med:?} p99 {get_p99:?}", g.proto);
+        for (k, at) in keys {
+            dbs[*at].erase(Opts::default(), &[k.as_slice()]).unwrap();
+        }
+    };
+    for _ in 0..2 {
+        run("direct, one member", &keys_of(Some(0), true), &plain);
+        run("direct, spread", &keys_of(None, true), &plain);
+        run("primary, one member", &keys_of(Some(0), true), &dbs);
+        run("primary, spread", &keys_of(None, true), &dbs);
+        run("non-owner, spread", &keys_of(None, false), &dbs);
     }
-    for i in 0..2000 {
-        let k = format!("bench-{i}").into_bytes();
-        dbs[0].erase(Opts::default(), &[k.as_slice()]).unwrap();
+}
+
+/// 8 threads rewriting the same 64 keys through their primary, each key's
+/// own value (so every later check still holds); returns how many writes
+/// and how long they took.
+fn concurrent_writes(client: &Client, g: &Group, range: std::ops::Range<usize>) -> (usize, Duration) {
+    let live = g.live();
+    let view = mochi::yokan::dist::placement::Placement::new(live.clone());
+    let mut by_primary: Vec<Vec<usize>> = vec![Vec::new(); live.len()];
+    for i in range {
+        let p = live.iter().position(|a| a == view.owners(&key(i), 1)[0]).unwrap();
+        by_primary[p].push(i);
     }
+    let (primary, mine) = by_primary.iter().enumerate().max_by_key(|(_, v)| v.len()).unwrap();
+    let mine: Arc<Vec<usize>> = Arc::new(mine.iter().copied().take(64).collect());
+    let start = Instant::now();
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let (db, mine) = (db(client, &live[primary]), mine.clone());
+            std::thread::spawn(move || {
+                let o = Opts { mode: 0, timeout: Some(Duration::from_secs(20)) };
+                for n in 0..100 {
+                    let i = mine[(n * 7 + t * 13) % mine.len()];
+                    let (k, v) = (key(i), value(i));
+                    db.put(o, &[(k.as_slice(), v.as_slice())]).unwrap_or_else(|e| panic!("writer {t}, write {n}: {e}"));
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    (800, start.elapsed())
 }
 
 fn scenario(proto: &str, keys: usize) {
@@ -315,9 +387,11 @@ fn scenario(proto: &str, keys: usize) {
     assert_eq!(db(&client, &g.address(1)).count(Opts::default()).unwrap(), keys as u64);
     let total = keys as u64 * REPLICATION;
     assert_eq!(g.stored(&engine).iter().sum::<u64>(), total, "every key has {REPLICATION} copies");
-    if std::env::var_os("YOKAN_DIST_BENCH").is_some() {
-        bench_hops(&g, &client);
-    }
+    // Concurrent writes of keys that share a primary (and its stripe
+    // locks): none may wait for another's copy on the thread that must
+    // receive it.
+    let (t, took) = concurrent_writes(&client, &g, 0..keys);
+    eprintln!("{proto}: {t} concurrent writes through their primaries in {took:?}");
     // A page of the whole group, in key order, through any member.
     let page = db(&client, &g.address(3)).list(Opts::default(), &key(10), b"key-", 5, true).unwrap();
     let want: Vec<(Vec<u8>, Vec<u8>)> = (11..16).map(|i| (key(i), value(i))).collect();
@@ -378,6 +452,34 @@ fn scenario(proto: &str, keys: usize) {
     assert_eq!(db(&client, &g.address(4)).count(Opts::default()).unwrap(), n as u64);
     drop(client);
     engine.finalize();
+}
+
+/// With `YOKAN_DIST_BENCH` set: the hop costs (see `bench_hops`).
+fn bench(proto: &str) {
+    if std::env::var_os("YOKAN_DIST_BENCH").is_none() {
+        return;
+    }
+    let _serial = MULTIPROCESS.lock();
+    let mut g = Group::new(proto, "yokan-dist-bench");
+    g.bench = true;
+    for _ in 0..4 {
+        g.spawn();
+    }
+    let engine = Engine::new(proto, Mode::Client, "", &InitOverrides::default()).unwrap();
+    let client = Client::new(&engine);
+    bench_hops(&g, &client);
+    drop(client);
+    engine.finalize();
+}
+
+#[test]
+fn bench_over_shm() {
+    bench("na+sm");
+}
+
+#[test]
+fn bench_over_tcp() {
+    bench("ofi+tcp");
 }
 
 #[test]
