@@ -8,9 +8,12 @@
 mod common;
 
 use common::{scratch_dir, MULTIPROCESS};
+use mochi::flock::client::GroupHandle;
 use mochi::rpc::{Engine, InitOverrides, Mode};
 use mochi::yokan::client::{Client, Database, Opts};
+use mochi::yokan::dist::handle::GroupSource;
 use mochi::yokan::dist::stored_keys;
+use mochi::yokan::error::code;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,7 +24,7 @@ use std::time::{Duration, Instant};
 const BEDROCK: &str = env!("CARGO_BIN_EXE_bedrock");
 const PROVIDER: u16 = 42;
 const REPLICATION: u64 = 2;
-/// Benchmarks only: a plain provider beside the shard (no group), and a
+/// A plain provider beside the shard (no group) and, for benchmarks, a
 /// shard of another database with one copy per key.
 const PLAIN: u16 = 43;
 const SINGLE: u16 = 44;
@@ -49,20 +52,21 @@ impl Drop for Group {
 }
 
 fn config(group_file: &Path, bench: bool) -> String {
-    // Benchmarks add a plain provider (no group) and a database with one
-    // copy per key beside the shard.
-    let extra = if bench {
-        format!(
-            r#",
+    // Beside the shard, a plain provider (no group); benchmarks add a
+    // database with one copy per key.
+    let mut extra = format!(
+        r#",
               {{"name": "kv_plain", "type": "yokan", "provider_id": {PLAIN},
-                "config": {{"database": {{"type": "map"}}}}}},
+                "config": {{"database": {{"type": "map"}}}}}}"#
+    );
+    if bench {
+        extra += &format!(
+            r#",
               {{"name": "kv_single", "type": "yokan", "provider_id": {SINGLE},
                 "config": {{"database": {{"type": "map"}}, "replication": 1}},
                 "dependencies": {{"group": "service_group"}}}}"#
-        )
-    } else {
-        String::new()
-    };
+        );
+    }
     format!(
         r#"{{"libraries": ["libflock-bedrock-module.so", "libyokan-bedrock-module.so"],
             "providers": [
@@ -372,6 +376,72 @@ fn concurrent_writes(client: &Client, g: &Group, range: std::ops::Range<usize>) 
     (800, start.elapsed())
 }
 
+/// A thread that keeps writing keys `from`, `from + 1`... through a handle
+/// until stopped; acknowledged writes are contiguous (a failed one is
+/// retried).
+struct Writer {
+    stop: Arc<AtomicBool>,
+    next: Arc<AtomicUsize>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(db: Database, from: usize) -> Writer {
+        let (stop, next) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(from)));
+        let (s, n) = (stop.clone(), next.clone());
+        let thread = std::thread::spawn(move || {
+            let mut i = from;
+            while !s.load(Ordering::Relaxed) {
+                let (k, v) = (key(i), value(i));
+                if db.put(Opts::default(), &[(k.as_slice(), v.as_slice())]).is_ok() {
+                    i += 1;
+                    n.store(i, Ordering::Release);
+                }
+            }
+        });
+        Writer { stop, next, thread }
+    }
+
+    /// Stops; the end of the written range.
+    fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        self.next.load(Ordering::Acquire)
+    }
+}
+
+/// Keys the group-aware handle's writer writes (after every other range).
+const GROUP_KEYS: usize = 1_000_000;
+
+/// The keys of `range` that do not read back right through `reader`.
+fn lost(reader: &Database, range: std::ops::Range<usize>) -> Vec<usize> {
+    let mut missing = Vec::new();
+    for start in range.clone().step_by(200) {
+        let chunk = start..(start + 200).min(range.end);
+        if readable(reader, chunk.clone()) != chunk.len() {
+            missing.extend(chunk.filter(|&i| readable(reader, i..i + 1) == 0));
+        }
+    }
+    missing
+}
+
+/// The group-aware handle's view reaches `want` members.
+fn handle_follows(gdb: &Database, what: &str, want: impl Fn(&[String]) -> bool) -> Duration {
+    let router = gdb.group().expect("a group-aware handle");
+    eventually(what, Duration::from_secs(30), || want(&router.members()))
+}
+
+/// Bad input to the group-aware handle: a clear error code, at once.
+fn group_handle_errors(g: &Group, client: &Client) {
+    let err = |source: GroupSource<'_>, id: u16| client.group_database(source, id).err().expect("refused").code;
+    assert_eq!(err(GroupSource::File(&g.dir.join("no-such.flock")), PROVIDER), code::INVALID_ARGS);
+    let empty = g.dir.join("empty.flock");
+    std::fs::write(&empty, r#"{"members": [], "metadata": {}}"#).unwrap();
+    assert_eq!(err(GroupSource::File(&empty), PROVIDER), code::INVALID_ARGS);
+    assert_eq!(err(GroupSource::File(&g.group_file()), 7), code::INVALID_PROVIDER, "no provider 7");
+    assert_eq!(err(GroupSource::File(&g.group_file()), PLAIN), code::INVALID_PROVIDER, "a provider without a group");
+}
+
 fn scenario(proto: &str, keys: usize) {
     let keys = std::env::var("YOKAN_DIST_KEYS").ok().and_then(|k| k.parse().ok()).unwrap_or(keys);
     let _serial = MULTIPROCESS.lock();
@@ -381,10 +451,23 @@ fn scenario(proto: &str, keys: usize) {
     }
     let engine = Engine::new(proto, Mode::Client, "", &InitOverrides::default()).unwrap();
     let client = Client::new(&engine);
-    // Written through member 0, read through member 2, counted through 1.
-    put_range(&db(&client, &g.address(0)), 0..keys);
+    // Group-aware handles: from the group file, and from a Flock handle.
+    let gdb = client.group_database(GroupSource::File(&g.group_file()), PROVIDER).unwrap();
+    assert_eq!(gdb.group().unwrap().replication(), REPLICATION as usize);
+    let flock = mochi::flock::client::Client::new(&engine, None);
+    let fh = GroupHandle::create(&flock, &engine.lookup(&g.address(1)).unwrap(), 1, 0).unwrap();
+    let gdb2 = client.group_database(GroupSource::Handle(&fh), PROVIDER).unwrap();
+    drop(fh);
+    group_handle_errors(&g, &client);
+    // Half written through member 0, half through the group-aware handle;
+    // read through member 2 and through the handles, counted through 1.
+    put_range(&db(&client, &g.address(0)), 0..keys / 2);
+    put_range(&gdb, keys / 2..keys);
     assert_eq!(readable(&db(&client, &g.address(2)), 0..keys), keys);
+    assert_eq!(readable(&gdb, 0..keys), keys);
+    assert_eq!(readable(&gdb2, 0..keys), keys);
     assert_eq!(db(&client, &g.address(1)).count(Opts::default()).unwrap(), keys as u64);
+    assert_eq!(gdb.count(Opts::default()).unwrap(), keys as u64);
     let total = keys as u64 * REPLICATION;
     assert_eq!(g.stored(&engine).iter().sum::<u64>(), total, "every key has {REPLICATION} copies");
     // Concurrent writes of keys that share a primary (and its stripe
@@ -392,64 +475,70 @@ fn scenario(proto: &str, keys: usize) {
     // receive it.
     let (t, took) = concurrent_writes(&client, &g, 0..keys);
     eprintln!("{proto}: {t} concurrent writes through their primaries in {took:?}");
-    // A page of the whole group, in key order, through any member.
-    let page = db(&client, &g.address(3)).list(Opts::default(), &key(10), b"key-", 5, true).unwrap();
+    // A page of the whole group, in key order, through any member and
+    // through the group-aware handle.
     let want: Vec<(Vec<u8>, Vec<u8>)> = (11..16).map(|i| (key(i), value(i))).collect();
-    assert_eq!(page, want);
+    assert_eq!(db(&client, &g.address(3)).list(Opts::default(), &key(10), b"key-", 5, true).unwrap(), want);
+    assert_eq!(gdb.list(Opts::default(), &key(10), b"key-", 5, true).unwrap(), want);
 
-    // SIGKILL member 3 while a writer keeps writing through member 0.
-    let writing = Arc::new(AtomicBool::new(true));
-    let written = Arc::new(AtomicUsize::new(0));
-    let writer = {
-        let (w, n, a) = (writing.clone(), written.clone(), g.address(0));
-        let client = client.clone();
-        std::thread::spawn(move || {
-            let db = db(&client, &a);
-            let mut i = keys;
-            while w.load(Ordering::Relaxed) {
-                let (k, v) = (key(i), value(i));
-                if db.put(Opts::default(), &[(k.as_slice(), v.as_slice())]).is_ok() {
-                    // Acknowledged writes are contiguous: a failed one is retried.
-                    i += 1;
-                    n.store(i, Ordering::Release);
-                }
-            }
-        })
-    };
+    // SIGKILL member 3 while one writer writes through member 0 and
+    // another through the group-aware handle.
+    let through_member = Writer::start(db(&client, &g.address(0)), keys);
+    let through_handle = Writer::start(gdb.clone(), GROUP_KEYS);
     std::thread::sleep(Duration::from_millis(300));
     let dead = g.kill(3);
     let reader = db(&client, &g.address(1));
     let took = eventually("every key readable after the kill", Duration::from_secs(30), || readable(&reader, 0..keys) == keys);
     eprintln!("{proto}: all {keys} keys readable {took:?} after SIGKILL");
+    let took = eventually("every key readable through the group-aware handle", Duration::from_secs(30), || {
+        readable(&gdb, 0..keys) == keys
+    });
+    eprintln!("{proto}: and through the group-aware handle (checked in {took:?})");
     g.wait_listed(&dead, false);
     std::thread::sleep(Duration::from_millis(300));
-    writing.store(false, Ordering::Relaxed);
-    writer.join().unwrap();
-    let n = written.load(Ordering::Acquire);
-    let missing: Vec<usize> = (0..n).filter(|&i| readable(&reader, i..i + 1) == 0).collect();
+    let n = through_member.stop();
+    let m = through_handle.stop();
+    let missing = lost(&reader, 0..n);
     assert!(missing.is_empty(), "{proto}: acknowledged writes lost: {missing:?} of {n}\n{}", g.logs());
-    let total = n as u64 * REPLICATION;
+    let missing = lost(&gdb, GROUP_KEYS..m);
+    assert!(missing.is_empty(), "{proto}: writes acknowledged to the handle lost: {missing:?}\n{}", g.logs());
+    eprintln!("{proto}: {} writes through the group-aware handle during the kill, none lost", m - GROUP_KEYS);
+    let took = handle_follows(&gdb, "the handle's view drops the dead member", |v| !v.contains(&dead));
+    eprintln!("{proto}: the group-aware handle dropped the dead member {took:?} after the group did");
+    let total = (n + m - GROUP_KEYS) as u64 * REPLICATION;
     let took = wait_total(&g, &engine, total, "replication restored after the kill");
-    eprintln!("{proto}: {REPLICATION} copies of all {n} keys again {took:?} after the member left the view");
+    eprintln!("{proto}: {REPLICATION} copies of all {} keys again {took:?} after the member left the view", total / REPLICATION);
 
-    // A fifth member joins and ends up with a share.
+    // A fifth member joins and ends up with a share; the handle follows.
     let joined = g.spawn();
     let share = |g: &Group| {
         let live = g.members_in_view();
         let at = live.iter().position(|a| *a == g.address(joined)).unwrap();
         g.stored(&engine)[at]
     };
+    let new = g.address(joined);
+    handle_follows(&gdb, "the handle's view lists the new member", |v| v.contains(&new));
+    assert_eq!(readable(&gdb, 0..n), n, "through the handle while keys move");
     eventually("the new member holds a share", Duration::from_secs(30), || {
         let s = share(&g);
         s > total / 8 && g.stored(&engine).iter().sum::<u64>() == total
     });
     assert_eq!(readable(&db(&client, &g.address(joined)), 0..n), n);
+    assert_eq!(readable(&gdb, 0..n), n);
+    put_range(&gdb, 0..keys / 4);
 
     // A graceful leave loses nothing, even with one copy left elsewhere.
-    g.leave(0);
+    let left = g.leave(0);
     wait_total(&g, &engine, total, "replication restored after a leave");
     assert_eq!(readable(&db(&client, &g.address(2)), 0..n), n);
-    assert_eq!(db(&client, &g.address(4)).count(Opts::default()).unwrap(), n as u64);
+    assert_eq!(readable(&gdb, 0..n), n);
+    assert_eq!(readable(&gdb, GROUP_KEYS..m), m - GROUP_KEYS);
+    handle_follows(&gdb, "the handle's view drops the member that left", |v| !v.contains(&left));
+    assert_eq!(readable(&gdb2, 0..n), n);
+    let counted = (n + m - GROUP_KEYS) as u64;
+    assert_eq!(db(&client, &g.address(4)).count(Opts::default()).unwrap(), counted);
+    assert_eq!(gdb.count(Opts::default()).unwrap(), counted);
+    drop((gdb, gdb2, flock));
     drop(client);
     engine.finalize();
 }

@@ -13,6 +13,7 @@
 //! same Yokan provider id as ours (the tutorial gives every member provider
 //! 42). The consistency model is written down in `docs/distributed-yokan.md`.
 
+pub mod handle;
 mod order;
 pub mod placement;
 mod rebalance;
@@ -38,7 +39,7 @@ use std::time::{Duration, Instant};
 const MOVE_WINDOW: Duration = Duration::from_secs(30);
 /// How long a member that did not answer is routed around before it is
 /// tried again.
-const SUSPECT_TTL: Duration = Duration::from_secs(5);
+pub(crate) const SUSPECT_TTL: Duration = Duration::from_secs(5);
 /// Timeout of the calls between shards.
 const SHARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a call to an shm peer checks that the peer still lives.
@@ -123,13 +124,18 @@ impl Shard {
         if !view.is_empty() && !view.contains(&me) {
             crate::warning!("yokan provider {provider_id}: this member ({me}) is not in its group's view yet");
         }
+        // A member that has just joined owns keys whose holders have not
+        // sent them yet: for the move window, a key missing here is looked
+        // for at its owners in the view without us (a group-aware client
+        // asks us first, not a member that knows the older view).
+        let previous = (view.len() > 1 && view.contains(&me)).then(|| view.without(&me));
         let shard = Arc::new(Shard {
             engine: engine.clone(),
             provider_id,
             me,
             replication,
             group,
-            views: RwLock::new(Views { current: view, previous: None, changed_at: Instant::now() }),
+            views: RwLock::new(Views { current: view, previous, changed_at: Instant::now() }),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             sequencer: order::Sequencer::new(),
             applied: order::Applied::default(),
