@@ -296,50 +296,44 @@ fn timed(n: usize, mut f: impl FnMut(usize)) -> (Duration, Duration) {
     (t[n / 2], t[n * 99 / 100])
 }
 
-/// With `YOKAN_DIST_BENCH` set: single-key put and get through the key's
-/// primary, and through a member that owns no copy (one extra hop).
+/// With `YOKAN_DIST_BENCH` set: single-key put and get (64 B values) of
+/// 2 000 keys, median and p99, through each way of reaching the database,
+/// in one run (twice: the second pass is the one to read).
 fn bench_hops(g: &Group, client: &Client) {
     let live = g.live();
     let view = mochi::yokan::dist::placement::Placement::new(live.clone());
-    let dbs: Vec<Database> = live.iter().map(|a| db(client, a)).collect();
-    let plain: Vec<Database> = live.iter().map(|a| db_at(client, a, PLAIN)).collect();
+    let dbs_for = |pid: u16| live.iter().map(|a| db_at(client, a, pid)).collect::<Vec<_>>();
+    let (shard, plain, single) = (dbs_for(PROVIDER), dbs_for(PLAIN), dbs_for(SINGLE));
+    let gdb = client.group_database(GroupSource::File(&g.group_file()), PROVIDER).unwrap();
+    let gdb1 = client.group_database(GroupSource::File(&g.group_file()), SINGLE).unwrap();
+    let keys: Vec<Vec<u8>> = (0..2000).map(|i| format!("bench-{i}").into_bytes()).collect();
+    let at = |k: &[u8], owner: bool| {
+        let owners = view.owners(k, REPLICATION as usize);
+        live.iter().position(|a| if owner { a == owners[0] } else { !owners.contains(&a.as_str()) }).unwrap()
+    };
+    let primary: Vec<usize> = keys.iter().map(|k| at(k, true)).collect();
+    let other: Vec<usize> = keys.iter().map(|k| at(k, false)).collect();
     let v = vec![7u8; 64];
-    // Keys whose primary is member `m` (None: any), with where to send them.
-    let keys_of = |m: Option<usize>, owner: bool| -> Vec<(Vec<u8>, usize)> {
-        (0..)
-            .map(|i| format!("bench-{i}").into_bytes())
-            .filter_map(|k| {
-                let owners = view.owners(&k, REPLICATION as usize);
-                let p = live.iter().position(|a| a == owners[0]).unwrap();
-                if m.is_some_and(|m| m != p) {
-                    return None;
-                }
-                let at = if owner { p } else { live.iter().position(|a| !owners.contains(&a.as_str())).unwrap() };
-                Some((k, at))
-            })
-            .take(2000)
-            .collect()
-    };
-    let run = |what: &str, keys: &[(Vec<u8>, usize)], dbs: &[Database]| {
-        let (put_med, put_p99) = timed(keys.len(), |i| {
-            let (k, at) = &keys[i];
-            dbs[*at].put(Opts::default(), &[(k.as_slice(), v.as_slice())]).unwrap();
+    let row = |what: &str, db: &dyn Fn(usize) -> Database| {
+        let handles: Vec<Database> = (0..keys.len()).map(db).collect();
+        let put = timed(keys.len(), |i| handles[i].put(Opts::default(), &[(keys[i].as_slice(), v.as_slice())]).unwrap());
+        let get = timed(keys.len(), |i| {
+            handles[i].get(Opts::default(), &[keys[i].as_slice()]).unwrap();
         });
-        let (get_med, get_p99) = timed(keys.len(), |i| {
-            let (k, at) = &keys[i];
-            dbs[*at].get(Opts::default(), &[k.as_slice()]).unwrap();
-        });
-        eprintln!("{}: {what}: put median {put_med:?} p99 {put_p99:?}; get: median {get_med:?} p99 {get_p99:?}", g.proto);
-        for (k, at) in keys {
-            dbs[*at].erase(Opts::default(), &[k.as_slice()]).unwrap();
-        }
+        eprintln!(
+            "{}: {what:<44} put median {:>9.1?} p99 {:>9.1?} | get median {:>9.1?} p99 {:>9.1?}",
+            g.proto, put.0, put.1, get.0, get.1
+        );
     };
-    for _ in 0..2 {
-        run("direct, one member", &keys_of(Some(0), true), &plain);
-        run("direct, spread", &keys_of(None, true), &plain);
-        run("primary, one member", &keys_of(Some(0), true), &dbs);
-        run("primary, spread", &keys_of(None, true), &dbs);
-        run("non-owner, spread", &keys_of(None, false), &dbs);
+    for pass in 1..=2 {
+        eprintln!("{}: pass {pass}", g.proto);
+        row("direct, one provider (member 0)", &|_| plain[0].clone());
+        row("direct, the provider at the key's primary", &|i| plain[primary[i]].clone());
+        row("replication 2: through the key's primary", &|i| shard[primary[i]].clone());
+        row("replication 2: through a member with no copy", &|i| shard[other[i]].clone());
+        row("replication 2: group-aware handle", &|_| gdb.clone());
+        row("replication 1: through the key's primary", &|i| single[primary[i]].clone());
+        row("replication 1: group-aware handle", &|_| gdb1.clone());
     }
 }
 

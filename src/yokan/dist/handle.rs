@@ -107,8 +107,8 @@ impl GroupRouter {
                 (h.view(), Some((addr.to_string(), pid)))
             }
             GroupSource::File(path) => {
-                let view = crate::flock::view_file::from_file(path)
-                    .map_err(|e| YokanError::args(format!("cannot read the group file {}: {e}", path.display())))?;
+                let view =
+                    crate::flock::view_file::from_file(path).map_err(|e| YokanError::args(format!("the group file: {e}")))?;
                 (view, None)
             }
         };
