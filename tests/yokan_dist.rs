@@ -22,6 +22,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BEDROCK: &str = env!("CARGO_BIN_EXE_bedrock");
+
+/// The daemon to start: ours, or (benchmarks against another build, e.g.
+/// the previous commit) `YOKAN_DIST_BEDROCK`.
+fn bedrock() -> (PathBuf, bool) {
+    match std::env::var_os("YOKAN_DIST_BEDROCK") {
+        Some(p) => (PathBuf::from(p), true),
+        None => (PathBuf::from(BEDROCK), false),
+    }
+}
 const PROVIDER: u16 = 42;
 const REPLICATION: u64 = 2;
 /// A plain provider beside the shard (no group) and, for benchmarks, a
@@ -85,11 +94,12 @@ impl Group {
     fn new(proto: &str, tag: &str) -> Group {
         // The daemon loads the libmochi.so beside it, which `cargo test`
         // does not rebuild (scripts/test-all.sh runs `cargo build` first).
-        let lib = Path::new(BEDROCK).with_file_name("libmochi.so");
+        let (bedrock, other) = bedrock();
+        let lib = bedrock.with_file_name("libmochi.so");
         let age = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let test_binary = std::env::current_exe().unwrap();
         assert!(
-            age(&lib).is_some_and(|l| age(&test_binary).is_some_and(|t| l + Duration::from_secs(600) >= t)),
+            other || age(&lib).is_some_and(|l| age(&test_binary).is_some_and(|t| l + Duration::from_secs(600) >= t)),
             "{} is missing or older than this test: run `cargo build --release` first",
             lib.display()
         );
@@ -107,7 +117,7 @@ impl Group {
         std::fs::write(&cfg, config(&self.group_file(), self.bench)).unwrap();
         let out = self.dir.join(format!("m{i}.out.json"));
         let log = std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap();
-        let child = Command::new(BEDROCK)
+        let child = Command::new(bedrock().0)
             .arg(&self.proto)
             .args(["-v", if std::env::var_os("YOKAN_DIST_DEBUG").is_some() { "debug" } else { "info" }])
             .arg("-c")
@@ -283,29 +293,18 @@ fn wait_total(g: &Group, engine: &Engine, total: u64, what: &str) -> Duration {
     }
 }
 
-/// Median and 99th percentile of `n` timed calls of `f`.
-fn timed(n: usize, mut f: impl FnMut(usize)) -> (Duration, Duration) {
-    let mut t: Vec<Duration> = (0..n)
-        .map(|i| {
-            let start = Instant::now();
-            f(i);
-            start.elapsed()
-        })
-        .collect();
-    t.sort();
-    (t[n / 2], t[n * 99 / 100])
-}
-
 /// With `YOKAN_DIST_BENCH` set: single-key put and get (64 B values) of
 /// 2 000 keys, median and p99, through each way of reaching the database,
-/// in one run (twice: the second pass is the one to read).
+/// in one run. The ways take turns, 200 keys at a time, so that each sees
+/// the same machine (other load comes and goes on a shared VM).
 fn bench_hops(g: &Group, client: &Client) {
     let live = g.live();
     let view = mochi::yokan::dist::placement::Placement::new(live.clone());
     let dbs_for = |pid: u16| live.iter().map(|a| db_at(client, a, pid)).collect::<Vec<_>>();
     let (shard, plain, single) = (dbs_for(PROVIDER), dbs_for(PLAIN), dbs_for(SINGLE));
-    let gdb = client.group_database(GroupSource::File(&g.group_file()), PROVIDER).unwrap();
-    let gdb1 = client.group_database(GroupSource::File(&g.group_file()), SINGLE).unwrap();
+    // Daemons of an older build (YOKAN_DIST_BEDROCK) may have no INFO.
+    let gdb = client.group_database(GroupSource::File(&g.group_file()), PROVIDER).ok();
+    let gdb1 = client.group_database(GroupSource::File(&g.group_file()), SINGLE).ok();
     let keys: Vec<Vec<u8>> = (0..2000).map(|i| format!("bench-{i}").into_bytes()).collect();
     let at = |k: &[u8], owner: bool| {
         let owners = view.owners(k, REPLICATION as usize);
@@ -313,27 +312,60 @@ fn bench_hops(g: &Group, client: &Client) {
     };
     let primary: Vec<usize> = keys.iter().map(|k| at(k, true)).collect();
     let other: Vec<usize> = keys.iter().map(|k| at(k, false)).collect();
+    type Way<'a> = (&'static str, Box<dyn Fn(usize) -> Database + 'a>);
+    let mut ways: Vec<Way<'_>> = vec![
+        ("direct, one provider (member 0)", Box::new(|_| plain[0].clone())),
+        ("direct, the provider at the key's primary", Box::new(|i| plain[primary[i]].clone())),
+        ("replication 2: through the key's primary", Box::new(|i| shard[primary[i]].clone())),
+        ("replication 2: through a member with no copy", Box::new(|i| shard[other[i]].clone())),
+        ("replication 1: through the key's primary", Box::new(|i| single[primary[i]].clone())),
+    ];
+    if let (Some(gdb), Some(gdb1)) = (gdb, gdb1) {
+        ways.push(("replication 2: group-aware handle", Box::new(move |_| gdb.clone())));
+        ways.push(("replication 1: group-aware handle", Box::new(move |_| gdb1.clone())));
+    }
     let v = vec![7u8; 64];
-    let row = |what: &str, db: &dyn Fn(usize) -> Database| {
-        let handles: Vec<Database> = (0..keys.len()).map(db).collect();
-        let put = timed(keys.len(), |i| handles[i].put(Opts::default(), &[(keys[i].as_slice(), v.as_slice())]).unwrap());
-        let get = timed(keys.len(), |i| {
-            handles[i].get(Opts::default(), &[keys[i].as_slice()]).unwrap();
-        });
+    let mut samples: Vec<(Vec<Duration>, Vec<Duration>)> = vec![(Vec::new(), Vec::new()); ways.len()];
+    let time = |f: &dyn Fn()| {
+        let start = Instant::now();
+        f();
+        start.elapsed()
+    };
+    for round in 0..=10 {
+        let range = (round % 10) * 200..(round % 10 + 1) * 200;
+        for (w, (_, db)) in ways.iter().enumerate() {
+            let handles: Vec<Database> = range.clone().map(db).collect();
+            let puts: Vec<Duration> = range
+                .clone()
+                .zip(&handles)
+                .map(|(i, h)| time(&|| h.put(Opts::default(), &[(keys[i].as_slice(), v.as_slice())]).unwrap()))
+                .collect();
+            let gets: Vec<Duration> = range
+                .clone()
+                .zip(&handles)
+                .map(|(i, h)| {
+                    time(&|| {
+                        h.get(Opts::default(), &[keys[i].as_slice()]).unwrap();
+                    })
+                })
+                .collect();
+            // Round 0 warms every connection up.
+            if round > 0 {
+                samples[w].0.extend(puts);
+                samples[w].1.extend(gets);
+            }
+        }
+    }
+    let stats = |t: &mut Vec<Duration>| {
+        t.sort();
+        (t[t.len() / 2], t[t.len() * 99 / 100])
+    };
+    for ((what, _), (puts, gets)) in ways.iter().zip(samples.iter_mut()) {
+        let (put, get) = (stats(puts), stats(gets));
         eprintln!(
             "{}: {what:<44} put median {:>9.1?} p99 {:>9.1?} | get median {:>9.1?} p99 {:>9.1?}",
             g.proto, put.0, put.1, get.0, get.1
         );
-    };
-    for pass in 1..=2 {
-        eprintln!("{}: pass {pass}", g.proto);
-        row("direct, one provider (member 0)", &|_| plain[0].clone());
-        row("direct, the provider at the key's primary", &|i| plain[primary[i]].clone());
-        row("replication 2: through the key's primary", &|i| shard[primary[i]].clone());
-        row("replication 2: through a member with no copy", &|i| shard[other[i]].clone());
-        row("replication 2: group-aware handle", &|_| gdb.clone());
-        row("replication 1: through the key's primary", &|i| single[primary[i]].clone());
-        row("replication 1: group-aware handle", &|_| gdb1.clone());
     }
 }
 
