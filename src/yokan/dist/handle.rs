@@ -61,6 +61,8 @@ struct Inner {
     /// One view refresh at a time; callers that find one under way go on.
     refreshing: Mutex<()>,
     replication: AtomicUsize,
+    /// Which member the next group-wide request goes to.
+    turn: AtomicUsize,
 }
 
 /// Applies the group's membership changes to the placement.
@@ -126,6 +128,7 @@ impl GroupRouter {
             suspects: Mutex::new(HashMap::new()),
             refreshing: Mutex::new(()),
             replication: AtomicUsize::new(1),
+            turn: AtomicUsize::new(0),
         });
         // Follow the group from the handle's contact, else from any member.
         let mut contacts: Vec<(String, u16)> = contact.into_iter().collect();
@@ -197,7 +200,11 @@ impl GroupRouter {
             skip.extend(gone.iter().cloned());
             let mut parts: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
             for &i in &pending {
-                let member = view.first(keys[i], |m| skip.iter().any(|s| s == m)).ok_or_else(no_member)?;
+                // Every owner suspected: try those this call has not found gone.
+                let member = view
+                    .first(keys[i], |m| skip.iter().any(|s| s == m))
+                    .or_else(|| view.first(keys[i], |m| gone.iter().any(|s| s == m)))
+                    .ok_or_else(no_member)?;
                 parts.entry(member).or_default().push(i);
             }
             let started: Vec<_> =
@@ -247,10 +254,13 @@ impl GroupRouter {
             let skip = inner.suspects();
             let member = {
                 let view = inner.placement.read();
-                let live = view.addresses().find(|a| !gone.iter().any(|g| g == a) && !skip.iter().any(|s| s == a));
+                let untried: Vec<&str> = view.addresses().filter(|a| !gone.iter().any(|g| g == a)).collect();
+                let live: Vec<&str> = untried.iter().copied().filter(|a| !skip.iter().any(|s| s == a)).collect();
                 // Every member suspected: try those not found gone by this call.
-                let member = live.or_else(|| view.addresses().find(|a| !gone.iter().any(|g| g == a)));
-                member.map(str::to_string).ok_or_else(no_member)?
+                let choice = if live.is_empty() { &untried } else { &live };
+                // Taking turns spreads the group-wide work over the members.
+                let turn = inner.turn.fetch_add(1, Ordering::Relaxed);
+                choice.get(turn % choice.len().max(1)).map(|m| m.to_string()).ok_or_else(no_member)?
             };
             let answer =
                 inner.start(&member, name, payload.to_vec(), deadline).and_then(|(addr, p)| wait_watching(p, &addr, &member));
