@@ -468,6 +468,27 @@ fn group_handle_errors(g: &Group, client: &Client) {
     assert_eq!(err(GroupSource::File(&g.group_file()), PLAIN), code::INVALID_PROVIDER, "a provider without a group");
 }
 
+/// A multi put split by primary keeps the multi-put rule of NEW_ONLY (a
+/// key that exists is skipped, the others written), even for parts of one
+/// key; a single NEW_ONLY put of an existing key is refused.
+fn multi_put_rules(gdb: &Database) {
+    let new_only = Opts::mode(mochi::yokan::mode::NEW_ONLY);
+    let fresh: Vec<Vec<u8>> = (0..6).map(|i| format!("fresh-{i}").into_bytes()).collect();
+    let (k0, v0) = (key(0), value(0));
+    let mut pairs: Vec<(&[u8], &[u8])> = vec![(k0.as_slice(), b"not written")];
+    pairs.extend(fresh.iter().map(|k| (k.as_slice(), k.as_slice())));
+    gdb.put(new_only, &pairs).unwrap();
+    assert_eq!(gdb.get(Opts::default(), &[k0.as_slice()]).unwrap()[0].as_deref(), Some(v0.as_slice()));
+    for k in &fresh {
+        assert_eq!(gdb.get(Opts::default(), &[k.as_slice()]).unwrap()[0].as_deref(), Some(k.as_slice()));
+    }
+    let refused = gdb.put(new_only, &[(k0.as_slice(), b"not written")]).unwrap_err();
+    assert_eq!(refused.code, code::KEY_EXISTS);
+    let refs: Vec<&[u8]> = fresh.iter().map(Vec::as_slice).collect();
+    gdb.erase(Opts::default(), &refs).unwrap();
+    assert_eq!(gdb.exists(Opts::default(), &refs).unwrap(), vec![false; refs.len()]);
+}
+
 fn scenario(proto: &str, keys: usize) {
     let keys = std::env::var("YOKAN_DIST_KEYS").ok().and_then(|k| k.parse().ok()).unwrap_or(keys);
     let _serial = MULTIPROCESS.lock();
@@ -494,6 +515,7 @@ fn scenario(proto: &str, keys: usize) {
     assert_eq!(readable(&gdb2, 0..keys), keys);
     assert_eq!(db(&client, &g.address(1)).count(Opts::default()).unwrap(), keys as u64);
     assert_eq!(gdb.count(Opts::default()).unwrap(), keys as u64);
+    multi_put_rules(&gdb);
     let total = keys as u64 * REPLICATION;
     assert_eq!(g.stored(&engine).iter().sum::<u64>(), total, "every key has {REPLICATION} copies");
     // Concurrent writes of keys that share a primary (and its stripe
