@@ -464,6 +464,11 @@ fn group_handle_errors(g: &Group, client: &Client) {
     let empty = g.dir.join("empty.flock");
     std::fs::write(&empty, r#"{"members": [], "metadata": {}}"#).unwrap();
     assert_eq!(err(GroupSource::File(&empty), PROVIDER), code::INVALID_ARGS);
+    let other = if g.proto == "na+sm" { "ofi+tcp://127.0.0.1:9" } else { "na+sm://1-0" };
+    let elsewhere = g.dir.join("other-protocol.flock");
+    std::fs::write(&elsewhere, format!(r#"{{"members": [{{"address": "{other}", "provider_id": 1}}], "metadata": {{}}}}"#))
+        .unwrap();
+    assert_eq!(err(GroupSource::File(&elsewhere), PROVIDER), code::INVALID_ARGS, "a member of another protocol");
     assert_eq!(err(GroupSource::File(&g.group_file()), 7), code::INVALID_PROVIDER, "no provider 7");
     assert_eq!(err(GroupSource::File(&g.group_file()), PLAIN), code::INVALID_PROVIDER, "a provider without a group");
 }

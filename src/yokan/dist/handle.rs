@@ -135,17 +135,25 @@ impl GroupRouter {
         contacts.extend(seed.members().iter().map(|m| (m.address.clone(), m.provider_id)));
         let mut last = String::from("the group's view has no member");
         let mut followed = false;
+        // Every failure the caller's (an address of another protocol, an
+        // empty view), none a member not answering.
+        let mut bad_input = true;
         for (address, pid) in dedup(contacts) {
             match inner.follow(&address, pid) {
                 Ok(()) => {
                     followed = true;
                     break;
                 }
-                Err(e) => last = format!("{address}: {e}"),
+                Err(FollowError::Input(e)) => last = format!("{address}: {e}"),
+                Err(FollowError::Call(e)) => {
+                    bad_input = false;
+                    last = format!("{address}: {e}");
+                }
             }
         }
         if !followed {
-            return Err(YokanError::new(code::FROM_MERCURY, format!("cannot follow the group through any member ({last})")));
+            let code = if bad_input { code::INVALID_ARGS } else { code::FROM_MERCURY };
+            return Err(YokanError::new(code, format!("cannot follow the group through any member ({last})")));
         }
         let members: Vec<String> = inner.placement.read().addresses().map(str::to_string).collect();
         if members.is_empty() {
@@ -290,6 +298,14 @@ pub(crate) fn rpc_error(e: RpcError) -> YokanError {
     }
 }
 
+/// Why a member could not be followed.
+enum FollowError {
+    /// The caller's input: an address of another protocol, an empty view.
+    Input(String),
+    /// The member did not answer (or answered an error).
+    Call(String),
+}
+
 fn dedup(list: Vec<(String, u16)>) -> Vec<(String, u16)> {
     let mut out: Vec<(String, u16)> = Vec::with_capacity(list.len());
     for x in list {
@@ -330,13 +346,14 @@ impl Inner {
 
     /// Follows the group through the Flock provider (`address`,
     /// `provider_id`): fetches its view and subscribes to its changes.
-    fn follow(self: &Arc<Self>, address: &str, provider_id: u16) -> std::result::Result<(), String> {
-        let addr = self.engine.lookup(address).map_err(|e| e.to_string())?;
-        let handle = GroupHandle::create(&self.flock, &addr, provider_id, 0).map_err(|e| e.to_string())?;
-        handle.subscribe(Arc::new(Follow(Arc::downgrade(self)))).map_err(|e| e.to_string())?;
+    fn follow(self: &Arc<Self>, address: &str, provider_id: u16) -> std::result::Result<(), FollowError> {
+        let addr = self.engine.lookup(address).map_err(|e| FollowError::Input(e.to_string()))?;
+        let failed = |e: crate::flock::FlockError| FollowError::Call(e.to_string());
+        let handle = GroupHandle::create(&self.flock, &addr, provider_id, 0).map_err(failed)?;
+        handle.subscribe(Arc::new(Follow(Arc::downgrade(self)))).map_err(failed)?;
         let view = handle.view();
         if view.member_count() == 0 {
-            return Err("its group's view has no member".into());
+            return Err(FollowError::Input("its group's view has no member".into()));
         }
         *self.placement.write() = placement_of(&view);
         *self.view.lock() = view;
