@@ -41,7 +41,7 @@ yk_return_t yk_database_handle_create(yk_client_t client, hg_addr_t addr, uint16
  * Flock provider and fetches the view again when a member does not answer).
  * `group` is a flock_group_handle_t (flock/flock-group.h); the caller keeps
  * its reference. Errors: YOKAN_ERR_INVALID_ARGS (NULL argument, unreadable
- * group file, empty view), YOKAN_ERR_INVALID_PROVIDER (no Yokan provider
+ * group file, empty view, members of another protocol), YOKAN_ERR_INVALID_PROVIDER (no Yokan provider
  * with that id, or one that is not a shard of a distributed database),
  * YOKAN_ERR_FROM_MERCURY (no member answers). */
 struct flock_group_handle;
