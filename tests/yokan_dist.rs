@@ -576,6 +576,15 @@ fn scenario(proto: &str, keys: usize) {
         let s = share(&g);
         s > total / 8 && g.stored(&engine).iter().sum::<u64>() == total
     });
+    // Rendezvous placement moves to a joiner only the copies it now owns:
+    // ideally 1/N of them, and nothing between the others.
+    let live = g.members_in_view().len() as f64;
+    let got = share(&g);
+    eprintln!(
+        "{proto}: keys moved on a join: the new member holds {got} of {total} copies ({:.1} %; ideal 1/{live} = {:.1} %)",
+        100.0 * got as f64 / total as f64,
+        100.0 / live
+    );
     assert_eq!(readable(&db(&client, &g.address(joined)), 0..n), n);
     assert_eq!(readable(&gdb, 0..n), n);
     put_range(&gdb, 0..keys / 4);
