@@ -15,11 +15,22 @@
 #   usage: benches/yokan-dist.sh [KEYS]
 # YOKAN_DIST_BEDROCK=/path/to/other/build/bedrock runs the daemons of another
 # build (e.g. the previous commit) under the same client, for before/after.
+# BUSY=1 runs it all with one busy loop pinned to each core (started and
+# stopped here), the way an application's ranks sit on the node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 keys=${1:-100000}
 cargo build --release >/dev/null 2>&1
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+hogs=()
+trap '((${#hogs[@]})) && kill "${hogs[@]}" 2>/dev/null; true' EXIT
+if [[ ${BUSY:-0} == 1 ]]; then
+    for cpu in $(seq 0 $(($(nproc) - 1))); do
+        taskset -c "$cpu" sh -c 'while :; do :; done' &
+        hogs+=($!)
+    done
+    echo "one busy loop pinned to each of $(nproc) cores"
+fi
 YOKAN_DIST_BENCH=1 YOKAN_DIST_KEYS="$keys" cargo test --release --test yokan_dist -- --nocapture --test-threads=1 2>&1 \
     | sed 's/^test [a-z_]* \.\.\. //' | grep -E "^(na\+sm|ofi\+tcp):|test result"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
