@@ -63,9 +63,10 @@ bash examples-c/flock/run-discovery.sh build/test-prefix na+sm ofi+tcp
 section "valgrind memcheck: the bedrock daemon and a C client through a short scenario"
 bash tests/valgrind/run.sh build/test-prefix na+sm
 
-section "Yokan: C and C++ clients through find_package(yokan) against a bedrock daemon (map and lmdb), na+sm and ofi+tcp"
+section "Yokan: C and C++ clients through find_package(yokan) against a bedrock daemon (map and lmdb); the group-aware handle against a replicated group with a SIGKILLed member; na+sm and ofi+tcp"
 for protocol in na+sm ofi+tcp; do
     bash examples-c/yokan/run.sh build/test-prefix "$protocol"
+    bash examples-c/yokan/run-group.sh build/test-prefix "$protocol"
 done
 
 section "Bedrock: daemons, configs, C and C++ modules, C and C++ clients, CLIs (installed prefix)"

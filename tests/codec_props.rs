@@ -336,11 +336,15 @@ proptest! {
     #[test]
     fn yokan_shard_messages(hops in any::<u8>(), as_replica in any::<bool>(), multi in any::<bool>(),
                             skip in vec(text(), 0..4), op in text(), payload in bytes(),
-                            changes in vec((bytes(), option::of(bytes())), 0..6), fill in vec((bytes(), bytes()), 0..6)) {
+                            changes in vec((bytes(), option::of(bytes())), 0..6), fill in vec((bytes(), bytes()), 0..6),
+                            numbers in (any::<u64>(), any::<u64>(), any::<u64>())) {
         let route = shard::Route { hops, as_replica, multi, skip: skip.clone() };
         round_trip!(shard::Apply { route, op: &op, payload: Bytes(&payload) }, shard::Apply<'_>);
         let changes: shard::Changes<'_> = changes.iter().map(|(k, v)| (Bytes(k), v.as_deref().map(Bytes))).collect();
-        round_trip!(changes, shard::Changes<'_>);
+        round_trip!(changes.clone(), shard::Changes<'_>);
+        let (sender, seq, mark) = numbers;
+        round_trip!(shard::Store { sender, seq, mark, changes }, shard::Store<'_>);
+        round_trip!(shard::Info { replication: seq, address: op.clone() }, shard::Info);
         let fill: shard::Fill<'_> = fill.iter().map(|(k, v)| (Bytes(k), Bytes(v))).collect();
         round_trip!(fill, shard::Fill<'_>);
         round_trip!(skip, shard::CountArgs);

@@ -207,3 +207,53 @@ fn churning_tcp_peers_keep_tables_bounded() {
 fn churning_shm_peers_keep_tables_bounded() {
     churn("na+sm", 120);
 }
+
+/// A deferred handler answers from another thread while its execution
+/// stream serves other requests; one that drops or panics answers with an
+/// error at once rather than leaving its caller to time out.
+fn deferred(proto: &str) {
+    let server = engine(proto, Mode::Server);
+    // One pool, one stream: a handler that waited here would block "echo".
+    server.register("echo", 1, None, Arc::new(|req| Ok(req.payload))).unwrap();
+    server
+        .register_deferred(
+            "later",
+            1,
+            None,
+            Arc::new(|req, responder| {
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(300));
+                    responder.respond(Ok(req.payload));
+                });
+            }),
+        )
+        .unwrap();
+    server.register_deferred("dropped", 1, None, Arc::new(|_, responder| drop(responder))).unwrap();
+    server.register_deferred("panics", 1, None, Arc::new(|_, _| panic!("deferred handler panic (expected)"))).unwrap();
+    let client = engine(proto, Mode::Client);
+    let addr = client.lookup(server.self_address().as_str()).unwrap();
+    let slow = client.call_async(&addr, "later", 1, b"late".to_vec(), T).unwrap();
+    let start = Instant::now();
+    assert_eq!(client.call(&addr, "echo", 1, b"now".to_vec(), T).unwrap(), b"now");
+    assert!(start.elapsed() < Duration::from_millis(250), "echo waited for the deferred handler");
+    assert_eq!(slow.wait().unwrap(), b"late");
+    for name in ["dropped", "panics"] {
+        let start = Instant::now();
+        match client.call(&addr, name, 1, Vec::new(), T) {
+            Err(RpcError::Remote { message, .. }) => assert!(!message.is_empty()),
+            other => panic!("{name}: expected a remote error, got {other:?}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{name} left its caller waiting");
+    }
+    // A call to ourselves, answered later.
+    let me = server.self_address();
+    assert_eq!(server.call(&me, "later", 1, b"self".to_vec(), T).unwrap(), b"self");
+    client.finalize();
+    server.finalize();
+}
+
+#[test]
+fn deferred_answers_over_shm_and_tcp() {
+    deferred("na+sm");
+    deferred("ofi+tcp");
+}

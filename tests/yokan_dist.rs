@@ -8,9 +8,12 @@
 mod common;
 
 use common::{scratch_dir, MULTIPROCESS};
+use mochi::flock::client::GroupHandle;
 use mochi::rpc::{Engine, InitOverrides, Mode};
 use mochi::yokan::client::{Client, Database, Opts};
+use mochi::yokan::dist::handle::GroupSource;
 use mochi::yokan::dist::stored_keys;
+use mochi::yokan::error::code;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,8 +22,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BEDROCK: &str = env!("CARGO_BIN_EXE_bedrock");
+
+/// The daemon to start: ours, or (benchmarks against another build, e.g.
+/// the previous commit) `YOKAN_DIST_BEDROCK`.
+fn bedrock() -> (PathBuf, bool) {
+    match std::env::var_os("YOKAN_DIST_BEDROCK") {
+        Some(p) => (PathBuf::from(p), true),
+        None => (PathBuf::from(BEDROCK), false),
+    }
+}
 const PROVIDER: u16 = 42;
 const REPLICATION: u64 = 2;
+/// A plain provider beside the shard (no group) and, for benchmarks, a
+/// shard of another database with one copy per key.
+const PLAIN: u16 = 43;
+const SINGLE: u16 = 44;
 
 struct Member {
     child: Child,
@@ -30,6 +46,7 @@ struct Member {
 struct Group {
     dir: PathBuf,
     proto: String,
+    bench: bool,
     members: Vec<Option<Member>>,
 }
 
@@ -43,7 +60,22 @@ impl Drop for Group {
     }
 }
 
-fn config(group_file: &Path) -> String {
+fn config(group_file: &Path, bench: bool) -> String {
+    // Beside the shard, a plain provider (no group); benchmarks add a
+    // database with one copy per key.
+    let mut extra = format!(
+        r#",
+              {{"name": "kv_plain", "type": "yokan", "provider_id": {PLAIN},
+                "config": {{"database": {{"type": "map"}}}}}}"#
+    );
+    if bench {
+        extra += &format!(
+            r#",
+              {{"name": "kv_single", "type": "yokan", "provider_id": {SINGLE},
+                "config": {{"database": {{"type": "map"}}, "replication": 1}},
+                "dependencies": {{"group": "service_group"}}}}"#
+        );
+    }
     format!(
         r#"{{"libraries": ["libflock-bedrock-module.so", "libyokan-bedrock-module.so"],
             "providers": [
@@ -53,7 +85,7 @@ fn config(group_file: &Path) -> String {
                     "config": {{"ping_timeout_ms": 1000, "ping_interval_ms": [800, 1000], "ping_max_num_timeouts": 3}}}}}}}},
               {{"name": "kv_store", "type": "yokan", "provider_id": {PROVIDER},
                 "config": {{"database": {{"type": "map"}}, "replication": {REPLICATION}}},
-                "dependencies": {{"group": "service_group"}}}}]}}"#,
+                "dependencies": {{"group": "service_group"}}}}{extra}]}}"#,
         group_file.display()
     )
 }
@@ -62,15 +94,16 @@ impl Group {
     fn new(proto: &str, tag: &str) -> Group {
         // The daemon loads the libmochi.so beside it, which `cargo test`
         // does not rebuild (scripts/test-all.sh runs `cargo build` first).
-        let lib = Path::new(BEDROCK).with_file_name("libmochi.so");
+        let (bedrock, other) = bedrock();
+        let lib = bedrock.with_file_name("libmochi.so");
         let age = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let test_binary = std::env::current_exe().unwrap();
         assert!(
-            age(&lib).is_some_and(|l| age(&test_binary).is_some_and(|t| l + Duration::from_secs(600) >= t)),
+            other || age(&lib).is_some_and(|l| age(&test_binary).is_some_and(|t| l + Duration::from_secs(600) >= t)),
             "{} is missing or older than this test: run `cargo build --release` first",
             lib.display()
         );
-        Group { dir: scratch_dir(tag), proto: proto.to_string(), members: Vec::new() }
+        Group { dir: scratch_dir(tag), proto: proto.to_string(), bench: false, members: Vec::new() }
     }
 
     fn group_file(&self) -> PathBuf {
@@ -81,10 +114,10 @@ impl Group {
     fn spawn(&mut self) -> usize {
         let i = self.members.len();
         let cfg = self.dir.join(format!("m{i}.json"));
-        std::fs::write(&cfg, config(&self.group_file())).unwrap();
+        std::fs::write(&cfg, config(&self.group_file(), self.bench)).unwrap();
         let out = self.dir.join(format!("m{i}.out.json"));
         let log = std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap();
-        let child = Command::new(BEDROCK)
+        let child = Command::new(bedrock().0)
             .arg(&self.proto)
             .args(["-v", if std::env::var_os("YOKAN_DIST_DEBUG").is_some() { "debug" } else { "info" }])
             .arg("-c")
@@ -180,8 +213,12 @@ impl Group {
 }
 
 fn db(client: &Client, address: &str) -> Database {
+    db_at(client, address, PROVIDER)
+}
+
+fn db_at(client: &Client, address: &str, provider_id: u16) -> Database {
     let addr = client.engine().lookup(address).unwrap();
-    client.database(&addr, PROVIDER, true).unwrap()
+    client.database(&addr, provider_id, true).unwrap()
 }
 
 fn key(i: usize) -> Vec<u8> {
@@ -256,48 +293,205 @@ fn wait_total(g: &Group, engine: &Engine, total: u64, what: &str) -> Duration {
     }
 }
 
-/// Median and 99th percentile of `n` timed calls of `f`.
-fn timed(n: usize, mut f: impl FnMut(usize)) -> (Duration, Duration) {
-    let mut t: Vec<Duration> = (0..n)
-        .map(|i| {
-            let start = Instant::now();
-            f(i);
-            start.elapsed()
-        })
-        .collect();
-    t.sort();
-    (t[n / 2], t[n * 99 / 100])
-}
-
-/// With `YOKAN_DIST_BENCH` set: single-key put and get through the key's
-/// primary, and through a member that owns no copy (one extra hop).
+/// With `YOKAN_DIST_BENCH` set: single-key put and get (64 B values) of
+/// 2 000 keys, median and p99, through each way of reaching the database,
+/// in one run. The ways take turns, 200 keys at a time, so that each sees
+/// the same machine (other load comes and goes on a shared VM).
 fn bench_hops(g: &Group, client: &Client) {
     let live = g.live();
     let view = mochi::yokan::dist::placement::Placement::new(live.clone());
-    let dbs: Vec<Database> = live.iter().map(|a| db(client, a)).collect();
-    let pick = |i: usize, owner: bool| {
-        let k = format!("bench-{i}").into_bytes();
-        let owners = view.owners(&k, REPLICATION as usize);
-        let at = live.iter().position(|a| (owners[0] == a.as_str()) == owner && (owner || !owners.contains(&a.as_str())));
-        (k, at.unwrap())
+    let dbs_for = |pid: u16| live.iter().map(|a| db_at(client, a, pid)).collect::<Vec<_>>();
+    let (shard, plain, single) = (dbs_for(PROVIDER), dbs_for(PLAIN), dbs_for(SINGLE));
+    // Daemons of an older build (YOKAN_DIST_BEDROCK) may have no INFO.
+    let gdb = client.group_database(GroupSource::File(&g.group_file()), PROVIDER).ok();
+    let gdb1 = client.group_database(GroupSource::File(&g.group_file()), SINGLE).ok();
+    let keys: Vec<Vec<u8>> = (0..2000).map(|i| format!("bench-{i}").into_bytes()).collect();
+    let at = |k: &[u8], owner: bool| {
+        let owners = view.owners(k, REPLICATION as usize);
+        live.iter().position(|a| if owner { a == owners[0] } else { !owners.contains(&a.as_str()) }).unwrap()
     };
+    let primary: Vec<usize> = keys.iter().map(|k| at(k, true)).collect();
+    let other: Vec<usize> = keys.iter().map(|k| at(k, false)).collect();
+    type Way<'a> = (&'static str, Box<dyn Fn(usize) -> Database + 'a>);
+    let mut ways: Vec<Way<'_>> = vec![
+        ("direct, one provider (member 0)", Box::new(|_| plain[0].clone())),
+        ("direct, the provider at the key's primary", Box::new(|i| plain[primary[i]].clone())),
+        ("replication 2: through the key's primary", Box::new(|i| shard[primary[i]].clone())),
+        ("replication 2: through a member with no copy", Box::new(|i| shard[other[i]].clone())),
+        ("replication 1: through the key's primary", Box::new(|i| single[primary[i]].clone())),
+    ];
+    if let (Some(gdb), Some(gdb1)) = (gdb, gdb1) {
+        ways.push(("replication 2: group-aware handle", Box::new(move |_| gdb.clone())));
+        ways.push(("replication 1: group-aware handle", Box::new(move |_| gdb1.clone())));
+    }
     let v = vec![7u8; 64];
-    for owner in [true, false] {
-        let what = if owner { "through the primary" } else { "through a non-owner" };
-        let (put_med, put_p99) = timed(2000, |i| {
-            let (k, at) = pick(i, owner);
-            dbs[at].put(Opts::default(), &[(k.as_slice(), v.as_slice())]).unwrap();
-        });
-        let (get_med, get_p99) = timed(2000, |i| {
-            let (k, at) = pick(i, owner);
-            dbs[at].get(Opts::default(), &[k.as_slice()]).unwrap();
-        });
-        eprintln!("{}: put {what}: median {put_med:?} p99 {put_p99:?}; get: median {get_med:?} p99 {get_p99:?}", g.proto);
+    let mut samples: Vec<(Vec<Duration>, Vec<Duration>)> = vec![(Vec::new(), Vec::new()); ways.len()];
+    let time = |f: &dyn Fn()| {
+        let start = Instant::now();
+        f();
+        start.elapsed()
+    };
+    for round in 0..=10 {
+        let range = (round % 10) * 200..(round % 10 + 1) * 200;
+        for (w, (_, db)) in ways.iter().enumerate() {
+            let handles: Vec<Database> = range.clone().map(db).collect();
+            let puts: Vec<Duration> = range
+                .clone()
+                .zip(&handles)
+                .map(|(i, h)| time(&|| h.put(Opts::default(), &[(keys[i].as_slice(), v.as_slice())]).unwrap()))
+                .collect();
+            let gets: Vec<Duration> = range
+                .clone()
+                .zip(&handles)
+                .map(|(i, h)| {
+                    time(&|| {
+                        h.get(Opts::default(), &[keys[i].as_slice()]).unwrap();
+                    })
+                })
+                .collect();
+            // Round 0 warms every connection up.
+            if round > 0 {
+                samples[w].0.extend(puts);
+                samples[w].1.extend(gets);
+            }
+        }
     }
-    for i in 0..2000 {
-        let k = format!("bench-{i}").into_bytes();
-        dbs[0].erase(Opts::default(), &[k.as_slice()]).unwrap();
+    let stats = |t: &mut Vec<Duration>| {
+        t.sort();
+        (t[t.len() / 2], t[t.len() * 99 / 100])
+    };
+    for ((what, _), (puts, gets)) in ways.iter().zip(samples.iter_mut()) {
+        let (put, get) = (stats(puts), stats(gets));
+        eprintln!(
+            "{}: {what:<44} put median {:>9.1?} p99 {:>9.1?} | get median {:>9.1?} p99 {:>9.1?}",
+            g.proto, put.0, put.1, get.0, get.1
+        );
     }
+}
+
+/// 8 threads rewriting the same 64 keys through their primary, each key's
+/// own value (so every later check still holds); returns how many writes
+/// and how long they took.
+fn concurrent_writes(client: &Client, g: &Group, range: std::ops::Range<usize>) -> (usize, Duration) {
+    let live = g.live();
+    let view = mochi::yokan::dist::placement::Placement::new(live.clone());
+    let mut by_primary: Vec<Vec<usize>> = vec![Vec::new(); live.len()];
+    for i in range {
+        let p = live.iter().position(|a| a == view.owners(&key(i), 1)[0]).unwrap();
+        by_primary[p].push(i);
+    }
+    let (primary, mine) = by_primary.iter().enumerate().max_by_key(|(_, v)| v.len()).unwrap();
+    let mine: Arc<Vec<usize>> = Arc::new(mine.iter().copied().take(64).collect());
+    let start = Instant::now();
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let (db, mine) = (db(client, &live[primary]), mine.clone());
+            std::thread::spawn(move || {
+                let o = Opts { mode: 0, timeout: Some(Duration::from_secs(20)) };
+                for n in 0..100 {
+                    let i = mine[(n * 7 + t * 13) % mine.len()];
+                    let (k, v) = (key(i), value(i));
+                    db.put(o, &[(k.as_slice(), v.as_slice())]).unwrap_or_else(|e| panic!("writer {t}, write {n}: {e}"));
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    (800, start.elapsed())
+}
+
+/// A thread that keeps writing keys `from`, `from + 1`... through a handle
+/// until stopped; acknowledged writes are contiguous (a failed one is
+/// retried).
+struct Writer {
+    stop: Arc<AtomicBool>,
+    next: Arc<AtomicUsize>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(db: Database, from: usize) -> Writer {
+        let (stop, next) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(from)));
+        let (s, n) = (stop.clone(), next.clone());
+        let thread = std::thread::spawn(move || {
+            let mut i = from;
+            while !s.load(Ordering::Relaxed) {
+                let (k, v) = (key(i), value(i));
+                if db.put(Opts::default(), &[(k.as_slice(), v.as_slice())]).is_ok() {
+                    i += 1;
+                    n.store(i, Ordering::Release);
+                }
+            }
+        });
+        Writer { stop, next, thread }
+    }
+
+    /// Stops; the end of the written range.
+    fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        self.next.load(Ordering::Acquire)
+    }
+}
+
+/// Keys the group-aware handle's writer writes (after every other range).
+const GROUP_KEYS: usize = 1_000_000;
+
+/// The keys of `range` that do not read back right through `reader`.
+fn lost(reader: &Database, range: std::ops::Range<usize>) -> Vec<usize> {
+    let mut missing = Vec::new();
+    for start in range.clone().step_by(200) {
+        let chunk = start..(start + 200).min(range.end);
+        if readable(reader, chunk.clone()) != chunk.len() {
+            missing.extend(chunk.filter(|&i| readable(reader, i..i + 1) == 0));
+        }
+    }
+    missing
+}
+
+/// The group-aware handle's view reaches `want` members.
+fn handle_follows(gdb: &Database, what: &str, want: impl Fn(&[String]) -> bool) -> Duration {
+    let router = gdb.group().expect("a group-aware handle");
+    eventually(what, Duration::from_secs(30), || want(&router.members()))
+}
+
+/// Bad input to the group-aware handle: a clear error code, at once.
+fn group_handle_errors(g: &Group, client: &Client) {
+    let err = |source: GroupSource<'_>, id: u16| client.group_database(source, id).err().expect("refused").code;
+    assert_eq!(err(GroupSource::File(&g.dir.join("no-such.flock")), PROVIDER), code::INVALID_ARGS);
+    let empty = g.dir.join("empty.flock");
+    std::fs::write(&empty, r#"{"members": [], "metadata": {}}"#).unwrap();
+    assert_eq!(err(GroupSource::File(&empty), PROVIDER), code::INVALID_ARGS);
+    let other = if g.proto == "na+sm" { "ofi+tcp://127.0.0.1:9" } else { "na+sm://1-0" };
+    let elsewhere = g.dir.join("other-protocol.flock");
+    std::fs::write(&elsewhere, format!(r#"{{"members": [{{"address": "{other}", "provider_id": 1}}], "metadata": {{}}}}"#))
+        .unwrap();
+    assert_eq!(err(GroupSource::File(&elsewhere), PROVIDER), code::INVALID_ARGS, "a member of another protocol");
+    assert_eq!(err(GroupSource::File(&g.group_file()), 7), code::INVALID_PROVIDER, "no provider 7");
+    assert_eq!(err(GroupSource::File(&g.group_file()), PLAIN), code::INVALID_PROVIDER, "a provider without a group");
+}
+
+/// A multi put split by primary keeps the multi-put rule of NEW_ONLY (a
+/// key that exists is skipped, the others written), even for parts of one
+/// key; a single NEW_ONLY put of an existing key is refused.
+fn multi_put_rules(gdb: &Database) {
+    let new_only = Opts::mode(mochi::yokan::mode::NEW_ONLY);
+    let fresh: Vec<Vec<u8>> = (0..6).map(|i| format!("fresh-{i}").into_bytes()).collect();
+    let (k0, v0) = (key(0), value(0));
+    let mut pairs: Vec<(&[u8], &[u8])> = vec![(k0.as_slice(), b"not written")];
+    pairs.extend(fresh.iter().map(|k| (k.as_slice(), k.as_slice())));
+    gdb.put(new_only, &pairs).unwrap();
+    assert_eq!(gdb.get(Opts::default(), &[k0.as_slice()]).unwrap()[0].as_deref(), Some(v0.as_slice()));
+    for k in &fresh {
+        assert_eq!(gdb.get(Opts::default(), &[k.as_slice()]).unwrap()[0].as_deref(), Some(k.as_slice()));
+    }
+    let refused = gdb.put(new_only, &[(k0.as_slice(), b"not written")]).unwrap_err();
+    assert_eq!(refused.code, code::KEY_EXISTS);
+    let refs: Vec<&[u8]> = fresh.iter().map(Vec::as_slice).collect();
+    gdb.erase(Opts::default(), &refs).unwrap();
+    assert_eq!(gdb.exists(Opts::default(), &refs).unwrap(), vec![false; refs.len()]);
 }
 
 fn scenario(proto: &str, keys: usize) {
@@ -309,75 +503,134 @@ fn scenario(proto: &str, keys: usize) {
     }
     let engine = Engine::new(proto, Mode::Client, "", &InitOverrides::default()).unwrap();
     let client = Client::new(&engine);
-    // Written through member 0, read through member 2, counted through 1.
-    put_range(&db(&client, &g.address(0)), 0..keys);
+    // Group-aware handles: from the group file, and from a Flock handle.
+    let gdb = client.group_database(GroupSource::File(&g.group_file()), PROVIDER).unwrap();
+    assert_eq!(gdb.group().unwrap().replication(), REPLICATION as usize);
+    let flock = mochi::flock::client::Client::new(&engine, None);
+    let fh = GroupHandle::create(&flock, &engine.lookup(&g.address(1)).unwrap(), 1, 0).unwrap();
+    let gdb2 = client.group_database(GroupSource::Handle(&fh), PROVIDER).unwrap();
+    drop(fh);
+    group_handle_errors(&g, &client);
+    // Half written through member 0, half through the group-aware handle;
+    // read through member 2 and through the handles, counted through 1.
+    put_range(&db(&client, &g.address(0)), 0..keys / 2);
+    put_range(&gdb, keys / 2..keys);
     assert_eq!(readable(&db(&client, &g.address(2)), 0..keys), keys);
+    assert_eq!(readable(&gdb, 0..keys), keys);
+    assert_eq!(readable(&gdb2, 0..keys), keys);
     assert_eq!(db(&client, &g.address(1)).count(Opts::default()).unwrap(), keys as u64);
+    assert_eq!(gdb.count(Opts::default()).unwrap(), keys as u64);
+    multi_put_rules(&gdb);
     let total = keys as u64 * REPLICATION;
     assert_eq!(g.stored(&engine).iter().sum::<u64>(), total, "every key has {REPLICATION} copies");
-    if std::env::var_os("YOKAN_DIST_BENCH").is_some() {
-        bench_hops(&g, &client);
-    }
-    // A page of the whole group, in key order, through any member.
-    let page = db(&client, &g.address(3)).list(Opts::default(), &key(10), b"key-", 5, true).unwrap();
+    // Concurrent writes of keys that share a primary (and its stripe
+    // locks): none may wait for another's copy on the thread that must
+    // receive it.
+    let (t, took) = concurrent_writes(&client, &g, 0..keys);
+    eprintln!("{proto}: {t} concurrent writes through their primaries in {took:?}");
+    // A page of the whole group, in key order, through any member and
+    // through the group-aware handle.
     let want: Vec<(Vec<u8>, Vec<u8>)> = (11..16).map(|i| (key(i), value(i))).collect();
-    assert_eq!(page, want);
+    assert_eq!(db(&client, &g.address(3)).list(Opts::default(), &key(10), b"key-", 5, true).unwrap(), want);
+    assert_eq!(gdb.list(Opts::default(), &key(10), b"key-", 5, true).unwrap(), want);
 
-    // SIGKILL member 3 while a writer keeps writing through member 0.
-    let writing = Arc::new(AtomicBool::new(true));
-    let written = Arc::new(AtomicUsize::new(0));
-    let writer = {
-        let (w, n, a) = (writing.clone(), written.clone(), g.address(0));
-        let client = client.clone();
-        std::thread::spawn(move || {
-            let db = db(&client, &a);
-            let mut i = keys;
-            while w.load(Ordering::Relaxed) {
-                let (k, v) = (key(i), value(i));
-                if db.put(Opts::default(), &[(k.as_slice(), v.as_slice())]).is_ok() {
-                    // Acknowledged writes are contiguous: a failed one is retried.
-                    i += 1;
-                    n.store(i, Ordering::Release);
-                }
-            }
-        })
-    };
+    // SIGKILL member 3 while one writer writes through member 0 and
+    // another through the group-aware handle.
+    let through_member = Writer::start(db(&client, &g.address(0)), keys);
+    let through_handle = Writer::start(gdb.clone(), GROUP_KEYS);
     std::thread::sleep(Duration::from_millis(300));
     let dead = g.kill(3);
     let reader = db(&client, &g.address(1));
     let took = eventually("every key readable after the kill", Duration::from_secs(30), || readable(&reader, 0..keys) == keys);
     eprintln!("{proto}: all {keys} keys readable {took:?} after SIGKILL");
+    let took = eventually("every key readable through the group-aware handle", Duration::from_secs(30), || {
+        readable(&gdb, 0..keys) == keys
+    });
+    eprintln!("{proto}: and through the group-aware handle (checked in {took:?})");
     g.wait_listed(&dead, false);
     std::thread::sleep(Duration::from_millis(300));
-    writing.store(false, Ordering::Relaxed);
-    writer.join().unwrap();
-    let n = written.load(Ordering::Acquire);
-    let missing: Vec<usize> = (0..n).filter(|&i| readable(&reader, i..i + 1) == 0).collect();
+    let n = through_member.stop();
+    let m = through_handle.stop();
+    let missing = lost(&reader, 0..n);
     assert!(missing.is_empty(), "{proto}: acknowledged writes lost: {missing:?} of {n}\n{}", g.logs());
-    let total = n as u64 * REPLICATION;
+    let missing = lost(&gdb, GROUP_KEYS..m);
+    assert!(missing.is_empty(), "{proto}: writes acknowledged to the handle lost: {missing:?}\n{}", g.logs());
+    eprintln!("{proto}: {} writes through the group-aware handle during the kill, none lost", m - GROUP_KEYS);
+    let took = handle_follows(&gdb, "the handle's view drops the dead member", |v| !v.contains(&dead));
+    eprintln!("{proto}: the group-aware handle dropped the dead member {took:?} after the group did");
+    let total = (n + m - GROUP_KEYS) as u64 * REPLICATION;
     let took = wait_total(&g, &engine, total, "replication restored after the kill");
-    eprintln!("{proto}: {REPLICATION} copies of all {n} keys again {took:?} after the member left the view");
+    eprintln!("{proto}: {REPLICATION} copies of all {} keys again {took:?} after the member left the view", total / REPLICATION);
 
-    // A fifth member joins and ends up with a share.
+    // A fifth member joins and ends up with a share; the handle follows.
     let joined = g.spawn();
     let share = |g: &Group| {
         let live = g.members_in_view();
         let at = live.iter().position(|a| *a == g.address(joined)).unwrap();
         g.stored(&engine)[at]
     };
+    let new = g.address(joined);
+    handle_follows(&gdb, "the handle's view lists the new member", |v| v.contains(&new));
+    assert_eq!(readable(&gdb, 0..n), n, "through the handle while keys move");
     eventually("the new member holds a share", Duration::from_secs(30), || {
         let s = share(&g);
         s > total / 8 && g.stored(&engine).iter().sum::<u64>() == total
     });
+    // Rendezvous placement moves to a joiner only the copies it now owns:
+    // ideally 1/N of them, and nothing between the others.
+    let live = g.members_in_view().len() as f64;
+    let got = share(&g);
+    eprintln!(
+        "{proto}: keys moved on a join: the new member holds {got} of {total} copies ({:.1} %; ideal 1/{live} = {:.1} %)",
+        100.0 * got as f64 / total as f64,
+        100.0 / live
+    );
     assert_eq!(readable(&db(&client, &g.address(joined)), 0..n), n);
+    assert_eq!(readable(&gdb, 0..n), n);
+    put_range(&gdb, 0..keys / 4);
 
     // A graceful leave loses nothing, even with one copy left elsewhere.
-    g.leave(0);
+    let left = g.leave(0);
     wait_total(&g, &engine, total, "replication restored after a leave");
     assert_eq!(readable(&db(&client, &g.address(2)), 0..n), n);
-    assert_eq!(db(&client, &g.address(4)).count(Opts::default()).unwrap(), n as u64);
+    assert_eq!(readable(&gdb, 0..n), n);
+    assert_eq!(readable(&gdb, GROUP_KEYS..m), m - GROUP_KEYS);
+    handle_follows(&gdb, "the handle's view drops the member that left", |v| !v.contains(&left));
+    assert_eq!(readable(&gdb2, 0..n), n);
+    let counted = (n + m - GROUP_KEYS) as u64;
+    assert_eq!(db(&client, &g.address(4)).count(Opts::default()).unwrap(), counted);
+    assert_eq!(gdb.count(Opts::default()).unwrap(), counted);
+    drop((gdb, gdb2, flock));
     drop(client);
     engine.finalize();
+}
+
+/// With `YOKAN_DIST_BENCH` set: the hop costs (see `bench_hops`).
+fn bench(proto: &str) {
+    if std::env::var_os("YOKAN_DIST_BENCH").is_none() {
+        return;
+    }
+    let _serial = MULTIPROCESS.lock();
+    let mut g = Group::new(proto, "yokan-dist-bench");
+    g.bench = true;
+    for _ in 0..4 {
+        g.spawn();
+    }
+    let engine = Engine::new(proto, Mode::Client, "", &InitOverrides::default()).unwrap();
+    let client = Client::new(&engine);
+    bench_hops(&g, &client);
+    drop(client);
+    engine.finalize();
+}
+
+#[test]
+fn bench_over_shm() {
+    bench("na+sm");
+}
+
+#[test]
+fn bench_over_tcp() {
+    bench("ofi+tcp");
 }
 
 #[test]

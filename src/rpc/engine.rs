@@ -23,7 +23,7 @@ use crate::fabric::{parse_listen, reachability, Endpoint, Protocol};
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// Provider id Margo uses for "no particular provider".
@@ -53,10 +53,56 @@ pub struct Request {
 /// as [`RpcError::Remote`].
 pub type Handler = Arc<dyn Fn(Request) -> std::result::Result<Vec<u8>, String> + Send + Sync>;
 
+/// A handler that answers later, through its [`Responder`], from any
+/// thread: it starts what it needs (calls of its own, say) and returns, so
+/// that its execution stream serves other requests meanwhile (Argobots
+/// would switch to another thread while a handler waits; threads cannot).
+pub type DeferredHandler = Arc<dyn Fn(Request, Responder) + Send + Sync>;
+
+enum Callback {
+    Now(Handler),
+    Later(DeferredHandler),
+}
+
 struct Registration {
     name: String,
     pool: Arc<Pool>,
-    handler: Handler,
+    callback: Callback,
+}
+
+/// The way back to a caller whose request a [`DeferredHandler`] took.
+/// Answer it once with [`Responder::respond`]; one dropped unanswered
+/// answers with an error, so the caller does not wait for its timeout.
+pub struct Responder {
+    inner: Weak<Inner>,
+    answer: Option<(Origin, Header)>,
+    name: String,
+}
+
+impl Responder {
+    /// Sends the answer (`Err`: the handler's error message).
+    pub fn respond(mut self, outcome: std::result::Result<Vec<u8>, String>) {
+        self.send(outcome);
+    }
+
+    fn send(&mut self, outcome: std::result::Result<Vec<u8>, String>) {
+        let Some((origin, header)) = self.answer.take() else { return };
+        let Some(inner) = self.inner.upgrade() else { return };
+        let (status, body) = match outcome {
+            Ok(body) => (Status::Ok, body),
+            Err(message) => (Status::HandlerError, message.into_bytes()),
+        };
+        inner.respond(origin, &header, status, body, false);
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        if self.answer.is_some() {
+            let message = format!("the handler of \"{}\" dropped its request without answering", self.name);
+            self.send(Err(message));
+        }
+    }
 }
 
 #[derive(Default)]
@@ -286,6 +332,21 @@ impl Engine {
     /// Registers `handler` for (`name`, `provider_id`), run on `pool` (default:
     /// the engine's handler pool).
     pub fn register(&self, name: &str, provider_id: u16, pool: Option<Arc<Pool>>, handler: Handler) -> Result<()> {
+        self.add_registration(name, provider_id, pool, Callback::Now(handler))
+    }
+
+    /// Like [`Engine::register`], for a handler that answers later.
+    pub fn register_deferred(
+        &self,
+        name: &str,
+        provider_id: u16,
+        pool: Option<Arc<Pool>>,
+        handler: DeferredHandler,
+    ) -> Result<()> {
+        self.add_registration(name, provider_id, pool, Callback::Later(handler))
+    }
+
+    fn add_registration(&self, name: &str, provider_id: u16, pool: Option<Arc<Pool>>, callback: Callback) -> Result<()> {
         self.check_live()?;
         let id = wire::rpc_id(name);
         let pool = pool.unwrap_or_else(|| self.handler_pool());
@@ -293,7 +354,7 @@ impl Engine {
         if reg.by_key.contains_key(&(id, provider_id)) {
             return Err(RpcError::AlreadyRegistered { name: name.to_string(), provider_id });
         }
-        reg.by_key.insert((id, provider_id), Arc::new(Registration { name: name.to_string(), pool, handler }));
+        reg.by_key.insert((id, provider_id), Arc::new(Registration { name: name.to_string(), pool, callback }));
         reg.names.entry(id).or_insert_with(|| (name.to_string(), 0)).1 += 1;
         Ok(())
     }
@@ -577,6 +638,22 @@ impl PendingCall {
     pub fn on_complete(&self, f: Notify) {
         self.slot.on_complete(f);
     }
+
+    /// A handle that registers a completion callback on this call, for
+    /// code that keeps the call itself elsewhere (behind a lock, say).
+    pub fn completion(&self) -> Completion {
+        Completion(self.slot.clone())
+    }
+}
+
+/// See [`PendingCall::completion`].
+pub struct Completion(Arc<Slot>);
+
+impl Completion {
+    /// Like [`PendingCall::on_complete`].
+    pub fn on_complete(&self, f: Notify) {
+        self.0.on_complete(f);
+    }
 }
 
 impl Inner {
@@ -623,7 +700,18 @@ impl Inner {
         let pool = reg.pool.clone();
         let job: super::pool::Job = Box::new(move || {
             let request = Request { engine, sender, provider_id: header.provider_id, payload };
-            let handler = reg.handler.clone();
+            let handler = match &reg.callback {
+                Callback::Now(h) => h.clone(),
+                Callback::Later(h) => {
+                    let responder =
+                        Responder { inner: Arc::downgrade(&inner), answer: Some((origin, header)), name: reg.name.clone() };
+                    // A panic drops the responder, which answers with an error.
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(request, responder))).is_err() {
+                        crate::error!("handler of RPC \"{}\" panicked", reg.name);
+                    }
+                    return;
+                }
+            };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(request)));
             let (status, body) = match outcome {
                 Ok(Ok(body)) => (Status::Ok, body),

@@ -20,7 +20,7 @@ pub mod wire;
 pub use address::Address;
 pub use calls::{Notify, Signal};
 pub use config::{InitOverrides, MargoConfig};
-pub use engine::{Engine, Handler, Mode, PendingCall, Request, DEFAULT_PROVIDER_ID};
+pub use engine::{Completion, DeferredHandler, Engine, Handler, Mode, PendingCall, Request, Responder, DEFAULT_PROVIDER_ID};
 pub use error::{Result, RpcError};
 pub use pool::Pool;
 pub use transport::MAX_PEERS;

@@ -12,6 +12,11 @@
 //!
 //! Entries hold their pool weakly: a timer never keeps a pool alive, and
 //! the job of a pool that is gone when its time comes is dropped.
+//!
+//! `finalize` does not join the thread: it is shared by every engine of the
+//! process, holds nothing of an engine (pools weakly, jobs that answer to
+//! dead pools are dropped unrun) and is blocked on its condition variable
+//! until it leaves by itself, [`LINGER`] after its last entry.
 
 use super::pool::{Job, Pool};
 use parking_lot::{Condvar, Mutex};

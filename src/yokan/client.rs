@@ -1,10 +1,11 @@
 //! The client side: database handles that call a provider's RPCs.
 
+use super::dist::handle::{rpc_error, GroupRouter, GroupSource};
 use super::error::{code, Result, YokanError};
 use super::mode;
 use super::protocol::{self, bad_reply, ListArgs, Operation, Reply};
 use crate::rpc::codec::{self, Bytes};
-use crate::rpc::{Address, Engine, RpcError};
+use crate::rpc::{Address, Engine};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ impl Client {
     /// with `check`, asks the provider first (a wrong id gives
     /// `YOKAN_ERR_INVALID_PROVIDER`).
     pub fn database(&self, address: &Address, provider_id: u16, check: bool) -> Result<Database> {
-        let db = Database { engine: self.engine.clone(), address: address.clone(), provider_id };
+        let db = Database { engine: self.engine.clone(), address: address.clone(), provider_id, group: None };
         if check {
             let reply = db.call(protocol::CHECK, mode::DEFAULT, None, ())?;
             let id: &str = answer(&reply)?;
@@ -41,6 +42,16 @@ impl Client {
             }
         }
         Ok(db)
+    }
+
+    /// A group-aware handle on the distributed database whose shards are
+    /// the Yokan providers `provider_id` of the group's members: each key
+    /// goes straight to its primary (see [`GroupRouter`]).
+    pub fn group_database(&self, source: GroupSource<'_>, provider_id: u16) -> Result<Database> {
+        let router = GroupRouter::new(&self.engine, source, provider_id)?;
+        let first = router.some_member().ok_or_else(|| YokanError::args("the group's view has no member"))?;
+        let address = self.engine.lookup(&first).map_err(|e| YokanError::args(e.to_string()))?;
+        Ok(Database { engine: self.engine.clone(), address, provider_id, group: Some(router) })
     }
 }
 
@@ -57,22 +68,23 @@ impl Opts {
     }
 }
 
-/// A handle on one provider's database.
+/// A handle on one provider's database, or (made by
+/// [`Client::group_database`]) on a distributed database spread over a
+/// Flock group.
 #[derive(Clone)]
 pub struct Database {
     engine: Engine,
+    /// The provider's address (a group-aware handle: a member's).
     address: Address,
     provider_id: u16,
+    group: Option<GroupRouter>,
 }
 
-fn rpc_error(e: RpcError) -> YokanError {
-    match e {
-        RpcError::NoSuchProvider { .. } | RpcError::NoSuchRpc(_) => {
-            YokanError::new(code::INVALID_PROVIDER, format!("no Yokan provider answers there: {e}"))
-        }
-        RpcError::Timeout { .. } => YokanError::new(code::TIMEOUT, e.to_string()),
-        other => YokanError::new(code::FROM_MERCURY, other.to_string()),
-    }
+/// What a keyed request carries besides its keys.
+#[derive(Clone, Copy)]
+enum Values<'a> {
+    None,
+    Pairs(&'a [(&'a [u8], &'a [u8])]),
 }
 
 impl Database {
@@ -86,22 +98,79 @@ impl Database {
         &self.engine
     }
 
-    fn call(&self, name: &str, mode: i32, timeout: Option<Duration>, args: impl Serialize) -> Result<Vec<u8>> {
+    /// The group-aware router, if this handle is one.
+    pub fn group(&self) -> Option<&GroupRouter> {
+        self.group.as_ref()
+    }
+
+    /// The RPC to send (a `WAIT` twin) and its timeout.
+    fn prepare(name: &str, mode: i32, timeout: Option<Duration>) -> Result<(&str, Duration)> {
         mode::check_client(mode)?;
         let waits = mode & mode::WAIT != 0;
         let name = match protocol::wait_twin(name) {
             Some(twin) if waits => twin,
             _ => name,
         };
-        let timeout = timeout.unwrap_or(if waits { WAIT_TIMEOUT } else { DEFAULT_TIMEOUT });
-        let payload = codec::encode(&Operation { mode: mode & !mode::EXTRA, args });
-        self.engine.call(&self.address, name, self.provider_id, payload, timeout).map_err(rpc_error)
+        Ok((name, timeout.unwrap_or(if waits { WAIT_TIMEOUT } else { DEFAULT_TIMEOUT })))
     }
 
-    fn keys_call(&self, name: &str, o: Opts, keys: &[&[u8]]) -> Result<Vec<u8>> {
+    /// A request without keys (a group-aware handle: at one live member).
+    fn call(&self, name: &str, mode: i32, timeout: Option<Duration>, args: impl Serialize) -> Result<Vec<u8>> {
+        let (name, timeout) = Self::prepare(name, mode, timeout)?;
+        let payload = codec::encode(&Operation { mode: mode & !mode::EXTRA, args });
+        match &self.group {
+            Some(g) => g.any(name, &payload, timeout),
+            None => self.engine.call(&self.address, name, self.provider_id, payload, timeout).map_err(rpc_error),
+        }
+    }
+
+    /// A request on keys; `decode` turns a reply for `n` keys into their
+    /// answers. A group-aware handle splits it by primary.
+    fn keyed<T>(
+        &self,
+        name: &str,
+        o: Opts,
+        keys: &[&[u8]],
+        values: Values<'_>,
+        decode: impl Fn(&[u8], usize) -> Result<Vec<T>>,
+    ) -> Result<Vec<T>> {
         check_keys(keys.iter().copied())?;
-        let keys: protocol::Keys<'_> = keys.iter().map(|k| Bytes(k)).collect();
-        self.call(name, o.mode, o.timeout, keys)
+        let (rpc, timeout) = Self::prepare(name, o.mode, o.timeout)?;
+        let mode = o.mode & !mode::EXTRA;
+        let encode = |idx: Option<&[usize]>| -> Vec<u8> {
+            let pick = |i: usize| idx.map_or(i, |idx| idx[i]);
+            let n = idx.map_or(keys.len(), <[usize]>::len);
+            match values {
+                Values::Pairs(pairs) => {
+                    let args: protocol::Pairs<'_> = (0..n).map(|i| (Bytes(pairs[pick(i)].0), Bytes(pairs[pick(i)].1))).collect();
+                    codec::encode(&Operation { mode, args })
+                }
+                Values::None => {
+                    let args: protocol::Keys<'_> = (0..n).map(|i| Bytes(keys[pick(i)])).collect();
+                    codec::encode(&Operation { mode, args })
+                }
+            }
+        };
+        let Some(group) = &self.group else {
+            let reply = self.engine.call(&self.address, rpc, self.provider_id, encode(None), timeout).map_err(rpc_error)?;
+            return decode(&reply, keys.len());
+        };
+        // A multi put split into parts of one key keeps the multi-put rule
+        // of NEW_ONLY / EXIST_ONLY: a refused key is skipped, not an error.
+        let skips_refused =
+            keys.len() > 1 && matches!(values, Values::Pairs(_)) && o.mode & (mode::NEW_ONLY | mode::EXIST_ONLY) != 0;
+        group.keyed(
+            rpc,
+            keys,
+            timeout,
+            |idx| encode(Some(idx)),
+            |reply, idx| match decode(reply, idx.len()) {
+                Err(e) if skips_refused && idx.len() == 1 && (e.code == code::KEY_EXISTS || e.code == code::KEY_NOT_FOUND) => {
+                    decode(&protocol::success(()), 1)
+                }
+                other => other,
+            },
+        )
     }
 
     pub fn count(&self, o: Opts) -> Result<u64> {
@@ -113,18 +182,19 @@ impl Database {
         if pairs.is_empty() {
             return Ok(());
         }
-        check_keys(pairs.iter().map(|(k, _)| *k))?;
-        let pairs: protocol::Pairs<'_> = pairs.iter().map(|(k, v)| (Bytes(k), Bytes(v))).collect();
-        let reply = self.call(protocol::PUT, o.mode, o.timeout, pairs)?;
-        answer(&reply)
+        let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
+        self.keyed(protocol::PUT, o, &keys, Values::Pairs(pairs), |reply, n| {
+            answer::<()>(reply)?;
+            Ok(vec![(); n])
+        })?;
+        Ok(())
     }
 
     pub fn exists(&self, o: Opts, keys: &[&[u8]]) -> Result<Vec<bool>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let reply = self.keys_call(protocol::EXISTS, o, keys)?;
-        counted(answer(&reply)?, keys.len())
+        self.keyed(protocol::EXISTS, o, keys, Values::None, |reply, n| counted(answer(reply)?, n))
     }
 
     /// Value sizes, None for absent keys.
@@ -132,8 +202,7 @@ impl Database {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let reply = self.keys_call(protocol::LENGTH, o, keys)?;
-        counted(answer(&reply)?, keys.len())
+        self.keyed(protocol::LENGTH, o, keys, Values::None, |reply, n| counted(answer(reply)?, n))
     }
 
     /// Values, None for absent keys.
@@ -141,17 +210,21 @@ impl Database {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let reply = self.keys_call(protocol::GET, o, keys)?;
-        let values: Vec<Option<Bytes<'_>>> = counted(answer(&reply)?, keys.len())?;
-        Ok(values.into_iter().map(|v| v.map(|b| b.0.to_vec())).collect())
+        self.keyed(protocol::GET, o, keys, Values::None, |reply, n| {
+            let values: Vec<Option<Bytes<'_>>> = counted(answer(reply)?, n)?;
+            Ok(values.into_iter().map(|v| v.map(|b| b.0.to_vec())).collect())
+        })
     }
 
     pub fn erase(&self, o: Opts, keys: &[&[u8]]) -> Result<()> {
         if keys.is_empty() {
             return Ok(());
         }
-        let reply = self.keys_call(protocol::ERASE, o, keys)?;
-        answer(&reply)
+        self.keyed(protocol::ERASE, o, keys, Values::None, |reply, n| {
+            answer::<()>(reply)?;
+            Ok(vec![(); n])
+        })?;
+        Ok(())
     }
 
     pub fn erase_range(&self, o: Opts, prefix: &[u8]) -> Result<()> {

@@ -281,7 +281,9 @@ impl Inner {
         }
         *self.wait_streams.lock() = streams;
         let shard_pools: Vec<(&str, Arc<Pool>)> = match &self.shard {
-            Some(shard) => dist::wire::ROUTED.iter().chain(dist::wire::LEAF.iter()).map(|n| (*n, shard.pool_for(n))).collect(),
+            Some(shard) => {
+                dist::wire::ROUTED.iter().chain(dist::wire::LEAF.iter()).map(|n| (*n, shard.pool_for(n, pool))).collect()
+            }
             None => Vec::new(),
         };
         let all = HANDLERS

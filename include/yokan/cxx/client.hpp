@@ -27,6 +27,23 @@ class Client {
         return Database(h, false, m_client);
     }
 
+    /* Extension (libmochi): a group-aware handle on the distributed database
+     * whose shards are the Yokan providers `provider_id` of the group's
+     * members (see yk_database_handle_create_from_group). `group` is a
+     * flock_group_handle_t; a flock::GroupHandle converts to it. */
+    Database makeGroupDatabaseHandle(struct flock_group_handle* group, uint16_t provider_id) const {
+        yk_database_handle_t h = YOKAN_DATABASE_HANDLE_NULL;
+        YOKAN_CONVERT_AND_THROW(yk_database_handle_create_from_group(m_client.get(), group, provider_id, &h));
+        return Database(h, false, m_client);
+    }
+
+    /* Extension (libmochi): the same, from a Flock group file. */
+    Database makeGroupDatabaseHandle(const char* group_file, uint16_t provider_id) const {
+        yk_database_handle_t h = YOKAN_DATABASE_HANDLE_NULL;
+        YOKAN_CONVERT_AND_THROW(yk_database_handle_create_from_group_file(m_client.get(), group_file, provider_id, &h));
+        return Database(h, false, m_client);
+    }
+
     yk_client_t handle() const { return m_client.get(); }
     operator bool() const { return static_cast<bool>(m_client); }
 

@@ -28,10 +28,12 @@ class Exception : public std::exception {
 
 } // namespace yokan
 
+/* Evaluates its argument once (a failed call is not made again). */
 #define YOKAN_CONVERT_AND_THROW(__err__)               \
     do {                                               \
-        if ((__err__) != YOKAN_SUCCESS) {              \
-            throw ::yokan::Exception((__err__));       \
+        const yk_return_t yk_ret_ = (__err__);         \
+        if (yk_ret_ != YOKAN_SUCCESS) {                \
+            throw ::yokan::Exception(yk_ret_);         \
         }                                              \
     } while (0)
 

@@ -3,6 +3,9 @@
 
     client = Client(engine)                      # or Client("na+sm")
     db = client.make_database_handle(address, provider_id=42)
+    # or, for a database spread over a Flock group (each key sent straight
+    # to its owner; a mochi.flock GroupHandle or a group file):
+    db = client.make_group_database_handle("group.flock", provider_id=42)
     db.put("key", "value")
     buf = bytearray(64)
     n = db.get("key", buf)                       # buf[:n] == b"value"
@@ -22,6 +25,7 @@ re-raised by it.
 
 import ctypes
 import operator
+import os
 import threading
 
 from .. import _lib
@@ -263,7 +267,8 @@ class Database(Closing):
 
     _close_method = "release"
 
-    def __init__(self, handle, client, address, provider_id):
+    def __init__(self, handle, client, address, provider_id, group=False):
+        self._group = group
         self._handle = ctypes.c_void_p(handle)
         self._client = client
         self._address = address
@@ -278,8 +283,14 @@ class Database(Closing):
 
     @property
     def address(self):
-        """The provider's address (str)."""
+        """The provider's address (str); for a group-aware handle, the
+        member it named when it was made."""
         return self._address
+
+    @property
+    def group_aware(self):
+        """True for a handle made by :meth:`Client.make_group_database_handle`."""
+        return self._group
 
     @property
     def provider_id(self):
@@ -744,6 +755,52 @@ class Client(EngineClient):
             _check(lib.yk_database_handle_create(client, addr.hg_addr, provider_id, bool(check),
                                                  ctypes.byref(out)))
             database = Database(out.value, self, str(addr), provider_id)
+        except BaseException:
+            self._detach()
+            raise
+        return database
+
+    def make_group_database_handle(self, group, provider_id):
+        """A group-aware :class:`Database` on the distributed database whose
+        shards are the Yokan providers ``provider_id`` of a Flock group's
+        members (providers that depend on the group). ``group`` is a
+        :class:`mochi.flock.client.GroupHandle` (kept by the caller) or the
+        path of a Flock group file. Every operation works on it: each key
+        goes straight to its primary owner (multi-key calls are split by
+        owner), a primary that does not answer is replaced by the next
+        owner, count/list/iter/erase_range go to one live member, and the
+        handle follows the group's view. Errors: YOKAN_ERR_INVALID_ARGS
+        (unreadable file, empty view), YOKAN_ERR_INVALID_PROVIDER (no Yokan
+        provider with that id, or not a shard of a distributed database),
+        YOKAN_ERR_FROM_MERCURY (no member answers)."""
+        from ..flock.client import GroupHandle
+        provider_id = _unsigned(provider_id, "provider_id", 16)
+        if isinstance(group, GroupHandle):
+            create = lambda client, out: lib.yk_database_handle_create_from_group(  # noqa: E731
+                client, group._live("yk_database_handle_create_from_group"), provider_id, out)
+        elif isinstance(group, (str, bytes, os.PathLike)):
+            path = os.fsencode(group)
+            if b"\0" in path:
+                raise ValueError("the group file name contains a NUL byte")
+            create = lambda client, out: lib.yk_database_handle_create_from_group_file(  # noqa: E731
+                client, path, provider_id, out)
+        else:
+            raise TypeError(f"group must be a mochi.flock GroupHandle or a group file path, "
+                            f"not {type(group).__name__}")
+        out = ctypes.c_void_p()
+        with self._lock:
+            client = self._live()
+            self._databases += 1    # the client stays open during the call
+        try:
+            _check(create(client, ctypes.byref(out)))
+            try:
+                raw = ctypes.c_void_p()
+                _check(lib.yk_database_handle_get_info(out, None, ctypes.byref(raw), None))
+                address = str(margo.Address(self._engine, raw.value))
+            except BaseException:
+                lib.yk_database_handle_release(out)
+                raise
+            database = Database(out.value, self, address, provider_id, group=True)
         except BaseException:
             self._detach()
             raise

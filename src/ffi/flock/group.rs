@@ -31,6 +31,13 @@ impl Owned for flock_group_handle {
     type Rust = HandleBox;
 }
 
+impl HandleBox {
+    /// The handle (a Yokan group-aware database handle is made from it).
+    pub(crate) fn handle(&self) -> &GroupHandle {
+        &self.handle
+    }
+}
+
 /// Opaque pending update (`struct flock_request`).
 pub struct flock_request {
     _private: [u8; 0],

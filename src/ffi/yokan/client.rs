@@ -1,10 +1,12 @@
 //! `yokan/client.h`: clients and database handles.
 #![allow(non_camel_case_types)]
 
+use crate::ffi::flock::group::{flock_group_handle, flock_group_handle_t};
 use crate::ffi::handles::{self, boxed_free, boxed_into_c, boxed_ref, margo_instance_id, Owned};
 use crate::ffi::hg::hg_addr_t;
 use crate::ffi::panic::guard;
 use crate::yokan::client::{Client, Database};
+use crate::yokan::dist::handle::GroupSource;
 use crate::yokan::error::{code, YokanError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -122,13 +124,87 @@ pub unsafe extern "C" fn yk_database_handle_create(
             return ret_err(entry, YokanError::args("NULL output pointer"));
         }
         match c.client.database(address, provider_id, check) {
-            Ok(db) => {
-                c.handles.fetch_add(1, Ordering::AcqRel);
-                let value = HandleBox { db, client, refs: AtomicUsize::new(1), live: c.handles.clone() };
-                // SAFETY: checked non-NULL above; writable by the contract.
-                unsafe { *handle = boxed_into_c::<yk_database_handle>(value) };
-                code::SUCCESS
-            }
+            // SAFETY: `client` is the live client `c` came from; `handle` checked non-NULL.
+            Ok(db) => unsafe { hand_out(c, client, db, handle) },
+            Err(e) => ret_err(entry, e),
+        }
+    })
+}
+
+/// Hands a new database handle out through `handle`.
+///
+/// # Safety
+/// `client` must be the live client `c` came from; `handle` non-NULL and writable.
+unsafe fn hand_out(c: &ClientBox, client: yk_client_t, db: Database, handle: *mut yk_database_handle_t) -> yk_return_t {
+    c.handles.fetch_add(1, Ordering::AcqRel);
+    let value = HandleBox { db, client, refs: AtomicUsize::new(1), live: c.handles.clone() };
+    // SAFETY: non-NULL and writable (this function's contract).
+    unsafe { *handle = boxed_into_c::<yk_database_handle>(value) };
+    code::SUCCESS
+}
+
+/// Extension: a group-aware handle on the distributed database whose
+/// shards are the Yokan providers `provider_id` of the members of `group`
+/// (a Flock group handle; it may be released afterwards). Each key goes
+/// straight to its primary owner, the handle follows the group's view, and
+/// every `yk_*` operation works on it.
+///
+/// # Safety
+/// `client` NULL or live; `group` NULL or a live Flock group handle;
+/// `handle` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn yk_database_handle_create_from_group(
+    client: yk_client_t,
+    group: flock_group_handle_t,
+    provider_id: u16,
+    handle: *mut yk_database_handle_t,
+) -> yk_return_t {
+    guard("yk_database_handle_create_from_group", code::OTHER, || {
+        let entry = "yk_database_handle_create_from_group";
+        // SAFETY: NULL or a live client (the contract).
+        let Some(c) = (unsafe { boxed_ref(client) }) else { return ret_err(entry, YokanError::args("NULL client")) };
+        // SAFETY: NULL or a live group handle (the contract).
+        let Some(g) = (unsafe { boxed_ref::<flock_group_handle>(group) }) else {
+            return ret_err(entry, YokanError::args("NULL group handle"));
+        };
+        if handle.is_null() {
+            return ret_err(entry, YokanError::args("NULL output pointer"));
+        }
+        match c.client.group_database(GroupSource::Handle(g.handle()), provider_id) {
+            // SAFETY: `client` is the live client `c` came from; `handle` checked non-NULL.
+            Ok(db) => unsafe { hand_out(c, client, db, handle) },
+            Err(e) => ret_err(entry, e),
+        }
+    })
+}
+
+/// Extension: as `yk_database_handle_create_from_group`, from a Flock group
+/// file (`filename`, as `flock_group_handle_create_from_file` reads it).
+///
+/// # Safety
+/// `client` NULL or live; `filename` NULL or NUL-terminated; `handle` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn yk_database_handle_create_from_group_file(
+    client: yk_client_t,
+    filename: *const std::ffi::c_char,
+    provider_id: u16,
+    handle: *mut yk_database_handle_t,
+) -> yk_return_t {
+    guard("yk_database_handle_create_from_group_file", code::OTHER, || {
+        let entry = "yk_database_handle_create_from_group_file";
+        // SAFETY: NULL or a live client (the contract).
+        let Some(c) = (unsafe { boxed_ref(client) }) else { return ret_err(entry, YokanError::args("NULL client")) };
+        if filename.is_null() {
+            return ret_err(entry, YokanError::args("NULL file name"));
+        }
+        // SAFETY: non-NULL (just checked), NUL-terminated by the contract.
+        let path = unsafe { std::ffi::CStr::from_ptr(filename) }.to_string_lossy().into_owned();
+        if handle.is_null() {
+            return ret_err(entry, YokanError::args("NULL output pointer"));
+        }
+        match c.client.group_database(GroupSource::File(std::path::Path::new(&path)), provider_id) {
+            // SAFETY: `client` is the live client `c` came from; `handle` checked non-NULL.
+            Ok(db) => unsafe { hand_out(c, client, db, handle) },
             Err(e) => ret_err(entry, e),
         }
     })

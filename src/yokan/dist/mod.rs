@@ -13,6 +13,8 @@
 //! same Yokan provider id as ours (the tutorial gives every member provider
 //! 42). The consistency model is written down in `docs/distributed-yokan.md`.
 
+pub mod handle;
+mod order;
 pub mod placement;
 mod rebalance;
 mod route;
@@ -25,7 +27,7 @@ use crate::fabric::{reachability, Protocol};
 use crate::flock::protocol::Update;
 use crate::flock::provider::{Provider as FlockProvider, UpdateCallbacks};
 use crate::rpc::pool::Xstream;
-use crate::rpc::{Engine, Pool, RpcError};
+use crate::rpc::{Address, Engine, PendingCall, Pool, RpcError};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use placement::Placement;
 use std::collections::{HashMap, HashSet};
@@ -37,7 +39,7 @@ use std::time::{Duration, Instant};
 const MOVE_WINDOW: Duration = Duration::from_secs(30);
 /// How long a member that did not answer is routed around before it is
 /// tried again.
-const SUSPECT_TTL: Duration = Duration::from_secs(5);
+pub(crate) const SUSPECT_TTL: Duration = Duration::from_secs(5);
 /// Timeout of the calls between shards.
 const SHARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a call to an shm peer checks that the peer still lives.
@@ -88,7 +90,13 @@ pub struct Shard {
     replication: usize,
     group: FlockProvider,
     views: RwLock<Views>,
+    /// Per-key locks at a primary: a write is applied and numbered under
+    /// them (never held while waiting for another member, see `order.rs`).
     stripes: Vec<Mutex<()>>,
+    /// Numbers our writes as primary.
+    sequencer: order::Sequencer,
+    /// What we hold as a copy, by the primaries' numbers.
+    applied: order::Applied,
     suspects: Mutex<HashMap<String, Instant>>,
     /// Members the group removed (died, left, expelled) that have not
     /// joined again: copies they send are refused.
@@ -126,14 +134,21 @@ impl Shard {
         if !view.is_empty() && !view.contains(&me) {
             crate::warning!("yokan provider {provider_id}: this member ({me}) is not in its group's view yet");
         }
+        // A member that has just joined owns keys whose holders have not
+        // sent them yet: for the move window, a key missing here is looked
+        // for at its owners in the view without us (a group-aware client
+        // asks us first, not a member that knows the older view).
+        let previous = (view.len() > 1 && view.contains(&me)).then(|| view.without(&me));
         let shard = Arc::new(Shard {
             engine: engine.clone(),
             provider_id,
             me,
             replication,
             group,
-            views: RwLock::new(Views { current: view, previous: None, changed_at: Instant::now() }),
+            views: RwLock::new(Views { current: view, previous, changed_at: Instant::now() }),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            sequencer: order::Sequencer::new(),
+            applied: order::Applied::default(),
             suspects: Mutex::new(HashMap::new()),
             departed: Mutex::new(HashSet::new()),
             rebalancer: rebalance::Rebalancer::default(),
@@ -164,10 +179,19 @@ impl Shard {
         self as *const Shard as usize
     }
 
-    /// The pool an internal RPC runs on.
-    pub fn pool_for(&self, rpc: &str) -> Arc<Pool> {
+    /// The pool an internal RPC runs on, for a provider whose client
+    /// requests run on `handlers`. A copy's `STORE` never waits on anyone,
+    /// so it runs on the handler pool (no hand-off to another thread) when
+    /// the stream driving progress serves that pool: it keeps serving it
+    /// while a handler of its own waits for another member. Any other
+    /// handler pool may have every thread waiting on other members (whose
+    /// writes may wait on ours): there, and for the other leaf requests
+    /// (long scans), the leaf streams.
+    pub fn pool_for(&self, rpc: &str, handlers: &Arc<Pool>) -> Arc<Pool> {
         if wire::ROUTED.contains(&rpc) {
             self.routing_pool.clone()
+        } else if rpc == wire::STORE && Arc::ptr_eq(handlers, &self.engine.progress_pool()) {
+            handlers.clone()
         } else {
             self.leaf_pool.clone()
         }
@@ -256,36 +280,58 @@ impl Shard {
     /// Calls `rpc` on `member`'s shard. A member that is certainly gone
     /// (or whose shard is) becomes a suspect.
     fn call(&self, member: &str, rpc: &str, payload: Vec<u8>) -> std::result::Result<Vec<u8>, ShardCallError> {
+        let (addr, pending) = self.call_start(member, rpc, payload)?;
+        self.call_finish(member, &addr, pending)
+    }
+
+    /// Sends `rpc` to `member`'s shard; [`Shard::call_finish`] waits for it.
+    fn call_start(
+        &self,
+        member: &str,
+        rpc: &str,
+        payload: Vec<u8>,
+    ) -> std::result::Result<(Address, PendingCall), ShardCallError> {
         let addr = self.engine.lookup(member).map_err(|e| ShardCallError::Failed(e.to_string()))?;
-        let deadline = Instant::now() + SHARD_TIMEOUT;
-        let outcome = self.engine.call_async(&addr, rpc, self.provider_id, payload, SHARD_TIMEOUT).and_then(|pending| {
-            // A process that dies mid-call never answers, and nothing may
-            // tell us before the timeout (over shm nothing does; over tcp
-            // an idle connection does not notice): while waiting, check
-            // now and then that it lives.
-            let every = if addr.protocol() == Protocol::Sm { LIVENESS_CHECK } else { LIVENESS_CHECK * 4 };
-            loop {
-                match pending.wait_until(Instant::now() + every) {
-                    Some(answer) => return answer,
-                    None if Instant::now() + every >= deadline => break,
-                    None => {}
-                }
-                if let Some(why) = reachability::certainly_unreachable(addr.protocol(), addr.name(), PROBE_PATIENCE) {
-                    return Err(RpcError::Unreachable { addr: member.to_string(), message: why });
-                }
-            }
-            pending.wait()
-        });
-        match outcome {
-            Ok(bytes) => Ok(bytes),
-            Err(e) if e.callee_gone() => {
-                self.suspect(member);
-                Err(ShardCallError::Gone(e.to_string()))
-            }
-            Err(e @ RpcError::Timeout { .. }) => Err(ShardCallError::Silent(e.to_string())),
-            Err(e) => Err(ShardCallError::Failed(e.to_string())),
+        match self.engine.call_async(&addr, rpc, self.provider_id, payload, SHARD_TIMEOUT) {
+            Ok(pending) => Ok((addr, pending)),
+            Err(e) => Err(self.call_failed(member, e)),
         }
     }
+
+    fn call_finish(&self, member: &str, addr: &Address, pending: PendingCall) -> std::result::Result<Vec<u8>, ShardCallError> {
+        wait_watching(pending, addr, member).map_err(|e| self.call_failed(member, e))
+    }
+
+    fn call_failed(&self, member: &str, e: RpcError) -> ShardCallError {
+        match e {
+            e if e.callee_gone() => {
+                self.suspect(member);
+                ShardCallError::Gone(e.to_string())
+            }
+            e @ RpcError::Timeout { .. } => ShardCallError::Silent(e.to_string()),
+            e => ShardCallError::Failed(e.to_string()),
+        }
+    }
+}
+
+/// Waits for the answer of a call to `member`. A process that dies mid-call
+/// never answers, and nothing may tell us before the timeout (over shm
+/// nothing does; over tcp an idle connection does not notice): while
+/// waiting, checks now and then that it lives.
+pub(crate) fn wait_watching(pending: PendingCall, addr: &Address, member: &str) -> std::result::Result<Vec<u8>, RpcError> {
+    let every = if addr.protocol() == Protocol::Sm { LIVENESS_CHECK } else { LIVENESS_CHECK * 4 };
+    let deadline = pending.deadline();
+    loop {
+        match pending.wait_until(Instant::now() + every) {
+            Some(answer) => return answer,
+            None if Instant::now() + every >= deadline => break,
+            None => {}
+        }
+        if let Some(why) = reachability::certainly_unreachable(addr.protocol(), addr.name(), PROBE_PATIENCE) {
+            return Err(RpcError::Unreachable { addr: member.to_string(), message: why });
+        }
+    }
+    pending.wait()
 }
 
 /// Why a call to another shard failed.

@@ -64,6 +64,25 @@ impl Placement {
         scored.into_iter().map(|(_, a)| a).collect()
     }
 
+    /// The best-scoring member for `key` among those `skip` does not
+    /// reject: the key's primary when nobody is skipped (no sorting, no
+    /// allocation: every request asks this).
+    pub fn first<'a>(&'a self, key: &[u8], skip: impl Fn(&str) -> bool) -> Option<&'a str> {
+        let kh = fnv1a64(key.iter().copied());
+        let mut best: Option<(u64, &str)> = None;
+        for (a, h) in self.members.iter() {
+            if skip(a) {
+                continue;
+            }
+            let s = score(kh, *h);
+            // Same order as `ranked`: higher score first, ties by address.
+            if best.is_none_or(|(bs, ba)| s > bs || (s == bs && a.as_str() < ba)) {
+                best = Some((s, a.as_str()));
+            }
+        }
+        best.map(|(_, a)| a)
+    }
+
     /// The `replication` owners of `key`, primary first.
     pub fn owners(&self, key: &[u8], replication: usize) -> Vec<&str> {
         let mut r = self.ranked(key);
@@ -92,6 +111,20 @@ mod tests {
         }
         // More replicas than members: every member, once.
         assert_eq!(view(2).owners(b"k", 5).len(), 2);
+    }
+
+    #[test]
+    fn first_is_the_best_ranked_member_not_skipped() {
+        let p = view(6);
+        for i in 0..500 {
+            let key = format!("key{i}");
+            let ranked = p.ranked(key.as_bytes());
+            assert_eq!(p.first(key.as_bytes(), |_| false), Some(ranked[0]));
+            let skip = [ranked[0].to_string(), ranked[2].to_string()];
+            assert_eq!(p.first(key.as_bytes(), |m| skip.iter().any(|s| s == m)), Some(ranked[1]));
+        }
+        assert_eq!(p.first(b"k", |_| true), None);
+        assert_eq!(Placement::new(Vec::new()).first(b"k", |_| false), None);
     }
 
     #[test]

@@ -151,10 +151,15 @@ impl Shard {
         if req.keys.is_empty() {
             return local.run(op, payload, route.multi);
         }
-        let multi = route.multi || req.keys.len() > 1;
         let view = self.current();
         let mut skip: Vec<String> = route.skip.clone();
         skip.extend(self.suspects());
+        // Every key has us as primary (what a group-aware client sends):
+        // served here, on this handler's thread, from the request as it came.
+        if req.keys.iter().all(|k| self.primary_of(&view, k, &skip) == Some(self.me.as_str())) {
+            return self.as_primary(local, op, payload, &req, route.multi, &view, &skip);
+        }
+        let multi = route.multi || req.keys.len() > 1;
         let mut results: Vec<Option<Answer>> = vec![None; req.keys.len()];
         let mut pending: Vec<usize> = (0..req.keys.len()).collect();
         let mut asked: HashMap<usize, String> = HashMap::new();
@@ -286,18 +291,23 @@ impl Shard {
         self.call(member, rpc, codec::encode(&wire::Apply { route: route.clone(), op, payload: Bytes(payload) }))
     }
 
+    /// The primary of `key` in `view`, routing around `skip`.
+    fn primary_of<'a>(&self, view: &'a super::Placement, key: &[u8], skip: &[String]) -> Option<&'a str> {
+        view.first(key, |m| skip.iter().any(|s| s == m))
+    }
+
     /// Runs `op` as the primary of its keys: applies it and copies its
     /// effect to the other owners before answering. A request that reached
     /// us under an older view is routed on.
     pub(crate) fn apply(&self, local: &dyn LocalDb, op: &str, payload: &[u8], route: &Route) -> Result<Vec<u8>> {
+        if route.as_replica {
+            return local.run(op, payload, route.multi);
+        }
         let req = parse_keyed(op, payload)?;
         let view = self.current();
         let mut skip = route.skip.clone();
         skip.extend(self.suspects());
-        if route.as_replica {
-            return local.run(op, payload, route.multi);
-        }
-        let primary_elsewhere = req.keys.iter().any(|k| self.owners(&view, k, &skip).first().is_some_and(|p| *p != self.me));
+        let primary_elsewhere = req.keys.iter().any(|k| self.primary_of(&view, k, &skip).is_some_and(|p| p != self.me.as_str()));
         if primary_elsewhere && route.hops < MAX_HOPS {
             let next = Route { hops: route.hops + 1, skip, ..route.clone() };
             return self.keyed(local, op, payload, &next);
@@ -305,22 +315,78 @@ impl Shard {
         if !req.is_write(op) {
             return local.run(op, payload, route.multi);
         }
-        let _locked = self.lock_keys(&req.keys);
-        let reply = local.run(op, payload, route.multi)?;
-        let changes: Vec<Change> = if base_op(op) == protocol::PUT {
-            let values = local.backend()?.get(&req.keys, false)?;
-            req.keys.iter().zip(values).map(|(k, v)| (k.to_vec(), v)).collect()
-        } else {
-            req.keys.iter().map(|k| (k.to_vec(), None)).collect()
-        };
-        self.replicate(&view, &changes, &skip)?;
-        Ok(reply)
+        self.write(local, op, payload, &req, route.multi, &view, &skip)
     }
 
-    /// Copies `changes` to every other owner; acknowledged once each live
-    /// owner has stored them (an owner that is gone is skipped: the
-    /// survivors re-make its copies when the group drops it).
-    fn replicate(&self, view: &super::Placement, changes: &[Change], skip: &[String]) -> Result<()> {
+    /// A client request whose keys all have us as primary, at the member
+    /// the client called: reads answer from here (a key missing while keys
+    /// move is looked for further), writes are applied and copied.
+    #[allow(clippy::too_many_arguments)]
+    fn as_primary(
+        &self,
+        local: &dyn LocalDb,
+        op: &str,
+        payload: &[u8],
+        req: &Keyed<'_>,
+        multi: bool,
+        view: &super::Placement,
+        skip: &[String],
+    ) -> Result<Vec<u8>> {
+        if req.is_write(op) {
+            return self.write(local, op, payload, req, multi, view, skip);
+        }
+        let reply = local.run(op, payload, multi)?;
+        if skip.is_empty() && self.moving_from().is_none() {
+            return Ok(reply);
+        }
+        let mut all = answers(op, &reply, req.keys.len())?;
+        if !all.iter().any(Answer::missing) {
+            return Ok(reply);
+        }
+        let asked: HashMap<usize, String> = (0..all.len()).map(|i| (i, self.me.clone())).collect();
+        self.look_further(local, op, req, &mut all, &asked, skip);
+        Ok(encode_answers(op, &all))
+    }
+
+    /// A write at its keys' primary. Applied and numbered under the keys'
+    /// stripe locks, which are let go before the copies are sent (see
+    /// `order.rs`: the copies keep the primary's order by the numbers);
+    /// answered once every live owner has stored it.
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        local: &dyn LocalDb,
+        op: &str,
+        payload: &[u8],
+        req: &Keyed<'_>,
+        multi: bool,
+        view: &super::Placement,
+        skip: &[String],
+    ) -> Result<Vec<u8>> {
+        let copies = self.replication > 1 && view.len() > 1;
+        let (reply, seq, changes) = {
+            let _locked = self.lock_keys(&req.keys);
+            let reply = local.run(op, payload, multi)?;
+            if !copies {
+                return Ok(reply);
+            }
+            let changes: Vec<Change> = if base_op(op) == protocol::PUT {
+                let values = local.backend()?.get(&req.keys, false)?;
+                req.keys.iter().zip(values).map(|(k, v)| (k.to_vec(), v)).collect()
+            } else {
+                req.keys.iter().map(|k| (k.to_vec(), None)).collect()
+            };
+            (reply, self.sequencer.begin(), changes)
+        };
+        let copied = self.replicate(view, seq, &changes, skip);
+        self.sequencer.end(seq);
+        copied.map(|()| reply)
+    }
+
+    /// Copies write `seq` to every other owner, all at once; acknowledged
+    /// once each live owner has stored it (an owner that is gone is
+    /// skipped: the survivors re-make its copies when the group drops it).
+    fn replicate(&self, view: &super::Placement, seq: u64, changes: &[Change], skip: &[String]) -> Result<()> {
         let mut per_member: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
         for c in changes {
             for m in self.owners(view, &c.0, skip) {
@@ -329,16 +395,30 @@ impl Shard {
                 }
             }
         }
-        for (member, list) in per_member {
-            match self.call(member, wire::STORE, wire::encode_changes(&list)) {
-                Ok(reply) => answer::<()>(&reply)?,
+        let mark = self.sequencer.mark();
+        let calls: Vec<_> = per_member
+            .into_iter()
+            .map(|(member, list)| {
+                let payload = wire::encode_store(self.sequencer.id(), seq, mark, &list);
+                (member, self.call_start(member, wire::STORE, payload))
+            })
+            .collect();
+        let mut outcome = Ok(());
+        for (member, started) in calls {
+            let answered = started.and_then(|(addr, pending)| self.call_finish(member, &addr, pending));
+            match answered {
+                Ok(reply) => {
+                    if let Err(e) = answer::<()>(&reply) {
+                        outcome = outcome.and(Err(e));
+                    }
+                }
                 Err(ShardCallError::Gone(m)) => {
                     crate::debug!("replica {member} is gone ({m}); the group will re-make its copies")
                 }
-                Err(e) => return Err(e.into_yokan(member)),
+                Err(e) => outcome = outcome.and(Err(e.into_yokan(member))),
             }
         }
-        Ok(())
+        outcome
     }
 
     /// The members to ask for a group-wide operation, and the suspects.
@@ -454,21 +534,25 @@ impl Shard {
                 self.apply(local, apply.op, apply.payload.0, &apply.route)
             }
             wire::STORE => {
-                let changes = codec::decode::<wire::Changes<'_>>(payload)?;
+                let store = codec::decode::<wire::Store<'_>>(payload)?;
                 let backend = local.backend()?;
-                let sets: Vec<(&[u8], &[u8])> = changes.iter().filter_map(|(k, v)| v.map(|v| (k.0, v.0))).collect();
-                let erases: Vec<&[u8]> = changes.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.0).collect();
-                // No stripe lock here: a primary holds its stripes while it
-                // waits for this answer, and the same process may be that
-                // primary's replica and another key's primary at once.
-                if !sets.is_empty() {
-                    backend.put(&sets, mode::DEFAULT, false)?;
-                }
-                if !erases.is_empty() {
-                    backend.erase(&erases)?;
-                }
+                let keys: Vec<&[u8]> = store.changes.iter().map(|(k, _)| k.0).collect();
+                // Only the changes no newer write of their key has passed.
+                self.applied.store(store.sender, store.seq, store.mark, &keys, |fresh| {
+                    let sets: Vec<(&[u8], &[u8])> =
+                        fresh.iter().filter_map(|&i| store.changes[i].1.map(|v| (keys[i], v.0))).collect();
+                    let erases: Vec<&[u8]> = fresh.iter().filter(|&&i| store.changes[i].1.is_none()).map(|&i| keys[i]).collect();
+                    if !sets.is_empty() {
+                        backend.put(&sets, mode::DEFAULT, false)?;
+                    }
+                    if !erases.is_empty() {
+                        backend.erase(&erases)?;
+                    }
+                    Ok::<(), YokanError>(())
+                })?;
                 Ok(success(()))
             }
+            wire::INFO => Ok(success(wire::Info { replication: self.replication as u64, address: self.me.clone() })),
             wire::FILL => {
                 let fill = codec::decode::<wire::Fill<'_>>(payload)?;
                 let pairs: Vec<(&[u8], &[u8])> = fill.iter().map(|(k, v)| (k.0, v.0)).collect();

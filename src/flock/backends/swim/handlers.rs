@@ -2,14 +2,23 @@
 //! (the transport knows; the message only claims), decide whether to
 //! listen, apply what they say, answer.
 
+use super::probe::Outcome;
 use super::state::{Admission, Id, State};
 use super::wire::{
     self, Ack, Announce, Envelope, Gossip, Kind, MemberRecord, PingReq, PingReqReply, ProbeResult, StateReply, Status, Sync,
 };
 use super::{Answer, Shared};
 use crate::rpc::codec;
-use crate::rpc::Request;
+use crate::rpc::{timer, PendingCall, Request, Responder};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How a ping-req starts: answered at once, or waiting for a ping.
+enum PingReqStart {
+    Done(Vec<u8>),
+    Waiting { requester: Id, target: Id, call: PendingCall },
+}
 
 impl Shared {
     /// Detects that this process was frozen: the protocol thread should
@@ -95,35 +104,78 @@ impl Shared {
         reply.map_err(|e: String| self.rejected(wire::PING, &req, e))
     }
 
-    pub(super) fn on_ping_req(&self, req: Request) -> std::result::Result<Vec<u8>, String> {
+    /// An indirect probe: ping `target` for the requester and answer once
+    /// its answer is in or the ping timed out. The answer is deferred, so
+    /// the pool serves other requests meanwhile.
+    pub(super) fn on_ping_req(self: &Arc<Self>, req: Request, responder: Responder) {
+        let started = self.start_ping_req(&req);
+        let (requester, target, call) = match started {
+            Ok(PingReqStart::Done(reply)) => return responder.respond(Ok(reply)),
+            Err(e) => return responder.respond(Err(e)),
+            Ok(PingReqStart::Waiting { requester, target, call }) => (requester, target, call),
+        };
+        let deadline = call.deadline();
+        // Whichever comes first, the answer or the deadline, takes the call
+        // and answers the requester.
+        let completion = call.completion();
+        let slot = Arc::new(Mutex::new(Some((call, responder))));
+        let finish = {
+            let me = Arc::downgrade(self);
+            let slot = slot.clone();
+            move || {
+                let Some((call, responder)) = slot.lock().take() else { return };
+                let outcome = call.wait();
+                match me.upgrade() {
+                    Some(me) => responder.respond(Ok(me.ping_req_reply(&requester, &target, outcome))),
+                    None => responder.respond(Err("the swim group is being destroyed".into())),
+                }
+            }
+        };
+        timer::schedule(deadline, &self.pool, Box::new(finish.clone()));
+        // Registered outside the slot's lock: a call already answered runs
+        // `finish` at once.
+        completion.on_complete(Box::new(finish));
+    }
+
+    /// Checks a ping-req and starts the ping it asks for.
+    fn start_ping_req(&self, req: &Request) -> std::result::Result<PingReqStart, String> {
         let PingReq { envelope: env, target, target_pid } =
-            codec::decode(&req.payload).map_err(|e| self.rejected(wire::PING_REQ, &req, e))?;
-        self.check_transport(&req, &env.sender.address).map_err(|e| self.rejected(wire::PING_REQ, &req, e))?;
+            codec::decode(&req.payload).map_err(|e| self.rejected(wire::PING_REQ, req, e))?;
+        self.check_transport(req, &env.sender.address).map_err(|e| self.rejected(wire::PING_REQ, req, e))?;
         let now = Instant::now();
         let requester: Id = (env.sender.address.clone(), env.sender.provider_id);
-        let status = self
-            .with_state(|st| self.admit(st, &env, wire::PING_REQ, now))
-            .map_err(|e| self.rejected(wire::PING_REQ, &req, e))?;
+        let status =
+            self.with_state(|st| self.admit(st, &env, wire::PING_REQ, now)).map_err(|e| self.rejected(wire::PING_REQ, req, e))?;
         let none = ProbeResult { responded: false, generation: 0, incarnation: 0 };
         if status != Status::Ok {
             let mine = self.state.lock().bare_envelope();
-            return Ok(codec::encode(&PingReqReply { status, probe: none, envelope: mine }));
+            return Ok(PingReqStart::Done(codec::encode(&PingReqReply { status, probe: none, envelope: mine })));
         }
         let target: Id = (target, target_pid);
-        let probe = if target == self.self_id {
+        if target == self.self_id {
             let me = self.state.lock().identity();
-            ProbeResult { responded: true, generation: me.generation, incarnation: me.incarnation }
-        } else {
-            let ping = self.with_state(|st| st.envelope(Some(&target)));
-            match self.ping(&target, &ping, self.config.ping_timeout()) {
-                Some((answer, e)) if answer != Answer::NotAlive => {
-                    ProbeResult { responded: true, generation: e.sender.generation, incarnation: e.sender.incarnation }
-                }
-                _ => none,
+            let probe = ProbeResult { responded: true, generation: me.generation, incarnation: me.incarnation };
+            let mine = self.with_state(|st| st.envelope(Some(&requester)));
+            return Ok(PingReqStart::Done(codec::encode(&PingReqReply { status: Status::Ok, probe, envelope: mine })));
+        }
+        let ping = self.with_state(|st| st.envelope(Some(&target)));
+        match self.call_async(&target, wire::PING, codec::encode(&ping), self.config.ping_timeout()) {
+            Ok(call) => Ok(PingReqStart::Waiting { requester, target, call }),
+            // Unreachable at once: the target did not respond.
+            Err(e) => Ok(PingReqStart::Done(self.ping_req_reply(&requester, &target, Err(e)))),
+        }
+    }
+
+    /// The answer to a ping-req, given how the ping of `target` went.
+    fn ping_req_reply(&self, requester: &Id, target: &Id, outcome: Outcome) -> Vec<u8> {
+        let probe = match self.ping_answer(target, outcome) {
+            Some((answer, e)) if answer != Answer::NotAlive => {
+                ProbeResult { responded: true, generation: e.sender.generation, incarnation: e.sender.incarnation }
             }
+            _ => ProbeResult { responded: false, generation: 0, incarnation: 0 },
         };
-        let mine = self.with_state(|st| st.envelope(Some(&requester)));
-        Ok(codec::encode(&PingReqReply { status: Status::Ok, probe, envelope: mine }))
+        let mine = self.with_state(|st| st.envelope(Some(requester)));
+        codec::encode(&PingReqReply { status: Status::Ok, probe, envelope: mine })
     }
 
     pub(super) fn on_announce(&self, req: Request) -> std::result::Result<Vec<u8>, String> {

@@ -248,20 +248,17 @@ impl SwimBackend {
     }
 
     /// Registers the RPC handlers on the provider's pool. Pings and syncs
-    /// never wait; a ping-req waits for one ping (`ping_timeout_ms`) and a
-    /// join announcement for one ping back to the joiner. A pool whose
+    /// never wait; a ping-req answers once its ping is answered or timed
+    /// out, without holding the pool meanwhile (a deferred handler); a join
+    /// announcement waits for one ping back to the joiner. A pool whose
     /// other handlers are slow delays our answers to pings: give the
     /// provider a pool of its own when the failure detector's timing must
     /// not depend on them (as with upstream, whose handlers are ULTs of the
     /// provider's pool).
     fn serve(&self, provider_id: u16) -> Result<()> {
         type H = fn(&Shared, Request) -> std::result::Result<Vec<u8>, String>;
-        let table: [(&str, H); 4] = [
-            (wire::PING, Shared::on_ping),
-            (wire::SYNC, Shared::on_sync),
-            (wire::PING_REQ, Shared::on_ping_req),
-            (wire::ANNOUNCE, Shared::on_announce),
-        ];
+        let table: [(&str, H); 3] =
+            [(wire::PING, Shared::on_ping), (wire::SYNC, Shared::on_sync), (wire::ANNOUNCE, Shared::on_announce)];
         for (name, handler) in table {
             let weak = Arc::downgrade(&self.shared);
             self.shared
@@ -277,6 +274,19 @@ impl SwimBackend {
                 )
                 .map_err(FlockError::from)?;
         }
+        let weak = Arc::downgrade(&self.shared);
+        self.shared
+            .engine
+            .register_deferred(
+                wire::PING_REQ,
+                provider_id,
+                Some(self.shared.pool.clone()),
+                Arc::new(move |req, responder| match weak.upgrade() {
+                    Some(s) => s.on_ping_req(req, responder),
+                    None => responder.respond(Err("the swim group is being destroyed".into())),
+                }),
+            )
+            .map_err(FlockError::from)?;
         Ok(())
     }
 

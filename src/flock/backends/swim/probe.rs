@@ -21,7 +21,7 @@ use crate::rpc::{codec, timer, PendingCall, RpcError};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What became of one call: its answer, or why there is none.
 pub(super) type Outcome = std::result::Result<Vec<u8>, RpcError>;
@@ -115,7 +115,7 @@ impl Shared {
 
     /// What a ping's answer says; None if `to` did not answer (in time, or
     /// sensibly).
-    fn ping_answer(&self, to: &Id, outcome: Outcome) -> Option<(Answer, Envelope)> {
+    pub(super) fn ping_answer(&self, to: &Id, outcome: Outcome) -> Option<(Answer, Envelope)> {
         let bytes = match outcome {
             Ok(b) => b,
             Err(e) => {
@@ -143,13 +143,6 @@ impl Shared {
         let env = self.with_state(|st| st.envelope(Some(to)));
         self.call_async(to, wire::PING, codec::encode(&env), self.config.ping_timeout())
     }
-
-    /// Pings `to` and waits for the answer (the ping-req handler's probe);
-    /// None if it did not answer (in time, or sensibly).
-    pub(super) fn ping(&self, to: &Id, env: &Envelope, timeout: Duration) -> Option<(Answer, Envelope)> {
-        self.ping_answer(to, self.call(to, wire::PING, codec::encode(env), timeout))
-    }
-
     /// Applies what an answering member (one we called) says, about itself
     /// and about us.
     pub(super) fn on_answer(&self, status: Status, from: &Envelope) -> Answer {
