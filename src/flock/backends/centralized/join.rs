@@ -300,6 +300,15 @@ pub(super) fn leave(core: &Core, claim: &Claim) {
                 crate::info!("the primary did not answer our leave in time ({e}); it will declare this member dead instead");
                 return;
             }
+            Err(e @ RpcError::Remote { .. }) => {
+                // Its handler could not take the request: in a whole group
+                // stopped at once the primary's member is being destroyed
+                // while its RPCs are still registered.
+                crate::info!(
+                    "the primary could not process our leave ({e}); it is leaving too, or it will declare this member dead"
+                );
+                return;
+            }
             Err(e) => {
                 crate::warning!("could not tell the primary that this member leaves ({e}); it will be declared dead instead");
                 return;
