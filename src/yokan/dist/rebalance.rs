@@ -18,12 +18,16 @@ use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Weak;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Keys per transfer message (and per local read).
 const BATCH: usize = 512;
 /// Attempts at finishing a transfer before giving up (logged).
 const ATTEMPTS: u32 = 8;
+/// How long after a finished move a member looks once more for keys it
+/// holds but does not own: a primary still routing by the previous view
+/// may have copied a write to it after its move ran.
+const SWEEP_AFTER: Duration = Duration::from_secs(3);
 
 /// The thread that moves keys after a view change.
 #[derive(Default)]
@@ -70,18 +74,39 @@ type Pending = (Placement, Placement, u32, Duration);
 
 fn run(shard: Weak<Shard>, local: Weak<dyn LocalDb>, rx: Receiver<()>) {
     let mut retry: Option<Pending> = None;
+    // When to look once more for keys this member holds but no longer owns
+    // (see SWEEP_AFTER); at most once per view change.
+    let mut sweep_at: Option<Instant> = None;
     loop {
         // Blocks until the group changes (or, with a transfer to finish,
-        // until its pause is over); the shard stopping drops the sender.
-        let woke = match &retry {
+        // until its pause is over, or until the sweep is due); the shard
+        // stopping drops the sender.
+        let wait = match (&retry, sweep_at) {
+            (Some((_, _, _, pause)), _) => Some(*pause),
+            (None, Some(at)) => Some(at.saturating_duration_since(Instant::now())),
+            (None, None) => None,
+        };
+        let woke = match wait {
             None => rx.recv().is_ok(),
-            Some((_, _, _, pause)) => !matches!(rx.recv_timeout(*pause), Err(RecvTimeoutError::Disconnected)),
+            Some(t) => !matches!(rx.recv_timeout(t), Err(RecvTimeoutError::Disconnected)),
         };
         if !woke {
             return;
         }
         let (Some(s), Some(l)) = (shard.upgrade(), local.upgrade()) else { return };
-        let job = match s.refresh_view() {
+        let changed = s.refresh_view();
+        if changed.is_some() {
+            sweep_at = None;
+        }
+        if changed.is_none() && retry.is_none() && sweep_at.is_some_and(|at| Instant::now() >= at) {
+            sweep_at = None;
+            let view = s.current();
+            if let Err(e) = transfer(&s, l.as_ref(), &view, &view) {
+                crate::debug!("yokan provider {}: sweeping keys it no longer owns: {e}", s.provider_id);
+            }
+            continue;
+        }
+        let job = match changed {
             // A newer view supersedes an unfinished transfer: move from the
             // view that transfer started at (sending twice is harmless).
             Some((old, new)) => Some((retry.take().map_or(old, |r| r.0), new, 1, Duration::from_millis(100))),
@@ -95,7 +120,7 @@ fn run(shard: Weak<Shard>, local: Weak<dyn LocalDb>, rx: Receiver<()>) {
             new.len()
         );
         match transfer(&s, l.as_ref(), &old, &new) {
-            Ok(()) => {}
+            Ok(()) => sweep_at = Some(Instant::now() + SWEEP_AFTER),
             Err(e) if attempt >= ATTEMPTS => {
                 crate::error!("yokan provider {}: keys could not be moved after {attempt} attempts: {e}", s.provider_id)
             }
@@ -107,8 +132,11 @@ fn run(shard: Weak<Shard>, local: Weak<dyn LocalDb>, rx: Receiver<()>) {
     }
 }
 
-/// Moves the local keys whose owners differ between `old` and `new`.
+/// Moves the local keys whose owners differ between `old` and `new`. With
+/// `old == new` (a sweep), moves every local key this member does not own
+/// in that view to its owners (store-if-absent) and drops it.
 pub(super) fn transfer(shard: &Shard, local: &dyn LocalDb, old: &Placement, new: &Placement) -> Result<()> {
+    let sweep = old == new;
     let backend = local.backend()?;
     let r = shard.replication;
     let keys = backend.keys()?;
@@ -119,8 +147,15 @@ pub(super) fn transfer(shard: &Shard, local: &dyn LocalDb, old: &Placement, new:
         let mut sends: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut leaving: Vec<usize> = Vec::new();
         for (i, key) in chunk.iter().enumerate() {
-            let was = old.owners(key, r);
             let now = new.owners(key, r);
+            let was = if sweep {
+                if now.contains(&shard.me.as_str()) {
+                    continue;
+                }
+                vec![shard.me.as_str()]
+            } else {
+                old.owners(key, r)
+            };
             if was == now {
                 continue;
             }
