@@ -20,10 +20,12 @@
 
 use super::calls::Slot;
 use super::error::Result;
-use super::progress::{drive_once, park, Driven, Plan, BACKLOG_RETRY, CALLER_SPIN, CONTENDED_CHECK};
+use super::progress::{
+    drive_once, epoll_and_eventfd, park, write_event, Driven, Plan, BACKLOG_RETRY, CALLER_SPIN, CONTENDED_CHECK,
+};
 use super::spin::Spinner;
 use std::cell::RefCell;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,19 +40,7 @@ pub(crate) struct CallerBell {
 
 impl CallerBell {
     fn open() -> std::io::Result<CallerBell> {
-        // SAFETY: plain syscalls; each returned fd is checked, then owned.
-        let (epoll, event) = unsafe {
-            let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-            if ep < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let ep = OwnedFd::from_raw_fd(ep);
-            let ev = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
-            if ev < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            (ep, OwnedFd::from_raw_fd(ev))
-        };
+        let (epoll, event) = epoll_and_eventfd()?;
         let bell = CallerBell { epoll, event, shared_watch: AtomicBool::new(false) };
         bell.control(libc::EPOLL_CTL_ADD, bell.event.as_raw_fd(), libc::EPOLLIN as u32)?;
         Ok(bell)
@@ -113,9 +103,7 @@ impl CallerBell {
     /// Wakes the thread (its answer was read by another thread, or the
     /// endpoint has progress its fd would not announce).
     pub fn ring(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writing 8 bytes to our eventfd.
-        unsafe { libc::write(self.event.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
+        write_event(&self.event);
     }
 
     /// Sleeps until the completion fd is readable, a ring, or `timeout`.

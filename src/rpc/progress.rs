@@ -293,15 +293,16 @@ pub(crate) fn wait_ring(event: &OwnedFd, timeout: Duration) {
     }
 }
 
-fn write_event(event: &OwnedFd) {
+pub(crate) fn write_event(event: &OwnedFd) {
     let one = 1u64.to_ne_bytes();
     // SAFETY: writing 8 bytes to our eventfd.
     unsafe { libc::write(event.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
 }
 
-fn open_epoll(cq_fd: i32) -> std::io::Result<(OwnedFd, OwnedFd)> {
+/// A new epoll instance and a non-blocking eventfd (not yet watched).
+pub(crate) fn epoll_and_eventfd() -> std::io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: plain syscalls; every returned fd is checked, then owned.
-    let (ep, ev) = unsafe {
+    unsafe {
         let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
         if ep < 0 {
             return Err(std::io::Error::last_os_error());
@@ -311,8 +312,12 @@ fn open_epoll(cq_fd: i32) -> std::io::Result<(OwnedFd, OwnedFd)> {
         if ev < 0 {
             return Err(std::io::Error::last_os_error());
         }
-        (ep, OwnedFd::from_raw_fd(ev))
-    };
+        Ok((ep, OwnedFd::from_raw_fd(ev)))
+    }
+}
+
+fn open_epoll(cq_fd: i32) -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let (ep, ev) = epoll_and_eventfd()?;
     for (target, tag) in [(cq_fd, 0u64), (ev.as_raw_fd(), 1u64)] {
         let mut e = libc::epoll_event { events: libc::EPOLLIN as u32, u64: tag };
         // SAFETY: ep is our epoll fd; target is a live fd; e is valid.
