@@ -257,3 +257,111 @@ fn deferred_answers_over_shm_and_tcp() {
     deferred("na+sm");
     deferred("ofi+tcp");
 }
+
+/// A handler that waits for a call lends its execution stream: requests
+/// that come meanwhile run on a stand-in, and each waiting handler resumes
+/// when its own answer (here: its timeout) comes, not when handlers started
+/// after it finish. Handlers of the one stream still run one at a time.
+fn lending(proto: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    // A peer that never answers "hole".
+    let silent = engine(proto, Mode::Server);
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    silent.register_deferred("hole", 1, None, Arc::new(move |_, responder| keep.lock().unwrap().push(responder))).unwrap();
+    let hole = silent.self_address().to_string();
+    // A server with one execution stream (the default layout).
+    let server = engine(proto, Mode::Server);
+    let running = Arc::new(AtomicUsize::new(0));
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let enter = {
+        let (running, overlaps) = (running.clone(), overlaps.clone());
+        move || {
+            if running.fetch_add(1, Ordering::SeqCst) != 0 {
+                overlaps.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    };
+    let leave = {
+        let running = running.clone();
+        move || {
+            running.fetch_sub(1, Ordering::SeqCst);
+        }
+    };
+    let (e1, l1) = (enter.clone(), leave.clone());
+    server
+        .register(
+            "echo",
+            1,
+            None,
+            Arc::new(move |req| {
+                e1();
+                std::thread::sleep(Duration::from_millis(2));
+                l1();
+                Ok(req.payload)
+            }),
+        )
+        .unwrap();
+    server
+        .register(
+            "waits",
+            1,
+            None,
+            Arc::new(move |req| {
+                enter();
+                let start = Instant::now();
+                let peer = req.engine.lookup(&hole).map_err(|e| e.to_string())?;
+                leave();
+                let r = req.engine.call(&peer, "hole", 1, Vec::new(), Duration::from_secs(2));
+                enter();
+                assert!(r.is_err());
+                let waited = start.elapsed().as_millis().to_string();
+                leave();
+                Ok(waited.into_bytes())
+            }),
+        )
+        .unwrap();
+    let client = engine(proto, Mode::Client);
+    let addr = client.lookup(server.self_address().as_str()).unwrap();
+    let first = client.call_async(&addr, "waits", 1, Vec::new(), T).unwrap();
+    let sent = Instant::now();
+    let mut later = Vec::new();
+    for round in 0..20 {
+        let start = Instant::now();
+        assert_eq!(client.call(&addr, "echo", 1, b"x".to_vec(), T).unwrap(), b"x");
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "{proto}: echo waited {:?} behind a waiting handler",
+            start.elapsed()
+        );
+        if round % 5 == 4 {
+            // Waiting handlers that start while the first one waits.
+            later.push(client.call_async(&addr, "waits", 1, Vec::new(), T).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(75));
+    }
+    let waited: u64 = String::from_utf8(first.wait().unwrap()).unwrap().parse().unwrap();
+    let answered = sent.elapsed();
+    // Alone it waits its 2 s timeout; on a shared stack it would also wait
+    // for the ones started up to 1.5 s after it (3.5 s).
+    assert!(
+        waited < 2_900 && answered < Duration::from_millis(2_900),
+        "{proto}: first waiting handler took {waited} ms ({answered:?})"
+    );
+    for p in later {
+        let w: u64 = String::from_utf8(p.wait().unwrap()).unwrap().parse().unwrap();
+        assert!(w < 2_900, "{proto}: a waiting handler took {w} ms");
+    }
+    assert_eq!(overlaps.load(Ordering::SeqCst), 0, "{proto}: two handlers of one stream ran at once");
+    client.finalize();
+    server.finalize();
+    held.lock().unwrap().clear();
+    silent.finalize();
+}
+
+#[test]
+fn waiting_handlers_lend_their_stream() {
+    lending("na+sm");
+    lending("ofi+tcp");
+}

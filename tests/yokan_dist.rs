@@ -96,13 +96,9 @@ impl Group {
         // does not rebuild (scripts/test-all.sh runs `cargo build` first).
         let (bedrock, other) = bedrock();
         let lib = bedrock.with_file_name("libmochi.so");
-        let age = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        let test_binary = std::env::current_exe().unwrap();
-        assert!(
-            other || age(&lib).is_some_and(|l| age(&test_binary).is_some_and(|t| l + Duration::from_secs(600) >= t)),
-            "{} is missing or older than this test: run `cargo build --release` first",
-            lib.display()
-        );
+        if !other {
+            common::assert_cdylib_fresh(&lib);
+        }
         Group { dir: scratch_dir(tag), proto: proto.to_string(), bench: false, members: Vec::new() }
     }
 

@@ -536,13 +536,7 @@ fn partition_follows_the_documented_rules() {
     // The daemon loads the libmochi.so beside it, which `cargo test` does
     // not rebuild (scripts/test-all.sh runs `cargo build` first).
     let lib = Path::new(BEDROCK).with_file_name("libmochi.so");
-    let age = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let test_binary = std::env::current_exe().unwrap();
-    assert!(
-        age(&lib).is_some_and(|l| age(&test_binary).is_some_and(|t| l + Duration::from_secs(600) >= t)),
-        "{} is missing or older than this test: run `cargo build --release` first",
-        lib.display()
-    );
+    common::assert_cdylib_fresh(&lib);
     let _serial = MULTIPROCESS.lock();
     let began = Instant::now();
     sweep_leftovers();

@@ -21,7 +21,7 @@
 use super::calls::Slot;
 use super::error::Result;
 use super::progress::{
-    drive_once, epoll_and_eventfd, park, write_event, Driven, Plan, BACKLOG_RETRY, CALLER_SPIN, CONTENDED_CHECK,
+    drive_once, epoll_and_eventfd, park, wait_on_endpoint, write_event, Driven, Plan, BACKLOG_RETRY, CALLER_SPIN, CONTENDED_CHECK,
 };
 use super::spin::Spinner;
 use std::cell::RefCell;
@@ -124,12 +124,22 @@ impl CallerBell {
 }
 
 /// Waits for `slot` until `deadline` over a tcp endpoint whose completion
-/// fd is `cq_fd`; `None` means the deadline passed.
-pub(crate) fn wait<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant, cq_fd: i32) -> Option<Result<Vec<u8>>> {
+/// fd is `cq_fd`; `None` means the deadline passed. `must_drive`: the
+/// caller owns the stream that drives the endpoint (nobody else reads it).
+pub(crate) fn wait<D: Driven>(
+    d: &Arc<D>,
+    slot: &Slot,
+    deadline: Instant,
+    cq_fd: i32,
+    must_drive: bool,
+) -> Option<Result<Vec<u8>>> {
     let progress = d.progress();
     let idle = &progress.idle;
     let bell = CallerBell::current().filter(|b| b.watch(cq_fd).is_ok());
     let Some(bell) = bell else {
+        if must_drive {
+            return wait_on_endpoint(d, slot, deadline);
+        }
         // The driving stream reads the answer and unparks us.
         return park(slot, deadline);
     };

@@ -694,8 +694,7 @@ impl Inner {
         let engine = engine.clone();
         let inner = self.clone();
         // A handler calling its own engine runs the target handler inline:
-        // queueing it behind itself on a one-thread pool would wait for the
-        // call's timeout (Argobots would yield here; threads cannot).
+        // cheaper than lending its stream to a stand-in for it (`stream.rs`).
         let inline = matches!(origin, Origin::Local { sender: None, .. }) && super::pool::on_xstream();
         let pool = reg.pool.clone();
         let job: super::pool::Job = Box::new(move || {

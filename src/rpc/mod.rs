@@ -13,6 +13,7 @@ pub mod pool;
 pub(crate) mod progress;
 pub(crate) mod runtime;
 pub(crate) mod spin;
+pub(crate) mod stream;
 pub mod timer;
 pub(crate) mod transport;
 pub mod wire;

@@ -34,15 +34,17 @@
 //!   stops polling looks once more*, since rings were held back while it
 //!   polled) and parks on its call's slot, which whoever reads the answer
 //!   completes. Over tcp a caller does not park: after polling it sleeps on
-//!   the completion fd itself (`cq_wait.rs`). A caller that *is* the driving stream (a handler making a
-//!   call) keeps serving its pools and the endpoint while it waits.
+//!   the completion fd itself (`cq_wait.rs`). A handler that makes a
+//!   call lends its execution stream while it waits (`stream.rs`); if it
+//!   owns the driving stream, it drives the endpoint while it sleeps.
 //! * plain handler streams block on their pools' channels (`pool.rs`).
 
 use super::calls::{CallTable, Slot};
 use super::cq_wait::{self, CallerBell};
 use super::error::{Result, RpcError};
-use super::pool::{self, Driver, Pool};
+use super::pool::{Driver, Pool};
 use super::spin::{self, Spinner};
+use super::stream;
 use super::transport::{Event, Outgoing, Transport};
 use super::wire::{Header, Status};
 use crate::fabric::{BellWords, Doorbell};
@@ -513,17 +515,26 @@ pub(crate) fn drive_once<D: Driven>(d: &Arc<D>) -> bool {
 }
 
 /// Waits for `slot` until `deadline`. `None` means the deadline passed.
+///
+/// A handler that waits lends its execution stream meanwhile (see
+/// `stream.rs`); if that stream drives this endpoint, the wait drives it
+/// (a stand-in drives too once the stream is lent).
 pub(crate) fn wait_call<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
-    let progress = d.progress();
-    let ours = Arc::as_ptr(&progress.idle) as usize;
-    if let Some((pools, driver)) = pool::driving_pools(|drv| drv.waiter_id() == ours) {
-        return wait_driving(d, slot, deadline, &pools, &driver);
-    }
     if let Some(r) = slot.take() {
         return Some(r);
     }
+    let stream = stream::begin_wait();
+    let ours = Arc::as_ptr(&d.progress().idle) as usize;
+    let must_drive = stream.as_ref().is_some_and(|s| s.drives(ours));
+    let outcome = wait_as_caller(d, slot, deadline, must_drive);
+    drop(stream);
+    outcome
+}
+
+fn wait_as_caller<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant, must_drive: bool) -> Option<Result<Vec<u8>>> {
+    let progress = d.progress();
     if let Some(cq_fd) = progress.idle.cq_fd() {
-        return cq_wait::wait(d, slot, deadline, cq_fd);
+        return cq_wait::wait(d, slot, deadline, cq_fd, must_drive);
     }
     // Poll, counted as a driver (rings held back), then look once more
     // (rule 3) and park.
@@ -536,9 +547,10 @@ pub(crate) fn wait_call<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -
     }
     progress.idle.leave_polling();
     drive_once(d);
-    if spin::contended() {
+    if must_drive || spin::contended() {
         // Busy cores: sleep where the answer lands, so that it wakes this
-        // thread directly rather than through the driving stream.
+        // thread directly rather than through the driving stream. (A
+        // caller that owns the driving stream has nobody else to drive.)
         return wait_on_endpoint(d, slot, deadline);
     }
     park(slot, deadline)
@@ -560,7 +572,7 @@ pub(crate) fn park(slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
 
 /// Sleeps on the endpoint's waiter (beside the driving stream) until the
 /// answer is there: whoever completes the call rings the waiter.
-fn wait_on_endpoint<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
+pub(crate) fn wait_on_endpoint<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -> Option<Result<Vec<u8>>> {
     let progress = d.progress();
     let idle = progress.idle.clone();
     let waker = idle.clone();
@@ -593,48 +605,6 @@ fn wait_on_endpoint<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -> Op
     }
 }
 
-/// A wait on the driving stream: keep serving its pools (Argobots would
-/// run other threads of the stream here) and the endpoint.
-fn wait_driving<D: Driven>(
-    d: &Arc<D>,
-    slot: &Slot,
-    deadline: Instant,
-    pools: &[Arc<Pool>],
-    driver: &Arc<dyn Driver>,
-) -> Option<Result<Vec<u8>>> {
-    // Whoever completes the call must wake this thread where it sleeps.
-    let idle = d.progress().idle.clone();
-    slot.set_waker(Arc::new(move || idle.force()));
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let mut spin = Spinner::new(CALLER_SPIN);
-    loop {
-        if let Some(r) = slot.take() {
-            return Some(r);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        if let Some(job) = pool::next_job(pools) {
-            pool::run(job);
-            spin.restart();
-            continue;
-        }
-        if drive_once(d) {
-            spin.restart();
-            continue;
-        }
-        if spin.keep_going() {
-            std::hint::spin_loop();
-            continue;
-        }
-        if slot.is_done() {
-            continue;
-        }
-        driver.sleep(pools, Some(deadline), &never);
-        spin = Spinner::new(CALLER_SPIN);
-    }
-}
-
 /// The driving stream's view of an engine.
 pub(crate) struct EngineDriver<D: Driven> {
     engine: std::sync::OnceLock<Weak<D>>,
@@ -662,7 +632,7 @@ impl<D: Driven> Driver for EngineDriver<D> {
         self.engine().is_some_and(|d| drive_once(&d))
     }
 
-    fn sleep(&self, pools: &[Arc<Pool>], until: Option<Instant>, stopping: &std::sync::atomic::AtomicBool) {
+    fn sleep(&self, pools: &[Arc<Pool>], stopping: &std::sync::atomic::AtomicBool) {
         let seen = self.idle.announce();
         // Checked after announcing: a push or a stop from now on rings us.
         if stopping.load(Ordering::SeqCst) || pools.iter().any(|p| !p.is_empty()) {
@@ -672,7 +642,7 @@ impl<D: Driven> Driver for EngineDriver<D> {
             // tcp callers drive the endpoint and ring us if they leave work
             // behind; the fd comes back into our set (waking us if readable)
             // when the last of them is done.
-            self.idle.block(seen, until.map(|u| u.saturating_duration_since(Instant::now())));
+            self.idle.block(seen, None);
             return self.idle.retract();
         }
         let timeout = match self.engine() {
@@ -705,10 +675,6 @@ impl<D: Driven> Driver for EngineDriver<D> {
                     }
                 }
             }
-        };
-        let timeout = match until {
-            Some(u) => Some(timeout.unwrap_or(Duration::MAX).min(u.saturating_duration_since(Instant::now()))),
-            None => timeout,
         };
         self.idle.block(seen, timeout);
         self.idle.retract();

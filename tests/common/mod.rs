@@ -64,3 +64,27 @@ impl UpdateCallbacks for Recorder {
         self.metadata.lock().push((key.to_string(), value.to_string()));
     }
 }
+
+/// Panics unless `lib` (the libmochi.so a daemon loads, which `cargo test`
+/// does not rebuild; scripts/test-all.sh runs `cargo build` first) exists
+/// and is at least as new as every file under `src/`.
+#[allow(dead_code)]
+pub fn assert_cdylib_fresh(lib: &std::path::Path) {
+    fn newest(dir: &std::path::Path) -> std::time::SystemTime {
+        let mut best = std::time::SystemTime::UNIX_EPOCH;
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let t = if path.is_dir() { newest(&path) } else { entry.metadata().and_then(|m| m.modified()).unwrap_or(best) };
+            best = best.max(t);
+        }
+        best
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let built = std::fs::metadata(lib).and_then(|m| m.modified());
+    assert!(
+        built.is_ok_and(|b| b >= newest(&src)),
+        "{} is missing or older than the sources in {}: run `cargo build --release` first",
+        lib.display(),
+        src.display()
+    );
+}

@@ -1,0 +1,561 @@
+//! Execution streams: the threads that serve pools, and how a handler that
+//! waits for a call lends its stream to a stand-in.
+//!
+//! An execution stream serves its pools in priority order (the first listed
+//! pool first); the one serving the engine's `progress_pool` also drives
+//! the endpoint (see `pool.rs`). Under Margo, handlers are Argobots
+//! user-level threads: one that waits for an RPC yields, and its stream runs
+//! other handlers meanwhile. Ours run on OS threads, so a stream is a small
+//! relay of threads of which one at a time *owns* it (serves its pools,
+//! sleeps on its channels or endpoint):
+//!
+//! * A handler that waits for a call marks its stream as lent. If work is
+//!   queued for the stream meanwhile (when the wait starts, or later: the
+//!   push looks), a stand-in thread (a parked spare, or a new one) becomes
+//!   the owner and serves the stream. Nothing changes for a wait during
+//!   which no work comes: no thread is woken, and the handler, once
+//!   answered, takes its stream back with one atomic operation.
+//! * The waiting handler keeps its own stack and resumes when its answer
+//!   is there. Running the other handlers on its stack instead (what this
+//!   engine did before) made it wait for all of them: a handler waiting
+//!   out a silent peer's timeout held up every handler below it, and a
+//!   member with a silent peer took 20–30 s to answer.
+//! * One handler of a stream runs at a time, as on an Argobots stream: a
+//!   thread holds the stream's `running` token while it runs handler code
+//!   and gives it up while it waits. A resumed handler takes it back
+//!   (blocking while a stand-in finishes a job) and, once its job is done,
+//!   retires to the spares if its stream found another owner.
+
+use super::pool::{next_job, run, Driver, Pool};
+use super::spin::Spinner;
+use crossbeam_channel::{unbounded, Receiver, Select, Sender};
+use parking_lot::{Condvar, Mutex};
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long an execution stream polls after its last job (see `spin.rs`).
+const POLL: Duration = Duration::from_micros(50);
+/// Stand-ins kept parked per stream once their loan is over; more exit.
+const MAX_SPARES: usize = 4;
+/// Set in [`Relay::owner`] while the owner waits for a call.
+const WAITING: u64 = 1 << 63;
+
+/// A running execution stream.
+pub struct Xstream {
+    pub name: String,
+    pub pools: Vec<Arc<Pool>>,
+    relay: Arc<Relay>,
+    stop: Option<Sender<()>>,
+}
+
+impl Xstream {
+    /// Starts a stream serving `pools`.
+    pub fn spawn(name: &str, pools: Vec<Arc<Pool>>) -> std::io::Result<Xstream> {
+        Self::start(name, pools, None)
+    }
+
+    /// Starts the stream that also drives progress through `driver`.
+    pub(crate) fn spawn_driver(name: &str, pools: Vec<Arc<Pool>>, driver: Arc<dyn Driver>) -> std::io::Result<Xstream> {
+        for p in &pools {
+            // A pool is served by at most one driving stream (one engine).
+            p.set_driver(driver.clone());
+        }
+        Self::start(name, pools, Some(driver))
+    }
+
+    fn start(name: &str, pools: Vec<Arc<Pool>>, driver: Option<Arc<dyn Driver>>) -> std::io::Result<Xstream> {
+        let (stop_tx, stop_rx) = unbounded::<()>();
+        let relay = Arc::new(Relay {
+            name: name.to_string(),
+            pools: pools.clone(),
+            driver,
+            stopping: AtomicBool::new(false),
+            stop_rx,
+            owner: AtomicU64::new(0),
+            running: Mutex::new(false),
+            released: Condvar::new(),
+            spares: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
+            next_token: AtomicU64::new(1),
+        });
+        let first = relay.new_seat();
+        relay.owner.store(first.token, Ordering::SeqCst);
+        relay.start_thread(first, true)?;
+        for p in &pools {
+            p.add_stream(&relay);
+        }
+        Ok(Xstream { name: name.to_string(), pools, relay, stop: Some(stop_tx) })
+    }
+
+    /// True for the stream that drives progress.
+    pub fn drives_progress(&self) -> bool {
+        self.relay.driver.is_some()
+    }
+
+    /// Asks the stream to stop: its owner runs the jobs already queued on
+    /// its pools, then exits (under steady load too: jobs queued after the
+    /// request are left to the pools' other streams); stand-ins exit, and
+    /// handlers waiting for calls exit once answered. Joins its threads
+    /// unless called from one of them (a handler may finalize its own
+    /// engine; the threads then exit on their own).
+    pub fn stop(&mut self) {
+        self.relay.stopping.store(true, Ordering::SeqCst);
+        self.stop.take();
+        if let Some(d) = &self.relay.driver {
+            d.wake();
+        }
+        for seat in self.relay.spares.lock().drain(..) {
+            seat.give();
+        }
+        if CONTEXT.with(|c| c.borrow().as_ref().is_some_and(|(r, _)| Arc::ptr_eq(r, &self.relay))) {
+            return;
+        }
+        loop {
+            let threads = std::mem::take(&mut *self.relay.threads.lock());
+            if threads.is_empty() {
+                return;
+            }
+            for t in threads {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for Xstream {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The threads of one execution stream (see the module comment).
+pub(crate) struct Relay {
+    name: String,
+    pools: Vec<Arc<Pool>>,
+    driver: Option<Arc<dyn Driver>>,
+    stopping: AtomicBool,
+    /// Disconnected when the stream is asked to stop.
+    stop_rx: Receiver<()>,
+    /// The owning thread's token, with [`WAITING`] set while it waits for
+    /// a call (its stream may then be lent).
+    owner: AtomicU64,
+    /// True while a thread of the stream runs handler code.
+    running: Mutex<bool>,
+    released: Condvar,
+    /// Stand-ins parked until the stream is lent again.
+    spares: Mutex<Vec<Arc<Seat>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    next_token: AtomicU64,
+}
+
+/// Where a thread of a stream waits for its turn to own it.
+struct Seat {
+    token: u64,
+    given: Mutex<bool>,
+    turn: Condvar,
+}
+
+impl Seat {
+    fn give(&self) {
+        *self.given.lock() = true;
+        self.turn.notify_one();
+    }
+}
+
+thread_local! {
+    /// The stream this thread belongs to, and its token.
+    static CONTEXT: RefCell<Option<(Arc<Relay>, u64)>> = const { RefCell::new(None) };
+    /// True while this thread runs a job holding its stream's token.
+    static IN_JOB: Cell<bool> = const { Cell::new(false) };
+}
+
+/// How a thread's turn as owner ended.
+enum Turn {
+    Retired,
+    Stopped,
+}
+
+impl Relay {
+    fn new_seat(&self) -> Arc<Seat> {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Seat { token, given: Mutex::new(false), turn: Condvar::new() })
+    }
+
+    fn start_thread(self: &Arc<Self>, seat: Arc<Seat>, owner: bool) -> std::io::Result<()> {
+        let relay = self.clone();
+        let name = if owner { format!("mochi-{}", self.name) } else { format!("mochi-{}+", self.name) };
+        let handle = std::thread::Builder::new().name(name).spawn(move || relay.thread_main(seat, owner))?;
+        let mut threads = self.threads.lock();
+        threads.retain(|t| !t.is_finished());
+        threads.push(handle);
+        Ok(())
+    }
+
+    fn thread_main(self: Arc<Self>, seat: Arc<Seat>, mut owner: bool) {
+        request_short_slice();
+        CONTEXT.with(|c| *c.borrow_mut() = Some((self.clone(), seat.token)));
+        loop {
+            if !owner && !self.wait_for_turn(&seat) {
+                return;
+            }
+            owner = false;
+            let turn = match self.driver.clone() {
+                Some(d) => self.drive(seat.token, &*d),
+                None => self.serve(seat.token),
+            };
+            match turn {
+                Turn::Stopped => return,
+                Turn::Retired => {
+                    let mut spares = self.spares.lock();
+                    if spares.len() >= MAX_SPARES || self.stopping.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    spares.push(seat.clone());
+                }
+            }
+        }
+    }
+
+    /// Parks until this thread is made the owner; false if the stream stops.
+    fn wait_for_turn(&self, seat: &Seat) -> bool {
+        let mut given = seat.given.lock();
+        while !*given {
+            seat.turn.wait(&mut given);
+        }
+        *given = false;
+        !self.stopping.load(Ordering::SeqCst)
+    }
+
+    fn owns(&self, token: u64) -> bool {
+        self.owner.load(Ordering::SeqCst) & !WAITING == token
+    }
+
+    /// Checked at the top of each round: is this thread's turn over?
+    fn turn_over(&self, token: u64) -> Option<Turn> {
+        if !self.owns(token) {
+            return Some(Turn::Retired);
+        }
+        if self.stopping.load(Ordering::SeqCst) {
+            self.finish();
+            return Some(Turn::Stopped);
+        }
+        None
+    }
+
+    /// A plain stream: jobs, a short poll, then block on the pools' channels.
+    fn serve(&self, token: u64) -> Turn {
+        let mut spin = Spinner::new(POLL);
+        loop {
+            if let Some(turn) = self.turn_over(token) {
+                return turn;
+            }
+            if let Some(job) = next_job(&self.pools) {
+                self.run_job(job);
+                spin.restart();
+                continue;
+            }
+            if spin.keep_going() {
+                std::hint::spin_loop();
+                continue;
+            }
+            // Wait for readiness without taking a job: the turn may be
+            // over by the time we wake.
+            let mut sel = Select::new();
+            for p in &self.pools {
+                sel.recv(p.receiver());
+            }
+            sel.recv(&self.stop_rx);
+            sel.ready();
+            spin = Spinner::new(POLL);
+        }
+    }
+
+    /// The progress-driving stream: jobs first, then the endpoint, a short
+    /// poll, then sleep on the endpoint's waiter.
+    fn drive(&self, token: u64, driver: &dyn Driver) -> Turn {
+        let mut spin = Spinner::new(POLL);
+        loop {
+            if let Some(turn) = self.turn_over(token) {
+                return turn;
+            }
+            if let Some(job) = next_job(&self.pools) {
+                self.run_job(job);
+                spin.restart();
+                continue;
+            }
+            if drive_guarded(driver) {
+                spin.restart();
+                continue;
+            }
+            if spin.keep_going() {
+                std::hint::spin_loop();
+                continue;
+            }
+            driver.sleep(&self.pools, &self.stopping);
+            spin = Spinner::new(POLL);
+        }
+    }
+
+    fn run_job(&self, job: super::pool::Job) {
+        self.take_running();
+        IN_JOB.with(|j| j.set(true));
+        run(job);
+        IN_JOB.with(|j| j.set(false));
+        self.give_running();
+    }
+
+    fn take_running(&self) {
+        let mut running = self.running.lock();
+        while *running {
+            self.released.wait(&mut running);
+        }
+        *running = true;
+    }
+
+    fn give_running(&self) {
+        *self.running.lock() = false;
+        self.released.notify_one();
+    }
+
+    /// Runs what is queued on the pools at the time of the stop request
+    /// (so no caller waits for its timeout), and no more.
+    fn finish(&self) {
+        let queued: usize = self.pools.iter().map(|p| p.len()).sum();
+        for _ in 0..queued {
+            match next_job(&self.pools) {
+                Some(job) => self.run_job(job),
+                None => return,
+            }
+        }
+    }
+
+    /// If the owner `waiting` (its token with [`WAITING`]) still waits and
+    /// work is queued, makes a stand-in the owner.
+    fn lend(self: &Arc<Self>, waiting: u64) {
+        if self.stopping.load(Ordering::SeqCst) || self.pools.iter().all(|p| p.is_empty()) {
+            return;
+        }
+        let spare = self.spares.lock().pop();
+        let (seat, fresh) = match spare {
+            Some(seat) => (seat, false),
+            None => (self.new_seat(), true),
+        };
+        if self.owner.compare_exchange(waiting, seat.token, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+            // The owner came back first (or another push lent already).
+            if !fresh {
+                self.spares.lock().push(seat);
+            }
+            return;
+        }
+        if !fresh {
+            return seat.give();
+        }
+        let token = seat.token;
+        seat.give();
+        if let Err(e) = self.start_thread(seat, false) {
+            // Nobody serves the stream until its owner is answered: what
+            // happened before loans existed. Give it back to the owner.
+            crate::warning!("cannot start a stand-in for execution stream {}: {e}", self.name);
+            let _ = self.owner.compare_exchange(token, waiting, Ordering::SeqCst, Ordering::SeqCst);
+        }
+    }
+
+    /// A push to one of this stream's pools: lend the stream if its owner
+    /// waits for a call.
+    pub(crate) fn pushed(self: &Arc<Self>) {
+        fence(Ordering::SeqCst);
+        let owner = self.owner.load(Ordering::SeqCst);
+        if owner & WAITING != 0 {
+            self.lend(owner);
+        }
+    }
+}
+
+/// A handler's wait for a call, begun by [`begin_wait`]: ends (taking the
+/// stream's running token back) when dropped.
+pub(crate) struct Wait {
+    relay: Arc<Relay>,
+    token: u64,
+}
+
+impl Wait {
+    /// True if the waiting thread owns the stream that drives the endpoint
+    /// whose waiter is `waiter_id`: then nobody else drives it unless the
+    /// stream is lent, so the wait must drive.
+    pub fn drives(&self, waiter_id: usize) -> bool {
+        self.relay.owns(self.token) && self.relay.driver.as_ref().is_some_and(|d| d.waiter_id() == waiter_id)
+    }
+}
+
+impl Drop for Wait {
+    fn drop(&mut self) {
+        let waiting = self.token | WAITING;
+        // Still the owner if no loan happened meanwhile.
+        let _ = self.relay.owner.compare_exchange(waiting, self.token, Ordering::SeqCst, Ordering::SeqCst);
+        self.relay.take_running();
+        IN_JOB.with(|j| j.set(true));
+    }
+}
+
+/// Called by a handler (a job of an execution stream) about to wait for a
+/// call: gives up the stream's running token, and lends the stream if work
+/// is queued for it (pushes lend it later). `None` off execution streams.
+pub(crate) fn begin_wait() -> Option<Wait> {
+    if !IN_JOB.with(|j| j.get()) {
+        return None;
+    }
+    let (relay, token) = CONTEXT.with(|c| c.borrow().clone())?;
+    IN_JOB.with(|j| j.set(false));
+    relay.give_running();
+    if relay.owns(token) {
+        relay.owner.store(token | WAITING, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        relay.lend(token | WAITING);
+    }
+    Some(Wait { relay, token })
+}
+
+/// True when called from a handler (an execution-stream thread).
+pub fn on_xstream() -> bool {
+    CONTEXT.with(|c| c.borrow().is_some())
+}
+
+/// One drive, guarded: nobody above this thread would catch a panic, and
+/// a dead driving stream would stop all progress of the engine while the
+/// process lives on. A panic costs that drive, with one log line.
+fn drive_guarded(driver: &dyn Driver) -> bool {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| driver.drive())) {
+        Ok(did) => did,
+        Err(_) => {
+            crate::error!("driving network progress panicked; the stream goes on");
+            true
+        }
+    }
+}
+
+/// Asks the kernel for short time slices on this thread (an execution
+/// stream of ours). Linux's EEVDF scheduler (6.12 and later) gives a task
+/// that asked for a short slice an early deadline, so when it wakes it
+/// preempts a busy loop at once instead of waiting out the busy task's
+/// slice (a few milliseconds): exactly what a thread that sleeps until a
+/// message arrives and then works for microseconds needs. Older kernels
+/// ignore the value. `MOCHI_SHORT_SLICE=0` leaves the default.
+fn request_short_slice() {
+    /// The slice asked for (the kernel's minimum is 100 µs).
+    const SLICE_NS: u64 = 100_000;
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    if !*ENABLED.get_or_init(|| std::env::var_os("MOCHI_SHORT_SLICE").is_none_or(|v| v != "0")) {
+        return;
+    }
+    /// `struct sched_attr` up to `sched_period` (SCHED_ATTR_SIZE_VER0).
+    #[repr(C)]
+    struct SchedAttr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+    }
+    // sched_setattr also sets the nice value: keep the thread's own.
+    // SAFETY: errno is thread-local; getpriority has no memory arguments.
+    let nice = unsafe {
+        *libc::__errno_location() = 0;
+        libc::getpriority(libc::PRIO_PROCESS, 0)
+    };
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy: libc::SCHED_OTHER as u32,
+        flags: 0,
+        nice,
+        priority: 0,
+        runtime: SLICE_NS,
+        deadline: 0,
+        period: 0,
+    };
+    // SAFETY: attr is a valid sched_attr of the size it states, read only
+    // for the duration of the call; tid 0 is the calling thread. A kernel
+    // that refuses it leaves the thread as it was.
+    let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
+    if rc != 0 {
+        crate::debug!("short scheduler slice not set: {}", std::io::Error::last_os_error());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::pool::{Job, Pool};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn jobs_run_and_streams_stop() {
+        let a = Pool::new("a");
+        let b = Pool::new("b");
+        let mut xs = Xstream::spawn("x", vec![a.clone(), b.clone()]).unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let (done_tx, done_rx) = unbounded();
+        for i in 0..100 {
+            let c = count.clone();
+            let d = done_tx.clone();
+            let job: Job = Box::new(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+                let _ = d.send(());
+            });
+            if i % 2 == 0 {
+                a.push(job)
+            } else {
+                b.push(job)
+            }
+        }
+        b.push(Box::new(|| panic!("handler panic must be contained")));
+        for _ in 0..100 {
+            done_rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 100);
+        xs.stop();
+    }
+
+    #[test]
+    fn stop_runs_queued_jobs_then_returns_under_load() {
+        let pool = Pool::new("p");
+        let started = Arc::new(AtomicUsize::new(0));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let mut xs = Xstream::spawn("x", vec![pool.clone()]).unwrap();
+        // A slow first job, so that the others are queued when stop comes.
+        let s = started.clone();
+        pool.push(Box::new(move || {
+            s.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }));
+        for _ in 0..50 {
+            let r = ran.clone();
+            pool.push(Box::new(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        while started.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // A producer that never stops must not keep the stream alive.
+        let feeding = Arc::new(AtomicBool::new(true));
+        let feeder = {
+            let (pool, feeding) = (pool.clone(), feeding.clone());
+            std::thread::spawn(move || {
+                while feeding.load(Ordering::SeqCst) {
+                    pool.push(Box::new(|| std::thread::sleep(std::time::Duration::from_micros(50))));
+                    std::thread::sleep(std::time::Duration::from_micros(20));
+                }
+            })
+        };
+        xs.stop();
+        feeding.store(false, Ordering::SeqCst);
+        feeder.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 50, "every job queued before the stop ran");
+    }
+}
