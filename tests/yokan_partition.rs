@@ -537,6 +537,7 @@ fn partition_follows_the_documented_rules() {
     // not rebuild (scripts/test-all.sh runs `cargo build` first).
     let lib = Path::new(BEDROCK).with_file_name("libmochi.so");
     common::assert_cdylib_fresh(&lib);
+    let test_binary = std::env::current_exe().unwrap();
     let _serial = MULTIPROCESS.lock();
     let began = Instant::now();
     sweep_leftovers();
