@@ -21,7 +21,8 @@
 use super::calls::Slot;
 use super::error::Result;
 use super::progress::{
-    drive_once, epoll_and_eventfd, park, wait_on_endpoint, write_event, Driven, Plan, BACKLOG_RETRY, CALLER_SPIN, CONTENDED_CHECK,
+    drive_once, epoll_and_eventfd, epoll_sleep, look_then_sleep, park, wait_on_endpoint, write_event, Driven, Sleeper,
+    BACKLOG_RETRY, CALLER_SPIN,
 };
 use super::spin::Spinner;
 use std::cell::RefCell;
@@ -105,21 +106,18 @@ impl CallerBell {
     pub fn ring(&self) {
         write_event(&self.event);
     }
+}
 
+impl Sleeper for CallerBell {
     /// Sleeps until the completion fd is readable, a ring, or `timeout`.
-    fn block(&self, timeout: Duration) {
-        // epoll counts whole milliseconds: round up, never spin.
-        let millis = timeout.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32;
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
-        // SAFETY: events is writable for 2 entries; epoll is our epoll fd.
-        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), 2, millis) };
-        let ours = self.event.as_raw_fd() as u64;
-        if n > 0 && events[..n as usize].iter().any(|e| e.u64 == ours) {
-            let mut buf = [0u8; 8];
-            // SAFETY: reading 8 bytes into an 8-byte buffer from our
-            // non-blocking eventfd.
-            unsafe { libc::read(self.event.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, 8) };
-        }
+    fn block(&self, timeout: Option<Duration>) {
+        epoll_sleep(&self.epoll, &self.event, self.event.as_raw_fd() as u64, timeout)
+    }
+
+    /// The caller holds the fd out of the stream's set, so it sleeps on
+    /// both even when another thread holds the endpoint.
+    fn block_rung(&self, timeout: Duration) {
+        self.block(Some(timeout))
     }
 }
 
@@ -162,18 +160,8 @@ pub(crate) fn wait<D: Driven>(
         }
         // Counted as a sleeper before the last look (rule 2 of progress.rs).
         idle.add_caller(&bell);
-        let mut requests = Vec::new();
-        let plan = progress.plan_sleep(&mut requests, BACKLOG_RETRY.0);
-        if !requests.is_empty() {
-            d.dispatch(requests);
-        }
         let left = deadline.saturating_duration_since(now);
-        match plan {
-            _ if slot.is_done() => {}
-            Plan::Sleep(t) => bell.block(t.map_or(left, |t| t.min(left))),
-            Plan::Contended => bell.block(CONTENDED_CHECK.min(left)),
-            Plan::Busy => {}
-        }
+        look_then_sleep(d, &*bell, BACKLOG_RETRY.0, Some(left), || slot.is_done());
         idle.remove_caller(&bell);
     };
     bell.unwatch(cq_fd);

@@ -180,19 +180,7 @@ impl IdleWait {
 
     fn block(&self, seen: u32, timeout: Option<Duration>) {
         match &self.epoll {
-            Some((ep, event)) => {
-                // epoll counts whole milliseconds: round up, never spin.
-                let millis = timeout.map_or(-1, |t| t.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32);
-                let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
-                // SAFETY: events is writable for 2 entries; ep is our epoll fd.
-                let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 2, millis) };
-                if n > 0 && events[..n as usize].iter().any(|e| e.u64 == 1) {
-                    let mut buf = [0u8; 8];
-                    // SAFETY: reading 8 bytes into an 8-byte buffer from our
-                    // non-blocking eventfd.
-                    unsafe { libc::read(event.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, 8) };
-                }
-            }
+            Some((ep, event)) => epoll_sleep(ep, event, 1, timeout),
             None => self.words().block(seen, timeout),
         }
     }
@@ -278,6 +266,22 @@ impl IdleWait {
 
     fn is_tcp(&self) -> bool {
         self.epoll.is_some()
+    }
+}
+
+/// Sleeps in `ep` until one of its fds is readable or `timeout` passes;
+/// consumes the ring if `event` (watched with tag `event_tag`) was written.
+pub(crate) fn epoll_sleep(ep: &OwnedFd, event: &OwnedFd, event_tag: u64, timeout: Option<Duration>) {
+    // epoll counts whole milliseconds: round up, never spin.
+    let millis = timeout.map_or(-1, |t| t.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32);
+    let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
+    // SAFETY: events is writable for 2 entries; ep is an epoll fd.
+    let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 2, millis) };
+    if n > 0 && events[..n as usize].iter().any(|e| e.u64 == event_tag) {
+        let mut buf = [0u8; 8];
+        // SAFETY: reading 8 bytes into an 8-byte buffer from a non-blocking
+        // eventfd.
+        unsafe { libc::read(event.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, 8) };
     }
 }
 
@@ -490,6 +494,58 @@ impl Progress {
     }
 }
 
+/// Where a thread that found nothing to do sleeps: the endpoint's waiter
+/// (the driving stream, shm callers) or a tcp caller's own bell.
+pub(crate) trait Sleeper {
+    /// Blocks until rung, the endpoint has work, or `timeout`.
+    fn block(&self, timeout: Option<Duration>);
+    /// Blocks until rung or `timeout`: another thread holds the endpoint
+    /// (and drives it once more, rule 1).
+    fn block_rung(&self, timeout: Duration);
+}
+
+/// A thread announced on the endpoint's waiter (it saw `seen`).
+pub(crate) struct Announced<'a> {
+    pub idle: &'a IdleWait,
+    pub seen: u32,
+}
+
+impl Sleeper for Announced<'_> {
+    fn block(&self, timeout: Option<Duration>) {
+        self.idle.block(self.seen, timeout)
+    }
+
+    fn block_rung(&self, timeout: Duration) {
+        self.idle.block_rung(self.seen, timeout)
+    }
+}
+
+/// The one way a thread sleeps for work, once it counts as a sleeper (rule
+/// 2): a last look (drive once, hand requests to their handlers), then
+/// block for as long as that look allows, at most `limit`, unless `done()`
+/// says the wait is over. Returns the look's plan.
+pub(crate) fn look_then_sleep<D: Driven>(
+    d: &Arc<D>,
+    sleeper: &impl Sleeper,
+    backoff: Duration,
+    limit: Option<Duration>,
+    done: impl Fn() -> bool,
+) -> Plan {
+    let mut requests = Vec::new();
+    let plan = d.progress().plan_sleep(&mut requests, backoff);
+    if !requests.is_empty() {
+        d.dispatch(requests);
+    }
+    let capped = |t: Duration| limit.map_or(t, |l| t.min(l));
+    match plan {
+        _ if done() => {}
+        Plan::Sleep(t) => sleeper.block(t.map(capped).or(limit)),
+        Plan::Contended => sleeper.block_rung(capped(CONTENDED_CHECK)),
+        Plan::Busy => {}
+    }
+    plan
+}
+
 /// What the progress loop and waiting callers need from the engine.
 pub(crate) trait Driven: Send + Sync + 'static {
     fn progress(&self) -> &Progress;
@@ -586,20 +642,9 @@ pub(crate) fn wait_on_endpoint<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Ins
             return None;
         }
         let seen = idle.announce();
-        if slot.is_done() {
-            idle.retract();
-            continue;
-        }
-        let mut requests = Vec::new();
-        let plan = progress.plan_sleep(&mut requests, BACKLOG_RETRY.0);
-        if !requests.is_empty() {
-            d.dispatch(requests);
-        }
-        let left = deadline.saturating_duration_since(now);
-        match plan {
-            Plan::Sleep(t) => idle.block(seen, Some(t.map_or(left, |t| t.min(left)))),
-            Plan::Contended => idle.block_rung(seen, CONTENDED_CHECK.min(left)),
-            Plan::Busy => {}
+        if !slot.is_done() {
+            let left = deadline.saturating_duration_since(now);
+            look_then_sleep(d, &Announced { idle: &idle, seen }, BACKLOG_RETRY.0, Some(left), || slot.is_done());
         }
         idle.retract();
     }
@@ -645,38 +690,20 @@ impl<D: Driven> Driver for EngineDriver<D> {
             self.idle.block(seen, None);
             return self.idle.retract();
         }
-        let timeout = match self.engine() {
+        let Some(d) = self.engine() else {
             // Not attached yet, or being dropped: sleep until woken.
-            None => None,
-            Some(d) => {
-                let progress = d.progress();
-                let backoff = Duration::from_nanos(progress.backoff_ns.load(Ordering::Relaxed));
-                let mut requests = Vec::new();
-                let plan = progress.plan_sleep(&mut requests, backoff);
-                if !requests.is_empty() {
-                    d.dispatch(requests);
-                }
-                match plan {
-                    Plan::Busy => {
-                        progress.backoff_ns.store(BACKLOG_RETRY.0.as_nanos() as u64, Ordering::Relaxed);
-                        return self.idle.retract();
-                    }
-                    Plan::Contended => {
-                        self.idle.block_rung(seen, CONTENDED_CHECK);
-                        return self.idle.retract();
-                    }
-                    Plan::Sleep(t) => {
-                        let next = match t {
-                            Some(_) => (backoff * 2).min(BACKLOG_RETRY.1),
-                            None => BACKLOG_RETRY.0,
-                        };
-                        progress.backoff_ns.store(next.as_nanos() as u64, Ordering::Relaxed);
-                        t
-                    }
-                }
-            }
+            self.idle.block(seen, None);
+            return self.idle.retract();
         };
-        self.idle.block(seen, timeout);
+        let progress = d.progress();
+        let backoff = Duration::from_nanos(progress.backoff_ns.load(Ordering::Relaxed));
+        let sleeper = Announced { idle: &self.idle, seen };
+        let next = match look_then_sleep(&d, &sleeper, backoff, None, || false) {
+            // Sends waiting for a peer's room: back off further next time.
+            Plan::Sleep(Some(_)) => (backoff * 2).min(BACKLOG_RETRY.1),
+            _ => BACKLOG_RETRY.0,
+        };
+        progress.backoff_ns.store(next.as_nanos() as u64, Ordering::Relaxed);
         self.idle.retract();
     }
 
