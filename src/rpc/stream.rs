@@ -202,11 +202,7 @@ impl Relay {
                 return;
             }
             owner = false;
-            let turn = match self.driver.clone() {
-                Some(d) => self.drive(seat.token, &*d),
-                None => self.serve(seat.token),
-            };
-            match turn {
+            match self.serve(seat.token) {
                 Turn::Stopped => return,
                 Turn::Retired => {
                     let mut spares = self.spares.lock();
@@ -245,8 +241,12 @@ impl Relay {
         None
     }
 
-    /// A plain stream: jobs, a short poll, then block on the pools' channels.
+    /// Serves the stream while this thread owns it: jobs first, then (on
+    /// the driving stream) the endpoint, a short poll, then sleep: on the
+    /// endpoint's waiter (the driving stream, which pushes ring) or on the
+    /// pools' channels.
     fn serve(&self, token: u64) -> Turn {
+        let driver = self.driver.as_deref();
         let mut spin = Spinner::new(POLL);
         loop {
             if let Some(turn) = self.turn_over(token) {
@@ -257,36 +257,7 @@ impl Relay {
                 spin.restart();
                 continue;
             }
-            if spin.keep_going() {
-                std::hint::spin_loop();
-                continue;
-            }
-            // Wait for readiness without taking a job: the turn may be
-            // over by the time we wake.
-            let mut sel = Select::new();
-            for p in &self.pools {
-                sel.recv(p.receiver());
-            }
-            sel.recv(&self.stop_rx);
-            sel.ready();
-            spin = Spinner::new(POLL);
-        }
-    }
-
-    /// The progress-driving stream: jobs first, then the endpoint, a short
-    /// poll, then sleep on the endpoint's waiter.
-    fn drive(&self, token: u64, driver: &dyn Driver) -> Turn {
-        let mut spin = Spinner::new(POLL);
-        loop {
-            if let Some(turn) = self.turn_over(token) {
-                return turn;
-            }
-            if let Some(job) = next_job(&self.pools) {
-                self.run_job(job);
-                spin.restart();
-                continue;
-            }
-            if drive_guarded(driver) {
+            if driver.is_some_and(drive_guarded) {
                 spin.restart();
                 continue;
             }
@@ -294,7 +265,19 @@ impl Relay {
                 std::hint::spin_loop();
                 continue;
             }
-            driver.sleep(&self.pools, &self.stopping);
+            match driver {
+                Some(d) => d.sleep(&self.pools, &self.stopping),
+                None => {
+                    // Wait for readiness without taking a job: the turn
+                    // may be over by the time we wake.
+                    let mut sel = Select::new();
+                    for p in &self.pools {
+                        sel.recv(p.receiver());
+                    }
+                    sel.recv(&self.stop_rx);
+                    sel.ready();
+                }
+            }
             spin = Spinner::new(POLL);
         }
     }
