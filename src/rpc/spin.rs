@@ -10,7 +10,17 @@
 //! run at once. A poller that notices it was preempted (wall time passing
 //! between two of its iterations while its own CPU time does not) stops
 //! polling, and the whole process blocks at once for a while.
+//!
+//! An execution stream also polls only while polling pays: a window that
+//! ends without work halves the stream thread's credit, one that finds work
+//! adds to it, and with no credit left the thread blocks at once (trying a
+//! window again every 16th time). When a client and its server share one
+//! core, the server's poll after answering holds the core the client needs
+//! to read the answer and send again; that window always fails, so the
+//! server soon stops polling there, while with a core each it keeps finding
+//! the next request and keeps polling.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -19,6 +29,18 @@ use std::time::{Duration, Instant};
 const PREEMPTED: Duration = Duration::from_micros(200);
 /// How long the process blocks at once after a poller was preempted.
 const CONTENDED_FOR: Duration = Duration::from_millis(200);
+
+/// Most credit an adaptive poller keeps (windows that may fail in a row
+/// before it stops polling: halving 4 reaches 0 after three).
+const MAX_CREDIT: u8 = 4;
+/// With no credit, one window in this many polls anyway (to notice that
+/// polling pays again).
+const PROBE_EVERY: u8 = 16;
+
+thread_local! {
+    /// An adaptive poller's (credit, windows skipped since the last probe).
+    static CREDIT: Cell<(u8, u8)> = const { Cell::new((MAX_CREDIT, 0)) };
+}
 
 /// Nanoseconds since [`epoch`] until which polling is off.
 static CONTENDED_UNTIL: AtomicU64 = AtomicU64::new(0);
@@ -53,6 +75,11 @@ pub struct Spinner {
     /// is time the thread did not have its core.
     last_cpu: Duration,
     budget: Duration,
+    /// Learns from its windows (see the module comment).
+    adaptive: bool,
+    /// The current window polled at least once (work found now means
+    /// polling paid).
+    polled: bool,
 }
 
 impl Spinner {
@@ -61,7 +88,35 @@ impl Spinner {
         let now = Instant::now();
         let budget = if contended() { Duration::ZERO } else { budget };
         let last_cpu = if budget.is_zero() { Duration::ZERO } else { thread_cpu() };
-        Spinner { start: now, last: now, last_cpu, budget }
+        Spinner { start: now, last: now, last_cpu, budget, adaptive: false, polled: false }
+    }
+
+    /// A window of `budget` for a thread that waits for work to come (an
+    /// execution stream), shortened to nothing while its polls have not
+    /// been paying.
+    pub fn adaptive(budget: Duration) -> Spinner {
+        let mut s = Spinner::new(budget);
+        s.adaptive = true;
+        if !s.budget.is_zero() {
+            let (credit, skipped) = CREDIT.with(Cell::get);
+            if credit == 0 {
+                if skipped + 1 < PROBE_EVERY {
+                    CREDIT.with(|c| c.set((0, skipped + 1)));
+                    s.budget = Duration::ZERO;
+                } else {
+                    CREDIT.with(|c| c.set((0, 0)));
+                }
+            }
+        }
+        s
+    }
+
+    fn record(&self, paid: bool) {
+        CREDIT.with(|c| {
+            let (credit, skipped) = c.get();
+            let credit = if paid { (credit + 1).min(MAX_CREDIT) } else { credit / 2 };
+            c.set((credit, skipped));
+        });
     }
 
     /// True while polling should go on. Call once per iteration.
@@ -79,11 +134,22 @@ impl Spinner {
         }
         self.last = now;
         self.last_cpu = cpu;
-        now.duration_since(self.start) < self.budget
+        let going = now.duration_since(self.start) < self.budget;
+        if self.adaptive && self.polled && !going {
+            self.record(false);
+            self.polled = false;
+        } else if going {
+            self.polled = true;
+        }
+        going
     }
 
     /// Work turned up: poll for a whole window again.
     pub fn restart(&mut self) {
+        if self.adaptive && self.polled {
+            self.record(true);
+        }
+        self.polled = false;
         let now = Instant::now();
         self.start = now;
         self.last = now;
@@ -97,6 +163,40 @@ impl Spinner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polls_that_never_pay_stop_and_are_tried_again() {
+        let window = Duration::from_micros(20);
+        let failing = move || {
+            let mut s = Spinner::adaptive(window);
+            let mut rounds = 0;
+            while s.keep_going() {
+                rounds += 1;
+            }
+            rounds
+        };
+        std::thread::spawn(move || {
+            if contended() {
+                return; // A loaded machine turns polling off altogether.
+            }
+            let first: Vec<usize> = (0..3).map(|_| failing()).collect();
+            assert!(first.iter().all(|&r| r > 0), "a fresh poller polls: {first:?}");
+            let skipped: Vec<usize> = (0..PROBE_EVERY as usize - 1).map(|_| failing()).collect();
+            assert!(skipped.iter().all(|&r| r == 0), "no credit, no polling: {skipped:?}");
+            assert!(failing() > 0, "every {PROBE_EVERY}th window probes");
+            // A probe that finds work earns its credit back.
+            for _ in 0..PROBE_EVERY {
+                let mut s = Spinner::adaptive(window);
+                if s.keep_going() {
+                    s.restart();
+                }
+            }
+            let mut s = Spinner::adaptive(window);
+            assert!(s.keep_going(), "polling pays again, so it goes on");
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn a_window_ends_and_a_gap_turns_polling_off() {

@@ -247,7 +247,7 @@ impl Relay {
     /// pools' channels.
     fn serve(&self, token: u64) -> Turn {
         let driver = self.driver.as_deref();
-        let mut spin = Spinner::new(POLL);
+        let mut spin = Spinner::adaptive(POLL);
         loop {
             if let Some(turn) = self.turn_over(token) {
                 return turn;
@@ -278,7 +278,7 @@ impl Relay {
                     sel.ready();
                 }
             }
-            spin = Spinner::new(POLL);
+            spin = Spinner::adaptive(POLL);
         }
     }
 
