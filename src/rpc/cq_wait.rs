@@ -150,6 +150,7 @@ pub(crate) fn wait<D: Driven>(
             std::hint::spin_loop();
         }
     }
+    let mut refused = 0;
     let outcome = loop {
         if let Some(r) = slot.take() {
             break Some(r);
@@ -161,7 +162,7 @@ pub(crate) fn wait<D: Driven>(
         // Counted as a sleeper before the last look (rule 2 of progress.rs).
         idle.add_caller(&bell);
         let left = deadline.saturating_duration_since(now);
-        look_then_sleep(d, &*bell, BACKLOG_RETRY.0, Some(left), || slot.is_done());
+        look_then_sleep(d, &*bell, BACKLOG_RETRY.0, Some(left), &mut refused, || slot.is_done());
         idle.remove_caller(&bell);
     };
     bell.unwatch(cq_fd);

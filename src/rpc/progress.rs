@@ -67,10 +67,14 @@ const LARGE_SEND_CHECK: Duration = Duration::from_millis(1);
 pub(crate) const CONTENDED_CHECK: Duration = Duration::from_millis(1);
 
 /// tcp: how long to block on the completion fd when `fi_trywait` refused
-/// right after a drive that found nothing (an answer is on its way and
-/// will make the fd readable; the bound covers a provider that really had
-/// work its fd does not announce).
-const TRYWAIT_REFUSED: Duration = Duration::from_millis(1);
+/// right after a drive that found nothing: from the first bound, doubled
+/// for each refusal in a row, up to the second. libfabric 1.17's tcp
+/// provider refuses whenever an operation is in flight; usually an answer
+/// is on its way and will make the fd readable, but now and then (about
+/// one sleep in 200 in a quiet ping-pong, measured) the provider holds work
+/// its fd does not announce, and the sleep lasts its whole bound: a single
+/// 1 ms bound put those calls at 1.1 ms, the quiet p99 of some runs.
+const TRYWAIT_REFUSED: (Duration, Duration) = (Duration::from_micros(50), Duration::from_millis(1));
 
 /// A request that arrived, for the engine to dispatch.
 pub(crate) struct Incoming {
@@ -85,6 +89,9 @@ pub(crate) enum Plan {
     Busy,
     /// Block until rung, or until the timeout if there is one.
     Sleep(Option<Duration>),
+    /// tcp: `fi_trywait` refused after a drive that found nothing: block on
+    /// the fd, bounded (see [`TRYWAIT_REFUSED`]).
+    Refused,
     /// tcp: another thread holds the endpoint. It drives once more and
     /// rings sleepers if it leaves work behind (rule 1); the completion fd
     /// may stay readable meanwhile, so sleep on the ring alone, briefly.
@@ -272,17 +279,38 @@ impl IdleWait {
 /// Sleeps in `ep` until one of its fds is readable or `timeout` passes;
 /// consumes the ring if `event` (watched with tag `event_tag`) was written.
 pub(crate) fn epoll_sleep(ep: &OwnedFd, event: &OwnedFd, event_tag: u64, timeout: Option<Duration>) {
-    // epoll counts whole milliseconds: round up, never spin.
-    let millis = timeout.map_or(-1, |t| t.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32);
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 2];
-    // SAFETY: events is writable for 2 entries; ep is an epoll fd.
-    let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), 2, millis) };
+    let n = epoll_wait_precise(ep, &mut events, timeout);
     if n > 0 && events[..n as usize].iter().any(|e| e.u64 == event_tag) {
         let mut buf = [0u8; 8];
         // SAFETY: reading 8 bytes into an 8-byte buffer from a non-blocking
         // eventfd.
         unsafe { libc::read(event.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, 8) };
     }
+}
+
+/// `epoll_wait` with a timeout to the microsecond (`epoll_pwait2`, Linux
+/// 5.11 and later), or rounded up to whole milliseconds where the kernel
+/// lacks it. Never zero: a timeout rounds up rather than spin.
+fn epoll_wait_precise(ep: &OwnedFd, events: &mut [libc::epoll_event], timeout: Option<Duration>) -> i32 {
+    static NO_PWAIT2: AtomicBool = AtomicBool::new(false);
+    let max = events.len().min(i32::MAX as usize) as i32;
+    if let Some(t) = timeout.filter(|_| !NO_PWAIT2.load(Ordering::Relaxed)) {
+        let t = t.max(Duration::from_micros(1));
+        let ts = libc::timespec { tv_sec: t.as_secs().min(i32::MAX as u64) as libc::time_t, tv_nsec: t.subsec_nanos() as _ };
+        // SAFETY: events is writable for `max` entries, ts a valid timespec
+        // read during the call, a null sigmask leaves the mask alone.
+        let n = unsafe {
+            libc::syscall(libc::SYS_epoll_pwait2, ep.as_raw_fd(), events.as_mut_ptr(), max, &ts, std::ptr::null::<u8>(), 0usize)
+        };
+        if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
+            return n as i32;
+        }
+        NO_PWAIT2.store(true, Ordering::Relaxed);
+    }
+    let millis = timeout.map_or(-1, |t| t.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32);
+    // SAFETY: events is writable for `max` entries; ep is an epoll fd.
+    unsafe { libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), max, millis) }
 }
 
 /// Sleeps until `event` (a non-blocking eventfd) is written or `timeout`
@@ -446,7 +474,7 @@ impl Progress {
                 // is in flight, even when nothing is left to do until a
                 // socket turns readable: this drive found nothing, so block
                 // on the fd, but not for long (see TRYWAIT_REFUSED).
-                Plan::Sleep(Some(TRYWAIT_REFUSED))
+                Plan::Refused
             } else if t.has_backlog() {
                 Plan::Sleep(Some(backoff))
             } else if t.awaits_peer() {
@@ -524,11 +552,15 @@ impl Sleeper for Announced<'_> {
 /// 2): a last look (drive once, hand requests to their handlers), then
 /// block for as long as that look allows, at most `limit`, unless `done()`
 /// says the wait is over. Returns the look's plan.
+///
+/// `refused` counts the sleeper's `fi_trywait` refusals in a row (tcp),
+/// which lengthen its bounded sleeps (see [`TRYWAIT_REFUSED`]).
 pub(crate) fn look_then_sleep<D: Driven>(
     d: &Arc<D>,
     sleeper: &impl Sleeper,
     backoff: Duration,
     limit: Option<Duration>,
+    refused: &mut u32,
     done: impl Fn() -> bool,
 ) -> Plan {
     let mut requests = Vec::new();
@@ -537,9 +569,15 @@ pub(crate) fn look_then_sleep<D: Driven>(
         d.dispatch(requests);
     }
     let capped = |t: Duration| limit.map_or(t, |l| t.min(l));
+    let refusals = std::mem::take(refused);
     match plan {
         _ if done() => {}
         Plan::Sleep(t) => sleeper.block(t.map(capped).or(limit)),
+        Plan::Refused => {
+            *refused = refusals.saturating_add(1);
+            let bound = TRYWAIT_REFUSED.0.saturating_mul(1 << refusals.min(16)).min(TRYWAIT_REFUSED.1);
+            sleeper.block(Some(capped(bound)))
+        }
         Plan::Contended => sleeper.block_rung(capped(CONTENDED_CHECK)),
         Plan::Busy => {}
     }
@@ -633,6 +671,7 @@ pub(crate) fn wait_on_endpoint<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Ins
     let idle = progress.idle.clone();
     let waker = idle.clone();
     slot.set_waker(Arc::new(move || waker.force()));
+    let mut refused = 0;
     loop {
         if let Some(r) = slot.take() {
             return Some(r);
@@ -644,7 +683,8 @@ pub(crate) fn wait_on_endpoint<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Ins
         let seen = idle.announce();
         if !slot.is_done() {
             let left = deadline.saturating_duration_since(now);
-            look_then_sleep(d, &Announced { idle: &idle, seen }, BACKLOG_RETRY.0, Some(left), || slot.is_done());
+            let sleeper = Announced { idle: &idle, seen };
+            look_then_sleep(d, &sleeper, BACKLOG_RETRY.0, Some(left), &mut refused, || slot.is_done());
         }
         idle.retract();
     }
@@ -654,12 +694,14 @@ pub(crate) fn wait_on_endpoint<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Ins
 pub(crate) struct EngineDriver<D: Driven> {
     engine: std::sync::OnceLock<Weak<D>>,
     idle: Arc<IdleWait>,
+    /// The stream's `fi_trywait` refusals in a row (see [`look_then_sleep`]).
+    refused: std::sync::atomic::AtomicU32,
 }
 
 impl<D: Driven> EngineDriver<D> {
     /// A driver for the engine that will own `idle` (attach it once built).
     pub fn new(idle: Arc<IdleWait>) -> Arc<EngineDriver<D>> {
-        Arc::new(EngineDriver { engine: std::sync::OnceLock::new(), idle })
+        Arc::new(EngineDriver { engine: std::sync::OnceLock::new(), idle, refused: Default::default() })
     }
 
     pub fn attach(&self, engine: Weak<D>) {
@@ -698,7 +740,10 @@ impl<D: Driven> Driver for EngineDriver<D> {
         let progress = d.progress();
         let backoff = Duration::from_nanos(progress.backoff_ns.load(Ordering::Relaxed));
         let sleeper = Announced { idle: &self.idle, seen };
-        let next = match look_then_sleep(&d, &sleeper, backoff, None, || false) {
+        let mut refused = self.refused.load(Ordering::Relaxed);
+        let plan = look_then_sleep(&d, &sleeper, backoff, None, &mut refused, || false);
+        self.refused.store(refused, Ordering::Relaxed);
+        let next = match plan {
             // Sends waiting for a peer's room: back off further next time.
             Plan::Sleep(Some(_)) => (backoff * 2).min(BACKLOG_RETRY.1),
             _ => BACKLOG_RETRY.0,
