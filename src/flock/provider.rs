@@ -551,10 +551,18 @@ impl Inner {
 /// The backend's [`UpdateSink`]: user callbacks, subscribers, group file.
 struct Dispatcher(Weak<Inner>);
 
+impl Inner {
+    /// The callbacks registered now, to be called outside the lock (a
+    /// callback may add or remove callbacks, of this provider or another).
+    fn callbacks(&self) -> Vec<Arc<dyn UpdateCallbacks>> {
+        self.callbacks.read().iter().map(|(_, cb)| cb.clone()).collect()
+    }
+}
+
 impl UpdateSink for Dispatcher {
     fn membership(&self, update: Update, address: &str, provider_id: u16) {
         let Some(inner) = self.0.upgrade() else { return };
-        for (_, cb) in inner.callbacks.read().iter() {
+        for cb in inner.callbacks() {
             cb.membership(update, address, provider_id);
         }
         inner.persist();
@@ -563,7 +571,7 @@ impl UpdateSink for Dispatcher {
 
     fn metadata(&self, key: &str, value: &str) {
         let Some(inner) = self.0.upgrade() else { return };
-        for (_, cb) in inner.callbacks.read().iter() {
+        for cb in inner.callbacks() {
             cb.metadata(key, value);
         }
         inner.persist();
@@ -574,7 +582,7 @@ impl UpdateSink for Dispatcher {
         let Some(inner) = self.0.upgrade() else { return };
         // User callbacks have no removal form (upstream's signature): they
         // see the key with an empty value.
-        for (_, cb) in inner.callbacks.read().iter() {
+        for cb in inner.callbacks() {
             cb.metadata(key, "");
         }
         inner.persist();
