@@ -480,6 +480,189 @@ fn join_errors_are_clear_and_bounded() {
     other.finalize();
 }
 
+/// Runs `f` on a thread of its own and fails if it has not returned within
+/// `bound`: a deadlock fails the test instead of hanging the binary.
+fn within<T: Send + 'static>(what: &str, bound: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(what.into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .unwrap();
+    match rx.recv_timeout(bound) {
+        Ok(v) => v,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("{what}: still running after {bound:?} (deadlocked)"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: panicked"),
+    }
+}
+
+/// Two centralized primaries in one engine whose views list each other (a
+/// split brain: two members that both lead, as after an election a slow
+/// primary missed), with joins and then leaves reaching both at once, on
+/// an engine whose handler pool has several streams. Each primary pushes
+/// its changes to the other, and a push to a provider of the same engine
+/// runs the target's handler inline, on the pushing stream. Pushing while
+/// holding the primary's own state lock made each primary wait for the
+/// other's lock while holding its own: this hung within a few rounds.
+/// Many provider ids that nobody serves precede both primaries in the
+/// views, so that each push takes a while before it reaches the other
+/// primary (they are answered at once, inline, "no such provider").
+#[test]
+fn two_primaries_in_one_engine_do_not_deadlock() {
+    let _serial = MULTIPROCESS.lock();
+    const FILLERS: u16 = 200;
+    const ROUNDS: u16 = 100;
+    let e = Engine::new("na+sm", Mode::Server, r#"{"rpc_thread_count":4}"#, &mochi::rpc::InitOverrides::default())
+        .expect("engine starts");
+    let engine = e.clone();
+    within("split-brain rounds", Duration::from_secs(90), move || {
+        let addr = engine.self_address().to_string();
+        for round in 0..ROUNDS {
+            let base = FILLERS + 1 + round * 4;
+            let (p1, j1, p2, j2) = (base, base + 1, base + 2, base + 3);
+            let mut view = GroupView::new();
+            for pid in (1..=FILLERS).chain([p1, p2]) {
+                view.add_member(&addr, pid);
+            }
+            // No pings during a round: the split lasts until the pushes meet.
+            let config = |primary: Option<u16>| {
+                let named =
+                    primary.map(|p| format!(r#","primary_address":"{addr}","primary_provider_id":{p}"#)).unwrap_or_default();
+                centralized(&format!(
+                    r#"{{"ping_timeout_ms":400,"ping_interval_ms":[10000,10000],"ping_max_num_timeouts":2{named}}}"#
+                ))
+            };
+            let lead = |pid: u16| {
+                Provider::register(
+                    &engine,
+                    pid,
+                    &config(Some(pid)),
+                    ProviderArgs { initial_view: view.clone(), ..Default::default() },
+                )
+                .unwrap_or_else(|err| panic!("round {round}: primary {pid}: {err}"))
+            };
+            let (first, second) = (lead(p1), lead(p2));
+            assert_eq!(Group::primary_of(&first.view()).provider_id, p1);
+            assert_eq!(Group::primary_of(&second.view()).provider_id, p2);
+            // Both primaries get a join at the same time...
+            let barrier = std::sync::Barrier::new(2);
+            let joined: Vec<Provider> = std::thread::scope(|s| {
+                let join = |pid: u16, through: &Provider| {
+                    let initial_view = through.view();
+                    let (barrier, engine, config) = (&barrier, &engine, config(None));
+                    s.spawn(move || {
+                        barrier.wait();
+                        Provider::register(engine, pid, &config, ProviderArgs { initial_view, ..Default::default() })
+                            .unwrap_or_else(|err| panic!("round {round}: join of {pid}: {err}"))
+                    })
+                };
+                let handles = [join(j1, &first), join(j2, &second)];
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            // (the first primary's claim wins ties: it never steps down)
+            assert!(first.view().contains_member(&addr, j1), "round {round}: the join is not in the primary's view");
+            // ...then a leave, and both primaries leave together.
+            for pair in [joined, vec![first, second]] {
+                let barrier = std::sync::Barrier::new(2);
+                std::thread::scope(|s| {
+                    for p in pair {
+                        let barrier = &barrier;
+                        s.spawn(move || {
+                            barrier.wait();
+                            p.destroy();
+                        });
+                    }
+                });
+            }
+        }
+    });
+    e.finalize();
+}
+
+/// On its first report, removes itself from its provider and registers
+/// recorders on its own provider and on another one.
+struct OneShot {
+    own: Provider,
+    other: Provider,
+    context: usize,
+    next_own: Arc<Recorder>,
+    next_other: Arc<Recorder>,
+    fired: AtomicUsize,
+    removed: AtomicBool,
+}
+
+impl mochi::flock::provider::UpdateCallbacks for OneShot {
+    fn membership(&self, _: Update, _: &str, _: u16) {
+        if self.fired.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.removed.store(self.own.remove_update_callbacks(self.context), Ordering::SeqCst);
+            self.own.add_update_callbacks(self.context + 1, self.next_own.clone());
+            self.other.add_update_callbacks(self.context + 2, self.next_other.clone());
+        }
+    }
+    fn metadata(&self, _: &str, _: &str) {}
+}
+
+/// Update callbacks run outside the provider's locks: a callback may
+/// remove itself (a one-shot callback) and register callbacks, on its own
+/// provider and on another group's provider of the same engine, whose
+/// callback does the same at the same time. They ran under the lock that
+/// registration takes, and the first such callback hung its provider's
+/// (and the engine's only) handler stream.
+#[test]
+fn callbacks_may_change_callbacks_of_both_groups() {
+    let _serial = MULTIPROCESS.lock();
+    let e = engine("na+sm", Mode::Server);
+    let engine = e.clone();
+    within("callbacks that change callbacks", Duration::from_secs(30), move || {
+        let cfg = centralized(SETTINGS);
+        let lead = |pid: u16| {
+            Provider::register(
+                &engine,
+                pid,
+                &cfg,
+                ProviderArgs { initial_view: bootstrap::from_self(&engine, pid), ..Default::default() },
+            )
+            .unwrap()
+        };
+        let (a, b) = (lead(1), lead(5));
+        let join = |pid: u16, through: &Provider| {
+            Provider::register(&engine, pid, &cfg, ProviderArgs { initial_view: through.view(), ..Default::default() }).unwrap()
+        };
+        let recorders: Vec<Arc<Recorder>> = (0..4).map(|_| Arc::new(Recorder::default())).collect();
+        let one_shot = |own: &Provider, other: &Provider, next_own: &Arc<Recorder>, next_other: &Arc<Recorder>| {
+            let cb = Arc::new(OneShot {
+                own: own.clone(),
+                other: other.clone(),
+                context: 10,
+                next_own: next_own.clone(),
+                next_other: next_other.clone(),
+                fired: AtomicUsize::new(0),
+                removed: AtomicBool::new(false),
+            });
+            own.add_update_callbacks(10, cb.clone());
+            cb
+        };
+        // a ends with recorders 0 (its own one-shot's) and 3 (b's); b with 2 and 1.
+        let shots = [one_shot(&a, &b, &recorders[0], &recorders[1]), one_shot(&b, &a, &recorders[2], &recorders[3])];
+        let first_joiners = [join(2, &a), join(6, &b)];
+        eventually("both one-shot callbacks", BOUND, || shots.iter().all(|s| s.fired.load(Ordering::SeqCst) > 0));
+        let later_joiners = [join(3, &a), join(7, &b)];
+        let addr = engine.self_address().to_string();
+        for (r, pid) in recorders.iter().zip([3, 7, 7, 3]) {
+            eventually("the callbacks registered by callbacks", BOUND, || r.saw(Update::Joined, &addr, pid));
+        }
+        for s in &shots {
+            assert!(s.removed.load(Ordering::SeqCst), "a callback could not remove itself");
+            assert_eq!(s.fired.load(Ordering::SeqCst), 1, "a removed callback was called again");
+        }
+        for p in later_joiners.into_iter().chain(first_joiners).chain([a, b]) {
+            p.destroy();
+        }
+    });
+    e.finalize();
+}
+
 // ---------------------------------------------------------------------------
 // Multi-process scenarios
 // ---------------------------------------------------------------------------

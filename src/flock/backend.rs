@@ -12,6 +12,7 @@ use super::registry::{Named, Registry};
 use super::view::{GroupView, Member};
 use crate::rpc::{Engine, Pool};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Where a backend reports changes (the provider dispatches them to its
 /// callbacks, its subscribers and its group file).
@@ -65,6 +66,17 @@ pub trait Backend: Send + Sync {
     /// The member that keeps the group file up to date, for a backend with
     /// one authority over the view. `None`: the view's first member does.
     fn file_writer(&self) -> Option<Member> {
+        None
+    }
+    /// For a backend whose members can disagree for a while on who writes
+    /// the group file (a decentralized one: each member's view, first member
+    /// included, converges only eventually), how often the writer checks
+    /// that the file still holds its view and rewrites it if not. Another
+    /// member that briefly took itself for the first one (it had not heard
+    /// of us yet) may have replaced it with its older view after our last
+    /// write, and no later change would make us write again. `None`: the
+    /// file is written after each change only.
+    fn file_check_interval(&self) -> Option<Duration> {
         None
     }
 }

@@ -8,14 +8,17 @@ use super::error::{FlockError, Result};
 use super::gateway::{self, Gateway, GatewayFactory, GatewayInit};
 use super::protocol::{self, Notification, StatusReply, Update, ViewReply};
 use super::view::GroupView;
-use super::view_file;
+use super::view_file::{self, FileStamp};
 use crate::rpc::codec;
+use crate::rpc::pool::Job;
+use crate::rpc::timer::{self, TimerId};
 use crate::rpc::{Address, Engine, Pool, Request};
 use crossbeam_channel::{unbounded, Sender};
 use parking_lot::{Mutex, RwLock};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+use std::time::Instant;
 
 /// User callbacks for membership and metadata changes.
 pub trait UpdateCallbacks: Send + Sync {
@@ -44,12 +47,16 @@ pub struct Provider {
 struct Inner {
     engine: Engine,
     provider_id: u16,
+    /// The pool the provider's handlers (and its file checks) run on.
+    pool: Arc<Pool>,
     backend: OnceLock<Arc<dyn Backend>>,
     backend_type: String,
     gateway: Arc<dyn Gateway>,
     gateway_type: String,
     public_address: String,
     file: Option<PathBuf>,
+    /// Held while the group file is written or checked.
+    file_state: Mutex<FileState>,
     callbacks: RwLock<Vec<(usize, Arc<dyn UpdateCallbacks>)>>,
     subscribers: Mutex<Vec<(Address, u16)>>,
     notifier: Mutex<Option<Sender<Notification>>>,
@@ -57,6 +64,23 @@ struct Inner {
     notify_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     destroyed: AtomicBool,
 }
+
+/// What the provider knows of its group file.
+#[derive(Default)]
+struct FileState {
+    /// The version of the file we wrote last, and the digest of its view.
+    written: Option<(FileStamp, u64)>,
+    /// The next check (`Backend::file_check_interval`).
+    timer: Option<TimerId>,
+    /// Checks in a row that found another view in the file. While two
+    /// members keep replacing each other's file (two sides of a partition
+    /// that share it, each with its own first member), the checks slow
+    /// down, up to 32 intervals apart.
+    repairs: u32,
+}
+
+/// Checks slow down at most this many times twofold (see `FileState`).
+const MAX_CHECK_BACKOFF: u32 = 5;
 
 const HANDLERS: [&str; 4] = [protocol::GET_VIEW, protocol::METADATA_SET, protocol::SUBSCRIBE, protocol::UNSUBSCRIBE];
 
@@ -157,12 +181,14 @@ impl Provider {
         let inner = Arc::new(Inner {
             engine: engine.clone(),
             provider_id,
+            pool: pool.clone(),
             backend: OnceLock::new(),
             backend_type: backend_factory.name().to_string(),
             gateway,
             gateway_type: gateway_factory.name().to_string(),
             public_address: public_address.clone(),
             file,
+            file_state: Mutex::new(FileState::default()),
             callbacks: RwLock::new(Vec::new()),
             subscribers: Mutex::new(Vec::new()),
             notifier: Mutex::new(None),
@@ -201,6 +227,7 @@ impl Provider {
             }
         }));
         inner.persist();
+        inner.schedule_file_check();
         Ok(Provider { inner })
     }
 
@@ -391,11 +418,26 @@ impl Inner {
         }
     }
 
+    /// Writes the group file (after a change) if we are its writer.
+    fn persist(&self) {
+        self.write_file(false);
+    }
+
     /// Writes the group file if we are its writer: the backend's authority
     /// over the view (the centralized primary), else the view's first
-    /// member (so exactly one member writes it).
-    fn persist(&self) {
+    /// member (so exactly one member writes it, once the views agree). With
+    /// `check`, only if the file no longer holds our view (see
+    /// `Backend::file_check_interval`): one `stat` tells whether it is
+    /// still the version we wrote; if not, it is read and compared. A
+    /// destroyed provider writes no more: it has left the group.
+    fn write_file(&self, check: bool) {
         let (Some(path), Some(backend)) = (&self.file, self.backend.get()) else { return };
+        // One write at a time, so that a copy of an older view never lands
+        // after a newer one (reports and checks run on different streams).
+        let mut file = self.file_state.lock();
+        if self.destroyed.load(Ordering::Acquire) {
+            return;
+        }
         // Copy under the backend's lock, write (with fsync) outside it: a
         // backend's pings must not wait for the disk.
         let mut mine = None;
@@ -406,8 +448,62 @@ impl Inner {
                 mine = Some(v.clone());
             }
         });
-        if let Some(Err(e)) = mine.map(|v| view_file::write_atomic(path, &v)) {
-            crate::warning!("could not write group file {}: {e}", path.display());
+        let Some(view) = mine else {
+            file.repairs = 0;
+            return;
+        };
+        let digest = view.digest();
+        if check {
+            let now = FileStamp::of(path).ok();
+            if now.is_some() && file.written == now.map(|s| (s, digest)) {
+                file.repairs = 0;
+                return;
+            }
+            if view_file::from_file(path).is_ok_and(|v| v.digest() == digest) {
+                // Someone wrote our view: ours to watch from now on.
+                file.written = now.map(|s| (s, digest));
+                file.repairs = 0;
+                return;
+            }
+        }
+        match view_file::write_atomic_stamped(path, &view) {
+            Ok(stamp) => {
+                file.written = Some((stamp, digest));
+                if check {
+                    file.repairs += 1;
+                    crate::info!(
+                        "group file {} did not hold the view of its writer ({}, {}): written again",
+                        path.display(),
+                        self.public_address,
+                        self.provider_id
+                    );
+                }
+            }
+            Err(e) => crate::warning!("could not write group file {}: {e}", path.display()),
+        }
+    }
+
+    /// Arms the next check of the group file, if there is a file and the
+    /// backend asks for checks (`Backend::file_check_interval`). Each check
+    /// arms the next; destroy cancels the one pending.
+    fn schedule_file_check(self: &Arc<Self>) {
+        let (Some(_), Some(backend)) = (&self.file, self.backend.get()) else { return };
+        let Some(interval) = backend.file_check_interval() else { return };
+        let mut file = self.file_state.lock();
+        if self.destroyed.load(Ordering::Acquire) {
+            return;
+        }
+        let delay = interval * (1u32 << file.repairs.min(MAX_CHECK_BACKOFF));
+        let weak = Arc::downgrade(self);
+        let job: Job = Box::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.write_file(true);
+                inner.schedule_file_check();
+            }
+        });
+        file.timer = timer::schedule(Instant::now() + delay, &self.pool, job);
+        if file.timer.is_none() {
+            crate::warning!("cannot schedule checks of group file: it is written after each change only");
         }
     }
 
@@ -433,6 +529,11 @@ impl Inner {
         if self.destroyed.swap(true, Ordering::AcqRel) {
             return;
         }
+        // After a check or write in progress (it holds the lock); none starts
+        // any more (`destroyed`).
+        if let Some(id) = self.file_state.lock().timer.take() {
+            timer::cancel(id);
+        }
         self.teardown();
         if let Some(b) = self.backend.get() {
             if let Err(e) = b.destroy() {
@@ -450,10 +551,18 @@ impl Inner {
 /// The backend's [`UpdateSink`]: user callbacks, subscribers, group file.
 struct Dispatcher(Weak<Inner>);
 
+impl Inner {
+    /// The callbacks registered now, to be called outside the lock (a
+    /// callback may add or remove callbacks, of this provider or another).
+    fn callbacks(&self) -> Vec<Arc<dyn UpdateCallbacks>> {
+        self.callbacks.read().iter().map(|(_, cb)| cb.clone()).collect()
+    }
+}
+
 impl UpdateSink for Dispatcher {
     fn membership(&self, update: Update, address: &str, provider_id: u16) {
         let Some(inner) = self.0.upgrade() else { return };
-        for (_, cb) in inner.callbacks.read().iter() {
+        for cb in inner.callbacks() {
             cb.membership(update, address, provider_id);
         }
         inner.persist();
@@ -462,7 +571,7 @@ impl UpdateSink for Dispatcher {
 
     fn metadata(&self, key: &str, value: &str) {
         let Some(inner) = self.0.upgrade() else { return };
-        for (_, cb) in inner.callbacks.read().iter() {
+        for cb in inner.callbacks() {
             cb.metadata(key, value);
         }
         inner.persist();
@@ -473,7 +582,7 @@ impl UpdateSink for Dispatcher {
         let Some(inner) = self.0.upgrade() else { return };
         // User callbacks have no removal form (upstream's signature): they
         // see the key with an empty value.
-        for (_, cb) in inner.callbacks.read().iter() {
+        for cb in inner.callbacks() {
             cb.metadata(key, "");
         }
         inner.persist();

@@ -18,7 +18,7 @@
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -245,6 +245,29 @@ pub fn from_file(path: &Path) -> Result<GroupView, ViewError> {
 /// Distinguishes temporary files of concurrent writers within one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// One version of a file on disk: every atomic replacement puts a new
+/// inode in place, and a rewrite in place changes the size or the
+/// modification time. Lets a writer tell, with one `stat`, whether the file
+/// is still the one it wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+}
+
+impl FileStamp {
+    fn from_metadata(m: &fs::Metadata) -> FileStamp {
+        FileStamp { dev: m.dev(), ino: m.ino(), len: m.len(), mtime: (m.mtime(), m.mtime_nsec()) }
+    }
+
+    /// The version of the file at `path` now.
+    pub fn of(path: &Path) -> io::Result<FileStamp> {
+        fs::metadata(path).map(|m| FileStamp::from_metadata(&m))
+    }
+}
+
 /// Writes the serialized view to `path`, replacing any previous file
 /// atomically: readers see either the old or the new content, never a part.
 /// The text goes to a temporary file in the same directory (so that the
@@ -253,6 +276,13 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// itself survives a crash. On failure the temporary file is removed and
 /// `path` is left as it was.
 pub fn write_atomic(path: &Path, view: &GroupView) -> Result<(), ViewError> {
+    write_atomic_stamped(path, view).map(|_| ())
+}
+
+/// [`write_atomic`], returning the stamp of the file it put in place (taken
+/// before the rename, so that a writer that replaces it right after cannot
+/// be mistaken for us).
+pub fn write_atomic_stamped(path: &Path, view: &GroupView) -> Result<FileStamp, ViewError> {
     let name = path.file_name().ok_or_else(|| ViewError::Create {
         path: path.to_owned(),
         source: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
@@ -276,16 +306,22 @@ pub fn write_atomic(path: &Path, view: &GroupView) -> Result<(), ViewError> {
         file.set_permissions(Permissions::from_mode(0o600))?;
         file.write_all(serialize(view).as_bytes())?;
         file.sync_all()?;
+        let stamp = FileStamp::from_metadata(&file.metadata()?);
         drop(file);
-        fs::rename(&temp, path)
+        fs::rename(&temp, path)?;
+        Ok(stamp)
     })();
-    if let Err(source) = written {
-        // best effort: the error to report is the one above
-        let _ = fs::remove_file(&temp);
-        return Err(ViewError::Write { path: path.to_owned(), source });
-    }
+    let stamp = match written {
+        Ok(stamp) => stamp,
+        Err(source) => {
+            // best effort: the error to report is the one above
+            let _ = fs::remove_file(&temp);
+            return Err(ViewError::Write { path: path.to_owned(), source });
+        }
+    };
 
-    sync_dir(dir).map_err(|source| ViewError::Write { path: dir.to_owned(), source })
+    sync_dir(dir).map_err(|source| ViewError::Write { path: dir.to_owned(), source })?;
+    Ok(stamp)
 }
 
 /// The directory holding `path` ("." for a bare file name).
@@ -577,6 +613,22 @@ mod tests {
         assert_eq!(entries(&dir.0), ["occupied"]);
         // a path without a file name
         assert_eq!(write_atomic(Path::new("/"), &sample()).unwrap_err().code(), FLOCK_ERR_ALLOCATION);
+    }
+
+    #[test]
+    fn stamps_tell_a_replaced_file_from_the_one_written() {
+        let dir = ScratchDir::new("stamp");
+        let path = dir.0.join("group.flock");
+        assert!(FileStamp::of(&path).is_err(), "no file, no stamp");
+        let mine = write_atomic_stamped(&path, &sample()).expect("write");
+        assert_eq!(FileStamp::of(&path).expect("stat"), mine);
+        // another writer replaces it (same content, even): a new version
+        let theirs = write_atomic_stamped(&path, &sample()).expect("write");
+        assert_ne!(theirs, mine);
+        assert_eq!(FileStamp::of(&path).expect("stat"), theirs);
+        // rewritten in place with other content: a new version too
+        fs::write(&path, "{}").expect("write");
+        assert_ne!(FileStamp::of(&path).expect("stat"), theirs);
     }
 
     #[test]

@@ -233,27 +233,19 @@ pub(super) fn note_waiting_joiner(core: &Core, s: &mut State, joiner: Member) {
 /// We just became the primary: ping the joiners we turned away while the
 /// group was choosing (they are still trying), so that they ask us again
 /// now instead of at the end of their wait. Fire and forget (the reaper
-/// collects the answers).
+/// collects the answers); the pings leave once the caller has released
+/// the state lock (`Core::post`).
 pub(super) fn tell_waiting_joiners(core: &Core, s: &mut State) {
     let now = Instant::now();
     let patience = join_patience(core);
-    let joiners: Vec<Member> =
-        s.waiting_joiners.drain(..).filter(|(_, at)| now.duration_since(*at) < patience).map(|(m, _)| m).collect();
-    if joiners.is_empty() {
-        return;
-    }
+    let to: Vec<Member> = s
+        .waiting_joiners
+        .drain(..)
+        .filter(|(m, at)| now.duration_since(*at) < patience && !s.view.contains_member(&m.address, m.provider_id))
+        .map(|(m, _)| m)
+        .collect();
     let payload = codec::encode(&Ping { claim: s.claim.clone(), version: s.version, digest: s.view.digest() });
-    let mut started = Vec::new();
-    for m in joiners {
-        if s.view.contains_member(&m.address, m.provider_id) {
-            continue;
-        }
-        match core.call_async(&m, wire::PING, payload.clone(), core.timeout()) {
-            Ok(c) => started.push((m, c)),
-            Err(e) => crate::debug!("cannot tell joiner ({}, {}) that we lead now: {e}", m.address, m.provider_id),
-        }
-    }
-    core.abandon(started);
+    core.post(super::Mail { to, rpc: wire::PING, payload, timeout: core.timeout() });
 }
 
 /// Graceful leave of a follower: tell the primary (following one

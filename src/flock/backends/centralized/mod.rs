@@ -22,6 +22,18 @@
 //! member wakes only for what the protocol needs (a ping or a view check
 //! per interval). Changes reach the provider through an
 //! `backends::outbox`: in order, one at a time, outside every lock.
+//!
+//! Lock discipline: no lock of a member is held while it calls the engine.
+//! A call to a provider of the same engine, made from one of the engine's
+//! handler streams, runs the target's handler inline, on the caller's
+//! stream, and that handler takes its own member's state lock: two members
+//! that each called the other under their own lock (two primaries of one
+//! engine pushing changes to each other) would wait for each other
+//! forever. So messages decided under the state lock (pushed changes, a new
+//! primary's word to waiting joiners) are queued there, in order, and sent
+//! by another outbox (`mail`) once the lock is released; the timed work
+//! borrows its state out of its mutex for the length of a step
+//! (`Lent`); pushed calls are collected outside the `reap` lock.
 
 mod config;
 mod follower;
@@ -53,6 +65,16 @@ use std::time::{Duration, Instant};
 
 /// Timeout of pushed updates (fire and forget; only logging waits for them).
 const UPDATE_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// A message decided under the state lock and sent after it (see the
+/// module documentation): fire and forget, its answers collected by the
+/// timed work (`Core::reap`).
+struct Mail {
+    to: Vec<Member>,
+    rpc: &'static str,
+    payload: Vec<u8>,
+    timeout: Duration,
+}
 
 pub struct CentralizedFactory;
 
@@ -106,6 +128,9 @@ pub struct Core {
     stop: AtomicBool,
     /// Delivers the changes to the provider.
     outbox: Arc<Outbox<Event>>,
+    /// Sends the messages queued under the state lock, in order, outside
+    /// every lock.
+    mail: Arc<Outbox<Mail>>,
     /// Pushed updates in flight, collected by the timed work.
     reap: Mutex<Vec<(Member, PendingCall)>>,
     limiter: Limiter,
@@ -263,6 +288,14 @@ impl Core {
             claims: Signal::default(),
             stop: AtomicBool::new(false),
             outbox,
+            mail: Outbox::new(pool.clone(), {
+                let weak = weak.clone();
+                Box::new(move |m: Mail| {
+                    if let Some(core) = weak.upgrade() {
+                        core.send(m);
+                    }
+                })
+            }),
             reap: Mutex::new(Vec::new()),
             limiter: Limiter(Mutex::new(HashMap::new())),
             seed: AtomicU64::new(seed),
@@ -308,6 +341,7 @@ impl Core {
                     core.stop.store(true, Ordering::Release);
                     core.ticker.stop();
                     core.unregister();
+                    core.mail.close();
                     core.outbox.close();
                     return Err(e);
                 }
@@ -376,21 +410,31 @@ impl Core {
         Ok(call)
     }
 
-    /// Sends a change to every follower but `exclude` (fire and forget:
-    /// a follower that misses one notices the gap and pulls the view).
+    /// Queues a change for every follower but `exclude` (fire and forget:
+    /// a follower that misses one notices the gap and pulls the view). It
+    /// leaves once the caller has released the state lock (`mail`).
     fn broadcast(&self, s: &State, msg: &wire::UpdateMsg, exclude: Option<&Member>) {
-        let payload = codec::encode(msg);
+        let to = s.view.members().iter().filter(|m| !self.is_me(m) && exclude != Some(*m)).cloned().collect();
+        self.post(Mail { to, rpc: wire::UPDATE, payload: codec::encode(msg), timeout: UPDATE_TIMEOUT });
+    }
+
+    /// Queues a message; callable under the state lock (it only queues).
+    fn post(&self, mail: Mail) {
+        if !mail.to.is_empty() {
+            self.mail.push(mail);
+        }
+    }
+
+    /// Sends a queued message (from `mail`, outside every lock).
+    fn send(&self, mail: Mail) {
         let mut started = Vec::new();
-        for m in s.view.members() {
-            if self.is_me(m) || exclude == Some(m) {
-                continue;
-            }
-            match self.call_async(m, wire::UPDATE, payload.clone(), UPDATE_TIMEOUT) {
-                Ok(c) => started.push((m.clone(), c)),
-                Err(e) => crate::debug!("cannot push an update to {} ({}): {e}", m.address, m.provider_id),
+        for m in mail.to {
+            match self.call_async(&m, mail.rpc, mail.payload.clone(), mail.timeout) {
+                Ok(c) => started.push((m, c)),
+                Err(e) => crate::debug!("cannot send {} to {} ({}): {e}", mail.rpc, m.address, m.provider_id),
             }
         }
-        self.reap.lock().extend(started);
+        self.abandon(started);
     }
 
     /// Hands calls we no longer care about to the reaper: a call must be
@@ -400,19 +444,21 @@ impl Core {
     }
 
     /// Collects finished pushes (failures only matter for the log: the
-    /// ping loop decides who is dead).
+    /// ping loop decides who is dead). The calls are tested and waited for
+    /// outside the lock (a timed-out call probes its peer), and those still
+    /// running go back.
     fn reap_updates(&self) {
-        let mut list = self.reap.lock();
-        let mut i = 0;
-        while i < list.len() {
-            if list[i].1.test() {
-                let (m, call) = list.swap_remove(i);
-                if let Err(e) = call.wait() {
-                    crate::debug!("update to {} ({}) failed: {e}", m.address, m.provider_id);
-                }
-            } else {
-                i += 1;
+        let calls = std::mem::take(&mut *self.reap.lock());
+        let mut running = Vec::new();
+        for (m, call) in calls {
+            if !call.test() {
+                running.push((m, call));
+            } else if let Err(e) = call.wait() {
+                crate::debug!("call to {} ({}) failed: {e}", m.address, m.provider_id);
             }
+        }
+        if !running.is_empty() {
+            self.reap.lock().extend(running);
         }
     }
 
@@ -488,6 +534,30 @@ struct Work {
     watch: follower::Watch,
 }
 
+/// The timed work's state, taken out of its mutex for one step and put
+/// back when the step ends (even by a panic): a step calls the engine,
+/// which may run handlers of this engine's providers inline, and must not
+/// hold a lock meanwhile. Steps never overlap (`Ticker`), and `destroy`
+/// takes the state only once the ticker has stopped, so nobody else looks
+/// at it while it is lent.
+struct Lent<'a> {
+    home: &'a Mutex<Work>,
+    work: Work,
+}
+
+impl<'a> Lent<'a> {
+    fn take(home: &'a Mutex<Work>) -> Lent<'a> {
+        let work = std::mem::take(&mut *home.lock());
+        Lent { home, work }
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        *self.home.lock() = std::mem::take(&mut self.work);
+    }
+}
+
 /// The earlier of two optional times.
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
@@ -510,8 +580,8 @@ impl Tick for Core {
             (s.role, s.claim.clone())
         };
         let next = {
-            let mut work = self.work.lock();
-            let Work { pinger, watch } = &mut *work;
+            let mut lent = Lent::take(&self.work);
+            let Work { pinger, watch } = &mut lent.work;
             match role {
                 Role::Primary => {
                     watch.reset(self);
@@ -589,11 +659,14 @@ impl Backend for Core {
         // (a step never waits, so this is quick).
         self.ticker.stop();
         {
-            let mut work = self.work.lock();
-            let Work { pinger, watch } = &mut *work;
+            // As in a step (the ticker has stopped, so it is at home).
+            let mut lent = Lent::take(&self.work);
+            let Work { pinger, watch } = &mut lent.work;
             pinger.reset(self);
             watch.reset(self);
         }
+        // The changes pushed so far leave before the leave or handover.
+        self.mail.close();
         match role {
             Role::Follower => join::leave(self, &snap.claim),
             Role::Primary => primary::hand_over(self, &snap),

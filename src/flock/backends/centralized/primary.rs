@@ -61,6 +61,8 @@ pub(super) fn on_sync(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
 
 pub(super) fn on_join(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
     let member = codec::decode::<Member>(payload)?;
+    // Before the lock: nothing calls the engine under it.
+    let unusable = core.engine.lookup(&member.address).err();
     let mut s = core.state.lock();
     let reply = if s.role != Role::Primary {
         if s.role == Role::Follower && !core.is_me(&member) {
@@ -69,7 +71,7 @@ pub(super) fn on_join(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
         JoinReply::NotPrimary(redirect(&s))
     } else if core.is_me(&member) {
         JoinReply::Error { code: code::INVALID_ARGS, message: "a member cannot join its own group".into() }
-    } else if let Err(e) = core.engine.lookup(&member.address) {
+    } else if let Some(e) = unusable {
         JoinReply::Error { code: code::INVALID_ARGS, message: format!("cannot admit a member at \"{}\": {e}", member.address) }
     } else {
         if s.view.contains_member(&member.address, member.provider_id) {

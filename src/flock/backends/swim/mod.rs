@@ -346,6 +346,16 @@ impl Backend for SwimBackend {
         self.shutdown(true);
         Ok(())
     }
+
+    /// The first member of a member's view writes the group file, and views
+    /// converge only eventually: a member that had not yet heard of the
+    /// member now first could take itself for the writer and replace the
+    /// file with its older view after the real writer's last write. The
+    /// writer checks the file once per protocol period (at most ten times
+    /// a second) and rewrites it if it no longer holds its view.
+    fn file_check_interval(&self) -> Option<Duration> {
+        Some(self.shared.config.period().max(Duration::from_millis(100)))
+    }
 }
 
 impl SwimBackend {
