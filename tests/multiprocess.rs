@@ -108,6 +108,82 @@ fn killed_server_fails_calls_within_timeout() {
     }
 }
 
+const HANG_ENV: &str = "MOCHI_TEST_HANGING_SERVER";
+
+/// The server of [`a_dead_tcp_peer_fails_its_calls_at_once`] (run only by
+/// it): `echo`, and `hang`, which never answers (its responders are kept).
+#[test]
+#[ignore = "started by a_dead_tcp_peer_fails_its_calls_at_once as its server"]
+fn hanging_server() {
+    use std::io::Read;
+    let protocol = std::env::var(HANG_ENV).expect("run by a_dead_tcp_peer_fails_its_calls_at_once only");
+    let engine = Engine::new(&protocol, Mode::Server, "", &InitOverrides::default()).unwrap();
+    engine.register("echo", 1, None, std::sync::Arc::new(|req: mochi::rpc::Request| Ok(req.payload))).unwrap();
+    let kept = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let k = kept.clone();
+    engine.register_deferred("hang", 1, None, std::sync::Arc::new(move |_req, responder| k.lock().push(responder))).unwrap();
+    println!("HANG-ADDR {}", engine.self_address());
+    // Until the test kills us (or closes our stdin).
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    drop(kept);
+    engine.finalize();
+}
+
+/// Over tcp a call in flight to a process that is then SIGKILLed fails as
+/// soon as the process is gone (the engine watches the peers it waits on),
+/// not at its 10 s timeout; so does the next call to it; and a live peer
+/// that does not answer is never taken for a dead one.
+#[test]
+fn a_dead_tcp_peer_fails_its_calls_at_once() {
+    use std::io::BufRead;
+    let protocol = "ofi+tcp";
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "hanging_server", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(HANG_ENV, protocol)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server process");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("the server exited before printing its address").unwrap();
+        // libtest may have printed "test hanging_server ... " on the same line.
+        if let Some(at) = line.find("HANG-ADDR ") {
+            break line[at + "HANG-ADDR ".len()..].trim().to_string();
+        }
+    };
+    let mut server = Server { child, address };
+    let engine = Engine::new(protocol, Mode::Client, "", &InitOverrides::default()).unwrap();
+    let addr = engine.lookup(&server.address).unwrap();
+    engine.call(&addr, "echo", 1, b"alive".to_vec(), Duration::from_secs(10)).unwrap();
+    // A live peer that does not answer: a timeout, not "gone".
+    let start = Instant::now();
+    let silent = engine.call(&addr, "hang", 1, Vec::new(), Duration::from_millis(700)).unwrap_err();
+    assert!(matches!(silent, mochi::rpc::RpcError::Timeout { .. }), "a live, silent peer: {silent}");
+    assert!(start.elapsed() >= Duration::from_millis(700));
+    // A call in flight when the process dies.
+    let timeout = Duration::from_secs(10);
+    let in_flight = engine.call_async(&addr, "hang", 1, Vec::new(), timeout).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let died = Instant::now();
+    let err = in_flight.wait().unwrap_err();
+    let took = died.elapsed();
+    eprintln!("{protocol}: the call in flight failed {took:?} after the server was killed: {err}");
+    assert!(err.callee_gone(), "the call in flight: {err}");
+    // Far below the timeout: failing fast, not waiting for it.
+    assert!(took < Duration::from_secs(4), "the call in flight waited {took:?} (timeout {timeout:?})");
+    // The next call to the dead peer (whose address the engine knows).
+    let start = Instant::now();
+    let err = engine.call(&addr, "echo", 1, b"dead?".to_vec(), timeout).unwrap_err();
+    let took = start.elapsed();
+    eprintln!("{protocol}: the next call failed in {took:?}: {err}");
+    assert!(err.callee_gone(), "the next call: {err}");
+    assert!(took < Duration::from_secs(4), "the next call waited {took:?} (timeout {timeout:?})");
+    engine.finalize();
+}
+
 /// Garbage on the wire is dropped with a log line; the server keeps serving.
 #[test]
 fn garbage_bytes_do_not_hurt_the_server() {

@@ -236,16 +236,30 @@ fn put_range(db: &Database, range: std::ops::Range<usize>) {
 
 /// How many of the keys in `range` read back right through `db`.
 fn readable(db: &Database, range: std::ops::Range<usize>) -> usize {
+    readable_timed(db, range).0
+}
+
+/// [`readable`], and the longest one of its calls took (answered or not).
+fn readable_timed(db: &Database, range: std::ops::Range<usize>) -> (usize, Duration) {
     let keys: Vec<Vec<u8>> = range.clone().map(key).collect();
     let mut good = 0;
+    let mut slowest = Duration::ZERO;
     for (chunk, start) in keys.chunks(200).zip((range.start..).step_by(200)) {
         let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
-        if let Ok(values) = db.get(Opts::default(), &refs) {
+        let asked = Instant::now();
+        let answer = db.get(Opts::default(), &refs);
+        slowest = slowest.max(asked.elapsed());
+        if let Ok(values) = answer {
             good += values.iter().enumerate().filter(|(j, v)| v.as_deref() == Some(value(start + j).as_slice())).count();
         }
     }
-    good
+    (good, slowest)
 }
+
+/// No read while a member dies may wait this long: the calls between
+/// members time out after 10 s, and a member whose process is gone must be
+/// routed around at once (over tcp as over shm), not after a timeout.
+const DEATH_NOTICED: Duration = Duration::from_secs(4);
 
 fn eventually(what: &str, bound: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -537,12 +551,22 @@ fn scenario(proto: &str, keys: usize) {
     std::thread::sleep(Duration::from_millis(300));
     let dead = g.kill(3);
     let reader = db(&client, &g.address(1));
-    let took = eventually("every key readable after the kill", Duration::from_secs(30), || readable(&reader, 0..keys) == keys);
-    eprintln!("{proto}: all {keys} keys readable {took:?} after SIGKILL");
-    let took = eventually("every key readable through the group-aware handle", Duration::from_secs(30), || {
-        readable(&gdb, 0..keys) == keys
+    let mut slowest = Duration::ZERO;
+    let took = eventually("every key readable after the kill", Duration::from_secs(30), || {
+        let (good, slow) = readable_timed(&reader, 0..keys);
+        slowest = slowest.max(slow);
+        good == keys
     });
-    eprintln!("{proto}: and through the group-aware handle (checked in {took:?})");
+    eprintln!("{proto}: all {keys} keys readable {took:?} after SIGKILL (slowest read {slowest:?})");
+    assert!(slowest < DEATH_NOTICED, "{proto}: a read waited {slowest:?} while a member died\n{}", g.logs());
+    let mut slowest = Duration::ZERO;
+    let took = eventually("every key readable through the group-aware handle", Duration::from_secs(30), || {
+        let (good, slow) = readable_timed(&gdb, 0..keys);
+        slowest = slowest.max(slow);
+        good == keys
+    });
+    eprintln!("{proto}: and through the group-aware handle (checked in {took:?}, slowest read {slowest:?})");
+    assert!(slowest < DEATH_NOTICED, "{proto}: a read through the handle waited {slowest:?}\n{}", g.logs());
     g.wait_listed(&dead, false);
     std::thread::sleep(Duration::from_millis(300));
     let n = through_member.stop();

@@ -4,6 +4,7 @@ pub mod address;
 pub mod doorbell;
 pub mod endpoint;
 pub mod local_peers;
+pub mod peer_watch;
 pub mod reachability;
 pub mod shm_sweep;
 

@@ -5,6 +5,8 @@
 //! would only fail at its timeout (a Bedrock join to a dead address: 10 s,
 //! a bedrock-query: 30 s). Only certain evidence counts; anything else
 //! (a slow network, a pid reused by another program) lets the call go on.
+//! (A tcp peer that dies later, with calls in flight or messages queued to
+//! it, is noticed by `peer_watch.rs`.)
 
 use super::address::{format_name, tcp_socket_addr, Protocol};
 use std::time::Duration;

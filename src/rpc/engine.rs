@@ -202,7 +202,18 @@ impl Engine {
         let idle = IdleWait::new(endpoint.doorbell(), endpoint.wait_fd())
             .map_err(|e| RpcError::Config(format!("progress wait: {e}")))?;
         let transport = Transport::new(endpoint)?;
+        let watch = transport.peer_watch();
         let progress = Progress::new(transport, idle);
+        if let Some(w) = watch {
+            // tcp: a peer found gone wakes the driving stream, whose next
+            // drive fails the calls waiting on it (see fabric/peer_watch.rs).
+            let idle = Arc::downgrade(&progress.idle);
+            w.on_gone(Box::new(move || {
+                if let Some(idle) = idle.upgrade() {
+                    idle.force();
+                }
+            }));
+        }
         let driver = EngineDriver::<Inner>::new(progress.idle.clone());
         let runtime = Runtime::start(config, driver.clone())?;
         let inner = Arc::new(Inner {

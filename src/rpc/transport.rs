@@ -5,8 +5,13 @@
 //! Whoever holds the lock calls [`Transport::drive`], which moves new
 //! submissions into the send queue, posts fragments, reads completions and
 //! turns them into [`Event`]s for the engine to dispatch after unlocking.
+//!
+//! Over tcp it also keeps a [`PeerWatch`] on the peers it waits on: the
+//! calls waiting on a peer whose process has gone (and the messages queued
+//! to it) fail at the next drive instead of at their deadline.
 
 use super::wire::{self, Header, Kind, FIXED_HEADER, MAX_MESSAGE};
+use crate::fabric::peer_watch::{PeerWatch, WatchHandle};
 use crate::fabric::{local_peers, Completion, Endpoint, PeerBell, Post, Protocol};
 use crossbeam_queue::SegQueue;
 use std::collections::{HashMap, VecDeque};
@@ -38,6 +43,8 @@ const MAX_SHM_PEERS: usize = 128;
 const MAX_BELLS: usize = 4096;
 /// How long a peer without a doorbell is remembered as such.
 const BELL_RETRY: Duration = Duration::from_secs(1);
+/// tcp: calls tracked at most for their peer's watch (see `awaiting`).
+const MAX_AWAITING: usize = 1 << 16;
 
 /// A message waiting to be sent.
 pub struct Outgoing {
@@ -168,6 +175,11 @@ pub struct Transport {
     /// Peers' doorbells (shm), and the peers to ring after this drive.
     bells: HashMap<Arc<[u8]>, BellEntry>,
     to_ring: Vec<Arc<[u8]>>,
+    /// tcp: watches on the peers we wait on or cannot send to.
+    watch: Option<PeerWatch>,
+    /// tcp: calls sent (or being sent) and not answered yet, by message id:
+    /// their peer and deadline (expired ones are swept).
+    awaiting: HashMap<u64, (Arc<[u8]>, Instant)>,
 }
 
 // SAFETY: RecvArea's raw pointer is owned memory only this Transport uses;
@@ -200,9 +212,23 @@ impl Transport {
             large_in_flight: 0,
             bells: HashMap::new(),
             to_ring: Vec::new(),
+            watch: None,
+            awaiting: HashMap::new(),
         };
+        if t.ep.protocol() == Protocol::Tcp {
+            match PeerWatch::new() {
+                Ok(w) => t.watch = Some(w),
+                Err(e) => crate::warning!("tcp peers that die will be noticed only at the timeouts of their calls: {e}"),
+            }
+        }
         t.repost_receives()?;
         Ok(t)
+    }
+
+    /// tcp: the handle through which the engine asks to be woken when a
+    /// watched peer is found gone (see `fabric/peer_watch.rs`).
+    pub fn peer_watch(&self) -> Option<WatchHandle> {
+        self.watch.as_ref().map(PeerWatch::handle)
     }
 
     pub fn endpoint_mut(&mut self) -> &mut Endpoint {
@@ -247,8 +273,21 @@ impl Transport {
         // No shm endpoint of this process closes while we are inside
         // libfabric (see fabric/local_peers.rs).
         let _guard = (self.ep.protocol() == Protocol::Sm).then(local_peers::drive_guard);
-        let mut did = false;
+        let mut did = self.settle_gone(events);
         while let Some(o) = submissions.pop() {
+            if let (Some(w), Some(call_id)) = (self.watch.as_mut(), o.call_id) {
+                w.ensure(&o.dest);
+                if self.awaiting.len() >= MAX_AWAITING {
+                    // Calls abandoned before their (long) deadlines: forget
+                    // the expired ones; beyond, a call is not tracked (it
+                    // ends at its deadline if its peer dies).
+                    let now = Instant::now();
+                    self.awaiting.retain(|_, (_, deadline)| *deadline > now);
+                }
+                if self.awaiting.len() < MAX_AWAITING {
+                    self.awaiting.insert(call_id, (o.dest.clone(), o.deadline));
+                }
+            }
             self.queue.push_back(o);
             did = true;
         }
@@ -280,6 +319,7 @@ impl Transport {
         if did {
             self.post_queued(events);
         }
+        did |= self.settle_gone(events);
         if !self.unposted_recvs.is_empty() {
             if let Err(e) = self.repost_receives() {
                 crate::error!("cannot post receive buffers: {e}");
@@ -289,9 +329,55 @@ impl Transport {
         if now.duration_since(self.last_sweep) > Duration::from_secs(1) {
             self.last_sweep = now;
             self.sweep_partials(now);
+            self.sweep_watches(now);
         }
         self.ring_peers(now);
         did
+    }
+
+    /// Fails what waits on the peers the watch found gone: the calls sent to
+    /// them and not answered, and the messages still queued to them (which
+    /// rxm would otherwise try to connect for until their deadlines). True
+    /// if there were any.
+    fn settle_gone(&mut self, events: &mut Vec<Event>) -> bool {
+        let Some(w) = &self.watch else { return false };
+        let gone = w.take_gone();
+        for g in &gone {
+            let mut failed = 0;
+            let mut dropped = 0;
+            self.queue.retain(|o| {
+                if *o.dest != *g.peer {
+                    return true;
+                }
+                match o.call_id {
+                    Some(call_id) => {
+                        events.push(Event::SendFailed { call_id, message: g.why.clone() });
+                        failed += 1;
+                    }
+                    None => dropped += 1,
+                }
+                false
+            });
+            self.awaiting.retain(|&call_id, (peer, _)| {
+                if **peer != *g.peer {
+                    return true;
+                }
+                events.push(Event::SendFailed { call_id, message: g.why.clone() });
+                failed += 1;
+                false
+            });
+            crate::debug!("{}: {failed} calls failed, {dropped} answers dropped", g.why);
+        }
+        !gone.is_empty()
+    }
+
+    /// Forgets calls past their deadline (their callers gave up) and closes
+    /// the watches no call needs any more.
+    fn sweep_watches(&mut self, now: Instant) {
+        let Some(w) = self.watch.as_mut() else { return };
+        self.awaiting.retain(|_, (_, deadline)| *deadline > now);
+        let busy: std::collections::HashSet<&[u8]> = self.awaiting.values().map(|(p, _)| &p[..]).collect();
+        w.retire(now, |peer| busy.contains(peer));
     }
 
     /// Marks `peer` to be rung at the end of this drive (shm only).
@@ -346,6 +432,11 @@ impl Transport {
             self.av.iter().filter(|(_, e)| e.in_flight == 0).map(|(n, e)| (e.last_used, n.clone())).collect();
         idle.sort_by_key(|(t, _)| *t);
         for (_, name) in idle.into_iter().take(self.max_peers() / 2) {
+            if let Some(w) = self.watch.as_mut() {
+                // (Its calls, if any, are not failed on its death any more;
+                // the next call to it watches it again.)
+                w.forget(&name);
+            }
             if let Some(e) = self.av.remove(&name) {
                 // libfabric maps a closed local peer's region no more.
                 if !local_peers::is_closed(&name) {
@@ -452,6 +543,12 @@ impl Transport {
                     }
                     Ok(Post::Again) => {
                         self.free_sends.push(slot);
+                        // Over tcp rxm also answers "again" while it
+                        // connects, and retries a refused connection on
+                        // every send: is anyone listening there?
+                        if let Some(w) = self.watch.as_mut() {
+                            w.ensure(&out.dest);
+                        }
                         break;
                     }
                     Err(e) => {
@@ -541,6 +638,9 @@ impl Transport {
         }
         let header = frag.header.clone();
         let total = header.total_len as usize;
+        if header.kind == Kind::Response {
+            self.awaiting.remove(&header.msg_id);
+        }
         if frag.data.len() == total {
             let payload = frag.data.to_vec();
             let sender: Arc<[u8]> = Arc::from(frag.sender);

@@ -44,8 +44,6 @@ pub(crate) const SUSPECT_TTL: Duration = Duration::from_secs(5);
 const SHARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a call to an shm peer checks that the peer still lives.
 const LIVENESS_CHECK: Duration = Duration::from_millis(250);
-/// How long a tcp liveness probe waits for the connection.
-const PROBE_PATIENCE: Duration = Duration::from_millis(100);
 /// Re-routes allowed for one request (each follows a newer view).
 const MAX_HOPS: u8 = 3;
 /// Per-key locks at a primary (a write and its copies are one step).
@@ -315,11 +313,15 @@ impl Shard {
 }
 
 /// Waits for the answer of a call to `member`. A process that dies mid-call
-/// never answers, and nothing may tell us before the timeout (over shm
-/// nothing does; over tcp an idle connection does not notice): while
-/// waiting, checks now and then that it lives.
+/// never answers. Over tcp the engine itself fails the call as soon as the
+/// process is gone (it watches the peers it waits on:
+/// `fabric/peer_watch.rs`). Over shm nothing tells us before the timeout:
+/// while waiting, checks now and then that the peer lives.
 pub(crate) fn wait_watching(pending: PendingCall, addr: &Address, member: &str) -> std::result::Result<Vec<u8>, RpcError> {
-    let every = if addr.protocol() == Protocol::Sm { LIVENESS_CHECK } else { LIVENESS_CHECK * 4 };
+    if addr.protocol() != Protocol::Sm {
+        return pending.wait();
+    }
+    let every = LIVENESS_CHECK;
     let deadline = pending.deadline();
     loop {
         match pending.wait_until(Instant::now() + every) {
@@ -327,7 +329,7 @@ pub(crate) fn wait_watching(pending: PendingCall, addr: &Address, member: &str) 
             None if Instant::now() + every >= deadline => break,
             None => {}
         }
-        if let Some(why) = reachability::certainly_unreachable(addr.protocol(), addr.name(), PROBE_PATIENCE) {
+        if let Some(why) = reachability::certainly_unreachable(addr.protocol(), addr.name(), Duration::ZERO) {
             return Err(RpcError::Unreachable { addr: member.to_string(), message: why });
         }
     }
