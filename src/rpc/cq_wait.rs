@@ -21,7 +21,7 @@
 use super::calls::Slot;
 use super::error::Result;
 use super::progress::{
-    drive_once, epoll_and_eventfd, epoll_sleep, look_then_sleep, park, wait_on_endpoint, write_event, Driven, Sleeper,
+    drive_once, epoll_and_eventfd, epoll_sleep, look_then_sleep, park, wait_on_endpoint, wait_ring, write_event, Driven, Sleeper,
     BACKLOG_RETRY, CALLER_SPIN,
 };
 use super::spin::Spinner;
@@ -114,10 +114,13 @@ impl Sleeper for CallerBell {
         epoll_sleep(&self.epoll, &self.event, self.event.as_raw_fd() as u64, timeout)
     }
 
-    /// The caller holds the fd out of the stream's set, so it sleeps on
-    /// both even when another thread holds the endpoint.
+    /// Another thread holds the endpoint: sleep on the ring alone. The
+    /// completion fd stays readable until someone calls `fi_trywait`, so
+    /// sleeping on it returned at once and the retry made the holder drive
+    /// again, in a loop; the holder rings us if it reads our answer or
+    /// leaves work behind (rule 1 of progress.rs).
     fn block_rung(&self, timeout: Duration) {
-        self.block(Some(timeout))
+        wait_ring(&self.event, timeout)
     }
 }
 

@@ -263,11 +263,17 @@ impl IdleWait {
         }
     }
 
-    /// Wakes every sleeper, announced or not (finalize).
+    /// Wakes every sleeper, announced or not (finalize, a peer found
+    /// gone): the stream, and tcp callers asleep on the completion fd.
     pub fn force(&self) {
         match &self.epoll {
             Some((_, event)) => write_event(event),
             None => self.words().force(),
+        }
+        if self.caller_count.load(Ordering::SeqCst) > 0 {
+            for bell in self.callers.lock().iter() {
+                bell.ring();
+            }
         }
     }
 
@@ -372,6 +378,9 @@ pub(crate) struct Progress {
     pub(crate) calls: CallTable,
     /// Retry back-off of the driving stream while sends wait (nanoseconds).
     backoff_ns: AtomicU64,
+    /// Sends waited for a peer's room after the last drive: a thread that
+    /// cannot look itself (the endpoint is held) must still retry them.
+    backlogged: AtomicBool,
 }
 
 impl Progress {
@@ -383,6 +392,7 @@ impl Progress {
             idle: Arc::new(idle),
             calls: CallTable::default(),
             backoff_ns: AtomicU64::new(BACKLOG_RETRY.0.as_nanos() as u64),
+            backlogged: AtomicBool::new(false),
         }
     }
 
@@ -412,6 +422,7 @@ impl Progress {
                 break;
             };
             let Some(t) = guard.as_mut() else { break };
+            let had_backlog = t.has_backlog();
             while self.wanted.swap(false, Ordering::SeqCst) {
                 did |= t.drive(&self.submissions, &mut events);
             }
@@ -419,14 +430,19 @@ impl Progress {
                 outcome = Some(f(t, did));
             }
             // The driving stream may be asleep without a timeout: wake it if
-            // sends wait for room, or (tcp) if this drive moved something
+            // sends started waiting for room (a sleeper that looks while
+            // they wait retries on a back-off; ringing on every drive made
+            // the callers ring each other in a loop while a dead peer's
+            // sends waited), or (tcp) if this drive moved something
             // and libfabric has progress left that its fd would not announce
             // (fi_trywait is the contract before blocking). A drive that
             // found nothing changed nothing a sleeper looked at.
             // (fi_trywait also clears the completion fd's own signal, so a
             // sleeper's fd does not stay readable after this drive.)
             let left_work = self.idle.is_tcp() && self.idle.has_sleepers() && !t.endpoint_mut().try_wait();
-            let wake = t.has_backlog() || (did && left_work);
+            let backlog = t.has_backlog();
+            self.backlogged.store(backlog, Ordering::SeqCst);
+            let wake = (backlog && !had_backlog) || (did && left_work);
             drop(guard);
             self.settle(&mut events, requests);
             if wake {
@@ -489,6 +505,7 @@ impl Progress {
             // Another thread holds the endpoint and will drive once more
             // (rule 1); over shm its peers ring us for anything later.
             None if tcp => Plan::Contended,
+            None if self.backlogged.load(Ordering::SeqCst) => Plan::Sleep(Some(backoff)),
             None => Plan::Sleep(None),
         }
     }
