@@ -215,14 +215,17 @@ impl Relay {
         }
     }
 
-    /// Parks until this thread is made the owner; false if the stream stops.
+    /// Parks until this thread is made the owner (true) or the stream stops
+    /// without lending it to this thread (false).
     fn wait_for_turn(&self, seat: &Seat) -> bool {
         let mut given = seat.given.lock();
         while !*given {
             seat.turn.wait(&mut given);
         }
         *given = false;
-        !self.stopping.load(Ordering::SeqCst)
+        // A stop wakes the spares too; one that was lent the stream then
+        // still runs what is queued (`finish`) before it exits.
+        self.owns(seat.token)
     }
 
     fn owns(&self, token: u64) -> bool {
@@ -318,7 +321,9 @@ impl Relay {
     /// If the owner `waiting` (its token with [`WAITING`]) still waits and
     /// work is queued, makes a stand-in the owner.
     fn lend(self: &Arc<Self>, waiting: u64) {
-        if self.stopping.load(Ordering::SeqCst) || self.pools.iter().all(|p| p.is_empty()) {
+        // Also while stopping: requests queued behind a waiting owner must
+        // still be answered (a stopping stream runs what was queued).
+        if self.pools.iter().all(|p| p.is_empty()) {
             return;
         }
         let spare = self.spares.lock().pop();
