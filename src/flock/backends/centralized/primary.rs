@@ -162,6 +162,7 @@ pub(super) fn on_metadata(core: &Arc<Core>, payload: &[u8]) -> Result<Vec<u8>> {
 pub(super) fn hand_over(core: &Core, snap: &Snapshot) {
     let payload = codec::encode(snap);
     let (mut refused, mut leaving) = (false, false);
+    let mut failures = Vec::new();
     for m in snap.view.members() {
         if core.is_me(m) {
             continue;
@@ -185,7 +186,10 @@ pub(super) fn hand_over(core: &Core, snap: &Snapshot) {
                 leaving = true;
                 crate::debug!("({}, {}) has left already: {e}", m.address, m.provider_id);
             }
-            Err(e) => crate::debug!("({}, {}) cannot take over: {e}", m.address, m.provider_id),
+            Err(e) => {
+                crate::debug!("({}, {}) cannot take over: {e}", m.address, m.provider_id);
+                failures.push(format!("({}, {}): {e}", m.address, m.provider_id));
+            }
         }
     }
     if snap.view.member_count() <= 1 {
@@ -194,7 +198,8 @@ pub(super) fn hand_over(core: &Core, snap: &Snapshot) {
     if leaving && !refused {
         crate::info!("no member took over the primary role: the other members are leaving too");
     } else {
-        crate::warning!("no member took over the primary role; the group will elect a primary when it notices");
+        let why = if failures.is_empty() { String::new() } else { format!(" ({})", failures.join("; ")) };
+        crate::warning!("no member took over the primary role; the group will elect a primary when it notices{why}");
     }
 }
 
