@@ -130,19 +130,7 @@ impl WatchHandle {
 
 impl PeerWatch {
     pub fn new() -> std::io::Result<PeerWatch> {
-        // SAFETY: plain syscalls; each returned fd is checked, then owned.
-        let (epoll, stop) = unsafe {
-            let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-            if ep < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let ep = OwnedFd::from_raw_fd(ep);
-            let ev = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
-            if ev < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            (ep, OwnedFd::from_raw_fd(ev))
-        };
+        let (epoll, stop) = super::epoll_and_eventfd()?;
         ctl(&epoll, libc::EPOLL_CTL_ADD, stop.as_raw_fd(), libc::EPOLLIN as u32, STOP)?;
         let shared = Arc::new(Shared {
             epoll,

@@ -21,8 +21,8 @@
 use super::calls::Slot;
 use super::error::Result;
 use super::progress::{
-    drive_once, epoll_and_eventfd, epoll_sleep, look_then_sleep, park, wait_on_endpoint, wait_ring, write_event, Driven, Sleeper,
-    BACKLOG_RETRY, CALLER_SPIN,
+    drive_once, epoll_sleep, look_then_sleep, park, wait_on_endpoint, wait_ring, write_event, Driven, Sleeper, BACKLOG_RETRY,
+    CALLER_SPIN,
 };
 use super::spin::Spinner;
 use std::cell::RefCell;
@@ -41,7 +41,7 @@ pub(crate) struct CallerBell {
 
 impl CallerBell {
     fn open() -> std::io::Result<CallerBell> {
-        let (epoll, event) = epoll_and_eventfd()?;
+        let (epoll, event) = crate::fabric::epoll_and_eventfd()?;
         let bell = CallerBell { epoll, event, shared_watch: AtomicBool::new(false) };
         bell.control(libc::EPOLL_CTL_ADD, bell.event.as_raw_fd(), libc::EPOLLIN as u32)?;
         Ok(bell)

@@ -50,7 +50,7 @@ use super::wire::{Header, Status};
 use crate::fabric::{BellWords, Doorbell};
 use crossbeam_queue::SegQueue;
 use parking_lot::Mutex;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -339,25 +339,8 @@ pub(crate) fn write_event(event: &OwnedFd) {
     unsafe { libc::write(event.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
 }
 
-/// A new epoll instance and a non-blocking eventfd (not yet watched).
-pub(crate) fn epoll_and_eventfd() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    // SAFETY: plain syscalls; every returned fd is checked, then owned.
-    unsafe {
-        let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
-        if ep < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let ep = OwnedFd::from_raw_fd(ep);
-        let ev = libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK);
-        if ev < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok((ep, OwnedFd::from_raw_fd(ev)))
-    }
-}
-
 fn open_epoll(cq_fd: i32) -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let (ep, ev) = epoll_and_eventfd()?;
+    let (ep, ev) = crate::fabric::epoll_and_eventfd()?;
     for (target, tag) in [(cq_fd, 0u64), (ev.as_raw_fd(), 1u64)] {
         let mut e = libc::epoll_event { events: libc::EPOLLIN as u32, u64: tag };
         // SAFETY: ep is our epoll fd; target is a live fd; e is valid.
