@@ -748,6 +748,16 @@ fn graceful_leave(proto: &str) {
     }
     eprintln!("{proto}: whole group stopped at once: all exited after {:?}", t.elapsed());
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // Graceful leaves, handovers and a whole-group stop are normal
+    // operation: nobody logs a warning (a stopping follower whose leave went
+    // to the primary it knew before a handover answers the new primary's
+    // pings with "leaving"; a primary of a term it has not heard of yet may
+    // hand over to it).
+    for &i in &live {
+        let log = g.procs[i].log();
+        let warnings: Vec<&str> = log.lines().filter(|l| l.starts_with("[warning]") || l.starts_with("[error]")).collect();
+        assert!(warnings.is_empty(), "{proto}: member {i} logged {warnings:#?}");
+    }
     g.finish();
 }
 

@@ -79,7 +79,8 @@ fn dead_peers_fail_within_their_timeout() {
         let addr = client.lookup(dead).unwrap();
         let start = Instant::now();
         let r = client.call(&addr, "echo", 1, b"x".to_vec(), Duration::from_millis(300));
-        assert!(matches!(r, Err(RpcError::Timeout { .. }) | Err(RpcError::Unreachable { .. })), "{proto}: {r:?}");
+        // Both peers are certainly gone (no such process; port refused).
+        assert!(matches!(&r, Err(e @ RpcError::PeerGone { .. }) if e.certainly_gone()), "{proto}: {r:?}");
         assert!(start.elapsed() < Duration::from_secs(2), "{proto}: took {:?}", start.elapsed());
         client.finalize();
     }
@@ -134,7 +135,7 @@ fn tcp_refused_peers_fail_at_once() {
     let dead = client.lookup("ofi+tcp://127.0.0.1:1").unwrap();
     let start = Instant::now();
     let r = client.call(&dead, "echo", 1, b"x".to_vec(), Duration::from_secs(20));
-    assert!(matches!(&r, Err(RpcError::Unreachable { message, .. }) if message.contains("connection refused")), "{r:?}");
+    assert!(matches!(&r, Err(RpcError::PeerGone { message, .. }) if message.contains("connection refused")), "{r:?}");
     assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
     let server = echo_server("ofi+tcp");
     let live = client.lookup(server.self_address().as_str()).unwrap();

@@ -69,7 +69,7 @@ impl From<&RpcError> for hg_return {
             RpcError::AlreadyRegistered { .. } => HG_EXIST,
             RpcError::Remote { .. } => HG_OTHER_ERROR,
             RpcError::Timeout { .. } => HG_TIMEOUT,
-            RpcError::Unreachable { .. } => HG_HOSTUNREACH,
+            RpcError::Unreachable { .. } | RpcError::PeerGone { .. } => HG_HOSTUNREACH,
             RpcError::MessageTooLarge(_) => HG_MSGSIZE,
             RpcError::Finalized => HG_INVALID_ARG,
             RpcError::ShuttingDown => HG_CANCELED,

@@ -421,7 +421,7 @@ impl Engine {
                 Local::Engine(target) => Some(target),
                 Local::Gone => {
                     let message = "the engine (of this process) has been dropped".to_string();
-                    return Err(RpcError::Unreachable { addr: addr.to_string(), message });
+                    return Err(RpcError::PeerGone { addr: addr.to_string(), message });
                 }
                 Local::Elsewhere => None,
             }
@@ -431,7 +431,7 @@ impl Engine {
         if local.is_none() && !self.inner.reachable.read().contains(addr.name()) {
             let patience = TCP_PROBE_PATIENCE.min(timeout);
             if let Some(message) = reachability::certainly_unreachable(addr.protocol(), addr.name(), patience) {
-                return Err(RpcError::Unreachable { addr: addr.to_string(), message });
+                return Err(RpcError::PeerGone { addr: addr.to_string(), message });
             }
             let mut reachable = self.inner.reachable.write();
             if reachable.len() >= super::transport::MAX_PEERS {
@@ -622,7 +622,7 @@ impl PendingCall {
             let protocol = self.engine.inner.protocol;
             if let Some(message) = reachability::certainly_unreachable(protocol, peer, TCP_PROBE_PATIENCE) {
                 self.engine.inner.reachable.write().remove(peer);
-                return RpcError::Unreachable { addr: self.slot.addr.clone(), message };
+                return RpcError::PeerGone { addr: self.slot.addr.clone(), message };
             }
         }
         self.slot.timeout_error(self.timeout)

@@ -22,8 +22,14 @@ pub enum RpcError {
     Remote { name: String, message: String },
     #[error("RPC \"{name}\" to {addr} timed out after {millis} ms")]
     Timeout { name: String, addr: String, millis: u128 },
+    /// The peer could not be reached; it may be slow or cut off.
     #[error("could not reach {addr}: {message}")]
     Unreachable { addr: String, message: String },
+    /// The peer is certainly gone: its process has exited, its tcp port
+    /// refuses connections, or its connection closed and reconnecting is
+    /// refused. Unlike `Unreachable`, no partition can look like this.
+    #[error("could not reach {addr}: {message}")]
+    PeerGone { addr: String, message: String },
     #[error("message of {0} bytes exceeds the {max}-byte limit", max = crate::rpc::wire::MAX_MESSAGE)]
     MessageTooLarge(usize),
     #[error("the engine is finalized")]
@@ -42,9 +48,16 @@ impl RpcError {
     /// True when the callee (its provider or its process) is gone or going:
     /// the call cannot succeed later, as opposed to a slow peer.
     pub fn callee_gone(&self) -> bool {
+        matches!(self, RpcError::Unreachable { .. }) || self.certainly_gone()
+    }
+
+    /// True when the callee's side said it is gone (no such provider or
+    /// RPC any more, shutting down) or its process is certainly gone: proof
+    /// that the callee left, and that we are not the one cut off.
+    pub fn certainly_gone(&self) -> bool {
         matches!(
             self,
-            RpcError::NoSuchProvider { .. } | RpcError::NoSuchRpc(_) | RpcError::Unreachable { .. } | RpcError::ShuttingDown
+            RpcError::NoSuchProvider { .. } | RpcError::NoSuchRpc(_) | RpcError::PeerGone { .. } | RpcError::ShuttingDown
         )
     }
 }

@@ -451,10 +451,12 @@ impl Progress {
                     };
                     slot.complete(outcome(&slot, header.status, header.provider_id, payload));
                 }
-                Event::SendFailed { call_id, message } => {
+                Event::SendFailed { call_id, message, gone } => {
                     if let Some(slot) = self.calls.remove(call_id) {
                         let addr = slot.addr.clone();
-                        slot.complete(Err(RpcError::Unreachable { addr, message }));
+                        let error =
+                            if gone { RpcError::PeerGone { addr, message } } else { RpcError::Unreachable { addr, message } };
+                        slot.complete(Err(error));
                     }
                 }
             }

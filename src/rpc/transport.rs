@@ -74,10 +74,12 @@ pub enum Event {
         header: Header,
         payload: Vec<u8>,
     },
-    /// A request could not be sent (or its send failed).
+    /// A request could not be sent (or its send failed); `gone` when the
+    /// peer is certainly gone (see `RpcError::PeerGone`).
     SendFailed {
         call_id: u64,
         message: String,
+        gone: bool,
     },
 }
 
@@ -351,7 +353,7 @@ impl Transport {
                 }
                 match o.call_id {
                     Some(call_id) => {
-                        events.push(Event::SendFailed { call_id, message: g.why.clone() });
+                        events.push(Event::SendFailed { call_id, message: g.why.clone(), gone: true });
                         failed += 1;
                     }
                     None => dropped += 1,
@@ -362,7 +364,7 @@ impl Transport {
                 if **peer != *g.peer {
                     return true;
                 }
-                events.push(Event::SendFailed { call_id, message: g.why.clone() });
+                events.push(Event::SendFailed { call_id, message: g.why.clone(), gone: true });
                 failed += 1;
                 false
             });
@@ -471,7 +473,11 @@ impl Transport {
         while let Some(mut out) = self.queue.pop_front() {
             if now >= out.deadline {
                 if let Some(call_id) = out.call_id {
-                    events.push(Event::SendFailed { call_id, message: "peer did not accept the message in time".into() });
+                    events.push(Event::SendFailed {
+                        call_id,
+                        message: "peer did not accept the message in time".into(),
+                        gone: false,
+                    });
                 } else {
                     crate::debug!("dropping a response that could not be delivered in time");
                 }
@@ -485,7 +491,7 @@ impl Transport {
             if self.ep.protocol() == Protocol::Sm && local_peers::is_closed(&out.dest) {
                 let message = "the peer (an endpoint of this process) has closed".to_string();
                 match out.call_id {
-                    Some(call_id) => events.push(Event::SendFailed { call_id, message }),
+                    Some(call_id) => events.push(Event::SendFailed { call_id, message, gone: true }),
                     None => crate::debug!("dropping a response: {message}"),
                 }
                 did = true;
@@ -495,7 +501,7 @@ impl Transport {
                 Ok(d) => d,
                 Err(message) => {
                     if let Some(call_id) = out.call_id {
-                        events.push(Event::SendFailed { call_id, message });
+                        events.push(Event::SendFailed { call_id, message, gone: false });
                     }
                     did = true;
                     continue;
@@ -554,7 +560,7 @@ impl Transport {
                     Err(e) => {
                         self.free_sends.push(slot);
                         if let Some(call_id) = out.call_id {
-                            events.push(Event::SendFailed { call_id, message: e.to_string() });
+                            events.push(Event::SendFailed { call_id, message: e.to_string(), gone: false });
                         } else {
                             crate::warning!("could not send a response: {e}");
                         }
@@ -608,7 +614,7 @@ impl Transport {
         }
         match self.release_send(context) {
             Some(SendSlot { call_id: Some(call_id), .. }) => {
-                events.push(Event::SendFailed { call_id, message });
+                events.push(Event::SendFailed { call_id, message, gone: false });
             }
             Some(_) => crate::debug!("a response could not be delivered: {message}"),
             None => crate::warning!("completion error for an unknown operation: {message}"),

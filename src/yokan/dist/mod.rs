@@ -330,7 +330,7 @@ pub(crate) fn wait_watching(pending: PendingCall, addr: &Address, member: &str) 
             None => {}
         }
         if let Some(why) = reachability::certainly_unreachable(addr.protocol(), addr.name(), Duration::ZERO) {
-            return Err(RpcError::Unreachable { addr: member.to_string(), message: why });
+            return Err(RpcError::PeerGone { addr: member.to_string(), message: why });
         }
     }
     pending.wait()

@@ -124,7 +124,8 @@ pub(super) fn on_ping(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]) ->
             core.claims_changed();
             PingReply::Refused(s.claim.clone())
         }
-        Role::Expelled | Role::Stopped => PingReply::Refused(s.claim.clone()),
+        Role::Stopped => PingReply::Leaving,
+        Role::Expelled => PingReply::Refused(s.claim.clone()),
         Role::Primary | Role::Follower => {
             if ping.claim == s.claim {
                 if s.role == Role::Primary {
@@ -234,9 +235,14 @@ pub(super) fn on_handover(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]
         );
         return Ok(codec::encode(&HandoverReply::Leaving));
     }
+    // A primary of a newer term than we know may hand over before its
+    // first ping reached us (it took over from the primary we follow and
+    // was then stopped itself, as when a whole group stops member by
+    // member): its snapshot brings us up to date.
+    let newer = snap.claim.beats(&s.claim);
     let ok = core.sent_by(sender, &snap.claim.primary.address)
         && s.role == Role::Follower
-        && snap.claim == s.claim
+        && (snap.claim == s.claim || newer)
         && snap.view.contains_member(&core.me.address, core.provider_id);
     if !ok {
         if core.limiter.allow("handover") {
@@ -245,7 +251,7 @@ pub(super) fn on_handover(core: &Arc<Core>, sender: Option<&str>, payload: &[u8]
         return Ok(codec::encode(&HandoverReply::Refused));
     }
     let old = snap.claim.primary.clone();
-    if snap.version >= s.version {
+    if newer || snap.version >= s.version {
         // Catch up first (reporting what we had missed), then take over.
         s.install(snap);
     }

@@ -205,6 +205,24 @@ pub(super) fn hand_over(core: &Core, snap: &Snapshot) {
 
 // ---- ping loop ------------------------------------------------------------
 
+/// What a ping's outcome says of a follower that is certainly gone: it
+/// answered that it is leaving (its leave request may have gone to a
+/// primary it knew before us), its engine answered that the provider or
+/// the process is going away (left), or its process has certainly exited
+/// (died). No partition looks like any of these, so the follower is removed
+/// at once instead of after `ping_max_num_timeouts` silent pings, and its
+/// silence is no sign that we are the one cut off.
+fn departure(outcome: &std::result::Result<Vec<u8>, RpcError>) -> Option<(Update, String)> {
+    match outcome {
+        Ok(b) => {
+            matches!(codec::decode::<PingReply>(b), Ok(PingReply::Leaving)).then(|| (Update::Left, "is leaving".to_string()))
+        }
+        Err(e @ RpcError::PeerGone { .. }) => Some((Update::Died, format!("is gone ({e})"))),
+        Err(e) if e.certainly_gone() => Some((Update::Left, format!("has left ({e})"))),
+        Err(_) => None,
+    }
+}
+
 struct Peer {
     failures: u32,
     /// Send times of pings in flight.
@@ -246,6 +264,9 @@ pub(super) struct Pinger {
     cut_off_logged: bool,
     /// A member found dead is spared until then (the start-up grace).
     grace_ends: Option<Instant>,
+    /// Followers whose answer says they are gone (see `departure`), to be
+    /// removed at once by `bury`.
+    departing: Vec<(Member, Update, String)>,
 }
 
 impl Pinger {
@@ -253,6 +274,7 @@ impl Pinger {
         self.claim = None;
         self.peers.clear();
         self.grace_ends = None;
+        self.departing.clear();
         core.abandon(self.calls.drain(..).map(|c| (c.member, c.call)));
     }
 
@@ -325,6 +347,10 @@ impl Pinger {
         if let Err(e) = &outcome {
             crate::debug!("ping to ({}, {}) failed: {e}", member.address, member.provider_id);
         }
+        if let Some((update, why)) = departure(&outcome) {
+            self.departing.push((member, update, why));
+            return false;
+        }
         let answered = match outcome.map(|b| codec::decode::<PingReply>(&b)) {
             Ok(Ok(PingReply::Accepted)) => true,
             // Alive, but it does not know us yet (it missed our join before
@@ -354,7 +380,8 @@ impl Pinger {
                 }
                 false
             }
-            Ok(Err(_)) | Err(_) => false,
+            // Taken by `departure` above.
+            Ok(Ok(PingReply::Leaving)) | Ok(Err(_)) | Err(_) => false,
         };
         let Some(p) = self.peers.get_mut(&member) else {
             return false;
@@ -374,6 +401,13 @@ impl Pinger {
     /// pings in a row, unless no follower at all answers (then we are
     /// probably the one cut off, and nobody is removed).
     fn bury(&mut self, core: &Core, claim: &Claim) {
+        for (m, update, why) in std::mem::take(&mut self.departing) {
+            match self.remove(core, claim, &m, update) {
+                None => return,
+                Some(true) => crate::info!("({}, {}) {why}: removed from the group", m.address, m.provider_id),
+                Some(false) => {}
+            }
+        }
         let k = core.max_timeouts();
         self.grace_ends = None;
         let dead: Vec<Member> = self.peers.iter().filter(|(_, p)| p.failures >= k).map(|(m, _)| m.clone()).collect();
@@ -411,22 +445,31 @@ impl Pinger {
                 continue;
             }
             self.cut_off_logged = false;
-            {
-                let mut s = core.state.lock();
-                if s.role != Role::Primary || s.claim != *claim {
-                    return;
-                }
-                let change = Change::Membership { update: Update::Died, member: m.clone() };
-                if commit(core, &mut s, change, None).is_some() {
-                    crate::info!("({}, {}) missed {k} pings in a row: declared dead", m.address, m.provider_id);
-                }
+            match self.remove(core, claim, &m, Update::Died) {
+                None => return,
+                Some(true) => crate::info!("({}, {}) missed {k} pings in a row: declared dead", m.address, m.provider_id),
+                Some(false) => {}
             }
-            self.peers.remove(&m);
-            let (gone, keep): (Vec<InFlight>, Vec<InFlight>) =
-                std::mem::take(&mut self.calls).into_iter().partition(|c| c.member == m);
-            self.calls = keep;
-            core.abandon(gone.into_iter().map(|c| (c.member, c.call)));
         }
+    }
+
+    /// Removes follower `m` from the group (commits `update`) and forgets
+    /// its pings: whether the view changed, or None if we no longer lead
+    /// under `claim`.
+    fn remove(&mut self, core: &Core, claim: &Claim, m: &Member, update: Update) -> Option<bool> {
+        let changed = {
+            let mut s = core.state.lock();
+            if s.role != Role::Primary || s.claim != *claim {
+                return None;
+            }
+            commit(core, &mut s, Change::Membership { update, member: m.clone() }, None).is_some()
+        };
+        self.peers.remove(m);
+        let (gone, keep): (Vec<InFlight>, Vec<InFlight>) =
+            std::mem::take(&mut self.calls).into_iter().partition(|c| c.member == *m);
+        self.calls = keep;
+        core.abandon(gone.into_iter().map(|c| (c.member, c.call)));
+        Some(changed)
     }
 
     /// Sends the pings that are due; returns when the next step is due:
@@ -491,5 +534,27 @@ impl Pinger {
         }
         // A ping without an answer is noticed at its deadline.
         earliest(wake, self.calls.iter().map(|c| c.call.deadline()).min())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_certain_answers_count_as_departures() {
+        let leaving = Ok(codec::encode(&PingReply::Leaving));
+        assert!(matches!(departure(&leaving), Some((Update::Left, _))));
+        let accepted = Ok(codec::encode(&PingReply::Accepted));
+        assert!(departure(&accepted).is_none());
+        let exited = Err(RpcError::PeerGone { addr: "na+sm://1-0".into(), message: "process 1 has exited".into() });
+        assert!(matches!(departure(&exited), Some((Update::Died, _))));
+        let destroyed = Err(RpcError::NoSuchProvider { name: "ping".into(), provider_id: 1 });
+        assert!(matches!(departure(&destroyed), Some((Update::Left, _))));
+        // Silence, or a failure a partition could cause, is no proof.
+        let timeout = Err(RpcError::Timeout { name: "ping".into(), addr: "x".into(), millis: 10 });
+        assert!(departure(&timeout).is_none());
+        let unreachable = Err(RpcError::Unreachable { addr: "x".into(), message: "did not accept in time".into() });
+        assert!(departure(&unreachable).is_none());
     }
 }

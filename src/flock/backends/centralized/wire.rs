@@ -83,12 +83,16 @@ pub enum PingReply {
     Accepted,
     /// The responder follows this other claim (which beats the sender's).
     Follows(Claim),
-    /// The responder does not take part (leaving, expelled, joining).
+    /// The responder does not take part (expelled, joining).
     Refused(Claim),
     /// The responder is alive but does not know the sender as a member of
     /// its view (it follows this claim, and will look for the new primary
     /// through the members it knows).
     Unknown(Claim),
+    /// The responder is leaving the group (its provider is being
+    /// destroyed). Its leave request may have gone to a primary it knew
+    /// before the sender took over, so the sender counts it as left.
+    Leaving,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,9 +265,13 @@ mod tests {
         };
         let s = snapshot();
         round_trip(Ping { claim: c.clone(), version: 1, digest: 2 });
-        for r in
-            [PingReply::Accepted, PingReply::Follows(c.clone()), PingReply::Refused(c.clone()), PingReply::Unknown(c.clone())]
-        {
+        for r in [
+            PingReply::Accepted,
+            PingReply::Follows(c.clone()),
+            PingReply::Refused(c.clone()),
+            PingReply::Unknown(c.clone()),
+            PingReply::Leaving,
+        ] {
             round_trip(r);
         }
         for ch in [
