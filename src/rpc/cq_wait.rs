@@ -21,8 +21,8 @@
 use super::calls::Slot;
 use super::error::Result;
 use super::progress::{
-    drive_once, epoll_sleep, look_then_sleep, park, wait_on_endpoint, wait_ring, write_event, Driven, Sleeper, BACKLOG_RETRY,
-    CALLER_SPIN,
+    drive_once, epoll_sleep, leave_polling_quietly, look_then_sleep, park, wait_on_endpoint, wait_ring, write_event, Driven,
+    Sleeper, BACKLOG_RETRY, CALLER_SPIN,
 };
 use super::spin::Spinner;
 use std::cell::RefCell;
@@ -136,16 +136,6 @@ pub(crate) fn wait<D: Driven>(
 ) -> Option<Result<Vec<u8>>> {
     let progress = d.progress();
     let idle = &progress.idle;
-    let bell = CallerBell::current().filter(|b| b.watch(cq_fd).is_ok());
-    let Some(bell) = bell else {
-        if must_drive {
-            return wait_on_endpoint(d, slot, deadline);
-        }
-        // The driving stream reads the answer and unparks us.
-        return park(slot, deadline);
-    };
-    let ringer = bell.clone();
-    slot.set_waker(Arc::new(move || ringer.ring()));
     idle.enter_polling();
     let mut spin = Spinner::new(CALLER_SPIN);
     while !slot.is_done() && spin.keep_going() && Instant::now() < deadline {
@@ -153,6 +143,25 @@ pub(crate) fn wait<D: Driven>(
             std::hint::spin_loop();
         }
     }
+    if let Some(r) = slot.take() {
+        // Answered while polling, the usual case on idle cores: no bell
+        // was set up for nothing (each costs system calls).
+        leave_polling_quietly(d);
+        return Some(r);
+    }
+    let bell = CallerBell::current().filter(|b| b.watch(cq_fd).is_ok());
+    let Some(bell) = bell else {
+        leave_polling_quietly(d);
+        if must_drive {
+            return wait_on_endpoint(d, slot, deadline);
+        }
+        // The driving stream reads the answer and unparks us.
+        return park(slot, deadline);
+    };
+    // Set before the loop's first look: an answer read by another thread
+    // from now on rings us, and one read before is seen by that look.
+    let ringer = bell.clone();
+    slot.set_waker(Arc::new(move || ringer.ring()));
     let mut refused = 0;
     let outcome = loop {
         if let Some(r) = slot.take() {
@@ -169,9 +178,8 @@ pub(crate) fn wait<D: Driven>(
         idle.remove_caller(&bell);
     };
     bell.unwatch(cq_fd);
-    idle.leave_polling();
     // Rule 3: what arrived while the fd was out of the stream's set and
     // libfabric holds without the fd saying so is ours to hand on.
-    drive_once(d);
+    leave_polling_quietly(d);
     outcome
 }

@@ -392,6 +392,9 @@ impl Engine {
 
     /// Calls `name` at (`addr`, `provider_id`) and waits for the answer.
     pub fn call(&self, addr: &Address, name: &str, provider_id: u16, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>> {
+        // Over tcp, polls from before the send (see progress::CallerScope);
+        // a call to ourselves is run directly.
+        let _scope = (*addr != self.inner.self_address).then(|| progress::CallerScope::enter(&self.inner));
         let pending = self.call_async(addr, name, provider_id, payload, timeout)?;
         pending.wait()
     }

@@ -238,9 +238,10 @@ impl IdleWait {
         self.cq.as_ref().is_some_and(|(_, pollers)| *pollers.lock() > 0)
     }
 
-    /// True if a thread sleeps (or is about to) on this waiter.
-    fn has_sleepers(&self) -> bool {
-        self.words().sleepers() > 0 || self.caller_count.load(Ordering::SeqCst) > 0
+    /// tcp: a thread sleeps on the completion fd: a caller on its bell, or
+    /// the stream while no caller polls (the fd is then in its set).
+    fn fd_watchers(&self) -> bool {
+        self.caller_count.load(Ordering::SeqCst) > 0 || (self.words().sleepers() > 0 && !self.callers_hold_fd())
     }
 
     /// tcp: the completion queue's fd.
@@ -422,7 +423,12 @@ impl Progress {
             // found nothing changed nothing a sleeper looked at.
             // (fi_trywait also clears the completion fd's own signal, so a
             // sleeper's fd does not stay readable after this drive.)
-            let left_work = self.idle.is_tcp() && self.idle.has_sleepers() && !t.endpoint_mut().try_wait();
+            // While a caller polls, the stream does not watch the fd and the
+            // caller drives on (and looks once more when it stops, see
+            // leave_polling_quietly): no fi_trywait, which costs syscalls
+            // (it clears the fd's signal, which the next completion sets
+            // again).
+            let left_work = self.idle.is_tcp() && self.idle.fd_watchers() && !t.endpoint_mut().try_wait();
             let backlog = t.has_backlog();
             self.backlogged.store(backlog, Ordering::SeqCst);
             let wake = (backlog && !had_backlog) || (did && left_work);
@@ -606,6 +612,67 @@ pub(crate) fn drive_once<D: Driven>(d: &Arc<D>) -> bool {
         d.dispatch(requests);
         if d.progress().submissions.is_empty() {
             return any;
+        }
+    }
+}
+
+/// tcp: a caller stops polling the completion fd. It drives once more
+/// (rule 3) and, holding the endpoint, lets `fi_trywait` clear the fd's
+/// signal before the fd goes back into the stream's epoll set: libfabric
+/// leaves the fd readable after every completion, including the ones this
+/// caller read itself, and putting a readable fd back woke the sleeping
+/// stream for nothing once per call (measured: one stream wake-up per
+/// empty RPC, ~40 µs medians instead of ~20 on a 2-vCPU VM). A completion
+/// that lands after the `fi_trywait` signals the fd again, so the stream
+/// still wakes for real work.
+pub(crate) fn leave_polling_quietly<D: Driven>(d: &Arc<D>) {
+    let progress = d.progress();
+    let mut requests = Vec::new();
+    let (_, quiet) = progress.drive_then(&mut requests, |t, _| {
+        let quiet = t.endpoint_mut().try_wait();
+        progress.idle.leave_polling();
+        quiet
+    });
+    match quiet {
+        // Another thread holds the endpoint: it drives once more before it
+        // lets go (rule 1), and the fd wakes the stream if work is left.
+        None => progress.idle.leave_polling(),
+        // libfabric may hold work its fd will not announce, and our drives
+        // did not wake the stream while we polled: let it look (it then
+        // sleeps with a bound, see TRYWAIT_REFUSED).
+        Some(false) => progress.idle.wake_drivers(),
+        Some(true) => {}
+    }
+    if !requests.is_empty() {
+        d.dispatch(requests);
+    }
+    drive_once(d);
+}
+
+/// A caller that will wait for its answer (a synchronous call), from
+/// before its request leaves: over tcp it counts as polling the completion
+/// fd already, so that neither the send's completion (libfabric signals
+/// the fd for it) nor our rule-2 ring after a drive that left libfabric
+/// busy wakes the sleeping stream: the caller itself drives until its
+/// answer is in. Dropping it stops polling quietly.
+pub(crate) struct CallerScope<D: Driven> {
+    d: Option<Arc<D>>,
+}
+
+impl<D: Driven> CallerScope<D> {
+    pub fn enter(d: &Arc<D>) -> CallerScope<D> {
+        if d.progress().idle.cq_fd().is_none() {
+            return CallerScope { d: None };
+        }
+        d.progress().idle.enter_polling();
+        CallerScope { d: Some(d.clone()) }
+    }
+}
+
+impl<D: Driven> Drop for CallerScope<D> {
+    fn drop(&mut self) {
+        if let Some(d) = self.d.take() {
+            leave_polling_quietly(&d);
         }
     }
 }
