@@ -15,6 +15,12 @@
 //!   the owner and serves the stream. Nothing changes for a wait during
 //!   which no work comes: no thread is woken, and the handler, once
 //!   answered, takes its stream back with one atomic operation.
+//! * A handler that blocks on something else (a Yokan `WAIT` request, on
+//!   its database's condition variable) lends its stream the same way
+//!   ([`begin_blocking_wait`]). Such a wait does not drive the endpoint as
+//!   a waiting caller does, so the stream driving progress is lent at
+//!   once: its stand-in reads the requests (the one the wait is for among
+//!   them).
 //! * The waiting handler keeps its own stack and resumes when its answer
 //!   is there. Running the other handlers on its stack instead (what this
 //!   engine did before) made it wait for all of them: a handler waiting
@@ -319,11 +325,11 @@ impl Relay {
     }
 
     /// If the owner `waiting` (its token with [`WAITING`]) still waits and
-    /// work is queued, makes a stand-in the owner.
-    fn lend(self: &Arc<Self>, waiting: u64) {
+    /// work is queued (or `now`), makes a stand-in the owner.
+    fn lend(self: &Arc<Self>, waiting: u64, now: bool) {
         // Also while stopping: requests queued behind a waiting owner must
         // still be answered (a stopping stream runs what was queued).
-        if self.pools.iter().all(|p| p.is_empty()) {
+        if !now && self.pools.iter().all(|p| p.is_empty()) {
             return;
         }
         let spare = self.spares.lock().pop();
@@ -357,7 +363,7 @@ impl Relay {
         fence(Ordering::SeqCst);
         let owner = self.owner.load(Ordering::SeqCst);
         if owner & WAITING != 0 {
-            self.lend(owner);
+            self.lend(owner, false);
         }
     }
 }
@@ -392,6 +398,22 @@ impl Drop for Wait {
 /// call: gives up the stream's running token, and lends the stream if work
 /// is queued for it (pushes lend it later). `None` off execution streams.
 pub(crate) fn begin_wait() -> Option<Wait> {
+    begin(false)
+}
+
+/// Like [`begin_wait`], for a handler about to block on something other
+/// than a call (a condition variable): such a wait does not drive the
+/// endpoint as a caller's does, so the stream that drives progress is lent
+/// at once (its stand-in drives; else no request would be read until the
+/// wait ends, including the one it may wait for). Another stream is lent
+/// when work comes, as for a call. The guard must be dropped only once the
+/// handler holds no lock that the stream's other handlers take: dropping
+/// it waits for the stand-in's current handler.
+pub(crate) fn begin_blocking_wait() -> Option<Wait> {
+    begin(true)
+}
+
+fn begin(blocking: bool) -> Option<Wait> {
     if !IN_JOB.with(|j| j.get()) {
         return None;
     }
@@ -401,7 +423,7 @@ pub(crate) fn begin_wait() -> Option<Wait> {
     if relay.owns(token) {
         relay.owner.store(token | WAITING, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        relay.lend(token | WAITING);
+        relay.lend(token | WAITING, blocking && relay.driver.is_some());
     }
     Some(Wait { relay, token })
 }
@@ -506,6 +528,39 @@ mod tests {
             done_rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
         }
         assert_eq!(count.load(Ordering::SeqCst), 100);
+        xs.stop();
+    }
+
+    #[test]
+    fn a_handler_blocked_on_a_condition_lends_its_stream() {
+        // One stream: the first job blocks until the second has run.
+        let pool = Pool::new("p");
+        let mut xs = Xstream::spawn("x", vec![pool.clone()]).unwrap();
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let (done_tx, done_rx) = unbounded();
+        let (g, d) = (gate.clone(), done_tx.clone());
+        pool.push(Box::new(move || {
+            let lent = begin_blocking_wait();
+            assert!(lent.is_some(), "a job of a stream may lend it");
+            let mut open = g.0.lock();
+            while !*open {
+                g.1.wait(&mut open);
+            }
+            drop(open);
+            drop(lent);
+            let _ = d.send("waiter");
+        }));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let g = gate.clone();
+        pool.push(Box::new(move || {
+            *g.0.lock() = true;
+            g.1.notify_all();
+            let _ = done_tx.send("opener");
+        }));
+        let first = done_rx.recv_timeout(std::time::Duration::from_secs(5)).expect("the second job ran");
+        let second = done_rx.recv_timeout(std::time::Duration::from_secs(5)).expect("the waiter resumed");
+        assert_eq!((first, second), ("opener", "waiter"));
+        assert!(begin_blocking_wait().is_none(), "not on an execution stream");
         xs.stop();
     }
 

@@ -7,8 +7,7 @@ use super::error::{code, Result, YokanError};
 use super::mode;
 use super::protocol::{self, failure, success, ListArgs, Operation};
 use crate::rpc::codec::{self, Bytes};
-use crate::rpc::pool::Xstream;
-use crate::rpc::{Address, Engine, Pool, Request};
+use crate::rpc::{stream, Address, Engine, Pool, Request};
 use parking_lot::{Condvar, Mutex};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -31,10 +30,6 @@ pub struct ProviderArgs {
     pub group: Option<(String, GroupRef)>,
 }
 
-/// Threads that serve blocking (`WAIT`) requests per provider: that many
-/// waiters may block at once; later ones queue behind them.
-const WAIT_STREAMS: usize = 4;
-
 /// Wakes waiters when a key is put with `NOTIFY`.
 #[derive(Default)]
 struct Watcher {
@@ -52,12 +47,24 @@ impl Watcher {
         Ok(s.0)
     }
     /// Blocks until a notification after `seen` (or the database closes).
+    /// A handler lends its execution stream meanwhile (`rpc/stream.rs`):
+    /// the put that wakes it may come to the same stream.
     fn wait_past(&self, seen: u64) -> Result<()> {
-        let mut s = self.state.lock();
-        while s.0 == seen && !s.1 {
-            self.cv.wait(&mut s);
+        if self.generation()? != seen {
+            return Ok(());
         }
-        if s.1 {
+        let lent = stream::begin_blocking_wait();
+        let closed = {
+            let mut s = self.state.lock();
+            while s.0 == seen && !s.1 {
+                self.cv.wait(&mut s);
+            }
+            s.1
+        };
+        // Only now, with `state` unlocked: taking the stream back waits for
+        // the stand-in's current handler, which may be a put that notifies.
+        drop(lent);
+        if closed {
             return Err(YokanError::new(code::TIMEOUT, "the database was destroyed while waiting"));
         }
         Ok(())
@@ -91,7 +98,6 @@ struct Inner {
     group: Option<(String, GroupRef)>,
     /// With a group: this provider's part of the group's database.
     shard: Option<Arc<Shard>>,
-    wait_streams: Mutex<Vec<Xstream>>,
     destroyed: std::sync::atomic::AtomicBool,
 }
 
@@ -123,6 +129,9 @@ fn buffer_cache(cfg: &Map<String, Value>) -> Result<Value> {
         Some(_) => Err(YokanError::config("\"buffer_cache\" must be an object")),
     }
 }
+
+/// A keyed request's mode and keys.
+type ModeKeys<'a> = (i32, Vec<&'a [u8]>);
 
 /// A parsed provider config: the reported top-level keys and the database.
 type Parsed = (Map<String, Value>, Option<Box<dyn Backend>>);
@@ -210,7 +219,6 @@ impl Provider {
             config,
             group: args.group,
             shard,
-            wait_streams: Mutex::new(Vec::new()),
             destroyed: std::sync::atomic::AtomicBool::new(false),
         });
         let pool = args.pool.unwrap_or_else(|| engine.handler_pool());
@@ -266,32 +274,20 @@ impl Provider {
     }
 }
 
-fn blocking_rpc_pool() -> Arc<Pool> {
-    Pool::new("yokan-wait")
-}
-
 impl Inner {
+    /// Registers every RPC of the provider on `pool`: the client's, their
+    /// `WAIT` twins, and with a shard the requests between shards. Nothing
+    /// runs on threads of the provider's own: a handler that waits (for
+    /// another member's answer, for a key to appear) lends its execution
+    /// stream meanwhile (`rpc/stream.rs`), so the pool keeps serving, even
+    /// with a single stream, and members that call each other cannot wait
+    /// on each other for a thread.
     fn register_handlers(self: &Arc<Self>, pool: &Arc<Pool>) -> Result<()> {
-        let wait_pool = blocking_rpc_pool();
-        let mut streams = Vec::new();
-        for i in 0..WAIT_STREAMS {
-            let x = Xstream::spawn(&format!("yokan-wait-{}-{i}", self.provider_id), vec![wait_pool.clone()])
-                .map_err(|e| YokanError::new(code::OTHER, format!("cannot start a thread: {e}")))?;
-            streams.push(x);
+        let mut names: Vec<&'static str> = HANDLERS.iter().chain(WAIT_HANDLERS.iter()).copied().collect();
+        if self.shard.is_some() {
+            names.extend(dist::wire::ROUTED.iter().chain(dist::wire::LEAF.iter()));
         }
-        *self.wait_streams.lock() = streams;
-        let shard_pools: Vec<(&str, Arc<Pool>)> = match &self.shard {
-            Some(shard) => {
-                dist::wire::ROUTED.iter().chain(dist::wire::LEAF.iter()).map(|n| (*n, shard.pool_for(n, pool))).collect()
-            }
-            None => Vec::new(),
-        };
-        let all = HANDLERS
-            .iter()
-            .map(|n| (*n, pool))
-            .chain(WAIT_HANDLERS.iter().map(|n| (*n, &wait_pool)))
-            .chain(shard_pools.iter().map(|(n, p)| (*n, p)));
-        for (name, pool) in all {
+        for name in names {
             let weak = Arc::downgrade(self);
             self.engine
                 .register(
@@ -335,15 +331,23 @@ impl Inner {
     /// Runs an operation on the local database; `multi` applies the
     /// multi-put rules to a put of one pair (part of a larger put).
     fn dispatch(&self, name: &str, payload: &[u8], multi: bool) -> Result<Vec<u8>> {
+        self.run_op(name, payload, multi, true)?
+            .ok_or_else(|| YokanError::new(code::OTHER, format!("{name} was not run: its keys are not all present")))
+    }
+
+    /// [`Inner::dispatch`]; a `WAIT` operation whose keys are not all
+    /// present blocks until they are if `block`, else is not run (`None`).
+    fn run_op(&self, name: &str, payload: &[u8], multi: bool, block: bool) -> Result<Option<Vec<u8>>> {
         if name == protocol::CHECK {
             let Operation { args: (), .. } = codec::decode(payload)?;
-            return Ok(success(protocol::IDENTITY));
+            return Ok(Some(success(protocol::IDENTITY)));
         }
         let db = self.database()?;
         let backend = db.backend.as_ref();
         let supported = |mode: i32| mode::check_supported(mode, backend.supported_modes(), backend.type_name());
-        // The keys of a request, present (waited for with WAIT).
-        let keys_of = |payload| -> Result<(i32, Vec<&[u8]>)> {
+        // The keys of a request, present (waited for with WAIT; `None`: not
+        // all present, and not to be waited for).
+        let keys_of = |payload| -> Result<Option<ModeKeys<'_>>> {
             let Operation { mode, args } = codec::decode::<Operation<protocol::Keys<'_>>>(payload)?;
             supported(mode)?;
             let keys: Vec<&[u8]> = args.into_iter().map(|k| k.0).collect();
@@ -351,15 +355,19 @@ impl Inner {
                 return Err(YokanError::args("keys must not be empty"));
             }
             if mode & mode::WAIT != 0 {
-                self.wait_present(db, &keys)?;
+                if block {
+                    self.wait_present(db, &keys)?;
+                } else if !backend.exists(&keys)?.iter().all(|p| *p) {
+                    return Ok(None);
+                }
             }
-            Ok((mode, keys))
+            Ok(Some((mode, keys)))
         };
-        match name {
+        let done = match name {
             protocol::COUNT => {
                 let Operation { mode, args: () } = codec::decode(payload)?;
                 supported(mode)?;
-                Ok(success(backend.count()?))
+                success(backend.count()?)
             }
             protocol::PUT => {
                 let Operation { mode, args } = codec::decode::<Operation<protocol::Pairs<'_>>>(payload)?;
@@ -372,31 +380,31 @@ impl Inner {
                 if mode & mode::NOTIFY != 0 && written.iter().any(|w| *w) {
                     db.watcher.notify();
                 }
-                Ok(success(()))
+                success(())
             }
             protocol::EXISTS | protocol::EXISTS_WAIT => {
-                let (_, keys) = keys_of(payload)?;
-                Ok(success(backend.exists(&keys)?))
+                let Some((_, keys)) = keys_of(payload)? else { return Ok(None) };
+                success(backend.exists(&keys)?)
             }
             protocol::LENGTH | protocol::LENGTH_WAIT => {
-                let (_, keys) = keys_of(payload)?;
-                Ok(success(backend.length(&keys)?))
+                let Some((_, keys)) = keys_of(payload)? else { return Ok(None) };
+                success(backend.length(&keys)?)
             }
             protocol::GET | protocol::GET_WAIT => {
-                let (mode, keys) = keys_of(payload)?;
+                let Some((mode, keys)) = keys_of(payload)? else { return Ok(None) };
                 let values = backend.get(&keys, mode & mode::CONSUME != 0)?;
-                Ok(success(values.iter().map(|v| v.as_deref().map(Bytes)).collect::<Vec<_>>()))
+                success(values.iter().map(|v| v.as_deref().map(Bytes)).collect::<Vec<_>>())
             }
             protocol::ERASE | protocol::ERASE_WAIT => {
-                let (_, keys) = keys_of(payload)?;
+                let Some((_, keys)) = keys_of(payload)? else { return Ok(None) };
                 backend.erase(&keys)?;
-                Ok(success(()))
+                success(())
             }
             protocol::ERASE_RANGE => {
                 let Operation { mode, args: prefix } = codec::decode::<Operation<protocol::Prefix<'_>>>(payload)?;
                 supported(mode)?;
                 backend.erase_range(prefix.0)?;
-                Ok(success(()))
+                success(())
             }
             protocol::LIST => {
                 let Operation { mode, args } = codec::decode::<Operation<ListArgs<'_>>>(payload)?;
@@ -415,10 +423,11 @@ impl Inner {
                     with_values: args.with_values,
                 };
                 let items = backend.list(&query)?;
-                Ok(dist::list_reply(&items, mode, &query.filter))
+                dist::list_reply(&items, mode, &query.filter)
             }
-            other => Err(YokanError::unsupported(format!("unknown Yokan operation {other}"))),
-        }
+            other => return Err(YokanError::unsupported(format!("unknown Yokan operation {other}"))),
+        };
+        Ok(Some(done))
     }
 
     /// `WAIT`: blocks until every key is present (a `NOTIFY` put wakes us).
@@ -450,8 +459,6 @@ impl Inner {
             db.watcher.close();
             db.backend.close();
         }
-        let streams = std::mem::take(&mut *self.wait_streams.lock());
-        drop(streams);
     }
 }
 
@@ -464,6 +471,14 @@ impl Drop for Inner {
 impl LocalDb for Inner {
     fn run(&self, op: &str, payload: &[u8], multi: bool) -> Result<Vec<u8>> {
         self.dispatch(op, payload, multi)
+    }
+
+    fn run_if_ready(&self, op: &str, payload: &[u8], multi: bool) -> Result<Option<Vec<u8>>> {
+        self.run_op(op, payload, multi, false)
+    }
+
+    fn wait_present(&self, keys: &[&[u8]]) -> Result<()> {
+        Inner::wait_present(self, self.database()?, keys)
     }
 
     fn backend(&self) -> Result<&dyn Backend> {

@@ -9,6 +9,13 @@
 //!   its keys off.
 //! * `wire`: the RPCs between shards.
 //!
+//! Every RPC of a shard runs on its provider's handler pool, with no thread
+//! of the shard's own (besides the rebalancer's): a handler that waits for
+//! another member (which may be waiting for us), or for a key to appear,
+//! lends its execution stream meanwhile (`rpc/stream.rs`), so a pool served
+//! by a single stream keeps serving. No lock of the shard is held while a
+//! handler waits (see `order.rs`, and `route.rs` for `WAIT` writes).
+//!
 //! A member's shard is found from the view: the member's address and the
 //! same Yokan provider id as ours (the tutorial gives every member provider
 //! 42). The consistency model is written down in `docs/distributed-yokan.md`.
@@ -26,8 +33,7 @@ use super::error::{code, Result, YokanError};
 use crate::fabric::{reachability, Protocol};
 use crate::flock::protocol::Update;
 use crate::flock::provider::{Provider as FlockProvider, UpdateCallbacks};
-use crate::rpc::pool::Xstream;
-use crate::rpc::{Address, Engine, PendingCall, Pool, RpcError};
+use crate::rpc::{Address, Engine, PendingCall, RpcError};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use placement::Placement;
 use std::collections::{HashMap, HashSet};
@@ -48,16 +54,20 @@ const LIVENESS_CHECK: Duration = Duration::from_millis(250);
 const MAX_HOPS: u8 = 3;
 /// Per-key locks at a primary (a write and its copies are one step).
 const STRIPES: usize = 64;
-/// Threads serving routed internal requests, and leaf ones.
-const ROUTING_STREAMS: usize = 4;
-const LEAF_STREAMS: usize = 2;
 
 /// What a shard needs from the provider that holds it.
 pub(crate) trait LocalDb: Send + Sync {
     /// Runs a plain Yokan operation (client payload, mode first) on the
     /// local database only; `multi` applies the multi-put rules to a put of
     /// one pair. Answers the encoded reply body (success) or the error.
+    /// A `WAIT` operation blocks until its keys are present.
     fn run(&self, op: &str, payload: &[u8], multi: bool) -> Result<Vec<u8>>;
+    /// Like [`LocalDb::run`], but a `WAIT` operation whose keys are not all
+    /// present is not run (`None`) rather than waited for.
+    fn run_if_ready(&self, op: &str, payload: &[u8], multi: bool) -> Result<Option<Vec<u8>>>;
+    /// Blocks until every key of `keys` is present (a `NOTIFY` put wakes
+    /// it); a handler lends its execution stream meanwhile.
+    fn wait_present(&self, keys: &[&[u8]]) -> Result<()>;
     fn backend(&self) -> Result<&dyn Backend>;
 }
 
@@ -100,9 +110,6 @@ pub struct Shard {
     /// joined again: copies they send are refused.
     departed: Mutex<HashSet<String>>,
     rebalancer: rebalance::Rebalancer,
-    streams: Mutex<Vec<Xstream>>,
-    routing_pool: Arc<Pool>,
-    leaf_pool: Arc<Pool>,
 }
 
 /// Forwards the group's membership changes to the rebalancer.
@@ -150,20 +157,7 @@ impl Shard {
             suspects: Mutex::new(HashMap::new()),
             departed: Mutex::new(HashSet::new()),
             rebalancer: rebalance::Rebalancer::default(),
-            streams: Mutex::new(Vec::new()),
-            routing_pool: Pool::new("yokan-route"),
-            leaf_pool: Pool::new("yokan-leaf"),
         });
-        let mut streams = Vec::new();
-        let pools = [(&shard.routing_pool, ROUTING_STREAMS, "route"), (&shard.leaf_pool, LEAF_STREAMS, "leaf")];
-        for (pool, n, tag) in pools {
-            for i in 0..n {
-                let x = Xstream::spawn(&format!("yokan-{tag}-{provider_id}-{i}"), vec![pool.clone()])
-                    .map_err(|e| YokanError::new(code::OTHER, format!("cannot start a thread: {e}")))?;
-                streams.push(x);
-            }
-        }
-        *shard.streams.lock() = streams;
         Ok(shard)
     }
 
@@ -175,24 +169,6 @@ impl Shard {
 
     fn callback_context(&self) -> usize {
         self as *const Shard as usize
-    }
-
-    /// The pool an internal RPC runs on, for a provider whose client
-    /// requests run on `handlers`. A copy's `STORE` never waits on anyone,
-    /// so it runs on the handler pool (no hand-off to another thread) when
-    /// the stream driving progress serves that pool: it keeps serving it
-    /// while a handler of its own waits for another member. Any other
-    /// handler pool may have every thread waiting on other members (whose
-    /// writes may wait on ours): there, and for the other leaf requests
-    /// (long scans), the leaf streams.
-    pub fn pool_for(&self, rpc: &str, handlers: &Arc<Pool>) -> Arc<Pool> {
-        if wire::ROUTED.contains(&rpc) {
-            self.routing_pool.clone()
-        } else if rpc == wire::STORE && Arc::ptr_eq(handlers, &self.engine.progress_pool()) {
-            handlers.clone()
-        } else {
-            self.leaf_pool.clone()
-        }
     }
 
     pub fn replication(&self) -> usize {
@@ -213,8 +189,6 @@ impl Shard {
                 }
             }
         }
-        let streams = std::mem::take(&mut *self.streams.lock());
-        drop(streams);
     }
 
     // ---- views and owners ------------------------------------------------

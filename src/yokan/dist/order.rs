@@ -10,11 +10,12 @@
 //! the change with the highest number ([`Applied`]), which is the primary's
 //! last.
 //!
-//! Why the lock is not held until the copies answer: the thread that waits
-//! for them may be the one driving the engine's progress, which serves its
-//! pools while it waits (Argobots would switch threads there). A second
-//! write of the same stripe served there would block on a lock its own
-//! thread holds, and the member would stop answering for good.
+//! Why the lock is not held until the copies answer: the handler that waits
+//! for them lends its execution stream meanwhile (Argobots would switch
+//! threads there), and that stream may be the one driving the engine's
+//! progress. A second write of the same stripe served by the stand-in would
+//! block on the lock, and with it the stream: the copies' answers would
+//! never be read, and the member would stop answering for good.
 //!
 //! A copy needs to remember a key's number only while an older change of
 //! it may still arrive, that is while an older write of the same primary

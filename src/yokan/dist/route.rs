@@ -351,7 +351,9 @@ impl Shard {
     /// A write at its keys' primary. Applied and numbered under the keys'
     /// stripe locks, which are let go before the copies are sent (see
     /// `order.rs`: the copies keep the primary's order by the numbers);
-    /// answered once every live owner has stored it.
+    /// answered once every live owner has stored it. A `WAIT` write (an
+    /// erase, a consuming get) waits for its keys without the locks: the
+    /// put it waits for takes them.
     #[allow(clippy::too_many_arguments)]
     fn write(
         &self,
@@ -364,9 +366,13 @@ impl Shard {
         skip: &[String],
     ) -> Result<Vec<u8>> {
         let copies = self.replication > 1 && view.len() > 1;
-        let (reply, seq, changes) = {
-            let _locked = self.lock_keys(&req.keys);
-            let reply = local.run(op, payload, multi)?;
+        let (reply, seq, changes) = loop {
+            let locked = self.lock_keys(&req.keys);
+            let Some(reply) = local.run_if_ready(op, payload, multi)? else {
+                drop(locked);
+                local.wait_present(&req.keys)?;
+                continue;
+            };
             if !copies {
                 return Ok(reply);
             }
@@ -376,7 +382,7 @@ impl Shard {
             } else {
                 req.keys.iter().map(|k| (k.to_vec(), None)).collect()
             };
-            (reply, self.sequencer.begin(), changes)
+            break (reply, self.sequencer.begin(), changes);
         };
         let copied = self.replicate(view, seq, &changes, skip);
         self.sequencer.end(seq);

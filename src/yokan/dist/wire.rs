@@ -28,11 +28,12 @@ pub const LIST: &str = "yk_d_list";
 pub const ERASE_RANGE: &str = "yk_d_erase_range";
 pub const INFO: &str = "yk_d_info";
 
-/// Internal RPCs that may wait on other shards (served by the shard's
-/// routing streams).
+/// Internal RPCs that may wait on other shards (or, `APPLY_WAIT`, for a key).
+/// Like every RPC of the provider they run on its handler pool: a handler
+/// lends its execution stream while it waits (`rpc/stream.rs`).
 pub const ROUTED: [&str; 2] = [APPLY, APPLY_WAIT];
-/// Internal RPCs that only touch the local database (served by the leaf
-/// streams: they never wait on anyone, so routing cannot deadlock on them).
+/// Internal RPCs that only touch the local database (they never wait on
+/// anyone).
 pub const LEAF: [&str; 6] = [STORE, FILL, COUNT, LIST, ERASE_RANGE, INFO];
 
 /// How an operation reached the shard that runs it.
