@@ -135,6 +135,14 @@ ssize_t fis_send(fis_endpoint *e, const void *buf, size_t len, uint64_t dest, vo
     return fi_send(e->ep, buf, len, NULL, dest, context);
 }
 
+ssize_t fis_inject(fis_endpoint *e, const void *buf, size_t len, uint64_t dest) {
+    return fi_inject(e->ep, buf, len, dest);
+}
+
+size_t fis_inject_size(const fis_endpoint *e) {
+    return e && e->info && e->info->tx_attr ? e->info->tx_attr->inject_size : 0;
+}
+
 ssize_t fis_recv(fis_endpoint *e, void *buf, size_t len, void *context) {
     return fi_recv(e->ep, buf, len, NULL, FI_ADDR_UNSPEC, context);
 }

@@ -33,6 +33,10 @@ int fis_getname(fis_endpoint *ep, void *buf, size_t *len);
 int fis_av_insert(fis_endpoint *ep, const void *name, uint64_t *fi_addr);
 int fis_av_remove(fis_endpoint *ep, uint64_t fi_addr);
 ssize_t fis_send(fis_endpoint *ep, const void *buf, size_t len, uint64_t dest, void *context);
+/* Sends a small message whose buffer may be reused at once; no completion. */
+ssize_t fis_inject(fis_endpoint *ep, const void *buf, size_t len, uint64_t dest);
+/* Largest message fis_inject takes (0: none). */
+size_t fis_inject_size(const fis_endpoint *ep);
 ssize_t fis_recv(fis_endpoint *ep, void *buf, size_t len, void *context);
 ssize_t fis_cq_read(fis_endpoint *ep, fis_completion *out, size_t count);
 int fis_cq_readerr(fis_endpoint *ep, fis_error *out);

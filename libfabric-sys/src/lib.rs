@@ -57,6 +57,8 @@ extern "C" {
     pub fn fis_av_insert(ep: *mut fis_endpoint, name: *const c_void, fi_addr: *mut u64) -> c_int;
     pub fn fis_av_remove(ep: *mut fis_endpoint, fi_addr: u64) -> c_int;
     pub fn fis_send(ep: *mut fis_endpoint, buf: *const c_void, len: usize, dest: u64, context: *mut c_void) -> isize;
+    pub fn fis_inject(ep: *mut fis_endpoint, buf: *const c_void, len: usize, dest: u64) -> isize;
+    pub fn fis_inject_size(ep: *const fis_endpoint) -> usize;
     pub fn fis_recv(ep: *mut fis_endpoint, buf: *mut c_void, len: usize, context: *mut c_void) -> isize;
     pub fn fis_cq_read(ep: *mut fis_endpoint, out: *mut fis_completion, count: usize) -> isize;
     pub fn fis_cq_readerr(ep: *mut fis_endpoint, out: *mut fis_error) -> c_int;

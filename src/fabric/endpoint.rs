@@ -57,6 +57,8 @@ pub struct Endpoint {
     name: Vec<u8>,
     address: String,
     wait_fd: Option<i32>,
+    /// Largest message `inject` takes (tcp only; 0 for none).
+    inject_size: usize,
     /// How peers wake us (shm only; tcp has `wait_fd`).
     doorbell: Option<std::sync::Arc<Doorbell>>,
 }
@@ -134,7 +136,8 @@ impl Endpoint {
             let detail = unsafe { CStr::from_ptr(errbuf.as_ptr()) }.to_string_lossy().into_owned();
             return Err(open_err(detail));
         }
-        let mut ep = Endpoint { raw, protocol, name: Vec::new(), address: String::new(), wait_fd: None, doorbell: None };
+        let mut ep =
+            Endpoint { raw, protocol, name: Vec::new(), address: String::new(), wait_fd: None, inject_size: 0, doorbell: None };
         let mut buf = vec![0u8; 256];
         let mut len = buf.len();
         // SAFETY: buf is writable for len bytes.
@@ -146,6 +149,10 @@ impl Endpoint {
         ep.address = format_name(protocol, &buf)
             .ok_or_else(|| open_err(format!("unexpected endpoint name {:?}", String::from_utf8_lossy(&buf))))?;
         ep.name = buf;
+        if protocol == Protocol::Tcp {
+            // SAFETY: raw is a live endpoint.
+            ep.inject_size = unsafe { sys::fis_inject_size(raw) };
+        }
         if wait_fd {
             // SAFETY: raw is a live endpoint.
             let fd = unsafe { sys::fis_wait_fd(raw) };
@@ -210,6 +217,36 @@ impl Endpoint {
             0 => Ok(Post::Done),
             x if x == -sys::FI_EAGAIN => Ok(Post::Again),
             x => Err(call_error("fi_send", x)),
+        }
+    }
+
+    /// Largest message [`Endpoint::inject`] takes (0: use `post_send`).
+    ///
+    /// Only tcp offers it: an injected message costs neither side of
+    /// libfabric a send completion, and so no write to the completion
+    /// queue's wait fd, which is most of what a small tcp message costs.
+    /// (shm's sends of this size complete at once anyway.)
+    pub fn inject_size(&self) -> usize {
+        self.inject_size
+    }
+
+    /// Sends `buf` (at most [`Endpoint::inject_size`] bytes), which may be
+    /// reused as soon as this returns; no completion is reported.
+    pub fn inject(&mut self, buf: &[u8], dest: u64) -> Result<Post, FabricError> {
+        if buf.len() > self.inject_size {
+            return Err(FabricError::Call {
+                call: "fi_inject",
+                code: -(libc::EMSGSIZE as i64),
+                detail: format!("{} bytes is more than the endpoint's inject size of {}", buf.len(), self.inject_size),
+            });
+        }
+        // SAFETY: raw is our live endpoint; the provider copies `buf`
+        // before returning (that is what inject means).
+        let rc = unsafe { sys::fis_inject(self.raw, buf.as_ptr() as *const c_void, buf.len(), dest) };
+        match rc as i64 {
+            0 => Ok(Post::Done),
+            x if x == -sys::FI_EAGAIN => Ok(Post::Again),
+            x => Err(call_error("fi_inject", x)),
         }
     }
 

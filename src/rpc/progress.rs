@@ -177,6 +177,22 @@ impl IdleWait {
         self.words().leave_driving();
     }
 
+    /// Stops polling if another poller (an enclosing [`CallerScope`]) goes
+    /// on holding the fd: true if so. The last poller leaves through
+    /// [`leave_polling_quietly`] instead, which hands the fd back.
+    fn leave_polling_unless_last(&self) -> bool {
+        let Some((_, pollers)) = &self.cq else { return false };
+        {
+            let mut n = pollers.lock();
+            if *n <= 1 {
+                return false;
+            }
+            *n -= 1;
+        }
+        self.words().leave_driving();
+        true
+    }
+
     fn announce(&self) -> u32 {
         self.words().announce()
     }
@@ -625,8 +641,15 @@ pub(crate) fn drive_once<D: Driven>(d: &Arc<D>) -> bool {
 /// empty RPC, ~40 µs medians instead of ~20 on a 2-vCPU VM). A completion
 /// that lands after the `fi_trywait` signals the fd again, so the stream
 /// still wakes for real work.
+///
+/// A poller that is not the last one (a synchronous call's wait inside its
+/// [`CallerScope`]) only stops counting: the fd stays out of the stream's
+/// set, and the last one drives and clears the signal for both.
 pub(crate) fn leave_polling_quietly<D: Driven>(d: &Arc<D>) {
     let progress = d.progress();
+    if progress.idle.leave_polling_unless_last() {
+        return;
+    }
     let mut requests = Vec::new();
     let (_, quiet) = progress.drive_then(&mut requests, |t, _| {
         let quiet = t.endpoint_mut().try_wait();

@@ -521,6 +521,36 @@ impl Transport {
                 let mut buf = Vec::with_capacity(header_buf.len() + end - start);
                 buf.extend_from_slice(&header_buf);
                 buf.extend_from_slice(&out.payload[start..end]);
+                if buf.len() <= self.ep.inject_size() {
+                    // Small (tcp): copied out now, no completion to wait for.
+                    match self.ep.inject(&buf, dest) {
+                        Ok(Post::Done) => {
+                            did = true;
+                            out.next_offset = end;
+                            if end >= total {
+                                finished = true;
+                                break;
+                            }
+                            continue;
+                        }
+                        Ok(Post::Again) => {
+                            if let Some(w) = self.watch.as_mut() {
+                                w.ensure(&out.dest);
+                            }
+                            break;
+                        }
+                        Err(e) => {
+                            if let Some(call_id) = out.call_id {
+                                events.push(Event::SendFailed { call_id, message: e.to_string(), gone: false });
+                            } else {
+                                crate::warning!("could not send a response: {e}");
+                            }
+                            finished = true;
+                            did = true;
+                            break;
+                        }
+                    }
+                }
                 let slot = self.free_sends.pop().unwrap_or_else(|| {
                     self.sends.push(None);
                     self.sends.len() - 1
