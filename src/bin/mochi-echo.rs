@@ -130,13 +130,16 @@ fn client(address: &str, count: usize, size: usize, threads: usize, timeout: Dur
     rtts.sort();
     let pct = |p: f64| rtts[((rtts.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
     println!(
-        "calls={} size={}B threads={} median_us={:.1} p99_us={:.1} max_us={:.1} calls_per_s={:.0} MiB_per_s={:.1}",
+        "calls={} size={}B threads={} median_us={:.1} p90_us={:.1} p99_us={:.1} p999_us={:.1} max_us={:.1} over_1ms={} calls_per_s={:.0} MiB_per_s={:.1}",
         rtts.len(),
         size,
         threads,
         pct(0.5),
+        pct(0.9),
         pct(0.99),
+        pct(0.999),
         pct(1.0),
+        rtts.iter().filter(|d| d.as_micros() > 1000).count(),
         rtts.len() as f64 / elapsed.as_secs_f64(),
         (rtts.len() * size * 2) as f64 / elapsed.as_secs_f64() / (1 << 20) as f64
     );
