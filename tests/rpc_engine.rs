@@ -175,7 +175,9 @@ fn churn(proto: &str, clients: usize) {
     let addr_text = server.self_address().to_string();
     let mut biggest = (0, 0, 0);
     for i in 0..clients {
-        let client = engine(proto, Mode::Client);
+        // Server mode: the server calls each of them back (a client-mode
+        // engine that registered nothing does not listen, see below).
+        let client = engine(proto, Mode::Server);
         let addr = client.lookup(&addr_text).unwrap();
         let back = client.call(&addr, "echo", 1, vec![i as u8; 32], Duration::from_secs(10)).unwrap();
         assert_eq!(back, vec![i as u8; 32]);
@@ -193,6 +195,40 @@ fn churn(proto: &str, clients: usize) {
     assert_eq!(last.call(&addr, "echo", 1, b"ok".to_vec(), Duration::from_secs(10)).unwrap(), b"ok");
     last.finalize();
     server.finalize();
+}
+
+/// A client-mode engine starts listening when it registers an RPC, even
+/// after it made calls without listening (over tcp its calls then each
+/// watch the completion fd alone, see rpc/progress.rs `CqWatch`): a peer's
+/// request to it is answered at once, not when it next calls.
+fn client_that_registers_answers(proto: &str) {
+    let server = echo_server(proto);
+    let client = engine(proto, Mode::Client);
+    let to_server = client.lookup(server.self_address().as_str()).unwrap();
+    for i in 0..50u8 {
+        assert_eq!(client.call(&to_server, "echo", 1, vec![i], T).unwrap(), vec![i]);
+    }
+    client.register("ping", 3, None, Arc::new(|_| Ok(b"pong".to_vec()))).unwrap();
+    let to_client = server.lookup(client.self_address().as_str()).unwrap();
+    for _ in 0..20 {
+        let start = Instant::now();
+        assert_eq!(server.call(&to_client, "ping", 3, Vec::new(), T).unwrap(), b"pong");
+        assert!(start.elapsed() < Duration::from_secs(2), "{proto}: the client answered only after {:?}", start.elapsed());
+        // The client's own calls in between do not stop it listening.
+        assert_eq!(client.call(&to_server, "echo", 1, b"x".to_vec(), T).unwrap(), b"x");
+    }
+    client.finalize();
+    server.finalize();
+}
+
+#[test]
+fn client_that_registers_answers_tcp() {
+    client_that_registers_answers("ofi+tcp");
+}
+
+#[test]
+fn client_that_registers_answers_shm() {
+    client_that_registers_answers("na+sm");
 }
 
 #[test]

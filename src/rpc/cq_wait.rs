@@ -151,6 +151,9 @@ pub(crate) fn wait<D: Driven>(
     }
     let bell = CallerBell::current().filter(|b| b.watch(cq_fd).is_ok());
     let Some(bell) = bell else {
+        // Whoever reads our answer now sleeps on the stream's set: it must
+        // hold the fd.
+        idle.start_listening();
         leave_polling_quietly(d);
         if must_drive {
             return wait_on_endpoint(d, slot, deadline);

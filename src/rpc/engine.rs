@@ -228,6 +228,9 @@ impl Engine {
             lifecycle: Lifecycle::default(),
         });
         driver.attach(Arc::downgrade(&inner));
+        if mode == Mode::Server {
+            inner.progress.idle.start_listening();
+        }
         if protocol == Protocol::Sm {
             super::local::add(protocol, inner.self_address.name().clone(), &inner);
         }
@@ -367,6 +370,8 @@ impl Engine {
         }
         reg.by_key.insert((id, provider_id), Arc::new(Registration { name: name.to_string(), pool, callback }));
         reg.names.entry(id).or_insert_with(|| (name.to_string(), 0)).1 += 1;
+        drop(reg);
+        self.inner.progress.idle.start_listening();
         Ok(())
     }
 
@@ -395,12 +400,25 @@ impl Engine {
         // Over tcp, polls from before the send (see progress::CallerScope);
         // a call to ourselves is run directly.
         let _scope = (*addr != self.inner.self_address).then(|| progress::CallerScope::enter(&self.inner));
-        let pending = self.call_async(addr, name, provider_id, payload, timeout)?;
+        let pending = self.start_call(addr, name, provider_id, payload, timeout)?;
         pending.wait()
     }
 
     /// Starts a call; [`PendingCall::wait`] or [`PendingCall::test`] finishes it.
     pub fn call_async(
+        &self,
+        addr: &Address,
+        name: &str,
+        provider_id: u16,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<PendingCall> {
+        // Its answer may come while nobody waits for it: the stream watches.
+        self.inner.progress.idle.start_listening();
+        self.start_call(addr, name, provider_id, payload, timeout)
+    }
+
+    fn start_call(
         &self,
         addr: &Address,
         name: &str,
@@ -483,6 +501,7 @@ impl Engine {
     /// Lets `margo_shutdown_remote_instance` stop this engine.
     pub fn enable_remote_shutdown(&self) {
         self.inner.lifecycle.remote_shutdown.store(true, Ordering::Release);
+        self.inner.progress.idle.start_listening();
     }
 
     /// Asks the engine at `addr` to finalize.
