@@ -240,7 +240,7 @@ fn configs_are_checked_and_echoed() {
     let p = reg(2, r#"{"database":{"type":"map"}}"#).unwrap();
     assert_eq!(
         p.config_string(),
-        r#"{"buffer_cache":{"type":"lru"},"database":{"config":{"allocators":{"key_allocator":"default","key_allocator_config":{},"node_allocator":"default","node_allocator_config":{},"value_allocator":"default","value_allocator_config":{}},"comparator":"default","use_lock":true},"type":"map"}}"#
+        r#"{"buffer_cache":{"type":"lru"},"database":{"config":{"allocators":{"key_allocator":"default","key_allocator_config":{},"node_allocator":"default","node_allocator_config":{},"value_allocator":"default","value_allocator_config":{}},"comparator":"default","use_lock":true},"type":"map"},"max_waiting_requests":64}"#
     );
     let p = reg(3, r#"{"database":{"type":"unordered_map","config":{"use_lock":false}}}"#).unwrap();
     assert_eq!(p.config_json()["database"]["config"]["initial_bucket_count"], 23);

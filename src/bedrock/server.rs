@@ -330,6 +330,12 @@ impl Server {
         }
     }
 
+    /// The provider named `spec` (a name or `type:id`), if this server
+    /// runs it: its component is the provider (`as_any` downcasts it).
+    pub fn find_provider(&self, spec: &str) -> Option<Arc<ProviderEntry>> {
+        self.find_local(spec, None)
+    }
+
     /// A provider of this server by name or `type:id` (with `type` checked
     /// against `expected_type` when given).
     fn find_local(&self, spec: &str, expected_type: Option<&str>) -> Option<Arc<ProviderEntry>> {

@@ -333,7 +333,11 @@ impl Engine {
         self.inner.runtime.lock().add_xstream_from_json(v)
     }
 
-    /// Stops and removes an execution stream (not `__primary__`).
+    /// Stops and removes an execution stream (not `__primary__`, nor the
+    /// one driving progress). Its handlers blocked on something other than
+    /// a call (a Yokan `WAIT` request) are woken and give up their wait
+    /// (`stream.rs`), so this returns once the stream's running handlers
+    /// are done and its waiting callers answered (or timed out).
     pub fn remove_xstream(&self, name: &str) -> Result<()> {
         self.check_live()?;
         let removed = self.inner.runtime.lock().remove_xstream(name)?;

@@ -20,7 +20,11 @@
 //!   ([`begin_blocking_wait`]). Such a wait does not drive the endpoint as
 //!   a waiting caller does, so the stream driving progress is lent at
 //!   once: its stand-in reads the requests (the one the wait is for among
-//!   them).
+//!   them). Nothing bounds such a wait, so a stream that is asked to stop
+//!   (removed, or its engine finalized) wakes its blocked handlers, which
+//!   give up their wait ([`BlockingWait::stopping`]): stopping a stream
+//!   waits for its threads, and would otherwise wait for as long as the
+//!   awaited thing takes to come, perhaps for ever.
 //! * The waiting handler keeps its own stack and resumes when its answer
 //!   is there. Running the other handlers on its stack instead (what this
 //!   engine did before) made it wait for all of them: a handler waiting
@@ -86,6 +90,7 @@ impl Xstream {
             spares: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::new()),
             next_token: AtomicU64::new(1),
+            blocked: Mutex::new(Vec::new()),
         });
         let first = relay.new_seat();
         relay.owner.store(first.token, Ordering::SeqCst);
@@ -103,12 +108,15 @@ impl Xstream {
 
     /// Asks the stream to stop: its owner runs the jobs already queued on
     /// its pools, then exits (under steady load too: jobs queued after the
-    /// request are left to the pools' other streams); stand-ins exit, and
-    /// handlers waiting for calls exit once answered. Joins its threads
-    /// unless called from one of them (a handler may finalize its own
-    /// engine; the threads then exit on their own).
+    /// request are left to the pools' other streams); stand-ins exit,
+    /// handlers waiting for calls exit once answered (or timed out), and
+    /// handlers blocked on anything else are woken to give up their wait
+    /// ([`begin_blocking_wait`]). Joins its threads unless called from one
+    /// of them (a handler may finalize its own engine; the threads then
+    /// exit on their own).
     pub fn stop(&mut self) {
         self.relay.stopping.store(true, Ordering::SeqCst);
+        self.relay.wake_blocked();
         self.stop.take();
         if let Some(d) = &self.relay.driver {
             d.wake();
@@ -155,7 +163,14 @@ pub(crate) struct Relay {
     spares: Mutex<Vec<Arc<Seat>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_token: AtomicU64,
+    /// Handlers of the stream blocked on something other than a call
+    /// ([`begin_blocking_wait`]): an id, and how to wake the handler.
+    blocked: Mutex<Vec<(u64, Wake)>>,
 }
+
+/// Wakes a handler blocked in a [`BlockingWait`] (it then looks at
+/// [`BlockingWait::stopping`]).
+pub(crate) type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// Where a thread of a stream waits for its turn to own it.
 struct Seat {
@@ -357,6 +372,16 @@ impl Relay {
         }
     }
 
+    /// Wakes every handler blocked in a [`BlockingWait`] (the stream is
+    /// stopping; each then gives up its wait). The wake functions run
+    /// outside the list's lock.
+    fn wake_blocked(&self) {
+        let wakes: Vec<Wake> = self.blocked.lock().iter().map(|(_, w)| w.clone()).collect();
+        for wake in wakes {
+            wake();
+        }
+    }
+
     /// A push to one of this stream's pools: lend the stream if its owner
     /// waits for a call.
     pub(crate) fn pushed(self: &Arc<Self>) {
@@ -401,16 +426,58 @@ pub(crate) fn begin_wait() -> Option<Wait> {
     begin(false)
 }
 
+/// A handler's wait on something other than a call, begun by
+/// [`begin_blocking_wait`]: ends (taking the stream's running token back)
+/// when dropped.
+pub(crate) struct BlockingWait {
+    wait: Wait,
+    id: u64,
+}
+
+impl BlockingWait {
+    /// The stream's name if it has been asked to stop (removed, or its
+    /// engine finalized): the handler must then give up its wait, or the
+    /// stop would wait for it. Read it under the lock that `wake` takes
+    /// before its notification, so that no wake-up is missed.
+    pub fn stopping(&self) -> Option<&str> {
+        self.wait.relay.stopping.load(Ordering::SeqCst).then_some(self.wait.relay.name.as_str())
+    }
+}
+
+impl Drop for BlockingWait {
+    fn drop(&mut self) {
+        self.wait.relay.blocked.lock().retain(|(id, _)| *id != self.id);
+        // Then `wait` drops: the running token is taken back.
+    }
+}
+
 /// Like [`begin_wait`], for a handler about to block on something other
 /// than a call (a condition variable): such a wait does not drive the
 /// endpoint as a caller's does, so the stream that drives progress is lent
 /// at once (its stand-in drives; else no request would be read until the
 /// wait ends, including the one it may wait for). Another stream is lent
-/// when work comes, as for a call. The guard must be dropped only once the
-/// handler holds no lock that the stream's other handlers take: dropping
-/// it waits for the stand-in's current handler.
-pub(crate) fn begin_blocking_wait() -> Option<Wait> {
-    begin(true)
+/// when work comes, as for a call. Such a wait has no timeout: if the
+/// stream is asked to stop meanwhile, `wake` is called (on the stopping
+/// thread; it must only notify), and the handler, seeing
+/// [`BlockingWait::stopping`], must give up its wait. The guard must be
+/// dropped only once the handler holds no lock that the stream's other
+/// handlers take: dropping it waits for the stand-in's current handler.
+pub(crate) fn begin_blocking_wait(wake: Wake) -> Option<BlockingWait> {
+    // Registered before the wait starts: a stop from now on calls `wake`,
+    // and one before is seen by `stopping`.
+    let relay = CONTEXT.with(|c| c.borrow().as_ref().map(|(r, _)| r.clone()))?;
+    if !IN_JOB.with(|j| j.get()) {
+        return None;
+    }
+    let id = relay.next_token.fetch_add(1, Ordering::Relaxed);
+    relay.blocked.lock().push((id, wake));
+    match begin(true) {
+        Some(wait) => Some(BlockingWait { wait, id }),
+        None => {
+            relay.blocked.lock().retain(|(i, _)| *i != id);
+            None
+        }
+    }
 }
 
 fn begin(blocking: bool) -> Option<Wait> {
@@ -540,7 +607,7 @@ mod tests {
         let (done_tx, done_rx) = unbounded();
         let (g, d) = (gate.clone(), done_tx.clone());
         pool.push(Box::new(move || {
-            let lent = begin_blocking_wait();
+            let lent = begin_blocking_wait(Arc::new(|| {}));
             assert!(lent.is_some(), "a job of a stream may lend it");
             let mut open = g.0.lock();
             while !*open {
@@ -560,8 +627,81 @@ mod tests {
         let first = done_rx.recv_timeout(std::time::Duration::from_secs(5)).expect("the second job ran");
         let second = done_rx.recv_timeout(std::time::Duration::from_secs(5)).expect("the waiter resumed");
         assert_eq!((first, second), ("opener", "waiter"));
-        assert!(begin_blocking_wait().is_none(), "not on an execution stream");
+        assert!(begin_blocking_wait(Arc::new(|| {})).is_none(), "not on an execution stream");
         xs.stop();
+    }
+
+    /// A handler blocked on a condition that its stream's stop wakes, as a
+    /// Yokan `WAIT` does: sends `None` once blocked, then how its wait
+    /// ended (`Some(stream)`: the stream stopped).
+    fn blocked_job(gate: Arc<(Mutex<bool>, Condvar)>, tx: Sender<Option<String>>) -> Job {
+        Box::new(move || {
+            let g = gate.clone();
+            let wake: Wake = Arc::new(move || {
+                drop(g.0.lock());
+                g.1.notify_all();
+            });
+            let lent = begin_blocking_wait(wake).expect("a job of a stream may lend it");
+            let _ = tx.send(None);
+            let mut open = gate.0.lock();
+            let stopped = loop {
+                if *open {
+                    break None;
+                }
+                if let Some(name) = lent.stopping() {
+                    break Some(name.to_string());
+                }
+                gate.1.wait(&mut open);
+            };
+            drop(open);
+            drop(lent);
+            let _ = tx.send(stopped);
+        })
+    }
+
+    /// Stops `xs` in a thread of its own; fails unless the stop returns
+    /// within `bound` (a hung stop fails here instead of hanging the test).
+    fn stop_within(mut xs: Xstream, bound: std::time::Duration) {
+        let (done_tx, done_rx) = unbounded();
+        std::thread::spawn(move || {
+            xs.stop();
+            let _ = done_tx.send(());
+        });
+        done_rx.recv_timeout(bound).expect("the stream stopped although a handler was blocked on it");
+    }
+
+    #[test]
+    fn stopping_a_stream_wakes_the_handlers_blocked_on_it() {
+        let pool = Pool::new("p");
+        let xs = Xstream::spawn("blocked", vec![pool.clone()]).unwrap();
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let (tx, rx) = unbounded();
+        pool.push(blocked_job(gate.clone(), tx));
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap(), None, "the handler blocks");
+        stop_within(xs, std::time::Duration::from_secs(10));
+        let ended = rx.recv_timeout(std::time::Duration::from_secs(5)).expect("the handler gave up its wait");
+        assert_eq!(ended.as_deref(), Some("blocked"));
+        assert!(!*gate.0.lock(), "nobody opened the gate");
+    }
+
+    #[test]
+    fn a_blocking_wait_begun_on_a_stopping_stream_gives_up_at_once() {
+        // A stop runs the jobs already queued: a blocking one among them
+        // must not hold it up.
+        let pool = Pool::new("p");
+        let xs = Xstream::spawn("queued", vec![pool.clone()]).unwrap();
+        let (started_tx, started_rx) = unbounded();
+        pool.push(Box::new(move || {
+            let _ = started_tx.send(());
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }));
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let (tx, rx) = unbounded();
+        pool.push(blocked_job(gate, tx));
+        started_rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        stop_within(xs, std::time::Duration::from_secs(10));
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap(), None);
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap().as_deref(), Some("queued"));
     }
 
     #[test]

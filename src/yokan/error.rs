@@ -60,6 +60,8 @@ pub mod code {
     pub const CORRUPTION: i32 = 18;
     pub const IO: i32 = 19;
     pub const TIMEOUT: i32 = 21;
+    pub const ABORTED: i32 = 22;
+    pub const BUSY: i32 = 23;
     pub const MODE: i32 = 29;
     pub const STOP_ITERATION: i32 = 34;
     pub const OTHER: i32 = 35;

@@ -18,9 +18,11 @@ pub const GET: &str = "yk_get";
 pub const ERASE: &str = "yk_erase";
 pub const ERASE_RANGE: &str = "yk_erase_range";
 pub const LIST: &str = "yk_list";
-/// Twins of the operations that may block with `YOKAN_MODE_WAIT`: they run
-/// on the provider's own waiting threads, so a waiter never holds up the
-/// handler pool (and the put that would wake it).
+/// Twins of the operations that may block with `YOKAN_MODE_WAIT`. They run
+/// on the provider's handler pool like the others; a waiting one lends its
+/// execution stream (`rpc/stream.rs`), so it never holds up the pool (and
+/// the put that would wake it). At most `"max_waiting_requests"` block at
+/// once (`provider.rs`).
 pub const EXISTS_WAIT: &str = "yk_exists_wait";
 pub const LENGTH_WAIT: &str = "yk_length_wait";
 pub const GET_WAIT: &str = "yk_get_wait";

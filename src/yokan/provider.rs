@@ -10,6 +10,7 @@ use crate::rpc::codec::{self, Bytes};
 use crate::rpc::{stream, Address, Engine, Pool, Request};
 use parking_lot::{Condvar, Mutex};
 use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The Flock group a provider was given (the distributed store builds on it).
@@ -33,6 +34,11 @@ pub struct ProviderArgs {
 /// Wakes waiters when a key is put with `NOTIFY`.
 #[derive(Default)]
 struct Watcher {
+    shared: Arc<WatchState>,
+}
+
+#[derive(Default)]
+struct WatchState {
     /// (generation, closed)
     state: Mutex<(u64, bool)>,
     cv: Condvar,
@@ -40,43 +46,67 @@ struct Watcher {
 
 impl Watcher {
     fn generation(&self) -> Result<u64> {
-        let s = self.state.lock();
+        let s = self.shared.state.lock();
         if s.1 {
-            return Err(YokanError::new(code::TIMEOUT, "the database was destroyed while waiting"));
+            return Err(destroyed_while_waiting());
         }
         Ok(s.0)
     }
-    /// Blocks until a notification after `seen` (or the database closes).
-    /// A handler lends its execution stream meanwhile (`rpc/stream.rs`):
-    /// the put that wakes it may come to the same stream.
+    /// Blocks until a notification after `seen` (or the database closes,
+    /// or the execution stream the handler runs on is asked to stop). A
+    /// handler lends its execution stream meanwhile (`rpc/stream.rs`): the
+    /// put that wakes it may come to the same stream.
     fn wait_past(&self, seen: u64) -> Result<()> {
         if self.generation()? != seen {
             return Ok(());
         }
-        let lent = stream::begin_blocking_wait();
-        let closed = {
-            let mut s = self.state.lock();
-            while s.0 == seen && !s.1 {
-                self.cv.wait(&mut s);
+        // A stream that stops (removed, or its engine finalized) wakes us:
+        // it waits for its threads, and a key may never come.
+        let shared = self.shared.clone();
+        let wake: stream::Wake = Arc::new(move || {
+            // Taking the lock orders the wake-up after the waiter's check.
+            drop(shared.state.lock());
+            shared.cv.notify_all();
+        });
+        let lent = stream::begin_blocking_wait(wake);
+        let ended = {
+            let mut s = self.shared.state.lock();
+            loop {
+                if s.1 {
+                    break Err(destroyed_while_waiting());
+                }
+                if s.0 != seen {
+                    break Ok(());
+                }
+                if let Some(name) = lent.as_ref().and_then(|l| l.stopping()) {
+                    break Err(YokanError::new(
+                        code::ABORTED,
+                        format!(
+                            "execution stream \"{name}\" was removed (or stopped) while this request waited for its keys \
+                             on it; send the request again (another stream of the provider's pool serves it)"
+                        ),
+                    ));
+                }
+                self.shared.cv.wait(&mut s);
             }
-            s.1
         };
         // Only now, with `state` unlocked: taking the stream back waits for
         // the stand-in's current handler, which may be a put that notifies.
         drop(lent);
-        if closed {
-            return Err(YokanError::new(code::TIMEOUT, "the database was destroyed while waiting"));
-        }
-        Ok(())
+        ended
     }
     fn notify(&self) {
-        self.state.lock().0 += 1;
-        self.cv.notify_all();
+        self.shared.state.lock().0 += 1;
+        self.shared.cv.notify_all();
     }
     fn close(&self) {
-        self.state.lock().1 = true;
-        self.cv.notify_all();
+        self.shared.state.lock().1 = true;
+        self.shared.cv.notify_all();
     }
+}
+
+fn destroyed_while_waiting() -> YokanError {
+    YokanError::new(code::TIMEOUT, "the database was destroyed while waiting")
 }
 
 struct Database {
@@ -98,7 +128,47 @@ struct Inner {
     group: Option<(String, GroupRef)>,
     /// With a group: this provider's part of the group's database.
     shard: Option<Arc<Shard>>,
-    destroyed: std::sync::atomic::AtomicBool,
+    destroyed: AtomicBool,
+    /// Held while the provider shuts down.
+    shutting_down: Mutex<()>,
+    /// Every RPC registered for this provider (its own, and its shard's):
+    /// all are deregistered when it is destroyed.
+    registered: Mutex<Vec<&'static str>>,
+    /// Requests blocked in a `WAIT` now, and how many may be
+    /// (`"max_waiting_requests"`).
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+/// `"max_waiting_requests"`: how many requests of a provider may block in
+/// a `WAIT` at once (each keeps a thread asleep). More are refused at once
+/// with `YOKAN_ERR_BUSY`.
+pub const MAX_WAITING_KEY: &str = "max_waiting_requests";
+/// Its default.
+pub const DEFAULT_MAX_WAITING: u64 = 64;
+/// Its largest accepted value.
+pub const MAX_WAITING_LIMIT: u64 = 10_000;
+
+/// Reads `"max_waiting_requests"`.
+fn max_waiting(cfg: &Map<String, Value>) -> Result<u64> {
+    match cfg.get(MAX_WAITING_KEY) {
+        None => Ok(DEFAULT_MAX_WAITING),
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=MAX_WAITING_LIMIT).contains(&n) => Ok(n),
+            _ => Err(YokanError::config(format!(
+                "\"{MAX_WAITING_KEY}\" must be an integer from 1 to {MAX_WAITING_LIMIT} (got {v})"
+            ))),
+        },
+    }
+}
+
+/// A request's place among those blocked in a `WAIT` (given back when dropped).
+struct WaitSlot<'a>(&'a AtomicUsize);
+
+impl Drop for WaitSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 const HANDLERS: [&str; 9] = [
@@ -148,6 +218,7 @@ fn parse(config: &str) -> Result<Parsed> {
     };
     let mut reported = cfg.clone();
     reported.insert("buffer_cache".into(), buffer_cache(&cfg)?);
+    reported.insert(MAX_WAITING_KEY.into(), json!(max_waiting(&cfg)?));
     reported.remove("database");
     let db = match cfg.get("database") {
         None => None,
@@ -186,6 +257,7 @@ impl Provider {
             return Err(YokanError::args("the engine is not listening (client mode)"));
         }
         let (config, backend) = parse(config)?;
+        let max_waiting = usize::try_from(max_waiting(&config)?).unwrap_or(usize::MAX);
         let replication = dist::replication_from_config(config.get("replication"))?;
         let shard = match &args.group {
             Some((_, GroupRef::Local(group))) if backend.is_some() => {
@@ -219,26 +291,35 @@ impl Provider {
             config,
             group: args.group,
             shard,
-            destroyed: std::sync::atomic::AtomicBool::new(false),
+            destroyed: AtomicBool::new(false),
+            shutting_down: Mutex::new(()),
+            registered: Mutex::new(Vec::new()),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
         });
         let pool = args.pool.unwrap_or_else(|| engine.handler_pool());
         if let Err(e) = inner.register_handlers(&pool) {
-            inner.destroy();
+            inner.shut_down(false);
             return Err(e);
         }
         if let Some(shard) = &inner.shard {
             let local: std::sync::Weak<dyn LocalDb> = Arc::downgrade(&inner) as std::sync::Weak<dyn LocalDb>;
             if let Err(e) = shard.start(local) {
-                inner.destroy();
+                inner.shut_down(false);
                 return Err(e);
             }
         }
+        // Taken back if the provider is destroyed first: a provider created
+        // and destroyed again and again leaves no callback behind.
         let weak = Arc::downgrade(&inner);
-        engine.push_prefinalize(Box::new(move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.destroy();
-            }
-        }));
+        engine.push_finalize_callback(
+            inner.owner_key(),
+            Box::new(move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.destroy();
+                }
+            }),
+        );
         Ok(Provider { inner })
     }
 
@@ -268,7 +349,18 @@ impl Provider {
         self.config_json().to_string()
     }
 
-    /// Stops serving; a persistent database keeps its files.
+    /// How many requests are blocked in a `WAIT` now (at most the
+    /// config's `"max_waiting_requests"`).
+    pub fn waiting_requests(&self) -> usize {
+        self.inner.waiting.load(Ordering::Acquire)
+    }
+
+    /// Stops serving: hands a shard's keys off, deregisters every RPC of
+    /// the provider (its shard's too), stops following the group, and
+    /// fails the requests waiting for keys. Requests sent afterwards get
+    /// "no such provider" (`YOKAN_ERR_INVALID_PROVIDER`), and a new
+    /// provider may take the same id. A persistent database keeps its
+    /// files.
     pub fn destroy(&self) {
         self.inner.destroy();
     }
@@ -300,8 +392,14 @@ impl Inner {
                     }),
                 )
                 .map_err(|e| YokanError::new(code::INVALID_PROVIDER, format!("cannot register {name}: {e}")))?;
+            self.registered.lock().push(name);
         }
         Ok(())
+    }
+
+    /// The key of the provider's finalize callback.
+    fn owner_key(&self) -> usize {
+        self as *const Inner as usize
     }
 
     fn handle(&self, name: &str, req: &Request) -> Vec<u8> {
@@ -322,7 +420,7 @@ impl Inner {
     }
 
     fn database(&self) -> Result<&Database> {
-        if self.destroyed.load(std::sync::atomic::Ordering::Acquire) {
+        if self.destroyed.load(Ordering::Acquire) {
             return Err(YokanError::new(code::INVALID_PROVIDER, "the provider is destroyed"));
         }
         self.database.as_ref().ok_or_else(|| YokanError::new(code::INVALID_DATABASE, "this provider has no database"))
@@ -431,30 +529,61 @@ impl Inner {
     }
 
     /// `WAIT`: blocks until every key is present (a `NOTIFY` put wakes us).
+    /// A request that would block while `"max_waiting_requests"` others do
+    /// is refused at once (`YOKAN_ERR_BUSY`): each keeps a thread asleep.
     fn wait_present(&self, db: &Database, keys: &[&[u8]]) -> Result<()> {
+        let mut slot = None;
         loop {
             let seen = db.watcher.generation()?;
             if db.backend.exists(keys)?.iter().all(|p| *p) {
                 return Ok(());
             }
+            if slot.is_none() {
+                slot = Some(self.wait_slot()?);
+            }
             db.watcher.wait_past(seen)?;
         }
     }
 
+    /// A place among the requests blocked in a `WAIT`, if one is free.
+    fn wait_slot(&self) -> Result<WaitSlot<'_>> {
+        match self.waiting.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max_waiting).then_some(n + 1)) {
+            Ok(_) => Ok(WaitSlot(&self.waiting)),
+            Err(n) => Err(YokanError::new(
+                code::BUSY,
+                format!(
+                    "yokan provider {}: {n} requests already wait for keys, the most it lets wait at once \
+                     (\"{MAX_WAITING_KEY}\"); this one is refused, not queued: send it again later",
+                    self.provider_id
+                ),
+            )),
+        }
+    }
+
     fn destroy(&self) {
-        if self.destroyed.load(std::sync::atomic::Ordering::Acquire) {
+        self.shut_down(true);
+    }
+
+    /// Stops serving; with `hand_off`, a shard first gives its keys to
+    /// their other owners (not when its creation failed: it never served).
+    /// A second call returns once the first is done.
+    fn shut_down(&self, hand_off: bool) {
+        let _one_at_a_time = self.shutting_down.lock();
+        if self.destroyed.load(Ordering::Acquire) {
             return;
         }
-        // A shard hands its keys off while it can still serve them.
+        // A shard hands its keys off while it can still serve them, and
+        // stops following the group (membership callbacks, rebalancing).
         if let Some(shard) = &self.shard {
-            shard.stop(self, true);
+            shard.stop(self, hand_off);
         }
-        if self.destroyed.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            return;
-        }
-        for name in HANDLERS.iter().chain(WAIT_HANDLERS.iter()) {
+        self.destroyed.store(true, Ordering::Release);
+        // Every RPC it registered, its shard's included: requests now get
+        // "no such provider", and the id is free for a new provider.
+        for name in std::mem::take(&mut *self.registered.lock()) {
             self.engine.deregister(name, self.provider_id);
         }
+        self.engine.pop_finalize_callback(self.owner_key());
         if let Some(db) = &self.database {
             db.watcher.close();
             db.backend.close();

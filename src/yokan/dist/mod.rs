@@ -357,5 +357,6 @@ pub fn stored_key_list(engine: &Engine, member: &str, provider_id: u16) -> Resul
 
 fn shard_call(engine: &Engine, member: &str, provider_id: u16, rpc: &str, payload: Vec<u8>) -> Result<Vec<u8>> {
     let addr = engine.lookup(member).map_err(|e| YokanError::args(e.to_string()))?;
-    engine.call(&addr, rpc, provider_id, payload, SHARD_TIMEOUT).map_err(|e| YokanError::new(code::FROM_MERCURY, e.to_string()))
+    // No shard there (none, or destroyed): YOKAN_ERR_INVALID_PROVIDER.
+    engine.call(&addr, rpc, provider_id, payload, SHARD_TIMEOUT).map_err(handle::rpc_error)
 }
