@@ -9,6 +9,7 @@
 # Usage: bash benches/engine-wait.sh [calls] [bin-dir]
 #   bin-dir: where mochi-echo and bedrock are (default: this tree's release
 #   build); pass another build's to compare two versions in the same run.
+#   SIZE=N: payload bytes of the RPC rows (default 0, an empty RPC).
 #   IDLE_ONLY=1: only the idle rows (no busy loops: harmless beside other
 #   work on the machine).
 set -euo pipefail
@@ -75,9 +76,9 @@ for protocol in na+sm ofi+tcp; do
         server=$!
         for _ in $(seq 200); do [[ -s $work/addr ]] && break; sleep 0.05; done
         addr=$(cat "$work/addr")
-        quiet=$("$bin/mochi-echo" client "$addr" --count "$count" --size 64)
+        quiet=$("$bin/mochi-echo" client "$addr" --count "$count" --size "${SIZE:-0}")
         start_hogs
-        loaded=$("$bin/mochi-echo" client "$addr" --count "$count" --size 64)
+        loaded=$("$bin/mochi-echo" client "$addr" --count "$count" --size "${SIZE:-0}")
         stop_hogs
         "$bin/mochi-echo" client "$addr" --count 1 --shutdown >/dev/null
         wait "$server" || true
@@ -133,7 +134,7 @@ JSON
     cell[c,$protocol]="primary $c1; followers $c2 and $c3"
 done
 if [[ $idle_only != 1 ]]; then
-    echo "| empty RPC (64 B echo), quiet: median / p99 | ${cell[q,na+sm]} | ${cell[q,ofi+tcp]} |"
+    echo "| empty RPC (${SIZE:-0} B echo), quiet: median / p99 | ${cell[q,na+sm]} | ${cell[q,ofi+tcp]} |"
     echo "| same, one busy loop pinned on each core | ${cell[h,na+sm]} | ${cell[h,ofi+tcp]} |"
     echo "| flock handle create + get_view, quiet | ${cell[fq,na+sm]} | ${cell[fq,ofi+tcp]} |"
     echo "| same, one busy loop pinned on each core | ${cell[fh,na+sm]} | ${cell[fh,ofi+tcp]} |"
