@@ -15,7 +15,10 @@
 # and killed when the client ends) it runs upstream then ours, one fresh
 # server per run, and prints one line per run.  Then it samples the CPU time
 # (utime+stime) and voluntary context switches (all threads) of each idle
-# server over IDLE_SECS.
+# server over IDLE_SECS, and of client and server while calls run back to
+# back (quiet machine, a 2 s sample well after start-up and warm-up; margo
+# polls Mercury without blocking while RPCs are in flight and for 10 ms
+# after, which this shows).
 #
 # Not the same client loop on both sides, necessarily: margo-echo times
 # margo_create+margo_forward+margo_destroy after 1000 warm-up calls;
@@ -45,10 +48,11 @@ fi
 
 work=$(mktemp -d)
 server=
+client=
 hogs=()
 cleanup() {
     # Only what this script started and has not reaped yet.
-    for p in $server "${hogs[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in $server $client "${hogs[@]}"; do kill "$p" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -157,6 +161,32 @@ for proto in na+sm ofi+tcp; do
         awk -v i="$impl" -v p="$proto" -v t="$((t1 - t0))" -v v="$((v1 - v0))" -v tck="$tck" -v s="$idle_secs" -v n="$threads" \
             'BEGIN { printf "idle impl=%-8s proto=%-7s cpu_ms=%d (%.2f%% of a core) voluntary_switches=%d (%.1f/s) threads=%d\n",
                      i, p, t * 1000 / tck, t * 100 / tck / s, v, v / s, n }'
+    done
+done
+# Busy cost: a client calling back to back (far more calls than the sample
+# needs; it is stopped after the sample), both processes sampled over 2 s.
+echo "== CPU while one client calls back to back (2 s sample, 2 s after the client starts)"
+for proto in na+sm ofi+tcp; do
+    for impl in upstream ours; do
+        start_server "$impl" "$proto"
+        case $impl in
+            upstream) "$upstream_bin" client "$addr" 5000000 >/dev/null 2>>"$work/upstream.err" & ;;
+            ours) "$ours_bin" client "$addr" --count 5000000 --size 0 >/dev/null 2>>"$work/ours.err" & ;;
+        esac
+        client=$!
+        sleep 2
+        c0=$(cpu_ticks "$client"); t0=$(cpu_ticks "$server"); v0=$(vol_switches "$server")
+        sleep 2
+        c1=$(cpu_ticks "$client"); t1=$(cpu_ticks "$server"); v1=$(vol_switches "$server")
+        alive=yes
+        kill "$client" 2>/dev/null || alive=no
+        wait "$client" 2>/dev/null || true
+        client=
+        stop_server "$impl"
+        [[ $alive == yes ]] || echo "upstream-echo.sh: the $impl client finished before the sample ended; raise its count" >&2
+        awk -v i="$impl" -v p="$proto" -v c="$((c1 - c0))" -v t="$((t1 - t0))" -v v="$((v1 - v0))" -v tck="$tck" \
+            'BEGIN { printf "calling impl=%-8s proto=%-7s client_cpu=%.0f%% server_cpu=%.0f%% (of one core) server_voluntary_switches=%.0f/s\n",
+                     i, p, c * 50 / tck, t * 50 / tck, v / 2 }'
     done
 done
 echo "load at end:$(cut -d' ' -f1-3 /proc/loadavg)"
