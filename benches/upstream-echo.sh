@@ -125,8 +125,8 @@ for round in $(seq "$rounds"); do
                 stop_server "$impl"
                 median=$(grep -o 'median_us=[0-9.]*' <<<"$out" | cut -d= -f2)
                 p99=$(grep -o 'p99_us=[0-9.]*' <<<"$out" | cut -d= -f2)
-                printf 'round=%d impl=%-8s proto=%-7s %-5s median_us=%s p99_us=%s load1=%s\n' \
-                    "$round" "$impl" "$proto" "$load" "$median" "$p99" "$(cut -d' ' -f1 /proc/loadavg)"
+                printf 'round=%d impl=%-8s proto=%-7s %-5s median_us=%s p99_us=%s load1=%s at=%s\n' \
+                    "$round" "$impl" "$proto" "$load" "$median" "$p99" "$(cut -d' ' -f1 /proc/loadavg)" "$(date +%T)"
                 echo "$impl $proto $load $median $p99" >>"$work/results"
             done
         done
@@ -187,6 +187,7 @@ for proto in na+sm ofi+tcp; do
         awk -v i="$impl" -v p="$proto" -v c="$((c1 - c0))" -v t="$((t1 - t0))" -v v="$((v1 - v0))" -v tck="$tck" \
             'BEGIN { printf "calling impl=%-8s proto=%-7s client_cpu=%.0f%% server_cpu=%.0f%% (of one core) server_voluntary_switches=%.0f/s\n",
                      i, p, c * 50 / tck, t * 50 / tck, v / 2 }'
+        echo "  (load1=$(cut -d' ' -f1 /proc/loadavg) at=$(date +%T))"
     done
 done
 echo "load at end:$(cut -d' ' -f1-3 /proc/loadavg)"
