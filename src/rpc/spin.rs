@@ -8,8 +8,20 @@
 //! other processes want every core, a polling thread is preempted for a
 //! whole scheduler slice (milliseconds), while a blocked one is woken and
 //! run at once. A poller that notices it was preempted (wall time passing
-//! between two of its iterations while its own CPU time does not) stops
-//! polling, and the whole process blocks at once for a while.
+//! between two of its iterations while its own CPU time does not) ends its
+//! window, and marks the cores as contended for a while, which tells a shm
+//! caller to sleep where its answer lands (`progress.rs`).
+//!
+//! Windows still open while the cores are contended. The engine used to
+//! stop polling altogether then (for 200 ms after a preemption), so that
+//! every message needed a wake-up, and each wake-up beside a busy loop has
+//! a chance of waiting out the loop's slice. Measured with one busy loop
+//! pinned on each core (empty RPC, same run, alternating): polling on took
+//! the na+sm median from 13 to 4.2 µs and p99 from 27–69 to 10–13 µs, the
+//! tcp median from 32 to 21.5 µs and p99 from 3.1–3.4 to 2.5–2.6 ms, and
+//! lowered the CPU per call (tcp client 35 → 24.5 µs, server 33 → 23 µs):
+//! a short bounded poll that catches the next message is cheaper than
+//! sleeping and being woken. The windows stay short and bounded.
 //!
 //! An execution stream also polls only while polling pays: a window that
 //! ends without work halves the stream thread's credit, one that finds work
@@ -88,10 +100,9 @@ pub struct Spinner {
 }
 
 impl Spinner {
-    /// A window of `budget` from now (none while the cores are contended).
+    /// A window of `budget` from now.
     pub fn new(budget: Duration) -> Spinner {
         let now = Instant::now();
-        let budget = if contended() { Duration::ZERO } else { budget };
         let since_cpu = (!budget.is_zero()).then(thread_cpu);
         Spinner { start: now, last: now, since: now, since_cpu, budget, adaptive: false, polled: false }
     }
@@ -165,9 +176,6 @@ impl Spinner {
         self.last = now;
         self.since = now;
         self.since_cpu = Some(thread_cpu());
-        if contended() {
-            self.budget = Duration::ZERO;
-        }
     }
 }
 
@@ -187,9 +195,6 @@ mod tests {
             rounds
         };
         std::thread::spawn(move || {
-            if contended() {
-                return; // A loaded machine turns polling off altogether.
-            }
             let first: Vec<usize> = (0..3).map(|_| failing()).collect();
             assert!(first.iter().all(|&r| r > 0), "a fresh poller polls: {first:?}");
             let skipped: Vec<usize> = (0..PROBE_EVERY as usize - 1).map(|_| failing()).collect();
@@ -210,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn a_window_ends_and_a_gap_turns_polling_off() {
+    fn a_window_ends_and_a_gap_ends_it_early() {
         let mut s = Spinner::new(Duration::from_millis(2));
         let mut rounds = 0u64;
         while s.keep_going() {
@@ -233,7 +238,12 @@ mod tests {
         std::thread::sleep(PREEMPTED * 2);
         assert!(!s.keep_going(), "a gap ends the window");
         assert!(contended());
-        assert!(!Spinner::new(Duration::from_secs(5)).keep_going(), "no polling while contended");
+        // A new window polls again, bounded as ever.
+        let mut s = Spinner::new(Duration::from_micros(50));
+        assert!(s.keep_going(), "windows still open while contended");
+        let start = Instant::now();
+        while s.keep_going() {}
+        assert!(start.elapsed() < Duration::from_secs(5));
         let _ = loaded;
     }
 }
