@@ -236,3 +236,50 @@ fn garbage_bytes_do_not_hurt_the_server() {
         engine.finalize();
     }
 }
+
+/// Over shm, a large message sent to a peer that is SIGKILLed before it
+/// reads it must not stall this process's later sends to everyone else.
+/// (libfabric 1.17's shm completes a send above 4 KiB only when the
+/// receiver answers, in order: one unanswered send used to hold back every
+/// later completion until the in-flight limit stopped all sending. The
+/// engine now sends only fragments that shm copies at once.)
+#[test]
+fn a_killed_shm_peer_does_not_stall_large_sends_to_others() {
+    let protocol = "na+sm";
+    let mut doomed = start_server(protocol);
+    let alive = start_server(protocol);
+    let engine = Engine::new(protocol, Mode::Client, "", &InitOverrides::default()).unwrap();
+    let to_doomed = engine.lookup(&doomed.address).unwrap();
+    let to_alive = engine.lookup(&alive.address).unwrap();
+    let big = vec![7u8; 64 * 1024];
+    engine.call(&to_doomed, "echo", 1, big.clone(), Duration::from_secs(10)).unwrap();
+    engine.call(&to_alive, "echo", 1, big.clone(), Duration::from_secs(10)).unwrap();
+    // Stopped, the peer takes our message into its queue but never reads it.
+    let pid = doomed.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let stat = format!("/proc/{pid}/stat");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&stat).unwrap().contains(") T ") {
+        assert!(start.elapsed() < Duration::from_secs(10), "the peer did not stop");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    match engine.call(&to_doomed, "echo", 1, big.clone(), Duration::from_millis(300)) {
+        Err(mochi::rpc::RpcError::Timeout { .. }) => {}
+        Err(e) => panic!("a stopped peer: {e}"),
+        Ok(back) => panic!("a stopped peer answered ({} bytes)", back.len()),
+    }
+    doomed.child.kill().unwrap();
+    doomed.child.wait().unwrap();
+    // Far more fragments than may be in flight at once (256).
+    let start = Instant::now();
+    for i in 0..600u32 {
+        let mut payload = big.clone();
+        payload[..4].copy_from_slice(&i.to_le_bytes());
+        let back = engine
+            .call(&to_alive, "echo", 1, payload.clone(), Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("call {i} to the live peer after the other's death: {e}"));
+        assert!(back == payload, "call {i}: wrong answer");
+    }
+    eprintln!("600 echoes of 64 KiB to the live peer in {:?} after the other's death", start.elapsed());
+    engine.finalize();
+}

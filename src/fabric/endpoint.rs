@@ -57,7 +57,7 @@ pub struct Endpoint {
     name: Vec<u8>,
     address: String,
     wait_fd: Option<i32>,
-    /// Largest message `inject` takes (tcp only; 0 for none).
+    /// Largest message `inject` takes (0 for none).
     inject_size: usize,
     /// How peers wake us (shm only; tcp has `wait_fd`).
     doorbell: Option<std::sync::Arc<Doorbell>>,
@@ -149,10 +149,8 @@ impl Endpoint {
         ep.address = format_name(protocol, &buf)
             .ok_or_else(|| open_err(format!("unexpected endpoint name {:?}", String::from_utf8_lossy(&buf))))?;
         ep.name = buf;
-        if protocol == Protocol::Tcp {
-            // SAFETY: raw is a live endpoint.
-            ep.inject_size = unsafe { sys::fis_inject_size(raw) };
-        }
+        // SAFETY: raw is a live endpoint.
+        ep.inject_size = unsafe { sys::fis_inject_size(raw) };
         if wait_fd {
             // SAFETY: raw is a live endpoint.
             let fd = unsafe { sys::fis_wait_fd(raw) };
@@ -222,10 +220,10 @@ impl Endpoint {
 
     /// Largest message [`Endpoint::inject`] takes (0: use `post_send`).
     ///
-    /// Only tcp offers it: an injected message costs neither side of
-    /// libfabric a send completion, and so no write to the completion
-    /// queue's wait fd, which is most of what a small tcp message costs.
-    /// (shm's sends of this size complete at once anyway.)
+    /// An injected message costs no send completion: over tcp that saves
+    /// a write to the completion queue's wait fd, most of what a small
+    /// message costs; over shm (4 KiB) the message is copied into the
+    /// peer's region at once, so it never waits on the peer's progress.
     pub fn inject_size(&self) -> usize {
         self.inject_size
     }

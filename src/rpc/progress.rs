@@ -22,8 +22,8 @@
 //!   shm, an eventfd next to the completion queue's fd on tcp), looks for
 //!   work once more, and only then blocks. Rule 2: *whoever makes work the
 //!   sleeper must see rings its bell after making it visible*: peers ring
-//!   our doorbell after posting to us (and after draining a large fragment
-//!   we sent, whose completion we must read); the kernel makes the tcp fd
+//!   our doorbell after posting to us (every shm send is an inject, over
+//!   when posted: see `transport.rs`); the kernel makes the tcp fd
 //!   readable; a job pushed to the driving stream's pools rings it; a
 //!   thread that leaves sends waiting for resources rings it, and it then
 //!   retries on a short back-off (the one timed wait: libfabric does not
@@ -59,9 +59,8 @@ use std::time::{Duration, Instant};
 pub(crate) const CALLER_SPIN: Duration = Duration::from_micros(50);
 /// Retry back-off while sends wait for a peer's resources.
 pub(crate) const BACKLOG_RETRY: (Duration, Duration) = (Duration::from_micros(50), Duration::from_millis(2));
-/// How often a sleeper with large sends in flight checks on them (a shm
-/// peer that runs out of segment buffers needs our progress to go on).
-const LARGE_SEND_CHECK: Duration = Duration::from_millis(1);
+/// How often a finalize flush looks at its sends between wake-ups.
+const FLUSH_CHECK: Duration = Duration::from_millis(1);
 /// tcp: how long to block when another thread held the endpoint at the
 /// last check (it may have consumed the readiness we would block on).
 pub(crate) const CONTENDED_CHECK: Duration = Duration::from_millis(1);
@@ -566,8 +565,6 @@ impl Progress {
                 Plan::Refused
             } else if t.has_backlog() {
                 Plan::Sleep(Some(backoff))
-            } else if t.awaits_peer() {
-                Plan::Sleep(Some(LARGE_SEND_CHECK))
             } else {
                 Plan::Sleep(None)
             }
@@ -598,7 +595,7 @@ impl Progress {
                 self.idle.retract();
                 return;
             }
-            self.idle.block(seen, Some((end - now).min(LARGE_SEND_CHECK)));
+            self.idle.block(seen, Some((end - now).min(FLUSH_CHECK)));
             self.idle.retract();
         }
     }

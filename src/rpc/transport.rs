@@ -18,20 +18,28 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Bytes per fragment, header included.
-const FRAGMENT_SIZE: usize = 64 * 1024;
-/// Receive buffers kept posted.
-const RECV_BUFFERS: usize = 64;
+/// Bytes per fragment over tcp, header included.
+const TCP_FRAGMENT: usize = 64 * 1024;
+/// Receive buffers kept posted over tcp (4 MiB).
+const TCP_RECV_BUFFERS: usize = 64;
+/// Bytes per fragment over shm: libfabric 1.17's shm copies a message of
+/// up to this size into the receiver's region (`SMR_INJECT_SIZE`), so its
+/// send is over when the call returns. A larger one is read by the
+/// receiver from our memory and completes only when the receiver answers
+/// in our region's response queue, which is processed strictly in order:
+/// one large send to a peer that dies before reading it never completes,
+/// and holds back the completion of every later large send, to anyone,
+/// until the in-flight limit stops all sending. Small fragments cost a
+/// copy more per byte; a SIGKILLed peer costs nothing.
+const SHM_FRAGMENT: usize = 4096;
+/// Receive buffers kept posted over shm (1 MiB).
+const SHM_RECV_BUFFERS: usize = 256;
 /// Fragments posted but not yet completed, per endpoint.
 const MAX_IN_FLIGHT: usize = 256;
 /// Partial messages older than this are dropped (their sender gave up).
 const REASSEMBLY_TTL: Duration = Duration::from_secs(60);
 /// Upper bound on memory held by partial messages.
 const REASSEMBLY_BUDGET: usize = 1 << 30;
-/// libfabric shm copies sends up to this size into the receiver's region
-/// and completes them at once; larger ones complete only when the receiver
-/// has drained them (so the receiver rings the sender's doorbell).
-const SHM_INJECT_SIZE: usize = 4096;
 /// Peers kept in the address vector at most: beyond, the least recently
 /// used ones with nothing in flight are removed (`fi_av_remove`), so a
 /// churning group does not keep every departed peer forever.
@@ -87,8 +95,6 @@ struct SendSlot {
     _buf: Vec<u8>,
     dest: Arc<[u8]>,
     call_id: Option<u64>,
-    /// Completes only once the receiver drained it (shm, above inject size).
-    large: bool,
 }
 
 /// The receive buffers handed to libfabric: one allocation, addressed only
@@ -97,22 +103,30 @@ struct SendSlot {
 struct RecvArea {
     base: *mut u8,
     len: usize,
+    /// Bytes per buffer (the transport's fragment size).
+    stride: usize,
 }
 
 impl RecvArea {
     /// Large enough that the allocator maps fresh zero pages for it, so
     /// start-up touches none of its 4 MiB (64 separate vectors were
     /// cleared page by page, ~2.5 ms).
-    fn new(len: usize) -> RecvArea {
+    fn new(count: usize, stride: usize) -> RecvArea {
+        let len = count * stride;
         let boxed: Box<[u8]> = vec![0u8; len].into_boxed_slice();
-        RecvArea { base: Box::into_raw(boxed) as *mut u8, len }
+        RecvArea { base: Box::into_raw(boxed) as *mut u8, len, stride }
     }
 
-    /// Buffer `i` (of `FRAGMENT_SIZE` bytes), to post.
+    /// How many buffers the area holds.
+    fn count(&self) -> usize {
+        self.len / self.stride
+    }
+
+    /// Buffer `i` (of `stride` bytes), to post.
     fn buffer(&self, i: usize) -> *mut u8 {
-        assert!((i + 1) * FRAGMENT_SIZE <= self.len);
+        assert!((i + 1) * self.stride <= self.len);
         // SAFETY: in bounds of the allocation (checked above).
-        unsafe { self.base.add(i * FRAGMENT_SIZE) }
+        unsafe { self.base.add(i * self.stride) }
     }
 
     /// The first `len` bytes of buffer `i`, once its receive completed.
@@ -121,7 +135,7 @@ impl RecvArea {
     /// The receive posted on buffer `i` must have completed and the buffer
     /// not been posted again while the slice lives.
     unsafe fn received(&self, i: usize, len: usize) -> &[u8] {
-        let len = len.min(FRAGMENT_SIZE);
+        let len = len.min(self.stride);
         // SAFETY: in bounds (buffer() checks); libfabric no longer writes
         // there (the caller's contract); initialized (zeroed at start).
         unsafe { std::slice::from_raw_parts(self.buffer(i), len) }
@@ -172,8 +186,8 @@ pub struct Transport {
     partial_bytes: usize,
     scratch: Vec<Completion>,
     last_sweep: Instant,
-    /// Sends in flight that need the receiver's progress to complete.
-    large_in_flight: usize,
+    /// Bytes per fragment, header included (see [`SHM_FRAGMENT`]).
+    fragment: usize,
     /// Peers' doorbells (shm), and the peers to ring after this drive.
     bells: HashMap<Arc<[u8]>, BellEntry>,
     to_ring: Vec<Arc<[u8]>>,
@@ -198,10 +212,14 @@ fn send_ctx(i: usize) -> usize {
 
 impl Transport {
     pub fn new(ep: Endpoint) -> Result<Transport, crate::fabric::FabricError> {
+        let (fragment, buffers) = match ep.protocol() {
+            Protocol::Sm => (SHM_FRAGMENT, SHM_RECV_BUFFERS),
+            Protocol::Tcp => (TCP_FRAGMENT, TCP_RECV_BUFFERS),
+        };
         let mut t = Transport {
             ep,
-            recv_area: RecvArea::new(RECV_BUFFERS * FRAGMENT_SIZE),
-            unposted_recvs: (0..RECV_BUFFERS).collect(),
+            recv_area: RecvArea::new(buffers, fragment),
+            unposted_recvs: (0..buffers).collect(),
             sends: Vec::new(),
             free_sends: Vec::new(),
             in_flight: 0,
@@ -211,7 +229,7 @@ impl Transport {
             partial_bytes: 0,
             scratch: Vec::with_capacity(64),
             last_sweep: Instant::now(),
-            large_in_flight: 0,
+            fragment,
             bells: HashMap::new(),
             to_ring: Vec::new(),
             watch: None,
@@ -248,19 +266,13 @@ impl Transport {
         !self.queue.is_empty() || !self.unposted_recvs.is_empty()
     }
 
-    /// True while sends are in flight whose completion needs the peer's
-    /// progress (and, over shm, possibly ours in between).
-    pub fn awaits_peer(&self) -> bool {
-        self.large_in_flight > 0
-    }
-
     fn repost_receives(&mut self) -> Result<(), crate::fabric::FabricError> {
         while let Some(&i) = self.unposted_recvs.last() {
             let buf = self.recv_area.buffer(i);
             // SAFETY: the buffer lives in self.recv_area (never reallocated)
             // and is not touched until its completion or the endpoint closes
             // (the endpoint is dropped before the buffers: field order).
-            match unsafe { self.ep.post_recv(buf, FRAGMENT_SIZE, recv_ctx(i)) }? {
+            match unsafe { self.ep.post_recv(buf, self.fragment, recv_ctx(i)) }? {
                 Post::Done => {
                     self.unposted_recvs.pop();
                 }
@@ -389,8 +401,8 @@ impl Transport {
         }
     }
 
-    /// Rings the doorbells of the peers this drive posted to or drained
-    /// large fragments from (see `progress.rs`, rule 2).
+    /// Rings the doorbells of the peers this drive posted to (see
+    /// `progress.rs`, rule 2).
     fn ring_peers(&mut self, now: Instant) {
         if self.bells.len() > MAX_BELLS {
             // Peers come and go (and forged fragments name any sender):
@@ -508,7 +520,7 @@ impl Transport {
                 }
             };
             let total = out.payload.len();
-            let room = FRAGMENT_SIZE - FIXED_HEADER - sender.len();
+            let room = self.fragment - FIXED_HEADER - sender.len();
             self.ring_later(&out.dest);
             let mut finished = false;
             loop {
@@ -521,52 +533,14 @@ impl Transport {
                 let mut buf = Vec::with_capacity(header_buf.len() + end - start);
                 buf.extend_from_slice(&header_buf);
                 buf.extend_from_slice(&out.payload[start..end]);
-                if buf.len() <= self.ep.inject_size() {
-                    // Small (tcp): copied out now, no completion to wait for.
-                    match self.ep.inject(&buf, dest) {
-                        Ok(Post::Done) => {
-                            did = true;
-                            out.next_offset = end;
-                            if end >= total {
-                                finished = true;
-                                break;
-                            }
-                            continue;
-                        }
-                        Ok(Post::Again) => {
-                            if let Some(w) = self.watch.as_mut() {
-                                w.ensure(&out.dest);
-                            }
-                            break;
-                        }
-                        Err(e) => {
-                            if let Some(call_id) = out.call_id {
-                                events.push(Event::SendFailed { call_id, message: e.to_string(), gone: false });
-                            } else {
-                                crate::warning!("could not send a response: {e}");
-                            }
-                            finished = true;
-                            did = true;
-                            break;
-                        }
-                    }
-                }
-                let slot = self.free_sends.pop().unwrap_or_else(|| {
-                    self.sends.push(None);
-                    self.sends.len() - 1
-                });
-                // SAFETY: `buf`'s heap storage moves into self.sends[slot] and
-                // stays there, unchanged, until the send's completion.
-                let posted = unsafe { self.ep.post_send(buf.as_ptr(), buf.len(), dest, send_ctx(slot)) };
+                let posted = if buf.len() <= self.ep.inject_size() {
+                    // Copied out now; no completion to wait for.
+                    self.ep.inject(&buf, dest)
+                } else {
+                    self.post_tracked(buf, dest, &out)
+                };
                 match posted {
                     Ok(Post::Done) => {
-                        let large = buf.len() > SHM_INJECT_SIZE && self.ep.protocol() == Protocol::Sm;
-                        self.large_in_flight += large as usize;
-                        self.sends[slot] = Some(SendSlot { _buf: buf, dest: out.dest.clone(), call_id: out.call_id, large });
-                        self.in_flight += 1;
-                        if let Some(e) = self.av.get_mut(&out.dest) {
-                            e.in_flight += 1;
-                        }
                         did = true;
                         out.next_offset = end;
                         if end >= total {
@@ -578,7 +552,6 @@ impl Transport {
                         }
                     }
                     Ok(Post::Again) => {
-                        self.free_sends.push(slot);
                         // Over tcp rxm also answers "again" while it
                         // connects, and retries a refused connection on
                         // every send: is anyone listening there?
@@ -588,7 +561,6 @@ impl Transport {
                         break;
                     }
                     Err(e) => {
-                        self.free_sends.push(slot);
                         if let Some(call_id) = out.call_id {
                             events.push(Event::SendFailed { call_id, message: e.to_string(), gone: false });
                         } else {
@@ -608,11 +580,33 @@ impl Transport {
         did
     }
 
+    /// Posts one fragment that completes later: its buffer is kept (and
+    /// its peer held in the address vector) until the completion.
+    fn post_tracked(&mut self, buf: Vec<u8>, dest: u64, out: &Outgoing) -> Result<Post, crate::fabric::FabricError> {
+        let slot = self.free_sends.pop().unwrap_or_else(|| {
+            self.sends.push(None);
+            self.sends.len() - 1
+        });
+        // SAFETY: `buf`'s heap storage moves into self.sends[slot] and stays
+        // there, unchanged, until the send's completion.
+        let posted = unsafe { self.ep.post_send(buf.as_ptr(), buf.len(), dest, send_ctx(slot)) };
+        if let Ok(Post::Done) = posted {
+            self.sends[slot] = Some(SendSlot { _buf: buf, dest: out.dest.clone(), call_id: out.call_id });
+            self.in_flight += 1;
+            if let Some(e) = self.av.get_mut(&out.dest) {
+                e.in_flight += 1;
+            }
+        } else {
+            self.free_sends.push(slot);
+        }
+        posted
+    }
+
     fn on_completion(&mut self, c: Completion, events: &mut Vec<Event>) {
         if c.context % 2 == 1 {
             let i = c.context / 2;
-            if i < RECV_BUFFERS {
-                let len = c.len.min(FRAGMENT_SIZE);
+            if i < self.recv_area.count() {
+                let len = c.len.min(self.fragment);
                 self.on_fragment(i, len, events);
                 self.unposted_recvs.push(i);
             }
@@ -626,7 +620,6 @@ impl Transport {
         let slot = self.sends.get_mut(i)?.take()?;
         self.free_sends.push(i);
         self.in_flight -= 1;
-        self.large_in_flight -= slot.large as usize;
         if let Some(e) = self.av.get_mut(&slot.dest) {
             e.in_flight = e.in_flight.saturating_sub(1);
         }
@@ -637,7 +630,7 @@ impl Transport {
         if context % 2 == 1 {
             let i = context / 2;
             crate::warning!("a receive failed ({message}); reposting its buffer");
-            if i < RECV_BUFFERS {
+            if i < self.recv_area.count() {
                 self.unposted_recvs.push(i);
             }
             return;
@@ -668,10 +661,6 @@ impl Transport {
                 return;
             }
         };
-        if len > SHM_INJECT_SIZE && self.ep.protocol() == Protocol::Sm && !self.to_ring.iter().any(|p| **p == *frag.sender) {
-            // The sender's send completes only now that we drained it.
-            self.to_ring.push(Arc::from(frag.sender));
-        }
         let header = frag.header.clone();
         let total = header.total_len as usize;
         if header.kind == Kind::Response {
