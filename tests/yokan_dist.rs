@@ -56,7 +56,11 @@ impl Drop for Group {
             let _ = m.child.kill();
             let _ = m.child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("YOKAN_DIST_KEEP").is_some() {
+            eprintln!("kept the members' configs and logs in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -104,6 +104,9 @@ pub(crate) struct IdleWait {
     epoll: Option<(OwnedFd, OwnedFd)>,
     /// tcp: the completion queue's fd, and who watches it (see [`CqWatch`]).
     cq: Option<(i32, Mutex<CqWatch>)>,
+    /// tcp: `CqWatch::listening`, readable without the lock (set once, under
+    /// it), so that every asynchronous call does not take the mutex.
+    listening: AtomicBool,
     /// tcp: callers asleep on the completion fd in epolls of their own
     /// (`cq_wait.rs`), and how many there are (read on every drive).
     callers: Mutex<Vec<Arc<CallerBell>>>,
@@ -153,7 +156,14 @@ impl IdleWait {
             return Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "the endpoint has no way to wait"));
         }
         let cq = cq_fd.map(|fd| (fd, Mutex::new(CqWatch::default())));
-        Ok(IdleWait { words, epoll, cq, callers: Mutex::new(Vec::new()), caller_count: AtomicUsize::new(0) })
+        Ok(IdleWait {
+            words,
+            epoll,
+            cq,
+            listening: AtomicBool::new(false),
+            callers: Mutex::new(Vec::new()),
+            caller_count: AtomicUsize::new(0),
+        })
     }
 
     pub fn words(&self) -> &BellWords {
@@ -196,6 +206,9 @@ impl IdleWait {
     /// waits for (see [`CqWatch`]): the stream watches the completion fd
     /// whenever no caller polls it.
     pub fn start_listening(&self) {
+        if self.listening.load(Ordering::Acquire) {
+            return;
+        }
         let (Some((fd, watch)), Some((ep, _))) = (&self.cq, &self.epoll) else { return };
         {
             let mut w = watch.lock();
@@ -203,6 +216,7 @@ impl IdleWait {
                 return;
             }
             w.listening = true;
+            self.listening.store(true, Ordering::Release);
             if w.pollers > 0 {
                 // The last poller hands the fd over (leave_polling).
                 return;
