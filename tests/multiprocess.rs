@@ -283,3 +283,44 @@ fn a_killed_shm_peer_does_not_stall_large_sends_to_others() {
     eprintln!("600 echoes of 64 KiB to the live peer in {:?} after the other's death", start.elapsed());
     engine.finalize();
 }
+
+/// A shm peer SIGKILLed while it held its region's lock (libfabric's spin
+/// lock, which nobody will ever free): calls to it fail at once as calls to
+/// a dead peer, instead of spinning forever inside libfabric with the
+/// engine's endpoint lock held. The test takes the lock in the stopped
+/// server's region by hand (the layout of libfabric 1.17's shm region).
+#[test]
+fn a_shm_peer_that_died_holding_its_lock_fails_calls_at_once() {
+    use std::io::{Seek, SeekFrom, Write};
+    let protocol = "na+sm";
+    let mut server = start_server(protocol);
+    let engine = Engine::new(protocol, Mode::Client, "", &InitOverrides::default()).unwrap();
+    let addr = engine.lookup(&server.address).unwrap();
+    engine.call(&addr, "echo", 1, b"alive".to_vec(), Duration::from_secs(10)).unwrap();
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let (_, name) = mochi::fabric::parse_peer(&server.address).unwrap();
+    let region = String::from_utf8_lossy(&name).trim_end_matches('\0').strip_prefix("fi_shm://").unwrap().to_string();
+    let mut file = std::fs::OpenOptions::new().write(true).open(format!("/dev/shm/{region}")).unwrap();
+    // pthread_spinlock_t at offset 24; glibc's x86 lock is taken at 0.
+    let taken: i32 = if cfg!(any(target_arch = "x86_64", target_arch = "x86")) { 0 } else { 1 };
+    file.seek(SeekFrom::Start(24)).unwrap();
+    file.write_all(&taken.to_ne_bytes()).unwrap();
+    drop(file);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let caller = engine.clone();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let r = caller.call(&addr, "echo", 1, b"dead?".to_vec(), Duration::from_secs(10));
+        let _ = tx.send((r.map(|v| v.len()), start.elapsed()));
+    });
+    let (r, took) =
+        rx.recv_timeout(Duration::from_secs(30)).expect("the call never returned (spinning on the dead peer's lock?)");
+    let err = r.expect_err("a call to a dead peer succeeded");
+    eprintln!("na+sm: a call to a peer that died holding its lock failed in {took:?}: {err}");
+    assert!(err.callee_gone(), "{err}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    engine.finalize();
+}

@@ -6,6 +6,7 @@ pub mod endpoint;
 pub mod local_peers;
 pub mod peer_watch;
 pub mod reachability;
+pub mod shm_region;
 pub mod shm_sweep;
 
 pub use address::{parse_listen, parse_peer, AddressError, ListenSpec, Protocol};

@@ -12,6 +12,7 @@
 
 use super::wire::{self, Header, Kind, FIXED_HEADER, MAX_MESSAGE};
 use crate::fabric::peer_watch::{PeerWatch, WatchHandle};
+use crate::fabric::shm_region::RegionHeader;
 use crate::fabric::{local_peers, Completion, Endpoint, PeerBell, Post, Protocol};
 use crossbeam_queue::SegQueue;
 use std::collections::{HashMap, VecDeque};
@@ -157,6 +158,9 @@ struct AvEntry {
     last_used: Instant,
     /// Our fragments to it not yet completed: it must stay while any is.
     in_flight: usize,
+    /// shm: its region's header, to notice a peer that died holding its
+    /// region's lock (see `fabric/shm_region.rs`).
+    region: Option<RegionHeader>,
 }
 
 /// A peer's doorbell, or the time we found it had none.
@@ -435,7 +439,8 @@ impl Transport {
             self.evict_idle_peers();
         }
         let fi_addr = self.ep.av_insert(name).map_err(|e| e.to_string())?;
-        self.av.insert(name.clone(), AvEntry { fi_addr, last_used: now, in_flight: 0 });
+        let region = if self.ep.protocol() == Protocol::Sm { RegionHeader::open(name) } else { None };
+        self.av.insert(name.clone(), AvEntry { fi_addr, last_used: now, in_flight: 0, region });
         Ok(fi_addr)
     }
 
@@ -519,6 +524,19 @@ impl Transport {
                     continue;
                 }
             };
+            if self.av.get(&out.dest).and_then(|e| e.region.as_ref()).is_some_and(RegionHeader::owner_died_holding_lock) {
+                // libfabric would spin forever on its lock (see shm_region.rs).
+                let message = format!(
+                    "the peer {} has exited, leaving its shared-memory queue locked",
+                    String::from_utf8_lossy(&out.dest).trim_end_matches('\0')
+                );
+                match out.call_id {
+                    Some(call_id) => events.push(Event::SendFailed { call_id, message, gone: true }),
+                    None => crate::debug!("dropping a response: {message}"),
+                }
+                did = true;
+                continue;
+            }
             let total = out.payload.len();
             let room = self.fragment - FIXED_HEADER - sender.len();
             self.ring_later(&out.dest);
