@@ -110,13 +110,13 @@ fn killed_server_fails_calls_within_timeout() {
 
 const HANG_ENV: &str = "MOCHI_TEST_HANGING_SERVER";
 
-/// The server of [`a_dead_tcp_peer_fails_its_calls_at_once`] (run only by
+/// The server of [`dead_peer_fails_its_calls_at_once`] (run only by
 /// it): `echo`, and `hang`, which never answers (its responders are kept).
 #[test]
-#[ignore = "started by a_dead_tcp_peer_fails_its_calls_at_once as its server"]
+#[ignore = "started by the a_dead_*_peer_fails_its_calls_at_once tests as their server"]
 fn hanging_server() {
     use std::io::Read;
-    let protocol = std::env::var(HANG_ENV).expect("run by a_dead_tcp_peer_fails_its_calls_at_once only");
+    let protocol = std::env::var(HANG_ENV).expect("run by the a_dead_*_peer_fails_its_calls_at_once tests only");
     let engine = Engine::new(&protocol, Mode::Server, "", &InitOverrides::default()).unwrap();
     engine.register("echo", 1, None, std::sync::Arc::new(|req: mochi::rpc::Request| Ok(req.payload))).unwrap();
     let kept = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
@@ -129,14 +129,23 @@ fn hanging_server() {
     engine.finalize();
 }
 
-/// Over tcp a call in flight to a process that is then SIGKILLed fails as
-/// soon as the process is gone (the engine watches the peers it waits on),
-/// not at its 10 s timeout; so does the next call to it; and a live peer
-/// that does not answer is never taken for a dead one.
+/// A call in flight to a process that is then SIGKILLed fails as soon as
+/// the process is gone (the engine watches the peers it waits on: a
+/// connection over tcp, a pidfd over shm), not at its 10 s timeout; so does
+/// the next call to it; and a live peer that does not answer is never taken
+/// for a dead one.
 #[test]
 fn a_dead_tcp_peer_fails_its_calls_at_once() {
+    dead_peer_fails_its_calls_at_once("ofi+tcp");
+}
+
+#[test]
+fn a_dead_shm_peer_fails_its_calls_at_once() {
+    dead_peer_fails_its_calls_at_once("na+sm");
+}
+
+fn dead_peer_fails_its_calls_at_once(protocol: &str) {
     use std::io::BufRead;
-    let protocol = "ofi+tcp";
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "hanging_server", "--ignored", "--nocapture", "--test-threads=1"])
         .env(HANG_ENV, protocol)

@@ -202,6 +202,15 @@ fn sockaddr_in_bytes(sa: SocketAddrV4) -> Vec<u8> {
     v
 }
 
+/// The region (`mochi-<pid>:<n>:<m>`) and owner pid of a shm libfabric
+/// name (`fi_shm://<region>`, NUL-terminated) that one of our endpoints
+/// published; `None` for other names.
+pub fn shm_region_and_pid(name: &[u8]) -> Option<(&str, i32)> {
+    let region = std::str::from_utf8(name).ok()?.trim_end_matches('\0').strip_prefix("fi_shm://")?;
+    let pid: i32 = region.strip_prefix("mochi-")?.split(':').next()?.parse().ok()?;
+    (pid > 0 && !region.contains('/')).then_some((region, pid))
+}
+
 /// The socket address in a tcp peer's libfabric name.
 pub fn tcp_socket_addr(name: &[u8]) -> Option<SocketAddrV4> {
     sockaddr_in_from_bytes(name)

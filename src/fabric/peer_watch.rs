@@ -1,4 +1,4 @@
-//! tcp: learning at once that a peer has gone away.
+//! Learning at once that a peer has gone away (tcp and shm).
 //!
 //! libfabric 1.17's tcp path (`tcp;ofi_rxm`) never tells its user that a
 //! peer died. A request already delivered to a peer that is then killed
@@ -35,8 +35,17 @@
 //! Cost: per watched peer, one descriptor here and one at the peer (its
 //! listener's pending connection), for as long as calls wait on it and
 //! [`IDLE`] after; one connection set-up per peer, not per call.
+//!
+//! **shm.** libfabric's shm provider is no better: a message queued in the
+//! region of a process that is then SIGKILLed is never answered, and sends
+//! to its region go on succeeding. A shm peer of ours is a process whose pid
+//! is in its name (`fi_shm://mochi-<pid>:…`), so its watch is a pidfd
+//! (`pidfd_open`), which the kernel makes readable when that process exits:
+//! certain evidence, at once, with no probe at the peer. A pid that no
+//! longer exists when the watch starts is a verdict too. (A pid reused by
+//! another program gives no verdict: calls end by their timeout.)
 
-use super::address::tcp_socket_addr;
+use super::address::{shm_region_and_pid, tcp_socket_addr};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::SocketAddrV4;
@@ -90,9 +99,19 @@ struct Watch {
     reopened: Option<Instant>,
 }
 
+/// shm: the pidfd of a peer's process.
+struct ProcWatch {
+    pid: i32,
+    /// Held open: closing it takes it out of the epoll set.
+    _fd: OwnedFd,
+    token: u64,
+    needed: Instant,
+}
+
 #[derive(Default)]
 struct State {
     watches: HashMap<Arc<[u8]>, Watch>,
+    procs: HashMap<Arc<[u8]>, ProcWatch>,
     tokens: HashMap<u64, Arc<[u8]>>,
     next_token: u64,
     gone: Vec<Gone>,
@@ -110,7 +129,7 @@ struct Shared {
     waker: OnceLock<Waker>,
 }
 
-/// The watches of one tcp endpoint (owned by its transport).
+/// The watches of one endpoint (owned by its transport).
 pub struct PeerWatch {
     shared: Arc<Shared>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -146,8 +165,8 @@ impl PeerWatch {
         WatchHandle(self.shared.clone())
     }
 
-    /// Makes sure `peer` (a tcp libfabric name) is watched. Never blocks: the
-    /// connection attempt goes on in the kernel.
+    /// Makes sure `peer` (a tcp or shm libfabric name) is watched. Never
+    /// blocks: a tcp connection attempt goes on in the kernel.
     pub fn ensure(&mut self, peer: &Arc<[u8]>) {
         let now = Instant::now();
         let woke = {
@@ -156,33 +175,41 @@ impl PeerWatch {
                 w.needed = now;
                 return;
             }
-            if s.resting.get(peer).is_some_and(|until| now < *until) || s.watches.len() >= MAX_WATCHES {
+            if let Some(w) = s.procs.get_mut(peer) {
+                w.needed = now;
+                return;
+            }
+            if s.resting.get(peer).is_some_and(|until| now < *until) || s.watches.len() + s.procs.len() >= MAX_WATCHES {
                 return;
             }
             s.resting.remove(peer);
-            let Some(addr) = tcp_socket_addr(peer) else { return };
-            match connect(addr) {
-                Ok((sock, phase)) => {
-                    let token = s.next_token;
-                    s.next_token += 1;
-                    if let Err(e) = ctl(&self.shared.epoll, libc::EPOLL_CTL_ADD, sock.as_raw_fd(), interest(&phase), token) {
+            if let Some((_, pid)) = shm_region_and_pid(peer) {
+                self.shared.watch_process(&mut s, peer, pid, now)
+            } else {
+                let Some(addr) = tcp_socket_addr(peer) else { return };
+                match connect(addr) {
+                    Ok((sock, phase)) => {
+                        let token = s.next_token;
+                        s.next_token += 1;
+                        if let Err(e) = ctl(&self.shared.epoll, libc::EPOLL_CTL_ADD, sock.as_raw_fd(), interest(&phase), token) {
+                            crate::debug!("cannot watch ofi+tcp://{addr}: {e}");
+                            s.resting.insert(peer.clone(), now + REST);
+                            return;
+                        }
+                        s.tokens.insert(token, peer.clone());
+                        s.watches.insert(peer.clone(), Watch { addr, sock, token, phase, needed: now, reopened: None });
+                        false
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                        s.gone.push(Gone { peer: peer.clone(), why: refused(addr) });
+                        self.shared.any_gone.store(true, Ordering::Release);
+                        true
+                    }
+                    Err(e) => {
                         crate::debug!("cannot watch ofi+tcp://{addr}: {e}");
                         s.resting.insert(peer.clone(), now + REST);
-                        return;
+                        false
                     }
-                    s.tokens.insert(token, peer.clone());
-                    s.watches.insert(peer.clone(), Watch { addr, sock, token, phase, needed: now, reopened: None });
-                    false
-                }
-                Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                    s.gone.push(Gone { peer: peer.clone(), why: refused(addr) });
-                    self.shared.any_gone.store(true, Ordering::Release);
-                    true
-                }
-                Err(e) => {
-                    crate::debug!("cannot watch ofi+tcp://{addr}: {e}");
-                    s.resting.insert(peer.clone(), now + REST);
-                    false
                 }
             }
         };
@@ -190,7 +217,7 @@ impl PeerWatch {
             let shared = self.shared.clone();
             match std::thread::Builder::new().name("mochi-peer-watch".into()).spawn(move || run(&shared)) {
                 Ok(t) => self.thread = Some(t),
-                Err(e) => crate::warning!("cannot start the tcp peer watch thread: {e}"),
+                Err(e) => crate::warning!("cannot start the peer watch thread: {e}"),
             }
         }
         if woke {
@@ -202,6 +229,9 @@ impl PeerWatch {
     pub fn forget(&mut self, peer: &[u8]) {
         let mut s = self.shared.state.lock();
         if let Some(w) = s.watches.remove(peer) {
+            s.tokens.remove(&w.token);
+        }
+        if let Some(w) = s.procs.remove(peer) {
             s.tokens.remove(&w.token);
         }
     }
@@ -221,6 +251,17 @@ impl PeerWatch {
                 s.tokens.remove(&w.token);
             }
         }
+        let idle: Vec<Arc<[u8]>> = s
+            .procs
+            .iter()
+            .filter(|(p, w)| now.saturating_duration_since(w.needed) > IDLE && !busy(&p[..]))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in idle {
+            if let Some(w) = s.procs.remove(&p) {
+                s.tokens.remove(&w.token);
+            }
+        }
         s.resting.retain(|_, until| now < *until);
     }
 
@@ -236,7 +277,8 @@ impl PeerWatch {
 
     /// Peers watched now (tests and diagnostics).
     pub fn watched(&self) -> usize {
-        self.shared.state.lock().watches.len()
+        let s = self.shared.state.lock();
+        s.watches.len() + s.procs.len()
     }
 }
 
@@ -264,6 +306,15 @@ impl Shared {
     fn on_event(&self, token: u64, events: u32) -> bool {
         let mut s = self.state.lock();
         let Some(peer) = s.tokens.get(&token).cloned() else { return false };
+        if let Some(w) = s.procs.remove(&peer) {
+            // A pidfd is readable only once its process has exited.
+            s.tokens.remove(&w.token);
+            let why = process_exited(&peer, w.pid);
+            crate::debug!("peer watch: {why}");
+            s.gone.push(Gone { peer, why });
+            self.any_gone.store(true, Ordering::Release);
+            return true;
+        }
         let Some(w) = s.watches.get_mut(&peer) else { return false };
         let now = Instant::now();
         let verdict = match w.phase {
@@ -362,6 +413,36 @@ impl Shared {
         true
     }
 
+    /// shm: starts watching the process `pid` of `peer`; true if it is
+    /// already gone (a verdict was queued).
+    fn watch_process(&self, s: &mut State, peer: &Arc<[u8]>, pid: i32, now: Instant) -> bool {
+        match pidfd_open(pid) {
+            Ok(fd) => {
+                let token = s.next_token;
+                s.next_token += 1;
+                if let Err(e) = ctl(&self.epoll, libc::EPOLL_CTL_ADD, fd.as_raw_fd(), libc::EPOLLIN as u32, token) {
+                    crate::debug!("cannot watch process {pid}: {e}");
+                    s.resting.insert(peer.clone(), now + REST);
+                    return false;
+                }
+                s.tokens.insert(token, peer.clone());
+                s.procs.insert(peer.clone(), ProcWatch { pid, _fd: fd, token, needed: now });
+                false
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                s.gone.push(Gone { peer: peer.clone(), why: process_exited(peer, pid) });
+                self.any_gone.store(true, Ordering::Release);
+                true
+            }
+            Err(e) => {
+                // (ENOSYS before Linux 5.3: calls end by their timeouts.)
+                crate::debug!("cannot watch process {pid}: {e}");
+                s.resting.insert(peer.clone(), now + IDLE);
+                false
+            }
+        }
+    }
+
     /// Drops `peer`'s watch without a verdict; not watched again before `until`.
     fn rest(&self, s: &mut State, peer: &Arc<[u8]>, until: Instant) {
         if let Some(w) = s.watches.remove(peer) {
@@ -382,7 +463,7 @@ fn run(shared: &Shared) {
             if e.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            crate::error!("the tcp peer watch stopped: epoll_wait: {e}");
+            crate::error!("the peer watch stopped: epoll_wait: {e}");
             return;
         }
         let mut woke = false;
@@ -397,6 +478,22 @@ fn run(shared: &Shared) {
             shared.wake();
         }
     }
+}
+
+fn process_exited(peer: &[u8], pid: i32) -> String {
+    let address = super::address::format_name(super::Protocol::Sm, peer).unwrap_or_else(|| format!("process {pid}"));
+    format!("nobody listens at {address} any more: process {pid} has exited")
+}
+
+/// A pidfd for `pid` (readable once the process exits).
+fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open(2) takes no pointers; the fd is checked, then owned.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 fn refused(addr: SocketAddrV4) -> String {

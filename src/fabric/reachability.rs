@@ -8,7 +8,7 @@
 //! (A tcp peer that dies later, with calls in flight or messages queued to
 //! it, is noticed by `peer_watch.rs`.)
 
-use super::address::{format_name, tcp_socket_addr, Protocol};
+use super::address::{format_name, shm_region_and_pid, tcp_socket_addr, Protocol};
 use std::time::Duration;
 
 /// Why the peer named `name` (its libfabric name) cannot be reached, or
@@ -26,9 +26,8 @@ pub fn certainly_unreachable(protocol: Protocol, name: &[u8], patience: Duration
 /// has exited (its region left behind by SIGKILL).
 fn shm_gone(name: &[u8]) -> Option<String> {
     let address = format_name(Protocol::Sm, name)?;
-    let region = std::str::from_utf8(name).ok()?.trim_end_matches('\0').strip_prefix("fi_shm://")?.to_string();
-    let pid: i32 = region.strip_prefix("mochi-")?.split(':').next()?.parse().ok()?;
-    if !std::path::Path::new("/dev/shm").join(&region).exists() {
+    let (region, pid) = shm_region_and_pid(name)?;
+    if !std::path::Path::new("/dev/shm").join(region).exists() {
         return Some(format!(
             "nobody listens at {address}: its shared-memory endpoint does not exist (process exited or never started)"
         ));

@@ -205,7 +205,7 @@ impl Engine {
         let watch = transport.peer_watch();
         let progress = Progress::new(transport, idle);
         if let Some(w) = watch {
-            // tcp: a peer found gone wakes the driving stream, whose next
+            // A peer found gone wakes the driving stream, whose next
             // drive fails the calls waiting on it (see fabric/peer_watch.rs).
             let idle = Arc::downgrade(&progress.idle);
             w.on_gone(Box::new(move || {

@@ -6,7 +6,7 @@
 //! submissions into the send queue, posts fragments, reads completions and
 //! turns them into [`Event`]s for the engine to dispatch after unlocking.
 //!
-//! Over tcp it also keeps a [`PeerWatch`] on the peers it waits on: the
+//! It also keeps a [`PeerWatch`] on the peers it waits on: the
 //! calls waiting on a peer whose process has gone (and the messages queued
 //! to it) fail at the next drive instead of at their deadline.
 
@@ -52,7 +52,7 @@ const MAX_SHM_PEERS: usize = 128;
 const MAX_BELLS: usize = 4096;
 /// How long a peer without a doorbell is remembered as such.
 const BELL_RETRY: Duration = Duration::from_secs(1);
-/// tcp: calls tracked at most for their peer's watch (see `awaiting`).
+/// Calls tracked at most for their peer's watch (see `awaiting`).
 const MAX_AWAITING: usize = 1 << 16;
 
 /// A message waiting to be sent.
@@ -195,9 +195,9 @@ pub struct Transport {
     /// Peers' doorbells (shm), and the peers to ring after this drive.
     bells: HashMap<Arc<[u8]>, BellEntry>,
     to_ring: Vec<Arc<[u8]>>,
-    /// tcp: watches on the peers we wait on or cannot send to.
+    /// Watches on the peers we wait on or cannot send to.
     watch: Option<PeerWatch>,
-    /// tcp: calls sent (or being sent) and not answered yet, by message id:
+    /// Calls sent (or being sent) and not answered yet, by message id:
     /// their peer and deadline (expired ones are swept).
     awaiting: HashMap<u64, (Arc<[u8]>, Instant)>,
 }
@@ -239,17 +239,15 @@ impl Transport {
             watch: None,
             awaiting: HashMap::new(),
         };
-        if t.ep.protocol() == Protocol::Tcp {
-            match PeerWatch::new() {
-                Ok(w) => t.watch = Some(w),
-                Err(e) => crate::warning!("tcp peers that die will be noticed only at the timeouts of their calls: {e}"),
-            }
+        match PeerWatch::new() {
+            Ok(w) => t.watch = Some(w),
+            Err(e) => crate::warning!("peers that die will be noticed only at the timeouts of their calls: {e}"),
         }
         t.repost_receives()?;
         Ok(t)
     }
 
-    /// tcp: the handle through which the engine asks to be woken when a
+    /// The handle through which the engine asks to be woken when a
     /// watched peer is found gone (see `fabric/peer_watch.rs`).
     pub fn peer_watch(&self) -> Option<WatchHandle> {
         self.watch.as_ref().map(PeerWatch::handle)

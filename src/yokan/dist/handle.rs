@@ -15,7 +15,7 @@
 
 use super::placement::Placement;
 use super::wire;
-use super::{wait_watching, SUSPECT_TTL};
+use super::SUSPECT_TTL;
 use crate::flock::client::{Client as FlockClient, GroupHandle};
 use crate::flock::protocol::Update;
 use crate::flock::provider::UpdateCallbacks;
@@ -219,7 +219,7 @@ impl GroupRouter {
                 parts.into_iter().map(|(m, idx)| (m, inner.start(m, name, encode(&idx), deadline), idx)).collect();
             let mut retry = Vec::new();
             for (member, call, idx) in started {
-                let answer = call.and_then(|(addr, p)| wait_watching(p, &addr, member));
+                let answer = call.and_then(|p| p.wait());
                 let outcome = match answer {
                     Ok(reply) => match decode(&reply, &idx) {
                         // A provider destroyed under us (a member leaving).
@@ -270,8 +270,7 @@ impl GroupRouter {
                 let turn = inner.turn.fetch_add(1, Ordering::Relaxed);
                 choice.get(turn % choice.len().max(1)).map(|m| m.to_string()).ok_or_else(no_member)?
             };
-            let answer =
-                inner.start(&member, name, payload.to_vec(), deadline).and_then(|(addr, p)| wait_watching(p, &addr, &member));
+            let answer = inner.start(&member, name, payload.to_vec(), deadline).and_then(|p| p.wait());
             match answer {
                 Ok(reply) => return Ok(reply),
                 Err(e) if e.callee_gone() => {
@@ -328,20 +327,13 @@ impl Inner {
     }
 
     /// Sends `name` to `member`'s provider, with what is left of the time.
-    fn start(
-        &self,
-        member: &str,
-        name: &str,
-        payload: Vec<u8>,
-        deadline: Instant,
-    ) -> std::result::Result<(crate::rpc::Address, PendingCall), RpcError> {
+    fn start(&self, member: &str, name: &str, payload: Vec<u8>, deadline: Instant) -> std::result::Result<PendingCall, RpcError> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(RpcError::Timeout { addr: member.to_string(), name: name.to_string(), millis: 0 });
         }
         let addr = self.engine.lookup(member)?;
-        let pending = self.engine.call_async(&addr, name, self.provider_id, payload, left)?;
-        Ok((addr, pending))
+        self.engine.call_async(&addr, name, self.provider_id, payload, left)
     }
 
     /// Follows the group through the Flock provider (`address`,
@@ -402,7 +394,7 @@ impl Inner {
         for m in members {
             let deadline = Instant::now() + CHECK_TIMEOUT;
             let check = codec::encode(&Operation { mode: 0, args: () });
-            let identity = self.start(m, protocol::CHECK, check, deadline).and_then(|(a, p)| wait_watching(p, &a, m));
+            let identity = self.start(m, protocol::CHECK, check, deadline).and_then(|p| p.wait());
             let reply = match identity {
                 Ok(reply) => reply,
                 Err(e @ RpcError::NoSuchProvider { .. }) | Err(e @ RpcError::NoSuchRpc(_)) => {
@@ -423,7 +415,7 @@ impl Inner {
                     format!("provider {} at {m} is a \"{id}\", not a Yokan provider", self.provider_id),
                 ));
             }
-            let info = self.start(m, wire::INFO, Vec::new(), deadline).and_then(|(a, p)| wait_watching(p, &a, m));
+            let info = self.start(m, wire::INFO, Vec::new(), deadline).and_then(|p| p.wait());
             return match info {
                 Ok(reply) => Ok(protocol::answer::<wire::Info>(&reply)?.replication.max(1) as usize),
                 Err(RpcError::NoSuchRpc(_)) | Err(RpcError::NoSuchProvider { .. }) => Err(YokanError::new(

@@ -30,10 +30,9 @@ pub mod wire;
 
 use super::backend::Backend;
 use super::error::{code, Result, YokanError};
-use crate::fabric::{reachability, Protocol};
 use crate::flock::protocol::Update;
 use crate::flock::provider::{Provider as FlockProvider, UpdateCallbacks};
-use crate::rpc::{Address, Engine, PendingCall, RpcError};
+use crate::rpc::{Engine, PendingCall, RpcError};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use placement::Placement;
 use std::collections::{HashMap, HashSet};
@@ -48,8 +47,6 @@ const MOVE_WINDOW: Duration = Duration::from_secs(30);
 pub(crate) const SUSPECT_TTL: Duration = Duration::from_secs(5);
 /// Timeout of the calls between shards.
 const SHARD_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often a call to an shm peer checks that the peer still lives.
-const LIVENESS_CHECK: Duration = Duration::from_millis(250);
 /// Re-routes allowed for one request (each follows a newer view).
 const MAX_HOPS: u8 = 3;
 /// Per-key locks at a primary (a write and its copies are one step).
@@ -252,26 +249,20 @@ impl Shard {
     /// Calls `rpc` on `member`'s shard. A member that is certainly gone
     /// (or whose shard is) becomes a suspect.
     fn call(&self, member: &str, rpc: &str, payload: Vec<u8>) -> std::result::Result<Vec<u8>, ShardCallError> {
-        let (addr, pending) = self.call_start(member, rpc, payload)?;
-        self.call_finish(member, &addr, pending)
+        let pending = self.call_start(member, rpc, payload)?;
+        self.call_finish(member, pending)
     }
 
     /// Sends `rpc` to `member`'s shard; [`Shard::call_finish`] waits for it.
-    fn call_start(
-        &self,
-        member: &str,
-        rpc: &str,
-        payload: Vec<u8>,
-    ) -> std::result::Result<(Address, PendingCall), ShardCallError> {
+    fn call_start(&self, member: &str, rpc: &str, payload: Vec<u8>) -> std::result::Result<PendingCall, ShardCallError> {
         let addr = self.engine.lookup(member).map_err(|e| ShardCallError::Failed(e.to_string()))?;
-        match self.engine.call_async(&addr, rpc, self.provider_id, payload, SHARD_TIMEOUT) {
-            Ok(pending) => Ok((addr, pending)),
-            Err(e) => Err(self.call_failed(member, e)),
-        }
+        self.engine.call_async(&addr, rpc, self.provider_id, payload, SHARD_TIMEOUT).map_err(|e| self.call_failed(member, e))
     }
 
-    fn call_finish(&self, member: &str, addr: &Address, pending: PendingCall) -> std::result::Result<Vec<u8>, ShardCallError> {
-        wait_watching(pending, addr, member).map_err(|e| self.call_failed(member, e))
+    /// A peer that dies mid-call fails it at once: the engine watches the
+    /// peers it waits on (`fabric/peer_watch.rs`).
+    fn call_finish(&self, member: &str, pending: PendingCall) -> std::result::Result<Vec<u8>, ShardCallError> {
+        pending.wait().map_err(|e| self.call_failed(member, e))
     }
 
     fn call_failed(&self, member: &str, e: RpcError) -> ShardCallError {
@@ -284,30 +275,6 @@ impl Shard {
             e => ShardCallError::Failed(e.to_string()),
         }
     }
-}
-
-/// Waits for the answer of a call to `member`. A process that dies mid-call
-/// never answers. Over tcp the engine itself fails the call as soon as the
-/// process is gone (it watches the peers it waits on:
-/// `fabric/peer_watch.rs`). Over shm nothing tells us before the timeout:
-/// while waiting, checks now and then that the peer lives.
-pub(crate) fn wait_watching(pending: PendingCall, addr: &Address, member: &str) -> std::result::Result<Vec<u8>, RpcError> {
-    if addr.protocol() != Protocol::Sm {
-        return pending.wait();
-    }
-    let every = LIVENESS_CHECK;
-    let deadline = pending.deadline();
-    loop {
-        match pending.wait_until(Instant::now() + every) {
-            Some(answer) => return answer,
-            None if Instant::now() + every >= deadline => break,
-            None => {}
-        }
-        if let Some(why) = reachability::certainly_unreachable(addr.protocol(), addr.name(), Duration::ZERO) {
-            return Err(RpcError::PeerGone { addr: member.to_string(), message: why });
-        }
-    }
-    pending.wait()
 }
 
 /// Why a call to another shard failed.

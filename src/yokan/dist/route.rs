@@ -411,7 +411,7 @@ impl Shard {
             .collect();
         let mut outcome = Ok(());
         for (member, started) in calls {
-            let answered = started.and_then(|(addr, pending)| self.call_finish(member, &addr, pending));
+            let answered = started.and_then(|pending| self.call_finish(member, pending));
             match answered {
                 Ok(reply) => {
                     if let Err(e) = answer::<()>(&reply) {
