@@ -183,34 +183,12 @@ impl PeerWatch {
                 return;
             }
             s.resting.remove(peer);
-            if let Some((_, pid)) = shm_region_and_pid(peer) {
-                self.shared.watch_process(&mut s, peer, pid, now)
-            } else {
-                let Some(addr) = tcp_socket_addr(peer) else { return };
-                match connect(addr) {
-                    Ok((sock, phase)) => {
-                        let token = s.next_token;
-                        s.next_token += 1;
-                        if let Err(e) = ctl(&self.shared.epoll, libc::EPOLL_CTL_ADD, sock.as_raw_fd(), interest(&phase), token) {
-                            crate::debug!("cannot watch ofi+tcp://{addr}: {e}");
-                            s.resting.insert(peer.clone(), now + REST);
-                            return;
-                        }
-                        s.tokens.insert(token, peer.clone());
-                        s.watches.insert(peer.clone(), Watch { addr, sock, token, phase, needed: now, reopened: None });
-                        false
-                    }
-                    Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
-                        s.gone.push(Gone { peer: peer.clone(), why: refused(addr) });
-                        self.shared.any_gone.store(true, Ordering::Release);
-                        true
-                    }
-                    Err(e) => {
-                        crate::debug!("cannot watch ofi+tcp://{addr}: {e}");
-                        s.resting.insert(peer.clone(), now + REST);
-                        false
-                    }
-                }
+            match shm_region_and_pid(peer) {
+                Some((_, pid)) => self.shared.watch_process(&mut s, peer, pid, now),
+                None => match tcp_socket_addr(peer) {
+                    Some(addr) => self.shared.watch_listener(&mut s, peer, addr, now),
+                    None => return,
+                },
             }
         };
         if self.thread.is_none() {
@@ -228,11 +206,8 @@ impl PeerWatch {
     /// Stops watching `peer` (it left the address vector).
     pub fn forget(&mut self, peer: &[u8]) {
         let mut s = self.shared.state.lock();
-        if let Some(w) = s.watches.remove(peer) {
-            s.tokens.remove(&w.token);
-        }
-        if let Some(w) = s.procs.remove(peer) {
-            s.tokens.remove(&w.token);
+        if let Some(token) = s.watches.remove(peer).map(|w| w.token).or_else(|| s.procs.remove(peer).map(|w| w.token)) {
+            s.tokens.remove(&token);
         }
     }
 
@@ -243,23 +218,14 @@ impl PeerWatch {
         let idle: Vec<Arc<[u8]>> = s
             .watches
             .iter()
-            .filter(|(p, w)| now.saturating_duration_since(w.needed) > IDLE && !busy(&p[..]))
+            .map(|(p, w)| (p, w.needed))
+            .chain(s.procs.iter().map(|(p, w)| (p, w.needed)))
+            .filter(|(p, needed)| now.saturating_duration_since(*needed) > IDLE && !busy(&p[..]))
             .map(|(p, _)| p.clone())
             .collect();
         for p in idle {
-            if let Some(w) = s.watches.remove(&p) {
-                s.tokens.remove(&w.token);
-            }
-        }
-        let idle: Vec<Arc<[u8]>> = s
-            .procs
-            .iter()
-            .filter(|(p, w)| now.saturating_duration_since(w.needed) > IDLE && !busy(&p[..]))
-            .map(|(p, _)| p.clone())
-            .collect();
-        for p in idle {
-            if let Some(w) = s.procs.remove(&p) {
-                s.tokens.remove(&w.token);
+            if let Some(token) = s.watches.remove(&p).map(|w| w.token).or_else(|| s.procs.remove(&p).map(|w| w.token)) {
+                s.tokens.remove(&token);
             }
         }
         s.resting.retain(|_, until| now < *until);
@@ -411,6 +377,35 @@ impl Shared {
         s.gone.push(Gone { peer, why: verdict });
         self.any_gone.store(true, Ordering::Release);
         true
+    }
+
+    /// tcp: starts watching the listener at `addr` of `peer`; true if it
+    /// refuses already (a verdict was queued).
+    fn watch_listener(&self, s: &mut State, peer: &Arc<[u8]>, addr: SocketAddrV4, now: Instant) -> bool {
+        match connect(addr) {
+            Ok((sock, phase)) => {
+                let token = s.next_token;
+                s.next_token += 1;
+                if let Err(e) = ctl(&self.epoll, libc::EPOLL_CTL_ADD, sock.as_raw_fd(), interest(&phase), token) {
+                    crate::debug!("cannot watch ofi+tcp://{addr}: {e}");
+                    s.resting.insert(peer.clone(), now + REST);
+                    return false;
+                }
+                s.tokens.insert(token, peer.clone());
+                s.watches.insert(peer.clone(), Watch { addr, sock, token, phase, needed: now, reopened: None });
+                false
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => {
+                s.gone.push(Gone { peer: peer.clone(), why: refused(addr) });
+                self.any_gone.store(true, Ordering::Release);
+                true
+            }
+            Err(e) => {
+                crate::debug!("cannot watch ofi+tcp://{addr}: {e}");
+                s.resting.insert(peer.clone(), now + REST);
+                false
+            }
+        }
     }
 
     /// shm: starts watching the process `pid` of `peer`; true if it is
@@ -601,6 +596,42 @@ mod tests {
             std::net::SocketAddr::V4(a) => a,
             other => panic!("{other}"),
         }
+    }
+
+    fn shm_name(pid: u32) -> Arc<[u8]> {
+        Arc::from(format!("fi_shm://mochi-{pid}:0:0\0").into_bytes())
+    }
+
+    #[test]
+    fn a_shm_peer_whose_process_exits_is_gone_at_once() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let (mut w, rx) = watch_with_bell();
+        let peer = shm_name(child.id());
+        w.ensure(&peer);
+        assert_eq!(w.watched(), 1);
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "a live process is not gone");
+        assert!(w.take_gone().is_empty());
+        child.kill().unwrap();
+        rx.recv_timeout(Duration::from_secs(5)).expect("woken when the process exits");
+        child.wait().unwrap();
+        let gone = w.take_gone();
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].peer, peer);
+        assert!(gone[0].why.contains("has exited"), "{}", gone[0].why);
+        assert_eq!(w.watched(), 0);
+    }
+
+    #[test]
+    fn a_shm_peer_whose_process_is_gone_already_is_gone_at_once() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let (mut w, rx) = watch_with_bell();
+        w.ensure(&shm_name(pid));
+        rx.recv_timeout(Duration::from_secs(5)).expect("woken");
+        let gone = w.take_gone();
+        assert_eq!(gone.len(), 1);
+        assert!(gone[0].why.contains(&format!("process {pid} has exited")), "{}", gone[0].why);
     }
 
     #[test]
