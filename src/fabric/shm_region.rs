@@ -14,7 +14,8 @@
 //! (What this cannot catch: a live peer whose lock was left taken by a
 //! *third* process killed while sending to it. That peer stops, and so
 //! would anyone sending to it; the window is the few hundred nanoseconds
-//! of one send.)
+//! of one send. Nor a send that starts in the microseconds between the
+//! SIGKILL and the end of the process.)
 //!
 //! The header layout is libfabric's `struct smr_region` of region version
 //! 4 (libfabric 1.17). A region of another version is not looked at.
@@ -101,9 +102,22 @@ impl RegionHeader {
         if lock.load(Ordering::Relaxed) == UNLOCKED {
             return false;
         }
-        // SAFETY: signal 0 only checks that the process exists.
-        unsafe { libc::kill(self.pid, 0) != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) }
+        process_ended(self.pid)
     }
+}
+
+/// True if process `pid` no longer runs: it does not exist, or it is a
+/// zombie (exited, not yet reaped by its parent).
+fn process_ended(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    if unsafe { libc::kill(pid, 0) } != 0 {
+        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    }
+    // "pid (comm) S ...": the state follows the last ')'.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])))
+        .unwrap_or(false)
 }
 
 impl Drop for RegionHeader {
