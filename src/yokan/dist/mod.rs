@@ -30,10 +30,11 @@ pub mod wire;
 
 use super::backend::Backend;
 use super::error::{code, Result, YokanError};
+use super::protocol::failure;
 use crate::fabric::{reachability, Protocol};
 use crate::flock::protocol::Update;
 use crate::flock::provider::{Provider as FlockProvider, UpdateCallbacks};
-use crate::rpc::{Address, Engine, PendingCall, RpcError};
+use crate::rpc::{stream, Address, Engine, PendingCall, RpcError, Signal};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use placement::Placement;
 use std::collections::{HashMap, HashSet};
@@ -46,8 +47,13 @@ const MOVE_WINDOW: Duration = Duration::from_secs(30);
 /// How long a member that did not answer is routed around before it is
 /// tried again.
 pub(crate) const SUSPECT_TTL: Duration = Duration::from_secs(5);
-/// Timeout of the calls between shards.
+/// Timeout of the calls between shards (but a forwarded `WAIT`'s, see
+/// [`wait_call_timeout`]).
 const SHARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much longer than the bound it gives the primary's waiter a
+/// forwarder waits for a forwarded `WAIT`: the primary's answer (the keys,
+/// or that its waiter timed out) must reach it first.
+const WAIT_MARGIN: Duration = Duration::from_secs(1);
 /// How often a call to an shm peer checks that the peer still lives.
 const LIVENESS_CHECK: Duration = Duration::from_millis(250);
 /// Re-routes allowed for one request (each follows a newer view).
@@ -60,14 +66,16 @@ pub(crate) trait LocalDb: Send + Sync {
     /// Runs a plain Yokan operation (client payload, mode first) on the
     /// local database only; `multi` applies the multi-put rules to a put of
     /// one pair. Answers the encoded reply body (success) or the error.
-    /// A `WAIT` operation blocks until its keys are present.
-    fn run(&self, op: &str, payload: &[u8], multi: bool) -> Result<Vec<u8>>;
+    /// A `WAIT` operation blocks until its keys are present, or until
+    /// `until` passes (`YOKAN_ERR_TIMEOUT`; `None`: no bound).
+    fn run(&self, op: &str, payload: &[u8], multi: bool, until: Option<Instant>) -> Result<Vec<u8>>;
     /// Like [`LocalDb::run`], but a `WAIT` operation whose keys are not all
     /// present is not run (`None`) rather than waited for.
     fn run_if_ready(&self, op: &str, payload: &[u8], multi: bool) -> Result<Option<Vec<u8>>>;
     /// Blocks until every key of `keys` is present (a `NOTIFY` put wakes
-    /// it); a handler lends its execution stream meanwhile.
-    fn wait_present(&self, keys: &[&[u8]]) -> Result<()>;
+    /// it), or until `until` passes (`YOKAN_ERR_TIMEOUT`; `None`: no
+    /// bound); a handler lends its execution stream meanwhile.
+    fn wait_present(&self, keys: &[&[u8]], until: Option<Instant>) -> Result<()>;
     fn backend(&self) -> Result<&dyn Backend>;
 }
 
@@ -252,7 +260,7 @@ impl Shard {
     /// Calls `rpc` on `member`'s shard. A member that is certainly gone
     /// (or whose shard is) becomes a suspect.
     fn call(&self, member: &str, rpc: &str, payload: Vec<u8>) -> std::result::Result<Vec<u8>, ShardCallError> {
-        let (addr, pending) = self.call_start(member, rpc, payload)?;
+        let (addr, pending) = self.call_start(member, rpc, payload, SHARD_TIMEOUT)?;
         self.call_finish(member, &addr, pending)
     }
 
@@ -262,11 +270,72 @@ impl Shard {
         member: &str,
         rpc: &str,
         payload: Vec<u8>,
+        timeout: Duration,
     ) -> std::result::Result<(Address, PendingCall), ShardCallError> {
         let addr = self.engine.lookup(member).map_err(|e| ShardCallError::Failed(e.to_string()))?;
-        match self.engine.call_async(&addr, rpc, self.provider_id, payload, SHARD_TIMEOUT) {
+        match self.engine.call_async(&addr, rpc, self.provider_id, payload, timeout) {
             Ok(pending) => Ok((addr, pending)),
             Err(e) => Err(self.call_failed(member, e)),
+        }
+    }
+
+    /// Calls `rpc` (a forwarded `WAIT`) on `member`'s shard, waiting
+    /// `timeout` for the answer. Such a call may last as long as its caller
+    /// waits (days), so it gives up, like the `WAIT` it forwards, when the
+    /// execution stream it runs on is asked to stop (removed, or its engine
+    /// finalized): the stop would wait for it (`rpc/stream.rs`). It then
+    /// answers `YOKAN_ERR_ABORTED`, naming the stream, as a `WAIT` blocked
+    /// at its primary does. Its stream is lent meanwhile, and a peer over
+    /// shm is checked now and then, as in [`wait_watching`]. A member that
+    /// does not know `rpc` is [`ShardCallError::NoSuchRpc`] (not a suspect:
+    /// it may predate `rpc`).
+    fn call_waiting(
+        &self,
+        member: &str,
+        rpc: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> std::result::Result<Vec<u8>, ShardCallError> {
+        let (addr, pending) = self.call_start(member, rpc, payload, timeout)?;
+        let signal = Arc::new(Signal::default());
+        let answered = signal.clone();
+        pending.on_complete(Box::new(move || answered.notify()));
+        let stopped = signal.clone();
+        let Some(lent) = stream::begin_blocking_wait(Arc::new(move || stopped.notify())) else {
+            // Not on an execution stream: no stop waits for us.
+            return match wait_watching(pending, &addr, member) {
+                Err(e @ RpcError::NoSuchRpc(_)) => Err(ShardCallError::NoSuchRpc(e)),
+                answer => answer.map_err(|e| self.call_failed(member, e)),
+            };
+        };
+        let over_shm = addr.protocol() == Protocol::Sm;
+        loop {
+            let seen = signal.generation();
+            // Answered, or its deadline passed.
+            if pending.test() {
+                break;
+            }
+            if let Some(name) = lent.stopping() {
+                let why = format!(
+                    "execution stream \"{name}\" was removed (or stopped) while this request waited for its keys at \
+                     {member}, their primary; send the request again (another stream of the provider's pool serves it)"
+                );
+                drop(lent);
+                return Ok(failure(&YokanError::new(code::ABORTED, why)));
+            }
+            if over_shm {
+                if let Some(why) = reachability::certainly_unreachable(addr.protocol(), addr.name(), Duration::ZERO) {
+                    drop(lent);
+                    return Err(self.call_failed(member, RpcError::PeerGone { addr: member.to_string(), message: why }));
+                }
+            }
+            let left = pending.deadline().saturating_duration_since(Instant::now());
+            signal.wait_past(seen, if over_shm { left.min(LIVENESS_CHECK) } else { left });
+        }
+        drop(lent);
+        match pending.wait() {
+            Err(e @ RpcError::NoSuchRpc(_)) => Err(ShardCallError::NoSuchRpc(e)),
+            answer => answer.map_err(|e| self.call_failed(member, e)),
         }
     }
 
@@ -284,6 +353,15 @@ impl Shard {
             e => ShardCallError::Failed(e.to_string()),
         }
     }
+}
+
+/// A forwarded `WAIT` whose waiter at the primary may wait `bound`
+/// (`None`: no bound): its timeout at the forwarder, the bound and
+/// [`WAIT_MARGIN`] (no bound: as long as the engine lets a call wait),
+/// rather than [`SHARD_TIMEOUT`], which a key that appears later than that
+/// would outlast.
+pub(crate) fn wait_call_timeout(bound: Option<Duration>) -> Duration {
+    bound.map_or(Duration::MAX, |b| b.saturating_add(WAIT_MARGIN))
 }
 
 /// Waits for the answer of a call to `member`. A process that dies mid-call
@@ -321,6 +399,9 @@ enum ShardCallError {
     Silent(String),
     /// Anything else (a refused request, a malformed answer).
     Failed(String),
+    /// The member knows no such RPC (from [`Shard::call_waiting`] only: the
+    /// caller may ask in an older form).
+    NoSuchRpc(RpcError),
 }
 
 impl ShardCallError {
@@ -329,6 +410,7 @@ impl ShardCallError {
             ShardCallError::Gone(m) | ShardCallError::Silent(m) | ShardCallError::Failed(m) => {
                 YokanError::new(code::FROM_MERCURY, format!("shard at {member} did not answer: {m}"))
             }
+            ShardCallError::NoSuchRpc(e) => YokanError::new(code::FROM_MERCURY, format!("shard at {member} did not answer: {e}")),
         }
     }
 }
