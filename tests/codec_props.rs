@@ -339,7 +339,12 @@ proptest! {
                             changes in vec((bytes(), option::of(bytes())), 0..6), fill in vec((bytes(), bytes()), 0..6),
                             numbers in (any::<u64>(), any::<u64>(), any::<u64>())) {
         let route = shard::Route { hops, as_replica, multi, skip: skip.clone() };
-        round_trip!(shard::Apply { route, op: &op, payload: Bytes(&payload) }, shard::Apply<'_>);
+        round_trip!(shard::Apply { route: route.clone(), op: &op, payload: Bytes(&payload) }, shard::Apply<'_>);
+        let wait_ms = (numbers.0 % 3 != 0).then_some(numbers.1);
+        let wait = shard::ApplyWait { route, op: &op, payload: Bytes(&payload), wait_ms };
+        round_trip!(wait.clone(), shard::ApplyWait<'_>);
+        let bytes = codec::encode(&wait);
+        prop_assert_eq!(shard::decode_apply_wait(&bytes).unwrap(), wait);
         let changes: shard::Changes<'_> = changes.iter().map(|(k, v)| (Bytes(k), v.as_deref().map(Bytes))).collect();
         round_trip!(changes.clone(), shard::Changes<'_>);
         let (sender, seq, mark) = numbers;

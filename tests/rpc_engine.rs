@@ -72,6 +72,38 @@ fn tcp_round_trips() {
     exercise("ofi+tcp");
 }
 
+/// A handler learns how long its caller waits for the answer
+/// (`Request::deadline`), over the fabric (tcp: the request header carries
+/// the timeout) and between engines of one process (shm).
+fn deadlines(proto: &str) {
+    let server = engine(proto, Mode::Server);
+    let left = |req: mochi::rpc::Request| {
+        let ms = req.deadline.map_or(u64::MAX, |d| d.saturating_duration_since(Instant::now()).as_millis() as u64);
+        Ok(ms.to_le_bytes().to_vec())
+    };
+    server.register("left", 1, None, Arc::new(left)).unwrap();
+    let client = engine(proto, Mode::Client);
+    let addr = client.lookup(server.self_address().as_str()).unwrap();
+    let ms = |timeout: Duration| {
+        let reply = client.call(&addr, "left", 1, Vec::new(), timeout).unwrap();
+        u64::from_le_bytes(reply.try_into().unwrap())
+    };
+    for timeout in [Duration::from_millis(1500), Duration::from_secs(20), Duration::from_secs(7 * 24 * 3600)] {
+        let left = Duration::from_millis(ms(timeout));
+        // Counted from the arrival, never shorter than the caller's (its
+        // rounding on the wire is up, and these are whole units).
+        assert!(left <= timeout && left + Duration::from_millis(500) > timeout, "{proto}: {timeout:?} seen as {left:?}");
+    }
+    client.finalize();
+    server.finalize();
+}
+
+#[test]
+fn handlers_see_their_callers_deadline() {
+    deadlines("na+sm");
+    deadlines("ofi+tcp");
+}
+
 #[test]
 fn dead_peers_fail_within_their_timeout() {
     for (proto, dead) in [("na+sm", "na+sm://999999-77"), ("ofi+tcp", "ofi+tcp://127.0.0.1:1")] {

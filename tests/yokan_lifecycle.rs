@@ -8,7 +8,12 @@
 //!   `WAIT` at once; more are refused at once with `YOKAN_ERR_BUSY`;
 //! * removing an execution stream on which a handler waits in a `WAIT`
 //!   does not hang: the waiter answers `YOKAN_ERR_ABORTED`, naming the
-//!   stream, and the stream goes.
+//!   stream, and the stream goes;
+//! * a `WAIT` sent to a member that is not its keys' primary waits there
+//!   as long as its caller does: past the caller's timeout the primary's
+//!   waiter ends (`YOKAN_ERR_TIMEOUT`) and frees its place among the
+//!   `"max_waiting_requests"`; within it, a key that comes later than the
+//!   calls between members time out (10 s) still answers it.
 
 mod common;
 
@@ -18,6 +23,7 @@ use mochi::bedrock::modules::yokan::YokanComponent;
 use mochi::bedrock::server::Server;
 use mochi::flock::provider::{Provider as Flock, ProviderArgs as FlockArgs};
 use mochi::flock::GroupView;
+use mochi::rpc::codec::{self, Bytes};
 use mochi::rpc::{Engine, InitOverrides, Mode, RpcError};
 use mochi::yokan::client::{Client, Database, Opts};
 use mochi::yokan::dist::{self, placement::Placement};
@@ -138,8 +144,12 @@ impl Members {
     }
 
     fn shard(&self, m: usize) -> Result<Provider, YokanError> {
+        self.shard_with(m, SHARD_CONFIG)
+    }
+
+    fn shard_with(&self, m: usize, config: &str) -> Result<Provider, YokanError> {
         let args = ProviderArgs { pool: None, group: Some(("group".into(), GroupRef::Local(self.groups[m].clone()))) };
-        Provider::register(&self.engines[m], YOKAN, SHARD_CONFIG, args)
+        Provider::register(&self.engines[m], YOKAN, config, args)
     }
 
     fn address(&self, m: usize) -> String {
@@ -419,4 +429,180 @@ fn bedrock_remove_xstream_with_a_waiting_shard_request_does_not_hang() {
     drop((db, provider, entry));
     client_engine.finalize();
     server.finalize();
+}
+
+/// How long the forwarded `WAIT`s below may wait (their caller's timeout).
+const SHORT: Duration = Duration::from_millis(1500);
+/// When the key the long forwarded `WAIT` waits for is put: later than the
+/// calls between members time out (`SHARD_TIMEOUT`, 10 s).
+const LATE: Duration = Duration::from_secs(12);
+
+/// What a get answers.
+type Answered = Result<Vec<Option<Vec<u8>>>, YokanError>;
+
+/// Keys never put whose primary is member `m` of `view`.
+fn keys_at(view: &Placement, addresses: &[String], m: usize, tag: &str) -> impl Iterator<Item = Vec<u8>> {
+    let (view, at) = (view.clone(), addresses[m].clone());
+    let tag = tag.to_string();
+    (0..).map(move |i| format!("{tag}-{i}").into_bytes()).filter(move |k| view.owners(k, 1)[0] == at)
+}
+
+/// Two members with `"max_waiting_requests": 2`. A `WAIT` get through
+/// member 1 of keys whose primary is member 0 (forwarded with
+/// `yk_d_apply_wait`), with a timeout of 1.5 s, ends after about 1.5 s with
+/// `YOKAN_ERR_TIMEOUT`, and member 0's waiter is gone with it: after three
+/// such (two at once, filling the cap), a fourth still blocks rather than
+/// being refused with `YOKAN_ERR_BUSY`. The primary ends a waiter at the
+/// bound the forwarder gives, with its own error; a request in the format
+/// of a member that predates the bound waits without one, and a primary
+/// that predates it is sent that format. With
+/// `late_put`, meanwhile, a `WAIT` get through member 0 of a key whose
+/// primary is member 1, with a long timeout, is answered when the key is
+/// put 12 s later (the forwarder's call waits as long as its caller).
+fn forwarded_waits(proto: &str, late_put: bool) {
+    let _serial = SERIAL.lock();
+    let members = Members::new(proto);
+    let config = r#"{"database":{"type":"map"},"replication":2,"max_waiting_requests":2}"#;
+    let shards = [members.shard_with(0, config).unwrap(), members.shard_with(1, config).unwrap()];
+    let client_engine = common::engine(proto, Mode::Client);
+    let client = Client::new(&client_engine);
+    let addresses = [members.address(0), members.address(1)];
+    let db: Vec<Database> =
+        addresses.iter().map(|a| client.database(&client_engine.lookup(a).unwrap(), YOKAN, true).unwrap()).collect();
+    let view = Placement::new(addresses.iter().cloned());
+
+    // (b) A long WAIT through member 0, of a key whose primary is member 1.
+    let late_key = keys_at(&view, &addresses, 1, "late").next().unwrap();
+    let late_from = Instant::now();
+    let late_waiter = late_put.then(|| {
+        let (db, key) = (db[0].clone(), late_key.clone());
+        let waiter = std::thread::spawn(move || {
+            let asked = Instant::now();
+            let got = db.get(o(mode::WAIT), &[key.as_slice()]).map(|mut v| v.remove(0));
+            (got, asked.elapsed())
+        });
+        common::eventually("the long WAIT to block at member 1", PROMPT, || shards[1].waiting_requests() == 1);
+        waiter
+    });
+
+    // (a) WAITs whose caller gives up after 1.5 s, through member 1.
+    let short = Opts { mode: mode::WAIT, timeout: Some(SHORT) };
+    let mut never = keys_at(&view, &addresses, 0, "never");
+    let timed_out = |key: Vec<u8>| {
+        let db = db[1].clone();
+        std::thread::spawn(move || {
+            let asked = Instant::now();
+            let got = db.get(short, &[key.as_slice()]);
+            (got, asked.elapsed())
+        })
+    };
+    let check = |what: &str, (got, took): (Answered, Duration)| {
+        expect_code(what, got, code::TIMEOUT);
+        assert!(took >= SHORT - Duration::from_millis(50) && took < SHORT + Duration::from_secs(2), "{what} took {took:?}");
+    };
+    let two = [timed_out(never.next().unwrap()), timed_out(never.next().unwrap())];
+    common::eventually("two forwarded WAITs to fill member 0's cap", PROMPT, || shards[0].waiting_requests() == 2);
+    for (i, waiter) in two.into_iter().enumerate() {
+        check(&format!("forwarded WAIT {i}"), answer_of("a forwarded WAIT", waiter, SHORT + PROMPT));
+    }
+    // The primary's waiters end with their caller (a few ms later at most).
+    common::eventually("member 0's waiters to end", PROMPT, || shards[0].waiting_requests() == 0);
+    check("forwarded WAIT 2", answer_of("a forwarded WAIT", timed_out(never.next().unwrap()), SHORT + PROMPT));
+    common::eventually("member 0's third waiter to end", PROMPT, || shards[0].waiting_requests() == 0);
+    // The cap is free: a fourth WAIT blocks, and is answered.
+    let fourth = never.next().unwrap();
+    let waiter = wait_for(&db[1], &fourth);
+    common::eventually("a fourth forwarded WAIT to block at member 0", PROMPT, || shards[0].waiting_requests() == 1);
+    db[0].put(o(mode::NOTIFY), &[(fourth.as_slice(), b"4")]).unwrap();
+    assert_eq!(answer_of("the fourth forwarded WAIT", waiter, PROMPT).unwrap(), Some(b"4".to_vec()));
+    assert_eq!(shards[0].waiting_requests(), 0);
+
+    // The primary ends a waiter at the bound its forwarder gives (the call
+    // itself would wait longer), with its own error.
+    let raw = |payload: Vec<u8>| {
+        let (engine, addr) = (client_engine.clone(), db[0].address().clone());
+        std::thread::spawn(move || {
+            let asked = Instant::now();
+            let reply = engine.call(&addr, dist::wire::APPLY_WAIT, YOKAN, payload, CALL_TIMEOUT);
+            (reply, asked.elapsed())
+        })
+    };
+    let key = never.next().unwrap();
+    let get = codec::encode(&protocol::Operation { mode: mode::WAIT, args: vec![Bytes(&key)] });
+    let bounded = dist::wire::ApplyWait {
+        route: dist::wire::Route::default(),
+        op: protocol::GET_WAIT,
+        payload: Bytes(&get),
+        wait_ms: Some(500),
+    };
+    let (reply, took) = answer_of("a bounded yk_d_apply_wait", raw(codec::encode(&bounded)), PROMPT);
+    let reply = reply.unwrap();
+    let e = expect_code("a bounded yk_d_apply_wait", protocol::answer::<Vec<Option<Bytes<'_>>>>(&reply), code::TIMEOUT);
+    assert!(e.detail.contains("caller's timeout") && e.detail.contains("max_waiting_requests"), "{e}");
+    assert!(took >= Duration::from_millis(480) && took < Duration::from_millis(500) + PROMPT, "took {took:?}");
+    assert_eq!(shards[0].waiting_requests(), 0);
+    // (c) A member that predates the bound sends an `Apply` alone: read as
+    // no bound, the waiter stays until its key comes.
+    let old = dist::wire::Apply { route: dist::wire::Route::default(), op: protocol::GET_WAIT, payload: Bytes(&get) };
+    let waiter = raw(codec::encode(&old));
+    common::eventually("an old-format yk_d_apply_wait to block", PROMPT, || shards[0].waiting_requests() == 1);
+    db[0].put(o(mode::NOTIFY), &[(key.as_slice(), b"old")]).unwrap();
+    let reply = answer_of("an old-format yk_d_apply_wait", waiter, PROMPT).0.unwrap();
+    let got = protocol::answer::<Vec<Option<Bytes<'_>>>>(&reply).unwrap();
+    assert_eq!(got, vec![Some(Bytes(b"old"))]);
+    common::eventually("the old-format waiter to end", PROMPT, || shards[0].waiting_requests() == 0);
+
+    // A primary that predates the bound knows no yk_d_apply_wait_bounded
+    // (taken away here): the forwarder sends it the old request, which waits
+    // there without bound, as before; the forwarder's call still ends with
+    // its caller, and the primary is not routed around ("no such RPC" is
+    // not "gone").
+    assert!(members.engines[0].deregister(dist::wire::APPLY_WAIT_BOUNDED, YOKAN));
+    let key = never.next().unwrap();
+    check("a WAIT forwarded to an old primary", answer_of("a forwarded WAIT", timed_out(key.clone()), SHORT + PROMPT));
+    assert_eq!(shards[0].waiting_requests(), 1, "an old primary keeps its waiter (it has no bound)");
+    let waiter = wait_for(&db[1], &key);
+    common::eventually("a second WAIT to block at the old primary", PROMPT, || shards[0].waiting_requests() == 2);
+    db[0].put(o(mode::NOTIFY), &[(key.as_slice(), b"mixed")]).unwrap();
+    assert_eq!(answer_of("a WAIT forwarded to an old primary", waiter, PROMPT).unwrap(), Some(b"mixed".to_vec()));
+    common::eventually("the old primary's waiters to end", PROMPT, || shards[0].waiting_requests() == 0);
+
+    // (b) The key comes 12 s after the long WAIT began: it is answered.
+    if let Some(waiter) = late_waiter {
+        assert!(!waiter.is_finished(), "the long WAIT ended early: {:?}", waiter.join().unwrap());
+        assert_eq!(shards[1].waiting_requests(), 1, "the long WAIT still waits at member 1");
+        std::thread::sleep(LATE.saturating_sub(late_from.elapsed()));
+        db[1].put(o(mode::NOTIFY), &[(late_key.as_slice(), b"late")]).unwrap();
+        let (got, took) = answer_of("the long forwarded WAIT", waiter, PROMPT);
+        assert_eq!(got.unwrap(), Some(b"late".to_vec()));
+        assert!(took > Duration::from_secs(10), "it outlasted the calls between members' timeout: {took:?}");
+        assert_eq!(shards[1].waiting_requests(), 0);
+
+        // A forwarder whose engine finalizes while a forwarded WAIT waits
+        // (30 s) does not wait for it: the stream stop wakes it, and it
+        // answers YOKAN_ERR_ABORTED. (The call is between engines of this
+        // process, which finalize does not fail as it fails remote calls.)
+        let key = never.next().unwrap();
+        let waiter = wait_for(&db[1], &key);
+        common::eventually("a long forwarded WAIT to block at member 0", PROMPT, || shards[0].waiting_requests() == 1);
+        let forwarder = members.engines[1].clone();
+        finishes("finalizing the forwarder's engine", PROMPT, move || forwarder.finalize());
+        let e = answer_of("the forwarded WAIT of a finalized forwarder", waiter, PROMPT).unwrap_err();
+        assert_eq!(e.code, code::ABORTED, "{e}");
+        assert!(e.detail.contains(&addresses[0]), "the error names the primary: {e}");
+    }
+    drop(db);
+    client_engine.finalize();
+}
+
+#[test]
+fn forwarded_waits_wait_as_long_as_their_caller_over_shm() {
+    forwarded_waits("na+sm", true);
+}
+
+/// Over tcp the calls go through the fabric (the timeout travels in the
+/// request header); the 12 s case runs over shm only.
+#[test]
+fn forwarded_waits_wait_as_long_as_their_caller_over_tcp() {
+    forwarded_waits("ofi+tcp", false);
 }

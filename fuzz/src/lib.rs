@@ -266,6 +266,7 @@ pub fn message_seeds() -> Vec<Seed> {
         rpc_id: wire::rpc_id("yk_get"),
         total_len: 5,
         offset: 0,
+        timeout: Some(std::time::Duration::from_millis(1500)),
     };
     wire::encode_header(&mut fragment, &header, b"na+sm://1-0");
     fragment.extend_from_slice(b"hello");

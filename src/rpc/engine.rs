@@ -47,6 +47,13 @@ pub struct Request {
     pub sender: Option<Address>,
     pub provider_id: u16,
     pub payload: Vec<u8>,
+    /// When the caller stops waiting for the answer: its timeout (carried
+    /// in the request, `wire::Header::timeout`) counted from the request's
+    /// arrival here, so never before the caller's own deadline (later by the
+    /// time the request travelled, and over the network by the rounding of
+    /// the timeout on the wire). `None` if the caller did not say (a peer
+    /// that predates the field).
+    pub deadline: Option<Instant>,
 }
 
 /// A handler answers with bytes, or with an error text the caller receives
@@ -480,6 +487,7 @@ impl Engine {
             rpc_id: wire::rpc_id(name),
             total_len: 0,
             offset: 0,
+            timeout: Some(timeout),
         };
         if let Some(target) = &local {
             let sender = (!Arc::ptr_eq(target, &self.inner)).then(|| self.inner.self_address.clone());
@@ -728,6 +736,8 @@ impl Inner {
             )),
             Origin::Local { sender, .. } => sender.clone(),
         };
+        // Counted from now, before the request waits for a handler.
+        let deadline = header.timeout.and_then(|t| Instant::now().checked_add(t));
         let engine = engine.clone();
         let inner = self.clone();
         // A handler calling its own engine runs the target handler inline:
@@ -735,7 +745,7 @@ impl Inner {
         let inline = matches!(origin, Origin::Local { sender: None, .. }) && super::pool::on_xstream();
         let pool = reg.pool.clone();
         let job: super::pool::Job = Box::new(move || {
-            let request = Request { engine, sender, provider_id: header.provider_id, payload };
+            let request = Request { engine, sender, provider_id: header.provider_id, payload, deadline };
             let handler = match &reg.callback {
                 Callback::Now(h) => h.clone(),
                 Callback::Later(h) => {
@@ -797,7 +807,7 @@ impl Inner {
                 } else {
                     (body, status)
                 };
-                let header = Header { kind: Kind::Response, status, ..request.clone() };
+                let header = Header { kind: Kind::Response, status, timeout: None, ..request.clone() };
                 self.progress.submit(Outgoing::new(dest, header, body, Instant::now() + RESPONSE_DEADLINE, None));
                 if !from_progress {
                     progress::drive_once(self);

@@ -8,11 +8,18 @@
 //!
 //! ```text
 //! 0  u32 magic "MOCH"     4  u8 version   5 u8 kind   6 u8 status   7 u8 sender_len
-//! 8  u16 provider_id      10 u16 reserved
+//! 8  u16 provider_id      10 u16 timeout (requests; see below)
 //! 12 u64 msg_id           20 u64 rpc_id
 //! 28 u32 total_len        32 u32 offset
 //! 36 [sender_len bytes of sender name] [payload slice]
 //! ```
+//!
+//! The `timeout` field (reserved, written 0 and never read, by the builds
+//! before it) tells the callee how long the caller waits for the answer
+//! ([`encode_timeout`]): 0 when not said, so requests from older peers read
+//! as "not said", and older peers ignore it. Responses carry 0.
+
+use std::time::Duration;
 
 pub const MAGIC: u32 = u32::from_le_bytes(*b"MOCH");
 pub const VERSION: u8 = 1;
@@ -64,6 +71,40 @@ pub struct Header {
     pub rpc_id: u64,
     pub total_len: u32,
     pub offset: u32,
+    /// A request's timeout: how long its caller waits for the answer
+    /// (`None`: not said). On the wire as [`encode_timeout`] writes it.
+    pub timeout: Option<Duration>,
+}
+
+/// Largest count of one unit of the `timeout` field (its low 14 bits).
+const TIMEOUT_COUNT: u64 = (1 << 14) - 1;
+/// The units of the `timeout` field (its top 2 bits), finest first.
+const TIMEOUT_UNITS: [Duration; 4] =
+    [Duration::from_millis(1), Duration::from_secs(1), Duration::from_secs(60), Duration::from_secs(3600)];
+
+/// The `timeout` field of a request header: 0 for `None`; else the top two
+/// bits pick the unit (0: ms, 1: s, 2: min, 3: h) and the low 14 bits a count
+/// of at least 1, in the finest unit that holds the timeout, rounded up (the
+/// callee never reads a shorter timeout than the caller's). Up to 16 383 ms
+/// to the millisecond, up to 4.5 h to the second; longer ones saturate at
+/// 16 383 h (almost two years).
+pub fn encode_timeout(timeout: Option<Duration>) -> u16 {
+    let Some(t) = timeout else { return 0 };
+    let nanos = t.as_nanos().max(1);
+    for (code, unit) in TIMEOUT_UNITS.iter().enumerate() {
+        let count = nanos.div_ceil(unit.as_nanos());
+        if count <= u128::from(TIMEOUT_COUNT) {
+            return ((code as u16) << 14) | count as u16;
+        }
+    }
+    (3 << 14) | TIMEOUT_COUNT as u16
+}
+
+/// Reads the `timeout` field ([`encode_timeout`]); a count of 0 (whatever
+/// the unit) is "not said".
+pub fn decode_timeout(field: u16) -> Option<Duration> {
+    let count = u64::from(field) & TIMEOUT_COUNT;
+    (count != 0).then(|| TIMEOUT_UNITS[usize::from(field >> 14)] * count as u32)
 }
 
 #[derive(thiserror::Error, Debug, PartialEq, Eq)]
@@ -109,7 +150,8 @@ pub fn encode_header(out: &mut Vec<u8>, h: &Header, sender: &[u8]) {
     out.push(h.status as u8);
     out.push(sender.len() as u8);
     out.extend_from_slice(&h.provider_id.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
+    let timeout = if h.kind == Kind::Request { encode_timeout(h.timeout) } else { 0 };
+    out.extend_from_slice(&timeout.to_le_bytes());
     out.extend_from_slice(&h.msg_id.to_le_bytes());
     out.extend_from_slice(&h.rpc_id.to_le_bytes());
     out.extend_from_slice(&h.total_len.to_le_bytes());
@@ -159,6 +201,7 @@ pub fn decode(buf: &[u8]) -> Result<Fragment<'_>, WireError> {
         rpc_id: u64_at(buf, 20),
         total_len: u32_at(buf, 28),
         offset: u32_at(buf, 32),
+        timeout: if kind == Kind::Request { decode_timeout(u16_at(buf, 10)) } else { None },
     };
     let total = header.total_len as usize;
     if total > MAX_MESSAGE {
@@ -186,6 +229,7 @@ mod tests {
             rpc_id: rpc_id("echo"),
             total_len: 5,
             offset: 0,
+            timeout: Some(Duration::from_millis(1500)),
         }
     }
 
@@ -198,6 +242,52 @@ mod tests {
         assert_eq!(f.header, sample());
         assert_eq!(f.sender, b"peer");
         assert_eq!(f.data, b"hello");
+    }
+
+    #[test]
+    fn timeouts_round_up_to_their_unit() {
+        let ms = Duration::from_millis;
+        let s = Duration::from_secs;
+        for (given, read) in [
+            (ms(1500), ms(1500)),
+            (Duration::from_micros(1), ms(1)),
+            (Duration::ZERO, ms(1)),
+            (ms(16_383), ms(16_383)),
+            (ms(16_384), s(17)),
+            (s(3600), s(3600)),
+            (ms(3_000_001), s(3001)),
+            (s(16_384), s(16_440)),
+            (s(7 * 24 * 3600), s(7 * 24 * 3600)),
+            (s(16_383 * 60 + 1), s(274 * 3600)),
+            (Duration::MAX, s(16_383 * 3600)),
+        ] {
+            let field = encode_timeout(Some(given));
+            assert_ne!(field, 0, "{given:?}");
+            assert_eq!(decode_timeout(field), Some(read), "{given:?}");
+            // What is read is written back the same (re-encoding is stable).
+            assert_eq!(decode_timeout(encode_timeout(Some(read))), Some(read), "{given:?}");
+        }
+        assert_eq!(encode_timeout(None), 0);
+        for unit in 0..4u16 {
+            assert_eq!(decode_timeout(unit << 14), None, "a count of 0 is not said");
+        }
+    }
+
+    #[test]
+    fn requests_carry_their_timeout_and_older_headers_read_as_not_said() {
+        let mut buf = Vec::new();
+        encode_header(&mut buf, &sample(), b"peer");
+        buf.extend_from_slice(b"hello");
+        assert_eq!(u16_at(&buf, 10), encode_timeout(Some(Duration::from_millis(1500))));
+        // A peer that predates the field writes 0 there.
+        buf[10..12].copy_from_slice(&[0, 0]);
+        assert_eq!(decode(&buf).unwrap().header.timeout, None);
+        // Responses carry none.
+        let response = Header { kind: Kind::Response, ..sample() };
+        encode_header(&mut buf, &response, b"peer");
+        buf.extend_from_slice(b"hello");
+        assert_eq!(u16_at(&buf, 10), 0);
+        assert_eq!(decode(&buf).unwrap().header, Header { timeout: None, ..response });
     }
 
     #[test]

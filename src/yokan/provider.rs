@@ -12,6 +12,7 @@ use parking_lot::{Condvar, Mutex};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The Flock group a provider was given (the distributed store builds on it).
 #[derive(Clone)]
@@ -53,10 +54,11 @@ impl Watcher {
         Ok(s.0)
     }
     /// Blocks until a notification after `seen` (or the database closes,
-    /// or the execution stream the handler runs on is asked to stop). A
-    /// handler lends its execution stream meanwhile (`rpc/stream.rs`): the
-    /// put that wakes it may come to the same stream.
-    fn wait_past(&self, seen: u64) -> Result<()> {
+    /// or the execution stream the handler runs on is asked to stop, or
+    /// `until` passes: `None`, no bound). A handler lends its execution
+    /// stream meanwhile (`rpc/stream.rs`): the put that wakes it may come to
+    /// the same stream.
+    fn wait_past(&self, seen: u64, until: Option<Instant>) -> Result<()> {
         if self.generation()? != seen {
             return Ok(());
         }
@@ -87,7 +89,13 @@ impl Watcher {
                         ),
                     ));
                 }
-                self.shared.cv.wait(&mut s);
+                match until {
+                    Some(deadline) if Instant::now() >= deadline => break Err(caller_gave_up()),
+                    Some(deadline) => {
+                        self.shared.cv.wait_until(&mut s, deadline);
+                    }
+                    None => self.shared.cv.wait(&mut s),
+                }
             }
         };
         // Only now, with `state` unlocked: taking the stream back waits for
@@ -107,6 +115,30 @@ impl Watcher {
 
 fn destroyed_while_waiting() -> YokanError {
     YokanError::new(code::TIMEOUT, "the database was destroyed while waiting")
+}
+
+/// A `WAIT` whose caller has stopped waiting for the answer (its timeout,
+/// or the bound a forwarding member gave: `dist::wire::ApplyWait`). It is
+/// `YOKAN_ERR_TIMEOUT`, what the caller's own call reports when it times
+/// out (this is the same end of the same wait, seen from the provider), not
+/// `YOKAN_ERR_ABORTED` (the stream it waited on was removed) nor
+/// `YOKAN_ERR_BUSY` (refused at once).
+fn caller_gave_up() -> YokanError {
+    YokanError::new(
+        code::TIMEOUT,
+        "the keys did not appear within the caller's timeout: the request stopped waiting for them \
+         (and gave its place among the \"max_waiting_requests\" back)",
+    )
+}
+
+/// What a `WAIT` operation whose keys are not all present does.
+#[derive(Clone, Copy)]
+enum Blocking {
+    /// Waits until they are, or until the deadline passes
+    /// (`YOKAN_ERR_TIMEOUT`; `None`: no bound).
+    Until(Option<Instant>),
+    /// Is not run (`None`).
+    No,
 }
 
 struct Database {
@@ -402,16 +434,20 @@ impl Inner {
         self as *const Inner as usize
     }
 
+    /// Serves one request. A `WAIT` waits no longer than its caller does
+    /// (`req.deadline`): past it, nobody would read the answer, and the
+    /// waiter would hold its place among the `"max_waiting_requests"`.
     fn handle(&self, name: &str, req: &Request) -> Vec<u8> {
         let payload = req.payload.as_slice();
+        let until = req.deadline;
         let outcome = match &self.shard {
             Some(shard) if dist::wire::ROUTED.contains(&name) || dist::wire::LEAF.contains(&name) => {
-                shard.serve(self, name, payload, req.sender.as_ref().map(|a| a.as_str()))
+                shard.serve(self, name, payload, req.sender.as_ref().map(|a| a.as_str()), until)
             }
             Some(shard) if name != protocol::CHECK => {
-                self.database().and_then(|_| shard.route(self, name, payload, &Route::default()))
+                self.database().and_then(|_| shard.route(self, name, payload, &Route::default(), until))
             }
-            _ => self.dispatch(name, payload, false),
+            _ => self.dispatch(name, payload, false, until),
         };
         match outcome {
             Ok(bytes) => bytes,
@@ -427,15 +463,16 @@ impl Inner {
     }
 
     /// Runs an operation on the local database; `multi` applies the
-    /// multi-put rules to a put of one pair (part of a larger put).
-    fn dispatch(&self, name: &str, payload: &[u8], multi: bool) -> Result<Vec<u8>> {
-        self.run_op(name, payload, multi, true)?
+    /// multi-put rules to a put of one pair (part of a larger put). A `WAIT`
+    /// operation waits for its keys until `until` (`None`: no bound).
+    fn dispatch(&self, name: &str, payload: &[u8], multi: bool, until: Option<Instant>) -> Result<Vec<u8>> {
+        self.run_op(name, payload, multi, Blocking::Until(until))?
             .ok_or_else(|| YokanError::new(code::OTHER, format!("{name} was not run: its keys are not all present")))
     }
 
-    /// [`Inner::dispatch`]; a `WAIT` operation whose keys are not all
-    /// present blocks until they are if `block`, else is not run (`None`).
-    fn run_op(&self, name: &str, payload: &[u8], multi: bool, block: bool) -> Result<Option<Vec<u8>>> {
+    /// [`Inner::dispatch`]; what a `WAIT` operation whose keys are not all
+    /// present does is `blocking`'s.
+    fn run_op(&self, name: &str, payload: &[u8], multi: bool, blocking: Blocking) -> Result<Option<Vec<u8>>> {
         if name == protocol::CHECK {
             let Operation { args: (), .. } = codec::decode(payload)?;
             return Ok(Some(success(protocol::IDENTITY)));
@@ -453,10 +490,10 @@ impl Inner {
                 return Err(YokanError::args("keys must not be empty"));
             }
             if mode & mode::WAIT != 0 {
-                if block {
-                    self.wait_present(db, &keys)?;
-                } else if !backend.exists(&keys)?.iter().all(|p| *p) {
-                    return Ok(None);
+                match blocking {
+                    Blocking::Until(until) => self.wait_present(db, &keys, until)?,
+                    Blocking::No if !backend.exists(&keys)?.iter().all(|p| *p) => return Ok(None),
+                    Blocking::No => {}
                 }
             }
             Ok(Some((mode, keys)))
@@ -528,10 +565,12 @@ impl Inner {
         Ok(Some(done))
     }
 
-    /// `WAIT`: blocks until every key is present (a `NOTIFY` put wakes us).
-    /// A request that would block while `"max_waiting_requests"` others do
-    /// is refused at once (`YOKAN_ERR_BUSY`): each keeps a thread asleep.
-    fn wait_present(&self, db: &Database, keys: &[&[u8]]) -> Result<()> {
+    /// `WAIT`: blocks until every key is present (a `NOTIFY` put wakes us),
+    /// or until `until` passes (`YOKAN_ERR_TIMEOUT`; `None`: no bound). A
+    /// request that would block while `"max_waiting_requests"` others do is
+    /// refused at once (`YOKAN_ERR_BUSY`): each keeps a thread asleep. Its
+    /// place is given back however the wait ends.
+    fn wait_present(&self, db: &Database, keys: &[&[u8]], until: Option<Instant>) -> Result<()> {
         let mut slot = None;
         loop {
             let seen = db.watcher.generation()?;
@@ -541,7 +580,7 @@ impl Inner {
             if slot.is_none() {
                 slot = Some(self.wait_slot()?);
             }
-            db.watcher.wait_past(seen)?;
+            db.watcher.wait_past(seen, until)?;
         }
     }
 
@@ -598,16 +637,16 @@ impl Drop for Inner {
 }
 
 impl LocalDb for Inner {
-    fn run(&self, op: &str, payload: &[u8], multi: bool) -> Result<Vec<u8>> {
-        self.dispatch(op, payload, multi)
+    fn run(&self, op: &str, payload: &[u8], multi: bool, until: Option<Instant>) -> Result<Vec<u8>> {
+        self.dispatch(op, payload, multi, until)
     }
 
     fn run_if_ready(&self, op: &str, payload: &[u8], multi: bool) -> Result<Option<Vec<u8>>> {
-        self.run_op(op, payload, multi, false)
+        self.run_op(op, payload, multi, Blocking::No)
     }
 
-    fn wait_present(&self, keys: &[&[u8]]) -> Result<()> {
-        Inner::wait_present(self, self.database()?, keys)
+    fn wait_present(&self, keys: &[&[u8]], until: Option<Instant>) -> Result<()> {
+        Inner::wait_present(self, self.database()?, keys, until)
     }
 
     fn backend(&self) -> Result<&dyn Backend> {

@@ -30,9 +30,10 @@ pub mod wire;
 
 use super::backend::Backend;
 use super::error::{code, Result, YokanError};
+use super::protocol::failure;
 use crate::flock::protocol::Update;
 use crate::flock::provider::{Provider as FlockProvider, UpdateCallbacks};
-use crate::rpc::{Engine, PendingCall, RpcError};
+use crate::rpc::{stream, Engine, PendingCall, RpcError, Signal};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use placement::Placement;
 use std::collections::{HashMap, HashSet};
@@ -45,8 +46,13 @@ const MOVE_WINDOW: Duration = Duration::from_secs(30);
 /// How long a member that did not answer is routed around before it is
 /// tried again.
 pub(crate) const SUSPECT_TTL: Duration = Duration::from_secs(5);
-/// Timeout of the calls between shards.
+/// Timeout of the calls between shards (but a forwarded `WAIT`'s, see
+/// [`wait_call_timeout`]).
 const SHARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much longer than the bound it gives the primary's waiter a
+/// forwarder waits for a forwarded `WAIT`: the primary's answer (the keys,
+/// or that its waiter timed out) must reach it first.
+const WAIT_MARGIN: Duration = Duration::from_secs(1);
 /// Re-routes allowed for one request (each follows a newer view).
 const MAX_HOPS: u8 = 3;
 /// Per-key locks at a primary (a write and its copies are one step).
@@ -57,14 +63,16 @@ pub(crate) trait LocalDb: Send + Sync {
     /// Runs a plain Yokan operation (client payload, mode first) on the
     /// local database only; `multi` applies the multi-put rules to a put of
     /// one pair. Answers the encoded reply body (success) or the error.
-    /// A `WAIT` operation blocks until its keys are present.
-    fn run(&self, op: &str, payload: &[u8], multi: bool) -> Result<Vec<u8>>;
+    /// A `WAIT` operation blocks until its keys are present, or until
+    /// `until` passes (`YOKAN_ERR_TIMEOUT`; `None`: no bound).
+    fn run(&self, op: &str, payload: &[u8], multi: bool, until: Option<Instant>) -> Result<Vec<u8>>;
     /// Like [`LocalDb::run`], but a `WAIT` operation whose keys are not all
     /// present is not run (`None`) rather than waited for.
     fn run_if_ready(&self, op: &str, payload: &[u8], multi: bool) -> Result<Option<Vec<u8>>>;
     /// Blocks until every key of `keys` is present (a `NOTIFY` put wakes
-    /// it); a handler lends its execution stream meanwhile.
-    fn wait_present(&self, keys: &[&[u8]]) -> Result<()>;
+    /// it), or until `until` passes (`YOKAN_ERR_TIMEOUT`; `None`: no
+    /// bound); a handler lends its execution stream meanwhile.
+    fn wait_present(&self, keys: &[&[u8]], until: Option<Instant>) -> Result<()>;
     fn backend(&self) -> Result<&dyn Backend>;
 }
 
@@ -249,14 +257,73 @@ impl Shard {
     /// Calls `rpc` on `member`'s shard. A member that is certainly gone
     /// (or whose shard is) becomes a suspect.
     fn call(&self, member: &str, rpc: &str, payload: Vec<u8>) -> std::result::Result<Vec<u8>, ShardCallError> {
-        let pending = self.call_start(member, rpc, payload)?;
+        let pending = self.call_start(member, rpc, payload, SHARD_TIMEOUT)?;
         self.call_finish(member, pending)
     }
 
     /// Sends `rpc` to `member`'s shard; [`Shard::call_finish`] waits for it.
-    fn call_start(&self, member: &str, rpc: &str, payload: Vec<u8>) -> std::result::Result<PendingCall, ShardCallError> {
+    fn call_start(
+        &self,
+        member: &str,
+        rpc: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> std::result::Result<PendingCall, ShardCallError> {
         let addr = self.engine.lookup(member).map_err(|e| ShardCallError::Failed(e.to_string()))?;
-        self.engine.call_async(&addr, rpc, self.provider_id, payload, SHARD_TIMEOUT).map_err(|e| self.call_failed(member, e))
+        self.engine.call_async(&addr, rpc, self.provider_id, payload, timeout).map_err(|e| self.call_failed(member, e))
+    }
+
+    /// Calls `rpc` (a forwarded `WAIT`) on `member`'s shard, waiting
+    /// `timeout` for the answer. Such a call may last as long as its caller
+    /// waits (days), so it gives up, like the `WAIT` it forwards, when the
+    /// execution stream it runs on is asked to stop (removed, or its engine
+    /// finalized): the stop would wait for it (`rpc/stream.rs`). It then
+    /// answers `YOKAN_ERR_ABORTED`, naming the stream, as a `WAIT` blocked
+    /// at its primary does. Its stream is lent meanwhile. A member that
+    /// dies fails the call at once (the engine watches the peers it waits
+    /// on). A member that does not know `rpc` is
+    /// [`ShardCallError::NoSuchRpc`] (not a suspect: it may predate `rpc`).
+    fn call_waiting(
+        &self,
+        member: &str,
+        rpc: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> std::result::Result<Vec<u8>, ShardCallError> {
+        let pending = self.call_start(member, rpc, payload, timeout)?;
+        let signal = Arc::new(Signal::default());
+        let answered = signal.clone();
+        pending.on_complete(Box::new(move || answered.notify()));
+        let stopped = signal.clone();
+        let Some(lent) = stream::begin_blocking_wait(Arc::new(move || stopped.notify())) else {
+            // Not on an execution stream: no stop waits for us.
+            return match pending.wait() {
+                Err(e @ RpcError::NoSuchRpc(_)) => Err(ShardCallError::NoSuchRpc(e)),
+                answer => answer.map_err(|e| self.call_failed(member, e)),
+            };
+        };
+        loop {
+            let seen = signal.generation();
+            // Answered (or failed), or its deadline passed.
+            if pending.test() {
+                break;
+            }
+            if let Some(name) = lent.stopping() {
+                let why = format!(
+                    "execution stream \"{name}\" was removed (or stopped) while this request waited for its keys at \
+                     {member}, their primary; send the request again (another stream of the provider's pool serves it)"
+                );
+                drop(lent);
+                return Ok(failure(&YokanError::new(code::ABORTED, why)));
+            }
+            let left = pending.deadline().saturating_duration_since(Instant::now());
+            signal.wait_past(seen, left);
+        }
+        drop(lent);
+        match pending.wait() {
+            Err(e @ RpcError::NoSuchRpc(_)) => Err(ShardCallError::NoSuchRpc(e)),
+            answer => answer.map_err(|e| self.call_failed(member, e)),
+        }
     }
 
     /// A peer that dies mid-call fails it at once: the engine watches the
@@ -277,6 +344,15 @@ impl Shard {
     }
 }
 
+/// A forwarded `WAIT` whose waiter at the primary may wait `bound`
+/// (`None`: no bound): its timeout at the forwarder, the bound and
+/// [`WAIT_MARGIN`] (no bound: as long as the engine lets a call wait),
+/// rather than [`SHARD_TIMEOUT`], which a key that appears later than that
+/// would outlast.
+pub(crate) fn wait_call_timeout(bound: Option<Duration>) -> Duration {
+    bound.map_or(Duration::MAX, |b| b.saturating_add(WAIT_MARGIN))
+}
+
 /// Why a call to another shard failed.
 #[derive(Debug)]
 enum ShardCallError {
@@ -288,6 +364,9 @@ enum ShardCallError {
     Silent(String),
     /// Anything else (a refused request, a malformed answer).
     Failed(String),
+    /// The member knows no such RPC (from [`Shard::call_waiting`] only: the
+    /// caller may ask in an older form).
+    NoSuchRpc(RpcError),
 }
 
 impl ShardCallError {
@@ -296,6 +375,7 @@ impl ShardCallError {
             ShardCallError::Gone(m) | ShardCallError::Silent(m) | ShardCallError::Failed(m) => {
                 YokanError::new(code::FROM_MERCURY, format!("shard at {member} did not answer: {m}"))
             }
+            ShardCallError::NoSuchRpc(e) => YokanError::new(code::FROM_MERCURY, format!("shard at {member} did not answer: {e}")),
         }
     }
 }

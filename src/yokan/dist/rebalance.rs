@@ -184,6 +184,7 @@ pub(super) fn transfer(shard: &Shard, local: &dyn LocalDb, old: &Placement, new:
             let acknowledged = match outcome {
                 Ok(reply) => crate::yokan::protocol::answer::<()>(&reply).map_err(|e| e.to_string()),
                 Err(ShardCallError::Gone(m)) | Err(ShardCallError::Silent(m)) | Err(ShardCallError::Failed(m)) => Err(m),
+                Err(ShardCallError::NoSuchRpc(e)) => Err(e.to_string()),
             };
             if let Err(m) = acknowledged {
                 failures += idx.len();

@@ -9,6 +9,7 @@ use crate::yokan::error::{code, Result, YokanError};
 use crate::yokan::mode;
 use crate::yokan::protocol::{self, answer, failure, success, ListArgs, Operation};
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 /// One key's answer to a read.
 #[derive(Clone, Debug)]
@@ -127,8 +128,17 @@ pub(crate) fn list_reply(items: &[Item], mode: i32, filter: &Filter) -> Vec<u8> 
 }
 
 impl Shard {
-    /// A client operation at this member (any member serves any key).
-    pub(crate) fn route(&self, local: &dyn LocalDb, op: &str, payload: &[u8], route: &Route) -> Result<Vec<u8>> {
+    /// A client operation at this member (any member serves any key). A
+    /// `WAIT` operation waits for its keys until `until` (when its caller
+    /// stops waiting; `None`: no bound), here or at their primary.
+    pub(crate) fn route(
+        &self,
+        local: &dyn LocalDb,
+        op: &str,
+        payload: &[u8],
+        route: &Route,
+        until: Option<Instant>,
+    ) -> Result<Vec<u8>> {
         match op {
             protocol::COUNT => self.count(local),
             protocol::LIST => self.list(local, payload),
@@ -141,15 +151,15 @@ impl Shard {
             | protocol::EXISTS_WAIT
             | protocol::LENGTH_WAIT
             | protocol::GET_WAIT
-            | protocol::ERASE_WAIT => self.keyed(local, op, payload, route),
-            _ => local.run(op, payload, false),
+            | protocol::ERASE_WAIT => self.keyed(local, op, payload, route, until),
+            _ => local.run(op, payload, false, until),
         }
     }
 
-    fn keyed(&self, local: &dyn LocalDb, op: &str, payload: &[u8], route: &Route) -> Result<Vec<u8>> {
+    fn keyed(&self, local: &dyn LocalDb, op: &str, payload: &[u8], route: &Route, until: Option<Instant>) -> Result<Vec<u8>> {
         let req = parse_keyed(op, payload)?;
         if req.keys.is_empty() {
-            return local.run(op, payload, route.multi);
+            return local.run(op, payload, route.multi, until);
         }
         let view = self.current();
         let mut skip: Vec<String> = route.skip.clone();
@@ -157,7 +167,7 @@ impl Shard {
         // Every key has us as primary (what a group-aware client sends):
         // served here, on this handler's thread, from the request as it came.
         if req.keys.iter().all(|k| self.primary_of(&view, k, &skip) == Some(self.me.as_str())) {
-            return self.as_primary(local, op, payload, &req, route.multi, &view, &skip);
+            return self.as_primary(local, op, payload, &req, route.multi, &view, &skip, until);
         }
         let multi = route.multi || req.keys.len() > 1;
         let mut results: Vec<Option<Answer>> = vec![None; req.keys.len()];
@@ -188,7 +198,7 @@ impl Shard {
             for (primary, idx) in groups {
                 let sub = req.subset(&idx);
                 let r = Route { hops: route.hops, as_replica: false, multi, skip: around.clone() };
-                match self.at(local, &primary, op, &sub, &r) {
+                match self.at(local, &primary, op, &sub, &r, until) {
                     Ok(reply) => {
                         for (i, a) in idx.iter().zip(answers(op, &reply, idx.len())?) {
                             results[*i] = Some(a);
@@ -264,7 +274,7 @@ impl Shard {
                 let r = Route { as_replica: true, ..Route::default() };
                 // A WAIT read would block at a replica: ask the plain form.
                 let sub = req.subset(&[i]);
-                let Ok(reply) = self.at(local, &c, base_op(op), &sub, &r) else { continue };
+                let Ok(reply) = self.at(local, &c, base_op(op), &sub, &r, None) else { continue };
                 if let Ok(mut a) = answers(op, &reply, 1) {
                     if !a[0].missing() {
                         *answer = a.remove(0);
@@ -275,7 +285,10 @@ impl Shard {
         }
     }
 
-    /// Runs `op` at `member`'s shard (here if it is us).
+    /// Runs `op` at `member`'s shard (here if it is us). A `WAIT`
+    /// operation waits for its keys until `until` (`None`: no bound): sent
+    /// on, it carries what is left of that time, and the call waits as long
+    /// (and a margin) rather than the usual shard timeout.
     fn at(
         &self,
         local: &dyn LocalDb,
@@ -283,12 +296,31 @@ impl Shard {
         op: &str,
         payload: &[u8],
         route: &Route,
+        until: Option<Instant>,
     ) -> std::result::Result<Vec<u8>, ShardCallError> {
         if member == self.me {
-            return Ok(self.apply(local, op, payload, route).unwrap_or_else(|e| failure(&e)));
+            return Ok(self.apply(local, op, payload, route, until).unwrap_or_else(|e| failure(&e)));
         }
-        let rpc = if protocol::wait_twin(base_op(op)).is_some_and(|t| t == op) { wire::APPLY_WAIT } else { wire::APPLY };
-        self.call(member, rpc, codec::encode(&wire::Apply { route: route.clone(), op, payload: Bytes(payload) }))
+        if protocol::wait_twin(base_op(op)) != Some(op) {
+            return self.call(
+                member,
+                wire::APPLY,
+                codec::encode(&wire::Apply { route: route.clone(), op, payload: Bytes(payload) }),
+            );
+        }
+        let bound = until.map(|t| t.saturating_duration_since(Instant::now()));
+        let wait_ms = bound.map(|b| u64::try_from(b.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX));
+        let timeout = super::wait_call_timeout(bound);
+        let request = wire::ApplyWait { route: route.clone(), op, payload: Bytes(payload), wait_ms };
+        let bounded = self.call_waiting(member, wire::APPLY_WAIT_BOUNDED, codec::encode(&request), timeout);
+        let Err(ShardCallError::NoSuchRpc(_)) = bounded else { return bounded };
+        // A member that predates the bound: its request (it waits without
+        // one there; our call still waits only as long as our caller).
+        let old = wire::Apply { route: route.clone(), op, payload: Bytes(payload) };
+        match self.call_waiting(member, wire::APPLY_WAIT, codec::encode(&old), timeout) {
+            Err(ShardCallError::NoSuchRpc(e)) => Err(self.call_failed(member, e)),
+            other => other,
+        }
     }
 
     /// The primary of `key` in `view`, routing around `skip`.
@@ -298,10 +330,18 @@ impl Shard {
 
     /// Runs `op` as the primary of its keys: applies it and copies its
     /// effect to the other owners before answering. A request that reached
-    /// us under an older view is routed on.
-    pub(crate) fn apply(&self, local: &dyn LocalDb, op: &str, payload: &[u8], route: &Route) -> Result<Vec<u8>> {
+    /// us under an older view is routed on. A `WAIT` operation waits for
+    /// its keys until `until` (`None`: no bound).
+    pub(crate) fn apply(
+        &self,
+        local: &dyn LocalDb,
+        op: &str,
+        payload: &[u8],
+        route: &Route,
+        until: Option<Instant>,
+    ) -> Result<Vec<u8>> {
         if route.as_replica {
-            return local.run(op, payload, route.multi);
+            return local.run(op, payload, route.multi, until);
         }
         let req = parse_keyed(op, payload)?;
         let view = self.current();
@@ -310,12 +350,12 @@ impl Shard {
         let primary_elsewhere = req.keys.iter().any(|k| self.primary_of(&view, k, &skip).is_some_and(|p| p != self.me.as_str()));
         if primary_elsewhere && route.hops < MAX_HOPS {
             let next = Route { hops: route.hops + 1, skip, ..route.clone() };
-            return self.keyed(local, op, payload, &next);
+            return self.keyed(local, op, payload, &next, until);
         }
         if !req.is_write(op) {
-            return local.run(op, payload, route.multi);
+            return local.run(op, payload, route.multi, until);
         }
-        self.write(local, op, payload, &req, route.multi, &view, &skip)
+        self.write(local, op, payload, &req, route.multi, &view, &skip, until)
     }
 
     /// A client request whose keys all have us as primary, at the member
@@ -331,11 +371,12 @@ impl Shard {
         multi: bool,
         view: &super::Placement,
         skip: &[String],
+        until: Option<Instant>,
     ) -> Result<Vec<u8>> {
         if req.is_write(op) {
-            return self.write(local, op, payload, req, multi, view, skip);
+            return self.write(local, op, payload, req, multi, view, skip, until);
         }
-        let reply = local.run(op, payload, multi)?;
+        let reply = local.run(op, payload, multi, until)?;
         if skip.is_empty() && self.moving_from().is_none() {
             return Ok(reply);
         }
@@ -352,8 +393,8 @@ impl Shard {
     /// stripe locks, which are let go before the copies are sent (see
     /// `order.rs`: the copies keep the primary's order by the numbers);
     /// answered once every live owner has stored it. A `WAIT` write (an
-    /// erase, a consuming get) waits for its keys without the locks: the
-    /// put it waits for takes them.
+    /// erase, a consuming get) waits for its keys without the locks (the
+    /// put it waits for takes them), until `until` (`None`: no bound).
     #[allow(clippy::too_many_arguments)]
     fn write(
         &self,
@@ -364,13 +405,14 @@ impl Shard {
         multi: bool,
         view: &super::Placement,
         skip: &[String],
+        until: Option<Instant>,
     ) -> Result<Vec<u8>> {
         let copies = self.replication > 1 && view.len() > 1;
         let (reply, seq, changes) = loop {
             let locked = self.lock_keys(&req.keys);
             let Some(reply) = local.run_if_ready(op, payload, multi)? else {
                 drop(locked);
-                local.wait_present(&req.keys)?;
+                local.wait_present(&req.keys, until)?;
                 continue;
             };
             if !copies {
@@ -406,7 +448,7 @@ impl Shard {
             .into_iter()
             .map(|(member, list)| {
                 let payload = wire::encode_store(self.sequencer.id(), seq, mark, &list);
-                (member, self.call_start(member, wire::STORE, payload))
+                (member, self.call_start(member, wire::STORE, payload, super::SHARD_TIMEOUT))
             })
             .collect();
         let mut outcome = Ok(());
@@ -481,7 +523,7 @@ impl Shard {
         let mut answered = 0;
         for m in &members {
             let reply = if *m == self.me {
-                local.run(protocol::LIST, &sub, false)?
+                local.run(protocol::LIST, &sub, false, None)?
             } else {
                 match self.call(m, wire::LIST, sub.clone()) {
                     Ok(reply) => reply,
@@ -509,7 +551,7 @@ impl Shard {
         let (members, _) = self.live_members();
         for m in &members {
             if *m == self.me {
-                local.run(protocol::ERASE_RANGE, payload, false)?;
+                local.run(protocol::ERASE_RANGE, payload, false, None)?;
             } else {
                 match self.call(m, wire::ERASE_RANGE, payload.to_vec()) {
                     Ok(reply) => answer::<()>(&reply)?,
@@ -521,8 +563,17 @@ impl Shard {
         Ok(success(()))
     }
 
-    /// An internal request from another shard (`sender`: its address).
-    pub(crate) fn serve(&self, local: &dyn LocalDb, rpc: &str, payload: &[u8], sender: Option<&str>) -> Result<Vec<u8>> {
+    /// An internal request from another shard (`sender`: its address;
+    /// `until`: when it stops waiting for the answer, `None` if it did not
+    /// say).
+    pub(crate) fn serve(
+        &self,
+        local: &dyn LocalDb,
+        rpc: &str,
+        payload: &[u8],
+        sender: Option<&str>,
+        until: Option<Instant>,
+    ) -> Result<Vec<u8>> {
         // Copies come from the owners of a key in the sender's view. A
         // member the group removed no longer places keys as the group does
         // (an expelled member keeps its last view): what it sends — a copy
@@ -535,9 +586,16 @@ impl Shard {
             return Err(YokanError::new(code::OTHER, why));
         }
         match rpc {
-            wire::APPLY | wire::APPLY_WAIT => {
+            wire::APPLY => {
                 let apply = codec::decode::<wire::Apply<'_>>(payload)?;
-                self.apply(local, apply.op, apply.payload.0, &apply.route)
+                self.apply(local, apply.op, apply.payload.0, &apply.route, until)
+            }
+            wire::APPLY_WAIT | wire::APPLY_WAIT_BOUNDED => {
+                // Waits as long as the forwarder said (its call lasts a
+                // margin longer): no bound from a forwarder that predates it.
+                let apply = wire::decode_apply_wait(payload)?;
+                let until = apply.wait_ms.and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
+                self.apply(local, apply.op, apply.payload.0, &apply.route, until)
             }
             wire::STORE => {
                 let store = codec::decode::<wire::Store<'_>>(payload)?;
@@ -569,8 +627,8 @@ impl Shard {
                 let skip = codec::decode::<wire::CountArgs>(payload)?;
                 Ok(success(self.count_mine(local, &skip)?))
             }
-            wire::LIST => local.run(protocol::LIST, payload, false),
-            wire::ERASE_RANGE => local.run(protocol::ERASE_RANGE, payload, false),
+            wire::LIST => local.run(protocol::LIST, payload, false, None),
+            wire::ERASE_RANGE => local.run(protocol::ERASE_RANGE, payload, false, None),
             other => Err(YokanError::unsupported(format!("unknown shard request {other}"))),
         }
     }
