@@ -110,7 +110,7 @@ struct RecvArea {
 
 impl RecvArea {
     /// Large enough that the allocator maps fresh zero pages for it, so
-    /// start-up touches none of its 4 MiB (64 separate vectors were
+    /// start-up touches none of its 1–4 MiB (64 separate vectors were
     /// cleared page by page, ~2.5 ms).
     fn new(count: usize, stride: usize) -> RecvArea {
         let len = count * stride;
@@ -190,8 +190,9 @@ pub struct Transport {
     partial_bytes: usize,
     scratch: Vec<Completion>,
     last_sweep: Instant,
-    /// Bytes per fragment, header included (see [`SHM_FRAGMENT`]).
-    fragment: usize,
+    /// Holds an injected fragment while it is built (libfabric copies it
+    /// out before `fi_inject` returns), so small messages allocate nothing.
+    inject_buf: Vec<u8>,
     /// Peers' doorbells (shm), and the peers to ring after this drive.
     bells: HashMap<Arc<[u8]>, BellEntry>,
     to_ring: Vec<Arc<[u8]>>,
@@ -233,7 +234,7 @@ impl Transport {
             partial_bytes: 0,
             scratch: Vec::with_capacity(64),
             last_sweep: Instant::now(),
-            fragment,
+            inject_buf: Vec::new(),
             bells: HashMap::new(),
             to_ring: Vec::new(),
             watch: None,
@@ -268,13 +269,19 @@ impl Transport {
         !self.queue.is_empty() || !self.unposted_recvs.is_empty()
     }
 
+    /// Bytes per fragment, header included (see [`SHM_FRAGMENT`]): the size
+    /// of each receive buffer.
+    fn fragment(&self) -> usize {
+        self.recv_area.stride
+    }
+
     fn repost_receives(&mut self) -> Result<(), crate::fabric::FabricError> {
         while let Some(&i) = self.unposted_recvs.last() {
             let buf = self.recv_area.buffer(i);
             // SAFETY: the buffer lives in self.recv_area (never reallocated)
             // and is not touched until its completion or the endpoint closes
             // (the endpoint is dropped before the buffers: field order).
-            match unsafe { self.ep.post_recv(buf, self.fragment, recv_ctx(i)) }? {
+            match unsafe { self.ep.post_recv(buf, self.fragment(), recv_ctx(i)) }? {
                 Post::Done => {
                     self.unposted_recvs.pop();
                 }
@@ -536,7 +543,7 @@ impl Transport {
                 continue;
             }
             let total = out.payload.len();
-            let room = self.fragment - FIXED_HEADER - sender.len();
+            let room = self.fragment() - FIXED_HEADER - sender.len();
             self.ring_later(&out.dest);
             let mut finished = false;
             loop {
@@ -546,13 +553,20 @@ impl Transport {
                 h.total_len = total as u32;
                 h.offset = start as u32;
                 wire::encode_header(&mut header_buf, &h, &sender);
-                let mut buf = Vec::with_capacity(header_buf.len() + end - start);
-                buf.extend_from_slice(&header_buf);
-                buf.extend_from_slice(&out.payload[start..end]);
-                let posted = if buf.len() <= self.ep.inject_size() {
+                let len = header_buf.len() + end - start;
+                let posted = if len <= self.ep.inject_size() {
                     // Copied out now; no completion to wait for.
-                    self.ep.inject(&buf, dest)
+                    let mut buf = std::mem::take(&mut self.inject_buf);
+                    buf.clear();
+                    buf.extend_from_slice(&header_buf);
+                    buf.extend_from_slice(&out.payload[start..end]);
+                    let posted = self.ep.inject(&buf, dest);
+                    self.inject_buf = buf;
+                    posted
                 } else {
+                    let mut buf = Vec::with_capacity(len);
+                    buf.extend_from_slice(&header_buf);
+                    buf.extend_from_slice(&out.payload[start..end]);
                     self.post_tracked(buf, dest, &out)
                 };
                 match posted {
@@ -622,7 +636,7 @@ impl Transport {
         if c.context % 2 == 1 {
             let i = c.context / 2;
             if i < self.recv_area.count() {
-                let len = c.len.min(self.fragment);
+                let len = c.len.min(self.fragment());
                 self.on_fragment(i, len, events);
                 self.unposted_recvs.push(i);
             }

@@ -297,10 +297,7 @@ impl Shard {
         let stopped = signal.clone();
         let Some(lent) = stream::begin_blocking_wait(Arc::new(move || stopped.notify())) else {
             // Not on an execution stream: no stop waits for us.
-            return match pending.wait() {
-                Err(e @ RpcError::NoSuchRpc(_)) => Err(ShardCallError::NoSuchRpc(e)),
-                answer => answer.map_err(|e| self.call_failed(member, e)),
-            };
+            return self.waited(member, pending);
         };
         loop {
             let seen = signal.generation();
@@ -320,6 +317,12 @@ impl Shard {
             signal.wait_past(seen, left);
         }
         drop(lent);
+        self.waited(member, pending)
+    }
+
+    /// The answer of [`Shard::call_waiting`]'s call; "no such RPC" stays
+    /// apart (the member may predate the RPC: not a suspect).
+    fn waited(&self, member: &str, pending: PendingCall) -> std::result::Result<Vec<u8>, ShardCallError> {
         match pending.wait() {
             Err(e @ RpcError::NoSuchRpc(_)) => Err(ShardCallError::NoSuchRpc(e)),
             answer => answer.map_err(|e| self.call_failed(member, e)),
