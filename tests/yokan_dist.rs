@@ -338,6 +338,13 @@ fn bench_hops(g: &Group, client: &Client) {
         ways.push(("replication 2: group-aware handle", Box::new(move |_| gdb.clone())));
         ways.push(("replication 1: group-aware handle", Box::new(move |_| gdb1.clone())));
     }
+    // YOKAN_DIST_WAYS=a,b keeps the ways whose name contains a or b (to
+    // trace one of them alone).
+    if let Ok(only) = std::env::var("YOKAN_DIST_WAYS") {
+        ways.retain(|(what, _)| only.split(',').any(|o| what.contains(o)));
+    }
+    let puts_only = std::env::var_os("YOKAN_DIST_PUTS_ONLY").is_some();
+    let rounds: usize = std::env::var("YOKAN_DIST_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(10);
     let v = vec![7u8; 64];
     let mut samples: Vec<(Vec<Duration>, Vec<Duration>)> = vec![(Vec::new(), Vec::new()); ways.len()];
     let time = |f: &dyn Fn()| {
@@ -345,7 +352,7 @@ fn bench_hops(g: &Group, client: &Client) {
         f();
         start.elapsed()
     };
-    for round in 0..=10 {
+    for round in 0..=rounds {
         let range = (round % 10) * 200..(round % 10 + 1) * 200;
         for (w, (_, db)) in ways.iter().enumerate() {
             let handles: Vec<Database> = range.clone().map(db).collect();
@@ -357,6 +364,7 @@ fn bench_hops(g: &Group, client: &Client) {
             let gets: Vec<Duration> = range
                 .clone()
                 .zip(&handles)
+                .take(if puts_only { 0 } else { usize::MAX })
                 .map(|(i, h)| {
                     time(&|| {
                         h.get(Opts::default(), &[keys[i].as_slice()]).unwrap();
@@ -371,6 +379,9 @@ fn bench_hops(g: &Group, client: &Client) {
         }
     }
     let stats = |t: &mut Vec<Duration>| {
+        if t.is_empty() {
+            return (Duration::ZERO, Duration::ZERO);
+        }
         t.sort();
         (t[t.len() / 2], t[t.len() * 99 / 100])
     };

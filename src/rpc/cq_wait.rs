@@ -126,23 +126,26 @@ impl Sleeper for CallerBell {
 
 /// Waits for `slot` until `deadline` over a tcp endpoint whose completion
 /// fd is `cq_fd`; `None` means the deadline passed. `must_drive`: the
-/// caller owns the stream that drives the endpoint (nobody else reads it).
+/// caller owns the stream that drives the endpoint (nobody else reads it);
+/// `nested`: the caller is a handler on an execution stream.
 pub(crate) fn wait<D: Driven>(
     d: &Arc<D>,
     slot: &Slot,
     deadline: Instant,
     cq_fd: i32,
     must_drive: bool,
+    nested: bool,
 ) -> Option<Result<Vec<u8>>> {
     let progress = d.progress();
     let idle = &progress.idle;
     idle.enter_polling();
-    let mut spin = Spinner::new(CALLER_SPIN);
+    let mut spin = Spinner::caller(CALLER_SPIN, nested);
     while !slot.is_done() && spin.keep_going() && Instant::now() < deadline {
         if !drive_once(d) {
             std::hint::spin_loop();
         }
     }
+    spin.finish(slot.is_done());
     if let Some(r) = slot.take() {
         // Answered while polling, the usual case on idle cores: no bell
         // was set up for nothing (each costs system calls).

@@ -791,25 +791,34 @@ pub(crate) fn wait_call<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant) -
     let stream = stream::begin_wait();
     let ours = Arc::as_ptr(&d.progress().idle) as usize;
     let must_drive = stream.as_ref().is_some_and(|s| s.drives(ours));
-    let outcome = wait_as_caller(d, slot, deadline, must_drive);
+    let outcome = wait_as_caller(d, slot, deadline, must_drive, stream.is_some());
     drop(stream);
     outcome
 }
 
-fn wait_as_caller<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant, must_drive: bool) -> Option<Result<Vec<u8>>> {
+/// `nested`: the caller is a handler on an execution stream (see
+/// [`Spinner::caller`]).
+fn wait_as_caller<D: Driven>(
+    d: &Arc<D>,
+    slot: &Slot,
+    deadline: Instant,
+    must_drive: bool,
+    nested: bool,
+) -> Option<Result<Vec<u8>>> {
     let progress = d.progress();
     if let Some(cq_fd) = progress.idle.cq_fd() {
-        return cq_wait::wait(d, slot, deadline, cq_fd, must_drive);
+        return cq_wait::wait(d, slot, deadline, cq_fd, must_drive, nested);
     }
     // Poll, counted as a driver (rings held back), then look once more
     // (rule 3) and park.
     progress.idle.enter_polling();
-    let mut spin = Spinner::new(CALLER_SPIN);
+    let mut spin = Spinner::caller(CALLER_SPIN, nested);
     while !slot.is_done() && spin.keep_going() && Instant::now() < deadline {
         if !drive_once(d) {
             std::hint::spin_loop();
         }
     }
+    spin.finish(slot.is_done());
     progress.idle.leave_polling();
     drive_once(d);
     if must_drive || spin::contended() {

@@ -37,7 +37,7 @@
 //!   retires to the spares if its stream found another owner.
 
 use super::pool::{next_job, run, Driver, Pool};
-use super::spin::Spinner;
+use super::spin::{Learner, Spinner};
 use crossbeam_channel::{unbounded, Receiver, Select, Sender};
 use parking_lot::{Condvar, Mutex};
 use std::cell::{Cell, RefCell};
@@ -271,7 +271,7 @@ impl Relay {
     /// pools' channels.
     fn serve(&self, token: u64) -> Turn {
         let driver = self.driver.as_deref();
-        let mut spin = Spinner::adaptive(POLL);
+        let mut spin = Spinner::adaptive(POLL, Learner::Stream);
         loop {
             if let Some(turn) = self.turn_over(token) {
                 return turn;
@@ -302,7 +302,7 @@ impl Relay {
                     sel.ready();
                 }
             }
-            spin = Spinner::adaptive(POLL);
+            spin = Spinner::adaptive(POLL, Learner::Stream);
         }
     }
 
