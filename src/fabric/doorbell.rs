@@ -21,6 +21,18 @@
 //! A busy receiver costs its senders one shared load per message; an idle
 //! one costs nothing at all (no timer, no wake-up).
 //!
+//! **Answers go to the caller that waits for them.** One thread of the
+//! owner that waits for the answer to its call may sleep on a word of its
+//! own, `answers`, having claimed `leader`. A sender that posted an answer
+//! (not a request) rings that word instead of `seq`: the caller wakes,
+//! reads the answer itself, and the owner's driving stream sleeps on.
+//! Through the stream, an answer costs two wake-ups in a row (the stream,
+//! then the caller it hands the answer to), and on a VM whose idle cores
+//! halt each is tens of microseconds. The leader reads whatever else it
+//! finds (requests go to their pools, which ring the stream); after it
+//! gives up `leader` it looks once more, since rings meant for it may have
+//! come after its last look.
+//!
 //! The file is created under a temporary name and renamed into place once
 //! it has its full size, so a peer never maps a short file (which would
 //! fault). A peer keeps its mapping after the owner dies: ringing a dead
@@ -47,12 +59,22 @@ pub struct BellWords {
     /// Threads of the owner polling its endpoint right now: while any is,
     /// a ring would only wake a sleeper for work the poller takes anyway.
     drivers: AtomicU32,
+    /// 1 while a caller of the owner sleeps on `answers` (at most one).
+    leader: AtomicU32,
+    /// A counter that caller blocks on; answers ring it.
+    answers: AtomicU32,
 }
 
 impl BellWords {
     /// Process-local words (for a waiter whose endpoint has no doorbell).
     pub fn new() -> BellWords {
-        BellWords { seq: AtomicU32::new(0), sleepers: AtomicU32::new(0), drivers: AtomicU32::new(0) }
+        BellWords {
+            seq: AtomicU32::new(0),
+            sleepers: AtomicU32::new(0),
+            drivers: AtomicU32::new(0),
+            leader: AtomicU32::new(0),
+            answers: AtomicU32::new(0),
+        }
     }
 
     /// Threads announced as sleeping.
@@ -89,6 +111,52 @@ impl BellWords {
         }
     }
 
+    /// Like [`BellWords::ring`] for an answer: wakes the caller asleep on
+    /// `answers` if there is one, else the sleepers.
+    pub fn ring_answer(&self) {
+        fence(Ordering::SeqCst);
+        if self.drivers.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        if self.leader.load(Ordering::SeqCst) > 0 {
+            self.wake_answers();
+        } else if self.sleepers.load(Ordering::SeqCst) > 0 {
+            self.force();
+        }
+    }
+
+    /// Makes the calling thread the one caller that answers wake, if no
+    /// other is: returns the `answers` to block on. The caller must look
+    /// for its answer once more before [`BellWords::block_answers`], and
+    /// [`BellWords::release_answers`] then look once more in any case.
+    pub fn claim_answers(&self) -> Option<u32> {
+        self.leader.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst).ok()?;
+        Some(self.answers.load(Ordering::SeqCst))
+    }
+
+    /// The `answers` to block on next (for the thread that claimed them).
+    pub fn answers_seen(&self) -> u32 {
+        self.answers.load(Ordering::SeqCst)
+    }
+
+    /// Blocks until `answers` moves from `seen`, `timeout` passes or a
+    /// spurious wake-up.
+    pub fn block_answers(&self, seen: u32, timeout: Option<Duration>) {
+        futex_wait(&self.answers, seen, timeout);
+    }
+
+    /// Gives up `answers` (the caller has its answer, or gives up).
+    pub fn release_answers(&self) {
+        self.leader.store(0, Ordering::SeqCst);
+    }
+
+    /// Wakes the caller asleep on `answers` (its call is complete, or an
+    /// answer came).
+    pub fn wake_answers(&self) {
+        self.answers.fetch_add(1, Ordering::SeqCst);
+        futex_wake(&self.answers);
+    }
+
     /// Wakes the owner's sleepers if there are any, polling threads or not
     /// (for work a poller would not take: a job for a sleeping stream).
     pub fn wake_sleepers(&self) {
@@ -109,10 +177,17 @@ impl BellWords {
         self.drivers.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// Wakes every sleeper whether or not one announced itself (finalize).
+    /// Wakes the sleepers on `seq` whether or not one announced itself.
     pub fn force(&self) {
         self.seq.fetch_add(1, Ordering::SeqCst);
         futex_wake(&self.seq);
+    }
+
+    /// Wakes everyone: the sleepers and the caller on `answers` (finalize,
+    /// a peer found gone).
+    pub fn force_all(&self) {
+        self.force();
+        self.wake_answers();
     }
 }
 
@@ -245,6 +320,11 @@ impl PeerBell {
     pub fn ring(&self) {
         self.map.words().ring();
     }
+
+    /// Rings for an answer (see [`BellWords::ring_answer`]).
+    pub fn ring_answer(&self) {
+        self.map.words().ring_answer();
+    }
 }
 
 fn open(path: &Path, flags: i32) -> std::io::Result<OwnedFd> {
@@ -287,6 +367,57 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use std::time::Instant;
+
+    #[test]
+    fn answers_ring_the_caller_that_claimed_them_and_nobody_else() {
+        let w = BellWords::new();
+        let (seq, answers) = (|| w.seq.load(Ordering::SeqCst), || w.answers.load(Ordering::SeqCst));
+        // The stream sleeps; no caller waits apart: an answer wakes the stream.
+        w.announce();
+        w.ring_answer();
+        assert_eq!((seq(), answers()), (1, 0));
+        // A caller claims `answers`: answers go to it alone, requests still
+        // to the stream; a second caller cannot claim.
+        let seen = w.claim_answers().expect("free");
+        assert!(w.claim_answers().is_none(), "one caller at a time");
+        w.ring_answer();
+        assert_eq!((seq(), answers()), (1, seen + 1));
+        w.ring();
+        assert_eq!((seq(), answers()), (2, seen + 1));
+        // While a thread polls, nobody is rung.
+        w.enter_driving();
+        w.ring_answer();
+        w.ring();
+        assert_eq!((seq(), answers()), (2, seen + 1));
+        w.leave_driving();
+        // Finalize and gone peers wake both.
+        w.force_all();
+        assert_eq!((seq(), answers()), (3, seen + 2));
+        w.release_answers();
+        w.ring_answer();
+        assert_eq!((seq(), answers()), (4, seen + 2), "released: answers go to the stream again");
+        assert!(w.claim_answers().is_some());
+    }
+
+    #[test]
+    fn a_caller_asleep_on_answers_wakes_when_rung() {
+        let w = Arc::new(BellWords::new());
+        let seen = w.claim_answers().unwrap();
+        let sleeper = {
+            let w = w.clone();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                while w.answers_seen() == seen {
+                    w.block_answers(seen, Some(Duration::from_secs(10)));
+                }
+                start.elapsed()
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        w.ring_answer();
+        let slept = sleeper.join().unwrap();
+        assert!(slept < Duration::from_secs(5), "woken by the ring, not the timeout: {slept:?}");
+    }
 
     fn temp_dir(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("mochi-bell-{tag}-{}", std::process::id()));

@@ -32,7 +32,11 @@
 //!   doorbell so that peers do not wake the sleeping stream for the answer
 //!   it is about to read; then it polls once more (rule 3: *a thread that
 //!   stops polling looks once more*, since rings were held back while it
-//!   polled) and parks on its call's slot, which whoever reads the answer
+//!   polled) and sleeps. Over shm, one caller at a time sleeps on the
+//!   doorbell's `answers`, which peers ring for answers instead of waking
+//!   the stream (`fabric/doorbell.rs`): it reads its answer itself, and
+//!   when it stops sleeping there it looks once more (rule 3 again). Other
+//!   shm callers park on their call's slot, which whoever reads the answer
 //!   completes. Over tcp a caller does not park: after polling it sleeps on
 //!   the completion fd itself (`cq_wait.rs`). A handler that makes a
 //!   call lends its execution stream while it waits (`stream.rs`); if it
@@ -356,7 +360,7 @@ impl IdleWait {
     pub fn force(&self) {
         match &self.epoll {
             Some((_, event)) => write_event(event),
-            None => self.words().force(),
+            None => self.words().force_all(),
         }
         if self.caller_count.load(Ordering::SeqCst) > 0 {
             for bell in self.callers.lock().iter() {
@@ -821,13 +825,64 @@ fn wait_as_caller<D: Driven>(
     spin.finish(slot.is_done());
     progress.idle.leave_polling();
     drive_once(d);
-    if must_drive || spin::contended() {
+    if must_drive {
+        // The caller owns the driving stream: nobody else drives, so it
+        // sleeps where requests ring too.
+        return wait_on_endpoint(d, slot, deadline);
+    }
+    if let Some(seen) = progress.idle.words().claim_answers() {
+        // Answers wake this thread, which reads them itself: one wake-up,
+        // not the stream's and then ours.
+        return wait_for_answers(d, slot, deadline, seen);
+    }
+    if spin::contended() {
         // Busy cores: sleep where the answer lands, so that it wakes this
-        // thread directly rather than through the driving stream. (A
-        // caller that owns the driving stream has nobody else to drive.)
+        // thread directly rather than through the driving stream.
         return wait_on_endpoint(d, slot, deadline);
     }
     park(slot, deadline)
+}
+
+/// shm: sleeps on the doorbell's `answers` (claimed: `seen`), which
+/// answers posted to us ring, until the answer is there (see
+/// `fabric/doorbell.rs`). Whoever completes the call rings it too.
+fn wait_for_answers<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant, mut seen: u32) -> Option<Result<Vec<u8>>> {
+    let idle = d.progress().idle.clone();
+    let waker = idle.clone();
+    slot.set_waker(Arc::new(move || waker.words().wake_answers()));
+    let mut refused = 0;
+    let outcome = loop {
+        if let Some(r) = slot.take() {
+            break Some(r);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break None;
+        }
+        let left = deadline.saturating_duration_since(now);
+        look_then_sleep(d, &OnAnswers { idle: &idle, seen }, BACKLOG_RETRY.0, Some(left), &mut refused, || slot.is_done());
+        seen = idle.words().answers_seen();
+    };
+    idle.words().release_answers();
+    // Rule 3: answers rung at us after our last look are ours to read.
+    drive_once(d);
+    outcome
+}
+
+/// The caller asleep on the doorbell's `answers` (it saw `seen`).
+struct OnAnswers<'a> {
+    idle: &'a IdleWait,
+    seen: u32,
+}
+
+impl Sleeper for OnAnswers<'_> {
+    fn block(&self, timeout: Option<Duration>) {
+        self.idle.words().block_answers(self.seen, timeout)
+    }
+
+    fn block_rung(&self, timeout: Duration) {
+        self.idle.words().block_answers(self.seen, Some(timeout))
+    }
 }
 
 /// Parks on the slot until the answer or `deadline`; whoever reads the

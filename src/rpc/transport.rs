@@ -56,6 +56,13 @@ const BELL_RETRY: Duration = Duration::from_secs(1);
 const MAX_AWAITING: usize = 1 << 16;
 
 /// A message waiting to be sent.
+/// What a drive posted to one shm peer (which of its sleepers to ring).
+#[derive(Clone, Copy, Debug)]
+struct Posted {
+    request: bool,
+    answer: bool,
+}
+
 pub struct Outgoing {
     pub dest: Arc<[u8]>,
     pub header: Header,
@@ -193,9 +200,10 @@ pub struct Transport {
     /// Holds an injected fragment while it is built (libfabric copies it
     /// out before `fi_inject` returns), so small messages allocate nothing.
     inject_buf: Vec<u8>,
-    /// Peers' doorbells (shm), and the peers to ring after this drive.
+    /// Peers' doorbells (shm), and the peers to ring after this drive
+    /// (with what we posted to them: requests, answers).
     bells: HashMap<Arc<[u8]>, BellEntry>,
-    to_ring: Vec<Arc<[u8]>>,
+    to_ring: Vec<(Arc<[u8]>, Posted)>,
     /// Watches on the peers we wait on or cannot send to.
     watch: Option<PeerWatch>,
     /// Calls sent (or being sent) and not answered yet, by message id:
@@ -403,10 +411,20 @@ impl Transport {
         w.retire(now, |peer| busy.contains(peer));
     }
 
-    /// Marks `peer` to be rung at the end of this drive (shm only).
-    fn ring_later(&mut self, peer: &Arc<[u8]>) {
-        if self.ep.protocol() == Protocol::Sm && !self.to_ring.iter().any(|p| Arc::ptr_eq(p, peer) || **p == **peer) {
-            self.to_ring.push(peer.clone());
+    /// Marks `peer` to be rung at the end of this drive (shm only), for a
+    /// request or an answer (`answer`): answers ring the caller waiting
+    /// for them, if one sleeps apart (see `fabric/doorbell.rs`).
+    fn ring_later(&mut self, peer: &Arc<[u8]>, answer: bool) {
+        if self.ep.protocol() != Protocol::Sm {
+            return;
+        }
+        let posted = Posted { request: !answer, answer };
+        match self.to_ring.iter_mut().find(|(p, _)| Arc::ptr_eq(p, peer) || **p == **peer) {
+            Some((_, kinds)) => {
+                kinds.request |= posted.request;
+                kinds.answer |= posted.answer;
+            }
+            None => self.to_ring.push((peer.clone(), posted)),
         }
     }
 
@@ -418,7 +436,7 @@ impl Transport {
             // keep the cache bounded; mapping a bell again is cheap.
             self.bells.clear();
         }
-        for peer in std::mem::take(&mut self.to_ring) {
+        for (peer, posted) in std::mem::take(&mut self.to_ring) {
             let entry = self.bells.entry(peer.clone()).or_insert(BellEntry::Missing(now - BELL_RETRY));
             if let BellEntry::Missing(since) = entry {
                 if now.duration_since(*since) < BELL_RETRY {
@@ -430,7 +448,12 @@ impl Transport {
                 };
             }
             if let BellEntry::Mapped(bell) = entry {
-                bell.ring();
+                if posted.answer {
+                    bell.ring_answer();
+                }
+                if posted.request {
+                    bell.ring();
+                }
             }
         }
     }
@@ -544,7 +567,7 @@ impl Transport {
             }
             let total = out.payload.len();
             let room = self.fragment() - FIXED_HEADER - sender.len();
-            self.ring_later(&out.dest);
+            self.ring_later(&out.dest, out.header.kind == Kind::Response);
             let mut finished = false;
             loop {
                 let start = out.next_offset;
