@@ -825,6 +825,10 @@ fn wait_as_caller<D: Driven>(
     spin.finish(slot.is_done());
     progress.idle.leave_polling();
     drive_once(d);
+    if let Some(r) = slot.take() {
+        // Answered while polling (the usual case on idle cores).
+        return Some(r);
+    }
     if must_drive {
         // The caller owns the driving stream: nobody else drives, so it
         // sleeps where requests ring too.
@@ -849,7 +853,14 @@ fn wait_as_caller<D: Driven>(
 fn wait_for_answers<D: Driven>(d: &Arc<D>, slot: &Slot, deadline: Instant, mut seen: u32) -> Option<Result<Vec<u8>>> {
     let idle = d.progress().idle.clone();
     let waker = idle.clone();
-    slot.set_waker(Arc::new(move || waker.words().wake_answers()));
+    let me = std::thread::current().id();
+    // The caller itself usually completes its call (it reads its answer):
+    // no system call to wake a thread that is awake.
+    slot.set_waker(Arc::new(move || {
+        if std::thread::current().id() != me {
+            waker.words().wake_answers();
+        }
+    }));
     let mut refused = 0;
     let outcome = loop {
         if let Some(r) = slot.take() {
