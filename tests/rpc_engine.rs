@@ -434,3 +434,106 @@ fn waiting_handlers_lend_their_stream() {
     lending("na+sm");
     lending("ofi+tcp");
 }
+
+/// What `Engine::watch_peer` callbacks report: (tag, why).
+type Verdicts = crossbeam_channel::Receiver<(&'static str, String)>;
+
+fn watcher(
+    e: &Engine,
+    peer: &mochi::rpc::Address,
+    tag: &'static str,
+    tx: &crossbeam_channel::Sender<(&'static str, String)>,
+) -> mochi::rpc::PeerWatchGuard {
+    let tx = tx.clone();
+    e.watch_peer(
+        peer,
+        Box::new(move |why| {
+            let _ = tx.send((tag, why.to_string()));
+        }),
+    )
+    .unwrap()
+}
+
+/// Two guards on `peer`, the second dropped at once; `kill` makes the peer
+/// go. Only the kept guard fires, soon after; then a watch on the peer,
+/// already gone, fires at once.
+fn watched_peer_goes(proto: &str, peer: &str, kill: impl FnOnce(), why: &str) {
+    let e = engine(proto, Mode::Server);
+    let addr = e.lookup(peer).unwrap();
+    let (tx, rx): (_, Verdicts) = crossbeam_channel::unbounded();
+    let _kept = watcher(&e, &addr, "kept", &tx);
+    drop(watcher(&e, &addr, "dropped", &tx));
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "{proto}: a live peer is not gone");
+    kill();
+    let gone_at = Instant::now();
+    let (tag, message) = rx.recv_timeout(Duration::from_secs(5)).expect("the watch fires when the peer goes");
+    eprintln!("{proto}: the watch fired {:?} after the peer went: {message}", gone_at.elapsed());
+    assert_eq!(tag, "kept");
+    assert!(message.contains(why), "{proto}: {message}");
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "{proto}: a dropped guard never fires (nor a kept one twice)");
+    let start = Instant::now();
+    let _late = watcher(&e, &addr, "late", &tx);
+    let (tag, _) = rx.recv_timeout(Duration::from_secs(2)).expect("a peer already gone fires at once");
+    assert_eq!(tag, "late");
+    eprintln!("{proto}: a watch on a peer already gone fired in {:?}", start.elapsed());
+    e.finalize();
+}
+
+/// A `mochi-echo` server in a process of its own: (process, address).
+fn echo_process(proto: &str) -> (Reaped, String) {
+    let file = scratch_dir("echo").join("server.addr");
+    let child = Reaped(
+        std::process::Command::new(env!("CARGO_BIN_EXE_mochi-echo"))
+            .args(["server", proto, "--addr-file"])
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start mochi-echo"),
+    );
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            if !text.trim().is_empty() {
+                return (child, text.trim().to_string());
+            }
+        }
+        // (Dropping the child kills it.)
+        assert!(start.elapsed() < Duration::from_secs(20), "mochi-echo did not publish its address");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A child process, SIGKILLed (if still there) and reaped when dropped.
+struct Reaped(std::process::Child);
+
+impl Reaped {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Engines in other processes, SIGKILLed while watched: over shm their
+/// process exits, over tcp their listener closes and refuses.
+#[test]
+fn watched_peers_that_go_fire_their_watch() {
+    for (proto, why) in [("na+sm", "has exited"), ("ofi+tcp", "connection refused")] {
+        let (mut child, peer) = echo_process(proto);
+        watched_peer_goes(proto, &peer, || child.kill(), why);
+    }
+}
+
+#[test]
+fn watching_a_peer_of_another_protocol_is_refused() {
+    let e = engine("na+sm", Mode::Client);
+    let tcp = mochi::rpc::Address::parse("ofi+tcp://127.0.0.1:1").unwrap();
+    let r = e.watch_peer(&tcp, Box::new(|_| {}));
+    assert!(matches!(r, Err(RpcError::WrongProtocol { .. })), "{:?}", r.err());
+    e.finalize();
+}

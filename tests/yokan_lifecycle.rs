@@ -13,7 +13,9 @@
 //!   as long as its caller does: past the caller's timeout the primary's
 //!   waiter ends (`YOKAN_ERR_TIMEOUT`) and frees its place among the
 //!   `"max_waiting_requests"`; within it, a key that comes later than the
-//!   calls between members time out (10 s) still answers it.
+//!   calls between members time out (10 s) still answers it;
+//! * a forwarded `WAIT` whose forwarding member (another process) is
+//!   SIGKILLed ends at once at the primary, and frees its place there.
 
 mod common;
 
@@ -605,4 +607,119 @@ fn forwarded_waits_wait_as_long_as_their_caller_over_shm() {
 #[test]
 fn forwarded_waits_wait_as_long_as_their_caller_over_tcp() {
     forwarded_waits("ofi+tcp", false);
+}
+
+const FORWARDER_ENV: &str = "MOCHI_YOKAN_TEST_FORWARDER";
+
+/// The member of [`a_dead_forwarders_wait_ends_at_once`] that forwards the
+/// `WAIT` and is SIGKILLed (run only by it, in a process of its own): a
+/// shard of the static group {primary, us}, whose address it prints.
+#[test]
+#[ignore = "started by the a_dead_forwarders_wait_ends_at_once_* tests as their forwarding member"]
+fn forwarder_side() {
+    use std::io::Read;
+    let spec = std::env::var(FORWARDER_ENV).expect("run by the a_dead_forwarders_wait_ends_at_once_* tests only");
+    let (proto, primary) = spec.split_once(' ').unwrap();
+    let engine = common::engine(proto, Mode::Server);
+    println!("FORWARDER-ADDR {}", engine.self_address());
+    let mut view = GroupView::new();
+    view.add_member(primary, FLOCK);
+    view.add_member(engine.self_address().as_str(), FLOCK);
+    let args = FlockArgs { initial_view: view, ..Default::default() };
+    let group = Flock::register(&engine, FLOCK, r#"{"group":{"type":"static","config":{}}}"#, args).unwrap();
+    let args = ProviderArgs { pool: None, group: Some(("group".into(), GroupRef::Local(group))) };
+    let _shard = Provider::register(&engine, YOKAN, ORPHAN_CONFIG, args).unwrap();
+    println!("FORWARDER-READY");
+    // Until the test kills us (or closes our stdin).
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    engine.finalize();
+}
+
+/// One place for a waiter at the primary, one copy per key.
+const ORPHAN_CONFIG: &str = r#"{"database":{"type":"map"},"replication":1,"max_waiting_requests":1}"#;
+
+/// A `WAIT` get with the client's default timeout (7 days), sent to a
+/// member in another process that forwards it to this process's shard, its
+/// keys' primary, which has one place for a waiter. The forwarder is
+/// SIGKILLed: the primary's waiter ends at once (the engine watches the
+/// member it waits on behalf of), and its place is free: a new `WAIT` at the
+/// primary is accepted rather than refused with `YOKAN_ERR_BUSY`.
+fn a_dead_forwarders_wait_ends_at_once(proto: &str) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let _serial = SERIAL.lock();
+    let primary = common::engine(proto, Mode::Server);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "forwarder_side", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(FORWARDER_ENV, format!("{proto} {}", primary.self_address()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the forwarding member");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = |tag: &str| loop {
+        let line = lines.next().unwrap_or_else(|| panic!("the forwarder exited before printing {tag}")).unwrap();
+        // libtest may have printed "test forwarder_side ... " on the same line.
+        if let Some(at) = line.find(tag) {
+            return line[at + tag.len()..].trim().to_string();
+        }
+    };
+    let forwarder = next("FORWARDER-ADDR");
+    let addresses = [primary.self_address().to_string(), forwarder.clone()];
+    let mut view = GroupView::new();
+    for a in &addresses {
+        view.add_member(a, FLOCK);
+    }
+    let args = FlockArgs { initial_view: view, ..Default::default() };
+    let group = Flock::register(&primary, FLOCK, r#"{"group":{"type":"static","config":{}}}"#, args).unwrap();
+    let args = ProviderArgs { pool: None, group: Some(("group".into(), GroupRef::Local(group))) };
+    let shard = Provider::register(&primary, YOKAN, ORPHAN_CONFIG, args).unwrap();
+    next("FORWARDER-READY");
+
+    let client_engine = common::engine(proto, Mode::Client);
+    let client = Client::new(&client_engine);
+    let through = client.database(&client_engine.lookup(&forwarder).unwrap(), YOKAN, true).unwrap();
+    let at_primary = client.database(&client_engine.lookup(&addresses[0]).unwrap(), YOKAN, true).unwrap();
+    let placement = Placement::new(addresses.iter().cloned());
+    let mut keys = keys_at(&placement, &addresses, 0, "orphan");
+    let (orphan, later) = (keys.next().unwrap(), keys.next().unwrap());
+    let forwarded = {
+        let (db, key) = (through.clone(), orphan.clone());
+        std::thread::spawn(move || db.get(Opts { mode: mode::WAIT, timeout: None }, &[key.as_slice()]))
+    };
+    common::eventually("the forwarded WAIT to block at the primary", PROMPT, || shard.waiting_requests() == 1);
+    // Its place is taken: another WAIT is refused.
+    let busy = within("a WAIT at the full primary", PROMPT, || at_primary.get(o(mode::WAIT), &[later.as_slice()]));
+    expect_code("a WAIT at the full primary", busy, code::BUSY);
+    assert_eq!(shard.waiting_requests(), 1, "the forwarder lives: its WAIT still waits");
+
+    let killed = Instant::now();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    common::eventually("the dead forwarder's waiter to end", PROMPT, || shard.waiting_requests() == 0);
+    let freed = killed.elapsed();
+    let waiter = wait_for(&at_primary, &later);
+    common::eventually("a new WAIT to block at the primary", PROMPT, || shard.waiting_requests() == 1);
+    let accepted = killed.elapsed();
+    eprintln!("{proto}: the primary freed the dead forwarder's place {freed:?} after the kill; a new WAIT blocked there {accepted:?} after");
+    at_primary.put(o(mode::NOTIFY), &[(later.as_slice(), b"later")]).unwrap();
+    assert_eq!(answer_of("the new WAIT at the primary", waiter, PROMPT).unwrap(), Some(b"later".to_vec()));
+    // The client's call to the dead forwarder failed too (its engine
+    // watches the peer it waits on).
+    let e = answer_of("the WAIT sent through the dead forwarder", forwarded, PROMPT).unwrap_err();
+    eprintln!("{proto}: the client's WAIT through the dead forwarder: {e}");
+    drop((through, at_primary));
+    client_engine.finalize();
+    shard.destroy();
+    primary.finalize();
+}
+
+#[test]
+fn a_dead_forwarders_wait_ends_at_once_over_shm() {
+    a_dead_forwarders_wait_ends_at_once("na+sm");
+}
+
+#[test]
+fn a_dead_forwarders_wait_ends_at_once_over_tcp() {
+    a_dead_forwarders_wait_ends_at_once("ofi+tcp");
 }

@@ -14,6 +14,7 @@ use super::calls::{Notify, Slot};
 use super::config::{InitOverrides, MargoConfig, RuntimeInfo};
 use super::error::{Result, RpcError};
 use super::local::Local;
+use super::peer_gone::{GoneCallback, GoneWatchers, PeerWatchGuard};
 use super::pool::Pool;
 use super::progress::{self, outcome, Driven, EngineDriver, IdleWait, Incoming, Progress};
 use super::runtime::Runtime;
@@ -208,9 +209,10 @@ impl Engine {
         let self_address = Address::new(protocol, Arc::from(endpoint.name()), endpoint.address());
         let idle = IdleWait::new(endpoint.doorbell(), endpoint.wait_fd())
             .map_err(|e| RpcError::Config(format!("progress wait: {e}")))?;
-        let transport = Transport::new(endpoint)?;
+        let guarded = Arc::new(GoneWatchers::default());
+        let transport = Transport::new(endpoint, guarded.clone())?;
         let watch = transport.peer_watch();
-        let progress = Progress::new(transport, idle);
+        let progress = Progress::new(transport, idle, guarded);
         if let Some(w) = watch {
             // A peer found gone wakes the driving stream, whose next
             // drive fails the calls waiting on it (see fabric/peer_watch.rs).
@@ -508,6 +510,38 @@ impl Engine {
     pub fn peer_table_sizes(&self) -> (usize, usize, usize) {
         let (av, bells) = self.inner.progress.peer_tables();
         (av, bells, self.inner.reachable.read().len())
+    }
+
+    /// Runs `on_gone` once, as soon as the engine finds the peer at `peer`
+    /// gone, for as long as the returned guard lives (dropping it stops the
+    /// watch; `on_gone` then never runs). For server-side code that waits on
+    /// behalf of a peer (a handler blocked for a request the peer made):
+    /// nobody will read its answer once the peer is gone.
+    ///
+    /// The verdict is the one that fails calls to a dead peer
+    /// (`fabric/peer_watch.rs`): over tcp the peer's listener closed and a
+    /// new connection to it is refused, over shm its process exited. It is
+    /// never a guess (a peer across a partition is not gone), and nothing
+    /// polls: the kernel wakes the engine. A peer already gone is found so
+    /// at once, and `on_gone` may then run before this returns. `on_gone`
+    /// runs on the thread that drives progress, with no lock held: it must
+    /// be quick and must not block. A peer the engine cannot watch (its
+    /// peer watch could not start, or already watches its most peers; see
+    /// the log) never fires: a wait on its behalf keeps its own bound.
+    pub fn watch_peer(&self, peer: &Address, on_gone: GoneCallback) -> Result<PeerWatchGuard> {
+        self.check_live()?;
+        if peer.protocol() != self.inner.protocol {
+            return Err(RpcError::WrongProtocol { addr: peer.to_string(), got: peer.protocol(), engine: self.inner.protocol });
+        }
+        let guarded = &self.inner.progress.guarded;
+        let (id, first) = guarded.add(peer.name(), on_gone);
+        let guard = PeerWatchGuard::new(guarded, peer.name().clone(), id);
+        if first {
+            // The transport starts watching at its next drive: now (or by
+            // whoever holds the endpoint, before it lets go).
+            progress::drive_once(&self.inner);
+        }
+        Ok(guard)
     }
 
     /// Lets `margo_shutdown_remote_instance` stop this engine.

@@ -46,6 +46,7 @@
 use super::calls::{CallTable, Slot};
 use super::cq_wait::{self, CallerBell};
 use super::error::{Result, RpcError};
+use super::peer_gone::GoneWatchers;
 use super::pool::{Driver, Pool};
 use super::spin::{self, Spinner};
 use super::stream;
@@ -464,10 +465,12 @@ pub(crate) struct Progress {
     /// Sends waited for a peer's room after the last drive: a thread that
     /// cannot look itself (the endpoint is held) must still retry them.
     backlogged: AtomicBool,
+    /// Peers watched on behalf of server-side code (see `peer_gone.rs`).
+    pub(crate) guarded: Arc<GoneWatchers>,
 }
 
 impl Progress {
-    pub fn new(transport: Transport, idle: IdleWait) -> Progress {
+    pub fn new(transport: Transport, idle: IdleWait, guarded: Arc<GoneWatchers>) -> Progress {
         Progress {
             transport: Mutex::new(Some(transport)),
             submissions: SegQueue::new(),
@@ -476,6 +479,7 @@ impl Progress {
             calls: CallTable::default(),
             backoff_ns: AtomicU64::new(BACKLOG_RETRY.0.as_nanos() as u64),
             backlogged: AtomicBool::new(false),
+            guarded,
         }
     }
 
@@ -564,6 +568,7 @@ impl Progress {
                         slot.complete(Err(error));
                     }
                 }
+                Event::PeerGone { peer, why } => self.guarded.fire(&peer, &why),
             }
         }
     }

@@ -8,8 +8,11 @@
 //!
 //! It also keeps a [`PeerWatch`] on the peers it waits on: the
 //! calls waiting on a peer whose process has gone (and the messages queued
-//! to it) fail at the next drive instead of at their deadline.
+//! to it) fail at the next drive instead of at their deadline. The peers
+//! server-side code waits on behalf of ([`GoneWatchers`]) are watched too,
+//! for as long as they are guarded, and a verdict on them is an event.
 
+use super::peer_gone::GoneWatchers;
 use super::wire::{self, Header, Kind, FIXED_HEADER, MAX_MESSAGE};
 use crate::fabric::peer_watch::{PeerWatch, WatchHandle};
 use crate::fabric::shm_region::RegionHeader;
@@ -96,6 +99,11 @@ pub enum Event {
         call_id: u64,
         message: String,
         gone: bool,
+    },
+    /// A peer someone watches through [`GoneWatchers`] is certainly gone.
+    PeerGone {
+        peer: Arc<[u8]>,
+        why: String,
     },
 }
 
@@ -209,6 +217,8 @@ pub struct Transport {
     /// Calls sent (or being sent) and not answered yet, by message id:
     /// their peer and deadline (expired ones are swept).
     awaiting: HashMap<u64, (Arc<[u8]>, Instant)>,
+    /// Peers watched on behalf of server-side code (see `peer_gone.rs`).
+    guarded: Arc<GoneWatchers>,
 }
 
 // SAFETY: RecvArea's raw pointer is owned memory only this Transport uses;
@@ -224,7 +234,7 @@ fn send_ctx(i: usize) -> usize {
 }
 
 impl Transport {
-    pub fn new(ep: Endpoint) -> Result<Transport, crate::fabric::FabricError> {
+    pub fn new(ep: Endpoint, guarded: Arc<GoneWatchers>) -> Result<Transport, crate::fabric::FabricError> {
         let (fragment, buffers) = match ep.protocol() {
             Protocol::Sm => (SHM_FRAGMENT, SHM_RECV_BUFFERS),
             Protocol::Tcp => (TCP_FRAGMENT, TCP_RECV_BUFFERS),
@@ -247,6 +257,7 @@ impl Transport {
             to_ring: Vec::new(),
             watch: None,
             awaiting: HashMap::new(),
+            guarded,
         };
         match PeerWatch::new() {
             Ok(w) => t.watch = Some(w),
@@ -304,6 +315,12 @@ impl Transport {
         // No shm endpoint of this process closes while we are inside
         // libfabric (see fabric/local_peers.rs).
         let _guard = (self.ep.protocol() == Protocol::Sm).then(local_peers::drive_guard);
+        if let Some(w) = self.watch.as_mut() {
+            // (A peer already gone gives its verdict here, acted on below.)
+            for peer in self.guarded.take_fresh() {
+                w.ensure(&peer);
+            }
+        }
         let mut did = self.settle_gone(events);
         while let Some(o) = submissions.pop() {
             if let (Some(w), Some(call_id)) = (self.watch.as_mut(), o.call_id) {
@@ -398,16 +415,27 @@ impl Transport {
                 false
             });
             crate::debug!("{}: {failed} calls failed, {dropped} answers dropped", g.why);
+            if self.guarded.is_guarded(&g.peer) {
+                events.push(Event::PeerGone { peer: g.peer.clone(), why: g.why.clone() });
+            }
         }
         !gone.is_empty()
     }
 
     /// Forgets calls past their deadline (their callers gave up) and closes
-    /// the watches no call needs any more.
+    /// the watches no call and no guard needs any more. A guarded peer is
+    /// asked for again: its watch may have ended without a verdict (a
+    /// connection attempt that failed), and is then tried again once its
+    /// rest is over.
     fn sweep_watches(&mut self, now: Instant) {
         let Some(w) = self.watch.as_mut() else { return };
         self.awaiting.retain(|_, (_, deadline)| *deadline > now);
-        let busy: std::collections::HashSet<&[u8]> = self.awaiting.values().map(|(p, _)| &p[..]).collect();
+        let guarded = self.guarded.guarded();
+        for peer in &guarded {
+            w.ensure(peer);
+        }
+        let busy: std::collections::HashSet<&[u8]> =
+            self.awaiting.values().map(|(p, _)| &p[..]).chain(guarded.iter().map(|p| &p[..])).collect();
         w.retire(now, |peer| busy.contains(peer));
     }
 
@@ -479,9 +507,10 @@ impl Transport {
             self.av.iter().filter(|(_, e)| e.in_flight == 0).map(|(n, e)| (e.last_used, n.clone())).collect();
         idle.sort_by_key(|(t, _)| *t);
         for (_, name) in idle.into_iter().take(self.max_peers() / 2) {
-            if let Some(w) = self.watch.as_mut() {
+            if let Some(w) = self.watch.as_mut().filter(|_| !self.guarded.is_guarded(&name)) {
                 // (Its calls, if any, are not failed on its death any more;
-                // the next call to it watches it again.)
+                // the next call to it watches it again. A guarded peer's
+                // watch stays: its guards wait for nothing but the verdict.)
                 w.forget(&name);
             }
             if let Some(e) = self.av.remove(&name) {

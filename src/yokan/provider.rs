@@ -2,7 +2,7 @@
 //! provider id, with upstream's config handling, modes and error codes.
 
 use super::backend::{self, Backend, Filter, ListQuery};
-use super::dist::{self, wire::Route, LocalDb, Shard};
+use super::dist::{self, wire::Route, LocalDb, Shard, WaitBound};
 use super::error::{code, Result, YokanError};
 use super::mode;
 use super::protocol::{self, failure, success, ListArgs, Operation};
@@ -55,12 +55,15 @@ impl Watcher {
     }
     /// Blocks until a notification after `seen` (or the database closes,
     /// or the execution stream the handler runs on is asked to stop, or
-    /// `until` passes: `None`, no bound). A handler lends its execution
-    /// stream meanwhile (`rpc/stream.rs`): the put that wakes it may come to
-    /// the same stream.
-    fn wait_past(&self, seen: u64, until: Option<Instant>) -> Result<()> {
+    /// `bound` ends the wait: its `until` passes, or its requester is found
+    /// gone). A handler lends its execution stream meanwhile
+    /// (`rpc/stream.rs`): the put that wakes it may come to the same stream.
+    fn wait_past(&self, seen: u64, bound: WaitBound<'_>) -> Result<()> {
         if self.generation()? != seen {
             return Ok(());
+        }
+        if let Some(gone) = bound.requester.and_then(dist::Requester::gone) {
+            return Err(gone);
         }
         // A stream that stops (removed, or its engine finalized) wakes us:
         // it waits for its threads, and a key may never come.
@@ -70,6 +73,11 @@ impl Watcher {
             drop(shared.state.lock());
             shared.cv.notify_all();
         });
+        if let Some(r) = bound.requester {
+            // (Set before the first look under the lock below: a verdict
+            // after that look wakes us.)
+            r.set_wake(Some(wake.clone()));
+        }
         let lent = stream::begin_blocking_wait(wake);
         let ended = {
             let mut s = self.shared.state.lock();
@@ -80,6 +88,9 @@ impl Watcher {
                 if s.0 != seen {
                     break Ok(());
                 }
+                if let Some(gone) = bound.requester.and_then(dist::Requester::gone) {
+                    break Err(gone);
+                }
                 if let Some(name) = lent.as_ref().and_then(|l| l.stopping()) {
                     break Err(YokanError::new(
                         code::ABORTED,
@@ -89,7 +100,7 @@ impl Watcher {
                         ),
                     ));
                 }
-                match until {
+                match bound.until {
                     Some(deadline) if Instant::now() >= deadline => break Err(caller_gave_up()),
                     Some(deadline) => {
                         self.shared.cv.wait_until(&mut s, deadline);
@@ -98,6 +109,9 @@ impl Watcher {
                 }
             }
         };
+        if let Some(r) = bound.requester {
+            r.set_wake(None);
+        }
         // Only now, with `state` unlocked: taking the stream back waits for
         // the stand-in's current handler, which may be a put that notifies.
         drop(lent);
@@ -133,10 +147,10 @@ fn caller_gave_up() -> YokanError {
 
 /// What a `WAIT` operation whose keys are not all present does.
 #[derive(Clone, Copy)]
-enum Blocking {
-    /// Waits until they are, or until the deadline passes
-    /// (`YOKAN_ERR_TIMEOUT`; `None`: no bound).
-    Until(Option<Instant>),
+enum Blocking<'a> {
+    /// Waits until they are, or until the bound ends the wait
+    /// (`YOKAN_ERR_TIMEOUT` at its deadline; `None`: no deadline).
+    Until(WaitBound<'a>),
     /// Is not run (`None`).
     No,
 }
@@ -442,12 +456,12 @@ impl Inner {
         let until = req.deadline;
         let outcome = match &self.shard {
             Some(shard) if dist::wire::ROUTED.contains(&name) || dist::wire::LEAF.contains(&name) => {
-                shard.serve(self, name, payload, req.sender.as_ref().map(|a| a.as_str()), until)
+                shard.serve(self, name, payload, req.sender.as_ref(), until)
             }
             Some(shard) if name != protocol::CHECK => {
                 self.database().and_then(|_| shard.route(self, name, payload, &Route::default(), until))
             }
-            _ => self.dispatch(name, payload, false, until),
+            _ => self.dispatch(name, payload, false, until.into()),
         };
         match outcome {
             Ok(bytes) => bytes,
@@ -464,15 +478,15 @@ impl Inner {
 
     /// Runs an operation on the local database; `multi` applies the
     /// multi-put rules to a put of one pair (part of a larger put). A `WAIT`
-    /// operation waits for its keys until `until` (`None`: no bound).
-    fn dispatch(&self, name: &str, payload: &[u8], multi: bool, until: Option<Instant>) -> Result<Vec<u8>> {
-        self.run_op(name, payload, multi, Blocking::Until(until))?
+    /// operation waits for its keys until `bound` ends the wait.
+    fn dispatch(&self, name: &str, payload: &[u8], multi: bool, bound: WaitBound<'_>) -> Result<Vec<u8>> {
+        self.run_op(name, payload, multi, Blocking::Until(bound))?
             .ok_or_else(|| YokanError::new(code::OTHER, format!("{name} was not run: its keys are not all present")))
     }
 
     /// [`Inner::dispatch`]; what a `WAIT` operation whose keys are not all
     /// present does is `blocking`'s.
-    fn run_op(&self, name: &str, payload: &[u8], multi: bool, blocking: Blocking) -> Result<Option<Vec<u8>>> {
+    fn run_op(&self, name: &str, payload: &[u8], multi: bool, blocking: Blocking<'_>) -> Result<Option<Vec<u8>>> {
         if name == protocol::CHECK {
             let Operation { args: (), .. } = codec::decode(payload)?;
             return Ok(Some(success(protocol::IDENTITY)));
@@ -491,7 +505,7 @@ impl Inner {
             }
             if mode & mode::WAIT != 0 {
                 match blocking {
-                    Blocking::Until(until) => self.wait_present(db, &keys, until)?,
+                    Blocking::Until(bound) => self.wait_present(db, &keys, bound)?,
                     Blocking::No if !backend.exists(&keys)?.iter().all(|p| *p) => return Ok(None),
                     Blocking::No => {}
                 }
@@ -566,11 +580,13 @@ impl Inner {
     }
 
     /// `WAIT`: blocks until every key is present (a `NOTIFY` put wakes us),
-    /// or until `until` passes (`YOKAN_ERR_TIMEOUT`; `None`: no bound). A
-    /// request that would block while `"max_waiting_requests"` others do is
-    /// refused at once (`YOKAN_ERR_BUSY`): each keeps a thread asleep. Its
-    /// place is given back however the wait ends.
-    fn wait_present(&self, db: &Database, keys: &[&[u8]], until: Option<Instant>) -> Result<()> {
+    /// or until `bound.until` passes (`YOKAN_ERR_TIMEOUT`; `None`: no
+    /// bound), or, for a forwarded `WAIT`, until the member that forwarded
+    /// it is found gone (`YOKAN_ERR_ABORTED`). A request that would block
+    /// while `"max_waiting_requests"` others do is refused at once
+    /// (`YOKAN_ERR_BUSY`): each keeps a thread asleep. Its place is given
+    /// back however the wait ends.
+    fn wait_present(&self, db: &Database, keys: &[&[u8]], bound: WaitBound<'_>) -> Result<()> {
         let mut slot = None;
         loop {
             let seen = db.watcher.generation()?;
@@ -580,7 +596,7 @@ impl Inner {
             if slot.is_none() {
                 slot = Some(self.wait_slot()?);
             }
-            db.watcher.wait_past(seen, until)?;
+            db.watcher.wait_past(seen, bound)?;
         }
     }
 
@@ -637,19 +653,51 @@ impl Drop for Inner {
 }
 
 impl LocalDb for Inner {
-    fn run(&self, op: &str, payload: &[u8], multi: bool, until: Option<Instant>) -> Result<Vec<u8>> {
-        self.dispatch(op, payload, multi, until)
+    fn run(&self, op: &str, payload: &[u8], multi: bool, bound: WaitBound<'_>) -> Result<Vec<u8>> {
+        self.dispatch(op, payload, multi, bound)
     }
 
     fn run_if_ready(&self, op: &str, payload: &[u8], multi: bool) -> Result<Option<Vec<u8>>> {
         self.run_op(op, payload, multi, Blocking::No)
     }
 
-    fn wait_present(&self, keys: &[&[u8]], until: Option<Instant>) -> Result<()> {
-        Inner::wait_present(self, self.database()?, keys, until)
+    fn wait_present(&self, keys: &[&[u8]], bound: WaitBound<'_>) -> Result<()> {
+        Inner::wait_present(self, self.database()?, keys, bound)
     }
 
     fn backend(&self) -> Result<&dyn Backend> {
         Ok(self.database()?.backend.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_wait_ends_when_its_requester_is_found_gone() {
+        let watcher = Watcher::default();
+        let requester = dist::Requester::new("na+sm://1-0");
+        let r = requester.clone();
+        let bell = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            r.found_gone("its process exited");
+        });
+        let seen = watcher.generation().unwrap();
+        let bound = WaitBound { until: Some(Instant::now() + Duration::from_secs(30)), requester: Some(&requester) };
+        let start = Instant::now();
+        let e = watcher.wait_past(seen, bound).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(10), "woken by the verdict, not the bound");
+        assert_eq!(e.code, code::ABORTED, "{e}");
+        assert!(e.detail.contains("na+sm://1-0") && e.detail.contains("its process exited"), "{e}");
+        bell.join().unwrap();
+        // Already gone: at once, even with no bound.
+        let bound = WaitBound { until: None, requester: Some(&requester) };
+        assert_eq!(watcher.wait_past(seen, bound).unwrap_err().code, code::ABORTED);
+        // A notification still ends a wait whose requester lives.
+        let alive = dist::Requester::new("na+sm://2-0");
+        watcher.notify();
+        watcher.wait_past(seen, WaitBound { until: None, requester: Some(&alive) }).unwrap();
     }
 }

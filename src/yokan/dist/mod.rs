@@ -64,16 +64,90 @@ pub(crate) trait LocalDb: Send + Sync {
     /// local database only; `multi` applies the multi-put rules to a put of
     /// one pair. Answers the encoded reply body (success) or the error.
     /// A `WAIT` operation blocks until its keys are present, or until
-    /// `until` passes (`YOKAN_ERR_TIMEOUT`; `None`: no bound).
-    fn run(&self, op: &str, payload: &[u8], multi: bool, until: Option<Instant>) -> Result<Vec<u8>>;
+    /// `bound` ends it (see [`WaitBound`]).
+    fn run(&self, op: &str, payload: &[u8], multi: bool, bound: WaitBound<'_>) -> Result<Vec<u8>>;
     /// Like [`LocalDb::run`], but a `WAIT` operation whose keys are not all
     /// present is not run (`None`) rather than waited for.
     fn run_if_ready(&self, op: &str, payload: &[u8], multi: bool) -> Result<Option<Vec<u8>>>;
     /// Blocks until every key of `keys` is present (a `NOTIFY` put wakes
-    /// it), or until `until` passes (`YOKAN_ERR_TIMEOUT`; `None`: no
-    /// bound); a handler lends its execution stream meanwhile.
-    fn wait_present(&self, keys: &[&[u8]], until: Option<Instant>) -> Result<()>;
+    /// it), or until `bound` ends the wait (see [`WaitBound`]); a handler
+    /// lends its execution stream meanwhile.
+    fn wait_present(&self, keys: &[&[u8]], bound: WaitBound<'_>) -> Result<()>;
     fn backend(&self) -> Result<&dyn Backend>;
+}
+
+/// What ends a `WAIT` whose keys do not come: its caller stops waiting
+/// (`until`: `YOKAN_ERR_TIMEOUT`; `None`: no bound), or, for a `WAIT`
+/// another member forwarded, that member is found gone (`requester`:
+/// `YOKAN_ERR_ABORTED`, at once).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct WaitBound<'a> {
+    pub until: Option<Instant>,
+    pub requester: Option<&'a Requester>,
+}
+
+impl From<Option<Instant>> for WaitBound<'_> {
+    fn from(until: Option<Instant>) -> Self {
+        WaitBound { until, requester: None }
+    }
+}
+
+/// The member a forwarded `WAIT` waits on behalf of, which the engine
+/// watches while the wait lasts ([`Engine::watch_peer`]). Once it is found
+/// gone (SIGKILLed, say) nobody will read the answer: without this the
+/// waiter would last until its bound (by default the client's 7-day `WAIT`
+/// timeout), holding its place among the `"max_waiting_requests"`.
+pub(crate) struct Requester {
+    address: String,
+    state: Mutex<RequesterState>,
+}
+
+#[derive(Default)]
+struct RequesterState {
+    /// Why it is gone, once it is.
+    gone: Option<String>,
+    /// Wakes the waiter, while one blocks.
+    wake: Option<stream::Wake>,
+}
+
+impl Requester {
+    pub fn new(address: &str) -> Arc<Requester> {
+        Arc::new(Requester { address: address.to_string(), state: Mutex::new(RequesterState::default()) })
+    }
+
+    /// The engine found the requester gone (on its progress thread): marks
+    /// it, then wakes the waiter with no lock of ours held (the waker takes
+    /// the waiter's lock, under which the waiter looks at [`Requester::gone`]).
+    pub fn found_gone(&self, why: &str) {
+        let wake = {
+            let mut s = self.state.lock();
+            s.gone = Some(why.to_string());
+            s.wake.take()
+        };
+        if let Some(wake) = wake {
+            wake();
+        }
+    }
+
+    /// Sets (or clears) how to wake the waiter; a waiter sets it before it
+    /// first looks at [`Requester::gone`].
+    pub fn set_wake(&self, wake: Option<stream::Wake>) {
+        self.state.lock().wake = wake;
+    }
+
+    /// The error that ends the wait, once the requester is gone.
+    pub fn gone(&self) -> Option<YokanError> {
+        let s = self.state.lock();
+        let why = s.gone.as_ref()?;
+        Some(YokanError::new(
+            code::ABORTED,
+            format!(
+                "the member {} that forwarded this request is gone ({why}): nobody will read the answer, so the \
+                 request stopped waiting for its keys (and gave its place among the \"max_waiting_requests\" back)",
+                self.address
+            ),
+        ))
+    }
 }
 
 /// The replication factor from a provider config (`"replication": N`).

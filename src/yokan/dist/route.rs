@@ -2,13 +2,15 @@
 //! applied at the primary and copied to the other owners.
 
 use super::wire::{self, Change, Route};
-use super::{LocalDb, Shard, ShardCallError, MAX_HOPS};
+use super::{LocalDb, Requester, Shard, ShardCallError, WaitBound, MAX_HOPS};
 use crate::rpc::codec::{self, Bytes};
+use crate::rpc::Address;
 use crate::yokan::backend::{Filter, Item};
 use crate::yokan::error::{code, Result, YokanError};
 use crate::yokan::mode;
 use crate::yokan::protocol::{self, answer, failure, success, ListArgs, Operation};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One key's answer to a read.
@@ -152,14 +154,14 @@ impl Shard {
             | protocol::LENGTH_WAIT
             | protocol::GET_WAIT
             | protocol::ERASE_WAIT => self.keyed(local, op, payload, route, until),
-            _ => local.run(op, payload, false, until),
+            _ => local.run(op, payload, false, until.into()),
         }
     }
 
     fn keyed(&self, local: &dyn LocalDb, op: &str, payload: &[u8], route: &Route, until: Option<Instant>) -> Result<Vec<u8>> {
         let req = parse_keyed(op, payload)?;
         if req.keys.is_empty() {
-            return local.run(op, payload, route.multi, until);
+            return local.run(op, payload, route.multi, until.into());
         }
         let view = self.current();
         let mut skip: Vec<String> = route.skip.clone();
@@ -299,7 +301,7 @@ impl Shard {
         until: Option<Instant>,
     ) -> std::result::Result<Vec<u8>, ShardCallError> {
         if member == self.me {
-            return Ok(self.apply(local, op, payload, route, until).unwrap_or_else(|e| failure(&e)));
+            return Ok(self.apply(local, op, payload, route, until.into()).unwrap_or_else(|e| failure(&e)));
         }
         if protocol::wait_twin(base_op(op)) != Some(op) {
             return self.call(
@@ -323,6 +325,20 @@ impl Shard {
         }
     }
 
+    /// Watches the member a forwarded `WAIT` came from, for as long as the
+    /// guard lives: if it is found gone, its wait ends at once.
+    fn watch_requester(&self, sender: &Address, requester: &Arc<Requester>) -> Option<crate::rpc::PeerWatchGuard> {
+        let r = requester.clone();
+        match self.engine.watch_peer(sender, Box::new(move |why| r.found_gone(why))) {
+            Ok(guard) => Some(guard),
+            Err(e) => {
+                // (Finalizing: the wait ends with the stream it blocks on.)
+                crate::debug!("yokan provider {}: cannot watch {sender}: {e}", self.provider_id);
+                None
+            }
+        }
+    }
+
     /// The primary of `key` in `view`, routing around `skip`.
     fn primary_of<'a>(&self, view: &'a super::Placement, key: &[u8], skip: &[String]) -> Option<&'a str> {
         view.first(key, |m| skip.iter().any(|s| s == m))
@@ -331,17 +347,17 @@ impl Shard {
     /// Runs `op` as the primary of its keys: applies it and copies its
     /// effect to the other owners before answering. A request that reached
     /// us under an older view is routed on. A `WAIT` operation waits for
-    /// its keys until `until` (`None`: no bound).
+    /// its keys until `bound` ends the wait (routed on, until its time is up).
     pub(crate) fn apply(
         &self,
         local: &dyn LocalDb,
         op: &str,
         payload: &[u8],
         route: &Route,
-        until: Option<Instant>,
+        bound: WaitBound<'_>,
     ) -> Result<Vec<u8>> {
         if route.as_replica {
-            return local.run(op, payload, route.multi, until);
+            return local.run(op, payload, route.multi, bound);
         }
         let req = parse_keyed(op, payload)?;
         let view = self.current();
@@ -350,12 +366,12 @@ impl Shard {
         let primary_elsewhere = req.keys.iter().any(|k| self.primary_of(&view, k, &skip).is_some_and(|p| p != self.me.as_str()));
         if primary_elsewhere && route.hops < MAX_HOPS {
             let next = Route { hops: route.hops + 1, skip, ..route.clone() };
-            return self.keyed(local, op, payload, &next, until);
+            return self.keyed(local, op, payload, &next, bound.until);
         }
         if !req.is_write(op) {
-            return local.run(op, payload, route.multi, until);
+            return local.run(op, payload, route.multi, bound);
         }
-        self.write(local, op, payload, &req, route.multi, &view, &skip, until)
+        self.write(local, op, payload, &req, route.multi, &view, &skip, bound)
     }
 
     /// A client request whose keys all have us as primary, at the member
@@ -374,9 +390,9 @@ impl Shard {
         until: Option<Instant>,
     ) -> Result<Vec<u8>> {
         if req.is_write(op) {
-            return self.write(local, op, payload, req, multi, view, skip, until);
+            return self.write(local, op, payload, req, multi, view, skip, until.into());
         }
-        let reply = local.run(op, payload, multi, until)?;
+        let reply = local.run(op, payload, multi, until.into())?;
         if skip.is_empty() && self.moving_from().is_none() {
             return Ok(reply);
         }
@@ -394,7 +410,7 @@ impl Shard {
     /// `order.rs`: the copies keep the primary's order by the numbers);
     /// answered once every live owner has stored it. A `WAIT` write (an
     /// erase, a consuming get) waits for its keys without the locks (the
-    /// put it waits for takes them), until `until` (`None`: no bound).
+    /// put it waits for takes them), until `bound` ends the wait.
     #[allow(clippy::too_many_arguments)]
     fn write(
         &self,
@@ -405,14 +421,14 @@ impl Shard {
         multi: bool,
         view: &super::Placement,
         skip: &[String],
-        until: Option<Instant>,
+        bound: WaitBound<'_>,
     ) -> Result<Vec<u8>> {
         let copies = self.replication > 1 && view.len() > 1;
         let (reply, seq, changes) = loop {
             let locked = self.lock_keys(&req.keys);
             let Some(reply) = local.run_if_ready(op, payload, multi)? else {
                 drop(locked);
-                local.wait_present(&req.keys, until)?;
+                local.wait_present(&req.keys, bound)?;
                 continue;
             };
             if !copies {
@@ -523,7 +539,7 @@ impl Shard {
         let mut answered = 0;
         for m in &members {
             let reply = if *m == self.me {
-                local.run(protocol::LIST, &sub, false, None)?
+                local.run(protocol::LIST, &sub, false, WaitBound::default())?
             } else {
                 match self.call(m, wire::LIST, sub.clone()) {
                     Ok(reply) => reply,
@@ -551,7 +567,7 @@ impl Shard {
         let (members, _) = self.live_members();
         for m in &members {
             if *m == self.me {
-                local.run(protocol::ERASE_RANGE, payload, false, None)?;
+                local.run(protocol::ERASE_RANGE, payload, false, WaitBound::default())?;
             } else {
                 match self.call(m, wire::ERASE_RANGE, payload.to_vec()) {
                     Ok(reply) => answer::<()>(&reply)?,
@@ -571,16 +587,17 @@ impl Shard {
         local: &dyn LocalDb,
         rpc: &str,
         payload: &[u8],
-        sender: Option<&str>,
+        sender: Option<&Address>,
         until: Option<Instant>,
     ) -> Result<Vec<u8>> {
+        let sender_text = sender.map(Address::as_str);
         // Copies come from the owners of a key in the sender's view. A
         // member the group removed no longer places keys as the group does
         // (an expelled member keeps its last view): what it sends — a copy
         // held up by a partition and delivered when the link came back, a
         // write made through it since — would put data behind the group's
         // placement, and an erase would remove a group's copy. Refused.
-        if let Some(from) = sender.filter(|s| (rpc == wire::STORE || rpc == wire::FILL) && self.departed(s)) {
+        if let Some(from) = sender_text.filter(|s| (rpc == wire::STORE || rpc == wire::FILL) && self.departed(s)) {
             let why = format!("copies from {from} refused: the group removed it (it must join again to take part)");
             crate::debug!("yokan provider {}: {why}", self.provider_id);
             return Err(YokanError::new(code::OTHER, why));
@@ -588,14 +605,19 @@ impl Shard {
         match rpc {
             wire::APPLY => {
                 let apply = codec::decode::<wire::Apply<'_>>(payload)?;
-                self.apply(local, apply.op, apply.payload.0, &apply.route, until)
+                self.apply(local, apply.op, apply.payload.0, &apply.route, until.into())
             }
             wire::APPLY_WAIT | wire::APPLY_WAIT_BOUNDED => {
                 // Waits as long as the forwarder said (its call lasts a
                 // margin longer): no bound from a forwarder that predates it.
+                // And no longer than the forwarder lives: it is watched
+                // while the wait lasts.
                 let apply = wire::decode_apply_wait(payload)?;
                 let until = apply.wait_ms.and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
-                self.apply(local, apply.op, apply.payload.0, &apply.route, until)
+                let requester = sender.map(|s| Requester::new(s.as_str()));
+                let _watch = sender.zip(requester.as_ref()).and_then(|(s, r)| self.watch_requester(s, r));
+                let bound = WaitBound { until, requester: requester.as_deref() };
+                self.apply(local, apply.op, apply.payload.0, &apply.route, bound)
             }
             wire::STORE => {
                 let store = codec::decode::<wire::Store<'_>>(payload)?;
@@ -627,8 +649,8 @@ impl Shard {
                 let skip = codec::decode::<wire::CountArgs>(payload)?;
                 Ok(success(self.count_mine(local, &skip)?))
             }
-            wire::LIST => local.run(protocol::LIST, payload, false, None),
-            wire::ERASE_RANGE => local.run(protocol::ERASE_RANGE, payload, false, None),
+            wire::LIST => local.run(protocol::LIST, payload, false, WaitBound::default()),
+            wire::ERASE_RANGE => local.run(protocol::ERASE_RANGE, payload, false, WaitBound::default()),
             other => Err(YokanError::unsupported(format!("unknown shard request {other}"))),
         }
     }
