@@ -747,6 +747,56 @@ mod tests {
         }
     }
 
+    /// An S's fields as decoded: its strings' bytes, and its number.
+    type DecodedS = (Option<Vec<u8>>, i32, Option<Vec<u8>>);
+
+    /// Decodes `bytes` as an S through the C procs; on success frees it again.
+    /// Returns the decoded text fields and number, or the error.
+    fn decode_s(bytes: &[u8]) -> Result<DecodedS, hg_return_t> {
+        let mut dst = S { a: std::ptr::null_mut(), n: 0, b: std::ptr::null_mut() };
+        let mut dec = Proc::decoder(Arc::from(bytes));
+        // SAFETY: the callback matches S.
+        let r = unsafe { run(two_strings_and_int, &mut dec, std::ptr::addr_of_mut!(dst) as *mut c_void) };
+        if let Err(code) = r {
+            assert!(dst.a.is_null() && dst.b.is_null(), "a failed decode left a string behind");
+            return Err(code);
+        }
+        // SAFETY: decoded strings are NUL-terminated (or NULL).
+        let text = |p: *mut c_char| (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes().to_vec());
+        let out = (text(dst.a), dst.n, text(dst.b));
+        let mut free = Proc::freer();
+        // SAFETY: dst holds what our decode allocated.
+        unsafe { run(two_strings_and_int, &mut free, std::ptr::addr_of_mut!(dst) as *mut c_void) }.unwrap();
+        Ok(out)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn c_procs_round_trip_any_values(
+            a in proptest::option::of(proptest::collection::vec(1u8..=255, 0..40)),
+            n in proptest::prelude::any::<i32>(),
+            b in proptest::option::of(proptest::collection::vec(1u8..=255, 0..40)),
+        ) {
+            let ca = a.as_ref().map(|v| std::ffi::CString::new(v.clone()).unwrap());
+            let cb = b.as_ref().map(|v| std::ffi::CString::new(v.clone()).unwrap());
+            let ptr = |c: &Option<std::ffi::CString>| c.as_ref().map_or(std::ptr::null_mut(), |c| c.as_ptr() as *mut c_char);
+            let mut src = S { a: ptr(&ca), n, b: ptr(&cb) };
+            let mut enc = Proc::encoder();
+            // SAFETY: the callback matches S, and src is valid.
+            unsafe { run(two_strings_and_int, &mut enc, std::ptr::addr_of_mut!(src) as *mut c_void) }.unwrap();
+            proptest::prop_assert_eq!(decode_s(&enc.into_payload()), Ok((a, n, b)));
+        }
+
+        #[test]
+        fn c_procs_never_crash_on_arbitrary_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            // Success or HG_PROTOCOL_ERROR, never anything else, and no
+            // string left behind by a failure (checked in decode_s).
+            if let Err(code) = decode_s(&bytes) {
+                proptest::prop_assert_eq!(code, hg_return::HG_PROTOCOL_ERROR);
+            }
+        }
+    }
+
     #[test]
     fn null_proc_or_data_is_invalid_arg() {
         let mut v = 0i32;
