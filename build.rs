@@ -16,6 +16,34 @@ const MARGO_TRAILER: &str = r#"
 #define HG_NO_MATCH HG_NOENTRY
 #define HG_INVALID_PARAM HG_INVALID_ARG
 #define HG_SIZE_ERROR HG_MSGSIZE
+#define HG_NOMEM_ERROR HG_NOMEM
+#define HG_HANDLE_NULL ((hg_handle_t)NULL)
+#define HG_PROC_NULL ((hg_proc_t)NULL)
+#define MARGO_REQUEST_NULL ((margo_request)NULL)
+
+/* RPC registration as Margo programs write it: MARGO_REGISTER(mid, "name",
+ * in_type, out_type, handler) where each type names its proc (hg_proc_<type>,
+ * `void` for none) and handler is a DEFINE_MARGO_RPC_HANDLER name or NULL. */
+#define MOCHI_PP_CAT(a, b) MOCHI_PP_CAT_I(a, b)
+#define MOCHI_PP_CAT_I(a, b) a##b
+#define _handler_for_NULL ((hg_rpc_cb_t)NULL)
+#define MARGO_REGISTER(mid_, name_, in_t_, out_t_, handler_)                         \
+    margo_provider_register_name((mid_), (name_), MOCHI_PP_CAT(hg_proc_, in_t_),      \
+                                 MOCHI_PP_CAT(hg_proc_, out_t_), _handler_for_##handler_, \
+                                 MARGO_DEFAULT_PROVIDER_ID, ABT_POOL_NULL);
+#define MARGO_REGISTER_PROVIDER(mid_, name_, in_t_, out_t_, handler_, provider_id_, pool_) \
+    margo_provider_register_name((mid_), (name_), MOCHI_PP_CAT(hg_proc_, in_t_),            \
+                                 MOCHI_PP_CAT(hg_proc_, out_t_), _handler_for_##handler_,   \
+                                 (provider_id_), (pool_));
+/* The handler runs on its pool's execution stream already: the glue calls
+ * the user's function there directly. */
+#define DECLARE_MARGO_RPC_HANDLER(name_) hg_return_t _handler_for_##name_(hg_handle_t handle);
+#define DEFINE_MARGO_RPC_HANDLER(name_)                    \
+    hg_return_t _handler_for_##name_(hg_handle_t handle)   \
+    {                                                      \
+        name_(handle);                                     \
+        return HG_SUCCESS;                                 \
+    }
 
 /* Margo's printf-style logging calls. Stable Rust cannot define C variadic
  * functions, so these format here and hand the text to margo_log_message. */
@@ -54,6 +82,9 @@ MARGO_LOG_FN_(margo_error, MARGO_LOG_ERROR)
 MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 #undef MARGO_LOG_FN_
 #endif /* MOCHI_MARGO_INLINES_H */
+
+/* MERCURY_GEN_PROC and the proc aliases, as upstream's margo.h brings them. */
+#include <mercury_macros.h>
 "#;
 
 fn config(guard: &str, trailer: &str, extra_types: &[&str]) -> cbindgen::Config {
@@ -156,11 +187,23 @@ fn main() {
         .with_config(config(
             "MOCHI_MARGO_H",
             MARGO_TRAILER,
-            &["hg_return_t", "hg_id_t", "hg_size_t", "hg_bool_t", "margo_log_level", "margo_logger", "margo_init_info"],
+            &[
+                "hg_return_t",
+                "hg_id_t",
+                "hg_size_t",
+                "hg_bool_t",
+                "margo_log_level",
+                "margo_logger",
+                "margo_init_info",
+                "hg_string_t",
+                "hg_const_string_t",
+            ],
         ))
         .with_src("src/ffi/hg.rs")
         .with_src("src/ffi/handles.rs")
         .with_src("src/ffi/margo.rs")
+        .with_src("src/ffi/hg_proc.rs")
+        .with_src("src/ffi/rpc.rs")
         .with_src("src/ffi/log.rs")
         .generate()
         .expect("cbindgen could not generate include/margo.h");

@@ -26,6 +26,24 @@
 #define MARGO_CONFIG_USE_NAMES 4
 
 /**
+ * What a proc callback is asked to do.
+ */
+typedef enum hg_proc_op_t {
+  /**
+   * Write the fields into the payload.
+   */
+  HG_ENCODE = 0,
+  /**
+   * Read the fields from the payload (strings are allocated).
+   */
+  HG_DECODE = 1,
+  /**
+   * Release what a decode allocated.
+   */
+  HG_FREE = 2,
+} hg_proc_op_t;
+
+/**
  * Mercury's return codes (mercury >= 2.4 numbering).
  */
 typedef enum hg_return {
@@ -69,9 +87,35 @@ typedef struct ABT_pool_opaque ABT_pool_opaque;
 typedef struct hg_addr hg_addr;
 
 /**
+ * Mercury's class type: there is none here (`hg_info.hg_class` is NULL).
+ */
+typedef struct hg_class hg_class;
+
+/**
+ * Mercury's context type: there is none here (`hg_info.context` is NULL).
+ */
+typedef struct hg_context hg_context;
+
+/**
+ * Opaque RPC handle (`hg_handle_t`); owns one `ffi::rpc::Handle`.
+ */
+typedef struct hg_handle hg_handle;
+
+/**
+ * Opaque serialization state (`hg_proc_t`); borrows the `ffi::hg_proc::Proc`
+ * of one running proc callback.
+ */
+typedef struct hg_proc hg_proc;
+
+/**
  * Opaque instance type (`struct margo_instance`).
  */
 typedef struct margo_instance margo_instance;
+
+/**
+ * Opaque request of a non-blocking forward (`margo_request`).
+ */
+typedef struct margo_request_struct margo_request_struct;
 
 typedef struct margo_instance *margo_instance_id;
 
@@ -107,6 +151,48 @@ typedef uint64_t hg_size_t;
  */
 typedef void (*margo_finalize_callback_t)(void *uargs);
 
+typedef struct hg_proc *hg_proc_t;
+
+typedef uint64_t hg_id_t;
+
+/**
+ * A serialization callback (`MERCURY_GEN_PROC` writes them).
+ */
+typedef hg_return_t (*hg_proc_cb_t)(hg_proc_t proc, void *data);
+
+typedef struct hg_handle *hg_handle_t;
+
+/**
+ * An RPC handler (`DEFINE_MARGO_RPC_HANDLER` writes them).
+ */
+typedef hg_return_t (*hg_rpc_cb_t)(hg_handle_t handle);
+
+/**
+ * A registered data's free callback.
+ */
+typedef void (*margo_data_free_fn)(void *data);
+
+typedef struct hg_class hg_class_t;
+
+typedef struct hg_context hg_context_t;
+
+/**
+ * What `margo_get_info` reports about a handle, laid out as Mercury's
+ * `struct hg_info`: `addr` (the target of a call, or the caller of a
+ * received request; owned by the handle, `margo_addr_dup` it to keep it)
+ * and `id` (the RPC id with its provider). `hg_class` and `context` are
+ * NULL, `context_id` is 0.
+ */
+typedef struct hg_info {
+  hg_class_t *hg_class;
+  hg_context_t *context;
+  hg_addr_t addr;
+  hg_id_t id;
+  uint8_t context_id;
+} hg_info;
+
+typedef struct margo_request_struct *margo_request;
+
 typedef int margo_log_level;
 
 typedef void (*margo_log_fn_t)(void *uargs, const char *message);
@@ -124,7 +210,13 @@ typedef struct margo_logger {
   margo_log_fn_t critical;
 } margo_logger;
 
-typedef uint64_t hg_id_t;
+/**
+ * A string field of a `MERCURY_GEN_PROC` struct (decoding allocates it,
+ * freeing releases it).
+ */
+typedef char *hg_string_t;
+
+typedef const char *hg_const_string_t;
 
 #define MARGO_LOG_EXTERNAL 0
 
@@ -286,6 +378,403 @@ int margo_provider_pop_finalize_callback(margo_instance_id mid, const void *owne
 void margo_push_finalize_callback(margo_instance_id mid, margo_finalize_callback_t cb, void *uargs);
 
 /**
+ * What the proc is doing (`HG_ENCODE` for a NULL proc, which then fails
+ * in the field functions without touching the caller's memory).
+ *
+ * # Safety
+ * `proc` must be NULL or the proc a running proc callback received.
+ */
+enum hg_proc_op_t hg_proc_get_op(hg_proc_t proc);
+
+/**
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `int8_t`.
+ */
+hg_return_t hg_proc_int8_t(hg_proc_t proc, void *data);
+
+/**
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `uint8_t`.
+ */
+hg_return_t hg_proc_uint8_t(hg_proc_t proc, void *data);
+
+/**
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `int16_t`.
+ */
+hg_return_t hg_proc_int16_t(hg_proc_t proc, void *data);
+
+/**
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `uint16_t`.
+ */
+hg_return_t hg_proc_uint16_t(hg_proc_t proc, void *data);
+
+/**
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `int32_t`.
+ */
+hg_return_t hg_proc_int32_t(hg_proc_t proc, void *data);
+
+/**
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `uint32_t`.
+ */
+hg_return_t hg_proc_uint32_t(hg_proc_t proc, void *data);
+
+/**
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `int64_t`.
+ */
+hg_return_t hg_proc_int64_t(hg_proc_t proc, void *data);
+
+/**
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `uint64_t`.
+ */
+hg_return_t hg_proc_uint64_t(hg_proc_t proc, void *data);
+
+/**
+ * `hg_size_t` is a `uint64_t`.
+ *
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `hg_size_t`.
+ */
+hg_return_t hg_proc_hg_size_t(hg_proc_t proc, void *data);
+
+/**
+ * `hg_id_t` is a `uint64_t` here (as in Mercury 2.x).
+ *
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `hg_id_t`.
+ */
+hg_return_t hg_proc_hg_id_t(hg_proc_t proc, void *data);
+
+/**
+ * One byte, 0 or 1 (encoding writes 1 for any non-zero value).
+ *
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid for one `hg_bool_t`.
+ */
+hg_return_t hg_proc_hg_bool_t(hg_proc_t proc, void *data);
+
+/**
+ * `data_size` bytes as they are (`hg_proc_memcpy` is this function).
+ *
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL (with a
+ * size of 0) or valid for reads and writes of `data_size` bytes.
+ */
+hg_return_t hg_proc_bytes(hg_proc_t proc, void *data, hg_size_t data_size);
+
+/**
+ * Same as [`hg_proc_bytes`] (Mercury's older name).
+ *
+ * # Safety
+ * As for [`hg_proc_bytes`].
+ */
+hg_return_t hg_proc_raw(hg_proc_t proc, void *data, hg_size_t data_size);
+
+/**
+ * # Safety
+ * See `string_field`: `data` points at a `char*` field.
+ */
+hg_return_t hg_proc_hg_string_t(hg_proc_t proc, void *data);
+
+/**
+ * Like `hg_proc_hg_string_t`: decoding allocates a copy, freeing releases it.
+ *
+ * # Safety
+ * See `string_field`: `data` points at a `const char*` field.
+ */
+hg_return_t hg_proc_hg_const_string_t(hg_proc_t proc, void *data);
+
+/**
+ * Registers an RPC under (`func_name`, `provider_id`): its input and
+ * output procs (NULL: no input / no output) and, on a server, its handler
+ * (NULL for a caller only), run on `pool` (`ABT_POOL_NULL`: the default
+ * handler pool). Returns its id, or 0 on error.
+ *
+ * # Safety
+ * `func_name` must be NULL or NUL-terminated; the callbacks must stay valid
+ * while registered.
+ */
+hg_id_t margo_provider_register_name(margo_instance_id mid,
+                                     const char *func_name,
+                                     hg_proc_cb_t in_proc_cb,
+                                     hg_proc_cb_t out_proc_cb,
+                                     hg_rpc_cb_t rpc_cb,
+                                     uint16_t provider_id,
+                                     ABT_pool pool);
+
+/**
+ * `margo_provider_register_name` with `MARGO_DEFAULT_PROVIDER_ID` (as
+ * `MARGO_REGISTER` registers) and the default handler pool.
+ *
+ * # Safety
+ * As for `margo_provider_register_name`.
+ */
+hg_id_t margo_register_name(margo_instance_id mid,
+                            const char *func_name,
+                            hg_proc_cb_t in_proc_cb,
+                            hg_proc_cb_t out_proc_cb,
+                            hg_rpc_cb_t rpc_cb);
+
+/**
+ * Sets `*id` to the id of (`func_name`, `provider_id`) and `*flag` to
+ * whether it is registered with this instance.
+ *
+ * # Safety
+ * `func_name` NULL or NUL-terminated; `id` and `flag` NULL or writable.
+ */
+hg_return_t margo_provider_registered_name(margo_instance_id mid,
+                                           const char *func_name,
+                                           uint16_t provider_id,
+                                           hg_id_t *id,
+                                           hg_bool_t *flag);
+
+/**
+ * `margo_provider_registered_name` for `MARGO_DEFAULT_PROVIDER_ID`.
+ *
+ * # Safety
+ * As for `margo_provider_registered_name`.
+ */
+hg_return_t margo_registered_name(margo_instance_id mid,
+                                  const char *func_name,
+                                  hg_id_t *id,
+                                  hg_bool_t *flag);
+
+/**
+ * Removes a registration (its handler stops being served; its data's free
+ * callback runs). `HG_NO_MATCH` if `rpc_id` is not registered.
+ */
+hg_return_t margo_deregister(margo_instance_id mid, hg_id_t rpc_id);
+
+/**
+ * Attaches `data` to a registration (its previous data is released with
+ * its own free callback). `free_callback` runs when the RPC is
+ * deregistered, or once the instance is finalized.
+ */
+hg_return_t margo_register_data(margo_instance_id mid,
+                                hg_id_t id,
+                                void *data,
+                                margo_data_free_fn free_callback);
+
+/**
+ * The data attached to a registration (NULL if none, or not registered).
+ */
+void *margo_registered_data(margo_instance_id mid, hg_id_t id);
+
+/**
+ * With `disable_flag` non-zero, callers of this RPC do not wait for an
+ * answer (a forward returns once the request is queued) and its handlers
+ * need not respond.
+ */
+hg_return_t margo_registered_disable_response(margo_instance_id mid, hg_id_t id, int disable_flag);
+
+/**
+ * # Safety
+ * `disabled_flag` must be NULL or writable.
+ */
+hg_return_t margo_registered_disabled_response(margo_instance_id mid,
+                                               hg_id_t id,
+                                               int *disabled_flag);
+
+/**
+ * A handle for calling RPC `id` at `addr` (free with `margo_destroy`).
+ * `HG_NO_MATCH` if `id` is not registered with this instance.
+ *
+ * # Safety
+ * `addr` must be NULL or a live address handle; `handle` NULL or writable.
+ */
+hg_return_t margo_create(margo_instance_id mid, hg_addr_t addr, hg_id_t id, hg_handle_t *handle);
+
+/**
+ * Drops one reference to a handle; the last one frees it (a received
+ * request not responded to is then answered with an error). NULL is a no-op.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle; a freed handle must not be used.
+ */
+hg_return_t margo_destroy(hg_handle_t handle);
+
+/**
+ * Adds a reference to a handle (each needs its own `margo_destroy`).
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle.
+ */
+hg_return_t margo_ref_incr(hg_handle_t handle);
+
+/**
+ * The handle's address (the target of a call; the caller of a received
+ * request) and RPC id; valid while the handle lives. NULL for NULL.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle.
+ */
+const struct hg_info *margo_get_info(hg_handle_t handle);
+
+/**
+ * The instance a handle belongs to (`MARGO_INSTANCE_NULL` for NULL).
+ *
+ * # Safety
+ * `h` must be NULL or a live handle.
+ */
+margo_instance_id margo_hg_handle_get_instance(hg_handle_t h);
+
+/**
+ * The registered name of the handle's RPC (NULL for NULL); valid while
+ * the handle lives.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle.
+ */
+const char *margo_handle_get_name(hg_handle_t handle);
+
+/**
+ * Calls the handle's RPC at provider `provider_id` of its target and waits
+ * for the answer (`timeout_ms` <= 0: no timeout). `HG_NO_MATCH`: no such
+ * RPC or provider there; `HG_TIMEOUT`; `HG_OTHER_ERROR`: the handler
+ * dropped the request without responding.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle; `in_struct` NULL or valid for the
+ * RPC's input proc.
+ */
+hg_return_t margo_provider_forward_timed(uint16_t provider_id,
+                                         hg_handle_t handle,
+                                         void *in_struct,
+                                         double timeout_ms);
+
+/**
+ * # Safety
+ * As for `margo_provider_forward_timed`.
+ */
+hg_return_t margo_provider_forward(uint16_t provider_id, hg_handle_t handle, void *in_struct);
+
+/**
+ * Forwards to `MARGO_DEFAULT_PROVIDER_ID`.
+ *
+ * # Safety
+ * As for `margo_provider_forward_timed`.
+ */
+hg_return_t margo_forward_timed(hg_handle_t handle, void *in_struct, double timeout_ms);
+
+/**
+ * # Safety
+ * As for `margo_provider_forward_timed`.
+ */
+hg_return_t margo_forward(hg_handle_t handle, void *in_struct);
+
+/**
+ * Starts a call without waiting; `margo_wait` finishes it (and frees the
+ * request). The input is encoded before this returns.
+ *
+ * # Safety
+ * As for `margo_provider_forward_timed`; `req` NULL or writable.
+ */
+hg_return_t margo_provider_iforward_timed(uint16_t provider_id,
+                                          hg_handle_t handle,
+                                          void *in_struct,
+                                          double timeout_ms,
+                                          margo_request *req);
+
+/**
+ * # Safety
+ * As for `margo_provider_iforward_timed`.
+ */
+hg_return_t margo_provider_iforward(uint16_t provider_id,
+                                    hg_handle_t handle,
+                                    void *in_struct,
+                                    margo_request *req);
+
+/**
+ * # Safety
+ * As for `margo_provider_iforward_timed`.
+ */
+hg_return_t margo_iforward_timed(hg_handle_t handle,
+                                 void *in_struct,
+                                 double timeout_ms,
+                                 margo_request *req);
+
+/**
+ * # Safety
+ * As for `margo_provider_iforward_timed`.
+ */
+hg_return_t margo_iforward(hg_handle_t handle, void *in_struct, margo_request *req);
+
+/**
+ * Waits for a non-blocking forward and frees the request; the answer is
+ * then read with `margo_get_output` on the handle.
+ *
+ * # Safety
+ * `req` must be NULL or a request from `margo_*iforward*` not yet waited on.
+ */
+hg_return_t margo_wait(margo_request req);
+
+/**
+ * Sets `*flag` to 1 if `margo_wait` would return at once, else 0.
+ *
+ * # Safety
+ * `req` must be NULL or a live request; `flag` NULL or writable.
+ */
+int margo_test(margo_request req, int *flag);
+
+/**
+ * Decodes a received request's input into `in_struct` (release it with
+ * `margo_free_input`). `HG_PROTOCOL_ERROR` for bytes that do not decode.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle; `in_struct` NULL or valid for
+ * writes by the RPC's input proc.
+ */
+hg_return_t margo_get_input(hg_handle_t handle, void *in_struct);
+
+/**
+ * Releases what `margo_get_input` allocated in `in_struct`.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle; `in_struct` NULL or holding
+ * what `margo_get_input` decoded.
+ */
+hg_return_t margo_free_input(hg_handle_t handle, void *in_struct);
+
+/**
+ * Decodes the answer of the last forward into `out_struct` (release it
+ * with `margo_free_output`).
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle; `out_struct` NULL or valid for
+ * writes by the RPC's output proc.
+ */
+hg_return_t margo_get_output(hg_handle_t handle, void *out_struct);
+
+/**
+ * Releases what `margo_get_output` allocated in `out_struct`.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle; `out_struct` NULL or holding
+ * what `margo_get_output` decoded.
+ */
+hg_return_t margo_free_output(hg_handle_t handle, void *out_struct);
+
+/**
+ * Answers a received request with `out_struct` (NULL: an empty answer).
+ * Once only; a no-op if the RPC's response is disabled.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle; `out_struct` NULL or valid for
+ * the RPC's output proc.
+ */
+hg_return_t margo_respond(hg_handle_t handle, void *out_struct);
+
+/**
+ * Mercury's text for a return code (a static string).
+ */
+const char *HG_Error_to_string(int errnum);
+
+/**
  * Emits one already-formatted message at `level` (0..=6).
  *
  * # Safety
@@ -338,6 +827,34 @@ int margo_set_logger(margo_instance_id mid, const struct margo_logger *logger);
 #define HG_NO_MATCH HG_NOENTRY
 #define HG_INVALID_PARAM HG_INVALID_ARG
 #define HG_SIZE_ERROR HG_MSGSIZE
+#define HG_NOMEM_ERROR HG_NOMEM
+#define HG_HANDLE_NULL ((hg_handle_t)NULL)
+#define HG_PROC_NULL ((hg_proc_t)NULL)
+#define MARGO_REQUEST_NULL ((margo_request)NULL)
+
+/* RPC registration as Margo programs write it: MARGO_REGISTER(mid, "name",
+ * in_type, out_type, handler) where each type names its proc (hg_proc_<type>,
+ * `void` for none) and handler is a DEFINE_MARGO_RPC_HANDLER name or NULL. */
+#define MOCHI_PP_CAT(a, b) MOCHI_PP_CAT_I(a, b)
+#define MOCHI_PP_CAT_I(a, b) a##b
+#define _handler_for_NULL ((hg_rpc_cb_t)NULL)
+#define MARGO_REGISTER(mid_, name_, in_t_, out_t_, handler_)                         \
+    margo_provider_register_name((mid_), (name_), MOCHI_PP_CAT(hg_proc_, in_t_),      \
+                                 MOCHI_PP_CAT(hg_proc_, out_t_), _handler_for_##handler_, \
+                                 MARGO_DEFAULT_PROVIDER_ID, ABT_POOL_NULL);
+#define MARGO_REGISTER_PROVIDER(mid_, name_, in_t_, out_t_, handler_, provider_id_, pool_) \
+    margo_provider_register_name((mid_), (name_), MOCHI_PP_CAT(hg_proc_, in_t_),            \
+                                 MOCHI_PP_CAT(hg_proc_, out_t_), _handler_for_##handler_,   \
+                                 (provider_id_), (pool_));
+/* The handler runs on its pool's execution stream already: the glue calls
+ * the user's function there directly. */
+#define DECLARE_MARGO_RPC_HANDLER(name_) hg_return_t _handler_for_##name_(hg_handle_t handle);
+#define DEFINE_MARGO_RPC_HANDLER(name_)                    \
+    hg_return_t _handler_for_##name_(hg_handle_t handle)   \
+    {                                                      \
+        name_(handle);                                     \
+        return HG_SUCCESS;                                 \
+    }
 
 /* Margo's printf-style logging calls. Stable Rust cannot define C variadic
  * functions, so these format here and hand the text to margo_log_message. */
@@ -376,5 +893,8 @@ MARGO_LOG_FN_(margo_error, MARGO_LOG_ERROR)
 MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 #undef MARGO_LOG_FN_
 #endif /* MOCHI_MARGO_INLINES_H */
+
+/* MERCURY_GEN_PROC and the proc aliases, as upstream's margo.h brings them. */
+#include <mercury_macros.h>
 
 #endif

@@ -10,6 +10,8 @@
 //! | `flock_group_handle_t` | `ffi::flock::group::HandleBox` | Box with a count; freed at 0     |
 //! | `flock_request_t`   | `flock::client::PendingUpdate` | Box, freed by `flock_request_wait`  |
 //! | `flock_provider_t`  | `flock::provider::Provider` | Box, freed by `flock_provider_destroy` |
+//! | `hg_handle_t`       | `ffi::rpc::Handle`     | Box with a count (`margo_ref_incr`); freed at 0 by `margo_destroy` |
+//! | `hg_proc_t`         | `ffi::hg_proc::Proc`   | borrowed: lives on our stack while one proc callback runs |
 //!
 //! Box-owned handles go through [`boxed_into_c`], [`boxed_ref`] and
 //! [`boxed_free`]; the opaque C type names the Rust type via [`Owned`].
@@ -18,7 +20,9 @@
 //! marked finalized, so a late call on it returns an error instead of
 //! touching freed memory (a few dozen bytes per finalized instance).
 
-use super::hg::{hg_addr_t, ABT_pool};
+use super::hg::{hg_addr_t, hg_proc_t, ABT_pool};
+use super::hg_proc::Proc;
+use super::rpc::RpcTable;
 use crate::rpc::{Address, Engine, Pool};
 use parking_lot::Mutex;
 use std::collections::HashSet;
@@ -36,6 +40,8 @@ pub type margo_instance_id = *mut margo_instance;
 pub struct Instance {
     engine: Mutex<Option<Engine>>,
     refs: AtomicUsize,
+    /// The RPCs registered through the C API (`margo_register_name`).
+    rpcs: RpcTable,
 }
 
 static LIVE: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
@@ -59,7 +65,11 @@ impl std::fmt::Display for HandleError {
 
 /// Hands a new engine to C.
 pub fn instance_into_c(engine: Engine) -> margo_instance_id {
-    let ptr = Box::into_raw(Box::new(Instance { engine: Mutex::new(Some(engine)), refs: AtomicUsize::new(1) }));
+    let ptr = Box::into_raw(Box::new(Instance {
+        engine: Mutex::new(Some(engine)),
+        refs: AtomicUsize::new(1),
+        rpcs: RpcTable::default(),
+    }));
     LIVE.lock().get_or_insert_with(HashSet::new).insert(ptr as usize);
     ptr as margo_instance_id
 }
@@ -105,6 +115,11 @@ pub fn engine(mid: margo_instance_id) -> Result<Engine, HandleError> {
 /// The engine behind a handle even if finalized (for waiting on it).
 pub fn engine_any(mid: margo_instance_id) -> Result<Engine, HandleError> {
     instance_ref(mid)?.engine.lock().clone().ok_or(HandleError::Finalized)
+}
+
+/// The C API's RPC table of an instance (finalized or not).
+pub fn rpc_table(mid: margo_instance_id) -> Result<&'static RpcTable, HandleError> {
+    Ok(&instance_ref(mid)?.rpcs)
 }
 
 /// Finalizes the engine. The handle keeps it, finalized (calls through it
@@ -212,4 +227,20 @@ pub unsafe fn boxed_free<C: Owned>(ptr: *mut C) -> Option<C::Rust> {
         // boxed_into_c, never used again by the caller.
         Some(*unsafe { Box::from_raw(ptr as *mut C::Rust) })
     }
+}
+
+/// Lends a proc to C for the duration of one proc callback.
+pub fn proc_into_c(proc: *mut Proc) -> hg_proc_t {
+    proc as hg_proc_t
+}
+
+/// Borrows the proc behind a C handle (None for NULL).
+///
+/// # Safety
+/// `proc` must be NULL or the pointer a running proc callback received
+/// from [`proc_into_c`] (the proc outlives the callback, and nothing else
+/// uses it meanwhile).
+pub unsafe fn proc_mut<'a>(proc: hg_proc_t) -> Option<&'a mut Proc> {
+    // SAFETY: by the contract NULL or a live, otherwise unused Proc.
+    unsafe { (proc as *mut Proc).as_mut() }
 }

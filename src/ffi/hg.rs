@@ -77,3 +77,65 @@ impl From<&RpcError> for hg_return {
         }
     }
 }
+
+/// Opaque RPC handle (`hg_handle_t`); owns one `ffi::rpc::Handle`.
+pub struct hg_handle {
+    _private: [u8; 0],
+}
+pub type hg_handle_t = *mut hg_handle;
+
+/// Opaque serialization state (`hg_proc_t`); borrows the `ffi::hg_proc::Proc`
+/// of one running proc callback.
+pub struct hg_proc {
+    _private: [u8; 0],
+}
+pub type hg_proc_t = *mut hg_proc;
+
+/// What a proc callback is asked to do.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum hg_proc_op_t {
+    /// Write the fields into the payload.
+    HG_ENCODE = 0,
+    /// Read the fields from the payload (strings are allocated).
+    HG_DECODE = 1,
+    /// Release what a decode allocated.
+    HG_FREE = 2,
+}
+
+/// A serialization callback (`MERCURY_GEN_PROC` writes them).
+pub type hg_proc_cb_t = Option<unsafe extern "C" fn(proc: hg_proc_t, data: *mut std::ffi::c_void) -> hg_return_t>;
+
+/// An RPC handler (`DEFINE_MARGO_RPC_HANDLER` writes them).
+pub type hg_rpc_cb_t = Option<unsafe extern "C" fn(handle: hg_handle_t) -> hg_return_t>;
+
+/// Mercury's class type: there is none here (`hg_info.hg_class` is NULL).
+pub struct hg_class {
+    _private: [u8; 0],
+}
+pub type hg_class_t = hg_class;
+
+/// Mercury's context type: there is none here (`hg_info.context` is NULL).
+pub struct hg_context {
+    _private: [u8; 0],
+}
+pub type hg_context_t = hg_context;
+
+/// What `margo_get_info` reports about a handle, laid out as Mercury's
+/// `struct hg_info`: `addr` (the target of a call, or the caller of a
+/// received request; owned by the handle, `margo_addr_dup` it to keep it)
+/// and `id` (the RPC id with its provider). `hg_class` and `context` are
+/// NULL, `context_id` is 0.
+#[repr(C)]
+pub struct hg_info {
+    pub hg_class: *mut hg_class_t,
+    pub context: *mut hg_context_t,
+    pub addr: hg_addr_t,
+    pub id: hg_id_t,
+    pub context_id: u8,
+}
+
+/// A string field of a `MERCURY_GEN_PROC` struct (decoding allocates it,
+/// freeing releases it).
+pub type hg_string_t = *mut std::ffi::c_char;
+pub type hg_const_string_t = *const std::ffi::c_char;

@@ -39,7 +39,7 @@ pub struct margo_init_info {
     pub parent_mid: margo_instance_id,
 }
 
-fn fail(entry: &str, what: impl std::fmt::Display) {
+pub(super) fn fail(entry: &str, what: impl std::fmt::Display) {
     log::emit(Level::Error, &format!("{entry}: {what}"));
 }
 
@@ -55,7 +55,7 @@ fn rpc_code(entry: &str, e: &RpcError) -> hg_return_t {
 
 /// # Safety
 /// `p` must be NULL or a NUL-terminated string.
-unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
+pub(super) unsafe fn text<'a>(p: *const c_char) -> Option<&'a str> {
     if p.is_null() {
         return None;
     }
@@ -148,10 +148,9 @@ pub unsafe extern "C" fn margo_init_ext(address: *const c_char, mode: c_int, arg
 /// Finalizes the engine. The handle stays safe to pass (calls then fail).
 #[no_mangle]
 pub extern "C" fn margo_finalize(mid: margo_instance_id) {
-    guard("margo_finalize", (), || {
-        if let Err(e) = handles::instance_finalize(mid) {
-            fail("margo_finalize", e);
-        }
+    guard("margo_finalize", (), || match handles::instance_finalize(mid) {
+        Ok(()) => super::rpc::release_registrations(mid),
+        Err(e) => fail("margo_finalize", e),
     })
 }
 
@@ -159,7 +158,11 @@ pub extern "C" fn margo_finalize(mid: margo_instance_id) {
 #[no_mangle]
 pub extern "C" fn margo_wait_for_finalize(mid: margo_instance_id) {
     guard("margo_wait_for_finalize", (), || match handles::engine_any(mid) {
-        Ok(e) => e.wait_for_finalize(),
+        Ok(e) => {
+            e.wait_for_finalize();
+            // A remote shutdown finalized it: release what C registered.
+            super::rpc::release_registrations(mid);
+        }
         Err(HandleError::Finalized) => {}
         Err(e) => fail("margo_wait_for_finalize", e),
     })
@@ -182,7 +185,12 @@ pub extern "C" fn margo_instance_ref_incr(mid: margo_instance_id) -> hg_return_t
 #[no_mangle]
 pub extern "C" fn margo_instance_release(mid: margo_instance_id) -> hg_return_t {
     guard("margo_instance_release", hg_return::HG_OTHER_ERROR, || match handles::instance_release(mid) {
-        Ok(()) => hg_return::HG_SUCCESS,
+        Ok(()) => {
+            if handles::engine(mid).is_err() {
+                super::rpc::release_registrations(mid);
+            }
+            hg_return::HG_SUCCESS
+        }
         Err(e) => handle_code("margo_instance_release", e),
     })
 }

@@ -16,7 +16,9 @@
 #      each server (margo-server, thallium-server) run for real on PROTOCOL
 #      with each client (margo-client, thallium-client): the client looks the
 #      server up, checks addresses and shuts the server down; the server must
-#      then exit 0 on its own.
+#      then exit 0 on its own; then margo-sum-server with margo-sum-client
+#      (margo's RPC API: MERCURY_GEN_PROC types, MARGO_REGISTER_PROVIDER,
+#      forwards, outputs and the expected errors), under the same rules.
 # Every process runs under a timeout, so nothing hangs. Prints one line per
 # check and a final line "N passed, N failed"; exits non-zero if any failed.
 #
@@ -430,6 +432,7 @@ if [ $built = 1 ]; then
                 run_pair "$server" "$client"
             done
         done
+        run_pair margo-sum-server margo-sum-client
     done
 else
     fail "servers and clients not run: examples-c did not build"
