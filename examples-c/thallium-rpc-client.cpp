@@ -28,6 +28,32 @@ namespace tl = thallium;
 
 static int failures = 0;
 
+/* Margo procs of our own, to send thallium's "sum" a lying input: a byte
+ * buffer announcing *announced bytes and carrying 3, and to read the raw
+ * answer (a u64 length and at most 4096 bytes). */
+static hg_return_t lying_input_proc(hg_proc_t proc, void* announced) {
+    if(hg_proc_get_op(proc) != HG_ENCODE) return HG_SUCCESS;
+    std::uint64_t n   = *static_cast<std::uint64_t*>(announced);
+    hg_return_t   ret = hg_proc_uint64_t(proc, &n);
+    if(ret != HG_SUCCESS) return ret;
+    char bytes[3] = {1, 2, 3};
+    return hg_proc_raw(proc, bytes, sizeof bytes);
+}
+
+struct raw_answer {
+    std::uint64_t size = 0;
+    char          bytes[4096];
+};
+
+static hg_return_t raw_output_proc(hg_proc_t proc, void* data) {
+    raw_answer* out = static_cast<raw_answer*>(data);
+    if(hg_proc_get_op(proc) != HG_DECODE) return HG_SUCCESS;
+    hg_return_t ret = hg_proc_uint64_t(proc, &out->size);
+    if(ret != HG_SUCCESS) return ret;
+    if(out->size > sizeof out->bytes) return HG_PROTOCOL_ERROR;
+    return hg_proc_raw(proc, out->bytes, out->size);
+}
+
 static void check(bool cond, const std::string& what) {
     std::cout << (cond ? "ok: " : "FAIL: ") << what << std::endl;
     if(!cond) ++failures;
@@ -156,6 +182,28 @@ int main(int argc, char** argv) {
         check(msg.find("sum") != std::string::npos, "the decode error names the RPC");
         msg = expect_throw<tl::exception>([&] { sum.on(server)(1, 2, 3); },
                                           "too many arguments: thallium::exception");
+        {
+            /* Registered here under another provider id, so with our own
+             * procs; forwarded to provider 0, where the server serves "sum". */
+            margo_instance_id mid = engine.get_margo_instance();
+            hg_id_t           id  = margo_provider_register_name(mid, "sum", lying_input_proc, raw_output_proc,
+                                                                 nullptr, 1234, ABT_POOL_NULL);
+            hg_handle_t       h   = HG_HANDLE_NULL;
+            check(id != 0 && margo_create(mid, server.get_addr(), id, &h) == HG_SUCCESS,
+                  "a raw margo handle for \"sum\"");
+            for(std::uint64_t announced : {std::uint64_t(1) << 40, std::uint64_t(100000)}) {
+                hg_return_t ret = margo_provider_forward_timed(0, h, &announced, 10000.0);
+                raw_answer  answer_bytes;
+                bool        got = ret == HG_SUCCESS && margo_get_output(h, &answer_bytes) == HG_SUCCESS;
+                std::string text(answer_bytes.bytes, got ? static_cast<std::size_t>(answer_bytes.size) : 0);
+                check(got && !text.empty() && text[0] == 1 && text.find("HG_PROTOCOL_ERROR") != std::string::npos,
+                      "an input announcing " + std::to_string(announced)
+                          + " bytes and carrying 3: the server answers HG_PROTOCOL_ERROR");
+                if(got) margo_free_output(h, &answer_bytes);
+            }
+            margo_destroy(h);
+            margo_deregister(mid, id);
+        }
         check(sum.on(server)(2, 2).as<int>() == 4, "the server still answers after bad input");
 
         /* Hostile response bytes: decoding throws, never crashes. */
