@@ -748,6 +748,7 @@ template <typename T> struct always_false : std::false_type {};
 template <typename Tuple> struct tuple_tail;
 template <typename H, typename... R> struct tuple_tail<std::tuple<H, R...>> {
     using decayed = std::tuple<std::decay_t<R>...>;
+    using types   = std::tuple<R...>;
 };
 
 } // namespace detail
@@ -1065,6 +1066,11 @@ template <typename C, typename R, typename... A>
 struct callable_traits<R (C::*)(A...) const noexcept> : callable_traits<R (*)(A...)> {};
 template <typename R, typename... A>
 struct callable_traits<R (*)(A...) noexcept> : callable_traits<R (*)(A...)> {};
+
+/* Whether a parameter list starts with const request&. */
+template <typename Args> struct first_is_request : std::false_type {};
+template <typename H, typename... R>
+struct first_is_request<std::tuple<H, R...>> : std::is_same<H, const request&> {};
 
 /* What margo's registered data points at for each defined RPC. */
 struct rpc_entry {
@@ -1507,9 +1513,11 @@ class remote_procedure {
 
 namespace detail {
 
-template <typename F, typename Tuple, std::size_t... I>
-void call_handler(F& f, const request& req, Tuple& args, std::index_sequence<I...>) {
-    f(req, static_cast<std::tuple_element_t<I, Tuple>&&>(std::get<I>(args))...);
+/* Calls f with the decoded values, each cast to the parameter type the
+ * handler declares (Params: its parameter types after the request). */
+template <typename Params, typename F, typename Tuple, std::size_t... I>
+void call_handler(F& f, const request& req, Tuple& values, std::index_sequence<I...>) {
+    f(req, static_cast<std::tuple_element_t<I, Params>&&>(std::get<I>(values))...);
 }
 
 /* Wraps a (const request&, Args...) callable into the rpc_entry form: it
@@ -1531,7 +1539,7 @@ template <typename F> auto make_invoker(F&& fun) {
         if(ar.remaining() != 0)
             throw exception("the arguments do not match the handler's parameters (",
                             ar.remaining(), " byte(s) left over)");
-        call_handler(f, req, vals, std::make_index_sequence<std::tuple_size<values>::value>{});
+        call_handler<typename tuple_tail<args>::types>(f, req, vals, std::make_index_sequence<std::tuple_size<values>::value>{});
     };
 }
 
@@ -1609,7 +1617,8 @@ inline remote_procedure engine::define(const std::string& name) {
     margo_instance_id mid = checked_mid("define");
     hg_id_t           id  = 0;
     hg_bool_t         flag = HG_FALSE;
-    /* An RPC this engine also serves (provider 0) keeps its handler. */
+    /* Already registered under the default provider id (possibly with a
+     * handler this engine serves): keep that registration. */
     if(margo_registered_name(mid, name.c_str(), &id, &flag) == HG_SUCCESS && flag == HG_TRUE)
         return remote_procedure(m_state, id, name);
     id = margo_register_name(mid, name.c_str(), detail::proc_byte_buffer, detail::proc_byte_buffer, nullptr);
@@ -1647,8 +1656,7 @@ template <typename T> class provider {
         using R      = typename traits::result;
         T* self      = static_cast<T*>(this);
         remote_procedure rp;
-        if constexpr(std::tuple_size<args>::value >= 1
-                     && std::is_same<std::tuple_element_t<0, args>, const request&>::value) {
+        if constexpr(detail::first_is_request<args>::value) {
             rp = define_with_request<args>(name, self, func, p,
                                            std::make_index_sequence<std::tuple_size<args>::value - 1>{});
         } else {

@@ -12,7 +12,8 @@
 #   4. examples-c/ configured and built through find_package(margo) and
 #      find_package(thallium);
 #   5. for each PROTOCOL (steps 1-4 build once for all of them):
-#      thallium-lifecycle (thallium.hpp ownership rules, one process), then
+#      thallium-lifecycle (thallium.hpp ownership rules, one process),
+#      thallium-rpc-shapes (thallium's RPC forms, one process), then
 #      each server (margo-server, thallium-server) run for real on PROTOCOL
 #      with each client (margo-client, thallium-client): the client looks the
 #      server up, checks addresses and shuts the server down; the server must
@@ -429,6 +430,8 @@ if [ $built = 1 ]; then
     for PROTOCOL in "${PROTOCOLS[@]}"; do
         run_step "thallium-lifecycle ($PROTOCOL): ownership rules of thallium.hpp" \
             "$WORK/thallium-lifecycle-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-lifecycle" "$PROTOCOL"
+        run_step "thallium-rpc-shapes ($PROTOCOL): handler, provider method and type forms" \
+            "$WORK/thallium-rpc-shapes-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-rpc-shapes" "$PROTOCOL"
         for server in margo-server thallium-server; do
             for client in margo-client thallium-client; do
                 run_pair "$server" "$client"
