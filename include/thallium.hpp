@@ -2,17 +2,58 @@
  * thallium.hpp -- header-only C++17 SUBSET of Mochi Thallium, implemented over
  * the margo_* C functions exported by libmochi (declared in <margo.h>).
  *
- * This is NOT the full upstream Thallium. It provides the part of the API that
- * service clients and Bedrock/Flock code use to manage an engine and addresses:
+ * This is NOT the full upstream Thallium. It provides engine and address
+ * management and thallium's RPC programming model:
  *
- *   thallium::exception, thallium::margo_exception
+ *   thallium::exception, thallium::margo_exception, thallium::timeout
  *   thallium::pool              (a non-owning ABT_pool handle)
- *   thallium::engine            (init / finalize / self / lookup / remote shutdown / config)
+ *   thallium::engine            (init / finalize / self / lookup / remote shutdown /
+ *                                config / define)
  *   thallium::endpoint          (an owned hg_addr_t)
  *   thallium::provider_handle   (an endpoint plus a provider id)
+ *   thallium::remote_procedure  (engine::define(name[, handler, provider_id, pool]);
+ *                                on(endpoint | provider_handle), disable_response,
+ *                                deregister)
+ *   thallium::callable_remote_procedure  (operator()(args...), timed(duration,
+ *                                args...), async(args...), timed_async)
+ *   thallium::packed_data<>     (the response: as<T...>(), unpack, implicit conversion)
+ *   thallium::async_response    (wait(), received())
+ *   thallium::request           (respond(values...), get_endpoint(), get_provider_id())
+ *   thallium::provider<T>       (define("name", &T::method[, pool]), get_engine,
+ *                                get_provider_id; ignore_return_value)
+ *   thallium::input_archive / output_archive  (serialization, see below)
  *
- * RPC definition (engine::define), bulk transfers, serialization, Argobots
- * threading wrappers (xstream, thread, mutex, ...) and timers are not provided.
+ * RPCs. A handler takes (const thallium::request&, Args...); it is called on
+ * its pool's execution stream with the decoded arguments and answers with
+ * request::respond (a non-void return value of an engine handler is
+ * ignored). An exception leaving a handler never reaches margo: the caller
+ * gets a thallium::exception carrying its what(). A provider<T> method
+ * returning a value without taking the request responds with that value; a
+ * void one without the request has its response disabled. A provider
+ * deregisters its RPCs when destroyed. Errors on the caller's side: a failed
+ * margo call throws thallium::margo_exception naming the call, the RPC and
+ * the hg_return_t (HG_NOENTRY for an RPC or provider id the target does not
+ * serve), a timeout throws thallium::timeout (a margo_exception with
+ * HG_TIMEOUT). An async_response destroyed without wait() waits for its call.
+ *
+ * Serialization. All the arguments of a call (and all the values of a
+ * response, after a status byte) are packed into one byte buffer, which goes
+ * through margo as a single field (detail::proc_byte_buffer: a u64 length,
+ * then hg_proc_raw bytes), so the wire is margo's. Supported: bool, the
+ * other integer types, enums, float, double, std::string, std::vector,
+ * std::list, std::deque, std::array, std::pair, std::tuple, std::map,
+ * std::unordered_map, std::set, std::unordered_set, and user types with a
+ * template<class A> void serialize(A& ar) member (ar & x) or save/load
+ * members. Decoding checks every length against the bytes left and throws
+ * thallium::exception on malformed input; the handler's arguments must use
+ * all the bytes sent. The <thallium/serialization/...> headers upstream
+ * programs include are there and just include this one.
+ *
+ * Not provided (not declared): bulk transfers (engine::expose, bulk,
+ * remote_bulk), Argobots threading wrappers (xstream, thread, task, mutex,
+ * eventual, ...), timers, anonymous/self RPCs, serialization of other types
+ * (long double, pointers, std::optional/variant), cereal archives, the
+ * engine's finalize/prefinalize callbacks and monitoring.
  *
  * Ownership rules:
  *  - engine objects are cheap shared handles: copies share one internal state.
@@ -26,6 +67,11 @@
  *  - endpoint objects own their hg_addr_t (copies duplicate it with
  *    margo_addr_dup, destruction frees it with margo_addr_free) and keep the
  *    engine state they came from alive.
+ *  - remote_procedure, callable_remote_procedure, request and provider
+ *    objects also keep their engine state alive. Handlers are held by margo
+ *    (freed at deregistration or finalization) and do not: a handler that
+ *    captures an engine copy keeps an owning engine from finalizing by
+ *    itself, so finalize it explicitly.
  *
  * Errors: any hg_return_t other than HG_SUCCESS from a margo call becomes a
  * thallium::margo_exception naming the call; using a null engine or endpoint
