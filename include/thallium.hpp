@@ -1087,10 +1087,18 @@ inline hg_return_t proc_byte_buffer(hg_proc_t proc, void* data) noexcept {
 constexpr char response_ok    = 0;
 constexpr char response_error = 1;
 
-template <typename... T> std::vector<char> pack(char status_or_none, bool with_status, const T&... values) {
+/* The arguments of a call. */
+template <typename... T> std::vector<char> pack_values(const T&... values) {
     std::vector<char> out;
-    if(with_status) out.push_back(status_or_none);
-    output_archive ar(out);
+    output_archive    ar(out);
+    (ar.save(values), ...);
+    return out;
+}
+
+/* A response: its status byte, then the values. */
+template <typename... T> std::vector<char> pack_response(char status, const T&... values) {
+    std::vector<char> out(1, status);
+    output_archive    ar(out);
     (ar.save(values), ...);
     return out;
 }
@@ -1278,7 +1286,7 @@ class request {
 
     /** Sends the values back to the caller (packed as one response). */
     template <typename... T> void respond(const T&... values) const {
-        respond_bytes(detail::pack(detail::response_ok, true, values...));
+        respond_bytes(detail::pack_response(detail::response_ok, values...));
     }
 
     /** The caller's address. */
@@ -1449,7 +1457,7 @@ class callable_remote_procedure {
     }
 
     template <typename... T> packed_data<> forward(double timeout_ms, const T&... args) const {
-        detail::byte_buffer in{detail::pack(0, false, args...)};
+        detail::byte_buffer in{detail::pack_values(args...)};
         hg_return_t ret = margo_provider_forward_timed(m_provider_id, m_handle->h, &in, timeout_ms);
         if(ret != HG_SUCCESS) detail::throw_forward_error("margo_provider_forward", ret, m_name);
         if(m_ignore_response) return packed_data<>(m_name);
@@ -1457,7 +1465,7 @@ class callable_remote_procedure {
     }
 
     template <typename... T> async_response iforward(double timeout_ms, const T&... args) const {
-        detail::byte_buffer in{detail::pack(0, false, args...)};
+        detail::byte_buffer in{detail::pack_values(args...)};
         margo_request       req = MARGO_REQUEST_NULL;
         hg_return_t ret = margo_provider_iforward_timed(m_provider_id, m_handle->h, &in, timeout_ms, &req);
         if(ret != HG_SUCCESS) detail::throw_forward_error("margo_provider_iforward", ret, m_name);
@@ -1591,7 +1599,7 @@ template <typename F> auto make_invoker(F&& fun) {
 
 inline void respond_error(hg_handle_t handle, const std::string& msg) noexcept {
     try {
-        byte_buffer out{pack(response_error, true, msg)};
+        byte_buffer out{pack_response(response_error, msg)};
         margo_respond(handle, &out);
     } catch(...) {
         /* Nothing more can be done: dropping the handle answers the caller
