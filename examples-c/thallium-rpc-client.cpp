@@ -15,6 +15,7 @@
  */
 #include "thallium-rpc-types.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -152,6 +153,26 @@ int main(int argc, char** argv) {
         auto r3 = engine.define("slow").on(server).async(200);
         check(!r3.received(), "async slow(200): not received at once");
         check(r3.wait().as<int>() == 200, "async slow(200): wait() == 200");
+
+        /* A request answered from another thread after its handler returned. */
+        check(engine.define("later").on(server)(std::string("x")).as<std::string>() == "later: x",
+              "a copy of the request answered later from another thread");
+
+        /* Threads calling at once, each with its own callable. */
+        {
+            std::atomic<int>         wrong{0};
+            std::vector<std::thread> threads;
+            for(int t = 0; t < 4; ++t)
+                threads.emplace_back([&, t]() {
+                    try {
+                        auto call = sum.on(server);
+                        for(int i = 0; i < 50; ++i)
+                            if(call(t, i).as<int>() != t + i) ++wrong;
+                    } catch(const std::exception&) { ++wrong; }
+                });
+            for(auto& th : threads) th.join();
+            check(wrong.load() == 0, "4 threads x 50 calls at once, all answered right");
+        }
 
         /* A timeout. */
         tl::remote_procedure slow = engine.define("slow");

@@ -11,6 +11,8 @@
  *   "whoami"   () -> the caller's address, from request::get_endpoint()
  *   "slow"     (int ms) -> int: sleeps ms milliseconds first (for timeouts)
  *   "fail"     (string) -> the handler throws: the caller gets an error
+ *   "later"    (string) -> string: a copy of the request is answered 50 ms
+ *              later from another thread, after the handler returned
  * and a thallium::provider<counter> at COUNTER_PROVIDER_ID with
  *   "add"  (int64) -> int64 (a method returning its response)
  *   "bump" (int64) -> void  (a void method: its response is disabled)
@@ -107,6 +109,16 @@ int main(int argc, char** argv) {
             throw std::runtime_error("refused: " + why);
         });
 
+        std::mutex               later_mutex;
+        std::vector<std::thread> later_threads;
+        engine.define("later", [&](const tl::request& req, const std::string& what) {
+            std::lock_guard<std::mutex> lock(later_mutex);
+            later_threads.emplace_back([req, what]() {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                req.respond("later: " + what);
+            });
+        });
+
         counter provider(engine, COUNTER_PROVIDER_ID);
 
         const std::string address = engine.self();
@@ -128,6 +140,7 @@ int main(int argc, char** argv) {
 
         engine.wait_for_finalize();
         std::cerr << "thallium-rpc-server: finalized" << std::endl;
+        for(auto& t : later_threads) t.join();
     } catch(const tl::exception& ex) {
         std::cerr << "thallium-rpc-server: " << ex.what() << std::endl;
         return 1;
