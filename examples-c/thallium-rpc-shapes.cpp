@@ -8,17 +8,25 @@
  * pool), lambdas taking a non-const reference or nothing; an enum, a
  * std::array and a std::unordered_map round trip; provider<T> methods that
  * are const, take the request and a non-const reference, have their result
- * ignored (ignore_return_value) or return void; remote_procedure::deregister.
+ * ignored (ignore_return_value) or return void; remote_procedure::deregister;
+ * 20000 random byte strings (some the prefix of a valid encoding) decoded as
+ * nested types either decode or throw thallium::exception.
  * Prints one line per check; exits with the number of failed checks.
  */
 #include <thallium.hpp>
 #include <thallium/serialization/stl/array.hpp>
+#include <thallium/serialization/stl/map.hpp>
+#include <thallium/serialization/stl/tuple.hpp>
+#include <thallium/serialization/stl/vector.hpp>
 #include <thallium/serialization/stl/string.hpp>
 #include <thallium/serialization/stl/unordered_map.hpp>
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <random>
+#include <vector>
 #include <iostream>
 #include <string>
 #include <unordered_map>
@@ -57,11 +65,58 @@ class shapes : public tl::provider<shapes> {
     }
 };
 
+struct record {
+    std::string                   name;
+    std::vector<std::int64_t>     values;
+    std::map<std::string, double> weights;
+    bool                          flag = false;
+    template <typename A> void serialize(A& ar) { ar & name & values & weights & flag; }
+};
+
+/* Hostile bytes: every input decodes or throws thallium::exception. */
+static void random_decoding() {
+    using nested = std::tuple<std::vector<record>, std::map<int, std::vector<std::string>>, color>;
+    std::mt19937      rng(12345);
+    std::vector<char> valid;
+    {
+        record r{"r", {1, -2, 3}, {{"w", 0.5}}, true};
+        nested n{{r, r}, {{7, {"a", "bc"}}}, color::red};
+        tl::output_archive ar(valid);
+        ar & n;
+    }
+    int decoded = 0, refused = 0, other = 0;
+    for(int i = 0; i < 20000; ++i) {
+        std::vector<char> bytes;
+        if(i % 2 == 0) {
+            /* A mutated prefix of a valid encoding. */
+            bytes.assign(valid.begin(), valid.begin() + static_cast<long>(rng() % (valid.size() + 1)));
+            if(!bytes.empty()) bytes[rng() % bytes.size()] = static_cast<char>(rng());
+        } else {
+            bytes.resize(rng() % 64);
+            for(char& b : bytes) b = static_cast<char>(rng());
+        }
+        try {
+            tl::input_archive ar(bytes.data(), bytes.size());
+            nested            n;
+            ar & n;
+            ++decoded;
+        } catch(const tl::exception&) {
+            ++refused;
+        } catch(...) {
+            ++other;
+        }
+    }
+    check(other == 0 && decoded + refused == 20000,
+          "20000 random inputs: " + std::to_string(decoded) + " decoded, " + std::to_string(refused)
+              + " refused with thallium::exception, " + std::to_string(other) + " other");
+}
+
 int main(int argc, char** argv) {
     if(argc != 2) {
         std::cerr << "usage: " << argv[0] << " PROTOCOL" << std::endl;
         return 2;
     }
+    random_decoding();
     try {
         tl::engine   e(argv[1], THALLIUM_SERVER_MODE);
         tl::endpoint self = e.self();
