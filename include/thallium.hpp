@@ -35,6 +35,9 @@
  * the hg_return_t (HG_NOENTRY for an RPC or provider id the target does not
  * serve), a timeout throws thallium::timeout (a margo_exception with
  * HG_TIMEOUT). An async_response destroyed without wait() waits for its call.
+ * Deregistering an RPC (remote_procedure::deregister, a provider's
+ * destruction) or finalizing the engine frees its handler at once, without
+ * waiting for calls of it still running: let those finish first.
  *
  * Serialization. All the arguments of a call (and all the values of a
  * response, after a status byte) are packed into one byte buffer, which goes
