@@ -2,17 +2,61 @@
  * thallium.hpp -- header-only C++17 SUBSET of Mochi Thallium, implemented over
  * the margo_* C functions exported by libmochi (declared in <margo.h>).
  *
- * This is NOT the full upstream Thallium. It provides the part of the API that
- * service clients and Bedrock/Flock code use to manage an engine and addresses:
+ * This is NOT the full upstream Thallium. It provides engine and address
+ * management and thallium's RPC programming model:
  *
- *   thallium::exception, thallium::margo_exception
+ *   thallium::exception, thallium::margo_exception, thallium::timeout
  *   thallium::pool              (a non-owning ABT_pool handle)
- *   thallium::engine            (init / finalize / self / lookup / remote shutdown / config)
+ *   thallium::engine            (init / finalize / self / lookup / remote shutdown /
+ *                                config / define)
  *   thallium::endpoint          (an owned hg_addr_t)
  *   thallium::provider_handle   (an endpoint plus a provider id)
+ *   thallium::remote_procedure  (engine::define(name[, handler, provider_id, pool]);
+ *                                on(endpoint | provider_handle), disable_response,
+ *                                deregister)
+ *   thallium::callable_remote_procedure  (operator()(args...), timed(duration,
+ *                                args...), async(args...), timed_async)
+ *   thallium::packed_data<>     (the response: as<T...>(), unpack, implicit conversion)
+ *   thallium::async_response    (wait(), received())
+ *   thallium::request           (respond(values...), get_endpoint(), get_provider_id())
+ *   thallium::provider<T>       (define("name", &T::method[, pool]), get_engine,
+ *                                get_provider_id; ignore_return_value)
+ *   thallium::input_archive / output_archive  (serialization, see below)
  *
- * RPC definition (engine::define), bulk transfers, serialization, Argobots
- * threading wrappers (xstream, thread, mutex, ...) and timers are not provided.
+ * RPCs. A handler takes (const thallium::request&, Args...); it is called on
+ * its pool's execution stream with the decoded arguments and answers with
+ * request::respond (a non-void return value of an engine handler is
+ * ignored). An exception leaving a handler never reaches margo: the caller
+ * gets a thallium::exception carrying its what(). A provider<T> method
+ * returning a value without taking the request responds with that value; a
+ * void one without the request has its response disabled. A provider
+ * deregisters its RPCs when destroyed. Errors on the caller's side: a failed
+ * margo call throws thallium::margo_exception naming the call, the RPC and
+ * the hg_return_t (HG_NOENTRY for an RPC or provider id the target does not
+ * serve), a timeout throws thallium::timeout (a margo_exception with
+ * HG_TIMEOUT). An async_response destroyed without wait() waits for its call.
+ * Deregistering an RPC (remote_procedure::deregister, a provider's
+ * destruction) or finalizing the engine frees its handler at once, without
+ * waiting for calls of it still running: let those finish first.
+ *
+ * Serialization. All the arguments of a call (and all the values of a
+ * response, after a status byte) are packed into one byte buffer, which goes
+ * through margo as a single field (detail::proc_byte_buffer: a u64 length,
+ * then hg_proc_raw bytes), so the wire is margo's. Supported: bool, the
+ * other integer types, enums, float, double, std::string, std::vector,
+ * std::list, std::deque, std::array, std::pair, std::tuple, std::map,
+ * std::unordered_map, std::set, std::unordered_set, and user types with a
+ * template<class A> void serialize(A& ar) member (ar & x) or save/load
+ * members. Decoding checks every length against the bytes left and throws
+ * thallium::exception on malformed input; the handler's arguments must use
+ * all the bytes sent. The <thallium/serialization/...> headers upstream
+ * programs include are there and just include this one.
+ *
+ * Not provided (not declared): bulk transfers (engine::expose, bulk,
+ * remote_bulk), Argobots threading wrappers (xstream, thread, task, mutex,
+ * eventual, ...), timers, anonymous/self RPCs, serialization of other types
+ * (long double, pointers, std::optional/variant), cereal archives, the
+ * engine's finalize/prefinalize callbacks and monitoring.
  *
  * Ownership rules:
  *  - engine objects are cheap shared handles: copies share one internal state.
@@ -26,6 +70,11 @@
  *  - endpoint objects own their hg_addr_t (copies duplicate it with
  *    margo_addr_dup, destruction frees it with margo_addr_free) and keep the
  *    engine state they came from alive.
+ *  - remote_procedure, callable_remote_procedure, request and provider
+ *    objects also keep their engine state alive. Handlers are held by margo
+ *    (freed at deregistration or finalization) and do not: a handler that
+ *    captures an engine copy keeps an owning engine from finalizing by
+ *    itself, so finalize it explicitly.
  *
  * Errors: any hg_return_t other than HG_SUCCESS from a margo call becomes a
  * thallium::margo_exception naming the call; using a null engine or endpoint
@@ -40,16 +89,28 @@
 
 #include <margo.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <exception>
+#include <functional>
+#include <list>
+#include <map>
 #include <memory>
+#include <new>
 #include <ostream>
 #include <sstream>
+#include <set>
 #include <string>
+#include <tuple>
 #include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -229,6 +290,10 @@ struct engine_state {
 
 class endpoint;
 class provider_handle;
+class remote_procedure;
+class callable_remote_procedure;
+class request;
+template <typename T> class provider;
 
 /* ------------------------------------------------------------------------ */
 /* pool                                                                      */
@@ -266,6 +331,9 @@ class pool {
 
 class engine {
     friend class endpoint;
+    friend class remote_procedure;
+    friend class request;
+    template <typename T> friend class provider;
 
     std::shared_ptr<detail::engine_state> m_state;
 
@@ -455,6 +523,20 @@ class engine {
         return margo_is_listening(checked_mid("is_listening")) != 0;
     }
 
+    /**
+     * Registers an RPC served by this engine (and callable from it): fun
+     * takes (const thallium::request&, Args...) and is called with the
+     * decoded arguments on the given pool (null pool: the handler pool),
+     * for requests addressed to provider_id.
+     */
+    template <typename F>
+    remote_procedure define(const std::string& name, F&& fun,
+                            std::uint16_t provider_id = 0,
+                            const pool&   p           = pool());
+
+    /** Registers an RPC this engine only calls (no handler). */
+    remote_procedure define(const std::string& name);
+
     /** JSON configuration of the margo instance. */
     std::string get_config() const {
         char* cfg = margo_get_config(checked_mid("get_config"));
@@ -475,6 +557,7 @@ class engine {
  */
 class endpoint {
     friend class engine;
+    friend class request;
 
     std::shared_ptr<detail::engine_state> m_state;
     hg_addr_t                             m_addr = HG_ADDR_NULL;
@@ -661,6 +744,1049 @@ inline void engine::shutdown_remote_engine(const endpoint& ep) const {
                         + static_cast<std::string>(ep));
     }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Serialization                                                             */
+/* ------------------------------------------------------------------------ */
+/*
+ * Arguments and responses are packed into one byte buffer, which travels
+ * through margo as a single field (a u64 length, then the bytes, written by
+ * detail::proc_byte_buffer with hg_proc_uint64_t and hg_proc_raw). Inside
+ * the buffer: booleans one byte (0 or 1), other integers and enums their
+ * size in bytes little-endian, float/double their IEEE bits little-endian,
+ * strings and containers a u64 little-endian count then their elements, pairs
+ * and tuples their members in order, user types what their serialize (or
+ * save/load) member writes. Decoding checks every length against the bytes
+ * left and throws thallium::exception on anything malformed.
+ */
+
+namespace detail {
+
+template <typename T, typename = void> struct has_serialize_member : std::false_type {};
+template <typename T, typename = void> struct has_save_load_members : std::false_type {};
+
+template <typename T> struct is_std_string : std::false_type {};
+template <typename C, typename Tr, typename A>
+struct is_std_string<std::basic_string<C, Tr, A>> : std::true_type {};
+
+/* Containers written as a count then their elements. */
+template <typename T> struct is_sequence : std::false_type {};
+template <typename T, typename A> struct is_sequence<std::vector<T, A>> : std::true_type {};
+template <typename T, typename A> struct is_sequence<std::list<T, A>> : std::true_type {};
+template <typename T, typename A> struct is_sequence<std::deque<T, A>> : std::true_type {};
+
+template <typename T> struct is_assoc : std::false_type {};
+template <typename K, typename V, typename C, typename A>
+struct is_assoc<std::map<K, V, C, A>> : std::true_type {};
+template <typename K, typename V, typename H, typename E, typename A>
+struct is_assoc<std::unordered_map<K, V, H, E, A>> : std::true_type {};
+template <typename K, typename C, typename A> struct is_assoc<std::set<K, C, A>> : std::true_type {};
+template <typename K, typename H, typename E, typename A>
+struct is_assoc<std::unordered_set<K, H, E, A>> : std::true_type {};
+
+template <typename T> struct is_pair : std::false_type {};
+template <typename A, typename B> struct is_pair<std::pair<A, B>> : std::true_type {};
+template <typename T> struct is_tuple : std::false_type {};
+template <typename... T> struct is_tuple<std::tuple<T...>> : std::true_type {};
+template <typename T> struct is_array : std::false_type {};
+template <typename T, std::size_t N> struct is_array<std::array<T, N>> : std::true_type {};
+
+template <typename T> struct always_false : std::false_type {};
+
+/* The decayed types of a tuple's elements after the first. */
+template <typename Tuple> struct tuple_tail;
+template <typename H, typename... R> struct tuple_tail<std::tuple<H, R...>> {
+    using decayed = std::tuple<std::decay_t<R>...>;
+    using types   = std::tuple<R...>;
+};
+
+} // namespace detail
+
+/**
+ * Writes values into a byte buffer. User types see it in their
+ * `template<class A> void serialize(A& ar)` member as `ar & x` (or
+ * `ar << x`), and in a `save(A& ar) const` member.
+ */
+class output_archive {
+    std::vector<char>& m_buf;
+
+    template <typename U> void put_le(U v) {
+        char bytes[sizeof(U)];
+        for(std::size_t i = 0; i < sizeof(U); ++i)
+            bytes[i] = static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xFF);
+        m_buf.insert(m_buf.end(), bytes, bytes + sizeof(U));
+    }
+
+  public:
+    explicit output_archive(std::vector<char>& buf) noexcept
+    : m_buf(buf) {}
+
+    static constexpr bool is_input  = false;
+    static constexpr bool is_output = true;
+
+    /** Appends raw bytes. */
+    void write(const void* data, std::size_t size) {
+        const char* p = static_cast<const char*>(data);
+        m_buf.insert(m_buf.end(), p, p + size);
+    }
+
+    template <typename T> void save(const T& v);
+
+    template <typename T> output_archive& operator&(const T& v) {
+        save(v);
+        return *this;
+    }
+    template <typename T> output_archive& operator<<(const T& v) {
+        save(v);
+        return *this;
+    }
+    template <typename T> output_archive& operator()(const T& v) {
+        save(v);
+        return *this;
+    }
+};
+
+/**
+ * Reads values back from a byte buffer; any malformed or short input throws
+ * thallium::exception. User types see it in `serialize(A& ar)` (`ar & x`)
+ * and in a `load(A& ar)` member.
+ */
+class input_archive {
+    const char* m_data;
+    std::size_t m_size;
+    std::size_t m_pos = 0;
+
+    template <typename U> U get_le() {
+        unsigned char bytes[sizeof(U)];
+        read(bytes, sizeof(U));
+        std::uint64_t v = 0;
+        for(std::size_t i = 0; i < sizeof(U); ++i)
+            v |= static_cast<std::uint64_t>(bytes[i]) << (8 * i);
+        return static_cast<U>(v);
+    }
+
+  public:
+    input_archive(const char* data, std::size_t size) noexcept
+    : m_data(data)
+    , m_size(size) {}
+
+    static constexpr bool is_input  = true;
+    static constexpr bool is_output = false;
+
+    std::size_t remaining() const noexcept { return m_size - m_pos; }
+
+    /** Copies the next size bytes out, or throws if there are fewer. */
+    void read(void* out, std::size_t size) {
+        if(size > remaining())
+            throw exception("thallium: cannot decode: ", size, " byte(s) needed, ",
+                            remaining(), " left");
+        if(size) std::memcpy(out, m_data + m_pos, size);
+        m_pos += size;
+    }
+
+    /** Reads a u64 element count and checks it against the bytes left
+     * (every element takes at least one byte on the wire). */
+    std::size_t read_count() {
+        std::uint64_t n = get_le<std::uint64_t>();
+        if(n > remaining())
+            throw exception("thallium: cannot decode: a count of ", n, " with only ",
+                            remaining(), " byte(s) left");
+        return static_cast<std::size_t>(n);
+    }
+
+    template <typename T> void load(T& v);
+
+    template <typename T> input_archive& operator&(T& v) {
+        load(v);
+        return *this;
+    }
+    template <typename T> input_archive& operator>>(T& v) {
+        load(v);
+        return *this;
+    }
+    template <typename T> input_archive& operator()(T& v) {
+        load(v);
+        return *this;
+    }
+
+};
+
+namespace detail {
+
+template <typename T>
+struct has_serialize_member<T, std::void_t<decltype(std::declval<T&>().serialize(
+                                   std::declval<output_archive&>()))>> : std::true_type {};
+template <typename T>
+struct has_save_load_members<
+    T, std::void_t<decltype(std::declval<const T&>().save(std::declval<output_archive&>())),
+                   decltype(std::declval<T&>().load(std::declval<input_archive&>()))>>
+: std::true_type {};
+
+} // namespace detail
+
+template <typename T> void output_archive::save(const T& v) {
+    if constexpr(std::is_same<T, bool>::value) {
+        put_le<std::uint8_t>(v ? 1 : 0);
+    } else if constexpr(std::is_enum<T>::value) {
+        save(static_cast<std::underlying_type_t<T>>(v));
+    } else if constexpr(std::is_integral<T>::value) {
+        put_le<std::make_unsigned_t<T>>(static_cast<std::make_unsigned_t<T>>(v));
+    } else if constexpr(std::is_same<T, float>::value) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        put_le<std::uint32_t>(bits);
+    } else if constexpr(std::is_same<T, double>::value) {
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        put_le<std::uint64_t>(bits);
+    } else if constexpr(detail::is_std_string<T>::value) {
+        put_le<std::uint64_t>(v.size());
+        write(v.data(), v.size() * sizeof(typename T::value_type));
+    } else if constexpr(detail::is_sequence<T>::value || detail::is_assoc<T>::value) {
+        put_le<std::uint64_t>(v.size());
+        for(const auto& e : v) save(e);
+    } else if constexpr(detail::is_array<T>::value) {
+        for(const auto& e : v) save(e);
+    } else if constexpr(detail::is_pair<T>::value) {
+        save(v.first);
+        save(v.second);
+    } else if constexpr(detail::is_tuple<T>::value) {
+        std::apply([&](const auto&... e) { (save(e), ...); }, v);
+    } else if constexpr(detail::has_save_load_members<T>::value) {
+        v.save(*this);
+    } else if constexpr(detail::has_serialize_member<T>::value) {
+        /* serialize is one non-const member for both directions. */
+        const_cast<T&>(v).serialize(*this);
+    } else {
+        static_assert(detail::always_false<T>::value,
+                      "thallium: no serialization for this type (give it a "
+                      "template<class A> void serialize(A&) member)");
+    }
+}
+
+template <typename T> void input_archive::load(T& v) {
+    if constexpr(std::is_same<T, bool>::value) {
+        std::uint8_t b = get_le<std::uint8_t>();
+        if(b > 1) throw exception("thallium: cannot decode: ", unsigned(b), " is not a bool");
+        v = (b == 1);
+    } else if constexpr(std::is_enum<T>::value) {
+        std::underlying_type_t<T> u{};
+        load(u);
+        v = static_cast<T>(u);
+    } else if constexpr(std::is_integral<T>::value) {
+        v = static_cast<T>(get_le<std::make_unsigned_t<T>>());
+    } else if constexpr(std::is_same<T, float>::value) {
+        std::uint32_t bits = get_le<std::uint32_t>();
+        std::memcpy(&v, &bits, sizeof v);
+    } else if constexpr(std::is_same<T, double>::value) {
+        std::uint64_t bits = get_le<std::uint64_t>();
+        std::memcpy(&v, &bits, sizeof v);
+    } else if constexpr(detail::is_std_string<T>::value) {
+        std::uint64_t n     = get_le<std::uint64_t>();
+        using C             = typename T::value_type;
+        if(n > remaining() / sizeof(C))
+            throw exception("thallium: cannot decode: a string of ", n, " with only ",
+                            remaining(), " byte(s) left");
+        v.resize(static_cast<std::size_t>(n));
+        read(&v[0], static_cast<std::size_t>(n) * sizeof(C));
+    } else if constexpr(detail::is_sequence<T>::value) {
+        std::size_t n = read_count();
+        v.clear();
+        for(std::size_t i = 0; i < n; ++i) {
+            typename T::value_type e{};
+            load(e);
+            v.push_back(std::move(e));
+        }
+    } else if constexpr(detail::is_assoc<T>::value) {
+        std::size_t n = read_count();
+        v.clear();
+        for(std::size_t i = 0; i < n; ++i) {
+            /* value_type of a map has a const key: decode a plain pair. */
+            using E = std::remove_const_t<typename T::key_type>;
+            if constexpr(std::is_same<typename T::key_type, typename T::value_type>::value) {
+                E e{};
+                load(e);
+                v.insert(std::move(e));
+            } else {
+                std::pair<E, typename T::mapped_type> e{};
+                load(e);
+                v.insert(std::move(e));
+            }
+        }
+    } else if constexpr(detail::is_array<T>::value) {
+        for(auto& e : v) load(e);
+    } else if constexpr(detail::is_pair<T>::value) {
+        load(v.first);
+        load(v.second);
+    } else if constexpr(detail::is_tuple<T>::value) {
+        std::apply([&](auto&... e) { (load(e), ...); }, v);
+    } else if constexpr(detail::has_save_load_members<T>::value) {
+        v.load(*this);
+    } else if constexpr(detail::has_serialize_member<T>::value) {
+        v.serialize(*this);
+    } else {
+        static_assert(detail::always_false<T>::value,
+                      "thallium: no serialization for this type (give it a "
+                      "template<class A> void serialize(A&) member)");
+    }
+}
+
+namespace detail {
+
+/* The single margo field of every thallium RPC input and output. */
+struct byte_buffer {
+    std::vector<char> bytes;
+};
+
+/* Largest buffer accepted (margo's own message limit is 256 MiB). */
+constexpr std::uint64_t max_buffer_size = std::uint64_t(256) << 20;
+
+/* Proc of byte_buffer, called by margo (never lets an exception out).
+ * Decoding grows the buffer in steps as the bytes actually arrive, so a
+ * hostile length never makes it reserve more than what was sent. */
+inline hg_return_t proc_byte_buffer(hg_proc_t proc, void* data) noexcept {
+    if(data == nullptr) return HG_INVALID_ARG;
+    byte_buffer* buf = static_cast<byte_buffer*>(data);
+    try {
+        switch(hg_proc_get_op(proc)) {
+        case HG_ENCODE: {
+            std::uint64_t n   = buf->bytes.size();
+            hg_return_t   ret = hg_proc_uint64_t(proc, &n);
+            if(ret != HG_SUCCESS) return ret;
+            return hg_proc_raw(proc, buf->bytes.data(), n);
+        }
+        case HG_DECODE: {
+            std::uint64_t n   = 0;
+            hg_return_t   ret = hg_proc_uint64_t(proc, &n);
+            if(ret != HG_SUCCESS) return ret;
+            if(n > max_buffer_size) return HG_PROTOCOL_ERROR;
+            buf->bytes.clear();
+            std::uint64_t done = 0;
+            while(done < n) {
+                std::uint64_t step = std::min<std::uint64_t>(n - done, std::uint64_t(1) << 16);
+                buf->bytes.resize(static_cast<std::size_t>(done + step));
+                ret = hg_proc_raw(proc, buf->bytes.data() + done, step);
+                if(ret != HG_SUCCESS) {
+                    buf->bytes.clear();
+                    return ret;
+                }
+                done += step;
+            }
+            return HG_SUCCESS;
+        }
+        case HG_FREE:
+            std::vector<char>().swap(buf->bytes);
+            return HG_SUCCESS;
+        }
+        return HG_INVALID_ARG;
+    } catch(const std::bad_alloc&) {
+        return HG_NOMEM;
+    } catch(...) {
+        return HG_OTHER_ERROR;
+    }
+}
+
+/* First byte of every response buffer. */
+constexpr char response_ok    = 0;
+constexpr char response_error = 1;
+
+/* The arguments of a call. */
+template <typename... T> std::vector<char> pack_values(const T&... values) {
+    std::vector<char> out;
+    output_archive    ar(out);
+    (ar.save(values), ...);
+    return out;
+}
+
+/* A response: its status byte, then the values. */
+template <typename... T> std::vector<char> pack_response(char status, const T&... values) {
+    std::vector<char> out(1, status);
+    output_archive    ar(out);
+    (ar.save(values), ...);
+    return out;
+}
+
+/* Type of the pieces of a handler: (const request&, Args...) -> R. */
+template <typename F> struct callable_traits : callable_traits<decltype(&F::operator())> {};
+template <typename R, typename... A> struct callable_traits<R (*)(A...)> {
+    using result = R;
+    using args   = std::tuple<A...>;
+};
+template <typename R, typename... A> struct callable_traits<R(A...)> : callable_traits<R (*)(A...)> {};
+template <typename C, typename R, typename... A>
+struct callable_traits<R (C::*)(A...)> : callable_traits<R (*)(A...)> {};
+template <typename C, typename R, typename... A>
+struct callable_traits<R (C::*)(A...) const> : callable_traits<R (*)(A...)> {};
+template <typename C, typename R, typename... A>
+struct callable_traits<R (C::*)(A...) noexcept> : callable_traits<R (*)(A...)> {};
+template <typename C, typename R, typename... A>
+struct callable_traits<R (C::*)(A...) const noexcept> : callable_traits<R (*)(A...)> {};
+template <typename R, typename... A>
+struct callable_traits<R (*)(A...) noexcept> : callable_traits<R (*)(A...)> {};
+
+/* Whether a parameter list starts with const request&. */
+template <typename Args> struct first_is_request : std::false_type {};
+template <typename H, typename... R>
+struct first_is_request<std::tuple<H, R...>> : std::is_same<H, const request&> {};
+
+/* What margo's registered data points at for each defined RPC. */
+struct rpc_entry {
+    std::function<void(const request&, const std::vector<char>&)> invoke;
+    std::weak_ptr<engine_state>                                      state;
+    std::string                                                      name;
+};
+
+inline void free_rpc_entry(void* p) { delete static_cast<rpc_entry*>(p); }
+
+inline hg_return_t rpc_trampoline(hg_handle_t handle) noexcept;
+
+inline std::string rpc_error_text(const std::string& name, const char* what, hg_return_t ret) {
+    return std::string(translate_margo_error_code(ret)) + ": " + what + " of RPC \"" + name + "\"";
+}
+
+} // namespace detail
+
+/* ------------------------------------------------------------------------ */
+/* packed_data                                                               */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * The response of an RPC: convert it to the type(s) the handler responded
+ * with, by as<T>() / as<T1, T2...>() (a std::tuple) or an implicit
+ * conversion. A packed_data of an RPC whose response is disabled is empty,
+ * and converting it throws.
+ */
+template <typename... CtxArg> class packed_data {
+    std::vector<char> m_bytes;
+    std::string       m_name;
+    bool              m_has_data = false;
+
+    template <typename T> T decode_one(input_archive& ar) const {
+        T v{};
+        ar.load(v);
+        return v;
+    }
+
+  public:
+    packed_data() = default;
+    /* The empty result of an RPC whose response is disabled. */
+    explicit packed_data(std::string name)
+    : m_name(std::move(name)) {}
+    packed_data(std::vector<char> bytes, std::string name)
+    : m_bytes(std::move(bytes))
+    , m_name(std::move(name))
+    , m_has_data(true) {}
+
+    /** False for the empty result of an RPC whose response is disabled. */
+    bool has_data() const noexcept { return m_has_data; }
+
+    template <typename T1, typename... Tn> auto as() const {
+        if(!m_has_data)
+            throw exception("thallium: RPC \"", m_name, "\" has no response to convert");
+        input_archive ar(m_bytes.data(), m_bytes.size());
+        try {
+            if constexpr(sizeof...(Tn) == 0) {
+                return decode_one<T1>(ar);
+            } else {
+                /* Braced init: members decode left to right. */
+                return std::tuple<T1, Tn...>{decode_one<T1>(ar), decode_one<Tn>(ar)...};
+            }
+        } catch(const exception& ex) {
+            throw exception("thallium: the response of RPC \"", m_name,
+                            "\" does not decode as the requested type(s): ", ex.what());
+        }
+    }
+
+    template <typename... T> auto unpack() const { return as<T...>(); }
+
+    template <typename T> operator T() const { return as<T>(); }
+};
+
+/* ------------------------------------------------------------------------ */
+/* Timeout                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** Thrown when a timed RPC gets no answer in time (error() is HG_TIMEOUT). */
+class timeout : public margo_exception {
+  public:
+    explicit timeout(const std::string& what = "Request timed out")
+    : margo_exception("margo_provider_forward_timed", __FILE__, __LINE__, HG_TIMEOUT, what) {}
+};
+
+/* ------------------------------------------------------------------------ */
+/* request                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * A received RPC, given to its handler. Copies share the underlying handle
+ * (margo_ref_incr); a request may be kept and responded to later, from any
+ * thread. Respond once; with the RPC's response disabled respond does
+ * nothing.
+ */
+class request {
+    friend hg_return_t detail::rpc_trampoline(hg_handle_t handle) noexcept;
+
+    hg_handle_t                           m_handle = HG_HANDLE_NULL;
+    std::shared_ptr<detail::engine_state> m_state;
+    std::string                           m_name;
+
+    /* Adopts the caller's reference to handle. */
+    request(hg_handle_t handle, std::shared_ptr<detail::engine_state> state, std::string name) noexcept
+    : m_handle(handle)
+    , m_state(std::move(state))
+    , m_name(std::move(name)) {}
+
+    void respond_bytes(const std::vector<char>& bytes) const {
+        if(m_handle == HG_HANDLE_NULL)
+            throw exception("thallium: respond called on a null request");
+        detail::byte_buffer out{bytes};
+        hg_return_t         ret = margo_respond(m_handle, &out);
+        if(ret != HG_SUCCESS)
+            throw margo_exception("margo_respond", __FILE__, __LINE__, ret,
+                                  detail::rpc_error_text(m_name, "margo_respond", ret));
+    }
+
+  public:
+    request() noexcept = default;
+
+    request(const request& other)
+    : m_handle(other.m_handle)
+    , m_state(other.m_state)
+    , m_name(other.m_name) {
+        if(m_handle != HG_HANDLE_NULL) {
+            hg_return_t ret = margo_ref_incr(m_handle);
+            MARGO_ASSERT(ret, margo_ref_incr);
+        }
+    }
+
+    request(request&& other) noexcept
+    : m_handle(std::exchange(other.m_handle, HG_HANDLE_NULL))
+    , m_state(std::move(other.m_state))
+    , m_name(std::move(other.m_name)) {}
+
+    request& operator=(request other) noexcept {
+        std::swap(m_handle, other.m_handle);
+        std::swap(m_state, other.m_state);
+        std::swap(m_name, other.m_name);
+        return *this;
+    }
+
+    ~request() {
+        if(m_handle != HG_HANDLE_NULL) margo_destroy(m_handle);
+    }
+
+    bool is_null() const noexcept { return m_handle == HG_HANDLE_NULL; }
+
+    /** Name under which the RPC was defined. */
+    const std::string& get_name() const noexcept { return m_name; }
+
+    /** Provider id the request was addressed to. */
+    std::uint16_t get_provider_id() const {
+        const hg_info* info = margo_get_info(m_handle);
+        if(!info) throw exception("thallium: get_provider_id called on a null request");
+        return static_cast<std::uint16_t>(info->id & 0xFFFF);
+    }
+
+    /** Sends the values back to the caller (packed as one response). */
+    template <typename... T> void respond(const T&... values) const {
+        respond_bytes(detail::pack_response(detail::response_ok, values...));
+    }
+
+    /** The caller's address. */
+    endpoint get_endpoint() const {
+        const hg_info* info = margo_get_info(m_handle);
+        if(!info || !m_state)
+            throw exception("thallium: get_endpoint called on a null request");
+        hg_addr_t   copy = HG_ADDR_NULL;
+        hg_return_t ret  = margo_addr_dup(m_state->mid, info->addr, &copy);
+        MARGO_ASSERT(ret, margo_addr_dup);
+        return endpoint(m_state, copy);
+    }
+
+    /** The underlying handle (owned by the request). */
+    hg_handle_t native_handle() const noexcept { return m_handle; }
+};
+
+/* ------------------------------------------------------------------------ */
+/* async_response, callable_remote_procedure, remote_procedure               */
+/* ------------------------------------------------------------------------ */
+
+namespace detail {
+
+/* Checks the status byte of a response and strips it. */
+inline packed_data<> unpack_response(std::vector<char> bytes, const std::string& name) {
+    if(bytes.empty())
+        throw exception("thallium: RPC \"", name, "\": empty response");
+    if(bytes[0] == response_error) {
+        std::string msg;
+        try {
+            input_archive ar(bytes.data() + 1, bytes.size() - 1);
+            ar.load(msg);
+        } catch(const exception&) {
+            msg = "(unreadable error message)";
+        }
+        throw exception("thallium: RPC \"", name, "\" failed at the target: ", msg);
+    }
+    if(bytes[0] != response_ok)
+        throw exception("thallium: RPC \"", name, "\": malformed response");
+    bytes.erase(bytes.begin());
+    return packed_data<>(std::move(bytes), name);
+}
+
+inline packed_data<> read_output(hg_handle_t handle, const std::string& name) {
+    byte_buffer out;
+    hg_return_t ret = margo_get_output(handle, &out);
+    if(ret != HG_SUCCESS)
+        throw margo_exception("margo_get_output", __FILE__, __LINE__, ret,
+                              rpc_error_text(name, "margo_get_output", ret));
+    std::vector<char> bytes = std::move(out.bytes);
+    margo_free_output(handle, &out);
+    return unpack_response(std::move(bytes), name);
+}
+
+[[noreturn]] inline void throw_forward_error(const char* fn, hg_return_t ret, const std::string& name) {
+    if(ret == HG_TIMEOUT)
+        throw timeout(rpc_error_text(name, fn, ret));
+    throw margo_exception(fn, __FILE__, __LINE__, ret, rpc_error_text(name, fn, ret));
+}
+
+/* One reference to an hg_handle_t, shared by copies. */
+struct handle_ref {
+    hg_handle_t h = HG_HANDLE_NULL;
+    explicit handle_ref(hg_handle_t handle) noexcept
+    : h(handle) {}
+    handle_ref(const handle_ref&)            = delete;
+    handle_ref& operator=(const handle_ref&) = delete;
+    ~handle_ref() {
+        if(h != HG_HANDLE_NULL) margo_destroy(h);
+    }
+};
+
+} // namespace detail
+
+/**
+ * A call started by callable_remote_procedure::async(). wait() returns its
+ * response (or throws as a blocking call would); received() tells whether
+ * wait() would return at once. An async_response destroyed without wait()
+ * waits for the call to finish.
+ */
+class async_response {
+    friend class callable_remote_procedure;
+
+    std::shared_ptr<detail::handle_ref> m_handle;
+    margo_request                       m_req = MARGO_REQUEST_NULL;
+    std::string                         m_name;
+    bool                                m_ignore_response = false;
+
+    async_response(std::shared_ptr<detail::handle_ref> h, margo_request req, std::string name,
+                   bool ignore) noexcept
+    : m_handle(std::move(h))
+    , m_req(req)
+    , m_name(std::move(name))
+    , m_ignore_response(ignore) {}
+
+  public:
+    async_response(const async_response&)            = delete;
+    async_response& operator=(const async_response&) = delete;
+    async_response(async_response&& other) noexcept
+    : m_handle(std::move(other.m_handle))
+    , m_req(std::exchange(other.m_req, MARGO_REQUEST_NULL))
+    , m_name(std::move(other.m_name))
+    , m_ignore_response(other.m_ignore_response) {}
+    async_response& operator=(async_response&& other) noexcept {
+        if(&other == this) return *this;
+        if(m_req != MARGO_REQUEST_NULL) margo_wait(m_req);
+        m_handle          = std::move(other.m_handle);
+        m_req             = std::exchange(other.m_req, MARGO_REQUEST_NULL);
+        m_name            = std::move(other.m_name);
+        m_ignore_response = other.m_ignore_response;
+        return *this;
+    }
+    ~async_response() {
+        if(m_req != MARGO_REQUEST_NULL) margo_wait(m_req);
+    }
+
+    /** Blocks until the response arrives; once only. */
+    packed_data<> wait() {
+        if(m_req == MARGO_REQUEST_NULL)
+            throw exception("thallium: async_response::wait called twice for RPC \"", m_name, "\"");
+        hg_return_t ret = margo_wait(std::exchange(m_req, MARGO_REQUEST_NULL));
+        if(ret != HG_SUCCESS) detail::throw_forward_error("margo_wait", ret, m_name);
+        if(m_ignore_response) return packed_data<>(m_name);
+        return detail::read_output(m_handle->h, m_name);
+    }
+
+    /** True if wait() would not block. */
+    bool received() const {
+        if(m_req == MARGO_REQUEST_NULL) return true;
+        int flag = 0;
+        int ret  = margo_test(m_req, &flag);
+        if(ret != 0)
+            MARGO_THROW(margo_test, detail::int_to_hg_return(ret), "margo_test failed");
+        return flag != 0;
+    }
+};
+
+/**
+ * An RPC bound to a target (remote_procedure::on): call it like a function.
+ * Copies share one margo handle.
+ */
+class callable_remote_procedure {
+    friend class remote_procedure;
+
+    std::shared_ptr<detail::engine_state> m_state;
+    std::shared_ptr<detail::handle_ref>   m_handle;
+    std::uint16_t                         m_provider_id = 0;
+    bool                                  m_ignore_response = false;
+    std::string                           m_name;
+
+    callable_remote_procedure(std::shared_ptr<detail::engine_state> state, hg_id_t id, hg_addr_t addr,
+                              std::uint16_t provider_id, bool ignore, std::string name)
+    : m_state(std::move(state))
+    , m_provider_id(provider_id)
+    , m_ignore_response(ignore)
+    , m_name(std::move(name)) {
+        hg_handle_t h   = HG_HANDLE_NULL;
+        hg_return_t ret = margo_create(m_state->mid, addr, id, &h);
+        if(ret != HG_SUCCESS)
+            throw margo_exception("margo_create", __FILE__, __LINE__, ret,
+                                  detail::rpc_error_text(m_name, "margo_create", ret));
+        try {
+            m_handle = std::make_shared<detail::handle_ref>(h);
+        } catch(...) {
+            margo_destroy(h);
+            throw;
+        }
+    }
+
+    template <typename... T> packed_data<> forward(double timeout_ms, const T&... args) const {
+        detail::byte_buffer in{detail::pack_values(args...)};
+        hg_return_t ret = margo_provider_forward_timed(m_provider_id, m_handle->h, &in, timeout_ms);
+        if(ret != HG_SUCCESS) detail::throw_forward_error("margo_provider_forward", ret, m_name);
+        if(m_ignore_response) return packed_data<>(m_name);
+        return detail::read_output(m_handle->h, m_name);
+    }
+
+    template <typename... T> async_response iforward(double timeout_ms, const T&... args) const {
+        detail::byte_buffer in{detail::pack_values(args...)};
+        margo_request       req = MARGO_REQUEST_NULL;
+        hg_return_t ret = margo_provider_iforward_timed(m_provider_id, m_handle->h, &in, timeout_ms, &req);
+        if(ret != HG_SUCCESS) detail::throw_forward_error("margo_provider_iforward", ret, m_name);
+        return async_response(m_handle, req, m_name, m_ignore_response);
+    }
+
+    template <typename R, typename P> static double to_ms(const std::chrono::duration<R, P>& t) {
+        double ms = std::chrono::duration<double, std::milli>(t).count();
+        if(!(ms > 0.0)) throw exception("thallium: an RPC timeout must be positive");
+        return ms;
+    }
+
+  public:
+    /** Calls the RPC and waits for its response. */
+    template <typename... T> packed_data<> operator()(const T&... args) const {
+        return forward(0.0, args...);
+    }
+
+    /** Same, failing with thallium::timeout after t. */
+    template <typename R, typename P, typename... T>
+    packed_data<> timed(const std::chrono::duration<R, P>& t, const T&... args) const {
+        return forward(to_ms(t), args...);
+    }
+
+    /** Starts the call; the returned async_response gives its response. */
+    template <typename... T> async_response async(const T&... args) const {
+        return iforward(0.0, args...);
+    }
+
+    template <typename R, typename P, typename... T>
+    async_response timed_async(const std::chrono::duration<R, P>& t, const T&... args) const {
+        return iforward(to_ms(t), args...);
+    }
+};
+
+/**
+ * An RPC defined on an engine (engine::define). on() binds it to a target.
+ */
+class remote_procedure {
+    friend class engine;
+    template <typename T> friend class provider;
+
+    std::shared_ptr<detail::engine_state> m_state;
+    hg_id_t                               m_id = 0;
+    bool                                  m_ignore_response = false;
+    std::string                           m_name;
+
+    remote_procedure(std::shared_ptr<detail::engine_state> state, hg_id_t id, std::string name) noexcept
+    : m_state(std::move(state))
+    , m_id(id)
+    , m_name(std::move(name)) {}
+
+    void check(const char* func) const {
+        if(!m_state || m_state->mid == MARGO_INSTANCE_NULL || m_id == 0)
+            throw exception("thallium: remote_procedure::", func, " on a null remote_procedure");
+    }
+
+  public:
+    remote_procedure() noexcept = default;
+
+    /** Binds the RPC to ep (provider id 0). */
+    callable_remote_procedure on(const endpoint& ep) const {
+        check("on");
+        if(ep.is_null()) throw exception("thallium: RPC \"", m_name, "\" called on a null endpoint");
+        return callable_remote_procedure(m_state, m_id, ep.get_addr(), 0, m_ignore_response, m_name);
+    }
+
+    /** Binds the RPC to the provider ph names. */
+    callable_remote_procedure on(const provider_handle& ph) const {
+        check("on");
+        if(ph.is_null()) throw exception("thallium: RPC \"", m_name, "\" called on a null provider_handle");
+        return callable_remote_procedure(m_state, m_id, ph.get_addr(), ph.provider_id(),
+                                         m_ignore_response, m_name);
+    }
+
+    /** Callers stop waiting for a response; handlers need not respond. */
+    remote_procedure& disable_response() {
+        check("disable_response");
+        hg_return_t ret = margo_registered_disable_response(m_state->mid, m_id, 1);
+        MARGO_ASSERT(ret, margo_registered_disable_response);
+        m_ignore_response = true;
+        return *this;
+    }
+
+    /** Removes the registration (its handler is no longer served). */
+    void deregister() {
+        check("deregister");
+        hg_return_t ret = margo_deregister(m_state->mid, m_id);
+        MARGO_ASSERT(ret, margo_deregister);
+    }
+
+    hg_id_t id() const noexcept { return m_id; }
+    const std::string& name() const noexcept { return m_name; }
+};
+
+/* ------------------------------------------------------------------------ */
+/* engine::define and the handler trampoline                                 */
+/* ------------------------------------------------------------------------ */
+
+namespace detail {
+
+/* Calls f with the decoded values, each cast to the parameter type the
+ * handler declares (Params: its parameter types after the request). */
+template <typename Params, typename F, typename Tuple, std::size_t... I>
+void call_handler(F& f, const request& req, Tuple& values, std::index_sequence<I...>) {
+    f(req, static_cast<std::tuple_element_t<I, Params>&&>(std::get<I>(values))...);
+}
+
+/* Wraps a (const request&, Args...) callable into the rpc_entry form: it
+ * decodes Args (all the input bytes, no more, no less) then calls f. */
+template <typename F> auto make_invoker(F&& fun) {
+    using traits = callable_traits<std::decay_t<F>>;
+    using args   = typename traits::args;
+    static_assert(std::tuple_size<args>::value >= 1,
+                  "thallium: an RPC handler takes (const thallium::request&, args...)");
+    using first = std::tuple_element_t<0, args>;
+    static_assert(std::is_same<std::decay_t<first>, request>::value
+                      && std::is_const<std::remove_reference_t<first>>::value,
+                  "thallium: an RPC handler's first parameter is const thallium::request&");
+    return [f = std::forward<F>(fun)](const request& req, const std::vector<char>& in) mutable {
+        using values = typename tuple_tail<args>::decayed;
+        values        vals{};
+        input_archive ar(in.data(), in.size());
+        std::apply([&](auto&... v) { (ar.load(v), ...); }, vals);
+        if(ar.remaining() != 0)
+            throw exception("the arguments do not match the handler's parameters (",
+                            ar.remaining(), " byte(s) left over)");
+        call_handler<typename tuple_tail<args>::types>(f, req, vals, std::make_index_sequence<std::tuple_size<values>::value>{});
+    };
+}
+
+inline void respond_error(hg_handle_t handle, const std::string& msg) noexcept {
+    try {
+        byte_buffer out{pack_response(response_error, msg)};
+        margo_respond(handle, &out);
+    } catch(...) {
+        /* Nothing more can be done: dropping the handle answers the caller
+         * with HG_OTHER_ERROR. */
+    }
+}
+
+inline hg_return_t rpc_trampoline(hg_handle_t handle) noexcept {
+    margo_instance_id mid   = margo_hg_handle_get_instance(handle);
+    const hg_info*    info  = margo_get_info(handle);
+    rpc_entry*        entry = info ? static_cast<rpc_entry*>(margo_registered_data(mid, info->id)) : nullptr;
+    if(entry == nullptr) {
+        respond_error(handle, "the RPC is not fully registered yet");
+        margo_destroy(handle);
+        return HG_SUCCESS;
+    }
+    try {
+        std::shared_ptr<engine_state> state = entry->state.lock();
+        if(!state) state = std::make_shared<engine_state>(mid, false);
+        /* The request adopts the handler's reference to handle. */
+        request req(handle, std::move(state), entry->name);
+        try {
+            byte_buffer in;
+            hg_return_t ret = margo_get_input(handle, &in);
+            if(ret != HG_SUCCESS)
+                throw exception(translate_margo_error_code(ret), ": could not read the input");
+            std::vector<char> bytes = std::move(in.bytes);
+            margo_free_input(handle, &in);
+            entry->invoke(req, bytes);
+        } catch(const std::exception& ex) {
+            respond_error(handle, std::string("RPC \"") + entry->name + "\": " + ex.what());
+        } catch(...) {
+            respond_error(handle, std::string("RPC \"") + entry->name + "\": unknown exception");
+        }
+    } catch(...) {
+        /* Could not even build the request (out of memory). */
+        respond_error(handle, "the target could not run the handler");
+        margo_destroy(handle);
+    }
+    return HG_SUCCESS;
+}
+
+} // namespace detail
+
+template <typename F>
+remote_procedure engine::define(const std::string& name, F&& fun, std::uint16_t provider_id, const pool& p) {
+    margo_instance_id mid   = checked_mid("define");
+    auto              entry = std::make_unique<detail::rpc_entry>();
+    entry->invoke           = detail::make_invoker(std::forward<F>(fun));
+    entry->state            = m_state;
+    entry->name             = name;
+    hg_id_t id = margo_provider_register_name(mid, name.c_str(), detail::proc_byte_buffer, detail::proc_byte_buffer,
+                                              detail::rpc_trampoline, provider_id, p.native_handle());
+    if(id == 0)
+        throw margo_exception("margo_provider_register_name", __FILE__, __LINE__, HG_OTHER_ERROR,
+                              "could not register RPC \"" + name + "\" for provider "
+                                  + std::to_string(provider_id));
+    hg_return_t ret = margo_register_data(mid, id, entry.get(), detail::free_rpc_entry);
+    if(ret != HG_SUCCESS) {
+        margo_deregister(mid, id);
+        throw margo_exception("margo_register_data", __FILE__, __LINE__, ret,
+                              detail::rpc_error_text(name, "margo_register_data", ret));
+    }
+    entry.release();
+    return remote_procedure(m_state, id, name);
+}
+
+inline remote_procedure engine::define(const std::string& name) {
+    margo_instance_id mid = checked_mid("define");
+    hg_id_t           id  = 0;
+    hg_bool_t         flag = HG_FALSE;
+    /* Already registered under the default provider id (possibly with a
+     * handler this engine serves): keep that registration. */
+    if(margo_registered_name(mid, name.c_str(), &id, &flag) == HG_SUCCESS && flag == HG_TRUE)
+        return remote_procedure(m_state, id, name);
+    id = margo_register_name(mid, name.c_str(), detail::proc_byte_buffer, detail::proc_byte_buffer, nullptr);
+    if(id == 0)
+        throw margo_exception("margo_register_name", __FILE__, __LINE__, HG_OTHER_ERROR,
+                              "could not register RPC \"" + name + "\"");
+    return remote_procedure(m_state, id, name);
+}
+
+/* ------------------------------------------------------------------------ */
+/* provider<T>                                                               */
+/* ------------------------------------------------------------------------ */
+
+/** Pass as third argument of provider::define to ignore a method's result. */
+typedef std::integral_constant<bool, true> ignore_return_value;
+
+/**
+ * Base of a class whose member functions are RPCs at one provider id:
+ * class my_provider : public thallium::provider<my_provider> { ... }.
+ * define("name", &my_provider::method[, pool]):
+ *  - method(const request&, Args...): it responds itself;
+ *  - R method(Args...) with R not void: its result is the response;
+ *  - void method(Args...): the RPC's response is disabled.
+ * The provider's RPCs are deregistered when it is destroyed.
+ */
+template <typename T> class provider {
+    engine               m_engine;
+    std::uint16_t        m_provider_id;
+    std::vector<hg_id_t> m_ids;
+
+    template <typename M> remote_procedure define_method(const std::string& name, M func, const pool& p,
+                                                         bool ignore_result) {
+        using traits = detail::callable_traits<M>;
+        using args   = typename traits::args;
+        using R      = typename traits::result;
+        T* self      = static_cast<T*>(this);
+        remote_procedure rp;
+        if constexpr(detail::first_is_request<args>::value) {
+            rp = define_with_request<args>(name, self, func, p,
+                                           std::make_index_sequence<std::tuple_size<args>::value - 1>{});
+        } else {
+            rp = define_without_request<R, args>(name, self, func, p, ignore_result,
+                                                 std::make_index_sequence<std::tuple_size<args>::value>{});
+            if(std::is_void<R>::value) rp.disable_response();
+        }
+        m_ids.push_back(rp.id());
+        return rp;
+    }
+
+    template <typename Args, typename M, std::size_t... I>
+    remote_procedure define_with_request(const std::string& name, T* self, M func, const pool& p,
+                                         std::index_sequence<I...>) {
+        return m_engine.define(
+            name,
+            [self, func](const request& req, std::tuple_element_t<I + 1, Args>... a) {
+                (self->*func)(req, std::forward<std::tuple_element_t<I + 1, Args>>(a)...);
+            },
+            m_provider_id, p);
+    }
+
+    template <typename R, typename Args, typename M, std::size_t... I>
+    remote_procedure define_without_request(const std::string& name, T* self, M func, const pool& p,
+                                            bool ignore_result, std::index_sequence<I...>) {
+        return m_engine.define(
+            name,
+            [self, func, ignore_result](const request& req, std::tuple_element_t<I, Args>... a) {
+                if constexpr(std::is_void<R>::value) {
+                    (void)ignore_result;
+                    (self->*func)(std::forward<std::tuple_element_t<I, Args>>(a)...);
+                } else if(ignore_result) {
+                    (self->*func)(std::forward<std::tuple_element_t<I, Args>>(a)...);
+                    req.respond();
+                } else {
+                    req.respond((self->*func)(std::forward<std::tuple_element_t<I, Args>>(a)...));
+                }
+            },
+            m_provider_id, p);
+    }
+
+  public:
+    provider(const engine& e, std::uint16_t provider_id = 0)
+    : m_engine(e)
+    , m_provider_id(provider_id) {
+        if(!e) throw exception("thallium: provider created with a null engine");
+    }
+
+    provider(const provider&)            = delete;
+    provider(provider&&)                 = delete;
+    provider& operator=(const provider&) = delete;
+    provider& operator=(provider&&)      = delete;
+
+    virtual ~provider() {
+        /* A finalized engine has dropped its registrations already. */
+        if(!m_engine.m_state || m_engine.m_state->finalized.load()) return;
+        for(hg_id_t id : m_ids) margo_deregister(m_engine.get_margo_instance(), id);
+    }
+
+    engine        get_engine() const { return m_engine; }
+    std::uint16_t get_provider_id() const noexcept { return m_provider_id; }
+
+  protected:
+    template <typename M, typename = std::enable_if_t<std::is_member_function_pointer<M>::value>>
+    remote_procedure define(const std::string& name, M func, const pool& p = pool()) {
+        return define_method(name, func, p, false);
+    }
+
+    template <typename M, typename = std::enable_if_t<std::is_member_function_pointer<M>::value>>
+    remote_procedure define(const std::string& name, M func, ignore_return_value, const pool& p = pool()) {
+        return define_method(name, func, p, true);
+    }
+};
 
 } // namespace thallium
 

@@ -12,13 +12,16 @@
 #   4. examples-c/ configured and built through find_package(margo) and
 #      find_package(thallium);
 #   5. for each PROTOCOL (steps 1-4 build once for all of them):
-#      thallium-lifecycle (thallium.hpp ownership rules, one process), then
+#      thallium-lifecycle (thallium.hpp ownership rules, one process),
+#      thallium-rpc-shapes (thallium's RPC forms, one process), then
 #      each server (margo-server, thallium-server) run for real on PROTOCOL
 #      with each client (margo-client, thallium-client): the client looks the
 #      server up, checks addresses and shuts the server down; the server must
 #      then exit 0 on its own; then margo-sum-server with margo-sum-client
 #      (margo's RPC API: MERCURY_GEN_PROC types, MARGO_REGISTER_PROVIDER,
-#      forwards, outputs and the expected errors), under the same rules.
+#      forwards, outputs and the expected errors), and thallium-rpc-server
+#      with thallium-rpc-client (thallium's RPC model: define, provider<T>,
+#      serialization, async, timeouts, errors), under the same rules.
 # Every process runs under a timeout, so nothing hangs. Prints one line per
 # check and a final line "N passed, N failed"; exits non-zero if any failed.
 #
@@ -427,12 +430,15 @@ if [ $built = 1 ]; then
     for PROTOCOL in "${PROTOCOLS[@]}"; do
         run_step "thallium-lifecycle ($PROTOCOL): ownership rules of thallium.hpp" \
             "$WORK/thallium-lifecycle-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-lifecycle" "$PROTOCOL"
+        run_step "thallium-rpc-shapes ($PROTOCOL): handler, provider method and type forms" \
+            "$WORK/thallium-rpc-shapes-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-rpc-shapes" "$PROTOCOL"
         for server in margo-server thallium-server; do
             for client in margo-client thallium-client; do
                 run_pair "$server" "$client"
             done
         done
         run_pair margo-sum-server margo-sum-client
+        run_pair thallium-rpc-server thallium-rpc-client
     done
 else
     fail "servers and clients not run: examples-c did not build"
