@@ -20,6 +20,10 @@ const MARGO_TRAILER: &str = r#"
 #define HG_HANDLE_NULL ((hg_handle_t)NULL)
 #define HG_PROC_NULL ((hg_proc_t)NULL)
 #define MARGO_REQUEST_NULL ((margo_request)NULL)
+#define HG_BULK_NULL ((hg_bulk_t)NULL)
+#define HG_BULK_READ_ONLY (1 << 0)
+#define HG_BULK_WRITE_ONLY (1 << 1)
+#define HG_BULK_READWRITE (HG_BULK_READ_ONLY | HG_BULK_WRITE_ONLY)
 
 /* RPC registration as Margo programs write it: MARGO_REGISTER(mid, "name",
  * in_type, out_type, handler) where each type names its proc (hg_proc_<type>,
@@ -86,10 +90,6 @@ MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 /* MERCURY_GEN_PROC and the proc aliases, as upstream's margo.h brings them. */
 #include <mercury_macros.h>
 "#;
-
-fn config(guard: &str, trailer: &str, extra_types: &[&str]) -> cbindgen::Config {
-    config_with(guard, trailer, extra_types, &[], &[])
-}
 
 /// A cbindgen config: C with C++ guards, `struct X` usable with and without
 /// `struct`, our includes, types defined in other headers left out.
@@ -183,27 +183,34 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=build.rs");
 
+    let mut margo_config = config_with(
+        "MOCHI_MARGO_H",
+        MARGO_TRAILER,
+        &[
+            "hg_return_t",
+            "hg_id_t",
+            "hg_size_t",
+            "hg_bool_t",
+            "margo_log_level",
+            "margo_logger",
+            "margo_init_info",
+            "hg_string_t",
+            "hg_const_string_t",
+        ],
+        &[],
+        // Received as an int in Rust (see src/ffi/hg.rs), declared as Mercury's enum.
+        &["hg_bulk_op_t"],
+    );
+    margo_config.after_includes =
+        Some("\n/* Mercury's bulk transfer direction. */\ntypedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;\n".into());
     let margo = cbindgen::Builder::new()
-        .with_config(config(
-            "MOCHI_MARGO_H",
-            MARGO_TRAILER,
-            &[
-                "hg_return_t",
-                "hg_id_t",
-                "hg_size_t",
-                "hg_bool_t",
-                "margo_log_level",
-                "margo_logger",
-                "margo_init_info",
-                "hg_string_t",
-                "hg_const_string_t",
-            ],
-        ))
+        .with_config(margo_config)
         .with_src("src/ffi/hg.rs")
         .with_src("src/ffi/handles.rs")
         .with_src("src/ffi/margo.rs")
         .with_src("src/ffi/hg_proc.rs")
         .with_src("src/ffi/rpc.rs")
+        .with_src("src/ffi/bulk.rs")
         .with_src("src/ffi/log.rs")
         .generate()
         .expect("cbindgen could not generate include/margo.h");

@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdarg.h>
 
+/* Mercury's bulk transfer direction. */
+typedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;
+
+
 #define MARGO_CLIENT_MODE 0
 
 #define MARGO_SERVER_MODE 1
@@ -24,6 +28,32 @@
 #define MARGO_CONFIG_HIDE_EXTERNAL 2
 
 #define MARGO_CONFIG_USE_NAMES 4
+
+/**
+ * `HG_BULK_READ_ONLY`: the owner's memory may be read (pulled from).
+ */
+#define READ_ONLY 1
+
+/**
+ * `HG_BULK_WRITE_ONLY`: the owner's memory may be written (pushed into).
+ */
+#define WRITE_ONLY 2
+
+/**
+ * `HG_BULK_READWRITE`.
+ */
+#define READWRITE (READ_ONLY | WRITE_ONLY)
+
+/**
+ * The largest piece one transfer RPC carries (a bigger transfer is split).
+ */
+#define CHUNK (4 << 20)
+
+/**
+ * The largest piece an owner serves in one request (ours send at most
+ * [`CHUNK`]; a request for more is refused rather than allocated).
+ */
+#define MAX_SERVED (16 << 20)
 
 /**
  * What a proc callback is asked to do.
@@ -85,6 +115,11 @@ typedef struct ABT_pool_opaque ABT_pool_opaque;
  * Opaque address handle (`hg_addr_t`); owns one `rpc::Address`.
  */
 typedef struct hg_addr hg_addr;
+
+/**
+ * Opaque bulk handle (`hg_bulk_t`); owns one `ffi::bulk::Bulk`.
+ */
+typedef struct hg_bulk hg_bulk;
 
 /**
  * Mercury's class type: there is none here (`hg_info.hg_class` is NULL).
@@ -193,6 +228,8 @@ typedef struct hg_info {
 
 typedef struct margo_request_struct *margo_request;
 
+typedef struct hg_bulk *hg_bulk_t;
+
 typedef int margo_log_level;
 
 typedef void (*margo_log_fn_t)(void *uargs, const char *message);
@@ -217,6 +254,16 @@ typedef struct margo_logger {
 typedef char *hg_string_t;
 
 typedef const char *hg_const_string_t;
+
+/**
+ * `HG_BULK_PUSH`: local bytes to the origin's memory.
+ */
+#define PUSH 0
+
+/**
+ * `HG_BULK_PULL`: the origin's bytes into local memory.
+ */
+#define PULL 1
 
 #define MARGO_LOG_EXTERNAL 0
 
@@ -775,6 +822,150 @@ hg_return_t margo_respond(hg_handle_t handle, void *out_struct);
 const char *HG_Error_to_string(int errnum);
 
 /**
+ * Makes a handle for `count` segments at `buf_ptrs` of `buf_sizes` bytes
+ * (`buf_ptrs` NULL: this library allocates zeroed memory, freed with the
+ * handle), with access `flags` (`HG_BULK_READ_ONLY`, `HG_BULK_WRITE_ONLY`
+ * or `HG_BULK_READWRITE`) for the transfers others make.
+ *
+ * The memory must stay valid until the handle's last `margo_bulk_free`.
+ *
+ * # Safety
+ * `buf_ptrs` NULL or an array of `count` pointers, each valid for reads
+ * and writes of its size until the handle is freed; `buf_sizes` NULL or
+ * an array of `count` sizes; `handle` NULL or writable.
+ */
+hg_return_t margo_bulk_create(margo_instance_id mid,
+                              uint32_t count,
+                              void **buf_ptrs,
+                              const hg_size_t *buf_sizes,
+                              uint8_t flags,
+                              hg_bulk_t *handle);
+
+/**
+ * Drops one reference to a bulk handle; the last one frees it: its id is
+ * unregistered (later transfers naming it fail with `HG_NOENTRY`) and,
+ * once a copy in progress on it has finished, its memory is no longer
+ * touched. NULL is a no-op.
+ *
+ * # Safety
+ * `handle` must be NULL or a live bulk handle; a freed handle must not be used.
+ */
+hg_return_t margo_bulk_free(hg_bulk_t handle);
+
+/**
+ * Mercury's name for `margo_bulk_free`.
+ *
+ * # Safety
+ * As for `margo_bulk_free`.
+ */
+hg_return_t HG_Bulk_free(hg_bulk_t handle);
+
+/**
+ * Adds a reference to a bulk handle (each needs its own `margo_bulk_free`).
+ *
+ * # Safety
+ * `handle` must be NULL or a live bulk handle.
+ */
+hg_return_t margo_bulk_ref_incr(hg_bulk_t handle);
+
+/**
+ * Mercury's name for `margo_bulk_ref_incr`.
+ *
+ * # Safety
+ * As for `margo_bulk_ref_incr`.
+ */
+hg_return_t HG_Bulk_ref_incr(hg_bulk_t handle);
+
+/**
+ * The total size of the memory a bulk handle names (0 for NULL).
+ *
+ * # Safety
+ * `handle` must be NULL or a live bulk handle.
+ */
+hg_size_t margo_bulk_get_size(hg_bulk_t handle);
+
+/**
+ * Mercury's name for `margo_bulk_get_size`.
+ *
+ * # Safety
+ * As for `margo_bulk_get_size`.
+ */
+hg_size_t HG_Bulk_get_size(hg_bulk_t handle);
+
+/**
+ * The number of segments of a bulk handle (as its owner made it; 0 for NULL).
+ *
+ * # Safety
+ * `handle` must be NULL or a live bulk handle.
+ */
+uint32_t margo_bulk_get_segment_count(hg_bulk_t handle);
+
+/**
+ * Mercury's name for `margo_bulk_get_segment_count`.
+ *
+ * # Safety
+ * As for `margo_bulk_get_segment_count`.
+ */
+uint32_t HG_Bulk_get_segment_count(hg_bulk_t handle);
+
+/**
+ * Moves `size` bytes between `origin_handle` (memory of the process at
+ * `origin_addr`, usually a handle received in an RPC's input) at
+ * `origin_offset` and `local_handle` (made here by `margo_bulk_create`) at
+ * `local_offset`: `HG_BULK_PULL` copies the origin's bytes here,
+ * `HG_BULK_PUSH` copies local bytes there. `origin_addr` NULL: the address
+ * the handle was made at. Done with RPCs to the origin's engine, in pieces
+ * of at most 4 MiB, waiting at most `timeout_ms` in all (<= 0: no timeout).
+ *
+ * Errors: `HG_INVALID_ARG` for NULL or wrong handles, an unknown op, or a
+ * range past either handle's size; `HG_PERMISSION` if either handle's
+ * flags forbid the operation; `HG_NOENTRY` if the origin no longer has the
+ * handle (freed); `HG_TIMEOUT`; the RPC's error if the origin is unreachable.
+ *
+ * # Safety
+ * `origin_addr` NULL or a live address; `origin_handle` and `local_handle`
+ * NULL or live bulk handles.
+ */
+hg_return_t margo_bulk_transfer_timed(margo_instance_id mid,
+                                      hg_bulk_op_t op,
+                                      hg_addr_t origin_addr,
+                                      hg_bulk_t origin_handle,
+                                      size_t origin_offset,
+                                      hg_bulk_t local_handle,
+                                      size_t local_offset,
+                                      size_t size,
+                                      double timeout_ms);
+
+/**
+ * `margo_bulk_transfer_timed` with no timeout.
+ *
+ * # Safety
+ * As for `margo_bulk_transfer_timed`.
+ */
+hg_return_t margo_bulk_transfer(margo_instance_id mid,
+                                hg_bulk_op_t op,
+                                hg_addr_t origin_addr,
+                                hg_bulk_t origin_handle,
+                                size_t origin_offset,
+                                hg_bulk_t local_handle,
+                                size_t local_offset,
+                                size_t size);
+
+/**
+ * A bulk handle field of a `MERCURY_GEN_PROC` struct: `data` points at the
+ * `hg_bulk_t`. Encoding writes what names the memory (owner address, id,
+ * size, flags, segment count; `HG_BULK_NULL` as a 0 marker); decoding
+ * makes a new handle that names it (released by the free op, i.e. by
+ * `margo_free_input` / `margo_free_output`, or at once if the decode fails).
+ *
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid
+ * for reads and writes of one `hg_bulk_t`, which when encoding or freeing
+ * is `HG_BULK_NULL` or a live handle.
+ */
+hg_return_t hg_proc_hg_bulk_t(hg_proc_t proc, void *data);
+
+/**
  * Emits one already-formatted message at `level` (0..=6).
  *
  * # Safety
@@ -831,6 +1022,10 @@ int margo_set_logger(margo_instance_id mid, const struct margo_logger *logger);
 #define HG_HANDLE_NULL ((hg_handle_t)NULL)
 #define HG_PROC_NULL ((hg_proc_t)NULL)
 #define MARGO_REQUEST_NULL ((margo_request)NULL)
+#define HG_BULK_NULL ((hg_bulk_t)NULL)
+#define HG_BULK_READ_ONLY (1 << 0)
+#define HG_BULK_WRITE_ONLY (1 << 1)
+#define HG_BULK_READWRITE (HG_BULK_READ_ONLY | HG_BULK_WRITE_ONLY)
 
 /* RPC registration as Margo programs write it: MARGO_REGISTER(mid, "name",
  * in_type, out_type, handler) where each type names its proc (hg_proc_<type>,

@@ -12,6 +12,7 @@
 //! | `flock_provider_t`  | `flock::provider::Provider` | Box, freed by `flock_provider_destroy` |
 //! | `hg_handle_t`       | `ffi::rpc::Handle`     | Box with a count (`margo_ref_incr`); freed at 0 by `margo_destroy` |
 //! | `hg_proc_t`         | `ffi::hg_proc::Proc`   | borrowed: lives on our stack while one proc callback runs |
+//! | `hg_bulk_t`         | `ffi::bulk::Bulk`      | Box with a count (`margo_bulk_ref_incr`); freed at 0 by `margo_bulk_free` |
 //!
 //! Box-owned handles go through [`boxed_into_c`], [`boxed_ref`] and
 //! [`boxed_free`]; the opaque C type names the Rust type via [`Owned`].
@@ -21,6 +22,7 @@
 //! touching freed memory (a few dozen bytes per finalized instance).
 
 use super::hg::{hg_addr_t, hg_proc_t, ABT_pool};
+use super::bulk::BulkTable;
 use super::hg_proc::Proc;
 use super::rpc::RpcTable;
 use crate::rpc::{Address, Engine, Pool};
@@ -42,6 +44,8 @@ pub struct Instance {
     refs: AtomicUsize,
     /// The RPCs registered through the C API (`margo_register_name`).
     rpcs: RpcTable,
+    /// The memory its bulk handles expose (`margo_bulk_create`).
+    bulks: BulkTable,
 }
 
 static LIVE: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
@@ -69,6 +73,7 @@ pub fn instance_into_c(engine: Engine) -> margo_instance_id {
         engine: Mutex::new(Some(engine)),
         refs: AtomicUsize::new(1),
         rpcs: RpcTable::default(),
+        bulks: BulkTable::default(),
     }));
     LIVE.lock().get_or_insert_with(HashSet::new).insert(ptr as usize);
     ptr as margo_instance_id
@@ -120,6 +125,11 @@ pub fn engine_any(mid: margo_instance_id) -> Result<Engine, HandleError> {
 /// The C API's RPC table of an instance (finalized or not).
 pub fn rpc_table(mid: margo_instance_id) -> Result<&'static RpcTable, HandleError> {
     Ok(&instance_ref(mid)?.rpcs)
+}
+
+/// The bulk handles' table of an instance (finalized or not).
+pub fn bulk_table(mid: margo_instance_id) -> Result<&'static BulkTable, HandleError> {
+    Ok(&instance_ref(mid)?.bulks)
 }
 
 /// Finalizes the engine. The handle keeps it, finalized (calls through it

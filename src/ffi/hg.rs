@@ -84,6 +84,18 @@ pub struct hg_handle {
 }
 pub type hg_handle_t = *mut hg_handle;
 
+/// Opaque bulk handle (`hg_bulk_t`); owns one `ffi::bulk::Bulk`.
+pub struct hg_bulk {
+    _private: [u8; 0],
+}
+pub type hg_bulk_t = *mut hg_bulk;
+
+/// A bulk transfer's direction: `HG_BULK_PUSH` (0) or `HG_BULK_PULL` (1).
+/// Received as an `int` (the C enum's representation), so that a value
+/// out of range is an error, not undefined behaviour; `margo.h` declares
+/// it as Mercury's `enum hg_bulk_op`.
+pub type hg_bulk_op_t = std::ffi::c_int;
+
 /// Opaque serialization state (`hg_proc_t`); borrows the `ffi::hg_proc::Proc`
 /// of one running proc callback.
 pub struct hg_proc {

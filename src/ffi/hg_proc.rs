@@ -27,7 +27,7 @@
 #![allow(non_camel_case_types)]
 
 use super::handles;
-use super::hg::{hg_proc_op_t, hg_proc_t, hg_return, hg_return_t, hg_size_t};
+use super::hg::{hg_bulk_t, hg_proc_op_t, hg_proc_t, hg_return, hg_return_t, hg_size_t};
 use super::panic::guard;
 use crate::rpc::wire::MAX_MESSAGE;
 use std::ffi::{c_char, c_void, CStr};
@@ -55,6 +55,8 @@ pub enum ProcError {
     BadBool(u8),
     #[error("out of memory for a decoded string of {0} bytes")]
     NoMemory(usize),
+    #[error("malformed field: {0}")]
+    Malformed(String),
 }
 
 impl From<&ProcError> for hg_return {
@@ -78,13 +80,15 @@ pub struct Proc {
     /// Decode: the strings allocated so far, with the field that holds
     /// each (released if the decode fails).
     strings: Vec<(*mut *mut c_char, *mut c_char)>,
+    /// Decode: the bulk handles made so far, with the field that holds each.
+    bulks: Vec<(*mut hg_bulk_t, hg_bulk_t)>,
     /// The first error a field met (a callback may ignore return codes).
     error: Option<ProcError>,
 }
 
 impl Proc {
     fn new(op: Op, input: Arc<[u8]>) -> Proc {
-        Proc { op, out: Vec::new(), input, pos: 0, strings: Vec::new(), error: None }
+        Proc { op, out: Vec::new(), input, pos: 0, strings: Vec::new(), bulks: Vec::new(), error: None }
     }
 
     pub fn encoder() -> Proc {
@@ -197,13 +201,27 @@ impl Proc {
         self.strings.push((field, value));
     }
 
-    /// Forgets the strings a successful decode allocated (the caller's
-    /// struct owns them now).
-    pub fn keep_strings(&mut self) {
-        self.strings.clear();
+    /// Notes a bulk handle a decode made (released if the decode fails).
+    pub(super) fn record_bulk(&mut self, field: *mut hg_bulk_t, value: hg_bulk_t) {
+        self.bulks.push((field, value));
     }
 
-    /// Frees the strings of a failed decode and sets their fields to NULL.
+    /// Fails the run with a malformed field (`HG_PROTOCOL_ERROR`).
+    pub(super) fn refuse(&mut self, why: String) -> hg_return_t {
+        let e = ProcError::Malformed(why);
+        self.error.get_or_insert_with(|| e.clone());
+        (&e).into()
+    }
+
+    /// Forgets the strings and bulk handles a successful decode allocated
+    /// (the caller's struct owns them now).
+    pub fn keep_strings(&mut self) {
+        self.strings.clear();
+        self.bulks.clear();
+    }
+
+    /// Frees the strings and bulk handles of a failed decode and sets their
+    /// fields to NULL.
     ///
     /// # Safety
     /// The struct the decode wrote into must still be valid for writes.
@@ -215,6 +233,16 @@ impl Proc {
             // in, valid for writes by this function's contract.
             unsafe {
                 libc::free(value as *mut c_void);
+                field.write_unaligned(std::ptr::null_mut());
+            }
+        }
+        for (field, value) in self.bulks.drain(..) {
+            // SAFETY: `value` is the handle hg_proc_hg_bulk_t made in this
+            // decode and nobody else holds (the decode failed, so the caller
+            // never saw it as theirs); `field` is valid for writes by this
+            // function's contract.
+            unsafe {
+                super::bulk::free_decoded(value);
                 field.write_unaligned(std::ptr::null_mut());
             }
         }

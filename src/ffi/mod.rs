@@ -6,6 +6,7 @@
 //! every entry point goes through; `init` is the load-time constructor.
 
 pub mod bedrock;
+pub mod bulk;
 pub mod flock;
 pub mod handles;
 pub mod hg;

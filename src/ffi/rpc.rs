@@ -239,7 +239,7 @@ fn rpc_code(entry: &str, e: &RpcError) -> hg_return_t {
     e.into()
 }
 
-fn timeout_of(timeout_ms: f64) -> Duration {
+pub(super) fn timeout_of(timeout_ms: f64) -> Duration {
     if timeout_ms.is_finite() && timeout_ms > 0.0 {
         Duration::try_from_secs_f64(timeout_ms / 1000.0).map_or(NO_TIMEOUT, |d| d.min(NO_TIMEOUT))
     } else {
