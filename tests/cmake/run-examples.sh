@@ -19,9 +19,12 @@
 #      server up, checks addresses and shuts the server down; the server must
 #      then exit 0 on its own; then margo-sum-server with margo-sum-client
 #      (margo's RPC API: MERCURY_GEN_PROC types, MARGO_REGISTER_PROVIDER,
-#      forwards, outputs and the expected errors), and thallium-rpc-server
+#      forwards, outputs and the expected errors), thallium-rpc-server
 #      with thallium-rpc-client (thallium's RPC model: define, provider<T>,
-#      serialization, async, timeouts, errors), under the same rules.
+#      serialization, async, timeouts, errors), and margo-bulk-server with
+#      margo-bulk-client (margo's bulk API: handles in RPC inputs, pulls and
+#      pushes of 6 MiB over 2 segments, the transfers that must fail), under
+#      the same rules.
 # Every process runs under a timeout, so nothing hangs. Prints one line per
 # check and a final line "N passed, N failed"; exits non-zero if any failed.
 #
@@ -439,6 +442,7 @@ if [ $built = 1 ]; then
         done
         run_pair margo-sum-server margo-sum-client
         run_pair thallium-rpc-server thallium-rpc-client
+        run_pair margo-bulk-server margo-bulk-client
     done
 else
     fail "servers and clients not run: examples-c did not build"
