@@ -201,8 +201,10 @@ fn main() {
         // Received as an int in Rust (see src/ffi/hg.rs), declared as Mercury's enum.
         &["hg_bulk_op_t"],
     );
-    margo_config.after_includes =
-        Some("\n/* Mercury's bulk transfer direction. */\ntypedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;\n".into());
+    margo_config.after_includes = Some(
+        "\n/* Mercury's bulk transfer direction. */\ntypedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;\n"
+            .into(),
+    );
     let margo = cbindgen::Builder::new()
         .with_config(margo_config)
         .with_src("src/ffi/hg.rs")

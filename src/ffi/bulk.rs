@@ -228,10 +228,10 @@ impl BulkTable {
                 if region.flags & READ_ONLY == 0 {
                     return Err(hg_return::HG_PERMISSION);
                 }
+                region.check_range(offset, len)?;
                 if !data.is_empty() || len > MAX_SERVED {
                     return Err(hg_return::HG_PROTOCOL_ERROR);
                 }
-                region.check_range(offset, len)?;
                 let mut out = vec![0u8; len as usize];
                 region.read(offset, &mut out)?;
                 Ok(out)
@@ -591,13 +591,7 @@ pub unsafe extern "C" fn margo_bulk_transfer_timed(
         };
         let (oo, lo, len) = (origin_offset as u64, local_offset as u64, size as u64);
         if oo.checked_add(len).is_none_or(|end| end > origin.size) || lo.checked_add(len).is_none_or(|end| end > local.size) {
-            fail(
-                E,
-                format!(
-                    "range past a handle: origin {oo}+{len} of {}, local {lo}+{len} of {}",
-                    origin.size, local.size
-                ),
-            );
+            fail(E, format!("range past a handle: origin {oo}+{len} of {}, local {lo}+{len} of {}", origin.size, local.size));
             return hg_return::HG_INVALID_ARG;
         }
         if origin.flags & need_origin == 0 || local.flags & need_local == 0 {
@@ -643,7 +637,9 @@ pub unsafe extern "C" fn margo_bulk_transfer(
     size: usize,
 ) -> hg_return_t {
     // SAFETY: the same contract.
-    unsafe { margo_bulk_transfer_timed(mid, op, origin_addr, origin_handle, origin_offset, local_handle, local_offset, size, 0.0) }
+    unsafe {
+        margo_bulk_transfer_timed(mid, op, origin_addr, origin_handle, origin_offset, local_handle, local_offset, size, 0.0)
+    }
 }
 
 /// Moves the bytes in pieces of at most [`CHUNK`]: one request each to the
@@ -776,7 +772,14 @@ fn decode_bulk(p: &mut Proc) -> Result<hg_bulk_t, hg_return_t> {
         Err(e) => return Err((&e).into()),
     };
     let Ok(owner) = owner else { return Err(p.refuse("a bulk handle's address is NULL or not UTF-8".into())) };
-    let ints = (|| Ok::<_, super::hg_proc::ProcError>((p.take_int::<u64>()?, p.take_int::<u64>()?, p.take_int::<u8>()?, p.take_int::<u32>()?)))();
+    let ints = (|| {
+        Ok::<_, super::hg_proc::ProcError>((
+            p.take_int::<u64>()?,
+            p.take_int::<u64>()?,
+            p.take_int::<u8>()?,
+            p.take_int::<u32>()?,
+        ))
+    })();
     let (id, size, flags, segment_count) = ints.map_err(|e| hg_return_t::from(&e))?;
     if !(1..=READWRITE).contains(&flags) {
         return Err(p.refuse(format!("bulk handle flags {flags:#x}")));
@@ -830,8 +833,10 @@ mod tests {
         assert_eq!(push(&table, id, 14, &[0; 3]), hg_return::HG_INVALID_ARG);
         assert_eq!(push(&table, id, u64::MAX - 1, &[0; 3]), hg_return::HG_INVALID_ARG);
         assert!(segs[0].iter().all(|b| *b == 7) && segs[1].iter().all(|b| *b == 8), "a refused push wrote nothing");
-        // A request larger than the owner serves in one piece.
-        assert_eq!(pull(&table, id, 0, MAX_SERVED + 1), Err(hg_return::HG_PROTOCOL_ERROR));
+        // A request larger than the owner serves in one piece, within a big enough handle.
+        let (big, big_id, _big) = table_with(vec![vec![0; MAX_SERVED as usize + 1]], READ_ONLY);
+        assert_eq!(pull(&big, big_id, 0, MAX_SERVED + 1), Err(hg_return::HG_PROTOCOL_ERROR));
+        assert_eq!(pull(&big, big_id, 1, MAX_SERVED).map(|v| v.len()), Ok(MAX_SERVED as usize));
     }
 
     #[test]

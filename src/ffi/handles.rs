@@ -21,8 +21,8 @@
 //! marked finalized, so a late call on it returns an error instead of
 //! touching freed memory (a few dozen bytes per finalized instance).
 
-use super::hg::{hg_addr_t, hg_proc_t, ABT_pool};
 use super::bulk::BulkTable;
+use super::hg::{hg_addr_t, hg_proc_t, ABT_pool};
 use super::hg_proc::Proc;
 use super::rpc::RpcTable;
 use crate::rpc::{Address, Engine, Pool};
