@@ -950,4 +950,79 @@ mod tests {
             assert_eq!(margo_bulk_ref_incr(std::ptr::null_mut()), hg_return::HG_INVALID_ARG);
         }
     }
+
+    /// Encodes then decodes `h` as a proc would: the handle another process gets.
+    fn through_procs(mut h: hg_bulk_t) -> hg_bulk_t {
+        let mut enc = Proc::encoder();
+        // SAFETY: the callback matches an hg_bulk_t, and h is live.
+        unsafe { super::super::hg_proc::run(one_bulk, &mut enc, std::ptr::addr_of_mut!(h) as *mut c_void) }.unwrap();
+        let mut out: hg_bulk_t = std::ptr::null_mut();
+        let mut dec = Proc::decoder(Arc::from(enc.into_payload()));
+        // SAFETY: as above.
+        unsafe { super::super::hg_proc::run(one_bulk, &mut dec, std::ptr::addr_of_mut!(out) as *mut c_void) }.unwrap();
+        out
+    }
+
+    fn instance() -> margo_instance_id {
+        let e = Engine::new("na+sm", crate::rpc::Mode::Server, "", &crate::rpc::InitOverrides::default()).unwrap();
+        handles::instance_into_c(e)
+    }
+
+    fn create(mid: margo_instance_id, segs: &mut [Vec<u8>], flags: u8) -> hg_bulk_t {
+        let mut ptrs: Vec<*mut c_void> = segs.iter_mut().map(|s| s.as_mut_ptr() as *mut c_void).collect();
+        let sizes: Vec<hg_size_t> = segs.iter().map(|s| s.len() as hg_size_t).collect();
+        let mut h: hg_bulk_t = std::ptr::null_mut();
+        // SAFETY: the segments outlive the handle (each test frees it first).
+        let r = unsafe { margo_bulk_create(mid, segs.len() as u32, ptrs.as_mut_ptr(), sizes.as_ptr(), flags, &mut h) };
+        assert_eq!(r, hg_return::HG_SUCCESS);
+        h
+    }
+
+    #[test]
+    fn transfers_between_two_engines_in_pieces_and_late_ones_fail() {
+        let (a, b) = (instance(), instance());
+        let a_addr = handles::addr_into_c(handles::engine(a).unwrap().self_address());
+        // A exposes 9 MiB in two segments (three pieces of at most 4 MiB).
+        let total = 9 << 20;
+        let pattern = |i: usize| (i * 13 + (i >> 10)) as u8;
+        let mut src = vec![(0..(2 << 20) + 3).map(pattern).collect::<Vec<u8>>()];
+        src.push((src[0].len()..total).map(pattern).collect());
+        let a_src = create(a, &mut src, READ_ONLY);
+        let mut sink = vec![vec![0u8; total]];
+        let a_sink = create(a, &mut sink, WRITE_ONLY);
+        // B holds what A sent it, and its own memory.
+        let (b_src, b_sink) = (through_procs(a_src), through_procs(a_sink));
+        let mut local = vec![vec![0u8; 5 << 20], vec![0u8; total - (5 << 20)]];
+        let b_local = create(b, &mut local, READWRITE);
+        // SAFETY: every handle is live until freed below; a_addr is live.
+        unsafe {
+            let r = margo_bulk_transfer(b, PULL, a_addr, b_src, 0, b_local, 0, total);
+            assert_eq!(r, hg_return::HG_SUCCESS);
+            let got: Vec<u8> = local.concat();
+            assert!(got.iter().enumerate().all(|(i, c)| *c == pattern(i)), "pulled bytes differ");
+            // Push back at an offset, and with the address taken from the handle.
+            let r = margo_bulk_transfer(b, PUSH, std::ptr::null_mut(), b_sink, 100, b_local, 7, total - 100);
+            assert_eq!(r, hg_return::HG_SUCCESS);
+            assert!(sink[0][..100].iter().all(|c| *c == 0));
+            assert!(sink[0][100..].iter().enumerate().all(|(i, c)| *c == pattern(i + 7)), "pushed bytes differ");
+            // What must fail, before any request and at the owner.
+            assert_eq!(margo_bulk_transfer(b, PUSH, a_addr, b_src, 0, b_local, 0, 1), hg_return::HG_PERMISSION);
+            assert_eq!(margo_bulk_transfer(b, PULL, a_addr, b_src, 1, b_local, 0, total), hg_return::HG_INVALID_ARG);
+            assert_eq!(margo_bulk_transfer(b, 2, a_addr, b_src, 0, b_local, 0, 1), hg_return::HG_INVALID_ARG);
+            let engine = handles::engine(b).unwrap();
+            let target = handles::engine(a).unwrap().self_address();
+            let forged = request(PULL, bulk_ref(b_src).unwrap().id, total as u64 - 1, 2, &[]);
+            let answer = engine.call(&target, BULK_RPC, DEFAULT_PROVIDER_ID, forged, std::time::Duration::from_secs(10)).unwrap();
+            assert_eq!(answer_code(answer[0]), hg_return::HG_INVALID_ARG, "the owner checks a forged range");
+            // A frees its handle; B's copy of it no longer transfers.
+            assert_eq!(margo_bulk_free(a_src), hg_return::HG_SUCCESS);
+            assert_eq!(margo_bulk_transfer(b, PULL, a_addr, b_src, 0, b_local, 0, 1), hg_return::HG_NOENTRY);
+            for h in [a_sink, b_src, b_sink, b_local] {
+                assert_eq!(margo_bulk_free(h), hg_return::HG_SUCCESS);
+            }
+            handles::addr_free(a_addr);
+        }
+        handles::instance_finalize(a).unwrap();
+        handles::instance_finalize(b).unwrap();
+    }
 }
