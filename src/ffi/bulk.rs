@@ -2,7 +2,8 @@
 //! `hg_proc_hg_bulk_t`) over RPCs: our transport has no RMA.
 //!
 //! A handle made by `margo_bulk_create` registers its segments in its
-//! instance's [`BulkTable`] under a random 64-bit id. Its serialized form
+//! instance's [`BulkTable`] under a pseudo-random 64-bit id (unique
+//! in the table; not a secret, so the checks below are what keep memory safe). Its serialized form
 //! (what `hg_proc_hg_bulk_t` writes into an RPC's input or output) is the
 //! owner engine's address, the id, the total size, the access flags and the
 //! segment count; decoding it gives a handle that only names that memory.
