@@ -52,6 +52,11 @@ enum Command {
         /// Ask the server to shut down afterwards.
         #[arg(long)]
         shutdown: bool,
+        /// Write each timed call as "start_ns duration_ns" (start on
+        /// CLOCK_MONOTONIC, as `perf record -k CLOCK_MONOTONIC` stamps
+        /// events), one line per call: to find slow calls in a trace.
+        #[arg(long)]
+        rtt_file: Option<std::path::PathBuf>,
     },
     /// Create a Flock group handle from a group file (fetching the view,
     /// as FLOCK_MODE_INIT_UPDATE does) and read its view, `count` times;
@@ -69,8 +74,9 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Server { protocol, addr_file, config } => server(&protocol, addr_file, &config),
-        Command::Client { address, count, size, threads, timeout_ms, shutdown } => {
-            client(&address, count, size, threads.max(1), Duration::from_millis(timeout_ms), shutdown)
+        Command::Client { address, count, size, threads, timeout_ms, shutdown, rtt_file } => {
+            let timeout = Duration::from_millis(timeout_ms);
+            client(&address, count, size, threads.max(1), timeout, shutdown, rtt_file.as_deref())
         }
         Command::Flock { group_file, count } => flock_handles(&group_file, count.max(1)),
     };
@@ -95,7 +101,23 @@ fn server(protocol: &str, addr_file: Option<std::path::PathBuf>, config: &str) -
     Ok(())
 }
 
-fn client(address: &str, count: usize, size: usize, threads: usize, timeout: Duration, shutdown: bool) -> Result<(), String> {
+/// Now on CLOCK_MONOTONIC, in nanoseconds.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out-parameter; the clock id is a constant.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn client(
+    address: &str,
+    count: usize,
+    size: usize,
+    threads: usize,
+    timeout: Duration,
+    shutdown: bool,
+    rtt_file: Option<&std::path::Path>,
+) -> Result<(), String> {
     let engine = Engine::new(protocol_of(address), Mode::Client, "", &InitOverrides::default()).map_err(|e| e.to_string())?;
     let target = engine.lookup(address).map_err(|e| e.to_string())?;
     let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
@@ -108,12 +130,12 @@ fn client(address: &str, count: usize, size: usize, threads: usize, timeout: Dur
     let workers: Vec<_> = (0..threads)
         .map(|_| {
             let (engine, target, payload) = (engine.clone(), target.clone(), payload.clone());
-            std::thread::spawn(move || -> Result<Vec<Duration>, String> {
+            std::thread::spawn(move || -> Result<Vec<(u64, Duration)>, String> {
                 let mut rtts = Vec::with_capacity(per_thread);
                 for _ in 0..per_thread {
-                    let t = Instant::now();
+                    let (start_ns, t) = (monotonic_ns(), Instant::now());
                     let back = engine.call(&target, "echo", 1, payload.clone(), timeout).map_err(|e| e.to_string())?;
-                    rtts.push(t.elapsed());
+                    rtts.push((start_ns, t.elapsed()));
                     if back != payload {
                         return Err("echo returned different bytes".into());
                     }
@@ -122,11 +144,17 @@ fn client(address: &str, count: usize, size: usize, threads: usize, timeout: Dur
             })
         })
         .collect();
-    let mut rtts = Vec::new();
+    let mut timed = Vec::new();
     for w in workers {
-        rtts.extend(w.join().map_err(|_| "a client thread panicked".to_string())??);
+        timed.extend(w.join().map_err(|_| "a client thread panicked".to_string())??);
     }
     let elapsed = start.elapsed();
+    if let Some(path) = rtt_file {
+        timed.sort();
+        let text: String = timed.iter().map(|(s, d)| format!("{s} {}\n", d.as_nanos())).collect();
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let mut rtts: Vec<Duration> = timed.iter().map(|&(_, d)| d).collect();
     rtts.sort();
     let pct = |p: f64| rtts[((rtts.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
     println!(
