@@ -166,8 +166,16 @@ pub(crate) fn wait<D: Driven>(
     };
     // Set before the loop's first look: an answer read by another thread
     // from now on rings us, and one read before is seen by that look.
+    // Not when this thread reads its own answer: the ring would only wake
+    // its next sleep for nothing (a drive and an fi_trywait more, ~8
+    // system calls).
     let ringer = bell.clone();
-    slot.set_waker(Arc::new(move || ringer.ring()));
+    let waiter = std::thread::current().id();
+    slot.set_waker(Arc::new(move || {
+        if std::thread::current().id() != waiter {
+            ringer.ring();
+        }
+    }));
     let mut refused = 0;
     let outcome = loop {
         if let Some(r) = slot.take() {
