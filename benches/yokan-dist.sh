@@ -8,6 +8,8 @@
 #    primary, through a member that holds no copy (one extra hop), and
 #    through the group-aware handle; a database with one copy per key
 #    (replication 1) through the primary and the group-aware handle;
+#  * the idle cost of the four members once the calls stop: CPU and
+#    wake-ups per second of each over 10 s;
 #  * KEYS keys (default 100 000, ~16-64 B): the time until all are readable
 #    after a member is SIGKILLed, and to restore both copies of every key.
 # Both transports. Prints the load average before and after (other work on

@@ -656,6 +656,53 @@ fn bench(proto: &str) {
     bench_hops(&g, &client);
     drop(client);
     engine.finalize();
+    bench_idle(&g, proto);
+}
+
+/// CPU time (clock ticks) and voluntary context switches (every thread's)
+/// of process `pid` so far.
+fn cpu_and_wakeups(pid: u32) -> (u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // "pid (comm) S ppid ...": utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = fields.get(11).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let wakeups = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+                .filter_map(|s| {
+                    s.lines().find_map(|l| l.strip_prefix("voluntary_ctxt_switches:").and_then(|v| v.trim().parse::<u64>().ok()))
+                })
+                .sum()
+        })
+        .unwrap_or(0);
+    (ticks, wakeups)
+}
+
+/// The idle cost of the group once the calls stop (the bench's data still
+/// stored, the centralized group pinging at the settings of `config`): each
+/// daemon's CPU and wake-ups per second over 10 s.
+fn bench_idle(g: &Group, proto: &str) {
+    std::thread::sleep(Duration::from_secs(1));
+    let pids: Vec<u32> = g.members.iter().flatten().map(|m| m.child.id()).collect();
+    let before: Vec<_> = pids.iter().map(|&p| cpu_and_wakeups(p)).collect();
+    let window = Duration::from_secs(10);
+    std::thread::sleep(window);
+    // SAFETY: sysconf has no memory arguments.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let cells: Vec<String> = pids
+        .iter()
+        .zip(&before)
+        .map(|(&p, &(t0, w0))| {
+            let (t1, w1) = cpu_and_wakeups(p);
+            let cpu = (t1.saturating_sub(t0)) as f64 / hz / window.as_secs_f64() * 100.0;
+            let wakeups = (w1.saturating_sub(w0)) as f64 / window.as_secs_f64();
+            format!("{cpu:.2} % / {wakeups:.1} wake-ups/s")
+        })
+        .collect();
+    eprintln!("{proto}: idle members over 10 s after the calls (CPU / wake-ups per second): {}", cells.join(", "));
 }
 
 #[test]
