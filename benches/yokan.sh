@@ -2,7 +2,9 @@
 # Yokan latency next to the empty-RPC round trip, same run: a bedrock daemon
 # with a yokan `map` provider (id 42), the C client examples-c/yokan/bench.c
 # built through find_package(yokan) from an installed prefix; na+sm and
-# ofi+tcp, quiet machine.
+# ofi+tcp, quiet and with a busy loop pinned to each core; and the daemon's
+# idle cost once the calls stop (CPU and wake-ups per second over 10 s,
+# keys still stored).
 # Usage: bash benches/yokan.sh [PREFIX] [COUNT]   (PREFIX default build/prefix,
 # installed with `make install PREFIX=...`)
 set -euo pipefail
@@ -15,8 +17,21 @@ cmake -S examples-c/yokan -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE
 cmake --build "$work/build" --target yokan-bench >/dev/null
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), kernel $(uname -r), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$work"
+# idle_cost PID: "CPU %, wake-ups/s" over 10 s (wake-ups: voluntary context
+# switches of all its threads).
+idle_cost() {
+    local t0 w0 t1 w1
+    ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
+    wakeups() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s + 0}'; }
+    t0=$(ticks "$1"); w0=$(wakeups "$1")
+    sleep 10
+    t1=$(ticks "$1"); w1=$(wakeups "$1")
+    awk -v t=$((t1 - t0)) -v w=$((w1 - w0)) -v hz="$(getconf CLK_TCK)" \
+        'BEGIN {printf "%.2f %% of a core, %.1f wake-ups/s\n", t / hz / 10 * 100, w / 10}'
+}
 run() {
     protocol=$1
+    measure_idle=${2:-0}
     cat > config.json <<JSON
 {"libraries": ["libflock-bedrock-module.so", "libyokan-bedrock-module.so"],
  "providers": [
@@ -26,10 +41,14 @@ run() {
 JSON
     rm -f g.flock
     "$prefix/bin/bedrock" "$protocol" -c config.json -v warning &
+    daemon=$!
     for _ in $(seq 300); do [[ -s g.flock ]] && break; sleep 0.05; done
     address=$(python3 -c 'import json; print(json.load(open("g.flock"))["members"][0]["address"])')
     echo "== $protocol"
     "$work/build/yokan-bench" "$protocol" "$address" 42 "$count"
+    if [[ $measure_idle == 1 ]]; then
+        echo "idle daemon after the calls, over 10 s: $(idle_cost "$daemon")"
+    fi
     "$prefix/bin/bedrock-shutdown" "$protocol" -f g.flock >/dev/null
     wait "$!" 2>/dev/null || true
     # The empty-RPC round trip in the same run, for comparison.
@@ -42,7 +61,7 @@ JSON
 }
 for protocol in na+sm ofi+tcp; do
     echo "-- quiet"
-    run "$protocol"
+    run "$protocol" 1
     # One busy-loop process pinned to each core, as MPI ranks sit on a node.
     hogs=()
     for c in $(seq 0 $(($(nproc) - 1))); do
