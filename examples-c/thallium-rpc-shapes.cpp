@@ -8,7 +8,10 @@
  * pool), lambdas taking a non-const reference or nothing; an enum, a
  * std::array and a std::unordered_map round trip; provider<T> methods that
  * are const, take the request and a non-const reference, have their result
- * ignored (ignore_return_value) or return void; remote_procedure::deregister;
+ * ignored (ignore_return_value) or return void; remote_procedure::deregister,
+ * also while a call of the handler runs (from another thread, or by the
+ * handler itself): the running call keeps using its captures, later calls
+ * get HG_NOENTRY;
  * 20000 random byte strings (some the prefix of a valid encoding) decoded as
  * nested types either decode or throw thallium::exception.
  * Prints one line per check; exits with the number of failed checks.
@@ -22,9 +25,12 @@
 #include <thallium/serialization/stl/unordered_map.hpp>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
+#include <memory>
 #include <random>
 #include <vector>
 #include <iostream>
@@ -41,6 +47,67 @@ static void check(bool cond, const std::string& what) {
 }
 
 static void plain(const tl::request& req, int x) { req.respond(x * 2); }
+
+/* A call that must fail with HG_NOENTRY (margo_create, in on(), or the
+ * forward). */
+static void check_noentry(const std::function<void()>& call, const std::string& what) {
+    try {
+        call();
+        check(false, what);
+    } catch(const tl::margo_exception& ex) {
+        check(ex.error() == HG_NOENTRY, what + " (" + ex.what() + ")");
+    }
+}
+
+/* Live (not moved-from) copies of a sentinel, counted in a global: a handler
+ * reads whether its own captures were destroyed without touching them. */
+struct sentinel {
+    std::atomic<int>& live;
+    bool              owns = true;
+    explicit sentinel(std::atomic<int>& l) : live(l) { ++live; }
+    sentinel(const sentinel& o) : live(o.live), owns(o.owns) { if(owns) ++live; }
+    sentinel(sentinel&& o) noexcept : live(o.live), owns(o.owns) { o.owns = false; }
+    sentinel& operator=(const sentinel&) = delete;
+    ~sentinel() { if(owns) --live; }
+};
+static std::atomic<int> blocking_captures{0}, once_captures{0};
+
+/* Deregistering while calls of the handler run: the handler (its
+ * std::function and captures) is freed once they return, not before. Each
+ * handler answers with how many copies of its captures are alive. */
+static void deregister_while_running(tl::engine& e, const tl::endpoint& self) {
+    /* From another thread, while the handler waits inside. */
+    std::promise<void> entered, release;
+    std::shared_future<void> go = release.get_future().share();
+    tl::remote_procedure blocking = e.define("blocking", [&entered, go, s = sentinel(blocking_captures)](const tl::request& r) {
+        entered.set_value();
+        go.wait();
+        r.respond(blocking_captures.load());
+    });
+    std::future<int> answer = std::async(std::launch::async, [&] { return blocking.on(self)().as<int>(); });
+    entered.get_future().wait();
+    try {
+        /* Made before deregister, so that the request reaches the target. */
+        tl::callable_remote_procedure late = blocking.on(self);
+        blocking.deregister();
+        check_noentry([&] { late(); }, "a request after deregister, while an earlier call runs, gets HG_NOENTRY");
+    } catch(...) {
+        release.set_value(); /* else the handler, and answer's destructor, wait for ever */
+        throw;
+    }
+    release.set_value();
+    check(answer.get() == 1, "deregistered while its handler ran: the handler's captures lived until it returned");
+
+    /* By the handler itself (a shutdown RPC, say). */
+    auto own = std::make_shared<std::unique_ptr<tl::remote_procedure>>();
+    *own = std::make_unique<tl::remote_procedure>(e.define("once", [own, s = sentinel(once_captures)](const tl::request& r) {
+        (*own)->deregister();
+        r.respond(once_captures.load());
+    }));
+    check(e.define("once").on(self)().as<int>() == 1,
+          "a handler deregistering its own RPC: no deadlock, its captures live until it returns");
+    check_noentry([&] { e.define("once").on(self)(); }, "the self-deregistered RPC gets HG_NOENTRY");
+}
 
 enum class color : std::uint8_t { red, green };
 
@@ -174,7 +241,11 @@ int main(int argc, char** argv) {
         } catch(const tl::margo_exception& ex) {
             check(ex.error() == HG_NOENTRY, std::string("a deregistered RPC cannot be called (") + ex.what() + ")");
         }
+        deregister_while_running(e, self);
         e.finalize();
+        /* Finalizing joined the handlers' streams: the deferred frees ran. */
+        check(blocking_captures == 0 && once_captures == 0,
+              "the deregistered handlers were freed, once, after their calls returned");
     } catch(const tl::exception& ex) {
         check(false, std::string("unexpected thallium exception: ") + ex.what());
     }

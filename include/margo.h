@@ -592,15 +592,22 @@ hg_return_t margo_registered_name(margo_instance_id mid,
                                   hg_bool_t *flag);
 
 /**
- * Removes a registration (its handler stops being served; its data's free
- * callback runs). `HG_NO_MATCH` if `rpc_id` is not registered.
+ * Removes a registration: its handler is no longer called (a request that
+ * arrives or is still queued gets `HG_NOENTRY`) and `margo_registered_data`
+ * returns NULL for it. Its data's free callback runs at once if no call of
+ * the handler runs, else when the last running one returns (this does not
+ * wait for them: a handler may deregister its own RPC). `HG_NO_MATCH` if
+ * `rpc_id` is not registered.
  */
 hg_return_t margo_deregister(margo_instance_id mid, hg_id_t rpc_id);
 
 /**
- * Attaches `data` to a registration (its previous data is released with
- * its own free callback). `free_callback` runs when the RPC is
- * deregistered, or once the instance is finalized.
+ * Attaches `data` to a registration. `free_callback` (may be NULL) runs
+ * once, when the data is replaced by another call of this function, the
+ * RPC deregistered or the instance finalized, and no call of the RPC's
+ * handler that started before then still runs: until then a running
+ * handler may keep using the data it read with `margo_registered_data`.
+ * `HG_NO_MATCH` if `id` is not registered (the data is then not taken).
  */
 hg_return_t margo_register_data(margo_instance_id mid,
                                 hg_id_t id,
@@ -608,7 +615,8 @@ hg_return_t margo_register_data(margo_instance_id mid,
                                 margo_data_free_fn free_callback);
 
 /**
- * The data attached to a registration (NULL if none, or not registered).
+ * The data attached to a registration (NULL if none, or not registered:
+ * NULL once deregistered, also for its handler calls still running).
  */
 void *margo_registered_data(margo_instance_id mid, hg_id_t id);
 

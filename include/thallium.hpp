@@ -36,8 +36,11 @@
  * serve), a timeout throws thallium::timeout (a margo_exception with
  * HG_TIMEOUT). An async_response destroyed without wait() waits for its call.
  * Deregistering an RPC (remote_procedure::deregister, a provider's
- * destruction) or finalizing the engine frees its handler at once, without
- * waiting for calls of it still running: let those finish first.
+ * destruction) or finalizing the engine stops new calls of its handler
+ * (a request still queued for it gets HG_NOENTRY) without waiting for the
+ * calls of it that run: the handler is freed when the last of those returns
+ * (at once if none runs), so a handler may deregister its own RPC, destroy
+ * its provider or finalize its engine.
  *
  * Serialization. All the arguments of a call (and all the values of a
  * response, after a status byte) are packed into one byte buffer, which goes
@@ -1553,7 +1556,9 @@ class remote_procedure {
         return *this;
     }
 
-    /** Removes the registration (its handler is no longer served). */
+    /** Removes the registration: its handler is no longer served, and is
+     * freed once the calls of it that run return (this does not wait for
+     * them, so a handler may deregister its own RPC). */
     void deregister() {
         check("deregister");
         hg_return_t ret = margo_deregister(m_state->mid, m_id);
@@ -1615,7 +1620,9 @@ inline hg_return_t rpc_trampoline(hg_handle_t handle) noexcept {
     const hg_info*    info  = margo_get_info(handle);
     rpc_entry*        entry = info ? static_cast<rpc_entry*>(margo_registered_data(mid, info->id)) : nullptr;
     if(entry == nullptr) {
-        respond_error(handle, "the RPC is not fully registered yet");
+        /* Not registered yet (define() attaches the handler just after
+         * registering), or deregistered since this call started. */
+        respond_error(handle, "the RPC is not registered (not yet, or not any more)");
         margo_destroy(handle);
         return HG_SUCCESS;
     }

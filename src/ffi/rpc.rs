@@ -22,7 +22,7 @@ use super::margo::{fail, text};
 use super::panic::guard;
 use crate::rpc::{wire, Address, Engine, PendingCall, Request, Responder, RpcError, DEFAULT_PROVIDER_ID};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -41,29 +41,132 @@ pub fn rpc_id(name: &str, provider_id: u16) -> hg_id_t {
     (wire::rpc_id(name) & !0xFFFF) | provider_id as hg_id_t
 }
 
-/// What can change on a registration after it is made.
+/// A registered data's free callback and pointer, once taken out of its
+/// registration to be freed.
+type DataToFree = (unsafe extern "C" fn(*mut c_void), usize);
+
+/// What can change on a registration after it is made, and the handler
+/// calls of it that run.
+///
+/// A C handler typically reads its registration's data
+/// (`margo_registered_data`: thallium keeps each handler's `std::function`
+/// there) and uses it until it returns, while another thread may replace
+/// the data (`margo_register_data`), deregister the RPC or finalize the
+/// instance. So a data's free callback does not run when it is replaced or
+/// withdrawn, but once no handler call that may have read it still runs:
+/// each call counts as running from before its handler is called until it
+/// returns ([`Running`]), under the epoch (the data's version) current when
+/// it started; a data replaced or withdrawn in epoch `e` waits in `retired`
+/// until no call of epoch `e` or earlier runs. Nothing ever waits for a
+/// handler (a handler may deregister its own RPC, or finalize): the free
+/// callback runs on the thread that lets go of the data last, outside the
+/// lock, and exactly once (the data moves from `data`/`free` to `retired`
+/// to that thread's hands).
 #[derive(Default)]
 struct EntryState {
     /// `margo_register_data`'s pointer and free callback.
     data: usize,
     free: margo_data_free_fn,
     disable_response: bool,
+    /// Bumped whenever the data is replaced or withdrawn.
+    epoch: u64,
+    /// How many handler calls run, by the epoch they started in (entries
+    /// at zero are removed, so the first key is the oldest running call's).
+    running: BTreeMap<u64, usize>,
+    /// Data replaced or withdrawn while calls that may use it ran, each
+    /// with the last epoch in which it was the registration's data.
+    retired: Vec<(u64, DataToFree)>,
+    /// Deregistered, or its instance finalized: no handler call starts,
+    /// and no data can be attached.
+    withdrawn: bool,
 }
 
 impl EntryState {
-    /// Takes the data out, for its free callback to run (outside any lock).
-    fn take_data(&mut self) -> Option<(unsafe extern "C" fn(*mut c_void), usize)> {
+    /// Retires the current data (if any) and opens a new epoch; returns the
+    /// retired data that no running call can be using any more, to be
+    /// freed once the lock is released.
+    fn retire_data(&mut self) -> Vec<DataToFree> {
         let data = std::mem::take(&mut self.data);
-        let free = self.free.take();
-        free.filter(|_| data != 0).map(|f| (f, data))
+        if let Some(free) = self.free.take().filter(|_| data != 0) {
+            self.retired.push((self.epoch, (free, data)));
+        }
+        self.epoch += 1;
+        self.collect()
+    }
+
+    /// Takes out the retired data no running call started early enough to
+    /// have read.
+    fn collect(&mut self) -> Vec<DataToFree> {
+        let oldest = self.running.keys().next().copied();
+        let (done, kept) = std::mem::take(&mut self.retired).into_iter().partition(|(last, _)| oldest.is_none_or(|o| *last < o));
+        self.retired = kept;
+        done.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// Marks the registration withdrawn and retires its data.
+    fn withdraw(&mut self) -> Vec<DataToFree> {
+        if self.withdrawn {
+            return Vec::new();
+        }
+        self.withdrawn = true;
+        self.retire_data()
     }
 }
 
-fn run_free(pending: Option<(unsafe extern "C" fn(*mut c_void), usize)>) {
-    if let Some((free, data)) = pending {
+/// Withdraws a registration (deregistered, or its instance finalized): no
+/// handler call of it starts any more, and its data is freed now if none
+/// runs, else by the last one to return.
+fn withdraw(state: &Mutex<EntryState>) {
+    let freed = state.lock().withdraw();
+    run_free(freed);
+}
+
+/// Runs free callbacks (never under a lock: one may call back into margo).
+fn run_free(freed: Vec<DataToFree>) {
+    for (free, data) in freed {
         // SAFETY: the user's free callback with the data they registered
-        // with it, called once (the state no longer holds them).
+        // with it, called once: the data left its registration's state
+        // under the lock, into this list only.
         unsafe { free(data as *mut c_void) };
+    }
+}
+
+/// One handler call counted as running (see [`EntryState`]); dropping it
+/// frees the retired data only this call held back.
+struct Running {
+    state: Arc<Mutex<EntryState>>,
+    epoch: u64,
+}
+
+impl Running {
+    /// Counts a handler call as running, with whether the RPC's response
+    /// is disabled; `None` if the registration was withdrawn. Both under
+    /// the lock that withdrawing takes, so a call either counts before the
+    /// withdrawal (and its data outlives it) or does not run.
+    fn enter(state: &Arc<Mutex<EntryState>>) -> Option<(Running, bool)> {
+        let mut s = state.lock();
+        if s.withdrawn {
+            return None;
+        }
+        let epoch = s.epoch;
+        *s.running.entry(epoch).or_default() += 1;
+        Some((Running { state: state.clone(), epoch }, s.disable_response))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let freed = {
+            let mut s = self.state.lock();
+            if let Some(n) = s.running.get_mut(&self.epoch) {
+                *n -= 1;
+                if *n == 0 {
+                    s.running.remove(&self.epoch);
+                }
+            }
+            s.collect()
+        };
+        run_free(freed);
     }
 }
 
@@ -137,19 +240,21 @@ impl RpcTable {
         Ok(id)
     }
 
-    /// Empties the table, running the data free callbacks (at finalize).
+    /// Empties the table and withdraws every registration (at finalize).
     fn clear(&self) {
         let entries: Vec<_> = self.entries.lock().drain().map(|(_, e)| e).collect();
         for e in entries {
-            let pending = e.state.lock().take_data();
-            run_free(pending);
+            withdraw(&e.state);
         }
     }
 }
 
 /// Releases what C registered with a finalized instance: the table's
 /// entries and, through their free callbacks, their data (Margo does this
-/// when Mercury finalizes). Once the engine is finalized no handler runs.
+/// when Mercury finalizes). Finalizing joins the execution streams, but not
+/// the one of a handler that finalizes its own instance (nor that stream's
+/// stand-ins): the data of registrations whose handlers still run is freed
+/// by the last of them to return, as after `margo_deregister`.
 pub(super) fn release_registrations(mid: margo_instance_id) {
     if let Ok(table) = handles::rpc_table(mid) {
         table.clear();
@@ -158,7 +263,16 @@ pub(super) fn release_registrations(mid: margo_instance_id) {
 
 /// A request arrived for a C handler: wrap it in a handle and call it.
 fn serve(mid: usize, entry: &Arc<Entry>, cb: RpcFn, req: Request, responder: Responder) {
-    let disabled = entry.state.lock().disable_response;
+    // The handler is chosen here, on its pool's stream: the engine found
+    // the registration when the request arrived, but the request may have
+    // waited on the pool while the RPC was deregistered. Counting the call
+    // as running (or finding the registration withdrawn) in one step under
+    // the state's lock means the handler either runs with its data alive
+    // until it returns, or does not run at all.
+    let Some((running, disabled)) = Running::enter(&entry.state) else {
+        responder.not_served();
+        return;
+    };
     let responder = if disabled {
         // The caller does not wait for an answer: release it at once.
         responder.respond(Ok(Vec::new()));
@@ -178,6 +292,9 @@ fn serve(mid: usize, entry: &Arc<Entry>, cb: RpcFn, req: Request, responder: Res
     // SAFETY: the user's registered handler, given a live handle that it
     // now owns (one reference, released by margo_destroy). No lock is held.
     let ret = unsafe { cb(h) };
+    // The handler has returned: if the RPC was deregistered (or its data
+    // replaced) meanwhile, the data it held back is freed now.
+    drop(running);
     if ret != hg_return::HG_SUCCESS {
         crate::warning!("the C handler of RPC \"{}\" returned {:?}", entry.name, ret);
     }
@@ -420,8 +537,12 @@ pub unsafe extern "C" fn margo_registered_name(
     unsafe { margo_provider_registered_name(mid, func_name, DEFAULT_PROVIDER_ID, id, flag) }
 }
 
-/// Removes a registration (its handler stops being served; its data's free
-/// callback runs). `HG_NO_MATCH` if `rpc_id` is not registered.
+/// Removes a registration: its handler is no longer called (a request that
+/// arrives or is still queued gets `HG_NOENTRY`) and `margo_registered_data`
+/// returns NULL for it. Its data's free callback runs at once if no call of
+/// the handler runs, else when the last running one returns (this does not
+/// wait for them: a handler may deregister its own RPC). `HG_NO_MATCH` if
+/// `rpc_id` is not registered.
 #[no_mangle]
 pub extern "C" fn margo_deregister(mid: margo_instance_id, rpc_id: hg_id_t) -> hg_return_t {
     const E: &str = "margo_deregister";
@@ -437,20 +558,26 @@ pub extern "C" fn margo_deregister(mid: margo_instance_id, rpc_id: hg_id_t) -> h
             fail(E, format!("RPC id {rpc_id:#x} is not registered"));
             return hg_return::HG_NOENTRY;
         };
+        // Withdrawn before the engine forgets the RPC: a request the engine
+        // still dispatches meanwhile is refused like a later one, instead of
+        // running a handler that finds no data.
+        let freed = entry.state.lock().withdraw();
         if entry.handler.is_some() {
             if let Ok(engine) = handles::engine_any(mid) {
                 engine.deregister(&entry.name, entry.provider_id);
             }
         }
-        let pending = entry.state.lock().take_data();
-        run_free(pending);
+        run_free(freed);
         hg_return::HG_SUCCESS
     })
 }
 
-/// Attaches `data` to a registration (its previous data is released with
-/// its own free callback). `free_callback` runs when the RPC is
-/// deregistered, or once the instance is finalized.
+/// Attaches `data` to a registration. `free_callback` (may be NULL) runs
+/// once, when the data is replaced by another call of this function, the
+/// RPC deregistered or the instance finalized, and no call of the RPC's
+/// handler that started before then still runs: until then a running
+/// handler may keep using the data it read with `margo_registered_data`.
+/// `HG_NO_MATCH` if `id` is not registered (the data is then not taken).
 #[no_mangle]
 pub extern "C" fn margo_register_data(
     mid: margo_instance_id,
@@ -471,19 +598,29 @@ pub extern "C" fn margo_register_data(
             fail(E, format!("RPC id {id:#x} is not registered"));
             return hg_return::HG_NOENTRY;
         };
-        let previous = {
+        let freed = {
             let mut state = entry.state.lock();
-            let previous = state.take_data();
-            state.data = data as usize;
-            state.free = free_callback;
-            previous
+            if state.withdrawn {
+                // Deregistered since the lookup: as if it had not been found.
+                None
+            } else {
+                let freed = state.retire_data();
+                state.data = data as usize;
+                state.free = free_callback;
+                Some(freed)
+            }
         };
-        run_free(previous);
+        let Some(freed) = freed else {
+            fail(E, format!("RPC id {id:#x} is not registered"));
+            return hg_return::HG_NOENTRY;
+        };
+        run_free(freed);
         hg_return::HG_SUCCESS
     })
 }
 
-/// The data attached to a registration (NULL if none, or not registered).
+/// The data attached to a registration (NULL if none, or not registered:
+/// NULL once deregistered, also for its handler calls still running).
 #[no_mangle]
 pub extern "C" fn margo_registered_data(mid: margo_instance_id, id: hg_id_t) -> *mut c_void {
     guard("margo_registered_data", std::ptr::null_mut(), || {
@@ -1094,4 +1231,278 @@ pub extern "C" fn HG_Error_to_string(errnum: c_int) -> *const c_char {
         HG_RETURN_MAX => c"HG_RETURN_MAX",
     };
     s.as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    //! A registration's data outlives the handler calls that may use it
+    //! ([`EntryState`]). The probes the handlers read are never deallocated:
+    //! their free callback poisons them and reports, so a use after free
+    //! shows as a poisoned read and a second free as a second report,
+    //! instead of undefined behaviour.
+    use super::super::margo::margo_finalize;
+    use super::*;
+    use crate::rpc::{InitOverrides, Mode};
+    use crossbeam_channel::{unbounded, Receiver, Sender, TryRecvError};
+    use std::sync::atomic::AtomicU64;
+
+    /// What a probe holds until its free callback runs (then 0).
+    const ALIVE: u64 = 0x5AFE_DA7A;
+    /// How long a test waits for a step before failing (a bound, not a
+    /// pause: every wait below ends as soon as its event comes).
+    const BOUND: Duration = Duration::from_secs(30);
+
+    #[derive(Clone, Copy)]
+    enum Action {
+        /// Wait for the test's go-ahead.
+        Block,
+        /// Deregister the handler's own RPC.
+        DeregisterSelf,
+        /// Finalize the handler's own instance.
+        FinalizeSelf,
+    }
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Event {
+        /// The handler read its probe, last thing before returning: what it found.
+        Read(u64),
+        /// `margo_deregister` of its own RPC, inside the handler.
+        Deregistered(hg_return_t),
+        /// Whether `margo_registered_data` was NULL after that.
+        DataGone(bool),
+        /// The probe's free callback ran.
+        Freed(u32),
+    }
+
+    /// A handler's registered data.
+    struct Probe {
+        tag: u32,
+        alive: AtomicU64,
+        action: Action,
+        entered: Sender<()>,
+        release: Receiver<()>,
+        events: Sender<Event>,
+    }
+
+    /// The test's ends of a probe's channels.
+    struct Rig {
+        data: *mut c_void,
+        entered: Receiver<()>,
+        release: Sender<()>,
+        events: Receiver<Event>,
+    }
+
+    fn probe(tag: u32, action: Action) -> Rig {
+        let (entered_tx, entered) = unbounded();
+        let (release, release_rx) = unbounded();
+        let (events_tx, events) = unbounded();
+        let probe =
+            Probe { tag, alive: AtomicU64::new(ALIVE), action, entered: entered_tx, release: release_rx, events: events_tx };
+        let data = Box::leak(Box::new(probe)) as *mut Probe as *mut c_void;
+        Rig { data, entered, release, events }
+    }
+
+    fn next(events: &Receiver<Event>) -> Event {
+        events.recv_timeout(BOUND).expect("an event within the bound")
+    }
+
+    unsafe extern "C" fn free_probe(data: *mut c_void) {
+        // SAFETY: the tests register only leaked, never deallocated Probes.
+        let probe = unsafe { &*(data as *const Probe) };
+        probe.alive.store(0, Ordering::SeqCst);
+        let _ = probe.events.send(Event::Freed(probe.tag));
+    }
+
+    unsafe extern "C" fn probe_handler(h: hg_handle_t) -> hg_return_t {
+        // SAFETY: the live handle the engine gave this handler.
+        let (mid, id) = unsafe { (margo_hg_handle_get_instance(h), (*margo_get_info(h)).id) };
+        // SAFETY: NULL or a leaked Probe (see free_probe).
+        if let Some(probe) = unsafe { (margo_registered_data(mid, id) as *const Probe).as_ref() } {
+            let _ = probe.entered.send(());
+            match probe.action {
+                Action::Block => {
+                    let _ = probe.release.recv_timeout(BOUND);
+                }
+                Action::DeregisterSelf => {
+                    let _ = probe.events.send(Event::Deregistered(margo_deregister(mid, id)));
+                    let _ = probe.events.send(Event::DataGone(margo_registered_data(mid, id).is_null()));
+                }
+                Action::FinalizeSelf => margo_finalize(mid),
+            }
+            let _ = probe.events.send(Event::Read(probe.alive.load(Ordering::SeqCst)));
+        }
+        // SAFETY: the handler's own live handle, released here.
+        unsafe {
+            margo_respond(h, std::ptr::null_mut());
+            margo_destroy(h);
+        }
+        hg_return::HG_SUCCESS
+    }
+
+    fn instance(mode: Mode) -> margo_instance_id {
+        handles::instance_into_c(Engine::new("na+sm", mode, "", &InitOverrides::default()).unwrap())
+    }
+
+    /// Registers `name` on `mid` with the probe handler and `rig`'s probe.
+    fn register(mid: margo_instance_id, name: &str, rig: &Rig) -> hg_id_t {
+        let c = CString::new(name).unwrap();
+        // SAFETY: a NUL-terminated name and static callbacks.
+        let id = unsafe { margo_register_name(mid, c.as_ptr(), None, None, Some(probe_handler)) };
+        assert_ne!(id, 0);
+        assert_eq!(margo_register_data(mid, id, rig.data, Some(free_probe)), hg_return::HG_SUCCESS);
+        id
+    }
+
+    /// A client instance calling RPCs of a server instance.
+    struct Caller {
+        mid: margo_instance_id,
+        server: hg_addr_t,
+    }
+
+    type Call = (hg_handle_t, margo_request);
+
+    impl Caller {
+        fn new(server: margo_instance_id, names: &[&str]) -> Caller {
+            let mid = instance(Mode::Client);
+            for name in names {
+                let c = CString::new(*name).unwrap();
+                // SAFETY: a NUL-terminated name; no callbacks.
+                assert_ne!(unsafe { margo_register_name(mid, c.as_ptr(), None, None, None) }, 0);
+            }
+            Caller { mid, server: handles::addr_into_c(handles::engine(server).unwrap().self_address()) }
+        }
+
+        /// Sends a request for `name` (queued at the server before this returns).
+        fn start(&self, name: &str) -> Call {
+            let (mut h, mut req): (hg_handle_t, margo_request) = (std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: a live address and writable outputs; no input.
+            unsafe {
+                assert_eq!(margo_create(self.mid, self.server, rpc_id(name, DEFAULT_PROVIDER_ID), &mut h), hg_return::HG_SUCCESS);
+                let timeout_ms = BOUND.as_millis() as f64;
+                assert_eq!(margo_iforward_timed(h, std::ptr::null_mut(), timeout_ms, &mut req), hg_return::HG_SUCCESS);
+            }
+            (h, req)
+        }
+
+        /// The call's outcome.
+        fn finish(&self, (h, req): Call) -> hg_return_t {
+            // SAFETY: a request and handle from start, each released once.
+            unsafe {
+                let ret = margo_wait(req);
+                margo_destroy(h);
+                ret
+            }
+        }
+    }
+
+    impl Drop for Caller {
+        fn drop(&mut self) {
+            // SAFETY: our own address handle, released once.
+            unsafe { handles::addr_free(self.server) };
+            margo_finalize(self.mid);
+        }
+    }
+
+    #[test]
+    fn deregistering_while_a_handler_runs_frees_the_data_once_it_returns() {
+        let server = instance(Mode::Server);
+        let rig = probe(1, Action::Block);
+        let id = register(server, "dereg_block", &rig);
+        let caller = Caller::new(server, &["dereg_block"]);
+        let call = caller.start("dereg_block");
+        rig.entered.recv_timeout(BOUND).expect("the handler runs");
+        assert_eq!(margo_deregister(server, id), hg_return::HG_SUCCESS, "returns without waiting for the handler");
+        assert_eq!(rig.events.try_recv(), Err(TryRecvError::Empty), "nothing freed while the handler runs");
+        assert!(margo_registered_data(server, id).is_null());
+        assert_eq!(caller.finish(caller.start("dereg_block")), hg_return::HG_NOENTRY, "a request after deregister");
+        assert_eq!(margo_deregister(server, id), hg_return::HG_NOENTRY);
+        rig.release.send(()).unwrap();
+        assert_eq!(caller.finish(call), hg_return::HG_SUCCESS);
+        assert_eq!(next(&rig.events), Event::Read(ALIVE), "the handler's data lived until it returned");
+        assert_eq!(next(&rig.events), Event::Freed(1));
+        margo_finalize(server);
+        assert_eq!(rig.events.try_recv(), Err(TryRecvError::Empty), "freed once (not again at finalize)");
+    }
+
+    #[test]
+    fn a_handler_deregistering_its_own_rpc_frees_its_data_on_return() {
+        let server = instance(Mode::Server);
+        let rig = probe(2, Action::DeregisterSelf);
+        let id = register(server, "dereg_self", &rig);
+        let caller = Caller::new(server, &["dereg_self"]);
+        assert_eq!(caller.finish(caller.start("dereg_self")), hg_return::HG_SUCCESS, "the handler did not deadlock");
+        assert_eq!(next(&rig.events), Event::Deregistered(hg_return::HG_SUCCESS));
+        assert_eq!(next(&rig.events), Event::DataGone(true));
+        assert_eq!(next(&rig.events), Event::Read(ALIVE), "its data lived on after its own deregistration");
+        assert_eq!(next(&rig.events), Event::Freed(2));
+        assert_eq!(caller.finish(caller.start("dereg_self")), hg_return::HG_NOENTRY);
+        assert!(margo_registered_data(server, id).is_null());
+        margo_finalize(server);
+        assert_eq!(rig.events.try_recv(), Err(TryRecvError::Empty), "freed once");
+    }
+
+    #[test]
+    fn a_request_queued_before_deregister_is_refused_and_its_handler_not_run() {
+        let server = instance(Mode::Server);
+        let (busy, queued) = (probe(3, Action::Block), probe(4, Action::Block));
+        register(server, "dereg_busy", &busy);
+        let queued_id = register(server, "dereg_queued", &queued);
+        let caller = Caller::new(server, &["dereg_busy", "dereg_queued"]);
+        // The handler pool's only execution stream is held by the first
+        // call, so the second waits in the pool.
+        let first = caller.start("dereg_busy");
+        busy.entered.recv_timeout(BOUND).expect("the first handler runs");
+        let second = caller.start("dereg_queued");
+        assert_eq!(handles::engine(server).unwrap().handler_pool().len(), 1, "the second request is queued");
+        assert_eq!(margo_deregister(server, queued_id), hg_return::HG_SUCCESS);
+        assert_eq!(queued.events.try_recv(), Ok(Event::Freed(4)), "no handler of it ran: freed at once");
+        busy.release.send(()).unwrap();
+        assert_eq!(caller.finish(first), hg_return::HG_SUCCESS);
+        assert_eq!(caller.finish(second), hg_return::HG_NOENTRY, "answered as a request for an RPC not served");
+        assert_eq!(queued.entered.try_recv(), Err(TryRecvError::Empty), "its handler never ran");
+        assert_eq!(next(&busy.events), Event::Read(ALIVE));
+        // Finalizing joins the streams, then frees what is still registered.
+        margo_finalize(server);
+        assert_eq!(busy.events.try_recv(), Ok(Event::Freed(3)));
+        assert_eq!(queued.events.try_recv(), Err(TryRecvError::Empty));
+    }
+
+    #[test]
+    fn a_handler_finalizing_its_instance_keeps_its_data_until_it_returns() {
+        let server = instance(Mode::Server);
+        let rig = probe(5, Action::FinalizeSelf);
+        let id = register(server, "dereg_finalize", &rig);
+        let caller = Caller::new(server, &["dereg_finalize"]);
+        assert_eq!(caller.finish(caller.start("dereg_finalize")), hg_return::HG_SUCCESS);
+        assert_eq!(next(&rig.events), Event::Read(ALIVE), "its data lived on after the finalize it ran");
+        assert_eq!(next(&rig.events), Event::Freed(5));
+        assert!(margo_registered_data(server, id).is_null());
+        margo_finalize(server);
+        assert_eq!(rig.events.try_recv(), Err(TryRecvError::Empty), "freed once");
+    }
+
+    #[test]
+    fn replaced_data_is_freed_once_the_handlers_that_may_hold_it_return() {
+        let server = instance(Mode::Server);
+        let (old, new, late) = (probe(6, Action::Block), probe(7, Action::Block), probe(8, Action::Block));
+        let id = register(server, "dereg_replace", &old);
+        let caller = Caller::new(server, &["dereg_replace"]);
+        let call = caller.start("dereg_replace");
+        old.entered.recv_timeout(BOUND).expect("the handler runs");
+        assert_eq!(margo_register_data(server, id, new.data, Some(free_probe)), hg_return::HG_SUCCESS);
+        assert_eq!(margo_registered_data(server, id), new.data);
+        assert_eq!(old.events.try_recv(), Err(TryRecvError::Empty), "the running handler may hold the old data");
+        old.release.send(()).unwrap();
+        assert_eq!(caller.finish(call), hg_return::HG_SUCCESS);
+        assert_eq!(next(&old.events), Event::Read(ALIVE));
+        assert_eq!(next(&old.events), Event::Freed(6));
+        assert_eq!(margo_deregister(server, id), hg_return::HG_SUCCESS);
+        assert_eq!(new.events.try_recv(), Ok(Event::Freed(7)), "no handler runs: freed at once");
+        let refused = margo_register_data(server, id, late.data, Some(free_probe));
+        assert_eq!(refused, hg_return::HG_NOENTRY, "nothing to attach data to");
+        margo_finalize(server);
+        assert_eq!(late.events.try_recv(), Err(TryRecvError::Empty), "refused data is the caller's: not freed");
+        assert_eq!(old.events.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(new.events.try_recv(), Err(TryRecvError::Empty));
+    }
 }

@@ -102,6 +102,19 @@ impl Responder {
         };
         inner.respond(origin, &header, status, body, false);
     }
+
+    /// Answers as the engine answers a request for an RPC it does not
+    /// serve (`NoSuchProvider` if another provider still serves the name,
+    /// else `NoSuchRpc`), for a handler whose registration was withdrawn
+    /// while the request waited on its pool: the caller then gets the same
+    /// error as one whose request arrived after the withdrawal.
+    pub fn not_served(mut self) {
+        let Some((origin, header)) = self.answer.take() else { return };
+        let Some(inner) = self.inner.upgrade() else { return };
+        let named = inner.registry.read().names.contains_key(&header.rpc_id);
+        let status = if named { Status::NoSuchProvider } else { Status::NoSuchRpc };
+        inner.respond(origin, &header, status, Vec::new(), false);
+    }
 }
 
 impl Drop for Responder {
