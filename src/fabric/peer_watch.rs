@@ -236,6 +236,11 @@ impl PeerWatch {
         s.resting.retain(|_, until| now < *until);
     }
 
+    /// True if a verdict waits to be taken (one atomic load).
+    pub fn any_gone(&self) -> bool {
+        self.shared.any_gone.load(Ordering::Acquire)
+    }
+
     /// The verdicts since the last call (cheap when there are none).
     pub fn take_gone(&self) -> Vec<Gone> {
         if !self.shared.any_gone.load(Ordering::Acquire) {

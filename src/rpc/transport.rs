@@ -340,30 +340,7 @@ impl Transport {
             did = true;
         }
         did |= self.post_queued(events);
-        loop {
-            self.scratch.clear();
-            let mut scratch = std::mem::take(&mut self.scratch);
-            let n = match self.ep.poll(&mut scratch) {
-                Ok(n) => n,
-                Err(e) => {
-                    did = true;
-                    self.on_error(e.context, e.message, events);
-                    self.scratch = scratch;
-                    continue;
-                }
-            };
-            for c in &scratch {
-                self.on_completion(*c, events);
-            }
-            self.scratch = scratch;
-            if n == 0 {
-                break;
-            }
-            did = true;
-            if n < 64 {
-                break;
-            }
-        }
+        did |= self.read_completions(events);
         if did {
             self.post_queued(events);
         }
@@ -389,6 +366,15 @@ impl Transport {
     /// if there were any.
     fn settle_gone(&mut self, events: &mut Vec<Event>) -> bool {
         let Some(w) = &self.watch else { return false };
+        if !w.any_gone() {
+            return false;
+        }
+        // What a peer sent before it died is ours: an answer it posted and
+        // then exited (a server answering a shutdown request) is read
+        // before its calls fail as sent to a dead peer. Read after the
+        // verdict came, so anything posted before the death is in by now.
+        let mut did = self.read_completions(events);
+        let Some(w) = &self.watch else { return did };
         let gone = w.take_gone();
         for g in &gone {
             let mut failed = 0;
@@ -419,7 +405,38 @@ impl Transport {
                 events.push(Event::PeerGone { peer: g.peer.clone(), why: g.why.clone() });
             }
         }
-        !gone.is_empty()
+        did |= !gone.is_empty();
+        did
+    }
+
+    /// Reads the completion queue until it is empty (or a full batch came
+    /// short). True if anything was read.
+    fn read_completions(&mut self, events: &mut Vec<Event>) -> bool {
+        let mut did = false;
+        loop {
+            self.scratch.clear();
+            let mut scratch = std::mem::take(&mut self.scratch);
+            let n = match self.ep.poll(&mut scratch) {
+                Ok(n) => n,
+                Err(e) => {
+                    did = true;
+                    self.on_error(e.context, e.message, events);
+                    self.scratch = scratch;
+                    continue;
+                }
+            };
+            for c in &scratch {
+                self.on_completion(*c, events);
+            }
+            self.scratch = scratch;
+            if n == 0 {
+                return did;
+            }
+            did = true;
+            if n < 64 {
+                return did;
+            }
+        }
     }
 
     /// Forgets calls past their deadline (their callers gave up) and closes
