@@ -55,8 +55,19 @@
  * all the bytes sent. The <thallium/serialization/...> headers upstream
  * programs include are there and just include this one.
  *
- * Not provided (not declared): bulk transfers (engine::expose, bulk,
- * remote_bulk), Argobots threading wrappers (xstream, thread, task, mutex,
+ * Bulk transfers. engine::expose(segments, bulk_mode) gives a
+ * thallium::bulk (copies share one hg_bulk_t; engine::wrap adopts one);
+ * select(offset, size) a bulk_segment, on(endpoint) a remote_bulk:
+ * `remote >> local` pulls, `remote << local` pushes (also through timed(),
+ * or pull_to/push_from on a thread of their own), returning the bytes moved
+ * or throwing thallium::margo_exception naming margo_bulk_transfer and the
+ * hg_return_t (HG_PERMISSION for a direction the bulk_mode forbids,
+ * HG_INVALID_ARG past the end, HG_NOENTRY once the owner freed it). A bulk
+ * can be an RPC argument or response value. Over margo's bulk API, so the
+ * bytes travel in RPCs to the owner (see "Bulk transfers" below).
+ *
+ * Not provided (not declared): engine::expose with an hg_bulk_attr,
+ * Argobots threading wrappers (xstream, thread, task, mutex,
  * eventual, ...), timers, anonymous/self RPCs, serialization of other types
  * (long double, pointers, std::optional/variant), cereal archives, the
  * engine's finalize/prefinalize callbacks and monitoring.
@@ -102,6 +113,8 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <future>
+#include <limits>
 #include <list>
 #include <map>
 #include <memory>
@@ -297,6 +310,10 @@ class remote_procedure;
 class callable_remote_procedure;
 class request;
 template <typename T> class provider;
+class bulk;
+class bulk_segment;
+class remote_bulk;
+enum class bulk_mode : std::uint32_t;
 
 /* ------------------------------------------------------------------------ */
 /* pool                                                                      */
@@ -540,6 +557,23 @@ class engine {
     /** Registers an RPC this engine only calls (no handler). */
     remote_procedure define(const std::string& name);
 
+    /**
+     * Exposes memory (pointer, size) segments, in order, as one bulk handle
+     * others may transfer from (bulk_mode::read_only), to (write_only) or
+     * both (read_write). The memory must stay valid until the last copy of
+     * the returned bulk is gone.
+     */
+    bulk expose(const std::vector<std::pair<void*, std::size_t>>& segments, bulk_mode mode) const;
+
+    /** The same for count segments given as two arrays. */
+    bulk expose(unsigned count, void** ptrs, std::size_t* sizes, bulk_mode mode) const;
+
+    /**
+     * A bulk object sharing the hg_bulk_t blk (it takes its own reference:
+     * the caller still frees blk). is_local: blk was made by this process.
+     */
+    bulk wrap(hg_bulk_t blk, bool is_local) const;
+
     /** JSON configuration of the margo instance. */
     std::string get_config() const {
         char* cfg = margo_get_config(checked_mid("get_config"));
@@ -760,7 +794,11 @@ inline void engine::shutdown_remote_engine(const endpoint& ep) const {
  * strings and containers a u64 little-endian count then their elements, pairs
  * and tuples their members in order, user types what their serialize (or
  * save/load) member writes. Decoding checks every length against the bytes
- * left and throws thallium::exception on anything malformed.
+ * left and throws thallium::exception on anything malformed. A bulk is a
+ * u32 index into bulk handles that follow the bytes in the margo field; the
+ * length word then has its top bit set, then come a u64 count and the
+ * handles as hg_proc_hg_bulk_t writes them (a message without bulks is
+ * encoded as if bulks did not exist).
  */
 
 namespace detail {
@@ -803,6 +841,24 @@ template <typename H, typename... R> struct tuple_tail<std::tuple<H, R...>> {
     using types   = std::tuple<R...>;
 };
 
+/* The bulk handles that came with a decoded input or response (see "Bulk
+ * transfers"), one reference each, dropped with the table; a bulk decoded
+ * from the bytes takes a reference of its own. */
+struct bulk_table {
+    std::vector<hg_bulk_t> handles;
+
+    bulk_table() = default;
+    bulk_table(const bulk_table&)            = delete;
+    bulk_table& operator=(const bulk_table&) = delete;
+    ~bulk_table() {
+        for(hg_bulk_t h : handles)
+            if(h != HG_BULK_NULL) margo_bulk_free(h);
+    }
+};
+
+/* What a null bulk writes in place of a table index. */
+constexpr std::uint32_t null_bulk_index = 0xFFFFFFFFu;
+
 } // namespace detail
 
 /**
@@ -811,7 +867,11 @@ template <typename H, typename... R> struct tuple_tail<std::tuple<H, R...>> {
  * `ar << x`), and in a `save(A& ar) const` member.
  */
 class output_archive {
+    friend class bulk;
+
     std::vector<char>& m_buf;
+    /* Where the handles of the bulks written go (null: bulks refused). */
+    std::deque<hg_bulk_t>* m_bulks = nullptr;
 
     template <typename U> void put_le(U v) {
         char bytes[sizeof(U)];
@@ -821,8 +881,9 @@ class output_archive {
     }
 
   public:
-    explicit output_archive(std::vector<char>& buf) noexcept
-    : m_buf(buf) {}
+    explicit output_archive(std::vector<char>& buf, std::deque<hg_bulk_t>* bulks = nullptr) noexcept
+    : m_buf(buf)
+    , m_bulks(bulks) {}
 
     static constexpr bool is_input  = false;
     static constexpr bool is_output = true;
@@ -847,6 +908,21 @@ class output_archive {
         save(v);
         return *this;
     }
+
+  private:
+    /* A bulk: a u32 index into the handles sent after the bytes. */
+    void save_bulk_handle(hg_bulk_t h) {
+        if(h == HG_BULK_NULL) {
+            put_le<std::uint32_t>(detail::null_bulk_index);
+            return;
+        }
+        if(m_bulks == nullptr)
+            throw exception("thallium: a bulk can only be serialized into the arguments or the response of an RPC");
+        if(m_bulks->size() >= detail::null_bulk_index)
+            throw exception("thallium: too many bulks in one RPC message");
+        put_le<std::uint32_t>(static_cast<std::uint32_t>(m_bulks->size()));
+        m_bulks->push_back(h);
+    }
 };
 
 /**
@@ -855,9 +931,12 @@ class output_archive {
  * and in a `load(A& ar)` member.
  */
 class input_archive {
-    const char* m_data;
-    std::size_t m_size;
-    std::size_t m_pos = 0;
+    friend class bulk;
+
+    const char*               m_data;
+    std::size_t               m_size;
+    std::size_t               m_pos   = 0;
+    const detail::bulk_table* m_bulks = nullptr;
 
     template <typename U> U get_le() {
         unsigned char bytes[sizeof(U)];
@@ -869,9 +948,10 @@ class input_archive {
     }
 
   public:
-    input_archive(const char* data, std::size_t size) noexcept
+    input_archive(const char* data, std::size_t size, const detail::bulk_table* bulks = nullptr) noexcept
     : m_data(data)
-    , m_size(size) {}
+    , m_size(size)
+    , m_bulks(bulks) {}
 
     static constexpr bool is_input  = true;
     static constexpr bool is_output = false;
@@ -912,6 +992,16 @@ class input_archive {
         return *this;
     }
 
+  private:
+    /* A bulk's handle, still owned by the table (HG_BULK_NULL: a null bulk). */
+    hg_bulk_t load_bulk_handle() {
+        std::uint32_t i = get_le<std::uint32_t>();
+        if(i == detail::null_bulk_index) return HG_BULK_NULL;
+        if(m_bulks == nullptr || i >= m_bulks->handles.size())
+            throw exception("thallium: cannot decode: bulk #", i, " is not among the ",
+                            m_bulks ? m_bulks->handles.size() : 0, " bulk handle(s) received");
+        return m_bulks->handles[i];
+    }
 };
 
 namespace detail {
@@ -1036,17 +1126,30 @@ template <typename T> void input_archive::load(T& v) {
 
 namespace detail {
 
-/* The single margo field of every thallium RPC input and output. */
+/* The single margo field of every thallium RPC input and output: the
+ * bytes, and the handles of the bulks among the values. Encoding, those
+ * are borrowed from the bulks being sent; decoding, hg_proc_hg_bulk_t
+ * makes them, and they belong to this buffer (the free op drops them)
+ * until taken. A deque: the proc keeps the address of each handle it
+ * decodes (to undo a failed decode), so adding one must not move the
+ * others. */
 struct byte_buffer {
-    std::vector<char> bytes;
+    std::vector<char>     bytes;
+    std::deque<hg_bulk_t> bulks;
 };
 
 /* Largest buffer accepted (margo's own message limit is 256 MiB). */
 constexpr std::uint64_t max_buffer_size = std::uint64_t(256) << 20;
 
+/* Set in the length word when bulk handles follow the bytes (so that a
+ * message without bulks is encoded as before they existed). */
+constexpr std::uint64_t buffer_has_bulks = std::uint64_t(1) << 63;
+
 /* Proc of byte_buffer, called by margo (never lets an exception out).
  * Decoding grows the buffer in steps as the bytes actually arrive, so a
- * hostile length never makes it reserve more than what was sent. */
+ * hostile length never makes it reserve more than what was sent; each
+ * bulk handle takes at least 8 bytes, so a hostile count is bounded by the
+ * bytes sent too. */
 inline hg_return_t proc_byte_buffer(hg_proc_t proc, void* data) noexcept {
     if(data == nullptr) return HG_INVALID_ARG;
     byte_buffer* buf = static_cast<byte_buffer*>(data);
@@ -1054,14 +1157,25 @@ inline hg_return_t proc_byte_buffer(hg_proc_t proc, void* data) noexcept {
         switch(hg_proc_get_op(proc)) {
         case HG_ENCODE: {
             std::uint64_t n   = buf->bytes.size();
-            hg_return_t   ret = hg_proc_uint64_t(proc, &n);
+            if(!buf->bulks.empty()) n |= buffer_has_bulks;
+            hg_return_t ret = hg_proc_uint64_t(proc, &n);
             if(ret != HG_SUCCESS) return ret;
-            return hg_proc_raw(proc, buf->bytes.data(), n);
+            ret = hg_proc_raw(proc, buf->bytes.data(), buf->bytes.size());
+            if(ret != HG_SUCCESS || buf->bulks.empty()) return ret;
+            std::uint64_t count = buf->bulks.size();
+            ret                 = hg_proc_uint64_t(proc, &count);
+            for(hg_bulk_t& h : buf->bulks) {
+                if(ret != HG_SUCCESS) break;
+                ret = hg_proc_hg_bulk_t(proc, &h);
+            }
+            return ret;
         }
         case HG_DECODE: {
             std::uint64_t n   = 0;
             hg_return_t   ret = hg_proc_uint64_t(proc, &n);
             if(ret != HG_SUCCESS) return ret;
+            const bool with_bulks = (n & buffer_has_bulks) != 0;
+            n &= ~buffer_has_bulks;
             if(n > max_buffer_size) return HG_PROTOCOL_ERROR;
             buf->bytes.clear();
             std::uint64_t done = 0;
@@ -1075,11 +1189,32 @@ inline hg_return_t proc_byte_buffer(hg_proc_t proc, void* data) noexcept {
                 }
                 done += step;
             }
+            if(!with_bulks) return HG_SUCCESS;
+            std::uint64_t count = 0;
+            ret                 = hg_proc_uint64_t(proc, &count);
+            if(ret != HG_SUCCESS) return ret;
+            if(count == 0) return HG_PROTOCOL_ERROR;
+            /* A failure leaves the handles decoded so far in place: the
+             * proc frees them (and nulls them) once this returns. */
+            buf->bulks.clear();
+            for(std::uint64_t i = 0; i < count; ++i) {
+                buf->bulks.push_back(HG_BULK_NULL);
+                ret = hg_proc_hg_bulk_t(proc, &buf->bulks.back());
+                if(ret != HG_SUCCESS) return ret;
+            }
             return HG_SUCCESS;
         }
-        case HG_FREE:
+        case HG_FREE: {
             std::vector<char>().swap(buf->bytes);
-            return HG_SUCCESS;
+            hg_return_t ret = HG_SUCCESS;
+            for(hg_bulk_t& h : buf->bulks) {
+                if(h == HG_BULK_NULL) continue;
+                hg_return_t r = hg_proc_hg_bulk_t(proc, &h);
+                if(ret == HG_SUCCESS) ret = r;
+            }
+            buf->bulks.clear();
+            return ret;
+        }
         }
         return HG_INVALID_ARG;
     } catch(const std::bad_alloc&) {
@@ -1093,20 +1228,32 @@ inline hg_return_t proc_byte_buffer(hg_proc_t proc, void* data) noexcept {
 constexpr char response_ok    = 0;
 constexpr char response_error = 1;
 
-/* The arguments of a call. */
-template <typename... T> std::vector<char> pack_values(const T&... values) {
-    std::vector<char> out;
-    output_archive    ar(out);
+/* The arguments of a call (the handles of bulks among them are borrowed:
+ * the buffer must not outlive the values). */
+template <typename... T> byte_buffer pack_values(const T&... values) {
+    byte_buffer    out;
+    output_archive ar(out.bytes, &out.bulks);
     (ar.save(values), ...);
     return out;
 }
 
 /* A response: its status byte, then the values. */
-template <typename... T> std::vector<char> pack_response(char status, const T&... values) {
-    std::vector<char> out(1, status);
-    output_archive    ar(out);
+template <typename... T> byte_buffer pack_response(char status, const T&... values) {
+    byte_buffer out;
+    out.bytes.push_back(status);
+    output_archive ar(out.bytes, &out.bulks);
     (ar.save(values), ...);
     return out;
+}
+
+/* Takes the bulk handles a decode left in buf (none: null). */
+inline std::unique_ptr<bulk_table> take_bulks(byte_buffer& buf) {
+    if(buf.bulks.empty()) return nullptr;
+    auto table = std::make_unique<bulk_table>();
+    table->handles.reserve(buf.bulks.size());
+    for(hg_bulk_t h : buf.bulks) table->handles.push_back(h);
+    buf.bulks.clear();
+    return table;
 }
 
 /* Type of the pieces of a handler: (const request&, Args...) -> R. */
@@ -1134,9 +1281,9 @@ struct first_is_request<std::tuple<H, R...>> : std::is_same<H, const request&> {
 
 /* What margo's registered data points at for each defined RPC. */
 struct rpc_entry {
-    std::function<void(const request&, const std::vector<char>&)> invoke;
-    std::weak_ptr<engine_state>                                      state;
-    std::string                                                      name;
+    std::function<void(const request&, const std::vector<char>&, const bulk_table*)> invoke;
+    std::weak_ptr<engine_state>                                                      state;
+    std::string                                                                      name;
 };
 
 inline void free_rpc_entry(void* p) { delete static_cast<rpc_entry*>(p); }
@@ -1160,9 +1307,10 @@ inline std::string rpc_error_text(const std::string& name, const char* what, hg_
  * and converting it throws.
  */
 template <typename... CtxArg> class packed_data {
-    std::vector<char> m_bytes;
-    std::string       m_name;
-    bool              m_has_data = false;
+    std::vector<char>                         m_bytes;
+    std::string                               m_name;
+    bool                                      m_has_data = false;
+    std::shared_ptr<const detail::bulk_table> m_bulks;
 
     template <typename T> T decode_one(input_archive& ar) const {
         T v{};
@@ -1175,10 +1323,12 @@ template <typename... CtxArg> class packed_data {
     /* The empty result of an RPC whose response is disabled. */
     explicit packed_data(std::string name)
     : m_name(std::move(name)) {}
-    packed_data(std::vector<char> bytes, std::string name)
+    packed_data(std::vector<char> bytes, std::string name,
+                std::shared_ptr<const detail::bulk_table> bulks = nullptr)
     : m_bytes(std::move(bytes))
     , m_name(std::move(name))
-    , m_has_data(true) {}
+    , m_has_data(true)
+    , m_bulks(std::move(bulks)) {}
 
     /** False for the empty result of an RPC whose response is disabled. */
     bool has_data() const noexcept { return m_has_data; }
@@ -1186,7 +1336,7 @@ template <typename... CtxArg> class packed_data {
     template <typename T1, typename... Tn> auto as() const {
         if(!m_has_data)
             throw exception("thallium: RPC \"", m_name, "\" has no response to convert");
-        input_archive ar(m_bytes.data(), m_bytes.size());
+        input_archive ar(m_bytes.data(), m_bytes.size(), m_bulks.get());
         try {
             if constexpr(sizeof...(Tn) == 0) {
                 return decode_one<T1>(ar);
@@ -1214,6 +1364,10 @@ class timeout : public margo_exception {
   public:
     explicit timeout(const std::string& what = "Request timed out")
     : margo_exception("margo_provider_forward_timed", __FILE__, __LINE__, HG_TIMEOUT, what) {}
+
+    /** A timeout of the margo call named function. */
+    timeout(const std::string& function, const std::string& what)
+    : margo_exception(function, __FILE__, __LINE__, HG_TIMEOUT, what) {}
 };
 
 /* ------------------------------------------------------------------------ */
@@ -1239,11 +1393,10 @@ class request {
     , m_state(std::move(state))
     , m_name(std::move(name)) {}
 
-    void respond_bytes(const std::vector<char>& bytes) const {
+    void respond_buffer(detail::byte_buffer& out) const {
         if(m_handle == HG_HANDLE_NULL)
             throw exception("thallium: respond called on a null request");
-        detail::byte_buffer out{bytes};
-        hg_return_t         ret = margo_respond(m_handle, &out);
+        hg_return_t ret = margo_respond(m_handle, &out);
         if(ret != HG_SUCCESS)
             throw margo_exception("margo_respond", __FILE__, __LINE__, ret,
                                   detail::rpc_error_text(m_name, "margo_respond", ret));
@@ -1292,7 +1445,8 @@ class request {
 
     /** Sends the values back to the caller (packed as one response). */
     template <typename... T> void respond(const T&... values) const {
-        respond_bytes(detail::pack_response(detail::response_ok, values...));
+        detail::byte_buffer out = detail::pack_response(detail::response_ok, values...);
+        respond_buffer(out);
     }
 
     /** The caller's address. */
@@ -1317,7 +1471,8 @@ class request {
 namespace detail {
 
 /* Checks the status byte of a response and strips it. */
-inline packed_data<> unpack_response(std::vector<char> bytes, const std::string& name) {
+inline packed_data<> unpack_response(std::vector<char> bytes, const std::string& name,
+                                     std::shared_ptr<const bulk_table> bulks = nullptr) {
     if(bytes.empty())
         throw exception("thallium: RPC \"", name, "\": empty response");
     if(bytes[0] == response_error) {
@@ -1333,7 +1488,7 @@ inline packed_data<> unpack_response(std::vector<char> bytes, const std::string&
     if(bytes[0] != response_ok)
         throw exception("thallium: RPC \"", name, "\": malformed response");
     bytes.erase(bytes.begin());
-    return packed_data<>(std::move(bytes), name);
+    return packed_data<>(std::move(bytes), name, std::move(bulks));
 }
 
 inline packed_data<> read_output(hg_handle_t handle, const std::string& name) {
@@ -1342,9 +1497,17 @@ inline packed_data<> read_output(hg_handle_t handle, const std::string& name) {
     if(ret != HG_SUCCESS)
         throw margo_exception("margo_get_output", __FILE__, __LINE__, ret,
                               rpc_error_text(name, "margo_get_output", ret));
-    std::vector<char> bytes = std::move(out.bytes);
+    std::vector<char>                 bytes;
+    std::shared_ptr<const bulk_table> bulks;
+    try {
+        bulks = take_bulks(out);
+        bytes = std::move(out.bytes);
+    } catch(...) {
+        margo_free_output(handle, &out);
+        throw;
+    }
     margo_free_output(handle, &out);
-    return unpack_response(std::move(bytes), name);
+    return unpack_response(std::move(bytes), name, std::move(bulks));
 }
 
 [[noreturn]] inline void throw_forward_error(const char* fn, hg_return_t ret, const std::string& name) {
@@ -1463,7 +1626,7 @@ class callable_remote_procedure {
     }
 
     template <typename... T> packed_data<> forward(double timeout_ms, const T&... args) const {
-        detail::byte_buffer in{detail::pack_values(args...)};
+        detail::byte_buffer in = detail::pack_values(args...);
         hg_return_t ret = margo_provider_forward_timed(m_provider_id, m_handle->h, &in, timeout_ms);
         if(ret != HG_SUCCESS) detail::throw_forward_error("margo_provider_forward", ret, m_name);
         if(m_ignore_response) return packed_data<>(m_name);
@@ -1471,7 +1634,7 @@ class callable_remote_procedure {
     }
 
     template <typename... T> async_response iforward(double timeout_ms, const T&... args) const {
-        detail::byte_buffer in{detail::pack_values(args...)};
+        detail::byte_buffer in = detail::pack_values(args...);
         margo_request       req = MARGO_REQUEST_NULL;
         hg_return_t ret = margo_provider_iforward_timed(m_provider_id, m_handle->h, &in, timeout_ms, &req);
         if(ret != HG_SUCCESS) detail::throw_forward_error("margo_provider_iforward", ret, m_name);
@@ -1593,10 +1756,11 @@ template <typename F> auto make_invoker(F&& fun) {
     static_assert(std::is_same<std::decay_t<first>, request>::value
                       && std::is_const<std::remove_reference_t<first>>::value,
                   "thallium: an RPC handler's first parameter is const thallium::request&");
-    return [f = std::forward<F>(fun)](const request& req, const std::vector<char>& in) mutable {
+    return [f = std::forward<F>(fun)](const request& req, const std::vector<char>& in,
+                                      const bulk_table* bulks) mutable {
         using values = typename tuple_tail<args>::decayed;
         values        vals{};
-        input_archive ar(in.data(), in.size());
+        input_archive ar(in.data(), in.size(), bulks);
         std::apply([&](auto&... v) { (ar.load(v), ...); }, vals);
         if(ar.remaining() != 0)
             throw exception("the arguments do not match the handler's parameters (",
@@ -1607,7 +1771,7 @@ template <typename F> auto make_invoker(F&& fun) {
 
 inline void respond_error(hg_handle_t handle, const std::string& msg) noexcept {
     try {
-        byte_buffer out{pack_response(response_error, msg)};
+        byte_buffer out = pack_response(response_error, msg);
         margo_respond(handle, &out);
     } catch(...) {
         /* Nothing more can be done: dropping the handle answers the caller
@@ -1636,9 +1800,17 @@ inline hg_return_t rpc_trampoline(hg_handle_t handle) noexcept {
             hg_return_t ret = margo_get_input(handle, &in);
             if(ret != HG_SUCCESS)
                 throw exception(translate_margo_error_code(ret), ": could not read the input");
-            std::vector<char> bytes = std::move(in.bytes);
+            std::vector<char>           bytes;
+            std::unique_ptr<bulk_table> bulks;
+            try {
+                bulks = take_bulks(in);
+                bytes = std::move(in.bytes);
+            } catch(...) {
+                margo_free_input(handle, &in);
+                throw;
+            }
             margo_free_input(handle, &in);
-            entry->invoke(req, bytes);
+            entry->invoke(req, bytes, bulks.get());
         } catch(const std::exception& ex) {
             respond_error(handle, std::string("RPC \"") + entry->name + "\": " + ex.what());
         } catch(...) {
@@ -1794,6 +1966,473 @@ template <typename T> class provider {
         return define_method(name, func, p, true);
     }
 };
+
+/* ------------------------------------------------------------------------ */
+/* Bulk transfers                                                            */
+/* ------------------------------------------------------------------------ */
+/*
+ * Built on margo's bulk API (margo_bulk_create, margo_bulk_transfer_timed,
+ * margo_bulk_ref_incr / margo_bulk_free), which moves the bytes with
+ * internal RPCs to the engine that exposed the memory, in pieces of at most
+ * 4 MiB; that engine checks every piece against the handle's size and
+ * access mode, so a transfer the mode forbids or that runs past the handle
+ * fails with HG_PERMISSION or HG_INVALID_ARG instead of touching memory.
+ * A bulk in the arguments or the response of an RPC is written into the
+ * byte buffer as a u32 index (0xFFFFFFFF: a null bulk) into the handles
+ * that travel after the bytes, each encoded by hg_proc_hg_bulk_t (see
+ * detail::proc_byte_buffer); the receiver gets a handle naming the same
+ * memory, to transfer against with bulk::on(endpoint of the owner).
+ */
+
+/** The access others get to exposed memory. */
+enum class bulk_mode : std::uint32_t {
+    read_write = HG_BULK_READWRITE,
+    read_only  = HG_BULK_READ_ONLY,
+    write_only = HG_BULK_WRITE_ONLY
+};
+
+class async_bulk_op;
+class timed_remote_bulk;
+
+/**
+ * A bulk handle: memory this process exposed (engine::expose, wrap) or the
+ * memory of another process, received in an RPC's arguments or response.
+ * Copies share one hg_bulk_t (margo_bulk_ref_incr); the last one frees it
+ * (margo_bulk_free), after which transfers naming it fail at its owner with
+ * HG_NOENTRY. A default-constructed bulk is null (size() == 0).
+ */
+class bulk {
+    friend class engine;
+    friend class remote_bulk;
+
+    /* The engine that exposed or wrapped the handle (null for a received
+     * handle): kept alive as an endpoint keeps it. */
+    std::shared_ptr<detail::engine_state> m_state;
+    hg_bulk_t                             m_bulk = HG_BULK_NULL;
+
+    /* Adopts one reference to b. */
+    bulk(std::shared_ptr<detail::engine_state> state, hg_bulk_t b) noexcept
+    : m_state(std::move(state))
+    , m_bulk(b) {}
+
+    void release() noexcept {
+        if(m_bulk != HG_BULK_NULL) margo_bulk_free(m_bulk);
+        m_bulk = HG_BULK_NULL;
+        m_state.reset();
+    }
+
+  public:
+    bulk() noexcept = default;
+
+    bulk(const bulk& other)
+    : m_state(other.m_state)
+    , m_bulk(other.m_bulk) {
+        if(m_bulk != HG_BULK_NULL) {
+            hg_return_t ret = margo_bulk_ref_incr(m_bulk);
+            MARGO_ASSERT(ret, margo_bulk_ref_incr);
+        }
+    }
+
+    bulk(bulk&& other) noexcept
+    : m_state(std::move(other.m_state))
+    , m_bulk(std::exchange(other.m_bulk, HG_BULK_NULL)) {}
+
+    bulk& operator=(const bulk& other) {
+        if(&other == this) return *this;
+        bulk copy(other);
+        return *this = std::move(copy);
+    }
+
+    bulk& operator=(bulk&& other) noexcept {
+        if(&other == this) return *this;
+        release();
+        m_state = std::move(other.m_state);
+        m_bulk  = std::exchange(other.m_bulk, HG_BULK_NULL);
+        return *this;
+    }
+
+    ~bulk() { release(); }
+
+    /** Total size in bytes of the memory the handle names (0 if null). */
+    std::size_t size() const noexcept {
+        return m_bulk == HG_BULK_NULL ? 0 : static_cast<std::size_t>(margo_bulk_get_size(m_bulk));
+    }
+
+    /** Number of segments its owner exposed (0 if null). */
+    std::uint32_t segment_count() const noexcept {
+        return m_bulk == HG_BULK_NULL ? 0 : margo_bulk_get_segment_count(m_bulk);
+    }
+
+    bool is_null() const noexcept { return m_bulk == HG_BULK_NULL; }
+
+    /**
+     * The hg_bulk_t. With copy == true the caller gets a reference of its own
+     * (free it with margo_bulk_free); otherwise it stays this object's.
+     */
+    hg_bulk_t get_bulk(bool copy = false) const {
+        if(copy && m_bulk != HG_BULK_NULL) {
+            hg_return_t ret = margo_bulk_ref_incr(m_bulk);
+            MARGO_ASSERT(ret, margo_bulk_ref_incr);
+        }
+        return m_bulk;
+    }
+
+    /** The whole handle as owned by the process at ep, to transfer with. */
+    remote_bulk on(const endpoint& ep) const;
+
+    /** The size bytes at offset (not checked here: a transfer past the
+     * handle fails with HG_INVALID_ARG). */
+    bulk_segment select(std::size_t offset, std::size_t size) const;
+
+    /** Same as select(offset, size). */
+    bulk_segment operator()(std::size_t offset, std::size_t size) const;
+
+    /** Pushes this (local) bulk into b; returns the bytes moved. */
+    std::size_t operator>>(const remote_bulk& b) const;
+
+    /** Pulls b into this (local) bulk; returns the bytes moved. */
+    std::size_t operator<<(const remote_bulk& b) const;
+
+    /** operator>> run on another thread. */
+    async_bulk_op push_to(const remote_bulk& b) const;
+
+    /** operator<< run on another thread. */
+    async_bulk_op pull_from(const remote_bulk& b) const;
+
+    /** Written to and read from thallium's archives (RPC arguments and
+     * responses only: elsewhere a non-null bulk throws). */
+    template <typename A> void serialize(A& ar) {
+        if constexpr(A::is_output) {
+            ar.save_bulk_handle(m_bulk);
+        } else {
+            hg_bulk_t h = ar.load_bulk_handle();
+            bulk      received;
+            if(h != HG_BULK_NULL) {
+                hg_return_t ret = margo_bulk_ref_incr(h);
+                MARGO_ASSERT(ret, margo_bulk_ref_incr);
+                received.m_bulk = h;
+            }
+            *this = std::move(received);
+        }
+    }
+};
+
+/**
+ * A range (offset, size) of a bulk. A bulk converts to the segment of all
+ * its bytes, so a bulk can be given wherever a segment is expected.
+ */
+class bulk_segment {
+    friend class remote_bulk;
+
+    std::size_t m_offset = 0;
+    std::size_t m_size   = 0;
+    bulk        m_bulk;
+
+  public:
+    bulk_segment(const bulk& b)
+    : m_offset(0)
+    , m_size(b.size())
+    , m_bulk(b) {}
+
+    bulk_segment(const bulk& b, std::size_t offset, std::size_t size)
+    : m_offset(offset)
+    , m_size(size)
+    , m_bulk(b) {}
+
+    bulk_segment(const bulk_segment&)            = default;
+    bulk_segment(bulk_segment&&)                 = default;
+    bulk_segment& operator=(const bulk_segment&) = default;
+    bulk_segment& operator=(bulk_segment&&)      = default;
+    ~bulk_segment()                              = default;
+
+    /** This segment as owned by the process at ep, to transfer with. */
+    remote_bulk on(const endpoint& ep) const;
+
+    /** Pushes this (local) segment into b; returns the bytes moved. */
+    std::size_t operator>>(const remote_bulk& b) const;
+
+    /** Pulls b into this (local) segment; returns the bytes moved. */
+    std::size_t operator<<(const remote_bulk& b) const;
+
+    async_bulk_op push_to(const remote_bulk& b) const;
+    async_bulk_op pull_from(const remote_bulk& b) const;
+
+    /**
+     * The part of this segment at offset (relative to it) of size bytes,
+     * cut to the segment: an offset past its end gives an empty segment.
+     */
+    bulk_segment select(std::size_t offset, std::size_t size) const {
+        std::size_t off = std::min(offset, m_size);
+        return bulk_segment(m_bulk, m_offset + off, std::min(size, m_size - off));
+    }
+
+    bulk_segment operator()(std::size_t offset, std::size_t size) const { return select(offset, size); }
+};
+
+/**
+ * A transfer started by pull_to / push_from (or bulk::push_to, pull_from):
+ * it runs on a thread of its own (std::async). wait() returns the bytes
+ * moved or throws what the blocking transfer would; test() says whether
+ * wait() would return at once. Destroying it waits for the transfer, which
+ * uses the local memory until then.
+ */
+class async_bulk_op {
+    friend class remote_bulk;
+
+    std::future<std::size_t> m_future;
+
+    explicit async_bulk_op(std::future<std::size_t> f) noexcept
+    : m_future(std::move(f)) {}
+
+  public:
+    async_bulk_op(const async_bulk_op&)            = delete;
+    async_bulk_op& operator=(const async_bulk_op&) = delete;
+    async_bulk_op(async_bulk_op&&) noexcept        = default;
+    /* Assigning over a transfer still running waits for it first. */
+    async_bulk_op& operator=(async_bulk_op&&) noexcept = default;
+    ~async_bulk_op()                                   = default;
+
+    bool test() const {
+        if(!m_future.valid()) throw exception("thallium: async_bulk_op::test after wait()");
+        return m_future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    }
+
+    /** Blocks until the transfer is done; once only. */
+    std::size_t wait() {
+        if(!m_future.valid()) throw exception("thallium: async_bulk_op::wait called twice");
+        return m_future.get();
+    }
+};
+
+/**
+ * A bulk segment bound to the endpoint of the process that owns it:
+ * `remote >> local` pulls the remote bytes into local memory, `remote <<
+ * local` pushes local bytes there. local is a bulk or bulk_segment this
+ * process exposed; the size moved is the smaller of the two sizes, and is
+ * what the operators return. A failure throws thallium::margo_exception
+ * naming margo_bulk_transfer and the hg_return_t (thallium::timeout for
+ * timed() transfers that run out of time).
+ */
+class remote_bulk {
+    friend class bulk;
+    friend class bulk_segment;
+    friend class timed_remote_bulk;
+
+    bulk_segment m_segment;
+    endpoint     m_endpoint;
+
+    remote_bulk(bulk_segment segment, endpoint ep)
+    : m_segment(std::move(segment))
+    , m_endpoint(std::move(ep)) {}
+
+    std::size_t   transfer(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const;
+    async_bulk_op start(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const;
+
+  public:
+    remote_bulk(const remote_bulk&)            = default;
+    remote_bulk(remote_bulk&&)                 = default;
+    remote_bulk& operator=(const remote_bulk&) = default;
+    remote_bulk& operator=(remote_bulk&&)      = default;
+    ~remote_bulk()                             = default;
+
+    /** Pulls into dest; returns the bytes moved. */
+    std::size_t operator>>(const bulk_segment& dest) const { return transfer(HG_BULK_PULL, dest, 0.0); }
+
+    /** Pushes src; returns the bytes moved. */
+    std::size_t operator<<(const bulk_segment& src) const { return transfer(HG_BULK_PUSH, src, 0.0); }
+
+    /** operator>> on another thread. */
+    async_bulk_op pull_to(const bulk_segment& dest) const;
+
+    /** operator<< on another thread. */
+    async_bulk_op push_from(const bulk_segment& src) const;
+
+    /** The part at offset of size bytes, cut to this segment. */
+    remote_bulk select(std::size_t offset, std::size_t size) const {
+        return remote_bulk(m_segment.select(offset, size), m_endpoint);
+    }
+
+    remote_bulk operator()(std::size_t offset, std::size_t size) const { return select(offset, size); }
+
+    /** Transfers that fail with thallium::timeout after timeout_ms
+     * milliseconds (0 or less: no timeout). */
+    timed_remote_bulk timed(double timeout_ms) const;
+
+    template <typename R, typename P> timed_remote_bulk timed(const std::chrono::duration<R, P>& d) const;
+};
+
+/** remote_bulk::timed(): the same transfers, with a deadline. */
+class timed_remote_bulk {
+    friend class remote_bulk;
+
+    remote_bulk m_remote;
+    double      m_timeout_ms;
+
+    timed_remote_bulk(remote_bulk rb, double timeout_ms)
+    : m_remote(std::move(rb))
+    , m_timeout_ms(timeout_ms) {}
+
+  public:
+    timed_remote_bulk(const timed_remote_bulk&)            = default;
+    timed_remote_bulk(timed_remote_bulk&&)                 = default;
+    timed_remote_bulk& operator=(const timed_remote_bulk&) = default;
+    timed_remote_bulk& operator=(timed_remote_bulk&&)      = default;
+
+    std::size_t operator>>(const bulk_segment& dest) const {
+        return m_remote.transfer(HG_BULK_PULL, dest, m_timeout_ms);
+    }
+    std::size_t operator<<(const bulk_segment& src) const {
+        return m_remote.transfer(HG_BULK_PUSH, src, m_timeout_ms);
+    }
+    async_bulk_op pull_to(const bulk_segment& dest) const {
+        return m_remote.start(HG_BULK_PULL, dest, m_timeout_ms);
+    }
+    async_bulk_op push_from(const bulk_segment& src) const {
+        return m_remote.start(HG_BULK_PUSH, src, m_timeout_ms);
+    }
+};
+
+namespace detail {
+
+inline const char* bulk_mode_name(bulk_mode mode) noexcept {
+    switch(mode) {
+    case bulk_mode::read_only: return "read_only";
+    case bulk_mode::write_only: return "write_only";
+    case bulk_mode::read_write: return "read_write";
+    }
+    return "(not a bulk_mode)";
+}
+
+inline std::string describe_bulk(const char* side, std::size_t offset, std::size_t size, std::size_t total,
+                                 bool null) {
+    std::ostringstream ss;
+    if(null)
+        ss << "a null " << side << " bulk";
+    else
+        ss << "offset " << offset << " of " << size << " byte(s) of a " << side << " bulk of " << total
+           << " byte(s)";
+    return ss.str();
+}
+
+} // namespace detail
+
+inline std::size_t remote_bulk::transfer(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const {
+    const bool        pull = op == HG_BULK_PULL;
+    const char* const fn   = timeout_ms > 0.0 ? "margo_bulk_transfer_timed" : "margo_bulk_transfer";
+    if(m_endpoint.is_null())
+        throw exception("thallium: bulk ", pull ? "pull" : "push", " on a remote_bulk with a null endpoint");
+    margo_instance_id mid = m_endpoint.get_engine().get_margo_instance();
+    if(mid == MARGO_INSTANCE_NULL)
+        throw exception("thallium: bulk ", pull ? "pull" : "push", " through an endpoint without an engine");
+    const std::size_t size = std::min(local.m_size, m_segment.m_size);
+    hg_return_t ret = margo_bulk_transfer_timed(mid, op, m_endpoint.get_addr(), m_segment.m_bulk.m_bulk,
+                                                m_segment.m_offset, local.m_bulk.m_bulk, local.m_offset, size,
+                                                timeout_ms);
+    if(ret == HG_SUCCESS) return size;
+    std::string where;
+    try {
+        where = static_cast<std::string>(m_endpoint);
+    } catch(const exception&) {
+        where = "(address unavailable)";
+    }
+    std::string remote = detail::describe_bulk("remote", m_segment.m_offset, size, m_segment.m_bulk.size(),
+                                               m_segment.m_bulk.is_null());
+    std::string mine   = detail::describe_bulk("local", local.m_offset, size, local.m_bulk.size(),
+                                               local.m_bulk.is_null());
+    std::string msg    = std::string(translate_margo_error_code(ret)) + ": "
+                    + (pull ? "pull from " + remote + " at " + where + " into " + mine
+                            : "push from " + mine + " into " + remote + " at " + where);
+    if(ret == HG_TIMEOUT) throw timeout(fn, msg);
+    throw margo_exception(fn, __FILE__, __LINE__, ret, msg);
+}
+
+inline async_bulk_op remote_bulk::start(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const {
+    /* The task holds copies: the handles and the address stay valid while it runs. */
+    return async_bulk_op(std::async(std::launch::async, [self = *this, local, op, timeout_ms]() {
+        return self.transfer(op, local, timeout_ms);
+    }));
+}
+
+inline async_bulk_op remote_bulk::pull_to(const bulk_segment& dest) const { return start(HG_BULK_PULL, dest, 0.0); }
+
+inline async_bulk_op remote_bulk::push_from(const bulk_segment& src) const { return start(HG_BULK_PUSH, src, 0.0); }
+
+inline timed_remote_bulk remote_bulk::timed(double timeout_ms) const { return timed_remote_bulk(*this, timeout_ms); }
+
+template <typename R, typename P>
+timed_remote_bulk remote_bulk::timed(const std::chrono::duration<R, P>& d) const {
+    return timed(std::chrono::duration<double, std::milli>(d).count());
+}
+
+inline remote_bulk bulk::on(const endpoint& ep) const { return remote_bulk(bulk_segment(*this), ep); }
+
+inline bulk_segment bulk::select(std::size_t offset, std::size_t size) const {
+    return bulk_segment(*this, offset, size);
+}
+
+inline bulk_segment bulk::operator()(std::size_t offset, std::size_t size) const { return select(offset, size); }
+
+inline std::size_t bulk::operator>>(const remote_bulk& b) const { return b << bulk_segment(*this); }
+
+inline std::size_t bulk::operator<<(const remote_bulk& b) const { return b >> bulk_segment(*this); }
+
+inline async_bulk_op bulk::push_to(const remote_bulk& b) const { return b.push_from(bulk_segment(*this)); }
+
+inline async_bulk_op bulk::pull_from(const remote_bulk& b) const { return b.pull_to(bulk_segment(*this)); }
+
+inline remote_bulk bulk_segment::on(const endpoint& ep) const { return remote_bulk(*this, ep); }
+
+inline std::size_t bulk_segment::operator>>(const remote_bulk& b) const { return b << *this; }
+
+inline std::size_t bulk_segment::operator<<(const remote_bulk& b) const { return b >> *this; }
+
+inline async_bulk_op bulk_segment::push_to(const remote_bulk& b) const { return b.push_from(*this); }
+
+inline async_bulk_op bulk_segment::pull_from(const remote_bulk& b) const { return b.pull_to(*this); }
+
+inline bulk engine::expose(unsigned count, void** ptrs, std::size_t* sizes, bulk_mode mode) const {
+    margo_instance_id mid = checked_mid("expose");
+    if(count > 0 && sizes == nullptr) throw exception("thallium: engine::expose with NULL sizes");
+    std::vector<hg_size_t> hg_sizes(count);
+    std::uint64_t          total = 0;
+    for(unsigned i = 0; i < count; ++i) {
+        hg_sizes[i] = static_cast<hg_size_t>(sizes[i]);
+        total += hg_sizes[i];
+    }
+    hg_bulk_t   handle = HG_BULK_NULL;
+    hg_return_t ret    = margo_bulk_create(mid, static_cast<std::uint32_t>(count), ptrs, hg_sizes.data(),
+                                           static_cast<std::uint8_t>(mode), &handle);
+    if(ret != HG_SUCCESS)
+        throw margo_exception("margo_bulk_create", __FILE__, __LINE__, ret,
+                              std::string(translate_margo_error_code(ret)) + ": could not expose "
+                                  + std::to_string(count) + " segment(s) of " + std::to_string(total)
+                                  + " byte(s) in all as " + detail::bulk_mode_name(mode));
+    return bulk(m_state, handle);
+}
+
+inline bulk engine::expose(const std::vector<std::pair<void*, std::size_t>>& segments, bulk_mode mode) const {
+    if(segments.size() > std::numeric_limits<std::uint32_t>::max())
+        throw exception("thallium: engine::expose of ", segments.size(), " segments (at most 2^32 - 1)");
+    std::vector<void*>       ptrs;
+    std::vector<std::size_t> sizes;
+    ptrs.reserve(segments.size());
+    sizes.reserve(segments.size());
+    for(const auto& s : segments) {
+        ptrs.push_back(s.first);
+        sizes.push_back(s.second);
+    }
+    return expose(static_cast<unsigned>(segments.size()), ptrs.data(), sizes.data(), mode);
+}
+
+inline bulk engine::wrap(hg_bulk_t blk, bool /* is_local: the handle knows */) const {
+    checked_mid("wrap");
+    hg_return_t ret = margo_bulk_ref_incr(blk);
+    if(ret != HG_SUCCESS)
+        throw margo_exception("margo_bulk_ref_incr", __FILE__, __LINE__, ret,
+                              std::string(translate_margo_error_code(ret)) + ": engine::wrap of "
+                                  + (blk == HG_BULK_NULL ? "HG_BULK_NULL" : "a bulk handle"));
+    return bulk(m_state, blk);
+}
 
 } // namespace thallium
 

@@ -23,8 +23,11 @@
 #      with thallium-rpc-client (thallium's RPC model: define, provider<T>,
 #      serialization, async, timeouts, errors), and margo-bulk-server with
 #      margo-bulk-client (margo's bulk API: handles in RPC inputs, pulls and
-#      pushes of 6 MiB over 2 segments, the transfers that must fail), under
-#      the same rules.
+#      pushes of 6 MiB over 2 segments, the transfers that must fail), and
+#      thallium-bulk-server with thallium-bulk-client (thallium's bulk API:
+#      expose, bulks as RPC arguments and results, pulls and pushes of
+#      segments up to 9 MiB, async and timed transfers, the transfers that
+#      must fail), under the same rules.
 # Every process runs under a timeout, so nothing hangs. Prints one line per
 # check and a final line "N passed, N failed"; exits non-zero if any failed.
 #
@@ -443,6 +446,7 @@ if [ $built = 1 ]; then
         run_pair margo-sum-server margo-sum-client
         run_pair thallium-rpc-server thallium-rpc-client
         run_pair margo-bulk-server margo-bulk-client
+        run_pair thallium-bulk-server thallium-bulk-client
     done
 else
     fail "servers and clients not run: examples-c did not build"
