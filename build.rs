@@ -161,9 +161,29 @@ fn bedrock_header(name: &str, srcs: &[&str], includes: &[&str], exclude: &[&str]
     write_if_changed(Path::new(&format!("include/bedrock/{name}.h")), bindings);
 }
 
+/// Prefixes a macro of our public headers may have: the C namespace of
+/// the library it stands in for (and our include guards). A `pub const` of
+/// the ffi layer that cbindgen would export as, say, `#define READ_ONLY`
+/// would break user code that uses that name; it belongs in the header's
+/// exclude list (or should not be `pub`).
+const MACRO_PREFIXES: &[&str] =
+    &["MOCHI_", "MARGO_", "HG_", "ABT_", "DECLARE_MARGO_", "DEFINE_MARGO_", "_handler_for_", "FLOCK_", "BEDROCK_"];
+
 fn write_if_changed(path: &Path, bindings: cbindgen::Bindings) {
     let mut out = Vec::new();
     bindings.write(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    for line in text.lines() {
+        if let Some(name) =
+            line.strip_prefix("#define ").and_then(|r| r.split(|c: char| !(c.is_alphanumeric() || c == '_')).next())
+        {
+            assert!(
+                MACRO_PREFIXES.iter().any(|p| name.starts_with(p)),
+                "{}: `#define {name}` would leak an unprefixed name into users' code; exclude it in build.rs",
+                path.display()
+            );
+        }
+    }
     if std::fs::read(path).ok().as_deref() != Some(&out[..]) {
         std::fs::write(path, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
@@ -201,6 +221,12 @@ fn main() {
         // Received as an int in Rust (see src/ffi/hg.rs), declared as Mercury's enum.
         &["hg_bulk_op_t"],
     );
+    // The bulk layer's own constants (flags and sizes of its wire format):
+    // not part of margo's C API.
+    margo_config
+        .export
+        .exclude
+        .extend(["READ_ONLY", "WRITE_ONLY", "READWRITE", "PUSH", "PULL", "CHUNK", "MAX_SERVED", "BULK_RPC"].map(String::from));
     margo_config.after_includes = Some(
         "\n/* Mercury's bulk transfer direction. */\ntypedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;\n"
             .into(),

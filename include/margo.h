@@ -30,32 +30,6 @@ typedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;
 #define MARGO_CONFIG_USE_NAMES 4
 
 /**
- * `HG_BULK_READ_ONLY`: the owner's memory may be read (pulled from).
- */
-#define READ_ONLY 1
-
-/**
- * `HG_BULK_WRITE_ONLY`: the owner's memory may be written (pushed into).
- */
-#define WRITE_ONLY 2
-
-/**
- * `HG_BULK_READWRITE`.
- */
-#define READWRITE (READ_ONLY | WRITE_ONLY)
-
-/**
- * The largest piece one transfer RPC carries (a bigger transfer is split).
- */
-#define CHUNK (4 << 20)
-
-/**
- * The largest piece an owner serves in one request (ours send at most
- * [`CHUNK`]; a request for more is refused rather than allocated).
- */
-#define MAX_SERVED (16 << 20)
-
-/**
  * What a proc callback is asked to do.
  */
 typedef enum hg_proc_op_t {
@@ -254,16 +228,6 @@ typedef struct margo_logger {
 typedef char *hg_string_t;
 
 typedef const char *hg_const_string_t;
-
-/**
- * `HG_BULK_PUSH`: local bytes to the origin's memory.
- */
-#define PUSH 0
-
-/**
- * `HG_BULK_PULL`: the origin's bytes into local memory.
- */
-#define PULL 1
 
 #define MARGO_LOG_EXTERNAL 0
 
