@@ -24,6 +24,17 @@ const MARGO_TRAILER: &str = r#"
 #define HG_BULK_READ_ONLY (1 << 0)
 #define HG_BULK_WRITE_ONLY (1 << 1)
 #define HG_BULK_READWRITE (HG_BULK_READ_ONLY | HG_BULK_WRITE_ONLY)
+/* Mercury's fixed-width names (mercury_config.h), as upstream margo.h's
+ * declarations use them (margo_bulk_access: hg_uint8_t, hg_uint32_t). */
+typedef int8_t hg_int8_t;
+typedef int16_t hg_int16_t;
+typedef int32_t hg_int32_t;
+typedef int64_t hg_int64_t;
+typedef uint8_t hg_uint8_t;
+typedef uint16_t hg_uint16_t;
+typedef uint32_t hg_uint32_t;
+typedef uint64_t hg_uint64_t;
+typedef hg_uint64_t hg_ptr_t;
 
 /* RPC registration as Margo programs write it: MARGO_REGISTER(mid, "name",
  * in_type, out_type, handler) where each type names its proc (hg_proc_<type>,

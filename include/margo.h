@@ -122,7 +122,8 @@ typedef struct hg_proc hg_proc;
 typedef struct margo_instance margo_instance;
 
 /**
- * Opaque request of a non-blocking forward (`margo_request`).
+ * Opaque request of a non-blocking operation (`margo_request`): a
+ * forward (`margo_iforward`) or a bulk transfer (`margo_bulk_itransfer`).
  */
 typedef struct margo_request_struct margo_request_struct;
 
@@ -724,16 +725,19 @@ hg_return_t margo_iforward_timed(hg_handle_t handle,
 hg_return_t margo_iforward(hg_handle_t handle, void *in_struct, margo_request *req);
 
 /**
- * Waits for a non-blocking forward and frees the request; the answer is
- * then read with `margo_get_output` on the handle.
+ * Waits for a non-blocking operation and frees the request: for a
+ * forward, the answer is then read with `margo_get_output` on the handle;
+ * for a bulk transfer, the return value is the transfer's.
  *
  * # Safety
- * `req` must be NULL or a request from `margo_*iforward*` not yet waited on.
+ * `req` must be NULL or a request from `margo_*iforward*` or
+ * `margo_bulk_itransfer*` not yet waited on.
  */
 hg_return_t margo_wait(margo_request req);
 
 /**
- * Sets `*flag` to 1 if `margo_wait` would return at once, else 0.
+ * Sets `*flag` to 1 if `margo_wait` would return at once, else 0 (a bulk
+ * transfer's answered pieces are taken in, and its next ones sent).
  *
  * # Safety
  * `req` must be NULL or a live request; `flag` NULL or writable.
@@ -881,13 +885,57 @@ uint32_t margo_bulk_get_segment_count(hg_bulk_t handle);
 uint32_t HG_Bulk_get_segment_count(hg_bulk_t handle);
 
 /**
+ * The segments of a handle made here that cover `[offset, offset + size)`:
+ * up to `max_count` (pointer, length) pairs, in order, written into
+ * `buf_ptrs` and `buf_sizes` (either may be NULL), and their number into
+ * `*actual_count` (may be NULL). Segments of size 0 are skipped; with more
+ * segments than `max_count` the first `max_count` are given. The pointers
+ * are the ones given to `margo_bulk_create`, or the memory the library
+ * allocated for NULL ones; they stay valid until the handle's last
+ * `margo_bulk_free`. `flags` is accepted and not checked (as in Mercury:
+ * the memory is the caller's own).
+ *
+ * Errors (`HG_INVALID_ARG`, one log line): a NULL handle, a handle that
+ * names another process's memory (received in an RPC or deserialized), a
+ * range past the handle's size.
+ *
+ * # Safety
+ * `handle` NULL or a live bulk handle; `buf_ptrs` and `buf_sizes` NULL or
+ * writable for `max_count` entries; `actual_count` NULL or writable.
+ */
+hg_return_t margo_bulk_access(hg_bulk_t handle,
+                              hg_size_t offset,
+                              hg_size_t size,
+                              uint8_t flags,
+                              uint32_t max_count,
+                              void **buf_ptrs,
+                              hg_size_t *buf_sizes,
+                              uint32_t *actual_count);
+
+/**
+ * Mercury's name for `margo_bulk_access`.
+ *
+ * # Safety
+ * As for `margo_bulk_access`.
+ */
+hg_return_t HG_Bulk_access(hg_bulk_t handle,
+                           hg_size_t offset,
+                           hg_size_t size,
+                           uint8_t flags,
+                           uint32_t max_count,
+                           void **buf_ptrs,
+                           hg_size_t *buf_sizes,
+                           uint32_t *actual_count);
+
+/**
  * Moves `size` bytes between `origin_handle` (memory of the process at
  * `origin_addr`, usually a handle received in an RPC's input) at
  * `origin_offset` and `local_handle` (made here by `margo_bulk_create`) at
  * `local_offset`: `HG_BULK_PULL` copies the origin's bytes here,
  * `HG_BULK_PUSH` copies local bytes there. `origin_addr` NULL: the address
  * the handle was made at. Done with RPCs to the origin's engine, in pieces
- * of at most 4 MiB, waiting at most `timeout_ms` in all (<= 0: no timeout).
+ * of at most 4 MiB (up to 4 in flight at once), waiting at most
+ * `timeout_ms` in all (<= 0: no timeout).
  *
  * Errors: `HG_INVALID_ARG` for NULL or wrong handles, an unknown op, or a
  * range past either handle's size; `HG_PERMISSION` if either handle's
@@ -924,6 +972,69 @@ hg_return_t margo_bulk_transfer(margo_instance_id mid,
                                 size_t size);
 
 /**
+ * Starts `margo_bulk_transfer_timed`'s transfer without waiting for it:
+ * `*req` is set to a request that `margo_wait` finishes (and frees), with
+ * the transfer's code, and that `margo_test` polls. Its arguments are
+ * checked before this returns (the same errors, and then no request is
+ * made); the first pieces (up to 16 MiB) are sent at once and move while
+ * the caller does something else, the rest as `margo_wait` or
+ * `margo_test` collect the earlier ones. Between two handles of this
+ * engine the copy is done here. The local memory must stay untouched
+ * until the request is waited for.
+ *
+ * # Safety
+ * As for `margo_bulk_transfer_timed`; `req` NULL or writable.
+ */
+hg_return_t margo_bulk_itransfer_timed(margo_instance_id mid,
+                                       hg_bulk_op_t op,
+                                       hg_addr_t origin_addr,
+                                       hg_bulk_t origin_handle,
+                                       size_t origin_offset,
+                                       hg_bulk_t local_handle,
+                                       size_t local_offset,
+                                       size_t size,
+                                       double timeout_ms,
+                                       margo_request *req);
+
+/**
+ * `margo_bulk_itransfer_timed` with no timeout.
+ *
+ * # Safety
+ * As for `margo_bulk_itransfer_timed`.
+ */
+hg_return_t margo_bulk_itransfer(margo_instance_id mid,
+                                 hg_bulk_op_t op,
+                                 hg_addr_t origin_addr,
+                                 hg_bulk_t origin_handle,
+                                 size_t origin_offset,
+                                 hg_bulk_t local_handle,
+                                 size_t local_offset,
+                                 size_t size,
+                                 margo_request *req);
+
+/**
+ * `margo_bulk_transfer` in pieces of `chunk_size` bytes (at most 4 MiB
+ * each: bigger chunks are split) run concurrently: up to 16 MiB, and at
+ * most 64 pieces, in flight at once; returns once all are done, with the
+ * first failure's code. Declared in `margo-bulk-util.h`, as upstream.
+ *
+ * Errors: those of `margo_bulk_transfer`, and `HG_INVALID_ARG` for a
+ * `chunk_size` of 0.
+ *
+ * # Safety
+ * As for `margo_bulk_transfer_timed`.
+ */
+hg_return_t margo_bulk_parallel_transfer(margo_instance_id mid,
+                                         hg_bulk_op_t op,
+                                         hg_addr_t origin_addr,
+                                         hg_bulk_t origin_handle,
+                                         size_t origin_offset,
+                                         hg_bulk_t local_handle,
+                                         size_t local_offset,
+                                         size_t size,
+                                         size_t chunk_size);
+
+/**
  * A bulk handle field of a `MERCURY_GEN_PROC` struct: `data` points at the
  * `hg_bulk_t`. Encoding writes what names the memory (owner address, id,
  * size, flags, segment count; `HG_BULK_NULL` as a 0 marker); decoding
@@ -936,6 +1047,83 @@ hg_return_t margo_bulk_transfer(margo_instance_id mid,
  * is `HG_BULK_NULL` or a live handle.
  */
 hg_return_t hg_proc_hg_bulk_t(hg_proc_t proc, void *data);
+
+/**
+ * The number of bytes `margo_bulk_serialize` writes for `handle` (0 for
+ * `HG_BULK_NULL`, with a log line). `flags` (Mercury's `HG_BULK_SM`,
+ * `HG_BULK_EAGER`) is accepted and changes nothing: there is one form.
+ *
+ * # Safety
+ * `handle` NULL or a live bulk handle.
+ */
+hg_size_t margo_bulk_get_serialize_size(hg_bulk_t handle, unsigned long flags);
+
+/**
+ * Mercury's name for `margo_bulk_get_serialize_size`.
+ *
+ * # Safety
+ * As for `margo_bulk_get_serialize_size`.
+ */
+hg_size_t HG_Bulk_get_serialize_size(hg_bulk_t handle, unsigned long flags);
+
+/**
+ * Writes `handle`'s serialized form (what `hg_proc_hg_bulk_t` puts in an
+ * RPC; layout in `src/ffi/bulk.rs`) into `buf`, for another process to
+ * `margo_bulk_deserialize` and transfer against: its first
+ * `margo_bulk_get_serialize_size(handle, flags)` bytes are written. `flags`
+ * as for `margo_bulk_get_serialize_size`.
+ *
+ * Errors: `HG_INVALID_ARG` for a NULL handle or buffer, `HG_OVERFLOW` if
+ * `buf_size` is too small (nothing is written then).
+ *
+ * # Safety
+ * `buf` NULL or writable for `buf_size` bytes; `handle` NULL or a live
+ * bulk handle.
+ */
+hg_return_t margo_bulk_serialize(void *buf,
+                                 hg_size_t buf_size,
+                                 unsigned long flags,
+                                 hg_bulk_t handle);
+
+/**
+ * Mercury's name for `margo_bulk_serialize`.
+ *
+ * # Safety
+ * As for `margo_bulk_serialize`.
+ */
+hg_return_t HG_Bulk_serialize(void *buf, hg_size_t buf_size, unsigned long flags, hg_bulk_t handle);
+
+/**
+ * Makes a handle from bytes `margo_bulk_serialize` wrote (in this process
+ * or another): it names the same memory, and transfers against it go to
+ * its owner, who checks them. Free it with `margo_bulk_free`. Bytes after
+ * the serialized form are ignored.
+ *
+ * Errors (`*handle` is then `HG_BULK_NULL`): `HG_INVALID_ARG` for a NULL
+ * or unknown instance, a NULL `handle` or `buf`, or the form of
+ * `HG_BULK_NULL`; `HG_OVERFLOW` for bytes that stop before the form ends;
+ * `HG_PROTOCOL_ERROR` for bytes that are not a serialized handle.
+ *
+ * # Safety
+ * `handle` NULL or writable; `buf` NULL or readable for `buf_size` bytes.
+ */
+hg_return_t margo_bulk_deserialize(margo_instance_id mid,
+                                   hg_bulk_t *handle,
+                                   const void *buf,
+                                   hg_size_t buf_size);
+
+/**
+ * Mercury's form of `margo_bulk_deserialize`. `hg_class` is not used (a
+ * handle here needs none; this library has no Mercury class, see
+ * `margo_get_info`), so it may be NULL.
+ *
+ * # Safety
+ * As for `margo_bulk_deserialize`.
+ */
+hg_return_t HG_Bulk_deserialize(hg_class_t *hg_class,
+                                hg_bulk_t *handle,
+                                const void *buf,
+                                hg_size_t buf_size);
 
 /**
  * Emits one already-formatted message at `level` (0..=6).
@@ -998,6 +1186,17 @@ int margo_set_logger(margo_instance_id mid, const struct margo_logger *logger);
 #define HG_BULK_READ_ONLY (1 << 0)
 #define HG_BULK_WRITE_ONLY (1 << 1)
 #define HG_BULK_READWRITE (HG_BULK_READ_ONLY | HG_BULK_WRITE_ONLY)
+/* Mercury's fixed-width names (mercury_config.h), as upstream margo.h's
+ * declarations use them (margo_bulk_access: hg_uint8_t, hg_uint32_t). */
+typedef int8_t hg_int8_t;
+typedef int16_t hg_int16_t;
+typedef int32_t hg_int32_t;
+typedef int64_t hg_int64_t;
+typedef uint8_t hg_uint8_t;
+typedef uint16_t hg_uint16_t;
+typedef uint32_t hg_uint32_t;
+typedef uint64_t hg_uint64_t;
+typedef hg_uint64_t hg_ptr_t;
 
 /* RPC registration as Margo programs write it: MARGO_REGISTER(mid, "name",
  * in_type, out_type, handler) where each type names its proc (hg_proc_<type>,

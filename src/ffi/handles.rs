@@ -13,6 +13,7 @@
 //! | `hg_handle_t`       | `ffi::rpc::Handle`     | Box with a count (`margo_ref_incr`); freed at 0 by `margo_destroy` |
 //! | `hg_proc_t`         | `ffi::hg_proc::Proc`   | borrowed: lives on our stack while one proc callback runs |
 //! | `hg_bulk_t`         | `ffi::bulk::Bulk`      | Box with a count (`margo_bulk_ref_incr`); freed at 0 by `margo_bulk_free` |
+//! | `margo_request`     | `ffi::rpc::Operation`  | Box, freed by `margo_wait` (a forward's call or a bulk transfer's pieces) |
 //!
 //! Box-owned handles go through [`boxed_into_c`], [`boxed_ref`] and
 //! [`boxed_free`]; the opaque C type names the Rust type via [`Owned`].

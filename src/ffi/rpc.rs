@@ -901,20 +901,27 @@ pub unsafe extern "C" fn margo_forward(handle: hg_handle_t, in_struct: *mut c_vo
     unsafe { margo_provider_forward_timed(DEFAULT_PROVIDER_ID, handle, in_struct, 0.0) }
 }
 
-/// Opaque request of a non-blocking forward (`margo_request`).
+/// Opaque request of a non-blocking operation (`margo_request`): a
+/// forward (`margo_iforward`) or a bulk transfer (`margo_bulk_itransfer`).
 pub struct margo_request_struct {
     _private: [u8; 0],
 }
 pub type margo_request = *mut margo_request_struct;
 
-/// What a `margo_request` owns: the call, and where its answer goes.
+/// What a `margo_request` owns; `margo_wait` and `margo_test` take either.
+pub enum Operation {
+    Forward(Forward),
+    Transfer(super::bulk::PendingTransfer),
+}
+
+/// A non-blocking forward: the call, and where its answer goes.
 pub struct Forward {
     call: Option<PendingCall>,
     output: Arc<Mutex<Option<Arc<[u8]>>>>,
 }
 
 impl Owned for margo_request_struct {
-    type Rust = Forward;
+    type Rust = Operation;
 }
 
 /// Starts a call without waiting; `margo_wait` finishes it (and frees the
@@ -947,7 +954,7 @@ pub unsafe extern "C" fn margo_provider_iforward_timed(
         };
         let fwd = Forward { call: (!p.disabled).then_some(call), output: p.output.clone() };
         // SAFETY: checked non-NULL above; writable by the contract.
-        unsafe { *req = handles::boxed_into_c::<margo_request_struct>(fwd) };
+        unsafe { *req = handles::boxed_into_c::<margo_request_struct>(Operation::Forward(fwd)) };
         hg_return::HG_SUCCESS
     })
 }
@@ -986,27 +993,31 @@ pub unsafe extern "C" fn margo_iforward(handle: hg_handle_t, in_struct: *mut c_v
     unsafe { margo_provider_iforward_timed(DEFAULT_PROVIDER_ID, handle, in_struct, 0.0, req) }
 }
 
-/// Waits for a non-blocking forward and frees the request; the answer is
-/// then read with `margo_get_output` on the handle.
+/// Waits for a non-blocking operation and frees the request: for a
+/// forward, the answer is then read with `margo_get_output` on the handle;
+/// for a bulk transfer, the return value is the transfer's.
 ///
 /// # Safety
-/// `req` must be NULL or a request from `margo_*iforward*` not yet waited on.
+/// `req` must be NULL or a request from `margo_*iforward*` or
+/// `margo_bulk_itransfer*` not yet waited on.
 #[no_mangle]
 pub unsafe extern "C" fn margo_wait(req: margo_request) -> hg_return_t {
     guard("margo_wait", hg_return::HG_OTHER_ERROR, || {
         // SAFETY: by the contract NULL or a live request, not used afterwards.
-        let Some(fwd) = (unsafe { handles::boxed_free::<margo_request_struct>(req) }) else {
+        let Some(op) = (unsafe { handles::boxed_free::<margo_request_struct>(req) }) else {
             fail("margo_wait", "NULL request");
             return hg_return::HG_INVALID_ARG;
         };
-        match fwd.call {
-            Some(call) => keep_output("margo_wait", call.wait(), &fwd.output),
-            None => hg_return::HG_SUCCESS,
+        match op {
+            Operation::Forward(Forward { call: Some(call), output }) => keep_output("margo_wait", call.wait(), &output),
+            Operation::Forward(Forward { call: None, .. }) => hg_return::HG_SUCCESS,
+            Operation::Transfer(t) => t.wait("margo_wait"),
         }
     })
 }
 
-/// Sets `*flag` to 1 if `margo_wait` would return at once, else 0.
+/// Sets `*flag` to 1 if `margo_wait` would return at once, else 0 (a bulk
+/// transfer's answered pieces are taken in, and its next ones sent).
 ///
 /// # Safety
 /// `req` must be NULL or a live request; `flag` NULL or writable.
@@ -1014,11 +1025,14 @@ pub unsafe extern "C" fn margo_wait(req: margo_request) -> hg_return_t {
 pub unsafe extern "C" fn margo_test(req: margo_request, flag: *mut c_int) -> c_int {
     guard("margo_test", hg_return::HG_OTHER_ERROR as c_int, || {
         // SAFETY: by the contract NULL or a live request.
-        let (Some(fwd), false) = (unsafe { handles::boxed_ref::<margo_request_struct>(req) }, flag.is_null()) else {
+        let (Some(op), false) = (unsafe { handles::boxed_ref::<margo_request_struct>(req) }, flag.is_null()) else {
             fail("margo_test", "NULL request or flag pointer");
             return hg_return::HG_INVALID_ARG as c_int;
         };
-        let done = fwd.call.as_ref().is_none_or(|c| c.test());
+        let done = match op {
+            Operation::Forward(fwd) => fwd.call.as_ref().is_none_or(|c| c.test()),
+            Operation::Transfer(t) => t.test(),
+        };
         // SAFETY: checked non-NULL above; writable by the contract.
         unsafe { *flag = done as c_int };
         hg_return::HG_SUCCESS as c_int
