@@ -14,7 +14,14 @@
  *   "stash"  keeps a reference to the handle it is given (margo_bulk_ref_incr);
  *   "late"   pulls one byte from the stashed handle and answers the code
  *            (the client freed it meanwhile: HG_NOENTRY expected), then
- *            releases it.
+ *            releases it;
+ *   "serial" makes a handle from bytes margo_bulk_serialize wrote
+ *            (margo_bulk_deserialize), pulls through it into two local
+ *            segments with margo_bulk_itransfer (margo_test, then
+ *            margo_wait), checks the bytes, reads the local segments back
+ *            with margo_bulk_access, pulls again with
+ *            margo_bulk_parallel_transfer in 1 MiB chunks, and answers the
+ *            codes, with that of deserializing the bytes cut short.
  * Prints its address on stdout and writes it to ADDRESS_FILE.
  */
 #include "margo-bulk-types.h"
@@ -32,6 +39,8 @@ static void stash_ult(hg_handle_t handle);
 DECLARE_MARGO_RPC_HANDLER(stash_ult)
 static void late_ult(hg_handle_t handle);
 DECLARE_MARGO_RPC_HANDLER(late_ult)
+static void serial_ult(hg_handle_t handle);
+DECLARE_MARGO_RPC_HANDLER(serial_ult)
 
 static void xform_ult(hg_handle_t handle)
 {
@@ -143,6 +152,80 @@ static void late_ult(hg_handle_t handle)
 }
 DEFINE_MARGO_RPC_HANDLER(late_ult)
 
+/* 1 if the two segments hold bulk_pattern(i, seed) for i in [0, size). */
+static int holds_pattern(const unsigned char* a, hg_size_t na, const unsigned char* b, hg_size_t size, uint32_t seed)
+{
+    for (hg_size_t i = 0; i < size; i++)
+        if ((i < na ? a[i] : b[i - na]) != bulk_pattern(i, seed)) return 0;
+    return 1;
+}
+
+static void serial_ult(hg_handle_t handle)
+{
+    margo_instance_id     mid  = margo_hg_handle_get_instance(handle);
+    const struct hg_info* info = margo_get_info(handle);
+    serial_in_t           in;
+    serial_out_t          out;
+    memset(&out, 0, sizeof out);
+    out.deserialized = out.tested = out.itransfer = out.parallel = out.truncated = HG_OTHER_ERROR;
+    if (margo_get_input(handle, &in) != HG_SUCCESS) {
+        margo_error(mid, "serial: margo_get_input failed");
+        margo_destroy(handle);
+        return;
+    }
+    hg_bulk_t remote = HG_BULK_NULL, local = HG_BULK_NULL;
+    out.deserialized = margo_bulk_deserialize(mid, &remote, in.bytes, in.len);
+    hg_size_t      size     = margo_bulk_get_size(remote);
+    hg_size_t      half     = size / 2 + 3;
+    unsigned char* a        = malloc(half);
+    unsigned char* b        = malloc(size > half ? size - half : 1);
+    void*          ptrs[2]  = {a, b};
+    hg_size_t      sizes[2] = {half, size - half};
+    out.seen_size           = size;
+    if (out.deserialized == HG_SUCCESS && size > half && a && b
+        && margo_bulk_create(mid, 2, ptrs, sizes, HG_BULK_WRITE_ONLY, &local) == HG_SUCCESS) {
+        /* A non-blocking pull through the deserialized handle. */
+        margo_request req = MARGO_REQUEST_NULL;
+        out.itransfer     = margo_bulk_itransfer(mid, HG_BULK_PULL, info->addr, remote, 0, local, 0, size, &req);
+        if (out.itransfer == HG_SUCCESS) {
+            int flag   = -1;
+            out.tested = margo_test(req, &flag) == 0 && (flag == 0 || flag == 1) ? HG_SUCCESS : HG_OTHER_ERROR;
+            out.itransfer = margo_wait(req);
+        }
+        out.pulled_ok = out.itransfer == HG_SUCCESS && holds_pattern(a, half, b, size, in.seed);
+
+        /* The local segments, as margo_bulk_access gives them. */
+        void*     got_ptrs[4];
+        hg_size_t got_sizes[4];
+        uint32_t  count = 0;
+        if (margo_bulk_access(local, 0, size, HG_BULK_READWRITE, 4, got_ptrs, got_sizes, &count) == HG_SUCCESS
+            && count == 2 && got_ptrs[0] == (void*)a && got_ptrs[1] == (void*)b) {
+            out.access_count = count;
+            out.access_bytes = got_sizes[0] + got_sizes[1];
+        }
+
+        /* Again, in 1 MiB chunks run concurrently. */
+        memset(a, 0, half);
+        memset(b, 0, size - half);
+        out.parallel    = margo_bulk_parallel_transfer(mid, HG_BULK_PULL, info->addr, remote, 0, local, 0, size, 1u << 20);
+        out.parallel_ok = out.parallel == HG_SUCCESS && holds_pattern(a, half, b, size, in.seed);
+    }
+    /* The same bytes, cut short, make no handle. */
+    hg_bulk_t cut = HG_BULK_NULL;
+    out.truncated = margo_bulk_deserialize(mid, &cut, in.bytes, in.len > 0 ? in.len - 1 : 0);
+    if (cut != HG_BULK_NULL) margo_bulk_free(cut);
+
+    margo_bulk_free(local);
+    margo_bulk_free(remote);
+    free(a);
+    free(b);
+    hg_return_t hret = margo_respond(handle, &out);
+    if (hret != HG_SUCCESS) margo_error(mid, "serial: margo_respond failed: %s", HG_Error_to_string(hret));
+    margo_free_input(handle, &in);
+    margo_destroy(handle);
+}
+DEFINE_MARGO_RPC_HANDLER(serial_ult)
+
 static int write_address_file(const char* path, const char* address)
 {
     size_t len = strlen(path) + 8;
@@ -179,8 +262,9 @@ int main(int argc, char** argv)
     margo_enable_remote_shutdown(mid);
     hg_id_t xform_id = MARGO_REGISTER(mid, "xform", xform_in_t, xform_out_t, xform_ult);
     hg_id_t stash_id = MARGO_REGISTER(mid, "stash", stash_in_t, void, stash_ult);
-    hg_id_t late_id  = MARGO_REGISTER(mid, "late", void, late_out_t, late_ult);
-    if (!xform_id || !stash_id || !late_id) {
+    hg_id_t late_id   = MARGO_REGISTER(mid, "late", void, late_out_t, late_ult);
+    hg_id_t serial_id = MARGO_REGISTER(mid, "serial", serial_in_t, serial_out_t, serial_ult);
+    if (!xform_id || !stash_id || !late_id || !serial_id) {
         fprintf(stderr, "margo-bulk-server: registration failed\n");
         margo_finalize(mid);
         return 1;
