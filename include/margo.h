@@ -934,8 +934,8 @@ hg_return_t HG_Bulk_access(hg_bulk_t handle,
  * `local_offset`: `HG_BULK_PULL` copies the origin's bytes here,
  * `HG_BULK_PUSH` copies local bytes there. `origin_addr` NULL: the address
  * the handle was made at. Done with RPCs to the origin's engine, in pieces
- * of at most 4 MiB (up to 4 in flight at once), waiting at most
- * `timeout_ms` in all (<= 0: no timeout).
+ * of 1 MiB (up to 16 in flight at once), waiting at most `timeout_ms` in
+ * all (<= 0: no timeout).
  *
  * Errors: `HG_INVALID_ARG` for NULL or wrong handles, an unknown op, or a
  * range past either handle's size; `HG_PERMISSION` if either handle's

@@ -10,11 +10,12 @@
 //! `margo_bulk_serialize` into a buffer; layout at [`encode_bulk`]) is the
 //! owner engine's address, the id, the total size, the access flags and the
 //! segment count; decoding it gives a handle that only names that memory.
-//! A transfer ([`Transfer`]) then asks the owner's engine, through an internal
-//! RPC ([`BULK_RPC`]), for (id, offset, size) and copies the answer into
-//! the local handle's segments (`HG_BULK_PULL`), or sends the local bytes
-//! to be written there (`HG_BULK_PUSH`), in pieces of at most [`CHUNK`]
-//! bytes, several in flight at once. The owner checks every request against its table: the id must be
+//! A transfer ([`Transfer`]) then asks the owner's engine, through an
+//! internal RPC ([`BULK_RPC`]), for (id, offset, size) and copies the
+//! answer into the local handle's segments (`HG_BULK_PULL`), or sends the
+//! local bytes to be written there (`HG_BULK_PUSH`), in pieces of [`PIECE`]
+//! bytes (a parallel transfer's chunk size, up to [`CHUNK`]), several in
+//! flight at once. The owner checks every request against its table: the id must be
 //! registered (a freed handle's id is gone: `HG_NOENTRY`), the handle's
 //! flags must allow the operation (`HG_PERMISSION`), and the range must lie
 //! within the handle (`HG_INVALID_ARG`); nothing outside the registered
@@ -67,6 +68,10 @@ pub(crate) const PULL: hg_bulk_op_t = 1;
 pub(crate) const BULK_RPC: &str = "__mochi_bulk__";
 /// The largest piece one transfer RPC carries (a bigger transfer is split).
 pub(crate) const CHUNK: usize = 4 << 20;
+/// The piece `margo_bulk_transfer` and `margo_bulk_itransfer` use: between
+/// two processes over na+sm, 16 pieces of 1 MiB in flight moved 64 MiB
+/// about twice as fast as 4 of 4 MiB (and as fast over ofi+tcp).
+pub(crate) const PIECE: usize = 1 << 20;
 /// The most bytes one transfer has in flight (pieces asked for and not yet
 /// settled): what bounds the memory it holds beyond the user's own.
 pub(crate) const IN_FLIGHT: usize = 16 << 20;
@@ -917,8 +922,8 @@ impl PendingTransfer {
 /// `local_offset`: `HG_BULK_PULL` copies the origin's bytes here,
 /// `HG_BULK_PUSH` copies local bytes there. `origin_addr` NULL: the address
 /// the handle was made at. Done with RPCs to the origin's engine, in pieces
-/// of at most 4 MiB (up to 4 in flight at once), waiting at most
-/// `timeout_ms` in all (<= 0: no timeout).
+/// of 1 MiB (up to 16 in flight at once), waiting at most `timeout_ms` in
+/// all (<= 0: no timeout).
 ///
 /// Errors: `HG_INVALID_ARG` for NULL or wrong handles, an unknown op, or a
 /// range past either handle's size; `HG_PERMISSION` if either handle's
@@ -950,7 +955,7 @@ pub unsafe extern "C" fn margo_bulk_transfer_timed(
             Err(code) => return code,
         };
         let deadline = Instant::now() + timeout_of(timeout_ms);
-        match Transfer::start(plan, CHUNK, deadline).wait() {
+        match Transfer::start(plan, PIECE, deadline).wait() {
             Ok(()) => hg_return::HG_SUCCESS,
             Err((code, why)) => {
                 fail(E, why);
@@ -1021,7 +1026,7 @@ pub unsafe extern "C" fn margo_bulk_itransfer_timed(
             Err(code) => return code,
         };
         let deadline = Instant::now() + timeout_of(timeout_ms);
-        let transfer = PendingTransfer(Mutex::new(Transfer::start(plan, CHUNK, deadline)));
+        let transfer = PendingTransfer(Mutex::new(Transfer::start(plan, PIECE, deadline)));
         // SAFETY: checked non-NULL above; writable by the contract.
         unsafe { *req = handles::boxed_into_c::<margo_request_struct>(Operation::Transfer(transfer)) };
         hg_return::HG_SUCCESS
@@ -1613,7 +1618,7 @@ mod tests {
     fn transfers_between_two_engines_in_pieces_and_late_ones_fail() {
         let (a, b) = (instance(), instance());
         let a_addr = handles::addr_into_c(handles::engine(a).unwrap().self_address());
-        // A exposes 9 MiB in two segments (three pieces of at most 4 MiB).
+        // A exposes 9 MiB in two segments (nine pieces of 1 MiB).
         let total = 9 << 20;
         let pattern = |i: usize| (i * 13 + (i >> 10)) as u8;
         let mut src = vec![(0..(2 << 20) + 3).map(pattern).collect::<Vec<u8>>()];
@@ -1699,7 +1704,7 @@ mod tests {
     #[test]
     fn itransfers_complete_through_margo_wait_and_margo_test() {
         let (a, b) = (instance(), instance());
-        // A exposes 40 MiB in three segments: ten 4 MiB pieces, more than one window.
+        // A exposes 40 MiB in three segments: 40 pieces of 1 MiB, more than two windows of 16.
         let total = 40 << 20;
         let mut src = patterned(total, &[(7 << 20) + 5, 1], 3);
         let a_src = create(a, &mut src, READ_ONLY);
