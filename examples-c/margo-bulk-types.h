@@ -11,7 +11,7 @@
 #include <mercury_proc_bulk.h>
 
 /* The client's buffer: two segments of these sizes (6 MiB in all, so that
- * a transfer crosses both a segment boundary and the 4 MiB piece size). */
+ * a transfer crosses a segment boundary and is cut into several pieces). */
 #define BULK_SEG0 (1u << 20)
 #define BULK_SEG1 (5u << 20)
 #define BULK_SIZE ((hg_size_t)BULK_SEG0 + BULK_SEG1)
