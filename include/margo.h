@@ -1067,10 +1067,11 @@ hg_size_t margo_bulk_get_serialize_size(hg_bulk_t handle, unsigned long flags);
 hg_size_t HG_Bulk_get_serialize_size(hg_bulk_t handle, unsigned long flags);
 
 /**
- * Writes `handle`'s serialized form (what `hg_proc_hg_bulk_t` puts in an
- * RPC; layout in `src/ffi/bulk.rs`) into `buf`, for another process to
- * `margo_bulk_deserialize` and transfer against: its first
- * `margo_bulk_get_serialize_size(handle, flags)` bytes are written. `flags`
+ * Writes `handle`'s serialized form into `buf`, for another process to
+ * `margo_bulk_deserialize` and transfer against: the bytes
+ * `hg_proc_hg_bulk_t` puts in an RPC (a marker, the owner's address, the
+ * handle's id, size, flags and segment count; layout in README, "Wire
+ * format"), `margo_bulk_get_serialize_size(handle, flags)` of them. `flags`
  * as for `margo_bulk_get_serialize_size`.
  *
  * Errors: `HG_INVALID_ARG` for a NULL handle or buffer, `HG_OVERFLOW` if

@@ -879,7 +879,7 @@ impl Transfer {
     fn test(&mut self) -> bool {
         while self.in_flight.front().is_some_and(|(call, _, _)| call.test()) {
             let Some((call, at, n)) = self.in_flight.pop_front() else { break };
-            // Answered (or past its deadline): this wait returns at once.
+            // Answered, or past its deadline: this wait does not wait for the owner.
             match self.settle(at, n, call.wait()) {
                 Ok(()) => self.fill(),
                 Err(why) => self.fail(why),
@@ -1259,10 +1259,11 @@ pub unsafe extern "C" fn HG_Bulk_get_serialize_size(handle: hg_bulk_t, flags: c_
     unsafe { margo_bulk_get_serialize_size(handle, flags) }
 }
 
-/// Writes `handle`'s serialized form (what `hg_proc_hg_bulk_t` puts in an
-/// RPC; layout in `src/ffi/bulk.rs`) into `buf`, for another process to
-/// `margo_bulk_deserialize` and transfer against: its first
-/// `margo_bulk_get_serialize_size(handle, flags)` bytes are written. `flags`
+/// Writes `handle`'s serialized form into `buf`, for another process to
+/// `margo_bulk_deserialize` and transfer against: the bytes
+/// `hg_proc_hg_bulk_t` puts in an RPC (a marker, the owner's address, the
+/// handle's id, size, flags and segment count; layout in README, "Wire
+/// format"), `margo_bulk_get_serialize_size(handle, flags)` of them. `flags`
 /// as for `margo_bulk_get_serialize_size`.
 ///
 /// Errors: `HG_INVALID_ARG` for a NULL handle or buffer, `HG_OVERFLOW` if
