@@ -50,8 +50,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 // The constants are crate-visible only, so that cbindgen keeps them out of
-// margo.h (a `#define PUSH 0` there would clash with users' own names);
-// C has Mercury's `HG_BULK_*` names for the ones it needs.
+// margo.h (a `#define PUSH 0` there would clash with users' own names, and
+// build.rs refuses it); C has Mercury's `HG_BULK_*` names for the ones it
+// needs.
 
 /// `HG_BULK_READ_ONLY`: the owner's memory may be read (pulled from).
 pub(crate) const READ_ONLY: u8 = 1;
