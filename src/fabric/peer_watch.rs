@@ -29,8 +29,13 @@
 //! their timeout. A verdict is queued for the transport, which fails the
 //! calls waiting on that peer and drops the messages queued to it, and the
 //! engine is woken (the waker set with [`WatchHandle::on_gone`]) so that it
-//! drives at once. Nothing here polls: the thread blocks without a timeout,
-//! and an engine that calls nobody has no watch and no thread.
+//! drives at once. Nothing here polls: the thread blocks without a timeout
+//! while every watch is fine, and an engine that calls nobody has no watch
+//! and no thread. A watch that ends without a verdict (a hang-up or reset
+//! while a SIGKILLed peer closes its sockets) lets its peer rest a while;
+//! then, and only then, the thread wakes when the rest ends, so that the
+//! engine asks again for the peers it must keep watching (an idle engine
+//! would otherwise not drive, and never ask).
 //!
 //! Cost: per watched peer, one descriptor here and one at the peer (its
 //! listener's pending connection), for as long as calls wait on it and
@@ -131,6 +136,8 @@ struct Shared {
     state: Mutex<State>,
     /// Set when `state.gone` is not empty (read on every drive).
     any_gone: AtomicBool,
+    /// Set when a peer's rest ended (see [`PeerWatch::rest_ended`]).
+    rest_ended: AtomicBool,
     waker: OnceLock<Waker>,
 }
 
@@ -161,6 +168,7 @@ impl PeerWatch {
             stop,
             state: Mutex::new(State { next_token: STOP + 1, ..State::default() }),
             any_gone: AtomicBool::new(false),
+            rest_ended: AtomicBool::new(false),
             waker: OnceLock::new(),
         });
         Ok(PeerWatch { shared, thread: None })
@@ -241,6 +249,15 @@ impl PeerWatch {
         self.shared.any_gone.load(Ordering::Acquire)
     }
 
+    /// True (once) if a peer's rest ended since the last call: a peer the
+    /// engine must keep watching (a guarded one) is to be asked for again
+    /// now, not at the next drive that happens to come. A watch that ended
+    /// without a verdict (a reset or a hang-up while a SIGKILLed peer
+    /// closed its sockets) would otherwise never give one on an idle engine.
+    pub fn rest_ended(&self) -> bool {
+        self.shared.rest_ended.swap(false, Ordering::AcqRel)
+    }
+
     /// The verdicts since the last call (cheap when there are none).
     pub fn take_gone(&self) -> Vec<Gone> {
         if !self.shared.any_gone.load(Ordering::Acquire) {
@@ -272,6 +289,28 @@ impl Drop for PeerWatch {
 }
 
 impl Shared {
+    /// Milliseconds until the earliest rest ends (at least 1), or -1 (no
+    /// timeout) when no peer rests: an engine whose watches are all fine
+    /// never wakes this thread on a timer.
+    fn until_next_rest_ends(&self) -> i32 {
+        let s = self.state.lock();
+        let Some(next) = s.resting.values().min() else { return -1 };
+        next.saturating_duration_since(Instant::now()).as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32
+    }
+
+    /// Forgets the rests that are over; true if there were any.
+    fn end_rests(&self) -> bool {
+        let now = Instant::now();
+        let mut s = self.state.lock();
+        let before = s.resting.len();
+        s.resting.retain(|_, until| now < *until);
+        let ended = s.resting.len() < before;
+        if ended {
+            self.rest_ended.store(true, Ordering::Release);
+        }
+        ended
+    }
+
     fn wake(&self) {
         if let Some(w) = self.waker.get() {
             w();
@@ -484,12 +523,20 @@ impl Shared {
     }
 }
 
-/// The watch thread: blocks in epoll until a watch changes or it is stopped.
+/// The watch thread: blocks in epoll until a watch changes or it is
+/// stopped, or (only while a peer rests) until the earliest rest ends.
 fn run(shared: &Shared) {
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 32];
     loop {
+        let timeout = shared.until_next_rest_ends();
         // SAFETY: events is writable for 32 entries; epoll is our epoll fd.
-        let n = unsafe { libc::epoll_wait(shared.epoll.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, -1) };
+        let n = unsafe { libc::epoll_wait(shared.epoll.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, timeout) };
+        if n == 0 {
+            if shared.end_rests() {
+                shared.wake();
+            }
+            continue;
+        }
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {

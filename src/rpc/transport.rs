@@ -351,7 +351,8 @@ impl Transport {
             }
         }
         let now = Instant::now();
-        if now.duration_since(self.last_sweep) > Duration::from_secs(1) {
+        let rest_ended = self.watch.as_ref().is_some_and(|w| w.rest_ended());
+        if rest_ended || now.duration_since(self.last_sweep) > Duration::from_secs(1) {
             self.last_sweep = now;
             self.sweep_partials(now);
             self.sweep_watches(now);
