@@ -131,8 +131,10 @@ struct State {
 
 struct Shared {
     epoll: OwnedFd,
-    /// Written to stop the thread.
+    /// Written to stop the thread (with `stopping` set), or to have it
+    /// look at the rests again (a rest started on another thread).
     stop: OwnedFd,
+    stopping: AtomicBool,
     state: Mutex<State>,
     /// Set when `state.gone` is not empty (read on every drive).
     any_gone: AtomicBool,
@@ -167,6 +169,7 @@ impl PeerWatch {
             epoll,
             stop,
             state: Mutex::new(State { next_token: STOP + 1, ..State::default() }),
+            stopping: AtomicBool::new(false),
             any_gone: AtomicBool::new(false),
             rest_ended: AtomicBool::new(false),
             waker: OnceLock::new(),
@@ -182,6 +185,7 @@ impl PeerWatch {
     /// blocks: a tcp connection attempt goes on in the kernel.
     pub fn ensure(&mut self, peer: &Arc<[u8]>) {
         let now = Instant::now();
+        let rested;
         let woke = {
             let mut s = self.shared.state.lock();
             if let Some(w) = s.watches.get_mut(peer) {
@@ -196,14 +200,23 @@ impl PeerWatch {
                 return;
             }
             s.resting.remove(peer);
-            match shm_region_and_pid(peer) {
+            let woke = match shm_region_and_pid(peer) {
                 Some((_, pid)) => self.shared.watch_process(&mut s, peer, pid, now),
                 None => match tcp_socket_addr(peer) {
                     Some(addr) => self.shared.watch_listener(&mut s, peer, addr, now),
                     None => return,
                 },
-            }
+            };
+            rested = s.resting.contains_key(peer);
+            woke
         };
+        if rested && self.thread.is_some() {
+            // The thread may be blocked without a timeout: have it take
+            // this rest's end into account.
+            let one = 1u64.to_ne_bytes();
+            // SAFETY: writing 8 bytes to our eventfd.
+            unsafe { libc::write(self.shared.stop.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
+        }
         if self.thread.is_none() {
             let shared = self.shared.clone();
             match std::thread::Builder::new().name("mochi-peer-watch".into()).spawn(move || run(&shared)) {
@@ -278,6 +291,7 @@ impl PeerWatch {
 impl Drop for PeerWatch {
     fn drop(&mut self) {
         if let Some(t) = self.thread.take() {
+            self.shared.stopping.store(true, Ordering::Release);
             let one = 1u64.to_ne_bytes();
             // SAFETY: writing 8 bytes to our eventfd.
             unsafe { libc::write(self.shared.stop.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
@@ -549,7 +563,15 @@ fn run(shared: &Shared) {
         for ev in &events[..n as usize] {
             let (token, flags) = (ev.u64, ev.events);
             if token == STOP {
-                return;
+                if shared.stopping.load(Ordering::Acquire) {
+                    return;
+                }
+                // A kick: the loop looks at the rests again.
+                let mut buf = [0u8; 8];
+                // SAFETY: reading 8 bytes into an 8-byte buffer from our
+                // non-blocking eventfd.
+                unsafe { libc::read(shared.stop.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, 8) };
+                continue;
             }
             woke |= shared.on_event(token, flags);
         }
@@ -716,6 +738,41 @@ mod tests {
         let gone = w.take_gone();
         assert_eq!(gone.len(), 1);
         assert!(gone[0].why.contains(&format!("process {pid} has exited")), "{}", gone[0].why);
+    }
+
+    #[test]
+    fn the_end_of_a_rest_wakes_the_engine() {
+        let live = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let (mut w, rx) = watch_with_bell();
+        // A watch on a live listener starts the thread, which then blocks
+        // without a timeout.
+        w.ensure(&name_of(local(&live)));
+        let (_held, _) = live.accept().unwrap();
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "nothing to say about a live peer");
+        assert!(!w.rest_ended());
+        // A peer starts resting (as after a watch that ended without a
+        // verdict), and the thread is told, as ensure tells it.
+        let resting = name_of(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9));
+        let rest = Duration::from_millis(150);
+        let started = Instant::now();
+        w.shared.state.lock().resting.insert(resting.clone(), started + rest);
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writing 8 bytes to the watch's eventfd.
+        unsafe { libc::write(w.shared.stop.as_raw_fd(), one.as_ptr() as *const libc::c_void, 8) };
+        rx.recv_timeout(Duration::from_secs(5)).expect("woken when the rest ends");
+        assert!(started.elapsed() >= rest, "not before the rest ends: {:?}", started.elapsed());
+        assert!(w.rest_ended(), "the engine learns that a rest ended");
+        assert!(!w.rest_ended(), "once");
+        assert!(w.shared.state.lock().resting.is_empty());
+        assert!(w.take_gone().is_empty(), "an ended rest is no verdict");
+        // The kick did not stop the thread: a peer that goes is still seen.
+        let dying = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        w.ensure(&name_of(local(&dying)));
+        let (held, _) = dying.accept().unwrap();
+        drop(dying);
+        drop(held);
+        rx.recv_timeout(Duration::from_secs(5)).expect("woken by a verdict");
+        assert_eq!(w.take_gone().len(), 1);
     }
 
     #[test]
