@@ -242,32 +242,61 @@ impl Spinner {
 mod tests {
     use super::*;
 
+    /// The credit left on a record of this thread.
+    fn credit(learner: Learner) -> u8 {
+        learner.credit().with(Cell::get).0
+    }
+
+    /// Whether a window opened now would poll at all (decided when it is
+    /// opened, so a test can ask without racing the clock).
+    fn would_poll(s: &Spinner) -> bool {
+        !s.budget.is_zero()
+    }
+
+    /// Runs windows whose wait never ends until the record has no credit
+    /// left. A window preempted before its first poll learns nothing (it
+    /// never polled), so on a loaded machine this can take more than the
+    /// three windows it takes on a quiet one; the bound only stops a test
+    /// that would otherwise never end.
+    fn fail_until_no_credit(open: impl Fn() -> Spinner, learner: Learner) {
+        for _ in 0..1000 {
+            if credit(learner) == 0 {
+                return;
+            }
+            let mut s = open();
+            while s.keep_going() {}
+        }
+        panic!("1000 failed windows left credit {}", credit(learner));
+    }
+
+    /// Runs windows that find what they wait for until one has polled and
+    /// so earned credit back (only every PROBE_EVERY-th window polls while
+    /// the record has none).
+    fn pay_until_credit(open: impl Fn() -> Spinner, learner: Learner) {
+        for _ in 0..1000 {
+            if credit(learner) > 0 {
+                return;
+            }
+            let mut s = open();
+            let polled = s.keep_going();
+            s.finish(polled);
+        }
+        panic!("1000 paying windows earned no credit");
+    }
+
     #[test]
     fn polls_that_never_pay_stop_and_are_tried_again() {
         let window = Duration::from_micros(20);
-        let failing = move || {
-            let mut s = Spinner::adaptive(window, Learner::Stream);
-            let mut rounds = 0;
-            while s.keep_going() {
-                rounds += 1;
-            }
-            rounds
-        };
+        let open = move || Spinner::adaptive(window, Learner::Stream);
         std::thread::spawn(move || {
-            let first: Vec<usize> = (0..3).map(|_| failing()).collect();
-            assert!(first.iter().all(|&r| r > 0), "a fresh poller polls: {first:?}");
-            let skipped: Vec<usize> = (0..PROBE_EVERY as usize - 1).map(|_| failing()).collect();
-            assert!(skipped.iter().all(|&r| r == 0), "no credit, no polling: {skipped:?}");
-            assert!(failing() > 0, "every {PROBE_EVERY}th window probes");
-            // A probe that finds work earns its credit back.
-            for _ in 0..PROBE_EVERY {
-                let mut s = Spinner::adaptive(window, Learner::Stream);
-                if s.keep_going() {
-                    s.restart();
-                }
+            assert!(would_poll(&open()), "a fresh poller polls");
+            fail_until_no_credit(open, Learner::Stream);
+            for i in 1..PROBE_EVERY {
+                assert!(!would_poll(&open()), "no credit, no polling (window {i})");
             }
-            let mut s = Spinner::adaptive(window, Learner::Stream);
-            assert!(s.keep_going(), "polling pays again, so it goes on");
+            assert!(would_poll(&open()), "every {PROBE_EVERY}th window probes");
+            pay_until_credit(open, Learner::Stream);
+            assert!(would_poll(&open()), "polling pays again, so it goes on");
         })
         .join()
         .unwrap();
@@ -276,24 +305,19 @@ mod tests {
     #[test]
     fn a_handlers_calls_learn_apart_from_its_polls_for_work() {
         let window = Duration::from_micros(20);
+        let nested = move || Spinner::caller(window, true);
         std::thread::spawn(move || {
             // Calls whose answers never come while polling use up the
             // caller's credit...
-            for _ in 0..3 {
-                let mut s = Spinner::caller(window, true);
-                while s.keep_going() {}
-            }
-            assert!(!Spinner::caller(window, true).keep_going(), "no credit left: the next call blocks at once");
+            fail_until_no_credit(nested, Learner::Caller);
+            assert!(!would_poll(&nested()), "no credit left: the next call blocks at once");
             // ...and nothing else's.
-            assert!(Spinner::adaptive(window, Learner::Stream).keep_going(), "the stream's own record is intact");
-            assert!(Spinner::caller(window, false).keep_going(), "a plain caller always polls");
+            assert_eq!(credit(Learner::Stream), MAX_CREDIT, "the stream's own record is intact");
+            assert!(would_poll(&Spinner::adaptive(window, Learner::Stream)));
+            assert!(would_poll(&Spinner::caller(window, false)), "a plain caller always polls");
             // An answer found while polling earns the credit back.
-            for _ in 0..PROBE_EVERY {
-                let mut s = Spinner::caller(window, true);
-                let polled = s.keep_going();
-                s.finish(polled);
-            }
-            assert!(Spinner::caller(window, true).keep_going(), "polling pays again");
+            pay_until_credit(nested, Learner::Caller);
+            assert!(would_poll(&nested()), "polling pays again");
         })
         .join()
         .unwrap();
