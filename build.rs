@@ -249,7 +249,8 @@ fn main() {
         .with_src("src/ffi/margo.rs")
         .with_src("src/ffi/hg_proc.rs")
         .with_src("src/ffi/rpc.rs")
-        .with_src("src/ffi/bulk.rs")
+        // (with its submodules: cbindgen follows `mod` items)
+        .with_src("src/ffi/bulk/mod.rs")
         .with_src("src/ffi/log.rs")
         .generate()
         .expect("cbindgen could not generate include/margo.h");

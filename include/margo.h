@@ -928,6 +928,98 @@ hg_return_t HG_Bulk_access(hg_bulk_t handle,
                            uint32_t *actual_count);
 
 /**
+ * A bulk handle field of a `MERCURY_GEN_PROC` struct: `data` points at the
+ * `hg_bulk_t`. Encoding writes what names the memory (owner address, id,
+ * size, flags, segment count; `HG_BULK_NULL` as a 0 marker); decoding
+ * makes a new handle that names it (released by the free op, i.e. by
+ * `margo_free_input` / `margo_free_output`, or at once if the decode fails).
+ *
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; `data` NULL or valid
+ * for reads and writes of one `hg_bulk_t`, which when encoding or freeing
+ * is `HG_BULK_NULL` or a live handle.
+ */
+hg_return_t hg_proc_hg_bulk_t(hg_proc_t proc, void *data);
+
+/**
+ * The number of bytes `margo_bulk_serialize` writes for `handle` (0 for
+ * `HG_BULK_NULL`, with a log line). `flags` (Mercury's `HG_BULK_SM`,
+ * `HG_BULK_EAGER`) is accepted and changes nothing: there is one form.
+ *
+ * # Safety
+ * `handle` NULL or a live bulk handle.
+ */
+hg_size_t margo_bulk_get_serialize_size(hg_bulk_t handle, unsigned long flags);
+
+/**
+ * Mercury's name for `margo_bulk_get_serialize_size`.
+ *
+ * # Safety
+ * As for `margo_bulk_get_serialize_size`.
+ */
+hg_size_t HG_Bulk_get_serialize_size(hg_bulk_t handle, unsigned long flags);
+
+/**
+ * Writes `handle`'s serialized form into `buf`, for another process to
+ * `margo_bulk_deserialize` and transfer against: the bytes
+ * `hg_proc_hg_bulk_t` puts in an RPC (a marker, the owner's address, the
+ * handle's id, size, flags and segment count; layout in README, "Wire
+ * format"), `margo_bulk_get_serialize_size(handle, flags)` of them. `flags`
+ * as for `margo_bulk_get_serialize_size`.
+ *
+ * Errors: `HG_INVALID_ARG` for a NULL handle or buffer, `HG_OVERFLOW` if
+ * `buf_size` is too small (nothing is written then).
+ *
+ * # Safety
+ * `buf` NULL or writable for `buf_size` bytes; `handle` NULL or a live
+ * bulk handle.
+ */
+hg_return_t margo_bulk_serialize(void *buf,
+                                 hg_size_t buf_size,
+                                 unsigned long flags,
+                                 hg_bulk_t handle);
+
+/**
+ * Mercury's name for `margo_bulk_serialize`.
+ *
+ * # Safety
+ * As for `margo_bulk_serialize`.
+ */
+hg_return_t HG_Bulk_serialize(void *buf, hg_size_t buf_size, unsigned long flags, hg_bulk_t handle);
+
+/**
+ * Makes a handle from bytes `margo_bulk_serialize` wrote (in this process
+ * or another): it names the same memory, and transfers against it go to
+ * its owner, who checks them. Free it with `margo_bulk_free`. Bytes after
+ * the serialized form are ignored.
+ *
+ * Errors (`*handle` is then `HG_BULK_NULL`): `HG_INVALID_ARG` for a NULL
+ * or unknown instance, a NULL `handle` or `buf`, or the form of
+ * `HG_BULK_NULL`; `HG_OVERFLOW` for bytes that stop before the form ends;
+ * `HG_PROTOCOL_ERROR` for bytes that are not a serialized handle.
+ *
+ * # Safety
+ * `handle` NULL or writable; `buf` NULL or readable for `buf_size` bytes.
+ */
+hg_return_t margo_bulk_deserialize(margo_instance_id mid,
+                                   hg_bulk_t *handle,
+                                   const void *buf,
+                                   hg_size_t buf_size);
+
+/**
+ * Mercury's form of `margo_bulk_deserialize`. `hg_class` is not used (a
+ * handle here needs none; this library has no Mercury class, see
+ * `margo_get_info`), so it may be NULL.
+ *
+ * # Safety
+ * As for `margo_bulk_deserialize`.
+ */
+hg_return_t HG_Bulk_deserialize(hg_class_t *hg_class,
+                                hg_bulk_t *handle,
+                                const void *buf,
+                                hg_size_t buf_size);
+
+/**
  * Moves `size` bytes between `origin_handle` (memory of the process at
  * `origin_addr`, usually a handle received in an RPC's input) at
  * `origin_offset` and `local_handle` (made here by `margo_bulk_create`) at
@@ -1033,98 +1125,6 @@ hg_return_t margo_bulk_parallel_transfer(margo_instance_id mid,
                                          size_t local_offset,
                                          size_t size,
                                          size_t chunk_size);
-
-/**
- * A bulk handle field of a `MERCURY_GEN_PROC` struct: `data` points at the
- * `hg_bulk_t`. Encoding writes what names the memory (owner address, id,
- * size, flags, segment count; `HG_BULK_NULL` as a 0 marker); decoding
- * makes a new handle that names it (released by the free op, i.e. by
- * `margo_free_input` / `margo_free_output`, or at once if the decode fails).
- *
- * # Safety
- * `proc` must be NULL or a running callback's proc; `data` NULL or valid
- * for reads and writes of one `hg_bulk_t`, which when encoding or freeing
- * is `HG_BULK_NULL` or a live handle.
- */
-hg_return_t hg_proc_hg_bulk_t(hg_proc_t proc, void *data);
-
-/**
- * The number of bytes `margo_bulk_serialize` writes for `handle` (0 for
- * `HG_BULK_NULL`, with a log line). `flags` (Mercury's `HG_BULK_SM`,
- * `HG_BULK_EAGER`) is accepted and changes nothing: there is one form.
- *
- * # Safety
- * `handle` NULL or a live bulk handle.
- */
-hg_size_t margo_bulk_get_serialize_size(hg_bulk_t handle, unsigned long flags);
-
-/**
- * Mercury's name for `margo_bulk_get_serialize_size`.
- *
- * # Safety
- * As for `margo_bulk_get_serialize_size`.
- */
-hg_size_t HG_Bulk_get_serialize_size(hg_bulk_t handle, unsigned long flags);
-
-/**
- * Writes `handle`'s serialized form into `buf`, for another process to
- * `margo_bulk_deserialize` and transfer against: the bytes
- * `hg_proc_hg_bulk_t` puts in an RPC (a marker, the owner's address, the
- * handle's id, size, flags and segment count; layout in README, "Wire
- * format"), `margo_bulk_get_serialize_size(handle, flags)` of them. `flags`
- * as for `margo_bulk_get_serialize_size`.
- *
- * Errors: `HG_INVALID_ARG` for a NULL handle or buffer, `HG_OVERFLOW` if
- * `buf_size` is too small (nothing is written then).
- *
- * # Safety
- * `buf` NULL or writable for `buf_size` bytes; `handle` NULL or a live
- * bulk handle.
- */
-hg_return_t margo_bulk_serialize(void *buf,
-                                 hg_size_t buf_size,
-                                 unsigned long flags,
-                                 hg_bulk_t handle);
-
-/**
- * Mercury's name for `margo_bulk_serialize`.
- *
- * # Safety
- * As for `margo_bulk_serialize`.
- */
-hg_return_t HG_Bulk_serialize(void *buf, hg_size_t buf_size, unsigned long flags, hg_bulk_t handle);
-
-/**
- * Makes a handle from bytes `margo_bulk_serialize` wrote (in this process
- * or another): it names the same memory, and transfers against it go to
- * its owner, who checks them. Free it with `margo_bulk_free`. Bytes after
- * the serialized form are ignored.
- *
- * Errors (`*handle` is then `HG_BULK_NULL`): `HG_INVALID_ARG` for a NULL
- * or unknown instance, a NULL `handle` or `buf`, or the form of
- * `HG_BULK_NULL`; `HG_OVERFLOW` for bytes that stop before the form ends;
- * `HG_PROTOCOL_ERROR` for bytes that are not a serialized handle.
- *
- * # Safety
- * `handle` NULL or writable; `buf` NULL or readable for `buf_size` bytes.
- */
-hg_return_t margo_bulk_deserialize(margo_instance_id mid,
-                                   hg_bulk_t *handle,
-                                   const void *buf,
-                                   hg_size_t buf_size);
-
-/**
- * Mercury's form of `margo_bulk_deserialize`. `hg_class` is not used (a
- * handle here needs none; this library has no Mercury class, see
- * `margo_get_info`), so it may be NULL.
- *
- * # Safety
- * As for `margo_bulk_deserialize`.
- */
-hg_return_t HG_Bulk_deserialize(hg_class_t *hg_class,
-                                hg_bulk_t *handle,
-                                const void *buf,
-                                hg_size_t buf_size);
 
 /**
  * Emits one already-formatted message at `level` (0..=6).

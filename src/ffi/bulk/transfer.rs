@@ -1,0 +1,454 @@
+//! Transfers: `margo_bulk_transfer` and its timed, non-blocking and
+//! parallel forms, in pieces sent as RPCs to the handle's owner.
+
+use super::region::{answer_code, request, BulkTable, Region, REQUEST_HEADER};
+use super::*;
+use crate::ffi::handles::{self, margo_instance_id};
+use crate::ffi::hg::{hg_addr_t, hg_bulk_op_t, hg_bulk_t, hg_return, hg_return_t};
+use crate::ffi::margo::fail;
+use crate::ffi::panic::guard;
+use crate::ffi::rpc::{margo_request, margo_request_struct, timeout_of, Operation};
+use crate::rpc::{Address, Engine, PendingCall, RpcError, DEFAULT_PROVIDER_ID};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What a transfer moves, checked: between the origin handle's memory (at
+/// `target`) and the local handle's region.
+pub(super) struct Plan {
+    engine: Engine,
+    table: &'static BulkTable,
+    target: Address,
+    /// The origin is this engine: each piece is served from `table` directly.
+    to_self: bool,
+    op: hg_bulk_op_t,
+    origin_id: u64,
+    origin_offset: u64,
+    local: Arc<Region>,
+    local_offset: u64,
+    size: usize,
+}
+
+/// Checks a transfer's arguments and finds its target; what is wrong is
+/// logged under `entry`.
+///
+/// # Safety
+/// `origin_addr` NULL or a live address; `origin_handle` and `local_handle`
+/// NULL or live bulk handles.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn plan(
+    entry: &str,
+    mid: margo_instance_id,
+    op: hg_bulk_op_t,
+    origin_addr: hg_addr_t,
+    origin_handle: hg_bulk_t,
+    origin_offset: usize,
+    local_handle: hg_bulk_t,
+    local_offset: usize,
+    size: usize,
+) -> Result<Plan, hg_return_t> {
+    let (engine, table) = match (handles::engine(mid), handles::bulk_table(mid)) {
+        (Ok(e), Ok(t)) => (e, t),
+        (Err(e), _) | (_, Err(e)) => {
+            fail(entry, e);
+            return Err(hg_return::HG_INVALID_ARG);
+        }
+    };
+    // SAFETY: by the contract NULL or live handles.
+    let (Some(origin), Some(local)) = (unsafe { bulk_ref(origin_handle) }, unsafe { bulk_ref(local_handle) }) else {
+        fail(entry, "NULL origin or local bulk handle");
+        return Err(hg_return::HG_INVALID_ARG);
+    };
+    let Some((local_region, _)) = &local.local else {
+        fail(entry, "the local handle was not made here by margo_bulk_create");
+        return Err(hg_return::HG_INVALID_ARG);
+    };
+    let (need_origin, need_local) = match op {
+        PULL => (READ_ONLY, WRITE_ONLY),
+        PUSH => (WRITE_ONLY, READ_ONLY),
+        _ => {
+            fail(entry, format!("unknown bulk operation {op}"));
+            return Err(hg_return::HG_INVALID_ARG);
+        }
+    };
+    let (oo, lo, len) = (origin_offset as u64, local_offset as u64, size as u64);
+    if oo.checked_add(len).is_none_or(|end| end > origin.size) || lo.checked_add(len).is_none_or(|end| end > local.size) {
+        fail(entry, format!("range past a handle: origin {oo}+{len} of {}, local {lo}+{len} of {}", origin.size, local.size));
+        return Err(hg_return::HG_INVALID_ARG);
+    }
+    if origin.flags & need_origin == 0 || local.flags & need_local == 0 {
+        fail(entry, format!("flags forbid this operation (origin {:#x}, local {:#x})", origin.flags, local.flags));
+        return Err(hg_return::HG_PERMISSION);
+    }
+    // SAFETY: by the contract NULL or a live address.
+    let target = match unsafe { handles::addr_ref(origin_addr) } {
+        Some(a) => a.clone(),
+        None => match engine.lookup(&origin.owner) {
+            Ok(a) => a,
+            Err(e) => {
+                fail(entry, format!("the handle's address \"{}\": {e}", origin.owner));
+                return Err((&e).into());
+            }
+        },
+    };
+    let to_self = target == engine.self_address();
+    Ok(Plan {
+        engine,
+        table,
+        target,
+        to_self,
+        op,
+        origin_id: origin.id,
+        origin_offset: oo,
+        local: local_region.clone(),
+        local_offset: lo,
+        size,
+    })
+}
+
+/// Why a transfer failed: its code and a sentence for the log.
+pub(super) type Failure = (hg_return_t, String);
+
+/// A transfer under way: pieces of at most `piece` bytes, at most `window`
+/// of them in flight (sent, not yet settled), settled in order. Waiting
+/// for it is waiting for each piece's call ([`PendingCall::wait`], which
+/// blocks in the engine's wait); nothing else drives it, so pieces past the
+/// first window start as earlier ones are settled by [`Transfer::wait`] or
+/// [`Transfer::test`].
+pub(super) struct Transfer {
+    plan: Plan,
+    piece: usize,
+    window: usize,
+    deadline: Instant,
+    /// Bytes of the transfer sent for so far (from its start).
+    issued: usize,
+    /// The calls in flight, oldest first, with the offset (from the
+    /// transfer's start) and length of their piece.
+    in_flight: VecDeque<(PendingCall, usize, usize)>,
+    /// The first failure; no piece starts after it.
+    failed: Option<Failure>,
+}
+
+impl Transfer {
+    /// Starts the first window of pieces (all of them for a transfer to
+    /// this engine, which is a copy).
+    pub(super) fn start(plan: Plan, piece: usize, deadline: Instant) -> Transfer {
+        let piece = piece.clamp(1, CHUNK);
+        let window = (IN_FLIGHT / piece).clamp(1, MAX_PIECES);
+        let mut t = Transfer { plan, piece, window, deadline, issued: 0, in_flight: VecDeque::new(), failed: None };
+        t.fill();
+        t
+    }
+
+    pub(super) fn done(&self) -> bool {
+        self.failed.is_some() || (self.in_flight.is_empty() && self.issued == self.plan.size)
+    }
+
+    pub(super) fn fail(&mut self, why: Failure) {
+        self.failed.get_or_insert(why);
+        // Abandoned: their answers (if any) are dropped.
+        self.in_flight.clear();
+    }
+
+    /// Sends pieces until the window is full or everything is sent.
+    pub(super) fn fill(&mut self) {
+        while self.failed.is_none() && self.in_flight.len() < self.window && self.issued < self.plan.size {
+            let at = self.issued;
+            let n = (self.plan.size - at).min(self.piece);
+            self.issued += n;
+            if let Err(why) = self.send(at, n) {
+                self.fail(why);
+            }
+        }
+    }
+
+    pub(super) fn send(&mut self, at: usize, n: usize) -> Result<(), Failure> {
+        let p = &self.plan;
+        let mut payload = request(p.op, p.origin_id, p.origin_offset + at as u64, n as u64, &[]);
+        if p.op == PUSH {
+            payload.resize(REQUEST_HEADER + n, 0);
+            p.local.read(p.local_offset + at as u64, &mut payload[REQUEST_HEADER..]).map_err(local_failure)?;
+        }
+        if p.to_self {
+            let answer = p.table.serve(&payload);
+            return self.settle(at, n, Ok(answer));
+        }
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err((hg_return::HG_TIMEOUT, format!("timed out after {at} of {} bytes", p.size)));
+        }
+        let call = p
+            .engine
+            .call_async(&p.target, BULK_RPC, DEFAULT_PROVIDER_ID, payload, left)
+            .map_err(|e| (hg_return_t::from(&e), format!("{} (after {at} of {} bytes)", e, p.size)))?;
+        self.in_flight.push_back((call, at, n));
+        Ok(())
+    }
+
+    /// Takes the owner's answer to the piece at `at` of `n` bytes: its
+    /// status and, for a pull, the bytes, copied into the local segments.
+    pub(super) fn settle(&self, at: usize, n: usize, answer: Result<Vec<u8>, RpcError>) -> Result<(), Failure> {
+        let p = &self.plan;
+        let answer = answer.map_err(|e| (hg_return_t::from(&e), format!("{} (after {at} of {} bytes)", e, p.size)))?;
+        let Some((&status, bytes)) = answer.split_first() else {
+            return Err((hg_return::HG_PROTOCOL_ERROR, "empty answer from the origin".into()));
+        };
+        let code = answer_code(status);
+        if code != hg_return::HG_SUCCESS {
+            let at_origin = p.origin_offset + at as u64;
+            return Err((
+                code,
+                format!("the origin {} refused {n} bytes at {at_origin} of handle {:#x}: {code:?}", p.target, p.origin_id),
+            ));
+        }
+        if p.op == PULL {
+            if bytes.len() != n {
+                return Err((hg_return::HG_PROTOCOL_ERROR, format!("the origin sent {} bytes for {n}", bytes.len())));
+            }
+            p.local.write(p.local_offset + at as u64, bytes).map_err(local_failure)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every piece, in order, starting the next ones as it goes.
+    pub(super) fn wait(mut self) -> Result<(), Failure> {
+        while let Some((call, at, n)) = self.in_flight.pop_front() {
+            match self.settle(at, n, call.wait()) {
+                Ok(()) => self.fill(),
+                Err(why) => self.fail(why),
+            }
+        }
+        match self.failed {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
+    }
+
+    /// Settles the pieces already answered (oldest first, without
+    /// blocking) and starts the next ones; true once the transfer is over.
+    pub(super) fn test(&mut self) -> bool {
+        while self.in_flight.front().is_some_and(|(call, _, _)| call.test()) {
+            let Some((call, at, n)) = self.in_flight.pop_front() else { break };
+            // Answered, or past its deadline: this wait does not wait for the owner.
+            match self.settle(at, n, call.wait()) {
+                Ok(()) => self.fill(),
+                Err(why) => self.fail(why),
+            }
+        }
+        self.done()
+    }
+}
+
+pub(super) fn local_failure(code: hg_return_t) -> Failure {
+    (code, format!("the local handle: {code:?} (freed while in use?)"))
+}
+
+/// A non-blocking transfer, owned by its `margo_request` (see
+/// `rpc::Operation`): `margo_wait` and `margo_test` come here.
+pub struct PendingTransfer(Mutex<Transfer>);
+
+impl PendingTransfer {
+    /// Finishes the transfer (see [`Transfer::wait`]); failures are logged
+    /// under `entry`.
+    pub(in crate::ffi) fn wait(self, entry: &str) -> hg_return_t {
+        match self.0.into_inner().wait() {
+            Ok(()) => hg_return::HG_SUCCESS,
+            Err((code, why)) => {
+                fail(entry, format!("bulk transfer: {why}"));
+                code
+            }
+        }
+    }
+
+    /// True if [`PendingTransfer::wait`] would return at once.
+    pub(in crate::ffi) fn test(&self) -> bool {
+        self.0.lock().test()
+    }
+}
+
+/// Moves `size` bytes between `origin_handle` (memory of the process at
+/// `origin_addr`, usually a handle received in an RPC's input) at
+/// `origin_offset` and `local_handle` (made here by `margo_bulk_create`) at
+/// `local_offset`: `HG_BULK_PULL` copies the origin's bytes here,
+/// `HG_BULK_PUSH` copies local bytes there. `origin_addr` NULL: the address
+/// the handle was made at. Done with RPCs to the origin's engine, in pieces
+/// of 1 MiB (up to 16 in flight at once), waiting at most `timeout_ms` in
+/// all (<= 0: no timeout).
+///
+/// Errors: `HG_INVALID_ARG` for NULL or wrong handles, an unknown op, or a
+/// range past either handle's size; `HG_PERMISSION` if either handle's
+/// flags forbid the operation; `HG_NOENTRY` if the origin no longer has the
+/// handle (freed); `HG_TIMEOUT`; the RPC's error if the origin is unreachable.
+///
+/// # Safety
+/// `origin_addr` NULL or a live address; `origin_handle` and `local_handle`
+/// NULL or live bulk handles.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn margo_bulk_transfer_timed(
+    mid: margo_instance_id,
+    op: hg_bulk_op_t,
+    origin_addr: hg_addr_t,
+    origin_handle: hg_bulk_t,
+    origin_offset: usize,
+    local_handle: hg_bulk_t,
+    local_offset: usize,
+    size: usize,
+    timeout_ms: f64,
+) -> hg_return_t {
+    const E: &str = "margo_bulk_transfer";
+    guard(E, hg_return::HG_OTHER_ERROR, || {
+        // SAFETY: the caller's contract.
+        let plan = match unsafe { plan(E, mid, op, origin_addr, origin_handle, origin_offset, local_handle, local_offset, size) }
+        {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        let deadline = Instant::now() + timeout_of(timeout_ms);
+        match Transfer::start(plan, PIECE, deadline).wait() {
+            Ok(()) => hg_return::HG_SUCCESS,
+            Err((code, why)) => {
+                fail(E, why);
+                code
+            }
+        }
+    })
+}
+
+/// `margo_bulk_transfer_timed` with no timeout.
+///
+/// # Safety
+/// As for `margo_bulk_transfer_timed`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn margo_bulk_transfer(
+    mid: margo_instance_id,
+    op: hg_bulk_op_t,
+    origin_addr: hg_addr_t,
+    origin_handle: hg_bulk_t,
+    origin_offset: usize,
+    local_handle: hg_bulk_t,
+    local_offset: usize,
+    size: usize,
+) -> hg_return_t {
+    // SAFETY: the same contract.
+    unsafe {
+        margo_bulk_transfer_timed(mid, op, origin_addr, origin_handle, origin_offset, local_handle, local_offset, size, 0.0)
+    }
+}
+
+/// Starts `margo_bulk_transfer_timed`'s transfer without waiting for it:
+/// `*req` is set to a request that `margo_wait` finishes (and frees), with
+/// the transfer's code, and that `margo_test` polls. Its arguments are
+/// checked before this returns (the same errors, and then no request is
+/// made); the first pieces (up to 16 MiB) are sent at once and move while
+/// the caller does something else, the rest as `margo_wait` or
+/// `margo_test` collect the earlier ones. Between two handles of this
+/// engine the copy is done here. The local memory must stay untouched
+/// until the request is waited for.
+///
+/// # Safety
+/// As for `margo_bulk_transfer_timed`; `req` NULL or writable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn margo_bulk_itransfer_timed(
+    mid: margo_instance_id,
+    op: hg_bulk_op_t,
+    origin_addr: hg_addr_t,
+    origin_handle: hg_bulk_t,
+    origin_offset: usize,
+    local_handle: hg_bulk_t,
+    local_offset: usize,
+    size: usize,
+    timeout_ms: f64,
+    req: *mut margo_request,
+) -> hg_return_t {
+    const E: &str = "margo_bulk_itransfer";
+    guard(E, hg_return::HG_OTHER_ERROR, || {
+        if req.is_null() {
+            fail(E, "output request pointer is NULL");
+            return hg_return::HG_INVALID_ARG;
+        }
+        // SAFETY: the caller's contract.
+        let plan = match unsafe { plan(E, mid, op, origin_addr, origin_handle, origin_offset, local_handle, local_offset, size) }
+        {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        let deadline = Instant::now() + timeout_of(timeout_ms);
+        let transfer = PendingTransfer(Mutex::new(Transfer::start(plan, PIECE, deadline)));
+        // SAFETY: checked non-NULL above; writable by the contract.
+        unsafe { *req = handles::boxed_into_c::<margo_request_struct>(Operation::Transfer(transfer)) };
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// `margo_bulk_itransfer_timed` with no timeout.
+///
+/// # Safety
+/// As for `margo_bulk_itransfer_timed`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn margo_bulk_itransfer(
+    mid: margo_instance_id,
+    op: hg_bulk_op_t,
+    origin_addr: hg_addr_t,
+    origin_handle: hg_bulk_t,
+    origin_offset: usize,
+    local_handle: hg_bulk_t,
+    local_offset: usize,
+    size: usize,
+    req: *mut margo_request,
+) -> hg_return_t {
+    // SAFETY: the same contract.
+    unsafe {
+        margo_bulk_itransfer_timed(mid, op, origin_addr, origin_handle, origin_offset, local_handle, local_offset, size, 0.0, req)
+    }
+}
+
+/// `margo_bulk_transfer` in pieces of `chunk_size` bytes (at most 4 MiB
+/// each: bigger chunks are split) run concurrently: up to 16 MiB, and at
+/// most 64 pieces, in flight at once; returns once all are done, with the
+/// first failure's code. Declared in `margo-bulk-util.h`, as upstream.
+///
+/// Errors: those of `margo_bulk_transfer`, and `HG_INVALID_ARG` for a
+/// `chunk_size` of 0.
+///
+/// # Safety
+/// As for `margo_bulk_transfer_timed`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn margo_bulk_parallel_transfer(
+    mid: margo_instance_id,
+    op: hg_bulk_op_t,
+    origin_addr: hg_addr_t,
+    origin_handle: hg_bulk_t,
+    origin_offset: usize,
+    local_handle: hg_bulk_t,
+    local_offset: usize,
+    size: usize,
+    chunk_size: usize,
+) -> hg_return_t {
+    const E: &str = "margo_bulk_parallel_transfer";
+    guard(E, hg_return::HG_OTHER_ERROR, || {
+        if chunk_size == 0 {
+            fail(E, "chunk_size is 0");
+            return hg_return::HG_INVALID_ARG;
+        }
+        // SAFETY: the caller's contract.
+        let plan = match unsafe { plan(E, mid, op, origin_addr, origin_handle, origin_offset, local_handle, local_offset, size) }
+        {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        let deadline = Instant::now() + timeout_of(0.0);
+        match Transfer::start(plan, chunk_size, deadline).wait() {
+            Ok(()) => hg_return::HG_SUCCESS,
+            Err((code, why)) => {
+                fail(E, why);
+                code
+            }
+        }
+    })
+}
