@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Each section stops the run at its first failure (set -e); the closing line
 # counts the sections that ran.
 sections=0
-section() { sections=$((sections + 1)); echo "== $*"; }
+section() { sections=$((sections + 1)); echo "== $* (t=${SECONDS}s)"; }
 bash scripts/install-deps.sh
 
 section "formatting (cargo fmt --check, rustfmt.toml)"
@@ -82,4 +82,4 @@ for protocol in na+sm ofi+tcp; do
     bash examples-c/replicated/run.sh build/test-prefix "$protocol" 1000
 done
 
-echo "sections: ${sections} passed, 0 failed"
+echo "sections: ${sections} passed, 0 failed (${SECONDS}s)"
