@@ -240,6 +240,17 @@ impl Transfer {
     }
 }
 
+/// A finished transfer's code; its failure, if any, is logged under `entry`.
+fn code_of(entry: &str, outcome: Result<(), Failure>) -> hg_return_t {
+    match outcome {
+        Ok(()) => hg_return::HG_SUCCESS,
+        Err((code, why)) => {
+            fail(entry, why);
+            code
+        }
+    }
+}
+
 pub(super) fn local_failure(code: hg_return_t) -> Failure {
     (code, format!("the local handle: {code:?} (freed while in use?)"))
 }
@@ -252,13 +263,7 @@ impl PendingTransfer {
     /// Finishes the transfer (see [`Transfer::wait`]); failures are logged
     /// under `entry`.
     pub(in crate::ffi) fn wait(self, entry: &str) -> hg_return_t {
-        match self.0.into_inner().wait() {
-            Ok(()) => hg_return::HG_SUCCESS,
-            Err((code, why)) => {
-                fail(entry, format!("bulk transfer: {why}"));
-                code
-            }
-        }
+        code_of(entry, self.0.into_inner().wait().map_err(|(code, why)| (code, format!("bulk transfer: {why}"))))
     }
 
     /// True if [`PendingTransfer::wait`] would return at once.
@@ -306,13 +311,7 @@ pub unsafe extern "C" fn margo_bulk_transfer_timed(
             Err(code) => return code,
         };
         let deadline = Instant::now() + timeout_of(timeout_ms);
-        match Transfer::start(plan, PIECE, deadline).wait() {
-            Ok(()) => hg_return::HG_SUCCESS,
-            Err((code, why)) => {
-                fail(E, why);
-                code
-            }
-        }
+        code_of(E, Transfer::start(plan, PIECE, deadline).wait())
     })
 }
 
@@ -443,12 +442,6 @@ pub unsafe extern "C" fn margo_bulk_parallel_transfer(
             Err(code) => return code,
         };
         let deadline = Instant::now() + timeout_of(0.0);
-        match Transfer::start(plan, chunk_size, deadline).wait() {
-            Ok(()) => hg_return::HG_SUCCESS,
-            Err((code, why)) => {
-                fail(E, why);
-                code
-            }
-        }
+        code_of(E, Transfer::start(plan, chunk_size, deadline).wait())
     })
 }
