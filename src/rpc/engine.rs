@@ -709,6 +709,12 @@ impl PendingCall {
         self.slot.timeout_error(self.timeout)
     }
 
+    /// True once the answer (or a failure) is there; unlike
+    /// [`PendingCall::test`], drives nothing and ignores the deadline.
+    pub fn is_answered(&self) -> bool {
+        self.slot.is_done()
+    }
+
     /// True once the answer (or a failure) is there, or the deadline passed.
     pub fn test(&self) -> bool {
         if !self.slot.is_done() {

@@ -22,10 +22,12 @@
 //! segments is ever read or written.
 //!
 //! `margo_bulk_itransfer` returns a `margo_request` (shared with
-//! `margo_iforward`, see `rpc.rs`) holding the transfer's pieces in flight:
-//! `margo_wait` blocks on each piece's call in the engine's own wait (in
-//! the kernel), settling the pieces in order and starting the next ones;
-//! `margo_test` settles the pieces already answered without blocking.
+//! `margo_iforward`, see `rpc.rs`) holding the transfer's pieces in flight.
+//! The transfer moves on by itself (each answer queues a job on the
+//! handler pool that settles it and sends the next piece); `margo_wait`
+//! blocks on the oldest piece's call in the engine's own wait (in the
+//! kernel) until every piece is settled; `margo_test` settles the pieces
+//! already answered without blocking.
 //!
 //! Memory contract (as upstream's): the segments given to
 //! `margo_bulk_create` must stay valid, and not be freed, until the

@@ -11,7 +11,7 @@ use crate::ffi::rpc::{margo_request, margo_request_struct, timeout_of, Operation
 use crate::rpc::{Address, Engine, PendingCall, RpcError, DEFAULT_PROVIDER_ID};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 /// What a transfer moves, checked: between the origin handle's memory (at
@@ -111,11 +111,11 @@ pub(super) unsafe fn plan(
 pub(super) type Failure = (hg_return_t, String);
 
 /// A transfer under way: pieces of at most `piece` bytes, at most `window`
-/// of them in flight (sent, not yet settled), settled in order. Waiting
-/// for it is waiting for each piece's call ([`PendingCall::wait`], which
-/// blocks in the engine's wait); nothing else drives it, so pieces past the
-/// first window start as earlier ones are settled by [`Transfer::wait`] or
-/// [`Transfer::test`].
+/// of them in flight (sent, not yet settled). A blocking transfer settles
+/// them in order in [`Transfer::wait`], each wait on a piece's call
+/// ([`PendingCall::wait`]) blocking in the engine's wait. A non-blocking one
+/// ([`PendingTransfer`]) also settles each piece as its answer comes, on
+/// the engine's handler pool, and sends the next ones from there.
 pub(super) struct Transfer {
     plan: Plan,
     piece: usize,
@@ -128,21 +128,34 @@ pub(super) struct Transfer {
     in_flight: VecDeque<(PendingCall, usize, usize)>,
     /// The first failure; no piece starts after it.
     failed: Option<Failure>,
+    /// Pieces a waiter took out of `in_flight` to block on, not settled yet.
+    held: usize,
+    /// Told of each piece's call as it is sent (how a non-blocking transfer
+    /// learns of its answers).
+    on_sent: Option<OnSent>,
 }
+
+/// See [`Transfer::on_sent`].
+type OnSent = Box<dyn Fn(&PendingCall) + Send>;
 
 impl Transfer {
     /// Starts the first window of pieces (all of them for a transfer to
     /// this engine, which is a copy).
     pub(super) fn start(plan: Plan, piece: usize, deadline: Instant) -> Transfer {
-        let piece = piece.clamp(1, CHUNK);
-        let window = (IN_FLIGHT / piece).clamp(1, MAX_PIECES);
-        let mut t = Transfer { plan, piece, window, deadline, issued: 0, in_flight: VecDeque::new(), failed: None };
+        let mut t = Transfer::new(plan, piece, deadline);
         t.fill();
         t
     }
 
+    /// A transfer with nothing sent yet.
+    fn new(plan: Plan, piece: usize, deadline: Instant) -> Transfer {
+        let piece = piece.clamp(1, CHUNK);
+        let window = (IN_FLIGHT / piece).clamp(1, MAX_PIECES);
+        Transfer { plan, piece, window, deadline, issued: 0, in_flight: VecDeque::new(), failed: None, held: 0, on_sent: None }
+    }
+
     pub(super) fn done(&self) -> bool {
-        self.failed.is_some() || (self.in_flight.is_empty() && self.issued == self.plan.size)
+        self.failed.is_some() || (self.in_flight.is_empty() && self.held == 0 && self.issued == self.plan.size)
     }
 
     pub(super) fn fail(&mut self, why: Failure) {
@@ -182,6 +195,9 @@ impl Transfer {
             .engine
             .call_async(&p.target, BULK_RPC, DEFAULT_PROVIDER_ID, payload, left)
             .map_err(|e| (hg_return_t::from(&e), format!("{} (after {at} of {} bytes)", e, p.size)))?;
+        if let Some(tell) = &self.on_sent {
+            tell(&call);
+        }
         self.in_flight.push_back((call, at, n));
         Ok(())
     }
@@ -225,18 +241,57 @@ impl Transfer {
         }
     }
 
-    /// Settles the pieces already answered (oldest first, without
-    /// blocking) and starts the next ones; true once the transfer is over.
-    pub(super) fn test(&mut self) -> bool {
-        while self.in_flight.front().is_some_and(|(call, _, _)| call.test()) {
-            let Some((call, at, n)) = self.in_flight.pop_front() else { break };
-            // Answered, or past its deadline: this wait does not wait for the owner.
+    /// Settles the pieces already answered, in any order and without
+    /// blocking, and starts the next ones.
+    fn settle_answered(&mut self) {
+        let mut i = 0;
+        while i < self.in_flight.len() {
+            if !self.in_flight[i].0.is_answered() {
+                i += 1;
+                continue;
+            }
+            let Some((call, at, n)) = self.in_flight.remove(i) else { break };
             match self.settle(at, n, call.wait()) {
                 Ok(()) => self.fill(),
                 Err(why) => self.fail(why),
             }
         }
-        self.done()
+    }
+
+    /// Takes out the pieces past their deadline, for the caller to settle
+    /// with [`Transfer::settle_held`] once it has let go of the transfer
+    /// (settling one may probe whether its owner is gone).
+    fn take_late(&mut self) -> Vec<(PendingCall, usize, usize)> {
+        let now = Instant::now();
+        let mut late = Vec::new();
+        for piece in std::mem::take(&mut self.in_flight) {
+            if now >= piece.0.deadline() {
+                late.push(piece);
+            } else {
+                self.in_flight.push_back(piece);
+            }
+        }
+        self.held += late.len();
+        late
+    }
+
+    /// Takes a waiter's piece back with its answer.
+    fn settle_held(&mut self, at: usize, n: usize, answer: Result<Vec<u8>, RpcError>) {
+        self.held -= 1;
+        if self.failed.is_some() {
+            return;
+        }
+        match self.settle(at, n, answer) {
+            Ok(()) => self.fill(),
+            Err(why) => self.fail(why),
+        }
+    }
+
+    fn outcome(&mut self) -> Result<(), Failure> {
+        match self.failed.take() {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
     }
 }
 
@@ -257,18 +312,89 @@ pub(super) fn local_failure(code: hg_return_t) -> Failure {
 
 /// A non-blocking transfer, owned by its `margo_request` (see
 /// `rpc::Operation`): `margo_wait` and `margo_test` come here.
-pub struct PendingTransfer(Mutex<Transfer>);
+///
+/// It moves on its own: each piece's answer queues a job on the engine's
+/// handler pool that settles the answered pieces and sends the next ones,
+/// so a transfer of any size completes while the caller does something
+/// else. The jobs hold the transfer weakly: once the request is waited for
+/// (or dropped), late jobs find nothing to do. Nobody blocks while holding
+/// the transfer's lock: a waiter takes the oldest piece out, blocks on its
+/// call alone, and puts the answer back.
+pub struct PendingTransfer(Arc<Mutex<Transfer>>);
 
 impl PendingTransfer {
-    /// Finishes the transfer (see [`Transfer::wait`]); failures are logged
-    /// under `entry`.
+    /// Starts `plan`'s transfer in pieces of `piece` bytes.
+    pub(super) fn start(plan: Plan, piece: usize, deadline: Instant) -> PendingTransfer {
+        let pool = plan.engine.handler_pool();
+        let shared = Arc::new_cyclic(|weak: &Weak<Mutex<Transfer>>| {
+            let mut t = Transfer::new(plan, piece, deadline);
+            let weak = weak.clone();
+            t.on_sent = Some(Box::new(move |call: &PendingCall| {
+                let (weak, pool) = (weak.clone(), pool.clone());
+                // Runs where the answer lands (the progress loop): only queues.
+                call.on_complete(Box::new(move || pool.push(Box::new(move || advance(&weak)))));
+            }));
+            Mutex::new(t)
+        });
+        shared.lock().fill();
+        PendingTransfer(shared)
+    }
+
+    /// Finishes the transfer: blocks on its oldest piece until every piece
+    /// is settled. Failures are logged under `entry`.
     pub(in crate::ffi) fn wait(self, entry: &str) -> hg_return_t {
-        code_of(entry, self.0.into_inner().wait().map_err(|(code, why)| (code, format!("bulk transfer: {why}"))))
+        let outcome = loop {
+            let (call, at, n) = {
+                let mut t = self.0.lock();
+                t.settle_answered();
+                if t.done() {
+                    break t.outcome();
+                }
+                let Some(oldest) = t.in_flight.pop_front() else {
+                    // Not done with nothing in flight: only another waiter
+                    // could hold pieces, and a request has one.
+                    break Err((hg_return::HG_OTHER_ERROR, "pieces held elsewhere".into()));
+                };
+                t.held += 1;
+                oldest
+            };
+            let answer = call.wait();
+            self.0.lock().settle_held(at, n, answer);
+        };
+        code_of(entry, outcome.map_err(|(code, why)| (code, format!("bulk transfer: {why}"))))
+    }
+
+    /// Whether every piece is settled (or one failed), without settling
+    /// or driving anything.
+    #[cfg(test)]
+    pub(super) fn is_done(&self) -> bool {
+        self.0.lock().done()
     }
 
     /// True if [`PendingTransfer::wait`] would return at once.
     pub(in crate::ffi) fn test(&self) -> bool {
-        self.0.lock().test()
+        let late = {
+            let mut t = self.0.lock();
+            // Polled by a caller that may be the only one driving progress.
+            if let Some((call, _, _)) = t.in_flight.front() {
+                let _ = call.test();
+            }
+            t.settle_answered();
+            t.take_late()
+        };
+        for (call, at, n) in late {
+            let answer = call.wait();
+            self.0.lock().settle_held(at, n, answer);
+        }
+        self.0.lock().done()
+    }
+}
+
+/// A piece's answer came: settles what is answered and sends what follows
+/// (a job on the handler pool; nothing if the request is gone).
+fn advance(transfer: &Weak<Mutex<Transfer>>) {
+    if let Some(t) = transfer.upgrade() {
+        t.lock().settle_answered();
     }
 }
 
@@ -341,9 +467,9 @@ pub unsafe extern "C" fn margo_bulk_transfer(
 /// `*req` is set to a request that `margo_wait` finishes (and frees), with
 /// the transfer's code, and that `margo_test` polls. Its arguments are
 /// checked before this returns (the same errors, and then no request is
-/// made); the first pieces (up to 16 MiB) are sent at once and move while
-/// the caller does something else, the rest as `margo_wait` or
-/// `margo_test` collect the earlier ones. Between two handles of this
+/// made); the first pieces (up to 16 MiB) are sent at once, and each
+/// answer sends the next piece, on the engine's handler pool, while the
+/// caller does something else. Between two handles of this
 /// engine the copy is done here. The local memory must stay untouched
 /// until the request is waited for.
 ///
@@ -376,7 +502,7 @@ pub unsafe extern "C" fn margo_bulk_itransfer_timed(
             Err(code) => return code,
         };
         let deadline = Instant::now() + timeout_of(timeout_ms);
-        let transfer = PendingTransfer(Mutex::new(Transfer::start(plan, PIECE, deadline)));
+        let transfer = PendingTransfer::start(plan, PIECE, deadline);
         // SAFETY: checked non-NULL above; writable by the contract.
         unsafe { *req = handles::boxed_into_c::<margo_request_struct>(Operation::Transfer(transfer)) };
         hg_return::HG_SUCCESS
