@@ -1068,9 +1068,9 @@ hg_return_t margo_bulk_transfer(margo_instance_id mid,
  * `*req` is set to a request that `margo_wait` finishes (and frees), with
  * the transfer's code, and that `margo_test` polls. Its arguments are
  * checked before this returns (the same errors, and then no request is
- * made); the first pieces (up to 16 MiB) are sent at once and move while
- * the caller does something else, the rest as `margo_wait` or
- * `margo_test` collect the earlier ones. Between two handles of this
+ * made); the first pieces (up to 16 MiB) are sent at once, and each
+ * answer sends the next piece, on the engine's handler pool, while the
+ * caller does something else. Between two handles of this
  * engine the copy is done here. The local memory must stay untouched
  * until the request is waited for.
  *
