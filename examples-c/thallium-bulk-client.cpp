@@ -270,6 +270,26 @@ int main(int argc, char** argv) {
             std::size_t   got = op.wait();
             check(got == BLOB_SIZE && sum_of(mem2, 0, BLOB_SIZE) == blob_sum.on(server)(std::uint64_t(0), BLOB_SIZE).as<std::uint64_t>(),
                   "remote_bulk::pull_to + async_bulk_op::wait: the whole BLOB");
+            /* A push_from polled with test() until done, then waited for. */
+            for(std::size_t i = 0; i < 200000; ++i) mem[i] = bulk_byte(i, 5);
+            tl::async_bulk_op push = blob.on(server)(0, 200000).push_from(lb(0, 200000));
+            while(!push.test()) {}
+            check(push.test() && push.wait() == 200000
+                      && blob_sum.on(server)(std::uint64_t(0), std::uint64_t(200000)).as<std::uint64_t>()
+                             == sum_of(mem, 0, 200000),
+                  "remote_bulk::push_from polled with async_bulk_op::test, then waited for");
+            bool threw = false;
+            try {
+                push.wait();
+            } catch(const tl::exception&) { threw = true; }
+            check(threw, "async_bulk_op::wait a second time throws");
+            /* One never waited for: its destructor waits, so mem2 is whole after the scope. */
+            std::fill(mem2.begin(), mem2.end(), 0);
+            { tl::async_bulk_op dropped = blob.on(server).pull_to(lb2); }
+            check(sum_of(mem2, 0, BLOB_SIZE) == blob_sum.on(server)(std::uint64_t(0), BLOB_SIZE).as<std::uint64_t>(),
+                  "an async_bulk_op destroyed without wait() finishes its transfer first");
+            expect_margo_error([&] { blob.on(server).push_from(lb2); }, HG_PERMISSION,
+                               "push_from a write_only local bulk throws HG_PERMISSION at once");
             n = blob.on(server).timed(std::chrono::seconds(30)) >> lb2;
             check(n == BLOB_SIZE, "remote_bulk::timed(30 s) >> bulk");
             expect_margo_error([&] { blob.on(server) >> lb.select(BLOB_SIZE - 10, 100); }, HG_INVALID_ARG,

@@ -59,7 +59,7 @@
  * thallium::bulk (copies share one hg_bulk_t; engine::wrap adopts one);
  * select(offset, size) a bulk_segment, on(endpoint) a remote_bulk:
  * `remote >> local` pulls, `remote << local` pushes (also through timed(),
- * or pull_to/push_from on a thread of their own), returning the bytes moved
+ * or pull_to/push_from over margo_bulk_itransfer), returning the bytes moved
  * or throwing thallium::margo_exception naming margo_bulk_transfer and the
  * hg_return_t (HG_PERMISSION for a direction the bulk_mode forbids,
  * HG_INVALID_ARG past the end, HG_NOENTRY once the owner freed it). A bulk
@@ -2171,36 +2171,61 @@ class bulk_segment {
 
 /**
  * A transfer started by pull_to / push_from (or bulk::push_to, pull_from):
- * it runs on a thread of its own (std::async). wait() returns the bytes
- * moved or throws what the blocking transfer would; test() says whether
- * wait() would return at once. Destroying it waits for the transfer, which
- * uses the local memory until then.
+ * a margo_bulk_itransfer, which moves on by itself while the caller does
+ * something else. wait() returns the bytes moved or throws what the
+ * blocking transfer would; test() says whether wait() would return at
+ * once. Destroying (or assigning over) one that was not waited for waits
+ * for it: the transfer uses the local memory until then.
  */
 class async_bulk_op {
     friend class remote_bulk;
 
-    std::future<std::size_t> m_future;
+    margo_request            m_req = MARGO_REQUEST_NULL;
+    std::size_t              m_size = 0;
+    /* Turns a failure's code into the exception the blocking form throws. */
+    std::function<void(hg_return_t)> m_raise;
 
-    explicit async_bulk_op(std::future<std::size_t> f) noexcept
-    : m_future(std::move(f)) {}
+    async_bulk_op(margo_request req, std::size_t size, std::function<void(hg_return_t)> raise) noexcept
+    : m_req(req)
+    , m_size(size)
+    , m_raise(std::move(raise)) {}
+
+    void finish_quietly() noexcept {
+        if(m_req != MARGO_REQUEST_NULL) margo_wait(m_req);
+        m_req = MARGO_REQUEST_NULL;
+    }
 
   public:
     async_bulk_op(const async_bulk_op&)            = delete;
     async_bulk_op& operator=(const async_bulk_op&) = delete;
-    async_bulk_op(async_bulk_op&&) noexcept        = default;
-    /* Assigning over a transfer still running waits for it first. */
-    async_bulk_op& operator=(async_bulk_op&&) noexcept = default;
-    ~async_bulk_op()                                   = default;
+    async_bulk_op(async_bulk_op&& other) noexcept
+    : m_req(std::exchange(other.m_req, MARGO_REQUEST_NULL))
+    , m_size(other.m_size)
+    , m_raise(std::move(other.m_raise)) {}
+    async_bulk_op& operator=(async_bulk_op&& other) noexcept {
+        if(this != &other) {
+            finish_quietly();
+            m_req   = std::exchange(other.m_req, MARGO_REQUEST_NULL);
+            m_size  = other.m_size;
+            m_raise = std::move(other.m_raise);
+        }
+        return *this;
+    }
+    ~async_bulk_op() { finish_quietly(); }
 
     bool test() const {
-        if(!m_future.valid()) throw exception("thallium: async_bulk_op::test after wait()");
-        return m_future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+        if(m_req == MARGO_REQUEST_NULL) throw exception("thallium: async_bulk_op::test after wait()");
+        int flag = 0;
+        margo_test(m_req, &flag);
+        return flag != 0;
     }
 
     /** Blocks until the transfer is done; once only. */
     std::size_t wait() {
-        if(!m_future.valid()) throw exception("thallium: async_bulk_op::wait called twice");
-        return m_future.get();
+        if(m_req == MARGO_REQUEST_NULL) throw exception("thallium: async_bulk_op::wait called twice");
+        hg_return_t ret = margo_wait(std::exchange(m_req, MARGO_REQUEST_NULL));
+        if(ret != HG_SUCCESS) m_raise(ret);
+        return m_size;
     }
 };
 
@@ -2225,8 +2250,11 @@ class remote_bulk {
     : m_segment(std::move(segment))
     , m_endpoint(std::move(ep)) {}
 
-    std::size_t   transfer(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const;
-    async_bulk_op start(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const;
+    margo_instance_id instance_for(hg_bulk_op_t op) const;
+    [[noreturn]] void raise(hg_bulk_op_t op, const bulk_segment& local, std::size_t size, double timeout_ms,
+                            hg_return_t ret) const;
+    std::size_t       transfer(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const;
+    async_bulk_op     start(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const;
 
   public:
     remote_bulk(const remote_bulk&)            = default;
@@ -2316,20 +2344,19 @@ inline std::string describe_bulk(const char* side, std::size_t offset, std::size
 
 } // namespace detail
 
-inline std::size_t remote_bulk::transfer(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const {
+inline margo_instance_id remote_bulk::instance_for(hg_bulk_op_t op) const {
+    const char* what = op == HG_BULK_PULL ? "pull" : "push";
+    if(m_endpoint.is_null()) throw exception("thallium: bulk ", what, " on a remote_bulk with a null endpoint");
+    margo_instance_id mid = m_endpoint.get_engine().get_margo_instance();
+    if(mid == MARGO_INSTANCE_NULL) throw exception("thallium: bulk ", what, " through an endpoint without an engine");
+    return mid;
+}
+
+inline void remote_bulk::raise(hg_bulk_op_t op, const bulk_segment& local, std::size_t size, double timeout_ms,
+                               hg_return_t ret) const {
     const bool        pull = op == HG_BULK_PULL;
     const char* const fn   = timeout_ms > 0.0 ? "margo_bulk_transfer_timed" : "margo_bulk_transfer";
-    if(m_endpoint.is_null())
-        throw exception("thallium: bulk ", pull ? "pull" : "push", " on a remote_bulk with a null endpoint");
-    margo_instance_id mid = m_endpoint.get_engine().get_margo_instance();
-    if(mid == MARGO_INSTANCE_NULL)
-        throw exception("thallium: bulk ", pull ? "pull" : "push", " through an endpoint without an engine");
-    const std::size_t size = std::min(local.m_size, m_segment.m_size);
-    hg_return_t ret = margo_bulk_transfer_timed(mid, op, m_endpoint.get_addr(), m_segment.m_bulk.m_bulk,
-                                                m_segment.m_offset, local.m_bulk.m_bulk, local.m_offset, size,
-                                                timeout_ms);
-    if(ret == HG_SUCCESS) return size;
-    std::string where;
+    std::string       where;
     try {
         where = static_cast<std::string>(m_endpoint);
     } catch(const exception&) {
@@ -2346,11 +2373,28 @@ inline std::size_t remote_bulk::transfer(hg_bulk_op_t op, const bulk_segment& lo
     throw margo_exception(fn, __FILE__, __LINE__, ret, msg);
 }
 
+inline std::size_t remote_bulk::transfer(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const {
+    margo_instance_id mid  = instance_for(op);
+    const std::size_t size = std::min(local.m_size, m_segment.m_size);
+    hg_return_t ret = margo_bulk_transfer_timed(mid, op, m_endpoint.get_addr(), m_segment.m_bulk.m_bulk,
+                                                m_segment.m_offset, local.m_bulk.m_bulk, local.m_offset, size,
+                                                timeout_ms);
+    if(ret != HG_SUCCESS) raise(op, local, size, timeout_ms, ret);
+    return size;
+}
+
 inline async_bulk_op remote_bulk::start(hg_bulk_op_t op, const bulk_segment& local, double timeout_ms) const {
-    /* The task holds copies: the handles and the address stay valid while it runs. */
-    return async_bulk_op(std::async(std::launch::async, [self = *this, local, op, timeout_ms]() {
-        return self.transfer(op, local, timeout_ms);
-    }));
+    margo_instance_id mid  = instance_for(op);
+    const std::size_t size = std::min(local.m_size, m_segment.m_size);
+    margo_request     req  = MARGO_REQUEST_NULL;
+    hg_return_t ret = margo_bulk_itransfer_timed(mid, op, m_endpoint.get_addr(), m_segment.m_bulk.m_bulk,
+                                                 m_segment.m_offset, local.m_bulk.m_bulk, local.m_offset, size,
+                                                 timeout_ms, &req);
+    if(ret != HG_SUCCESS) raise(op, local, size, timeout_ms, ret);
+    /* The failure's message names the handles: the closure keeps copies. */
+    return async_bulk_op(req, size, [self = *this, local, op, size, timeout_ms](hg_return_t code) {
+        self.raise(op, local, size, timeout_ms, code);
+    });
 }
 
 inline async_bulk_op remote_bulk::pull_to(const bulk_segment& dest) const { return start(HG_BULK_PULL, dest, 0.0); }
