@@ -313,6 +313,10 @@ impl Core {
                         let sender = req.sender.as_ref().map(|a| a.to_string());
                         core.handle(rpc, sender.as_deref().or(Some(&core.own_engine_address())), &req.payload)
                     }
+                    // Torn down, its handlers not yet deregistered: a
+                    // primary handing over to us learns we leave too (the
+                    // whole group may be stopping), as from a live member.
+                    None if rpc == wire::HANDOVER => Ok(codec::encode(&wire::HandoverReply::Leaving)),
                     None => Err("the centralized group member is gone".into()),
                 }),
             );
