@@ -60,10 +60,57 @@ int main(int argc, char** argv)
     CHECK(yk_put(NULL, YOKAN_MODE_DEFAULT, "k", 1, "x", 1), YOKAN_ERR_INVALID_ARGS);
     CHECK(yk_put(db, YOKAN_MODE_DEFAULT, NULL, 3, "x", 1), YOKAN_ERR_INVALID_ARGS);
     CHECK(yk_put(db, YOKAN_MODE_LUA_FILTER, "k", 1, "x", 1), YOKAN_ERR_MODE);
-    CHECK(yk_put_bulk(db, YOKAN_MODE_DEFAULT, 1, NULL, NULL, 0, 8), YOKAN_ERR_OP_UNSUPPORTED);
+    CHECK(yk_put_bulk(db, YOKAN_MODE_DEFAULT, 1, NULL, HG_BULK_NULL, 0, 8), YOKAN_ERR_INVALID_ARGS);
     size_t len = 0;
     CHECK(yk_length(db, YOKAN_MODE_DEFAULT, "hello2", 6, &len), YOKAN_SUCCESS);
     if (len != 5) return 1;
+
+    /* _bulk forms: the payload is memory exposed with margo_bulk_create. */
+    {
+        /* put: key sizes, value sizes, keys, values (two segments) */
+        size_t put_sizes[4] = {3, 3, 2, 4};
+        char put_data[] = "b-1b-2v1v222";
+        void* put_ptrs[2] = {put_sizes, put_data};
+        hg_size_t put_lens[2] = {sizeof put_sizes, 12};
+        hg_bulk_t bulk = HG_BULK_NULL;
+        if (margo_bulk_create(mid, 2, put_ptrs, put_lens, HG_BULK_READ_ONLY, &bulk) != HG_SUCCESS) return 1;
+        CHECK(yk_put_bulk(db, YOKAN_MODE_EXTRA, 2, NULL, bulk, 0, sizeof put_sizes + 12, YOKAN_EXTRA_TIMEOUT_MS, 5000.0,
+                          YOKAN_EXTRA_END), YOKAN_SUCCESS);
+        /* a read-only handle cannot take the results of a get */
+        CHECK(yk_get_bulk(db, YOKAN_MODE_DEFAULT, 1, NULL, bulk, 0, sizeof put_sizes + 12, true), YOKAN_ERR_READONLY);
+        margo_bulk_free(bulk);
+
+        /* get, packed: key sizes, value sizes (set by the call), keys, then 8 bytes for the values */
+        unsigned char get[4 * sizeof(size_t) + 6 + 8];
+        size_t get_ksizes[2] = {3, 3}, got[2];
+        memcpy(get, get_ksizes, sizeof get_ksizes);
+        memcpy(get + 4 * sizeof(size_t), "b-1b-2", 6);
+        void* get_ptr = get;
+        hg_size_t get_len = sizeof get;
+        if (margo_bulk_create(mid, 1, &get_ptr, &get_len, HG_BULK_READWRITE, &bulk) != HG_SUCCESS) return 1;
+        CHECK(yk_get_bulk(db, YOKAN_MODE_DEFAULT, 2, NULL, bulk, 0, sizeof get, true), YOKAN_SUCCESS);
+        margo_bulk_free(bulk);
+        memcpy(got, get + 2 * sizeof(size_t), sizeof got);
+        if (got[0] != 2 || got[1] != 4 || memcmp(get + 4 * sizeof(size_t) + 6, "v1v222", 6) != 0) {
+            fprintf(stderr, "get_bulk: sizes %zu %zu\n", got[0], got[1]); return 1;
+        }
+
+        /* exists then erase: key sizes, keys, then the exists bitfield (1 byte) */
+        unsigned char keys[2 * sizeof(size_t) + 6 + 1];
+        memcpy(keys, get_ksizes, sizeof get_ksizes);
+        memcpy(keys + 2 * sizeof(size_t), "b-1b-2", 6);
+        void* keys_ptr = keys;
+        hg_size_t keys_len = sizeof keys;
+        if (margo_bulk_create(mid, 1, &keys_ptr, &keys_len, HG_BULK_READWRITE, &bulk) != HG_SUCCESS) return 1;
+        CHECK(yk_exists_bulk(db, YOKAN_MODE_DEFAULT, 2, NULL, bulk, 0, sizeof keys), YOKAN_SUCCESS);
+        if (keys[sizeof keys - 1] != 0x3) { fprintf(stderr, "exists_bulk 0x%x\n", keys[sizeof keys - 1]); return 1; }
+        CHECK(yk_erase_bulk(db, YOKAN_MODE_DEFAULT, 2, NULL, bulk, 0, sizeof keys - 1), YOKAN_SUCCESS);
+        CHECK(yk_exists_bulk(db, YOKAN_MODE_DEFAULT, 2, NULL, bulk, 0, sizeof keys), YOKAN_SUCCESS);
+        if (keys[sizeof keys - 1] != 0) { fprintf(stderr, "erase_bulk left keys\n"); return 1; }
+        /* a payload shorter than its sizes say */
+        CHECK(yk_erase_bulk(db, YOKAN_MODE_DEFAULT, 2, NULL, bulk, 0, 2 * sizeof(size_t) + 5), YOKAN_ERR_INVALID_ARGS);
+        margo_bulk_free(bulk);
+    }
 
     /* multi and packed forms */
     const void* keys[3] = {"k1", "k2", "k3"};

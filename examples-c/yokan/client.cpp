@@ -8,6 +8,7 @@
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
 int main(int argc, char** argv) {
     if (argc != 4) {
@@ -53,7 +54,30 @@ int main(int argc, char** argv) {
             return YOKAN_SUCCESS;
         });
         if (n != 1) return 1;
-        db.erase(k.data(), k.size());
+        // The Bulk forms: the payload (key sizes, keys) is memory exposed
+        // with margo_bulk_create; fetchBulk's callback sees the value.
+        std::vector<char> payload(sizeof(size_t) + k.size());
+        size_t ksize = k.size();
+        std::memcpy(payload.data(), &ksize, sizeof ksize);
+        std::memcpy(payload.data() + sizeof ksize, k.data(), k.size());
+        void* ptr = payload.data();
+        hg_size_t len = payload.size();
+        hg_bulk_t bulk = HG_BULK_NULL;
+        if (margo_bulk_create(mid, 1, &ptr, &len, HG_BULK_READ_ONLY, &bulk) != HG_SUCCESS) return 1;
+        got.clear();
+        db.fetchBulk(1, nullptr, bulk, 0, payload.size(), [&](size_t, const void*, size_t, const void* val, size_t vs) {
+            got.assign(static_cast<const char*>(val), vs);
+            return YOKAN_SUCCESS;
+        });
+        if (got != v) return 1;
+        try {
+            db.existsBulk(1, nullptr, bulk, 0, payload.size());  // needs a read-write handle
+            return 1;
+        } catch (const yokan::Exception& e) {
+            if (e.code() != YOKAN_ERR_READONLY) return 1;
+        }
+        db.eraseBulk(1, nullptr, bulk, 0, payload.size());
+        margo_bulk_free(bulk);
         if (db.count() != 0) return 1;
     }
     margo_addr_free(mid, addr);

@@ -7,8 +7,11 @@
  * YOKAN_EXTRA_END (YOKAN_EXTRA_TIMEOUT_MS takes a double). The variadic
  * functions are static inline here: they read the extras and call the
  * exported yk_*_timed functions with the timeout (0 = none). The _bulk
- * variants (which need margo bulk handles) and collections/documents are
- * not provided: they return YOKAN_ERR_OP_UNSUPPORTED.
+ * variants run on the client: they read their payload out of the bulk
+ * handle (made here by margo_bulk_create, or another process's, named by
+ * `origin` or received), and write their results back into it.
+ * Collections/documents are not provided: they return
+ * YOKAN_ERR_OP_UNSUPPORTED.
  */
 #ifndef YOKAN_DATABASE_H
 #define YOKAN_DATABASE_H
@@ -20,12 +23,6 @@
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-#ifndef MOCHI_HG_BULK_T_DEFINED
-#define MOCHI_HG_BULK_T_DEFINED
-/* Margo bulk handles (only named by the unsupported _bulk variants). */
-typedef struct hg_bulk* hg_bulk_t;
 #endif
 
 typedef yk_return_t (*yk_keyvalue_callback_t)(void* uargs, size_t index, const void* key, size_t ksize,
@@ -249,53 +246,73 @@ static inline yk_return_t yk_iter(yk_database_handle_t dbh, int32_t mode, const 
     return yk_iter_timed(dbh, mode, from_key, from_ksize, filter, filter_size, count, cb, uargs, options, timeout_ms_);
 }
 
-/* Not provided (bulk handles): YOKAN_ERR_OP_UNSUPPORTED. */
+/* The _bulk variants: the payload is [offset, offset + size) of `data`, laid
+ * out as upstream documents it; `origin` is the address of the process whose
+ * memory `data` names (NULL: the one that made the handle). */
+yk_return_t yk_put_bulk_timed(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, double timeout_ms);
 static inline yk_return_t yk_put_bulk(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, ...)
 {
-    (void)dbh; (void)mode; (void)count; (void)origin; (void)data; (void)offset; (void)size;
-    return yk_unsupported("yk_put_bulk");
+    YK_READ_TIMEOUT_(size)
+    return yk_put_bulk_timed(dbh, mode, count, origin, data, offset, size, timeout_ms_);
 }
 
+yk_return_t yk_exists_bulk_timed(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, double timeout_ms);
 static inline yk_return_t yk_exists_bulk(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, ...)
 {
-    (void)dbh; (void)mode; (void)count; (void)origin; (void)data; (void)offset; (void)size;
-    return yk_unsupported("yk_exists_bulk");
+    YK_READ_TIMEOUT_(size)
+    return yk_exists_bulk_timed(dbh, mode, count, origin, data, offset, size, timeout_ms_);
 }
 
+yk_return_t yk_length_bulk_timed(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, double timeout_ms);
 static inline yk_return_t yk_length_bulk(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, ...)
 {
-    (void)dbh; (void)mode; (void)count; (void)origin; (void)data; (void)offset; (void)size;
-    return yk_unsupported("yk_length_bulk");
+    YK_READ_TIMEOUT_(size)
+    return yk_length_bulk_timed(dbh, mode, count, origin, data, offset, size, timeout_ms_);
 }
 
+yk_return_t yk_get_bulk_timed(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, bool packed, double timeout_ms);
+/* Upstream's signature ends with a bool before the `...`: va_start on a
+ * parameter that undergoes promotion is formally undefined (C before C23)
+ * and clang warns about it; the GCC and clang builtins handle it. */
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wvarargs"
+#endif
 static inline yk_return_t yk_get_bulk(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, bool packed, ...)
 {
-    (void)dbh; (void)mode; (void)count; (void)origin; (void)data; (void)offset; (void)size; (void)packed;
-    return yk_unsupported("yk_get_bulk");
+    YK_READ_TIMEOUT_(packed)
+    return yk_get_bulk_timed(dbh, mode, count, origin, data, offset, size, packed, timeout_ms_);
 }
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
+yk_return_t yk_fetch_bulk_timed(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, yk_keyvalue_callback_t cb, void* uargs, const yk_fetch_options_t* options, double timeout_ms);
 static inline yk_return_t yk_fetch_bulk(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, yk_keyvalue_callback_t cb, void* uargs, const yk_fetch_options_t* options, ...)
 {
-    (void)dbh; (void)mode; (void)count; (void)origin; (void)data; (void)offset; (void)size; (void)cb; (void)uargs; (void)options;
-    return yk_unsupported("yk_fetch_bulk");
+    YK_READ_TIMEOUT_(options)
+    return yk_fetch_bulk_timed(dbh, mode, count, origin, data, offset, size, cb, uargs, options, timeout_ms_);
 }
 
+yk_return_t yk_erase_bulk_timed(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, double timeout_ms);
 static inline yk_return_t yk_erase_bulk(yk_database_handle_t dbh, int32_t mode, size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, ...)
 {
-    (void)dbh; (void)mode; (void)count; (void)origin; (void)data; (void)offset; (void)size;
-    return yk_unsupported("yk_erase_bulk");
+    YK_READ_TIMEOUT_(size)
+    return yk_erase_bulk_timed(dbh, mode, count, origin, data, offset, size, timeout_ms_);
 }
 
+yk_return_t yk_list_keys_bulk_timed(yk_database_handle_t dbh, int32_t mode, size_t from_ksize, size_t filter_size, const char* origin, hg_bulk_t data, size_t offset, size_t keys_buf_size, bool packed, size_t count, double timeout_ms);
 static inline yk_return_t yk_list_keys_bulk(yk_database_handle_t dbh, int32_t mode, size_t from_ksize, size_t filter_size, const char* origin, hg_bulk_t data, size_t offset, size_t keys_buf_size, bool packed, size_t count, ...)
 {
-    (void)dbh; (void)mode; (void)from_ksize; (void)filter_size; (void)origin; (void)data; (void)offset; (void)keys_buf_size; (void)packed; (void)count;
-    return yk_unsupported("yk_list_keys_bulk");
+    YK_READ_TIMEOUT_(count)
+    return yk_list_keys_bulk_timed(dbh, mode, from_ksize, filter_size, origin, data, offset, keys_buf_size, packed, count, timeout_ms_);
 }
 
+yk_return_t yk_list_keyvals_bulk_timed(yk_database_handle_t dbh, int32_t mode, size_t from_ksize, size_t filter_size, const char* origin, hg_bulk_t data, size_t offset, size_t key_buf_size, size_t val_buf_size, bool packed, size_t count, double timeout_ms);
 static inline yk_return_t yk_list_keyvals_bulk(yk_database_handle_t dbh, int32_t mode, size_t from_ksize, size_t filter_size, const char* origin, hg_bulk_t data, size_t offset, size_t key_buf_size, size_t val_buf_size, bool packed, size_t count, ...)
 {
-    (void)dbh; (void)mode; (void)from_ksize; (void)filter_size; (void)origin; (void)data; (void)offset; (void)key_buf_size; (void)val_buf_size; (void)packed; (void)count;
-    return yk_unsupported("yk_list_keyvals_bulk");
+    YK_READ_TIMEOUT_(count)
+    return yk_list_keyvals_bulk_timed(dbh, mode, from_ksize, filter_size, origin, data, offset, key_buf_size, val_buf_size, packed, count, timeout_ms_);
 }
 
 /* Collections and documents are not provided: YOKAN_ERR_OP_UNSUPPORTED. */

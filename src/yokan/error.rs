@@ -62,7 +62,9 @@ pub mod code {
     pub const TIMEOUT: i32 = 21;
     pub const ABORTED: i32 = 22;
     pub const BUSY: i32 = 23;
+    pub const PERMISSION: i32 = 28;
     pub const MODE: i32 = 29;
+    pub const READONLY: i32 = 31;
     pub const STOP_ITERATION: i32 = 34;
     pub const OTHER: i32 = 35;
 }

@@ -1,7 +1,7 @@
 /*
  * yokan/cxx/database.hpp -- yokan::Database (header-only, over the C API of
- * libmochi; source-compatible with upstream mochi-yokan 0.10, without the
- * _bulk methods, collections and the Timeout extras).
+ * libmochi; source-compatible with upstream mochi-yokan 0.10, without
+ * collections and the Timeout extras).
  */
 #ifndef YOKAN_CXX_DATABASE_HPP
 #define YOKAN_CXX_DATABASE_HPP
@@ -133,6 +133,48 @@ class Database {
                            size_t* vsizes, int32_t mode = YOKAN_MODE_DEFAULT) const {
         YOKAN_CONVERT_AND_THROW(yk_list_keyvals_packed(h(), mode, from_key, from_ksize, filter, filter_size, count, keys,
                                                        keys_buf_size, ksizes, values, vals_buf_size, vsizes));
+    }
+    /* The _bulk forms: the payload is [offset, offset + size) of `data` (see yokan/database.h). */
+    void putBulk(size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size,
+                 int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_put_bulk(h(), mode, count, origin, data, offset, size));
+    }
+    void existsBulk(size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size,
+                    int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_exists_bulk(h(), mode, count, origin, data, offset, size));
+    }
+    void lengthBulk(size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size,
+                    int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_length_bulk(h(), mode, count, origin, data, offset, size));
+    }
+    void getBulk(size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, bool packed,
+                 int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_get_bulk(h(), mode, count, origin, data, offset, size, packed));
+    }
+    void fetchBulk(size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size, yk_keyvalue_callback_t cb,
+                   void* uargs, const yk_fetch_options_t* options = nullptr, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_fetch_bulk(h(), mode, count, origin, data, offset, size, cb, uargs, options));
+    }
+    void fetchBulk(size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size,
+                   const fetch_callback_type& cb, const yk_fetch_options_t* options = nullptr,
+                   int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_fetch_bulk(h(), mode, count, origin, data, offset, size, trampoline,
+                                              const_cast<fetch_callback_type*>(&cb), options));
+    }
+    void eraseBulk(size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size,
+                   int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_erase_bulk(h(), mode, count, origin, data, offset, size));
+    }
+    void listKeysBulk(size_t from_ksize, size_t filter_size, const char* origin, hg_bulk_t data, size_t offset,
+                      size_t keys_buf_size, bool packed, size_t count, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_list_keys_bulk(h(), mode, from_ksize, filter_size, origin, data, offset, keys_buf_size,
+                                                  packed, count));
+    }
+    void listKeyValsBulk(size_t from_ksize, size_t filter_size, const char* origin, hg_bulk_t data, size_t offset,
+                         size_t keys_buf_size, size_t vals_buf_size, bool packed, size_t count,
+                         int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_list_keyvals_bulk(h(), mode, from_ksize, filter_size, origin, data, offset,
+                                                     keys_buf_size, vals_buf_size, packed, count));
     }
     void iter(const void* from_key, size_t from_ksize, const void* filter, size_t filter_size, size_t count,
               const iter_callback_type& cb, const yk_iter_options_t* options = nullptr,

@@ -29,6 +29,11 @@
 //! kernel) until every piece is settled; `margo_test` settles the pieces
 //! already answered without blocking.
 //!
+//! The library's own users of handles (Yokan's `_bulk` operations, which
+//! read their payload out of a caller's handle on the client) copy through
+//! [`copy::BulkAccess`]: directly for a handle made here, with the same
+//! [`Transfer`]s otherwise.
+//!
 //! Memory contract (as upstream's): the segments given to
 //! `margo_bulk_create` must stay valid, and not be freed, until the
 //! handle's last `margo_bulk_free`. `margo_bulk_free` removes the id and
@@ -37,6 +42,7 @@
 //! on it then fails with `HG_NOENTRY`).
 #![allow(non_camel_case_types)]
 
+pub(crate) mod copy;
 mod region;
 mod serialize;
 #[cfg(test)]

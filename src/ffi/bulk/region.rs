@@ -37,12 +37,51 @@ impl Drop for Region {
     }
 }
 
+/// True if `[offset, offset + len)` lies within a handle of `size` bytes.
+pub(super) fn within(offset: u64, len: u64, size: u64) -> bool {
+    offset.checked_add(len).is_some_and(|end| end <= size)
+}
+
+/// The flag a handle needs for `op` done on its memory by someone else: a
+/// pull reads it (`HG_BULK_READ_ONLY`), a push writes it
+/// (`HG_BULK_WRITE_ONLY`); `HG_INVALID_ARG` for an unknown op.
+pub(super) fn flag_for(op: hg_bulk_op_t) -> Result<u8, hg_return_t> {
+    match op {
+        PULL => Ok(READ_ONLY),
+        PUSH => Ok(WRITE_ONLY),
+        _ => Err(hg_return::HG_INVALID_ARG),
+    }
+}
+
+/// Checks that a handle with `flags` allows `op` on its memory
+/// (`HG_PERMISSION` if not).
+pub(super) fn permits(flags: u8, op: hg_bulk_op_t) -> Result<(), hg_return_t> {
+    if flags & flag_for(op)? == 0 {
+        return Err(hg_return::HG_PERMISSION);
+    }
+    Ok(())
+}
+
 impl Region {
+    /// A region over memory of this library's own (a transfer's scratch
+    /// buffer), registered in no table. The memory must stay valid until
+    /// the region is killed ([`Region::kill`]) or dropped.
+    pub(super) fn scratch(addr: usize, len: usize, flags: u8) -> Region {
+        Region { segments: vec![(addr, len)], size: len as u64, flags, live: Mutex::new(true), owned: Vec::new() }
+    }
+
+    /// From now on every copy through the region fails (`HG_NOENTRY`);
+    /// waits for a copy in progress.
+    pub(super) fn kill(&self) {
+        *self.live.lock() = false;
+    }
+
     /// Checks that `[offset, offset + len)` lies within the region.
     pub(super) fn check_range(&self, offset: u64, len: u64) -> Result<(), hg_return_t> {
-        match offset.checked_add(len) {
-            Some(end) if end <= self.size => Ok(()),
-            _ => Err(hg_return::HG_INVALID_ARG),
+        if within(offset, len, self.size) {
+            Ok(())
+        } else {
+            Err(hg_return::HG_INVALID_ARG)
         }
     }
 
@@ -149,7 +188,7 @@ impl BulkTable {
     pub(super) fn remove(&self, id: u64) {
         let region = self.regions.lock().remove(&id);
         if let Some(r) = region {
-            *r.live.lock() = false;
+            r.kill();
         }
     }
 
@@ -195,9 +234,7 @@ impl BulkTable {
         let region = self.get(id).ok_or(hg_return::HG_NOENTRY)?;
         match op {
             PULL => {
-                if region.flags & READ_ONLY == 0 {
-                    return Err(hg_return::HG_PERMISSION);
-                }
+                permits(region.flags, PULL)?;
                 region.check_range(offset, len)?;
                 if !data.is_empty() || len > MAX_SERVED {
                     return Err(hg_return::HG_PROTOCOL_ERROR);
@@ -207,9 +244,7 @@ impl BulkTable {
                 Ok(out)
             }
             PUSH => {
-                if region.flags & WRITE_ONLY == 0 {
-                    return Err(hg_return::HG_PERMISSION);
-                }
+                permits(region.flags, PUSH)?;
                 if data.len() as u64 != len {
                     return Err(hg_return::HG_PROTOCOL_ERROR);
                 }

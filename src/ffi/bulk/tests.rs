@@ -693,3 +693,126 @@ fn an_itransfer_finishes_while_nobody_waits_for_it() {
     handles::instance_finalize(a).unwrap();
     handles::instance_finalize(b).unwrap();
 }
+
+fn far() -> Instant {
+    Instant::now() + std::time::Duration::from_secs(30)
+}
+
+#[test]
+fn copies_through_a_local_handle_check_flags_ranges_and_liveness() {
+    use super::copy::BulkAccess;
+    let a = instance();
+    let mut segs = patterned(10, &[3, 0, 4], 5);
+    let h = create(a, &mut segs, READWRITE);
+    // SAFETY: h is live.
+    let access = unsafe { BulkAccess::open(a, None, h) }.unwrap();
+    let want: Vec<u8> = (0..10).map(|i| pattern(i, 5)).collect();
+    assert_eq!(access.pull(0, 10, far()).unwrap(), want);
+    assert_eq!(access.pull(2, 3, far()).unwrap(), &want[2..5], "across segments");
+    access.push(&[(1, &[0xA1, 0xA2][..]), (3, &[0xA3][..]), (9, &[0xA9][..])], far()).unwrap();
+    assert_eq!(segs.concat(), [want[0], 0xA1, 0xA2, 0xA3, want[4], want[5], want[6], want[7], want[8], 0xA9]);
+    for (offset, len) in [(0, 11), (10, 1), (u64::MAX, 2)] {
+        assert_eq!(access.pull(offset, len, far()).unwrap_err().0, hg_return::HG_INVALID_ARG, "{offset}+{len}");
+    }
+    assert_eq!(access.push(&[(0, &[1][..]), (9, &[1, 2][..])], far()).unwrap_err().0, hg_return::HG_INVALID_ARG);
+    assert_eq!(segs.concat()[0], want[0], "a refused push wrote nothing, not even its valid part");
+    // The handle's flags hold for its own process too.
+    let mut ro_mem = vec![vec![1u8; 4]];
+    let ro = create(a, &mut ro_mem, READ_ONLY);
+    let mut wo_mem = vec![vec![1u8; 4]];
+    let wo = create(a, &mut wo_mem, WRITE_ONLY);
+    // SAFETY: ro and wo are live.
+    let (ro_access, wo_access) = unsafe { (BulkAccess::open(a, None, ro).unwrap(), BulkAccess::open(a, None, wo).unwrap()) };
+    assert_eq!(ro_access.push(&[(0, &[9][..])], far()).unwrap_err().0, hg_return::HG_PERMISSION);
+    assert_eq!(wo_access.pull(0, 1, far()).unwrap_err().0, hg_return::HG_PERMISSION);
+    assert_eq!(ro_mem[0], [1; 4]);
+    // Freed: nothing more is copied.
+    // SAFETY: live handles, freed once.
+    unsafe {
+        assert!(BulkAccess::open(a, None, std::ptr::null_mut()).is_err());
+        for x in [h, ro, wo] {
+            assert_eq!(margo_bulk_free(x), hg_return::HG_SUCCESS);
+        }
+    }
+    assert_eq!(access.pull(0, 1, far()).unwrap_err().0, hg_return::HG_NOENTRY);
+    assert_eq!(access.push(&[(0, &[1][..])], far()).unwrap_err().0, hg_return::HG_NOENTRY);
+    handles::instance_finalize(a).unwrap();
+}
+
+#[test]
+fn copies_through_another_engines_handle_go_by_transfers() {
+    use super::copy::BulkAccess;
+    let (a, b) = (instance(), instance());
+    let total = (3 << 20) + 5;
+    let mut segs = patterned(total, &[1 << 20, 7], 3);
+    let a_h = create(a, &mut segs, READWRITE);
+    let b_h = through_procs(a_h);
+    let a_name = handles::engine(a).unwrap().self_address().as_str().to_string();
+    let b_name = handles::engine(b).unwrap().self_address().as_str().to_string();
+    // SAFETY: the handles are live until freed below.
+    unsafe {
+        for origin in [None, Some(a_name.as_str())] {
+            let access = BulkAccess::open(b, origin, b_h).unwrap();
+            let got = access.pull(1, total - 1, far()).unwrap();
+            assert!(got.iter().enumerate().all(|(i, c)| *c == pattern(i + 1, 3)), "pulled bytes differ ({origin:?})");
+        }
+        // Many writes: adjacent ones merge, more than run at once, one of 2 MiB.
+        let big = vec![0x5Au8; 2 << 20];
+        let small: Vec<[u8; 1]> = (0..40u8).map(|i| [i]).collect();
+        let mut writes: Vec<(u64, &[u8])> = small.iter().enumerate().map(|(i, b)| (10 + 2 * i as u64, &b[..])).collect();
+        writes.push((200, &[1, 2][..]));
+        writes.push((202, &[3][..]));
+        writes.push((203, &[][..]));
+        writes.push((1000, &big[..]));
+        BulkAccess::open(b, None, b_h).unwrap().push(&writes, far()).unwrap();
+        let now = segs.concat();
+        for (i, s) in small.iter().enumerate() {
+            assert_eq!(now[10 + 2 * i], s[0]);
+            assert_eq!(now[11 + 2 * i], pattern(11 + 2 * i, 3), "a gap between writes is left alone");
+        }
+        assert_eq!(&now[200..203], [1, 2, 3]);
+        assert!(now[1000..1000 + big.len()].iter().all(|c| *c == 0x5A));
+        assert_eq!(now[1000 + big.len()], pattern(1000 + big.len(), 3));
+        // The checks before any request, and the owner's.
+        let access = BulkAccess::open(b, None, b_h).unwrap();
+        assert_eq!(access.pull(1, total, far()).unwrap_err().0, hg_return::HG_INVALID_ARG);
+        let wrong = BulkAccess::open(b, Some(b_name.as_str()), b_h).unwrap();
+        assert_eq!(wrong.pull(0, 1, far()).unwrap_err().0, hg_return::HG_NOENTRY, "an origin that does not hold the handle");
+        assert!(BulkAccess::open(b, Some("not an address"), b_h).is_err());
+        let late = Instant::now() - std::time::Duration::from_millis(1);
+        assert_eq!(access.pull(0, 1, late).unwrap_err().0, hg_return::HG_TIMEOUT);
+        // A handle that claims 1 TiB: the pull asks for it by steps, and the
+        // owner refuses the first (its memory is 3 MiB): no 1 TiB buffer.
+        let liar = remote(&a_name, bulk_ref(a_h).unwrap().id, 1 << 40, READWRITE);
+        let lying = BulkAccess::open(b, None, liar).unwrap();
+        assert_eq!(lying.pull(0, 1 << 40, far()).unwrap_err().0, hg_return::HG_INVALID_ARG);
+        assert_eq!(margo_bulk_free(liar), hg_return::HG_SUCCESS);
+        assert_eq!(margo_bulk_free(a_h), hg_return::HG_SUCCESS);
+        assert_eq!(access.pull(0, 1, far()).unwrap_err().0, hg_return::HG_NOENTRY);
+        assert_eq!(access.push(&[(0, &[1][..])], far()).unwrap_err().0, hg_return::HG_NOENTRY);
+        assert_eq!(margo_bulk_free(b_h), hg_return::HG_SUCCESS);
+    }
+    handles::instance_finalize(a).unwrap();
+    handles::instance_finalize(b).unwrap();
+}
+
+#[test]
+fn a_remote_pull_longer_than_a_step_is_stitched_in_order() {
+    use super::copy::{BulkAccess, PULL_STEP};
+    let (a, b) = (instance(), instance());
+    let total = PULL_STEP + (1 << 20) + 3;
+    let mut segs = patterned(total, &[PULL_STEP - 5], 11);
+    let a_h = create(a, &mut segs, READ_ONLY);
+    let b_h = through_procs(a_h);
+    // SAFETY: live handles until freed below.
+    unsafe {
+        let got = BulkAccess::open(b, None, b_h).unwrap().pull(2, total - 2, far()).unwrap();
+        assert_eq!(got.len(), total - 2);
+        assert!(got.iter().enumerate().all(|(i, c)| *c == pattern(i + 2, 11)), "the steps were stitched wrongly");
+        for h in [a_h, b_h] {
+            assert_eq!(margo_bulk_free(h), hg_return::HG_SUCCESS);
+        }
+    }
+    handles::instance_finalize(a).unwrap();
+    handles::instance_finalize(b).unwrap();
+}

@@ -1,7 +1,7 @@
 //! Transfers: `margo_bulk_transfer` and its timed, non-blocking and
 //! parallel forms, in pieces sent as RPCs to the handle's owner.
 
-use super::region::{answer_code, request, BulkTable, Region, REQUEST_HEADER};
+use super::region::{answer_code, permits, request, within, BulkTable, Region, REQUEST_HEADER};
 use super::*;
 use crate::ffi::handles::{self, margo_instance_id};
 use crate::ffi::hg::{hg_addr_t, hg_bulk_op_t, hg_bulk_t, hg_return, hg_return_t};
@@ -64,20 +64,21 @@ pub(super) unsafe fn plan(
         fail(entry, "the local handle was not made here by margo_bulk_create");
         return Err(hg_return::HG_INVALID_ARG);
     };
-    let (need_origin, need_local) = match op {
-        PULL => (READ_ONLY, WRITE_ONLY),
-        PUSH => (WRITE_ONLY, READ_ONLY),
+    // The local memory takes the other side: read for a push, written for a pull.
+    let local_op = match op {
+        PULL => PUSH,
+        PUSH => PULL,
         _ => {
             fail(entry, format!("unknown bulk operation {op}"));
             return Err(hg_return::HG_INVALID_ARG);
         }
     };
     let (oo, lo, len) = (origin_offset as u64, local_offset as u64, size as u64);
-    if oo.checked_add(len).is_none_or(|end| end > origin.size) || lo.checked_add(len).is_none_or(|end| end > local.size) {
+    if !within(oo, len, origin.size) || !within(lo, len, local.size) {
         fail(entry, format!("range past a handle: origin {oo}+{len} of {}, local {lo}+{len} of {}", origin.size, local.size));
         return Err(hg_return::HG_INVALID_ARG);
     }
-    if origin.flags & need_origin == 0 || local.flags & need_local == 0 {
+    if permits(origin.flags, op).is_err() || permits(local.flags, local_op).is_err() {
         fail(entry, format!("flags forbid this operation (origin {:#x}, local {:#x})", origin.flags, local.flags));
         return Err(hg_return::HG_PERMISSION);
     }
@@ -92,23 +93,32 @@ pub(super) unsafe fn plan(
             }
         },
     };
-    let to_self = target == engine.self_address();
-    Ok(Plan {
-        engine,
-        table,
-        target,
-        to_self,
-        op,
-        origin_id: origin.id,
-        origin_offset: oo,
-        local: local_region.clone(),
-        local_offset: lo,
-        size,
-    })
+    Ok(Plan::new(engine, table, target, op, origin.id, oo, local_region.clone(), lo, size))
+}
+
+impl Plan {
+    /// A transfer of `size` bytes between the memory `target` registered
+    /// as `origin_id` (at `origin_offset`) and `local` (at `local_offset`),
+    /// whose ranges and flags the caller has checked.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        engine: Engine,
+        table: &'static BulkTable,
+        target: Address,
+        op: hg_bulk_op_t,
+        origin_id: u64,
+        origin_offset: u64,
+        local: Arc<Region>,
+        local_offset: u64,
+        size: usize,
+    ) -> Plan {
+        let to_self = target == engine.self_address();
+        Plan { engine, table, target, to_self, op, origin_id, origin_offset, local, local_offset, size }
+    }
 }
 
 /// Why a transfer failed: its code and a sentence for the log.
-pub(super) type Failure = (hg_return_t, String);
+pub(crate) type Failure = (hg_return_t, String);
 
 /// A transfer under way: pieces of at most `piece` bytes, at most `window`
 /// of them in flight (sent, not yet settled). A blocking transfer settles

@@ -158,6 +158,34 @@ impl Items {
     }
 }
 
+/// Upstream's rule for a packed output: items go back to back into `room`
+/// bytes; from the first one that does not fit on, no later one is placed
+/// (even one that would fit).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Packing {
+    room: usize,
+    at: usize,
+    full: bool,
+}
+
+impl Packing {
+    pub(super) fn new(room: usize) -> Packing {
+        Packing { room, at: 0, full: false }
+    }
+
+    /// Where the next item, of `len` bytes, goes; `None` if it is too
+    /// small a room (`SIZE_TOO_SMALL`).
+    pub(super) fn place(&mut self, len: usize) -> Option<usize> {
+        if self.full || len > self.room - self.at {
+            self.full = true;
+            return None;
+        }
+        let at = self.at;
+        self.at += len;
+        Some(at)
+    }
+}
+
 /// Where an operation writes byte strings back to C. Each item's size says
 /// what happened: its length, or `KEY_NOT_FOUND`, `SIZE_TOO_SMALL`,
 /// `NO_MORE_KEYS`.
@@ -166,9 +194,8 @@ pub(super) enum Out<'a> {
     /// is its capacity on the way in. `capacities` keeps those: `sizes` is
     /// overwritten as items are written.
     Slots { bufs: &'a [*mut c_void], capacities: Vec<usize>, sizes: &'a mut [usize], what: &'static str },
-    /// One buffer, items back to back (`_packed`); from the first item that
-    /// does not fit on, every item is too small (`full`).
-    Packed { buf: &'a mut [u8], at: usize, full: bool, sizes: &'a mut [usize] },
+    /// One buffer, items back to back (`_packed`, see [`Packing`]).
+    Packed { buf: &'a mut [u8], packing: Packing, sizes: &'a mut [usize] },
 }
 
 impl<'a> Out<'a> {
@@ -195,7 +222,7 @@ impl<'a> Out<'a> {
 
     /// The items go into `buf`, their sizes into `sizes`.
     pub(super) fn packed(buf: &'a mut [u8], sizes: &'a mut [usize]) -> Out<'a> {
-        Out::Packed { buf, at: 0, full: false, sizes }
+        Out::Packed { packing: Packing::new(buf.len()), buf, sizes }
     }
 
     /// True if a slot has no room at all.
@@ -219,16 +246,13 @@ impl<'a> Out<'a> {
                 }
                 sizes[i] = item.len();
             }
-            (Out::Packed { buf, at, full, sizes }, Some(item)) => {
-                if *full || item.len() > buf.len() - *at {
-                    *full = true;
-                    sizes[i] = SIZE_TOO_SMALL;
-                } else {
-                    buf[*at..*at + item.len()].copy_from_slice(item);
-                    *at += item.len();
+            (Out::Packed { buf, packing, sizes }, Some(item)) => match packing.place(item.len()) {
+                Some(at) => {
+                    buf[at..at + item.len()].copy_from_slice(item);
                     sizes[i] = item.len();
                 }
-            }
+                None => sizes[i] = SIZE_TOO_SMALL,
+            },
         }
         Ok(())
     }

@@ -35,6 +35,8 @@ pub type yk_client_t = *mut yk_client;
 
 pub struct ClientBox {
     pub client: Client,
+    /// The margo instance it was made on (its bulk handles' table).
+    pub mid: margo_instance_id,
     pub handles: Arc<AtomicUsize>,
 }
 
@@ -51,6 +53,9 @@ pub type yk_database_handle_t = *mut yk_database_handle;
 pub struct HandleBox {
     pub db: Database,
     pub client: yk_client_t,
+    /// The client's margo instance (which the `_bulk` operations transfer
+    /// with; the client itself may be finalized before its handles).
+    pub mid: margo_instance_id,
     refs: AtomicUsize,
     live: Arc<AtomicUsize>,
 }
@@ -73,7 +78,7 @@ pub unsafe extern "C" fn yk_client_init(mid: margo_instance_id, client: *mut yk_
         if client.is_null() {
             return ret_err("yk_client_init", YokanError::args("NULL output pointer"));
         }
-        let value = ClientBox { client: Client::new(&engine), handles: Arc::new(AtomicUsize::new(0)) };
+        let value = ClientBox { client: Client::new(&engine), mid, handles: Arc::new(AtomicUsize::new(0)) };
         // SAFETY: checked non-NULL above; writable by the contract.
         unsafe { *client = boxed_into_c::<yk_client>(value) };
         code::SUCCESS
@@ -137,7 +142,7 @@ pub unsafe extern "C" fn yk_database_handle_create(
 /// `client` must be the live client `c` came from; `handle` non-NULL and writable.
 unsafe fn hand_out(c: &ClientBox, client: yk_client_t, db: Database, handle: *mut yk_database_handle_t) -> yk_return_t {
     c.handles.fetch_add(1, Ordering::AcqRel);
-    let value = HandleBox { db, client, refs: AtomicUsize::new(1), live: c.handles.clone() };
+    let value = HandleBox { db, client, mid: c.mid, refs: AtomicUsize::new(1), live: c.handles.clone() };
     // SAFETY: non-NULL and writable (this function's contract).
     unsafe { *handle = boxed_into_c::<yk_database_handle>(value) };
     code::SUCCESS

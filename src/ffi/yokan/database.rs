@@ -10,7 +10,7 @@
 
 use super::buffers::{array_mut, buffer_mut, bytes, Items, Out, Role};
 pub use super::buffers::{KEY_NOT_FOUND, NO_MORE_KEYS, SIZE_TOO_SMALL};
-use super::client::{ret_err, yk_database_handle, yk_database_handle_t, yk_return_t};
+use super::client::{ret_err, yk_database_handle, yk_database_handle_t, yk_return_t, HandleBox};
 use crate::ffi::handles::boxed_ref;
 use crate::ffi::hg::ABT_pool;
 use crate::ffi::panic::guard;
@@ -47,7 +47,7 @@ pub struct yk_iter_options {
     pub ignore_values: bool,
 }
 
-fn opts(mode: i32, timeout_ms: f64) -> Opts {
+pub(super) fn opts(mode: i32, timeout_ms: f64) -> Opts {
     // A timeout beyond a year is no timeout in practice; clamping keeps the
     // deadline arithmetic (and Duration's own range) out of trouble.
     const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -58,22 +58,22 @@ fn opts(mode: i32, timeout_ms: f64) -> Opts {
 
 /// What every operation gets besides its buffers, and its name for the log.
 #[derive(Clone, Copy)]
-struct Call {
-    entry: &'static str,
+pub(super) struct Call {
+    pub(super) entry: &'static str,
     dbh: yk_database_handle_t,
-    mode: i32,
-    timeout_ms: f64,
+    pub(super) mode: i32,
+    pub(super) timeout_ms: f64,
 }
 
 impl Call {
-    fn new(entry: &'static str, dbh: yk_database_handle_t, mode: i32, timeout_ms: f64) -> Call {
+    pub(super) fn new(entry: &'static str, dbh: yk_database_handle_t, mode: i32, timeout_ms: f64) -> Call {
         Call { entry, dbh, mode, timeout_ms }
     }
 
     /// The request's options. Only called inside [`Call::run`]: a timeout
     /// too large for a `Duration` panics, and the boundary turns that into
     /// an error code.
-    fn opts(self) -> Opts {
+    pub(super) fn opts(self) -> Opts {
         opts(self.mode, self.timeout_ms)
     }
 
@@ -83,12 +83,22 @@ impl Call {
     /// # Safety
     /// `dbh` must be NULL or a live handle from `yk_database_handle_create`.
     unsafe fn run(self, f: impl FnOnce(&Database) -> Result<()>) -> yk_return_t {
+        // SAFETY: `dbh` is NULL or live (this function's contract).
+        unsafe { self.run_handle(|h| f(&h.db)) }
+    }
+
+    /// [`Call::run`] for an operation that needs more of the handle than
+    /// its database (the `_bulk` operations: its margo instance).
+    ///
+    /// # Safety
+    /// As [`Call::run`].
+    pub(super) unsafe fn run_handle(self, f: impl FnOnce(&HandleBox) -> Result<()>) -> yk_return_t {
         guard(self.entry, code::OTHER, || {
             // SAFETY: NULL or a live handle (this function's contract).
             let Some(h) = (unsafe { boxed_ref::<yk_database_handle>(self.dbh) }) else {
                 return ret_err(self.entry, YokanError::args("NULL database handle"));
             };
-            match f(&h.db) {
+            match f(h) {
                 Ok(()) => code::SUCCESS,
                 Err(e) => ret_err(self.entry, e),
             }
@@ -261,13 +271,24 @@ unsafe fn exists_into(db: &Database, o: Opts, keys: &[&[u8]], flags: *mut u8) ->
     // SAFETY: ceil(count/8) bytes unless NULL (this function's contract).
     let out = unsafe { array_mut(flags, keys.len().div_ceil(8), "flags buffer")? };
     let found = db.exists(o, keys)?;
+    exists_bits(&found, out);
+    Ok(())
+}
+
+/// Upstream's exists bitfield: `out` (`ceil(found.len() / 8)` bytes)
+/// zeroed, then bit `i % 8` of byte `i / 8` set for each key found.
+pub(super) fn exists_bits(found: &[bool], out: &mut [u8]) {
     out.fill(0);
     for (i, f) in found.iter().enumerate() {
         if *f {
             out[i / 8] |= 1 << (i % 8);
         }
     }
-    Ok(())
+}
+
+/// A value size as C sees it: `KEY_NOT_FOUND` for an absent key.
+pub(super) fn size_or_not_found(size: Option<u64>) -> usize {
+    size.map(|s| s as usize).unwrap_or(KEY_NOT_FOUND)
 }
 
 /// Writes the value size of each key, `KEY_NOT_FOUND` for absent ones.
@@ -279,7 +300,7 @@ unsafe fn length_into(db: &Database, o: Opts, keys: &[&[u8]], vsizes: *mut usize
     let out = unsafe { array_mut(vsizes, keys.len(), "value sizes array")? };
     let sizes = db.length(o, keys)?;
     for (o, s) in out.iter_mut().zip(sizes) {
-        *o = s.map(|s| s as usize).unwrap_or(KEY_NOT_FOUND);
+        *o = size_or_not_found(s);
     }
     Ok(())
 }
@@ -290,7 +311,7 @@ unsafe fn length_into(db: &Database, o: Opts, keys: &[&[u8]], vsizes: *mut usize
 /// # Safety
 /// `cb` must be NULL or a function that may be called with `uargs` and
 /// pointers that are valid during the call (upstream's contract).
-unsafe fn fetch_keys(
+pub(super) unsafe fn fetch_keys(
     db: &Database,
     o: Opts,
     keys: &[&[u8]],
@@ -942,9 +963,9 @@ pub unsafe extern "C" fn yk_iter_timed(
     unsafe { call.run(op) }
 }
 
-/// What the header's inline wrappers of operations we do not provide (the
-/// `_bulk` variants, collections and documents) call: logs one line naming
-/// the operation and returns `YOKAN_ERR_OP_UNSUPPORTED`.
+/// What the header's inline wrappers of operations we do not provide
+/// (collections and documents) call: logs one line naming the operation
+/// and returns `YOKAN_ERR_OP_UNSUPPORTED`.
 ///
 /// # Safety
 /// `what` must be NULL or a NUL-terminated string.
@@ -955,9 +976,7 @@ pub unsafe extern "C" fn yk_unsupported(what: *const c_char) -> yk_return_t {
         let name = if what.is_null() { "(unnamed)".into() } else { unsafe { CStr::from_ptr(what) }.to_string_lossy() };
         ret_err(
             &name,
-            YokanError::unsupported(
-                "not provided by this implementation (no bulk transfers, collections or documents; see the README)",
-            ),
+            YokanError::unsupported("not provided by this implementation (no collections or documents; see the README)"),
         )
     })
 }

@@ -8,5 +8,7 @@
 //! below with the timeout it carries (0 = none).
 
 mod buffers;
+pub mod bulk;
 pub mod client;
 pub mod database;
+mod payload;
