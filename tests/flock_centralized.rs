@@ -29,6 +29,9 @@ const PID: u16 = 1;
 const SETTINGS: &str = r#"{"ping_timeout_ms":400,"ping_interval_ms":[100,200],"ping_max_num_timeouts":2,"update_interval":500}"#;
 /// Bound for every convergence (detection takes well under a second).
 const BOUND: Duration = Duration::from_secs(6);
+/// A graceful leave converges by the push, or for a member that missed it
+/// by the next periodic update: two `update_interval`s and some slack.
+const LEAVE_BOUND: Duration = Duration::from_millis(1500);
 
 /// Reads the group file in a loop and counts reads that do not parse.
 struct FileWatch {
@@ -717,7 +720,11 @@ fn graceful_leave(proto: &str) {
     let live: Vec<usize> = all.iter().copied().filter(|&i| i != follower).collect();
     let (took, view) = g.converge(&live, BOUND);
     eprintln!("{proto}: graceful leave of a follower: removed everywhere after {took:?}");
-    assert!(took < Duration::from_millis(500), "leave took {took:?}");
+    // That it was a leave, not a failure detected, is what the LEFT
+    // reports below check; the time is printed, and bounded only loosely:
+    // a member that missed the push (a loaded machine) catches up at the
+    // next update (`update_interval`, 500 ms here).
+    assert!(took < LEAVE_BOUND, "leave took {took:?}");
     g.reap(follower);
     g.all_report(&live, "left", &gone);
     eventually("LEFT notification", BOUND, || rec.saw(Update::Left, &gone.address, gone.provider_id));
@@ -729,7 +736,7 @@ fn graceful_leave(proto: &str) {
     let live: Vec<usize> = live.into_iter().filter(|&i| i != primary).collect();
     let (took, view) = g.converge(&live, BOUND);
     eprintln!("{proto}: graceful leave of the primary: handed over, converged after {took:?}");
-    assert!(took < Duration::from_millis(500), "handover took {took:?}");
+    assert!(took < LEAVE_BOUND, "handover took {took:?}");
     g.reap(primary);
     assert_eq!(Group::primary_of(&view), view.members()[0], "successor is the first member");
     g.all_report(&live, "left", &old);
