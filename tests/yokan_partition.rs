@@ -54,6 +54,9 @@ const SKIP_VAR: &str = "MOCHI_SKIP_NETNS_TESTS";
 const HELPER_VAR: &str = "MOCHI_PARTITION_HELPER_JOB";
 /// The member whose link is cut (a follower: member 0 starts the group and is its primary).
 const CUT: usize = 3;
+/// The members' `"shard_timeout_ms"`: what each owner across the cut costs a
+/// request (the default, 10 s, made this test take half a minute).
+const SHARD_TIMEOUT_MS: u64 = 3000;
 
 // ---- the namespaces ------------------------------------------------------------
 
@@ -218,7 +221,8 @@ fn config(group_file: &Path) -> String {
                   "group": {{"type": "centralized",
                     "config": {{"ping_timeout_ms": 1000, "ping_interval_ms": [800, 1000], "ping_max_num_timeouts": 3}}}}}}}},
               {{"name": "kv_store", "type": "yokan", "provider_id": {PROVIDER},
-                "config": {{"database": {{"type": "map"}}, "replication": {REPLICATION}}},
+                "config": {{"database": {{"type": "map"}}, "replication": {REPLICATION},
+                  "shard_timeout_ms": {SHARD_TIMEOUT_MS}}},
                 "dependencies": {{"group": "service_group"}}}}]}}"#,
         group_file.display()
     )

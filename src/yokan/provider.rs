@@ -304,7 +304,8 @@ impl Provider {
         }
         let (config, backend) = parse(config)?;
         let max_waiting = usize::try_from(max_waiting(&config)?).unwrap_or(usize::MAX);
-        let replication = dist::replication_from_config(config.get("replication"))?;
+        let shard_config = dist::ShardConfig::from_config(&config)?;
+        let replication = shard_config.replication;
         let shard = match &args.group {
             Some((_, GroupRef::Local(group))) if backend.is_some() => {
                 let members = group.view().member_count();
@@ -314,7 +315,7 @@ impl Provider {
                          keys get one copy per member until the group grows"
                     );
                 }
-                Some(Shard::new(engine, provider_id, replication, group.clone())?)
+                Some(Shard::new(engine, provider_id, shard_config, group.clone())?)
             }
             Some((name, GroupRef::Remote { address, .. })) => {
                 return Err(YokanError::config(format!(
@@ -325,6 +326,12 @@ impl Provider {
             _ => {
                 if replication > 1 {
                     crate::warning!("yokan provider {provider_id}: \"replication\" has no effect without a group dependency");
+                }
+                if config.contains_key(dist::SHARD_TIMEOUT_KEY) {
+                    crate::warning!(
+                        "yokan provider {provider_id}: \"{}\" has no effect without a group dependency",
+                        dist::SHARD_TIMEOUT_KEY
+                    );
                 }
                 None
             }

@@ -47,8 +47,11 @@ const MOVE_WINDOW: Duration = Duration::from_secs(30);
 /// tried again.
 pub(crate) const SUSPECT_TTL: Duration = Duration::from_secs(5);
 /// Timeout of the calls between shards (but a forwarded `WAIT`'s, see
-/// [`wait_call_timeout`]).
+/// [`wait_call_timeout`]), unless the config's `"shard_timeout_ms"` says
+/// otherwise.
 const SHARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// The config key for [`SHARD_TIMEOUT`].
+pub const SHARD_TIMEOUT_KEY: &str = "shard_timeout_ms";
 /// How much longer than the bound it gives the primary's waiter a
 /// forwarder waits for a forwarded `WAIT`: the primary's answer (the keys,
 /// or that its waiter timed out) must reach it first.
@@ -150,14 +153,40 @@ impl Requester {
     }
 }
 
-/// The replication factor from a provider config (`"replication": N`).
-pub fn replication_from_config(value: Option<&serde_json::Value>) -> Result<usize> {
-    match value {
-        None => Ok(1),
-        Some(v) => match v.as_u64() {
-            Some(n) if (1..=64).contains(&n) => Ok(n as usize),
-            _ => Err(YokanError::config(format!("\"replication\" must be an integer from 1 to 64 (got {v})"))),
-        },
+/// What a provider's config sets for its shard.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ShardConfig {
+    /// `"replication"`: copies of each key (default 1).
+    pub replication: usize,
+    /// `"shard_timeout_ms"`: how long a member waits for another member's
+    /// answer before it routes around it (reads) or fails (writes).
+    pub timeout: Duration,
+}
+
+impl ShardConfig {
+    /// Reads `"replication"` and `"shard_timeout_ms"` from a provider's config.
+    pub fn from_config(config: &serde_json::Map<String, serde_json::Value>) -> Result<ShardConfig> {
+        let replication = match config.get("replication") {
+            None => 1,
+            Some(v) => match v.as_u64() {
+                Some(n) if (1..=64).contains(&n) => n as usize,
+                _ => return Err(YokanError::config(format!("\"replication\" must be an integer from 1 to 64 (got {v})"))),
+            },
+        };
+        // From a millisecond to a day: zero would fail every forwarded
+        // request, and a longer wait is a hang by another name.
+        let timeout = match config.get(SHARD_TIMEOUT_KEY) {
+            None => SHARD_TIMEOUT,
+            Some(v) => match v.as_u64() {
+                Some(ms) if (1..=86_400_000).contains(&ms) => Duration::from_millis(ms),
+                _ => {
+                    return Err(YokanError::config(format!(
+                        "\"{SHARD_TIMEOUT_KEY}\" must be an integer number of milliseconds from 1 to 86400000 (got {v})"
+                    )))
+                }
+            },
+        };
+        Ok(ShardConfig { replication, timeout })
     }
 }
 
@@ -175,6 +204,8 @@ pub struct Shard {
     /// Our address as the group's view lists it.
     me: String,
     replication: usize,
+    /// Timeout of our calls to other shards.
+    timeout: Duration,
     group: FlockProvider,
     views: RwLock<Views>,
     /// Per-key locks at a primary: a write is applied and numbered under
@@ -212,7 +243,7 @@ impl UpdateCallbacks for OnChange {
 
 impl Shard {
     /// A shard of the database spread over `group`'s members.
-    pub fn new(engine: &Engine, provider_id: u16, replication: usize, group: FlockProvider) -> Result<Arc<Shard>> {
+    pub fn new(engine: &Engine, provider_id: u16, config: ShardConfig, group: FlockProvider) -> Result<Arc<Shard>> {
         let me = group.public_address().to_string();
         let view = placement_of(&group);
         if !view.is_empty() && !view.contains(&me) {
@@ -227,7 +258,8 @@ impl Shard {
             engine: engine.clone(),
             provider_id,
             me,
-            replication,
+            replication: config.replication,
+            timeout: config.timeout,
             group,
             views: RwLock::new(Views { current: view, previous, changed_at: Instant::now() }),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
@@ -331,7 +363,7 @@ impl Shard {
     /// Calls `rpc` on `member`'s shard. A member that is certainly gone
     /// (or whose shard is) becomes a suspect.
     fn call(&self, member: &str, rpc: &str, payload: Vec<u8>) -> std::result::Result<Vec<u8>, ShardCallError> {
-        let pending = self.call_start(member, rpc, payload, SHARD_TIMEOUT)?;
+        let pending = self.call_start(member, rpc, payload, self.timeout)?;
         self.call_finish(member, pending)
     }
 
@@ -424,7 +456,7 @@ impl Shard {
 /// A forwarded `WAIT` whose waiter at the primary may wait `bound`
 /// (`None`: no bound): its timeout at the forwarder, the bound and
 /// [`WAIT_MARGIN`] (no bound: as long as the engine lets a call wait),
-/// rather than [`SHARD_TIMEOUT`], which a key that appears later than that
+/// rather than the shard timeout, which a key that appears later than that
 /// would outlast.
 pub(crate) fn wait_call_timeout(bound: Option<Duration>) -> Duration {
     bound.map_or(Duration::MAX, |b| b.saturating_add(WAIT_MARGIN))
@@ -483,4 +515,29 @@ fn shard_call(engine: &Engine, member: &str, provider_id: u16, rpc: &str, payloa
     let addr = engine.lookup(member).map_err(|e| YokanError::args(e.to_string()))?;
     // No shard there (none, or destroyed): YOKAN_ERR_INVALID_PROVIDER.
     engine.call(&addr, rpc, provider_id, payload, SHARD_TIMEOUT).map_err(handle::rpc_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(v: serde_json::Value) -> Result<ShardConfig> {
+        ShardConfig::from_config(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn shard_settings_have_defaults_and_bounds() {
+        assert_eq!(config(json!({})).unwrap(), ShardConfig { replication: 1, timeout: SHARD_TIMEOUT });
+        let set = config(json!({"replication": 3, "shard_timeout_ms": 1500})).unwrap();
+        assert_eq!(set, ShardConfig { replication: 3, timeout: Duration::from_millis(1500) });
+        for bad in [json!(0), json!(-1), json!(2.5), json!("2"), json!(65)] {
+            let e = config(json!({ "replication": bad })).unwrap_err();
+            assert!(e.detail.contains("\"replication\" must be an integer from 1 to 64"), "{e}");
+        }
+        for bad in [json!(0), json!(-5), json!(0.5), json!("1000"), json!(86_400_001u64)] {
+            let e = config(json!({ SHARD_TIMEOUT_KEY: bad })).unwrap_err();
+            assert!(e.detail.contains("\"shard_timeout_ms\" must be an integer number of milliseconds"), "{e}");
+        }
+    }
 }

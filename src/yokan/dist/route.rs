@@ -464,7 +464,7 @@ impl Shard {
             .into_iter()
             .map(|(member, list)| {
                 let payload = wire::encode_store(self.sequencer.id(), seq, mark, &list);
-                (member, self.call_start(member, wire::STORE, payload, super::SHARD_TIMEOUT))
+                (member, self.call_start(member, wire::STORE, payload, self.timeout))
             })
             .collect();
         let mut outcome = Ok(());
