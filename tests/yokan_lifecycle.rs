@@ -13,7 +13,7 @@
 //!   as long as its caller does: past the caller's timeout the primary's
 //!   waiter ends (`YOKAN_ERR_TIMEOUT`) and frees its place among the
 //!   `"max_waiting_requests"`; within it, a key that comes later than the
-//!   calls between members time out (10 s) still answers it;
+//!   calls between members time out (`"shard_timeout_ms"`) still answers it;
 //! * a forwarded `WAIT` whose forwarding member (another process) is
 //!   SIGKILLed ends at once at the primary, and frees its place there.
 
@@ -435,9 +435,12 @@ fn bedrock_remove_xstream_with_a_waiting_shard_request_does_not_hang() {
 
 /// How long the forwarded `WAIT`s below may wait (their caller's timeout).
 const SHORT: Duration = Duration::from_millis(1500);
+/// The members' `"shard_timeout_ms"` in [`forwarded_waits`] (the default,
+/// 10 s, would make the late put below come after 12 s).
+const SHARD_TIMEOUT: Duration = Duration::from_secs(3);
 /// When the key the long forwarded `WAIT` waits for is put: later than the
-/// calls between members time out (`SHARD_TIMEOUT`, 10 s).
-const LATE: Duration = Duration::from_secs(12);
+/// calls between members time out ([`SHARD_TIMEOUT`]).
+const LATE: Duration = Duration::from_secs(4);
 
 /// What a get answers.
 type Answered = Result<Vec<Option<Vec<u8>>>, YokanError>;
@@ -460,12 +463,16 @@ fn keys_at(view: &Placement, addresses: &[String], m: usize, tag: &str) -> impl 
 /// that predates it is sent that format. With
 /// `late_put`, meanwhile, a `WAIT` get through member 0 of a key whose
 /// primary is member 1, with a long timeout, is answered when the key is
-/// put 12 s later (the forwarder's call waits as long as its caller).
+/// put [`LATE`], after the calls between members time out (the forwarder's
+/// call waits as long as its caller).
 fn forwarded_waits(proto: &str, late_put: bool) {
     let _serial = SERIAL.lock();
     let members = Members::new(proto);
-    let config = r#"{"database":{"type":"map"},"replication":2,"max_waiting_requests":2}"#;
-    let shards = [members.shard_with(0, config).unwrap(), members.shard_with(1, config).unwrap()];
+    let config = format!(
+        r#"{{"database":{{"type":"map"}},"replication":2,"max_waiting_requests":2,"shard_timeout_ms":{}}}"#,
+        SHARD_TIMEOUT.as_millis()
+    );
+    let shards = [members.shard_with(0, &config).unwrap(), members.shard_with(1, &config).unwrap()];
     let client_engine = common::engine(proto, Mode::Client);
     let client = Client::new(&client_engine);
     let addresses = [members.address(0), members.address(1)];
@@ -569,7 +576,7 @@ fn forwarded_waits(proto: &str, late_put: bool) {
     assert_eq!(answer_of("a WAIT forwarded to an old primary", waiter, PROMPT).unwrap(), Some(b"mixed".to_vec()));
     common::eventually("the old primary's waiters to end", PROMPT, || shards[0].waiting_requests() == 0);
 
-    // (b) The key comes 12 s after the long WAIT began: it is answered.
+    // (b) The key comes after the shard timeout: it is answered.
     if let Some(waiter) = late_waiter {
         assert!(!waiter.is_finished(), "the long WAIT ended early: {:?}", waiter.join().unwrap());
         assert_eq!(shards[1].waiting_requests(), 1, "the long WAIT still waits at member 1");
@@ -577,7 +584,7 @@ fn forwarded_waits(proto: &str, late_put: bool) {
         db[1].put(o(mode::NOTIFY), &[(late_key.as_slice(), b"late")]).unwrap();
         let (got, took) = answer_of("the long forwarded WAIT", waiter, PROMPT);
         assert_eq!(got.unwrap(), Some(b"late".to_vec()));
-        assert!(took > Duration::from_secs(10), "it outlasted the calls between members' timeout: {took:?}");
+        assert!(took > SHARD_TIMEOUT, "it outlasted the calls between members' timeout: {took:?}");
         assert_eq!(shards[1].waiting_requests(), 0);
 
         // A forwarder whose engine finalizes while a forwarded WAIT waits
@@ -603,7 +610,7 @@ fn forwarded_waits_wait_as_long_as_their_caller_over_shm() {
 }
 
 /// Over tcp the calls go through the fabric (the timeout travels in the
-/// request header); the 12 s case runs over shm only.
+/// request header); the late-put case runs over shm only.
 #[test]
 fn forwarded_waits_wait_as_long_as_their_caller_over_tcp() {
     forwarded_waits("ofi+tcp", false);

@@ -3,8 +3,9 @@
 #
 # Bedrock tests with real processes, against the libmochi installed in
 # PREFIX (make install PREFIX=...), in a temporary directory:
-#   1. every <bedrock/*.hpp> compiles alone with g++ and clang++
-#      (-std=c++17 -Wall -Wextra -Werror), and so do the C++ test module,
+#   1. every <bedrock/*.hpp> together compiles with g++ and clang++
+#      (-std=c++17 -Wall -Wextra -Werror; each alone: run-examples.sh), and
+#      so do the C++ test module,
 #      the C++ tests and the example that instantiate them; every
 #      bedrock_* function exported by libmochi is declared in a C header;
 #   2. builds, through CMake find_package(bedrock) / find_package(flock)
@@ -231,49 +232,49 @@ done
 # ---------------------------------------------------------------------------
 echo "== 1. C++ headers with ${CXX_COMPILERS} (t=${SECONDS}s)"
 mkdir -p "$WORK/headers"
-first_cxx=1
+# The compilations are independent: they run $JOBS at a time, each with its
+# own log and exit status (NAME.log, NAME.rc), and are
+# reported in order once all have finished.
+JOBS=$(nproc 2>/dev/null || echo 2)
+compile_bg() { # NAME COMMAND...  -- NAME.log and NAME.rc in $WORK/headers
+    local name=$1
+    shift
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+    ( "$@" >"$WORK/headers/$name.log" 2>&1; echo $? >"$WORK/headers/$name.rc" ) &
+}
+compiled() { [ "$(cat "$WORK/headers/$1.rc" 2>/dev/null)" = 0 ]; }
+# (Each header alone and included twice: tests/cmake/run-examples.sh.)
 for cxx in $CXX_COMPILERS; do
     if ! command -v "$cxx" >/dev/null; then fail "$cxx not found"; continue; fi
     CXXFLAGS_CHECK=(-std=c++17 -Wall -Wextra -Werror -I"$PREFIX/include" -fsyntax-only)
-    # Each header alone (with the first compiler: it is slow under load).
-    if [ $first_cxx = 1 ]; then
-        bad=""
-        for h in "$PREFIX"/include/bedrock/*.hpp; do
-            if grep -q BEDROCK_NOT_PROVIDED "$h"; then
-                # Must stop the build with its reason.
-                printf '#include <bedrock/%s>\n' "$(basename "$h")" >"$WORK/headers/one.cpp"
-                if "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/one.cpp" >"$WORK/headers/one.log" 2>&1 \
-                    || ! grep -q "not provided\|not supported" "$WORK/headers/one.log"; then
-                    bad="$bad $(basename "$h")(no clear error)"
-                fi
-                continue
-            fi
-            h=bedrock/$(basename "$h")
-            printf '#include <%s>\n#include <%s>\n' "$h" "$h" >"$WORK/headers/one.cpp"
-            "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/one.cpp" >"$WORK/headers/one.log" 2>&1 \
-                || { bad="$bad $h"; show "$WORK/headers/one.log"; }
-        done
-        if [ -z "$bad" ]; then pass "$cxx: each <bedrock/*.hpp> compiles alone and twice, warning-free"; else
-            fail "$cxx: headers with errors or warnings:$bad"; fi
-        first_cxx=0
-    fi
+    tag=$(basename "$cxx")
     # All headers together, then the sources that instantiate them.
-    : >"$WORK/headers/all.cpp"
+    : >"$WORK/headers/$tag-all.cpp"
     for h in "$PREFIX"/include/bedrock/*.hpp; do
         grep -q BEDROCK_NOT_PROVIDED "$h" && continue
-        printf '#include <bedrock/%s>\n' "$(basename "$h")" >>"$WORK/headers/all.cpp"
+        printf '#include <bedrock/%s>\n' "$(basename "$h")" >>"$WORK/headers/$tag-all.cpp"
     done
-    if "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/all.cpp" >"$WORK/headers/all.log" 2>&1; then
+    compile_bg "$tag-all" "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/$tag-all.cpp"
+    for src in "$HERE/modules/cxx_module.cpp" "$HERE/modules/module_api_test.cpp" \
+               "$HERE/client/client_test.cpp" "$REPO/examples-c/bedrock/print-config.cpp"; do
+        compile_bg "$tag-src-$(basename "$src" .cpp)" "$cxx" "${CXXFLAGS_CHECK[@]}" "$src"
+    done
+done
+wait
+for cxx in $CXX_COMPILERS; do
+    command -v "$cxx" >/dev/null || continue
+    tag=$(basename "$cxx")
+    if compiled "$tag-all"; then
         pass "$cxx: all <bedrock/*.hpp> together, warning-free"
     else
-        fail "$cxx: all headers together"; show "$WORK/headers/all.log"
+        fail "$cxx: all headers together"; show "$WORK/headers/$tag-all.log"
     fi
     for src in "$HERE/modules/cxx_module.cpp" "$HERE/modules/module_api_test.cpp" \
                "$HERE/client/client_test.cpp" "$REPO/examples-c/bedrock/print-config.cpp"; do
-        if "$cxx" "${CXXFLAGS_CHECK[@]}" "$src" >"$WORK/headers/src.log" 2>&1; then
+        if compiled "$tag-src-$(basename "$src" .cpp)"; then
             pass "$cxx: $(basename "$src") compiles warning-free"
         else
-            fail "$cxx: $(basename "$src")"; show "$WORK/headers/src.log"
+            fail "$cxx: $(basename "$src")"; show "$WORK/headers/$tag-src-$(basename "$src" .cpp).log"
         fi
     done
 done

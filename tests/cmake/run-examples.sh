@@ -109,6 +109,47 @@ run_step() {
     return 1
 }
 
+# bg_step NAME LOG COMMAND...  -- run_step in the background, at most $JOBS
+# at once; report_steps waits for them and reports them in the order they
+# were started. (Only where nothing else runs in the background.)
+JOBS=$(nproc 2>/dev/null || echo 2)
+BG_NAMES=()
+BG_LOGS=()
+bg_step() {
+    local name=$1 log=$2
+    shift 2
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+    BG_NAMES+=("$name")
+    BG_LOGS+=("$log")
+    if declare -F "$1" >/dev/null; then
+        ( "$@" >"$log" 2>&1; echo $? >"$log.rc" ) & # a function of ours: it sets its own timeouts
+    else
+        ( timeout -k 5 "$TIMEOUT" "$@" >"$log" 2>&1; echo $? >"$log.rc" ) &
+    fi
+}
+report_steps() {
+    local i
+    wait
+    for i in "${!BG_NAMES[@]}"; do
+        if [ "$(cat "${BG_LOGS[$i]}.rc" 2>/dev/null)" = 0 ]; then
+            pass "${BG_NAMES[$i]}"
+        else
+            fail "${BG_NAMES[$i]}"
+            show "${BG_LOGS[$i]}"
+        fi
+    done
+    BG_NAMES=()
+    BG_LOGS=()
+}
+# stops_with_reason COMMAND...  -- succeeds when the compilation fails and
+# says the header is not provided or not supported.
+stops_with_reason() {
+    local out
+    if out=$(timeout -k 5 "$TIMEOUT" "$@" 2>&1); then echo "$out"; echo "(compiled)"; return 1; fi
+    echo "$out"
+    grep -q "not provided\|not supported" <<<"$out"
+}
+
 echo "== libmochi examples: prefix $PREFIX, protocols ${PROTOCOLS[*]} (work dir $WORK)"
 
 # ---------------------------------------------------------------------------
@@ -163,6 +204,7 @@ header_tu() { # FILE HEADER...  -- a translation unit including each header twic
 # last); they are also compiled against Open MPI's mpi.h when it is there.
 MPI_CFLAGS=$(pkg-config --cflags mpich 2>/dev/null || mpicc.mpich -show 2>/dev/null | grep -o -- '-I[^ ]*' | tr '\n' ' ')
 OMPI_CFLAGS=$(pkg-config --cflags ompi-c 2>/dev/null || true)
+# The compilations run in parallel (bg_step), reported in order.
 n=0
 while IFS= read -r h; do
     n=$((n + 1))
@@ -172,42 +214,38 @@ while IFS= read -r h; do
         *.h)
             header_tu "$WORK/headers/h$n.c" "$h"
             # shellcheck disable=SC2086
-            run_step "header <$h> compiles alone and twice as C11" "$WORK/headers/h$n-c.log" \
-                "$CC" -std=c11 -Wall -Wextra $extra -I"$PREFIX/include" -c "$WORK/headers/h$n.c" -o "$WORK/headers/h$n-c.o"
+            bg_step "header <$h> compiles alone and twice as C11" "$WORK/headers/h$n-c.log" \
+                "$CC" -std=c11 -Wall -Wextra -Werror $extra -I"$PREFIX/include" -c "$WORK/headers/h$n.c" -o "$WORK/headers/h$n-c.o"
             cp "$WORK/headers/h$n.c" "$WORK/headers/h$n.cpp"
             # shellcheck disable=SC2086
-            run_step "header <$h> compiles alone and twice as C++17" "$WORK/headers/h$n-cxx.log" \
-                "$CXX" -std=c++17 -Wall -Wextra $extra -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o "$WORK/headers/h$n-cxx.o"
+            bg_step "header <$h> compiles alone and twice as C++17" "$WORK/headers/h$n-cxx.log" \
+                "$CXX" -std=c++17 -Wall -Wextra -Werror $extra -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o "$WORK/headers/h$n-cxx.o"
             if [[ $h == *mpi* && -n $OMPI_CFLAGS ]]; then
                 # shellcheck disable=SC2086
-                run_step "header <$h> compiles alone and twice as C11 with Open MPI's mpi.h" "$WORK/headers/h$n-ompi.log" \
-                    "$CC" -std=c11 -Wall -Wextra $OMPI_CFLAGS -I"$PREFIX/include" -c "$WORK/headers/h$n.c" -o "$WORK/headers/h$n-ompi.o"
+                bg_step "header <$h> compiles alone and twice as C11 with Open MPI's mpi.h" "$WORK/headers/h$n-ompi.log" \
+                    "$CC" -std=c11 -Wall -Wextra -Werror $OMPI_CFLAGS -I"$PREFIX/include" -c "$WORK/headers/h$n.c" -o "$WORK/headers/h$n-ompi.o"
             fi
             ;;
         *.hpp)
             header_tu "$WORK/headers/h$n.cpp" "$h"
             if grep -q BEDROCK_NOT_PROVIDED "$PREFIX/include/$h"; then
                 # Deliberately absent: the build must stop with the reason.
-                if ! "$CXX" -std=c++17 -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o /dev/null \
-                        >"$WORK/headers/h$n-cxx.log" 2>&1 \
-                    && grep -q "not provided\|not supported" "$WORK/headers/h$n-cxx.log"; then
-                    pass "header <$h> stops the build, saying why"
-                else
-                    fail "header <$h> should stop the build with its reason"; show "$WORK/headers/h$n-cxx.log"
-                fi
+                bg_step "header <$h> stops the build, saying why" "$WORK/headers/h$n-cxx.log" \
+                    stops_with_reason "$CXX" -std=c++17 -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o /dev/null
                 continue
             fi
-            run_step "header <$h> compiles alone and twice as C++17" "$WORK/headers/h$n-cxx.log" \
-                "$CXX" -std=c++17 -Wall -Wextra -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o "$WORK/headers/h$n-cxx.o"
+            bg_step "header <$h> compiles alone and twice as C++17" "$WORK/headers/h$n-cxx.log" \
+                "$CXX" -std=c++17 -Wall -Wextra -Werror -I"$PREFIX/include" -c "$WORK/headers/h$n.cpp" -o "$WORK/headers/h$n-cxx.o"
             ;;
     esac
 done < <(cd "$PREFIX/include" && find . -type f \( -name '*.h' -o -name '*.hpp' \) | sed 's|^\./||' | LC_ALL=C sort)
 header_tu "$WORK/headers/mix1.cpp" margo.h thallium.hpp
-run_step "<margo.h> then <thallium.hpp> in one C++ file" "$WORK/headers/mix1.log" \
+bg_step "<margo.h> then <thallium.hpp> in one C++ file" "$WORK/headers/mix1.log" \
     "$CXX" -std=c++17 -I"$PREFIX/include" -c "$WORK/headers/mix1.cpp" -o "$WORK/headers/mix1.o"
 header_tu "$WORK/headers/mix2.cpp" thallium.hpp margo.h
-run_step "<thallium.hpp> then <margo.h> in one C++ file" "$WORK/headers/mix2.log" \
+bg_step "<thallium.hpp> then <margo.h> in one C++ file" "$WORK/headers/mix2.log" \
     "$CXX" -std=c++17 -I"$PREFIX/include" -c "$WORK/headers/mix2.cpp" -o "$WORK/headers/mix2.o"
+report_steps
 
 # ---------------------------------------------------------------------------
 # 2. pkg-config
