@@ -73,9 +73,7 @@ section "Bedrock: daemons, configs, C and C++ modules, C and C++ clients, CLIs (
 bash tests/bedrock/run.sh build/test-prefix na+sm
 
 section "the Flock-integration tutorial, published configs verbatim with Yokan (Bedrock daemons, 4-process groups under mpiexec.mpich and mpirun.openmpi, discovery client), na+sm and ofi+tcp"
-for protocol in na+sm ofi+tcp; do
-    bash examples-c/tutorial/run.sh build/test-prefix "$protocol"
-done
+bash examples-c/tutorial/run.sh build/test-prefix na+sm ofi+tcp
 
 section "replicated Yokan store over a Flock group: write, SIGKILL a member, read back (installed prefix, Python client), na+sm and ofi+tcp"
 for protocol in na+sm ofi+tcp; do

@@ -115,7 +115,7 @@ const HANG_ENV: &str = "MOCHI_TEST_HANGING_SERVER";
 /// The server of [`dead_peer_fails_its_calls_at_once`] (run only by
 /// it): `echo`, and `hang`, which never answers (its responders are kept).
 #[test]
-#[ignore = "started by the a_dead_*_peer_fails_its_calls_at_once tests as their server"]
+#[ignore = "started by the a_dead_*_peer_fails_its_calls_at_once and a_finalized_* tests as their server"]
 fn hanging_server() {
     use std::io::Read;
     let protocol = std::env::var(HANG_ENV).expect("run by the a_dead_*_peer_fails_its_calls_at_once tests only");
@@ -125,9 +125,71 @@ fn hanging_server() {
     let k = kept.clone();
     engine.register_deferred("hang", 1, None, std::sync::Arc::new(move |_req, responder| k.lock().push(responder))).unwrap();
     println!("HANG-ADDR {}", engine.self_address());
-    // Until the test kills us (or closes our stdin).
+    // Until the test kills us or closes our stdin; a line "finalize"
+    // finalizes the engine first, and the process lives on.
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_ok() && line.trim() == "finalize" {
+        drop(kept);
+        engine.finalize();
+        println!("FINALIZED");
+    }
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
-    drop(kept);
+    engine.finalize();
+}
+
+/// Starts [`hanging_server`] on `protocol`; also returns its stdout lines.
+fn start_hanging_server(protocol: &str) -> (Server, std::io::Lines<std::io::BufReader<std::process::ChildStdout>>) {
+    use std::io::BufRead;
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "hanging_server", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(HANG_ENV, protocol)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server process");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("the server exited before printing its address").unwrap();
+        // libtest may have printed "test hanging_server ... " on the same line.
+        if let Some(at) = line.find("HANG-ADDR ") {
+            break line[at + "HANG-ADDR ".len()..].trim().to_string();
+        }
+    };
+    (Server { child, address }, lines)
+}
+
+/// An shm engine that finalizes while its process lives on (an MPI rank in
+/// `MPI_Finalize`, an application done with Margo) can read no more
+/// requests: a call to it fails at once, saying so, rather than at its
+/// timeout; and one waiting on it when it finalizes ends then too.
+#[test]
+fn a_finalized_shm_peer_that_lives_on_fails_calls_at_once() {
+    use std::io::Write;
+    let (mut server, mut lines) = start_hanging_server("na+sm");
+    let engine = Engine::new("na+sm", Mode::Client, "", &InitOverrides::default()).unwrap();
+    let addr = engine.lookup(&server.address).unwrap();
+    engine.call(&addr, "echo", 1, b"alive".to_vec(), Duration::from_secs(10)).unwrap();
+    let timeout = Duration::from_secs(20);
+    let waiting = engine.call_async(&addr, "hang", 1, Vec::new(), timeout).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let stdin = server.child.stdin.as_mut().unwrap();
+    stdin.write_all(b"finalize\n").unwrap();
+    stdin.flush().unwrap();
+    let told = Instant::now();
+    let err = waiting.wait().unwrap_err();
+    let took = told.elapsed();
+    eprintln!("the call waiting on the peer ended {took:?} after it was told to finalize: {err}");
+    assert!(took < Duration::from_secs(5), "the waiting call took {took:?} (timeout {timeout:?}): {err}");
+    assert!(lines.any(|l| l.is_ok_and(|l| l.contains("FINALIZED"))), "the server did not finalize");
+    assert!(server.child.try_wait().unwrap().is_none(), "the server's process lives on");
+    for attempt in 0..2 {
+        let start = Instant::now();
+        let err = engine.call(&addr, "echo", 1, b"closed?".to_vec(), timeout).unwrap_err();
+        let took = start.elapsed();
+        eprintln!("call {attempt} to the finalized peer failed in {took:?}: {err}");
+        assert!(err.to_string().contains("finalized"), "call {attempt}: {err}");
+        assert!(took < Duration::from_secs(2), "call {attempt} waited {took:?} (timeout {timeout:?})");
+    }
     engine.finalize();
 }
 
@@ -147,23 +209,7 @@ fn a_dead_shm_peer_fails_its_calls_at_once() {
 }
 
 fn dead_peer_fails_its_calls_at_once(protocol: &str) {
-    use std::io::BufRead;
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "hanging_server", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(HANG_ENV, protocol)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the server process");
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = loop {
-        let line = lines.next().expect("the server exited before printing its address").unwrap();
-        // libtest may have printed "test hanging_server ... " on the same line.
-        if let Some(at) = line.find("HANG-ADDR ") {
-            break line[at + "HANG-ADDR ".len()..].trim().to_string();
-        }
-    };
-    let mut server = Server { child, address };
+    let (mut server, _lines) = start_hanging_server(protocol);
     let engine = Engine::new(protocol, Mode::Client, "", &InitOverrides::default()).unwrap();
     let addr = engine.lookup(&server.address).unwrap();
     engine.call(&addr, "echo", 1, b"alive".to_vec(), Duration::from_secs(10)).unwrap();

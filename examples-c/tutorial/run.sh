@@ -14,11 +14,13 @@
 #     kv.c, built with find_package(yokan)) stores 100 keys in each member's
 #     yokan provider and reads them back; bedrock-shutdown stops the group
 #     through its file.
+# The clients are built once; steps 1 and 2 run for each PROTOCOL.
 # The JSON files are verbatim copies of the tutorial's.
-# Usage: run.sh PREFIX [PROTOCOL]
+# Usage: run.sh PREFIX [PROTOCOL...]   (default: na+sm)
 set -euo pipefail
 prefix=$(cd "$1" && pwd)
-protocol=${2:-na+sm}
+shift
+protocols=("${@:-na+sm}")
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -33,20 +35,21 @@ cmake -S "$here/../yokan" -B "$work/yokan-build" -DCMAKE_PREFIX_PATH="$prefix" -
 cmake --build "$work/yokan-build" --target yokan-kv >/dev/null
 
 cd "$work"
-echo "== basic-config.json: bedrock $protocol -c basic-config.json"
-"$bin/bedrock" "$protocol" -c "$here/basic-config.json" -v warning &
-wait_for my_group.flock
-echo "group file: $(cat my_group.flock)"
-"$bin/bedrock-query" "$protocol" -f my_group.flock | head -c 200; echo " ..."
-"$bin/bedrock-shutdown" "$protocol" -f my_group.flock
-wait
+for protocol in "${protocols[@]}"; do
+    echo "== basic-config.json: bedrock $protocol -c basic-config.json"
+    "$bin/bedrock" "$protocol" -c "$here/basic-config.json" -v warning &
+    wait_for my_group.flock
+    echo "group file: $(cat my_group.flock)"
+    "$bin/bedrock-query" "$protocol" -f my_group.flock | head -c 200; echo " ..."
+    "$bin/bedrock-shutdown" "$protocol" -f my_group.flock
+    wait
 
-rm -f my_group.flock
-echo "== with-dependency.json: bedrock $protocol -c with-dependency.json (flock + yokan)"
-"$bin/bedrock" "$protocol" -c "$here/with-dependency.json" -v warning &
-wait_for my_group.flock
-"$bin/bedrock-query" "$protocol" -f my_group.flock > query.json
-python3 - query.json <<'PY'
+    rm -f my_group.flock
+    echo "== with-dependency.json: bedrock $protocol -c with-dependency.json (flock + yokan)"
+    "$bin/bedrock" "$protocol" -c "$here/with-dependency.json" -v warning &
+    wait_for my_group.flock
+    "$bin/bedrock-query" "$protocol" -f my_group.flock > query.json
+    python3 - query.json <<'PY'
 import json, sys
 (server,) = json.load(open(sys.argv[1])).values()
 kv = [p for p in server["providers"] if p["type"] == "yokan"]
@@ -55,42 +58,42 @@ assert kv[0]["dependencies"] == {"flock_group": "my_group"}, kv[0]
 assert kv[0]["config"]["database"]["type"] == "map", kv[0]
 print("yokan provider:", json.dumps(kv[0]["config"]["database"]))
 PY
-"$bin/bedrock-shutdown" "$protocol" -f my_group.flock
-wait
+    "$bin/bedrock-shutdown" "$protocol" -f my_group.flock
+    wait
 
-# Each MPI's launcher by its explicit name: the plain `mpiexec` is whichever
-# MPI was installed last, and libmochi loads the launcher's MPI either way.
-# MPI_LAUNCHERS (default "mpich openmpi") picks which run.
-for mpi in ${MPI_LAUNCHERS:-mpich openmpi}; do
-    case $mpi in
-        mpich) launch=(mpiexec.mpich) ;;
-        # Open MPI refuses root, and more processes than cores, by default.
-        openmpi) launch=(mpirun.openmpi --allow-run-as-root --oversubscribe) ;;
-        *) echo "unknown MPI \"$mpi\" in MPI_LAUNCHERS (mpich, openmpi)" >&2; exit 2 ;;
-    esac
-    command -v "${launch[0]}" >/dev/null || { echo "${launch[0]} not found: run scripts/install-deps.sh" >&2; exit 1; }
-  for config in distributed-config.json distributed-config-variant.json; do
-    rm -f distributed_service.flock
-    echo "== $config: ${launch[*]} -n 4 bedrock $protocol -c $config"
-    "${launch[@]}" -n 4 "$bin/bedrock" "$protocol" -c "$here/$config" -v warning &
-    job=$!
-    members=0
-    for _ in $(seq 600); do
-        [[ -s distributed_service.flock ]] && members=$(grep -o '"address"' distributed_service.flock | wc -l)
-        ((members == 4)) && break
-        kill -0 "$job" 2>/dev/null || break
-        sleep 0.05
-    done
-    if ((members != 4)); then
-        echo "expected a 4-member group file under ${launch[0]}, got ${members} members" >&2
-        exit 1
-    fi
-    first=$(python3 -c 'import json; v=json.load(open("distributed_service.flock")); print(v["members"][0]["address"])')
-    echo "== discovery client asking $first (provider 1)"
-    "$work/build/client" "$first" 1 | tee client.out
-    grep -qx "Group size: 4 members" client.out || { echo "the discovery client did not list 4 members" >&2; exit 1; }
-    "$bin/bedrock-query" "$protocol" -f distributed_service.flock > query.json
-    python3 - query.json <<'PY'
+    # Each MPI's launcher by its explicit name: the plain `mpiexec` is whichever
+    # MPI was installed last, and libmochi loads the launcher's MPI either way.
+    # MPI_LAUNCHERS (default "mpich openmpi") picks which run.
+    for mpi in ${MPI_LAUNCHERS:-mpich openmpi}; do
+        case $mpi in
+            mpich) launch=(mpiexec.mpich) ;;
+            # Open MPI refuses root, and more processes than cores, by default.
+            openmpi) launch=(mpirun.openmpi --allow-run-as-root --oversubscribe) ;;
+            *) echo "unknown MPI \"$mpi\" in MPI_LAUNCHERS (mpich, openmpi)" >&2; exit 2 ;;
+        esac
+        command -v "${launch[0]}" >/dev/null || { echo "${launch[0]} not found: run scripts/install-deps.sh" >&2; exit 1; }
+      for config in distributed-config.json distributed-config-variant.json; do
+        rm -f distributed_service.flock
+        echo "== $config: ${launch[*]} -n 4 bedrock $protocol -c $config"
+        "${launch[@]}" -n 4 "$bin/bedrock" "$protocol" -c "$here/$config" -v warning &
+        job=$!
+        members=0
+        for _ in $(seq 600); do
+            [[ -s distributed_service.flock ]] && members=$(grep -o '"address"' distributed_service.flock | wc -l)
+            ((members == 4)) && break
+            kill -0 "$job" 2>/dev/null || break
+            sleep 0.05
+        done
+        if ((members != 4)); then
+            echo "expected a 4-member group file under ${launch[0]}, got ${members} members" >&2
+            exit 1
+        fi
+        first=$(python3 -c 'import json; v=json.load(open("distributed_service.flock")); print(v["members"][0]["address"])')
+        echo "== discovery client asking $first (provider 1)"
+        "$work/build/client" "$first" 1 | tee client.out
+        grep -qx "Group size: 4 members" client.out || { echo "the discovery client did not list 4 members" >&2; exit 1; }
+        "$bin/bedrock-query" "$protocol" -f distributed_service.flock > query.json
+        python3 - query.json <<'PY'
 import json, sys
 servers = json.load(open(sys.argv[1]))
 assert len(servers) == 4, list(servers)
@@ -99,12 +102,13 @@ for addr, s in servers.items():
     assert len(kv) == 1, (addr, s["providers"])
 print("a yokan provider (id 42) on each of the", len(servers), "members")
 PY
-    # Store and read keys through the group's yokan providers.
-    mapfile -t addresses < <(python3 -c 'import json; [print(m["address"]) for m in json.load(open("distributed_service.flock"))["members"]]')
-    echo "== yokan: 100 keys through each member's provider (id 42)"
-    "$work/yokan-build/yokan-kv" "$protocol" 42 100 "${addresses[@]}"
-    "$bin/bedrock-shutdown" "$protocol" -f distributed_service.flock
-    wait "$job"
-  done
+        # Store and read keys through the group's yokan providers.
+        mapfile -t addresses < <(python3 -c 'import json; [print(m["address"]) for m in json.load(open("distributed_service.flock"))["members"]]')
+        echo "== yokan: 100 keys through each member's provider (id 42)"
+        "$work/yokan-build/yokan-kv" "$protocol" 42 100 "${addresses[@]}"
+        "$bin/bedrock-shutdown" "$protocol" -f distributed_service.flock
+        wait "$job"
+      done
+    done
 done
 echo "tutorial done"

@@ -33,6 +33,19 @@
 //! gives up `leader` it looks once more, since rings meant for it may have
 //! come after its last look.
 //!
+//! **A closed endpoint says so.** libfabric's shm gives a peer no sign that
+//! an endpoint closed while its process lives on (an MPI rank in
+//! `MPI_Finalize`, an application that finalized Margo and computes on): a
+//! request posted into its region is never read, and its caller would wait
+//! out its whole timeout. So the owner sets `closed` once it stops taking
+//! requests, then reads its endpoint once more (answering what came before
+//! with "shutting down"), and before it closes bumps `peers_closed` in the
+//! bell of every peer it knows and wakes them. A sender reads `closed` after
+//! each request it posts (fenced, as above: either it sees the flag, or the
+//! owner's last read sees its request), and a process whose `peers_closed`
+//! moved looks at the bells of the peers its calls wait on; a call to a
+//! closed endpoint fails at once.
+//!
 //! The file is created under a temporary name and renamed into place once
 //! it has its full size, so a peer never maps a short file (which would
 //! fault). A peer keeps its mapping after the owner dies: ringing a dead
@@ -63,6 +76,10 @@ pub struct BellWords {
     leader: AtomicU32,
     /// A counter that caller blocks on; answers ring it.
     answers: AtomicU32,
+    /// 1 once the owner takes no more requests (its endpoint is closing).
+    closed: AtomicU32,
+    /// Bumped by a peer of the owner that closed, before it wakes the owner.
+    peers_closed: AtomicU32,
 }
 
 impl BellWords {
@@ -74,7 +91,28 @@ impl BellWords {
             drivers: AtomicU32::new(0),
             leader: AtomicU32::new(0),
             answers: AtomicU32::new(0),
+            closed: AtomicU32::new(0),
+            peers_closed: AtomicU32::new(0),
         }
+    }
+
+    /// The owner takes no more requests. Fenced: the owner's next read of
+    /// its endpoint sees every request whose sender missed the flag.
+    pub fn mark_closed(&self) {
+        self.closed.store(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// True once the owner takes no more requests. A sender calls it after
+    /// posting a request and ringing (which fences).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst) != 0
+    }
+
+    /// How many times peers of the owner said they closed (see
+    /// [`PeerBell::tell_closed`]).
+    pub fn peers_closed(&self) -> u32 {
+        self.peers_closed.load(Ordering::SeqCst)
     }
 
     /// Threads announced as sleeping.
@@ -324,6 +362,19 @@ impl PeerBell {
     /// Rings for an answer (see [`BellWords::ring_answer`]).
     pub fn ring_answer(&self) {
         self.map.words().ring_answer();
+    }
+
+    /// True once this peer takes no more requests.
+    pub fn is_closed(&self) -> bool {
+        self.map.words().is_closed()
+    }
+
+    /// Tells this peer that we closed: its calls waiting on us fail at once
+    /// rather than at their timeouts. Wakes it whether or not it polls.
+    pub fn tell_closed(&self) {
+        let words = self.map.words();
+        words.peers_closed.fetch_add(1, Ordering::SeqCst);
+        words.force_all();
     }
 }
 

@@ -611,6 +611,11 @@ impl Engine {
         }
         let mut stray = Vec::new();
         self.inner.progress.flush(FLUSH_BUDGET, &mut stray);
+        // Everything served is answered: from here on, shm peers that post a
+        // request fail it themselves, and the flush below reads the ones
+        // posted before they could see that (`fabric/doorbell.rs`).
+        self.inner.progress.stop_taking_requests();
+        self.inner.progress.flush(FLUSH_BUDGET / 5, &mut stray);
         if !stray.is_empty() {
             // Requests that came in while flushing get "shutting down".
             self.inner.dispatch(stray);

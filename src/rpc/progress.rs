@@ -632,9 +632,22 @@ impl Progress {
         self.transport.lock().as_ref().map_or((0, 0), |t| t.peer_tables())
     }
 
-    /// Closes the endpoint (finalize); later drives do nothing.
+    /// Our endpoint takes no more requests (finalize, once everything
+    /// served has been answered): see `Transport::mark_closed`.
+    pub fn stop_taking_requests(&self) {
+        if let Some(t) = self.transport.lock().as_ref() {
+            t.mark_closed();
+        }
+    }
+
+    /// Closes the endpoint (finalize); later drives do nothing. The peers
+    /// we know are told first, so that their calls to us end at once.
     pub fn close(&self) {
-        *self.transport.lock() = None;
+        let closed = self.transport.lock().take();
+        if let Some(t) = &closed {
+            t.tell_peers_closed();
+        }
+        drop(closed);
     }
 }
 

@@ -11,9 +11,13 @@
 //! to it) fail at the next drive instead of at their deadline. The peers
 //! server-side code waits on behalf of ([`GoneWatchers`]) are watched too,
 //! for as long as they are guarded, and a verdict on them is an event.
+//! Over shm a peer whose endpoint closed while its process lives on is
+//! treated the same way, from the flag in its doorbell (see
+//! `fabric/doorbell.rs`, "A closed endpoint says so").
 
 use super::peer_gone::GoneWatchers;
 use super::wire::{self, Header, Kind, FIXED_HEADER, MAX_MESSAGE};
+use crate::fabric::doorbell::Doorbell;
 use crate::fabric::peer_watch::{PeerWatch, WatchHandle};
 use crate::fabric::shm_region::RegionHeader;
 use crate::fabric::{local_peers, Completion, Endpoint, PeerBell, Post, Protocol};
@@ -219,6 +223,12 @@ pub struct Transport {
     awaiting: HashMap<u64, (Arc<[u8]>, Instant)>,
     /// Peers watched on behalf of server-side code (see `peer_gone.rs`).
     guarded: Arc<GoneWatchers>,
+    /// Our own doorbell (shm): where peers that closed say so.
+    own_bell: Option<Arc<Doorbell>>,
+    /// Its `peers_closed` when we last looked.
+    peers_closed_seen: u32,
+    /// Peers found closed after we posted a request to them (this drive).
+    found_closed: Vec<Arc<[u8]>>,
 }
 
 // SAFETY: RecvArea's raw pointer is owned memory only this Transport uses;
@@ -239,6 +249,8 @@ impl Transport {
             Protocol::Sm => (SHM_FRAGMENT, SHM_RECV_BUFFERS),
             Protocol::Tcp => (TCP_FRAGMENT, TCP_RECV_BUFFERS),
         };
+        let own_bell = ep.doorbell();
+        let peers_closed_seen = own_bell.as_ref().map_or(0, |b| b.words().peers_closed());
         let mut t = Transport {
             ep,
             recv_area: RecvArea::new(buffers, fragment),
@@ -258,6 +270,9 @@ impl Transport {
             watch: None,
             awaiting: HashMap::new(),
             guarded,
+            own_bell,
+            peers_closed_seen,
+            found_closed: Vec::new(),
         };
         match PeerWatch::new() {
             Ok(w) => t.watch = Some(w),
@@ -358,6 +373,7 @@ impl Transport {
             self.sweep_watches(now);
         }
         self.ring_peers(now);
+        did |= self.settle_closed(events);
         did
     }
 
@@ -378,36 +394,95 @@ impl Transport {
         let Some(w) = &self.watch else { return did };
         let gone = w.take_gone();
         for g in &gone {
-            let mut failed = 0;
-            let mut dropped = 0;
-            self.queue.retain(|o| {
-                if *o.dest != *g.peer {
-                    return true;
-                }
-                match o.call_id {
-                    Some(call_id) => {
-                        events.push(Event::SendFailed { call_id, message: g.why.clone(), gone: true });
-                        failed += 1;
-                    }
-                    None => dropped += 1,
-                }
-                false
-            });
-            self.awaiting.retain(|&call_id, (peer, _)| {
-                if **peer != *g.peer {
-                    return true;
-                }
-                events.push(Event::SendFailed { call_id, message: g.why.clone(), gone: true });
-                failed += 1;
-                false
-            });
-            crate::debug!("{}: {failed} calls failed, {dropped} answers dropped", g.why);
-            if self.guarded.is_guarded(&g.peer) {
-                events.push(Event::PeerGone { peer: g.peer.clone(), why: g.why.clone() });
-            }
+            self.fail_peer(&g.peer, &g.why, events);
         }
         did |= !gone.is_empty();
         did
+    }
+
+    /// Fails what waits on the shm peers that closed their endpoints: those
+    /// found closed after we posted to them, and, when a peer told us it
+    /// closed, those our calls wait on whose bells say so. True if any.
+    fn settle_closed(&mut self, events: &mut Vec<Event>) -> bool {
+        let mut closed = std::mem::take(&mut self.found_closed);
+        if let Some(own) = &self.own_bell {
+            let told = own.words().peers_closed();
+            if told != self.peers_closed_seen {
+                self.peers_closed_seen = told;
+                let waited_on = self.awaiting.values().map(|(p, _)| p).chain(self.queue.iter().map(|o| &o.dest));
+                for peer in waited_on {
+                    if let Some(BellEntry::Mapped(bell)) = self.bells.get(peer) {
+                        if bell.is_closed() && !closed.contains(peer) {
+                            closed.push(peer.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if closed.is_empty() {
+            return false;
+        }
+        // Its answers, posted before it closed, are ours.
+        self.read_completions(events);
+        for peer in closed {
+            let name = crate::fabric::address::format_name(Protocol::Sm, &peer)
+                .unwrap_or_else(|| String::from_utf8_lossy(&peer).trim_end_matches('\0').to_string());
+            self.fail_peer(&peer, &format!("{name} finalized: its endpoint takes no more requests"), events);
+        }
+        true
+    }
+
+    /// Fails the calls sent to `peer` and not answered, drops the messages
+    /// still queued to it, and tells whoever guards it.
+    fn fail_peer(&mut self, peer: &Arc<[u8]>, why: &str, events: &mut Vec<Event>) {
+        let mut failed = 0;
+        let mut dropped = 0;
+        self.queue.retain(|o| {
+            if *o.dest != **peer {
+                return true;
+            }
+            match o.call_id {
+                Some(call_id) => {
+                    events.push(Event::SendFailed { call_id, message: why.to_string(), gone: true });
+                    failed += 1;
+                }
+                None => dropped += 1,
+            }
+            false
+        });
+        self.awaiting.retain(|&call_id, (p, _)| {
+            if **p != **peer {
+                return true;
+            }
+            events.push(Event::SendFailed { call_id, message: why.to_string(), gone: true });
+            failed += 1;
+            false
+        });
+        crate::debug!("{why}: {failed} calls failed, {dropped} answers dropped");
+        if self.guarded.is_guarded(peer) {
+            events.push(Event::PeerGone { peer: peer.clone(), why: why.to_string() });
+        }
+    }
+
+    /// Our endpoint takes no more requests (finalize): peers that post one
+    /// from now on fail it at once. Our next read of the endpoint sees every
+    /// request posted before (see `fabric/doorbell.rs`).
+    pub fn mark_closed(&self) {
+        if let Some(own) = &self.own_bell {
+            own.words().mark_closed();
+        }
+    }
+
+    /// Tells every peer whose bell we hold that we closed (finalize, last).
+    pub fn tell_peers_closed(&self) {
+        if self.own_bell.is_none() {
+            return;
+        }
+        for entry in self.bells.values() {
+            if let BellEntry::Mapped(bell) = entry {
+                bell.tell_closed();
+            }
+        }
     }
 
     /// Reads the completion queue until it is empty (or a full batch came
@@ -499,6 +574,11 @@ impl Transport {
                 }
                 if posted.request {
                     bell.ring();
+                    // (Fenced by the ring.) A request to a closed endpoint
+                    // would never be read.
+                    if bell.is_closed() {
+                        self.found_closed.push(peer.clone());
+                    }
                 }
             }
         }
