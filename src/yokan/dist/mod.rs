@@ -295,8 +295,14 @@ impl Shard {
             let current = self.views.read().current.clone();
             if current.len() > 1 && current.contains(&self.me) {
                 let without = current.without(&self.me);
-                if let Err(e) = rebalance::transfer(self, local, &current, &without) {
-                    crate::warning!("yokan provider {}: handing keys off before leaving: {e}", self.provider_id);
+                match rebalance::transfer(self, local, &current, &without) {
+                    Ok(()) => {}
+                    // Nobody is left to take them: the whole group is going.
+                    Err(e @ rebalance::TransferError::Unmoved { all_departed: true, .. }) => crate::info!(
+                        "yokan provider {}: keys not handed off before leaving, their other owners are leaving too: {e}",
+                        self.provider_id
+                    ),
+                    Err(e) => crate::warning!("yokan provider {}: handing keys off before leaving: {e}", self.provider_id),
                 }
             }
         }

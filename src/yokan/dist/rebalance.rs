@@ -132,16 +132,52 @@ fn run(shard: Weak<Shard>, local: Weak<dyn LocalDb>, rx: Receiver<()>) {
     }
 }
 
+/// Why a transfer did not finish.
+#[derive(Debug)]
+pub(super) enum TransferError {
+    /// Our own database failed.
+    Local(YokanError),
+    /// Keys whose new owners did not take them (they stay here).
+    Unmoved {
+        keys: usize,
+        last_error: String,
+        /// Every owner that did not take them is gone or leaving (its
+        /// provider or endpoint closed): as when the whole group shuts down.
+        all_departed: bool,
+    },
+}
+
+impl From<YokanError> for TransferError {
+    fn from(e: YokanError) -> Self {
+        TransferError::Local(e)
+    }
+}
+
+impl std::fmt::Display for TransferError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransferError::Local(e) => write!(f, "{e}"),
+            TransferError::Unmoved { keys, last_error, .. } => write!(f, "{keys} keys not moved yet (last: {last_error})"),
+        }
+    }
+}
+
 /// Moves the local keys whose owners differ between `old` and `new`. With
 /// `old == new` (a sweep), moves every local key this member does not own
 /// in that view to its owners (store-if-absent) and drops it.
-pub(super) fn transfer(shard: &Shard, local: &dyn LocalDb, old: &Placement, new: &Placement) -> Result<()> {
+pub(super) fn transfer(
+    shard: &Shard,
+    local: &dyn LocalDb,
+    old: &Placement,
+    new: &Placement,
+) -> std::result::Result<(), TransferError> {
     let sweep = old == new;
     let backend = local.backend()?;
     let r = shard.replication;
     let keys = backend.keys()?;
     let mut failures = 0usize;
     let mut last_error = String::new();
+    let mut all_departed = true;
     for chunk in keys.chunks(BATCH) {
         // Per destination, the keys it must receive; and the keys we drop.
         let mut sends: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -182,12 +218,14 @@ pub(super) fn transfer(shard: &Shard, local: &dyn LocalDb, old: &Placement, new:
             }
             let outcome = shard.call(member, wire::FILL, crate::rpc::codec::encode(&pairs));
             let acknowledged = match outcome {
-                Ok(reply) => crate::yokan::protocol::answer::<()>(&reply).map_err(|e| e.to_string()),
-                Err(ShardCallError::Gone(m)) | Err(ShardCallError::Silent(m)) | Err(ShardCallError::Failed(m)) => Err(m),
-                Err(ShardCallError::NoSuchRpc(e)) => Err(e.to_string()),
+                Ok(reply) => crate::yokan::protocol::answer::<()>(&reply).map_err(|e| (e.to_string(), false)),
+                Err(ShardCallError::Gone(m)) => Err((m, true)),
+                Err(ShardCallError::NoSuchRpc(e)) => Err((e.to_string(), true)),
+                Err(ShardCallError::Silent(m)) | Err(ShardCallError::Failed(m)) => Err((m, false)),
             };
-            if let Err(m) = acknowledged {
+            if let Err((m, departed)) = acknowledged {
                 failures += idx.len();
+                all_departed &= departed;
                 last_error = format!("{member}: {m}");
                 for &i in idx {
                     failed[i] = true;
@@ -201,7 +239,7 @@ pub(super) fn transfer(shard: &Shard, local: &dyn LocalDb, old: &Placement, new:
         }
     }
     if failures > 0 {
-        return Err(YokanError::new(code::FROM_MERCURY, format!("{failures} keys not moved yet (last: {last_error})")));
+        return Err(TransferError::Unmoved { keys: failures, last_error, all_departed });
     }
     Ok(())
 }
