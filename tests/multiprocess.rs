@@ -40,6 +40,8 @@ fn start_server(protocol: &str) -> Server {
     let start = Instant::now();
     loop {
         if let Ok(text) = std::fs::read_to_string(&file) {
+            // The file has done its job: leave nothing behind.
+            let _ = std::fs::remove_dir_all(&dir);
             return Server { child, address: text.trim().to_string() };
         }
         if start.elapsed() >= Duration::from_secs(20) {

@@ -496,6 +496,8 @@ fn echo_process(proto: &str) -> (Reaped, String) {
     loop {
         if let Ok(text) = std::fs::read_to_string(&file) {
             if !text.trim().is_empty() {
+                // The file has done its job: leave nothing behind.
+                let _ = std::fs::remove_dir_all(file.parent().unwrap());
                 return (child, text.trim().to_string());
             }
         }

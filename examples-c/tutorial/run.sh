@@ -36,6 +36,8 @@ cmake --build "$work/yokan-build" --target yokan-kv >/dev/null
 
 cd "$work"
 for protocol in "${protocols[@]}"; do
+    # (Group files the previous protocol's daemons left.)
+    rm -f my_group.flock distributed_service.flock
     echo "== basic-config.json: bedrock $protocol -c basic-config.json"
     "$bin/bedrock" "$protocol" -c "$here/basic-config.json" -v warning &
     wait_for my_group.flock
