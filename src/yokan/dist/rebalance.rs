@@ -218,7 +218,10 @@ pub(super) fn transfer(
             }
             let outcome = shard.call(member, wire::FILL, crate::rpc::codec::encode(&pairs));
             let acknowledged = match outcome {
-                Ok(reply) => crate::yokan::protocol::answer::<()>(&reply).map_err(|e| (e.to_string(), false)),
+                // (A provider destroyed while its engine lives answers so.)
+                Ok(reply) => {
+                    crate::yokan::protocol::answer::<()>(&reply).map_err(|e| (e.to_string(), e.code == code::INVALID_PROVIDER))
+                }
                 Err(ShardCallError::Gone(m)) => Err((m, true)),
                 Err(ShardCallError::NoSuchRpc(e)) => Err((e.to_string(), true)),
                 Err(ShardCallError::Silent(m)) | Err(ShardCallError::Failed(m)) => Err((m, false)),
