@@ -297,9 +297,10 @@ impl Shard {
                 let without = current.without(&self.me);
                 match rebalance::transfer(self, local, &current, &without) {
                     Ok(()) => {}
-                    // Nobody is left to take them: the whole group is going.
+                    // Nobody is left to take them (the whole group is going,
+                    // or the other owners died).
                     Err(e @ rebalance::TransferError::Unmoved { all_departed: true, .. }) => crate::info!(
-                        "yokan provider {}: keys not handed off before leaving, their other owners are leaving too: {e}",
+                        "yokan provider {}: keys not handed off before leaving, their other owners are gone or leaving too: {e}",
                         self.provider_id
                     ),
                     Err(e) => crate::warning!("yokan provider {}: handing keys off before leaving: {e}", self.provider_id),
