@@ -9,7 +9,6 @@ const MARGO_TRAILER: &str = r#"
 #define MOCHI_MARGO_INLINES_H
 #define MARGO_INSTANCE_NULL ((margo_instance_id)NULL)
 #define HG_ADDR_NULL ((hg_addr_t)NULL)
-#define ABT_POOL_NULL ((ABT_pool)NULL)
 #define HG_TRUE 1
 #define HG_FALSE 0
 #define MARGO_INIT_INFO_INITIALIZER {0}
@@ -172,6 +171,34 @@ fn bedrock_header(name: &str, srcs: &[&str], includes: &[&str], exclude: &[&str]
     write_if_changed(Path::new(&format!("include/bedrock/{name}.h")), bindings);
 }
 
+/// Argobots' handles' NULL values and booleans, as `abt.h` defines them.
+const ABT_TRAILER: &str = "#define ABT_TRUE 1
+#define ABT_FALSE 0
+#define ABT_POOL_NULL ((ABT_pool)NULL)
+#define ABT_MUTEX_NULL ((ABT_mutex)NULL)
+#define ABT_MUTEX_ATTR_NULL ((ABT_mutex_attr)NULL)
+#define ABT_COND_NULL ((ABT_cond)NULL)
+#define ABT_RWLOCK_NULL ((ABT_rwlock)NULL)
+#define ABT_EVENTUAL_NULL ((ABT_eventual)NULL)
+#define ABT_BARRIER_NULL ((ABT_barrier)NULL)
+#define ABT_THREAD_NULL ((ABT_thread)NULL)
+#define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)";
+
+/// `abt.h`: the Argobots subset (`src/ffi/abt.rs`), included by `margo.h`
+/// as upstream's is.
+fn abt_header() {
+    let mut config = config_with("MOCHI_ABT_H", ABT_TRAILER, &["ABT_bool"], &[], &[]);
+    config.sys_includes.push("time.h".into());
+    // `libc::timespec` is C's `struct timespec`.
+    config.export.rename.insert("timespec".into(), "struct timespec".into());
+    let abt = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src("src/ffi/abt.rs")
+        .generate()
+        .expect("cbindgen could not generate include/abt.h");
+    write_if_changed(Path::new("include/abt.h"), abt);
+}
+
 /// Prefixes a macro of our public headers may have: the C namespace of
 /// the library it stands in for (and our include guards). A `pub const` of
 /// the ffi layer that cbindgen would export as, say, `#define READ_ONLY`
@@ -242,6 +269,7 @@ fn main() {
         "\n/* Mercury's bulk transfer direction. */\ntypedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;\n"
             .into(),
     );
+    margo_config.includes.push("abt.h".into());
     let margo = cbindgen::Builder::new()
         .with_config(margo_config)
         .with_src("src/ffi/hg.rs")
@@ -255,6 +283,8 @@ fn main() {
         .generate()
         .expect("cbindgen could not generate include/margo.h");
     write_if_changed(Path::new("include/margo.h"), margo);
+
+    abt_header();
 
     let client_types = &["flock_client_t"][..];
     flock_header(

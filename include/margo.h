@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <stdarg.h>
+#include "abt.h"
 
 /* Mercury's bulk transfer direction. */
 typedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;
@@ -81,11 +82,6 @@ typedef enum hg_return {
 } hg_return;
 
 /**
- * Opaque pool handle (`ABT_pool`); borrows one of an engine's pools.
- */
-typedef struct ABT_pool_opaque ABT_pool_opaque;
-
-/**
  * Opaque address handle (`hg_addr_t`); owns one `rpc::Address`.
  */
 typedef struct hg_addr hg_addr;
@@ -128,8 +124,6 @@ typedef struct margo_instance margo_instance;
 typedef struct margo_request_struct margo_request_struct;
 
 typedef struct margo_instance *margo_instance_id;
-
-typedef struct ABT_pool_opaque *ABT_pool;
 
 /**
  * Arguments of `margo_init_ext`. Fields we cannot honour (`hg_class`,
@@ -1172,7 +1166,6 @@ int margo_set_logger(margo_instance_id mid, const struct margo_logger *logger);
 #define MOCHI_MARGO_INLINES_H
 #define MARGO_INSTANCE_NULL ((margo_instance_id)NULL)
 #define HG_ADDR_NULL ((hg_addr_t)NULL)
-#define ABT_POOL_NULL ((ABT_pool)NULL)
 #define HG_TRUE 1
 #define HG_FALSE 0
 #define MARGO_INIT_INFO_INITIALIZER {0}

@@ -66,9 +66,17 @@
  * can be an RPC argument or response value. Over margo's bulk API, so the
  * bytes travel in RPCs to the owner (see "Bulk transfers" below).
  *
+ * Argobots. thallium::mutex, recursive_mutex, condition_variable, rwlock,
+ * eventual<T> (and eventual<void>), barrier, and threads: pool::make_thread(f)
+ * gives a managed<thread> (join(); its destruction joins), make_thread(f,
+ * anonymous{}) one nobody joins; thread::yield(), thread::sleep(engine, ms).
+ * They wrap the ABT_* functions of <abt.h>; a handler that blocks on one
+ * lends its execution stream to the pool's other work, as a user-level
+ * thread yields under Argobots. Failures throw thallium::abt_exception
+ * (mutex_exception etc. name the same class).
+ *
  * Not provided (not declared): engine::expose with an hg_bulk_attr,
- * Argobots threading wrappers (xstream, thread, task, mutex,
- * eventual, ...), timers, anonymous/self RPCs, serialization of other types
+ * xstreams, tasks, futures, thread::self(), timers, anonymous/self RPCs, serialization of other types
  * (long double, pointers, std::optional/variant), cereal archives, the
  * engine's finalize/prefinalize callbacks and monitoring.
  *
@@ -107,6 +115,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -319,6 +330,424 @@ enum class bulk_mode : std::uint32_t;
 /* pool                                                                      */
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* Argobots wrappers: mutex, condition_variable, rwlock, eventual, barrier,  */
+/* thread (over the ABT_* functions of <abt.h>, which margo.h includes)      */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Thrown when an Argobots call fails: what() names the call and the
+ * ABT_ERR_* code.
+ */
+class abt_exception : public exception {
+    int m_error;
+
+  public:
+    abt_exception(const char* call, int err)
+    : exception("[", call, "] returned ", abt_error_name(err), " (", err, ")")
+    , m_error(err) {}
+
+    /** The Argobots error code. */
+    int error() const noexcept { return m_error; }
+
+    /** Name of an Argobots error code ("ABT_ERR_INV_MUTEX", ...). */
+    static std::string abt_error_name(int err) {
+        size_t len = 0;
+        if(ABT_error_get_str(err, nullptr, &len) != ABT_SUCCESS) return "ABT_ERR_UNKNOWN";
+        std::vector<char> buf(len + 1);
+        ABT_error_get_str(err, buf.data(), &len);
+        return std::string(buf.data(), len);
+    }
+};
+/* Upstream's names of the same exception for each wrapper. */
+using mutex_exception              = abt_exception;
+using condition_variable_exception = abt_exception;
+using rwlock_exception             = abt_exception;
+using eventual_exception           = abt_exception;
+using barrier_exception            = abt_exception;
+using thread_exception             = abt_exception;
+
+namespace detail {
+inline void abt_check(int ret, const char* call) {
+    if(ret != ABT_SUCCESS) throw abt_exception(call, ret);
+}
+} // namespace detail
+
+/**
+ * An ABT_mutex. A handler blocked on it lends its execution stream to the
+ * pool's other work, as a user-level thread blocked on one yields under
+ * Argobots. Usable with std::lock_guard and std::unique_lock.
+ */
+class mutex {
+  protected:
+    ABT_mutex m_mutex = ABT_MUTEX_NULL;
+
+    explicit mutex(bool recursive) {
+        if(!recursive) {
+            detail::abt_check(ABT_mutex_create(&m_mutex), "ABT_mutex_create");
+            return;
+        }
+        ABT_mutex_attr attr = ABT_MUTEX_ATTR_NULL;
+        detail::abt_check(ABT_mutex_attr_create(&attr), "ABT_mutex_attr_create");
+        ABT_mutex_attr_set_recursive(attr, ABT_TRUE);
+        int ret = ABT_mutex_create_with_attr(attr, &m_mutex);
+        ABT_mutex_attr_free(&attr);
+        detail::abt_check(ret, "ABT_mutex_create_with_attr");
+    }
+
+  public:
+    typedef ABT_mutex native_handle_type;
+
+    mutex()
+    : mutex(false) {}
+    ~mutex() {
+        if(m_mutex != ABT_MUTEX_NULL) ABT_mutex_free(&m_mutex);
+    }
+    mutex(const mutex&)            = delete;
+    mutex& operator=(const mutex&) = delete;
+    mutex(mutex&& other) noexcept
+    : m_mutex(other.m_mutex) {
+        other.m_mutex = ABT_MUTEX_NULL;
+    }
+    mutex& operator=(mutex&& other) noexcept {
+        if(this != &other) {
+            if(m_mutex != ABT_MUTEX_NULL) ABT_mutex_free(&m_mutex);
+            m_mutex       = other.m_mutex;
+            other.m_mutex = ABT_MUTEX_NULL;
+        }
+        return *this;
+    }
+
+    void lock() { detail::abt_check(ABT_mutex_lock(m_mutex), "ABT_mutex_lock"); }
+    /** As lock(): ours polls briefly and then sleeps either way. */
+    void spin_lock() { detail::abt_check(ABT_mutex_spinlock(m_mutex), "ABT_mutex_spinlock"); }
+    bool try_lock() {
+        int ret = ABT_mutex_trylock(m_mutex);
+        if(ret == ABT_ERR_MUTEX_LOCKED) return false;
+        detail::abt_check(ret, "ABT_mutex_trylock");
+        return true;
+    }
+    void unlock() { detail::abt_check(ABT_mutex_unlock(m_mutex), "ABT_mutex_unlock"); }
+    native_handle_type native_handle() const noexcept { return m_mutex; }
+};
+
+/** An ABT_mutex that the thread holding it may lock again. */
+class recursive_mutex : public mutex {
+  public:
+    recursive_mutex()
+    : mutex(true) {}
+};
+
+/** An ABT_cond, waited on with a std::unique_lock<thallium::mutex>. */
+class condition_variable {
+    ABT_cond m_cond = ABT_COND_NULL;
+
+  public:
+    typedef ABT_cond native_handle_type;
+
+    condition_variable() { detail::abt_check(ABT_cond_create(&m_cond), "ABT_cond_create"); }
+    ~condition_variable() {
+        if(m_cond != ABT_COND_NULL) ABT_cond_free(&m_cond);
+    }
+    condition_variable(const condition_variable&)            = delete;
+    condition_variable& operator=(const condition_variable&) = delete;
+    condition_variable(condition_variable&& other) noexcept
+    : m_cond(other.m_cond) {
+        other.m_cond = ABT_COND_NULL;
+    }
+    condition_variable& operator=(condition_variable&& other) noexcept {
+        if(this != &other) {
+            if(m_cond != ABT_COND_NULL) ABT_cond_free(&m_cond);
+            m_cond       = other.m_cond;
+            other.m_cond = ABT_COND_NULL;
+        }
+        return *this;
+    }
+
+    void wait(std::unique_lock<mutex>& lock) {
+        detail::abt_check(ABT_cond_wait(m_cond, lock.mutex()->native_handle()), "ABT_cond_wait");
+    }
+    template <class Predicate> void wait(std::unique_lock<mutex>& lock, Predicate&& pred) {
+        while(!pred()) wait(lock);
+    }
+    /** Waits until notified or until the wall-clock time `abstime`;
+     *  false if the time passed first. */
+    bool wait_until(std::unique_lock<mutex>& lock, const struct timespec* abstime) {
+        int ret = ABT_cond_timedwait(m_cond, lock.mutex()->native_handle(), abstime);
+        if(ret == ABT_ERR_COND_TIMEDOUT) return false;
+        detail::abt_check(ret, "ABT_cond_timedwait");
+        return true;
+    }
+    template <typename Clock, typename Duration>
+    bool wait_until(std::unique_lock<mutex>& lock, const std::chrono::time_point<Clock, Duration>& abs_time) {
+        using namespace std::chrono;
+        /* Any clock: the time left, from the wall clock's now. */
+        auto wall = system_clock::now() + duration_cast<system_clock::duration>(abs_time - Clock::now());
+        auto ns   = duration_cast<nanoseconds>(wall.time_since_epoch()).count();
+        struct timespec ts;
+        ts.tv_sec  = static_cast<time_t>(ns / 1000000000);
+        ts.tv_nsec = static_cast<long>(ns % 1000000000);
+        return wait_until(lock, &ts);
+    }
+    template <typename Rep, typename Period>
+    bool wait_for(std::unique_lock<mutex>& lock, const std::chrono::duration<Rep, Period>& rel_time) {
+        return wait_until(lock, std::chrono::steady_clock::now() + rel_time);
+    }
+    void notify_one() { detail::abt_check(ABT_cond_signal(m_cond), "ABT_cond_signal"); }
+    void notify_all() { detail::abt_check(ABT_cond_broadcast(m_cond), "ABT_cond_broadcast"); }
+    native_handle_type native_handle() const noexcept { return m_cond; }
+};
+
+/** An ABT_rwlock: many readers or one writer. */
+class rwlock {
+    ABT_rwlock m_lock = ABT_RWLOCK_NULL;
+
+  public:
+    typedef ABT_rwlock native_handle_type;
+
+    rwlock() { detail::abt_check(ABT_rwlock_create(&m_lock), "ABT_rwlock_create"); }
+    ~rwlock() {
+        if(m_lock != ABT_RWLOCK_NULL) ABT_rwlock_free(&m_lock);
+    }
+    rwlock(const rwlock&)            = delete;
+    rwlock& operator=(const rwlock&) = delete;
+    rwlock(rwlock&& other) noexcept
+    : m_lock(other.m_lock) {
+        other.m_lock = ABT_RWLOCK_NULL;
+    }
+    rwlock& operator=(rwlock&& other) noexcept {
+        if(this != &other) {
+            if(m_lock != ABT_RWLOCK_NULL) ABT_rwlock_free(&m_lock);
+            m_lock       = other.m_lock;
+            other.m_lock = ABT_RWLOCK_NULL;
+        }
+        return *this;
+    }
+
+    void rdlock() { detail::abt_check(ABT_rwlock_rdlock(m_lock), "ABT_rwlock_rdlock"); }
+    void wrlock() { detail::abt_check(ABT_rwlock_wrlock(m_lock), "ABT_rwlock_wrlock"); }
+    void unlock() { detail::abt_check(ABT_rwlock_unlock(m_lock), "ABT_rwlock_unlock"); }
+    native_handle_type native_handle() const noexcept { return m_lock; }
+};
+
+namespace detail {
+/* The ABT_eventual shared by eventual<T> and eventual<void>; the value of
+ * an eventual<T> lives in the C++ object, set before the eventual is. */
+class eventual_base {
+  protected:
+    ABT_eventual m_eventual = ABT_EVENTUAL_NULL;
+
+    eventual_base() { abt_check(ABT_eventual_create(0, &m_eventual), "ABT_eventual_create"); }
+    ~eventual_base() {
+        if(m_eventual != ABT_EVENTUAL_NULL) ABT_eventual_free(&m_eventual);
+    }
+    eventual_base(eventual_base&& other) noexcept
+    : m_eventual(other.m_eventual) {
+        other.m_eventual = ABT_EVENTUAL_NULL;
+    }
+    eventual_base& operator=(eventual_base&& other) noexcept {
+        if(this != &other) {
+            if(m_eventual != ABT_EVENTUAL_NULL) ABT_eventual_free(&m_eventual);
+            m_eventual       = other.m_eventual;
+            other.m_eventual = ABT_EVENTUAL_NULL;
+        }
+        return *this;
+    }
+    void set() { abt_check(ABT_eventual_set(m_eventual, nullptr, 0), "ABT_eventual_set"); }
+    void wait_set() const { abt_check(ABT_eventual_wait(m_eventual, nullptr), "ABT_eventual_wait"); }
+
+  public:
+    typedef ABT_eventual native_handle_type;
+    eventual_base(const eventual_base&)            = delete;
+    eventual_base& operator=(const eventual_base&) = delete;
+
+    bool test() const {
+        ABT_bool ready = ABT_FALSE;
+        abt_check(ABT_eventual_test(m_eventual, nullptr, &ready), "ABT_eventual_test");
+        return ready == ABT_TRUE;
+    }
+    native_handle_type native_handle() const noexcept { return m_eventual; }
+};
+} // namespace detail
+
+/**
+ * An ABT_eventual carrying a value of type T (default-constructible and
+ * assignable): set_value once (until reset), wait() in any number of
+ * threads.
+ */
+template <typename T> class eventual : public detail::eventual_base {
+  public:
+    using value_type = std::remove_cv_t<std::remove_reference_t<T>>;
+
+  private:
+    value_type m_value{};
+
+  public:
+    eventual() = default;
+    eventual(eventual&&) noexcept = default;
+    eventual& operator=(eventual&&) noexcept = default;
+
+    void set_value(const value_type& v) {
+        m_value = v;
+        set();
+    }
+    void set_value(value_type&& v) {
+        m_value = std::move(v);
+        set();
+    }
+    value_type wait() const& {
+        wait_set();
+        return m_value;
+    }
+    value_type&& wait() && {
+        wait_set();
+        return std::move(m_value);
+    }
+    void reset() {
+        m_value = value_type{};
+        detail::abt_check(ABT_eventual_reset(m_eventual), "ABT_eventual_reset");
+    }
+};
+
+/** An ABT_eventual without a value. */
+template <> class eventual<void> : public detail::eventual_base {
+  public:
+    eventual() = default;
+    eventual(eventual&&) noexcept = default;
+    eventual& operator=(eventual&&) noexcept = default;
+
+    void set_value() { set(); }
+    void wait() const { wait_set(); }
+    void reset() { detail::abt_check(ABT_eventual_reset(m_eventual), "ABT_eventual_reset"); }
+};
+
+/** An ABT_barrier: num_waiters threads meet, then all go on. */
+class barrier {
+    ABT_barrier m_barrier = ABT_BARRIER_NULL;
+
+  public:
+    typedef ABT_barrier native_handle_type;
+
+    explicit barrier(std::uint32_t num_waiters) {
+        detail::abt_check(ABT_barrier_create(num_waiters, &m_barrier), "ABT_barrier_create");
+    }
+    ~barrier() {
+        if(m_barrier != ABT_BARRIER_NULL) ABT_barrier_free(&m_barrier);
+    }
+    barrier(const barrier&)            = delete;
+    barrier& operator=(const barrier&) = delete;
+    barrier(barrier&& other) noexcept
+    : m_barrier(other.m_barrier) {
+        other.m_barrier = ABT_BARRIER_NULL;
+    }
+    barrier& operator=(barrier&& other) noexcept {
+        if(this != &other) {
+            if(m_barrier != ABT_BARRIER_NULL) ABT_barrier_free(&m_barrier);
+            m_barrier       = other.m_barrier;
+            other.m_barrier = ABT_BARRIER_NULL;
+        }
+        return *this;
+    }
+
+    void wait() { detail::abt_check(ABT_barrier_wait(m_barrier), "ABT_barrier_wait"); }
+    void reinit(std::uint32_t num_waiters) {
+        detail::abt_check(ABT_barrier_reinit(m_barrier, num_waiters), "ABT_barrier_reinit");
+    }
+    std::uint32_t get_num_waiters() const {
+        std::uint32_t n = 0;
+        detail::abt_check(ABT_barrier_get_num_waiters(m_barrier, &n), "ABT_barrier_get_num_waiters");
+        return n;
+    }
+    native_handle_type native_handle() const noexcept { return m_barrier; }
+};
+
+/**
+ * Owns an object whose handle must be freed explicitly (a thread made by
+ * pool::make_thread): destroying the managed object destroys it (a
+ * thread is joined first).
+ */
+template <typename T> class managed {
+    T m_obj;
+
+  public:
+    explicit managed(T&& obj)
+    : m_obj(std::move(obj)) {}
+    ~managed() { m_obj.destroy(); }
+    managed(const managed&)            = delete;
+    managed& operator=(const managed&) = delete;
+    managed(managed&&) noexcept        = default;
+    managed& operator=(managed&& other) noexcept {
+        if(this != &other) {
+            m_obj.destroy();
+            m_obj = std::move(other.m_obj);
+        }
+        return *this;
+    }
+    T*       operator->() noexcept { return &m_obj; }
+    const T* operator->() const noexcept { return &m_obj; }
+    T&       operator*() noexcept { return m_obj; }
+    const T& operator*() const noexcept { return m_obj; }
+    /** Gives up ownership: the caller destroys the object. */
+    T release() noexcept { return std::move(m_obj); }
+};
+
+/** Tag for pool::make_thread(f, anonymous{}): a thread nobody joins. */
+struct anonymous {};
+
+class engine;
+
+/**
+ * A user-level thread: a function run as a job of a pool's execution
+ * streams (pool::make_thread). An exception leaving the function is
+ * printed to stderr and ends the thread.
+ */
+class thread {
+    ABT_thread m_thread = ABT_THREAD_NULL;
+    friend class pool;
+
+    template <typename F> static void run(void* arg) {
+        std::unique_ptr<F> f(static_cast<F*>(arg));
+        try {
+            (*f)();
+        } catch(const std::exception& e) {
+            std::fprintf(stderr, "thallium: an exception left a thread's function: %s\n", e.what());
+        } catch(...) {
+            std::fprintf(stderr, "thallium: an exception left a thread's function\n");
+        }
+    }
+
+  public:
+    typedef ABT_thread native_handle_type;
+
+    thread() noexcept = default;
+    explicit thread(ABT_thread t) noexcept
+    : m_thread(t) {}
+    thread(const thread&)            = delete;
+    thread& operator=(const thread&) = delete;
+    thread(thread&& other) noexcept
+    : m_thread(other.m_thread) {
+        other.m_thread = ABT_THREAD_NULL;
+    }
+    thread& operator=(thread&& other) noexcept {
+        std::swap(m_thread, other.m_thread);
+        return *this;
+    }
+
+    /** Waits until the thread's function returned. */
+    void join() { detail::abt_check(ABT_thread_join(m_thread), "ABT_thread_join"); }
+    /** Joins the thread and frees its handle (managed<thread> calls it). */
+    void destroy() noexcept {
+        if(m_thread != ABT_THREAD_NULL) ABT_thread_free(&m_thread);
+    }
+    bool is_null() const noexcept { return m_thread == ABT_THREAD_NULL; }
+    native_handle_type native_handle() const noexcept { return m_thread; }
+
+    /** Lets the caller's execution stream run other queued work. */
+    static void yield() { ABT_thread_yield(); }
+    /** Sleeps for timeout_ms milliseconds (margo_thread_sleep). */
+    static void sleep(const engine& eng, double timeout_ms);
+};
+
 /**
  * Non-owning handle to an Argobots pool managed by margo. The default
  * constructed pool is null (ABT_POOL_NULL).
@@ -342,6 +771,29 @@ class pool {
     }
     bool operator!=(const pool& other) const noexcept {
         return m_pool != other.m_pool;
+    }
+
+    /** Runs f() as a user-level thread on this pool; join it through the
+     *  result (its destruction joins it too). */
+    template <typename F> managed<thread> make_thread(F&& f) const {
+        return managed<thread>(thread(create_thread(std::forward<F>(f), true)));
+    }
+    /** Runs f() on this pool without a handle to join. */
+    template <typename F> void make_thread(F&& f, anonymous) const {
+        create_thread(std::forward<F>(f), false);
+    }
+
+  private:
+    template <typename F> ABT_thread create_thread(F&& f, bool joinable) const {
+        using Fn = std::decay_t<F>;
+        auto*      fn = new Fn(std::forward<F>(f));
+        ABT_thread t  = ABT_THREAD_NULL;
+        int        ret = ABT_thread_create(m_pool, &thread::run<Fn>, fn, ABT_THREAD_ATTR_NULL, joinable ? &t : nullptr);
+        if(ret != ABT_SUCCESS) {
+            delete fn;
+            throw abt_exception("ABT_thread_create", ret);
+        }
+        return t;
     }
 };
 
@@ -2476,6 +2928,10 @@ inline bulk engine::wrap(hg_bulk_t blk, bool /* is_local: the handle knows */) c
                               std::string(translate_margo_error_code(ret)) + ": engine::wrap of "
                                   + (blk == HG_BULK_NULL ? "HG_BULK_NULL" : "a bulk handle"));
     return bulk(m_state, blk);
+}
+
+inline void thread::sleep(const engine& eng, double timeout_ms) {
+    margo_thread_sleep(eng.get_margo_instance(), timeout_ms);
 }
 
 } // namespace thallium

@@ -14,6 +14,9 @@
 //! | `hg_proc_t`         | `ffi::hg_proc::Proc`   | borrowed: lives on our stack while one proc callback runs |
 //! | `hg_bulk_t`         | `ffi::bulk::Bulk`      | Box with a count (`margo_bulk_ref_incr`); freed at 0 by `margo_bulk_free` |
 //! | `margo_request`     | `ffi::rpc::Operation`  | Box, freed by `margo_wait` (a forward's call or a bulk transfer's pieces) |
+//! | `ABT_mutex`, `ABT_cond`, `ABT_rwlock`, `ABT_eventual`, `ABT_barrier` | `rpc::sync::{Mutex, Cond, RwLock, Eventual, Barrier}` | Box, freed by `ABT_*_free` |
+//! | `ABT_thread`        | `rpc::sync::Ult`       | Box, freed by `ABT_thread_free` (the thread's job holds its own share) |
+//! | `ABT_mutex_attr`, `ABT_thread_attr` | `ffi::abt::{MutexAttr, ThreadAttr}` | Box, freed by `ABT_*_attr_free` |
 //!
 //! Box-owned handles go through [`boxed_into_c`], [`boxed_ref`] and
 //! [`boxed_free`]; the opaque C type names the Rust type via [`Owned`].
@@ -205,6 +208,34 @@ pub fn pool_of(engine: &Engine, pool: ABT_pool) -> Option<Arc<Pool>> {
     engine.owns_pool(pool as *const Pool)
 }
 
+/// The pool behind a C handle, among the pools of every live instance
+/// (`ABT_thread_create` names a pool, not an instance).
+pub fn pool_anywhere(pool: ABT_pool) -> Option<Arc<Pool>> {
+    if pool.is_null() {
+        return None;
+    }
+    let live: Vec<usize> = LIVE.lock().as_ref().map(|s| s.iter().copied().collect()).unwrap_or_default();
+    live.into_iter().find_map(|ptr| {
+        // SAFETY: registry entries are never freed.
+        let inst = unsafe { &*(ptr as *const Instance) };
+        let engine = inst.engine.lock().clone()?;
+        if engine.is_finalizing() {
+            return None;
+        }
+        pool_of(&engine, pool)
+    })
+}
+
+/// True while some margo instance is not finalized.
+pub fn any_live_instance() -> bool {
+    let live: Vec<usize> = LIVE.lock().as_ref().map(|s| s.iter().copied().collect()).unwrap_or_default();
+    live.into_iter().any(|ptr| {
+        // SAFETY: registry entries are never freed.
+        let inst = unsafe { &*(ptr as *const Instance) };
+        inst.engine.lock().as_ref().is_some_and(|e| !e.is_finalizing())
+    })
+}
+
 /// Ties an opaque C handle type to the Rust type it owns through a Box.
 pub trait Owned {
     type Rust;
@@ -223,6 +254,17 @@ pub unsafe fn boxed_ref<'a, C: Owned>(ptr: *mut C) -> Option<&'a C::Rust> {
     // SAFETY: by the contract `ptr` is NULL or a live Box<C::Rust> pointer
     // from boxed_into_c (the C type only names the Rust type).
     unsafe { (ptr as *const C::Rust).as_ref() }
+}
+
+/// Borrows the value behind a C handle mutably (None for NULL).
+///
+/// # Safety
+/// As [`boxed_ref`], and no other reference to the value may be live
+/// (the C caller does not use the handle concurrently).
+pub unsafe fn boxed_mut<'a, C: Owned>(ptr: *mut C) -> Option<&'a mut C::Rust> {
+    // SAFETY: by the contract `ptr` is NULL or a live Box<C::Rust> pointer
+    // that nobody else borrows now.
+    unsafe { (ptr as *mut C::Rust).as_mut() }
 }
 
 /// Takes the value back from C (None for NULL).

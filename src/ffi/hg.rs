@@ -49,11 +49,8 @@ pub struct hg_addr {
 }
 pub type hg_addr_t = *mut hg_addr;
 
-/// Opaque pool handle (`ABT_pool`); borrows one of an engine's pools.
-pub struct ABT_pool_opaque {
-    _private: [u8; 0],
-}
-pub type ABT_pool = *mut ABT_pool_opaque;
+/// Argobots' pool handle, declared in `abt.h` with the rest of Argobots.
+pub use super::abt::ABT_pool;
 
 impl From<&RpcError> for hg_return {
     fn from(e: &RpcError) -> hg_return {

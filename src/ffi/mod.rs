@@ -5,6 +5,7 @@
 //! `handles` maps every C handle to its Rust type; `panic` is the boundary
 //! every entry point goes through; `init` is the load-time constructor.
 
+pub mod abt;
 pub mod bedrock;
 pub mod bulk;
 pub mod flock;

@@ -15,6 +15,7 @@ pub(crate) mod progress;
 pub(crate) mod runtime;
 pub(crate) mod spin;
 pub(crate) mod stream;
+pub mod sync;
 pub mod timer;
 pub(crate) mod transport;
 pub mod wire;

@@ -13,7 +13,9 @@
 #      find_package(thallium);
 #   5. for each PROTOCOL (steps 1-4 build once for all of them):
 #      thallium-lifecycle (thallium.hpp ownership rules, one process),
-#      thallium-rpc-shapes (thallium's RPC forms, one process), then
+#      thallium-rpc-shapes (thallium's RPC forms, one process), margo-abt
+#      and thallium-abt (Argobots' objects and threads, in C and through
+#      thallium's wrappers, one process each), then
 #      each server (margo-server, thallium-server) run for real on PROTOCOL
 #      with each client (margo-client, thallium-client): the client looks the
 #      server up, checks addresses and shuts the server down; the server must
@@ -476,6 +478,10 @@ if [ $built = 1 ]; then
             "$WORK/thallium-lifecycle-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-lifecycle" "$PROTOCOL"
         run_step "thallium-rpc-shapes ($PROTOCOL): handler, provider method and type forms" \
             "$WORK/thallium-rpc-shapes-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-rpc-shapes" "$PROTOCOL"
+        run_step "margo-abt ($PROTOCOL): Argobots' mutex, eventual, threads, cond, barrier, rwlock in handlers" \
+            "$WORK/margo-abt-${PROTOCOL//[^a-z]/_}.log" "$BUILD/margo-abt" "$PROTOCOL"
+        run_step "thallium-abt ($PROTOCOL): thallium's Argobots wrappers in handlers" \
+            "$WORK/thallium-abt-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-abt" "$PROTOCOL"
         for server in margo-server thallium-server; do
             for client in margo-client thallium-client; do
                 run_pair "$server" "$client"

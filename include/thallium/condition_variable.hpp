@@ -1,0 +1,5 @@
+/*
+ * thallium/condition_variable.hpp -- kept for programs written against upstream Thallium:
+ * the class is in <thallium.hpp>.
+ */
+#include <thallium.hpp>

@@ -1,0 +1,5 @@
+/*
+ * thallium/thread.hpp -- kept for programs written against upstream Thallium:
+ * the class is in <thallium.hpp>.
+ */
+#include <thallium.hpp>
