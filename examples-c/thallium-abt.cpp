@@ -155,6 +155,20 @@ int main(int argc, char** argv) {
 
         value.reset();
         check(!value.test(), "eventual::reset");
+
+        tl::mutex          m1;
+        tl::mutex          m2(std::move(m1));
+        tl::eventual<int>  e1;
+        tl::eventual<int>  e2(std::move(e1));
+        tl::rwlock         r1;
+        tl::rwlock         r2;
+        r2 = std::move(r1);
+        check(m1.native_handle() == ABT_MUTEX_NULL && m2.native_handle() != ABT_MUTEX_NULL
+                  && e1.native_handle() == ABT_EVENTUAL_NULL && r1.native_handle() == ABT_RWLOCK_NULL
+                  && r2.native_handle() != ABT_RWLOCK_NULL,
+              "moves hand the Argobots handle over");
+        m2.lock();
+        m2.unlock();
     }
     engine.finalize();
     std::cout << failures << " failure(s)" << std::endl;

@@ -371,6 +371,38 @@ namespace detail {
 inline void abt_check(int ret, const char* call) {
     if(ret != ABT_SUCCESS) throw abt_exception(call, ret);
 }
+
+/* Owns one Argobots handle: a move hands it over (leaving NULL behind),
+ * destruction frees it. The wrappers below derive from it. */
+template <typename Handle, int (*Free)(Handle*)> class abt_owner {
+  protected:
+    Handle m_handle = nullptr;
+
+    abt_owner() noexcept = default;
+    ~abt_owner() { release(); }
+    abt_owner(abt_owner&& other) noexcept
+    : m_handle(other.m_handle) {
+        other.m_handle = nullptr;
+    }
+    abt_owner& operator=(abt_owner&& other) noexcept {
+        if(this != &other) {
+            release();
+            m_handle       = other.m_handle;
+            other.m_handle = nullptr;
+        }
+        return *this;
+    }
+    void release() noexcept {
+        if(m_handle != nullptr) Free(&m_handle);
+    }
+
+  public:
+    typedef Handle native_handle_type;
+
+    abt_owner(const abt_owner&)            = delete;
+    abt_owner& operator=(const abt_owner&) = delete;
+    native_handle_type native_handle() const noexcept { return m_handle; }
+};
 } // namespace detail
 
 /**
@@ -378,57 +410,35 @@ inline void abt_check(int ret, const char* call) {
  * pool's other work, as a user-level thread blocked on one yields under
  * Argobots. Usable with std::lock_guard and std::unique_lock.
  */
-class mutex {
+class mutex : public detail::abt_owner<ABT_mutex, ABT_mutex_free> {
   protected:
-    ABT_mutex m_mutex = ABT_MUTEX_NULL;
-
     explicit mutex(bool recursive) {
         if(!recursive) {
-            detail::abt_check(ABT_mutex_create(&m_mutex), "ABT_mutex_create");
+            detail::abt_check(ABT_mutex_create(&m_handle), "ABT_mutex_create");
             return;
         }
         ABT_mutex_attr attr = ABT_MUTEX_ATTR_NULL;
         detail::abt_check(ABT_mutex_attr_create(&attr), "ABT_mutex_attr_create");
         ABT_mutex_attr_set_recursive(attr, ABT_TRUE);
-        int ret = ABT_mutex_create_with_attr(attr, &m_mutex);
+        int ret = ABT_mutex_create_with_attr(attr, &m_handle);
         ABT_mutex_attr_free(&attr);
         detail::abt_check(ret, "ABT_mutex_create_with_attr");
     }
 
   public:
-    typedef ABT_mutex native_handle_type;
-
     mutex()
     : mutex(false) {}
-    ~mutex() {
-        if(m_mutex != ABT_MUTEX_NULL) ABT_mutex_free(&m_mutex);
-    }
-    mutex(const mutex&)            = delete;
-    mutex& operator=(const mutex&) = delete;
-    mutex(mutex&& other) noexcept
-    : m_mutex(other.m_mutex) {
-        other.m_mutex = ABT_MUTEX_NULL;
-    }
-    mutex& operator=(mutex&& other) noexcept {
-        if(this != &other) {
-            if(m_mutex != ABT_MUTEX_NULL) ABT_mutex_free(&m_mutex);
-            m_mutex       = other.m_mutex;
-            other.m_mutex = ABT_MUTEX_NULL;
-        }
-        return *this;
-    }
 
-    void lock() { detail::abt_check(ABT_mutex_lock(m_mutex), "ABT_mutex_lock"); }
+    void lock() { detail::abt_check(ABT_mutex_lock(m_handle), "ABT_mutex_lock"); }
     /** As lock(): ours polls briefly and then sleeps either way. */
-    void spin_lock() { detail::abt_check(ABT_mutex_spinlock(m_mutex), "ABT_mutex_spinlock"); }
+    void spin_lock() { detail::abt_check(ABT_mutex_spinlock(m_handle), "ABT_mutex_spinlock"); }
     bool try_lock() {
-        int ret = ABT_mutex_trylock(m_mutex);
+        int ret = ABT_mutex_trylock(m_handle);
         if(ret == ABT_ERR_MUTEX_LOCKED) return false;
         detail::abt_check(ret, "ABT_mutex_trylock");
         return true;
     }
-    void unlock() { detail::abt_check(ABT_mutex_unlock(m_mutex), "ABT_mutex_unlock"); }
-    native_handle_type native_handle() const noexcept { return m_mutex; }
+    void unlock() { detail::abt_check(ABT_mutex_unlock(m_handle), "ABT_mutex_unlock"); }
 };
 
 /** An ABT_mutex that the thread holding it may lock again. */
@@ -439,33 +449,12 @@ class recursive_mutex : public mutex {
 };
 
 /** An ABT_cond, waited on with a std::unique_lock<thallium::mutex>. */
-class condition_variable {
-    ABT_cond m_cond = ABT_COND_NULL;
-
+class condition_variable : public detail::abt_owner<ABT_cond, ABT_cond_free> {
   public:
-    typedef ABT_cond native_handle_type;
-
-    condition_variable() { detail::abt_check(ABT_cond_create(&m_cond), "ABT_cond_create"); }
-    ~condition_variable() {
-        if(m_cond != ABT_COND_NULL) ABT_cond_free(&m_cond);
-    }
-    condition_variable(const condition_variable&)            = delete;
-    condition_variable& operator=(const condition_variable&) = delete;
-    condition_variable(condition_variable&& other) noexcept
-    : m_cond(other.m_cond) {
-        other.m_cond = ABT_COND_NULL;
-    }
-    condition_variable& operator=(condition_variable&& other) noexcept {
-        if(this != &other) {
-            if(m_cond != ABT_COND_NULL) ABT_cond_free(&m_cond);
-            m_cond       = other.m_cond;
-            other.m_cond = ABT_COND_NULL;
-        }
-        return *this;
-    }
+    condition_variable() { detail::abt_check(ABT_cond_create(&m_handle), "ABT_cond_create"); }
 
     void wait(std::unique_lock<mutex>& lock) {
-        detail::abt_check(ABT_cond_wait(m_cond, lock.mutex()->native_handle()), "ABT_cond_wait");
+        detail::abt_check(ABT_cond_wait(m_handle, lock.mutex()->native_handle()), "ABT_cond_wait");
     }
     template <class Predicate> void wait(std::unique_lock<mutex>& lock, Predicate&& pred) {
         while(!pred()) wait(lock);
@@ -473,7 +462,7 @@ class condition_variable {
     /** Waits until notified or until the wall-clock time `abstime`;
      *  false if the time passed first. */
     bool wait_until(std::unique_lock<mutex>& lock, const struct timespec* abstime) {
-        int ret = ABT_cond_timedwait(m_cond, lock.mutex()->native_handle(), abstime);
+        int ret = ABT_cond_timedwait(m_handle, lock.mutex()->native_handle(), abstime);
         if(ret == ABT_ERR_COND_TIMEDOUT) return false;
         detail::abt_check(ret, "ABT_cond_timedwait");
         return true;
@@ -493,80 +482,36 @@ class condition_variable {
     bool wait_for(std::unique_lock<mutex>& lock, const std::chrono::duration<Rep, Period>& rel_time) {
         return wait_until(lock, std::chrono::steady_clock::now() + rel_time);
     }
-    void notify_one() { detail::abt_check(ABT_cond_signal(m_cond), "ABT_cond_signal"); }
-    void notify_all() { detail::abt_check(ABT_cond_broadcast(m_cond), "ABT_cond_broadcast"); }
-    native_handle_type native_handle() const noexcept { return m_cond; }
+    void notify_one() { detail::abt_check(ABT_cond_signal(m_handle), "ABT_cond_signal"); }
+    void notify_all() { detail::abt_check(ABT_cond_broadcast(m_handle), "ABT_cond_broadcast"); }
 };
 
 /** An ABT_rwlock: many readers or one writer. */
-class rwlock {
-    ABT_rwlock m_lock = ABT_RWLOCK_NULL;
-
+class rwlock : public detail::abt_owner<ABT_rwlock, ABT_rwlock_free> {
   public:
-    typedef ABT_rwlock native_handle_type;
+    rwlock() { detail::abt_check(ABT_rwlock_create(&m_handle), "ABT_rwlock_create"); }
 
-    rwlock() { detail::abt_check(ABT_rwlock_create(&m_lock), "ABT_rwlock_create"); }
-    ~rwlock() {
-        if(m_lock != ABT_RWLOCK_NULL) ABT_rwlock_free(&m_lock);
-    }
-    rwlock(const rwlock&)            = delete;
-    rwlock& operator=(const rwlock&) = delete;
-    rwlock(rwlock&& other) noexcept
-    : m_lock(other.m_lock) {
-        other.m_lock = ABT_RWLOCK_NULL;
-    }
-    rwlock& operator=(rwlock&& other) noexcept {
-        if(this != &other) {
-            if(m_lock != ABT_RWLOCK_NULL) ABT_rwlock_free(&m_lock);
-            m_lock       = other.m_lock;
-            other.m_lock = ABT_RWLOCK_NULL;
-        }
-        return *this;
-    }
-
-    void rdlock() { detail::abt_check(ABT_rwlock_rdlock(m_lock), "ABT_rwlock_rdlock"); }
-    void wrlock() { detail::abt_check(ABT_rwlock_wrlock(m_lock), "ABT_rwlock_wrlock"); }
-    void unlock() { detail::abt_check(ABT_rwlock_unlock(m_lock), "ABT_rwlock_unlock"); }
-    native_handle_type native_handle() const noexcept { return m_lock; }
+    void rdlock() { detail::abt_check(ABT_rwlock_rdlock(m_handle), "ABT_rwlock_rdlock"); }
+    void wrlock() { detail::abt_check(ABT_rwlock_wrlock(m_handle), "ABT_rwlock_wrlock"); }
+    void unlock() { detail::abt_check(ABT_rwlock_unlock(m_handle), "ABT_rwlock_unlock"); }
 };
 
 namespace detail {
 /* The ABT_eventual shared by eventual<T> and eventual<void>; the value of
  * an eventual<T> lives in the C++ object, set before the eventual is. */
-class eventual_base {
+class eventual_base : public abt_owner<ABT_eventual, ABT_eventual_free> {
   protected:
-    ABT_eventual m_eventual = ABT_EVENTUAL_NULL;
-
-    eventual_base() { abt_check(ABT_eventual_create(0, &m_eventual), "ABT_eventual_create"); }
-    ~eventual_base() {
-        if(m_eventual != ABT_EVENTUAL_NULL) ABT_eventual_free(&m_eventual);
-    }
-    eventual_base(eventual_base&& other) noexcept
-    : m_eventual(other.m_eventual) {
-        other.m_eventual = ABT_EVENTUAL_NULL;
-    }
-    eventual_base& operator=(eventual_base&& other) noexcept {
-        if(this != &other) {
-            if(m_eventual != ABT_EVENTUAL_NULL) ABT_eventual_free(&m_eventual);
-            m_eventual       = other.m_eventual;
-            other.m_eventual = ABT_EVENTUAL_NULL;
-        }
-        return *this;
-    }
-    void set() { abt_check(ABT_eventual_set(m_eventual, nullptr, 0), "ABT_eventual_set"); }
-    void wait_set() const { abt_check(ABT_eventual_wait(m_eventual, nullptr), "ABT_eventual_wait"); }
+    eventual_base() { abt_check(ABT_eventual_create(0, &m_handle), "ABT_eventual_create"); }
+    void set() { abt_check(ABT_eventual_set(m_handle, nullptr, 0), "ABT_eventual_set"); }
+    void wait_set() const { abt_check(ABT_eventual_wait(m_handle, nullptr), "ABT_eventual_wait"); }
+    void reset_event() { abt_check(ABT_eventual_reset(m_handle), "ABT_eventual_reset"); }
 
   public:
-    typedef ABT_eventual native_handle_type;
-    eventual_base(const eventual_base&)            = delete;
-    eventual_base& operator=(const eventual_base&) = delete;
-
     bool test() const {
         ABT_bool ready = ABT_FALSE;
-        abt_check(ABT_eventual_test(m_eventual, nullptr, &ready), "ABT_eventual_test");
+        abt_check(ABT_eventual_test(m_handle, nullptr, &ready), "ABT_eventual_test");
         return ready == ABT_TRUE;
     }
-    native_handle_type native_handle() const noexcept { return m_eventual; }
 };
 } // namespace detail
 
@@ -583,10 +528,6 @@ template <typename T> class eventual : public detail::eventual_base {
     value_type m_value{};
 
   public:
-    eventual() = default;
-    eventual(eventual&&) noexcept = default;
-    eventual& operator=(eventual&&) noexcept = default;
-
     void set_value(const value_type& v) {
         m_value = v;
         set();
@@ -605,60 +546,34 @@ template <typename T> class eventual : public detail::eventual_base {
     }
     void reset() {
         m_value = value_type{};
-        detail::abt_check(ABT_eventual_reset(m_eventual), "ABT_eventual_reset");
+        reset_event();
     }
 };
 
 /** An ABT_eventual without a value. */
 template <> class eventual<void> : public detail::eventual_base {
   public:
-    eventual() = default;
-    eventual(eventual&&) noexcept = default;
-    eventual& operator=(eventual&&) noexcept = default;
-
     void set_value() { set(); }
     void wait() const { wait_set(); }
-    void reset() { detail::abt_check(ABT_eventual_reset(m_eventual), "ABT_eventual_reset"); }
+    void reset() { reset_event(); }
 };
 
 /** An ABT_barrier: num_waiters threads meet, then all go on. */
-class barrier {
-    ABT_barrier m_barrier = ABT_BARRIER_NULL;
-
+class barrier : public detail::abt_owner<ABT_barrier, ABT_barrier_free> {
   public:
-    typedef ABT_barrier native_handle_type;
-
     explicit barrier(std::uint32_t num_waiters) {
-        detail::abt_check(ABT_barrier_create(num_waiters, &m_barrier), "ABT_barrier_create");
-    }
-    ~barrier() {
-        if(m_barrier != ABT_BARRIER_NULL) ABT_barrier_free(&m_barrier);
-    }
-    barrier(const barrier&)            = delete;
-    barrier& operator=(const barrier&) = delete;
-    barrier(barrier&& other) noexcept
-    : m_barrier(other.m_barrier) {
-        other.m_barrier = ABT_BARRIER_NULL;
-    }
-    barrier& operator=(barrier&& other) noexcept {
-        if(this != &other) {
-            if(m_barrier != ABT_BARRIER_NULL) ABT_barrier_free(&m_barrier);
-            m_barrier       = other.m_barrier;
-            other.m_barrier = ABT_BARRIER_NULL;
-        }
-        return *this;
+        detail::abt_check(ABT_barrier_create(num_waiters, &m_handle), "ABT_barrier_create");
     }
 
-    void wait() { detail::abt_check(ABT_barrier_wait(m_barrier), "ABT_barrier_wait"); }
+    void wait() { detail::abt_check(ABT_barrier_wait(m_handle), "ABT_barrier_wait"); }
     void reinit(std::uint32_t num_waiters) {
-        detail::abt_check(ABT_barrier_reinit(m_barrier, num_waiters), "ABT_barrier_reinit");
+        detail::abt_check(ABT_barrier_reinit(m_handle, num_waiters), "ABT_barrier_reinit");
     }
     std::uint32_t get_num_waiters() const {
         std::uint32_t n = 0;
-        detail::abt_check(ABT_barrier_get_num_waiters(m_barrier, &n), "ABT_barrier_get_num_waiters");
+        detail::abt_check(ABT_barrier_get_num_waiters(m_handle, &n), "ABT_barrier_get_num_waiters");
         return n;
     }
-    native_handle_type native_handle() const noexcept { return m_barrier; }
 };
 
 /**
