@@ -182,7 +182,16 @@ const ABT_TRAILER: &str = "#define ABT_TRUE 1
 #define ABT_EVENTUAL_NULL ((ABT_eventual)NULL)
 #define ABT_BARRIER_NULL ((ABT_barrier)NULL)
 #define ABT_THREAD_NULL ((ABT_thread)NULL)
-#define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)";
+#define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)
+/* A mutex or condition variable in the program's own memory (static or in
+ * a struct), usable without ABT_*_create and never passed to ABT_*_free. */
+typedef struct { int opaque[16]; } ABT_mutex_memory;
+typedef struct { int opaque[16]; } ABT_cond_memory;
+#define ABT_MUTEX_INITIALIZER { { 0 } }
+#define ABT_RECURSIVE_MUTEX_INITIALIZER { { 1 } }
+#define ABT_MUTEX_MEMORY_GET_HANDLE(p_mutex_memory) ((ABT_mutex)(p_mutex_memory))
+#define ABT_COND_INITIALIZER { { 0 } }
+#define ABT_COND_MEMORY_GET_HANDLE(p_cond_memory) ((ABT_cond)(p_cond_memory))";
 
 /// `abt.h`: the Argobots subset (`src/ffi/abt.rs`), included by `margo.h`
 /// as upstream's is.

@@ -30,8 +30,9 @@ static void check(int cond, const char* what)
 }
 
 static ABT_eventual g_event;
-static ABT_mutex    g_mutex;
-static int          g_counter;
+/* A mutex in the program's own memory, as Mochi components declare them. */
+static ABT_mutex_memory g_mutex_mem = ABT_MUTEX_INITIALIZER;
+static int              g_counter;
 
 static void wait_ult(hg_handle_t h)
 {
@@ -53,11 +54,12 @@ DEFINE_MARGO_RPC_HANDLER(set_ult)
 static void add_ult(hg_handle_t h)
 {
     for (int i = 0; i < 1000; i++) {
-        ABT_mutex_lock(g_mutex);
+        ABT_mutex m = ABT_MUTEX_MEMORY_GET_HANDLE(&g_mutex_mem);
+        ABT_mutex_lock(m);
         int v = g_counter;
         if (i % 100 == 0) ABT_thread_yield();
         g_counter = v + 1;
-        ABT_mutex_unlock(g_mutex);
+        ABT_mutex_unlock(m);
     }
     margo_respond(h, NULL);
     margo_destroy(h);
@@ -97,7 +99,7 @@ static void spawn_ult(hg_handle_t h)
         if (ABT_thread_create(pool, add_value, &work[i], ABT_THREAD_ATTR_NULL, &threads[i]) == ABT_SUCCESS)
             created++;
     }
-    for (int i = 0; i < created; i++) ABT_thread_free(&threads[i]);
+    if (created == 4) ABT_thread_free_many(4, threads);
     ABT_mutex_free(&m);
     int32_t out = created == 4 ? total : -1;
     margo_respond(h, &out);
@@ -170,7 +172,7 @@ int main(int argc, char** argv)
     check(ABT_initialized() == ABT_SUCCESS, "ABT_initialized while a margo instance lives");
 
     ABT_eventual_create(0, &g_event);
-    ABT_mutex_create(&g_mutex);
+    double t0 = ABT_get_wtime();
     hg_id_t wait_id  = MARGO_REGISTER(mid, "abt_wait", void, void, wait_ult);
     hg_id_t set_id   = MARGO_REGISTER(mid, "abt_set", void, void, set_ult);
     hg_id_t add_id   = MARGO_REGISTER(mid, "abt_add", void, void, add_ult);
@@ -201,7 +203,8 @@ int main(int argc, char** argv)
         if (margo_wait(areq[i]) != HG_SUCCESS) ok = 0;
         margo_destroy(ah[i]);
     }
-    check(ok && g_counter == 8000, "8 handlers x 1000 increments under an ABT_mutex (with yields) = 8000");
+    check(ok && g_counter == 8000,
+          "8 handlers x 1000 increments under an ABT_mutex from ABT_MUTEX_INITIALIZER (with yields) = 8000");
 
     int32_t total = 0;
     check(call(mid, self, spawn_id, &total) == HG_SUCCESS && total == 10,
@@ -219,6 +222,24 @@ int main(int argc, char** argv)
     ABT_thread_free(&waiter);
     ABT_thread_free(&setter);
     check(cs.seen == 1 && waiter == ABT_THREAD_NULL, "ABT_cond: the waiter saw the flag; ABT_thread_free cleared the handle");
+
+    /* The same with a mutex and a condition variable in a struct of ours. */
+    struct {
+        ABT_mutex_memory mutex;
+        ABT_cond_memory  cond;
+    } mem = {ABT_MUTEX_INITIALIZER, ABT_COND_INITIALIZER};
+    struct cond_state cs2 = {ABT_MUTEX_MEMORY_GET_HANDLE(&mem.mutex), ABT_COND_MEMORY_GET_HANDLE(&mem.cond), 0, 0};
+    ABT_thread pair[2];
+    ABT_thread_create(pool, cond_waiter, &cs2, ABT_THREAD_ATTR_NULL, &pair[0]);
+    ABT_thread_create(pool, cond_setter, &cs2, ABT_THREAD_ATTR_NULL, &pair[1]);
+    check(ABT_thread_join_many(2, pair) == ABT_SUCCESS && ABT_thread_free_many(2, pair) == ABT_SUCCESS && cs2.seen == 1,
+          "ABT_COND_INITIALIZER / ABT_MUTEX_INITIALIZER in a struct; ABT_thread_join_many, _free_many");
+
+    static ABT_mutex_memory rec_mem = ABT_RECURSIVE_MUTEX_INITIALIZER;
+    ABT_mutex               rec     = ABT_MUTEX_MEMORY_GET_HANDLE(&rec_mem);
+    check(ABT_mutex_lock(rec) == ABT_SUCCESS && ABT_mutex_lock(rec) == ABT_SUCCESS && ABT_mutex_unlock(rec) == ABT_SUCCESS
+              && ABT_mutex_unlock(rec) == ABT_SUCCESS && ABT_mutex_unlock(rec) == ABT_ERR_MUTEX,
+          "ABT_RECURSIVE_MUTEX_INITIALIZER: locked twice by its holder, unlocked twice");
 
     /* A timed wait that times out, holding the mutex again. */
     struct timeval  now;
@@ -290,8 +311,9 @@ int main(int argc, char** argv)
     ABT_error_get_str(ABT_ERR_INV_MUTEX, name, &len);
     check(len < sizeof name && strcmp(name, "ABT_ERR_INV_MUTEX") == 0, "ABT_error_get_str names the code");
 
+    double t1 = ABT_get_wtime();
+    check(t1 > t0 && t1 - t0 < 600.0, "ABT_get_wtime moves forward");
     ABT_eventual_free(&g_event);
-    ABT_mutex_free(&g_mutex);
     margo_addr_free(mid, self);
     margo_finalize(mid);
     printf("%d failure(s)\n", failures);

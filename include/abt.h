@@ -63,7 +63,8 @@
 typedef struct ABT_barrier_opaque ABT_barrier_opaque;
 
 /**
- * Opaque condition variable (`ABT_cond`).
+ * Opaque condition variable (`ABT_cond`): a Box from `ABT_cond_create`,
+ * or the program's own `ABT_cond_memory`.
  */
 typedef struct ABT_cond_opaque ABT_cond_opaque;
 
@@ -78,7 +79,9 @@ typedef struct ABT_eventual_opaque ABT_eventual_opaque;
 typedef struct ABT_mutex_attr_opaque ABT_mutex_attr_opaque;
 
 /**
- * Opaque mutex (`ABT_mutex`).
+ * Opaque mutex (`ABT_mutex`): a Box from `ABT_mutex_create`, or the
+ * program's own `ABT_mutex_memory` (the same 64-byte layout, see
+ * `rpc/sync/locks.rs`), which is never freed here.
  */
 typedef struct ABT_mutex_opaque ABT_mutex_opaque;
 
@@ -406,6 +409,31 @@ int ABT_thread_join(ABT_thread thread);
 int ABT_thread_free(ABT_thread *thread);
 
 /**
+ * Joins `num_threads` threads of `thread_list` in order; the first error
+ * stops there and is returned.
+ *
+ * # Safety
+ * `thread_list` must be NULL with `num_threads` 0, or hold `num_threads`
+ * thread handles (each NULL or live).
+ */
+int ABT_thread_join_many(int num_threads, ABT_thread *thread_list);
+
+/**
+ * Joins and frees `num_threads` threads of `thread_list`, setting each
+ * handle to NULL; the first error stops there and is returned.
+ *
+ * # Safety
+ * As `ABT_thread_join_many`, and no other thread uses the handles.
+ */
+int ABT_thread_free_many(int num_threads, ABT_thread *thread_list);
+
+/**
+ * Seconds since an arbitrary point in the past (a monotonic clock), for
+ * measuring intervals.
+ */
+double ABT_get_wtime(void);
+
+/**
  * Lets the other handlers of the caller's execution stream run if work
  * is queued for it; elsewhere, yields the CPU once.
  */
@@ -463,4 +491,13 @@ int ABT_thread_attr_get_stacksize(ABT_thread_attr attr, size_t *stacksize);
 #define ABT_BARRIER_NULL ((ABT_barrier)NULL)
 #define ABT_THREAD_NULL ((ABT_thread)NULL)
 #define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)
+/* A mutex or condition variable in the program's own memory (static or in
+ * a struct), usable without ABT_*_create and never passed to ABT_*_free. */
+typedef struct { int opaque[16]; } ABT_mutex_memory;
+typedef struct { int opaque[16]; } ABT_cond_memory;
+#define ABT_MUTEX_INITIALIZER { { 0 } }
+#define ABT_RECURSIVE_MUTEX_INITIALIZER { { 1 } }
+#define ABT_MUTEX_MEMORY_GET_HANDLE(p_mutex_memory) ((ABT_mutex)(p_mutex_memory))
+#define ABT_COND_INITIALIZER { { 0 } }
+#define ABT_COND_MEMORY_GET_HANDLE(p_cond_memory) ((ABT_cond)(p_cond_memory))
 #endif

@@ -11,6 +11,7 @@ pub mod fabric;
 pub mod ffi;
 pub mod flock;
 pub mod fnv;
+pub mod futex;
 pub mod log;
 #[allow(unused_imports)]
 pub(crate) use self::log::{debug, error, info, trace, warning};

@@ -51,6 +51,7 @@
 //! fault). A peer keeps its mapping after the owner dies: ringing a dead
 //! process's bell is harmless, and the shm sweep unlinks the file.
 
+use crate::futex;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -136,7 +137,7 @@ impl BellWords {
     /// Blocks until `seq` moves from `seen`, `timeout` passes (if any) or a
     /// spurious wake-up; the caller re-checks its work either way.
     pub fn block(&self, seen: u32, timeout: Option<Duration>) {
-        futex_wait(&self.seq, seen, timeout);
+        futex::wait(&self.seq, seen, timeout);
     }
 
     /// Wakes the owner's sleepers, if there are any and no thread of the
@@ -180,7 +181,7 @@ impl BellWords {
     /// Blocks until `answers` moves from `seen`, `timeout` passes or a
     /// spurious wake-up.
     pub fn block_answers(&self, seen: u32, timeout: Option<Duration>) {
-        futex_wait(&self.answers, seen, timeout);
+        futex::wait(&self.answers, seen, timeout);
     }
 
     /// Gives up `answers` (the caller has its answer, or gives up).
@@ -192,7 +193,7 @@ impl BellWords {
     /// answer came).
     pub fn wake_answers(&self) {
         self.answers.fetch_add(1, Ordering::SeqCst);
-        futex_wake(&self.answers);
+        futex::wake_all(&self.answers);
     }
 
     /// Wakes the owner's sleepers if there are any, polling threads or not
@@ -218,7 +219,7 @@ impl BellWords {
     /// Wakes the sleepers on `seq` whether or not one announced itself.
     pub fn force(&self) {
         self.seq.fetch_add(1, Ordering::SeqCst);
-        futex_wake(&self.seq);
+        futex::wake_all(&self.seq);
     }
 
     /// Wakes everyone: the sleepers and the caller on `answers` (finalize,
@@ -388,29 +389,6 @@ fn open(path: &Path, flags: i32) -> std::io::Result<OwnedFd> {
     }
     // SAFETY: fd is a fresh descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Blocks while `*word == expected` (process-shared futex).
-pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
-    let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_nsec: t.subsec_nanos() as libc::c_long,
-    });
-    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: word is a valid, aligned u32 for the duration of the call;
-    // FUTEX_WAIT only reads it. EINTR, EAGAIN and ETIMEDOUT all mean "look
-    // again", which every caller does.
-    unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, ts_ptr, 0usize, 0u32);
-    }
-}
-
-/// Wakes every thread blocked on `word` (in any process).
-pub fn futex_wake(word: &AtomicU32) {
-    // SAFETY: word is a valid, aligned u32; FUTEX_WAKE does not touch memory.
-    unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX, 0usize, 0usize, 0u32);
-    }
 }
 
 #[cfg(test)]

@@ -46,7 +46,9 @@ pub struct ABT_pool_opaque {
 }
 pub type ABT_pool = *mut ABT_pool_opaque;
 
-/// Opaque mutex (`ABT_mutex`).
+/// Opaque mutex (`ABT_mutex`): a Box from `ABT_mutex_create`, or the
+/// program's own `ABT_mutex_memory` (the same 64-byte layout, see
+/// `rpc/sync/locks.rs`), which is never freed here.
 pub struct ABT_mutex_opaque {
     _private: [u8; 0],
 }
@@ -68,7 +70,8 @@ pub struct MutexAttr {
     recursive: bool,
 }
 
-/// Opaque condition variable (`ABT_cond`).
+/// Opaque condition variable (`ABT_cond`): a Box from `ABT_cond_create`,
+/// or the program's own `ABT_cond_memory`.
 pub struct ABT_cond_opaque {
     _private: [u8; 0],
 }
@@ -812,6 +815,59 @@ pub unsafe extern "C" fn ABT_thread_free(thread: *mut ABT_thread) -> c_int {
     }
     // SAFETY: forwarded contract.
     unsafe { free("ABT_thread_free", thread, ABT_ERR_INV_THREAD) }
+}
+
+/// Joins `num_threads` threads of `thread_list` in order; the first error
+/// stops there and is returned.
+///
+/// # Safety
+/// `thread_list` must be NULL with `num_threads` 0, or hold `num_threads`
+/// thread handles (each NULL or live).
+#[no_mangle]
+pub unsafe extern "C" fn ABT_thread_join_many(num_threads: c_int, thread_list: *mut ABT_thread) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { for_each_thread(num_threads, thread_list, |t| ABT_thread_join(*t)) }
+}
+
+/// Joins and frees `num_threads` threads of `thread_list`, setting each
+/// handle to NULL; the first error stops there and is returned.
+///
+/// # Safety
+/// As `ABT_thread_join_many`, and no other thread uses the handles.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_thread_free_many(num_threads: c_int, thread_list: *mut ABT_thread) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { for_each_thread(num_threads, thread_list, |t| ABT_thread_free(t)) }
+}
+
+/// # Safety
+/// As `ABT_thread_join_many`.
+unsafe fn for_each_thread(n: c_int, list: *mut ABT_thread, mut f: impl FnMut(*mut ABT_thread) -> c_int) -> c_int {
+    let Ok(n) = usize::try_from(n) else {
+        return ABT_ERR_INV_ARG;
+    };
+    if n > 0 && list.is_null() {
+        return ABT_ERR_INV_ARG;
+    }
+    for i in 0..n {
+        // SAFETY: `list` holds `n` handles by the contract.
+        let rc = f(unsafe { list.add(i) });
+        if rc != ABT_SUCCESS {
+            return rc;
+        }
+    }
+    ABT_SUCCESS
+}
+
+/// Seconds since an arbitrary point in the past (a monotonic clock), for
+/// measuring intervals.
+#[no_mangle]
+pub extern "C" fn ABT_get_wtime() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC exists
+    // on every Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
 /// Lets the other handlers of the caller's execution stream run if work

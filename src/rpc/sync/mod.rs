@@ -19,6 +19,10 @@
 //! a loan first, for a bounded time (a loan starts a thread when work is
 //! queued; most contention is over in microseconds).
 //!
+//! The mutex and the condition variable are futex words in a fixed
+//! `repr(C)` layout whose all-zero bytes are a valid object: C programs
+//! place them in memory of their own (`ABT_MUTEX_INITIALIZER`).
+//!
 //! Nothing here gives up a wait when its stream is asked to stop: an
 //! eventual that is never set keeps its waiter (and so the engine's
 //! finalization) waiting, as under Argobots.
@@ -39,8 +43,12 @@ use super::stream;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a lock is tried before the waiter lends its stream.
+/// How long a readers-writer lock is tried before the waiter lends its
+/// stream (it sleeps meanwhile).
 const LOCK_WITHOUT_LOAN: Duration = Duration::from_micros(50);
+/// How many times a mutex is polled (a few microseconds) before its
+/// waiter lends its stream and sleeps on the futex.
+const LOCK_SPINS: u32 = 200;
 
 /// Runs `block` (which sleeps until another thread acts) with this
 /// handler's stream lent, so that the stream's other handlers (perhaps the
