@@ -208,6 +208,23 @@ fn abt_header() {
     write_if_changed(Path::new("include/abt.h"), abt);
 }
 
+/// `margo-timer.h`: Margo's timers (`src/ffi/timer.rs`).
+fn margo_timer_header() {
+    let config = config_with(
+        "MOCHI_MARGO_TIMER_H",
+        "#define MARGO_TIMER_NULL ((margo_timer_t)NULL)",
+        &[],
+        &["margo.h"],
+        &["margo_instance_id", "ABT_pool"],
+    );
+    let header = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src("src/ffi/timer.rs")
+        .generate()
+        .expect("cbindgen could not generate include/margo-timer.h");
+    write_if_changed(Path::new("include/margo-timer.h"), header);
+}
+
 /// Prefixes a macro of our public headers may have: the C namespace of
 /// the library it stands in for (and our include guards). A `pub const` of
 /// the ffi layer that cbindgen would export as, say, `#define READ_ONLY`
@@ -294,6 +311,7 @@ fn main() {
     write_if_changed(Path::new("include/margo.h"), margo);
 
     abt_header();
+    margo_timer_header();
 
     let client_types = &["flock_client_t"][..];
     flock_header(

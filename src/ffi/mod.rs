@@ -18,4 +18,5 @@ pub mod margo;
 pub mod panic;
 pub mod rpc;
 pub mod strings;
+pub mod timer;
 pub mod yokan;

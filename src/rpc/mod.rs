@@ -2,6 +2,7 @@
 //! pools and the Margo runtime config.
 
 pub mod address;
+pub mod alarm;
 pub(crate) mod calls;
 pub mod codec;
 pub mod config;

@@ -15,7 +15,8 @@
 #      thallium-lifecycle (thallium.hpp ownership rules, one process),
 #      thallium-rpc-shapes (thallium's RPC forms, one process), margo-abt
 #      and thallium-abt (Argobots' objects and threads, in C and through
-#      thallium's wrappers, one process each), then
+#      thallium's wrappers, one process each), margo-timer (margo's
+#      timers), then
 #      each server (margo-server, thallium-server) run for real on PROTOCOL
 #      with each client (margo-client, thallium-client): the client looks the
 #      server up, checks addresses and shuts the server down; the server must
@@ -480,6 +481,8 @@ if [ $built = 1 ]; then
             "$WORK/thallium-rpc-shapes-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-rpc-shapes" "$PROTOCOL"
         run_step "margo-abt ($PROTOCOL): Argobots' mutex, eventual, threads, cond, barrier, rwlock in handlers" \
             "$WORK/margo-abt-${PROTOCOL//[^a-z]/_}.log" "$BUILD/margo-abt" "$PROTOCOL"
+        run_step "margo-timer ($PROTOCOL): margo's timers" \
+            "$WORK/margo-timer-${PROTOCOL//[^a-z]/_}.log" "$BUILD/margo-timer" "$PROTOCOL"
         run_step "thallium-abt ($PROTOCOL): thallium's Argobots wrappers in handlers" \
             "$WORK/thallium-abt-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-abt" "$PROTOCOL"
         for server in margo-server thallium-server; do
