@@ -301,6 +301,7 @@ fn main() {
         .with_src("src/ffi/hg.rs")
         .with_src("src/ffi/handles.rs")
         .with_src("src/ffi/margo.rs")
+        .with_src("src/ffi/identity.rs")
         .with_src("src/ffi/hg_proc.rs")
         .with_src("src/ffi/rpc.rs")
         // (with its submodules: cbindgen follows `mod` items)

@@ -349,7 +349,9 @@ void margo_enable_remote_shutdown(margo_instance_id mid);
 int margo_shutdown_remote_instance(margo_instance_id mid, hg_addr_t remote_addr);
 
 /**
- * Sleeps the calling thread (handlers and progress keep running).
+ * Sleeps the calling thread (handlers and progress keep running). A
+ * handler that sleeps lends its execution stream meanwhile, as a
+ * sleeping user-level thread yields its stream under Margo.
  */
 void margo_thread_sleep(margo_instance_id mid, double timeout_ms);
 
@@ -382,6 +384,45 @@ int margo_provider_pop_finalize_callback(margo_instance_id mid, const void *owne
  * Same as the provider variant (upstream has both).
  */
 void margo_push_finalize_callback(margo_instance_id mid, margo_finalize_callback_t cb, void *uargs);
+
+/**
+ * Names the kind of provider at `provider_id` ("yokan", "my_service"),
+ * which clients may ask with `margo_provider_get_identity`.
+ *
+ * # Safety
+ * `identity` must be NULL or a NUL-terminated string.
+ */
+hg_return_t margo_provider_register_identity(margo_instance_id mid,
+                                             uint16_t provider_id,
+                                             const char *identity);
+
+/**
+ * Removes the identity of `provider_id` (`HG_NOENTRY` if it had none).
+ */
+hg_return_t margo_provider_deregister_identity(margo_instance_id mid, uint16_t provider_id);
+
+/**
+ * The identity registered here for `provider_id`, or NULL. The string
+ * stays valid while the process lives.
+ */
+const char *margo_provider_registered_identity(margo_instance_id mid, uint16_t provider_id);
+
+/**
+ * Asks `address` for the identity of its provider `provider_id` into
+ * `buffer` (NUL-terminated; `*bufsize` its capacity in, the identity's
+ * size with its NUL out). `HG_NOMEM` if the buffer is too small (then
+ * `*bufsize` says how much is needed), `HG_NOENTRY` if the provider has
+ * no identity or does not exist, `HG_INVALID_ARG` for a NULL argument.
+ *
+ * # Safety
+ * `address` must be NULL or a live address; `bufsize` NULL or
+ * writable; `buffer` NULL or writable for `*bufsize` bytes.
+ */
+hg_return_t margo_provider_get_identity(margo_instance_id mid,
+                                        hg_addr_t address,
+                                        uint16_t provider_id,
+                                        char *buffer,
+                                        size_t *bufsize);
 
 /**
  * What the proc is doing (`HG_ENCODE` for a NULL proc, which then fails

@@ -140,7 +140,10 @@ fn provider_registration_errors() {
     assert_eq!(code_of(r#"{"group":{"type":"static"}}"#, ProviderArgs::default()), Some(code::OP_FORBIDDEN));
     let p = Provider::register(&e, 1, r#"{"group":{"type":"static"}}"#, args()).unwrap();
     assert_eq!(code_of(r#"{"group":{"type":"static"}}"#, args()), Some(code::INVALID_PROVIDER), "id taken");
+    let ask = |id: u16| e.provider_identity(&e.self_address(), id, std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(ask(1).as_deref(), Some("flock"), "the identity margo_provider_get_identity answers");
     p.destroy();
+    assert_eq!(ask(1), None, "a destroyed provider takes its identity along");
     // Destroyed: the id is free again.
     Provider::register(&e, 1, r#"{"group":{"type":"static"}}"#, args()).unwrap();
     let client_engine = engine("na+sm", Mode::Client);

@@ -212,6 +212,11 @@ fn bad_input_gets_clear_codes() {
     // a second provider on the same id
     let e = Provider::register(&s._server, 42, r#"{"database":{"type":"map"}}"#, ProviderArgs::default()).err().unwrap();
     assert_eq!(e.code, code::INVALID_PROVIDER);
+    // ... leaves the first one's identity (what margo_provider_get_identity answers)
+    let addr = s._client.lookup(s._server.self_address().as_str()).unwrap();
+    let identity = s._client.provider_identity(&addr, 42, Duration::from_secs(10)).unwrap();
+    assert_eq!(identity.as_deref(), Some("yokan"));
+    assert_eq!(s._client.provider_identity(&addr, 43, Duration::from_secs(10)).unwrap(), None);
 }
 
 #[test]

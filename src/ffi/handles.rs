@@ -29,6 +29,7 @@
 use super::bulk::BulkTable;
 use super::hg::{hg_addr_t, hg_proc_t, ABT_pool};
 use super::hg_proc::Proc;
+use super::identity::IdentityStrings;
 use super::rpc::RpcTable;
 use crate::rpc::{Address, Engine, Pool};
 use parking_lot::Mutex;
@@ -51,6 +52,8 @@ pub struct Instance {
     rpcs: RpcTable,
     /// The memory its bulk handles expose (`margo_bulk_create`).
     bulks: BulkTable,
+    /// The identity strings handed to C (`margo_provider_registered_identity`).
+    identities: IdentityStrings,
 }
 
 static LIVE: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
@@ -79,6 +82,7 @@ pub fn instance_into_c(engine: Engine) -> margo_instance_id {
         refs: AtomicUsize::new(1),
         rpcs: RpcTable::default(),
         bulks: BulkTable::default(),
+        identities: IdentityStrings::default(),
     }));
     LIVE.lock().get_or_insert_with(HashSet::new).insert(ptr as usize);
     ptr as margo_instance_id
@@ -130,6 +134,11 @@ pub fn engine_any(mid: margo_instance_id) -> Result<Engine, HandleError> {
 /// The C API's RPC table of an instance (finalized or not).
 pub fn rpc_table(mid: margo_instance_id) -> Result<&'static RpcTable, HandleError> {
     Ok(&instance_ref(mid)?.rpcs)
+}
+
+/// The identity strings handed to C by an instance (finalized or not).
+pub fn identity_strings(mid: margo_instance_id) -> Result<&'static IdentityStrings, HandleError> {
+    Ok(&instance_ref(mid)?.identities)
 }
 
 /// The bulk handles' table of an instance (finalized or not).

@@ -43,12 +43,12 @@ pub(super) fn fail(entry: &str, what: impl std::fmt::Display) {
     log::emit(Level::Error, &format!("{entry}: {what}"));
 }
 
-fn handle_code(entry: &str, e: HandleError) -> hg_return_t {
+pub(super) fn handle_code(entry: &str, e: HandleError) -> hg_return_t {
     fail(entry, e);
     hg_return::HG_INVALID_ARG
 }
 
-fn rpc_code(entry: &str, e: &RpcError) -> hg_return_t {
+pub(super) fn rpc_code(entry: &str, e: &RpcError) -> hg_return_t {
     fail(entry, e);
     e.into()
 }
@@ -441,13 +441,16 @@ pub unsafe extern "C" fn margo_shutdown_remote_instance(mid: margo_instance_id, 
     })
 }
 
-/// Sleeps the calling thread (handlers and progress keep running).
+/// Sleeps the calling thread (handlers and progress keep running). A
+/// handler that sleeps lends its execution stream meanwhile, as a
+/// sleeping user-level thread yields its stream under Margo.
 #[no_mangle]
 pub extern "C" fn margo_thread_sleep(mid: margo_instance_id, timeout_ms: f64) {
     let _ = mid; // sleeping does not need the engine
     guard("margo_thread_sleep", (), || {
         if timeout_ms.is_finite() && timeout_ms > 0.0 {
-            std::thread::sleep(Duration::from_secs_f64(timeout_ms / 1000.0));
+            let pause = Duration::from_secs_f64(timeout_ms / 1000.0);
+            crate::rpc::sync::lending(|| std::thread::sleep(pause));
         }
     })
 }

@@ -12,6 +12,7 @@ pub mod flock;
 pub mod handles;
 pub mod hg;
 pub mod hg_proc;
+pub mod identity;
 pub mod init;
 pub mod log;
 pub mod margo;

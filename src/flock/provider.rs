@@ -328,6 +328,8 @@ impl Inner {
                 }),
             )?;
         }
+        // What `margo_provider_get_identity` answers, as upstream's provider.
+        self.engine.register_identity(self.provider_id, "flock")?;
         Ok(())
     }
 
@@ -511,6 +513,7 @@ impl Inner {
         for name in HANDLERS {
             self.engine.deregister(name, self.provider_id);
         }
+        self.engine.deregister_own_identity(self.provider_id, "flock");
         self.notifier.lock().take();
         // The channel is closed: the thread ends once the call in flight, if
         // any, returns (at most NOTIFY_TIMEOUT): destroyed, it sends nothing

@@ -132,6 +132,8 @@ struct Registry {
     /// How many providers registered each name (to tell "no such RPC" from
     /// "no such provider").
     names: HashMap<u64, (String, usize)>,
+    /// Providers' identities (`identity.rs`), served by `IDENTITY_RPC`.
+    identities: HashMap<u16, Arc<str>>,
 }
 
 /// Where a request came from, so its response can find the way back.
@@ -402,6 +404,19 @@ impl Engine {
     }
 
     /// Removes a registration; returns whether it existed.
+    /// Records (or forgets) a provider's identity (`identity.rs`).
+    pub(crate) fn set_identity(&self, provider_id: u16, identity: Option<Arc<str>>) {
+        let mut reg = self.inner.registry.write();
+        match identity {
+            Some(i) => reg.identities.insert(provider_id, i),
+            None => reg.identities.remove(&provider_id),
+        };
+    }
+
+    pub(crate) fn identity(&self, provider_id: u16) -> Option<Arc<str>> {
+        self.inner.registry.read().identities.get(&provider_id).cloned()
+    }
+
     pub fn deregister(&self, name: &str, provider_id: u16) -> bool {
         let id = wire::rpc_id(name);
         let mut reg = self.inner.registry.write();

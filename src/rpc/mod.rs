@@ -9,6 +9,7 @@ pub mod config;
 pub(crate) mod cq_wait;
 pub mod engine;
 pub mod error;
+pub mod identity;
 pub(crate) mod local;
 pub(crate) mod peer_gone;
 pub mod pool;

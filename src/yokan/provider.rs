@@ -447,6 +447,10 @@ impl Inner {
                 .map_err(|e| YokanError::new(code::INVALID_PROVIDER, format!("cannot register {name}: {e}")))?;
             self.registered.lock().push(name);
         }
+        // What `margo_provider_get_identity` answers, as upstream's provider.
+        self.engine
+            .register_identity(self.provider_id, "yokan")
+            .map_err(|e| YokanError::new(code::INVALID_PROVIDER, format!("cannot register the identity: {e}")))?;
         Ok(())
     }
 
@@ -645,6 +649,7 @@ impl Inner {
         for name in std::mem::take(&mut *self.registered.lock()) {
             self.engine.deregister(name, self.provider_id);
         }
+        self.engine.deregister_own_identity(self.provider_id, "yokan");
         self.engine.pop_finalize_callback(self.owner_key());
         if let Some(db) = &self.database {
             db.watcher.close();

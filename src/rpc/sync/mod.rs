@@ -54,7 +54,7 @@ const LOCK_SPINS: u32 = 200;
 /// handler's stream lent, so that the stream's other handlers (perhaps the
 /// one that will wake us) run meanwhile. `block` must leave no internal
 /// lock held when it returns.
-pub(crate) fn lending<T>(block: impl FnOnce() -> T) -> T {
+pub fn lending<T>(block: impl FnOnce() -> T) -> T {
     // No wake-up on stop: see the module comment.
     let lent = stream::begin_blocking_wait(Arc::new(|| {}));
     let out = block();
