@@ -40,7 +40,7 @@ MOCHI_SOVERSION := $(firstword $(subst ., ,$(MOCHI_VERSION)))
 
 # API levels reported by the CMake and pkg-config packages (the upstream
 # versions whose interfaces libmochi provides).
-MARGO_VERSION    ?= 0.23.1
+MARGO_VERSION    ?= $(shell sed -n 's/^\#define MARGO_VERSION "\([^"]*\)"/\1/p' include/margo-version.h)
 THALLIUM_VERSION ?= 0.16.0
 FLOCK_VERSION    ?= 0.7.0
 BEDROCK_VERSION  ?= 0.16.1

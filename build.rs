@@ -296,6 +296,7 @@ fn main() {
             .into(),
     );
     margo_config.includes.push("abt.h".into());
+    margo_config.includes.push("margo-version.h".into());
     let margo = cbindgen::Builder::new()
         .with_config(margo_config)
         .with_src("src/ffi/hg.rs")

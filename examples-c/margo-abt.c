@@ -10,7 +10,8 @@
  * lends it). Concurrent "add" requests update a counter under an ABT_mutex;
  * a handler starts ABT_threads on its own pool and joins them; a condition
  * variable, a barrier of two threads, a readers-writer lock, an eventual
- * carrying bytes, and the error codes of NULL handles and misuse.
+ * carrying bytes, and the error codes of NULL handles and misuse; the
+ * "set" handler answers with margo_irespond.
  * Prints one line per check; exits with the number of failed checks.
  */
 #include <margo.h>
@@ -46,7 +47,8 @@ DEFINE_MARGO_RPC_HANDLER(wait_ult)
 static void set_ult(hg_handle_t h)
 {
     ABT_eventual_set(g_event, NULL, 0);
-    margo_respond(h, NULL);
+    margo_request req;
+    if (margo_irespond(h, NULL, &req) == HG_SUCCESS) margo_wait(req);
     margo_destroy(h);
 }
 DEFINE_MARGO_RPC_HANDLER(set_ult)
@@ -170,6 +172,11 @@ int main(int argc, char** argv)
         return 1;
     }
     check(ABT_initialized() == ABT_SUCCESS, "ABT_initialized while a margo instance lives");
+#if MARGO_VERSION_NUM >= 2300
+    check(1, "MARGO_VERSION_NUM (margo-version.h through margo.h) names margo " MARGO_VERSION);
+#else
+    check(0, "MARGO_VERSION_NUM below 2300");
+#endif
 
     ABT_eventual_create(0, &g_event);
     double t0 = ABT_get_wtime();

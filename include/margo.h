@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdarg.h>
 #include "abt.h"
+#include "margo-version.h"
 
 /* Mercury's bulk transfer direction. */
 typedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;
@@ -119,7 +120,8 @@ typedef struct margo_instance margo_instance;
 
 /**
  * Opaque request of a non-blocking operation (`margo_request`): a
- * forward (`margo_iforward`) or a bulk transfer (`margo_bulk_itransfer`).
+ * forward (`margo_iforward`), a response (`margo_irespond`) or a bulk
+ * transfer (`margo_bulk_itransfer`).
  */
 typedef struct margo_request_struct margo_request_struct;
 
@@ -826,6 +828,15 @@ hg_return_t margo_free_output(hg_handle_t handle, void *out_struct);
  * the RPC's output proc.
  */
 hg_return_t margo_respond(hg_handle_t handle, void *out_struct);
+
+/**
+ * Responds without waiting: the response is queued as `margo_respond`
+ * queues it, and `*req` is a request that `margo_wait` finishes at once.
+ *
+ * # Safety
+ * As for `margo_respond`; `req` NULL or writable.
+ */
+hg_return_t margo_irespond(hg_handle_t handle, void *out_struct, margo_request *req);
 
 /**
  * Mercury's text for a return code (a static string).

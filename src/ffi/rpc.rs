@@ -902,7 +902,8 @@ pub unsafe extern "C" fn margo_forward(handle: hg_handle_t, in_struct: *mut c_vo
 }
 
 /// Opaque request of a non-blocking operation (`margo_request`): a
-/// forward (`margo_iforward`) or a bulk transfer (`margo_bulk_itransfer`).
+/// forward (`margo_iforward`), a response (`margo_irespond`) or a bulk
+/// transfer (`margo_bulk_itransfer`).
 pub struct margo_request_struct {
     _private: [u8; 0],
 }
@@ -912,6 +913,9 @@ pub type margo_request = *mut margo_request_struct;
 pub enum Operation {
     Forward(Forward),
     Transfer(super::bulk::PendingTransfer),
+    /// A response, queued when `margo_irespond` returned: the engine
+    /// sends it (a lost caller is the caller's timeout, as upstream).
+    Responded,
 }
 
 /// A non-blocking forward: the call, and where its answer goes.
@@ -1012,6 +1016,7 @@ pub unsafe extern "C" fn margo_wait(req: margo_request) -> hg_return_t {
             Operation::Forward(Forward { call: Some(call), output }) => keep_output("margo_wait", call.wait(), &output),
             Operation::Forward(Forward { call: None, .. }) => hg_return::HG_SUCCESS,
             Operation::Transfer(t) => t.wait("margo_wait"),
+            Operation::Responded => hg_return::HG_SUCCESS,
         }
     })
 }
@@ -1032,6 +1037,7 @@ pub unsafe extern "C" fn margo_test(req: margo_request, flag: *mut c_int) -> c_i
         let done = match op {
             Operation::Forward(fwd) => fwd.call.as_ref().is_none_or(|c| c.test()),
             Operation::Transfer(t) => t.test(),
+            Operation::Responded => true,
         };
         // SAFETY: checked non-NULL above; writable by the contract.
         unsafe { *flag = done as c_int };
@@ -1176,6 +1182,26 @@ pub unsafe extern "C" fn margo_respond(handle: hg_handle_t, out_struct: *mut c_v
         r.respond(Ok(payload));
         hg_return::HG_SUCCESS
     })
+}
+
+/// Responds without waiting: the response is queued as `margo_respond`
+/// queues it, and `*req` is a request that `margo_wait` finishes at once.
+///
+/// # Safety
+/// As for `margo_respond`; `req` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_irespond(handle: hg_handle_t, out_struct: *mut c_void, req: *mut margo_request) -> hg_return_t {
+    if req.is_null() {
+        fail("margo_irespond", "output request pointer is NULL");
+        return hg_return::HG_INVALID_ARG;
+    }
+    // SAFETY: the same contract.
+    let rc = unsafe { margo_respond(handle, out_struct) };
+    if rc == hg_return::HG_SUCCESS {
+        // SAFETY: checked non-NULL above; writable by the contract.
+        unsafe { *req = handles::boxed_into_c::<margo_request_struct>(Operation::Responded) };
+    }
+    rc
 }
 
 /// Mercury's text for a return code (a static string).
