@@ -225,6 +225,23 @@ fn margo_timer_header() {
     write_if_changed(Path::new("include/margo-timer.h"), header);
 }
 
+/// `margo-bulk-pool.h`: Margo's bulk buffer pools (`src/ffi/bulk_pool.rs`).
+fn margo_bulk_pool_header() {
+    let config = config_with(
+        "MOCHI_MARGO_BULK_POOL_H",
+        "#define MARGO_BULK_POOL_NULL ((margo_bulk_pool_t)NULL)\n#define MARGO_BULK_POOLSET_NULL ((margo_bulk_poolset_t)NULL)",
+        &[],
+        &["margo.h"],
+        &["margo_instance_id", "hg_bulk_t", "hg_return_t", "hg_size_t", "hg_bool_t"],
+    );
+    let header = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src("src/ffi/bulk_pool.rs")
+        .generate()
+        .expect("cbindgen could not generate include/margo-bulk-pool.h");
+    write_if_changed(Path::new("include/margo-bulk-pool.h"), header);
+}
+
 /// Prefixes a macro of our public headers may have: the C namespace of
 /// the library it stands in for (and our include guards). A `pub const` of
 /// the ffi layer that cbindgen would export as, say, `#define READ_ONLY`
@@ -314,6 +331,7 @@ fn main() {
 
     abt_header();
     margo_timer_header();
+    margo_bulk_pool_header();
 
     let client_types = &["flock_client_t"][..];
     flock_header(

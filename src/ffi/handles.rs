@@ -15,6 +15,7 @@
 //! | `hg_bulk_t`         | `ffi::bulk::Bulk`      | Box with a count (`margo_bulk_ref_incr`); freed at 0 by `margo_bulk_free` |
 //! | `margo_request`     | `ffi::rpc::Operation`  | Box, freed by `margo_wait` (a forward's call or a bulk transfer's pieces) |
 //! | `ABT_mutex`, `ABT_cond`, `ABT_rwlock`, `ABT_eventual`, `ABT_barrier` | `rpc::sync::{Mutex, Cond, RwLock, Eventual, Barrier}` | Box, freed by `ABT_*_free`; a mutex or cond may also be the program's own `ABT_*_memory` (never freed) |
+//! | `margo_bulk_pool_t`, `margo_bulk_poolset_t` | `ffi::bulk_pool::BulkPool`, `Vec<BulkPool>` | Box, freed by `margo_bulk_pool(set)_destroy` |
 //! | `margo_timer_t`     | `ffi::timer::Timer` (an `rpc::alarm::Alarm`) | Box, freed by `margo_timer_destroy` |
 //! | `ABT_thread`        | `rpc::sync::Ult`       | Box, freed by `ABT_thread_free` (the thread's job holds its own share) |
 //! | `ABT_mutex_attr`, `ABT_thread_attr` | `ffi::abt::{MutexAttr, ThreadAttr}` | Box, freed by `ABT_*_attr_free` |

@@ -8,6 +8,7 @@
 pub mod abt;
 pub mod bedrock;
 pub mod bulk;
+pub mod bulk_pool;
 pub mod flock;
 pub mod handles;
 pub mod hg;
