@@ -125,8 +125,11 @@ int main(int argc, char** argv)
     margo_timer_create(mid, bump, &last, &late);
     margo_timer_start(late, 3600.0 * 1000.0);
     margo_timer_destroy(t);
+    struct counter pre = {ABT_MUTEX_INITIALIZER, ABT_COND_INITIALIZER, 0};
+    margo_push_prefinalize_callback(mid, bump, &pre);
     margo_finalize(mid);
     check(last.count == 1, "a timer pending at finalize fired then");
+    check(pre.count == 1, "margo_push_prefinalize_callback: ran at finalize");
     check(margo_timer_start(late, 1.0) == -1, "no start after finalize");
     margo_timer_destroy(late);
     printf("%d failure(s)\n", failures);

@@ -383,6 +383,28 @@ void margo_provider_push_finalize_callback(margo_instance_id mid,
 int margo_provider_pop_finalize_callback(margo_instance_id mid, const void *owner);
 
 /**
+ * Upstream runs "pre-finalize" callbacks while the instance can still
+ * communicate; ours all run then (newest first, one list with the
+ * finalize callbacks), so these are the same calls.
+ */
+void margo_provider_push_prefinalize_callback(margo_instance_id mid,
+                                              const void *owner,
+                                              margo_finalize_callback_t cb,
+                                              void *uargs);
+
+/**
+ * See `margo_provider_push_prefinalize_callback`.
+ */
+int margo_provider_pop_prefinalize_callback(margo_instance_id mid, const void *owner);
+
+/**
+ * See `margo_provider_push_prefinalize_callback`.
+ */
+void margo_push_prefinalize_callback(margo_instance_id mid,
+                                     margo_finalize_callback_t cb,
+                                     void *uargs);
+
+/**
  * Same as the provider variant (upstream has both).
  */
 void margo_push_finalize_callback(margo_instance_id mid, margo_finalize_callback_t cb, void *uargs);

@@ -527,6 +527,31 @@ pub extern "C" fn margo_provider_pop_finalize_callback(mid: margo_instance_id, o
     })
 }
 
+/// Upstream runs "pre-finalize" callbacks while the instance can still
+/// communicate; ours all run then (newest first, one list with the
+/// finalize callbacks), so these are the same calls.
+#[no_mangle]
+pub extern "C" fn margo_provider_push_prefinalize_callback(
+    mid: margo_instance_id,
+    owner: *const c_void,
+    cb: margo_finalize_callback_t,
+    uargs: *mut c_void,
+) {
+    margo_provider_push_finalize_callback(mid, owner, cb, uargs)
+}
+
+/// See `margo_provider_push_prefinalize_callback`.
+#[no_mangle]
+pub extern "C" fn margo_provider_pop_prefinalize_callback(mid: margo_instance_id, owner: *const c_void) -> c_int {
+    margo_provider_pop_finalize_callback(mid, owner)
+}
+
+/// See `margo_provider_push_prefinalize_callback`.
+#[no_mangle]
+pub extern "C" fn margo_push_prefinalize_callback(mid: margo_instance_id, cb: margo_finalize_callback_t, uargs: *mut c_void) {
+    margo_provider_push_finalize_callback(mid, std::ptr::null(), cb, uargs)
+}
+
 /// Same as the provider variant (upstream has both).
 #[no_mangle]
 pub extern "C" fn margo_push_finalize_callback(mid: margo_instance_id, cb: margo_finalize_callback_t, uargs: *mut c_void) {
