@@ -539,6 +539,26 @@ hg_return_t hg_proc_hg_bool_t(hg_proc_t proc, void *data);
 hg_return_t hg_proc_bytes(hg_proc_t proc, void *data, hg_size_t data_size);
 
 /**
+ * Direct access to the next `data_size` bytes of the message: when
+ * encoding, room the caller fills (zeroed, already part of the payload);
+ * when decoding, the bytes to read. Either way the proc moves past them.
+ * NULL when freeing, past the end of a decoded payload, or beyond the
+ * message limit. The pointer is valid until the next call on the proc
+ * (`hg_proc_restore_ptr` ends its use).
+ *
+ * # Safety
+ * `proc` must be NULL or a running callback's proc; a decode's bytes
+ * must only be read.
+ */
+void *hg_proc_save_ptr(hg_proc_t proc, hg_size_t data_size);
+
+/**
+ * Ends the use of a pointer from [`hg_proc_save_ptr`] (nothing to do:
+ * the proc moved past the bytes already).
+ */
+hg_return_t hg_proc_restore_ptr(hg_proc_t proc, void *data, hg_size_t data_size);
+
+/**
  * Same as [`hg_proc_bytes`] (Mercury's older name).
  *
  * # Safety

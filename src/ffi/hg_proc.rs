@@ -481,6 +481,54 @@ pub unsafe extern "C" fn hg_proc_bytes(proc: hg_proc_t, data: *mut c_void, data_
     })
 }
 
+/// Direct access to the next `data_size` bytes of the message: when
+/// encoding, room the caller fills (zeroed, already part of the payload);
+/// when decoding, the bytes to read. Either way the proc moves past them.
+/// NULL when freeing, past the end of a decoded payload, or beyond the
+/// message limit. The pointer is valid until the next call on the proc
+/// (`hg_proc_restore_ptr` ends its use).
+///
+/// # Safety
+/// `proc` must be NULL or a running callback's proc; a decode's bytes
+/// must only be read.
+#[no_mangle]
+pub unsafe extern "C" fn hg_proc_save_ptr(proc: hg_proc_t, data_size: hg_size_t) -> *mut c_void {
+    guard("hg_proc_save_ptr", std::ptr::null_mut(), || {
+        // SAFETY: by the contract.
+        let Some(p) = (unsafe { handles::proc_mut(proc) }) else { return std::ptr::null_mut() };
+        match p.op() {
+            Op::Encode => {
+                let Ok(len) = usize::try_from(data_size) else { return std::ptr::null_mut() };
+                if len > MAX_MESSAGE.saturating_sub(p.out.len()) {
+                    let _ = p.fail::<()>(ProcError::TooLarge);
+                    return std::ptr::null_mut();
+                }
+                let start = p.out.len();
+                p.out.resize(start + len, 0);
+                p.out[start..].as_mut_ptr().cast()
+            }
+            Op::Decode => match p.take(data_size) {
+                // The caller only reads (the contract).
+                Ok(bytes) => bytes.as_ptr().cast_mut().cast(),
+                Err(_) => std::ptr::null_mut(),
+            },
+            Op::Free => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// Ends the use of a pointer from [`hg_proc_save_ptr`] (nothing to do:
+/// the proc moved past the bytes already).
+#[no_mangle]
+pub extern "C" fn hg_proc_restore_ptr(proc: hg_proc_t, data: *mut c_void, data_size: hg_size_t) -> hg_return_t {
+    let _ = (data, data_size);
+    if proc.is_null() {
+        hg_return::HG_INVALID_ARG
+    } else {
+        hg_return::HG_SUCCESS
+    }
+}
+
 /// Same as [`hg_proc_bytes`] (Mercury's older name).
 ///
 /// # Safety
@@ -615,6 +663,32 @@ mod tests {
         let mut p = Proc::decoder(Arc::from(bytes));
         f(&mut p)?;
         p.finish()
+    }
+
+    #[test]
+    fn saved_pointers_write_and_read_the_payload_in_place() {
+        let mut p = Proc::encoder();
+        p.put_int(7u8).unwrap();
+        let c = handles::proc_into_c(&mut p);
+        // SAFETY: a live encoder proc; the pointer is used before the next call.
+        unsafe {
+            let ptr = hg_proc_save_ptr(c, 4).cast::<u8>();
+            assert!(!ptr.is_null());
+            std::ptr::copy_nonoverlapping([1u8, 2, 3, 4].as_ptr(), ptr, 4);
+            assert_eq!(hg_proc_restore_ptr(c, ptr.cast(), 4), hg_return::HG_SUCCESS);
+            assert!(hg_proc_save_ptr(c, u64::MAX).is_null(), "beyond the message limit");
+        }
+        let bytes = p.into_payload();
+        assert_eq!(&bytes[..], &[7, 1, 2, 3, 4]);
+        let mut d = Proc::decoder(Arc::from(bytes));
+        assert_eq!(d.take_int::<u8>().unwrap(), 7);
+        let c = handles::proc_into_c(&mut d);
+        // SAFETY: a live decoder proc; the bytes are only read.
+        unsafe {
+            let ptr = hg_proc_save_ptr(c, 4).cast::<u8>();
+            assert_eq!(std::slice::from_raw_parts(ptr, 4), &[1, 2, 3, 4]);
+            assert!(hg_proc_save_ptr(c, 1).is_null(), "past the end");
+        }
     }
 
     #[test]
