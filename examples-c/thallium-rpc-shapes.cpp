@@ -124,7 +124,7 @@ class shapes : public tl::provider<shapes> {
 
   public:
     shapes(const tl::engine& e, std::uint16_t id)
-    : tl::provider<shapes>(e, id) {
+    : tl::provider<shapes>(e, id, "shapes") {
         define("offset_by", &shapes::offset_by);
         define("shout", &shapes::shout, tl::pool());
         define("discarded", &shapes::discarded, tl::ignore_return_value());
@@ -226,6 +226,20 @@ int main(int argc, char** argv) {
             check(e.define("discarded").on(ph)(5).has_data(), "ignore_return_value: an empty response");
             check(!e.define("silent").disable_response().on(ph)().has_data(),
                   "a void provider method: response disabled");
+            check(ph.get_identity() == "shapes" && std::string(p.identity()) == "shapes",
+                  "provider<T>(engine, id, identity): provider_handle::get_identity answers it");
+            try {
+                shapes twin(e, 3);
+                check(false, "a second provider with an identity at the same id throws");
+            } catch(const tl::exception& ex) {
+                check(true, std::string("a second provider with an identity at the same id throws: ") + ex.what());
+            }
+        }
+        try {
+            tl::provider_handle(self, 3).get_identity();
+            check(false, "a destroyed provider's identity is gone");
+        } catch(const tl::margo_exception& ex) {
+            check(ex.error() == HG_NOENTRY, "a destroyed provider's identity is gone (HG_NOENTRY)");
         }
         try {
             e.define("offset_by").on(tl::provider_handle(self, 3))(1);

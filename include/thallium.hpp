@@ -1110,6 +1110,25 @@ class provider_handle : public endpoint {
     ~provider_handle() override                        = default;
 
     std::uint16_t provider_id() const noexcept { return m_provider_id; }
+    std::uint16_t get_provider_id() const noexcept { return m_provider_id; }
+
+    /** Asks the remote provider for its identity (what its provider<T> or
+     *  margo_provider_register_identity named it); throws
+     *  margo_exception (HG_NOENTRY: it has none). */
+    std::string get_identity() const {
+        margo_instance_id mid = get_engine().get_margo_instance();
+        std::vector<char> buffer(64);
+        for(;;) {
+            std::size_t size = buffer.size();
+            hg_return_t ret  = margo_provider_get_identity(mid, get_addr(), m_provider_id, buffer.data(), &size);
+            if(ret == HG_NOMEM && size > buffer.size()) {
+                buffer.resize(size);
+                continue;
+            }
+            MARGO_ASSERT(ret, margo_provider_get_identity);
+            return std::string(buffer.data());
+        }
+    }
 };
 
 /* ------------------------------------------------------------------------ */
@@ -2250,6 +2269,7 @@ typedef std::integral_constant<bool, true> ignore_return_value;
 template <typename T> class provider {
     engine               m_engine;
     std::uint16_t        m_provider_id;
+    bool                 m_has_identity = false;
     std::vector<hg_id_t> m_ids;
 
     template <typename M> remote_procedure define_method(const std::string& name, M func, const pool& p,
@@ -2302,10 +2322,26 @@ template <typename T> class provider {
     }
 
   public:
-    provider(const engine& e, std::uint16_t provider_id = 0)
+    /** A provider at `provider_id`; with an `identity` (its kind, e.g.
+     *  "my_service"), which provider_handle::get_identity answers, and which
+     *  must not be taken by another provider at the same id. */
+    provider(const engine& e, std::uint16_t provider_id = 0, const char* identity = nullptr)
     : m_engine(e)
-    , m_provider_id(provider_id) {
+    , m_provider_id(provider_id)
+    , m_has_identity(identity != nullptr) {
         if(!e) throw exception("thallium: provider created with a null engine");
+        if(!identity) return;
+        margo_instance_id mid   = e.get_margo_instance();
+        const char*       taken = margo_provider_registered_identity(mid, provider_id);
+        if(taken)
+            throw exception("thallium: a \"", taken, "\" provider is already registered with id ", provider_id);
+        hg_return_t ret = margo_provider_register_identity(mid, provider_id, identity);
+        MARGO_ASSERT(ret, margo_provider_register_identity);
+    }
+
+    /** The identity registered at this provider's id, or nullptr. */
+    const char* identity() const {
+        return margo_provider_registered_identity(m_engine.get_margo_instance(), m_provider_id);
     }
 
     provider(const provider&)            = delete;
@@ -2317,6 +2353,7 @@ template <typename T> class provider {
         /* A finalized engine has dropped its registrations already. */
         if(!m_engine.m_state || m_engine.m_state->finalized.load()) return;
         for(hg_id_t id : m_ids) margo_deregister(m_engine.get_margo_instance(), id);
+        if(m_has_identity) margo_provider_deregister_identity(m_engine.get_margo_instance(), m_provider_id);
     }
 
     engine        get_engine() const { return m_engine; }
