@@ -203,6 +203,30 @@ int main(int argc, char** argv) {
         check(margo_errors.load() > before, "margo logged the expected errors");
     }
 
+    {
+        /* Finalize callbacks and timed callbacks. */
+        std::atomic<int> ran{0}, fired{0};
+        {
+            tl::engine e(protocol, THALLIUM_SERVER_MODE);
+            int        owner = 0;
+            e.push_finalize_callback([&]() { ran += 1; });
+            e.push_finalize_callback(&owner, [&]() { ran += 100; });
+            e.push_prefinalize_callback(&owner, [&]() { ran += 10000; });
+            check(static_cast<bool>(e.pop_prefinalize_callback(&owner)), "pop_prefinalize_callback gives the newest back");
+            check(!e.pop_finalize_callback(&failures), "pop_finalize_callback of an owner without one: empty");
+            auto t = e.create_timed_callback([&]() { fired++; });
+            t.start(5.0);
+            check(throws<tl::exception>([&] { t.start(5.0); }), "timed_callback::start while pending throws");
+            for(int i = 0; i < 200 && fired.load() == 0; i++) tl::thread::sleep(e, 5.0);
+            check(fired.load() == 1, "timed_callback fired once");
+            t.start(60000.0);
+            t.cancel();
+            e.finalize();
+        }
+        check(ran.load() == 101, "the two remaining finalize callbacks ran at finalize, the popped one did not");
+        check(fired.load() == 1, "a cancelled timed_callback did not fire");
+    }
+
     std::cout << "thallium-lifecycle: "
               << (failures ? std::to_string(failures) + " check(s) failed" : "all checks passed")
               << std::endl;

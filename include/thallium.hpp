@@ -75,8 +75,11 @@
  * thread yields under Argobots. Failures throw thallium::abt_exception
  * (mutex_exception etc. name the same class).
  *
+ * Engine lifecycle: push_finalize_callback([owner,] f), pop_finalize_callback
+ * (and the prefinalize names, the same list), create_timed_callback(f).
+ *
  * Not provided (not declared): engine::expose with an hg_bulk_attr,
- * xstreams, tasks, futures, thread::self(), timers, anonymous/self RPCs, serialization of other types
+ * xstreams, tasks, futures, thread::self(), top_finalize_callback, anonymous/self RPCs, serialization of other types
  * (long double, pointers, std::optional/variant), cereal archives, the
  * engine's finalize/prefinalize callbacks and monitoring.
  *
@@ -110,6 +113,7 @@
 #endif
 
 #include <margo.h>
+#include <margo-timer.h>
 
 #include <algorithm>
 #include <array>
@@ -302,6 +306,12 @@ struct engine_state {
     , owns(own)
     , has_ref(m != MARGO_INSTANCE_NULL
               && margo_instance_ref_incr(m) == HG_SUCCESS) {}
+
+    /* Finalize callbacks pushed through engine::push_finalize_callback:
+     * (owner, heap std::function) newest last, so that a pop frees the one
+     * margo gave back. The ones that run free themselves. */
+    std::mutex                                       callbacks_lock;
+    std::vector<std::pair<const void*, void*>>       callbacks;
 
     engine_state(const engine_state&)            = delete;
     engine_state& operator=(const engine_state&) = delete;
@@ -664,6 +674,63 @@ class thread {
 };
 
 /**
+ * A callback run on the engine's handler pool some time after each
+ * start(timeout_ms) (a margo timer): engine::create_timed_callback.
+ * start() while it is pending throws; cancel() waits for a run in
+ * progress on another thread; destruction cancels it.
+ */
+class timed_callback {
+    friend class engine;
+    margo_timer_t                          m_timer = MARGO_TIMER_NULL;
+    std::unique_ptr<std::function<void()>> m_callback;
+
+    timed_callback(margo_instance_id mid, std::function<void()> f)
+    : m_callback(std::make_unique<std::function<void()>>(std::move(f))) {
+        if(margo_timer_create(mid, &timed_callback::call, m_callback.get(), &m_timer) != 0)
+            throw exception("thallium: could not create a timed_callback (see the log)");
+    }
+    static void call(void* arg) {
+        try {
+            (*static_cast<std::function<void()>*>(arg))();
+        } catch(const std::exception& e) {
+            std::fprintf(stderr, "thallium: an exception left a timed_callback: %s\n", e.what());
+        } catch(...) {
+            std::fprintf(stderr, "thallium: an exception left a timed_callback\n");
+        }
+    }
+    void destroy() noexcept {
+        if(m_timer == MARGO_TIMER_NULL) return;
+        margo_timer_cancel(m_timer);
+        margo_timer_destroy(m_timer);
+        m_timer = MARGO_TIMER_NULL;
+    }
+
+  public:
+    timed_callback(const timed_callback&)            = delete;
+    timed_callback& operator=(const timed_callback&) = delete;
+    timed_callback(timed_callback&& other) noexcept
+    : m_timer(std::exchange(other.m_timer, MARGO_TIMER_NULL))
+    , m_callback(std::move(other.m_callback)) {}
+    timed_callback& operator=(timed_callback&& other) noexcept {
+        if(this != &other) {
+            destroy();
+            m_timer    = std::exchange(other.m_timer, MARGO_TIMER_NULL);
+            m_callback = std::move(other.m_callback);
+        }
+        return *this;
+    }
+    ~timed_callback() { destroy(); }
+
+    void start(double timeout_ms) {
+        if(margo_timer_start(m_timer, timeout_ms) != 0)
+            throw exception("thallium: could not start a timed_callback: pending already, or its engine finalized");
+    }
+    void cancel() {
+        if(margo_timer_cancel(m_timer) != 0) throw exception("thallium: could not cancel a timed_callback");
+    }
+};
+
+/**
  * Non-owning handle to an Argobots pool managed by margo. The default
  * constructed pool is null (ABT_POOL_NULL).
  */
@@ -878,6 +945,27 @@ class engine {
     /** Resolves an address string into an endpoint. */
     endpoint lookup(const std::string& address) const;
 
+    /** Runs f() when the engine finalizes (newest first), while it can
+     *  still communicate; `owner` tags it for pop_finalize_callback. */
+    template <typename F> void push_finalize_callback(F&& f) { push_finalize_callback(nullptr, std::forward<F>(f)); }
+    template <typename F> void push_finalize_callback(const void* owner, F&& f) {
+        push_callback(owner, std::function<void()>(std::forward<F>(f)));
+    }
+    /** Removes the newest callback of `owner` and gives it back (empty if
+     *  there is none, or the engine finalized). */
+    std::function<void()> pop_finalize_callback(const void* owner = nullptr) { return pop_callback(owner); }
+    /** Pre-finalize callbacks: ours run with the finalize callbacks (one
+     *  list, newest first), while the engine can still communicate. */
+    template <typename F> void push_prefinalize_callback(F&& f) { push_finalize_callback(nullptr, std::forward<F>(f)); }
+    template <typename F> void push_prefinalize_callback(const void* owner, F&& f) {
+        push_finalize_callback(owner, std::forward<F>(f));
+    }
+    std::function<void()> pop_prefinalize_callback(const void* owner = nullptr) { return pop_callback(owner); }
+
+    /** A callback run on the handler pool some time after each start()
+     *  (margo's timers). */
+    timed_callback create_timed_callback(std::function<void()> f) const;
+
     pool get_handler_pool() const {
         margo_instance_id mid = checked_mid("get_handler_pool");
         ABT_pool          p   = ABT_POOL_NULL;
@@ -948,6 +1036,37 @@ class engine {
         std::string result(cfg);
         std::free(cfg);
         return result;
+    }
+
+  private:
+    static void run_callback(void* arg) {
+        std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(arg));
+        try {
+            (*f)();
+        } catch(const std::exception& e) {
+            std::fprintf(stderr, "thallium: an exception left a finalize callback: %s\n", e.what());
+        } catch(...) {
+            std::fprintf(stderr, "thallium: an exception left a finalize callback\n");
+        }
+    }
+    void push_callback(const void* owner, std::function<void()> f) {
+        margo_instance_id mid = checked_mid("push_finalize_callback");
+        auto*             fn  = new std::function<void()>(std::move(f));
+        std::lock_guard<std::mutex> guard(m_state->callbacks_lock);
+        m_state->callbacks.emplace_back(owner, fn);
+        margo_provider_push_finalize_callback(mid, owner, &engine::run_callback, fn);
+    }
+    std::function<void()> pop_callback(const void* owner) {
+        margo_instance_id           mid = checked_mid("pop_finalize_callback");
+        std::lock_guard<std::mutex> guard(m_state->callbacks_lock);
+        auto&                       list = m_state->callbacks;
+        auto it = std::find_if(list.rbegin(), list.rend(), [owner](const auto& e) { return e.first == owner; });
+        /* Margo hands nothing back once the instance finalized: the
+         * callbacks ran and freed themselves. */
+        if(it == list.rend() || !margo_provider_pop_finalize_callback(mid, owner)) return {};
+        std::unique_ptr<std::function<void()>> fn(static_cast<std::function<void()>*>(it->second));
+        list.erase(std::next(it).base());
+        return std::move(*fn);
     }
 };
 
@@ -2880,6 +2999,10 @@ inline bulk engine::wrap(hg_bulk_t blk, bool /* is_local: the handle knows */) c
                               std::string(translate_margo_error_code(ret)) + ": engine::wrap of "
                                   + (blk == HG_BULK_NULL ? "HG_BULK_NULL" : "a bulk handle"));
     return bulk(m_state, blk);
+}
+
+inline timed_callback engine::create_timed_callback(std::function<void()> f) const {
+    return timed_callback(checked_mid("create_timed_callback"), std::move(f));
 }
 
 inline void thread::sleep(const engine& eng, double timeout_ms) {
