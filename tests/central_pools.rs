@@ -20,44 +20,10 @@ use std::time::{Duration, Instant};
 
 const ECHO_PID: u16 = 9;
 
-/// (tid and name, voluntary context switches) of every thread of the process.
-fn threads() -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let dir = entry.path();
-        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else { continue };
-        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
-        let switches = status
-            .lines()
-            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        out.push((format!("{} {}", entry.file_name().to_string_lossy(), comm.trim()), switches));
-    }
-    out
-}
-
-/// Context switches of the library's threads (named `mochi-…`, and the
-/// backend's own `flock-…` threads it used to have) between two samples,
-/// counting only threads present in both.
-fn woke(before: &[(String, u64)], after: &[(String, u64)]) -> u64 {
-    after
-        .iter()
-        .filter(|(n, _)| n.split_once(' ').is_some_and(|(_, comm)| comm.starts_with("mochi-") || comm.starts_with("flock-")))
-        .filter_map(|(n, s)| before.iter().find(|(m, _)| m == n).map(|(_, b)| s.saturating_sub(*b)))
-        .sum()
-}
-
 /// A process-wide check: no thread of the backend's own (it had
 /// `flock-central` and `flock-central-ev` per provider).
 fn assert_no_backend_threads() {
-    // (The test binary's own threads are named after it.)
-    let own: Vec<String> = threads()
-        .into_iter()
-        .map(|(n, _)| n)
-        .filter(|n| n.split_once(' ').is_some_and(|(_, comm)| comm.contains("central") && !comm.starts_with("central_pools")))
-        .collect();
-    assert!(own.is_empty(), "the centralized backend started threads of its own: {own:?}");
+    tasks::assert_no_threads_containing("central", "central_pools", "the centralized backend");
 }
 
 fn group_config(settings: &str) -> String {
@@ -223,18 +189,18 @@ fn an_idle_group_wakes_only_for_its_pings() {
     });
     assert_no_backend_threads();
     std::thread::sleep(Duration::from_millis(4 * interval_ms));
-    let before = threads();
+    let before = tasks::tasks(None);
     let window = Duration::from_millis(8 * interval_ms);
     std::thread::sleep(window);
-    let after = threads();
-    let woke = woke(&before, &after);
+    let after = tasks::tasks(None);
+    let woke = tasks::woke(&before, &after, &["mochi-", "flock-"]);
     let intervals = window.as_millis() as u64 / interval_ms;
     // Per interval: two pings (primary) and two view checks (followers),
     // each a timer wake-up, a step, a request and its answer.
     eprintln!("{woke} wake-ups of the library's threads over {intervals} intervals of a 3-member group");
     let busiest: Vec<(String, u64)> = after
         .iter()
-        .filter_map(|(n, s)| before.iter().find(|(m, _)| m == n).map(|(_, b)| (n.clone(), s - b)))
+        .filter_map(|t| before.iter().find(|b| b.name == t.name).map(|b| (t.name.clone(), t.switches - b.switches)))
         .filter(|(_, d)| *d > 0)
         .collect();
     eprintln!("per thread: {busiest:?}");

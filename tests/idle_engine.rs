@@ -2,40 +2,12 @@
 //! library is blocked in the kernel (state `S`) and none wakes up. One test
 //! per binary (it reads the process's own threads).
 
+mod common;
+
+use common::tasks;
 use mochi::rpc::{Engine, InitOverrides, Mode};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// (thread id and name, state, voluntary context switches) of the
-/// library's threads.
-fn our_threads() -> Vec<(String, char, u64)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let dir = entry.path();
-        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
-            continue;
-        };
-        let comm = comm.trim().to_string();
-        if !comm.starts_with("mochi-") {
-            continue;
-        }
-        let comm = format!("{} {comm}", entry.file_name().to_string_lossy());
-        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
-            continue;
-        };
-        // The state follows the parenthesised name.
-        let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()).unwrap_or('?');
-        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
-        let switches = status
-            .lines()
-            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        out.push((comm, state, switches));
-    }
-    out.sort();
-    out
-}
 
 fn check_idle(proto: &str) {
     let config = r#"{"rpc_thread_count": 2}"#;
@@ -49,17 +21,16 @@ fn check_idle(proto: &str) {
     // Let the short post-activity polling end (tens of microseconds) and
     // the one-off shm sweep finish.
     std::thread::sleep(Duration::from_millis(300));
-    let before = our_threads();
+    let before = tasks::own_tasks(&["mochi-"]);
     assert!(before.len() >= 4, "expected the engines' threads, found {before:?}");
     for _ in 0..10 {
         std::thread::sleep(Duration::from_millis(100));
-        for (name, state, _) in our_threads() {
-            assert_eq!(state, 'S', "{proto}: thread {name} is not blocked while idle");
+        for t in tasks::own_tasks(&["mochi-"]) {
+            assert_eq!(t.state, 'S', "{proto}: thread {} is not blocked while idle", t.name);
         }
     }
-    let after = our_threads();
-    let woke: u64 =
-        after.iter().filter_map(|(n, _, s)| before.iter().find(|(m, _, _)| m == n).map(|(_, _, b)| s.saturating_sub(*b))).sum();
+    let after = tasks::own_tasks(&["mochi-"]);
+    let woke = tasks::woke(&before, &after, &["mochi-"]);
     assert!(woke <= 2, "{proto}: idle threads woke {woke} times in one second: {before:?} -> {after:?}");
     client.finalize();
     server.finalize();

@@ -15,42 +15,9 @@ use std::time::{Duration, Instant};
 const PID: u16 = 1;
 const ECHO_PID: u16 = 9;
 
-/// (name, voluntary context switches) of every thread of the process.
-fn threads() -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let dir = entry.path();
-        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else { continue };
-        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
-        let switches = status
-            .lines()
-            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        out.push((format!("{} {}", entry.file_name().to_string_lossy(), comm.trim()), switches));
-    }
-    out
-}
-
-/// Context switches of the library's threads (named `mochi-…`) between two
-/// samples, counting only threads present in both.
-fn woke(before: &[(String, u64)], after: &[(String, u64)]) -> u64 {
-    after
-        .iter()
-        .filter(|(n, _)| n.split_once(' ').is_some_and(|(_, comm)| comm.starts_with("mochi-")))
-        .filter_map(|(n, s)| before.iter().find(|(m, _)| m == n).map(|(_, b)| s.saturating_sub(*b)))
-        .sum()
-}
-
 /// A process-wide check: no thread of swim's own.
 fn assert_no_swim_threads() {
-    // (The test binary's own threads are named after it.)
-    let swim: Vec<String> = threads()
-        .into_iter()
-        .map(|(n, _)| n)
-        .filter(|n| n.split_once(' ').is_some_and(|(_, comm)| comm.contains("swim") && !comm.starts_with("swim_pools")))
-        .collect();
-    assert!(swim.is_empty(), "swim started threads of its own: {swim:?}");
+    tasks::assert_no_threads_containing("swim", "swim_pools", "swim");
 }
 
 #[test]
@@ -146,11 +113,11 @@ fn an_idle_group_wakes_only_for_its_periods() {
     assert_no_swim_threads();
     // Let the join's gossip and syncs settle.
     std::thread::sleep(Duration::from_millis(4 * period_ms));
-    let before = threads();
+    let before = tasks::tasks(None);
     let window = Duration::from_millis(8 * period_ms);
     std::thread::sleep(window);
-    let after = threads();
-    let woke = woke(&before, &after);
+    let after = tasks::tasks(None);
+    let woke = tasks::woke(&before, &after, &["mochi-"]);
     let periods = 2 * window.as_millis() as u64 / period_ms; // both members
     eprintln!("{woke} wake-ups of the library's threads over {periods} member-periods");
     // A period is a timer wake-up, a job, a ping and its answer on either

@@ -667,17 +667,7 @@ fn cpu_and_wakeups(pid: u32) -> (u64, u64) {
     let fields: Vec<&str> = stat.rsplit_once(')').map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
     let ticks = fields.get(11).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0)
         + fields.get(12).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    let wakeups = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-                .filter_map(|s| {
-                    s.lines().find_map(|l| l.strip_prefix("voluntary_ctxt_switches:").and_then(|v| v.trim().parse::<u64>().ok()))
-                })
-                .sum()
-        })
-        .unwrap_or(0);
+    let wakeups = common::tasks::tasks(Some(pid)).iter().map(|t| t.switches).sum();
     (ticks, wakeups)
 }
 

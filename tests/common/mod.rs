@@ -2,6 +2,8 @@
 //! not every binary uses every item).
 #![allow(dead_code)]
 
+pub mod tasks;
+
 use mochi::flock::protocol::Update;
 use mochi::flock::provider::UpdateCallbacks;
 use mochi::rpc::{Engine, InitOverrides, Mode};
