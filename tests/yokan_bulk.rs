@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{scratch_dir, MULTIPROCESS};
+use common::{daemons, scratch_dir, MULTIPROCESS};
 use mochi::ffi::bulk::{
     margo_bulk_create, margo_bulk_deserialize, margo_bulk_free, margo_bulk_get_serialize_size, margo_bulk_serialize,
 };
@@ -60,7 +60,7 @@ impl Daemons {
         common::assert_cdylib_fresh(&Path::new(BEDROCK).with_file_name("libmochi.so"));
         let mut d = Daemons { dir: scratch_dir("yokan-bulk"), children: Vec::new(), addresses: Vec::new() };
         for i in 0..n {
-            let cfg = d.dir.join(format!("m{i}.json"));
+            let files = daemons::daemon_files(&d.dir, i);
             let config = format!(
                 r#"{{"libraries": ["libflock-bedrock-module.so", "libyokan-bedrock-module.so"],
                     "providers": [
@@ -72,23 +72,11 @@ impl Daemons {
                         "config": {{"database": {{"type": "map"}}}}}}]}}"#,
                 d.group_file().display()
             );
-            std::fs::write(&cfg, config).unwrap();
-            let out = d.dir.join(format!("m{i}.out.json"));
-            let log = std::fs::File::create(d.dir.join(format!("m{i}.log"))).unwrap();
-            let child = Command::new(BEDROCK)
-                .args([proto, "-v", "warning", "-c"])
-                .arg(&cfg)
-                .arg("-o")
-                .arg(&out)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("start bedrock");
-            d.children.push(child);
-            let address = wait_for(&format!("daemon {i} to start"), || {
-                let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).ok()?).ok()?;
-                Some(v["margo"]["mercury"]["address"].as_str()?.to_string())
-            });
+            std::fs::write(&files.config, config).unwrap();
+            let mut cmd = Command::new(BEDROCK);
+            cmd.args([proto, "-v", "warning"]);
+            d.children.push(daemons::start_daemon(cmd, &files));
+            let address = daemons::wait_address(&files, Duration::from_secs(30), || daemons::daemon_log(&d.dir, i));
             wait_for(&format!("daemon {i} in the group file"), || d.listed().contains(&address).then_some(()));
             d.addresses.push(address);
         }
@@ -100,12 +88,7 @@ impl Daemons {
     }
 
     fn listed(&self) -> Vec<String> {
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(self.group_file()).unwrap_or_default()).unwrap_or_default();
-        v["members"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|m| Some(m["address"].as_str()?.to_string())).collect())
-            .unwrap_or_default()
+        daemons::group_members(&self.group_file())
     }
 }
 

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{scratch_dir, MULTIPROCESS};
+use common::{daemons, scratch_dir, MULTIPROCESS};
 use mochi::flock::client::GroupHandle;
 use mochi::rpc::{Engine, InitOverrides, Mode};
 use mochi::yokan::client::{Client, Database, Opts};
@@ -16,7 +16,7 @@ use mochi::yokan::dist::stored_keys;
 use mochi::yokan::error::code;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,59 +113,31 @@ impl Group {
     /// Starts one more daemon and waits until the group file lists it.
     fn spawn(&mut self) -> usize {
         let i = self.members.len();
-        let cfg = self.dir.join(format!("m{i}.json"));
-        std::fs::write(&cfg, config(&self.group_file(), self.bench)).unwrap();
-        let out = self.dir.join(format!("m{i}.out.json"));
-        let log = std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap();
-        let child = Command::new(bedrock().0)
-            .arg(&self.proto)
-            .args(["-v", if std::env::var_os("YOKAN_DIST_DEBUG").is_some() { "debug" } else { "info" }])
-            .arg("-c")
-            .arg(&cfg)
-            .arg("-o")
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start bedrock");
-        let start = Instant::now();
-        let address = loop {
-            if let Ok(text) = std::fs::read_to_string(&out) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                    break v["margo"]["mercury"]["address"].as_str().unwrap().to_string();
-                }
-            }
-            assert!(start.elapsed() < Duration::from_secs(20), "member {i} did not start: {}", self.log(i));
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let files = daemons::daemon_files(&self.dir, i);
+        std::fs::write(&files.config, config(&self.group_file(), self.bench)).unwrap();
+        let mut cmd = Command::new(bedrock().0);
+        cmd.arg(&self.proto).args(["-v", if std::env::var_os("YOKAN_DIST_DEBUG").is_some() { "debug" } else { "info" }]);
+        let child = daemons::start_daemon(cmd, &files);
+        let address = daemons::wait_address(&files, Duration::from_secs(20), || self.log(i));
         self.members.push(Some(Member { child, address: address.clone() }));
         self.wait_listed(&address, true);
         i
     }
 
     fn log(&self, i: usize) -> String {
-        std::fs::read_to_string(self.dir.join(format!("m{i}.log"))).unwrap_or_default()
+        daemons::daemon_log(&self.dir, i)
     }
 
     fn logs(&self) -> String {
-        (0..self.members.len()).map(|i| format!("member {i}:\n{}", self.log(i))).collect::<Vec<_>>().join("\n")
+        daemons::daemon_logs(&self.dir, self.members.len())
     }
 
     fn listed(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(self.group_file()).unwrap_or_default();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        v["members"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|m| m["address"].as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
+        daemons::group_members(&self.group_file())
     }
 
     fn wait_listed(&self, address: &str, present: bool) {
-        let start = Instant::now();
-        while self.listed().iter().any(|a| a == address) != present {
-            assert!(start.elapsed() < Duration::from_secs(30), "{address} listed={present} not reached: {:?}", self.listed());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        daemons::wait_listed(&self.group_file(), address, present, Duration::from_secs(30), String::new);
     }
 
     fn address(&self, i: usize) -> String {

@@ -24,7 +24,7 @@
 
 mod common;
 
-use common::{scratch_dir, MULTIPROCESS};
+use common::{daemons, scratch_dir, MULTIPROCESS};
 use mochi::rpc::{Engine, InitOverrides, Mode};
 use mochi::yokan::client::{Client, Database, Opts};
 use mochi::yokan::dist::placement::Placement;
@@ -258,34 +258,17 @@ impl Group {
     /// Starts member `i` in its namespace, bound to its address there, and
     /// waits until the group file lists it.
     fn spawn(&mut self, lab: &Lab, i: usize) {
-        let cfg = self.dir.join(format!("m{i}.json"));
-        std::fs::write(&cfg, config(&self.group_file())).unwrap();
-        let out = self.dir.join(format!("m{i}.out.json"));
-        let log = std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap();
+        let files = daemons::daemon_files(&self.dir, i);
+        std::fs::write(&files.config, config(&self.group_file())).unwrap();
         let level = if std::env::var_os("YOKAN_DIST_DEBUG").is_some() { "debug" } else { "info" };
         // `ip netns exec` execs the daemon in place: the child is the daemon.
-        let child = Command::new("ip")
-            .args(["netns", "exec", &lab.ns(&format!("m{i}")), BEDROCK])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &lab.ns(&format!("m{i}")), BEDROCK])
             .arg(format!("ofi+tcp://{}", member_ip(i)))
-            .args(["-v", level, "-c"])
-            .arg(&cfg)
-            .arg("-o")
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start bedrock");
+            .args(["-v", level]);
+        let child = daemons::start_daemon(cmd, &files);
         self.members.push((child, String::new()));
-        let start = Instant::now();
-        let address = loop {
-            if let Ok(text) = std::fs::read_to_string(&out) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                    break v["margo"]["mercury"]["address"].as_str().unwrap().to_string();
-                }
-            }
-            assert!(start.elapsed() < Duration::from_secs(20), "member {i} did not start:\n{}", self.log(i));
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let address = daemons::wait_address(&files, Duration::from_secs(20), || self.log(i));
         assert!(address.starts_with(&format!("ofi+tcp://{}:", member_ip(i))), "member {i} listens at {address}");
         self.members[i].1 = address.clone();
         self.wait_listed(&address, true, Duration::from_secs(30));
@@ -300,29 +283,19 @@ impl Group {
     }
 
     fn log(&self, i: usize) -> String {
-        std::fs::read_to_string(self.dir.join(format!("m{i}.log"))).unwrap_or_default()
+        daemons::daemon_log(&self.dir, i)
     }
 
     fn logs(&self) -> String {
-        (0..self.members.len()).map(|i| format!("member {i}:\n{}", self.log(i))).collect::<Vec<_>>().join("\n")
+        daemons::daemon_logs(&self.dir, self.members.len())
     }
 
     fn listed(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(self.group_file()).unwrap_or_default();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        v["members"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|m| m["address"].as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
+        daemons::group_members(&self.group_file())
     }
 
     fn wait_listed(&self, address: &str, present: bool, bound: Duration) -> Duration {
-        let start = Instant::now();
-        while self.listed().iter().any(|a| a == address) != present {
-            assert!(start.elapsed() < bound, "{address} listed={present} not reached: {:?}\n{}", self.listed(), self.logs());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        start.elapsed()
+        daemons::wait_listed(&self.group_file(), address, present, bound, || self.logs())
     }
 
     /// Copies held by each of `members`, replicas included.

@@ -2,6 +2,7 @@
 //! not every binary uses every item).
 #![allow(dead_code)]
 
+pub mod daemons;
 pub mod tasks;
 
 use mochi::flock::protocol::Update;
