@@ -232,18 +232,11 @@ done
 # ---------------------------------------------------------------------------
 echo "== 1. C++ headers with ${CXX_COMPILERS} (t=${SECONDS}s)"
 mkdir -p "$WORK/headers"
-# The compilations are independent: they run $JOBS at a time, each with its
-# own log and exit status (NAME.log, NAME.rc), and are
-# reported in order once all have finished.
-JOBS=$(nproc 2>/dev/null || echo 2)
-compile_bg() { # NAME COMMAND...  -- NAME.log and NAME.rc in $WORK/headers
-    local name=$1
-    shift
-    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-    ( "$@" >"$WORK/headers/$name.log" 2>&1; echo $? >"$WORK/headers/$name.rc" ) &
-}
-compiled() { [ "$(cat "$WORK/headers/$1.rc" 2>/dev/null)" = 0 ]; }
+# The compilations are independent: they run one per core, each with its
+# own log, and are reported in order once all have finished.
 # (Each header alone and included twice: tests/cmake/run-examples.sh.)
+# shellcheck source=../lib/steps.sh
+. "$HERE/../lib/steps.sh"
 for cxx in $CXX_COMPILERS; do
     if ! command -v "$cxx" >/dev/null; then fail "$cxx not found"; continue; fi
     CXXFLAGS_CHECK=(-std=c++17 -Wall -Wextra -Werror -I"$PREFIX/include" -fsyntax-only)
@@ -254,30 +247,15 @@ for cxx in $CXX_COMPILERS; do
         grep -q BEDROCK_NOT_PROVIDED "$h" && continue
         printf '#include <bedrock/%s>\n' "$(basename "$h")" >>"$WORK/headers/$tag-all.cpp"
     done
-    compile_bg "$tag-all" "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/$tag-all.cpp"
+    bg_step "$cxx: all <bedrock/*.hpp> together, warning-free" "$WORK/headers/$tag-all.log" \
+        "$cxx" "${CXXFLAGS_CHECK[@]}" "$WORK/headers/$tag-all.cpp"
     for src in "$HERE/modules/cxx_module.cpp" "$HERE/modules/module_api_test.cpp" \
                "$HERE/client/client_test.cpp" "$REPO/examples-c/bedrock/print-config.cpp"; do
-        compile_bg "$tag-src-$(basename "$src" .cpp)" "$cxx" "${CXXFLAGS_CHECK[@]}" "$src"
+        bg_step "$cxx: $(basename "$src") compiles warning-free" "$WORK/headers/$tag-src-$(basename "$src" .cpp).log" \
+            "$cxx" "${CXXFLAGS_CHECK[@]}" "$src"
     done
 done
-wait
-for cxx in $CXX_COMPILERS; do
-    command -v "$cxx" >/dev/null || continue
-    tag=$(basename "$cxx")
-    if compiled "$tag-all"; then
-        pass "$cxx: all <bedrock/*.hpp> together, warning-free"
-    else
-        fail "$cxx: all headers together"; show "$WORK/headers/$tag-all.log"
-    fi
-    for src in "$HERE/modules/cxx_module.cpp" "$HERE/modules/module_api_test.cpp" \
-               "$HERE/client/client_test.cpp" "$REPO/examples-c/bedrock/print-config.cpp"; do
-        if compiled "$tag-src-$(basename "$src" .cpp)"; then
-            pass "$cxx: $(basename "$src") compiles warning-free"
-        else
-            fail "$cxx: $(basename "$src")"; show "$WORK/headers/$tag-src-$(basename "$src" .cpp).log"
-        fi
-    done
-done
+report_steps
 
 # Every bedrock_* function libmochi exports must be declared in a C header.
 if command -v nm >/dev/null; then

@@ -112,38 +112,9 @@ run_step() {
     return 1
 }
 
-# bg_step NAME LOG COMMAND...  -- run_step in the background, at most $JOBS
-# at once; report_steps waits for them and reports them in the order they
-# were started. (Only where nothing else runs in the background.)
-JOBS=$(nproc 2>/dev/null || echo 2)
-BG_NAMES=()
-BG_LOGS=()
-bg_step() {
-    local name=$1 log=$2
-    shift 2
-    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
-    BG_NAMES+=("$name")
-    BG_LOGS+=("$log")
-    if declare -F "$1" >/dev/null; then
-        ( "$@" >"$log" 2>&1; echo $? >"$log.rc" ) & # a function of ours: it sets its own timeouts
-    else
-        ( timeout -k 5 "$TIMEOUT" "$@" >"$log" 2>&1; echo $? >"$log.rc" ) &
-    fi
-}
-report_steps() {
-    local i
-    wait
-    for i in "${!BG_NAMES[@]}"; do
-        if [ "$(cat "${BG_LOGS[$i]}.rc" 2>/dev/null)" = 0 ]; then
-            pass "${BG_NAMES[$i]}"
-        else
-            fail "${BG_NAMES[$i]}"
-            show "${BG_LOGS[$i]}"
-        fi
-    done
-    BG_NAMES=()
-    BG_LOGS=()
-}
+# bg_step and report_steps: independent checks in the background.
+# shellcheck source=../lib/steps.sh
+. "$SCRIPT_DIR/../lib/steps.sh"
 # stops_with_reason COMMAND...  -- succeeds when the compilation fails and
 # says the header is not provided or not supported.
 stops_with_reason() {
