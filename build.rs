@@ -97,6 +97,22 @@ MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 #undef MARGO_LOG_FN_
 #endif /* MOCHI_MARGO_INLINES_H */
 
+/* Upstream's C11 shorthands that pick the function by argument type. */
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define margo_find_pool(mid, args, info) \
+    _Generic((args), ABT_pool: margo_find_pool_by_handle, const char*: margo_find_pool_by_name, \
+             char*: margo_find_pool_by_name, default: margo_find_pool_by_index)(mid, args, info)
+#define margo_remove_pool(mid, args) \
+    _Generic((args), ABT_pool: margo_remove_pool_by_handle, const char*: margo_remove_pool_by_name, \
+             char*: margo_remove_pool_by_name, default: margo_remove_pool_by_index)(mid, args)
+#define margo_find_xstream(mid, args, info) \
+    _Generic((args), ABT_xstream: margo_find_xstream_by_handle, const char*: margo_find_xstream_by_name, \
+             char*: margo_find_xstream_by_name, default: margo_find_xstream_by_index)(mid, args, info)
+#define margo_remove_xstream(mid, args) \
+    _Generic((args), ABT_xstream: margo_remove_xstream_by_handle, const char*: margo_remove_xstream_by_name, \
+             char*: margo_remove_xstream_by_name, default: margo_remove_xstream_by_index)(mid, args)
+#endif
+
 /* MERCURY_GEN_PROC and the proc aliases, as upstream's margo.h brings them. */
 #include <mercury_macros.h>
 "#;
@@ -175,6 +191,7 @@ fn bedrock_header(name: &str, srcs: &[&str], includes: &[&str], exclude: &[&str]
 const ABT_TRAILER: &str = "#define ABT_TRUE 1
 #define ABT_FALSE 0
 #define ABT_POOL_NULL ((ABT_pool)NULL)
+#define ABT_XSTREAM_NULL ((ABT_xstream)NULL)
 #define ABT_MUTEX_NULL ((ABT_mutex)NULL)
 #define ABT_MUTEX_ATTR_NULL ((ABT_mutex_attr)NULL)
 #define ABT_COND_NULL ((ABT_cond)NULL)
@@ -196,7 +213,7 @@ typedef struct { int opaque[16]; } ABT_cond_memory;
 /// `abt.h`: the Argobots subset (`src/ffi/abt.rs`), included by `margo.h`
 /// as upstream's is.
 fn abt_header() {
-    let mut config = config_with("MOCHI_ABT_H", ABT_TRAILER, &["ABT_bool"], &[], &[]);
+    let mut config = config_with("MOCHI_ABT_H", ABT_TRAILER, &["ABT_bool", "ABT_xstream"], &[], &[]);
     config.sys_includes.push("time.h".into());
     // `libc::timespec` is C's `struct timespec`.
     config.export.rename.insert("timespec".into(), "struct timespec".into());
@@ -248,7 +265,7 @@ fn margo_bulk_pool_header() {
 /// would break user code that uses that name; it belongs in the header's
 /// exclude list (or should not be `pub`).
 const MACRO_PREFIXES: &[&str] =
-    &["MOCHI_", "MARGO_", "HG_", "ABT_", "DECLARE_MARGO_", "DEFINE_MARGO_", "_handler_for_", "FLOCK_", "BEDROCK_"];
+    &["MOCHI_", "MARGO_", "margo_", "HG_", "ABT_", "DECLARE_MARGO_", "DEFINE_MARGO_", "_handler_for_", "FLOCK_", "BEDROCK_"];
 
 fn write_if_changed(path: &Path, bindings: cbindgen::Bindings) {
     let mut out = Vec::new();
@@ -320,6 +337,7 @@ fn main() {
         .with_src("src/ffi/handles.rs")
         .with_src("src/ffi/margo.rs")
         .with_src("src/ffi/identity.rs")
+        .with_src("src/ffi/layout.rs")
         .with_src("src/ffi/hg_proc.rs")
         .with_src("src/ffi/rpc.rs")
         // (with its submodules: cbindgen follows `mod` items)

@@ -107,6 +107,13 @@ typedef struct ABT_thread_attr_opaque ABT_thread_attr_opaque;
  */
 typedef struct ABT_thread_opaque ABT_thread_opaque;
 
+/**
+ * Opaque execution stream (`ABT_xstream`): names one of a margo
+ * instance's streams while it runs (`margo_find_xstream_by_*`); no
+ * `ABT_xstream_*` function takes it here.
+ */
+typedef struct ABT_xstream_opaque ABT_xstream_opaque;
+
 typedef struct ABT_mutex_opaque *ABT_mutex;
 
 typedef struct ABT_mutex_attr_opaque *ABT_mutex_attr;
@@ -126,6 +133,8 @@ typedef struct ABT_pool_opaque *ABT_pool;
 typedef struct ABT_thread_attr_opaque *ABT_thread_attr;
 
 typedef struct ABT_thread_opaque *ABT_thread;
+
+typedef struct ABT_xstream_opaque *ABT_xstream;
 
 #ifdef __cplusplus
 extern "C" {
@@ -483,6 +492,7 @@ int ABT_thread_attr_get_stacksize(ABT_thread_attr attr, size_t *stacksize);
 #define ABT_TRUE 1
 #define ABT_FALSE 0
 #define ABT_POOL_NULL ((ABT_pool)NULL)
+#define ABT_XSTREAM_NULL ((ABT_xstream)NULL)
 #define ABT_MUTEX_NULL ((ABT_mutex)NULL)
 #define ABT_MUTEX_ATTR_NULL ((ABT_mutex_attr)NULL)
 #define ABT_COND_NULL ((ABT_cond)NULL)

@@ -157,6 +157,24 @@ typedef uint64_t hg_size_t;
  */
 typedef void (*margo_finalize_callback_t)(void *uargs);
 
+/**
+ * A pool of an instance (`struct margo_pool_info`).
+ */
+typedef struct margo_pool_info {
+  ABT_pool pool;
+  const char *name;
+  uint32_t index;
+} margo_pool_info;
+
+/**
+ * An execution stream of an instance (`struct margo_xstream_info`).
+ */
+typedef struct margo_xstream_info {
+  ABT_xstream xstream;
+  const char *name;
+  uint32_t index;
+} margo_xstream_info;
+
 typedef struct hg_proc *hg_proc_t;
 
 typedef uint64_t hg_id_t;
@@ -447,6 +465,114 @@ hg_return_t margo_provider_get_identity(margo_instance_id mid,
                                         uint16_t provider_id,
                                         char *buffer,
                                         size_t *bufsize);
+
+/**
+ * How many pools the instance has (0 for an invalid instance).
+ */
+size_t margo_get_num_pools(margo_instance_id mid);
+
+/**
+ * How many execution streams the instance has (0 for an invalid one).
+ */
+size_t margo_get_num_xstreams(margo_instance_id mid);
+
+/**
+ * `HG_NOENTRY` if `handle` is not one of the instance's pools.
+ *
+ * # Safety
+ * `info` must be NULL or writable.
+ */
+hg_return_t margo_find_pool_by_handle(margo_instance_id mid,
+                                      ABT_pool handle,
+                                      struct margo_pool_info *info);
+
+/**
+ * # Safety
+ * `name` must be NULL or NUL-terminated; `info` NULL or writable.
+ */
+hg_return_t margo_find_pool_by_name(margo_instance_id mid,
+                                    const char *name,
+                                    struct margo_pool_info *info);
+
+/**
+ * # Safety
+ * `info` must be NULL or writable.
+ */
+hg_return_t margo_find_pool_by_index(margo_instance_id mid,
+                                     uint32_t index,
+                                     struct margo_pool_info *info);
+
+/**
+ * # Safety
+ * `info` must be NULL or writable.
+ */
+hg_return_t margo_find_xstream_by_handle(margo_instance_id mid,
+                                         ABT_xstream handle,
+                                         struct margo_xstream_info *info);
+
+/**
+ * # Safety
+ * `name` must be NULL or NUL-terminated; `info` NULL or writable.
+ */
+hg_return_t margo_find_xstream_by_name(margo_instance_id mid,
+                                       const char *name,
+                                       struct margo_xstream_info *info);
+
+/**
+ * # Safety
+ * `info` must be NULL or writable.
+ */
+hg_return_t margo_find_xstream_by_index(margo_instance_id mid,
+                                        uint32_t index,
+                                        struct margo_xstream_info *info);
+
+/**
+ * Adds a pool described as in margo's config (`{"name": …}`); `info`
+ * (if not NULL) describes it.
+ *
+ * # Safety
+ * `json` must be NULL or NUL-terminated; `info` NULL or writable.
+ */
+hg_return_t margo_add_pool_from_json(margo_instance_id mid,
+                                     const char *json,
+                                     struct margo_pool_info *info);
+
+/**
+ * Starts an execution stream described as in margo's config.
+ *
+ * # Safety
+ * `json` must be NULL or NUL-terminated; `info` NULL or writable.
+ */
+hg_return_t margo_add_xstream_from_json(margo_instance_id mid,
+                                        const char *json,
+                                        struct margo_xstream_info *info);
+
+/**
+ * Removes a pool no execution stream, handler or role uses.
+ */
+hg_return_t margo_remove_pool_by_handle(margo_instance_id mid, ABT_pool handle);
+
+/**
+ * # Safety
+ * `name` must be NULL or NUL-terminated.
+ */
+hg_return_t margo_remove_pool_by_name(margo_instance_id mid, const char *name);
+
+hg_return_t margo_remove_pool_by_index(margo_instance_id mid, uint32_t index);
+
+/**
+ * Stops and removes an execution stream (not `__primary__`, nor the one
+ * driving progress).
+ */
+hg_return_t margo_remove_xstream_by_handle(margo_instance_id mid, ABT_xstream handle);
+
+/**
+ * # Safety
+ * `name` must be NULL or NUL-terminated.
+ */
+hg_return_t margo_remove_xstream_by_name(margo_instance_id mid, const char *name);
+
+hg_return_t margo_remove_xstream_by_index(margo_instance_id mid, uint32_t index);
 
 /**
  * What the proc is doing (`HG_ENCODE` for a NULL proc, which then fails
@@ -1347,6 +1473,22 @@ MARGO_LOG_FN_(margo_error, MARGO_LOG_ERROR)
 MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 #undef MARGO_LOG_FN_
 #endif /* MOCHI_MARGO_INLINES_H */
+
+/* Upstream's C11 shorthands that pick the function by argument type. */
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define margo_find_pool(mid, args, info) \
+    _Generic((args), ABT_pool: margo_find_pool_by_handle, const char*: margo_find_pool_by_name, \
+             char*: margo_find_pool_by_name, default: margo_find_pool_by_index)(mid, args, info)
+#define margo_remove_pool(mid, args) \
+    _Generic((args), ABT_pool: margo_remove_pool_by_handle, const char*: margo_remove_pool_by_name, \
+             char*: margo_remove_pool_by_name, default: margo_remove_pool_by_index)(mid, args)
+#define margo_find_xstream(mid, args, info) \
+    _Generic((args), ABT_xstream: margo_find_xstream_by_handle, const char*: margo_find_xstream_by_name, \
+             char*: margo_find_xstream_by_name, default: margo_find_xstream_by_index)(mid, args, info)
+#define margo_remove_xstream(mid, args) \
+    _Generic((args), ABT_xstream: margo_remove_xstream_by_handle, const char*: margo_remove_xstream_by_name, \
+             char*: margo_remove_xstream_by_name, default: margo_remove_xstream_by_index)(mid, args)
+#endif
 
 /* MERCURY_GEN_PROC and the proc aliases, as upstream's margo.h brings them. */
 #include <mercury_macros.h>

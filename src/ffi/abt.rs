@@ -46,6 +46,14 @@ pub struct ABT_pool_opaque {
 }
 pub type ABT_pool = *mut ABT_pool_opaque;
 
+/// Opaque execution stream (`ABT_xstream`): names one of a margo
+/// instance's streams while it runs (`margo_find_xstream_by_*`); no
+/// `ABT_xstream_*` function takes it here.
+pub struct ABT_xstream_opaque {
+    _private: [u8; 0],
+}
+pub type ABT_xstream = *mut ABT_xstream_opaque;
+
 /// Opaque mutex (`ABT_mutex`): a Box from `ABT_mutex_create`, or the
 /// program's own `ABT_mutex_memory` (the same 64-byte layout, see
 /// `rpc/sync/locks.rs`), which is never freed here.

@@ -16,6 +16,7 @@
 //! | `margo_request`     | `ffi::rpc::Operation`  | Box, freed by `margo_wait` (a forward's call or a bulk transfer's pieces) |
 //! | `ABT_mutex`, `ABT_cond`, `ABT_rwlock`, `ABT_eventual`, `ABT_barrier` | `rpc::sync::{Mutex, Cond, RwLock, Eventual, Barrier}` | Box, freed by `ABT_*_free`; a mutex or cond may also be the program's own `ABT_*_memory` (never freed) |
 //! | `margo_bulk_pool_t`, `margo_bulk_poolset_t` | `ffi::bulk_pool::BulkPool`, `Vec<BulkPool>` | Box, freed by `margo_bulk_pool(set)_destroy` |
+//! | `ABT_xstream`       | `rpc::Xstream` (its key) | borrowed: names a running stream of an instance, compared only |
 //! | `margo_timer_t`     | `ffi::timer::Timer` (an `rpc::alarm::Alarm`) | Box, freed by `margo_timer_destroy` |
 //! | `ABT_thread`        | `rpc::sync::Ult`       | Box, freed by `ABT_thread_free` (the thread's job holds its own share) |
 //! | `ABT_mutex_attr`, `ABT_thread_attr` | `ffi::abt::{MutexAttr, ThreadAttr}` | Box, freed by `ABT_*_attr_free` |
@@ -30,8 +31,8 @@
 use super::bulk::BulkTable;
 use super::hg::{hg_addr_t, hg_proc_t, ABT_pool};
 use super::hg_proc::Proc;
-use super::identity::IdentityStrings;
 use super::rpc::RpcTable;
+use super::strings::Interned;
 use crate::rpc::{Address, Engine, Pool};
 use parking_lot::Mutex;
 use std::collections::HashSet;
@@ -53,8 +54,8 @@ pub struct Instance {
     rpcs: RpcTable,
     /// The memory its bulk handles expose (`margo_bulk_create`).
     bulks: BulkTable,
-    /// The identity strings handed to C (`margo_provider_registered_identity`).
-    identities: IdentityStrings,
+    /// The strings lent to C (identities, pool and xstream names).
+    strings: Interned,
 }
 
 static LIVE: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
@@ -83,7 +84,7 @@ pub fn instance_into_c(engine: Engine) -> margo_instance_id {
         refs: AtomicUsize::new(1),
         rpcs: RpcTable::default(),
         bulks: BulkTable::default(),
-        identities: IdentityStrings::default(),
+        strings: Interned::default(),
     }));
     LIVE.lock().get_or_insert_with(HashSet::new).insert(ptr as usize);
     ptr as margo_instance_id
@@ -137,9 +138,9 @@ pub fn rpc_table(mid: margo_instance_id) -> Result<&'static RpcTable, HandleErro
     Ok(&instance_ref(mid)?.rpcs)
 }
 
-/// The identity strings handed to C by an instance (finalized or not).
-pub fn identity_strings(mid: margo_instance_id) -> Result<&'static IdentityStrings, HandleError> {
-    Ok(&instance_ref(mid)?.identities)
+/// The strings an instance lent to C (finalized or not).
+pub fn interned(mid: margo_instance_id) -> Result<&'static Interned, HandleError> {
+    Ok(&instance_ref(mid)?.strings)
 }
 
 /// The bulk handles' table of an instance (finalized or not).
@@ -217,6 +218,16 @@ pub fn pool_of(engine: &Engine, pool: ABT_pool) -> Option<Arc<Pool>> {
         return None;
     }
     engine.owns_pool(pool as *const Pool)
+}
+
+/// The address a C handle holds, to compare handles.
+pub fn handle_key<T>(handle: *mut T) -> usize {
+    handle as usize
+}
+
+/// Hands a running execution stream's key (`rpc::Xstream::key`) to C.
+pub fn xstream_into_c(key: usize) -> super::abt::ABT_xstream {
+    key as super::abt::ABT_xstream
 }
 
 /// The pool behind a C handle, among the pools of every live instance

@@ -5,34 +5,11 @@ use super::handles::{self, margo_instance_id};
 use super::hg::{hg_addr_t, hg_return, hg_return_t};
 use super::margo::{fail, handle_code, rpc_code, text};
 use super::panic::guard;
-use parking_lot::Mutex;
-use std::collections::HashMap;
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 use std::time::Duration;
 
 /// How long `margo_provider_get_identity` waits for the peer.
 const IDENTITY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The identity strings an instance handed to C. Each distinct text is
-/// allocated once and kept while the process lives, so a pointer C holds
-/// stays valid even after the identity is replaced or deregistered
-/// (a few bytes per distinct identity).
-#[derive(Default)]
-pub struct IdentityStrings(Mutex<HashMap<String, CString>>);
-
-impl IdentityStrings {
-    fn c_str(&self, identity: &str) -> *const c_char {
-        let mut map = self.0.lock();
-        let Some(c) = map.get(identity) else {
-            // Registered identities have no NUL (rpc/identity.rs).
-            let Ok(c) = CString::new(identity) else { return std::ptr::null() };
-            let ptr = c.as_ptr();
-            map.insert(identity.to_string(), c);
-            return ptr;
-        };
-        c.as_ptr()
-    }
-}
 
 /// Names the kind of provider at `provider_id` ("yokan", "my_service"),
 /// which clients may ask with `margo_provider_get_identity`.
@@ -87,7 +64,7 @@ pub extern "C" fn margo_provider_registered_identity(mid: margo_instance_id, pro
                 return std::ptr::null();
             }
         };
-        let Ok(strings) = handles::identity_strings(mid) else { return std::ptr::null() };
+        let Ok(strings) = handles::interned(mid) else { return std::ptr::null() };
         engine.registered_identity(provider_id).map_or(std::ptr::null(), |i| strings.c_str(&i))
     })
 }
@@ -155,7 +132,7 @@ mod tests {
     use super::super::margo::{margo_addr_free, margo_addr_lookup, margo_addr_self, margo_finalize};
     use super::*;
     use crate::rpc::{Engine, InitOverrides, Mode};
-    use std::ffi::CStr;
+    use std::ffi::{CStr, CString};
 
     fn instance(mode: Mode) -> margo_instance_id {
         handles::instance_into_c(Engine::new("na+sm", mode, "", &InitOverrides::default()).unwrap())

@@ -15,6 +15,7 @@ pub mod hg;
 pub mod hg_proc;
 pub mod identity;
 pub mod init;
+pub mod layout;
 pub mod log;
 pub mod margo;
 pub mod panic;

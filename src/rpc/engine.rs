@@ -352,6 +352,11 @@ impl Engine {
     }
 
     /// Adds an execution stream at run time; returns its index.
+    /// The pools and execution streams, by index (margo's numbering).
+    pub fn layout(&self) -> super::runtime::Layout {
+        self.inner.runtime.lock().layout()
+    }
+
     pub fn add_xstream_from_json(&self, v: &serde_json::Value) -> Result<usize> {
         self.check_live()?;
         self.inner.runtime.lock().add_xstream_from_json(v)

@@ -29,4 +29,5 @@ pub use engine::{Completion, DeferredHandler, Engine, Handler, Mode, PendingCall
 pub use error::{Result, RpcError};
 pub use peer_gone::{GoneCallback, PeerWatchGuard};
 pub use pool::Pool;
+pub use runtime::Layout;
 pub use transport::MAX_PEERS;

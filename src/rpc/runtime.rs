@@ -7,6 +7,15 @@ use super::error::{Result, RpcError};
 use super::pool::{Driver, Pool, Xstream};
 use std::sync::Arc;
 
+/// A snapshot of an engine's pools and execution streams, by index.
+#[derive(Clone, Debug, Default)]
+pub struct Layout {
+    pub pools: Vec<String>,
+    /// (name, key): the key names the running stream (0 if it is not
+    /// running).
+    pub xstreams: Vec<(String, usize)>,
+}
+
 pub(crate) struct Runtime {
     pub config: MargoConfig,
     pools: Vec<Arc<Pool>>,
@@ -118,6 +127,23 @@ impl Runtime {
         }
         self.config.remove_xstream(name).map_err(|e| RpcError::Config(e.to_string()))?;
         Ok(self.xstreams.iter().position(|x| x.name == name).map(|i| self.xstreams.swap_remove(i)))
+    }
+
+    /// The pools' names by index, and the execution streams' names by
+    /// index with their keys ([`Xstream::key`]).
+    pub fn layout(&self) -> Layout {
+        Layout {
+            pools: self.config.pools.iter().map(|p| p.name.clone()).collect(),
+            xstreams: self
+                .config
+                .xstreams
+                .iter()
+                .map(|spec| {
+                    let key = self.xstreams.iter().find(|x| x.name == spec.name).map_or(0, Xstream::key);
+                    (spec.name.clone(), key)
+                })
+                .collect(),
+        }
     }
 
     /// Hands every execution stream back, to be stopped (finalize).

@@ -101,6 +101,12 @@ impl Xstream {
         Ok(Xstream { name: name.to_string(), pools, relay, stop: Some(stop_tx) })
     }
 
+    /// A number naming this stream while it runs (what C sees as its
+    /// `ABT_xstream`).
+    pub fn key(&self) -> usize {
+        Arc::as_ptr(&self.relay) as usize
+    }
+
     /// True for the stream that drives progress.
     pub fn drives_progress(&self) -> bool {
         self.relay.driver.is_some()

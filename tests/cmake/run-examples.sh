@@ -16,7 +16,8 @@
 #      thallium-rpc-shapes (thallium's RPC forms, one process), margo-abt
 #      and thallium-abt (Argobots' objects and threads, in C and through
 #      thallium's wrappers, one process each), margo-timer (margo's
-#      timers), margo-bulk-pool (bulk buffer pools), then
+#      timers), margo-bulk-pool (bulk buffer pools), margo-layout (pools
+#      and xstreams at run time), then
 #      each server (margo-server, thallium-server) run for real on PROTOCOL
 #      with each client (margo-client, thallium-client): the client looks the
 #      server up, checks addresses and shuts the server down; the server must
@@ -456,6 +457,8 @@ if [ $built = 1 ]; then
             "$WORK/margo-timer-${PROTOCOL//[^a-z]/_}.log" "$BUILD/margo-timer" "$PROTOCOL"
         run_step "margo-bulk-pool ($PROTOCOL): margo's bulk buffer pools" \
             "$WORK/margo-bulk-pool-${PROTOCOL//[^a-z]/_}.log" "$BUILD/margo-bulk-pool" "$PROTOCOL"
+        run_step "margo-layout ($PROTOCOL): pools and xstreams at run time" \
+            "$WORK/margo-layout-${PROTOCOL//[^a-z]/_}.log" "$BUILD/margo-layout" "$PROTOCOL"
         run_step "thallium-abt ($PROTOCOL): thallium's Argobots wrappers in handlers" \
             "$WORK/thallium-abt-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-abt" "$PROTOCOL"
         for server in margo-server thallium-server; do

@@ -1,0 +1,344 @@
+//! Margo's pools and execution streams at run time (upstream's
+//! `margo-config.h`, which `margo.h` includes): how many there are,
+//! finding one by handle, name or index, adding one from JSON, removing
+//! one. Names are lent to C (valid while the instance lives).
+
+#![allow(non_camel_case_types)]
+
+use super::abt::{ABT_pool, ABT_xstream};
+use super::handles::{self, handle_key, margo_instance_id, pool_into_c, xstream_into_c};
+use super::hg::{hg_return, hg_return_t};
+use super::margo::{fail, handle_code, rpc_code, text};
+use super::panic::guard;
+use crate::rpc::{Engine, Layout};
+use std::ffi::c_char;
+
+/// A pool of an instance (`struct margo_pool_info`).
+#[repr(C)]
+pub struct margo_pool_info {
+    pub pool: ABT_pool,
+    pub name: *const c_char,
+    pub index: u32,
+}
+
+/// An execution stream of an instance (`struct margo_xstream_info`).
+#[repr(C)]
+pub struct margo_xstream_info {
+    pub xstream: ABT_xstream,
+    pub name: *const c_char,
+    pub index: u32,
+}
+
+/// Which pool or stream a call names.
+enum Key<'a> {
+    Handle(usize),
+    Name(&'a str),
+    Index(u32),
+}
+
+fn engine_of(entry: &str, mid: margo_instance_id) -> Result<Engine, hg_return_t> {
+    handles::engine(mid).map_err(|e| handle_code(entry, e))
+}
+
+fn find_index(names: &[String], keys: &[usize], key: &Key<'_>) -> Option<usize> {
+    match key {
+        Key::Handle(h) => keys.iter().position(|k| k == h),
+        Key::Name(n) => names.iter().position(|m| m == n),
+        Key::Index(i) => ((*i as usize) < names.len()).then_some(*i as usize),
+    }
+}
+
+/// # Safety
+/// `info` must be NULL or writable.
+unsafe fn find_pool(entry: &'static str, mid: margo_instance_id, key: Key<'_>, info: *mut margo_pool_info) -> hg_return_t {
+    guard(entry, hg_return::HG_OTHER_ERROR, || {
+        let engine = match engine_of(entry, mid) {
+            Ok(e) => e,
+            Err(rc) => return rc,
+        };
+        let Layout { pools, .. } = engine.layout();
+        let handles: Vec<ABT_pool> =
+            (0..pools.len()).map(|i| engine.pool_at(i).map_or(std::ptr::null_mut(), |p| pool_into_c(&p))).collect();
+        let keys: Vec<usize> = handles.iter().map(|h| handle_key(*h)).collect();
+        let Some(i) = find_index(&pools, &keys, &key) else { return hg_return::HG_NOENTRY };
+        if !info.is_null() {
+            let strings = handles::interned(mid).ok();
+            // SAFETY: non-NULL and writable by the contract.
+            unsafe {
+                *info = margo_pool_info {
+                    pool: handles[i],
+                    name: strings.map_or(std::ptr::null(), |s| s.c_str(&pools[i])),
+                    index: i as u32,
+                }
+            };
+        }
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// # Safety
+/// `info` must be NULL or writable.
+unsafe fn find_xstream(entry: &'static str, mid: margo_instance_id, key: Key<'_>, info: *mut margo_xstream_info) -> hg_return_t {
+    guard(entry, hg_return::HG_OTHER_ERROR, || {
+        let engine = match engine_of(entry, mid) {
+            Ok(e) => e,
+            Err(rc) => return rc,
+        };
+        let Layout { xstreams, .. } = engine.layout();
+        let names: Vec<String> = xstreams.iter().map(|(n, _)| n.clone()).collect();
+        let keys: Vec<usize> = xstreams.iter().map(|(_, k)| *k).collect();
+        let Some(i) = find_index(&names, &keys, &key) else { return hg_return::HG_NOENTRY };
+        if !info.is_null() {
+            let strings = handles::interned(mid).ok();
+            // SAFETY: non-NULL and writable by the contract.
+            unsafe {
+                *info = margo_xstream_info {
+                    xstream: xstream_into_c(keys[i]),
+                    name: strings.map_or(std::ptr::null(), |s| s.c_str(&names[i])),
+                    index: i as u32,
+                }
+            };
+        }
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// How many pools the instance has (0 for an invalid instance).
+#[no_mangle]
+pub extern "C" fn margo_get_num_pools(mid: margo_instance_id) -> usize {
+    guard("margo_get_num_pools", 0, || engine_of("margo_get_num_pools", mid).map_or(0, |e| e.layout().pools.len()))
+}
+
+/// How many execution streams the instance has (0 for an invalid one).
+#[no_mangle]
+pub extern "C" fn margo_get_num_xstreams(mid: margo_instance_id) -> usize {
+    guard("margo_get_num_xstreams", 0, || engine_of("margo_get_num_xstreams", mid).map_or(0, |e| e.layout().xstreams.len()))
+}
+
+/// `HG_NOENTRY` if `handle` is not one of the instance's pools.
+///
+/// # Safety
+/// `info` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_find_pool_by_handle(
+    mid: margo_instance_id,
+    handle: ABT_pool,
+    info: *mut margo_pool_info,
+) -> hg_return_t {
+    // SAFETY: forwarded contract.
+    unsafe { find_pool("margo_find_pool_by_handle", mid, Key::Handle(handle_key(handle)), info) }
+}
+
+/// # Safety
+/// `name` must be NULL or NUL-terminated; `info` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_find_pool_by_name(
+    mid: margo_instance_id,
+    name: *const c_char,
+    info: *mut margo_pool_info,
+) -> hg_return_t {
+    // SAFETY: NULL or NUL-terminated by the contract.
+    let Some(name) = (unsafe { text(name) }) else {
+        fail("margo_find_pool_by_name", "name is NULL or not UTF-8");
+        return hg_return::HG_INVALID_ARG;
+    };
+    // SAFETY: forwarded contract.
+    unsafe { find_pool("margo_find_pool_by_name", mid, Key::Name(name), info) }
+}
+
+/// # Safety
+/// `info` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_find_pool_by_index(mid: margo_instance_id, index: u32, info: *mut margo_pool_info) -> hg_return_t {
+    // SAFETY: forwarded contract.
+    unsafe { find_pool("margo_find_pool_by_index", mid, Key::Index(index), info) }
+}
+
+/// # Safety
+/// `info` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_find_xstream_by_handle(
+    mid: margo_instance_id,
+    handle: ABT_xstream,
+    info: *mut margo_xstream_info,
+) -> hg_return_t {
+    // SAFETY: forwarded contract.
+    unsafe { find_xstream("margo_find_xstream_by_handle", mid, Key::Handle(handle_key(handle)), info) }
+}
+
+/// # Safety
+/// `name` must be NULL or NUL-terminated; `info` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_find_xstream_by_name(
+    mid: margo_instance_id,
+    name: *const c_char,
+    info: *mut margo_xstream_info,
+) -> hg_return_t {
+    // SAFETY: NULL or NUL-terminated by the contract.
+    let Some(name) = (unsafe { text(name) }) else {
+        fail("margo_find_xstream_by_name", "name is NULL or not UTF-8");
+        return hg_return::HG_INVALID_ARG;
+    };
+    // SAFETY: forwarded contract.
+    unsafe { find_xstream("margo_find_xstream_by_name", mid, Key::Name(name), info) }
+}
+
+/// # Safety
+/// `info` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_find_xstream_by_index(
+    mid: margo_instance_id,
+    index: u32,
+    info: *mut margo_xstream_info,
+) -> hg_return_t {
+    // SAFETY: forwarded contract.
+    unsafe { find_xstream("margo_find_xstream_by_index", mid, Key::Index(index), info) }
+}
+
+/// The JSON object of a pool or stream to add (`HG_INVALID_ARG` if it is
+/// not one).
+///
+/// # Safety
+/// `json` must be NULL or NUL-terminated.
+unsafe fn json_arg(entry: &str, json: *const c_char) -> Result<serde_json::Value, hg_return_t> {
+    // SAFETY: NULL or NUL-terminated by the contract.
+    let Some(text) = (unsafe { text(json) }) else {
+        fail(entry, "json is NULL or not UTF-8");
+        return Err(hg_return::HG_INVALID_ARG);
+    };
+    serde_json::from_str(text).map_err(|e| {
+        fail(entry, format!("invalid JSON: {e}"));
+        hg_return::HG_INVALID_ARG
+    })
+}
+
+/// Adds a pool described as in margo's config (`{"name": …}`); `info`
+/// (if not NULL) describes it.
+///
+/// # Safety
+/// `json` must be NULL or NUL-terminated; `info` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_add_pool_from_json(
+    mid: margo_instance_id,
+    json: *const c_char,
+    info: *mut margo_pool_info,
+) -> hg_return_t {
+    const E: &str = "margo_add_pool_from_json";
+    let added = guard(E, Err(hg_return::HG_OTHER_ERROR), || {
+        let engine = engine_of(E, mid)?;
+        // SAFETY: forwarded contract.
+        let v = unsafe { json_arg(E, json) }?;
+        engine.add_pool_from_json(&v).map_err(|e| rpc_code(E, &e))
+    });
+    match added {
+        // SAFETY: forwarded contract.
+        Ok(index) => unsafe { find_pool(E, mid, Key::Index(index as u32), info) },
+        Err(rc) => rc,
+    }
+}
+
+/// Starts an execution stream described as in margo's config.
+///
+/// # Safety
+/// `json` must be NULL or NUL-terminated; `info` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_add_xstream_from_json(
+    mid: margo_instance_id,
+    json: *const c_char,
+    info: *mut margo_xstream_info,
+) -> hg_return_t {
+    const E: &str = "margo_add_xstream_from_json";
+    let added = guard(E, Err(hg_return::HG_OTHER_ERROR), || {
+        let engine = engine_of(E, mid)?;
+        // SAFETY: forwarded contract.
+        let v = unsafe { json_arg(E, json) }?;
+        engine.add_xstream_from_json(&v).map_err(|e| rpc_code(E, &e))
+    });
+    match added {
+        // SAFETY: forwarded contract.
+        Ok(index) => unsafe { find_xstream(E, mid, Key::Index(index as u32), info) },
+        Err(rc) => rc,
+    }
+}
+
+fn remove_pool(entry: &'static str, mid: margo_instance_id, key: Key<'_>) -> hg_return_t {
+    guard(entry, hg_return::HG_OTHER_ERROR, || {
+        let mut info = margo_pool_info { pool: std::ptr::null_mut(), name: std::ptr::null(), index: 0 };
+        // SAFETY: `info` is a local, writable.
+        let rc = unsafe { find_pool(entry, mid, key, &mut info) };
+        if rc != hg_return::HG_SUCCESS {
+            return rc;
+        }
+        let engine = match engine_of(entry, mid) {
+            Ok(e) => e,
+            Err(rc) => return rc,
+        };
+        let name = engine.layout().pools.get(info.index as usize).cloned().unwrap_or_default();
+        match engine.remove_pool(&name) {
+            Ok(()) => hg_return::HG_SUCCESS,
+            Err(e) => rpc_code(entry, &e),
+        }
+    })
+}
+
+/// Removes a pool no execution stream, handler or role uses.
+#[no_mangle]
+pub extern "C" fn margo_remove_pool_by_handle(mid: margo_instance_id, handle: ABT_pool) -> hg_return_t {
+    remove_pool("margo_remove_pool_by_handle", mid, Key::Handle(handle_key(handle)))
+}
+
+/// # Safety
+/// `name` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn margo_remove_pool_by_name(mid: margo_instance_id, name: *const c_char) -> hg_return_t {
+    // SAFETY: NULL or NUL-terminated by the contract.
+    match unsafe { text(name) } {
+        Some(n) => remove_pool("margo_remove_pool_by_name", mid, Key::Name(n)),
+        None => hg_return::HG_INVALID_ARG,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn margo_remove_pool_by_index(mid: margo_instance_id, index: u32) -> hg_return_t {
+    remove_pool("margo_remove_pool_by_index", mid, Key::Index(index))
+}
+
+fn remove_xstream(entry: &'static str, mid: margo_instance_id, key: Key<'_>) -> hg_return_t {
+    guard(entry, hg_return::HG_OTHER_ERROR, || {
+        let engine = match engine_of(entry, mid) {
+            Ok(e) => e,
+            Err(rc) => return rc,
+        };
+        let Layout { xstreams, .. } = engine.layout();
+        let names: Vec<String> = xstreams.iter().map(|(n, _)| n.clone()).collect();
+        let keys: Vec<usize> = xstreams.iter().map(|(_, k)| *k).collect();
+        let Some(i) = find_index(&names, &keys, &key) else { return hg_return::HG_NOENTRY };
+        match engine.remove_xstream(&names[i]) {
+            Ok(()) => hg_return::HG_SUCCESS,
+            Err(e) => rpc_code(entry, &e),
+        }
+    })
+}
+
+/// Stops and removes an execution stream (not `__primary__`, nor the one
+/// driving progress).
+#[no_mangle]
+pub extern "C" fn margo_remove_xstream_by_handle(mid: margo_instance_id, handle: ABT_xstream) -> hg_return_t {
+    remove_xstream("margo_remove_xstream_by_handle", mid, Key::Handle(handle_key(handle)))
+}
+
+/// # Safety
+/// `name` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn margo_remove_xstream_by_name(mid: margo_instance_id, name: *const c_char) -> hg_return_t {
+    // SAFETY: NULL or NUL-terminated by the contract.
+    match unsafe { text(name) } {
+        Some(n) => remove_xstream("margo_remove_xstream_by_name", mid, Key::Name(n)),
+        None => hg_return::HG_INVALID_ARG,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn margo_remove_xstream_by_index(mid: margo_instance_id, index: u32) -> hg_return_t {
+    remove_xstream("margo_remove_xstream_by_index", mid, Key::Index(index))
+}
