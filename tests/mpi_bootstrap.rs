@@ -238,6 +238,21 @@ mod with_mpi {
         launch_with(launcher_for(linked_family()), n, args)
     }
 
+    /// Open MPI processes started without their own launcher each start as
+    /// a singleton, and two starting at once race to create Open MPI's
+    /// per-user session directory (`<tmp>/ompi.<host>.<uid>`): one may fail
+    /// with "mkdir ... File exists" (Open MPI 4.1) before our code runs.
+    /// Made beforehand, neither creates it.
+    fn precreate_openmpi_session_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let host = host.trim().split('.').next().unwrap_or_default().to_string();
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let dir = std::env::temp_dir().join(format!("ompi.{host}.{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
+    }
+
     fn launch_with(mut cmd: Command, n: usize, args: &[&str]) -> Run {
         cmd.arg("-n").arg(n.to_string()).arg(example()).args(args);
         run(cmd)
@@ -438,6 +453,9 @@ mod with_mpi {
         // launcher, the library and MOCHI_MPI_LIBRARY, not two 1-member views.
         let family = linked_family();
         let other = family.other();
+        if family == Family::OpenMpi {
+            precreate_openmpi_session_dir();
+        }
         let r = launch_with(other.launcher(), 2, &[]);
         assert!(!r.status.success(), "{}", r.describe());
         let errors = error_lines(&r, 2);
