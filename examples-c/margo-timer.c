@@ -10,6 +10,7 @@
  * finalizes; NULL arguments are refused. Prints one line per check; exits
  * with the number of failed checks.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <margo.h>
 #include <margo-timer.h>
 #include <margo-logging.h>
