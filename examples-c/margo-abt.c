@@ -11,7 +11,8 @@
  * a handler starts ABT_threads on its own pool and joins them; a condition
  * variable, a barrier of two threads, a readers-writer lock, an eventual
  * carrying bytes, and the error codes of NULL handles and misuse; the
- * "set" handler answers with margo_irespond.
+ * "set" handler answers with margo_irespond; HG_Cancel of a forward whose
+ * handler blocks.
  * Prints one line per check; exits with the number of failed checks.
  */
 #include <margo.h>
@@ -195,6 +196,16 @@ int main(int argc, char** argv)
     check(margo_iforward(wh, NULL, &wreq) == HG_SUCCESS, "wait request sent");
     check(call(mid, self, set_id, NULL) == HG_SUCCESS, "set request served while the wait handler blocks");
     check(margo_wait(wreq) == HG_SUCCESS, "wait handler woken by the set request");
+    margo_destroy(wh);
+
+    /* HG_Cancel: the same wait, canceled while its handler blocks; then the
+     * set request releases the handler (its late answer is dropped). */
+    ABT_eventual_reset(g_event);
+    margo_create(mid, self, wait_id, &wh);
+    margo_iforward(wh, NULL, &wreq);
+    check(HG_Cancel(wh) == HG_SUCCESS && margo_wait(wreq) == HG_CANCELED, "HG_Cancel: the forward completes with HG_CANCELED");
+    check(call(mid, self, set_id, NULL) == HG_SUCCESS, "the canceled call's handler is released");
+    check(HG_Cancel(wh) == HG_SUCCESS, "HG_Cancel with nothing in flight: HG_SUCCESS");
     margo_destroy(wh);
 
     /* Eight concurrent adders under one mutex. */

@@ -1007,6 +1007,18 @@ hg_return_t margo_respond(hg_handle_t handle, void *out_struct);
 hg_return_t margo_irespond(hg_handle_t handle, void *out_struct, margo_request *req);
 
 /**
+ * Cancels the forward in flight on `handle` (`margo_forward` in another
+ * thread, or `margo_iforward`): it completes with `HG_CANCELED`, and an
+ * answer that comes later is dropped. Nothing to cancel (no forward in
+ * flight, or a received request's handle) is `HG_SUCCESS`, as Mercury
+ * has it for a finished operation.
+ *
+ * # Safety
+ * `handle` must be NULL or a live handle.
+ */
+hg_return_t HG_Cancel(hg_handle_t handle);
+
+/**
  * Mercury's text for a return code (a static string).
  */
 const char *HG_Error_to_string(int errnum);

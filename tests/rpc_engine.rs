@@ -541,3 +541,51 @@ fn watching_a_peer_of_another_protocol_is_refused() {
     assert!(matches!(r, Err(RpcError::WrongProtocol { .. })), "{:?}", r.err());
     e.finalize();
 }
+
+/// A call canceled from another thread ends at once with `Canceled`, and
+/// its answer, when the handler finally gives it, is dropped.
+fn cancel(proto: &str) {
+    let server = engine(proto, Mode::Server);
+    let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
+    server
+        .register(
+            "stall",
+            1,
+            None,
+            Arc::new(move |_req| {
+                let _ = release_rx.recv_timeout(Duration::from_secs(30));
+                Ok(b"late".to_vec())
+            }),
+        )
+        .unwrap();
+    let client = engine(proto, Mode::Client);
+    let addr = client.lookup(server.self_address().as_str()).unwrap();
+    let (token_tx, token_rx) = crossbeam_channel::bounded(1);
+    let caller = {
+        let (client, addr) = (client.clone(), addr.clone());
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            let r = client.call_with_token(&addr, "stall", 1, Vec::new(), Duration::from_secs(30), |t| token_tx.send(t).unwrap());
+            (r, start.elapsed())
+        })
+    };
+    let token = token_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(client.cancel_call(&token), "{proto}: the call was in flight");
+    let (r, took) = caller.join().unwrap();
+    assert!(matches!(r, Err(RpcError::Canceled { .. })), "{proto}: {r:?}");
+    assert!(took < Duration::from_secs(10), "{proto}: canceled after {took:?}");
+    assert!(!client.cancel_call(&token), "{proto}: a finished call is not canceled again");
+    release_tx.send(()).unwrap();
+    // The engine still works (the late answer went nowhere).
+    server.register("echo", 2, None, Arc::new(|req| Ok(req.payload))).unwrap();
+    assert_eq!(client.call(&addr, "echo", 2, vec![1, 2], Duration::from_secs(10)).unwrap(), vec![1, 2]);
+    client.finalize();
+    server.finalize();
+}
+
+#[test]
+fn a_canceled_call_ends_at_once_on_both_transports() {
+    cancel("na+sm");
+    cancel("ofi+tcp");
+}

@@ -70,6 +70,7 @@ impl From<&RpcError> for hg_return {
             RpcError::MessageTooLarge(_) => HG_MSGSIZE,
             RpcError::Finalized => HG_INVALID_ARG,
             RpcError::ShuttingDown => HG_CANCELED,
+            RpcError::Canceled { .. } => HG_CANCELED,
             RpcError::RemoteShutdownDisabled(_) => HG_PERMISSION,
         }
     }

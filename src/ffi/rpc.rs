@@ -20,7 +20,7 @@ use super::hg::{
 use super::hg_proc::{self, Proc};
 use super::margo::{fail, text};
 use super::panic::guard;
-use crate::rpc::{wire, Address, Engine, PendingCall, Request, Responder, RpcError, DEFAULT_PROVIDER_ID};
+use crate::rpc::{wire, Address, CallToken, Engine, PendingCall, Request, Responder, RpcError, DEFAULT_PROVIDER_ID};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{c_char, c_int, c_void, CString};
@@ -302,8 +302,9 @@ fn serve(mid: usize, entry: &Arc<Entry>, cb: RpcFn, req: Request, responder: Res
 
 /// Where a handle stands.
 enum Side {
-    /// From `margo_create`: the call's target and, after a forward, the answer.
-    Origin { target: Address, output: Arc<Mutex<Option<Arc<[u8]>>>> },
+    /// From `margo_create`: the call's target, after a forward the answer,
+    /// and while one is in flight its token (for `HG_Cancel`).
+    Origin { target: Address, output: Arc<Mutex<Option<Arc<[u8]>>>>, in_flight: Mutex<Option<CallToken>> },
     /// Given to a handler: the request's payload and the way back.
     Target { input: Arc<[u8]>, responder: Mutex<Option<Responder>>, response_disabled: bool },
 }
@@ -704,7 +705,7 @@ pub unsafe extern "C" fn margo_create(
             fail(E, format!("RPC id {id:#x} is not registered with this instance"));
             return hg_return::HG_NOENTRY;
         };
-        let side = Side::Origin { target: target.clone(), output: Arc::default() };
+        let side = Side::Origin { target: target.clone(), output: Arc::default(), in_flight: Mutex::new(None) };
         let h = Handle::new(mid, engine, entry, target.clone(), side);
         // SAFETY: checked non-NULL above; writable by the contract.
         unsafe { *handle = handles::boxed_into_c::<hg_handle>(h) };
@@ -802,6 +803,7 @@ struct Prepared<'a> {
     h: &'a Handle,
     target: &'a Address,
     output: &'a Arc<Mutex<Option<Arc<[u8]>>>>,
+    in_flight: &'a Mutex<Option<CallToken>>,
     payload: Vec<u8>,
     /// The RPC's response is disabled: nothing to wait for.
     disabled: bool,
@@ -818,7 +820,7 @@ unsafe fn prepare<'a>(entry_point: &str, handle: hg_handle_t, in_struct: *mut c_
         fail(entry_point, "NULL handle");
         return Err(hg_return::HG_INVALID_ARG);
     };
-    let Side::Origin { target, output } = &h.side else {
+    let Side::Origin { target, output, in_flight } = &h.side else {
         fail(entry_point, "the handle is a received request's, not one from margo_create");
         return Err(hg_return::HG_INVALID_ARG);
     };
@@ -828,7 +830,7 @@ unsafe fn prepare<'a>(entry_point: &str, handle: hg_handle_t, in_struct: *mut c_
     })?;
     *output.lock() = None;
     let disabled = h.entry.state.lock().disable_response;
-    Ok(Prepared { h, target, output, payload, disabled })
+    Ok(Prepared { h, target, output, in_flight, payload, disabled })
 }
 
 fn keep_output(entry_point: &str, outcome: Result<Vec<u8>, RpcError>, output: &Mutex<Option<Arc<[u8]>>>) -> hg_return_t {
@@ -871,7 +873,9 @@ pub unsafe extern "C" fn margo_provider_forward_timed(
                 Err(e) => rpc_code(E, &e),
             };
         }
-        keep_output(E, engine.call(p.target, name, provider_id, p.payload, timeout), p.output)
+        let outcome = engine.call_with_token(p.target, name, provider_id, p.payload, timeout, |t| *p.in_flight.lock() = Some(t));
+        p.in_flight.lock().take();
+        keep_output(E, outcome, p.output)
     })
 }
 
@@ -956,6 +960,7 @@ pub unsafe extern "C" fn margo_provider_iforward_timed(
             Ok(call) => call,
             Err(e) => return rpc_code(E, &e),
         };
+        *p.in_flight.lock() = Some(call.token());
         let fwd = Forward { call: (!p.disabled).then_some(call), output: p.output.clone() };
         // SAFETY: checked non-NULL above; writable by the contract.
         unsafe { *req = handles::boxed_into_c::<margo_request_struct>(Operation::Forward(fwd)) };
@@ -1202,6 +1207,31 @@ pub unsafe extern "C" fn margo_irespond(handle: hg_handle_t, out_struct: *mut c_
         unsafe { *req = handles::boxed_into_c::<margo_request_struct>(Operation::Responded) };
     }
     rc
+}
+
+/// Cancels the forward in flight on `handle` (`margo_forward` in another
+/// thread, or `margo_iforward`): it completes with `HG_CANCELED`, and an
+/// answer that comes later is dropped. Nothing to cancel (no forward in
+/// flight, or a received request's handle) is `HG_SUCCESS`, as Mercury
+/// has it for a finished operation.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn HG_Cancel(handle: hg_handle_t) -> hg_return_t {
+    guard("HG_Cancel", hg_return::HG_OTHER_ERROR, || {
+        // SAFETY: by the contract NULL or a live handle.
+        let Some(h) = (unsafe { handle_ref(handle) }) else {
+            fail("HG_Cancel", "NULL handle");
+            return hg_return::HG_INVALID_ARG;
+        };
+        if let Side::Origin { in_flight, .. } = &h.side {
+            if let Some(token) = in_flight.lock().as_ref() {
+                h.engine.cancel_call(token);
+            }
+        }
+        hg_return::HG_SUCCESS
+    })
 }
 
 /// Mercury's text for a return code (a static string).

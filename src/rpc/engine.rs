@@ -450,6 +450,35 @@ impl Engine {
         pending.wait()
     }
 
+    /// Like [`Engine::call`], handing `started` the call's token before
+    /// waiting (another thread may then cancel it).
+    pub fn call_with_token(
+        &self,
+        addr: &Address,
+        name: &str,
+        provider_id: u16,
+        payload: Vec<u8>,
+        timeout: Duration,
+        started: impl FnOnce(CallToken),
+    ) -> Result<Vec<u8>> {
+        let _scope = (*addr != self.inner.self_address).then(|| progress::CallerScope::enter(&self.inner));
+        let pending = self.start_call(addr, name, provider_id, payload, timeout)?;
+        started(pending.token());
+        pending.wait()
+    }
+
+    /// Ends a call in flight with [`RpcError::Canceled`] (its waiter wakes
+    /// with it; an answer that comes later is dropped). False if the call
+    /// had finished already.
+    pub fn cancel_call(&self, token: &CallToken) -> bool {
+        if token.slot.is_done() {
+            return false;
+        }
+        self.inner.progress.calls.remove(token.msg_id);
+        token.slot.complete(Err(RpcError::Canceled { name: token.slot.name.clone(), addr: token.slot.addr.clone() }));
+        true
+    }
+
     /// Starts a call; [`PendingCall::wait`] or [`PendingCall::test`] finishes it.
     pub fn call_async(
         &self,
@@ -686,6 +715,13 @@ pub struct PendingCall {
     timeout: Duration,
 }
 
+/// Names a call in flight, to cancel it ([`Engine::cancel_call`]).
+#[derive(Clone)]
+pub struct CallToken {
+    slot: Arc<Slot>,
+    msg_id: u64,
+}
+
 impl Drop for PendingCall {
     /// An abandoned call must not keep its slot in the engine forever (a
     /// dead peer never answers): forget it. A no-op once answered.
@@ -697,6 +733,11 @@ impl Drop for PendingCall {
 }
 
 impl PendingCall {
+    /// A token to cancel this call from another thread.
+    pub fn token(&self) -> CallToken {
+        CallToken { slot: self.slot.clone(), msg_id: self.msg_id }
+    }
+
     /// Waits for the answer (or the timeout).
     pub fn wait(self) -> Result<Vec<u8>> {
         let inner = &self.engine.inner;

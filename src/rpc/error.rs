@@ -36,6 +36,9 @@ pub enum RpcError {
     Finalized,
     #[error("the target is shutting down")]
     ShuttingDown,
+    /// The caller gave up the call (`HG_Cancel`); a late answer is dropped.
+    #[error("RPC \"{name}\" to {addr} was canceled")]
+    Canceled { name: String, addr: String },
     #[error("pool \"{0}\" does not exist")]
     NoSuchPool(String),
     #[error("remote shutdown is not enabled at {0}")]

@@ -25,7 +25,9 @@ pub mod wire;
 pub use address::Address;
 pub use calls::{Notify, Signal};
 pub use config::{InitOverrides, MargoConfig};
-pub use engine::{Completion, DeferredHandler, Engine, Handler, Mode, PendingCall, Request, Responder, DEFAULT_PROVIDER_ID};
+pub use engine::{
+    CallToken, Completion, DeferredHandler, Engine, Handler, Mode, PendingCall, Request, Responder, DEFAULT_PROVIDER_ID,
+};
 pub use error::{Result, RpcError};
 pub use peer_gone::{GoneCallback, PeerWatchGuard};
 pub use pool::Pool;
