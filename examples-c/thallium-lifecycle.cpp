@@ -102,6 +102,12 @@ int main(int argc, char** argv) {
             check(ph.provider_id() == 3 && ph == self, "provider_handle(engine, addr, id)");
             check(!e.get_handler_pool().is_null() && !e.get_progress_pool().is_null(), "pools");
             check(e.get_config().find("progress_pool") != std::string::npos, "get_config");
+            auto primary = e.pools()["__primary__"];
+            check(primary.name() == "__primary__" && !primary.is_null()
+                      && e.pools()[primary.index()].native_handle() == primary.native_handle()
+                      && e.pools().size() >= 1,
+                  "engine::pools() by name and index");
+            check(throws<tl::margo_exception>([&] { e.pools()["no such pool"]; }), "engine::pools() of an unknown name throws");
             outliving = again;
         }
         /* Every engine copy is gone; the endpoint keeps the state alive. */

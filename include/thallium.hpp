@@ -76,7 +76,8 @@
  * (mutex_exception etc. name the same class).
  *
  * Engine lifecycle: push_finalize_callback([owner,] f), pop_finalize_callback
- * (and the prefinalize names, the same list), create_timed_callback(f).
+ * (and the prefinalize names, the same list), create_timed_callback(f),
+ * pools() (by name, index or handle; size, remove).
  *
  * Not provided (not declared): engine::expose with an hg_bulk_attr,
  * xstreams, tasks, futures, thread::self(), top_finalize_callback, anonymous/self RPCs, serialization of other types
@@ -965,6 +966,28 @@ class engine {
     /** A callback run on the handler pool some time after each start()
      *  (margo's timers). */
     timed_callback create_timed_callback(std::function<void()> f) const;
+
+    /** An object of the engine's runtime layout with its name and index
+     *  (what pools()[...] gives: usable as the object itself). */
+    template <typename T> struct named_object_proxy : public T {
+        named_object_proxy(T object, std::string name, unsigned index)
+        : T(std::move(object))
+        , m_name(std::move(name))
+        , m_index(index) {}
+        const std::string& name() const { return m_name; }
+        const unsigned&    index() const { return m_index; }
+
+      private:
+        std::string m_name;
+        unsigned    m_index;
+    };
+
+    /** The engine's pools (pools()): by name, index or handle, their
+     *  number, and removal (margo_find_pool_by_*, margo_remove_pool_by_*);
+     *  a pool that is not there throws margo_exception (HG_NOENTRY). */
+    template <typename T> struct list_proxy;
+
+    list_proxy<pool> pools() const;
 
     pool get_handler_pool() const {
         margo_instance_id mid = checked_mid("get_handler_pool");
@@ -3000,6 +3023,47 @@ inline bulk engine::wrap(hg_bulk_t blk, bool /* is_local: the handle knows */) c
                                   + (blk == HG_BULK_NULL ? "HG_BULK_NULL" : "a bulk handle"));
     return bulk(m_state, blk);
 }
+
+template <> struct engine::list_proxy<pool> {
+    margo_instance_id m_mid;
+
+    named_object_proxy<pool> found(hg_return_t ret, const margo_pool_info& info, const char* call) const {
+        if(ret != HG_SUCCESS) throw margo_exception(call, __FILE__, __LINE__, ret);
+        return named_object_proxy<pool>(pool(info.pool), info.name ? info.name : "", info.index);
+    }
+    void removed(hg_return_t ret, const char* call) const {
+        if(ret != HG_SUCCESS) throw margo_exception(call, __FILE__, __LINE__, ret);
+    }
+
+  public:
+    named_object_proxy<pool> operator[](const char* name) const {
+        margo_pool_info info{};
+        return found(margo_find_pool_by_name(m_mid, name, &info), info, "margo_find_pool_by_name");
+    }
+    named_object_proxy<pool> operator[](const std::string& name) const { return (*this)[name.c_str()]; }
+    template <typename I, std::enable_if_t<std::is_integral<I>::value, bool> = true>
+    named_object_proxy<pool> operator[](I index) const {
+        margo_pool_info info{};
+        return found(margo_find_pool_by_index(m_mid, static_cast<std::uint32_t>(index), &info), info,
+                     "margo_find_pool_by_index");
+    }
+    named_object_proxy<pool> operator[](const pool& handle) const {
+        margo_pool_info info{};
+        return found(margo_find_pool_by_handle(m_mid, handle.native_handle(), &info), info,
+                     "margo_find_pool_by_handle");
+    }
+    std::size_t size() const { return margo_get_num_pools(m_mid); }
+    void        remove(const char* name) const { removed(margo_remove_pool_by_name(m_mid, name), "margo_remove_pool_by_name"); }
+    void        remove(const std::string& name) const { remove(name.c_str()); }
+    template <typename I, std::enable_if_t<std::is_integral<I>::value, bool> = true> void remove(I index) const {
+        removed(margo_remove_pool_by_index(m_mid, static_cast<std::uint32_t>(index)), "margo_remove_pool_by_index");
+    }
+    void remove(const pool& handle) const {
+        removed(margo_remove_pool_by_handle(m_mid, handle.native_handle()), "margo_remove_pool_by_handle");
+    }
+};
+
+inline engine::list_proxy<pool> engine::pools() const { return list_proxy<pool>{checked_mid("pools")}; }
 
 inline timed_callback engine::create_timed_callback(std::function<void()> f) const {
     return timed_callback(checked_mid("create_timed_callback"), std::move(f));
