@@ -225,38 +225,17 @@ fn abt_header() {
     write_if_changed(Path::new("include/abt.h"), abt);
 }
 
-/// `margo-timer.h`: Margo's timers (`src/ffi/timer.rs`).
-fn margo_timer_header() {
-    let config = config_with(
-        "MOCHI_MARGO_TIMER_H",
-        "#define MARGO_TIMER_NULL ((margo_timer_t)NULL)",
-        &[],
-        &["margo.h"],
-        &["margo_instance_id", "ABT_pool"],
-    );
+/// A header of margo's beside `margo.h` (which it includes), generated
+/// from one file of `src/ffi`: `margo-timer.h`, `margo-bulk-pool.h`.
+fn margo_side_header(name: &str, src: &str, trailer: &str, exclude: &[&str]) {
+    let guard = format!("MOCHI_{}_H", name.to_uppercase().replace('-', "_"));
+    let config = config_with(&guard, trailer, &[], &["margo.h"], exclude);
     let header = cbindgen::Builder::new()
         .with_config(config)
-        .with_src("src/ffi/timer.rs")
+        .with_src(format!("src/ffi/{src}"))
         .generate()
-        .expect("cbindgen could not generate include/margo-timer.h");
-    write_if_changed(Path::new("include/margo-timer.h"), header);
-}
-
-/// `margo-bulk-pool.h`: Margo's bulk buffer pools (`src/ffi/bulk_pool.rs`).
-fn margo_bulk_pool_header() {
-    let config = config_with(
-        "MOCHI_MARGO_BULK_POOL_H",
-        "#define MARGO_BULK_POOL_NULL ((margo_bulk_pool_t)NULL)\n#define MARGO_BULK_POOLSET_NULL ((margo_bulk_poolset_t)NULL)",
-        &[],
-        &["margo.h"],
-        &["margo_instance_id", "hg_bulk_t", "hg_return_t", "hg_size_t", "hg_bool_t"],
-    );
-    let header = cbindgen::Builder::new()
-        .with_config(config)
-        .with_src("src/ffi/bulk_pool.rs")
-        .generate()
-        .expect("cbindgen could not generate include/margo-bulk-pool.h");
-    write_if_changed(Path::new("include/margo-bulk-pool.h"), header);
+        .unwrap_or_else(|e| panic!("cbindgen could not generate include/{name}.h: {e}"));
+    write_if_changed(Path::new(&format!("include/{name}.h")), header);
 }
 
 /// Prefixes a macro of our public headers may have: the C namespace of
@@ -348,8 +327,18 @@ fn main() {
     write_if_changed(Path::new("include/margo.h"), margo);
 
     abt_header();
-    margo_timer_header();
-    margo_bulk_pool_header();
+    margo_side_header(
+        "margo-timer",
+        "timer.rs",
+        "#define MARGO_TIMER_NULL ((margo_timer_t)NULL)",
+        &["margo_instance_id", "ABT_pool"],
+    );
+    margo_side_header(
+        "margo-bulk-pool",
+        "bulk_pool.rs",
+        "#define MARGO_BULK_POOL_NULL ((margo_bulk_pool_t)NULL)\n#define MARGO_BULK_POOLSET_NULL ((margo_bulk_poolset_t)NULL)",
+        &["margo_instance_id", "hg_bulk_t", "hg_return_t", "hg_size_t", "hg_bool_t"],
+    );
 
     let client_types = &["flock_client_t"][..];
     flock_header(

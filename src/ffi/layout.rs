@@ -48,6 +48,32 @@ fn find_index(names: &[String], keys: &[usize], key: &Key<'_>) -> Option<usize> 
     }
 }
 
+#[derive(Clone, Copy)]
+enum Kind {
+    Pool,
+    Xstream,
+}
+
+/// A pool or stream found: its index, name and handle (as a key).
+struct Found {
+    index: usize,
+    name: String,
+    key: usize,
+}
+
+fn locate(engine: &Engine, kind: Kind, key: &Key<'_>) -> Option<Found> {
+    let Layout { pools, xstreams } = engine.layout();
+    let (names, keys): (Vec<String>, Vec<usize>) = match kind {
+        Kind::Pool => {
+            let keys = (0..pools.len()).map(|i| engine.pool_at(i).map_or(0, |p| handle_key(pool_into_c(&p)))).collect();
+            (pools, keys)
+        }
+        Kind::Xstream => xstreams.into_iter().unzip(),
+    };
+    let index = find_index(&names, &keys, key)?;
+    Some(Found { index, name: names[index].clone(), key: keys[index] })
+}
+
 /// # Safety
 /// `info` must be NULL or writable.
 unsafe fn find_pool(entry: &'static str, mid: margo_instance_id, key: Key<'_>, info: *mut margo_pool_info) -> hg_return_t {
@@ -56,21 +82,12 @@ unsafe fn find_pool(entry: &'static str, mid: margo_instance_id, key: Key<'_>, i
             Ok(e) => e,
             Err(rc) => return rc,
         };
-        let Layout { pools, .. } = engine.layout();
-        let handles: Vec<ABT_pool> =
-            (0..pools.len()).map(|i| engine.pool_at(i).map_or(std::ptr::null_mut(), |p| pool_into_c(&p))).collect();
-        let keys: Vec<usize> = handles.iter().map(|h| handle_key(*h)).collect();
-        let Some(i) = find_index(&pools, &keys, &key) else { return hg_return::HG_NOENTRY };
+        let Some(found) = locate(&engine, Kind::Pool, &key) else { return hg_return::HG_NOENTRY };
         if !info.is_null() {
-            let strings = handles::interned(mid).ok();
+            let name = handles::interned(mid).map_or(std::ptr::null(), |s| s.c_str(&found.name));
+            let pool = engine.pool_at(found.index).map_or(std::ptr::null_mut(), |p| pool_into_c(&p));
             // SAFETY: non-NULL and writable by the contract.
-            unsafe {
-                *info = margo_pool_info {
-                    pool: handles[i],
-                    name: strings.map_or(std::ptr::null(), |s| s.c_str(&pools[i])),
-                    index: i as u32,
-                }
-            };
+            unsafe { *info = margo_pool_info { pool, name, index: found.index as u32 } };
         }
         hg_return::HG_SUCCESS
     })
@@ -84,22 +101,32 @@ unsafe fn find_xstream(entry: &'static str, mid: margo_instance_id, key: Key<'_>
             Ok(e) => e,
             Err(rc) => return rc,
         };
-        let Layout { xstreams, .. } = engine.layout();
-        let names: Vec<String> = xstreams.iter().map(|(n, _)| n.clone()).collect();
-        let keys: Vec<usize> = xstreams.iter().map(|(_, k)| *k).collect();
-        let Some(i) = find_index(&names, &keys, &key) else { return hg_return::HG_NOENTRY };
+        let Some(found) = locate(&engine, Kind::Xstream, &key) else { return hg_return::HG_NOENTRY };
         if !info.is_null() {
-            let strings = handles::interned(mid).ok();
+            let name = handles::interned(mid).map_or(std::ptr::null(), |s| s.c_str(&found.name));
             // SAFETY: non-NULL and writable by the contract.
-            unsafe {
-                *info = margo_xstream_info {
-                    xstream: xstream_into_c(keys[i]),
-                    name: strings.map_or(std::ptr::null(), |s| s.c_str(&names[i])),
-                    index: i as u32,
-                }
-            };
+            unsafe { *info = margo_xstream_info { xstream: xstream_into_c(found.key), name, index: found.index as u32 } };
         }
         hg_return::HG_SUCCESS
+    })
+}
+
+/// Removes the pool or stream `key` names.
+fn remove(entry: &'static str, mid: margo_instance_id, kind: Kind, key: Key<'_>) -> hg_return_t {
+    guard(entry, hg_return::HG_OTHER_ERROR, || {
+        let engine = match engine_of(entry, mid) {
+            Ok(e) => e,
+            Err(rc) => return rc,
+        };
+        let Some(found) = locate(&engine, kind, &key) else { return hg_return::HG_NOENTRY };
+        let removed = match kind {
+            Kind::Pool => engine.remove_pool(&found.name),
+            Kind::Xstream => engine.remove_xstream(&found.name),
+        };
+        match removed {
+            Ok(()) => hg_return::HG_SUCCESS,
+            Err(e) => rpc_code(entry, &e),
+        }
     })
 }
 
@@ -261,30 +288,10 @@ pub unsafe extern "C" fn margo_add_xstream_from_json(
     }
 }
 
-fn remove_pool(entry: &'static str, mid: margo_instance_id, key: Key<'_>) -> hg_return_t {
-    guard(entry, hg_return::HG_OTHER_ERROR, || {
-        let mut info = margo_pool_info { pool: std::ptr::null_mut(), name: std::ptr::null(), index: 0 };
-        // SAFETY: `info` is a local, writable.
-        let rc = unsafe { find_pool(entry, mid, key, &mut info) };
-        if rc != hg_return::HG_SUCCESS {
-            return rc;
-        }
-        let engine = match engine_of(entry, mid) {
-            Ok(e) => e,
-            Err(rc) => return rc,
-        };
-        let name = engine.layout().pools.get(info.index as usize).cloned().unwrap_or_default();
-        match engine.remove_pool(&name) {
-            Ok(()) => hg_return::HG_SUCCESS,
-            Err(e) => rpc_code(entry, &e),
-        }
-    })
-}
-
 /// Removes a pool no execution stream, handler or role uses.
 #[no_mangle]
 pub extern "C" fn margo_remove_pool_by_handle(mid: margo_instance_id, handle: ABT_pool) -> hg_return_t {
-    remove_pool("margo_remove_pool_by_handle", mid, Key::Handle(handle_key(handle)))
+    remove("margo_remove_pool_by_handle", mid, Kind::Pool, Key::Handle(handle_key(handle)))
 }
 
 /// # Safety
@@ -293,38 +300,21 @@ pub extern "C" fn margo_remove_pool_by_handle(mid: margo_instance_id, handle: AB
 pub unsafe extern "C" fn margo_remove_pool_by_name(mid: margo_instance_id, name: *const c_char) -> hg_return_t {
     // SAFETY: NULL or NUL-terminated by the contract.
     match unsafe { text(name) } {
-        Some(n) => remove_pool("margo_remove_pool_by_name", mid, Key::Name(n)),
+        Some(n) => remove("margo_remove_pool_by_name", mid, Kind::Pool, Key::Name(n)),
         None => hg_return::HG_INVALID_ARG,
     }
 }
 
 #[no_mangle]
 pub extern "C" fn margo_remove_pool_by_index(mid: margo_instance_id, index: u32) -> hg_return_t {
-    remove_pool("margo_remove_pool_by_index", mid, Key::Index(index))
-}
-
-fn remove_xstream(entry: &'static str, mid: margo_instance_id, key: Key<'_>) -> hg_return_t {
-    guard(entry, hg_return::HG_OTHER_ERROR, || {
-        let engine = match engine_of(entry, mid) {
-            Ok(e) => e,
-            Err(rc) => return rc,
-        };
-        let Layout { xstreams, .. } = engine.layout();
-        let names: Vec<String> = xstreams.iter().map(|(n, _)| n.clone()).collect();
-        let keys: Vec<usize> = xstreams.iter().map(|(_, k)| *k).collect();
-        let Some(i) = find_index(&names, &keys, &key) else { return hg_return::HG_NOENTRY };
-        match engine.remove_xstream(&names[i]) {
-            Ok(()) => hg_return::HG_SUCCESS,
-            Err(e) => rpc_code(entry, &e),
-        }
-    })
+    remove("margo_remove_pool_by_index", mid, Kind::Pool, Key::Index(index))
 }
 
 /// Stops and removes an execution stream (not `__primary__`, nor the one
 /// driving progress).
 #[no_mangle]
 pub extern "C" fn margo_remove_xstream_by_handle(mid: margo_instance_id, handle: ABT_xstream) -> hg_return_t {
-    remove_xstream("margo_remove_xstream_by_handle", mid, Key::Handle(handle_key(handle)))
+    remove("margo_remove_xstream_by_handle", mid, Kind::Xstream, Key::Handle(handle_key(handle)))
 }
 
 /// # Safety
@@ -333,12 +323,12 @@ pub extern "C" fn margo_remove_xstream_by_handle(mid: margo_instance_id, handle:
 pub unsafe extern "C" fn margo_remove_xstream_by_name(mid: margo_instance_id, name: *const c_char) -> hg_return_t {
     // SAFETY: NULL or NUL-terminated by the contract.
     match unsafe { text(name) } {
-        Some(n) => remove_xstream("margo_remove_xstream_by_name", mid, Key::Name(n)),
+        Some(n) => remove("margo_remove_xstream_by_name", mid, Kind::Xstream, Key::Name(n)),
         None => hg_return::HG_INVALID_ARG,
     }
 }
 
 #[no_mangle]
 pub extern "C" fn margo_remove_xstream_by_index(mid: margo_instance_id, index: u32) -> hg_return_t {
-    remove_xstream("margo_remove_xstream_by_index", mid, Key::Index(index))
+    remove("margo_remove_xstream_by_index", mid, Kind::Xstream, Key::Index(index))
 }
