@@ -200,6 +200,7 @@ const ABT_TRAILER: &str = "#define ABT_TRUE 1
 #define ABT_BARRIER_NULL ((ABT_barrier)NULL)
 #define ABT_THREAD_NULL ((ABT_thread)NULL)
 #define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)
+#define ABT_TIMER_NULL ((ABT_timer)NULL)
 /* A mutex or condition variable in the program's own memory (static or in
  * a struct), usable without ABT_*_create and never passed to ABT_*_free. */
 typedef struct { int opaque[16]; } ABT_mutex_memory;

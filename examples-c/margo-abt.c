@@ -331,6 +331,18 @@ int main(int argc, char** argv)
 
     double t1 = ABT_get_wtime();
     check(t1 > t0 && t1 - t0 < 600.0, "ABT_get_wtime moves forward");
+    ABT_timer sw, copy;
+    double    secs = -1.0, accumulated = 1.0;
+    ABT_timer_create(&sw);
+    ABT_timer_start(sw);
+    margo_thread_sleep(mid, 5.0);
+    check(ABT_timer_stop_and_read(sw, &secs) == ABT_SUCCESS && secs >= 0.004 && secs < 60.0,
+          "ABT_timer: start, stop_and_read around a 5 ms sleep");
+    check(ABT_timer_dup(sw, &copy) == ABT_SUCCESS && ABT_timer_stop_and_add(copy, &accumulated) == ABT_SUCCESS && accumulated > 1.0,
+          "ABT_timer_dup, ABT_timer_stop_and_add");
+    ABT_timer_free(&copy);
+    ABT_timer_free(&sw);
+    check(sw == ABT_TIMER_NULL && ABT_timer_start(ABT_TIMER_NULL) == ABT_ERR_INV_TIMER, "ABT_timer_free; a NULL timer: ABT_ERR_INV_TIMER");
     ABT_eventual_free(&g_event);
     margo_addr_free(mid, self);
     margo_finalize(mid);

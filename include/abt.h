@@ -37,6 +37,8 @@
 
 #define ABT_ERR_INV_BARRIER 26
 
+#define ABT_ERR_INV_TIMER 27
+
 #define ABT_ERR_INV_ARG 53
 
 #define ABT_ERR_THREAD 36
@@ -108,6 +110,12 @@ typedef struct ABT_thread_attr_opaque ABT_thread_attr_opaque;
 typedef struct ABT_thread_opaque ABT_thread_opaque;
 
 /**
+ * Opaque stopwatch (`ABT_timer`): a start and a stop time in seconds
+ * (`ABT_get_wtime`'s clock).
+ */
+typedef struct ABT_timer_opaque ABT_timer_opaque;
+
+/**
  * Opaque execution stream (`ABT_xstream`): names one of a margo
  * instance's streams while it runs (`margo_find_xstream_by_*`); no
  * `ABT_xstream_*` function takes it here.
@@ -133,6 +141,8 @@ typedef struct ABT_pool_opaque *ABT_pool;
 typedef struct ABT_thread_attr_opaque *ABT_thread_attr;
 
 typedef struct ABT_thread_opaque *ABT_thread;
+
+typedef struct ABT_timer_opaque *ABT_timer;
 
 typedef struct ABT_xstream_opaque *ABT_xstream;
 
@@ -443,6 +453,70 @@ int ABT_thread_free_many(int num_threads, ABT_thread *thread_list);
 double ABT_get_wtime(void);
 
 /**
+ * # Safety
+ * `newtimer` must be NULL or writable.
+ */
+int ABT_timer_create(ABT_timer *newtimer);
+
+/**
+ * A copy of `timer` (its start and stop times).
+ *
+ * # Safety
+ * `timer` must be NULL or live; `newtimer` NULL or writable.
+ */
+int ABT_timer_dup(ABT_timer timer, ABT_timer *newtimer);
+
+/**
+ * # Safety
+ * See `free`.
+ */
+int ABT_timer_free(ABT_timer *timer);
+
+/**
+ * # Safety
+ * `timer` must be NULL or a live timer no other thread uses meanwhile.
+ */
+int ABT_timer_start(ABT_timer timer);
+
+/**
+ * # Safety
+ * As `ABT_timer_start`.
+ */
+int ABT_timer_stop(ABT_timer timer);
+
+/**
+ * The seconds between the last start and stop.
+ *
+ * # Safety
+ * As `ABT_timer_start`; `secs` NULL or writable.
+ */
+int ABT_timer_read(ABT_timer timer, double *secs);
+
+/**
+ * Stops, then reads.
+ *
+ * # Safety
+ * As `ABT_timer_read`.
+ */
+int ABT_timer_stop_and_read(ABT_timer timer, double *secs);
+
+/**
+ * Stops, then adds the seconds measured to `*secs`.
+ *
+ * # Safety
+ * As `ABT_timer_read`.
+ */
+int ABT_timer_stop_and_add(ABT_timer timer, double *secs);
+
+/**
+ * What a start and a stop cost by themselves (measured).
+ *
+ * # Safety
+ * `overhead` must be NULL or writable.
+ */
+int ABT_timer_get_overhead(double *overhead);
+
+/**
  * Lets the other handlers of the caller's execution stream run if work
  * is queued for it; elsewhere, yields the CPU once.
  */
@@ -501,6 +575,7 @@ int ABT_thread_attr_get_stacksize(ABT_thread_attr attr, size_t *stacksize);
 #define ABT_BARRIER_NULL ((ABT_barrier)NULL)
 #define ABT_THREAD_NULL ((ABT_thread)NULL)
 #define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)
+#define ABT_TIMER_NULL ((ABT_timer)NULL)
 /* A mutex or condition variable in the program's own memory (static or in
  * a struct), usable without ABT_*_create and never passed to ABT_*_free. */
 typedef struct { int opaque[16]; } ABT_mutex_memory;

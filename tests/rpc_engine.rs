@@ -589,3 +589,70 @@ fn a_canceled_call_ends_at_once_on_both_transports() {
     cancel("na+sm");
     cancel("ofi+tcp");
 }
+
+/// Argobots' objects in handlers (`rpc::sync`): on a pool with a single
+/// execution stream, a handler blocked on an eventual lends the stream, so
+/// the later request that sets it runs; threads started on that pool by a
+/// handler run and are joined by it.
+#[test]
+fn a_handler_blocked_on_an_eventual_lends_its_only_stream() {
+    use mochi::rpc::sync::{Eventual, Mutex as AbtMutex, Ult};
+    let config = r#"{"argobots":{"pools":[{"name":"__primary__"},{"name":"one"}],
+        "xstreams":[{"name":"__primary__","scheduler":{"pools":["__primary__"]}},
+                    {"name":"es1","scheduler":{"pools":["one"]}}]},
+        "progress_pool":"__primary__","rpc_pool":"one"}"#;
+    let server = Engine::new("na+sm", Mode::Server, config, &mochi::rpc::InitOverrides::default()).unwrap();
+    let event = Arc::new(Eventual::new(4));
+    let (e1, e2) = (event.clone(), event.clone());
+    server
+        .register(
+            "wait",
+            1,
+            None,
+            Arc::new(move |_req| {
+                e1.wait();
+                // SAFETY: set with 4 bytes before `wait` returned; the
+                // eventual lives as long as this handler's captures.
+                Ok(unsafe { std::slice::from_raw_parts(e1.value_ptr(), 4) }.to_vec())
+            }),
+        )
+        .unwrap();
+    server
+        .register("set", 1, None, Arc::new(move |req| e2.set(&req.payload).map(|_| Vec::new()).map_err(|e| e.to_string())))
+        .unwrap();
+    let pool = server.pool_by_name("one").unwrap();
+    server
+        .register(
+            "spawn",
+            1,
+            None,
+            Arc::new(move |_req| {
+                let lock = Arc::new(AbtMutex::new(false));
+                let sum = Arc::new(std::sync::atomic::AtomicU32::new(0));
+                let threads: Vec<Ult> = (1..=4)
+                    .map(|i| {
+                        let (lock, sum) = (lock.clone(), sum.clone());
+                        Ult::spawn(&pool, move || {
+                            lock.lock();
+                            sum.fetch_add(i, std::sync::atomic::Ordering::SeqCst);
+                            lock.unlock().unwrap();
+                        })
+                    })
+                    .collect();
+                for t in &threads {
+                    t.join().map_err(|e| format!("{e:?}"))?;
+                }
+                Ok(sum.load(std::sync::atomic::Ordering::SeqCst).to_le_bytes().to_vec())
+            }),
+        )
+        .unwrap();
+    let client = engine("na+sm", Mode::Client);
+    let addr = client.lookup(server.self_address().as_str()).unwrap();
+    let waiting = client.call_async(&addr, "wait", 1, Vec::new(), Duration::from_secs(30)).unwrap();
+    client.call(&addr, "set", 1, vec![1, 2, 3, 4], Duration::from_secs(10)).expect("set runs while wait blocks the only stream");
+    assert_eq!(waiting.wait().unwrap(), vec![1, 2, 3, 4]);
+    let sum = client.call(&addr, "spawn", 1, Vec::new(), Duration::from_secs(10)).unwrap();
+    assert_eq!(sum, 10u32.to_le_bytes().to_vec(), "four threads on the handler's own one-stream pool, joined");
+    client.finalize();
+    server.finalize();
+}

@@ -29,6 +29,7 @@ pub const ABT_ERR_INV_COND: c_int = 22;
 pub const ABT_ERR_INV_RWLOCK: c_int = 23;
 pub const ABT_ERR_INV_EVENTUAL: c_int = 24;
 pub const ABT_ERR_INV_BARRIER: c_int = 26;
+pub const ABT_ERR_INV_TIMER: c_int = 27;
 pub const ABT_ERR_INV_ARG: c_int = 53;
 pub const ABT_ERR_THREAD: c_int = 36;
 pub const ABT_ERR_MUTEX: c_int = 39;
@@ -139,6 +140,21 @@ pub struct ThreadAttr {
     stacksize: usize,
 }
 
+/// Opaque stopwatch (`ABT_timer`): a start and a stop time in seconds
+/// (`ABT_get_wtime`'s clock).
+pub struct ABT_timer_opaque {
+    _private: [u8; 0],
+}
+pub type ABT_timer = *mut ABT_timer_opaque;
+impl Owned for ABT_timer_opaque {
+    type Rust = Stopwatch;
+}
+#[derive(Default, Clone, Copy)]
+pub struct Stopwatch {
+    start: f64,
+    stop: f64,
+}
+
 /// How many `ABT_init` calls are not yet matched by `ABT_finalize`.
 static INITS: AtomicUsize = AtomicUsize::new(0);
 
@@ -209,6 +225,7 @@ fn error_name(err: c_int) -> &'static str {
         ABT_ERR_INV_RWLOCK => "ABT_ERR_INV_RWLOCK",
         ABT_ERR_INV_EVENTUAL => "ABT_ERR_INV_EVENTUAL",
         ABT_ERR_INV_BARRIER => "ABT_ERR_INV_BARRIER",
+        ABT_ERR_INV_TIMER => "ABT_ERR_INV_TIMER",
         ABT_ERR_INV_ARG => "ABT_ERR_INV_ARG",
         ABT_ERR_THREAD => "ABT_ERR_THREAD",
         ABT_ERR_MUTEX => "ABT_ERR_MUTEX",
@@ -876,6 +893,147 @@ pub extern "C" fn ABT_get_wtime() -> f64 {
     // on every Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+// ---- timers (stopwatches) ------------------------------------------------
+
+/// # Safety
+/// `newtimer` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_timer_create(newtimer: *mut ABT_timer) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { create("ABT_timer_create", newtimer, Stopwatch::default) }
+}
+
+/// A copy of `timer` (its start and stop times).
+///
+/// # Safety
+/// `timer` must be NULL or live; `newtimer` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_timer_dup(timer: ABT_timer, newtimer: *mut ABT_timer) -> c_int {
+    // SAFETY: NULL or live by the contract.
+    let Some(t) = (unsafe { boxed_ref(timer) }).copied() else { return ABT_ERR_INV_TIMER };
+    // SAFETY: forwarded contract.
+    unsafe { create("ABT_timer_dup", newtimer, || t) }
+}
+
+/// # Safety
+/// See `free`.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_timer_free(timer: *mut ABT_timer) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { free("ABT_timer_free", timer, ABT_ERR_INV_TIMER) }
+}
+
+/// Runs `f` on the stopwatch behind `timer`.
+///
+/// # Safety
+/// `timer` must be NULL or a live timer no other thread uses meanwhile.
+unsafe fn with_stopwatch(entry: &'static str, timer: ABT_timer, f: impl FnOnce(&mut Stopwatch) -> c_int) -> c_int {
+    guard(entry, ABT_ERR_OTHER, || {
+        // SAFETY: NULL or live and unshared by the contract.
+        match unsafe { boxed_mut(timer) } {
+            Some(t) => f(t),
+            None => ABT_ERR_INV_TIMER,
+        }
+    })
+}
+
+/// # Safety
+/// `timer` must be NULL or a live timer no other thread uses meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_timer_start(timer: ABT_timer) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_stopwatch("ABT_timer_start", timer, |t| {
+            t.start = ABT_get_wtime();
+            ABT_SUCCESS
+        })
+    }
+}
+
+/// # Safety
+/// As `ABT_timer_start`.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_timer_stop(timer: ABT_timer) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_stopwatch("ABT_timer_stop", timer, |t| {
+            t.stop = ABT_get_wtime();
+            ABT_SUCCESS
+        })
+    }
+}
+
+/// The seconds between the last start and stop.
+///
+/// # Safety
+/// As `ABT_timer_start`; `secs` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_timer_read(timer: ABT_timer, secs: *mut f64) -> c_int {
+    if secs.is_null() {
+        return ABT_ERR_INV_ARG;
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_stopwatch("ABT_timer_read", timer, |t| {
+            // SAFETY: non-NULL and writable by the contract.
+            *secs = t.stop - t.start;
+            ABT_SUCCESS
+        })
+    }
+}
+
+/// Stops, then reads.
+///
+/// # Safety
+/// As `ABT_timer_read`.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_timer_stop_and_read(timer: ABT_timer, secs: *mut f64) -> c_int {
+    // SAFETY: forwarded contract.
+    match unsafe { ABT_timer_stop(timer) } {
+        // SAFETY: forwarded contract.
+        ABT_SUCCESS => unsafe { ABT_timer_read(timer, secs) },
+        rc => rc,
+    }
+}
+
+/// Stops, then adds the seconds measured to `*secs`.
+///
+/// # Safety
+/// As `ABT_timer_read`.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_timer_stop_and_add(timer: ABT_timer, secs: *mut f64) -> c_int {
+    let mut took = 0.0;
+    // SAFETY: forwarded contract; `took` is a local.
+    let rc = unsafe { ABT_timer_stop_and_read(timer, &mut took) };
+    if rc == ABT_SUCCESS {
+        if secs.is_null() {
+            return ABT_ERR_INV_ARG;
+        }
+        // SAFETY: non-NULL and writable by the contract.
+        unsafe { *secs += took };
+    }
+    rc
+}
+
+/// What a start and a stop cost by themselves (measured).
+///
+/// # Safety
+/// `overhead` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_timer_get_overhead(overhead: *mut f64) -> c_int {
+    if overhead.is_null() {
+        return ABT_ERR_INV_ARG;
+    }
+    let (mut a, mut b) = (0.0, 0.0);
+    for _ in 0..16 {
+        a = ABT_get_wtime();
+        b = ABT_get_wtime();
+    }
+    // SAFETY: non-NULL and writable by the contract.
+    unsafe { *overhead = (b - a).max(0.0) };
+    ABT_SUCCESS
 }
 
 /// Lets the other handlers of the caller's execution stream run if work
