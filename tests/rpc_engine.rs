@@ -565,7 +565,8 @@ fn cancel(proto: &str) {
         let (client, addr) = (client.clone(), addr.clone());
         std::thread::spawn(move || {
             let start = Instant::now();
-            let r = client.call_with_token(&addr, "stall", 1, Vec::new(), Duration::from_secs(30), |t| token_tx.send(t).unwrap());
+            let r = client
+                .call_with_token(&addr, "stall", 1, Vec::new(), Duration::from_secs(30), |c| token_tx.send(c.token()).unwrap());
             (r, start.elapsed())
         })
     };

@@ -873,7 +873,8 @@ pub unsafe extern "C" fn margo_provider_forward_timed(
                 Err(e) => rpc_code(E, &e),
             };
         }
-        let outcome = engine.call_with_token(p.target, name, provider_id, p.payload, timeout, |t| *p.in_flight.lock() = Some(t));
+        let outcome =
+            engine.call_with_token(p.target, name, provider_id, p.payload, timeout, |c| *p.in_flight.lock() = Some(c.token()));
         p.in_flight.lock().take();
         keep_output(E, outcome, p.output)
     })

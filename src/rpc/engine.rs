@@ -443,15 +443,11 @@ impl Engine {
 
     /// Calls `name` at (`addr`, `provider_id`) and waits for the answer.
     pub fn call(&self, addr: &Address, name: &str, provider_id: u16, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>> {
-        // Over tcp, polls from before the send (see progress::CallerScope);
-        // a call to ourselves is run directly.
-        let _scope = (*addr != self.inner.self_address).then(|| progress::CallerScope::enter(&self.inner));
-        let pending = self.start_call(addr, name, provider_id, payload, timeout)?;
-        pending.wait()
+        self.call_with_token(addr, name, provider_id, payload, timeout, |_| {})
     }
 
-    /// Like [`Engine::call`], handing `started` the call's token before
-    /// waiting (another thread may then cancel it).
+    /// Like [`Engine::call`], showing `started` the call before waiting
+    /// (its [`PendingCall::token`] lets another thread cancel it).
     pub fn call_with_token(
         &self,
         addr: &Address,
@@ -459,11 +455,13 @@ impl Engine {
         provider_id: u16,
         payload: Vec<u8>,
         timeout: Duration,
-        started: impl FnOnce(CallToken),
+        started: impl FnOnce(&PendingCall),
     ) -> Result<Vec<u8>> {
+        // Over tcp, polls from before the send (see progress::CallerScope);
+        // a call to ourselves is run directly.
         let _scope = (*addr != self.inner.self_address).then(|| progress::CallerScope::enter(&self.inner));
         let pending = self.start_call(addr, name, provider_id, payload, timeout)?;
-        started(pending.token());
+        started(&pending);
         pending.wait()
     }
 
