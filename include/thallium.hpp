@@ -383,6 +383,19 @@ inline void abt_check(int ret, const char* call) {
     if(ret != ABT_SUCCESS) throw abt_exception(call, ret);
 }
 
+/* Runs a user's function called back from C (a thread, a timer, a finalize
+ * callback): an exception must not unwind into the library, so it is
+ * reported on stderr and ends the call there. */
+template <typename F> void run_reporting(const char* what, F&& f) noexcept {
+    try {
+        f();
+    } catch(const std::exception& e) {
+        std::fprintf(stderr, "thallium: an exception left %s: %s\n", what, e.what());
+    } catch(...) {
+        std::fprintf(stderr, "thallium: an exception left %s\n", what);
+    }
+}
+
 /* Owns one Argobots handle: a move hands it over (leaving NULL behind),
  * destruction frees it. The wrappers below derive from it. */
 template <typename Handle, int (*Free)(Handle*)> class abt_owner {
@@ -633,13 +646,7 @@ class thread {
 
     template <typename F> static void run(void* arg) {
         std::unique_ptr<F> f(static_cast<F*>(arg));
-        try {
-            (*f)();
-        } catch(const std::exception& e) {
-            std::fprintf(stderr, "thallium: an exception left a thread's function: %s\n", e.what());
-        } catch(...) {
-            std::fprintf(stderr, "thallium: an exception left a thread's function\n");
-        }
+        detail::run_reporting("a thread's function", *f);
     }
 
   public:
@@ -691,13 +698,7 @@ class timed_callback {
             throw exception("thallium: could not create a timed_callback (see the log)");
     }
     static void call(void* arg) {
-        try {
-            (*static_cast<std::function<void()>*>(arg))();
-        } catch(const std::exception& e) {
-            std::fprintf(stderr, "thallium: an exception left a timed_callback: %s\n", e.what());
-        } catch(...) {
-            std::fprintf(stderr, "thallium: an exception left a timed_callback\n");
-        }
+        detail::run_reporting("a timed_callback", *static_cast<std::function<void()>*>(arg));
     }
     void destroy() noexcept {
         if(m_timer == MARGO_TIMER_NULL) return;
@@ -1064,13 +1065,7 @@ class engine {
   private:
     static void run_callback(void* arg) {
         std::unique_ptr<std::function<void()>> f(static_cast<std::function<void()>*>(arg));
-        try {
-            (*f)();
-        } catch(const std::exception& e) {
-            std::fprintf(stderr, "thallium: an exception left a finalize callback: %s\n", e.what());
-        } catch(...) {
-            std::fprintf(stderr, "thallium: an exception left a finalize callback\n");
-        }
+        detail::run_reporting("a finalize callback", *f);
     }
     void push_callback(const void* owner, std::function<void()> f) {
         margo_instance_id mid = checked_mid("push_finalize_callback");

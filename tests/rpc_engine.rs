@@ -603,7 +603,7 @@ fn a_handler_blocked_on_an_eventual_lends_its_only_stream() {
                     {"name":"es1","scheduler":{"pools":["one"]}}]},
         "progress_pool":"__primary__","rpc_pool":"one"}"#;
     let server = Engine::new("na+sm", Mode::Server, config, &mochi::rpc::InitOverrides::default()).unwrap();
-    let event = Arc::new(Eventual::new(4));
+    let event = Arc::new(Eventual::new(4).unwrap());
     let (e1, e2) = (event.clone(), event.clone());
     server
         .register(

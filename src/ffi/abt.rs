@@ -7,6 +7,7 @@
 
 #![allow(non_camel_case_types)]
 
+use super::callback::CCallback;
 use super::handles::{boxed_free, boxed_into_c, boxed_mut, boxed_ref, pool_anywhere, Owned};
 use super::panic::guard;
 use crate::rpc::sync::{Barrier, Cond, Eventual, Mutex, RwLock, TimedOut, Ult};
@@ -584,8 +585,12 @@ pub unsafe extern "C" fn ABT_eventual_create(nbytes: c_int, neweventual: *mut AB
         crate::warning!("ABT_eventual_create: negative size {nbytes}");
         return ABT_ERR_INV_ARG;
     };
+    let Some(eventual) = Eventual::new(size) else {
+        crate::warning!("ABT_eventual_create: no memory for {size} bytes");
+        return ABT_ERR_MEM;
+    };
     // SAFETY: forwarded contract.
-    unsafe { create("ABT_eventual_create", neweventual, || Eventual::new(size)) }
+    unsafe { create("ABT_eventual_create", neweventual, || eventual) }
 }
 
 /// # Safety
@@ -758,23 +763,6 @@ pub unsafe extern "C" fn ABT_barrier_get_num_waiters(barrier: ABT_barrier, num_w
 
 // ---- user-level threads -------------------------------------------------
 
-/// A C function and its argument, moved to the thread that runs them.
-struct CallC {
-    func: unsafe extern "C" fn(*mut c_void),
-    arg: *mut c_void,
-}
-// SAFETY: `ABT_thread_create`'s contract: the caller hands `arg` to the
-// new thread, which may run on any execution stream of the pool.
-unsafe impl Send for CallC {}
-
-impl CallC {
-    fn run(self) {
-        // SAFETY: a function pointer and argument that the C caller gave
-        // together for exactly this call.
-        unsafe { (self.func)(self.arg) }
-    }
-}
-
 /// Runs `thread_func(arg)` as a job of `pool` (a pool of a live margo
 /// instance: `margo_get_handler_pool`, a Bedrock provider's pool). With
 /// `newthread` NULL the thread is not joinable and frees itself.
@@ -799,8 +787,8 @@ pub unsafe extern "C" fn ABT_thread_create(
             crate::warning!("ABT_thread_create: the pool is NULL or not a pool of a live margo instance");
             return ABT_ERR_INV_POOL;
         };
-        let call = CallC { func, arg };
-        let ult = Ult::spawn(&pool, move || call.run());
+        let call = CCallback::new(func, arg);
+        let ult = Ult::spawn(&pool, move || call.call());
         if !newthread.is_null() {
             // SAFETY: non-NULL and writable by the contract.
             unsafe { *newthread = boxed_into_c(ult) };

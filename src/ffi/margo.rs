@@ -4,6 +4,7 @@
 //! boundary, logs one line on failure and returns an error code.
 #![allow(non_camel_case_types)]
 
+use super::callback::CCallback;
 use super::handles::{self, margo_instance_id, HandleError};
 use super::hg::{hg_addr_t, hg_bool_t, hg_return, hg_return_t, hg_size_t, ABT_pool};
 use super::panic::guard;
@@ -448,9 +449,11 @@ pub unsafe extern "C" fn margo_shutdown_remote_instance(mid: margo_instance_id, 
 pub extern "C" fn margo_thread_sleep(mid: margo_instance_id, timeout_ms: f64) {
     let _ = mid; // sleeping does not need the engine
     guard("margo_thread_sleep", (), || {
-        if timeout_ms.is_finite() && timeout_ms > 0.0 {
-            let pause = Duration::from_secs_f64(timeout_ms / 1000.0);
-            crate::rpc::sync::lending(|| std::thread::sleep(pause));
+        // NaN, negative or unrepresentable: no sleep (as for 0).
+        if let Ok(pause) = Duration::try_from_secs_f64(timeout_ms / 1000.0) {
+            if !pause.is_zero() {
+                crate::rpc::sync::lending(|| std::thread::sleep(pause));
+            }
         }
     })
 }
@@ -486,11 +489,6 @@ pub extern "C" fn margo_get_config_opt(mid: margo_instance_id, options: c_int) -
 /// A finalize callback (`margo_finalize_callback_t`).
 pub type margo_finalize_callback_t = Option<unsafe extern "C" fn(uargs: *mut c_void)>;
 
-struct FinalizeCallback(unsafe extern "C" fn(*mut c_void), *mut c_void);
-// SAFETY: the user's callback and argument, run once at finalize from
-// whichever thread finalizes (as upstream does).
-unsafe impl Send for FinalizeCallback {}
-
 /// Runs `cb(uargs)` when `mid` is finalized (newest first), tagged with
 /// `owner` so `margo_provider_pop_finalize_callback` can take it back.
 #[no_mangle]
@@ -506,15 +504,9 @@ pub extern "C" fn margo_provider_push_finalize_callback(
             Err(e) => return fail("margo_provider_push_finalize_callback", e),
         };
         let Some(cb) = cb else { return fail("margo_provider_push_finalize_callback", "NULL callback") };
-        let call = FinalizeCallback(cb, uargs);
-        engine.push_finalize_callback(
-            owner as usize,
-            Box::new(move || {
-                let call = call;
-                // SAFETY: the user's callback with their argument.
-                unsafe { (call.0)(call.1) }
-            }),
-        );
+        // Run at finalize from whichever thread finalizes (as upstream).
+        let call = CCallback::new(cb, uargs);
+        engine.push_finalize_callback(owner as usize, Box::new(move || call.call()));
     })
 }
 

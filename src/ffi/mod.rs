@@ -9,6 +9,7 @@ pub mod abt;
 pub mod bedrock;
 pub mod bulk;
 pub mod bulk_pool;
+pub mod callback;
 pub mod flock;
 pub mod handles;
 pub mod hg;

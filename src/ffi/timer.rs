@@ -6,6 +6,7 @@
 #![allow(non_camel_case_types)]
 
 use super::abt::ABT_pool;
+use super::callback::CCallback;
 use super::handles::{self, boxed_free, boxed_into_c, boxed_ref, margo_instance_id, Owned};
 use super::margo::fail;
 use super::panic::guard;
@@ -31,26 +32,6 @@ pub struct Timer {
 
 impl Owned for margo_timer {
     type Rust = Timer;
-}
-
-/// The callback and its argument, moved to the pool's threads.
-struct CallC {
-    func: unsafe extern "C" fn(*mut c_void),
-    arg: *mut c_void,
-}
-// SAFETY: margo_timer_create's contract: the callback may run with its
-// argument on any thread of the pool.
-unsafe impl Send for CallC {}
-// SAFETY: the same contract covers several firings, one after another or
-// (after a restart) concurrently; C shares `arg` knowingly.
-unsafe impl Sync for CallC {}
-
-impl CallC {
-    fn call(&self) {
-        // SAFETY: a function and argument the C caller gave together for
-        // exactly these calls.
-        unsafe { (self.func)(self.arg) }
-    }
 }
 
 /// A timer whose callback runs on the instance's handler pool.
@@ -123,7 +104,7 @@ unsafe fn create(
                 }
             },
         };
-        let call = CallC { func, arg: cb_dat };
+        let call = CCallback::new(func, cb_dat);
         let alarm = Alarm::new(&pool, move || call.call());
         let weak = alarm.downgrade();
         engine.push_finalize_callback(
@@ -153,11 +134,12 @@ pub unsafe extern "C" fn margo_timer_start(timer: margo_timer_t, timeout_ms: f64
             fail("margo_timer_start", "NULL timer");
             return -1;
         };
-        if !timeout_ms.is_finite() || timeout_ms < 0.0 {
-            fail("margo_timer_start", format!("timeout {timeout_ms} ms is not a finite, non-negative number"));
+        // (Refuses NaN, negative and too large to represent.)
+        let Ok(after) = Duration::try_from_secs_f64(timeout_ms / 1000.0) else {
+            fail("margo_timer_start", format!("timeout {timeout_ms} ms is not a non-negative number of representable size"));
             return -1;
-        }
-        match t.alarm.start(Duration::from_secs_f64(timeout_ms / 1000.0)) {
+        };
+        match t.alarm.start(after) {
             Ok(()) => 0,
             Err(e) => {
                 fail("margo_timer_start", e);

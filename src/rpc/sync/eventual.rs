@@ -40,8 +40,12 @@ pub struct Eventual {
 unsafe impl Sync for Eventual {}
 
 impl Eventual {
-    pub fn new(size: usize) -> Eventual {
-        Eventual { ready: Mutex::new(false), cv: Condvar::new(), value: (0..size).map(|_| UnsafeCell::new(0)).collect() }
+    /// An eventual of `size` bytes; `None` if the memory cannot be had.
+    pub fn new(size: usize) -> Option<Eventual> {
+        let mut value = Vec::new();
+        value.try_reserve_exact(size).ok()?;
+        value.resize_with(size, || UnsafeCell::new(0));
+        Some(Eventual { ready: Mutex::new(false), cv: Condvar::new(), value: value.into_boxed_slice() })
     }
 
     /// The value's address (null for an eventual of 0 bytes).
@@ -99,7 +103,7 @@ mod tests {
 
     #[test]
     fn waiters_get_the_value_once_set_and_a_second_set_is_refused() {
-        let ev = Arc::new(Eventual::new(4));
+        let ev = Arc::new(Eventual::new(4).unwrap());
         let waiters: Vec<_> = (0..3)
             .map(|_| {
                 let ev = ev.clone();
@@ -120,5 +124,6 @@ mod tests {
         assert!(!ev.is_set());
         ev.set(&[9]).unwrap();
         assert!(ev.is_set());
+        assert!(Eventual::new(usize::MAX).is_none(), "an impossible size is refused, not an abort");
     }
 }
