@@ -97,6 +97,37 @@ MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 #undef MARGO_LOG_FN_
 #endif /* MOCHI_MARGO_INLINES_H */
 
+/* Every hg_return_t in numeric order, as Mercury's X-macro: define X(name)
+ * before expanding it (Bedrock's error strings are built this way). */
+#define HG_RETURN_VALUES \
+    X(HG_SUCCESS)\
+    X(HG_PERMISSION)\
+    X(HG_NOENTRY)\
+    X(HG_INTERRUPT)\
+    X(HG_AGAIN)\
+    X(HG_NOMEM)\
+    X(HG_ACCESS)\
+    X(HG_FAULT)\
+    X(HG_BUSY)\
+    X(HG_EXIST)\
+    X(HG_NODEV)\
+    X(HG_INVALID_ARG)\
+    X(HG_PROTOCOL_ERROR)\
+    X(HG_OVERFLOW)\
+    X(HG_MSGSIZE)\
+    X(HG_PROTONOSUPPORT)\
+    X(HG_OPNOTSUPPORTED)\
+    X(HG_ADDRINUSE)\
+    X(HG_ADDRNOTAVAIL)\
+    X(HG_HOSTUNREACH)\
+    X(HG_TIMEOUT)\
+    X(HG_CANCELED)\
+    X(HG_IO_ERROR)\
+    X(HG_CHECKSUM_ERROR)\
+    X(HG_NA_ERROR)\
+    X(HG_OTHER_ERROR)\
+    X(HG_RETURN_MAX)
+
 /* Upstream's C11 shorthands that pick the function by argument type. */
 #if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define margo_find_pool(mid, args, info) \
@@ -111,6 +142,16 @@ MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 #define margo_remove_xstream(mid, args) \
     _Generic((args), ABT_xstream: margo_remove_xstream_by_handle, const char*: margo_remove_xstream_by_name, \
              char*: margo_remove_xstream_by_name, default: margo_remove_xstream_by_index)(mid, args)
+#define MARGO_BY_KEY_(handle_t_, prefix_, args) \
+    _Generic((args), handle_t_: prefix_##_by_handle, const char*: prefix_##_by_name, \
+             char*: prefix_##_by_name, default: prefix_##_by_index)
+#define margo_pool_ref_incr(mid, args) MARGO_BY_KEY_(ABT_pool, margo_pool_ref_incr, args)(mid, args)
+#define margo_pool_release(mid, args) MARGO_BY_KEY_(ABT_pool, margo_pool_release, args)(mid, args)
+#define margo_pool_ref_count(mid, args, refcount) MARGO_BY_KEY_(ABT_pool, margo_pool_ref_count, args)(mid, args, refcount)
+#define margo_xstream_ref_incr(mid, args) MARGO_BY_KEY_(ABT_xstream, margo_xstream_ref_incr, args)(mid, args)
+#define margo_xstream_release(mid, args) MARGO_BY_KEY_(ABT_xstream, margo_xstream_release, args)(mid, args)
+#define margo_xstream_ref_count(mid, args, refcount) \
+    MARGO_BY_KEY_(ABT_xstream, margo_xstream_ref_count, args)(mid, args, refcount)
 #endif
 
 /* MERCURY_GEN_PROC and the proc aliases, as upstream's margo.h brings them. */

@@ -8,7 +8,8 @@
  * Adds a pool and a stream serving it, runs a thread on the new pool,
  * finds both by handle, name and index (also through the C11 shorthands
  * margo_find_pool / margo_find_xstream), refuses to remove a pool in use,
- * removes the stream then the pool. Prints one line per check; exits with
+ * takes and releases references on them (a referenced stream cannot be
+ * removed), removes the stream then the pool. Prints one line per check; exits with
  * the number of failed checks.
  */
 #include <margo.h>
@@ -76,6 +77,27 @@ int main(int argc, char** argv)
 #endif
 
     check(margo_remove_pool_by_name(mid, "extra") != HG_SUCCESS, "a pool an xstream serves cannot be removed");
+
+    /* References users take (a Bedrock provider on a pool): a referenced
+     * stream cannot be removed until every reference is released. */
+    unsigned refs = 99;
+    check(margo_xstream_ref_incr_by_name(mid, "extra_es") == HG_SUCCESS
+              && margo_xstream_ref_incr_by_handle(mid, xs.xstream) == HG_SUCCESS
+              && margo_xstream_ref_count_by_index(mid, xs.index, &refs) == HG_SUCCESS && refs == 2,
+          "two references on the stream (by name, by handle; counted by index)");
+    check(margo_remove_xstream_by_name(mid, "extra_es") == HG_PERMISSION, "a referenced stream: HG_PERMISSION");
+    check(margo_xstream_release_by_name(mid, "extra_es") == HG_SUCCESS
+              && margo_xstream_release_by_index(mid, xs.index) == HG_SUCCESS
+              && margo_xstream_release_by_handle(mid, xs.xstream) == HG_PERMISSION,
+          "released twice; a third release: HG_PERMISSION");
+    check(margo_pool_ref_incr_by_index(mid, (uint32_t)margo_get_num_pools(mid)) == HG_INVALID_ARG
+              && margo_pool_ref_count_by_name(mid, "nope", &refs) == HG_NOENTRY,
+          "pool references: an index past the end HG_INVALID_ARG, an unknown name HG_NOENTRY");
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+    check(margo_pool_ref_incr(mid, "extra") == HG_SUCCESS && margo_pool_ref_count(mid, added.pool, &refs) == HG_SUCCESS
+              && refs == 1 && margo_pool_release(mid, added.index) == HG_SUCCESS,
+          "the C11 shorthands margo_pool_ref_incr / _ref_count / _release");
+#endif
     check(margo_remove_xstream_by_name(mid, "extra_es") == HG_SUCCESS
               && margo_find_xstream_by_name(mid, "extra_es", NULL) == HG_NOENTRY,
           "margo_remove_xstream_by_name");

@@ -98,7 +98,9 @@ typedef struct hg_bulk hg_bulk;
 typedef struct hg_class hg_class;
 
 /**
- * Mercury's context type: there is none here (`hg_info.context` is NULL).
+ * Mercury's context type: there is none here (`hg_info.context` stands
+ * for the handle's margo instance; only `margo_hg_info_get_instance`
+ * reads it).
  */
 typedef struct hg_context hg_context;
 
@@ -204,8 +206,9 @@ typedef struct hg_context hg_context_t;
  * What `margo_get_info` reports about a handle, laid out as Mercury's
  * `struct hg_info`: `addr` (the target of a call, or the caller of a
  * received request; owned by the handle, `margo_addr_dup` it to keep it)
- * and `id` (the RPC id with its provider). `hg_class` and `context` are
- * NULL, `context_id` is 0.
+ * and `id` (the RPC id with its provider). `hg_class` is NULL, `context`
+ * an opaque stand-in (`margo_hg_info_get_instance` maps it to the
+ * instance), `context_id` is 0.
  */
 typedef struct hg_info {
   hg_class_t *hg_class;
@@ -291,6 +294,24 @@ void margo_wait_for_finalize(margo_instance_id mid);
 void margo_finalize_and_wait(margo_instance_id mid);
 
 hg_return_t margo_instance_ref_incr(margo_instance_id mid);
+
+/**
+ * The references held on the instance (`margo_instance_ref_incr`, plus
+ * the one `margo_init` returned until finalized).
+ *
+ * # Safety
+ * `refcount` must be NULL or writable.
+ */
+hg_return_t margo_instance_ref_count(margo_instance_id mid, unsigned int *refcount);
+
+/**
+ * Whether the instance was finalized (its memory still held by a
+ * reference).
+ *
+ * # Safety
+ * `flag` must be NULL or writable.
+ */
+hg_return_t margo_instance_is_finalized(margo_instance_id mid, bool *flag);
 
 hg_return_t margo_instance_release(margo_instance_id mid);
 
@@ -394,6 +415,60 @@ void margo_provider_push_finalize_callback(margo_instance_id mid,
                                            const void *owner,
                                            margo_finalize_callback_t cb,
                                            void *uargs);
+
+/**
+ * The newest finalize callback of `owner` and its argument, without
+ * removing it: 1 if there is one (`cb` and `uargs` set when not NULL),
+ * 0 otherwise.
+ *
+ * # Safety
+ * `cb` and `uargs` must be NULL or writable.
+ */
+int margo_provider_top_finalize_callback(margo_instance_id mid,
+                                         const void *owner,
+                                         margo_finalize_callback_t *cb,
+                                         void **uargs);
+
+/**
+ * `margo_provider_top_finalize_callback` for callbacks pushed without an
+ * owner.
+ *
+ * # Safety
+ * As for `margo_provider_top_finalize_callback`.
+ */
+int margo_top_finalize_callback(margo_instance_id mid, margo_finalize_callback_t *cb, void **uargs);
+
+/**
+ * Removes the newest finalize callback pushed without an owner; 1 if one
+ * was removed.
+ */
+int margo_pop_finalize_callback(margo_instance_id mid);
+
+/**
+ * See `margo_provider_push_prefinalize_callback`.
+ *
+ * # Safety
+ * As for `margo_provider_top_finalize_callback`.
+ */
+int margo_provider_top_prefinalize_callback(margo_instance_id mid,
+                                            const void *owner,
+                                            margo_finalize_callback_t *cb,
+                                            void **uargs);
+
+/**
+ * See `margo_provider_push_prefinalize_callback`.
+ *
+ * # Safety
+ * As for `margo_provider_top_finalize_callback`.
+ */
+int margo_top_prefinalize_callback(margo_instance_id mid,
+                                   margo_finalize_callback_t *cb,
+                                   void **uargs);
+
+/**
+ * See `margo_provider_push_prefinalize_callback`.
+ */
+int margo_pop_prefinalize_callback(margo_instance_id mid);
 
 /**
  * Removes the newest finalize callback of `owner`; 1 if one was removed.
@@ -573,6 +648,110 @@ hg_return_t margo_remove_xstream_by_handle(margo_instance_id mid, ABT_xstream ha
 hg_return_t margo_remove_xstream_by_name(margo_instance_id mid, const char *name);
 
 hg_return_t margo_remove_xstream_by_index(margo_instance_id mid, uint32_t index);
+
+/**
+ * Takes a reference on a pool: it cannot be removed until released.
+ */
+hg_return_t margo_pool_ref_incr_by_handle(margo_instance_id mid, ABT_pool handle);
+
+/**
+ * # Safety
+ * `name` must be NULL or NUL-terminated.
+ */
+hg_return_t margo_pool_ref_incr_by_name(margo_instance_id mid, const char *name);
+
+hg_return_t margo_pool_ref_incr_by_index(margo_instance_id mid, uint32_t index);
+
+/**
+ * Gives back a reference on a pool (`HG_PERMISSION` if none is held).
+ */
+hg_return_t margo_pool_release_by_handle(margo_instance_id mid, ABT_pool handle);
+
+/**
+ * # Safety
+ * `name` must be NULL or NUL-terminated.
+ */
+hg_return_t margo_pool_release_by_name(margo_instance_id mid, const char *name);
+
+hg_return_t margo_pool_release_by_index(margo_instance_id mid, uint32_t index);
+
+/**
+ * The references users hold on a pool.
+ *
+ * # Safety
+ * `refcount` must be NULL or writable.
+ */
+hg_return_t margo_pool_ref_count_by_handle(margo_instance_id mid,
+                                           ABT_pool handle,
+                                           uint32_t *refcount);
+
+/**
+ * # Safety
+ * `name` must be NULL or NUL-terminated; `refcount` NULL or writable.
+ */
+hg_return_t margo_pool_ref_count_by_name(margo_instance_id mid,
+                                         const char *name,
+                                         uint32_t *refcount);
+
+/**
+ * # Safety
+ * `refcount` must be NULL or writable.
+ */
+hg_return_t margo_pool_ref_count_by_index(margo_instance_id mid,
+                                          uint32_t index,
+                                          uint32_t *refcount);
+
+/**
+ * Takes a reference on a xstream: it cannot be removed until released.
+ */
+hg_return_t margo_xstream_ref_incr_by_handle(margo_instance_id mid, ABT_xstream handle);
+
+/**
+ * # Safety
+ * `name` must be NULL or NUL-terminated.
+ */
+hg_return_t margo_xstream_ref_incr_by_name(margo_instance_id mid, const char *name);
+
+hg_return_t margo_xstream_ref_incr_by_index(margo_instance_id mid, uint32_t index);
+
+/**
+ * Gives back a reference on a xstream (`HG_PERMISSION` if none is held).
+ */
+hg_return_t margo_xstream_release_by_handle(margo_instance_id mid, ABT_xstream handle);
+
+/**
+ * # Safety
+ * `name` must be NULL or NUL-terminated.
+ */
+hg_return_t margo_xstream_release_by_name(margo_instance_id mid, const char *name);
+
+hg_return_t margo_xstream_release_by_index(margo_instance_id mid, uint32_t index);
+
+/**
+ * The references users hold on a xstream.
+ *
+ * # Safety
+ * `refcount` must be NULL or writable.
+ */
+hg_return_t margo_xstream_ref_count_by_handle(margo_instance_id mid,
+                                              ABT_xstream handle,
+                                              uint32_t *refcount);
+
+/**
+ * # Safety
+ * `name` must be NULL or NUL-terminated; `refcount` NULL or writable.
+ */
+hg_return_t margo_xstream_ref_count_by_name(margo_instance_id mid,
+                                            const char *name,
+                                            uint32_t *refcount);
+
+/**
+ * # Safety
+ * `refcount` must be NULL or writable.
+ */
+hg_return_t margo_xstream_ref_count_by_index(margo_instance_id mid,
+                                             uint32_t index,
+                                             uint32_t *refcount);
 
 /**
  * What the proc is doing (`HG_ENCODE` for a NULL proc, which then fails
@@ -849,6 +1028,15 @@ const struct hg_info *margo_get_info(hg_handle_t handle);
 margo_instance_id margo_hg_handle_get_instance(hg_handle_t h);
 
 /**
+ * The instance of a handle's info (what `margo_get_info` gave): NULL for
+ * NULL or an info that is not one of ours.
+ *
+ * # Safety
+ * `info` must be NULL or point to a readable `struct hg_info`.
+ */
+margo_instance_id margo_hg_info_get_instance(const struct hg_info *info);
+
+/**
  * The registered name of the handle's RPC (NULL for NULL); valid while
  * the handle lives.
  *
@@ -939,6 +1127,20 @@ hg_return_t margo_iforward(hg_handle_t handle, void *in_struct, margo_request *r
  * `margo_bulk_itransfer*` not yet waited on.
  */
 hg_return_t margo_wait(margo_request req);
+
+/**
+ * Waits until one of the `count` requests of `req` completes, then waits
+ * for it (`margo_wait`: it is freed) and sets `*index` to its position;
+ * its return value is that `margo_wait`'s. NULL requests are skipped; if
+ * all are NULL, `*index` is `count` and the result `HG_SUCCESS`. Blocks
+ * (upstream polls): the thread sleeps until an answer, a bulk piece or a
+ * deadline, driving progress when nobody else does, as `margo_wait` would.
+ *
+ * # Safety
+ * `req` must point to `count` requests, each NULL or live (not waited
+ * on); `index` must be writable.
+ */
+hg_return_t margo_wait_any(size_t count, margo_request *req, size_t *index);
 
 /**
  * Sets `*flag` to 1 if `margo_wait` would return at once, else 0 (a bulk
@@ -1486,6 +1688,37 @@ MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 #undef MARGO_LOG_FN_
 #endif /* MOCHI_MARGO_INLINES_H */
 
+/* Every hg_return_t in numeric order, as Mercury's X-macro: define X(name)
+ * before expanding it (Bedrock's error strings are built this way). */
+#define HG_RETURN_VALUES \
+    X(HG_SUCCESS)\
+    X(HG_PERMISSION)\
+    X(HG_NOENTRY)\
+    X(HG_INTERRUPT)\
+    X(HG_AGAIN)\
+    X(HG_NOMEM)\
+    X(HG_ACCESS)\
+    X(HG_FAULT)\
+    X(HG_BUSY)\
+    X(HG_EXIST)\
+    X(HG_NODEV)\
+    X(HG_INVALID_ARG)\
+    X(HG_PROTOCOL_ERROR)\
+    X(HG_OVERFLOW)\
+    X(HG_MSGSIZE)\
+    X(HG_PROTONOSUPPORT)\
+    X(HG_OPNOTSUPPORTED)\
+    X(HG_ADDRINUSE)\
+    X(HG_ADDRNOTAVAIL)\
+    X(HG_HOSTUNREACH)\
+    X(HG_TIMEOUT)\
+    X(HG_CANCELED)\
+    X(HG_IO_ERROR)\
+    X(HG_CHECKSUM_ERROR)\
+    X(HG_NA_ERROR)\
+    X(HG_OTHER_ERROR)\
+    X(HG_RETURN_MAX)
+
 /* Upstream's C11 shorthands that pick the function by argument type. */
 #if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define margo_find_pool(mid, args, info) \
@@ -1500,6 +1733,16 @@ MARGO_LOG_FN_(margo_critical, MARGO_LOG_CRITICAL)
 #define margo_remove_xstream(mid, args) \
     _Generic((args), ABT_xstream: margo_remove_xstream_by_handle, const char*: margo_remove_xstream_by_name, \
              char*: margo_remove_xstream_by_name, default: margo_remove_xstream_by_index)(mid, args)
+#define MARGO_BY_KEY_(handle_t_, prefix_, args) \
+    _Generic((args), handle_t_: prefix_##_by_handle, const char*: prefix_##_by_name, \
+             char*: prefix_##_by_name, default: prefix_##_by_index)
+#define margo_pool_ref_incr(mid, args) MARGO_BY_KEY_(ABT_pool, margo_pool_ref_incr, args)(mid, args)
+#define margo_pool_release(mid, args) MARGO_BY_KEY_(ABT_pool, margo_pool_release, args)(mid, args)
+#define margo_pool_ref_count(mid, args, refcount) MARGO_BY_KEY_(ABT_pool, margo_pool_ref_count, args)(mid, args, refcount)
+#define margo_xstream_ref_incr(mid, args) MARGO_BY_KEY_(ABT_xstream, margo_xstream_ref_incr, args)(mid, args)
+#define margo_xstream_release(mid, args) MARGO_BY_KEY_(ABT_xstream, margo_xstream_release, args)(mid, args)
+#define margo_xstream_ref_count(mid, args, refcount) \
+    MARGO_BY_KEY_(ABT_xstream, margo_xstream_ref_count, args)(mid, args, refcount)
 #endif
 
 /* MERCURY_GEN_PROC and the proc aliases, as upstream's margo.h brings them. */

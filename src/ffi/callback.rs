@@ -23,6 +23,22 @@ impl CCallback {
         CCallback { func, arg }
     }
 
+    /// The function and argument as two words (to be read back by
+    /// [`CCallback::parts_from_words`]).
+    pub fn words(&self) -> [usize; 2] {
+        [self.func as usize, self.arg as usize]
+    }
+
+    /// The function and argument that [`CCallback::words`] gave.
+    pub fn parts_from_words(words: [usize; 2]) -> (Option<unsafe extern "C" fn(*mut c_void)>, *mut c_void) {
+        let func = (words[0] != 0).then(|| {
+            // SAFETY: a non-zero word from `words` is the address of the
+            // `unsafe extern "C" fn(*mut c_void)` it was made from.
+            unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(*mut c_void)>(words[0]) }
+        });
+        (func, words[1] as *mut c_void)
+    }
+
     pub fn call(&self) {
         // SAFETY: a function and the argument the C caller gave with it,
         // for exactly these calls.

@@ -169,6 +169,11 @@ pub fn instance_ref_incr(mid: margo_instance_id) -> Result<(), HandleError> {
     Ok(())
 }
 
+/// The references held on an instance (finalized or not).
+pub fn instance_ref_count(mid: margo_instance_id) -> Result<u32, HandleError> {
+    Ok(instance_ref(mid)?.refs.load(Ordering::Acquire) as u32)
+}
+
 /// Drops one reference; the last one finalizes the engine.
 pub fn instance_release(mid: margo_instance_id) -> Result<(), HandleError> {
     let inst = instance_ref(mid)?;

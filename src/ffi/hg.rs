@@ -71,7 +71,7 @@ impl From<&RpcError> for hg_return {
             RpcError::Finalized => HG_INVALID_ARG,
             RpcError::ShuttingDown => HG_CANCELED,
             RpcError::Canceled { .. } => HG_CANCELED,
-            RpcError::RemoteShutdownDisabled(_) => HG_PERMISSION,
+            RpcError::RemoteShutdownDisabled(_) | RpcError::InUse(_) => HG_PERMISSION,
         }
     }
 }
@@ -125,7 +125,9 @@ pub struct hg_class {
 }
 pub type hg_class_t = hg_class;
 
-/// Mercury's context type: there is none here (`hg_info.context` is NULL).
+/// Mercury's context type: there is none here (`hg_info.context` stands
+/// for the handle's margo instance; only `margo_hg_info_get_instance`
+/// reads it).
 pub struct hg_context {
     _private: [u8; 0],
 }
@@ -134,8 +136,9 @@ pub type hg_context_t = hg_context;
 /// What `margo_get_info` reports about a handle, laid out as Mercury's
 /// `struct hg_info`: `addr` (the target of a call, or the caller of a
 /// received request; owned by the handle, `margo_addr_dup` it to keep it)
-/// and `id` (the RPC id with its provider). `hg_class` and `context` are
-/// NULL, `context_id` is 0.
+/// and `id` (the RPC id with its provider). `hg_class` is NULL, `context`
+/// an opaque stand-in (`margo_hg_info_get_instance` maps it to the
+/// instance), `context_id` is 0.
 #[repr(C)]
 pub struct hg_info {
     pub hg_class: *mut hg_class_t,

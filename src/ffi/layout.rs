@@ -10,7 +10,7 @@ use super::handles::{self, handle_key, margo_instance_id, pool_into_c, xstream_i
 use super::hg::{hg_return, hg_return_t};
 use super::margo::{fail, handle_code, rpc_code, text};
 use super::panic::guard;
-use crate::rpc::{Engine, Layout};
+use crate::rpc::{Engine, Layout, Part};
 use std::ffi::c_char;
 
 /// A pool of an instance (`struct margo_pool_info`).
@@ -331,4 +331,267 @@ pub unsafe extern "C" fn margo_remove_xstream_by_name(mid: margo_instance_id, na
 #[no_mangle]
 pub extern "C" fn margo_remove_xstream_by_index(mid: margo_instance_id, index: u32) -> hg_return_t {
     remove("margo_remove_xstream_by_index", mid, Kind::Xstream, Key::Index(index))
+}
+
+// ---------------------------------------------------------------------------
+// References users take on pools and streams (margo_pool_ref_incr, …): a
+// referenced pool or stream cannot be removed. Counted per name; an index
+// past the end is HG_INVALID_ARG, an unknown handle or name HG_NOENTRY (as
+// upstream), a release without a reference HG_PERMISSION.
+// ---------------------------------------------------------------------------
+
+/// What a reference call does.
+#[derive(Clone, Copy)]
+enum RefOp {
+    Incr,
+    Release,
+    Count,
+}
+
+/// Applies `op`; the count of references held afterwards.
+fn reference(entry: &'static str, mid: margo_instance_id, kind: Kind, key: Key<'_>, op: RefOp) -> Result<u32, hg_return_t> {
+    guard(entry, Err(hg_return::HG_OTHER_ERROR), || {
+        let engine = engine_of(entry, mid)?;
+        let Some(found) = locate(&engine, kind, &key) else {
+            return Err(match key {
+                Key::Index(_) => hg_return::HG_INVALID_ARG,
+                _ => hg_return::HG_NOENTRY,
+            });
+        };
+        let part = match kind {
+            Kind::Pool => Part::Pool,
+            Kind::Xstream => Part::Xstream,
+        };
+        match op {
+            RefOp::Incr => engine.ref_incr(part, &found.name),
+            RefOp::Release => engine.release(part, &found.name).map_err(|e| rpc_code(entry, &e))?,
+            RefOp::Count => {}
+        }
+        Ok(engine.ref_count(part, &found.name))
+    })
+}
+
+/// `reference` for a name given by C.
+///
+/// # Safety
+/// `name` must be NULL or NUL-terminated.
+unsafe fn reference_by_name(
+    entry: &'static str,
+    mid: margo_instance_id,
+    kind: Kind,
+    name: *const c_char,
+    op: RefOp,
+) -> Result<u32, hg_return_t> {
+    // SAFETY: NULL or NUL-terminated by the contract.
+    let Some(name) = (unsafe { text(name) }) else {
+        fail(entry, "name is NULL or not UTF-8");
+        return Err(hg_return::HG_INVALID_ARG);
+    };
+    reference(entry, mid, kind, Key::Name(name), op)
+}
+
+/// The C result of a reference call that changes the count.
+fn code(r: Result<u32, hg_return_t>) -> hg_return_t {
+    r.map_or_else(|rc| rc, |_| hg_return::HG_SUCCESS)
+}
+
+/// The C result of a count: stored through `out`.
+///
+/// # Safety
+/// `out` must be NULL or writable.
+unsafe fn store_count(entry: &str, r: Result<u32, hg_return_t>, out: *mut u32) -> hg_return_t {
+    match r {
+        Ok(_) if out.is_null() => {
+            fail(entry, "refcount pointer is NULL");
+            hg_return::HG_INVALID_ARG
+        }
+        Ok(n) => {
+            // SAFETY: non-NULL, and writable by the contract.
+            unsafe { *out = n };
+            hg_return::HG_SUCCESS
+        }
+        Err(rc) => rc,
+    }
+}
+
+/// Takes a reference on a pool: it cannot be removed until released.
+#[no_mangle]
+pub extern "C" fn margo_pool_ref_incr_by_handle(mid: margo_instance_id, handle: ABT_pool) -> hg_return_t {
+    const E: &str = "margo_pool_ref_incr_by_handle";
+    let r = reference(E, mid, Kind::Pool, Key::Handle(handle_key(handle)), RefOp::Incr);
+    code(r)
+}
+
+/// # Safety
+/// `name` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn margo_pool_ref_incr_by_name(mid: margo_instance_id, name: *const c_char) -> hg_return_t {
+    const E: &str = "margo_pool_ref_incr_by_name";
+    // SAFETY: forwarded contract.
+    let r = unsafe { reference_by_name(E, mid, Kind::Pool, name, RefOp::Incr) };
+    code(r)
+}
+
+#[no_mangle]
+pub extern "C" fn margo_pool_ref_incr_by_index(mid: margo_instance_id, index: u32) -> hg_return_t {
+    const E: &str = "margo_pool_ref_incr_by_index";
+    let r = reference(E, mid, Kind::Pool, Key::Index(index), RefOp::Incr);
+    code(r)
+}
+
+/// Gives back a reference on a pool (`HG_PERMISSION` if none is held).
+#[no_mangle]
+pub extern "C" fn margo_pool_release_by_handle(mid: margo_instance_id, handle: ABT_pool) -> hg_return_t {
+    const E: &str = "margo_pool_release_by_handle";
+    let r = reference(E, mid, Kind::Pool, Key::Handle(handle_key(handle)), RefOp::Release);
+    code(r)
+}
+
+/// # Safety
+/// `name` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn margo_pool_release_by_name(mid: margo_instance_id, name: *const c_char) -> hg_return_t {
+    const E: &str = "margo_pool_release_by_name";
+    // SAFETY: forwarded contract.
+    let r = unsafe { reference_by_name(E, mid, Kind::Pool, name, RefOp::Release) };
+    code(r)
+}
+
+#[no_mangle]
+pub extern "C" fn margo_pool_release_by_index(mid: margo_instance_id, index: u32) -> hg_return_t {
+    const E: &str = "margo_pool_release_by_index";
+    let r = reference(E, mid, Kind::Pool, Key::Index(index), RefOp::Release);
+    code(r)
+}
+
+/// The references users hold on a pool.
+///
+/// # Safety
+/// `refcount` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_pool_ref_count_by_handle(
+    mid: margo_instance_id,
+    handle: ABT_pool,
+    refcount: *mut u32,
+) -> hg_return_t {
+    const E: &str = "margo_pool_ref_count_by_handle";
+    let r = reference(E, mid, Kind::Pool, Key::Handle(handle_key(handle)), RefOp::Count);
+    // SAFETY: forwarded contract.
+    unsafe { store_count(E, r, refcount) }
+}
+
+/// # Safety
+/// `name` must be NULL or NUL-terminated; `refcount` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_pool_ref_count_by_name(
+    mid: margo_instance_id,
+    name: *const c_char,
+    refcount: *mut u32,
+) -> hg_return_t {
+    const E: &str = "margo_pool_ref_count_by_name";
+    // SAFETY: forwarded contract.
+    let r = unsafe { reference_by_name(E, mid, Kind::Pool, name, RefOp::Count) };
+    // SAFETY: forwarded contract.
+    unsafe { store_count(E, r, refcount) }
+}
+
+/// # Safety
+/// `refcount` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_pool_ref_count_by_index(mid: margo_instance_id, index: u32, refcount: *mut u32) -> hg_return_t {
+    const E: &str = "margo_pool_ref_count_by_index";
+    let r = reference(E, mid, Kind::Pool, Key::Index(index), RefOp::Count);
+    // SAFETY: forwarded contract.
+    unsafe { store_count(E, r, refcount) }
+}
+
+/// Takes a reference on a xstream: it cannot be removed until released.
+#[no_mangle]
+pub extern "C" fn margo_xstream_ref_incr_by_handle(mid: margo_instance_id, handle: ABT_xstream) -> hg_return_t {
+    const E: &str = "margo_xstream_ref_incr_by_handle";
+    let r = reference(E, mid, Kind::Xstream, Key::Handle(handle_key(handle)), RefOp::Incr);
+    code(r)
+}
+
+/// # Safety
+/// `name` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn margo_xstream_ref_incr_by_name(mid: margo_instance_id, name: *const c_char) -> hg_return_t {
+    const E: &str = "margo_xstream_ref_incr_by_name";
+    // SAFETY: forwarded contract.
+    let r = unsafe { reference_by_name(E, mid, Kind::Xstream, name, RefOp::Incr) };
+    code(r)
+}
+
+#[no_mangle]
+pub extern "C" fn margo_xstream_ref_incr_by_index(mid: margo_instance_id, index: u32) -> hg_return_t {
+    const E: &str = "margo_xstream_ref_incr_by_index";
+    let r = reference(E, mid, Kind::Xstream, Key::Index(index), RefOp::Incr);
+    code(r)
+}
+
+/// Gives back a reference on a xstream (`HG_PERMISSION` if none is held).
+#[no_mangle]
+pub extern "C" fn margo_xstream_release_by_handle(mid: margo_instance_id, handle: ABT_xstream) -> hg_return_t {
+    const E: &str = "margo_xstream_release_by_handle";
+    let r = reference(E, mid, Kind::Xstream, Key::Handle(handle_key(handle)), RefOp::Release);
+    code(r)
+}
+
+/// # Safety
+/// `name` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn margo_xstream_release_by_name(mid: margo_instance_id, name: *const c_char) -> hg_return_t {
+    const E: &str = "margo_xstream_release_by_name";
+    // SAFETY: forwarded contract.
+    let r = unsafe { reference_by_name(E, mid, Kind::Xstream, name, RefOp::Release) };
+    code(r)
+}
+
+#[no_mangle]
+pub extern "C" fn margo_xstream_release_by_index(mid: margo_instance_id, index: u32) -> hg_return_t {
+    const E: &str = "margo_xstream_release_by_index";
+    let r = reference(E, mid, Kind::Xstream, Key::Index(index), RefOp::Release);
+    code(r)
+}
+
+/// The references users hold on a xstream.
+///
+/// # Safety
+/// `refcount` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_xstream_ref_count_by_handle(
+    mid: margo_instance_id,
+    handle: ABT_xstream,
+    refcount: *mut u32,
+) -> hg_return_t {
+    const E: &str = "margo_xstream_ref_count_by_handle";
+    let r = reference(E, mid, Kind::Xstream, Key::Handle(handle_key(handle)), RefOp::Count);
+    // SAFETY: forwarded contract.
+    unsafe { store_count(E, r, refcount) }
+}
+
+/// # Safety
+/// `name` must be NULL or NUL-terminated; `refcount` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_xstream_ref_count_by_name(
+    mid: margo_instance_id,
+    name: *const c_char,
+    refcount: *mut u32,
+) -> hg_return_t {
+    const E: &str = "margo_xstream_ref_count_by_name";
+    // SAFETY: forwarded contract.
+    let r = unsafe { reference_by_name(E, mid, Kind::Xstream, name, RefOp::Count) };
+    // SAFETY: forwarded contract.
+    unsafe { store_count(E, r, refcount) }
+}
+
+/// # Safety
+/// `refcount` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_xstream_ref_count_by_index(mid: margo_instance_id, index: u32, refcount: *mut u32) -> hg_return_t {
+    const E: &str = "margo_xstream_ref_count_by_index";
+    let r = reference(E, mid, Kind::Xstream, Key::Index(index), RefOp::Count);
+    // SAFETY: forwarded contract.
+    unsafe { store_count(E, r, refcount) }
 }

@@ -10,7 +10,7 @@ use super::hg::{hg_addr_t, hg_bool_t, hg_return, hg_return_t, hg_size_t, ABT_poo
 use super::panic::guard;
 use crate::log::{self, Level};
 use crate::rpc::{Engine, InitOverrides, Mode, RpcError};
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::time::Duration;
 
 pub const MARGO_CLIENT_MODE: c_int = 0;
@@ -180,6 +180,52 @@ pub extern "C" fn margo_instance_ref_incr(mid: margo_instance_id) -> hg_return_t
     guard("margo_instance_ref_incr", hg_return::HG_OTHER_ERROR, || match handles::instance_ref_incr(mid) {
         Ok(()) => hg_return::HG_SUCCESS,
         Err(e) => handle_code("margo_instance_ref_incr", e),
+    })
+}
+
+/// The references held on the instance (`margo_instance_ref_incr`, plus
+/// the one `margo_init` returned until finalized).
+///
+/// # Safety
+/// `refcount` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_instance_ref_count(mid: margo_instance_id, refcount: *mut c_uint) -> hg_return_t {
+    guard("margo_instance_ref_count", hg_return::HG_OTHER_ERROR, || {
+        if refcount.is_null() {
+            fail("margo_instance_ref_count", "refcount pointer is NULL");
+            return hg_return::HG_INVALID_ARG;
+        }
+        match handles::instance_ref_count(mid) {
+            Ok(n) => {
+                // SAFETY: non-NULL, and writable by the contract.
+                unsafe { *refcount = n };
+                hg_return::HG_SUCCESS
+            }
+            Err(e) => handle_code("margo_instance_ref_count", e),
+        }
+    })
+}
+
+/// Whether the instance was finalized (its memory still held by a
+/// reference).
+///
+/// # Safety
+/// `flag` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_instance_is_finalized(mid: margo_instance_id, flag: *mut bool) -> hg_return_t {
+    guard("margo_instance_is_finalized", hg_return::HG_OTHER_ERROR, || {
+        if flag.is_null() {
+            fail("margo_instance_is_finalized", "flag pointer is NULL");
+            return hg_return::HG_INVALID_ARG;
+        }
+        let finalized = match handles::engine(mid) {
+            Ok(_) => false,
+            Err(HandleError::Finalized) => true,
+            Err(e) => return handle_code("margo_instance_is_finalized", e),
+        };
+        // SAFETY: non-NULL, and writable by the contract.
+        unsafe { *flag = finalized };
+        hg_return::HG_SUCCESS
     })
 }
 
@@ -506,8 +552,96 @@ pub extern "C" fn margo_provider_push_finalize_callback(
         let Some(cb) = cb else { return fail("margo_provider_push_finalize_callback", "NULL callback") };
         // Run at finalize from whichever thread finalizes (as upstream).
         let call = CCallback::new(cb, uargs);
-        engine.push_finalize_callback(owner as usize, Box::new(move || call.call()));
+        engine.push_tagged_finalize_callback(owner as usize, call.words(), Box::new(move || call.call()));
     })
+}
+
+/// The newest finalize callback of `owner` and its argument, without
+/// removing it: 1 if there is one (`cb` and `uargs` set when not NULL),
+/// 0 otherwise.
+///
+/// # Safety
+/// `cb` and `uargs` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_provider_top_finalize_callback(
+    mid: margo_instance_id,
+    owner: *const c_void,
+    cb: *mut margo_finalize_callback_t,
+    uargs: *mut *mut c_void,
+) -> c_int {
+    guard("margo_provider_top_finalize_callback", 0, || {
+        let Some(tag) = handles::engine(mid).ok().and_then(|e| e.top_finalize_callback(owner as usize)) else {
+            return 0;
+        };
+        let (func, arg) = CCallback::parts_from_words(tag);
+        // SAFETY: each NULL or writable by the contract.
+        unsafe {
+            if !cb.is_null() {
+                *cb = func;
+            }
+            if !uargs.is_null() {
+                *uargs = arg;
+            }
+        }
+        1
+    })
+}
+
+/// `margo_provider_top_finalize_callback` for callbacks pushed without an
+/// owner.
+///
+/// # Safety
+/// As for `margo_provider_top_finalize_callback`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_top_finalize_callback(
+    mid: margo_instance_id,
+    cb: *mut margo_finalize_callback_t,
+    uargs: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { margo_provider_top_finalize_callback(mid, std::ptr::null(), cb, uargs) }
+}
+
+/// Removes the newest finalize callback pushed without an owner; 1 if one
+/// was removed.
+#[no_mangle]
+pub extern "C" fn margo_pop_finalize_callback(mid: margo_instance_id) -> c_int {
+    margo_provider_pop_finalize_callback(mid, std::ptr::null())
+}
+
+/// See `margo_provider_push_prefinalize_callback`.
+///
+/// # Safety
+/// As for `margo_provider_top_finalize_callback`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_provider_top_prefinalize_callback(
+    mid: margo_instance_id,
+    owner: *const c_void,
+    cb: *mut margo_finalize_callback_t,
+    uargs: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { margo_provider_top_finalize_callback(mid, owner, cb, uargs) }
+}
+
+/// See `margo_provider_push_prefinalize_callback`.
+///
+/// # Safety
+/// As for `margo_provider_top_finalize_callback`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_top_prefinalize_callback(
+    mid: margo_instance_id,
+    cb: *mut margo_finalize_callback_t,
+    uargs: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { margo_provider_top_finalize_callback(mid, std::ptr::null(), cb, uargs) }
+}
+
+/// See `margo_provider_push_prefinalize_callback`.
+#[no_mangle]
+pub extern "C" fn margo_pop_prefinalize_callback(mid: margo_instance_id) -> c_int {
+    margo_provider_pop_finalize_callback(mid, std::ptr::null())
 }
 
 /// Removes the newest finalize callback of `owner`; 1 if one was removed.

@@ -20,13 +20,13 @@ use super::hg::{
 use super::hg_proc::{self, Proc};
 use super::margo::{fail, text};
 use super::panic::guard;
-use crate::rpc::{wire, Address, CallToken, Engine, PendingCall, Request, Responder, RpcError, DEFAULT_PROVIDER_ID};
+use crate::rpc::{wire, Address, CallToken, Completion, Engine, PendingCall, Request, Responder, RpcError, DEFAULT_PROVIDER_ID};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What "no timeout" waits: a year (the engine needs a deadline).
 const NO_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -328,7 +328,9 @@ impl Handle {
     fn new(mid: margo_instance_id, engine: Engine, entry: Arc<Entry>, addr: Address, side: Side) -> Handle {
         let info = hg_info {
             hg_class: std::ptr::null_mut(),
-            context: std::ptr::null_mut(),
+            // Stands for Mercury's context: margo_hg_info_get_instance
+            // reads the instance back from it.
+            context: mid.cast(),
             addr: handles::addr_into_c(addr),
             id: entry.id,
             context_id: 0,
@@ -781,6 +783,26 @@ pub unsafe extern "C" fn margo_hg_handle_get_instance(h: hg_handle_t) -> margo_i
     })
 }
 
+/// The instance of a handle's info (what `margo_get_info` gave): NULL for
+/// NULL or an info that is not one of ours.
+///
+/// # Safety
+/// `info` must be NULL or point to a readable `struct hg_info`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_hg_info_get_instance(info: *const hg_info) -> margo_instance_id {
+    guard("margo_hg_info_get_instance", std::ptr::null_mut(), || {
+        // SAFETY: NULL or readable by the contract.
+        let Some(info) = (unsafe { info.as_ref() }) else { return std::ptr::null_mut() };
+        let mid: margo_instance_id = info.context.cast();
+        if handles::engine_any(mid).is_ok() {
+            mid
+        } else {
+            fail("margo_hg_info_get_instance", "the info's context is not a margo instance of this process");
+            std::ptr::null_mut()
+        }
+    })
+}
+
 /// The registered name of the handle's RPC (NULL for NULL); valid while
 /// the handle lives.
 ///
@@ -1023,6 +1045,61 @@ pub unsafe extern "C" fn margo_wait(req: margo_request) -> hg_return_t {
             Operation::Forward(Forward { call: None, .. }) => hg_return::HG_SUCCESS,
             Operation::Transfer(t) => t.wait("margo_wait"),
             Operation::Responded => hg_return::HG_SUCCESS,
+        }
+    })
+}
+
+/// Waits until one of the `count` requests of `req` completes, then waits
+/// for it (`margo_wait`: it is freed) and sets `*index` to its position;
+/// its return value is that `margo_wait`'s. NULL requests are skipped; if
+/// all are NULL, `*index` is `count` and the result `HG_SUCCESS`. Blocks
+/// (upstream polls): the thread sleeps until an answer, a bulk piece or a
+/// deadline, driving progress when nobody else does, as `margo_wait` would.
+///
+/// # Safety
+/// `req` must point to `count` requests, each NULL or live (not waited
+/// on); `index` must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_wait_any(count: usize, req: *mut margo_request, index: *mut usize) -> hg_return_t {
+    const E: &str = "margo_wait_any";
+    guard(E, hg_return::HG_OTHER_ERROR, || {
+        if index.is_null() || (req.is_null() && count > 0) {
+            fail(E, "NULL request array or index pointer");
+            return hg_return::HG_INVALID_ARG;
+        }
+        // SAFETY: `count` requests by the contract (a dangling pointer is
+        // fine for none).
+        let reqs = if count == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(req, count) } };
+        loop {
+            let mut waits: Vec<Completion> = Vec::new();
+            let mut until: Option<Instant> = None;
+            let mut engine: Option<Engine> = None;
+            for (i, &r) in reqs.iter().enumerate() {
+                // SAFETY: NULL or a live request, by the contract.
+                let Some(op) = (unsafe { handles::boxed_ref::<margo_request_struct>(r) }) else { continue };
+                let pending = match op {
+                    Operation::Forward(Forward { call: Some(call), .. }) if !call.test() => {
+                        Some((call.engine().clone(), vec![call.completion()], call.deadline()))
+                    }
+                    Operation::Transfer(t) if !t.test() => t.waits(),
+                    _ => None,
+                };
+                let Some((e, mut completions, deadline)) = pending else {
+                    // SAFETY: `index` checked non-NULL, writable by the contract.
+                    unsafe { *index = i };
+                    // SAFETY: a live request, waited on once (here).
+                    return unsafe { margo_wait(r) };
+                };
+                waits.append(&mut completions);
+                until = Some(until.map_or(deadline, |u| u.min(deadline)));
+                engine.get_or_insert(e);
+            }
+            let (Some(engine), Some(until)) = (engine, until) else {
+                // SAFETY: as above.
+                unsafe { *index = count };
+                return hg_return::HG_SUCCESS;
+            };
+            engine.wait_any(&waits, until);
         }
     })
 }

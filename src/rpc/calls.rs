@@ -19,7 +19,7 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 #[derive(Default)]
 struct SlotState {
     result: Option<Result<Vec<u8>>>,
-    notify: Option<Notify>,
+    notify: Vec<Notify>,
     waker: Option<Waker>,
 }
 
@@ -54,12 +54,12 @@ impl Slot {
             g.result = Some(r);
             self.done.store(true, Ordering::Release);
             self.cv.notify_all();
-            (g.notify.take(), g.waker.take())
+            (std::mem::take(&mut g.notify), g.waker.take())
         };
         if let Some(w) = waker {
             w();
         }
-        if let Some(f) = notify {
+        for f in notify {
             run_notify(f);
         }
     }
@@ -98,13 +98,13 @@ impl Slot {
         w();
     }
 
-    /// Runs `f` when the call completes (at once if it already has).
-    /// Replaces an earlier callback that has not run.
+    /// Runs `f` when the call completes (at once if it already has), after
+    /// the callbacks registered before it.
     pub fn on_complete(&self, f: Notify) {
         {
             let mut g = self.state.lock();
             if !self.is_done() {
-                g.notify = Some(f);
+                g.notify.push(f);
                 return;
             }
         }

@@ -17,7 +17,7 @@ use super::local::Local;
 use super::peer_gone::{GoneCallback, GoneWatchers, PeerWatchGuard};
 use super::pool::Pool;
 use super::progress::{self, outcome, Driven, EngineDriver, IdleWait, Incoming, Progress};
-use super::runtime::Runtime;
+use super::runtime::{Part, Runtime};
 use super::transport::{Outgoing, Transport};
 use super::wire::{self, Header, Kind, Status, MAX_MESSAGE};
 use crate::fabric::{parse_listen, reachability, Endpoint, Protocol};
@@ -153,6 +153,10 @@ const TCP_PROBE_PATIENCE: Duration = Duration::from_millis(50);
 /// A callback run before finalization, with the owner key it was pushed under.
 type PrefinalizeCallback = Box<dyn FnOnce() + Send>;
 
+/// Two words a finalize callback's registrant keeps with it (the C API:
+/// the function and its argument) and may read back.
+pub type CallbackTag = [usize; 2];
+
 pub(crate) struct Inner {
     protocol: Protocol,
     self_address: Address,
@@ -177,8 +181,9 @@ struct Lifecycle {
     /// wait_for_finalize.
     shutdown_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Callbacks run at the start of finalize, newest first, with the owner
-    /// that registered them (0: anonymous).
-    prefinalize: Mutex<Vec<(usize, PrefinalizeCallback)>>,
+    /// that registered them (0: anonymous) and what the registrant wants to
+    /// read back ([`Engine::top_finalize_callback`]).
+    prefinalize: Mutex<Vec<(usize, CallbackTag, PrefinalizeCallback)>>,
 }
 
 impl Drop for Inner {
@@ -351,12 +356,26 @@ impl Engine {
         self.inner.runtime.lock().remove_pool(name)
     }
 
-    /// Adds an execution stream at run time; returns its index.
     /// The pools and execution streams, by index (margo's numbering).
     pub fn layout(&self) -> super::runtime::Layout {
         self.inner.runtime.lock().layout()
     }
 
+    /// Takes, gives back or counts a user's references on a pool or stream
+    /// (by name): a referenced one cannot be removed.
+    pub fn ref_incr(&self, part: Part, name: &str) {
+        self.inner.runtime.lock().ref_incr(part, name)
+    }
+
+    pub fn release(&self, part: Part, name: &str) -> Result<()> {
+        self.inner.runtime.lock().release(part, name)
+    }
+
+    pub fn ref_count(&self, part: Part, name: &str) -> u32 {
+        self.inner.runtime.lock().ref_count(part, name)
+    }
+
+    /// Adds an execution stream at run time; returns its index.
     pub fn add_xstream_from_json(&self, v: &serde_json::Value) -> Result<usize> {
         self.check_live()?;
         self.inner.runtime.lock().add_xstream_from_json(v)
@@ -624,13 +643,23 @@ impl Engine {
     /// Like [`Engine::push_prefinalize`], tagged with an owner so the owner
     /// can take it back ([`Engine::pop_finalize_callback`]).
     pub fn push_finalize_callback(&self, owner: usize, f: Box<dyn FnOnce() + Send>) {
-        self.inner.lifecycle.prefinalize.lock().push((owner, f));
+        self.push_tagged_finalize_callback(owner, [0; 2], f);
+    }
+
+    /// Like [`Engine::push_finalize_callback`], keeping `tag` with it.
+    pub fn push_tagged_finalize_callback(&self, owner: usize, tag: CallbackTag, f: Box<dyn FnOnce() + Send>) {
+        self.inner.lifecycle.prefinalize.lock().push((owner, tag, f));
+    }
+
+    /// The tag of the newest callback of `owner`, if it has one pending.
+    pub fn top_finalize_callback(&self, owner: usize) -> Option<CallbackTag> {
+        self.inner.lifecycle.prefinalize.lock().iter().rev().find(|(o, _, _)| *o == owner).map(|(_, tag, _)| *tag)
     }
 
     /// Removes (without running) the newest callback of `owner`.
     pub fn pop_finalize_callback(&self, owner: usize) -> bool {
         let mut list = self.inner.lifecycle.prefinalize.lock();
-        match list.iter().rposition(|(o, _)| *o == owner) {
+        match list.iter().rposition(|(o, _, _)| *o == owner) {
             Some(i) => {
                 drop(list.remove(i));
                 true
@@ -648,7 +677,7 @@ impl Engine {
             return;
         }
         let callbacks: Vec<_> = std::mem::take(&mut *life.prefinalize.lock());
-        for (_, f) in callbacks.into_iter().rev() {
+        for (_, _, f) in callbacks.into_iter().rev() {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
                 crate::error!("a pre-finalize callback panicked");
             }
@@ -792,6 +821,11 @@ impl PendingCall {
         self.deadline
     }
 
+    /// The engine the call was made on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// Runs `f` once the answer (or a failure) is there, on whichever
     /// thread completes the call (at once if it already completed). `f`
     /// must be quick and must not block: typically it wakes a waiter, which
@@ -815,6 +849,22 @@ impl Completion {
     /// Like [`PendingCall::on_complete`].
     pub fn on_complete(&self, f: Notify) {
         self.0.on_complete(f);
+    }
+}
+
+impl Engine {
+    /// Blocks until one of `completions` is answered (or failed) or
+    /// `until` passes, waiting as a caller of one call does: driving the
+    /// endpoint when nobody else does, its execution stream lent meanwhile.
+    /// A call past its deadline completes only once someone waits for it:
+    /// pass the earliest deadline as `until` and test again after.
+    pub fn wait_any(&self, completions: &[Completion], until: Instant) {
+        let any = Arc::new(Slot::new("wait_any", ""));
+        for c in completions {
+            let any = any.clone();
+            c.on_complete(Box::new(move || any.complete(Ok(Vec::new()))));
+        }
+        let _ = progress::wait_call(&self.inner, &any, until);
     }
 }
 

@@ -41,6 +41,11 @@ pub enum RpcError {
     Canceled { name: String, addr: String },
     #[error("pool \"{0}\" does not exist")]
     NoSuchPool(String),
+    /// A pool or execution stream still referenced (by a user's
+    /// `margo_*_ref_incr`, a stream serving it, a handler) or a release
+    /// without a reference.
+    #[error("{0}")]
+    InUse(String),
     #[error("remote shutdown is not enabled at {0}")]
     RemoteShutdownDisabled(String),
 }

@@ -31,5 +31,5 @@ pub use engine::{
 pub use error::{Result, RpcError};
 pub use peer_gone::{GoneCallback, PeerWatchGuard};
 pub use pool::Pool;
-pub use runtime::Layout;
+pub use runtime::{Layout, Part};
 pub use transport::MAX_PEERS;

@@ -5,6 +5,7 @@
 use super::config::MargoConfig;
 use super::error::{Result, RpcError};
 use super::pool::{Driver, Pool, Xstream};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A snapshot of an engine's pools and execution streams, by index.
@@ -16,10 +17,29 @@ pub struct Layout {
     pub xstreams: Vec<(String, usize)>,
 }
 
+/// A pool or an execution stream, for the references users hold on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    Pool,
+    Xstream,
+}
+
+impl Part {
+    fn noun(self) -> &'static str {
+        match self {
+            Part::Pool => "pool",
+            Part::Xstream => "xstream",
+        }
+    }
+}
+
 pub(crate) struct Runtime {
     pub config: MargoConfig,
     pools: Vec<Arc<Pool>>,
     xstreams: Vec<Xstream>,
+    /// References users took (`margo_pool_ref_incr`, a Bedrock provider on
+    /// a pool): what they hold cannot be removed. By name, which is unique.
+    refs: HashMap<(Part, String), u32>,
 }
 
 impl Runtime {
@@ -56,7 +76,7 @@ impl Runtime {
             // The config validation makes every pool served (see above).
             return Err(RpcError::Config("no execution stream serves the progress pool".into()));
         }
-        Ok(Runtime { config, pools, xstreams })
+        Ok(Runtime { config, pools, xstreams, refs: HashMap::new() })
     }
 
     pub fn pool_at(&self, index: usize) -> Option<Arc<Pool>> {
@@ -91,6 +111,7 @@ impl Runtime {
     /// Removes a pool no execution stream, handler or role uses.
     pub fn remove_pool(&mut self, name: &str) -> Result<()> {
         let index = self.config.pool_by_name(name).ok_or_else(|| RpcError::NoSuchPool(name.to_string()))?;
+        self.check_unreferenced(Part::Pool, name)?;
         // Our list holds one reference; any other is a user.
         if Arc::strong_count(&self.pools[index]) > 1 {
             return Err(RpcError::Config(format!("pool \"{name}\" is in use")));
@@ -122,6 +143,7 @@ impl Runtime {
     /// Removes an execution stream (not `__primary__`) and hands it back,
     /// to be stopped outside the runtime's lock.
     pub fn remove_xstream(&mut self, name: &str) -> Result<Option<Xstream>> {
+        self.check_unreferenced(Part::Xstream, name)?;
         if self.xstreams.iter().any(|x| x.name == name && x.drives_progress()) {
             return Err(RpcError::Config(format!("xstream \"{name}\" drives network progress and cannot be removed")));
         }
@@ -143,6 +165,36 @@ impl Runtime {
                     (spec.name.clone(), key)
                 })
                 .collect(),
+        }
+    }
+
+    /// Takes a reference on a pool or stream (it then cannot be removed).
+    pub fn ref_incr(&mut self, part: Part, name: &str) {
+        *self.refs.entry((part, name.to_string())).or_insert(0) += 1;
+    }
+
+    /// Gives back a reference taken with [`Runtime::ref_incr`].
+    pub fn release(&mut self, part: Part, name: &str) -> Result<()> {
+        let key = (part, name.to_string());
+        match self.refs.get_mut(&key) {
+            Some(n) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.refs.remove(&key);
+            }
+            None => return Err(RpcError::InUse(format!("{} \"{name}\" has no reference to release", part.noun()))),
+        }
+        Ok(())
+    }
+
+    /// The references users hold on a pool or stream.
+    pub fn ref_count(&self, part: Part, name: &str) -> u32 {
+        self.refs.get(&(part, name.to_string())).copied().unwrap_or(0)
+    }
+
+    fn check_unreferenced(&self, part: Part, name: &str) -> Result<()> {
+        match self.ref_count(part, name) {
+            0 => Ok(()),
+            n => Err(RpcError::InUse(format!("{} \"{name}\" is still referenced ({n} reference(s) taken)", part.noun()))),
         }
     }
 

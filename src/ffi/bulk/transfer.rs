@@ -8,7 +8,7 @@ use crate::ffi::hg::{hg_addr_t, hg_bulk_op_t, hg_bulk_t, hg_return, hg_return_t}
 use crate::ffi::margo::fail;
 use crate::ffi::panic::guard;
 use crate::ffi::rpc::{margo_request, margo_request_struct, timeout_of, Operation};
-use crate::rpc::{Address, Engine, PendingCall, RpcError, DEFAULT_PROVIDER_ID};
+use crate::rpc::{Address, Completion, Engine, PendingCall, RpcError, DEFAULT_PROVIDER_ID};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
@@ -379,6 +379,16 @@ impl PendingTransfer {
     #[cfg(test)]
     pub(super) fn is_done(&self) -> bool {
         self.0.lock().done()
+    }
+
+    /// What a waiter for several requests waits on: the pieces in flight
+    /// (their engine) and the transfer's deadline; `None` once nothing is
+    /// in flight.
+    pub(in crate::ffi) fn waits(&self) -> Option<(Engine, Vec<Completion>, Instant)> {
+        let t = self.0.lock();
+        let (first, _, _) = t.in_flight.front()?;
+        let completions = t.in_flight.iter().map(|(call, _, _)| call.completion()).collect();
+        Some((first.engine().clone(), completions, t.deadline))
     }
 
     /// True if [`PendingTransfer::wait`] would return at once.

@@ -1,0 +1,148 @@
+/*
+ * margo-requests: waiting for whichever of several calls answers first
+ * (margo_wait_any), a handler finding its instance from the handle's info
+ * (margo_hg_info_get_instance), reading back finalize callbacks
+ * (margo_top_finalize_callback, margo_provider_top_finalize_callback,
+ * margo_pop_finalize_callback), the instance's state
+ * (margo_instance_ref_count, margo_instance_is_finalized) and Mercury's
+ * HG_RETURN_VALUES X-macro; one engine calling itself.
+ *
+ *   margo-requests PROTOCOL
+ *
+ * Prints one line per check; exits with the number of failed checks.
+ */
+#include <margo.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static int failures = 0;
+
+static void check(int cond, const char* what)
+{
+    printf("%s: %s\n", cond ? "ok" : "FAIL", what);
+    fflush(stdout);
+    if (!cond) ++failures;
+}
+
+MERCURY_GEN_PROC(nap_in_t, ((uint32_t)(ms)))
+MERCURY_GEN_PROC(nap_out_t, ((uint32_t)(ms))((int32_t)(same_instance)))
+
+static margo_instance_id the_mid = MARGO_INSTANCE_NULL;
+
+/* Sleeps the asked time (lending its stream), then answers it back with
+ * whether the handle's info names this instance. */
+static void nap_ult(hg_handle_t h)
+{
+    nap_in_t  in;
+    nap_out_t out = {0, 0};
+    if (margo_get_input(h, &in) == HG_SUCCESS) {
+        margo_instance_id mid = margo_hg_info_get_instance(margo_get_info(h));
+        margo_thread_sleep(mid, (double)in.ms);
+        out.ms            = in.ms;
+        out.same_instance = (mid == the_mid);
+        margo_free_input(h, &in);
+    }
+    margo_respond(h, &out);
+    margo_destroy(h);
+}
+DEFINE_MARGO_RPC_HANDLER(nap_ult)
+
+static void farewell(void* arg) { ++*(int*)arg; }
+static void other_farewell(void* arg) { *(int*)arg += 10; }
+
+int main(int argc, char** argv)
+{
+    const char*       protocol = argc > 1 ? argv[1] : "na+sm";
+    margo_instance_id mid      = margo_init(protocol, MARGO_SERVER_MODE, 0, 0);
+    if (mid == MARGO_INSTANCE_NULL) {
+        fprintf(stderr, "margo_init failed\n");
+        return 1;
+    }
+    the_mid    = mid;
+    hg_id_t id = MARGO_REGISTER(mid, "nap", nap_in_t, nap_out_t, nap_ult);
+    hg_addr_t self;
+    margo_addr_self(mid, &self);
+
+    /* Three calls sleeping 400, 20 and 200 ms: they answer in the order
+     * 20, 200, 400, whatever their order in the array. */
+    const uint32_t naps[3] = {400, 20, 200};
+    hg_handle_t    handles[3];
+    margo_request  reqs[3];
+    int            started = 1;
+    for (int i = 0; i < 3; i++) {
+        nap_in_t in = {naps[i]};
+        started &= margo_create(mid, self, id, &handles[i]) == HG_SUCCESS
+                && margo_iforward(handles[i], &in, &reqs[i]) == HG_SUCCESS;
+    }
+    check(started, "three calls started");
+    const size_t expected[3] = {1, 2, 0};
+    for (int round = 0; round < 3 && started; round++) {
+        size_t      index = 99;
+        hg_return_t ret   = margo_wait_any(3, reqs, &index);
+        nap_out_t   out   = {0, 0};
+        int         good  = ret == HG_SUCCESS && index == expected[round]
+                  && margo_get_output(handles[index], &out) == HG_SUCCESS && out.ms == naps[index];
+        char what[96];
+        snprintf(what, sizeof what, "margo_wait_any #%d: the %u ms call (index %zu)", round + 1,
+                 (unsigned)naps[expected[round]], index);
+        check(good, what);
+        if (round == 0) check(out.same_instance == 1, "margo_hg_info_get_instance in the handler");
+        if (index < 3) {
+            margo_free_output(handles[index], &out);
+            reqs[index] = MARGO_REQUEST_NULL; /* waited on: freed */
+        }
+    }
+    size_t index = 99;
+    check(margo_wait_any(3, reqs, &index) == HG_SUCCESS && index == 3,
+          "margo_wait_any over NULL requests: index == count");
+    check(margo_wait_any(3, NULL, &index) == HG_INVALID_ARG, "margo_wait_any with a NULL array: HG_INVALID_ARG");
+    for (int i = 0; i < 3; i++) margo_destroy(handles[i]);
+    check(margo_hg_info_get_instance(NULL) == MARGO_INSTANCE_NULL, "margo_hg_info_get_instance(NULL) is NULL");
+
+    /* Finalize callbacks: the newest one (of an owner) can be read back. */
+    int  owner = 0, ran = 0;
+    margo_push_finalize_callback(mid, farewell, &ran);
+    margo_provider_push_finalize_callback(mid, &owner, other_farewell, &ran);
+    margo_finalize_callback_t cb    = NULL;
+    void*                     uargs = NULL;
+    check(margo_top_finalize_callback(mid, &cb, &uargs) == 1 && cb == farewell && uargs == &ran,
+          "margo_top_finalize_callback: the owner-less one");
+    check(margo_provider_top_finalize_callback(mid, &owner, &cb, &uargs) == 1 && cb == other_farewell,
+          "margo_provider_top_finalize_callback: the owner's");
+    int stranger = 0;
+    check(margo_provider_top_finalize_callback(mid, &stranger, &cb, &uargs) == 0, "nothing for another owner");
+    check(margo_pop_finalize_callback(mid) == 1 && margo_top_finalize_callback(mid, &cb, &uargs) == 0,
+          "margo_pop_finalize_callback removes it");
+
+    /* The instance's state. */
+    unsigned refs = 0;
+    bool     fin  = true;
+    check(margo_instance_ref_count(mid, &refs) == HG_SUCCESS && refs == 1, "margo_instance_ref_count: 1 after init");
+    check(margo_instance_ref_incr(mid) == HG_SUCCESS && margo_instance_ref_count(mid, &refs) == HG_SUCCESS
+              && refs == 2,
+          "2 after margo_instance_ref_incr");
+    check(margo_instance_is_finalized(mid, &fin) == HG_SUCCESS && !fin, "not finalized yet");
+
+    /* HG_RETURN_VALUES lists every code in numeric order. */
+#define X(name) {name, #name},
+    static const struct {
+        hg_return_t code;
+        const char* name;
+    } codes[] = {HG_RETURN_VALUES};
+#undef X
+    int in_order = sizeof codes / sizeof codes[0] == (size_t)HG_RETURN_MAX + 1;
+    for (size_t i = 0; in_order && i < sizeof codes / sizeof codes[0]; i++)
+        in_order = (size_t)codes[i].code == i;
+    check(in_order && strcmp(codes[HG_TIMEOUT].name, "HG_TIMEOUT") == 0, "HG_RETURN_VALUES: every code, in order");
+
+    margo_addr_free(mid, self);
+    margo_finalize(mid);
+    check(ran == 10, "the remaining finalize callback ran at finalize");
+    check(margo_instance_is_finalized(mid, &fin) == HG_SUCCESS && fin, "finalized, still referenced");
+    margo_instance_release(mid);
+
+    printf("%d failure(s)\n", failures);
+    return failures;
+}
