@@ -118,6 +118,8 @@
 
 #include <algorithm>
 #include <array>
+#include <complex>
+#include <forward_list>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -130,6 +132,7 @@
 #include <exception>
 #include <functional>
 #include <future>
+#include <iostream>
 #include <limits>
 #include <list>
 #include <map>
@@ -601,6 +604,47 @@ class barrier : public detail::abt_owner<ABT_barrier, ABT_barrier_free> {
 };
 
 /**
+ * A stopwatch (ABT_timer): start(), stop(), read() the seconds between;
+ * wtime() is the wall-clock time in seconds. Copies are independent
+ * stopwatches with the same readings.
+ */
+class timer : public detail::abt_owner<ABT_timer, ABT_timer_free> {
+  public:
+    timer() { detail::abt_check(ABT_timer_create(&m_handle), "ABT_timer_create"); }
+    timer(const timer& other)
+    : abt_owner() {
+        detail::abt_check(ABT_timer_dup(other.m_handle, &m_handle), "ABT_timer_dup");
+    }
+    timer& operator=(const timer& other) {
+        if(this != &other) {
+            timer copy(other);
+            std::swap(m_handle, copy.m_handle);
+        }
+        return *this;
+    }
+    timer(timer&&) noexcept            = default;
+    timer& operator=(timer&&) noexcept = default;
+
+    void start() { detail::abt_check(ABT_timer_start(m_handle), "ABT_timer_start"); }
+    void stop() { detail::abt_check(ABT_timer_stop(m_handle), "ABT_timer_stop"); }
+    /** Seconds between the last start() and stop(). */
+    double read() const {
+        double secs = 0.0;
+        detail::abt_check(ABT_timer_read(m_handle, &secs), "ABT_timer_read");
+        return secs;
+    }
+    operator double() const { return read(); }
+    /** Wall-clock time in seconds (ABT_get_wtime). */
+    static double wtime() { return ABT_get_wtime(); }
+    /** What one start()/stop() pair costs, in seconds. */
+    static double overhead() {
+        double secs = 0.0;
+        detail::abt_check(ABT_timer_get_overhead(&secs), "ABT_timer_get_overhead");
+        return secs;
+    }
+};
+
+/**
  * Owns an object whose handle must be freed explicitly (a thread made by
  * pool::make_thread): destroying the managed object destroys it (a
  * thread is joined first).
@@ -779,6 +823,87 @@ class pool {
         }
         return t;
     }
+};
+
+/* ------------------------------------------------------------------------ */
+/* logger                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * A user's logger: derive from it, implement the six levels, and install
+ * it for every engine (set_global_logger) or one (engine::set_logger); it
+ * must outlive its use. An exception leaving a method is dropped.
+ */
+class logger {
+  public:
+    enum class level : int {
+        external = MARGO_LOG_EXTERNAL,
+        trace    = MARGO_LOG_TRACE,
+        debug    = MARGO_LOG_DEBUG,
+        info     = MARGO_LOG_INFO,
+        warning  = MARGO_LOG_WARNING,
+        error    = MARGO_LOG_ERROR,
+        critical = MARGO_LOG_CRITICAL
+    };
+
+    virtual ~logger()                            = default;
+    virtual void trace(const char* msg) const    = 0;
+    virtual void debug(const char* msg) const    = 0;
+    virtual void info(const char* msg) const     = 0;
+    virtual void warning(const char* msg) const  = 0;
+    virtual void error(const char* msg) const    = 0;
+    virtual void critical(const char* msg) const = 0;
+
+    /** Installs l for every message (nullptr: back to stderr). */
+    static void set_global_logger(logger* l) {
+        margo_logger ml = to_margo(l);
+        if(margo_set_global_logger(l ? &ml : nullptr) != 0) throw exception("thallium: cannot set the global logger");
+    }
+    static void set_global_log_level(level l) {
+        if(margo_set_global_log_level(static_cast<margo_log_level>(l)) != 0)
+            throw exception("thallium: cannot set the global log level");
+    }
+
+  private:
+    friend class engine;
+    template <void (logger::*Method)(const char*) const> static void forward(void* uargs, const char* msg) {
+        try {
+            (static_cast<const logger*>(uargs)->*Method)(msg);
+        } catch(...) {
+        }
+    }
+    static margo_logger to_margo(logger* l) {
+        margo_logger ml;
+        ml.uargs    = static_cast<void*>(l);
+        ml.trace    = &forward<&logger::trace>;
+        ml.debug    = &forward<&logger::debug>;
+        ml.info     = &forward<&logger::info>;
+        ml.warning  = &forward<&logger::warning>;
+        ml.error    = &forward<&logger::error>;
+        ml.critical = &forward<&logger::critical>;
+        return ml;
+    }
+};
+
+/**
+ * An execution stream (ABT_xstream): margo's, as engine::xstreams() lists
+ * them. Non-owning.
+ */
+class xstream {
+    ABT_xstream m_xstream = ABT_XSTREAM_NULL;
+
+  public:
+    typedef ABT_xstream native_handle_type;
+
+    xstream() noexcept = default;
+    explicit xstream(ABT_xstream x) noexcept
+    : m_xstream(x) {}
+
+    native_handle_type native_handle() const noexcept { return m_xstream; }
+    bool is_null() const noexcept { return m_xstream == ABT_XSTREAM_NULL; }
+    explicit operator bool() const noexcept { return !is_null(); }
+    bool operator==(const xstream& other) const noexcept { return m_xstream == other.m_xstream; }
+    bool operator!=(const xstream& other) const noexcept { return m_xstream != other.m_xstream; }
 };
 
 /* ------------------------------------------------------------------------ */
@@ -989,6 +1114,35 @@ class engine {
     template <typename T> struct list_proxy;
 
     list_proxy<pool> pools() const;
+
+    /** The engine's execution streams, as pools() gives its pools. */
+    list_proxy<xstream> xstreams() const;
+
+    /** Installs l for this engine's messages (ours: for every engine, as
+     *  margo_set_logger); nullptr: back to stderr. */
+    void set_logger(logger* l) {
+        margo_logger ml = logger::to_margo(l);
+        if(margo_set_logger(checked_mid("set_logger"), l ? &ml : nullptr) != 0)
+            throw exception("thallium: cannot set the logger");
+    }
+    void set_log_level(logger::level l) {
+        if(margo_set_log_level(checked_mid("set_log_level"), static_cast<margo_log_level>(l)) != 0)
+            throw exception("thallium: cannot set the log level");
+    }
+
+    /** A copy of the newest finalize callback of owner (empty if none). */
+    std::function<void()> top_finalize_callback(const void* owner = nullptr) const {
+        margo_finalize_callback_t cb    = nullptr;
+        void*                     uargs = nullptr;
+        if(!margo_provider_top_finalize_callback(checked_mid("top_finalize_callback"), owner, &cb, &uargs) || !cb)
+            return {};
+        if(cb == &engine::run_callback) return *static_cast<std::function<void()>*>(uargs);
+        /* Pushed through the C API. */
+        return [cb, uargs]() { cb(uargs); };
+    }
+    std::function<void()> top_prefinalize_callback(const void* owner = nullptr) const {
+        return top_finalize_callback(owner);
+    }
 
     pool get_handler_pool() const {
         margo_instance_id mid = checked_mid("get_handler_pool");
@@ -1347,6 +1501,20 @@ struct is_assoc<std::unordered_map<K, V, H, E, A>> : std::true_type {};
 template <typename K, typename C, typename A> struct is_assoc<std::set<K, C, A>> : std::true_type {};
 template <typename K, typename H, typename E, typename A>
 struct is_assoc<std::unordered_set<K, H, E, A>> : std::true_type {};
+template <typename K, typename V, typename C, typename A>
+struct is_assoc<std::multimap<K, V, C, A>> : std::true_type {};
+template <typename K, typename C, typename A> struct is_assoc<std::multiset<K, C, A>> : std::true_type {};
+template <typename K, typename V, typename H, typename E, typename A>
+struct is_assoc<std::unordered_multimap<K, V, H, E, A>> : std::true_type {};
+template <typename K, typename H, typename E, typename A>
+struct is_assoc<std::unordered_multiset<K, H, E, A>> : std::true_type {};
+
+/* Written as a count then the elements, like a sequence, but with no
+ * size() or push_back. */
+template <typename T> struct is_forward_list : std::false_type {};
+template <typename T, typename A> struct is_forward_list<std::forward_list<T, A>> : std::true_type {};
+template <typename T> struct is_complex : std::false_type {};
+template <typename T> struct is_complex<std::complex<T>> : std::true_type {};
 
 template <typename T> struct is_pair : std::false_type {};
 template <typename A, typename B> struct is_pair<std::pair<A, B>> : std::true_type {};
@@ -1418,6 +1586,15 @@ class output_archive {
     }
 
     template <typename T> void save(const T& v);
+
+    /** Reserves size bytes at the end and returns them to be filled in
+     *  place (valid until the next write); restore_ptr then closes it. */
+    void* save_ptr(std::size_t size) {
+        std::size_t at = m_buf.size();
+        m_buf.resize(at + size);
+        return m_buf.data() + at;
+    }
+    void restore_ptr(void*, std::size_t) noexcept {}
 
     template <typename T> output_archive& operator&(const T& v) {
         save(v);
@@ -1502,6 +1679,17 @@ class input_archive {
 
     template <typename T> void load(T& v);
 
+    /** The next size bytes, read in place (read-only; throws if fewer
+     *  are left) and skipped; restore_ptr then closes it. */
+    void* save_ptr(std::size_t size) {
+        if(size > remaining())
+            throw exception("thallium: cannot decode: ", size, " byte(s) needed, ", remaining(), " left");
+        void* p = const_cast<char*>(m_data + m_pos);
+        m_pos += size;
+        return p;
+    }
+    void restore_ptr(void*, std::size_t) noexcept {}
+
     template <typename T> input_archive& operator&(T& v) {
         load(v);
         return *this;
@@ -1528,6 +1716,22 @@ class input_archive {
 };
 
 namespace detail {
+
+/* serialize(ar, x), save(ar, x) and load(ar, x) written as free functions
+ * beside the user's type, found by argument-dependent lookup. Called from
+ * here, where no member of an archive hides them. */
+template <typename T, typename = void> struct has_serialize_free : std::false_type {};
+template <typename T>
+struct has_serialize_free<T, std::void_t<decltype(serialize(std::declval<output_archive&>(), std::declval<T&>()))>>
+: std::true_type {};
+template <typename T, typename = void> struct has_save_load_free : std::false_type {};
+template <typename T>
+struct has_save_load_free<T, std::void_t<decltype(save(std::declval<output_archive&>(), std::declval<const T&>())),
+                                         decltype(load(std::declval<input_archive&>(), std::declval<T&>()))>>
+: std::true_type {};
+template <typename A, typename T> void adl_serialize(A& ar, T& v) { serialize(ar, v); }
+template <typename T> void adl_save(output_archive& ar, const T& v) { save(ar, v); }
+template <typename T> void adl_load(input_archive& ar, T& v) { load(ar, v); }
 
 template <typename T>
 struct has_serialize_member<T, std::void_t<decltype(std::declval<T&>().serialize(
@@ -1561,6 +1765,12 @@ template <typename T> void output_archive::save(const T& v) {
     } else if constexpr(detail::is_sequence<T>::value || detail::is_assoc<T>::value) {
         put_le<std::uint64_t>(v.size());
         for(const auto& e : v) save(e);
+    } else if constexpr(detail::is_forward_list<T>::value) {
+        put_le<std::uint64_t>(static_cast<std::uint64_t>(std::distance(v.begin(), v.end())));
+        for(const auto& e : v) save(e);
+    } else if constexpr(detail::is_complex<T>::value) {
+        save(v.real());
+        save(v.imag());
     } else if constexpr(detail::is_array<T>::value) {
         for(const auto& e : v) save(e);
     } else if constexpr(detail::is_pair<T>::value) {
@@ -1573,10 +1783,15 @@ template <typename T> void output_archive::save(const T& v) {
     } else if constexpr(detail::has_serialize_member<T>::value) {
         /* serialize is one non-const member for both directions. */
         const_cast<T&>(v).serialize(*this);
+    } else if constexpr(detail::has_save_load_free<T>::value) {
+        detail::adl_save(*this, v);
+    } else if constexpr(detail::has_serialize_free<T>::value) {
+        detail::adl_serialize(*this, const_cast<T&>(v));
     } else {
         static_assert(detail::always_false<T>::value,
                       "thallium: no serialization for this type (give it a "
-                      "template<class A> void serialize(A&) member)");
+                      "template<class A> void serialize(A&) member, or a free "
+                      "serialize(A&, T&) beside it)");
     }
 }
 
@@ -1629,6 +1844,20 @@ template <typename T> void input_archive::load(T& v) {
                 v.insert(std::move(e));
             }
         }
+    } else if constexpr(detail::is_forward_list<T>::value) {
+        std::size_t n = read_count();
+        v.clear();
+        auto last = v.before_begin();
+        for(std::size_t i = 0; i < n; ++i) {
+            typename T::value_type e{};
+            load(e);
+            last = v.insert_after(last, std::move(e));
+        }
+    } else if constexpr(detail::is_complex<T>::value) {
+        typename T::value_type re{}, im{};
+        load(re);
+        load(im);
+        v = T(re, im);
     } else if constexpr(detail::is_array<T>::value) {
         for(auto& e : v) load(e);
     } else if constexpr(detail::is_pair<T>::value) {
@@ -1640,10 +1869,15 @@ template <typename T> void input_archive::load(T& v) {
         v.load(*this);
     } else if constexpr(detail::has_serialize_member<T>::value) {
         v.serialize(*this);
+    } else if constexpr(detail::has_save_load_free<T>::value) {
+        detail::adl_load(*this, v);
+    } else if constexpr(detail::has_serialize_free<T>::value) {
+        detail::adl_serialize(*this, v);
     } else {
         static_assert(detail::always_false<T>::value,
                       "thallium: no serialization for this type (give it a "
-                      "template<class A> void serialize(A&) member)");
+                      "template<class A> void serialize(A&) member, or a free "
+                      "serialize(A&, T&) beside it)");
     }
 }
 
@@ -1875,6 +2109,19 @@ template <typename... CtxArg> class packed_data {
 
     template <typename... T> auto unpack() const { return as<T...>(); }
 
+    /** Decodes the values into x..., in order (upstream's form). */
+    template <typename... T, std::enable_if_t<(sizeof...(T) > 0), bool> = true> void unpack(T&... x) const {
+        if(!m_has_data)
+            throw exception("thallium: RPC \"", m_name, "\" has no response to convert");
+        input_archive ar(m_bytes.data(), m_bytes.size(), m_bulks.get());
+        try {
+            (ar.load(x), ...);
+        } catch(const exception& ex) {
+            throw exception("thallium: the response of RPC \"", m_name,
+                            "\" does not decode as the requested type(s): ", ex.what());
+        }
+    }
+
     template <typename T> operator T() const { return as<T>(); }
 };
 
@@ -1909,6 +2156,9 @@ class request {
     hg_handle_t                           m_handle = HG_HANDLE_NULL;
     std::shared_ptr<detail::engine_state> m_state;
     std::string                           m_name;
+    /* The decoded input and its bulks, for get_input(). */
+    std::shared_ptr<const std::vector<char>>  m_input;
+    std::shared_ptr<const detail::bulk_table> m_input_bulks;
 
     /* Adopts the caller's reference to handle. */
     request(hg_handle_t handle, std::shared_ptr<detail::engine_state> state, std::string name) noexcept
@@ -1931,7 +2181,9 @@ class request {
     request(const request& other)
     : m_handle(other.m_handle)
     , m_state(other.m_state)
-    , m_name(other.m_name) {
+    , m_name(other.m_name)
+    , m_input(other.m_input)
+    , m_input_bulks(other.m_input_bulks) {
         if(m_handle != HG_HANDLE_NULL) {
             hg_return_t ret = margo_ref_incr(m_handle);
             MARGO_ASSERT(ret, margo_ref_incr);
@@ -1941,13 +2193,25 @@ class request {
     request(request&& other) noexcept
     : m_handle(std::exchange(other.m_handle, HG_HANDLE_NULL))
     , m_state(std::move(other.m_state))
-    , m_name(std::move(other.m_name)) {}
+    , m_name(std::move(other.m_name))
+    , m_input(std::move(other.m_input))
+    , m_input_bulks(std::move(other.m_input_bulks)) {}
 
     request& operator=(request other) noexcept {
         std::swap(m_handle, other.m_handle);
         std::swap(m_state, other.m_state);
         std::swap(m_name, other.m_name);
+        std::swap(m_input, other.m_input);
+        std::swap(m_input_bulks, other.m_input_bulks);
         return *this;
+    }
+
+    /** The whole input, to decode again (as<T...>(), unpack(x...)): a
+     *  handler may declare only the first arguments and read the rest
+     *  from here. */
+    packed_data<> get_input() const {
+        if(!m_input) throw exception("thallium: get_input called on a request without input");
+        return packed_data<>(*m_input, m_name, m_input_bulks);
     }
 
     ~request() {
@@ -1985,6 +2249,28 @@ class request {
 
     /** The underlying handle (owned by the request). */
     hg_handle_t native_handle() const noexcept { return m_handle; }
+};
+
+/**
+ * Responds with data when it goes out of scope, so that no path through a
+ * handler forgets to: declare it first, fill data in, return. A failed
+ * respond is reported on stderr (a destructor cannot throw).
+ */
+template <typename ResponseType> class auto_respond {
+    const request& m_request;
+    ResponseType&  m_data;
+
+  public:
+    auto_respond(const request& req, ResponseType& data)
+    : m_request(req)
+    , m_data(data) {}
+    auto_respond(const auto_respond&)            = delete;
+    auto_respond(auto_respond&&)                 = delete;
+    auto_respond& operator=(const auto_respond&) = delete;
+    auto_respond& operator=(auto_respond&&)      = delete;
+    ~auto_respond() {
+        detail::run_reporting("auto_respond's respond", [this]() { m_request.respond(m_data); });
+    }
 };
 
 /* ------------------------------------------------------------------------ */
@@ -2105,6 +2391,31 @@ class async_response {
         return detail::read_output(m_handle->h, m_name);
     }
 
+    /**
+     * Waits for whichever of the responses in [begin, end) comes first
+     * (margo_wait_any: blocking, not polling), sets completed to it and
+     * returns its response; that one is done (erase it before the next
+     * call). Throws thallium::timeout / margo_exception as wait() would.
+     */
+    template <typename Iterator>
+    static packed_data<> wait_any(const Iterator& begin, const Iterator& end, Iterator& completed) {
+        std::vector<margo_request> reqs;
+        for(auto it = begin; it != end; ++it) reqs.push_back(it->m_req);
+        std::size_t index = reqs.size();
+        hg_return_t ret   = margo_wait_any(reqs.size(), reqs.data(), &index);
+        completed         = begin;
+        if(index >= reqs.size()) {
+            if(ret != HG_SUCCESS) throw margo_exception("margo_wait_any", __FILE__, __LINE__, ret, "margo_wait_any failed");
+            throw exception("thallium: async_response::wait_any: no response is pending");
+        }
+        std::advance(completed, static_cast<typename std::iterator_traits<Iterator>::difference_type>(index));
+        async_response& done = *completed;
+        done.m_req           = MARGO_REQUEST_NULL; /* margo_wait_any waited on it */
+        if(ret != HG_SUCCESS) detail::throw_forward_error("margo_wait_any", ret, done.m_name);
+        if(done.m_ignore_response) return packed_data<>(done.m_name);
+        return detail::read_output(done.m_handle->h, done.m_name);
+    }
+
     /** True if wait() would not block. */
     bool received() const {
         if(m_req == MARGO_REQUEST_NULL) return true;
@@ -2198,6 +2509,7 @@ class callable_remote_procedure {
  */
 class remote_procedure {
     friend class engine;
+    friend class auto_remote_procedure;
     template <typename T> friend class provider;
 
     std::shared_ptr<detail::engine_state> m_state;
@@ -2234,13 +2546,15 @@ class remote_procedure {
     }
 
     /** Callers stop waiting for a response; handlers need not respond. */
-    remote_procedure& disable_response() {
+    remote_procedure& disable_response() & {
         check("disable_response");
         hg_return_t ret = margo_registered_disable_response(m_state->mid, m_id, 1);
         MARGO_ASSERT(ret, margo_registered_disable_response);
         m_ignore_response = true;
         return *this;
     }
+    /** The same on a temporary (define(...).disable_response()). */
+    remote_procedure&& disable_response() && { return std::move(disable_response()); }
 
     /** Removes the registration: its handler is no longer served, and is
      * freed once the calls of it that run return (this does not wait for
@@ -2253,6 +2567,41 @@ class remote_procedure {
 
     hg_id_t id() const noexcept { return m_id; }
     const std::string& name() const noexcept { return m_name; }
+};
+
+/**
+ * A remote_procedure deregistered when it goes out of scope (a provider's
+ * members): moves hand the registration over; nothing is deregistered
+ * once the engine is finalized.
+ */
+class auto_remote_procedure : public remote_procedure {
+    void drop() noexcept {
+        if(m_id != 0 && m_state && m_state->mid != MARGO_INSTANCE_NULL && !m_state->finalized.load())
+            margo_deregister(m_state->mid, m_id);
+        m_id = 0;
+    }
+
+  public:
+    auto_remote_procedure() noexcept = default;
+    auto_remote_procedure(remote_procedure&& rpc) noexcept
+    : remote_procedure(std::move(rpc)) {
+        rpc.m_id = 0;
+    }
+    auto_remote_procedure(auto_remote_procedure&& other) noexcept
+    : remote_procedure(std::move(other)) {
+        other.m_id = 0;
+    }
+    auto_remote_procedure& operator=(auto_remote_procedure&& other) noexcept {
+        if(this != &other) {
+            drop();
+            remote_procedure::operator=(std::move(other));
+            other.m_id = 0;
+        }
+        return *this;
+    }
+    auto_remote_procedure(const auto_remote_procedure&)            = delete;
+    auto_remote_procedure& operator=(const auto_remote_procedure&) = delete;
+    ~auto_remote_procedure() { drop(); }
 };
 
 /* ------------------------------------------------------------------------ */
@@ -2269,7 +2618,8 @@ void call_handler(F& f, const request& req, Tuple& values, std::index_sequence<I
 }
 
 /* Wraps a (const request&, Args...) callable into the rpc_entry form: it
- * decodes Args (all the input bytes, no more, no less) then calls f. */
+ * decodes Args from the start of the input (bytes after them are left for
+ * request::get_input(), as upstream allows) then calls f. */
 template <typename F> auto make_invoker(F&& fun) {
     using traits = callable_traits<std::decay_t<F>>;
     using args   = typename traits::args;
@@ -2285,9 +2635,6 @@ template <typename F> auto make_invoker(F&& fun) {
         values        vals{};
         input_archive ar(in.data(), in.size(), bulks);
         std::apply([&](auto&... v) { (ar.load(v), ...); }, vals);
-        if(ar.remaining() != 0)
-            throw exception("the arguments do not match the handler's parameters (",
-                            ar.remaining(), " byte(s) left over)");
         call_handler<typename tuple_tail<args>::types>(f, req, vals, std::make_index_sequence<std::tuple_size<values>::value>{});
     };
 }
@@ -2323,17 +2670,19 @@ inline hg_return_t rpc_trampoline(hg_handle_t handle) noexcept {
             hg_return_t ret = margo_get_input(handle, &in);
             if(ret != HG_SUCCESS)
                 throw exception(translate_margo_error_code(ret), ": could not read the input");
-            std::vector<char>           bytes;
-            std::unique_ptr<bulk_table> bulks;
+            std::shared_ptr<std::vector<char>> bytes;
+            std::shared_ptr<bulk_table>        bulks;
             try {
                 bulks = take_bulks(in);
-                bytes = std::move(in.bytes);
+                bytes = std::make_shared<std::vector<char>>(std::move(in.bytes));
             } catch(...) {
                 margo_free_input(handle, &in);
                 throw;
             }
             margo_free_input(handle, &in);
-            entry->invoke(req, bytes, bulks.get());
+            req.m_input       = bytes;
+            req.m_input_bulks = bulks;
+            entry->invoke(req, *bytes, bulks.get());
         } catch(const std::exception& ex) {
             respond_error(handle, std::string("RPC \"") + entry->name + "\": " + ex.what());
         } catch(...) {
@@ -3019,46 +3368,125 @@ inline bulk engine::wrap(hg_bulk_t blk, bool /* is_local: the handle knows */) c
     return bulk(m_state, blk);
 }
 
-template <> struct engine::list_proxy<pool> {
-    margo_instance_id m_mid;
+namespace detail {
+/* The margo calls behind engine::list_proxy<T>, for pools and xstreams. */
+template <typename T> struct layout_calls;
+template <> struct layout_calls<pool> {
+    using info = margo_pool_info;
+    static pool object(const info& i) { return pool(i.pool); }
+    static constexpr hg_return_t (*find_by_name)(margo_instance_id, const char*, info*)      = margo_find_pool_by_name;
+    static constexpr hg_return_t (*find_by_index)(margo_instance_id, std::uint32_t, info*)   = margo_find_pool_by_index;
+    static constexpr hg_return_t (*find_by_handle)(margo_instance_id, ABT_pool, info*)       = margo_find_pool_by_handle;
+    static constexpr std::size_t (*count)(margo_instance_id)                                 = margo_get_num_pools;
+    static constexpr hg_return_t (*remove_by_name)(margo_instance_id, const char*)           = margo_remove_pool_by_name;
+    static constexpr hg_return_t (*remove_by_index)(margo_instance_id, std::uint32_t)        = margo_remove_pool_by_index;
+    static constexpr hg_return_t (*remove_by_handle)(margo_instance_id, ABT_pool)            = margo_remove_pool_by_handle;
+    static constexpr hg_return_t (*incr_by_name)(margo_instance_id, const char*)             = margo_pool_ref_incr_by_name;
+    static constexpr hg_return_t (*incr_by_index)(margo_instance_id, std::uint32_t)          = margo_pool_ref_incr_by_index;
+    static constexpr hg_return_t (*incr_by_handle)(margo_instance_id, ABT_pool)              = margo_pool_ref_incr_by_handle;
+    static constexpr hg_return_t (*release_by_name)(margo_instance_id, const char*)          = margo_pool_release_by_name;
+    static constexpr hg_return_t (*release_by_index)(margo_instance_id, std::uint32_t)       = margo_pool_release_by_index;
+    static constexpr hg_return_t (*release_by_handle)(margo_instance_id, ABT_pool)           = margo_pool_release_by_handle;
+    static constexpr hg_return_t (*count_by_name)(margo_instance_id, const char*, unsigned*) = margo_pool_ref_count_by_name;
+    static constexpr hg_return_t (*count_by_index)(margo_instance_id, std::uint32_t, unsigned*) = margo_pool_ref_count_by_index;
+    static constexpr hg_return_t (*count_by_handle)(margo_instance_id, ABT_pool, unsigned*) = margo_pool_ref_count_by_handle;
+};
+template <> struct layout_calls<xstream> {
+    using info = margo_xstream_info;
+    static xstream object(const info& i) { return xstream(i.xstream); }
+    static constexpr hg_return_t (*find_by_name)(margo_instance_id, const char*, info*)      = margo_find_xstream_by_name;
+    static constexpr hg_return_t (*find_by_index)(margo_instance_id, std::uint32_t, info*)   = margo_find_xstream_by_index;
+    static constexpr hg_return_t (*find_by_handle)(margo_instance_id, ABT_xstream, info*)    = margo_find_xstream_by_handle;
+    static constexpr std::size_t (*count)(margo_instance_id)                                 = margo_get_num_xstreams;
+    static constexpr hg_return_t (*remove_by_name)(margo_instance_id, const char*)           = margo_remove_xstream_by_name;
+    static constexpr hg_return_t (*remove_by_index)(margo_instance_id, std::uint32_t)        = margo_remove_xstream_by_index;
+    static constexpr hg_return_t (*remove_by_handle)(margo_instance_id, ABT_xstream)         = margo_remove_xstream_by_handle;
+    static constexpr hg_return_t (*incr_by_name)(margo_instance_id, const char*)             = margo_xstream_ref_incr_by_name;
+    static constexpr hg_return_t (*incr_by_index)(margo_instance_id, std::uint32_t)          = margo_xstream_ref_incr_by_index;
+    static constexpr hg_return_t (*incr_by_handle)(margo_instance_id, ABT_xstream)           = margo_xstream_ref_incr_by_handle;
+    static constexpr hg_return_t (*release_by_name)(margo_instance_id, const char*)          = margo_xstream_release_by_name;
+    static constexpr hg_return_t (*release_by_index)(margo_instance_id, std::uint32_t)       = margo_xstream_release_by_index;
+    static constexpr hg_return_t (*release_by_handle)(margo_instance_id, ABT_xstream)        = margo_xstream_release_by_handle;
+    static constexpr hg_return_t (*count_by_name)(margo_instance_id, const char*, unsigned*) = margo_xstream_ref_count_by_name;
+    static constexpr hg_return_t (*count_by_index)(margo_instance_id, std::uint32_t, unsigned*) = margo_xstream_ref_count_by_index;
+    static constexpr hg_return_t (*count_by_handle)(margo_instance_id, ABT_xstream, unsigned*) = margo_xstream_ref_count_by_handle;
+};
+} // namespace detail
 
-    named_object_proxy<pool> found(hg_return_t ret, const margo_pool_info& info, const char* call) const {
+/* The engine's pools or xstreams: by name, index or handle; their number;
+ * removal; references (a referenced one cannot be removed). Failures
+ * throw margo_exception with margo's code (HG_NOENTRY: not there). */
+template <typename T> struct engine::list_proxy {
+    margo_instance_id m_mid;
+    using calls = detail::layout_calls<T>;
+    using info  = typename calls::info;
+
+    static void check(hg_return_t ret, const char* call) {
         if(ret != HG_SUCCESS) throw margo_exception(call, __FILE__, __LINE__, ret);
-        return named_object_proxy<pool>(pool(info.pool), info.name ? info.name : "", info.index);
     }
-    void removed(hg_return_t ret, const char* call) const {
-        if(ret != HG_SUCCESS) throw margo_exception(call, __FILE__, __LINE__, ret);
+    named_object_proxy<T> found(hg_return_t ret, const info& i, const char* call) const {
+        check(ret, call);
+        return named_object_proxy<T>(calls::object(i), i.name ? i.name : "", i.index);
     }
 
   public:
-    named_object_proxy<pool> operator[](const char* name) const {
-        margo_pool_info info{};
-        return found(margo_find_pool_by_name(m_mid, name, &info), info, "margo_find_pool_by_name");
+    named_object_proxy<T> operator[](const char* name) const {
+        info i{};
+        return found(calls::find_by_name(m_mid, name, &i), i, "margo_find_*_by_name");
     }
-    named_object_proxy<pool> operator[](const std::string& name) const { return (*this)[name.c_str()]; }
+    named_object_proxy<T> operator[](const std::string& name) const { return (*this)[name.c_str()]; }
     template <typename I, std::enable_if_t<std::is_integral<I>::value, bool> = true>
-    named_object_proxy<pool> operator[](I index) const {
-        margo_pool_info info{};
-        return found(margo_find_pool_by_index(m_mid, static_cast<std::uint32_t>(index), &info), info,
-                     "margo_find_pool_by_index");
+    named_object_proxy<T> operator[](I index) const {
+        info i{};
+        return found(calls::find_by_index(m_mid, static_cast<std::uint32_t>(index), &i), i, "margo_find_*_by_index");
     }
-    named_object_proxy<pool> operator[](const pool& handle) const {
-        margo_pool_info info{};
-        return found(margo_find_pool_by_handle(m_mid, handle.native_handle(), &info), info,
-                     "margo_find_pool_by_handle");
+    named_object_proxy<T> operator[](const T& handle) const {
+        info i{};
+        return found(calls::find_by_handle(m_mid, handle.native_handle(), &i), i, "margo_find_*_by_handle");
     }
-    std::size_t size() const { return margo_get_num_pools(m_mid); }
-    void        remove(const char* name) const { removed(margo_remove_pool_by_name(m_mid, name), "margo_remove_pool_by_name"); }
-    void        remove(const std::string& name) const { remove(name.c_str()); }
+    std::size_t size() const { return calls::count(m_mid); }
+
+    void remove(const char* name) const { check(calls::remove_by_name(m_mid, name), "margo_remove_*_by_name"); }
+    void remove(const std::string& name) const { remove(name.c_str()); }
     template <typename I, std::enable_if_t<std::is_integral<I>::value, bool> = true> void remove(I index) const {
-        removed(margo_remove_pool_by_index(m_mid, static_cast<std::uint32_t>(index)), "margo_remove_pool_by_index");
+        check(calls::remove_by_index(m_mid, static_cast<std::uint32_t>(index)), "margo_remove_*_by_index");
     }
-    void remove(const pool& handle) const {
-        removed(margo_remove_pool_by_handle(m_mid, handle.native_handle()), "margo_remove_pool_by_handle");
+    void remove(const T& handle) const { check(calls::remove_by_handle(m_mid, handle.native_handle()), "margo_remove_*_by_handle"); }
+
+    void ref_incr(const char* name) const { check(calls::incr_by_name(m_mid, name), "margo_*_ref_incr_by_name"); }
+    void ref_incr(const std::string& name) const { ref_incr(name.c_str()); }
+    template <typename I, std::enable_if_t<std::is_integral<I>::value, bool> = true> void ref_incr(I index) const {
+        check(calls::incr_by_index(m_mid, static_cast<std::uint32_t>(index)), "margo_*_ref_incr_by_index");
+    }
+    void ref_incr(const T& handle) const { check(calls::incr_by_handle(m_mid, handle.native_handle()), "margo_*_ref_incr_by_handle"); }
+
+    void release(const char* name) const { check(calls::release_by_name(m_mid, name), "margo_*_release_by_name"); }
+    void release(const std::string& name) const { release(name.c_str()); }
+    template <typename I, std::enable_if_t<std::is_integral<I>::value, bool> = true> void release(I index) const {
+        check(calls::release_by_index(m_mid, static_cast<std::uint32_t>(index)), "margo_*_release_by_index");
+    }
+    void release(const T& handle) const { check(calls::release_by_handle(m_mid, handle.native_handle()), "margo_*_release_by_handle"); }
+
+    unsigned ref_count(const char* name) const {
+        unsigned n = 0;
+        check(calls::count_by_name(m_mid, name, &n), "margo_*_ref_count_by_name");
+        return n;
+    }
+    unsigned ref_count(const std::string& name) const { return ref_count(name.c_str()); }
+    template <typename I, std::enable_if_t<std::is_integral<I>::value, bool> = true> unsigned ref_count(I index) const {
+        unsigned n = 0;
+        check(calls::count_by_index(m_mid, static_cast<std::uint32_t>(index), &n), "margo_*_ref_count_by_index");
+        return n;
+    }
+    unsigned ref_count(const T& handle) const {
+        unsigned n = 0;
+        check(calls::count_by_handle(m_mid, handle.native_handle(), &n), "margo_*_ref_count_by_handle");
+        return n;
     }
 };
 
 inline engine::list_proxy<pool> engine::pools() const { return list_proxy<pool>{checked_mid("pools")}; }
+inline engine::list_proxy<xstream> engine::xstreams() const { return list_proxy<xstream>{checked_mid("xstreams")}; }
 
 inline timed_callback engine::create_timed_callback(std::function<void()> f) const {
     return timed_callback(checked_mid("create_timed_callback"), std::move(f));

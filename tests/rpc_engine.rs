@@ -190,6 +190,39 @@ fn remote_shutdown_needs_consent() {
     client.finalize();
 }
 
+/// A handler that finalizes its own engine still answers: the finalize
+/// happens once it has returned (as margo defers it while an RPC runs),
+/// and requests arriving meanwhile are refused, not served.
+#[test]
+fn a_handler_finalizing_its_engine_still_answers() {
+    for proto in ["na+sm", "ofi+tcp"] {
+        let server = engine(proto, Mode::Server);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let me = server.clone();
+        server
+            .register(
+                "last_words",
+                1,
+                None,
+                Arc::new(move |_req| {
+                    me.finalize();
+                    // Deferred: still running, still serving this answer.
+                    tx.send(me.is_finalizing()).unwrap();
+                    Ok(b"goodbye".to_vec())
+                }),
+            )
+            .unwrap();
+        let client = engine(proto, Mode::Client);
+        let addr = client.lookup(server.self_address().as_str()).unwrap();
+        let answer = client.call(&addr, "last_words", 1, Vec::new(), T);
+        assert_eq!(answer.unwrap(), b"goodbye", "{proto}");
+        assert!(!rx.recv().unwrap(), "{proto}: finalize waited for the handler");
+        server.wait_for_finalize();
+        assert!(client.call(&addr, "last_words", 1, Vec::new(), Duration::from_secs(2)).is_err(), "{proto}");
+        client.finalize();
+    }
+}
+
 #[test]
 fn bad_addresses_are_rejected() {
     let e = engine("na+sm", Mode::Client);

@@ -177,6 +177,9 @@ struct Lifecycle {
     finalized: Mutex<bool>,
     finalized_cv: Condvar,
     remote_shutdown: AtomicBool,
+    /// A handler asked to finalize: it happens when that handler returns
+    /// ([`Serving`]); meanwhile no new request is served.
+    finalize_requested: AtomicBool,
     /// The thread finalizing after a remote shutdown request, joined by
     /// wait_for_finalize.
     shutdown_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -671,9 +674,18 @@ impl Engine {
     /// Stops the engine: flushes queued messages, fails pending calls, stops
     /// the progress thread and execution streams, closes the endpoint.
     /// Calling it again does nothing.
+    ///
+    /// Called by a handler of this engine (one finalizing from inside an
+    /// RPC, then responding), it only takes effect once that handler has
+    /// returned and answered, as margo defers it while an RPC runs.
     pub fn finalize(&self) {
         let life = &self.inner.lifecycle;
         if life.finalizing.load(Ordering::Acquire) {
+            return;
+        }
+        if Serving::defer_finalize(&self.inner) {
+            life.finalize_requested.store(true, Ordering::Release);
+            crate::debug!("finalize asked by a handler: done when it returns");
             return;
         }
         let callbacks: Vec<_> = std::mem::take(&mut *life.prefinalize.lock());
@@ -727,6 +739,39 @@ impl Engine {
             if t.thread().id() != std::thread::current().id() {
                 let _ = t.join();
             }
+        }
+    }
+}
+
+thread_local! {
+    /// The engines whose handlers run on this thread, outermost first, each
+    /// with whether it asked to finalize meanwhile.
+    static SERVING: std::cell::RefCell<Vec<(usize, bool)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Marks a handler running on this thread, so that a finalize it asks for
+/// waits until it has returned and answered (dropping the mark finalizes).
+struct Serving<'a>(&'a Arc<Inner>);
+
+impl<'a> Serving<'a> {
+    fn enter(inner: &'a Arc<Inner>) -> Serving<'a> {
+        SERVING.with(|s| s.borrow_mut().push((Arc::as_ptr(inner) as usize, false)));
+        Serving(inner)
+    }
+
+    /// True if a handler of `inner` runs on this thread: the outermost one
+    /// then finalizes when it returns.
+    fn defer_finalize(inner: &Arc<Inner>) -> bool {
+        let key = Arc::as_ptr(inner) as usize;
+        SERVING.with(|s| s.borrow_mut().iter_mut().find(|(k, _)| *k == key).map(|(_, asked)| *asked = true).is_some())
+    }
+}
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        let asked = SERVING.with(|s| s.borrow_mut().pop()).is_some_and(|(_, asked)| asked);
+        if asked {
+            Engine { inner: self.0.clone() }.finalize();
         }
     }
 }
@@ -880,7 +925,7 @@ impl Inner {
         if header.rpc_id == wire::rpc_id(SHUTDOWN_RPC) && header.provider_id == DEFAULT_PROVIDER_ID {
             return self.remote_shutdown_request(engine, origin, header, from_progress);
         }
-        if self.is_finalizing() {
+        if self.is_finalizing() || self.lifecycle.finalize_requested.load(Ordering::Acquire) {
             return self.respond(origin, &header, Status::ShuttingDown, Vec::new(), from_progress);
         }
         let found = {
@@ -912,6 +957,8 @@ impl Inner {
         let inline = matches!(origin, Origin::Local { sender: None, .. }) && super::pool::on_xstream();
         let pool = reg.pool.clone();
         let job: super::pool::Job = Box::new(move || {
+            // Dropped last: after the answer below.
+            let _serving = Serving::enter(&inner);
             let request = Request { engine, sender, provider_id: header.provider_id, payload, deadline };
             let handler = match &reg.callback {
                 Callback::Now(h) => h.clone(),

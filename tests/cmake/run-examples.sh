@@ -13,7 +13,9 @@
 #      find_package(thallium);
 #   5. for each PROTOCOL (steps 1-4 build once for all of them):
 #      thallium-lifecycle (thallium.hpp ownership rules, one process),
-#      thallium-rpc-shapes (thallium's RPC forms, one process), margo-abt
+#      thallium-rpc-shapes (thallium's RPC forms, one process),
+#      thallium-conveniences (auto_respond, wait_any, get_input, logger,
+#      xstreams(), finalize from a handler; one process), margo-abt
 #      and thallium-abt (Argobots' objects and threads, in C and through
 #      thallium's wrappers, one process each), margo-timer (margo's
 #      timers), margo-bulk-pool (bulk buffer pools), margo-layout (pools
@@ -452,6 +454,8 @@ if [ $built = 1 ]; then
             "$WORK/thallium-lifecycle-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-lifecycle" "$PROTOCOL"
         run_step "thallium-rpc-shapes ($PROTOCOL): handler, provider method and type forms" \
             "$WORK/thallium-rpc-shapes-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-rpc-shapes" "$PROTOCOL"
+        run_step "thallium-conveniences ($PROTOCOL): auto_respond, wait_any, get_input, logger, xstreams(), finalize from a handler" \
+            "$WORK/thallium-conveniences-${PROTOCOL//[^a-z]/_}.log" "$BUILD/thallium-conveniences" "$PROTOCOL"
         run_step "margo-abt ($PROTOCOL): Argobots' mutex, eventual, threads, cond, barrier, rwlock in handlers" \
             "$WORK/margo-abt-${PROTOCOL//[^a-z]/_}.log" "$BUILD/margo-abt" "$PROTOCOL"
         run_step "margo-timer ($PROTOCOL): margo's timers" \

@@ -1,0 +1,5 @@
+/*
+ * thallium/serialization/proc_output_archive.hpp -- kept for programs written against
+ * upstream Thallium: the archives are in <thallium.hpp>.
+ */
+#include <thallium.hpp>

@@ -1,0 +1,5 @@
+/*
+ * thallium/serialization/stl/unordered_multimap.hpp -- kept for programs written against
+ * upstream Thallium: <thallium.hpp> already serializes this type.
+ */
+#include <thallium.hpp>
