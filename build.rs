@@ -240,6 +240,9 @@ const ABT_TRAILER: &str = "#define ABT_TRUE 1
 #define ABT_EVENTUAL_NULL ((ABT_eventual)NULL)
 #define ABT_BARRIER_NULL ((ABT_barrier)NULL)
 #define ABT_THREAD_NULL ((ABT_thread)NULL)
+#define ABT_TASK_NULL ((ABT_task)NULL)
+#define ABT_SCHED_NULL ((ABT_sched)NULL)
+#define ABT_SCHED_CONFIG_NULL ((ABT_sched_config)NULL)
 #define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)
 #define ABT_TIMER_NULL ((ABT_timer)NULL)
 /* A mutex or condition variable in the program's own memory (static or in
@@ -262,6 +265,7 @@ fn abt_header() {
     let abt = cbindgen::Builder::new()
         .with_config(config)
         .with_src("src/ffi/abt.rs")
+        .with_src("src/ffi/abt_xstream.rs")
         .generate()
         .expect("cbindgen could not generate include/abt.h");
     write_if_changed(Path::new("include/abt.h"), abt);

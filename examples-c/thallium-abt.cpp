@@ -10,12 +10,14 @@
  * std::lock_guard<thallium::mutex>; a handler starts threads on its own pool
  * (pool::make_thread) and joins them; a condition_variable with a
  * predicate and a timeout, a barrier, a rwlock, a recursive_mutex,
- * eventual<void>, anonymous threads, thread::sleep, and the exception a
- * misuse throws. Prints one line per check; exits with the number of
+ * eventual<void>, anonymous threads, thread::sleep, the exception a
+ * misuse throws; streams and a pool of the program's own (xstream::create,
+ * pool::create) running threads, tasklets and an RPC. Prints one line per check; exits with the number of
  * failed checks.
  */
 #include <thallium.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <iostream>
@@ -169,6 +171,51 @@ int main(int argc, char** argv) {
               "moves hand the Argobots handle over");
         m2.lock();
         m2.unlock();
+
+        /* Streams and pools of the program's own: xstream::create over a
+         * pool::create pool, threads and tasklets on them, an RPC served on
+         * that pool. */
+        {
+            tl::managed<tl::pool>                 own = tl::pool::create(tl::pool::access::mpmc);
+            std::vector<tl::managed<tl::xstream>> streams;
+            for(int i = 0; i < 2; i++) streams.push_back(tl::xstream::create(tl::scheduler::predef::basic_wait, *own));
+            streams.push_back(tl::xstream::create());
+            std::vector<int>                      ranks(6, -1);
+            std::vector<std::uint64_t>            ids(6, 0);
+            std::vector<tl::managed<tl::thread>>  threads;
+            std::vector<tl::managed<tl::task>>    tasks;
+            for(int i = 0; i < 3; i++) {
+                threads.push_back(own->make_thread([&, i]() {
+                    ranks[i] = tl::xstream::self_rank();
+                    ids[i]   = tl::thread::self_id();
+                }));
+                tasks.push_back(streams[2]->make_task([&, i]() {
+                    ranks[3 + i] = tl::xstream::self().get_rank();
+                    ids[3 + i]   = tl::task::self_id();
+                }));
+            }
+            for(auto& t : threads) t->join();
+            for(auto& t : tasks) t->join();
+            int r0 = streams[0]->get_rank(), r1 = streams[1]->get_rank(), r2 = streams[2]->get_rank();
+            bool on_own = true;
+            for(int i = 0; i < 3; i++) on_own = on_own && (ranks[i] == r0 || ranks[i] == r1) && ranks[3 + i] == r2;
+            check(on_own, "threads ran on the pool's two streams, tasklets on the third (xstream::self_rank, get_rank)");
+            std::vector<std::uint64_t> sorted = ids;
+            std::sort(sorted.begin(), sorted.end());
+            check(std::unique(sorted.begin(), sorted.end()) == sorted.end() && sorted[0] != 0,
+                  "each thread and tasklet has its own id (thread::self_id, task::self_id)");
+            check(tl::xstream::self().is_primary() && tl::xstream::self_rank() == 0,
+                  "main is on the primary stream, rank 0");
+            check(streams[0]->get_main_pools().size() == 1 && streams[0]->get_main_pools()[0] == *own,
+                  "xstream::get_main_pools");
+
+            tl::auto_remote_procedure triple =
+                engine.define("triple", [](const tl::request& req, int x) { req.respond(3 * x); }, 5, *own);
+            check(triple.on(tl::provider_handle(engine.self(), 5))(14).as<int>() == 42,
+                  "an RPC served on pool::create's pool by xstream::create's streams");
+            for(auto& x : streams) x->join();
+        } /* managed objects: streams freed, then the pool */
+        check(true, "managed xstreams and pool released");
     }
     engine.finalize();
     std::cout << failures << " failure(s)" << std::endl;

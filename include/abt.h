@@ -19,7 +19,25 @@
 
 #define ABT_ERR_OTHER 3
 
+#define ABT_ERR_INV_XSTREAM 4
+
+#define ABT_ERR_INV_SCHED 7
+
+#define ABT_ERR_INV_SCHED_PREDEF 9
+
 #define ABT_ERR_INV_POOL 12
+
+#define ABT_ERR_INV_POOL_KIND 13
+
+#define ABT_ERR_INV_POOL_ACCESS 14
+
+#define ABT_ERR_INV_TASK 18
+
+#define ABT_ERR_XSTREAM 29
+
+#define ABT_ERR_POOL 34
+
+#define ABT_ERR_SYS 54
 
 #define ABT_ERR_INV_THREAD 16
 
@@ -98,6 +116,17 @@ typedef struct ABT_pool_opaque ABT_pool_opaque;
 typedef struct ABT_rwlock_opaque ABT_rwlock_opaque;
 
 /**
+ * Opaque scheduler config (`ABT_sched_config`): none is read here; pass
+ * `ABT_SCHED_CONFIG_NULL`.
+ */
+typedef struct ABT_sched_config_opaque ABT_sched_config_opaque;
+
+/**
+ * Opaque scheduler (`ABT_sched`): the pools a stream made with it serves.
+ */
+typedef struct ABT_sched_opaque ABT_sched_opaque;
+
+/**
  * Opaque thread attributes (`ABT_thread_attr`). The stack size is kept
  * but not applied: a thread's function runs on its execution stream's
  * own thread and stack.
@@ -116,9 +145,9 @@ typedef struct ABT_thread_opaque ABT_thread_opaque;
 typedef struct ABT_timer_opaque ABT_timer_opaque;
 
 /**
- * Opaque execution stream (`ABT_xstream`): names one of a margo
- * instance's streams while it runs (`margo_find_xstream_by_*`); no
- * `ABT_xstream_*` function takes it here.
+ * Opaque execution stream (`ABT_xstream`): one of a margo instance's
+ * streams (`margo_find_xstream_by_*`), one the program made
+ * (`ABT_xstream_create*`), or the primary stream (see `abt_xstream.rs`).
  */
 typedef struct ABT_xstream_opaque ABT_xstream_opaque;
 
@@ -144,7 +173,63 @@ typedef struct ABT_thread_opaque *ABT_thread;
 
 typedef struct ABT_timer_opaque *ABT_timer;
 
+/**
+ * Kind of a pool (`ABT_pool_kind`): all behave as `ABT_POOL_FIFO_WAIT`.
+ */
+typedef int ABT_pool_kind;
+
+/**
+ * Access of a pool (`ABT_pool_access`): all behave as `ABT_POOL_ACCESS_MPMC`.
+ */
+typedef int ABT_pool_access;
+
+/**
+ * A predefined scheduler (`ABT_sched_predef`): each serves its pools in
+ * order, blocking when they are empty.
+ */
+typedef int ABT_sched_predef;
+
+typedef struct ABT_sched_config_opaque *ABT_sched_config;
+
+typedef struct ABT_sched_opaque *ABT_sched;
+
 typedef struct ABT_xstream_opaque *ABT_xstream;
+
+/**
+ * A unit's id (`ABT_unit_id`, `ABT_thread_id`).
+ */
+typedef uint64_t ABT_unit_id;
+
+/**
+ * A tasklet (`ABT_task`): the same object as a user-level thread.
+ */
+typedef ABT_thread ABT_task;
+
+#define ABT_POOL_FIFO 0
+
+#define ABT_POOL_FIFO_WAIT 1
+
+#define ABT_POOL_RANDWS 2
+
+#define ABT_POOL_ACCESS_PRIV 0
+
+#define ABT_POOL_ACCESS_SPSC 1
+
+#define ABT_POOL_ACCESS_MPSC 2
+
+#define ABT_POOL_ACCESS_SPMC 3
+
+#define ABT_POOL_ACCESS_MPMC 4
+
+#define ABT_SCHED_DEFAULT 0
+
+#define ABT_SCHED_BASIC 1
+
+#define ABT_SCHED_PRIO 2
+
+#define ABT_SCHED_RANDWS 3
+
+#define ABT_SCHED_BASIC_WAIT 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -554,6 +639,230 @@ int ABT_thread_attr_set_stacksize(ABT_thread_attr attr, size_t stacksize);
  */
 int ABT_thread_attr_get_stacksize(ABT_thread_attr attr, size_t *stacksize);
 
+/**
+ * A new pool (`automatic` is ignored: the program frees it).
+ *
+ * # Safety
+ * `newpool` must be NULL or writable.
+ */
+int ABT_pool_create_basic(ABT_pool_kind kind,
+                          ABT_pool_access access,
+                          ABT_bool _automatic,
+                          ABT_pool *newpool);
+
+/**
+ * Frees a pool the program made, once no running stream serves it
+ * (`ABT_ERR_POOL` otherwise); sets it to `ABT_POOL_NULL`.
+ *
+ * # Safety
+ * `pool` must be NULL or point to a pool handle.
+ */
+int ABT_pool_free(ABT_pool *pool);
+
+/**
+ * How many units wait in the pool (`ABT_pool_get_total_size` counts the
+ * same: running ones are not in a pool here).
+ *
+ * # Safety
+ * `size` must be NULL or writable.
+ */
+int ABT_pool_get_size(ABT_pool pool, size_t *size);
+
+/**
+ * # Safety
+ * As `ABT_pool_get_size`.
+ */
+int ABT_pool_get_total_size(ABT_pool pool, size_t *size);
+
+/**
+ * A predefined scheduler over `pools` (in priority order); with no pools,
+ * a new pool of its own. `config` is not read.
+ *
+ * # Safety
+ * `pools` must hold `num_pools` handles (or be NULL with 0); `newsched`
+ * NULL or writable.
+ */
+int ABT_sched_create_basic(ABT_sched_predef predef,
+                           int num_pools,
+                           ABT_pool *pools,
+                           ABT_sched_config _config,
+                           ABT_sched *newsched);
+
+/**
+ * # Safety
+ * `sched` must be NULL or point to NULL or a scheduler handle.
+ */
+int ABT_sched_free(ABT_sched *sched);
+
+/**
+ * Starts a stream running `sched` (`ABT_SCHED_NULL`: the default
+ * scheduler over a new pool of its own).
+ *
+ * # Safety
+ * `sched` must be NULL or a scheduler handle; `newxstream` NULL or writable.
+ */
+int ABT_xstream_create(ABT_sched sched, ABT_xstream *newxstream);
+
+/**
+ * Starts a stream with a predefined scheduler over `pools`.
+ *
+ * # Safety
+ * As `ABT_sched_create_basic`, with `newxstream` for `newsched`.
+ */
+int ABT_xstream_create_basic(ABT_sched_predef predef,
+                             int num_pools,
+                             ABT_pool *pools,
+                             ABT_sched_config _config,
+                             ABT_xstream *newxstream);
+
+/**
+ * Runs what the stream's pools hold, then stops it. Not the primary
+ * stream, nor the caller's own.
+ */
+int ABT_xstream_join(ABT_xstream xstream);
+
+/**
+ * Joins the stream and frees it; sets it to `ABT_XSTREAM_NULL`.
+ *
+ * # Safety
+ * `xstream` must be NULL or point to a stream handle.
+ */
+int ABT_xstream_free(ABT_xstream *xstream);
+
+/**
+ * The calling thread's stream (the primary one off execution streams).
+ *
+ * # Safety
+ * `xstream` must be NULL or writable.
+ */
+int ABT_xstream_self(ABT_xstream *xstream);
+
+/**
+ * The calling thread's stream's rank (0: the primary stream).
+ *
+ * # Safety
+ * `rank` must be NULL or writable.
+ */
+int ABT_xstream_self_rank(int *rank);
+
+/**
+ * # Safety
+ * As `ABT_xstream_self`.
+ */
+int ABT_self_get_xstream(ABT_xstream *xstream);
+
+/**
+ * # Safety
+ * As `ABT_xstream_self_rank`.
+ */
+int ABT_self_get_xstream_rank(int *rank);
+
+/**
+ * A stream's rank.
+ *
+ * # Safety
+ * `rank` must be NULL or writable.
+ */
+int ABT_xstream_get_rank(ABT_xstream xstream, int *rank);
+
+/**
+ * Up to `max_pools` of the pools the stream serves, in order.
+ *
+ * # Safety
+ * `pools` must hold room for `max_pools` handles.
+ */
+int ABT_xstream_get_main_pools(ABT_xstream xstream, int max_pools, ABT_pool *pools);
+
+/**
+ * # Safety
+ * `result` must be NULL or writable.
+ */
+int ABT_xstream_equal(ABT_xstream a, ABT_xstream b, ABT_bool *result);
+
+/**
+ * # Safety
+ * `is_primary` must be NULL or writable.
+ */
+int ABT_xstream_is_primary(ABT_xstream xstream, ABT_bool *is_primary);
+
+/**
+ * The calling user-level thread's id (outside one, the calling OS
+ * thread's, from the same numbering).
+ *
+ * # Safety
+ * `id` must be NULL or writable.
+ */
+int ABT_thread_self_id(ABT_unit_id *id);
+
+/**
+ * # Safety
+ * As `ABT_thread_self_id`.
+ */
+int ABT_self_get_thread_id(ABT_unit_id *id);
+
+/**
+ * A thread's id.
+ *
+ * # Safety
+ * `thread` must be NULL or a live thread handle; `id` NULL or writable.
+ */
+int ABT_thread_get_id(ABT_thread thread, ABT_unit_id *id);
+
+/**
+ * Runs `task_func(arg)` on `pool` (a tasklet is a user-level thread here).
+ *
+ * # Safety
+ * As `ABT_thread_create`, with `newtask` for `newthread`.
+ */
+int ABT_task_create(ABT_pool pool, void (*task_func)(void*), void *arg, ABT_task *newtask);
+
+/**
+ * Runs `func(arg)` on the stream's first pool.
+ *
+ * # Safety
+ * As `ABT_task_create`.
+ */
+int ABT_task_create_on_xstream(ABT_xstream xstream,
+                               void (*task_func)(void*),
+                               void *arg,
+                               ABT_task *newtask);
+
+/**
+ * Runs `func(arg)` as a user-level thread on the stream's first pool.
+ *
+ * # Safety
+ * As `ABT_thread_create`.
+ */
+int ABT_thread_create_on_xstream(ABT_xstream xstream,
+                                 void (*thread_func)(void*),
+                                 void *arg,
+                                 ABT_thread_attr attr,
+                                 ABT_thread *newthread);
+
+/**
+ * # Safety
+ * As `ABT_thread_join`.
+ */
+int ABT_task_join(ABT_task task);
+
+/**
+ * # Safety
+ * As `ABT_thread_free`.
+ */
+int ABT_task_free(ABT_task *task);
+
+/**
+ * # Safety
+ * As `ABT_thread_self_id`.
+ */
+int ABT_task_self_id(uint64_t *id);
+
+/**
+ * # Safety
+ * As `ABT_thread_get_id`.
+ */
+int ABT_task_get_id(ABT_task task, uint64_t *id);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -574,6 +883,9 @@ int ABT_thread_attr_get_stacksize(ABT_thread_attr attr, size_t *stacksize);
 #define ABT_EVENTUAL_NULL ((ABT_eventual)NULL)
 #define ABT_BARRIER_NULL ((ABT_barrier)NULL)
 #define ABT_THREAD_NULL ((ABT_thread)NULL)
+#define ABT_TASK_NULL ((ABT_task)NULL)
+#define ABT_SCHED_NULL ((ABT_sched)NULL)
+#define ABT_SCHED_CONFIG_NULL ((ABT_sched_config)NULL)
 #define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)
 #define ABT_TIMER_NULL ((ABT_timer)NULL)
 /* A mutex or condition variable in the program's own memory (static or in

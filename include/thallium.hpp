@@ -658,11 +658,14 @@ template <typename T> class managed {
     ~managed() { m_obj.destroy(); }
     managed(const managed&)            = delete;
     managed& operator=(const managed&) = delete;
-    managed(managed&&) noexcept        = default;
+    /* A move leaves a null object behind (the handle types are copyable:
+     * a plain move would leave the same handle to be destroyed twice). */
+    managed(managed&& other) noexcept
+    : m_obj(std::exchange(other.m_obj, T())) {}
     managed& operator=(managed&& other) noexcept {
         if(this != &other) {
             m_obj.destroy();
-            m_obj = std::move(other.m_obj);
+            m_obj = std::exchange(other.m_obj, T());
         }
         return *this;
     }
@@ -671,7 +674,7 @@ template <typename T> class managed {
     T&       operator*() noexcept { return m_obj; }
     const T& operator*() const noexcept { return m_obj; }
     /** Gives up ownership: the caller destroys the object. */
-    T release() noexcept { return std::move(m_obj); }
+    T release() noexcept { return std::exchange(m_obj, T()); }
 };
 
 /** Tag for pool::make_thread(f, anonymous{}): a thread nobody joins. */
@@ -719,10 +722,64 @@ class thread {
     bool is_null() const noexcept { return m_thread == ABT_THREAD_NULL; }
     native_handle_type native_handle() const noexcept { return m_thread; }
 
+    /** The thread's id (unique in the process). */
+    std::uint64_t id() const {
+        ABT_unit_id i = 0;
+        detail::abt_check(ABT_thread_get_id(m_thread, &i), "ABT_thread_get_id");
+        return i;
+    }
+    /** The calling thread's id (outside a user-level thread: the OS
+     *  thread's, from the same numbering). */
+    static std::uint64_t self_id() {
+        ABT_unit_id i = 0;
+        detail::abt_check(ABT_thread_self_id(&i), "ABT_thread_self_id");
+        return i;
+    }
+
     /** Lets the caller's execution stream run other queued work. */
     static void yield() { ABT_thread_yield(); }
     /** Sleeps for timeout_ms milliseconds (margo_thread_sleep). */
     static void sleep(const engine& eng, double timeout_ms);
+};
+
+/**
+ * A tasklet (xstream::make_task, pool::make_task): a function run to
+ * completion by a pool's stream. The same object as a thread here.
+ */
+class task {
+    ABT_task m_task = ABT_TASK_NULL;
+
+  public:
+    typedef ABT_task native_handle_type;
+
+    task() noexcept = default;
+    explicit task(ABT_task t) noexcept
+    : m_task(t) {}
+    task(const task&)            = delete;
+    task& operator=(const task&) = delete;
+    task(task&& other) noexcept
+    : m_task(std::exchange(other.m_task, ABT_TASK_NULL)) {}
+    task& operator=(task&& other) noexcept {
+        std::swap(m_task, other.m_task);
+        return *this;
+    }
+
+    void join() { detail::abt_check(ABT_task_join(m_task), "ABT_task_join"); }
+    void destroy() noexcept {
+        if(m_task != ABT_TASK_NULL) ABT_task_free(&m_task);
+    }
+    std::uint64_t id() const {
+        std::uint64_t i = 0;
+        detail::abt_check(ABT_task_get_id(m_task, &i), "ABT_task_get_id");
+        return i;
+    }
+    static std::uint64_t self_id() {
+        std::uint64_t i = 0;
+        detail::abt_check(ABT_task_self_id(&i), "ABT_task_self_id");
+        return i;
+    }
+    bool is_null() const noexcept { return m_task == ABT_TASK_NULL; }
+    native_handle_type native_handle() const noexcept { return m_task; }
 };
 
 /**
@@ -782,9 +839,44 @@ class timed_callback {
  */
 class pool {
     ABT_pool m_pool = ABT_POOL_NULL;
+    friend class managed<pool>;
+
+    /* What managed<pool> calls: frees a pool made by create(). */
+    void destroy() noexcept {
+        if(m_pool != ABT_POOL_NULL) ABT_pool_free(&m_pool);
+    }
 
   public:
     typedef ABT_pool native_handle_type;
+
+    /** Argobots' access kinds (every pool here is multi-producer,
+     *  multi-consumer). */
+    enum class access : std::int32_t {
+        priv = ABT_POOL_ACCESS_PRIV,
+        spsc = ABT_POOL_ACCESS_SPSC,
+        mpsc = ABT_POOL_ACCESS_MPSC,
+        spmc = ABT_POOL_ACCESS_SPMC,
+        mpmc = ABT_POOL_ACCESS_MPMC
+    };
+    /** Argobots' pool kinds (every pool here blocks its streams when empty). */
+    enum class kind : std::int32_t { fifo = ABT_POOL_FIFO, fifo_wait = ABT_POOL_FIFO_WAIT };
+
+    /** A pool of the program's own (usable as an engine's handler pool,
+     *  by xstream::create); freed with the managed object. */
+    static managed<pool> create(access a = access::mpmc, kind k = kind::fifo_wait) {
+        ABT_pool p   = ABT_POOL_NULL;
+        int      ret = ABT_pool_create_basic(static_cast<ABT_pool_kind>(k), static_cast<ABT_pool_access>(a), ABT_FALSE, &p);
+        detail::abt_check(ret, "ABT_pool_create_basic");
+        return managed<pool>(pool(p));
+    }
+
+    /** Units waiting in the pool. */
+    std::size_t size() const {
+        std::size_t n = 0;
+        detail::abt_check(ABT_pool_get_size(m_pool, &n), "ABT_pool_get_size");
+        return n;
+    }
+    std::size_t total_size() const { return size(); }
 
     pool() noexcept = default;
     explicit pool(ABT_pool p) noexcept
@@ -810,6 +902,11 @@ class pool {
     template <typename F> void make_thread(F&& f, anonymous) const {
         create_thread(std::forward<F>(f), false);
     }
+    /** Runs f() as a tasklet on this pool. */
+    template <typename F> managed<task> make_task(F&& f) const {
+        return managed<task>(task(create_thread(std::forward<F>(f), true)));
+    }
+    template <typename F> void make_task(F&& f, anonymous) const { create_thread(std::forward<F>(f), false); }
 
   private:
     template <typename F> ABT_thread create_thread(F&& f, bool joinable) const {
@@ -886,11 +983,89 @@ class logger {
 };
 
 /**
- * An execution stream (ABT_xstream): margo's, as engine::xstreams() lists
- * them. Non-owning.
+ * Argobots' predefined schedulers (scheduler::predef), for
+ * xstream::create. Each serves its pools in order and blocks when they are
+ * empty; custom schedulers are not available.
+ */
+class scheduler {
+    ABT_sched m_sched = ABT_SCHED_NULL;
+    friend class managed<scheduler>;
+    void destroy() noexcept {
+        if(m_sched != ABT_SCHED_NULL) ABT_sched_free(&m_sched);
+    }
+
+  public:
+    enum class predef : std::int32_t {
+        deflt      = ABT_SCHED_DEFAULT,
+        basic      = ABT_SCHED_BASIC,
+        prio       = ABT_SCHED_PRIO,
+        randws     = ABT_SCHED_RANDWS,
+        basic_wait = ABT_SCHED_BASIC_WAIT
+    };
+    typedef ABT_sched native_handle_type;
+
+    scheduler() noexcept = default;
+    explicit scheduler(ABT_sched s) noexcept
+    : m_sched(s) {}
+    native_handle_type native_handle() const noexcept { return m_sched; }
+
+    /** A predefined scheduler over the pools [begin, end), in order. */
+    template <typename I> static managed<scheduler> create(predef spd, const I& begin, const I& end) {
+        std::vector<ABT_pool> pools;
+        for(auto it = begin; it != end; ++it) pools.push_back(it->native_handle());
+        ABT_sched s = ABT_SCHED_NULL;
+        detail::abt_check(ABT_sched_create_basic(static_cast<ABT_sched_predef>(spd), static_cast<int>(pools.size()),
+                                                 pools.data(), ABT_SCHED_CONFIG_NULL, &s),
+                          "ABT_sched_create_basic");
+        return managed<scheduler>(scheduler(s));
+    }
+    static managed<scheduler> create(predef spd, const pool& p) {
+        const pool* one = &p;
+        return create(spd, one, one + 1);
+    }
+};
+
+/**
+ * Argobots' initialization for a program's lifetime: the constructor
+ * initializes, the destructor finalizes (margo programs need neither).
+ */
+class abt {
+  public:
+    abt() { initialize(); }
+    ~abt() { finalize(); }
+    abt(const abt&)            = delete;
+    abt& operator=(const abt&) = delete;
+
+    static void initialize() { detail::abt_check(ABT_init(0, nullptr), "ABT_init"); }
+    static bool initialized() { return ABT_initialized() == ABT_SUCCESS; }
+    static void finalize() { ABT_finalize(); }
+};
+
+/**
+ * An execution stream (ABT_xstream): margo's (engine::xstreams()), one the
+ * program makes (create(), owned by the managed object: destroying it
+ * joins it), or the primary one (self() off streams: the program's main
+ * thread; work given to it runs on a thread serving its pool).
  */
 class xstream {
     ABT_xstream m_xstream = ABT_XSTREAM_NULL;
+    friend class managed<xstream>;
+
+    /* What managed<xstream> calls: joins and frees a stream made by create(). */
+    void destroy() noexcept {
+        if(m_xstream != ABT_XSTREAM_NULL) ABT_xstream_free(&m_xstream);
+    }
+    /* Runs create(&x) (an Argobots call making a stream) and owns x. */
+    template <typename Create> static managed<xstream> made(Create&& create, const char* call) {
+        ABT_xstream x = ABT_XSTREAM_NULL;
+        detail::abt_check(create(&x), call);
+        return managed<xstream>(xstream(x));
+    }
+    pool first_pool() const {
+        ABT_pool p = ABT_POOL_NULL;
+        detail::abt_check(ABT_xstream_get_main_pools(m_xstream, 1, &p), "ABT_xstream_get_main_pools");
+        return pool(p);
+    }
 
   public:
     typedef ABT_xstream native_handle_type;
@@ -898,6 +1073,73 @@ class xstream {
     xstream() noexcept = default;
     explicit xstream(ABT_xstream x) noexcept
     : m_xstream(x) {}
+
+    /** A stream with the default scheduler over a new pool of its own. */
+    static managed<xstream> create() {
+        return made([](ABT_xstream* x) { return ABT_xstream_create(ABT_SCHED_NULL, x); }, "ABT_xstream_create");
+    }
+    /** A stream with a predefined scheduler over one pool. */
+    static managed<xstream> create(scheduler::predef spd, const pool& p) {
+        const pool* one = &p;
+        return create(spd, one, one + 1);
+    }
+    /** ... over the pools [begin, end), in order. */
+    template <typename I> static managed<xstream> create(scheduler::predef spd, const I& begin, const I& end) {
+        std::vector<ABT_pool> pools;
+        for(auto it = begin; it != end; ++it) pools.push_back(it->native_handle());
+        return made(
+            [&](ABT_xstream* x) {
+                return ABT_xstream_create_basic(static_cast<ABT_sched_predef>(spd), static_cast<int>(pools.size()),
+                                                pools.data(), ABT_SCHED_CONFIG_NULL, x);
+            },
+            "ABT_xstream_create_basic");
+    }
+    /** A stream running a scheduler made by scheduler::create. */
+    static managed<xstream> create(const scheduler& sched) {
+        return made([&](ABT_xstream* x) { return ABT_xstream_create(sched.native_handle(), x); }, "ABT_xstream_create");
+    }
+
+    /** The calling thread's stream. */
+    static xstream self() {
+        ABT_xstream x = ABT_XSTREAM_NULL;
+        detail::abt_check(ABT_xstream_self(&x), "ABT_xstream_self");
+        return xstream(x);
+    }
+    static int self_rank() {
+        int r = 0;
+        detail::abt_check(ABT_xstream_self_rank(&r), "ABT_xstream_self_rank");
+        return r;
+    }
+
+    /** Runs what its pools hold, then stops (not the primary stream, nor
+     *  the caller's own). */
+    void join() { detail::abt_check(ABT_xstream_join(m_xstream), "ABT_xstream_join"); }
+    int  get_rank() const {
+        int r = 0;
+        detail::abt_check(ABT_xstream_get_rank(m_xstream, &r), "ABT_xstream_get_rank");
+        return r;
+    }
+    bool is_primary() const {
+        ABT_bool b = ABT_FALSE;
+        detail::abt_check(ABT_xstream_is_primary(m_xstream, &b), "ABT_xstream_is_primary");
+        return b == ABT_TRUE;
+    }
+    /** The pools it serves, in order (all of them for max_pools < 0). */
+    std::vector<pool> get_main_pools(int max_pools = -1) const {
+        int                   n = max_pools < 0 ? 64 : max_pools;
+        std::vector<ABT_pool> handles(static_cast<std::size_t>(n), ABT_POOL_NULL);
+        detail::abt_check(ABT_xstream_get_main_pools(m_xstream, n, handles.data()), "ABT_xstream_get_main_pools");
+        std::vector<pool> out;
+        for(ABT_pool h : handles)
+            if(h != ABT_POOL_NULL) out.push_back(pool(h));
+        return out;
+    }
+
+    /** Runs f() as a user-level thread / a tasklet on its first pool. */
+    template <typename F> managed<thread> make_thread(F&& f) const { return first_pool().make_thread(std::forward<F>(f)); }
+    template <typename F> void make_thread(F&& f, anonymous a) const { first_pool().make_thread(std::forward<F>(f), a); }
+    template <typename F> managed<task> make_task(F&& f) const { return first_pool().make_task(std::forward<F>(f)); }
+    template <typename F> void make_task(F&& f, anonymous a) const { first_pool().make_task(std::forward<F>(f), a); }
 
     native_handle_type native_handle() const noexcept { return m_xstream; }
     bool is_null() const noexcept { return m_xstream == ABT_XSTREAM_NULL; }

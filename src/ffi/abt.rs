@@ -21,7 +21,16 @@ pub const ABT_SUCCESS: c_int = 0;
 pub const ABT_ERR_UNINITIALIZED: c_int = 1;
 pub const ABT_ERR_MEM: c_int = 2;
 pub const ABT_ERR_OTHER: c_int = 3;
+pub const ABT_ERR_INV_XSTREAM: c_int = 4;
+pub const ABT_ERR_INV_SCHED: c_int = 7;
+pub const ABT_ERR_INV_SCHED_PREDEF: c_int = 9;
 pub const ABT_ERR_INV_POOL: c_int = 12;
+pub const ABT_ERR_INV_POOL_KIND: c_int = 13;
+pub const ABT_ERR_INV_POOL_ACCESS: c_int = 14;
+pub const ABT_ERR_INV_TASK: c_int = 18;
+pub const ABT_ERR_XSTREAM: c_int = 29;
+pub const ABT_ERR_POOL: c_int = 34;
+pub const ABT_ERR_SYS: c_int = 54;
 pub const ABT_ERR_INV_THREAD: c_int = 16;
 pub const ABT_ERR_INV_THREAD_ATTR: c_int = 17;
 pub const ABT_ERR_INV_MUTEX: c_int = 20;
@@ -48,9 +57,9 @@ pub struct ABT_pool_opaque {
 }
 pub type ABT_pool = *mut ABT_pool_opaque;
 
-/// Opaque execution stream (`ABT_xstream`): names one of a margo
-/// instance's streams while it runs (`margo_find_xstream_by_*`); no
-/// `ABT_xstream_*` function takes it here.
+/// Opaque execution stream (`ABT_xstream`): one of a margo instance's
+/// streams (`margo_find_xstream_by_*`), one the program made
+/// (`ABT_xstream_create*`), or the primary stream (see `abt_xstream.rs`).
 pub struct ABT_xstream_opaque {
     _private: [u8; 0],
 }
@@ -217,7 +226,16 @@ fn error_name(err: c_int) -> &'static str {
         ABT_ERR_UNINITIALIZED => "ABT_ERR_UNINITIALIZED",
         ABT_ERR_MEM => "ABT_ERR_MEM",
         ABT_ERR_OTHER => "ABT_ERR_OTHER",
+        ABT_ERR_INV_XSTREAM => "ABT_ERR_INV_XSTREAM",
+        ABT_ERR_INV_SCHED => "ABT_ERR_INV_SCHED",
+        ABT_ERR_INV_SCHED_PREDEF => "ABT_ERR_INV_SCHED_PREDEF",
         ABT_ERR_INV_POOL => "ABT_ERR_INV_POOL",
+        ABT_ERR_INV_POOL_KIND => "ABT_ERR_INV_POOL_KIND",
+        ABT_ERR_INV_POOL_ACCESS => "ABT_ERR_INV_POOL_ACCESS",
+        ABT_ERR_INV_TASK => "ABT_ERR_INV_TASK",
+        ABT_ERR_XSTREAM => "ABT_ERR_XSTREAM",
+        ABT_ERR_POOL => "ABT_ERR_POOL",
+        ABT_ERR_SYS => "ABT_ERR_SYS",
         ABT_ERR_INV_THREAD => "ABT_ERR_INV_THREAD",
         ABT_ERR_INV_THREAD_ATTR => "ABT_ERR_INV_THREAD_ATTR",
         ABT_ERR_INV_MUTEX => "ABT_ERR_INV_MUTEX",
@@ -245,7 +263,7 @@ fn error_name(err: c_int) -> &'static str {
 ///
 /// # Safety
 /// `out` must be NULL or writable.
-unsafe fn create<C: Owned>(entry: &'static str, out: *mut *mut C, value: impl FnOnce() -> C::Rust) -> c_int {
+pub(super) unsafe fn create<C: Owned>(entry: &'static str, out: *mut *mut C, value: impl FnOnce() -> C::Rust) -> c_int {
     guard(entry, ABT_ERR_OTHER, || {
         if out.is_null() {
             return ABT_ERR_INV_ARG;
@@ -261,7 +279,7 @@ unsafe fn create<C: Owned>(entry: &'static str, out: *mut *mut C, value: impl Fn
 /// # Safety
 /// `handle` must be NULL or point to NULL or to a handle of this kind that
 /// no other thread uses any more.
-unsafe fn free<C: Owned>(entry: &'static str, handle: *mut *mut C, invalid: c_int) -> c_int {
+pub(super) unsafe fn free<C: Owned>(entry: &'static str, handle: *mut *mut C, invalid: c_int) -> c_int {
     guard(entry, ABT_ERR_OTHER, || {
         if handle.is_null() {
             return ABT_ERR_INV_ARG;
@@ -283,7 +301,12 @@ unsafe fn free<C: Owned>(entry: &'static str, handle: *mut *mut C, invalid: c_in
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle of this kind.
-unsafe fn with<C: Owned>(entry: &'static str, handle: *mut C, invalid: c_int, f: impl FnOnce(&C::Rust) -> c_int) -> c_int {
+pub(super) unsafe fn with<C: Owned>(
+    entry: &'static str,
+    handle: *mut C,
+    invalid: c_int,
+    f: impl FnOnce(&C::Rust) -> c_int,
+) -> c_int {
     guard(entry, ABT_ERR_OTHER, || {
         // SAFETY: NULL or a live handle by the contract.
         match unsafe { boxed_ref(handle) } {

@@ -33,6 +33,7 @@ use super::hg::{hg_addr_t, hg_proc_t, ABT_pool};
 use super::hg_proc::Proc;
 use super::rpc::RpcTable;
 use super::strings::Interned;
+use crate::rpc::sync::streams;
 use crate::rpc::{Address, Engine, Pool};
 use parking_lot::Mutex;
 use std::collections::HashSet;
@@ -218,11 +219,13 @@ pub fn pool_into_c(pool: &Arc<Pool>) -> ABT_pool {
 }
 
 /// The pool behind a C handle, if it belongs to `engine`.
+/// Pools the program made itself (`ABT_pool_create_basic`) serve any
+/// engine too.
 pub fn pool_of(engine: &Engine, pool: ABT_pool) -> Option<Arc<Pool>> {
     if pool.is_null() {
         return None;
     }
-    engine.owns_pool(pool as *const Pool)
+    engine.owns_pool(pool as *const Pool).or_else(|| streams::find_pool(pool as *const Pool))
 }
 
 /// The address a C handle holds, to compare handles.
@@ -235,11 +238,15 @@ pub fn xstream_into_c(key: usize) -> super::abt::ABT_xstream {
     key as super::abt::ABT_xstream
 }
 
-/// The pool behind a C handle, among the pools of every live instance
-/// (`ABT_thread_create` names a pool, not an instance).
+/// The pool behind a C handle, among the pools the program made and those
+/// of every live instance (`ABT_thread_create` names a pool, not an
+/// instance).
 pub fn pool_anywhere(pool: ABT_pool) -> Option<Arc<Pool>> {
     if pool.is_null() {
         return None;
+    }
+    if let Some(own) = streams::find_pool(pool as *const Pool) {
+        return Some(own);
     }
     let live: Vec<usize> = LIVE.lock().as_ref().map(|s| s.iter().copied().collect()).unwrap_or_default();
     live.into_iter().find_map(|ptr| {

@@ -41,8 +41,9 @@ use super::spin::{Learner, Spinner};
 use crossbeam_channel::{unbounded, Receiver, Select, Sender};
 use parking_lot::{Condvar, Mutex};
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -52,6 +53,32 @@ const POLL: Duration = Duration::from_micros(50);
 const MAX_SPARES: usize = 4;
 /// Set in [`Relay::owner`] while the owner waits for a call.
 const WAITING: u64 = 1 << 63;
+
+/// Argobots numbers execution streams from 0, the program's main thread
+/// (its primary stream); ours take the next rank as they start.
+static NEXT_RANK: AtomicI32 = AtomicI32::new(1);
+
+/// Every running stream by key ([`Xstream::key`]), so that a handle C holds
+/// can be told its rank and pools.
+static LIVE: parking_lot::Mutex<Option<HashMap<usize, Weak<Relay>>>> = parking_lot::Mutex::new(None);
+
+/// What is known of a running stream.
+pub struct StreamInfo {
+    pub rank: i32,
+    pub pools: Vec<Arc<Pool>>,
+}
+
+/// The running stream `key` names, if any.
+pub fn stream_info(key: usize) -> Option<StreamInfo> {
+    let relay = LIVE.lock().as_ref()?.get(&key)?.upgrade()?;
+    Some(StreamInfo { rank: relay.rank, pools: relay.pools.clone() })
+}
+
+/// The key and rank of the stream the calling thread serves (`None` off
+/// execution streams).
+pub fn current_stream() -> Option<(usize, i32)> {
+    CONTEXT.with(|c| c.borrow().as_ref().map(|(relay, _)| (Arc::as_ptr(relay) as usize, relay.rank)))
+}
 
 /// A running execution stream.
 pub struct Xstream {
@@ -91,7 +118,9 @@ impl Xstream {
             threads: Mutex::new(Vec::new()),
             next_token: AtomicU64::new(1),
             blocked: Mutex::new(Vec::new()),
+            rank: NEXT_RANK.fetch_add(1, Ordering::Relaxed),
         });
+        LIVE.lock().get_or_insert_with(HashMap::new).insert(Arc::as_ptr(&relay) as usize, Arc::downgrade(&relay));
         let first = relay.new_seat();
         relay.owner.store(first.token, Ordering::SeqCst);
         relay.start_thread(first, true)?;
@@ -105,6 +134,11 @@ impl Xstream {
     /// `ABT_xstream`).
     pub fn key(&self) -> usize {
         Arc::as_ptr(&self.relay) as usize
+    }
+
+    /// Argobots' rank of the stream (0 is the program's main thread).
+    pub fn rank(&self) -> i32 {
+        self.relay.rank
     }
 
     /// True for the stream that drives progress.
@@ -172,6 +206,16 @@ pub(crate) struct Relay {
     /// Handlers of the stream blocked on something other than a call
     /// ([`begin_blocking_wait`]): an id, and how to wake the handler.
     blocked: Mutex<Vec<(u64, Wake)>>,
+    rank: i32,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let key = self as *const Relay as usize;
+        if let Some(live) = LIVE.lock().as_mut() {
+            live.remove(&key);
+        }
+    }
 }
 
 /// Wakes a handler blocked in a [`BlockingWait`] (it then looks at

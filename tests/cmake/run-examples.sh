@@ -20,7 +20,8 @@
 #      thallium's wrappers, one process each), margo-timer (margo's
 #      timers), margo-bulk-pool (bulk buffer pools), margo-layout (pools
 #      and xstreams at run time), margo-requests (margo_wait_any and the
-#      instance's state), then
+#      instance's state), abt-streams (streams and pools of the program's
+#      own), then
 #      each server (margo-server, thallium-server) run for real on PROTOCOL
 #      with each client (margo-client, thallium-client): the client looks the
 #      server up, checks addresses and shuts the server down; the server must
@@ -464,6 +465,8 @@ if [ $built = 1 ]; then
             "$WORK/margo-bulk-pool-${PROTOCOL//[^a-z]/_}.log" "$BUILD/margo-bulk-pool" "$PROTOCOL"
         run_step "margo-layout ($PROTOCOL): pools and xstreams at run time" \
             "$WORK/margo-layout-${PROTOCOL//[^a-z]/_}.log" "$BUILD/margo-layout" "$PROTOCOL"
+        run_step "abt-streams ($PROTOCOL): Argobots streams, pools and tasklets of the program's own" \
+            "$WORK/abt-streams-${PROTOCOL//[^a-z]/_}.log" "$BUILD/abt-streams" "$PROTOCOL"
         run_step "margo-requests ($PROTOCOL): margo_wait_any, a handler's instance, finalize callbacks read back" \
             "$WORK/margo-requests-${PROTOCOL//[^a-z]/_}.log" "$BUILD/margo-requests" "$PROTOCOL"
         run_step "thallium-abt ($PROTOCOL): thallium's Argobots wrappers in handlers" \

@@ -31,6 +31,7 @@ mod barrier;
 mod cond;
 mod eventual;
 mod locks;
+pub mod streams;
 mod ult;
 
 pub use barrier::Barrier;
