@@ -2398,9 +2398,11 @@ class request {
     hg_handle_t                           m_handle = HG_HANDLE_NULL;
     std::shared_ptr<detail::engine_state> m_state;
     std::string                           m_name;
-    /* The decoded input and its bulks, for get_input(). */
+    /* The decoded input and its bulks, for get_input(); whether the
+     * handler read it that way. */
     std::shared_ptr<const std::vector<char>>  m_input;
     std::shared_ptr<const detail::bulk_table> m_input_bulks;
+    std::shared_ptr<std::atomic<bool>>        m_input_read;
 
     /* Adopts the caller's reference to handle. */
     request(hg_handle_t handle, std::shared_ptr<detail::engine_state> state, std::string name) noexcept
@@ -2425,7 +2427,8 @@ class request {
     , m_state(other.m_state)
     , m_name(other.m_name)
     , m_input(other.m_input)
-    , m_input_bulks(other.m_input_bulks) {
+    , m_input_bulks(other.m_input_bulks)
+    , m_input_read(other.m_input_read) {
         if(m_handle != HG_HANDLE_NULL) {
             hg_return_t ret = margo_ref_incr(m_handle);
             MARGO_ASSERT(ret, margo_ref_incr);
@@ -2437,7 +2440,8 @@ class request {
     , m_state(std::move(other.m_state))
     , m_name(std::move(other.m_name))
     , m_input(std::move(other.m_input))
-    , m_input_bulks(std::move(other.m_input_bulks)) {}
+    , m_input_bulks(std::move(other.m_input_bulks))
+    , m_input_read(std::move(other.m_input_read)) {}
 
     request& operator=(request other) noexcept {
         std::swap(m_handle, other.m_handle);
@@ -2445,6 +2449,7 @@ class request {
         std::swap(m_name, other.m_name);
         std::swap(m_input, other.m_input);
         std::swap(m_input_bulks, other.m_input_bulks);
+        std::swap(m_input_read, other.m_input_read);
         return *this;
     }
 
@@ -2453,6 +2458,7 @@ class request {
      *  from here. */
     packed_data<> get_input() const {
         if(!m_input) throw exception("thallium: get_input called on a request without input");
+        if(m_input_read) m_input_read->store(true);
         return packed_data<>(*m_input, m_name, m_input_bulks);
     }
 
@@ -2491,6 +2497,9 @@ class request {
 
     /** The underlying handle (owned by the request). */
     hg_handle_t native_handle() const noexcept { return m_handle; }
+
+    /** Whether get_input() was called (on this request or a copy). */
+    bool input_was_read() const noexcept { return m_input_read && m_input_read->load(); }
 };
 
 /**
@@ -2877,7 +2886,13 @@ template <typename F> auto make_invoker(F&& fun) {
         values        vals{};
         input_archive ar(in.data(), in.size(), bulks);
         std::apply([&](auto&... v) { (ar.load(v), ...); }, vals);
+        const std::size_t left = ar.remaining();
         call_handler<typename tuple_tail<args>::types>(f, req, vals, std::make_index_sequence<std::tuple_size<values>::value>{});
+        if(left != 0 && !req.input_was_read())
+            margo_warning(margo_hg_handle_get_instance(req.native_handle()),
+                          "thallium: RPC \"%s\": %zu byte(s) of input beyond the handler's parameters were not "
+                          "read (do the caller's arguments match?)",
+                          req.get_name().c_str(), left);
     };
 }
 
@@ -2924,6 +2939,7 @@ inline hg_return_t rpc_trampoline(hg_handle_t handle) noexcept {
             margo_free_input(handle, &in);
             req.m_input       = bytes;
             req.m_input_bulks = bulks;
+            req.m_input_read  = std::make_shared<std::atomic<bool>>(false);
             entry->invoke(req, *bytes, bulks.get());
         } catch(const std::exception& ex) {
             respond_error(handle, std::string("RPC \"") + entry->name + "\": " + ex.what());
