@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the C and C++ Yokan clients through find_package(yokan) from an
 # installed prefix and runs them against a bedrock daemon serving a map
-# (provider 42) and an lmdb (provider 43) database.
+# (provider 42) and an lmdb (provider 43) database; then the programs that
+# register providers themselves (yokan/server.h, yokan::Provider).
 # Usage: run.sh PREFIX [PROTOCOL]
 set -euo pipefail
 prefix=$(cd "$1" && pwd)
@@ -36,4 +37,8 @@ done
 "$prefix/bin/bedrock-shutdown" "$protocol" -f group.flock
 wait
 test -f "$work/lmdb/data.mdb" || { echo "the lmdb files were removed at shutdown" >&2; exit 1; }
+echo "== $protocol, providers the program registers (yokan/server.h)"
+mkdir -p "$work/own-lmdb"
+"$work/build/yokan-server-c" "$protocol" "$work/own-lmdb"
+"$work/build/yokan-server-cxx" "$protocol"
 echo "yokan clients done ($protocol)"

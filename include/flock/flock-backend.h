@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <stdarg.h>
+#include <string.h>
 #include "margo.h"
 #include "flock/flock-common.h"
 #include "flock/flock-group-view.h"

@@ -95,6 +95,24 @@ typedef enum yk_return_t { YOKAN_RETURN_VALUES } yk_return_t;
 #define YOKAN_EXTRA_END        0
 #define YOKAN_EXTRA_TIMEOUT_MS 1 /* followed by a double (milliseconds, 0 = none) */
 
+/* Options of the provider's migration, snapshot and restore calls
+ * (yokan/server.h; those calls need REMI, which is not provided: they
+ * return YOKAN_ERR_OP_UNSUPPORTED). */
+struct yk_migration_options {
+    const char* new_root;
+    const char* extra_config;
+    size_t      xfer_size;
+};
+struct yk_snapshot_options {
+    const char* extra_config;
+    size_t      xfer_size;
+};
+struct yk_restore_options {
+    const char* new_root;
+    const char* extra_config;
+    size_t      xfer_size;
+};
+
 #ifdef __cplusplus
 }
 #endif

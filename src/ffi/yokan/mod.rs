@@ -12,3 +12,4 @@ pub mod bulk;
 pub mod client;
 pub mod database;
 mod payload;
+pub mod provider;
