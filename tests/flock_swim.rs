@@ -167,6 +167,15 @@ fn in_process_join_leave_and_metadata() {
     eventually("the leave callback", LEAVE_BOUND, || recorder.saw(Update::Left, &group.addr(1), PID));
     eprintln!("in-process leave reported after {:?}", start.elapsed());
     assert!(!group.engines[1].is_registered(wire::PING, PID));
+
+    // Crash mode (flock_swim_set_crash_mode): destroyed without a farewell,
+    // the member is found dead by the failure detector, not seen leaving.
+    let crashed = group.providers[2].take().unwrap();
+    crashed.set_crash_mode(true).unwrap();
+    crashed.destroy();
+    eventually("the crash detected", DEATH_BOUND, || group.converged(&[0]));
+    eventually("the death callback", LEAVE_BOUND, || recorder.saw(Update::Died, &group.addr(2), PID));
+    assert!(!recorder.saw(Update::Left, &group.addr(2), PID), "a crashed member does not leave");
 }
 
 /// The group file's writer (the first member of its view) puts its view

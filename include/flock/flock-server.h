@@ -64,6 +64,17 @@ flock_return_t flock_provider_register(margo_instance_id mid,
                                        flock_provider_t *provider);
 
 /**
+ * With `crash` true, a later `flock_provider_destroy` stops the provider
+ * without its leave announcement, as a crashed member would (upstream's
+ * swim backend exports this for tests of failure detection).
+ * `FLOCK_ERR_INVALID_BACKEND` for a backend other than `swim`.
+ *
+ * # Safety
+ * `provider` must be NULL or live.
+ */
+flock_return_t flock_swim_set_crash_mode(flock_provider_t provider, bool crash);
+
+/**
  * Destroys a provider (leaving its group as the backend defines).
  *
  * # Safety

@@ -6,7 +6,7 @@
 //! registered with `flock_register_backend` are adapted to the same trait in
 //! the C face.
 
-use super::error::Result;
+use super::error::{FlockError, Result};
 use super::protocol::Update;
 use super::registry::{Named, Registry};
 use super::view::{GroupView, Member};
@@ -63,6 +63,12 @@ pub trait Backend: Send + Sync {
     fn remove_metadata(&self, key: &str) -> Result<()>;
     /// Leaves the group (if the backend has such a notion) and stops.
     fn destroy(&self) -> Result<()>;
+    /// With `crash`, a later [`Backend::destroy`] stops without telling the
+    /// group, as a crashed member would (tests of failure detection);
+    /// backends without a farewell refuse.
+    fn set_crash_mode(&self, _crash: bool) -> Result<()> {
+        Err(FlockError::InvalidBackend("this backend has no crash mode (only \"swim\" has)".into()))
+    }
     /// The member that keeps the group file up to date, for a backend with
     /// one authority over the view. `None`: the view's first member does.
     fn file_writer(&self) -> Option<Member> {

@@ -294,6 +294,12 @@ impl Provider {
         list.len() != before
     }
 
+    /// With `crash`, [`Provider::destroy`] later stops without telling the
+    /// group (a simulated crash; the `swim` backend only).
+    pub fn set_crash_mode(&self, crash: bool) -> Result<()> {
+        self.inner.backend()?.set_crash_mode(crash)
+    }
+
     /// Leaves the group (as the backend defines it) and stops serving.
     pub fn destroy(&self) {
         self.inner.destroy();

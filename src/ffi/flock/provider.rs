@@ -118,6 +118,26 @@ pub unsafe extern "C" fn flock_provider_register(
     })
 }
 
+/// With `crash` true, a later `flock_provider_destroy` stops the provider
+/// without its leave announcement, as a crashed member would (upstream's
+/// swim backend exports this for tests of failure detection).
+/// `FLOCK_ERR_INVALID_BACKEND` for a backend other than `swim`.
+///
+/// # Safety
+/// `provider` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn flock_swim_set_crash_mode(provider: flock_provider_t, crash: bool) -> flock_return_t {
+    const E: &str = "flock_swim_set_crash_mode";
+    // SAFETY: by the contract NULL or live.
+    guard(E, code::OTHER, || match unsafe { boxed_ref(provider) } {
+        Some(p) => match p.set_crash_mode(crash) {
+            Ok(()) => FLOCK_SUCCESS,
+            Err(e) => ret_err(E, e),
+        },
+        None => ret_err(E, FlockError::InvalidArgs("NULL provider".into())),
+    })
+}
+
 /// Destroys a provider (leaving its group as the backend defines).
 ///
 /// # Safety

@@ -194,6 +194,8 @@ impl Shared {
 pub struct SwimBackend {
     shared: Arc<Shared>,
     destroyed: AtomicBool,
+    /// Destroy without the leave announcement ([`Backend::set_crash_mode`]).
+    crash: AtomicBool,
 }
 
 const RPCS: [&str; 4] = [wire::PING, wire::PING_REQ, wire::ANNOUNCE, wire::SYNC];
@@ -231,7 +233,8 @@ impl SwimBackend {
             addresses: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
         });
-        let backend = Arc::new(SwimBackend { shared: shared.clone(), destroyed: AtomicBool::new(false) });
+        let backend =
+            Arc::new(SwimBackend { shared: shared.clone(), destroyed: AtomicBool::new(false), crash: AtomicBool::new(false) });
         if let Err(e) = backend.serve(init.provider_id) {
             backend.shutdown(false);
             return Err(e);
@@ -343,7 +346,12 @@ impl Backend for SwimBackend {
     }
 
     fn destroy(&self) -> Result<()> {
-        self.shutdown(true);
+        self.shutdown(!self.crash.load(Ordering::Acquire));
+        Ok(())
+    }
+
+    fn set_crash_mode(&self, crash: bool) -> Result<()> {
+        self.crash.store(crash, Ordering::Release);
         Ok(())
     }
 
