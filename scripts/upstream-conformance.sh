@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds upstream Mochi's own tests and examples against libmochi's headers
 # and library, and runs them: thallium's examples, Flock's and Bedrock's
-# Catch2 tests, Yokan's munit tests (map and unordered_map backends).
+# Catch2 tests, Yokan's munit tests (map and unordered_map backends), and
+# Flock's and Bedrock's Python tests over our `mochi` package.
 # Upstream code is not part of this project: point the script at checkouts
 # of mochi-thallium, mochi-flock, mochi-bedrock and mochi-yokan (the
 # versions the README names).
@@ -108,6 +109,29 @@ for t in provider client put get count exists erase fetch length list-keys list-
         report "yokan test-$t ($backend)" $? "($(tail -1 "$work/yk-$t.out"))"
     done
 done
+
+# --- Flock's and Bedrock's Python tests over our mochi package --------------
+# Deselected by design: Jx9 queries and Jx9 configs, an MPI rank locator
+# outside an MPI launcher; ConfigSpace is not provided.
+if python3 -c 'import pytest' 2>/dev/null; then
+    export MOCHI_LIBRARY="$lib/libmochi.so" PYTHONPATH="$root/python" PYTHONDONTWRITEBYTECODE=1
+    for pkg in flock bedrock; do
+        dir="$work/py-$pkg"
+        mkdir -p "$dir"
+        cp "$(repo "mochi-$pkg")/python/mochi/$pkg"/test_*.py "$dir/"
+        cp "$work"/libModule*.so "$dir/"
+        rm -f "$dir/test_config_space.py"
+        (cd "$dir" && LD_LIBRARY_PATH="$lib:$dir" timeout 600 python3 -m pytest -p no:cacheprovider -q \
+            --deselect test_service_handle.py::TestServiceHandle::test_query \
+            --deselect test_service_group_handle.py::TestServiceGroupHandle::test_query \
+            --deselect test_server.py::TestServer::test_init_from_jx9 \
+            --deselect test_dependencies.py::TestProviderManager::test_dependency_on_ph_with_id_and_rank \
+            . >"$dir/out" 2>&1)
+        report "$pkg Python tests" $? "($(tail -1 "$dir/out"))"
+    done
+else
+    echo "SKIP: Python tests (no pytest)"
+fi
 
 echo "$failures failure(s)"
 exit "$failures"

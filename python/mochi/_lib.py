@@ -143,6 +143,15 @@ class MargoInitInfo(Structure):
 
 MEMBER_FREE_FN = CFUNCTYPE(None, c_void_p)
 
+# margo_log_fn_t: void (*)(void* uargs, const char* message)
+LOG_FN = CFUNCTYPE(None, c_void_p, c_char_p)
+
+
+class MargoLogger(Structure):
+    """struct margo_logger (margo.h)."""
+    _fields_ = [("uargs", c_void_p), ("trace", LOG_FN), ("debug", LOG_FN), ("info", LOG_FN),
+                ("warning", LOG_FN), ("error", LOG_FN), ("critical", LOG_FN)]
+
 
 class _MemberExtra(Structure):
     _fields_ = [("data", c_void_p), ("free", c_void_p)]
@@ -273,6 +282,11 @@ _bind("margo_addr_free", c_int, [vp, vp])
 _bind("margo_enable_remote_shutdown", None, [vp])
 _bind("margo_shutdown_remote_instance", c_int, [vp, vp])
 _bind("margo_thread_sleep", None, [vp, c_double])
+_bind("margo_log_message", None, [vp, c_int, c_char_p])
+_bind("margo_set_log_level", c_int, [vp, c_int])
+_bind("margo_set_global_log_level", c_int, [c_int])
+_bind("margo_set_logger", c_int, [vp, P(MargoLogger)])
+_bind("margo_set_global_logger", c_int, [P(MargoLogger)])
 _bind("margo_get_config", vp, [vp])
 _bind("margo_get_config_opt", vp, [vp, c_int])
 

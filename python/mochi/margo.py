@@ -10,8 +10,11 @@ The same objects are importable under py-mochi-margo's names from the
 """
 
 import ctypes
+import enum
 import json
+import sys
 import threading
+import traceback
 
 from . import _lib
 from ._closing import Closing
@@ -19,7 +22,8 @@ from ._lib import lib
 
 __all__ = ["Engine", "Address", "MargoException", "client", "server",
            "CLIENT", "SERVER", "CLIENT_MODE", "SERVER_MODE",
-           "DEFAULT_PROVIDER_ID"]
+           "DEFAULT_PROVIDER_ID", "LogLevel", "EngineLogger",
+           "set_global_logger", "set_global_log_level", "log_message"]
 
 CLIENT_MODE = CLIENT = client = 0
 SERVER_MODE = SERVER = server = 1
@@ -285,6 +289,121 @@ class Engine(Closing):
             self.finalize()
 
 
+    @property
+    def logger(self):
+        """This engine's logging (:class:`EngineLogger`)."""
+        return EngineLogger(self)
+
     def __repr__(self):
         state = "finalized" if self._finalized else self.address
         return f"Engine({state})"
+
+
+# ---------------------------------------------------------------------------
+# Logging (margo.h's margo_logger; pymargo.logging names these)
+# ---------------------------------------------------------------------------
+
+class LogLevel(enum.IntEnum):
+    """margo's log levels (MARGO_LOG_*)."""
+    external = 0
+    trace = 1
+    debug = 2
+    info = 3
+    warning = 4
+    error = 5
+    critical = 6
+
+
+_LEVEL_METHODS = ("trace", "debug", "info", "warning", "error", "critical")
+
+# The installed logger's C structure and callbacks: libmochi keeps the
+# pointers, so they must live as long as the installation.
+_installed = {"logger": None, "struct": None}
+_install_lock = threading.Lock()
+
+
+def _callback(method):
+    def call(_uargs, message):
+        logger = _installed["logger"]
+        if logger is None:
+            return
+        try:
+            getattr(logger, method)(message.decode("utf-8", "replace") if message else "")
+        except Exception:  # must not unwind into C
+            traceback.print_exc(file=sys.stderr)
+    return _lib.LOG_FN(call)
+
+
+_CALLBACKS = [_callback(m) for m in _LEVEL_METHODS]
+
+
+def _install(logger, setter):
+    with _install_lock:
+        if logger is None:
+            rc = setter(None)
+            _installed.update(logger=None, struct=None)
+        else:
+            missing = [m for m in _LEVEL_METHODS if not callable(getattr(logger, m, None))]
+            if missing:
+                raise TypeError(f"a logger needs the methods {', '.join(missing)}")
+            struct = _lib.MargoLogger(None, *_CALLBACKS)
+            _installed.update(logger=logger)
+            rc = setter(ctypes.byref(struct))
+            _installed["struct"] = struct
+        if rc != 0:
+            raise MargoException("could not install the logger", rc)
+
+
+def set_global_logger(logger):
+    """Installs ``logger`` (methods ``trace`` ... ``critical``, each taking the
+    message) for every engine; ``None`` goes back to stderr."""
+    _install(logger, lib.margo_set_global_logger)
+
+
+def set_global_log_level(level):
+    """Messages below ``level`` (:class:`LogLevel`) are dropped, for every engine."""
+    rc = lib.margo_set_global_log_level(int(level))
+    if rc != 0:
+        raise MargoException(f"invalid log level {level!r}", rc)
+
+
+def log_message(engine, level, message):
+    """Logs ``message`` at ``level`` through ``engine`` (None: any engine)."""
+    mid = engine.mid if engine is not None else None
+    lib.margo_log_message(mid, int(level), _lib.c_text(str(message), "message"))
+
+
+class EngineLogger:
+    """``engine.logger``: set the logger and level, log through the engine.
+    Loggers are process-wide here (``set_logger`` installs one for every
+    engine, as :func:`set_global_logger` does)."""
+
+    def __init__(self, engine):
+        self._engine = engine
+
+    def set_logger(self, logger):
+        mid = self._engine._live_mid("set a logger")
+        _install(logger, lambda ptr: lib.margo_set_logger(mid, ptr))
+
+    def set_log_level(self, level):
+        rc = lib.margo_set_log_level(self._engine._live_mid("set a log level"), int(level))
+        if rc != 0:
+            raise MargoException(f"invalid log level {level!r}", rc)
+
+    def trace(self, msg):
+        log_message(self._engine, LogLevel.trace, msg)
+
+    def debug(self, msg):
+        log_message(self._engine, LogLevel.debug, msg)
+
+    def info(self, msg):
+        log_message(self._engine, LogLevel.info, msg)
+
+    def warning(self, msg):
+        log_message(self._engine, LogLevel.warning, msg)
+
+    def error(self, msg):
+        log_message(self._engine, LogLevel.error, msg)
+
+    def critical(self, msg):
+        log_message(self._engine, LogLevel.critical, msg)

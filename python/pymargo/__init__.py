@@ -9,14 +9,14 @@ Names: ``Engine`` (also ``MargoInstance``), ``Address`` (also
 and :mod:`pymargo.core`. Not provided (libmochi's bindings register no
 Python RPCs and expose no bulk handles): ``Handle``/``MargoHandle``,
 ``remote``, ``provider``, ``on_finalize``, ``on_prefinalize``,
-``pymargo.bulk``, ``pymargo.logging``.
+``pymargo.bulk``. :mod:`pymargo.logging` has the log levels and loggers.
 """
 
-from . import core
+from . import core, logging
 from .core import Address, Engine, MargoException, client, server
 
 MargoInstance = Engine
 MargoAddress = Address
 
-__all__ = ["core", "Engine", "Address", "MargoException", "MargoInstance", "MargoAddress",
+__all__ = ["core", "logging", "Engine", "Address", "MargoException", "MargoInstance", "MargoAddress",
            "client", "server"]

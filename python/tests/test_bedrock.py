@@ -263,6 +263,9 @@ def test_service_group_handle_from_flock_file(client, server, workdir):
     assert group[-1].address == server.address
     with pytest.raises(IndexError):
         group[1]
+    # Upstream raises ClientException there: ours is both.
+    with pytest.raises(ClientException):
+        group[1]
     config = group.config
     assert list(config) == [server.address]
     assert "providers" in config[server.address]

@@ -60,3 +60,66 @@ def test_server_margo_engine():
     server.finalize()
     with pytest.raises(TypeError):
         margo.Engine.from_margo_instance_id(None)
+
+
+class _Recorder(pymargo.logging.Logger):
+    """Keeps the last message of each level."""
+
+    def __init__(self):
+        self.seen = {}
+
+    def trace(self, msg):
+        self.seen["trace"] = msg
+
+    def debug(self, msg):
+        self.seen["debug"] = msg
+
+    def info(self, msg):
+        self.seen["info"] = msg
+
+    def warning(self, msg):
+        self.seen["warning"] = msg
+
+    def error(self, msg):
+        self.seen["error"] = msg
+
+    def critical(self, msg):
+        self.seen["critical"] = msg
+
+
+def test_logging_levels_and_loggers():
+    import pymargo.logging as log
+    assert [int(l) for l in (log.level.trace, log.level.info, log.level.critical)] == [1, 3, 6]
+    rec = _Recorder()
+    with pymargo.core.Engine("na+sm", pymargo.core.server) as engine:
+        engine.logger.set_logger(rec)
+        try:
+            engine.logger.set_log_level(log.level.trace)
+            for name in ("trace", "debug", "info", "warning", "error", "critical"):
+                getattr(engine.logger, name)(f"{name} message")
+            assert rec.seen == {n: f"{n} message" for n in rec.seen} and len(rec.seen) == 6
+            engine.logger.set_log_level(log.level.error)
+            engine.logger.info("dropped")
+            assert rec.seen["info"] == "info message"
+            log.critical("through the module", engine)
+            assert rec.seen["critical"] == "through the module"
+        finally:
+            engine.logger.set_logger(None)
+            log.set_global_log_level(log.level.warning)
+    with pytest.raises(TypeError):
+        log.set_global_logger(object())
+
+
+def test_a_logger_that_raises_does_not_break_margo(capsys):
+    import pymargo.logging as log
+
+    class Broken(_Recorder):
+        def warning(self, msg):
+            raise ValueError("broken logger")
+
+    log.set_global_logger(Broken())
+    try:
+        log.warning("to a broken logger")
+    finally:
+        log.set_global_logger(None)
+    assert "broken logger" in capsys.readouterr().err

@@ -10,7 +10,7 @@ from .. import margo
 from .._client import EngineClient
 from .._closing import Closing
 from .._lib import lib
-from .common import ClientException, config_text
+from .common import ClientException, InvalidIndex, config_text
 from .spec import PoolSpec, ProcSpec, ProviderSpec, XstreamSpec
 
 __all__ = ["Client", "ServiceHandle", "ServiceGroupHandle", "ClientException"]
@@ -194,7 +194,7 @@ class ServiceGroupHandle(Closing):
         if index < 0:
             index += n
         if not 0 <= index < n:
-            raise IndexError(f"Invalid index {index}")
+            raise InvalidIndex(f"Invalid index {index}")
         return self._client.make_service_handle(self._addresses[index], self._provider_id)
 
     def __iter__(self):

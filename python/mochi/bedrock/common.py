@@ -3,7 +3,7 @@
 import enum
 import json
 
-__all__ = ["BedrockException", "ClientException", "ReturnCode", "config_text"]
+__all__ = ["BedrockException", "ClientException", "NotFound", "InvalidIndex", "ReturnCode", "config_text"]
 
 
 class ReturnCode(enum.IntEnum):
@@ -32,6 +32,17 @@ class ClientException(RuntimeError):
     def __init__(self, message, code=None):
         super().__init__(message)
         self.code = code
+
+
+class NotFound(BedrockException, ClientException):
+    """A pool, xstream or provider that is not there. Upstream's bindings
+    raise it as BedrockException or ClientException depending on which of
+    their modules was imported last; catching either works here."""
+
+
+class InvalidIndex(ClientException, IndexError):
+    """An index past a service group's members (a ClientException, as
+    upstream's, and an IndexError, as a sequence's)."""
 
 
 def config_text(config, spec_type, what):

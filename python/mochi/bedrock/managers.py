@@ -14,7 +14,7 @@ import json
 import re
 
 from .. import _lib
-from .common import BedrockException, config_text
+from .common import BedrockException, NotFound, config_text
 from .spec import PoolSpec, ProcSpec, ProviderSpec, XstreamSpec
 
 __all__ = ["NamedDependency", "Pool", "Xstream", "ProviderDependency", "Provider",
@@ -115,11 +115,11 @@ class _ArgobotsList:
         names = self._names() if names is None else names
         if isinstance(key, int):
             if not 0 <= key < len(names):
-                raise BedrockException(f"Could not find {self._kind} at index {key} "
+                raise NotFound(f"Could not find {self._kind} at index {key} "
                                        f"(the server has {len(names)})")
             return names[key]
         if key not in names:
-            raise BedrockException(f'Could not find {self._kind} with name "{key}"')
+            raise NotFound(f'Could not find {self._kind} with name "{key}"')
         return key
 
     def __len__(self):
@@ -129,7 +129,7 @@ class _ArgobotsList:
         return iter([NamedDependency(n, self._kind) for n in self._names()])
 
     def __getitem__(self, key):
-        """By name or index; BedrockException if there is none."""
+        """By name or index; NotFound (a BedrockException) if there is none."""
         return NamedDependency(self._resolve(key), self._kind)
 
     def __contains__(self, key):
@@ -276,13 +276,13 @@ class ProviderManager:
         providers = self.config
         if isinstance(key, int):
             if not 0 <= key < len(providers):
-                raise BedrockException(f"Could not find provider at index {key} "
+                raise NotFound(f"Could not find provider at index {key} "
                                        f"(the server has {len(providers)})")
             return providers[key]
         for entry in providers:
             if entry["name"] == key:
                 return entry
-        raise BedrockException(f'Could not find provider with name "{key}"')
+        raise NotFound(f'Could not find provider with name "{key}"')
 
     def __len__(self):
         return len(self.config)

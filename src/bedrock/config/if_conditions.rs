@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 /// it is `true` (the member itself stays); removed objects vanish from
 /// arrays and become `null` as object members. `None` means the value
 /// itself was removed. As upstream, `null` array elements are dropped too.
-/// A string condition is a Jx9 expression, which is not supported.
+/// A string condition is a Jx9 expression: the literals `"true"` and
+/// `"false"` are evaluated (upstream's tests write them); any other is
+/// refused, Jx9 not being supported.
 pub fn filter_if_conditions(v: Value) -> Result<Option<Value>> {
     match v {
         Value::Array(items) => {
@@ -26,6 +28,8 @@ pub fn filter_if_conditions(v: Value) -> Result<Option<Value>> {
                 match cond {
                     Value::Bool(true) => {}
                     Value::Bool(false) => return Ok(None),
+                    Value::String(s) if s.trim() == "true" => {}
+                    Value::String(s) if s.trim() == "false" => return Ok(None),
                     Value::String(s) => return Err(BedrockError::Jx9ConditionNotSupported(s.clone())),
                     _ => return Err(BedrockError::InvalidIfCondition),
                 }

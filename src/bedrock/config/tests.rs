@@ -429,6 +429,11 @@ fn if_conditions() {
     assert_eq!(load_json(r#"{"__if__": false, "bedrock": {"provider_id": 5}}"#), json!({}));
     // Null array elements are dropped as well (upstream behaviour).
     assert_eq!(load_json(r#"{"a": [1, null, 2]}"#), json!({"a": [1, 2]}));
+    // The Jx9 literals "true" and "false" are evaluated.
+    assert_eq!(
+        load_json(r#"{"a": [{"__if__": "false"}, {"__if__": " true ", "k": 1}], "b": {"__if__": "false"}}"#),
+        json!({"a": [{"__if__": " true ", "k": 1}], "b": null})
+    );
 }
 
 #[test]
