@@ -447,3 +447,30 @@ def test_collections_are_not_provided(db):
         with pytest.raises(ye.Exception) as e:
             call()
         assert code_of(e) == ye.YOKAN_ERR_OP_UNSUPPORTED
+
+
+def test_provider_registered_from_python():
+    from mochi import margo
+    from mochi.yokan.client import Client
+    from mochi.yokan.exception import Exception as YokanException
+    from mochi.yokan.server import Provider
+
+    with margo.Engine("na+sm") as engine:
+        with Provider(engine, 42, {"database": {"type": "unordered_map"}}) as provider:
+            assert provider.provider_id == 42
+            assert provider.config["database"]["type"] == "unordered_map"
+            client = Client(engine)
+            db = client.make_database_handle(engine.address, 42)
+            db.put("key", "value")
+            buf = bytearray(16)
+            assert bytes(buf[:db.get("key", buf)]) == b"value"
+            with pytest.raises(YokanException) as taken:
+                Provider(engine, 42, "{}")
+            assert taken.value.code == 4  # YOKAN_ERR_INVALID_PROVIDER
+            with pytest.raises(YokanException) as bad:
+                Provider(engine, 43, '{"database": {"type": "rocksdb"}}')
+            assert bad.value.code == 6  # YOKAN_ERR_INVALID_BACKEND
+            del db
+            client = None
+        # Destroyed: the id is free again.
+        Provider(engine, 42, "{}").destroy()
