@@ -9,7 +9,7 @@
  * (deregistered with its scope), async_response::wait_any over calls that
  * answer out of order, packed_data::unpack(x...), a type serialized by a free
  * serialize(ar, x) and one by free save/load using save_ptr/restore_ptr,
- * multimap, forward_list and complex,
+ * multimap, forward_list and complex, serialization contexts,
  * request::get_input() after a handler that declared only its first
  * argument, a logger, timer, engine::xstreams() with references, and
  * engine::top_finalize_callback.
@@ -66,6 +66,17 @@ template <typename A> void load(A& ar, tag& t) {
 }
 } // namespace geometry
 
+/* Written scaled by the factor its serialization context holds. */
+struct scaled {
+    double value = 0;
+    template <typename A> void serialize(A& ar) {
+        const double factor = std::get<0>(ar.get_context());
+        double       wire   = value * factor;
+        ar & wire;
+        value = wire / factor;
+    }
+};
+
 /* Counts what the logger was given. */
 struct counting_logger : public tl::logger {
     mutable std::atomic<int> seen{0};
@@ -110,6 +121,17 @@ int main(int argc, char** argv) {
         std::complex<double>            cx(1.5, -2.0), cx2;
         e.define("mirror").on(self)(mm, fl, cx).unpack(mm2, fl2, cx2);
         check(mm2 == mm && fl2 == fl && cx2 == cx, "multimap, forward_list and complex round trip");
+
+        /* Serialization contexts: the argument goes out scaled by 10, the
+         * handler reads it with 10 and answers with 100. */
+        e.define("ctx_echo", [](const tl::request& req) {
+            scaled in = req.get_input().with_serialization_context(10.0).as<scaled>();
+            req.with_serialization_context(100.0).respond(in);
+        });
+        auto   answer = e.define("ctx_echo").on(self).with_serialization_context(10.0)(scaled{2.5});
+        double wire   = answer.as<double>();
+        scaled unscaled = answer.with_serialization_context(100.0).as<scaled>();
+        check(wire == 250.0 && unscaled.value == 2.5, "with_serialization_context on the call, the input, the response");
 
         /* A handler declaring only its first argument; get_input() reads all. */
         e.define("partial", [](const tl::request& req, int x) {

@@ -333,7 +333,9 @@ class endpoint;
 class provider_handle;
 class remote_procedure;
 class callable_remote_procedure;
+template <typename... Ctx> class callable_remote_procedure_with_context;
 class request;
+template <typename... Ctx> class request_with_context;
 template <typename T> class provider;
 class bulk;
 class bulk_segment;
@@ -1806,6 +1808,8 @@ class output_archive {
     /* Where the handles of the bulks written go (null: bulks refused). */
     std::deque<hg_bulk_t>* m_bulks = nullptr;
 
+  public:
+    /* Appends v little-endian (the serializers' primitive). */
     template <typename U> void put_le(U v) {
         char bytes[sizeof(U)];
         for(std::size_t i = 0; i < sizeof(U); ++i)
@@ -1813,7 +1817,6 @@ class output_archive {
         m_buf.insert(m_buf.end(), bytes, bytes + sizeof(U));
     }
 
-  public:
     explicit output_archive(std::vector<char>& buf, std::deque<hg_bulk_t>* bulks = nullptr) noexcept
     : m_buf(buf)
     , m_bulks(bulks) {}
@@ -1828,6 +1831,13 @@ class output_archive {
     }
 
     template <typename T> void save(const T& v);
+
+    /** The serialization context: none here (see
+     *  output_archive_with_context). */
+    std::tuple<>& get_context() {
+        static std::tuple<> none;
+        return none;
+    }
 
     /** Reserves size bytes at the end and returns them to be filled in
      *  place (valid until the next write); restore_ptr then closes it. */
@@ -1880,6 +1890,8 @@ class input_archive {
     std::size_t               m_pos   = 0;
     const detail::bulk_table* m_bulks = nullptr;
 
+  public:
+    /* Reads a little-endian U (the serializers' primitive). */
     template <typename U> U get_le() {
         unsigned char bytes[sizeof(U)];
         read(bytes, sizeof(U));
@@ -1889,7 +1901,6 @@ class input_archive {
         return static_cast<U>(v);
     }
 
-  public:
     input_archive(const char* data, std::size_t size, const detail::bulk_table* bulks = nullptr) noexcept
     : m_data(data)
     , m_size(size)
@@ -1921,6 +1932,12 @@ class input_archive {
 
     template <typename T> void load(T& v);
 
+    /** The serialization context: none here (see input_archive_with_context). */
+    std::tuple<>& get_context() {
+        static std::tuple<> none;
+        return none;
+    }
+
     /** The next size bytes, read in place (read-only; throws if fewer
      *  are left) and skipped; restore_ptr then closes it. */
     void* save_ptr(std::size_t size) {
@@ -1933,6 +1950,13 @@ class input_archive {
     void restore_ptr(void*, std::size_t) noexcept {}
 
     template <typename T> input_archive& operator&(T& v) {
+        load(v);
+        return *this;
+    }
+    /* Upstream accepts a temporary on the right (an expression written for
+     * both directions): it is read into and dropped. */
+    template <typename T, std::enable_if_t<!std::is_lvalue_reference<T>::value, bool> = true>
+    input_archive& operator&(T&& v) {
         load(v);
         return *this;
     }
@@ -1972,8 +1996,8 @@ struct has_save_load_free<T, std::void_t<decltype(save(std::declval<output_archi
                                          decltype(load(std::declval<input_archive&>(), std::declval<T&>()))>>
 : std::true_type {};
 template <typename A, typename T> void adl_serialize(A& ar, T& v) { serialize(ar, v); }
-template <typename T> void adl_save(output_archive& ar, const T& v) { save(ar, v); }
-template <typename T> void adl_load(input_archive& ar, T& v) { load(ar, v); }
+template <typename A, typename T> void adl_save(A& ar, const T& v) { save(ar, v); }
+template <typename A, typename T> void adl_load(A& ar, T& v) { load(ar, v); }
 
 template <typename T>
 struct has_serialize_member<T, std::void_t<decltype(std::declval<T&>().serialize(
@@ -1986,142 +2010,224 @@ struct has_save_load_members<
 
 } // namespace detail
 
-template <typename T> void output_archive::save(const T& v) {
+namespace detail {
+
+/* The serializers, for any archive A (output_archive, input_archive, or one
+ * of theirs carrying a context): values reach users' serialize/save/load
+ * through A, so that A's get_context() is theirs to call. */
+template <typename A, typename T> void save_any(A& ar, const T& v) {
     if constexpr(std::is_same<T, bool>::value) {
-        put_le<std::uint8_t>(v ? 1 : 0);
+        ar.template put_le<std::uint8_t>(v ? 1 : 0);
     } else if constexpr(std::is_enum<T>::value) {
-        save(static_cast<std::underlying_type_t<T>>(v));
+        save_any(ar, static_cast<std::underlying_type_t<T>>(v));
     } else if constexpr(std::is_integral<T>::value) {
-        put_le<std::make_unsigned_t<T>>(static_cast<std::make_unsigned_t<T>>(v));
+        ar.template put_le<std::make_unsigned_t<T>>(static_cast<std::make_unsigned_t<T>>(v));
     } else if constexpr(std::is_same<T, float>::value) {
         std::uint32_t bits;
         std::memcpy(&bits, &v, sizeof bits);
-        put_le<std::uint32_t>(bits);
+        ar.template put_le<std::uint32_t>(bits);
     } else if constexpr(std::is_same<T, double>::value) {
         std::uint64_t bits;
         std::memcpy(&bits, &v, sizeof bits);
-        put_le<std::uint64_t>(bits);
-    } else if constexpr(detail::is_std_string<T>::value) {
-        put_le<std::uint64_t>(v.size());
-        write(v.data(), v.size() * sizeof(typename T::value_type));
-    } else if constexpr(detail::is_sequence<T>::value || detail::is_assoc<T>::value) {
-        put_le<std::uint64_t>(v.size());
-        for(const auto& e : v) save(e);
-    } else if constexpr(detail::is_forward_list<T>::value) {
-        put_le<std::uint64_t>(static_cast<std::uint64_t>(std::distance(v.begin(), v.end())));
-        for(const auto& e : v) save(e);
-    } else if constexpr(detail::is_complex<T>::value) {
-        save(v.real());
-        save(v.imag());
-    } else if constexpr(detail::is_array<T>::value) {
-        for(const auto& e : v) save(e);
-    } else if constexpr(detail::is_pair<T>::value) {
-        save(v.first);
-        save(v.second);
-    } else if constexpr(detail::is_tuple<T>::value) {
-        std::apply([&](const auto&... e) { (save(e), ...); }, v);
-    } else if constexpr(detail::has_save_load_members<T>::value) {
-        v.save(*this);
-    } else if constexpr(detail::has_serialize_member<T>::value) {
+        ar.template put_le<std::uint64_t>(bits);
+    } else if constexpr(is_std_string<T>::value) {
+        ar.template put_le<std::uint64_t>(v.size());
+        ar.write(v.data(), v.size() * sizeof(typename T::value_type));
+    } else if constexpr(is_sequence<T>::value || is_assoc<T>::value) {
+        ar.template put_le<std::uint64_t>(v.size());
+        for(const auto& e : v) save_any(ar, e);
+    } else if constexpr(is_forward_list<T>::value) {
+        ar.template put_le<std::uint64_t>(static_cast<std::uint64_t>(std::distance(v.begin(), v.end())));
+        for(const auto& e : v) save_any(ar, e);
+    } else if constexpr(is_complex<T>::value) {
+        save_any(ar, v.real());
+        save_any(ar, v.imag());
+    } else if constexpr(is_array<T>::value) {
+        for(const auto& e : v) save_any(ar, e);
+    } else if constexpr(is_pair<T>::value) {
+        save_any(ar, v.first);
+        save_any(ar, v.second);
+    } else if constexpr(is_tuple<T>::value) {
+        std::apply([&](const auto&... e) { (save_any(ar, e), ...); }, v);
+    } else if constexpr(has_save_load_members<T>::value) {
+        v.save(ar);
+    } else if constexpr(has_serialize_member<T>::value) {
         /* serialize is one non-const member for both directions. */
-        const_cast<T&>(v).serialize(*this);
-    } else if constexpr(detail::has_save_load_free<T>::value) {
-        detail::adl_save(*this, v);
-    } else if constexpr(detail::has_serialize_free<T>::value) {
-        detail::adl_serialize(*this, const_cast<T&>(v));
+        const_cast<T&>(v).serialize(ar);
+    } else if constexpr(has_save_load_free<T>::value) {
+        adl_save(ar, v);
+    } else if constexpr(has_serialize_free<T>::value) {
+        adl_serialize(ar, const_cast<T&>(v));
     } else {
-        static_assert(detail::always_false<T>::value,
+        static_assert(always_false<T>::value,
                       "thallium: no serialization for this type (give it a "
                       "template<class A> void serialize(A&) member, or a free "
                       "serialize(A&, T&) beside it)");
     }
 }
 
-template <typename T> void input_archive::load(T& v) {
+template <typename A, typename T> void load_any(A& ar, T& v) {
     if constexpr(std::is_same<T, bool>::value) {
-        std::uint8_t b = get_le<std::uint8_t>();
+        std::uint8_t b = ar.template get_le<std::uint8_t>();
         if(b > 1) throw exception("thallium: cannot decode: ", unsigned(b), " is not a bool");
         v = (b == 1);
     } else if constexpr(std::is_enum<T>::value) {
         std::underlying_type_t<T> u{};
-        load(u);
+        load_any(ar, u);
         v = static_cast<T>(u);
     } else if constexpr(std::is_integral<T>::value) {
-        v = static_cast<T>(get_le<std::make_unsigned_t<T>>());
+        v = static_cast<T>(ar.template get_le<std::make_unsigned_t<T>>());
     } else if constexpr(std::is_same<T, float>::value) {
-        std::uint32_t bits = get_le<std::uint32_t>();
+        std::uint32_t bits = ar.template get_le<std::uint32_t>();
         std::memcpy(&v, &bits, sizeof v);
     } else if constexpr(std::is_same<T, double>::value) {
-        std::uint64_t bits = get_le<std::uint64_t>();
+        std::uint64_t bits = ar.template get_le<std::uint64_t>();
         std::memcpy(&v, &bits, sizeof v);
-    } else if constexpr(detail::is_std_string<T>::value) {
-        std::uint64_t n     = get_le<std::uint64_t>();
+    } else if constexpr(is_std_string<T>::value) {
+        std::uint64_t n     = ar.template get_le<std::uint64_t>();
         using C             = typename T::value_type;
-        if(n > remaining() / sizeof(C))
+        if(n > ar.remaining() / sizeof(C))
             throw exception("thallium: cannot decode: a string of ", n, " with only ",
-                            remaining(), " byte(s) left");
+                            ar.remaining(), " byte(s) left");
         v.resize(static_cast<std::size_t>(n));
-        read(&v[0], static_cast<std::size_t>(n) * sizeof(C));
-    } else if constexpr(detail::is_sequence<T>::value) {
-        std::size_t n = read_count();
+        ar.read(&v[0], static_cast<std::size_t>(n) * sizeof(C));
+    } else if constexpr(is_sequence<T>::value) {
+        std::size_t n = ar.read_count();
         v.clear();
         for(std::size_t i = 0; i < n; ++i) {
             typename T::value_type e{};
-            load(e);
+            load_any(ar, e);
             v.push_back(std::move(e));
         }
-    } else if constexpr(detail::is_assoc<T>::value) {
-        std::size_t n = read_count();
+    } else if constexpr(is_assoc<T>::value) {
+        std::size_t n = ar.read_count();
         v.clear();
         for(std::size_t i = 0; i < n; ++i) {
             /* value_type of a map has a const key: decode a plain pair. */
             using E = std::remove_const_t<typename T::key_type>;
             if constexpr(std::is_same<typename T::key_type, typename T::value_type>::value) {
                 E e{};
-                load(e);
+                load_any(ar, e);
                 v.insert(std::move(e));
             } else {
                 std::pair<E, typename T::mapped_type> e{};
-                load(e);
+                load_any(ar, e);
                 v.insert(std::move(e));
             }
         }
-    } else if constexpr(detail::is_forward_list<T>::value) {
-        std::size_t n = read_count();
+    } else if constexpr(is_forward_list<T>::value) {
+        std::size_t n = ar.read_count();
         v.clear();
         auto last = v.before_begin();
         for(std::size_t i = 0; i < n; ++i) {
             typename T::value_type e{};
-            load(e);
+            load_any(ar, e);
             last = v.insert_after(last, std::move(e));
         }
-    } else if constexpr(detail::is_complex<T>::value) {
+    } else if constexpr(is_complex<T>::value) {
         typename T::value_type re{}, im{};
-        load(re);
-        load(im);
+        load_any(ar, re);
+        load_any(ar, im);
         v = T(re, im);
-    } else if constexpr(detail::is_array<T>::value) {
-        for(auto& e : v) load(e);
-    } else if constexpr(detail::is_pair<T>::value) {
-        load(v.first);
-        load(v.second);
-    } else if constexpr(detail::is_tuple<T>::value) {
-        std::apply([&](auto&... e) { (load(e), ...); }, v);
-    } else if constexpr(detail::has_save_load_members<T>::value) {
-        v.load(*this);
-    } else if constexpr(detail::has_serialize_member<T>::value) {
-        v.serialize(*this);
-    } else if constexpr(detail::has_save_load_free<T>::value) {
-        detail::adl_load(*this, v);
-    } else if constexpr(detail::has_serialize_free<T>::value) {
-        detail::adl_serialize(*this, v);
+    } else if constexpr(is_array<T>::value) {
+        for(auto& e : v) load_any(ar, e);
+    } else if constexpr(is_pair<T>::value) {
+        load_any(ar, v.first);
+        load_any(ar, v.second);
+    } else if constexpr(is_tuple<T>::value) {
+        std::apply([&](auto&... e) { (load_any(ar, e), ...); }, v);
+    } else if constexpr(has_save_load_members<T>::value) {
+        v.load(ar);
+    } else if constexpr(has_serialize_member<T>::value) {
+        v.serialize(ar);
+    } else if constexpr(has_save_load_free<T>::value) {
+        adl_load(ar, v);
+    } else if constexpr(has_serialize_free<T>::value) {
+        adl_serialize(ar, v);
     } else {
-        static_assert(detail::always_false<T>::value,
+        static_assert(always_false<T>::value,
                       "thallium: no serialization for this type (give it a "
                       "template<class A> void serialize(A&) member, or a free "
                       "serialize(A&, T&) beside it)");
     }
 }
+
+} // namespace detail
+
+template <typename T> void output_archive::save(const T& v) { detail::save_any(*this, v); }
+template <typename T> void input_archive::load(T& v) { detail::load_any(*this, v); }
+
+/**
+ * An output_archive carrying a serialization context (values given with
+ * with_serialization_context(...)): users' serialize/save functions reach
+ * them through ar.get_context(), a std::tuple of them.
+ */
+template <typename... Ctx> class output_archive_with_context : public output_archive {
+    std::tuple<Ctx...>& m_context;
+
+  public:
+    output_archive_with_context(std::vector<char>& buf, std::deque<hg_bulk_t>* bulks, std::tuple<Ctx...>& context) noexcept
+    : output_archive(buf, bulks)
+    , m_context(context) {}
+
+    std::tuple<Ctx...>& get_context() noexcept { return m_context; }
+
+    template <typename T> void save(const T& v) { detail::save_any(*this, v); }
+    template <typename T> output_archive_with_context& operator&(const T& v) {
+        save(v);
+        return *this;
+    }
+    template <typename T> output_archive_with_context& operator<<(const T& v) {
+        save(v);
+        return *this;
+    }
+    template <typename T> output_archive_with_context& operator()(const T& v) {
+        save(v);
+        return *this;
+    }
+};
+
+/** The input side of output_archive_with_context. */
+template <typename... Ctx> class input_archive_with_context : public input_archive {
+    std::tuple<Ctx...>& m_context;
+
+  public:
+    input_archive_with_context(const char* data, std::size_t size, const detail::bulk_table* bulks,
+                               std::tuple<Ctx...>& context) noexcept
+    : input_archive(data, size, bulks)
+    , m_context(context) {}
+
+    std::tuple<Ctx...>& get_context() noexcept { return m_context; }
+
+    template <typename T> void load(T& v) { detail::load_any(*this, v); }
+    template <typename T> input_archive_with_context& operator&(T& v) {
+        load(v);
+        return *this;
+    }
+    template <typename T, std::enable_if_t<!std::is_lvalue_reference<T>::value, bool> = true>
+    input_archive_with_context& operator&(T&& v) {
+        load(v);
+        return *this;
+    }
+    template <typename T> input_archive_with_context& operator>>(T& v) {
+        load(v);
+        return *this;
+    }
+    template <typename T> input_archive_with_context& operator()(T& v) {
+        load(v);
+        return *this;
+    }
+};
+
+namespace detail {
+/* Values packed with a context (arguments or a response after its status
+ * byte). */
+template <typename... Ctx, typename... T>
+void pack_with_context(std::vector<char>& bytes, std::deque<hg_bulk_t>& bulks, std::tuple<Ctx...>& ctx, const T&... values) {
+    output_archive_with_context<Ctx...> ar(bytes, &bulks, ctx);
+    (ar.save(values), ...);
+}
+} // namespace detail
 
 namespace detail {
 
@@ -2306,15 +2412,39 @@ inline std::string rpc_error_text(const std::string& name, const char* what, hg_
  * and converting it throws.
  */
 template <typename... CtxArg> class packed_data {
+    template <typename... Other> friend class packed_data;
+
     std::vector<char>                         m_bytes;
     std::string                               m_name;
     bool                                      m_has_data = false;
     std::shared_ptr<const detail::bulk_table> m_bulks;
+    /* The serialization context values are decoded with (mutable: a
+     * deserializer may use it as it likes). */
+    mutable std::tuple<CtxArg...> m_context;
 
-    template <typename T> T decode_one(input_archive& ar) const {
+    template <typename T, typename Ar> T decode_one(Ar& ar) const {
         T v{};
         ar.load(v);
         return v;
+    }
+
+    packed_data(std::vector<char> bytes, std::string name, bool has_data, std::shared_ptr<const detail::bulk_table> bulks,
+                std::tuple<CtxArg...> context)
+    : m_bytes(std::move(bytes))
+    , m_name(std::move(name))
+    , m_has_data(has_data)
+    , m_bulks(std::move(bulks))
+    , m_context(std::move(context)) {}
+
+    /* Runs f on an archive over the bytes (with the context, if any). */
+    template <typename F> auto with_archive(F&& f) const {
+        if constexpr(sizeof...(CtxArg) == 0) {
+            input_archive ar(m_bytes.data(), m_bytes.size(), m_bulks.get());
+            return f(ar);
+        } else {
+            input_archive_with_context<CtxArg...> ar(m_bytes.data(), m_bytes.size(), m_bulks.get(), m_context);
+            return f(ar);
+        }
     }
 
   public:
@@ -2332,17 +2462,25 @@ template <typename... CtxArg> class packed_data {
     /** False for the empty result of an RPC whose response is disabled. */
     bool has_data() const noexcept { return m_has_data; }
 
+    /** The same data, decoded with a serialization context (the values'
+     *  serialize/load functions read it with ar.get_context()). */
+    template <typename... New> packed_data<std::decay_t<New>...> with_serialization_context(New&&... context) const {
+        return packed_data<std::decay_t<New>...>(m_bytes, m_name, m_has_data, m_bulks,
+                                                 std::tuple<std::decay_t<New>...>(std::forward<New>(context)...));
+    }
+
     template <typename T1, typename... Tn> auto as() const {
         if(!m_has_data)
             throw exception("thallium: RPC \"", m_name, "\" has no response to convert");
-        input_archive ar(m_bytes.data(), m_bytes.size(), m_bulks.get());
         try {
-            if constexpr(sizeof...(Tn) == 0) {
-                return decode_one<T1>(ar);
-            } else {
-                /* Braced init: members decode left to right. */
-                return std::tuple<T1, Tn...>{decode_one<T1>(ar), decode_one<Tn>(ar)...};
-            }
+            return with_archive([this](auto& ar) {
+                if constexpr(sizeof...(Tn) == 0) {
+                    return this->template decode_one<T1>(ar);
+                } else {
+                    /* Braced init: members decode left to right. */
+                    return std::tuple<T1, Tn...>{this->template decode_one<T1>(ar), this->template decode_one<Tn>(ar)...};
+                }
+            });
         } catch(const exception& ex) {
             throw exception("thallium: the response of RPC \"", m_name,
                             "\" does not decode as the requested type(s): ", ex.what());
@@ -2355,9 +2493,11 @@ template <typename... CtxArg> class packed_data {
     template <typename... T, std::enable_if_t<(sizeof...(T) > 0), bool> = true> void unpack(T&... x) const {
         if(!m_has_data)
             throw exception("thallium: RPC \"", m_name, "\" has no response to convert");
-        input_archive ar(m_bytes.data(), m_bytes.size(), m_bulks.get());
         try {
-            (ar.load(x), ...);
+            with_archive([&](auto& ar) {
+                (ar.load(x), ...);
+                return 0;
+            });
         } catch(const exception& ex) {
             throw exception("thallium: the response of RPC \"", m_name,
                             "\" does not decode as the requested type(s): ", ex.what());
@@ -2394,6 +2534,7 @@ class timeout : public margo_exception {
  */
 class request {
     friend hg_return_t detail::rpc_trampoline(hg_handle_t handle) noexcept;
+    template <typename... Ctx> friend class request_with_context;
 
     hg_handle_t                           m_handle = HG_HANDLE_NULL;
     std::shared_ptr<detail::engine_state> m_state;
@@ -2500,7 +2641,42 @@ class request {
 
     /** Whether get_input() was called (on this request or a copy). */
     bool input_was_read() const noexcept { return m_input_read && m_input_read->load(); }
+
+    /** This request with a serialization context: respond() packs the
+     *  values with it (their serialize/save read it with ar.get_context()). */
+    template <typename... New> request_with_context<std::decay_t<New>...> with_serialization_context(New&&... context) const;
 };
+
+/** A request with a serialization context (request::with_serialization_context). */
+template <typename... Ctx> class request_with_context {
+    request            m_request;
+    std::tuple<Ctx...> m_context;
+
+  public:
+    request_with_context(request req, std::tuple<Ctx...> context)
+    : m_request(std::move(req))
+    , m_context(std::move(context)) {}
+
+    template <typename... T> void respond(const T&... values) {
+        detail::byte_buffer out;
+        out.bytes.push_back(detail::response_ok);
+        detail::pack_with_context(out.bytes, out.bulks, m_context, values...);
+        m_request.respond_buffer(out);
+    }
+
+    /** The input, to decode with the same context. */
+    packed_data<Ctx...> get_input() const {
+        return std::apply([this](const auto&... c) { return m_request.get_input().with_serialization_context(c...); },
+                          m_context);
+    }
+
+    const request& base() const noexcept { return m_request; }
+};
+
+template <typename... New>
+request_with_context<std::decay_t<New>...> request::with_serialization_context(New&&... context) const {
+    return request_with_context<std::decay_t<New>...>(*this, std::tuple<std::decay_t<New>...>(std::forward<New>(context)...));
+}
 
 /**
  * Responds with data when it goes out of scope, so that no path through a
@@ -2684,6 +2860,7 @@ class async_response {
  */
 class callable_remote_procedure {
     friend class remote_procedure;
+    template <typename... Ctx> friend class callable_remote_procedure_with_context;
 
     std::shared_ptr<detail::engine_state> m_state;
     std::shared_ptr<detail::handle_ref>   m_handle;
@@ -2712,6 +2889,10 @@ class callable_remote_procedure {
 
     template <typename... T> packed_data<> forward(double timeout_ms, const T&... args) const {
         detail::byte_buffer in = detail::pack_values(args...);
+        return forward_buffer(timeout_ms, in);
+    }
+
+    packed_data<> forward_buffer(double timeout_ms, detail::byte_buffer& in) const {
         hg_return_t ret = margo_provider_forward_timed(m_provider_id, m_handle->h, &in, timeout_ms);
         if(ret != HG_SUCCESS) detail::throw_forward_error("margo_provider_forward", ret, m_name);
         if(m_ignore_response) return packed_data<>(m_name);
@@ -2720,7 +2901,11 @@ class callable_remote_procedure {
 
     template <typename... T> async_response iforward(double timeout_ms, const T&... args) const {
         detail::byte_buffer in = detail::pack_values(args...);
-        margo_request       req = MARGO_REQUEST_NULL;
+        return iforward_buffer(timeout_ms, in);
+    }
+
+    async_response iforward_buffer(double timeout_ms, detail::byte_buffer& in) const {
+        margo_request req = MARGO_REQUEST_NULL;
         hg_return_t ret = margo_provider_iforward_timed(m_provider_id, m_handle->h, &in, timeout_ms, &req);
         if(ret != HG_SUCCESS) detail::throw_forward_error("margo_provider_iforward", ret, m_name);
         return async_response(m_handle, req, m_name, m_ignore_response);
@@ -2733,6 +2918,11 @@ class callable_remote_procedure {
     }
 
   public:
+    /** This call with a serialization context: the arguments are packed
+     *  with it, and the response decodes with it. */
+    template <typename... New>
+    callable_remote_procedure_with_context<std::decay_t<New>...> with_serialization_context(New&&... context) const;
+
     /** Calls the RPC and waits for its response. */
     template <typename... T> packed_data<> operator()(const T&... args) const {
         return forward(0.0, args...);
@@ -2754,6 +2944,49 @@ class callable_remote_procedure {
         return iforward(to_ms(t), args...);
     }
 };
+
+/** A call with a serialization context (callable_remote_procedure::with_serialization_context). */
+template <typename... Ctx> class callable_remote_procedure_with_context {
+    callable_remote_procedure m_call;
+    std::tuple<Ctx...>        m_context;
+
+    template <typename... T> detail::byte_buffer pack(const T&... args) {
+        detail::byte_buffer in;
+        detail::pack_with_context(in.bytes, in.bulks, m_context, args...);
+        return in;
+    }
+    packed_data<Ctx...> with_context(packed_data<> p) const {
+        return std::apply([&p](const auto&... c) { return p.with_serialization_context(c...); }, m_context);
+    }
+
+  public:
+    callable_remote_procedure_with_context(callable_remote_procedure call, std::tuple<Ctx...> context)
+    : m_call(std::move(call))
+    , m_context(std::move(context)) {}
+
+    template <typename... T> packed_data<Ctx...> operator()(const T&... args) {
+        detail::byte_buffer in = pack(args...);
+        return with_context(m_call.forward_buffer(0.0, in));
+    }
+    template <typename R, typename P, typename... T>
+    packed_data<Ctx...> timed(const std::chrono::duration<R, P>& t, const T&... args) {
+        detail::byte_buffer in = pack(args...);
+        return with_context(m_call.forward_buffer(callable_remote_procedure::to_ms(t), in));
+    }
+    /** The response of async() decodes without the context: give it again
+     *  to the packed_data (response.wait().with_serialization_context(...)). */
+    template <typename... T> async_response async(const T&... args) {
+        detail::byte_buffer in = pack(args...);
+        return m_call.iforward_buffer(0.0, in);
+    }
+};
+
+template <typename... New>
+callable_remote_procedure_with_context<std::decay_t<New>...>
+callable_remote_procedure::with_serialization_context(New&&... context) const {
+    return callable_remote_procedure_with_context<std::decay_t<New>...>(
+        *this, std::tuple<std::decay_t<New>...>(std::forward<New>(context)...));
+}
 
 /**
  * An RPC defined on an engine (engine::define). on() binds it to a target.

@@ -49,7 +49,6 @@ for dir in "$th"/*/; do
     name=$(basename "$dir")
     case $name in
         14_custom_sched) echo "SKIP: thallium $name (custom Argobots schedulers are not provided)"; continue ;;
-        16_context) echo "SKIP: thallium $name (serialization contexts are not provided)"; continue ;;
     esac
     for src in "$dir"*.cpp; do
         cxx "$src" -o "$work/th/${name}_$(basename "$src" .cpp)" 2>"$work/th/$name.log" \
