@@ -275,6 +275,24 @@ pub trait Owned {
     type Rust;
 }
 
+/// A provider registered from C: stored into `*out`, or, with `out` NULL
+/// (upstream's `*_PROVIDER_IGNORE`), owned by the engine until it
+/// finalizes, when `destroy` runs on it.
+///
+/// # Safety
+/// `out` must be NULL or writable.
+pub unsafe fn provider_into_c<C: Owned>(engine: &Engine, out: *mut *mut C, provider: C::Rust, destroy: fn(&C::Rust))
+where
+    C::Rust: Send + 'static,
+{
+    if out.is_null() {
+        engine.push_prefinalize(Box::new(move || destroy(&provider)));
+    } else {
+        // SAFETY: non-NULL, writable by the contract.
+        unsafe { *out = boxed_into_c::<C>(provider) };
+    }
+}
+
 /// Hands a value to C as `*mut C`.
 pub fn boxed_into_c<C: Owned>(value: C::Rust) -> *mut C {
     Box::into_raw(Box::new(value)) as *mut C

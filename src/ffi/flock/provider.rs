@@ -6,7 +6,7 @@ use super::callbacks::{flock_membership_update_fn, flock_metadata_update_fn, CCa
 use super::common::{flock_return_t, ret_err, FLOCK_SUCCESS};
 use super::gateway::{self, flock_gateway_impl};
 use super::view::{clear_c, flock_group_view_t, from_c};
-use crate::ffi::handles::{self, boxed_free, boxed_into_c, boxed_ref, margo_instance_id, Owned};
+use crate::ffi::handles::{self, boxed_free, boxed_ref, margo_instance_id, Owned};
 use crate::ffi::hg::ABT_pool;
 use crate::ffi::panic::guard;
 use crate::ffi::strings::malloc_string;
@@ -102,15 +102,8 @@ pub unsafe extern "C" fn flock_provider_register(
         }
         match Provider::register(&engine, provider_id, &config, rust_args) {
             Ok(p) => {
-                if provider.is_null() {
-                    // FLOCK_PROVIDER_IGNORE: the engine owns the provider
-                    // until it is finalized.
-                    let owned = p.clone();
-                    engine.push_prefinalize(Box::new(move || owned.destroy()));
-                } else {
-                    // SAFETY: non-NULL, writable by the contract.
-                    unsafe { *provider = boxed_into_c::<flock_provider>(p) };
-                }
+                // SAFETY: NULL (FLOCK_PROVIDER_IGNORE) or writable by the contract.
+                unsafe { handles::provider_into_c::<flock_provider>(&engine, provider, p, Provider::destroy) };
                 FLOCK_SUCCESS
             }
             Err(e) => ret_err(entry, e),

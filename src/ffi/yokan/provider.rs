@@ -3,7 +3,7 @@
 #![allow(non_camel_case_types)]
 
 use super::client::{ret_err, yk_return_t};
-use crate::ffi::handles::{self, boxed_free, boxed_into_c, boxed_ref, margo_instance_id, Owned};
+use crate::ffi::handles::{self, boxed_free, boxed_ref, margo_instance_id, Owned};
 use crate::ffi::hg::ABT_pool;
 use crate::ffi::panic::guard;
 use crate::ffi::strings::malloc_string;
@@ -88,15 +88,8 @@ pub unsafe extern "C" fn yk_provider_register(
         }
         match Provider::register(&engine, provider_id, &config, rust_args) {
             Ok(p) => {
-                if provider.is_null() {
-                    // YOKAN_PROVIDER_IGNORE: the engine owns the provider
-                    // until it is finalized.
-                    let owned = p.clone();
-                    engine.push_prefinalize(Box::new(move || owned.destroy()));
-                } else {
-                    // SAFETY: non-NULL, writable by the contract.
-                    unsafe { *provider = boxed_into_c::<yk_provider>(p) };
-                }
+                // SAFETY: NULL (YOKAN_PROVIDER_IGNORE) or writable by the contract.
+                unsafe { handles::provider_into_c::<yk_provider>(&engine, provider, p, Provider::destroy) };
                 code::SUCCESS
             }
             Err(e) => ret_err(E, e),
