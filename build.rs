@@ -245,6 +245,7 @@ const ABT_TRAILER: &str = "#define ABT_TRUE 1
 #define ABT_BARRIER_NULL ((ABT_barrier)NULL)
 #define ABT_THREAD_NULL ((ABT_thread)NULL)
 #define ABT_TASK_NULL ((ABT_task)NULL)
+#define ABT_KEY_NULL ((ABT_key)NULL)
 #define ABT_SCHED_NULL ((ABT_sched)NULL)
 #define ABT_SCHED_CONFIG_NULL ((ABT_sched_config)NULL)
 #define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)
@@ -270,6 +271,7 @@ fn abt_header() {
         .with_config(config)
         .with_src("src/ffi/abt.rs")
         .with_src("src/ffi/abt_xstream.rs")
+        .with_src("src/ffi/abt_key.rs")
         .generate()
         .expect("cbindgen could not generate include/abt.h");
     write_if_changed(Path::new("include/abt.h"), abt);

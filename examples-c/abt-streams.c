@@ -5,7 +5,8 @@
  *   abt-streams PROTOCOL
  *
  * Makes a pool and two streams serving it, runs threads and a tasklet on
- * them (each reports its stream's rank and its own id), checks the ranks,
+ * them (each reports its stream's rank, its own id and its value of an
+ * ABT_key it then sets), checks the ranks, the keys' destructor,
  * main pools and the primary stream, refuses to free a pool a running
  * stream serves and to join the primary stream, registers a margo RPC on
  * the pool and calls it, then joins and frees everything. Prints one line
@@ -13,6 +14,7 @@
  */
 #include <margo.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,13 +30,30 @@ static void check(int cond, const char* what)
 struct report {
     int         rank;
     ABT_unit_id id;
+    void*       key_before; /* the thread's value of `key` when it started */
 };
+
+/* A work-unit-specific value: each thread sets its own; the destructor
+ * counts the values dropped when their threads end. */
+static ABT_key          key;
+static ABT_mutex_memory destroyed_lock = ABT_MUTEX_INITIALIZER;
+static int              destroyed      = 0;
+
+static void count_destroyed(void* value)
+{
+    ABT_mutex m = ABT_MUTEX_MEMORY_GET_HANDLE(&destroyed_lock);
+    ABT_mutex_lock(m);
+    destroyed += (int)(intptr_t)value;
+    ABT_mutex_unlock(m);
+}
 
 static void where_am_i(void* arg)
 {
     struct report* r = (struct report*)arg;
     ABT_xstream_self_rank(&r->rank);
     ABT_thread_self_id(&r->id);
+    ABT_key_get(key, &r->key_before);
+    ABT_key_set(key, (void*)(intptr_t)1);
 }
 
 static void double_ult(hg_handle_t h)
@@ -77,6 +96,9 @@ int main(int argc, char** argv)
     check(ABT_xstream_get_main_pools(es[1], 1, &main_pool) == ABT_SUCCESS && main_pool == pool,
           "ABT_xstream_get_main_pools: the shared pool");
 
+    check(ABT_key_create(count_destroyed, &key) == ABT_SUCCESS, "ABT_key_create");
+    ABT_key_set(key, (void*)(intptr_t)100);
+
     /* Eight threads and a tasklet on the shared pool. */
     struct report reports[9];
     ABT_thread    threads[8];
@@ -94,6 +116,13 @@ int main(int argc, char** argv)
     }
     check(ranks_ok, "each ran on one of the two streams (ABT_xstream_self_rank)");
     check(ids_ok, "each had its own id (ABT_thread_self_id)");
+    int fresh = 1;
+    for (int i = 0; i < 9; i++) fresh &= reports[i].key_before == NULL;
+    void* mine = NULL;
+    check(fresh && destroyed == 9 && ABT_key_get(key, &mine) == ABT_SUCCESS && mine == (void*)(intptr_t)100,
+          "ABT_key: each thread starts without a value, its value is destroyed when it ends, main keeps its own");
+    check(ABT_key_free(&key) == ABT_SUCCESS && key == ABT_KEY_NULL && ABT_key_get(key, &mine) == ABT_ERR_INV_KEY,
+          "ABT_key_free; a freed key: ABT_ERR_INV_KEY");
 
     /* The caller is on the primary stream. */
     ABT_xstream self;

@@ -34,6 +34,8 @@
 
 #define ABT_ERR_INV_TASK 18
 
+#define ABT_ERR_INV_KEY 19
+
 #define ABT_ERR_XSTREAM 29
 
 #define ABT_ERR_POOL 34
@@ -93,6 +95,11 @@ typedef struct ABT_cond_opaque ABT_cond_opaque;
  * Opaque eventual (`ABT_eventual`).
  */
 typedef struct ABT_eventual_opaque ABT_eventual_opaque;
+
+/**
+ * Opaque key (`ABT_key`).
+ */
+typedef struct ABT_key_opaque ABT_key_opaque;
 
 /**
  * Opaque mutex attributes (`ABT_mutex_attr`): whether it is recursive.
@@ -205,6 +212,8 @@ typedef uint64_t ABT_unit_id;
  * A tasklet (`ABT_task`): the same object as a user-level thread.
  */
 typedef ABT_thread ABT_task;
+
+typedef struct ABT_key_opaque *ABT_key;
 
 #define ABT_POOL_FIFO 0
 
@@ -864,6 +873,54 @@ int ABT_task_self_id(uint64_t *id);
  */
 int ABT_task_get_id(ABT_task task, uint64_t *id);
 
+/**
+ * A key whose values `destructor` (if not NULL) receives when their
+ * user-level thread ends.
+ *
+ * # Safety
+ * `destructor` must be callable with the values set, on any thread;
+ * `newkey` NULL or writable.
+ */
+int ABT_key_create(void (*destructor)(void*), ABT_key *newkey);
+
+/**
+ * Frees the key; its values are forgotten without their destructor (as
+ * Argobots does).
+ *
+ * # Safety
+ * `key` must be NULL or point to NULL or a live key.
+ */
+int ABT_key_free(ABT_key *key);
+
+/**
+ * Sets the calling user-level thread's value (see `rpc/sync/keys.rs` for
+ * what counts as one).
+ *
+ * # Safety
+ * `key` must be NULL or a live key.
+ */
+int ABT_key_set(ABT_key key, void *value);
+
+/**
+ * The calling user-level thread's value (NULL if it set none).
+ *
+ * # Safety
+ * `key` must be NULL or a live key; `value` NULL or writable.
+ */
+int ABT_key_get(ABT_key key, void **value);
+
+/**
+ * # Safety
+ * As `ABT_key_set`.
+ */
+int ABT_self_set_specific(ABT_key key, void *value);
+
+/**
+ * # Safety
+ * As `ABT_key_get`.
+ */
+int ABT_self_get_specific(ABT_key key, void **value);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -885,6 +942,7 @@ int ABT_task_get_id(ABT_task task, uint64_t *id);
 #define ABT_BARRIER_NULL ((ABT_barrier)NULL)
 #define ABT_THREAD_NULL ((ABT_thread)NULL)
 #define ABT_TASK_NULL ((ABT_task)NULL)
+#define ABT_KEY_NULL ((ABT_key)NULL)
 #define ABT_SCHED_NULL ((ABT_sched)NULL)
 #define ABT_SCHED_CONFIG_NULL ((ABT_sched_config)NULL)
 #define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)

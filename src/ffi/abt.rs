@@ -28,6 +28,7 @@ pub const ABT_ERR_INV_POOL: c_int = 12;
 pub const ABT_ERR_INV_POOL_KIND: c_int = 13;
 pub const ABT_ERR_INV_POOL_ACCESS: c_int = 14;
 pub const ABT_ERR_INV_TASK: c_int = 18;
+pub const ABT_ERR_INV_KEY: c_int = 19;
 pub const ABT_ERR_XSTREAM: c_int = 29;
 pub const ABT_ERR_POOL: c_int = 34;
 pub const ABT_ERR_SYS: c_int = 54;
@@ -233,6 +234,7 @@ fn error_name(err: c_int) -> &'static str {
         ABT_ERR_INV_POOL_KIND => "ABT_ERR_INV_POOL_KIND",
         ABT_ERR_INV_POOL_ACCESS => "ABT_ERR_INV_POOL_ACCESS",
         ABT_ERR_INV_TASK => "ABT_ERR_INV_TASK",
+        ABT_ERR_INV_KEY => "ABT_ERR_INV_KEY",
         ABT_ERR_XSTREAM => "ABT_ERR_XSTREAM",
         ABT_ERR_POOL => "ABT_ERR_POOL",
         ABT_ERR_SYS => "ABT_ERR_SYS",

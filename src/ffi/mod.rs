@@ -6,6 +6,7 @@
 //! every entry point goes through; `init` is the load-time constructor.
 
 pub mod abt;
+pub mod abt_key;
 pub mod abt_xstream;
 pub mod bedrock;
 pub mod bulk;

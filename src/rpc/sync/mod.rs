@@ -30,6 +30,7 @@
 mod barrier;
 mod cond;
 mod eventual;
+pub mod keys;
 mod locks;
 pub mod streams;
 mod ult;

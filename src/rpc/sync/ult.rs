@@ -54,6 +54,7 @@ impl Ult {
                 crate::error!("a user-level thread's function panicked; the thread ends there");
             }
             CURRENT.with(|c| c.set(outer));
+            super::keys::unit_ended(id);
             let mut s = shared.0.lock();
             s.runner = None;
             s.done = true;
