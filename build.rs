@@ -246,6 +246,7 @@ const ABT_TRAILER: &str = "#define ABT_TRUE 1
 #define ABT_THREAD_NULL ((ABT_thread)NULL)
 #define ABT_TASK_NULL ((ABT_task)NULL)
 #define ABT_KEY_NULL ((ABT_key)NULL)
+#define ABT_FUTURE_NULL ((ABT_future)NULL)
 #define ABT_SCHED_NULL ((ABT_sched)NULL)
 #define ABT_SCHED_CONFIG_NULL ((ABT_sched_config)NULL)
 #define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)

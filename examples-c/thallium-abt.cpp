@@ -172,6 +172,28 @@ int main(int argc, char** argv) {
         m2.lock();
         m2.unlock();
 
+        /* A future of three compartments filled by three threads: its
+         * callback sees the three values, then wait() returns. */
+        {
+            int                 values[3] = {1, 20, 300};
+            std::atomic<int>    seen{0};
+            tl::future<int>     f(3, [&seen](const std::vector<int*>& v) {
+                int sum = 0;
+                for(int* p : v) sum += *p;
+                seen = sum;
+            });
+            std::vector<tl::managed<tl::thread>> setters;
+            for(int i = 0; i < 3; i++) setters.push_back(pool.make_thread([&f, &values, i]() { f.set(&values[i]); }));
+            f.wait();
+            check(f.test() && seen == 321, "future<int>: three setters, the callback, then wait()");
+            for(auto& t : setters) t->join();
+            tl::future<int> plain(1);
+            check(!plain.test(), "a future without a callback is not ready until set");
+            plain.set(&values[0]);
+            plain.wait();
+            check(static_cast<bool>(plain), "... and ready once set");
+        }
+
         /* Streams and pools of the program's own: xstream::create over a
          * pool::create pool, threads and tasklets on them, an RPC served on
          * that pool. */

@@ -56,6 +56,8 @@
 
 #define ABT_ERR_INV_EVENTUAL 24
 
+#define ABT_ERR_INV_FUTURE 25
+
 #define ABT_ERR_INV_BARRIER 26
 
 #define ABT_ERR_INV_TIMER 27
@@ -76,6 +78,8 @@
 
 #define ABT_ERR_EVENTUAL 44
 
+#define ABT_ERR_FUTURE 45
+
 #define ABT_ERR_BARRIER 46
 
 #define ABT_ERR_FEATURE_NA 51
@@ -95,6 +99,11 @@ typedef struct ABT_cond_opaque ABT_cond_opaque;
  * Opaque eventual (`ABT_eventual`).
  */
 typedef struct ABT_eventual_opaque ABT_eventual_opaque;
+
+/**
+ * Opaque future (`ABT_future`).
+ */
+typedef struct ABT_future_opaque ABT_future_opaque;
 
 /**
  * Opaque key (`ABT_key`).
@@ -170,6 +179,8 @@ typedef struct ABT_cond_opaque *ABT_cond;
 typedef struct ABT_rwlock_opaque *ABT_rwlock;
 
 typedef struct ABT_eventual_opaque *ABT_eventual;
+
+typedef struct ABT_future_opaque *ABT_future;
 
 typedef struct ABT_barrier_opaque *ABT_barrier;
 
@@ -456,6 +467,53 @@ int ABT_eventual_set(ABT_eventual eventual, const void *value, int nbytes);
  * `eventual` must be NULL or live.
  */
 int ABT_eventual_reset(ABT_eventual eventual);
+
+/**
+ * A future of `num_compartments` compartments; `cb_func` (if not NULL) is
+ * called, by the setter of the last compartment, with the array of the
+ * values in the order they were set.
+ *
+ * # Safety
+ * `cb_func` must be callable with such an array on any thread; `newfuture`
+ * NULL or writable.
+ */
+int ABT_future_create(uint32_t num_compartments, void (*cb_func)(void**), ABT_future *newfuture);
+
+/**
+ * # Safety
+ * See `free`.
+ */
+int ABT_future_free(ABT_future *future);
+
+/**
+ * Fills the next compartment (`ABT_ERR_FUTURE` if all are set).
+ *
+ * # Safety
+ * `future` must be NULL or a live future.
+ */
+int ABT_future_set(ABT_future future, void *value);
+
+/**
+ * Waits (the handler's stream lent) until every compartment is set.
+ *
+ * # Safety
+ * `future` must be NULL or a live future.
+ */
+int ABT_future_wait(ABT_future future);
+
+/**
+ * # Safety
+ * `future` must be NULL or a live future; `is_ready` NULL or writable.
+ */
+int ABT_future_test(ABT_future future, ABT_bool *is_ready);
+
+/**
+ * Empties every compartment.
+ *
+ * # Safety
+ * `future` must be NULL or a live future.
+ */
+int ABT_future_reset(ABT_future future);
 
 /**
  * # Safety
@@ -943,6 +1001,7 @@ int ABT_self_get_specific(ABT_key key, void **value);
 #define ABT_THREAD_NULL ((ABT_thread)NULL)
 #define ABT_TASK_NULL ((ABT_task)NULL)
 #define ABT_KEY_NULL ((ABT_key)NULL)
+#define ABT_FUTURE_NULL ((ABT_future)NULL)
 #define ABT_SCHED_NULL ((ABT_sched)NULL)
 #define ABT_SCHED_CONFIG_NULL ((ABT_sched_config)NULL)
 #define ABT_THREAD_ATTR_NULL ((ABT_thread_attr)NULL)

@@ -587,6 +587,75 @@ template <> class eventual<void> : public detail::eventual_base {
     void reset() { reset_event(); }
 };
 
+/**
+ * An ABT_future of compartments holding T*: set(ptr) fills the next; once
+ * every one is set, the callback (if given) runs on the last setter with
+ * the pointers in the order they were set, and wait() returns.
+ */
+template <typename T> class future {
+    /* The callback and the count, carried into Argobots' C callback by
+     * the first compartment (which the constructor sets). */
+    struct when_ready_t {
+        std::function<void(const std::vector<T*>&)> callback;
+        std::uint32_t                               count;
+    };
+    ABT_future                    m_future = ABT_FUTURE_NULL;
+    std::unique_ptr<when_ready_t> m_when_ready;
+
+    static void on_ready(void** values) {
+        auto*           w = static_cast<when_ready_t*>(values[0]);
+        std::vector<T*> v;
+        v.reserve(w->count);
+        for(std::uint32_t i = 0; i < w->count; ++i) v.push_back(static_cast<T*>(values[i + 1]));
+        detail::run_reporting("a future's callback", [&]() { w->callback(v); });
+    }
+
+  public:
+    typedef ABT_future native_handle_type;
+
+    explicit future(std::uint32_t compartments) {
+        detail::abt_check(ABT_future_create(compartments, nullptr, &m_future), "ABT_future_create");
+    }
+    template <typename F>
+    future(std::uint32_t compartments, F&& callback)
+    : m_when_ready(new when_ready_t{std::function<void(const std::vector<T*>&)>(std::forward<F>(callback)), compartments}) {
+        detail::abt_check(ABT_future_create(compartments + 1, &future::on_ready, &m_future), "ABT_future_create");
+        detail::abt_check(ABT_future_set(m_future, m_when_ready.get()), "ABT_future_set");
+    }
+    future(const future&)            = delete;
+    future& operator=(const future&) = delete;
+    future(future&& other) noexcept
+    : m_future(std::exchange(other.m_future, ABT_FUTURE_NULL))
+    , m_when_ready(std::move(other.m_when_ready)) {}
+    future& operator=(future&& other) noexcept {
+        if(this != &other) {
+            if(m_future != ABT_FUTURE_NULL) ABT_future_free(&m_future);
+            m_future     = std::exchange(other.m_future, ABT_FUTURE_NULL);
+            m_when_ready = std::move(other.m_when_ready);
+        }
+        return *this;
+    }
+    ~future() {
+        if(m_future != ABT_FUTURE_NULL) ABT_future_free(&m_future);
+    }
+
+    void set(T* value) { detail::abt_check(ABT_future_set(m_future, value), "ABT_future_set"); }
+    void wait() { detail::abt_check(ABT_future_wait(m_future), "ABT_future_wait"); }
+    bool test() const {
+        ABT_bool ready = ABT_FALSE;
+        detail::abt_check(ABT_future_test(m_future, &ready), "ABT_future_test");
+        return ready == ABT_TRUE;
+    }
+    explicit operator bool() const { return test(); }
+    /** Empties the compartments (the callback stays). */
+    void reset() {
+        detail::abt_check(ABT_future_reset(m_future), "ABT_future_reset");
+        if(m_when_ready) detail::abt_check(ABT_future_set(m_future, m_when_ready.get()), "ABT_future_set");
+    }
+    native_handle_type native_handle() const noexcept { return m_future; }
+};
+using future_exception = abt_exception;
+
 /** An ABT_barrier: num_waiters threads meet, then all go on. */
 class barrier : public detail::abt_owner<ABT_barrier, ABT_barrier_free> {
   public:

@@ -10,7 +10,7 @@
 use super::callback::CCallback;
 use super::handles::{boxed_free, boxed_into_c, boxed_mut, boxed_ref, pool_anywhere, Owned};
 use super::panic::guard;
-use crate::rpc::sync::{Barrier, Cond, Eventual, Mutex, RwLock, TimedOut, Ult};
+use crate::rpc::sync::{Barrier, Cond, Eventual, Future, Mutex, RwLock, TimedOut, Ult, WhenReady};
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -39,6 +39,7 @@ pub const ABT_ERR_INV_MUTEX_ATTR: c_int = 21;
 pub const ABT_ERR_INV_COND: c_int = 22;
 pub const ABT_ERR_INV_RWLOCK: c_int = 23;
 pub const ABT_ERR_INV_EVENTUAL: c_int = 24;
+pub const ABT_ERR_INV_FUTURE: c_int = 25;
 pub const ABT_ERR_INV_BARRIER: c_int = 26;
 pub const ABT_ERR_INV_TIMER: c_int = 27;
 pub const ABT_ERR_INV_ARG: c_int = 53;
@@ -49,6 +50,7 @@ pub const ABT_ERR_COND: c_int = 41;
 pub const ABT_ERR_COND_TIMEDOUT: c_int = 42;
 pub const ABT_ERR_RWLOCK: c_int = 43;
 pub const ABT_ERR_EVENTUAL: c_int = 44;
+pub const ABT_ERR_FUTURE: c_int = 45;
 pub const ABT_ERR_BARRIER: c_int = 46;
 pub const ABT_ERR_FEATURE_NA: c_int = 51;
 
@@ -116,6 +118,15 @@ pub struct ABT_eventual_opaque {
 pub type ABT_eventual = *mut ABT_eventual_opaque;
 impl Owned for ABT_eventual_opaque {
     type Rust = Eventual;
+}
+
+/// Opaque future (`ABT_future`).
+pub struct ABT_future_opaque {
+    _private: [u8; 0],
+}
+pub type ABT_future = *mut ABT_future_opaque;
+impl Owned for ABT_future_opaque {
+    type Rust = Future;
 }
 
 /// Opaque barrier (`ABT_barrier`).
@@ -255,6 +266,8 @@ fn error_name(err: c_int) -> &'static str {
         ABT_ERR_COND_TIMEDOUT => "ABT_ERR_COND_TIMEDOUT",
         ABT_ERR_RWLOCK => "ABT_ERR_RWLOCK",
         ABT_ERR_EVENTUAL => "ABT_ERR_EVENTUAL",
+        ABT_ERR_INV_FUTURE => "ABT_ERR_INV_FUTURE",
+        ABT_ERR_FUTURE => "ABT_ERR_FUTURE",
         ABT_ERR_BARRIER => "ABT_ERR_BARRIER",
         ABT_ERR_FEATURE_NA => "ABT_ERR_FEATURE_NA",
         _ => "ABT_ERR_UNKNOWN",
@@ -709,6 +722,107 @@ pub unsafe extern "C" fn ABT_eventual_reset(eventual: ABT_eventual) -> c_int {
     unsafe {
         with("ABT_eventual_reset", eventual, ABT_ERR_INV_EVENTUAL, |ev| {
             ev.reset();
+            ABT_SUCCESS
+        })
+    }
+}
+
+// ---- futures ------------------------------------------------------------
+
+/// A future of `num_compartments` compartments; `cb_func` (if not NULL) is
+/// called, by the setter of the last compartment, with the array of the
+/// values in the order they were set.
+///
+/// # Safety
+/// `cb_func` must be callable with such an array on any thread; `newfuture`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_future_create(
+    num_compartments: u32,
+    cb_func: Option<unsafe extern "C" fn(*mut *mut c_void)>,
+    newfuture: *mut ABT_future,
+) -> c_int {
+    let when_ready = cb_func.map(|f| {
+        let w: WhenReady = std::sync::Arc::new(move |values: &mut [usize]| {
+            // SAFETY: the caller's function, given the array of the values
+            // (usize and pointers have one size and layout here), which
+            // lives for the call.
+            unsafe { f(values.as_mut_ptr().cast::<*mut c_void>()) }
+        });
+        w
+    });
+    // SAFETY: forwarded contract.
+    unsafe { create("ABT_future_create", newfuture, || Future::new(num_compartments as usize, when_ready)) }
+}
+
+/// # Safety
+/// See `free`.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_future_free(future: *mut ABT_future) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe { free("ABT_future_free", future, ABT_ERR_INV_FUTURE) }
+}
+
+/// Fills the next compartment (`ABT_ERR_FUTURE` if all are set).
+///
+/// # Safety
+/// `future` must be NULL or a live future.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_future_set(future: ABT_future, value: *mut c_void) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with("ABT_future_set", future, ABT_ERR_INV_FUTURE, |f| match f.set(value as usize) {
+            Ok(()) => ABT_SUCCESS,
+            Err(e) => {
+                crate::warning!("ABT_future_set: {e}");
+                ABT_ERR_FUTURE
+            }
+        })
+    }
+}
+
+/// Waits (the handler's stream lent) until every compartment is set.
+///
+/// # Safety
+/// `future` must be NULL or a live future.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_future_wait(future: ABT_future) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with("ABT_future_wait", future, ABT_ERR_INV_FUTURE, |f| {
+            f.wait();
+            ABT_SUCCESS
+        })
+    }
+}
+
+/// # Safety
+/// `future` must be NULL or a live future; `is_ready` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_future_test(future: ABT_future, is_ready: *mut ABT_bool) -> c_int {
+    if is_ready.is_null() {
+        return ABT_ERR_INV_ARG;
+    }
+    // SAFETY: forwarded contract.
+    unsafe {
+        with("ABT_future_test", future, ABT_ERR_INV_FUTURE, |f| {
+            // SAFETY: checked non-NULL, writable by the contract.
+            *is_ready = f.is_ready() as ABT_bool;
+            ABT_SUCCESS
+        })
+    }
+}
+
+/// Empties every compartment.
+///
+/// # Safety
+/// `future` must be NULL or a live future.
+#[no_mangle]
+pub unsafe extern "C" fn ABT_future_reset(future: ABT_future) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with("ABT_future_reset", future, ABT_ERR_INV_FUTURE, |f| {
+            f.reset();
             ABT_SUCCESS
         })
     }

@@ -30,6 +30,7 @@
 mod barrier;
 mod cond;
 mod eventual;
+mod future;
 pub mod keys;
 mod locks;
 pub mod streams;
@@ -38,6 +39,7 @@ mod ult;
 pub use barrier::Barrier;
 pub use cond::{Cond, TimedOut};
 pub use eventual::{Eventual, EventualError};
+pub use future::{Future, FutureError, WhenReady};
 pub use locks::{Mutex, NotHeld, RwLock};
 pub use ult::{JoinError, Ult};
 
