@@ -372,6 +372,7 @@ fn main() {
         .with_src("src/ffi/layout.rs")
         .with_src("src/ffi/hg_proc.rs")
         .with_src("src/ffi/rpc.rs")
+        .with_src("src/ffi/cforward.rs")
         // (with its submodules: cbindgen follows `mod` items)
         .with_src("src/ffi/bulk/mod.rs")
         .with_src("src/ffi/log.rs")

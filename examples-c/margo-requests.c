@@ -1,6 +1,7 @@
 /*
  * margo-requests: waiting for whichever of several calls answers first
- * (margo_wait_any), a handler finding its instance from the handle's info
+ * (margo_wait_any), forwards that end in a callback (margo_cforward,
+ * margo_cforward_timed), a handler finding its instance from the handle's info
  * (margo_hg_info_get_instance), reading back finalize callbacks
  * (margo_top_finalize_callback, margo_provider_top_finalize_callback,
  * margo_pop_finalize_callback), the instance's state
@@ -48,6 +49,26 @@ static void nap_ult(hg_handle_t h)
     margo_destroy(h);
 }
 DEFINE_MARGO_RPC_HANDLER(nap_ult)
+
+/* What a callback forward's completion saw; `done` is set by it. */
+struct completion {
+    hg_handle_t  handle;
+    hg_return_t  ret;
+    uint32_t     ms;
+    ABT_eventual done;
+};
+
+static void on_complete(void* arg, hg_return_t ret)
+{
+    struct completion* c = (struct completion*)arg;
+    c->ret               = ret;
+    nap_out_t out        = {0, 0};
+    if (ret == HG_SUCCESS && margo_get_output(c->handle, &out) == HG_SUCCESS) {
+        c->ms = out.ms;
+        margo_free_output(c->handle, &out);
+    }
+    ABT_eventual_set(c->done, NULL, 0);
+}
 
 static void farewell(void* arg) { ++*(int*)arg; }
 static void other_farewell(void* arg) { *(int*)arg += 10; }
@@ -99,6 +120,29 @@ int main(int argc, char** argv)
           "margo_wait_any over NULL requests: index == count");
     check(margo_wait_any(3, NULL, &index) == HG_INVALID_ARG, "margo_wait_any with a NULL array: HG_INVALID_ARG");
     for (int i = 0; i < 3; i++) margo_destroy(handles[i]);
+
+    /* Callback forwards: the answer, and a deadline that comes first. */
+    struct completion c[2] = {{HG_HANDLE_NULL, HG_OTHER_ERROR, 0, ABT_EVENTUAL_NULL},
+                              {HG_HANDLE_NULL, HG_OTHER_ERROR, 0, ABT_EVENTUAL_NULL}};
+    nap_in_t          quick = {30}, slow = {500};
+    int               sent  = 1;
+    for (int i = 0; i < 2; i++)
+        sent &= ABT_eventual_create(0, &c[i].done) == ABT_SUCCESS
+             && margo_create(mid, self, id, &c[i].handle) == HG_SUCCESS;
+    sent &= margo_cforward(c[0].handle, &quick, on_complete, &c[0]) == HG_SUCCESS;
+    sent &= margo_cforward_timed(c[1].handle, &slow, 50.0, on_complete, &c[1]) == HG_SUCCESS;
+    check(sent, "two callback forwards started");
+    if (sent) {
+        ABT_eventual_wait(c[0].done, NULL);
+        ABT_eventual_wait(c[1].done, NULL);
+    }
+    check(c[0].ret == HG_SUCCESS && c[0].ms == 30, "margo_cforward: the callback read the answer");
+    check(c[1].ret == HG_TIMEOUT, "margo_cforward_timed: the callback got HG_TIMEOUT at the deadline");
+    check(margo_cforward(c[0].handle, &quick, NULL, NULL) == HG_INVALID_ARG, "a NULL callback: HG_INVALID_ARG");
+    for (int i = 0; i < 2; i++) {
+        ABT_eventual_free(&c[i].done);
+        margo_destroy(c[i].handle);
+    }
     check(margo_hg_info_get_instance(NULL) == MARGO_INSTANCE_NULL, "margo_hg_info_get_instance(NULL) is NULL");
 
     /* Finalize callbacks: the newest one (of an owner) can be read back. */

@@ -221,6 +221,11 @@ typedef struct hg_info {
 
 typedef struct margo_request_struct *margo_request;
 
+/**
+ * The completion function of a callback forward (`void (*)(void*, hg_return_t)`).
+ */
+typedef void (*margo_completion_callback_t)(void *uargs, hg_return_t ret);
+
 typedef struct hg_bulk *hg_bulk_t;
 
 typedef int margo_log_level;
@@ -1225,6 +1230,51 @@ hg_return_t HG_Cancel(hg_handle_t handle);
  * Mercury's text for a return code (a static string).
  */
 const char *HG_Error_to_string(int errnum);
+
+/**
+ * Forwards as `margo_provider_iforward_timed`; `on_complete(uargs, ret)`
+ * then runs on the handler pool with the result of the call (`HG_TIMEOUT`
+ * at the deadline); read the answer in it with `margo_get_output`.
+ *
+ * # Safety
+ * As for `margo_provider_iforward_timed`; `on_complete` must be callable
+ * with `uargs` on another thread of the library.
+ */
+hg_return_t margo_provider_cforward_timed(uint16_t provider_id,
+                                          hg_handle_t handle,
+                                          void *in_struct,
+                                          double timeout_ms,
+                                          margo_completion_callback_t on_complete,
+                                          void *uargs);
+
+/**
+ * # Safety
+ * As for `margo_provider_cforward_timed`.
+ */
+hg_return_t margo_provider_cforward(uint16_t provider_id,
+                                    hg_handle_t handle,
+                                    void *in_struct,
+                                    margo_completion_callback_t on_complete,
+                                    void *uargs);
+
+/**
+ * # Safety
+ * As for `margo_provider_cforward_timed`.
+ */
+hg_return_t margo_cforward(hg_handle_t handle,
+                           void *in_struct,
+                           margo_completion_callback_t on_complete,
+                           void *uargs);
+
+/**
+ * # Safety
+ * As for `margo_provider_cforward_timed`.
+ */
+hg_return_t margo_cforward_timed(hg_handle_t handle,
+                                 void *in_struct,
+                                 double timeout_ms,
+                                 margo_completion_callback_t on_complete,
+                                 void *uargs);
 
 /**
  * Makes a handle for `count` segments at `buf_ptrs` of `buf_sizes` bytes

@@ -12,6 +12,7 @@ pub mod bedrock;
 pub mod bulk;
 pub mod bulk_pool;
 pub mod callback;
+pub mod cforward;
 pub mod flock;
 pub mod handles;
 pub mod hg;

@@ -951,6 +951,14 @@ pub struct Forward {
     output: Arc<Mutex<Option<Arc<[u8]>>>>,
 }
 
+impl Forward {
+    /// The call's completion and deadline (`None`: its response is
+    /// disabled, nothing to wait for).
+    pub(super) fn call_parts(&self) -> Option<(Completion, Instant)> {
+        self.call.as_ref().map(|c| (c.completion(), c.deadline()))
+    }
+}
+
 impl Owned for margo_request_struct {
     type Rust = Operation;
 }

@@ -1,0 +1,165 @@
+//! Margo's forwards that end in a callback (`margo_provider_cforward_timed`
+//! and its shorthands): the call is a `margo_iforward`, and whichever comes
+//! first — its answer (or failure) or its deadline — queues a job on the
+//! engine's handler pool that finishes it (`margo_wait`) and calls the
+//! user's function with the result. The function runs once, never under a
+//! lock of ours, and never on the thread that read the answer.
+#![allow(non_camel_case_types)]
+
+use super::handles::{self, boxed_ref, margo_instance_id};
+use super::hg::{hg_handle_t, hg_return, hg_return_t};
+use super::margo::fail;
+use super::panic::guard;
+use super::rpc::{
+    margo_hg_handle_get_instance, margo_provider_iforward_timed, margo_request, margo_request_struct, margo_wait, Operation,
+};
+use crate::rpc::timer::{self, TimerId};
+use crate::rpc::{Pool, DEFAULT_PROVIDER_ID};
+use parking_lot::Mutex;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The completion function of a callback forward (`void (*)(void*, hg_return_t)`).
+pub type margo_completion_callback_t = Option<unsafe extern "C" fn(uargs: *mut c_void, ret: hg_return_t)>;
+
+/// What finishes one callback forward: run once, by whichever trigger
+/// comes first.
+struct Finish {
+    fired: AtomicBool,
+    /// The request (a `margo_request`'s address), waited on and freed once.
+    req: usize,
+    callback: unsafe extern "C" fn(*mut c_void, hg_return_t),
+    uargs: usize,
+    deadline_timer: Mutex<Option<TimerId>>,
+}
+
+impl Finish {
+    fn run(&self) {
+        if self.fired.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(id) = self.deadline_timer.lock().take() {
+            timer::cancel(id);
+        }
+        // SAFETY: the request margo_provider_iforward_timed made, waited on
+        // only here (`fired` lets one trigger through).
+        let ret = unsafe { margo_wait(self.req as margo_request) };
+        // SAFETY: the caller's function and argument, given for this call,
+        // which it documents may run on a thread of the library.
+        unsafe { (self.callback)(self.uargs as *mut c_void, ret) };
+    }
+}
+
+/// Queues `finish` on `pool`.
+fn queue(pool: &Arc<Pool>, finish: &Arc<Finish>) {
+    let f = finish.clone();
+    pool.push(Box::new(move || f.run()));
+}
+
+/// Forwards as `margo_provider_iforward_timed`; `on_complete(uargs, ret)`
+/// then runs on the handler pool with the result of the call (`HG_TIMEOUT`
+/// at the deadline); read the answer in it with `margo_get_output`.
+///
+/// # Safety
+/// As for `margo_provider_iforward_timed`; `on_complete` must be callable
+/// with `uargs` on another thread of the library.
+#[no_mangle]
+pub unsafe extern "C" fn margo_provider_cforward_timed(
+    provider_id: u16,
+    handle: hg_handle_t,
+    in_struct: *mut c_void,
+    timeout_ms: f64,
+    on_complete: margo_completion_callback_t,
+    uargs: *mut c_void,
+) -> hg_return_t {
+    const E: &str = "margo_provider_cforward";
+    let Some(callback) = on_complete else {
+        fail(E, "NULL completion callback");
+        return hg_return::HG_INVALID_ARG;
+    };
+    // SAFETY: by the contract NULL or a live handle.
+    let mid: margo_instance_id = unsafe { margo_hg_handle_get_instance(handle) };
+    let mut req: margo_request = std::ptr::null_mut();
+    // SAFETY: forwarded contract; `req` is ours to write.
+    let rc = unsafe { margo_provider_iforward_timed(provider_id, handle, in_struct, timeout_ms, &mut req) };
+    if rc != hg_return::HG_SUCCESS {
+        return rc;
+    }
+    guard(E, hg_return::HG_OTHER_ERROR, || {
+        let finish = Arc::new(Finish {
+            fired: AtomicBool::new(false),
+            req: req as usize,
+            callback,
+            uargs: uargs as usize,
+            deadline_timer: Mutex::new(None),
+        });
+        // SAFETY: the live request just made; nobody else has it.
+        let call = match unsafe { boxed_ref::<margo_request_struct>(req) } {
+            Some(Operation::Forward(fwd)) => fwd.call_parts(),
+            _ => None,
+        };
+        let pool = match handles::engine(mid) {
+            Ok(e) => e.handler_pool(),
+            Err(e) => {
+                fail(E, e);
+                finish.run();
+                return hg_return::HG_SUCCESS;
+            }
+        };
+        match call {
+            // A response disabled: done as soon as sent.
+            None => queue(&pool, &finish),
+            Some((completion, deadline)) => {
+                let on_deadline = finish.clone();
+                let id = timer::schedule(deadline, &pool, Box::new(move || on_deadline.run()));
+                *finish.deadline_timer.lock() = id;
+                let f = finish.clone();
+                let p = pool.clone();
+                completion.on_complete(Box::new(move || queue(&p, &f)));
+            }
+        }
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// # Safety
+/// As for `margo_provider_cforward_timed`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_provider_cforward(
+    provider_id: u16,
+    handle: hg_handle_t,
+    in_struct: *mut c_void,
+    on_complete: margo_completion_callback_t,
+    uargs: *mut c_void,
+) -> hg_return_t {
+    // SAFETY: the same contract.
+    unsafe { margo_provider_cforward_timed(provider_id, handle, in_struct, 0.0, on_complete, uargs) }
+}
+
+/// # Safety
+/// As for `margo_provider_cforward_timed`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_cforward(
+    handle: hg_handle_t,
+    in_struct: *mut c_void,
+    on_complete: margo_completion_callback_t,
+    uargs: *mut c_void,
+) -> hg_return_t {
+    // SAFETY: the same contract.
+    unsafe { margo_provider_cforward_timed(DEFAULT_PROVIDER_ID, handle, in_struct, 0.0, on_complete, uargs) }
+}
+
+/// # Safety
+/// As for `margo_provider_cforward_timed`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_cforward_timed(
+    handle: hg_handle_t,
+    in_struct: *mut c_void,
+    timeout_ms: f64,
+    on_complete: margo_completion_callback_t,
+    uargs: *mut c_void,
+) -> hg_return_t {
+    // SAFETY: the same contract.
+    unsafe { margo_provider_cforward_timed(DEFAULT_PROVIDER_ID, handle, in_struct, timeout_ms, on_complete, uargs) }
+}
