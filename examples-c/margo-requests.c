@@ -1,7 +1,7 @@
 /*
  * margo-requests: waiting for whichever of several calls answers first
- * (margo_wait_any), forwards that end in a callback (margo_cforward,
- * margo_cforward_timed), a handler finding its instance from the handle's info
+ * (margo_wait_any), forwards and a response that end in a callback
+ * (margo_cforward, margo_cforward_timed, margo_crespond), a handler finding its instance from the handle's info
  * (margo_hg_info_get_instance), reading back finalize callbacks
  * (margo_top_finalize_callback, margo_provider_top_finalize_callback,
  * margo_pop_finalize_callback), the instance's state
@@ -49,6 +49,30 @@ static void nap_ult(hg_handle_t h)
     margo_destroy(h);
 }
 DEFINE_MARGO_RPC_HANDLER(nap_ult)
+
+/* Answers with margo_crespond: the callback sets `responded` (and is
+ * given HG_SUCCESS). */
+static ABT_eventual responded = ABT_EVENTUAL_NULL;
+
+static void response_sent(void* arg, hg_return_t ret)
+{
+    int ok = (ret == HG_SUCCESS);
+    (void)arg;
+    ABT_eventual_set(responded, &ok, sizeof ok);
+}
+
+static void echo_c_ult(hg_handle_t h)
+{
+    nap_in_t  in;
+    nap_out_t out = {0, 1};
+    if (margo_get_input(h, &in) == HG_SUCCESS) {
+        out.ms = in.ms;
+        margo_free_input(h, &in);
+    }
+    margo_crespond(h, &out, response_sent, NULL);
+    margo_destroy(h);
+}
+DEFINE_MARGO_RPC_HANDLER(echo_c_ult)
 
 /* What a callback forward's completion saw; `done` is set by it. */
 struct completion {
@@ -139,6 +163,20 @@ int main(int argc, char** argv)
     check(c[0].ret == HG_SUCCESS && c[0].ms == 30, "margo_cforward: the callback read the answer");
     check(c[1].ret == HG_TIMEOUT, "margo_cforward_timed: the callback got HG_TIMEOUT at the deadline");
     check(margo_cforward(c[0].handle, &quick, NULL, NULL) == HG_INVALID_ARG, "a NULL callback: HG_INVALID_ARG");
+
+    /* margo_crespond: the caller gets the answer, the handler's callback runs. */
+    hg_id_t     echo_id = MARGO_REGISTER(mid, "echo_c", nap_in_t, nap_out_t, echo_c_ult);
+    hg_handle_t eh;
+    nap_in_t    seven = {7};
+    nap_out_t   eout  = {0, 0};
+    int*        ok    = NULL;
+    check(ABT_eventual_create(sizeof(int), &responded) == ABT_SUCCESS && margo_create(mid, self, echo_id, &eh) == HG_SUCCESS
+              && margo_forward(eh, &seven) == HG_SUCCESS && margo_get_output(eh, &eout) == HG_SUCCESS && eout.ms == 7
+              && ABT_eventual_wait(responded, (void**)&ok) == ABT_SUCCESS && ok && *ok == 1,
+          "margo_crespond: answered, then the completion callback ran with HG_SUCCESS");
+    margo_free_output(eh, &eout);
+    margo_destroy(eh);
+    ABT_eventual_free(&responded);
     for (int i = 0; i < 2; i++) {
         ABT_eventual_free(&c[i].done);
         margo_destroy(c[i].handle);

@@ -1215,6 +1215,27 @@ hg_return_t margo_respond(hg_handle_t handle, void *out_struct);
 hg_return_t margo_irespond(hg_handle_t handle, void *out_struct, margo_request *req);
 
 /**
+ * `margo_irespond`: a response is queued at once here, so no timeout
+ * applies to it.
+ *
+ * # Safety
+ * As for `margo_irespond`.
+ */
+hg_return_t margo_irespond_timed(hg_handle_t handle,
+                                 void *out_struct,
+                                 double timeout_ms,
+                                 margo_request *req);
+
+/**
+ * `margo_respond`: a response is queued at once here, so no timeout
+ * applies to it.
+ *
+ * # Safety
+ * As for `margo_respond`.
+ */
+hg_return_t margo_respond_timed(hg_handle_t handle, void *out_struct, double timeout_ms);
+
+/**
  * Cancels the forward in flight on `handle` (`margo_forward` in another
  * thread, or `margo_iforward`): it completes with `HG_CANCELED`, and an
  * answer that comes later is dropped. Nothing to cancel (no forward in
@@ -1272,6 +1293,33 @@ hg_return_t margo_cforward(hg_handle_t handle,
  */
 hg_return_t margo_cforward_timed(hg_handle_t handle,
                                  void *in_struct,
+                                 double timeout_ms,
+                                 margo_completion_callback_t on_complete,
+                                 void *uargs);
+
+/**
+ * Responds as `margo_respond`; `on_complete(uargs, HG_SUCCESS)` then runs
+ * on the handler pool (the response is queued for sending, as there). A
+ * response that cannot be made returns its error and runs no callback.
+ *
+ * # Safety
+ * As for `margo_respond`; `on_complete` must be callable with `uargs` on
+ * another thread of the library.
+ */
+hg_return_t margo_crespond(hg_handle_t handle,
+                           void *out_struct,
+                           margo_completion_callback_t on_complete,
+                           void *uargs);
+
+/**
+ * `margo_crespond`: a response is queued at once here, so no timeout
+ * applies to it.
+ *
+ * # Safety
+ * As for `margo_crespond`.
+ */
+hg_return_t margo_crespond_timed(hg_handle_t handle,
+                                 void *out_struct,
                                  double timeout_ms,
                                  margo_completion_callback_t on_complete,
                                  void *uargs);

@@ -1,9 +1,11 @@
-//! Margo's forwards that end in a callback (`margo_provider_cforward_timed`
-//! and its shorthands): the call is a `margo_iforward`, and whichever comes
-//! first — its answer (or failure) or its deadline — queues a job on the
-//! engine's handler pool that finishes it (`margo_wait`) and calls the
-//! user's function with the result. The function runs once, never under a
-//! lock of ours, and never on the thread that read the answer.
+//! Margo's forwards and responses that end in a callback
+//! (`margo_provider_cforward_timed` and its shorthands, `margo_crespond`):
+//! a forward is a `margo_iforward`, and whichever comes first — its answer
+//! (or failure) or its deadline — queues a job on the engine's handler pool
+//! that finishes it (`margo_wait`) and calls the user's function with the
+//! result. A response is queued at once (as `margo_respond` queues it), so
+//! its callback is queued right after. The function runs once, never under
+//! a lock of ours, and never on the thread that read the answer.
 #![allow(non_camel_case_types)]
 
 use super::handles::{self, boxed_ref, margo_instance_id};
@@ -11,7 +13,8 @@ use super::hg::{hg_handle_t, hg_return, hg_return_t};
 use super::margo::fail;
 use super::panic::guard;
 use super::rpc::{
-    margo_hg_handle_get_instance, margo_provider_iforward_timed, margo_request, margo_request_struct, margo_wait, Operation,
+    margo_hg_handle_get_instance, margo_provider_iforward_timed, margo_request, margo_request_struct, margo_respond, margo_wait,
+    Operation,
 };
 use crate::rpc::timer::{self, TimerId};
 use crate::rpc::{Pool, DEFAULT_PROVIDER_ID};
@@ -162,4 +165,65 @@ pub unsafe extern "C" fn margo_cforward_timed(
 ) -> hg_return_t {
     // SAFETY: the same contract.
     unsafe { margo_provider_cforward_timed(DEFAULT_PROVIDER_ID, handle, in_struct, timeout_ms, on_complete, uargs) }
+}
+
+/// Responds as `margo_respond`; `on_complete(uargs, HG_SUCCESS)` then runs
+/// on the handler pool (the response is queued for sending, as there). A
+/// response that cannot be made returns its error and runs no callback.
+///
+/// # Safety
+/// As for `margo_respond`; `on_complete` must be callable with `uargs` on
+/// another thread of the library.
+#[no_mangle]
+pub unsafe extern "C" fn margo_crespond(
+    handle: hg_handle_t,
+    out_struct: *mut c_void,
+    on_complete: margo_completion_callback_t,
+    uargs: *mut c_void,
+) -> hg_return_t {
+    const E: &str = "margo_crespond";
+    let Some(callback) = on_complete else {
+        fail(E, "NULL completion callback");
+        return hg_return::HG_INVALID_ARG;
+    };
+    // SAFETY: by the contract NULL or a live handle.
+    let mid: margo_instance_id = unsafe { margo_hg_handle_get_instance(handle) };
+    // SAFETY: forwarded contract.
+    let rc = unsafe { margo_respond(handle, out_struct) };
+    if rc != hg_return::HG_SUCCESS {
+        return rc;
+    }
+    let uargs = uargs as usize;
+    guard(E, hg_return::HG_OTHER_ERROR, || match handles::engine(mid) {
+        Ok(e) => {
+            e.handler_pool().push(Box::new(move || {
+                // SAFETY: the caller's function and argument, given for
+                // this call, documented to run on a thread of the library.
+                unsafe { callback(uargs as *mut c_void, hg_return::HG_SUCCESS) }
+            }));
+            hg_return::HG_SUCCESS
+        }
+        Err(e) => {
+            fail(E, e);
+            hg_return::HG_OTHER_ERROR
+        }
+    })
+}
+
+/// `margo_crespond`: a response is queued at once here, so no timeout
+/// applies to it.
+///
+/// # Safety
+/// As for `margo_crespond`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_crespond_timed(
+    handle: hg_handle_t,
+    out_struct: *mut c_void,
+    timeout_ms: f64,
+    on_complete: margo_completion_callback_t,
+    uargs: *mut c_void,
+) -> hg_return_t {
+    let _ = timeout_ms;
+    // SAFETY: the same contract.
+    unsafe { margo_crespond(handle, out_struct, on_complete, uargs) }
 }

@@ -1295,6 +1295,35 @@ pub unsafe extern "C" fn margo_irespond(handle: hg_handle_t, out_struct: *mut c_
     rc
 }
 
+/// `margo_irespond`: a response is queued at once here, so no timeout
+/// applies to it.
+///
+/// # Safety
+/// As for `margo_irespond`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_irespond_timed(
+    handle: hg_handle_t,
+    out_struct: *mut c_void,
+    timeout_ms: f64,
+    req: *mut margo_request,
+) -> hg_return_t {
+    let _ = timeout_ms;
+    // SAFETY: the same contract.
+    unsafe { margo_irespond(handle, out_struct, req) }
+}
+
+/// `margo_respond`: a response is queued at once here, so no timeout
+/// applies to it.
+///
+/// # Safety
+/// As for `margo_respond`.
+#[no_mangle]
+pub unsafe extern "C" fn margo_respond_timed(handle: hg_handle_t, out_struct: *mut c_void, timeout_ms: f64) -> hg_return_t {
+    let _ = timeout_ms;
+    // SAFETY: the same contract.
+    unsafe { margo_respond(handle, out_struct) }
+}
+
 /// Cancels the forward in flight on `handle` (`margo_forward` in another
 /// thread, or `margo_iforward`): it completes with `HG_CANCELED`, and an
 /// answer that comes later is dropped. Nothing to cancel (no forward in
