@@ -206,7 +206,9 @@ fn a_handler_finalizing_its_engine_still_answers() {
                 None,
                 Arc::new(move |_req| {
                     me.finalize();
-                    // Deferred: still running, still serving this answer.
+                    // Deferred: still running, still serving this answer;
+                    // waiting for it here returns (it would never end).
+                    me.wait_for_finalize();
                     tx.send(me.is_finalizing()).unwrap();
                     Ok(b"goodbye".to_vec())
                 }),

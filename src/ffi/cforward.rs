@@ -54,6 +54,19 @@ impl Finish {
     }
 }
 
+impl Drop for Finish {
+    /// Neither trigger ran the job (its pool stopped: the engine was
+    /// finalized): the request is freed, and the callback does not run.
+    fn drop(&mut self) {
+        if !self.fired.load(Ordering::Acquire) {
+            crate::warning!("a callback forward ended with its engine: its callback does not run");
+            // SAFETY: the request margo_provider_iforward_timed made, never
+            // waited on (`fired` is false) and no longer reachable.
+            drop(unsafe { handles::boxed_free::<margo_request_struct>(self.req as margo_request) });
+        }
+    }
+}
+
 /// Queues `finish` on `pool`.
 fn queue(pool: &Arc<Pool>, finish: &Arc<Finish>) {
     let f = finish.clone();

@@ -20,6 +20,9 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 struct SlotState {
     result: Option<Result<Vec<u8>>>,
     notify: Vec<Notify>,
+    /// The one waiter for several calls ([`Slot::listen`]): each new wait
+    /// replaces the last, so repeated waits do not pile callbacks up.
+    listener: Option<Notify>,
     waker: Option<Waker>,
 }
 
@@ -46,7 +49,7 @@ impl Slot {
     /// Stores the outcome (the first one wins), wakes a parked waiter and
     /// runs the completion callback, outside the slot's lock.
     pub fn complete(&self, r: Result<Vec<u8>>) {
-        let (notify, waker) = {
+        let (notify, listener, waker) = {
             let mut g = self.state.lock();
             if self.done.load(Ordering::Acquire) {
                 return;
@@ -54,12 +57,12 @@ impl Slot {
             g.result = Some(r);
             self.done.store(true, Ordering::Release);
             self.cv.notify_all();
-            (std::mem::take(&mut g.notify), g.waker.take())
+            (std::mem::take(&mut g.notify), g.listener.take(), g.waker.take())
         };
         if let Some(w) = waker {
             w();
         }
-        for f in notify {
+        for f in notify.into_iter().chain(listener) {
             run_notify(f);
         }
     }
@@ -105,6 +108,20 @@ impl Slot {
             let mut g = self.state.lock();
             if !self.is_done() {
                 g.notify.push(f);
+                return;
+            }
+        }
+        run_notify(f);
+    }
+
+    /// Like [`Slot::on_complete`] for the one waiter of several calls
+    /// (`margo_wait_any`): replaces the listener set before, which belonged
+    /// to a wait that has returned.
+    pub fn listen(&self, f: Notify) {
+        {
+            let mut g = self.state.lock();
+            if !self.is_done() {
+                g.listener = Some(f);
                 return;
             }
         }
@@ -203,6 +220,24 @@ mod tests {
             r3.fetch_add(1, Ordering::SeqCst);
         }));
         assert_eq!(runs.load(Ordering::SeqCst), 2, "a late callback runs at once");
+    }
+
+    #[test]
+    fn a_listener_replaces_the_last_and_callbacks_accumulate() {
+        let slot = Slot::new("x", "a");
+        let runs = Arc::new(AtomicUsize::new(0));
+        for weight in [1, 10, 100] {
+            let r = runs.clone();
+            slot.listen(Box::new(move || {
+                r.fetch_add(weight, Ordering::SeqCst);
+            }));
+        }
+        let r = runs.clone();
+        slot.on_complete(Box::new(move || {
+            r.fetch_add(1000, Ordering::SeqCst);
+        }));
+        slot.complete(Ok(Vec::new()));
+        assert_eq!(runs.load(Ordering::SeqCst), 1100, "the last listener and every callback ran");
     }
 
     #[test]

@@ -726,7 +726,13 @@ impl Engine {
     }
 
     /// Blocks until the engine is finalized (locally or by a remote shutdown).
+    /// A handler that asked to finalize its engine returns at once: its
+    /// finalize waits for it to return, so waiting would never end.
     pub fn wait_for_finalize(&self) {
+        if Serving::asked_to_finalize(&self.inner) {
+            crate::warning!("a handler waits for the finalize it asked for: that finalize happens when the handler returns");
+            return;
+        }
         let life = &self.inner.lifecycle;
         {
             let mut done = life.finalized.lock();
@@ -757,6 +763,12 @@ impl<'a> Serving<'a> {
     fn enter(inner: &'a Arc<Inner>) -> Serving<'a> {
         SERVING.with(|s| s.borrow_mut().push((Arc::as_ptr(inner) as usize, false)));
         Serving(inner)
+    }
+
+    /// True if a handler of `inner` on this thread asked to finalize it.
+    fn asked_to_finalize(inner: &Arc<Inner>) -> bool {
+        let key = Arc::as_ptr(inner) as usize;
+        SERVING.with(|s| s.borrow().iter().any(|&(k, asked)| k == key && asked))
     }
 
     /// True if a handler of `inner` runs on this thread: the outermost one
@@ -907,7 +919,9 @@ impl Engine {
         let any = Arc::new(Slot::new("wait_any", ""));
         for c in completions {
             let any = any.clone();
-            c.on_complete(Box::new(move || any.complete(Ok(Vec::new()))));
+            // The listener, not an added callback: a call pending through
+            // many waits keeps one registration, not one per wait.
+            c.0.listen(Box::new(move || any.complete(Ok(Vec::new()))));
         }
         let _ = progress::wait_call(&self.inner, &any, until);
     }
