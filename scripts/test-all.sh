@@ -34,7 +34,7 @@ gcc -std=c11 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/
 "$tmp/view_c"
 g++ -x c++ -std=c++17 -Wall -Wextra -Werror -Iinclude tests/c/test_group_view.c -o "$tmp/view_cxx"
 "$tmp/view_cxx"
-printf '#include <yokan/client.h>\n#include <yokan/database.h>\n#include <yokan/server.h>\nint main(void) { return 0; }\n' > "$tmp/yk.c"
+printf '#include <yokan/client.h>\n#include <yokan/database.h>\n#include <yokan/server.h>\n#include <yokan/collection.h>\nint main(void) { return 0; }\n' > "$tmp/yk.c"
 gcc -std=c11 -Wall -Wextra -Werror -Iinclude "$tmp/yk.c" -o "$tmp/yk_c"
 printf '#include <yokan/cxx/client.hpp>\n#include <yokan/cxx/server.hpp>\nint main() { return yokan::Exception(YOKAN_ERR_MODE).code() == 29 ? 0 : 1; }\n' > "$tmp/yk.cpp"
 g++ -std=c++14 -Wall -Wextra -Werror -Iinclude "$tmp/yk.cpp" -o "$tmp/yk_cxx"

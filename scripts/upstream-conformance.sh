@@ -100,7 +100,8 @@ done
 # --- Yokan's munit tests ----------------------------------------------------
 yk=$(repo mochi-yokan)/tests
 gcc -c "$yk/munit/munit.c" -o "$work/munit.o"
-for t in provider client put get count exists erase fetch length list-keys list-keyvals iter erase-range; do
+for t in provider client put get count exists erase fetch length list-keys list-keyvals iter erase-range \
+         coll-create coll-store coll-load coll-length coll-fetch coll-update coll-erase coll-list coll-iter; do
     (cd "$yk" && cxx -I. -Imunit "test-$t.cpp" "$work/munit.o" -o "$work/yk-$t") 2>"$work/yk-$t.log" \
         || { report "yokan test-$t: build" 1; continue; }
     for backend in map unordered_map; do

@@ -186,6 +186,101 @@ fn table_lmdb_tcp() {
     table("ofi+tcp", "lmdb");
 }
 
+/// Collections of documents (`yokan/collection.h`) on one backend: ids in
+/// order, loads and sizes with absent ids, updates (UPDATE_NEW), erases,
+/// listing pages, and errors for a missing collection.
+fn collections(proto: &str, backend: &str) {
+    let s = setup(proto, backend);
+    let db = &s.db;
+    assert!(!db.collection_exists(o(0), "docs").unwrap());
+    assert_eq!(db.doc_store(o(0), "docs", &[b"x"]).unwrap_err().code, code::KEY_NOT_FOUND);
+    db.collection_create(o(0), "docs").unwrap();
+    assert_eq!(db.collection_create(o(0), "docs").unwrap_err().code, code::KEY_EXISTS);
+    assert_eq!(db.collection_record(o(0), "docs").unwrap(), (0, 0));
+    let docs: Vec<Vec<u8>> = (0..300).map(|i| format!("document {i}").into_bytes()).collect();
+    let refs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
+    assert_eq!(db.doc_store(o(0), "docs", &refs[..1]).unwrap(), vec![0]);
+    assert_eq!(db.doc_store(o(0), "docs", &refs[1..]).unwrap(), (1..300).collect::<Vec<u64>>());
+    assert_eq!(db.collection_record(o(0), "docs").unwrap(), (300, 300));
+    let loaded = db.doc_load(o(0), "docs", &[7, 299, 300]).unwrap();
+    assert_eq!(loaded, vec![Some(docs[7].clone()), Some(docs[299].clone()), None]);
+    assert_eq!(db.doc_length(o(0), "docs", &[7, 1000]).unwrap(), vec![Some(docs[7].len() as u64), None]);
+    assert_eq!(db.doc_length(o(0), "nothing", &[0]).unwrap(), vec![None], "upstream answers sizes for a missing collection");
+    db.doc_erase(o(0), "docs", &[0, 5, 5, 7000]).unwrap();
+    assert_eq!(db.collection_record(o(0), "docs").unwrap(), (298, 300));
+    assert_eq!(db.doc_update(o(0), "docs", &[300], &[b"new"]).unwrap_err().code, code::INVALID_ID);
+    db.doc_update(o(mode::UPDATE_NEW), "docs", &[302], &[b"new"]).unwrap();
+    db.doc_update(o(0), "docs", &[1], &[b"changed"]).unwrap();
+    assert_eq!(db.collection_record(o(0), "docs").unwrap(), (299, 303));
+    // Pages of 64 from id 0 cover every document once, in id order.
+    let (mut from, mut seen) = (0u64, Vec::new());
+    loop {
+        let page = db.doc_list(o(0), "docs", from, 64, true).unwrap();
+        seen.extend(page.iter().map(|(id, _)| *id));
+        match page.last() {
+            Some((last, _)) if page.len() == 64 => from = last + 1,
+            _ => break,
+        }
+    }
+    let expected: Vec<u64> = (1..300).filter(|i| *i != 5).chain([302]).collect();
+    assert_eq!(seen, expected);
+    let page = db.doc_list(o(mode::IGNORE_DOCS), "docs", 1, 2, false).unwrap();
+    assert_eq!(page, vec![(1, Vec::new()), (2, Vec::new())]);
+    assert_eq!(db.doc_list(o(0), "docs", 1, 1, true).unwrap(), vec![(1, b"changed".to_vec())]);
+    // Filters other than the default are not provided.
+    assert_eq!(db.doc_list(o(mode::LUA_FILTER), "docs", 0, 1, true).unwrap_err().code, code::MODE);
+    // The documents are keys of the database, in upstream's layout.
+    let mut key = b"docs\0".to_vec();
+    key.extend_from_slice(&1u64.to_be_bytes());
+    assert_eq!(db.get(o(0), &[&key]).unwrap(), vec![Some(b"changed".to_vec())]);
+    db.collection_drop(o(0), "docs").unwrap();
+    assert!(!db.collection_exists(o(0), "docs").unwrap());
+    assert_eq!(db.count(o(0)).unwrap(), 0, "the drop erased every document and the record");
+    assert_eq!(db.doc_load(o(0), "docs", &[1]).unwrap_err().code, code::KEY_NOT_FOUND);
+    assert_eq!(db.collection_create(o(0), "").unwrap_err().code, code::INVALID_ARGS);
+}
+
+#[test]
+fn collections_map_sm() {
+    collections("na+sm", "map");
+}
+#[test]
+fn collections_unordered_map_sm() {
+    collections("na+sm", "unordered_map");
+}
+#[test]
+fn collections_lmdb_sm() {
+    collections("na+sm", "lmdb");
+}
+#[test]
+fn collections_map_tcp() {
+    collections("ofi+tcp", "map");
+}
+
+/// Many clients storing into one collection at once get distinct ids, and
+/// the record counts every document.
+#[test]
+fn concurrent_stores_share_no_id() {
+    let s = setup("na+sm", "map");
+    s.db.collection_create(o(0), "c").unwrap();
+    let ids = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..50 {
+                    let got = s.db.doc_store(o(0), "c", &[b"a", b"b", b"c"]).unwrap();
+                    ids.lock().unwrap().extend(got);
+                }
+            });
+        }
+    });
+    let mut ids = ids.into_inner().unwrap();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids, (0..600).collect::<Vec<u64>>());
+    assert_eq!(s.db.collection_record(o(0), "c").unwrap(), (600, 600));
+}
+
 #[test]
 fn bad_input_gets_clear_codes() {
     let s = setup("na+sm", "map");
@@ -275,6 +370,8 @@ fn lmdb_keeps_its_files_after_destroy() {
         let addr = client.lookup(server.self_address().as_str()).unwrap();
         let db = Client::new(&client).database(&addr, 42, true).unwrap();
         db.put(o(0), &kv(&[("persist", "me")])).unwrap();
+        db.collection_create(o(0), "kept").unwrap();
+        db.doc_store(o(0), "kept", &[b"first", b"second"]).unwrap();
         p.destroy();
         server.finalize();
         client.finalize();
@@ -285,6 +382,9 @@ fn lmdb_keeps_its_files_after_destroy() {
     let addr = client.lookup(server.self_address().as_str()).unwrap();
     let db = Client::new(&client).database(&addr, 42, true).unwrap();
     assert_eq!(db.get(o(0), &[b"persist"]).unwrap(), vec![Some(b"me".to_vec())]);
+    // A collection keeps its documents and its next id across the restart.
+    assert_eq!(db.collection_record(o(0), "kept").unwrap(), (2, 2));
+    assert_eq!(db.doc_store(o(0), "kept", &[b"third"]).unwrap(), vec![2]);
 }
 
 /// Acknowledged writes survive `kill -9` and a restart: the test re-runs its

@@ -62,6 +62,9 @@ extern "C" {
 typedef enum yk_return_t { YOKAN_RETURN_VALUES } yk_return_t;
 #undef X
 
+/* A document's id in its collection (yokan/collection.h). */
+typedef uint64_t yk_id_t;
+
 /* Size sentinels in output size arrays. */
 #define YOKAN_KEY_NOT_FOUND    (ULLONG_MAX)
 #define YOKAN_SIZE_TOO_SMALL   (ULLONG_MAX - 1)

@@ -10,8 +10,7 @@
  * variants run on the client: they read their payload out of the bulk
  * handle (made here by margo_bulk_create, or another process's, named by
  * `origin` or received), and write their results back into it.
- * Collections/documents are not provided: they return
- * YOKAN_ERR_OP_UNSUPPORTED.
+ * Collections of documents: yokan/collection.h.
  */
 #ifndef YOKAN_DATABASE_H
 #define YOKAN_DATABASE_H
@@ -315,16 +314,6 @@ static inline yk_return_t yk_list_keyvals_bulk(yk_database_handle_t dbh, int32_t
     return yk_list_keyvals_bulk_timed(dbh, mode, from_ksize, filter_size, origin, data, offset, key_buf_size, val_buf_size, packed, count, timeout_ms_);
 }
 
-/* Collections and documents are not provided: YOKAN_ERR_OP_UNSUPPORTED. */
-typedef uint64_t yk_id_t;
-static inline yk_return_t yk_collection_create(yk_database_handle_t dbh, const char* name, int32_t mode, ...)
-{ (void)dbh; (void)name; (void)mode; return yk_unsupported("yk_collection_create"); }
-static inline yk_return_t yk_collection_drop(yk_database_handle_t dbh, const char* name, int32_t mode, ...)
-{ (void)dbh; (void)name; (void)mode; return yk_unsupported("yk_collection_drop"); }
-static inline yk_return_t yk_collection_exists(yk_database_handle_t dbh, const char* name, int32_t mode, uint8_t* flag, ...)
-{ (void)dbh; (void)name; (void)mode; (void)flag; return yk_unsupported("yk_collection_exists"); }
-
-#undef YK_READ_TIMEOUT_
 
 #ifdef __cplusplus
 }

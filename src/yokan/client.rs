@@ -3,7 +3,7 @@
 use super::dist::handle::{rpc_error, GroupRouter, GroupSource};
 use super::error::{code, Result, YokanError};
 use super::mode;
-use super::protocol::{self, bad_reply, ListArgs, Operation, Reply};
+use super::protocol::{self, bad_reply, DocArgs, DocOp, ListArgs, Operation, Reply};
 use crate::rpc::codec::{self, Bytes};
 use crate::rpc::{Address, Engine};
 use serde::{Deserialize, Serialize};
@@ -247,6 +247,71 @@ impl Database {
             return Err(YokanError::new(code::FROM_MERCURY, format!("the provider listed {n} items for {max} asked")));
         }
         Ok(items.into_iter().map(|(k, v)| (k.0.to_vec(), v.0.to_vec())).collect())
+    }
+}
+
+/// Collections of documents (`collection.rs` on the provider's side). Not
+/// on a group-aware handle's database: the members answer
+/// `YOKAN_ERR_OP_UNSUPPORTED`.
+impl Database {
+    fn doc(&self, o: Opts, collection: &str, op: DocOp<'_>) -> Result<Vec<u8>> {
+        super::collection::check_name(collection)?;
+        self.call(protocol::DOC, o.mode, o.timeout, DocArgs { collection, op })
+    }
+
+    pub fn collection_create(&self, o: Opts, name: &str) -> Result<()> {
+        answer(&self.doc(o, name, DocOp::Create)?)
+    }
+
+    pub fn collection_drop(&self, o: Opts, name: &str) -> Result<()> {
+        answer(&self.doc(o, name, DocOp::Drop)?)
+    }
+
+    pub fn collection_exists(&self, o: Opts, name: &str) -> Result<bool> {
+        answer(&self.doc(o, name, DocOp::Exists)?)
+    }
+
+    /// The collection's live document count and the id its next document gets.
+    pub fn collection_record(&self, o: Opts, name: &str) -> Result<(u64, u64)> {
+        answer(&self.doc(o, name, DocOp::Record)?)
+    }
+
+    /// Stores documents; their ids, in order.
+    pub fn doc_store(&self, o: Opts, name: &str, docs: &[&[u8]]) -> Result<Vec<u64>> {
+        let reply = self.doc(o, name, DocOp::Store(docs.iter().map(|d| Bytes(d)).collect()))?;
+        counted(answer(&reply)?, docs.len())
+    }
+
+    pub fn doc_update(&self, o: Opts, name: &str, ids: &[u64], docs: &[&[u8]]) -> Result<()> {
+        let op = DocOp::Update { ids: ids.to_vec(), docs: docs.iter().map(|d| Bytes(d)).collect() };
+        answer(&self.doc(o, name, op)?)
+    }
+
+    /// Documents by id, None for absent ones.
+    pub fn doc_load(&self, o: Opts, name: &str, ids: &[u64]) -> Result<Vec<Option<Vec<u8>>>> {
+        let reply = self.doc(o, name, DocOp::Load(ids.to_vec()))?;
+        let docs: Vec<Option<Bytes<'_>>> = counted(answer(&reply)?, ids.len())?;
+        Ok(docs.into_iter().map(|d| d.map(|b| b.0.to_vec())).collect())
+    }
+
+    /// Document sizes by id, None for absent ones.
+    pub fn doc_length(&self, o: Opts, name: &str, ids: &[u64]) -> Result<Vec<Option<u64>>> {
+        counted(answer(&self.doc(o, name, DocOp::Length(ids.to_vec()))?)?, ids.len())
+    }
+
+    pub fn doc_erase(&self, o: Opts, name: &str, ids: &[u64]) -> Result<()> {
+        answer(&self.doc(o, name, DocOp::Erase(ids.to_vec()))?)
+    }
+
+    /// Up to `max` documents from id `from` on, in id order (bytes empty
+    /// unless `with_docs`).
+    pub fn doc_list(&self, o: Opts, name: &str, from: u64, max: usize, with_docs: bool) -> Result<Vec<(u64, Vec<u8>)>> {
+        let reply = self.doc(o, name, DocOp::List { from, max: max as u64, with_docs })?;
+        let docs: Vec<(u64, Bytes<'_>)> = answer(&reply)?;
+        if docs.len() > max || docs.windows(2).any(|w| w[0].0 >= w[1].0) || docs.first().is_some_and(|d| d.0 < from) {
+            return Err(YokanError::new(code::FROM_MERCURY, "the provider listed documents out of order or too many"));
+        }
+        Ok(docs.into_iter().map(|(id, d)| (id, d.0.to_vec())).collect())
     }
 }
 

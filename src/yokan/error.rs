@@ -51,6 +51,7 @@ pub mod code {
     pub const INVALID_DATABASE: i32 = 5;
     pub const INVALID_BACKEND: i32 = 6;
     pub const INVALID_CONFIG: i32 = 7;
+    pub const INVALID_ID: i32 = 8;
     pub const INVALID_FILTER: i32 = 9;
     pub const FROM_MERCURY: i32 = 10;
     pub const OP_UNSUPPORTED: i32 = 13;

@@ -18,6 +18,8 @@ pub const GET: &str = "yk_get";
 pub const ERASE: &str = "yk_erase";
 pub const ERASE_RANGE: &str = "yk_erase_range";
 pub const LIST: &str = "yk_list";
+/// Every operation on a collection of documents ([`DocArgs`]).
+pub const DOC: &str = "yk_doc";
 /// Twins of the operations that may block with `YOKAN_MODE_WAIT`. They run
 /// on the provider's handler pool like the others; a waiting one lends its
 /// execution stream (`rpc/stream.rs`), so it never holds up the pool (and
@@ -66,6 +68,43 @@ pub struct ListArgs<'a> {
     pub filter: Bytes<'a>,
     pub max: u64,
     pub with_values: bool,
+}
+
+/// [`DOC`]: an operation on the collection named `collection`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocArgs<'a> {
+    pub collection: &'a str,
+    #[serde(borrow)]
+    pub op: DocOp<'a>,
+}
+
+/// What a [`DOC`] request does, and (after each) what its answer carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DocOp<'a> {
+    /// `()`
+    Create,
+    /// `()`
+    Drop,
+    /// `bool`
+    Exists,
+    /// `(u64, u64)`: the live document count and the next id.
+    Record,
+    /// `Vec<u64>`: the ids given.
+    Store(#[serde(borrow)] Vec<Bytes<'a>>),
+    /// `()`
+    Update {
+        ids: Vec<u64>,
+        #[serde(borrow)]
+        docs: Vec<Bytes<'a>>,
+    },
+    /// `Vec<Option<Bytes>>`
+    Load(Vec<u64>),
+    /// `Vec<Option<u64>>`
+    Length(Vec<u64>),
+    /// `()`
+    Erase(Vec<u64>),
+    /// `Vec<(u64, Bytes)>`: up to `max` documents from id `from` on.
+    List { from: u64, max: u64, with_docs: bool },
 }
 
 /// Every answer: the operation's result, or why it failed. Results:

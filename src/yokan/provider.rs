@@ -2,6 +2,7 @@
 //! provider id, with upstream's config handling, modes and error codes.
 
 use super::backend::{self, Backend, Filter, ListQuery};
+use super::collection::{self, Collections};
 use super::dist::{self, wire::Route, LocalDb, Shard, WaitBound};
 use super::error::{code, Result, YokanError};
 use super::mode;
@@ -158,6 +159,7 @@ enum Blocking<'a> {
 struct Database {
     backend: Box<dyn Backend>,
     watcher: Watcher,
+    collections: Collections,
 }
 
 #[derive(Clone)]
@@ -217,7 +219,7 @@ impl Drop for WaitSlot<'_> {
     }
 }
 
-const HANDLERS: [&str; 9] = [
+const HANDLERS: [&str; 10] = [
     protocol::CHECK,
     protocol::COUNT,
     protocol::PUT,
@@ -227,6 +229,7 @@ const HANDLERS: [&str; 9] = [
     protocol::ERASE,
     protocol::ERASE_RANGE,
     protocol::LIST,
+    protocol::DOC,
 ];
 const WAIT_HANDLERS: [&str; 4] = [protocol::EXISTS_WAIT, protocol::LENGTH_WAIT, protocol::GET_WAIT, protocol::ERASE_WAIT];
 
@@ -336,7 +339,8 @@ impl Provider {
                 None
             }
         };
-        let database = backend.map(|backend| Database { backend, watcher: Watcher::default() });
+        let database =
+            backend.map(|backend| Database { backend, watcher: Watcher::default(), collections: Collections::default() });
         let inner = Arc::new(Inner {
             engine: engine.clone(),
             provider_id,
@@ -466,6 +470,10 @@ impl Inner {
         let payload = req.payload.as_slice();
         let until = req.deadline;
         let outcome = match &self.shard {
+            Some(_) if name == protocol::DOC => Err(YokanError::unsupported(
+                "collections of documents are not provided by a database spread over a Flock group (this provider \
+                 has a group dependency); use a provider without one",
+            )),
             Some(shard) if dist::wire::ROUTED.contains(&name) || dist::wire::LEAF.contains(&name) => {
                 shard.serve(self, name, payload, req.sender.as_ref(), until)
             }
@@ -585,9 +593,40 @@ impl Inner {
                 let items = backend.list(&query)?;
                 dist::list_reply(&items, mode, &query.filter)
             }
+            protocol::DOC => Self::run_doc(db, payload)?,
             other => return Err(YokanError::unsupported(format!("unknown Yokan operation {other}"))),
         };
         Ok(Some(done))
+    }
+
+    /// An operation on a collection of documents (`collection.rs`).
+    fn run_doc(db: &Database, payload: &[u8]) -> Result<Vec<u8>> {
+        use protocol::DocOp;
+        let Operation { mode, args } = codec::decode::<Operation<protocol::DocArgs<'_>>>(payload)?;
+        collection::check_mode(mode)?;
+        let (colls, b, name) = (&db.collections, db.backend.as_ref(), args.collection);
+        Ok(match args.op {
+            DocOp::Create => success(colls.create(b, name)?),
+            DocOp::Drop => success(colls.drop_collection(b, name)?),
+            DocOp::Exists => success(colls.exists(b, name)?),
+            DocOp::Record => {
+                let r = colls.record_of(b, name)?;
+                success((r.size, r.next_id))
+            }
+            DocOp::Store(d) => success(colls.store(b, name, &doc_slices(&d))?),
+            DocOp::Update { ids, docs: d } => success(colls.update(b, name, mode, &ids, &doc_slices(&d))?),
+            DocOp::Load(ids) => {
+                let found = colls.load(b, name, &ids)?;
+                success(found.iter().map(|v| v.as_deref().map(Bytes)).collect::<Vec<_>>())
+            }
+            DocOp::Length(ids) => success(colls.length(b, name, &ids)?),
+            DocOp::Erase(ids) => success(colls.erase(b, name, &ids)?),
+            DocOp::List { from, max, with_docs } => {
+                let max = usize::try_from(max).unwrap_or(usize::MAX);
+                let listed = colls.list(b, name, from, max, with_docs)?;
+                success(listed.iter().map(|(id, d)| (*id, Bytes(d))).collect::<Vec<_>>())
+            }
+        })
     }
 
     /// `WAIT`: blocks until every key is present (a `NOTIFY` put wakes us),
@@ -656,6 +695,11 @@ impl Inner {
             db.backend.close();
         }
     }
+}
+
+/// The documents of a request as byte slices.
+fn doc_slices<'a>(docs: &[Bytes<'a>]) -> Vec<&'a [u8]> {
+    docs.iter().map(|b| b.0).collect()
 }
 
 impl Drop for Inner {

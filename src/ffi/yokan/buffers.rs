@@ -63,11 +63,12 @@ pub(super) unsafe fn buffer_mut<'a>(p: *mut c_void, n: usize, what: &str) -> Res
     unsafe { array_mut(p as *mut u8, n, what) }
 }
 
-/// Whether byte strings are keys or values: the error messages name them.
+/// Whether byte strings are keys, values or documents: the error messages name them.
 #[derive(Clone, Copy)]
 pub(super) enum Role {
     Key,
     Value,
+    Document,
 }
 
 impl Role {
@@ -75,6 +76,7 @@ impl Role {
         match self {
             Role::Key => "key",
             Role::Value => "value",
+            Role::Document => "document",
         }
     }
 
@@ -82,6 +84,7 @@ impl Role {
         match self {
             Role::Key => "keys array",
             Role::Value => "values array",
+            Role::Document => "documents array",
         }
     }
 
@@ -89,6 +92,7 @@ impl Role {
         match self {
             Role::Key => "key sizes array",
             Role::Value => "value sizes array",
+            Role::Document => "document sizes array",
         }
     }
 
@@ -96,6 +100,7 @@ impl Role {
         match self {
             Role::Key => "keys buffer",
             Role::Value => "values buffer",
+            Role::Document => "documents buffer",
         }
     }
 }

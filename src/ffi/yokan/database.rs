@@ -82,7 +82,7 @@ impl Call {
     ///
     /// # Safety
     /// `dbh` must be NULL or a live handle from `yk_database_handle_create`.
-    unsafe fn run(self, f: impl FnOnce(&Database) -> Result<()>) -> yk_return_t {
+    pub(super) unsafe fn run(self, f: impl FnOnce(&Database) -> Result<()>) -> yk_return_t {
         // SAFETY: `dbh` is NULL or live (this function's contract).
         unsafe { self.run_handle(|h| f(&h.db)) }
     }

@@ -1,4 +1,5 @@
-//! The Yokan C API (`yokan/client.h`, `yokan/database.h`).
+//! The Yokan C API (`yokan/client.h`, `yokan/database.h`,
+//! `yokan/collection.h`).
 //!
 //! Upstream's operations are C-variadic (an optional tail of extra
 //! arguments after `YOKAN_MODE_EXTRA`). A Rust cdylib exports only the
@@ -10,6 +11,7 @@
 mod buffers;
 pub mod bulk;
 pub mod client;
+pub mod collection;
 pub mod database;
 mod payload;
 pub mod provider;

@@ -142,6 +142,47 @@ pub(super) fn read_keys(src: &impl Source, layout: &mut Layout, count: usize) ->
     read_strings(src, layout, sizes, "keys")
 }
 
+/// The documents of a store or update: `count` document sizes, then the
+/// documents back to back (upstream's `yk_doc_store_bulk` layout).
+pub(super) fn read_documents(src: &impl Source, size: usize, count: usize) -> Result<Strings> {
+    let mut layout = Layout::new(size);
+    let range = layout.words(count, "the document sizes")?;
+    let sizes = words(&src.pull(range, "the document sizes")?);
+    read_strings(src, &mut layout, sizes, "documents")
+}
+
+/// A load of `count` documents (ids passed with the call): `count`
+/// document sizes, then the document area (the rest of the payload).
+/// `packed`: the documents go back to back, the sizes are outputs only;
+/// otherwise document `i` goes into a slot of the capacity size `i` gives,
+/// the slots back to back. Each size gets the document's size or a sentinel.
+pub(super) fn load_documents(
+    src: &impl Source,
+    size: usize,
+    count: usize,
+    packed: bool,
+    db: impl FnOnce() -> Result<Vec<Option<Vec<u8>>>>,
+) -> Result<Writes> {
+    let mut layout = Layout::new(size);
+    let ds = layout.words(count, "the document sizes")?;
+    let area_range = layout.rest();
+    let mut area = if packed {
+        Area::packed(count, area_range.len())?
+    } else {
+        Area::slots(words(&src.pull(ds.clone(), "the document sizes")?), area_range.len(), "document")?
+    };
+    let docs = db()?;
+    let mut writes = Vec::new();
+    for (i, d) in docs.into_iter().take(count).enumerate() {
+        let len = d.as_ref().map(Vec::len);
+        if let (Some(at), Some(d)) = (area.put(i, len), d) {
+            writes.push((area_range.start + at, d));
+        }
+    }
+    writes.insert(0, (ds.start, area.size_bytes()));
+    Ok(writes)
+}
+
 /// The keys and values of a put: `count` key sizes, `count` value sizes,
 /// the keys, the values; both sections are bounded before either is read.
 /// The strings come as the `count` keys then the `count` values.
