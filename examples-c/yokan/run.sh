@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds the C and C++ Yokan clients through find_package(yokan) from an
 # installed prefix and runs them against a bedrock daemon serving a map
-# (provider 42) and an lmdb (provider 43) database; then the programs that
-# register providers themselves (yokan/server.h, yokan::Provider).
+# (provider 42, spread over a one-member Flock group) and an lmdb (provider
+# 43) database; the C++ collections example against the lmdb one, a plain
+# map (44) and an unordered_map (45), and against 42, which must refuse
+# collections; then the programs that register providers themselves
+# (yokan/server.h, yokan::Provider).
 # Usage: run.sh PREFIX [PROTOCOL]
 set -euo pipefail
 prefix=$(cd "$1" && pwd)
@@ -22,7 +25,11 @@ cat > config.json <<JSON
     {"name": "kv_map", "type": "yokan", "provider_id": 42,
      "config": {"database": {"type": "map"}}, "dependencies": {"group": "group"}},
     {"name": "kv_lmdb", "type": "yokan", "provider_id": 43,
-     "config": {"database": {"type": "lmdb", "config": {"path": "$work/lmdb"}}}}
+     "config": {"database": {"type": "lmdb", "config": {"path": "$work/lmdb"}}}},
+    {"name": "kv_plain", "type": "yokan", "provider_id": 44,
+     "config": {"database": {"type": "map"}}},
+    {"name": "kv_unordered", "type": "yokan", "provider_id": 45,
+     "config": {"database": {"type": "unordered_map"}}}
   ]
 }
 JSON
@@ -34,6 +41,12 @@ for id in 42 43; do
     "$work/build/yokan-client-c" "$protocol" "$address" "$id"
     "$work/build/yokan-client-cxx" "$protocol" "$address" "$id"
 done
+for id in 43 44 45; do
+    echo "== $protocol, collections, provider $id"
+    "$work/build/yokan-collection-cxx" "$protocol" "$address" "$id"
+done
+echo "== $protocol, collections refused by a database spread over a group (provider 42)"
+"$work/build/yokan-collection-cxx" "$protocol" "$address" 42 unsupported
 "$prefix/bin/bedrock-shutdown" "$protocol" -f group.flock
 wait
 test -f "$work/lmdb/data.mdb" || { echo "the lmdb files were removed at shutdown" >&2; exit 1; }

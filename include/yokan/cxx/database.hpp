@@ -1,12 +1,14 @@
 /*
  * yokan/cxx/database.hpp -- yokan::Database (header-only, over the C API of
  * libmochi; source-compatible with upstream mochi-yokan 0.10, without
- * collections and the Timeout extras).
+ * the Timeout extras). Collections are made, dropped and tested here; their
+ * documents are reached through yokan::Collection (yokan/cxx/collection.hpp).
  */
 #ifndef YOKAN_CXX_DATABASE_HPP
 #define YOKAN_CXX_DATABASE_HPP
 
 #include <yokan/client.h>
+#include <yokan/collection.h>
 #include <yokan/database.h>
 #include <yokan/cxx/exception.hpp>
 #include <functional>
@@ -181,6 +183,19 @@ class Database {
               int32_t mode = YOKAN_MODE_DEFAULT) const {
         YOKAN_CONVERT_AND_THROW(yk_iter(h(), mode, from_key, from_ksize, filter, filter_size, count, trampoline,
                                         const_cast<iter_callback_type*>(&cb), options));
+    }
+
+    /* Creating a collection that exists throws YOKAN_ERR_KEY_EXISTS. */
+    void createCollection(const char* name, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_collection_create(h(), name, mode));
+    }
+    void dropCollection(const char* name, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        YOKAN_CONVERT_AND_THROW(yk_collection_drop(h(), name, mode));
+    }
+    bool collectionExists(const char* name, int32_t mode = YOKAN_MODE_DEFAULT) const {
+        uint8_t flag = 0;
+        YOKAN_CONVERT_AND_THROW(yk_collection_exists(h(), name, mode, &flag));
+        return flag != 0;
     }
 
   private:
