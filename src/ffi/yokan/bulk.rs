@@ -556,38 +556,63 @@ pub unsafe extern "C" fn yk_doc_load_bulk_timed(
     unsafe { run(call, count, origin, data, offset, || Ok(size), Needs::ReadWrite, op) }
 }
 
-/// `yk_doc_list_bulk`, `yk_doc_fetch_bulk` and `yk_doc_iter_bulk` are not
-/// provided: the one-call and packed forms do the same work. Logs one line
-/// naming the function and returns `YOKAN_ERR_OP_UNSUPPORTED`.
+/// Lists up to `count` documents from `from_id` on into the payload
+/// (upstream's layout: the filter, `count` sizes, `count` ids, the document
+/// area of `docs_buf_size` bytes; see `payload::list_documents`). The
+/// handle must be `HG_BULK_READWRITE`. Errors as
+/// [`yk_exists_bulk_timed`]'s, then `yk_doc_list`'s.
+///
+/// # Safety
+/// As [`yk_doc_store_bulk_timed`].
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn yk_doc_list_bulk_timed(
+    dbh: yk_database_handle_t,
+    collection: *const c_char,
+    mode: i32,
+    from_id: u64,
+    filter_size: usize,
+    origin: *const c_char,
+    data: hg_bulk_t,
+    offset: usize,
+    docs_buf_size: usize,
+    packed: bool,
+    count: usize,
+    timeout_ms: f64,
+) -> yk_return_t {
+    let call = Call::new("yk_doc_list_bulk", dbh, mode, timeout_ms);
+    let size = || {
+        count
+            .checked_mul(payload::WORD + std::mem::size_of::<u64>())
+            .and_then(|n| n.checked_add(filter_size))
+            .and_then(|n| n.checked_add(docs_buf_size))
+            .ok_or_else(|| YokanError::args("the payload's size overflows"))
+    };
+    let op = |db: &Database, p: &Payload| {
+        // SAFETY: NULL or NUL-terminated (the contract).
+        let name = unsafe { collection_name(collection) }?;
+        let with_docs = mode & mode::IGNORE_DOCS == 0;
+        p.push(payload::list_documents(p, filter_size, count, docs_buf_size, packed, || {
+            db.doc_list(p.opts(mode)?, name, from_id, count, with_docs)
+        })?)
+    };
+    // SAFETY: the contract.
+    unsafe { run(call, count, origin, data, offset, size, Needs::ReadWrite, op) }
+}
+
+/// `yk_doc_fetch_bulk` and `yk_doc_iter_bulk` are not provided (their
+/// callbacks take a bulk handle; the callback forms without one do the same
+/// work). Logs one line naming the function and returns
+/// `YOKAN_ERR_OP_UNSUPPORTED`.
 fn doc_bulk_unsupported(entry: &'static str) -> yk_return_t {
     crate::ffi::panic::guard(entry, code::OTHER, || {
         super::client::ret_err(
             entry,
             YokanError::unsupported(format!(
-                "{entry} is not provided by this implementation (use the _packed or callback forms without a bulk handle)"
+                "{entry} is not provided by this implementation (use the form without _bulk: its callback gets each document)"
             )),
         )
     })
-}
-
-/// Not provided (see [`doc_bulk_unsupported`]).
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "C" fn yk_doc_list_bulk_timed(
-    _dbh: yk_database_handle_t,
-    _collection: *const c_char,
-    _mode: i32,
-    _from_id: u64,
-    _filter_size: usize,
-    _origin: *const c_char,
-    _data: hg_bulk_t,
-    _offset: usize,
-    _docs_buf_size: usize,
-    _packed: bool,
-    _count: usize,
-    _timeout_ms: f64,
-) -> yk_return_t {
-    doc_bulk_unsupported("yk_doc_list_bulk")
 }
 
 /// Not provided (see [`doc_bulk_unsupported`]).

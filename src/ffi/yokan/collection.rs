@@ -397,9 +397,6 @@ pub unsafe extern "C" fn yk_doc_load_packed_timed(
     let out = || {
         // SAFETY: `rsizes` holds `count` writable sizes (the contract).
         let sizes = unsafe { array_mut(rsizes, count, "document sizes array") }?;
-        if documents.is_null() {
-            return Err(YokanError::args("NULL documents buffer"));
-        }
         // SAFETY: `documents` holds `rbufsize` writable bytes (the contract).
         let buf = unsafe { buffer_mut(documents, rbufsize, "documents buffer") }?;
         Ok(Out::packed(buf, sizes))
@@ -712,6 +709,9 @@ unsafe fn list<'a>(
     out: impl FnOnce() -> Result<Out<'a>>,
 ) -> yk_return_t {
     let op = |c: Call, db: &Database, n: &str| {
+        if max == 0 {
+            return Ok(());
+        }
         // SAFETY: NULL or `max` writable ids (this function's contract).
         let ids = unsafe { array_mut(out_ids, max, "ids array") }?;
         let mut docs = out()?;
@@ -795,9 +795,6 @@ pub unsafe extern "C" fn yk_doc_list_packed_timed(
         unsafe { check_filter(filter, filter_size) }?;
         // SAFETY: `doc_sizes` holds `max` writable sizes (the contract).
         let sizes = unsafe { array_mut(doc_sizes, max, "document sizes array") }?;
-        if docs.is_null() {
-            return Err(YokanError::args("NULL documents buffer"));
-        }
         // SAFETY: `docs` holds `bufsize` writable bytes (the contract).
         let buf = unsafe { buffer_mut(docs, bufsize, "documents buffer") }?;
         Ok(Out::packed(buf, sizes))

@@ -183,6 +183,56 @@ pub(super) fn load_documents(
     Ok(writes)
 }
 
+/// A listing of up to `count` documents (upstream's `yk_doc_list_bulk`
+/// layout): the filter (`filter_size` bytes, read by nobody: only the
+/// default filter is provided), `count` document sizes, `count` ids, then
+/// the document area of `docs_buf_size` bytes. `packed`: back to back, the
+/// sizes outputs only; otherwise the sizes are the capacities of slots laid
+/// back to back. Slots past the last document get `YOKAN_NO_MORE_DOCS` as
+/// id and size.
+pub(super) fn list_documents(
+    src: &impl Source,
+    filter_size: usize,
+    count: usize,
+    docs_buf_size: usize,
+    packed: bool,
+    db: impl FnOnce() -> Result<Vec<(u64, Vec<u8>)>>,
+) -> Result<Writes> {
+    const ID: usize = std::mem::size_of::<u64>();
+    let size = count
+        .checked_mul(WORD + ID)
+        .and_then(|n| n.checked_add(filter_size))
+        .and_then(|n| n.checked_add(docs_buf_size))
+        .ok_or_else(|| YokanError::args("the payload's size overflows"))?;
+    let mut layout = Layout::new(size);
+    layout.take(filter_size, "the filter")?;
+    let ds = layout.words(count, "the document sizes")?;
+    let ids = layout.take(count * ID, "the ids")?;
+    let area_range = layout.take(docs_buf_size, "the document area")?;
+    let mut area = if packed {
+        Area::packed(count, area_range.len())?
+    } else {
+        Area::slots(words(&src.pull(ds.clone(), "the document sizes")?), area_range.len(), "document")?
+    };
+    let listed = db()?;
+    let mut out_ids = vec![NO_MORE_KEYS as u64; count];
+    let mut writes = Vec::new();
+    for (i, out_id) in out_ids.iter_mut().enumerate() {
+        match listed.get(i) {
+            Some((id, d)) => {
+                *out_id = *id;
+                if let Some(at) = area.put(i, Some(d.len())) {
+                    writes.push((area_range.start + at, d.clone()));
+                }
+            }
+            None => area.end(i),
+        }
+    }
+    writes.insert(0, (ids.start, out_ids.iter().flat_map(|id| id.to_ne_bytes()).collect()));
+    writes.insert(0, (ds.start, area.size_bytes()));
+    Ok(writes)
+}
+
 /// The keys and values of a put: `count` key sizes, `count` value sizes,
 /// the keys, the values; both sections are bounded before either is read.
 /// The strings come as the `count` keys then the `count` values.
@@ -638,5 +688,39 @@ mod tests {
         ] {
             args_error(shape.size());
         }
+    }
+    #[test]
+    fn documents_store_load_and_list_in_upstream_layout() {
+        // store: sizes, then the documents back to back.
+        let store = payload(&[2, 0, 3], &[b"ab", b"cde"], 0);
+        let docs = read_documents(&store, store.size(), 3).unwrap();
+        assert_eq!(docs.list(), [&b"ab"[..], b"", b"cde"]);
+        assert!(read_documents(&store, store.size() - 1, 3).is_err(), "a payload shorter than its sizes");
+
+        // load into slots of 4, 1 and 4 bytes: sizes in, sizes out.
+        let load = payload(&[4, 1, 4], &[], 9);
+        let got = vec![Some(b"wxyz".to_vec()), Some(b"long".to_vec()), None];
+        let writes = load_documents(&load, load.size(), 3, false, || Ok(got)).unwrap();
+        let after = load.after(&writes);
+        assert_eq!(words(&after[..3 * WORD]), [4, SIZE_TOO_SMALL, KEY_NOT_FOUND]);
+        assert_eq!(&after[3 * WORD..3 * WORD + 4], b"wxyz");
+
+        // list: filter, sizes, ids, then the area; two documents for three slots, packed.
+        let mut list = b"f".to_vec();
+        list.extend(vec![0u8; 3 * (WORD + 8) + 6]);
+        let list = Mem::new(list);
+        let listed = vec![(4u64, b"abc".to_vec()), (9, b"defg".to_vec())];
+        let writes = list_documents(&list, 1, 3, 6, true, || Ok(listed)).unwrap();
+        let after = list.after(&writes);
+        assert_eq!(words(&after[1..1 + 3 * WORD]), [3, SIZE_TOO_SMALL, NO_MORE_KEYS]);
+        let ids: Vec<u64> =
+            after[1 + 3 * WORD..1 + 3 * WORD + 24].chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(ids, [4, 9, NO_MORE_KEYS as u64]);
+        assert_eq!(&after[1 + 3 * WORD + 24..1 + 3 * WORD + 27], b"abc");
+        // Slots whose capacities add up past the area are refused before the database is asked.
+        let mut slots = vec![0u8; 2 * (WORD + 8) + 4];
+        slots[..2 * WORD].copy_from_slice(&word_bytes(&[3, 3]));
+        let slots = Mem::new(slots);
+        assert!(list_documents(&slots, 0, 2, 4, false, || panic!("not asked")).is_err());
     }
 }
