@@ -352,11 +352,21 @@ void bulk(margo_instance_id mid, const yokan::Collection& coll, Model& model) {
     check(sizes[0] == 4 && sizes[1] == 4 && std::string(docs, 4) == "LIMA" && std::string(docs + 4, 4) == "mike",
           "loadBulk (not packed) after updateBulk");
 
-    // yk_doc_list_bulk is not provided (yokan/collection.h): refused.
+    // listBulk from the first bulk-stored id, packed, three slots for the
+    // two documents there: the sizes, then the ids, then the documents;
+    // the slot past the last one says YOKAN_NO_MORE_DOCS in both.
     mem.assign(3 * sizeof(size_t) + 3 * sizeof(yk_id_t) + 16, 0);
     b = expose(mem);
-    expect_error(YOKAN_ERR_OP_UNSUPPORTED, "listBulk", [&] { coll.listBulk(first, 0, b, 0, 16, true, 3); });
+    coll.listBulk(first, 0, b, 0, 16, true, 3);
     margo_bulk_free(b);
+    size_t lsizes[3];
+    yk_id_t lids[3];
+    std::memcpy(lsizes, mem.data(), sizeof lsizes);
+    std::memcpy(lids, mem.data() + sizeof lsizes, sizeof lids);
+    const char* ldocs = mem.data() + sizeof lsizes + sizeof lids;
+    check(lsizes[0] == 4 && lsizes[1] == 4 && lsizes[2] == YOKAN_NO_MORE_DOCS && lids[0] == first
+              && lids[1] == first + 1 && lids[2] == YOKAN_NO_MORE_DOCS && std::string(ldocs, 8) == "LIMAmike",
+          "listBulk (packed): sizes, ids and documents");
     compare(coll, model, "after the bulk forms");
 }
 
