@@ -16,8 +16,8 @@ If none loads, ImportError names every place tried.
 
 Every prototype here mirrors a declaration of the C headers in
 ``include/``. Functions that older builds of libmochi lack are bound as
-*optional*: see :data:`UNDECLARED`, :data:`SERVER_MANAGEMENT` and
-:data:`YOKAN`.
+*optional*: see :data:`UNDECLARED`, :data:`SERVER_MANAGEMENT`,
+:data:`YOKAN` and :data:`YOKAN_COLLECTION`.
 """
 
 import ctypes
@@ -32,7 +32,8 @@ __all__ = ["lib", "path", "require", "has", "take_string", "libc_free",
            "FlockProviderArgs", "MargoInitInfo",
            "FLOCK_MEMBERSHIP_FN", "FLOCK_METADATA_FN", "FLOCK_SERIALIZER_FN",
            "FLOCK_ACCESS_FN", "MEMBER_FREE_FN",
-           "YK_KEYVALUE_FN", "YkFetchOptions", "YkIterOptions", "YOKAN"]
+           "YK_KEYVALUE_FN", "YkFetchOptions", "YkIterOptions", "YOKAN",
+           "YK_DOCUMENT_FN", "YkDocFetchOptions", "YkDocIterOptions", "YOKAN_COLLECTION"]
 
 
 # --------------------------------------------------------------------------
@@ -228,6 +229,20 @@ class YkFetchOptions(Structure):
 class YkIterOptions(Structure):
     """yk_iter_options_t (the batch size comes first)."""
     _fields_ = [("batch_size", ctypes.c_uint), ("pool", c_void_p), ("ignore_values", c_bool)]
+
+
+# yokan/collection.h: yk_document_callback_t(uargs, index, id, doc, size)
+YK_DOCUMENT_FN = CFUNCTYPE(c_int, c_void_p, c_size_t, c_uint64, c_void_p, c_size_t)
+
+
+class YkDocFetchOptions(Structure):
+    """yk_doc_fetch_options_t (the pool comes first)."""
+    _fields_ = [("pool", c_void_p), ("batch_size", ctypes.c_uint)]
+
+
+class YkDocIterOptions(Structure):
+    """yk_doc_iter_options_t (the batch size comes first)."""
+    _fields_ = [("batch_size", ctypes.c_uint), ("pool", c_void_p)]
 
 
 # --------------------------------------------------------------------------
@@ -433,7 +448,47 @@ YOKAN = {
 }
 for _name, (_restype, _argtypes) in YOKAN.items():
     _bind(_name, _restype, _argtypes, optional=True)
-del _restype, _argtypes, sz, psz, pvp
+
+# yokan/collection.h's exported yk_*_timed functions. Kept apart from YOKAN:
+# a libmochi without collections still gives a working key-value client,
+# and only the collection calls fail (mochi.yokan.collection).
+pid = P(c_uint64)
+YOKAN_COLLECTION = {
+    "yk_collection_create_timed": (c_int, [vp, c_char_p, c_int32, c_double]),
+    "yk_collection_drop_timed": (c_int, [vp, c_char_p, c_int32, c_double]),
+    "yk_collection_exists_timed": (c_int, [vp, c_char_p, c_int32, P(c_uint8), c_double]),
+    "yk_collection_size_timed": (c_int, [vp, c_char_p, c_int32, psz, c_double]),
+    "yk_collection_last_id_timed": (c_int, [vp, c_char_p, c_int32, pid, c_double]),
+    "yk_doc_store_timed": (c_int, [vp, c_char_p, c_int32, vp, sz, pid, c_double]),
+    "yk_doc_store_multi_timed": (c_int, [vp, c_char_p, c_int32, sz, pvp, psz, pid, c_double]),
+    "yk_doc_store_packed_timed": (c_int, [vp, c_char_p, c_int32, sz, vp, psz, pid, c_double]),
+    "yk_doc_load_timed": (c_int, [vp, c_char_p, c_int32, c_uint64, vp, psz, c_double]),
+    "yk_doc_load_multi_timed": (c_int, [vp, c_char_p, c_int32, sz, pid, pvp, psz, c_double]),
+    "yk_doc_load_packed_timed": (c_int, [vp, c_char_p, c_int32, sz, pid, sz, vp, psz,
+                                         c_double]),
+    "yk_doc_fetch_timed": (c_int, [vp, c_char_p, c_int32, c_uint64, YK_DOCUMENT_FN, vp,
+                                   c_double]),
+    "yk_doc_fetch_multi_timed": (c_int, [vp, c_char_p, c_int32, sz, pid, YK_DOCUMENT_FN, vp,
+                                         P(YkDocFetchOptions), c_double]),
+    "yk_doc_length_timed": (c_int, [vp, c_char_p, c_int32, c_uint64, psz, c_double]),
+    "yk_doc_length_multi_timed": (c_int, [vp, c_char_p, c_int32, sz, pid, psz, c_double]),
+    "yk_doc_update_timed": (c_int, [vp, c_char_p, c_int32, c_uint64, vp, sz, c_double]),
+    "yk_doc_update_multi_timed": (c_int, [vp, c_char_p, c_int32, sz, pid, pvp, psz,
+                                          c_double]),
+    "yk_doc_update_packed_timed": (c_int, [vp, c_char_p, c_int32, sz, pid, vp, psz,
+                                           c_double]),
+    "yk_doc_erase_timed": (c_int, [vp, c_char_p, c_int32, c_uint64, c_double]),
+    "yk_doc_erase_multi_timed": (c_int, [vp, c_char_p, c_int32, sz, pid, c_double]),
+    "yk_doc_list_timed": (c_int, [vp, c_char_p, c_int32, c_uint64, vp, sz, sz, pid, pvp, psz,
+                                  c_double]),
+    "yk_doc_list_packed_timed": (c_int, [vp, c_char_p, c_int32, c_uint64, vp, sz, sz, pid, sz,
+                                         vp, psz, c_double]),
+    "yk_doc_iter_timed": (c_int, [vp, c_char_p, c_int32, c_uint64, vp, sz, sz, YK_DOCUMENT_FN,
+                                  vp, P(YkDocIterOptions), c_double]),
+}
+for _name, (_restype, _argtypes) in YOKAN_COLLECTION.items():
+    _bind(_name, _restype, _argtypes, optional=True)
+del _restype, _argtypes, sz, psz, pvp, pid
 
 del _name, P, vp
 

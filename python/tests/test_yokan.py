@@ -441,14 +441,6 @@ def test_consume_and_wait_notify(db):
     assert got == [5] and not db.exists("later")
 
 
-def test_collections_are_not_provided(db):
-    for call in (lambda: db.create_collection("c", timeout_ms=1000.0), lambda: db.open_collection("c"),
-                 lambda: db.drop_collection("c"), lambda: db.collection_exists("c")):
-        with pytest.raises(ye.Exception) as e:
-            call()
-        assert code_of(e) == ye.YOKAN_ERR_OP_UNSUPPORTED
-
-
 def test_provider_registered_from_python():
     from mochi import margo
     from mochi.yokan.client import Client

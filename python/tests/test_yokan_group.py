@@ -110,6 +110,12 @@ def test_group_aware_handle(group, wait_until):
         db.put("single", "again", mode=mode.YOKAN_MODE_NEW_ONLY)
     assert e.value.code == ye.YOKAN_ERR_KEY_EXISTS
     db.erase("single")
+    # A database spread over a group holds no collections.
+    for call in (lambda: db.create_collection("c"), lambda: db.collection_exists("c"),
+                 lambda: db.open_collection("c").store("doc")):
+        with pytest.raises(ye.Exception) as e:
+            call()
+        assert e.value.code == ye.YOKAN_ERR_OP_UNSUPPORTED
 
     # A member dies: every key is still read through the handle.
     victim = procs[1]

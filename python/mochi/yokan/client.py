@@ -10,6 +10,9 @@
     buf = bytearray(64)
     n = db.get("key", buf)                       # buf[:n] == b"value"
 
+    coll = db.create_collection("docs")          # documents: see
+    doc_id = coll.store("a document")            # mochi.yokan.collection
+
 Keys and values are ``str`` (sent as UTF-8) or any contiguous buffer
 (bytes, bytearray, memoryview, array, numpy array; its size is its size in
 bytes). Outputs (``get``, ``list_keys``...) are writable buffers filled in
@@ -41,7 +44,18 @@ if _missing:
     raise ImportError(f"mochi.yokan: {_lib.path} does not export {', '.join(_missing)}; "
                       "is it an up-to-date libmochi?")
 
-__all__ = ["Client", "Database", "Exception"]
+__all__ = ["Client", "Database", "Collection", "Exception"]
+
+
+def __getattr__(name):
+    # Collection lives in mochi.yokan.collection, which builds on this
+    # module's helpers; it is looked up here on first use (upstream's
+    # `from mochi.yokan.client import Collection`) so that either module
+    # can be imported first.
+    if name == "Collection":
+        from .collection import Collection
+        return Collection
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Size sentinels of yokan/common.h (unsigned long long).
 _KEY_NOT_FOUND = 2 ** 64 - 1
@@ -49,6 +63,10 @@ _SIZE_TOO_SMALL = 2 ** 64 - 2
 _NO_MORE_KEYS = 2 ** 64 - 3
 _LAST_VALID_SIZE = 2 ** 64 - 4
 
+
+
+# The address given to empty output buffers; nothing is written there.
+_NOWHERE = ctypes.create_string_buffer(1)
 
 
 def _c_size_array(n):
@@ -93,10 +111,15 @@ class _Buffers:
         return ctypes.cast(data, ctypes.c_void_p).value, len(data)
 
     def output(self, obj, what):
-        """(address or None, size) of a writable contiguous buffer."""
+        """(address, size) of a writable contiguous buffer."""
         view = self._view(obj, what)
         if view.readonly:
             raise _exc.from_code(_exc.YOKAN_ERR_READONLY)
+        if view.nbytes == 0:
+            # Some C calls refuse a NULL output before looking at its size;
+            # an empty buffer then gets the "too small" answer (as upstream,
+            # whose buffers always have an address), not "invalid argument".
+            return ctypes.addressof(_NOWHERE), 0
         return self._pin(view)
 
     @staticmethod
@@ -635,26 +658,34 @@ class Database(Closing):
                              cb.c_function, None, ctypes.byref(options), _timeout(timeout_ms)))
 
     # -- collections ----------------------------------------------------------
-    def _no_collections(self, function):
-        lib.yk_unsupported(function.encode("ascii"))
-        raise Exception("Unsupported operation or mode (libmochi provides no Yokan "
-                        "collections)", _exc.YOKAN_ERR_OP_UNSUPPORTED)
-
     def create_collection(self, name, mode=0, timeout_ms=0.0):
-        """Collections are not provided: YOKAN_ERR_OP_UNSUPPORTED."""
-        self._no_collections("yk_collection_create")
+        """Creates the collection ``name`` (taken: YOKAN_ERR_KEY_EXISTS);
+        returns its :class:`mochi.yokan.collection.Collection`."""
+        from .collection import Collection, _function, _name
+        _check(self._call(_function("yk_collection_create_timed"), _name(name), _mode(mode),
+                          _timeout(timeout_ms)))
+        return Collection(name, self)
 
     def open_collection(self, name):
-        """Collections are not provided: YOKAN_ERR_OP_UNSUPPORTED."""
-        self._no_collections("yk_collection_open")
+        """The :class:`mochi.yokan.collection.Collection` ``name``, without
+        asking the provider (as upstream): a missing one fails at its first
+        call."""
+        from .collection import Collection
+        return Collection(name, self)
 
     def drop_collection(self, name, mode=0, timeout_ms=0.0):
-        """Collections are not provided: YOKAN_ERR_OP_UNSUPPORTED."""
-        self._no_collections("yk_collection_drop")
+        """Erases the collection ``name`` and its documents."""
+        from .collection import _function, _name
+        _check(self._call(_function("yk_collection_drop_timed"), _name(name), _mode(mode),
+                          _timeout(timeout_ms)))
 
     def collection_exists(self, name, mode=0, timeout_ms=0.0):
-        """Collections are not provided: YOKAN_ERR_OP_UNSUPPORTED."""
-        self._no_collections("yk_collection_exists")
+        """Whether the collection ``name`` exists (a bool)."""
+        from .collection import _function, _name
+        flag = ctypes.c_uint8(0)
+        _check(self._call(_function("yk_collection_exists_timed"), _name(name), _mode(mode),
+                          ctypes.byref(flag), _timeout(timeout_ms)))
+        return bool(flag.value)
 
 
 # ---------------------------------------------------------------------------
