@@ -238,6 +238,10 @@ fn collections(proto: &str, backend: &str) {
     assert_eq!(db.count(o(0)).unwrap(), 0, "the drop erased every document and the record");
     assert_eq!(db.doc_load(o(0), "docs", &[1]).unwrap_err().code, code::KEY_NOT_FOUND);
     assert_eq!(db.collection_create(o(0), "").unwrap_err().code, code::INVALID_ARGS);
+    // An empty prefix erases every key, on every backend (lmdb refused it once).
+    db.put(o(0), &kv(&[("one", "1"), ("two", "2")])).unwrap();
+    db.erase_range(o(0), b"").unwrap();
+    assert_eq!(db.count(o(0)).unwrap(), 0);
 }
 
 #[test]

@@ -182,7 +182,13 @@ impl Collections {
         let _changing = self.records.lock();
         let mut record = Self::existing(db, name)?;
         let new_ok = mode & mode::UPDATE_NEW != 0;
-        if let Some(bad) = ids.iter().find(|id| **id >= NO_MORE_DOCS || (!new_ok && **id >= record.next_id)) {
+        if let Some(bad) = ids.iter().find(|id| **id >= NO_MORE_DOCS) {
+            return Err(YokanError::new(
+                code::INVALID_ID,
+                format!("{bad} is not a document id (ids stop below {NO_MORE_DOCS}, YOKAN_NO_MORE_DOCS)"),
+            ));
+        }
+        if let Some(bad) = ids.iter().find(|id| !new_ok && **id >= record.next_id) {
             return Err(YokanError::new(
                 code::INVALID_ID,
                 format!(

@@ -303,9 +303,6 @@ pub unsafe extern "C" fn yk_doc_load_timed(
         if size.is_null() {
             return Err(YokanError::args("NULL size pointer"));
         }
-        if data.is_null() {
-            return Err(YokanError::args("NULL document buffer"));
-        }
         // SAFETY: non-NULL (checked above), readable by the contract.
         let capacity = unsafe { *size };
         // SAFETY: `data` holds `capacity` writable bytes (the contract).

@@ -198,7 +198,11 @@ impl Backend for LmdbBackend {
 
     fn erase_range(&self, prefix: &[u8]) -> Result<()> {
         let mut wtxn = self.env.write_txn().map_err(mdb_error)?;
-        let keys: Vec<Vec<u8>> = {
+        // An empty prefix is every key (LMDB refuses an empty key to seek to).
+        let keys: Vec<Vec<u8>> = if prefix.is_empty() {
+            let iter = self.db.iter(&wtxn).map_err(mdb_error)?;
+            iter.map(|r| r.map(|(k, _)| k.to_vec()).map_err(mdb_error)).collect::<Result<_>>()?
+        } else {
             let iter = self.db.prefix_iter(&wtxn, prefix).map_err(mdb_error)?;
             iter.map(|r| r.map(|(k, _)| k.to_vec()).map_err(mdb_error)).collect::<Result<_>>()?
         };
