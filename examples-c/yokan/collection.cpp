@@ -302,7 +302,8 @@ void fetch_and_iter(const yokan::Collection& coll, const Model& model) {
 }
 
 /* The _bulk forms over memory exposed with margo_bulk_create, laid out as
- * upstream's: the sizes, then the documents. */
+ * upstream's: the sizes, then the documents; for listBulk the sizes, the
+ * ids, then the documents (no filter here). */
 void bulk(margo_instance_id mid, const yokan::Collection& coll, Model& model) {
     auto expose = [&](std::vector<char>& mem) {
         void* p = mem.data();
@@ -367,6 +368,19 @@ void bulk(margo_instance_id mid, const yokan::Collection& coll, Model& model) {
     check(lsizes[0] == 4 && lsizes[1] == 4 && lsizes[2] == YOKAN_NO_MORE_DOCS && lids[0] == first
               && lids[1] == first + 1 && lids[2] == YOKAN_NO_MORE_DOCS && std::string(ldocs, 8) == "LIMAmike",
           "listBulk (packed): sizes, ids and documents");
+    // Not packed: the sizes in are each slot's room, one after another.
+    mem.assign(2 * sizeof(size_t) + 2 * sizeof(yk_id_t) + 12, 0);
+    size_t rooms[2] = {6, 6};
+    std::memcpy(mem.data(), rooms, sizeof rooms);
+    b = expose(mem);
+    coll.listBulk(first, 0, b, 0, 12, false, 2);
+    margo_bulk_free(b);
+    std::memcpy(lsizes, mem.data(), sizeof rooms);
+    std::memcpy(lids, mem.data() + sizeof rooms, 2 * sizeof(yk_id_t));
+    ldocs = mem.data() + sizeof rooms + 2 * sizeof(yk_id_t);
+    check(lsizes[0] == 4 && lsizes[1] == 4 && lids[0] == first && lids[1] == first + 1 &&
+              std::string(ldocs, 4) == "LIMA" && std::string(ldocs + 6, 4) == "mike",
+          "listBulk (not packed): sizes, ids and documents in their slots");
     compare(coll, model, "after the bulk forms");
 }
 

@@ -142,7 +142,6 @@ class Collection {
         YOKAN_CONVERT_AND_THROW(yk_doc_list_packed(h(), c(), mode, start_id, filter, filter_size, max, ids, bufsize,
                                                    docs, doc_sizes));
     }
-    /* yk_doc_list_bulk is not provided: this throws YOKAN_ERR_OP_UNSUPPORTED. */
     void listBulk(yk_id_t from_id, size_t filter_size, hg_bulk_t data, size_t offset, size_t docs_buf_size,
                   bool packed, size_t count, const char* origin = nullptr, int32_t mode = YOKAN_MODE_DEFAULT) const {
         YOKAN_CONVERT_AND_THROW(yk_doc_list_bulk(h(), c(), mode, from_id, filter_size, origin, data, offset,
