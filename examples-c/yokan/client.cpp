@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,16 @@ int main(int argc, char** argv) {
             return YOKAN_SUCCESS;
         });
         if (n != 1) return 1;
+        // An exception thrown by a callback comes out of the call (it is
+        // carried past libmochi's C frames, never unwound through them).
+        try {
+            db.fetch(k.data(), k.size(), [](size_t, const void*, size_t, const void*, size_t) -> yk_return_t {
+                throw std::runtime_error("from the callback");
+            });
+            return 1;
+        } catch (const std::runtime_error& e) {
+            if (std::string(e.what()) != "from the callback") return 1;
+        }
         // The Bulk forms: the payload (key sizes, keys) is memory exposed
         // with margo_bulk_create; fetchBulk's callback sees the value.
         std::vector<char> payload(sizeof(size_t) + k.size());

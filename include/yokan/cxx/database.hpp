@@ -11,6 +11,7 @@
 #include <yokan/collection.h>
 #include <yokan/database.h>
 #include <yokan/cxx/exception.hpp>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -91,17 +92,18 @@ class Database {
         YOKAN_CONVERT_AND_THROW(yk_fetch(h(), mode, key, ksize, cb, uargs));
     }
     void fetch(const void* key, size_t ksize, const fetch_callback_type& cb, int32_t mode = YOKAN_MODE_DEFAULT) const {
-        YOKAN_CONVERT_AND_THROW(yk_fetch(h(), mode, key, ksize, trampoline, const_cast<fetch_callback_type*>(&cb)));
+        Relay r{cb};
+        r.done(yk_fetch(h(), mode, key, ksize, Relay::call, &r));
     }
     void fetchMulti(size_t count, const void* const* keys, const size_t* ksizes, const fetch_callback_type& cb,
                     const yk_fetch_options_t* options = nullptr, int32_t mode = YOKAN_MODE_DEFAULT) const {
-        YOKAN_CONVERT_AND_THROW(yk_fetch_multi(h(), mode, count, keys, ksizes, trampoline,
-                                               const_cast<fetch_callback_type*>(&cb), options));
+        Relay r{cb};
+        r.done(yk_fetch_multi(h(), mode, count, keys, ksizes, Relay::call, &r, options));
     }
     void fetchPacked(size_t count, const void* keys, const size_t* ksizes, const fetch_callback_type& cb,
                      const yk_fetch_options_t* options = nullptr, int32_t mode = YOKAN_MODE_DEFAULT) const {
-        YOKAN_CONVERT_AND_THROW(yk_fetch_packed(h(), mode, count, keys, ksizes, trampoline,
-                                                const_cast<fetch_callback_type*>(&cb), options));
+        Relay r{cb};
+        r.done(yk_fetch_packed(h(), mode, count, keys, ksizes, Relay::call, &r, options));
     }
     void erase(const void* key, size_t ksize, int32_t mode = YOKAN_MODE_DEFAULT) const {
         YOKAN_CONVERT_AND_THROW(yk_erase(h(), mode, key, ksize));
@@ -160,8 +162,8 @@ class Database {
     void fetchBulk(size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size,
                    const fetch_callback_type& cb, const yk_fetch_options_t* options = nullptr,
                    int32_t mode = YOKAN_MODE_DEFAULT) const {
-        YOKAN_CONVERT_AND_THROW(yk_fetch_bulk(h(), mode, count, origin, data, offset, size, trampoline,
-                                              const_cast<fetch_callback_type*>(&cb), options));
+        Relay r{cb};
+        r.done(yk_fetch_bulk(h(), mode, count, origin, data, offset, size, Relay::call, &r, options));
     }
     void eraseBulk(size_t count, const char* origin, hg_bulk_t data, size_t offset, size_t size,
                    int32_t mode = YOKAN_MODE_DEFAULT) const {
@@ -181,8 +183,8 @@ class Database {
     void iter(const void* from_key, size_t from_ksize, const void* filter, size_t filter_size, size_t count,
               const iter_callback_type& cb, const yk_iter_options_t* options = nullptr,
               int32_t mode = YOKAN_MODE_DEFAULT) const {
-        YOKAN_CONVERT_AND_THROW(yk_iter(h(), mode, from_key, from_ksize, filter, filter_size, count, trampoline,
-                                        const_cast<iter_callback_type*>(&cb), options));
+        Relay r{cb};
+        r.done(yk_iter(h(), mode, from_key, from_ksize, filter, filter_size, count, Relay::call, &r, options));
     }
 
     /* Creating a collection that exists throws YOKAN_ERR_KEY_EXISTS. */
@@ -205,9 +207,29 @@ class Database {
         for (size_t i = 0; i < count; i++) out[i] = yk_unpack_exists_flag(flags.data(), i);
         return out;
     }
-    static yk_return_t trampoline(void* uargs, size_t i, const void* k, size_t ks, const void* v, size_t vs) {
-        return (*static_cast<fetch_callback_type*>(uargs))(i, k, ks, v, vs);
-    }
+    /* Hands each key-value pair to a std::function. An exception must not
+     * unwind through libmochi's C frames (that aborts the process): it is
+     * kept here, the call is stopped with an error, and it is rethrown once
+     * the C function has returned. */
+    struct Relay {
+        explicit Relay(const fetch_callback_type& f) : fn(f) {}
+        const fetch_callback_type& fn;
+        std::exception_ptr error;
+
+        static yk_return_t call(void* self, size_t i, const void* k, size_t ks, const void* v, size_t vs) {
+            Relay* r = static_cast<Relay*>(self);
+            try {
+                return r->fn(i, k, ks, v, vs);
+            } catch (...) {
+                r->error = std::current_exception();
+                return YOKAN_ERR_OTHER;
+            }
+        }
+        void done(yk_return_t ret) const {
+            if (error) std::rethrow_exception(error);
+            YOKAN_CONVERT_AND_THROW(ret);
+        }
+    };
 
     std::shared_ptr<yk_database_handle> m_db;
     std::shared_ptr<yk_client> m_owner;
