@@ -44,6 +44,7 @@ done
 for id in 43 44 45; do
     echo "== $protocol, collections, provider $id"
     "$work/build/yokan-collection-cxx" "$protocol" "$address" "$id"
+    "$work/build/yokan-collection-c" "$protocol" "$address" "$id"
 done
 echo "== $protocol, collections refused by a database spread over a group (provider 42)"
 "$work/build/yokan-collection-cxx" "$protocol" "$address" 42 unsupported

@@ -17,9 +17,9 @@
  * Callbacks run on the calling thread; `pool` in the options is accepted
  * and not used. The _bulk forms of store, update and load read (and write)
  * their payload through the bulk handle as upstream lays it out, and so
- * does yk_doc_list_bulk; yk_doc_fetch_bulk and yk_doc_iter_bulk are not
- * provided (YOKAN_ERR_OP_UNSUPPORTED: the forms without _bulk hand each
- * document to the callback). A database spread over a Flock group (a provider with a
+ * does yk_doc_list_bulk; yk_doc_fetch_bulk and yk_doc_iter_bulk hand each
+ * batch to the callback as a read-only bulk handle over this process's
+ * memory, valid while the callback runs, with this process's address. A database spread over a Flock group (a provider with a
  * group dependency) does not hold collections: YOKAN_ERR_OP_UNSUPPORTED.
  */
 #ifndef YOKAN_COLLECTION_H

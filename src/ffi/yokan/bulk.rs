@@ -30,14 +30,14 @@ use std::time::{Duration, Instant};
 /// results into it (exists, length, get, listings: upstream asks for an
 /// `HG_BULK_READWRITE` handle).
 #[derive(Clone, Copy, PartialEq)]
-enum Needs {
+pub(super) enum Needs {
     Read,
     ReadWrite,
 }
 
 /// An operation's payload, opened: the handle, where the payload lies in
 /// it, and the call's clock.
-struct Payload {
+pub(super) struct Payload {
     access: BulkAccess,
     offset: u64,
     start: Instant,
@@ -116,7 +116,7 @@ impl Payload {
 
     /// The options of the database call: `mode`, and what is left of the
     /// call's timeout.
-    fn opts(&self, mode: i32) -> Result<Opts> {
+    pub(super) fn opts(&self, mode: i32) -> Result<Opts> {
         let timeout = match self.limit {
             None => None,
             Some(limit) => {
@@ -131,7 +131,7 @@ impl Payload {
     }
 
     /// Writes the results into the payload.
-    fn push(&self, writes: Writes) -> Result<()> {
+    pub(super) fn push(&self, writes: Writes) -> Result<()> {
         let at: Vec<(u64, &[u8])> = writes.iter().map(|(at, b)| (self.offset + *at as u64, b.as_slice())).collect();
         self.access.push(&at, self.deadline()).map_err(|f| transfer_error("writing the results", f))
     }
@@ -155,7 +155,7 @@ impl Source for Payload {
 /// `dbh` NULL or a live database handle; `origin` NULL or NUL-terminated;
 /// `data` NULL or a live bulk handle.
 #[allow(clippy::too_many_arguments)]
-unsafe fn run(
+pub(super) unsafe fn run(
     call: Call,
     count: usize,
     origin: *const c_char,
@@ -427,226 +427,4 @@ pub unsafe extern "C" fn yk_list_keyvals_bulk_timed(
     };
     // SAFETY: the contract.
     unsafe { run(call, count, origin, data, offset, || shape.size(), Needs::ReadWrite, op) }
-}
-
-// ---------------------------------------------------------------- documents
-
-/// The collection name C passes to a document operation.
-///
-/// # Safety
-/// `name` NULL or NUL-terminated.
-unsafe fn collection_name<'a>(name: *const c_char) -> Result<&'a str> {
-    if name.is_null() {
-        return Err(YokanError::args("NULL collection name"));
-    }
-    // SAFETY: non-NULL (checked above), NUL-terminated by the contract.
-    unsafe { CStr::from_ptr(name) }.to_str().map_err(|_| YokanError::args("the collection name is not UTF-8"))
-}
-
-/// Stores the payload's `count` documents (`count` sizes, then the
-/// documents back to back), their ids into `ids`. Errors as
-/// [`yk_put_bulk_timed`]'s, then `yk_doc_store_packed`'s.
-///
-/// # Safety
-/// As [`yk_put_bulk_timed`]; `collection` NULL or NUL-terminated; `ids`
-/// NULL or `count` writable ids.
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn yk_doc_store_bulk_timed(
-    dbh: yk_database_handle_t,
-    collection: *const c_char,
-    mode: i32,
-    count: usize,
-    origin: *const c_char,
-    data: hg_bulk_t,
-    offset: usize,
-    size: usize,
-    ids: *mut u64,
-    timeout_ms: f64,
-) -> yk_return_t {
-    let call = Call::new("yk_doc_store_bulk", dbh, mode, timeout_ms);
-    let op = |db: &Database, p: &Payload| {
-        // SAFETY: NULL or NUL-terminated (the contract).
-        let name = unsafe { collection_name(collection) }?;
-        if ids.is_null() {
-            return Err(YokanError::args("NULL ids array"));
-        }
-        let docs = payload::read_documents(p, size, count)?;
-        let given = db.doc_store(p.opts(mode)?, name, &docs.list())?;
-        // SAFETY: non-NULL (checked above), `count` writable ids (the contract).
-        unsafe { std::slice::from_raw_parts_mut(ids, count) }.copy_from_slice(&given);
-        Ok(())
-    };
-    // SAFETY: the contract.
-    unsafe { run(call, count, origin, data, offset, || Ok(size), Needs::Read, op) }
-}
-
-/// Replaces the documents of the `count` ids with the payload's (laid out
-/// as [`yk_doc_store_bulk_timed`]'s). Errors as it, then
-/// `yk_doc_update_packed`'s.
-///
-/// # Safety
-/// As [`yk_doc_store_bulk_timed`]; `ids` NULL or `count` ids.
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn yk_doc_update_bulk_timed(
-    dbh: yk_database_handle_t,
-    collection: *const c_char,
-    mode: i32,
-    count: usize,
-    ids: *const u64,
-    origin: *const c_char,
-    data: hg_bulk_t,
-    offset: usize,
-    size: usize,
-    timeout_ms: f64,
-) -> yk_return_t {
-    let call = Call::new("yk_doc_update_bulk", dbh, mode, timeout_ms);
-    let op = |db: &Database, p: &Payload| {
-        // SAFETY: NULL or NUL-terminated (the contract).
-        let name = unsafe { collection_name(collection) }?;
-        if ids.is_null() {
-            return Err(YokanError::args("NULL ids array"));
-        }
-        // SAFETY: non-NULL (checked above), `count` ids (the contract).
-        let ids = unsafe { std::slice::from_raw_parts(ids, count) };
-        let docs = payload::read_documents(p, size, count)?;
-        db.doc_update(p.opts(mode)?, name, ids, &docs.list())
-    };
-    // SAFETY: the contract.
-    unsafe { run(call, count, origin, data, offset, || Ok(size), Needs::Read, op) }
-}
-
-/// Loads the documents of the `count` ids into the payload: `count` sizes,
-/// then the document area (the rest). `packed`: back to back (as
-/// `yk_doc_load_packed`); otherwise slot `i` has the capacity size `i`
-/// gives (as `yk_doc_load_multi`). Each size gets the document's size,
-/// `YOKAN_KEY_NOT_FOUND` or `YOKAN_SIZE_TOO_SMALL`. The handle must be
-/// `HG_BULK_READWRITE`. Errors as [`yk_exists_bulk_timed`]'s.
-///
-/// # Safety
-/// As [`yk_doc_update_bulk_timed`].
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn yk_doc_load_bulk_timed(
-    dbh: yk_database_handle_t,
-    collection: *const c_char,
-    mode: i32,
-    count: usize,
-    ids: *const u64,
-    origin: *const c_char,
-    data: hg_bulk_t,
-    offset: usize,
-    size: usize,
-    packed: bool,
-    timeout_ms: f64,
-) -> yk_return_t {
-    let call = Call::new("yk_doc_load_bulk", dbh, mode, timeout_ms);
-    let op = |db: &Database, p: &Payload| {
-        // SAFETY: NULL or NUL-terminated (the contract).
-        let name = unsafe { collection_name(collection) }?;
-        if ids.is_null() {
-            return Err(YokanError::args("NULL ids array"));
-        }
-        // SAFETY: non-NULL (checked above), `count` ids (the contract).
-        let ids = unsafe { std::slice::from_raw_parts(ids, count) };
-        p.push(payload::load_documents(p, size, count, packed, || db.doc_load(p.opts(mode)?, name, ids))?)
-    };
-    // SAFETY: the contract.
-    unsafe { run(call, count, origin, data, offset, || Ok(size), Needs::ReadWrite, op) }
-}
-
-/// Lists up to `count` documents from `from_id` on into the payload
-/// (upstream's layout: the filter, `count` sizes, `count` ids, the document
-/// area of `docs_buf_size` bytes; see `payload::list_documents`). The
-/// handle must be `HG_BULK_READWRITE`. Errors as
-/// [`yk_exists_bulk_timed`]'s, then `yk_doc_list`'s.
-///
-/// # Safety
-/// As [`yk_doc_store_bulk_timed`].
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn yk_doc_list_bulk_timed(
-    dbh: yk_database_handle_t,
-    collection: *const c_char,
-    mode: i32,
-    from_id: u64,
-    filter_size: usize,
-    origin: *const c_char,
-    data: hg_bulk_t,
-    offset: usize,
-    docs_buf_size: usize,
-    packed: bool,
-    count: usize,
-    timeout_ms: f64,
-) -> yk_return_t {
-    let call = Call::new("yk_doc_list_bulk", dbh, mode, timeout_ms);
-    let size = || {
-        count
-            .checked_mul(payload::WORD + std::mem::size_of::<u64>())
-            .and_then(|n| n.checked_add(filter_size))
-            .and_then(|n| n.checked_add(docs_buf_size))
-            .ok_or_else(|| YokanError::args("the payload's size overflows"))
-    };
-    let op = |db: &Database, p: &Payload| {
-        // SAFETY: NULL or NUL-terminated (the contract).
-        let name = unsafe { collection_name(collection) }?;
-        let with_docs = mode & mode::IGNORE_DOCS == 0;
-        p.push(payload::list_documents(p, filter_size, count, docs_buf_size, packed, || {
-            db.doc_list(p.opts(mode)?, name, from_id, count, with_docs)
-        })?)
-    };
-    // SAFETY: the contract.
-    unsafe { run(call, count, origin, data, offset, size, Needs::ReadWrite, op) }
-}
-
-/// `yk_doc_fetch_bulk` and `yk_doc_iter_bulk` are not provided (their
-/// callbacks take a bulk handle; the callback forms without one do the same
-/// work). Logs one line naming the function and returns
-/// `YOKAN_ERR_OP_UNSUPPORTED`.
-fn doc_bulk_unsupported(entry: &'static str) -> yk_return_t {
-    crate::ffi::panic::guard(entry, code::OTHER, || {
-        super::client::ret_err(
-            entry,
-            YokanError::unsupported(format!(
-                "{entry} is not provided by this implementation (use the form without _bulk: its callback gets each document)"
-            )),
-        )
-    })
-}
-
-/// Not provided (see [`doc_bulk_unsupported`]).
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "C" fn yk_doc_fetch_bulk_timed(
-    _dbh: yk_database_handle_t,
-    _collection: *const c_char,
-    _mode: i32,
-    _count: usize,
-    _ids: *const u64,
-    _cb: *const c_void,
-    _uargs: *mut c_void,
-    _options: *const c_void,
-    _timeout_ms: f64,
-) -> yk_return_t {
-    doc_bulk_unsupported("yk_doc_fetch_bulk")
-}
-
-/// Not provided (see [`doc_bulk_unsupported`]).
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub extern "C" fn yk_doc_iter_bulk_timed(
-    _dbh: yk_database_handle_t,
-    _collection: *const c_char,
-    _mode: i32,
-    _start_id: u64,
-    _filter: *const c_void,
-    _filter_size: usize,
-    _max: usize,
-    _cb: *const c_void,
-    _uargs: *mut c_void,
-    _options: *const c_void,
-    _timeout_ms: f64,
-) -> yk_return_t {
-    doc_bulk_unsupported("yk_doc_iter_bulk")
 }

@@ -39,7 +39,7 @@ pub struct yk_doc_iter_options {
 
 /// How many documents an iteration reads per round trip when its options
 /// do not say.
-const ITER_BATCH: usize = 64;
+pub(super) const ITER_BATCH: usize = 64;
 
 /// The collection name C passes.
 ///
@@ -440,7 +440,7 @@ unsafe fn fetch_docs(
 
 /// What a callback's result means: go on (Ok), stop (`YOKAN_STOP_ITERATION`,
 /// made a success by [`stop_is_success`]), or fail with its code.
-fn callback_result(r: i32) -> Result<()> {
+pub(super) fn callback_result(r: i32) -> Result<()> {
     match r {
         0 => Ok(()),
         c if c == code::STOP_ITERATION => Err(YokanError::new(c, "stopped by the callback")),
@@ -449,7 +449,7 @@ fn callback_result(r: i32) -> Result<()> {
 }
 
 /// A stop asked by a callback is a success.
-fn stop_is_success(r: Result<()>) -> Result<()> {
+pub(super) fn stop_is_success(r: Result<()>) -> Result<()> {
     match r {
         Err(e) if e.code == code::STOP_ITERATION => Ok(()),
         other => other,

@@ -13,5 +13,6 @@ pub mod bulk;
 pub mod client;
 pub mod collection;
 pub mod database;
+pub mod doc_bulk;
 mod payload;
 pub mod provider;
