@@ -3,7 +3,9 @@
 #include <yokan/cxx/client.hpp>
 #include <yokan/cxx/database.hpp>
 #include <yokan/cxx/exception.hpp>
+#include <yokan/cxx/extras.hpp>
 #include <margo.h>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -49,6 +51,39 @@ int main(int argc, char** argv) {
             return YOKAN_SUCCESS;
         });
         if (got != v) return 1;
+        // A yokan::Timeout after the mode bounds that one call: a generous
+        // one changes nothing, a short one ends a WAIT for a key that never
+        // comes with YOKAN_ERR_TIMEOUT instead of blocking. An lmdb database
+        // refuses WAIT (YOKAN_ERR_MODE, at once; upstream's does too), so
+        // there only the refusal is checked; run.sh also runs this on a map.
+        const yokan::Timeout generous{10000};
+        vsize = sizeof buf;
+        db.get(k.data(), k.size(), buf, &vsize, YOKAN_MODE_DEFAULT, generous);
+        if (std::string(buf, vsize) != v || !db.exists(k.data(), k.size(), YOKAN_MODE_DEFAULT, generous)) return 1;
+        got.clear();
+        db.fetch(k.data(), k.size(), [&](size_t, const void*, size_t, const void* val, size_t vs) {
+            got.assign(static_cast<const char*>(val), vs);
+            return YOKAN_SUCCESS;
+        }, YOKAN_MODE_DEFAULT, generous);
+        if (got != v) return 1;
+        const auto start = std::chrono::steady_clock::now();
+        try {
+            vsize = sizeof buf;
+            db.get("cxx-never", 9, buf, &vsize, YOKAN_MODE_WAIT, yokan::Timeout{100});
+            std::cerr << "a WAIT get of an absent key returned despite its 100 ms timeout\n";
+            return 1;
+        } catch (const yokan::Exception& e) {
+            const auto ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+            const bool expired = e.code() == YOKAN_ERR_TIMEOUT && ms >= 50 && ms <= 5000;
+            const bool refused = e.code() == YOKAN_ERR_MODE && ms <= 5000;
+            if (!expired && !refused) {
+                std::cerr << "WAIT get with Timeout{100}: code " << e.code() << " after " << ms << " ms\n";
+                return 1;
+            }
+            std::cout << (expired ? "Timeout{100} ended a WAIT get after " : "WAIT refused by this backend after ")
+                      << ms << " ms\n";
+        }
         size_t n = 0;
         db.iter("", 0, "cxx", 3, 0, [&](size_t, const void*, size_t, const void*, size_t) {
             n++;
