@@ -12,8 +12,9 @@
  * into the read-only handle and a pull from the write-only one;
  * margo_bulk_access on the two-segment handle; margo_bulk_serialize (and
  * HG_OVERFLOW into too small a buffer) then "serial": the server
- * deserializes the bytes and pulls through them with margo_bulk_itransfer
- * and margo_bulk_parallel_transfer, and refuses the bytes cut short;
+ * deserializes the bytes and pulls through them with margo_bulk_itransfer,
+ * margo_bulk_parallel_transfer and margo_bulk_ctransfer, and refuses the
+ * bytes cut short;
  * "stash" + margo_bulk_free + "late": a transfer naming a freed handle
  * fails with HG_NOENTRY at its owner; a transfer between two local handles,
  * blocking and with margo_bulk_itransfer; the errors of margo_bulk_create,
@@ -162,6 +163,8 @@ int main(int argc, char** argv)
               "the server's margo_bulk_access gave its two local segments");
         check_ret((hg_return_t)sout.parallel, HG_SUCCESS, "the server's margo_bulk_parallel_transfer in 1 MiB chunks");
         check(sout.parallel_ok == 1, "it pulled the expected bytes again");
+        check_ret((hg_return_t)sout.ctransfer, HG_SUCCESS, "the server's margo_bulk_ctransfer (its callback's code)");
+        check(sout.ctransfer_ok == 1, "it pulled the expected bytes once more");
         check_ret((hg_return_t)sout.truncated, HG_OVERFLOW, "the server's margo_bulk_deserialize of the bytes cut short");
         margo_free_output(h, &sout);
         margo_destroy(h);

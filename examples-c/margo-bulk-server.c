@@ -20,7 +20,8 @@
  *            segments with margo_bulk_itransfer (margo_test, then
  *            margo_wait), checks the bytes, reads the local segments back
  *            with margo_bulk_access, pulls again with
- *            margo_bulk_parallel_transfer in 1 MiB chunks, and answers the
+ *            margo_bulk_parallel_transfer in 1 MiB chunks, and once more with
+ *            margo_bulk_ctransfer (the callback sets an eventual), and answers the
  *            codes, with that of deserializing the bytes cut short.
  * Prints its address on stdout and writes it to ADDRESS_FILE.
  */
@@ -35,6 +36,20 @@ static hg_addr_t stashed_addr = HG_ADDR_NULL;
 
 static void xform_ult(hg_handle_t handle);
 DECLARE_MARGO_RPC_HANDLER(xform_ult)
+
+/* What margo_bulk_ctransfer's callback hands over: its code, then the
+ * eventual set. */
+struct ctransfer_done {
+    ABT_eventual eventual;
+    hg_return_t  ret;
+};
+
+static void ctransfer_cb(void* uargs, hg_return_t ret)
+{
+    struct ctransfer_done* done = uargs;
+    done->ret                   = ret;
+    ABT_eventual_set(done->eventual, NULL, 0);
+}
 static void stash_ult(hg_handle_t handle);
 DECLARE_MARGO_RPC_HANDLER(stash_ult)
 static void late_ult(hg_handle_t handle);
@@ -167,7 +182,7 @@ static void serial_ult(hg_handle_t handle)
     serial_in_t           in;
     serial_out_t          out;
     memset(&out, 0, sizeof out);
-    out.deserialized = out.tested = out.itransfer = out.parallel = out.truncated = HG_OTHER_ERROR;
+    out.deserialized = out.tested = out.itransfer = out.parallel = out.ctransfer = out.truncated = HG_OTHER_ERROR;
     if (margo_get_input(handle, &in) != HG_SUCCESS) {
         margo_error(mid, "serial: margo_get_input failed");
         margo_destroy(handle);
@@ -209,6 +224,19 @@ static void serial_ult(hg_handle_t handle)
         memset(b, 0, size - half);
         out.parallel    = margo_bulk_parallel_transfer(mid, HG_BULK_PULL, info->addr, remote, 0, local, 0, size, 1u << 20);
         out.parallel_ok = out.parallel == HG_SUCCESS && holds_pattern(a, half, b, size, in.seed);
+
+        /* Once more, ending in a callback that hands its code over. */
+        memset(a, 0, half);
+        memset(b, 0, size - half);
+        struct ctransfer_done done = {ABT_EVENTUAL_NULL, HG_OTHER_ERROR};
+        ABT_eventual_create(0, &done.eventual);
+        out.ctransfer = margo_bulk_ctransfer(mid, HG_BULK_PULL, info->addr, remote, 0, local, 0, size, ctransfer_cb, &done);
+        if (out.ctransfer == HG_SUCCESS) {
+            ABT_eventual_wait(done.eventual, NULL);
+            out.ctransfer = done.ret;
+        }
+        ABT_eventual_free(&done.eventual);
+        out.ctransfer_ok = out.ctransfer == HG_SUCCESS && holds_pattern(a, half, b, size, in.seed);
     }
     /* The same bytes, cut short, make no handle. */
     hg_bulk_t cut = HG_BULK_NULL;

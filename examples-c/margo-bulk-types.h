@@ -41,7 +41,8 @@ MERCURY_GEN_PROC(late_out_t, ((int32_t)(ret)))
 /* "serial": a handle sent as the bytes margo_bulk_serialize wrote, not as
  * an hg_bulk_t field; the server deserializes it, pulls through it with
  * margo_bulk_itransfer (margo_test, margo_wait), reads its local segments
- * with margo_bulk_access, pulls again with margo_bulk_parallel_transfer,
+ * with margo_bulk_access, pulls again with margo_bulk_parallel_transfer
+ * and with margo_bulk_ctransfer (its callback's code),
  * and tries to deserialize the bytes cut short. A proc of our own: the
  * length, then that many bytes. */
 #define SERIAL_MAX 256
@@ -65,6 +66,6 @@ static inline hg_return_t hg_proc_serial_in_t(hg_proc_t proc, void* data)
 MERCURY_GEN_PROC(serial_out_t,
                  ((int32_t)(deserialized))((uint64_t)(seen_size))((int32_t)(tested))((int32_t)(itransfer))
                  ((int32_t)(pulled_ok))((uint32_t)(access_count))((uint64_t)(access_bytes))((int32_t)(parallel))
-                 ((int32_t)(parallel_ok))((int32_t)(truncated)))
+                 ((int32_t)(parallel_ok))((int32_t)(ctransfer))((int32_t)(ctransfer_ok))((int32_t)(truncated)))
 
 #endif

@@ -1325,6 +1325,46 @@ hg_return_t margo_crespond_timed(hg_handle_t handle,
                                  void *uargs);
 
 /**
+ * Starts a transfer as `margo_bulk_itransfer_timed`; `on_complete(uargs,
+ * ret)` then runs on the handler pool with its result (`HG_TIMEOUT` past
+ * `timeout_ms`; 0: none), once its last piece is settled. Its arguments are
+ * checked before this returns (the same errors, and then the callback does
+ * not run). The local memory must stay untouched until the callback runs.
+ *
+ * # Safety
+ * As for `margo_bulk_itransfer_timed`; `on_complete` must be callable with
+ * `uargs` on another thread of the library.
+ */
+hg_return_t margo_bulk_ctransfer_timed(margo_instance_id mid,
+                                       hg_bulk_op_t op,
+                                       hg_addr_t origin_addr,
+                                       hg_bulk_t origin_handle,
+                                       size_t origin_offset,
+                                       hg_bulk_t local_handle,
+                                       size_t local_offset,
+                                       size_t size,
+                                       double timeout_ms,
+                                       margo_completion_callback_t on_complete,
+                                       void *uargs);
+
+/**
+ * `margo_bulk_ctransfer_timed` with no timeout.
+ *
+ * # Safety
+ * As for `margo_bulk_ctransfer_timed`.
+ */
+hg_return_t margo_bulk_ctransfer(margo_instance_id mid,
+                                 hg_bulk_op_t op,
+                                 hg_addr_t origin_addr,
+                                 hg_bulk_t origin_handle,
+                                 size_t origin_offset,
+                                 hg_bulk_t local_handle,
+                                 size_t local_offset,
+                                 size_t size,
+                                 margo_completion_callback_t on_complete,
+                                 void *uargs);
+
+/**
  * Makes a handle for `count` segments at `buf_ptrs` of `buf_sizes` bytes
  * (`buf_ptrs` NULL: this library allocates zeroed memory, freed with the
  * handle), with access `flags` (`HG_BULK_READ_ONLY`, `HG_BULK_WRITE_ONLY`

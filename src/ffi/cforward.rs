@@ -1,20 +1,22 @@
-//! Margo's forwards and responses that end in a callback
-//! (`margo_provider_cforward_timed` and its shorthands, `margo_crespond`):
-//! a forward is a `margo_iforward`, and whichever comes first — its answer
-//! (or failure) or its deadline — queues a job on the engine's handler pool
-//! that finishes it (`margo_wait`) and calls the user's function with the
-//! result. A response is queued at once (as `margo_respond` queues it), so
+//! Margo's forwards, responses and bulk transfers that end in a callback
+//! (`margo_provider_cforward_timed` and its shorthands, `margo_crespond`,
+//! `margo_bulk_ctransfer`): a forward is a `margo_iforward` (a transfer a
+//! `margo_bulk_itransfer`), and whichever comes first — its answer (or
+//! failure; a transfer's last piece) or its deadline — queues a job on the
+//! engine's handler pool that finishes it (`margo_wait`) and calls the
+//! user's function with the result. A response is queued at once (as `margo_respond` queues it), so
 //! its callback is queued right after. The function runs once, never under
 //! a lock of ours, and never on the thread that read the answer.
 #![allow(non_camel_case_types)]
 
+use super::bulk::margo_bulk_itransfer_timed;
 use super::handles::{self, boxed_ref, margo_instance_id};
-use super::hg::{hg_handle_t, hg_return, hg_return_t};
+use super::hg::{hg_addr_t, hg_bulk_op_t, hg_bulk_t, hg_handle_t, hg_return, hg_return_t};
 use super::margo::fail;
 use super::panic::guard;
 use super::rpc::{
     margo_hg_handle_get_instance, margo_provider_iforward_timed, margo_request, margo_request_struct, margo_respond, margo_wait,
-    Operation,
+    timeout_of, Operation,
 };
 use crate::rpc::timer::{self, TimerId};
 use crate::rpc::{Pool, DEFAULT_PROVIDER_ID};
@@ -22,6 +24,7 @@ use parking_lot::Mutex;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The completion function of a callback forward (`void (*)(void*, hg_return_t)`).
 pub type margo_completion_callback_t = Option<unsafe extern "C" fn(uargs: *mut c_void, ret: hg_return_t)>;
@@ -59,7 +62,7 @@ impl Drop for Finish {
     /// finalized): the request is freed, and the callback does not run.
     fn drop(&mut self) {
         if !self.fired.load(Ordering::Acquire) {
-            crate::warning!("a callback forward ended with its engine: its callback does not run");
+            crate::warning!("a callback forward or transfer ended with its engine: its callback does not run");
             // SAFETY: the request margo_provider_iforward_timed made, never
             // waited on (`fired` is false) and no longer reachable.
             drop(unsafe { handles::boxed_free::<margo_request_struct>(self.req as margo_request) });
@@ -239,4 +242,120 @@ pub unsafe extern "C" fn margo_crespond_timed(
     let _ = timeout_ms;
     // SAFETY: the same contract.
     unsafe { margo_crespond(handle, out_struct, on_complete, uargs) }
+}
+
+/// Starts a transfer as `margo_bulk_itransfer_timed`; `on_complete(uargs,
+/// ret)` then runs on the handler pool with its result (`HG_TIMEOUT` past
+/// `timeout_ms`; 0: none), once its last piece is settled. Its arguments are
+/// checked before this returns (the same errors, and then the callback does
+/// not run). The local memory must stay untouched until the callback runs.
+///
+/// # Safety
+/// As for `margo_bulk_itransfer_timed`; `on_complete` must be callable with
+/// `uargs` on another thread of the library.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn margo_bulk_ctransfer_timed(
+    mid: margo_instance_id,
+    op: hg_bulk_op_t,
+    origin_addr: hg_addr_t,
+    origin_handle: hg_bulk_t,
+    origin_offset: usize,
+    local_handle: hg_bulk_t,
+    local_offset: usize,
+    size: usize,
+    timeout_ms: f64,
+    on_complete: margo_completion_callback_t,
+    uargs: *mut c_void,
+) -> hg_return_t {
+    const E: &str = "margo_bulk_ctransfer";
+    let Some(callback) = on_complete else {
+        fail(E, "NULL completion callback");
+        return hg_return::HG_INVALID_ARG;
+    };
+    let deadline = Instant::now() + timeout_of(timeout_ms);
+    let mut req: margo_request = std::ptr::null_mut();
+    // SAFETY: forwarded contract; `req` is ours to write.
+    let rc = unsafe {
+        margo_bulk_itransfer_timed(
+            mid,
+            op,
+            origin_addr,
+            origin_handle,
+            origin_offset,
+            local_handle,
+            local_offset,
+            size,
+            timeout_ms,
+            &mut req,
+        )
+    };
+    if rc != hg_return::HG_SUCCESS {
+        return rc;
+    }
+    guard(E, hg_return::HG_OTHER_ERROR, || {
+        let finish = Arc::new(Finish {
+            fired: AtomicBool::new(false),
+            req: req as usize,
+            callback,
+            uargs: uargs as usize,
+            deadline_timer: Mutex::new(None),
+        });
+        let pool = match handles::engine(mid) {
+            Ok(e) => e.handler_pool(),
+            Err(e) => {
+                fail(E, e);
+                finish.run();
+                return hg_return::HG_SUCCESS;
+            }
+        };
+        let on_deadline = finish.clone();
+        let id = timer::schedule(deadline, &pool, Box::new(move || on_deadline.run()));
+        *finish.deadline_timer.lock() = id;
+        // SAFETY: the live request just made; only `finish` frees it.
+        match unsafe { boxed_ref::<margo_request_struct>(req) } {
+            Some(Operation::Transfer(t)) => {
+                let (f, p) = (finish.clone(), pool.clone());
+                t.when_done(Box::new(move || queue(&p, &f)));
+            }
+            _ => queue(&pool, &finish),
+        }
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// `margo_bulk_ctransfer_timed` with no timeout.
+///
+/// # Safety
+/// As for `margo_bulk_ctransfer_timed`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn margo_bulk_ctransfer(
+    mid: margo_instance_id,
+    op: hg_bulk_op_t,
+    origin_addr: hg_addr_t,
+    origin_handle: hg_bulk_t,
+    origin_offset: usize,
+    local_handle: hg_bulk_t,
+    local_offset: usize,
+    size: usize,
+    on_complete: margo_completion_callback_t,
+    uargs: *mut c_void,
+) -> hg_return_t {
+    // SAFETY: the same contract.
+    unsafe {
+        margo_bulk_ctransfer_timed(
+            mid,
+            op,
+            origin_addr,
+            origin_handle,
+            origin_offset,
+            local_handle,
+            local_offset,
+            size,
+            0.0,
+            on_complete,
+            uargs,
+        )
+    }
 }

@@ -143,7 +143,14 @@ pub(super) struct Transfer {
     /// Told of each piece's call as it is sent (how a non-blocking transfer
     /// learns of its answers).
     on_sent: Option<OnSent>,
+    /// Run once when a non-blocking transfer is done, after its last piece
+    /// is settled on the handler pool (`margo_bulk_ctransfer`), never under
+    /// the transfer's lock.
+    on_done: Option<OnDone>,
 }
+
+/// See [`Transfer::on_done`].
+pub(in crate::ffi) type OnDone = Box<dyn FnOnce() + Send>;
 
 /// See [`Transfer::on_sent`].
 type OnSent = Box<dyn Fn(&PendingCall) + Send>;
@@ -161,7 +168,18 @@ impl Transfer {
     fn new(plan: Plan, piece: usize, deadline: Instant) -> Transfer {
         let piece = piece.clamp(1, CHUNK);
         let window = (IN_FLIGHT / piece).clamp(1, MAX_PIECES);
-        Transfer { plan, piece, window, deadline, issued: 0, in_flight: VecDeque::new(), failed: None, held: 0, on_sent: None }
+        Transfer {
+            plan,
+            piece,
+            window,
+            deadline,
+            issued: 0,
+            in_flight: VecDeque::new(),
+            failed: None,
+            held: 0,
+            on_sent: None,
+            on_done: None,
+        }
     }
 
     pub(super) fn done(&self) -> bool {
@@ -374,6 +392,26 @@ impl PendingTransfer {
         code_of(entry, outcome.map_err(|(code, why)| (code, format!("bulk transfer: {why}"))))
     }
 
+    /// Runs `f` once the transfer is done (at once, on this thread, if it
+    /// already is): after the job that settles its last piece, on the
+    /// engine's handler pool. A transfer waited for (`margo_wait`) first
+    /// does not run it.
+    pub(in crate::ffi) fn when_done(&self, f: OnDone) {
+        let now = {
+            let mut t = self.0.lock();
+            t.settle_answered();
+            if t.done() {
+                Some(f)
+            } else {
+                t.on_done = Some(f);
+                None
+            }
+        };
+        if let Some(f) = now {
+            f();
+        }
+    }
+
     /// Whether every piece is settled (or one failed), without settling
     /// or driving anything.
     #[cfg(test)]
@@ -414,7 +452,18 @@ impl PendingTransfer {
 /// (a job on the handler pool; nothing if the request is gone).
 fn advance(transfer: &Weak<Mutex<Transfer>>) {
     if let Some(t) = transfer.upgrade() {
-        t.lock().settle_answered();
+        let hook = {
+            let mut guard = t.lock();
+            guard.settle_answered();
+            if guard.done() {
+                guard.on_done.take()
+            } else {
+                None
+            }
+        };
+        if let Some(hook) = hook {
+            hook();
+        }
     }
 }
 
