@@ -4,10 +4,10 @@
  * against a running provider. Every result is compared with what the
  * collection should hold (a std::map kept beside it).
  *
- *   yokan-collection-cxx PROTOCOL ADDRESS PROVIDER_ID [unsupported]
+ *   yokan-collection-cxx PROTOCOL ADDRESS PROVIDER_ID
  *
- * With "unsupported" the provider is expected to refuse collections
- * (a database spread over a Flock group): only that is checked.
+ * (A provider with a Flock group dependency is a shard of a database spread
+ * over the group: the same checks hold there.)
  * Prints each failed check; exits with their number (1 for an exception
  * nobody expected).
  */
@@ -425,8 +425,8 @@ void drop_and_recreate(const yokan::Database& db, const char* name, size_t keys_
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 4 && !(argc == 5 && std::string(argv[4]) == "unsupported")) {
-        std::cerr << "usage: " << argv[0] << " PROTOCOL ADDRESS PROVIDER_ID [unsupported]\n";
+    if (argc != 4) {
+        std::cerr << "usage: " << argv[0] << " PROTOCOL ADDRESS PROVIDER_ID\n";
         return 2;
     }
     margo_instance_id mid = margo_init(argv[1], MARGO_CLIENT_MODE, 0, 0);
@@ -438,21 +438,17 @@ int main(int argc, char** argv) {
     try {
         yokan::Client client(mid);
         yokan::Database db = client.makeDatabaseHandle(addr, provider_id);
-        if (argc == 5) {
-            expect_error(YOKAN_ERR_OP_UNSUPPORTED, "createCollection here", [&] { db.createCollection(name); });
-        } else {
-            size_t keys_before = db.count();
-            lifecycle(db, name);
-            yokan::Collection coll(name, db);
-            Model model;
-            store_and_load(coll, model);
-            update_and_erase(coll, model);
-            listings(coll, model);
-            fetch_and_iter(coll, model);
-            bulk(mid, coll, model);
-            missing_collection(db);
-            drop_and_recreate(db, name, keys_before);
-        }
+        size_t keys_before = db.count();
+        lifecycle(db, name);
+        yokan::Collection coll(name, db);
+        Model model;
+        store_and_load(coll, model);
+        update_and_erase(coll, model);
+        listings(coll, model);
+        fetch_and_iter(coll, model);
+        bulk(mid, coll, model);
+        missing_collection(db);
+        drop_and_recreate(db, name, keys_before);
         rc = failures;
     } catch (const yokan::Exception& e) {
         std::cerr << "unexpected yokan::Exception " << e.code() << " (" << e.what() << ")\n";

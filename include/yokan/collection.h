@@ -19,8 +19,10 @@
  * their payload through the bulk handle as upstream lays it out, and so
  * does yk_doc_list_bulk; yk_doc_fetch_bulk and yk_doc_iter_bulk hand each
  * batch to the callback as a read-only bulk handle over this process's
- * memory, valid while the callback runs, with this process's address. A database spread over a Flock group (a provider with a
- * group dependency) does not hold collections: YOKAN_ERR_OP_UNSUPPORTED.
+ * memory, valid while the callback runs, with this process's address. In
+ * a database spread over a Flock group (a provider with a group
+ * dependency), a collection lives whole at the owners of its name, whose
+ * primary hands out its ids (see docs/distributed-yokan.md).
  */
 #ifndef YOKAN_COLLECTION_H
 #define YOKAN_COLLECTION_H

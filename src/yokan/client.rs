@@ -250,9 +250,10 @@ impl Database {
     }
 }
 
-/// Collections of documents (`collection.rs` on the provider's side). Not
-/// on a group-aware handle's database: the members answer
-/// `YOKAN_ERR_OP_UNSUPPORTED`.
+/// Collections of documents (`collection.rs` on the provider's side; in a
+/// database spread over a group, `dist/docs.rs`: a group-aware handle sends
+/// each request to one member, which forwards it to the collection's
+/// primary).
 impl Database {
     fn doc(&self, o: Opts, collection: &str, op: DocOp<'_>) -> Result<Vec<u8>> {
         super::collection::check_name(collection)?;

@@ -74,6 +74,19 @@ fn id_of(name: &str, key: &[u8]) -> Option<u64> {
     <[u8; 8]>::try_from(rest).ok().map(u64::from_be_bytes)
 }
 
+/// The key a database spread over a group places `key` by: a document's
+/// key (name, a zero byte, 8 id bytes; the name without a zero byte) by its
+/// collection's name, so that a collection lives whole at the owners of
+/// its record; any other key by itself. (A key-value pair that happens to
+/// have that shape is placed by its prefix: still the same place at every
+/// member, only not spread as evenly.)
+pub fn placement_key(key: &[u8]) -> &[u8] {
+    match key.len().checked_sub(9) {
+        Some(n) if n > 0 && key[n] == 0 && !key[..n].contains(&0) => &key[..n],
+        _ => key,
+    }
+}
+
 /// Checks a collection name as C passes it.
 pub fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
@@ -310,6 +323,10 @@ mod tests {
         assert_eq!(id_of("ab", &doc_key("ab", 7)), Some(7));
         assert_eq!(id_of("a", &doc_key("ab", 7)), None);
         assert_eq!(id_of("ab", b"ab\0\x01"), None);
+        assert_eq!(placement_key(&doc_key("ab", 7)), b"ab");
+        assert_eq!(placement_key(b"ab"), b"ab");
+        assert_eq!(placement_key(b"\0\0\0\0\0\0\0\0\0"), b"\0\0\0\0\0\0\0\0\0", "no name");
+        assert_eq!(placement_key(b"key-000123"), b"key-000123");
     }
 
     #[test]

@@ -470,10 +470,6 @@ impl Inner {
         let payload = req.payload.as_slice();
         let until = req.deadline;
         let outcome = match &self.shard {
-            Some(_) if name == protocol::DOC => Err(YokanError::unsupported(
-                "collections of documents are not provided by a database spread over a Flock group (this provider \
-                 has a group dependency); use a provider without one",
-            )),
             Some(shard) if dist::wire::ROUTED.contains(&name) || dist::wire::LEAF.contains(&name) => {
                 shard.serve(self, name, payload, req.sender.as_ref(), until)
             }

@@ -20,6 +20,7 @@
 //! same Yokan provider id as ours (the tutorial gives every member provider
 //! 42). The consistency model is written down in `docs/distributed-yokan.md`.
 
+mod docs;
 pub mod handle;
 mod order;
 pub mod placement;

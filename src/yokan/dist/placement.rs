@@ -19,6 +19,12 @@ fn score(key_hash: u64, member_hash: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// What a key is ranked by: its placement key's hash (a collection's
+/// documents rank as its name: see `collection::placement_key`).
+fn key_hash(key: &[u8]) -> u64 {
+    fnv1a64(crate::yokan::collection::placement_key(key).iter().copied())
+}
+
 /// The members of one view, ready to rank keys. Cheap to clone (every
 /// request takes the current one).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +63,7 @@ impl Placement {
 
     /// Every member, best first for `key`.
     pub fn ranked(&self, key: &[u8]) -> Vec<&str> {
-        let kh = fnv1a64(key.iter().copied());
+        let kh = key_hash(key);
         let mut scored: Vec<(u64, &str)> = self.members.iter().map(|(a, h)| (score(kh, *h), a.as_str())).collect();
         // Ties (astronomically rare) break by address, so all agree.
         scored.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(y.1)));
@@ -68,7 +74,7 @@ impl Placement {
     /// reject: the key's primary when nobody is skipped (no sorting, no
     /// allocation: every request asks this).
     pub fn first<'a>(&'a self, key: &[u8], skip: impl Fn(&str) -> bool) -> Option<&'a str> {
-        let kh = fnv1a64(key.iter().copied());
+        let kh = key_hash(key);
         let mut best: Option<(u64, &str)> = None;
         for (a, h) in self.members.iter() {
             if skip(a) {

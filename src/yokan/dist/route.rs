@@ -154,6 +154,7 @@ impl Shard {
             | protocol::LENGTH_WAIT
             | protocol::GET_WAIT
             | protocol::ERASE_WAIT => self.keyed(local, op, payload, route, until),
+            protocol::DOC => self.doc_route(local, payload, route, until),
             _ => local.run(op, payload, false, until.into()),
         }
     }
@@ -291,7 +292,7 @@ impl Shard {
     /// operation waits for its keys until `until` (`None`: no bound): sent
     /// on, it carries what is left of that time, and the call waits as long
     /// (and a margin) rather than the usual shard timeout.
-    fn at(
+    pub(super) fn at(
         &self,
         local: &dyn LocalDb,
         member: &str,
@@ -340,7 +341,7 @@ impl Shard {
     }
 
     /// The primary of `key` in `view`, routing around `skip`.
-    fn primary_of<'a>(&self, view: &'a super::Placement, key: &[u8], skip: &[String]) -> Option<&'a str> {
+    pub(super) fn primary_of<'a>(&self, view: &'a super::Placement, key: &[u8], skip: &[String]) -> Option<&'a str> {
         view.first(key, |m| skip.iter().any(|s| s == m))
     }
 
@@ -356,6 +357,9 @@ impl Shard {
         route: &Route,
         bound: WaitBound<'_>,
     ) -> Result<Vec<u8>> {
+        if op == protocol::DOC {
+            return self.doc_apply(local, payload, route, bound);
+        }
         if route.as_replica {
             return local.run(op, payload, route.multi, bound);
         }
@@ -450,7 +454,7 @@ impl Shard {
     /// Copies write `seq` to every other owner, all at once; acknowledged
     /// once each live owner has stored it (an owner that is gone is
     /// skipped: the survivors re-make its copies when the group drops it).
-    fn replicate(&self, view: &super::Placement, seq: u64, changes: &[Change], skip: &[String]) -> Result<()> {
+    pub(super) fn replicate(&self, view: &super::Placement, seq: u64, changes: &[Change], skip: &[String]) -> Result<()> {
         let mut per_member: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
         for c in changes {
             for m in self.owners(view, &c.0, skip) {
