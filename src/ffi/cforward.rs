@@ -41,6 +41,23 @@ struct Finish {
 }
 
 impl Finish {
+    fn new(req: margo_request, callback: unsafe extern "C" fn(*mut c_void, hg_return_t), uargs: *mut c_void) -> Arc<Finish> {
+        Arc::new(Finish {
+            fired: AtomicBool::new(false),
+            req: req as usize,
+            callback,
+            uargs: uargs as usize,
+            deadline_timer: Mutex::new(None),
+        })
+    }
+
+    /// Runs the job at `deadline` (a timer), unless something runs it first.
+    fn arm(self: &Arc<Self>, deadline: Instant, pool: &Arc<Pool>) {
+        let on_deadline = self.clone();
+        let id = timer::schedule(deadline, pool, Box::new(move || on_deadline.run()));
+        *self.deadline_timer.lock() = id;
+    }
+
     fn run(&self) {
         if self.fired.swap(true, Ordering::AcqRel) {
             return;
@@ -106,13 +123,7 @@ pub unsafe extern "C" fn margo_provider_cforward_timed(
         return rc;
     }
     guard(E, hg_return::HG_OTHER_ERROR, || {
-        let finish = Arc::new(Finish {
-            fired: AtomicBool::new(false),
-            req: req as usize,
-            callback,
-            uargs: uargs as usize,
-            deadline_timer: Mutex::new(None),
-        });
+        let finish = Finish::new(req, callback, uargs);
         // SAFETY: the live request just made; nobody else has it.
         let call = match unsafe { boxed_ref::<margo_request_struct>(req) } {
             Some(Operation::Forward(fwd)) => fwd.call_parts(),
@@ -130,9 +141,7 @@ pub unsafe extern "C" fn margo_provider_cforward_timed(
             // A response disabled: done as soon as sent.
             None => queue(&pool, &finish),
             Some((completion, deadline)) => {
-                let on_deadline = finish.clone();
-                let id = timer::schedule(deadline, &pool, Box::new(move || on_deadline.run()));
-                *finish.deadline_timer.lock() = id;
+                finish.arm(deadline, &pool);
                 let f = finish.clone();
                 let p = pool.clone();
                 completion.on_complete(Box::new(move || queue(&p, &f)));
@@ -294,13 +303,7 @@ pub unsafe extern "C" fn margo_bulk_ctransfer_timed(
         return rc;
     }
     guard(E, hg_return::HG_OTHER_ERROR, || {
-        let finish = Arc::new(Finish {
-            fired: AtomicBool::new(false),
-            req: req as usize,
-            callback,
-            uargs: uargs as usize,
-            deadline_timer: Mutex::new(None),
-        });
+        let finish = Finish::new(req, callback, uargs);
         let pool = match handles::engine(mid) {
             Ok(e) => e.handler_pool(),
             Err(e) => {
@@ -309,9 +312,7 @@ pub unsafe extern "C" fn margo_bulk_ctransfer_timed(
                 return hg_return::HG_SUCCESS;
             }
         };
-        let on_deadline = finish.clone();
-        let id = timer::schedule(deadline, &pool, Box::new(move || on_deadline.run()));
-        *finish.deadline_timer.lock() = id;
+        finish.arm(deadline, &pool);
         // SAFETY: the live request just made; only `finish` frees it.
         match unsafe { boxed_ref::<margo_request_struct>(req) } {
             Some(Operation::Transfer(t)) => {

@@ -45,7 +45,7 @@ pub(super) const ITER_BATCH: usize = 64;
 ///
 /// # Safety
 /// `name` must be NULL or NUL-terminated.
-unsafe fn name<'a>(name: *const c_char) -> Result<&'a str> {
+pub(super) unsafe fn name<'a>(name: *const c_char) -> Result<&'a str> {
     if name.is_null() {
         return Err(YokanError::args("NULL collection name"));
     }
@@ -58,7 +58,7 @@ unsafe fn name<'a>(name: *const c_char) -> Result<&'a str> {
 ///
 /// # Safety
 /// `ids` must be NULL or hold `count` ids, unchanged for `'a`.
-unsafe fn ids<'a>(ids: *const yk_id_t, count: usize) -> Result<&'a [u64]> {
+pub(super) unsafe fn ids<'a>(ids: *const yk_id_t, count: usize) -> Result<&'a [u64]> {
     // SAFETY: NULL or `count` ids (this function's contract).
     unsafe { array(ids, count, "ids array") }
 }

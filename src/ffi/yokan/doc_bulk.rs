@@ -8,7 +8,9 @@
 
 use super::bulk::{run, Needs, Payload};
 use super::client::{yk_database_handle_t, yk_return_t};
-use super::collection::{callback_result, stop_is_success, yk_doc_fetch_options, yk_doc_iter_options};
+use super::collection::{
+    callback_result, ids as id_array, name as collection_name, stop_is_success, yk_doc_fetch_options, yk_doc_iter_options,
+};
 use super::database::Call;
 use super::payload;
 use crate::ffi::bulk::{margo_bulk_create, margo_bulk_free, READ_ONLY};
@@ -19,19 +21,7 @@ use crate::yokan::client::Database;
 use crate::yokan::collection::NO_MORE_DOCS;
 use crate::yokan::error::{code, Result, YokanError};
 use crate::yokan::mode;
-use std::ffi::{c_char, c_void, CStr};
-
-/// The collection name C passes to a document operation.
-///
-/// # Safety
-/// `name` NULL or NUL-terminated.
-unsafe fn collection_name<'a>(name: *const c_char) -> Result<&'a str> {
-    if name.is_null() {
-        return Err(YokanError::args("NULL collection name"));
-    }
-    // SAFETY: non-NULL (checked above), NUL-terminated by the contract.
-    unsafe { CStr::from_ptr(name) }.to_str().map_err(|_| YokanError::args("the collection name is not UTF-8"))
-}
+use std::ffi::{c_char, c_void};
 
 /// Stores the payload's `count` documents (`count` sizes, then the
 /// documents back to back), their ids into `ids`. Errors as
@@ -95,11 +85,8 @@ pub unsafe extern "C" fn yk_doc_update_bulk_timed(
     let op = |db: &Database, p: &Payload| {
         // SAFETY: NULL or NUL-terminated (the contract).
         let name = unsafe { collection_name(collection) }?;
-        if ids.is_null() {
-            return Err(YokanError::args("NULL ids array"));
-        }
-        // SAFETY: non-NULL (checked above), `count` ids (the contract).
-        let ids = unsafe { std::slice::from_raw_parts(ids, count) };
+        // SAFETY: NULL or `count` ids (the contract).
+        let ids = unsafe { id_array(ids, count) }?;
         let docs = payload::read_documents(p, size, count)?;
         db.doc_update(p.opts(mode)?, name, ids, &docs.list())
     };
@@ -135,11 +122,8 @@ pub unsafe extern "C" fn yk_doc_load_bulk_timed(
     let op = |db: &Database, p: &Payload| {
         // SAFETY: NULL or NUL-terminated (the contract).
         let name = unsafe { collection_name(collection) }?;
-        if ids.is_null() {
-            return Err(YokanError::args("NULL ids array"));
-        }
-        // SAFETY: non-NULL (checked above), `count` ids (the contract).
-        let ids = unsafe { std::slice::from_raw_parts(ids, count) };
+        // SAFETY: NULL or `count` ids (the contract).
+        let ids = unsafe { id_array(ids, count) }?;
         p.push(payload::load_documents(p, size, count, packed, || db.doc_load(p.opts(mode)?, name, ids))?)
     };
     // SAFETY: the contract.
@@ -291,11 +275,8 @@ pub unsafe extern "C" fn yk_doc_fetch_bulk_timed(
         // SAFETY: NULL or NUL-terminated (the contract).
         let name = unsafe { collection_name(collection) }?;
         let cb = cb.ok_or_else(|| YokanError::args("NULL callback"))?;
-        if ids.is_null() {
-            return Err(YokanError::args("NULL ids array"));
-        }
-        // SAFETY: non-NULL (checked above), `count` ids (the contract).
-        let ids = unsafe { std::slice::from_raw_parts(ids, count) };
+        // SAFETY: NULL or `count` ids (the contract).
+        let ids = unsafe { id_array(ids, count) }?;
         // SAFETY: NULL or valid options (the contract).
         let batch = unsafe { options.as_ref() }.map_or(0, |o| o.batch_size as usize);
         let batch = if batch == 0 { count } else { batch };
