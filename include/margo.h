@@ -84,6 +84,16 @@ typedef enum hg_return {
 } hg_return;
 
 /**
+ * `margo_request_type` (upstream's values).
+ */
+typedef enum margo_request_type {
+  MARGO_RESPONSE_REQUEST = 2,
+  MARGO_FORWARD_REQUEST = 4,
+  MARGO_BULK_REQUEST = 6,
+  MARGO_INVALID_REQUEST = 8,
+} margo_request_type;
+
+/**
  * Opaque address handle (`hg_addr_t`); owns one `rpc::Address`.
  */
 typedef struct hg_addr hg_addr;
@@ -1251,6 +1261,70 @@ hg_return_t HG_Cancel(hg_handle_t handle);
  * Mercury's text for a return code (a static string).
  */
 const char *HG_Error_to_string(int errnum);
+
+/**
+ * The handle a forward or a response request was made with
+ * (`HG_HANDLE_NULL` for a transfer, a NULL or unknown request).
+ *
+ * # Safety
+ * `req` must be NULL or a live request.
+ */
+hg_handle_t margo_request_get_handle(margo_request req);
+
+/**
+ * What made the request (`MARGO_INVALID_REQUEST` for NULL).
+ *
+ * # Safety
+ * `req` must be NULL or a live request.
+ */
+enum margo_request_type margo_request_get_type(margo_request req);
+
+/**
+ * The margo instance the request belongs to (`MARGO_INSTANCE_NULL` for
+ * NULL, or once the instance is finalized).
+ *
+ * # Safety
+ * `req` must be NULL or a live request.
+ */
+margo_instance_id margo_request_get_instance(margo_request req);
+
+/**
+ * The data attached to the handle with `margo_set_data` (NULL: none).
+ *
+ * # Safety
+ * `h` must be NULL or a live handle.
+ */
+void *margo_get_data(hg_handle_t h);
+
+/**
+ * Attaches `data` to the handle; `free_callback` (may be NULL) frees it
+ * when other data replaces it or the handle goes. Data attached before is
+ * freed now, with its own function (outside our locks).
+ *
+ * # Safety
+ * `h` must be NULL or a live handle; `free_callback` NULL or callable with
+ * `data` on any thread of the program.
+ */
+hg_return_t margo_set_data(hg_handle_t h, void *data, void (*free_callback)(void*));
+
+/**
+ * Sets the RPC this thread works for (see `margo_get_current_rpc_id`).
+ *
+ * # Safety
+ * `mid` must be NULL or a live instance.
+ */
+hg_return_t margo_set_current_rpc_id(margo_instance_id mid, hg_id_t id);
+
+/**
+ * The RPC id of the handler this thread runs, or the one set with
+ * `margo_set_current_rpc_id` on this thread; otherwise, as upstream,
+ * `MARGO_DEFAULT_PROVIDER_ID` (65535). Best effort, as upstream says:
+ * `margo_get_info(handle)->id` is the sure way.
+ *
+ * # Safety
+ * `mid` must be NULL or a live instance; `id` NULL or writable.
+ */
+hg_return_t margo_get_current_rpc_id(margo_instance_id mid, hg_id_t *id);
 
 /**
  * Forwards as `margo_provider_iforward_timed`; `on_complete(uargs, ret)`

@@ -289,6 +289,7 @@ fn serve(mid: usize, entry: &Arc<Entry>, cb: RpcFn, req: Request, responder: Res
         Side::Target { input: Arc::from(req.payload), responder: Mutex::new(responder), response_disabled: disabled },
     );
     let h = handles::boxed_into_c::<hg_handle>(handle);
+    let _current = CurrentRpc::enter(mid, entry.id);
     // SAFETY: the user's registered handler, given a live handle that it
     // now owns (one reference, released by margo_destroy). No lock is held.
     let ret = unsafe { cb(h) };
@@ -318,6 +319,27 @@ pub struct Handle {
     /// What `margo_get_info` shows; `info.addr` is owned by the handle.
     info: hg_info,
     side: Side,
+    /// What `margo_set_data` attached, and how to free it.
+    data: Mutex<Option<Attached>>,
+}
+
+/// Data a program attached to a handle (`margo_set_data`): the pointer and
+/// the function that frees it (when replaced, or with the handle).
+struct Attached {
+    data: usize,
+    free: Option<unsafe extern "C" fn(*mut c_void)>,
+}
+
+impl Attached {
+    /// Frees the data with its function (none: nothing to do).
+    fn release(self) {
+        if let Some(free) = self.free {
+            // SAFETY: the program's own function and the data it attached
+            // with it (margo_set_data's contract); called once, outside our
+            // locks.
+            unsafe { free(self.data as *mut c_void) };
+        }
+    }
 }
 
 impl Owned for hg_handle {
@@ -335,12 +357,15 @@ impl Handle {
             id: entry.id,
             context_id: 0,
         };
-        Handle { refs: AtomicUsize::new(1), mid, engine, entry, info, side }
+        Handle { refs: AtomicUsize::new(1), mid, engine, entry, info, side, data: Mutex::new(None) }
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
+        if let Some(attached) = self.data.get_mut().take() {
+            attached.release();
+        }
         // SAFETY: the handle's own address, from addr_into_c in Handle::new;
         // C was told not to free it (it duplicates it to keep it).
         unsafe { handles::addr_free(self.info.addr) };
@@ -941,14 +966,30 @@ pub enum Operation {
     Forward(Forward),
     Transfer(super::bulk::PendingTransfer),
     /// A response, queued when `margo_irespond` returned: the engine
-    /// sends it (a lost caller is the caller's timeout, as upstream).
-    Responded,
+    /// sends it (a lost caller is the caller's timeout, as upstream). Its
+    /// handle (`margo_request_get_handle`; not owned).
+    Responded {
+        handle: usize,
+    },
+}
+
+/// `margo_request_type` (upstream's values).
+#[repr(C)]
+#[allow(non_camel_case_types, clippy::enum_variant_names)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum margo_request_type {
+    MARGO_RESPONSE_REQUEST = 2,
+    MARGO_FORWARD_REQUEST = 4,
+    MARGO_BULK_REQUEST = 6,
+    MARGO_INVALID_REQUEST = 8,
 }
 
 /// A non-blocking forward: the call, and where its answer goes.
 pub struct Forward {
     call: Option<PendingCall>,
     output: Arc<Mutex<Option<Arc<[u8]>>>>,
+    /// The handle forwarded (`margo_request_get_handle`; not owned).
+    handle: usize,
 }
 
 impl Forward {
@@ -992,7 +1033,7 @@ pub unsafe extern "C" fn margo_provider_iforward_timed(
             Err(e) => return rpc_code(E, &e),
         };
         *p.in_flight.lock() = Some(call.token());
-        let fwd = Forward { call: (!p.disabled).then_some(call), output: p.output.clone() };
+        let fwd = Forward { call: (!p.disabled).then_some(call), output: p.output.clone(), handle: handle as usize };
         // SAFETY: checked non-NULL above; writable by the contract.
         unsafe { *req = handles::boxed_into_c::<margo_request_struct>(Operation::Forward(fwd)) };
         hg_return::HG_SUCCESS
@@ -1049,10 +1090,10 @@ pub unsafe extern "C" fn margo_wait(req: margo_request) -> hg_return_t {
             return hg_return::HG_INVALID_ARG;
         };
         match op {
-            Operation::Forward(Forward { call: Some(call), output }) => keep_output("margo_wait", call.wait(), &output),
+            Operation::Forward(Forward { call: Some(call), output, .. }) => keep_output("margo_wait", call.wait(), &output),
             Operation::Forward(Forward { call: None, .. }) => hg_return::HG_SUCCESS,
             Operation::Transfer(t) => t.wait("margo_wait"),
-            Operation::Responded => hg_return::HG_SUCCESS,
+            Operation::Responded { .. } => hg_return::HG_SUCCESS,
         }
     })
 }
@@ -1128,7 +1169,7 @@ pub unsafe extern "C" fn margo_test(req: margo_request, flag: *mut c_int) -> c_i
         let done = match op {
             Operation::Forward(fwd) => fwd.call.as_ref().is_none_or(|c| c.test()),
             Operation::Transfer(t) => t.test(),
-            Operation::Responded => true,
+            Operation::Responded { .. } => true,
         };
         // SAFETY: checked non-NULL above; writable by the contract.
         unsafe { *flag = done as c_int };
@@ -1290,7 +1331,7 @@ pub unsafe extern "C" fn margo_irespond(handle: hg_handle_t, out_struct: *mut c_
     let rc = unsafe { margo_respond(handle, out_struct) };
     if rc == hg_return::HG_SUCCESS {
         // SAFETY: checked non-NULL above; writable by the contract.
-        unsafe { *req = handles::boxed_into_c::<margo_request_struct>(Operation::Responded) };
+        unsafe { *req = handles::boxed_into_c::<margo_request_struct>(Operation::Responded { handle: handle as usize }) };
     }
     rc
 }
@@ -1690,4 +1731,171 @@ mod tests {
         assert_eq!(old.events.try_recv(), Err(TryRecvError::Empty));
         assert_eq!(new.events.try_recv(), Err(TryRecvError::Empty));
     }
+}
+
+// ---------------------------------------------------------------------------
+// What a request, a handle and a handler carry for the program
+// ---------------------------------------------------------------------------
+
+/// The handle a forward or a response request was made with
+/// (`HG_HANDLE_NULL` for a transfer, a NULL or unknown request).
+///
+/// # Safety
+/// `req` must be NULL or a live request.
+#[no_mangle]
+pub unsafe extern "C" fn margo_request_get_handle(req: margo_request) -> hg_handle_t {
+    guard("margo_request_get_handle", std::ptr::null_mut(), || {
+        // SAFETY: by the contract NULL or a live request.
+        match unsafe { handles::boxed_ref::<margo_request_struct>(req) } {
+            Some(Operation::Forward(f)) => f.handle as hg_handle_t,
+            Some(Operation::Responded { handle }) => *handle as hg_handle_t,
+            _ => std::ptr::null_mut(),
+        }
+    })
+}
+
+/// What made the request (`MARGO_INVALID_REQUEST` for NULL).
+///
+/// # Safety
+/// `req` must be NULL or a live request.
+#[no_mangle]
+pub unsafe extern "C" fn margo_request_get_type(req: margo_request) -> margo_request_type {
+    guard("margo_request_get_type", margo_request_type::MARGO_INVALID_REQUEST, || {
+        // SAFETY: by the contract NULL or a live request.
+        match unsafe { handles::boxed_ref::<margo_request_struct>(req) } {
+            Some(Operation::Forward(_)) => margo_request_type::MARGO_FORWARD_REQUEST,
+            Some(Operation::Responded { .. }) => margo_request_type::MARGO_RESPONSE_REQUEST,
+            Some(Operation::Transfer(_)) => margo_request_type::MARGO_BULK_REQUEST,
+            None => margo_request_type::MARGO_INVALID_REQUEST,
+        }
+    })
+}
+
+/// The margo instance the request belongs to (`MARGO_INSTANCE_NULL` for
+/// NULL, or once the instance is finalized).
+///
+/// # Safety
+/// `req` must be NULL or a live request.
+#[no_mangle]
+pub unsafe extern "C" fn margo_request_get_instance(req: margo_request) -> margo_instance_id {
+    guard("margo_request_get_instance", std::ptr::null_mut(), || {
+        // SAFETY: by the contract NULL or a live request.
+        let handle = match unsafe { handles::boxed_ref::<margo_request_struct>(req) } {
+            Some(Operation::Forward(f)) => f.handle,
+            Some(Operation::Responded { handle }) => *handle,
+            Some(Operation::Transfer(t)) => return handles::instance_for(&t.engine()),
+            None => return std::ptr::null_mut(),
+        };
+        // SAFETY: the handle the request was made with, which the program
+        // keeps until it has waited for the request (margo's contract).
+        unsafe { handle_ref(handle as hg_handle_t) }.map_or(std::ptr::null_mut(), |h| h.mid)
+    })
+}
+
+/// The data attached to the handle with `margo_set_data` (NULL: none).
+///
+/// # Safety
+/// `h` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn margo_get_data(h: hg_handle_t) -> *mut c_void {
+    guard("margo_get_data", std::ptr::null_mut(), || {
+        // SAFETY: by the contract NULL or a live handle.
+        let Some(handle) = (unsafe { handle_ref(h) }) else { return std::ptr::null_mut() };
+        handle.data.lock().as_ref().map_or(std::ptr::null_mut(), |a| a.data as *mut c_void)
+    })
+}
+
+/// Attaches `data` to the handle; `free_callback` (may be NULL) frees it
+/// when other data replaces it or the handle goes. Data attached before is
+/// freed now, with its own function (outside our locks).
+///
+/// # Safety
+/// `h` must be NULL or a live handle; `free_callback` NULL or callable with
+/// `data` on any thread of the program.
+#[no_mangle]
+pub unsafe extern "C" fn margo_set_data(
+    h: hg_handle_t,
+    data: *mut c_void,
+    free_callback: Option<unsafe extern "C" fn(*mut c_void)>,
+) -> hg_return_t {
+    guard("margo_set_data", hg_return::HG_OTHER_ERROR, || {
+        // SAFETY: by the contract NULL or a live handle.
+        let Some(handle) = (unsafe { handle_ref(h) }) else {
+            fail("margo_set_data", "NULL handle");
+            return hg_return::HG_INVALID_ARG;
+        };
+        let before = handle.data.lock().replace(Attached { data: data as usize, free: free_callback });
+        if let Some(before) = before {
+            before.release();
+        }
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// The RPC this thread works for, as `margo_get_current_rpc_id` reports
+/// it: set while a C handler runs (restored after), or by
+/// `margo_set_current_rpc_id`.
+struct CurrentRpc {
+    before: Option<(usize, hg_id_t)>,
+}
+
+thread_local! {
+    static CURRENT_RPC: std::cell::Cell<Option<(usize, hg_id_t)>> = const { std::cell::Cell::new(None) };
+}
+
+impl CurrentRpc {
+    fn enter(mid: usize, id: hg_id_t) -> CurrentRpc {
+        CurrentRpc { before: CURRENT_RPC.with(|c| c.replace(Some((mid, id)))) }
+    }
+}
+
+impl Drop for CurrentRpc {
+    fn drop(&mut self) {
+        CURRENT_RPC.with(|c| c.set(self.before));
+    }
+}
+
+/// Sets the RPC this thread works for (see `margo_get_current_rpc_id`).
+///
+/// # Safety
+/// `mid` must be NULL or a live instance.
+#[no_mangle]
+pub unsafe extern "C" fn margo_set_current_rpc_id(mid: margo_instance_id, id: hg_id_t) -> hg_return_t {
+    guard("margo_set_current_rpc_id", hg_return::HG_OTHER_ERROR, || {
+        // Any instance of ours, finalized or not (a handler may still run
+        // while its instance finalizes).
+        if let Err(e) = handles::rpc_table(mid) {
+            fail("margo_set_current_rpc_id", e);
+            return hg_return::HG_INVALID_ARG;
+        }
+        CURRENT_RPC.with(|c| c.set(Some((mid as usize, id))));
+        hg_return::HG_SUCCESS
+    })
+}
+
+/// The RPC id of the handler this thread runs, or the one set with
+/// `margo_set_current_rpc_id` on this thread; otherwise, as upstream,
+/// `MARGO_DEFAULT_PROVIDER_ID` (65535). Best effort, as upstream says:
+/// `margo_get_info(handle)->id` is the sure way.
+///
+/// # Safety
+/// `mid` must be NULL or a live instance; `id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_get_current_rpc_id(mid: margo_instance_id, id: *mut hg_id_t) -> hg_return_t {
+    guard("margo_get_current_rpc_id", hg_return::HG_OTHER_ERROR, || {
+        // Any instance of ours, finalized or not (a handler may still run
+        // while its instance finalizes).
+        if let Err(e) = handles::rpc_table(mid) {
+            fail("margo_get_current_rpc_id", e);
+            return hg_return::HG_INVALID_ARG;
+        }
+        if id.is_null() {
+            fail("margo_get_current_rpc_id", "output pointer is NULL");
+            return hg_return::HG_INVALID_ARG;
+        }
+        let current = CURRENT_RPC.with(|c| c.get()).filter(|(m, _)| *m == mid as usize).map(|(_, i)| i);
+        // SAFETY: checked non-NULL above; writable by the contract.
+        unsafe { *id = current.unwrap_or(u64::from(DEFAULT_PROVIDER_ID)) };
+        hg_return::HG_SUCCESS
+    })
 }

@@ -412,6 +412,11 @@ impl PendingTransfer {
         }
     }
 
+    /// The engine the transfer runs on.
+    pub(in crate::ffi) fn engine(&self) -> Engine {
+        self.0.lock().plan.engine.clone()
+    }
+
     /// Whether every piece is settled (or one failed), without settling
     /// or driving anything.
     #[cfg(test)]
