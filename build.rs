@@ -349,7 +349,7 @@ fn main() {
         ],
         &[],
         // Received as an int in Rust (see src/ffi/hg.rs), declared as Mercury's enum.
-        &["hg_bulk_op_t"],
+        &["hg_bulk_op_t", "hg_mem_type_t"],
     );
     // The bulk layer's own constants (flags and sizes of its wire format):
     // not part of margo's C API.
@@ -358,7 +358,10 @@ fn main() {
         .exclude
         .extend(["READ_ONLY", "WRITE_ONLY", "READWRITE", "PUSH", "PULL", "CHUNK", "MAX_SERVED", "BULK_RPC"].map(String::from));
     margo_config.after_includes = Some(
-        "\n/* Mercury's bulk transfer direction. */\ntypedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;\n"
+        "\n/* Mercury's bulk transfer direction. */\ntypedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;\n\
+         /* Mercury's memory types (margo_bulk_create_attr): host memory only here. */\n\
+         typedef enum hg_mem_type { HG_MEM_TYPE_HOST, HG_MEM_TYPE_CUDA, HG_MEM_TYPE_ROCM, HG_MEM_TYPE_ZE, HG_MEM_TYPE_MAX, \
+         HG_MEM_TYPE_UNKNOWN = HG_MEM_TYPE_MAX } hg_mem_type_t;\n"
             .into(),
     );
     margo_config.includes.push("abt.h".into());

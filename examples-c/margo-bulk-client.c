@@ -17,7 +17,8 @@
  * bytes cut short;
  * "stash" + margo_bulk_free + "late": a transfer naming a freed handle
  * fails with HG_NOENTRY at its owner; a transfer between two local handles,
- * blocking and with margo_bulk_itransfer; the errors of margo_bulk_create,
+ * blocking and with margo_bulk_itransfer; the errors of margo_bulk_create
+ * (and margo_bulk_create_attr: host memory only),
  * margo_bulk_transfer and margo_bulk_itransfer for bad arguments.
  * Prints one "ok:" or "FAIL:" line per check; exits with the number of
  * failed checks.
@@ -233,6 +234,13 @@ int main(int argc, char** argv)
         check_ret(margo_bulk_create(mid, 1, NULL, &one, 0, &bad), HG_INVALID_ARG, "margo_bulk_create with flags 0");
         check_ret(margo_bulk_create(mid, 0, NULL, &one, HG_BULK_READWRITE, &bad), HG_INVALID_ARG,
                   "margo_bulk_create with no segment");
+        struct hg_bulk_attr host = {HG_MEM_TYPE_HOST, 0}, cuda = {HG_MEM_TYPE_CUDA, 0};
+        check_ret(margo_bulk_create_attr(mid, 1, NULL, &one, HG_BULK_READWRITE, &host, &bad), HG_SUCCESS,
+                  "margo_bulk_create_attr with host memory");
+        margo_bulk_free(bad);
+        bad = HG_BULK_NULL;
+        check_ret(margo_bulk_create_attr(mid, 1, NULL, &one, HG_BULK_READWRITE, &cuda, &bad), HG_INVALID_ARG,
+                  "margo_bulk_create_attr with CUDA memory (not provided)");
         check_ret(margo_bulk_transfer(mid, HG_BULK_PULL, server, HG_BULK_NULL, 0, out_bulk, 0, 1), HG_INVALID_ARG,
                   "margo_bulk_transfer with a NULL origin handle");
         check_ret(margo_bulk_ref_incr(HG_BULK_NULL), HG_INVALID_ARG, "margo_bulk_ref_incr(HG_BULK_NULL)");

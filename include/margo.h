@@ -15,6 +15,8 @@
 
 /* Mercury's bulk transfer direction. */
 typedef enum hg_bulk_op { HG_BULK_PUSH, HG_BULK_PULL } hg_bulk_op_t;
+/* Mercury's memory types (margo_bulk_create_attr): host memory only here. */
+typedef enum hg_mem_type { HG_MEM_TYPE_HOST, HG_MEM_TYPE_CUDA, HG_MEM_TYPE_ROCM, HG_MEM_TYPE_ZE, HG_MEM_TYPE_MAX, HG_MEM_TYPE_UNKNOWN = HG_MEM_TYPE_MAX } hg_mem_type_t;
 
 
 #define MARGO_CLIENT_MODE 0
@@ -237,6 +239,17 @@ typedef struct margo_request_struct *margo_request;
 typedef void (*margo_completion_callback_t)(void *uargs, hg_return_t ret);
 
 typedef struct hg_bulk *hg_bulk_t;
+
+/**
+ * Mercury's `struct hg_bulk_attr` (`margo_bulk_create_attr`).
+ */
+typedef struct hg_bulk_attr {
+  hg_mem_type_t mem_type;
+  /**
+   * The device of device memory (unused for host memory).
+   */
+  uint64_t device;
+} hg_bulk_attr;
 
 typedef int margo_log_level;
 
@@ -1457,6 +1470,23 @@ hg_return_t margo_bulk_create(margo_instance_id mid,
                               const hg_size_t *buf_sizes,
                               uint8_t flags,
                               hg_bulk_t *handle);
+
+/**
+ * `margo_bulk_create` with Mercury's attributes: host memory
+ * (`HG_MEM_TYPE_HOST`, or `attrs` NULL) is what `margo_bulk_create` takes;
+ * device memory (CUDA, ROCm, Level Zero) is not provided: `HG_INVALID_ARG`,
+ * with a log line naming it.
+ *
+ * # Safety
+ * As for `margo_bulk_create`; `attrs` NULL or readable.
+ */
+hg_return_t margo_bulk_create_attr(margo_instance_id mid,
+                                   uint32_t count,
+                                   void **buf_ptrs,
+                                   const hg_size_t *buf_sizes,
+                                   uint8_t flags,
+                                   const struct hg_bulk_attr *attrs,
+                                   hg_bulk_t *handle);
 
 /**
  * Drops one reference to a bulk handle; the last one frees it: its id is

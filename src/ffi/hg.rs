@@ -94,6 +94,19 @@ pub type hg_bulk_t = *mut hg_bulk;
 /// it as Mercury's `enum hg_bulk_op`.
 pub type hg_bulk_op_t = std::ffi::c_int;
 
+/// Mercury's memory type of a bulk handle's buffers (`hg_mem_type_t`;
+/// received as an `int`, like [`hg_bulk_op_t`]): `HG_MEM_TYPE_HOST` (0) is
+/// the only one provided.
+pub type hg_mem_type_t = std::ffi::c_int;
+
+/// Mercury's `struct hg_bulk_attr` (`margo_bulk_create_attr`).
+#[repr(C)]
+pub struct hg_bulk_attr {
+    pub mem_type: hg_mem_type_t,
+    /// The device of device memory (unused for host memory).
+    pub device: u64,
+}
+
 /// Opaque serialization state (`hg_proc_t`); borrows the `ffi::hg_proc::Proc`
 /// of one running proc callback.
 pub struct hg_proc {

@@ -259,6 +259,40 @@ pub unsafe extern "C" fn margo_bulk_create(
     })
 }
 
+/// `margo_bulk_create` with Mercury's attributes: host memory
+/// (`HG_MEM_TYPE_HOST`, or `attrs` NULL) is what `margo_bulk_create` takes;
+/// device memory (CUDA, ROCm, Level Zero) is not provided: `HG_INVALID_ARG`,
+/// with a log line naming it.
+///
+/// # Safety
+/// As for `margo_bulk_create`; `attrs` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn margo_bulk_create_attr(
+    mid: margo_instance_id,
+    count: u32,
+    buf_ptrs: *mut *mut c_void,
+    buf_sizes: *const hg_size_t,
+    flags: u8,
+    attrs: *const crate::ffi::hg::hg_bulk_attr,
+    handle: *mut hg_bulk_t,
+) -> hg_return_t {
+    const E: &str = "margo_bulk_create_attr";
+    // SAFETY: NULL or readable (the contract).
+    let mem_type = unsafe { attrs.as_ref() }.map_or(0, |a| a.mem_type);
+    if mem_type != 0 {
+        let what = match mem_type {
+            1 => "CUDA device memory",
+            2 => "ROCm device memory",
+            3 => "Level Zero device memory",
+            _ => "an unknown memory type",
+        };
+        fail(E, format!("{what} (hg_mem_type_t {mem_type}) is not provided: only host memory (HG_MEM_TYPE_HOST)"));
+        return hg_return::HG_INVALID_ARG;
+    }
+    // SAFETY: the same contract.
+    unsafe { margo_bulk_create(mid, count, buf_ptrs, buf_sizes, flags, handle) }
+}
+
 /// Drops one reference to a bulk handle; the last one frees it: its id is
 /// unregistered (later transfers naming it fail with `HG_NOENTRY`) and,
 /// once a copy in progress on it has finished, its memory is no longer
