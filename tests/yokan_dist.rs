@@ -746,6 +746,21 @@ fn collections_scenario(proto: &str) {
         assert!(documents_readable(d, name, 400));
         assert_eq!(d.collection_record(o, name).unwrap(), (400, 400));
     }
+    // Stores at once through every member: each id handed out once.
+    db(&client, &g.address(0)).collection_create(o, "racing").unwrap();
+    let concurrent: Vec<u64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..3)
+            .map(|m| {
+                let d = db(&client, &g.address(m));
+                scope.spawn(move || (0..20).flat_map(|_| d.doc_store(o, "racing", &[b"r", b"s"]).unwrap()).collect::<Vec<u64>>())
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    let mut sorted = concurrent.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..120).collect::<Vec<u64>>(), "concurrent stores through three members: ids 0..120, each once");
+    db(&client, &g.address(2)).collection_drop(o, "racing").unwrap();
     let page = db(&client, &g.address(0)).doc_list(o, name, 390, 20, true).unwrap();
     assert_eq!(page.iter().map(|(id, _)| *id).collect::<Vec<_>>(), (390..400).collect::<Vec<u64>>());
     // The collection lives whole at REPLICATION members.
