@@ -318,6 +318,39 @@ fn bad_input_gets_clear_codes() {
     assert_eq!(s._client.provider_identity(&addr, 43, Duration::from_secs(10)).unwrap(), None);
 }
 
+/// `set` and `unordered_set` hold keys without values; `null` keeps nothing.
+#[test]
+fn key_sets_and_the_null_database() {
+    for (backend, sorted) in [("set", true), ("unordered_set", false)] {
+        let s = setup("na+sm", backend);
+        let db = &s.db;
+        db.put(o(0), &[(b"b", b""), (b"a", b"")]).unwrap();
+        assert_eq!(db.put(o(0), &[(b"c", b"value")]).unwrap_err().code, code::INVALID_ARGS, "{backend}");
+        assert_eq!(db.count(o(0)).unwrap(), 2);
+        assert_eq!(db.exists(o(0), &[b"a", b"c"]).unwrap(), vec![true, false]);
+        assert_eq!(db.get(o(0), &[b"a", b"c"]).unwrap(), vec![Some(Vec::new()), None]);
+        assert_eq!(db.length(o(0), &[b"b"]).unwrap(), vec![Some(0)]);
+        let listed = db.list(o(0), b"", b"", 10, false);
+        if sorted {
+            let keys: Vec<Vec<u8>> = listed.unwrap().into_iter().map(|(k, _)| k).collect();
+            assert_eq!(keys, vec![b"a".to_vec(), b"b".to_vec()]);
+        } else {
+            assert_eq!(listed.unwrap_err().code, code::OP_UNSUPPORTED);
+        }
+        db.erase(o(0), &[b"a"]).unwrap();
+        assert_eq!(db.count(o(0)).unwrap(), 1);
+        assert_eq!(s.provider.config_json()["database"]["type"], backend);
+    }
+    let s = setup("na+sm", "null");
+    let db = &s.db;
+    db.put(o(0), &kv(&[("k", "v")])).unwrap();
+    assert_eq!(db.count(o(0)).unwrap(), 0);
+    assert_eq!(db.get(o(0), &[b"k"]).unwrap(), vec![None]);
+    assert_eq!(db.exists(o(0), &[b"k"]).unwrap(), vec![false]);
+    db.erase(o(0), &[b"k"]).unwrap();
+    assert_eq!(db.put(o(mode::APPEND), &kv(&[("k", "v")])).unwrap_err().code, code::MODE, "null takes the default mode only");
+}
+
 #[test]
 fn configs_are_checked_and_echoed() {
     let server = engine("na+sm", Mode::Server);
@@ -325,7 +358,7 @@ fn configs_are_checked_and_echoed() {
     let err = |id: u16, c: &str| reg(id, c).err().unwrap();
     let e = err(1, r#"{"database":{"type":"rocksdb"}}"#);
     assert_eq!(e.code, code::INVALID_BACKEND);
-    assert!(e.detail.contains("map, unordered_map, lmdb"), "{e}");
+    assert!(e.detail.contains("map, unordered_map, set, unordered_set, lmdb, null"), "{e}");
     assert_eq!(err(1, "{nope").code, code::INVALID_CONFIG);
     assert_eq!(err(1, "").code, code::INVALID_ARGS);
     assert_eq!(err(1, r#"{"database":3}"#).code, code::INVALID_CONFIG);

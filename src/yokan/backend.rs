@@ -1,5 +1,6 @@
 //! The backend trait every Yokan database type implements, the list filter,
-//! and the registry of types (`map`, `unordered_map`, `lmdb`).
+//! and the registry of types (`map`, `unordered_map`, `set`,
+//! `unordered_set`, `lmdb`, `null`).
 
 use super::error::{Result, YokanError};
 use super::mode;
@@ -138,7 +139,7 @@ pub fn put_value(existing: Option<&[u8]>, value: &[u8], mode: i32, single: bool)
 }
 
 /// Names of the database types this build provides.
-pub const TYPES: &[&str] = &["map", "unordered_map", "lmdb"];
+pub const TYPES: &[&str] = &["map", "unordered_map", "set", "unordered_set", "lmdb", "null"];
 
 /// Creates a backend of type `type_name` from its JSON config.
 pub fn create(type_name: &str, config: &Value) -> Result<Box<dyn Backend>> {
@@ -148,7 +149,10 @@ pub fn create(type_name: &str, config: &Value) -> Result<Box<dyn Backend>> {
     match type_name {
         "map" => Ok(Box::new(super::backends::memory::MemoryBackend::new_map(cfg)?)),
         "unordered_map" => Ok(Box::new(super::backends::memory::MemoryBackend::new_unordered(cfg)?)),
+        "set" => Ok(Box::new(super::backends::keyset::SetBackend::new_ordered(cfg)?)),
+        "unordered_set" => Ok(Box::new(super::backends::keyset::SetBackend::new_unordered(cfg)?)),
         "lmdb" => Ok(Box::new(super::backends::lmdb::LmdbBackend::open(cfg)?)),
+        "null" => Ok(Box::new(super::backends::null::NullBackend::new(cfg))),
         other => Err(YokanError::new(
             super::error::code::INVALID_BACKEND,
             format!("unknown database type \"{other}\" (supported: {})", TYPES.join(", ")),

@@ -1,4 +1,6 @@
 //! Database types: one file each.
 
+pub mod keyset;
 pub mod lmdb;
 pub mod memory;
+pub mod null;
