@@ -1,10 +1,12 @@
 #define _POSIX_C_SOURCE 200809L
 /* Yokan latency: put and get of 16-byte keys / 64-byte values from one
  * thread, median and p99 in microseconds, plus the same for 1 MiB values;
- * then throughput with 8 calls in flight (8 threads sharing the handle).
+ * a document store and load of 64 bytes (yokan/collection.h); then
+ * throughput with 8 calls in flight (8 threads sharing the handle).
  * Usage: yokan-bench PROTOCOL ADDRESS PROVIDER_ID [COUNT] */
 #include <yokan/client.h>
 #include <yokan/database.h>
+#include <yokan/collection.h>
 #include <margo.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +128,26 @@ int main(int argc, char** argv)
         t[i] = now_us() - s;
     }
     report("get 1 MiB value", t, m);
+    /* Documents of 64 B: stored (the provider hands out each id), then
+     * loaded by id. */
+    const char* coll = "bench-docs";
+    yk_collection_drop(db, coll, YOKAN_MODE_DEFAULT);
+    if (yk_collection_create(db, coll, YOKAN_MODE_DEFAULT) != YOKAN_SUCCESS) { fprintf(stderr, "collection failed\n"); return 1; }
+    for (int phase = 0; phase < 2; phase++) {
+        for (int i = -100; i < n; i++) {
+            yk_id_t id = (yk_id_t)(i < 0 ? -i : i);
+            double s = now_us();
+            if (phase == 0) { /* the warm-up stores take the first 100 ids */
+                if (yk_doc_store(db, coll, YOKAN_MODE_DEFAULT, value, 64, &id) != YOKAN_SUCCESS) { fprintf(stderr, "store failed\n"); return 1; }
+            } else {
+                size_t vs = sizeof buf;
+                if (yk_doc_load(db, coll, YOKAN_MODE_DEFAULT, id, buf, &vs) != YOKAN_SUCCESS || vs != 64) { fprintf(stderr, "load failed\n"); return 1; }
+            }
+            if (i >= 0) t[i] = now_us() - s;
+        }
+        report(phase == 0 ? "doc store 64 B" : "doc load 64 B", t, n);
+    }
+    yk_collection_drop(db, coll, YOKAN_MODE_DEFAULT);
     if (throughput(db, n / IN_FLIGHT + 1, 0) || throughput(db, n / IN_FLIGHT + 1, 1)) { fprintf(stderr, "in-flight calls failed\n"); return 1; }
     yk_database_handle_release(db);
     yk_client_finalize(client);
