@@ -145,6 +145,11 @@ pub fn yokan_messages(data: &[u8]) -> bool {
         Reply<Vec<Option<u64>>>,
         Reply<Vec<Option<Bytes<'_>>>>,
         Reply<Vec<(Bytes<'_>, Bytes<'_>)>>,
+        Operation<yokan::DocArgs<'_>>,
+        Reply<bool>,
+        Reply<(u64, u64)>,
+        Reply<Vec<u64>>,
+        Reply<Vec<(u64, Bytes<'_>)>>,
     )
 }
 
@@ -352,6 +357,37 @@ pub fn message_seeds() -> Vec<Seed> {
         message(y, 9, "length-reply", &yokan::Reply::<Vec<Option<u64>>>::Ok(vec![Some(5), None])),
         message(y, 10, "get-reply", &yokan::Reply::<Vec<Option<Bytes<'_>>>>::Ok(vec![Some(Bytes(b"value")), None])),
         message(y, 11, "list-reply", &yokan::Reply::<Vec<(Bytes<'_>, Bytes<'_>)>>::Ok(vec![(keys[0], keys[1])])),
+        message(
+            y,
+            12,
+            "doc-store",
+            &yokan::Operation {
+                mode: 0,
+                args: yokan::DocArgs { collection: "docs", op: yokan::DocOp::Store(vec![Bytes(b"doc")]) },
+            },
+        ),
+        message(
+            y,
+            12,
+            "doc-update",
+            &yokan::Operation {
+                mode: 0x8000,
+                args: yokan::DocArgs { collection: "docs", op: yokan::DocOp::Update { ids: vec![3], docs: vec![Bytes(b"d")] } },
+            },
+        ),
+        message(
+            y,
+            12,
+            "doc-list",
+            &yokan::Operation {
+                mode: 0,
+                args: yokan::DocArgs { collection: "docs", op: yokan::DocOp::List { from: 1, max: 10, with_docs: true } },
+            },
+        ),
+        message(y, 13, "exists-collection-reply", &yokan::Reply::<bool>::Ok(true)),
+        message(y, 14, "record-reply", &yokan::Reply::<(u64, u64)>::Ok((2, 5))),
+        message(y, 15, "store-reply", &yokan::Reply::<Vec<u64>>::Ok(vec![4, 5])),
+        message(y, 16, "doc-list-reply", &yokan::Reply::<Vec<(u64, Bytes<'_>)>>::Ok(vec![(1, Bytes(b"doc"))])),
     ]
 }
 
