@@ -102,6 +102,11 @@ int main(int argc, char** argv)
     yk_id_t ids[NDOCS];
     CHECK(yk_doc_store_multi(db, coll, 0, NDOCS, ptrs, sizes, ids), YOKAN_SUCCESS);
     for (yk_id_t i = 0; i < NDOCS; i++) EXPECT(ids[i] == i);
+    /* A count of 0 is nothing to do: no array is read. */
+    CHECK(yk_doc_store_multi(db, coll, 0, 0, NULL, NULL, NULL), YOKAN_SUCCESS);
+    CHECK(yk_doc_load_multi(db, coll, 0, 0, NULL, NULL, NULL), YOKAN_SUCCESS);
+    CHECK(yk_doc_erase_multi(db, coll, 0, 0, NULL), YOKAN_SUCCESS);
+    CHECK(yk_doc_store_multi(db, coll, 0, 1, NULL, sizes, ids), YOKAN_ERR_INVALID_ARGS);
 
     char buf[16];
     size_t size = sizeof buf;

@@ -51,6 +51,20 @@ impl Finish {
         })
     }
 
+    /// The handler pool of `mid`, where the job runs; an instance already
+    /// finalized has none: the job runs here, at once (the wait it makes
+    /// reports the failure), and `None` is returned.
+    fn pool_or_finish(&self, entry: &str, mid: margo_instance_id) -> Option<Arc<Pool>> {
+        match handles::engine(mid) {
+            Ok(e) => Some(e.handler_pool()),
+            Err(e) => {
+                fail(entry, e);
+                self.run();
+                None
+            }
+        }
+    }
+
     /// Runs the job at `deadline` (a timer), unless something runs it first.
     fn arm(self: &Arc<Self>, deadline: Instant, pool: &Arc<Pool>) {
         let on_deadline = self.clone();
@@ -129,14 +143,7 @@ pub unsafe extern "C" fn margo_provider_cforward_timed(
             Some(Operation::Forward(fwd)) => fwd.call_parts(),
             _ => None,
         };
-        let pool = match handles::engine(mid) {
-            Ok(e) => e.handler_pool(),
-            Err(e) => {
-                fail(E, e);
-                finish.run();
-                return hg_return::HG_SUCCESS;
-            }
-        };
+        let Some(pool) = finish.pool_or_finish(E, mid) else { return hg_return::HG_SUCCESS };
         match call {
             // A response disabled: done as soon as sent.
             None => queue(&pool, &finish),
@@ -304,14 +311,7 @@ pub unsafe extern "C" fn margo_bulk_ctransfer_timed(
     }
     guard(E, hg_return::HG_OTHER_ERROR, || {
         let finish = Finish::new(req, callback, uargs);
-        let pool = match handles::engine(mid) {
-            Ok(e) => e.handler_pool(),
-            Err(e) => {
-                fail(E, e);
-                finish.run();
-                return hg_return::HG_SUCCESS;
-            }
-        };
+        let Some(pool) = finish.pool_or_finish(E, mid) else { return hg_return::HG_SUCCESS };
         finish.arm(deadline, &pool);
         // SAFETY: the live request just made; only `finish` frees it.
         match unsafe { boxed_ref::<margo_request_struct>(req) } {

@@ -216,11 +216,11 @@ unsafe fn store(
 ) -> yk_return_t {
     let op = |c: Call, db: &Database, n: &str| {
         let count = docs.count();
-        // SAFETY: NULL or `count` writable ids (this function's contract).
-        let out = unsafe { array_mut(out_ids, count, "ids array") }?;
         if count == 0 {
             return Ok(());
         }
+        // SAFETY: NULL or `count` writable ids (this function's contract).
+        let out = unsafe { array_mut(out_ids, count, "ids array") }?;
         // SAFETY: `docs` holds what it describes (this function's contract).
         let docs = unsafe { docs.read(Role::Document) }?;
         let given = db.doc_store(c.opts(), n, &docs)?;
@@ -343,12 +343,12 @@ unsafe fn load<'a>(
     out: impl FnOnce() -> Result<Out<'a>>,
 ) -> yk_return_t {
     let op = |c: Call, db: &Database, n: &str| {
-        // SAFETY: NULL or `count` ids (this function's contract).
-        let ids = unsafe { ids(ids_ptr, count) }?;
-        let mut out = out()?;
         if count == 0 {
             return Ok(());
         }
+        // SAFETY: NULL or `count` ids (this function's contract).
+        let ids = unsafe { ids(ids_ptr, count) }?;
+        let mut out = out()?;
         for (i, d) in db.doc_load(c.opts(), n, ids)?.iter().enumerate() {
             out.put(i, d.as_deref())?;
         }
@@ -545,13 +545,13 @@ pub unsafe extern "C" fn yk_doc_length_multi_timed(
     timeout_ms: f64,
 ) -> yk_return_t {
     let op = |c: Call, db: &Database, n: &str| {
+        if count == 0 {
+            return Ok(());
+        }
         // SAFETY: NULL or `count` ids (the contract).
         let ids = unsafe { ids(ids_ptr, count) }?;
         // SAFETY: NULL or `count` writable sizes (the contract).
         let out = unsafe { array_mut(rsizes, count, "sizes array") }?;
-        if count == 0 {
-            return Ok(());
-        }
         for (o, s) in out.iter_mut().zip(db.doc_length(c.opts(), n, ids)?) {
             *o = s.map_or(KEY_NOT_FOUND, |s| s as usize);
         }
@@ -578,11 +578,11 @@ unsafe fn update(
     docs: Items,
 ) -> yk_return_t {
     let op = |c: Call, db: &Database, n: &str| {
-        // SAFETY: NULL or `count` ids (this function's contract).
-        let ids = unsafe { ids(ids_ptr, docs.count()) }?;
-        if ids.is_empty() {
+        if docs.count() == 0 {
             return Ok(());
         }
+        // SAFETY: NULL or `count` ids (this function's contract).
+        let ids = unsafe { ids(ids_ptr, docs.count()) }?;
         // SAFETY: `docs` holds what it describes (this function's contract).
         let docs = unsafe { docs.read(Role::Document) }?;
         db.doc_update(c.opts(), n, ids, &docs)
@@ -672,11 +672,11 @@ pub unsafe extern "C" fn yk_doc_erase_multi_timed(
     timeout_ms: f64,
 ) -> yk_return_t {
     let op = |c: Call, db: &Database, n: &str| {
-        // SAFETY: NULL or `count` ids (the contract).
-        let ids = unsafe { ids(ids_ptr, count) }?;
-        if ids.is_empty() {
+        if count == 0 {
             return Ok(());
         }
+        // SAFETY: NULL or `count` ids (the contract).
+        let ids = unsafe { ids(ids_ptr, count) }?;
         db.doc_erase(c.opts(), n, ids)
     };
     // SAFETY: the handle and name as the contract says.
