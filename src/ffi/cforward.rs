@@ -289,7 +289,8 @@ pub unsafe extern "C" fn margo_bulk_ctransfer_timed(
         fail(E, "NULL completion callback");
         return hg_return::HG_INVALID_ARG;
     };
-    let deadline = Instant::now() + timeout_of(timeout_ms);
+    // Taken before the transfer starts: its pieces' deadlines are later.
+    let started = Instant::now();
     let mut req: margo_request = std::ptr::null_mut();
     // SAFETY: forwarded contract; `req` is ours to write.
     let rc = unsafe {
@@ -312,7 +313,7 @@ pub unsafe extern "C" fn margo_bulk_ctransfer_timed(
     guard(E, hg_return::HG_OTHER_ERROR, || {
         let finish = Finish::new(req, callback, uargs);
         let Some(pool) = finish.pool_or_finish(E, mid) else { return hg_return::HG_SUCCESS };
-        finish.arm(deadline, &pool);
+        finish.arm(started + timeout_of(timeout_ms), &pool);
         // SAFETY: the live request just made; only `finish` frees it.
         match unsafe { boxed_ref::<margo_request_struct>(req) } {
             Some(Operation::Transfer(t)) => {

@@ -277,20 +277,22 @@ pub unsafe extern "C" fn margo_bulk_create_attr(
     handle: *mut hg_bulk_t,
 ) -> hg_return_t {
     const E: &str = "margo_bulk_create_attr";
-    // SAFETY: NULL or readable (the contract).
-    let mem_type = unsafe { attrs.as_ref() }.map_or(0, |a| a.mem_type);
-    if mem_type != 0 {
-        let what = match mem_type {
-            1 => "CUDA device memory",
-            2 => "ROCm device memory",
-            3 => "Level Zero device memory",
-            _ => "an unknown memory type",
-        };
-        fail(E, format!("{what} (hg_mem_type_t {mem_type}) is not provided: only host memory (HG_MEM_TYPE_HOST)"));
-        return hg_return::HG_INVALID_ARG;
-    }
-    // SAFETY: the same contract.
-    unsafe { margo_bulk_create(mid, count, buf_ptrs, buf_sizes, flags, handle) }
+    guard(E, hg_return::HG_OTHER_ERROR, || {
+        // SAFETY: NULL or readable (the contract).
+        let mem_type = unsafe { attrs.as_ref() }.map_or(0, |a| a.mem_type);
+        if mem_type != 0 {
+            let what = match mem_type {
+                1 => "CUDA device memory",
+                2 => "ROCm device memory",
+                3 => "Level Zero device memory",
+                _ => "an unknown memory type",
+            };
+            fail(E, format!("{what} (hg_mem_type_t {mem_type}) is not provided: only host memory (HG_MEM_TYPE_HOST)"));
+            return hg_return::HG_INVALID_ARG;
+        }
+        // SAFETY: the same contract.
+        unsafe { margo_bulk_create(mid, count, buf_ptrs, buf_sizes, flags, handle) }
+    })
 }
 
 /// Drops one reference to a bulk handle; the last one frees it: its id is
