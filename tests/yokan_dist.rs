@@ -296,24 +296,33 @@ fn bench_hops(g: &Group, client: &Client) {
         let owners = view.owners(k, REPLICATION as usize);
         live.iter().position(|a| if owner { a == owners[0] } else { !owners.contains(&a.as_str()) }).unwrap()
     };
+    // Keys whose primary is member 0: through the handle they all reach the
+    // daemon of the "one provider" row, which the calls keep awake, so the
+    // two rows differ only by what the handle itself costs.
+    let keys0: Vec<Vec<u8>> = (0..).map(|i| format!("bench0-{i}").into_bytes()).filter(|k| at(k, true) == 0).take(2000).collect();
     let primary: Vec<usize> = keys.iter().map(|k| at(k, true)).collect();
     let other: Vec<usize> = keys.iter().map(|k| at(k, false)).collect();
-    type Way<'a> = (&'static str, Box<dyn Fn(usize) -> Database + 'a>);
+    // (name, whether it uses keys0, the handle for the i-th key)
+    type Way<'a> = (&'static str, bool, Box<dyn Fn(usize) -> Database + 'a>);
     let mut ways: Vec<Way<'_>> = vec![
-        ("direct, one provider (member 0)", Box::new(|_| plain[0].clone())),
-        ("direct, the provider at the key's primary", Box::new(|i| plain[primary[i]].clone())),
-        ("replication 2: through the key's primary", Box::new(|i| shard[primary[i]].clone())),
-        ("replication 2: through a member with no copy", Box::new(|i| shard[other[i]].clone())),
-        ("replication 1: through the key's primary", Box::new(|i| single[primary[i]].clone())),
+        ("direct, one provider (member 0)", false, Box::new(|_| plain[0].clone())),
+        ("direct, the provider at the key's primary", false, Box::new(|i| plain[primary[i]].clone())),
+        ("replication 2: through the key's primary", false, Box::new(|i| shard[primary[i]].clone())),
+        ("replication 2: through a member with no copy", false, Box::new(|i| shard[other[i]].clone())),
+        ("replication 1: through the key's primary", false, Box::new(|i| single[primary[i]].clone())),
+        ("replication 1: member 0, keys of member 0", true, Box::new(|_| single[0].clone())),
     ];
     if let (Some(gdb), Some(gdb1)) = (gdb, gdb1) {
-        ways.push(("replication 2: group-aware handle", Box::new(move |_| gdb.clone())));
-        ways.push(("replication 1: group-aware handle", Box::new(move |_| gdb1.clone())));
+        let (gdb_0, gdb1_0) = (gdb.clone(), gdb1.clone());
+        ways.push(("replication 2: group-aware handle", false, Box::new(move |_| gdb.clone())));
+        ways.push(("replication 1: group-aware handle", false, Box::new(move |_| gdb1.clone())));
+        ways.push(("replication 2: handle, keys of member 0", true, Box::new(move |_| gdb_0.clone())));
+        ways.push(("replication 1: handle, keys of member 0", true, Box::new(move |_| gdb1_0.clone())));
     }
     // YOKAN_DIST_WAYS=a,b keeps the ways whose name contains a or b (to
     // trace one of them alone).
     if let Ok(only) = std::env::var("YOKAN_DIST_WAYS") {
-        ways.retain(|(what, _)| only.split(',').any(|o| what.contains(o)));
+        ways.retain(|(what, _, _)| only.split(',').any(|o| what.contains(o)));
     }
     let puts_only = std::env::var_os("YOKAN_DIST_PUTS_ONLY").is_some();
     let rounds: usize = std::env::var("YOKAN_DIST_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(10);
@@ -326,7 +335,8 @@ fn bench_hops(g: &Group, client: &Client) {
     };
     for round in 0..=rounds {
         let range = (round % 10) * 200..(round % 10 + 1) * 200;
-        for (w, (_, db)) in ways.iter().enumerate() {
+        for (w, (_, on0, db)) in ways.iter().enumerate() {
+            let keys = if *on0 { &keys0 } else { &keys };
             let handles: Vec<Database> = range.clone().map(db).collect();
             let puts: Vec<Duration> = range
                 .clone()
@@ -357,7 +367,7 @@ fn bench_hops(g: &Group, client: &Client) {
         t.sort();
         (t[t.len() / 2], t[t.len() * 99 / 100])
     };
-    for ((what, _), (puts, gets)) in ways.iter().zip(samples.iter_mut()) {
+    for ((what, _, _), (puts, gets)) in ways.iter().zip(samples.iter_mut()) {
         let (put, get) = (stats(puts), stats(gets));
         eprintln!(
             "{}: {what:<44} put median {:>9.1?} p99 {:>9.1?} | get median {:>9.1?} p99 {:>9.1?}",

@@ -513,6 +513,30 @@ impl Engine {
         self.start_call(addr, name, provider_id, payload, timeout)
     }
 
+    /// Like [`Engine::call_async`], for a caller that goes on to wait for
+    /// the answer itself ([`PendingCall::wait`]), as soon as it has started
+    /// the calls it waits for. As in [`Engine::call`], over tcp it then
+    /// polls from before the send (see `progress::CallerScope`), until the
+    /// call is waited for or dropped: otherwise the send's completion wakes
+    /// the engine's sleeping stream, which then competes with the caller for
+    /// the answer (one more wake-up per call: the group-aware Yokan handle
+    /// took 45 µs against 17 µs for the same call made with `call`).
+    /// Not for a call whose answer is awaited some other way
+    /// ([`PendingCall::on_complete`]): nobody would drive the endpoint.
+    pub fn call_async_then_wait(
+        &self,
+        addr: &Address,
+        name: &str,
+        provider_id: u16,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<PendingCall> {
+        let scope = (*addr != self.inner.self_address).then(|| progress::CallerScope::enter(&self.inner));
+        let mut pending = self.start_call(addr, name, provider_id, payload, timeout)?;
+        pending.caller = scope;
+        Ok(pending)
+    }
+
     fn start_call(
         &self,
         addr: &Address,
@@ -583,7 +607,7 @@ impl Engine {
             progress::drive_once(&self.inner);
         }
         let peer = local.is_none().then(|| addr.name().clone());
-        Ok(PendingCall { engine: self.clone(), slot, msg_id, peer, deadline, timeout })
+        Ok(PendingCall { engine: self.clone(), slot, msg_id, peer, deadline, timeout, caller: None })
     }
 
     /// Sizes of the per-peer tables: (address vector, mapped doorbells,
@@ -797,6 +821,9 @@ pub struct PendingCall {
     peer: Option<Arc<[u8]>>,
     deadline: Instant,
     timeout: Duration,
+    /// Held while the caller is to wait for the answer on its own thread
+    /// ([`Engine::call_async_then_wait`]); dropped after the call.
+    caller: Option<progress::CallerScope<Inner>>,
 }
 
 /// Names a call in flight, to cancel it ([`Engine::cancel_call`]).

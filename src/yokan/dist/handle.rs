@@ -25,7 +25,7 @@ use crate::rpc::{Engine, PendingCall, RpcError};
 use crate::yokan::error::{code, Result, YokanError};
 use crate::yokan::protocol::{self, Operation};
 use parking_lot::{Mutex, RwLock};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -63,6 +63,7 @@ struct Inner {
     replication: AtomicUsize,
     /// Which member the next group-wide request goes to.
     turn: AtomicUsize,
+    addresses: super::addresses::AddressBook,
 }
 
 /// Applies the group's membership changes to the placement.
@@ -129,6 +130,7 @@ impl GroupRouter {
             refreshing: Mutex::new(()),
             replication: AtomicUsize::new(1),
             turn: AtomicUsize::new(0),
+            addresses: Default::default(),
         });
         // Follow the group from the handle's contact, else from any member.
         let mut contacts: Vec<(String, u16)> = contact.into_iter().collect();
@@ -206,14 +208,18 @@ impl GroupRouter {
             let view = inner.placement.read().clone();
             let mut skip = inner.suspects();
             skip.extend(gone.iter().cloned());
-            let mut parts: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+            // (member, its keys): a few members at most, found by a scan.
+            let mut parts: Vec<(&str, Vec<usize>)> = Vec::new();
             for &i in &pending {
                 // Every owner suspected: try those this call has not found gone.
                 let member = view
                     .first(keys[i], |m| skip.iter().any(|s| s == m))
                     .or_else(|| view.first(keys[i], |m| gone.iter().any(|s| s == m)))
                     .ok_or_else(no_member)?;
-                parts.entry(member).or_default().push(i);
+                match parts.iter_mut().find(|(m, _)| *m == member) {
+                    Some((_, idx)) => idx.push(i),
+                    None => parts.push((member, vec![i])),
+                }
             }
             let started: Vec<_> =
                 parts.into_iter().map(|(m, idx)| (m, inner.start(m, name, encode(&idx), deadline), idx)).collect();
@@ -332,8 +338,9 @@ impl Inner {
         if left.is_zero() {
             return Err(RpcError::Timeout { addr: member.to_string(), name: name.to_string(), millis: 0 });
         }
-        let addr = self.engine.lookup(member)?;
-        self.engine.call_async(&addr, name, self.provider_id, payload, left)
+        let addr = self.addresses.get(&self.engine, member)?;
+        // Every caller of `start` waits for its answers on its own thread.
+        self.engine.call_async_then_wait(&addr, name, self.provider_id, payload, left)
     }
 
     /// Follows the group through the Flock provider (`address`,

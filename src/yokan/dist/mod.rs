@@ -20,6 +20,7 @@
 //! same Yokan provider id as ours (the tutorial gives every member provider
 //! 42). The consistency model is written down in `docs/distributed-yokan.md`.
 
+mod addresses;
 mod docs;
 pub mod handle;
 mod order;
@@ -221,6 +222,7 @@ pub struct Shard {
     /// joined again: copies they send are refused.
     departed: Mutex<HashSet<String>>,
     rebalancer: rebalance::Rebalancer,
+    addresses: addresses::AddressBook,
 }
 
 /// Forwards the group's membership changes to the rebalancer.
@@ -269,6 +271,7 @@ impl Shard {
             suspects: Mutex::new(HashMap::new()),
             departed: Mutex::new(HashSet::new()),
             rebalancer: rebalance::Rebalancer::default(),
+            addresses: Default::default(),
         });
         Ok(shard)
     }
@@ -375,7 +378,8 @@ impl Shard {
         self.call_finish(member, pending)
     }
 
-    /// Sends `rpc` to `member`'s shard; [`Shard::call_finish`] waits for it.
+    /// Sends `rpc` to `member`'s shard; [`Shard::call_finish`], on this
+    /// thread, waits for it (see [`Engine::call_async_then_wait`]).
     fn call_start(
         &self,
         member: &str,
@@ -383,7 +387,20 @@ impl Shard {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> std::result::Result<PendingCall, ShardCallError> {
-        let addr = self.engine.lookup(member).map_err(|e| ShardCallError::Failed(e.to_string()))?;
+        let addr = self.addresses.get(&self.engine, member).map_err(|e| ShardCallError::Failed(e.to_string()))?;
+        self.engine.call_async_then_wait(&addr, rpc, self.provider_id, payload, timeout).map_err(|e| self.call_failed(member, e))
+    }
+
+    /// Like [`Shard::call_start`], for a call whose answer is awaited
+    /// through [`PendingCall::on_complete`].
+    fn call_start_notified(
+        &self,
+        member: &str,
+        rpc: &str,
+        payload: Vec<u8>,
+        timeout: Duration,
+    ) -> std::result::Result<PendingCall, ShardCallError> {
+        let addr = self.addresses.get(&self.engine, member).map_err(|e| ShardCallError::Failed(e.to_string()))?;
         self.engine.call_async(&addr, rpc, self.provider_id, payload, timeout).map_err(|e| self.call_failed(member, e))
     }
 
@@ -404,7 +421,7 @@ impl Shard {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> std::result::Result<Vec<u8>, ShardCallError> {
-        let pending = self.call_start(member, rpc, payload, timeout)?;
+        let pending = self.call_start_notified(member, rpc, payload, timeout)?;
         let signal = Arc::new(Signal::default());
         let answered = signal.clone();
         pending.on_complete(Box::new(move || answered.notify()));
