@@ -172,6 +172,26 @@ impl Group {
         self.live().into_iter().filter(|a| listed.contains(a)).collect()
     }
 
+    /// Waits until every member of the view places keys by that view and
+    /// has no move left (`yk_d_state`): no key is on its way anywhere.
+    fn wait_settled(&self, engine: &Engine, what: &str) -> Duration {
+        let start = Instant::now();
+        loop {
+            let mut view = self.members_in_view();
+            view.sort();
+            let states: Vec<_> =
+                view.iter().map(|m| mochi::yokan::dist::shard_state(engine, m, PROVIDER).map_err(|e| e.to_string())).collect();
+            if states.iter().all(|s| s.as_ref().is_ok_and(|s| s.members == view && !s.moving)) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{what}: not settled after 30 s: view {view:?}, states {states:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Keys stored at every live member of the view, replicas included.
     fn stored(&self, client: &Engine) -> Vec<u64> {
         let live = self.members_in_view();
@@ -809,20 +829,38 @@ fn collections_scenario(proto: &str) {
     let newcomer = db(&client, &g.address(joined));
     eventually("the collection through the new member", Duration::from_secs(30), || documents_readable(&newcomer, name, 401));
     assert!(documents_readable(&gdb, name, 401));
-    // Settled (the move done: two whole copies, nothing elsewhere) before
-    // the writes below: an erase racing the move of its key may be undone
-    // by the move (docs/distributed-yokan.md, "Limits").
-    eventually("two whole copies after the join", Duration::from_secs(30), || {
-        let c = collection_copies(&g, &engine, name);
-        c.iter().filter(|n| **n == 402).count() == REPLICATION as usize && c.iter().sum::<usize>() == 402 * REPLICATION as usize
-    });
+    // Settled (every member's move done) before the writes below: an
+    // erase racing the move of its key may be undone by the move
+    // (docs/distributed-yokan.md, "Limits"). Two whole copies are not
+    // enough: an owner that stays one may still be sending its copy to
+    // the newcomer, and a late one would come back after the drop.
+    g.wait_settled(&engine, "the moves after the join");
+    let c = collection_copies(&g, &engine, name);
+    assert!(
+        c.iter().filter(|n| **n == 402).count() == REPLICATION as usize && c.iter().sum::<usize>() == 402 * REPLICATION as usize,
+        "two whole copies once the group settled: {c:?}"
+    );
     newcomer.doc_erase(o, name, &[0, 1]).unwrap();
     assert_eq!(gdb.collection_record(o, name).unwrap(), (399, 401));
     gdb.collection_drop(o, name).unwrap();
     assert!(!reader.collection_exists(o, name).unwrap());
-    eventually("no copy left after the drop", Duration::from_secs(10), || {
-        collection_copies(&g, &engine, name).iter().sum::<usize>() == 0
-    });
+    let start = Instant::now();
+    while collection_copies(&g, &engine, name).iter().sum::<usize>() != 0 {
+        if start.elapsed() > Duration::from_secs(10) {
+            // Which keys came back where (the record is the name alone).
+            let left: Vec<(String, Vec<String>)> = g
+                .members_in_view()
+                .iter()
+                .map(|m| {
+                    let keys = mochi::yokan::dist::stored_key_list(&engine, m, PROVIDER).unwrap();
+                    let mine = keys.iter().filter(|k| mochi::yokan::collection::placement_key(k) == name.as_bytes());
+                    (m.clone(), mine.map(|k| format!("{k:?}")).take(5).collect())
+                })
+                .collect();
+            panic!("copies left 10 s after the drop: {left:?}\n{}", g.logs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     drop((gdb, through, reader, newcomer));
     drop(client);
     engine.finalize();

@@ -526,6 +526,13 @@ pub fn stored_keys(engine: &Engine, member: &str, provider_id: u16, others: &[St
     super::protocol::answer::<u64>(&reply)
 }
 
+/// What `member`'s shard reports of its moves ([`wire::State`]). For
+/// tests and diagnostics.
+pub fn shard_state(engine: &Engine, member: &str, provider_id: u16) -> Result<wire::State> {
+    let reply = shard_call(engine, member, provider_id, wire::STATE, Vec::new())?;
+    super::protocol::answer::<wire::State>(&reply)
+}
+
 /// The keys `member`'s shard holds (its own and its replicas), in order.
 /// For tests and diagnostics.
 pub fn stored_key_list(engine: &Engine, member: &str, provider_id: u16) -> Result<Vec<Vec<u8>>> {

@@ -16,6 +16,7 @@ use crate::yokan::error::{code, Result, YokanError};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Weak;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -34,6 +35,11 @@ const SWEEP_AFTER: Duration = Duration::from_secs(3);
 pub(super) struct Rebalancer {
     kick: Mutex<Option<Sender<()>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Kicks so far, and how many of them the thread has finished with
+    /// (looked at the view and moved what it had to, no retry left): the
+    /// shard is moving keys while the two differ.
+    kicked: AtomicU64,
+    settled: AtomicU64,
 }
 
 impl Rebalancer {
@@ -52,9 +58,17 @@ impl Rebalancer {
     /// Asks the thread to look at the view again.
     pub(super) fn kick(&self) {
         if let Some(tx) = self.kick.lock().as_ref() {
+            // Counted before it is sent: the thread that takes it finds it.
+            self.kicked.fetch_add(1, Ordering::AcqRel);
             // A full channel already holds a kick: nothing is lost.
             let _ = tx.try_send(());
         }
+    }
+
+    /// A view change not finished with yet: keys may be on their way from
+    /// or to this shard.
+    pub(super) fn moving(&self) -> bool {
+        self.settled.load(Ordering::Acquire) < self.kicked.load(Ordering::Acquire)
     }
 
     /// Stops the thread (it finishes the batch it is sending).
@@ -65,6 +79,13 @@ impl Rebalancer {
                 let _ = t.join();
             }
         }
+    }
+}
+
+impl Rebalancer {
+    /// The thread has finished with the first `seen` kicks.
+    fn settle(&self, seen: u64) {
+        self.settled.fetch_max(seen, Ordering::AcqRel);
     }
 }
 
@@ -94,6 +115,8 @@ fn run(shard: Weak<Shard>, local: Weak<dyn LocalDb>, rx: Receiver<()>) {
             return;
         }
         let (Some(s), Some(l)) = (shard.upgrade(), local.upgrade()) else { return };
+        // The kicks this pass answers (a later one stays in the channel).
+        let seen = s.rebalancer.kicked.load(Ordering::Acquire);
         let changed = s.refresh_view();
         if changed.is_some() {
             sweep_at = None;
@@ -104,6 +127,7 @@ fn run(shard: Weak<Shard>, local: Weak<dyn LocalDb>, rx: Receiver<()>) {
             if let Err(e) = transfer(&s, l.as_ref(), &view, &view) {
                 crate::debug!("yokan provider {}: sweeping keys it no longer owns: {e}", s.provider_id);
             }
+            s.rebalancer.settle(seen);
             continue;
         }
         let job = match changed {
@@ -112,7 +136,10 @@ fn run(shard: Weak<Shard>, local: Weak<dyn LocalDb>, rx: Receiver<()>) {
             Some((old, new)) => Some((retry.take().map_or(old, |r| r.0), new, 1, Duration::from_millis(100))),
             None => retry.take().map(|(o, n, a, p)| (o, n, a + 1, p * 2)),
         };
-        let Some((old, new, attempt, pause)) = job else { continue };
+        let Some((old, new, attempt, pause)) = job else {
+            s.rebalancer.settle(seen);
+            continue;
+        };
         crate::debug!(
             "yokan provider {}: moving keys ({} -> {} members, attempt {attempt})",
             s.provider_id,
@@ -120,9 +147,13 @@ fn run(shard: Weak<Shard>, local: Weak<dyn LocalDb>, rx: Receiver<()>) {
             new.len()
         );
         match transfer(&s, l.as_ref(), &old, &new) {
-            Ok(()) => sweep_at = Some(Instant::now() + SWEEP_AFTER),
+            Ok(()) => {
+                sweep_at = Some(Instant::now() + SWEEP_AFTER);
+                s.rebalancer.settle(seen);
+            }
             Err(e) if attempt >= ATTEMPTS => {
-                crate::error!("yokan provider {}: keys could not be moved after {attempt} attempts: {e}", s.provider_id)
+                crate::error!("yokan provider {}: keys could not be moved after {attempt} attempts: {e}", s.provider_id);
+                s.rebalancer.settle(seen);
             }
             Err(e) => {
                 crate::debug!("yokan provider {}: moving keys: {e}; trying again", s.provider_id);

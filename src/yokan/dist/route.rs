@@ -643,6 +643,10 @@ impl Shard {
                 Ok(success(()))
             }
             wire::INFO => Ok(success(wire::Info { replication: self.replication as u64, address: self.me.clone() })),
+            wire::STATE => {
+                let members = self.current().addresses().map(str::to_string).collect();
+                Ok(success(wire::State { members, moving: self.rebalancer.moving() }))
+            }
             wire::FILL => {
                 let fill = codec::decode::<wire::Fill<'_>>(payload)?;
                 let pairs: Vec<(&[u8], &[u8])> = fill.iter().map(|(k, v)| (k.0, v.0)).collect();

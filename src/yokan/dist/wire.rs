@@ -18,6 +18,7 @@
 //!   group-wide operation (`LIST` and `ERASE_RANGE` take the client's
 //!   request as is).
 //! * [`INFO`]: what a group-aware client asks a shard once (see [`Info`]).
+//! * [`STATE`]: whether the shard is still moving keys (see [`State`]).
 //!
 //! Answers are Yokan [`Reply`](crate::yokan::protocol::Reply)s.
 
@@ -36,6 +37,7 @@ pub const COUNT: &str = "yk_d_count";
 pub const LIST: &str = "yk_d_list";
 pub const ERASE_RANGE: &str = "yk_d_erase_range";
 pub const INFO: &str = "yk_d_info";
+pub const STATE: &str = "yk_d_state";
 
 /// Internal RPCs that may wait on other shards (or, the `APPLY_WAIT`s, for
 /// a key). Like every RPC of the provider they run on its handler pool: a
@@ -43,7 +45,7 @@ pub const INFO: &str = "yk_d_info";
 pub const ROUTED: [&str; 3] = [APPLY, APPLY_WAIT, APPLY_WAIT_BOUNDED];
 /// Internal RPCs that only touch the local database (they never wait on
 /// anyone).
-pub const LEAF: [&str; 6] = [STORE, FILL, COUNT, LIST, ERASE_RANGE, INFO];
+pub const LEAF: [&str; 7] = [STORE, FILL, COUNT, LIST, ERASE_RANGE, INFO, STATE];
 
 /// How an operation reached the shard that runs it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +139,19 @@ pub struct Info {
     pub replication: u64,
     /// The member's address as the group's view lists it.
     pub address: String,
+}
+/// The answer to [`STATE`]: the view a shard places keys by, and whether
+/// it has moves left for it. Once every member reports the group's view
+/// and no move left, no key is on its way anywhere (what an operator, or a
+/// test, waits for after a join before erasing keys: an erase racing a
+/// move may be undone by it, docs/distributed-yokan.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// The members of the shard's current view, sorted.
+    pub members: Vec<String>,
+    /// A view change whose keys it has not finished moving (or a move it
+    /// is to try again).
+    pub moving: bool,
 }
 /// A [`FILL`] request: (key, value) pairs.
 pub type Fill<'a> = Vec<(Bytes<'a>, Bytes<'a>)>;
