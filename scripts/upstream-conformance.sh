@@ -108,6 +108,11 @@ for t in provider client put get count exists erase fetch length list-keys list-
     backends=(map unordered_map)
     # test-cxx-timeout takes no backend parameter (it registers its own map provider): run it once.
     [[ $t == cxx-timeout ]] && backends=(map)
+    # The in-memory document store holds collections only: the collection
+    # tests. (Not `log`: its test cases share one path and count on each
+    # provider's destruction deleting the files, which we do not do by
+    # design, spec/yokan.md 4.4; test-coll-log.py below covers it.)
+    [[ $t == coll-* ]] && backends=(map unordered_map array)
     for backend in "${backends[@]}"; do
         timeout 300 "$work/yk-$t" --param backend "$backend" >"$work/yk-$t.out" 2>&1
         report "yokan test-$t ($backend)" $? "($(tail -1 "$work/yk-$t.out"))"
@@ -133,12 +138,10 @@ if python3 -c 'import pytest' 2>/dev/null; then
             . >"$dir/out" 2>&1)
         report "$pkg Python tests" $? "($(tail -1 "$dir/out"))"
     done
-    # Yokan's (named test-*.py, so named to pytest); test-coll-log.py needs
-    # the "log" database type, which is not provided.
+    # Yokan's (named test-*.py, so named to pytest).
     dir="$work/py-yokan"
     mkdir -p "$dir"
     cp "$(repo mochi-yokan)"/tests/python/test-*.py "$dir/"
-    rm -f "$dir/test-coll-log.py"
     (cd "$dir" && LD_LIBRARY_PATH="$lib" timeout 600 python3 -m pytest -p no:cacheprovider -q test-*.py >"$dir/out" 2>&1)
     report "yokan Python tests" $? "($(tail -1 "$dir/out"))"
 else

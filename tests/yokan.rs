@@ -486,3 +486,67 @@ fn lmdb_writes_survive_sigkill() {
     }
     drop(child);
 }
+
+/// `array` (in memory) and `log` (on disk) hold collections of documents
+/// only: every document call works as on `map`, every key-value call is
+/// refused with YOKAN_ERR_OP_UNSUPPORTED naming the type; `log` keeps its
+/// documents (and its next id) across a provider's destruction; their
+/// configs are checked and echoed with defaults.
+#[test]
+fn document_only_database_types() {
+    let dir = temp_dir("log");
+    let log_config = format!(r#"{{"database":{{"type":"log","config":{{"path":"{}"}}}}}}"#, dir.0.display());
+    let array_config = r#"{"database":{"type":"array"}}"#.to_string();
+    for config in [&array_config, &log_config] {
+        let server = engine("na+sm", Mode::Server);
+        let p = Provider::register(&server, 42, config, ProviderArgs::default()).unwrap();
+        let client = engine("na+sm", Mode::Client);
+        let addr = client.lookup(server.self_address().as_str()).unwrap();
+        let db = Client::new(&client).database(&addr, 42, true).unwrap();
+        db.collection_create(o(0), "docs").unwrap();
+        let docs: Vec<Vec<u8>> = (0..100).map(|i| format!("document {i}").into_bytes()).collect();
+        let refs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
+        assert_eq!(db.doc_store(o(0), "docs", &refs).unwrap(), (0..100).collect::<Vec<u64>>());
+        assert_eq!(db.doc_load(o(0), "docs", &[3, 100]).unwrap(), vec![Some(docs[3].clone()), None]);
+        db.doc_update(o(0), "docs", &[3], &[b"changed"]).unwrap();
+        db.doc_erase(o(0), "docs", &[4]).unwrap();
+        assert_eq!(db.collection_record(o(0), "docs").unwrap(), (99, 100));
+        let page = db.doc_list(o(0), "docs", 2, 3, true).unwrap();
+        assert_eq!(page, vec![(2, docs[2].clone()), (3, b"changed".to_vec()), (5, docs[5].clone())]);
+        let kind = p.config_json()["database"]["type"].as_str().unwrap().to_string();
+        let refused = |e: mochi::yokan::error::YokanError| {
+            assert_eq!(e.code, code::OP_UNSUPPORTED, "{e}");
+            assert!(e.detail.contains(&kind) && e.detail.contains("documents only"), "{e}");
+        };
+        refused(db.put(o(0), &kv(&[("k", "v")])).unwrap_err());
+        refused(db.get(o(0), &[b"k"]).unwrap_err());
+        refused(db.exists(o(0), &[b"k"]).unwrap_err());
+        refused(db.count(o(0)).unwrap_err());
+        refused(db.list(o(0), b"", b"", 10, true).unwrap_err());
+        refused(db.erase_range(o(0), b"").unwrap_err());
+        p.destroy();
+        server.finalize();
+        client.finalize();
+    }
+    // The log's documents outlive its provider.
+    let server = engine("na+sm", Mode::Server);
+    let p = Provider::register(&server, 42, &log_config, ProviderArgs::default()).unwrap();
+    let cfg = &p.config_json()["database"]["config"];
+    assert_eq!((cfg["chunk_size"].as_u64(), cfg["cache_size"].as_u64()), (Some(10 << 20), Some(16)), "{cfg}");
+    let client = engine("na+sm", Mode::Client);
+    let addr = client.lookup(server.self_address().as_str()).unwrap();
+    let db = Client::new(&client).database(&addr, 42, true).unwrap();
+    assert_eq!(db.collection_record(o(0), "docs").unwrap(), (99, 100));
+    assert_eq!(db.doc_store(o(0), "docs", &[b"next"]).unwrap(), vec![100]);
+    db.collection_drop(o(0), "docs").unwrap();
+    // Configs.
+    let err = |c: String| Provider::register(&server, 7, &c, ProviderArgs::default()).err().unwrap();
+    let e = err(r#"{"database":{"type":"log","config":{}}}"#.into());
+    assert!(e.code == code::INVALID_CONFIG && e.detail.contains("path"), "{e}");
+    let e = err(format!(r#"{{"database":{{"type":"log","config":{{"path":"{}","error_if_exists":true}}}}}}"#, dir.0.display()));
+    assert!(e.code == code::INVALID_CONFIG && e.detail.contains("error_if_exists"), "{e}");
+    let e = err(format!(r#"{{"database":{{"type":"log","config":{{"path":"{}","chunk_size":"big"}}}}}}"#, dir.0.display()));
+    assert!(e.code == code::INVALID_CONFIG && e.detail.contains("chunk_size"), "{e}");
+    let e = err(r#"{"database":{"type":"array","config":{"use_lock":1}}}"#.into());
+    assert!(e.code == code::INVALID_CONFIG && e.detail.contains("use_lock"), "{e}");
+}

@@ -1,6 +1,6 @@
 //! The backend trait every Yokan database type implements, the list filter,
 //! and the registry of types (`map`, `unordered_map`, `set`,
-//! `unordered_set`, `lmdb`, `null`).
+//! `unordered_set`, `lmdb`, `null`, and the document stores `array`, `log`).
 
 use super::error::{Result, YokanError};
 use super::mode;
@@ -88,6 +88,11 @@ pub trait Backend: Send + Sync {
     fn supported_modes(&self) -> i32;
     /// Whether keys are kept sorted (listing is possible).
     fn is_sorted(&self) -> bool;
+    /// A type that holds collections of documents only: clients' key-value
+    /// operations are refused (the collections use the key space inside).
+    fn documents_only(&self) -> bool {
+        false
+    }
 
     fn count(&self) -> Result<u64>;
     fn exists(&self, keys: &[&[u8]]) -> Result<Vec<bool>>;
@@ -139,7 +144,7 @@ pub fn put_value(existing: Option<&[u8]>, value: &[u8], mode: i32, single: bool)
 }
 
 /// Names of the database types this build provides.
-pub const TYPES: &[&str] = &["map", "unordered_map", "set", "unordered_set", "lmdb", "null"];
+pub const TYPES: &[&str] = &["map", "unordered_map", "set", "unordered_set", "lmdb", "null", "array", "log"];
 
 /// Creates a backend of type `type_name` from its JSON config.
 pub fn create(type_name: &str, config: &Value) -> Result<Box<dyn Backend>> {
@@ -153,6 +158,8 @@ pub fn create(type_name: &str, config: &Value) -> Result<Box<dyn Backend>> {
         "unordered_set" => Ok(Box::new(super::backends::keyset::SetBackend::new_unordered(cfg)?)),
         "lmdb" => Ok(Box::new(super::backends::lmdb::LmdbBackend::open(cfg)?)),
         "null" => Ok(Box::new(super::backends::null::NullBackend::new(cfg))),
+        "array" => Ok(Box::new(super::backends::documents::DocumentsOnly::array(cfg)?)),
+        "log" => Ok(Box::new(super::backends::documents::DocumentsOnly::log(cfg)?)),
         other => Err(YokanError::new(
             super::error::code::INVALID_BACKEND,
             format!("unknown database type \"{other}\" (supported: {})", TYPES.join(", ")),

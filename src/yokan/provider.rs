@@ -469,6 +469,9 @@ impl Inner {
     fn handle(&self, name: &str, req: &Request) -> Vec<u8> {
         let payload = req.payload.as_slice();
         let until = req.deadline;
+        if let Err(e) = self.refuse_key_value(name) {
+            return failure(&e);
+        }
         let outcome = match &self.shard {
             Some(shard) if dist::wire::ROUTED.contains(&name) || dist::wire::LEAF.contains(&name) => {
                 shard.serve(self, name, payload, req.sender.as_ref(), until)
@@ -481,6 +484,22 @@ impl Inner {
         match outcome {
             Ok(bytes) => bytes,
             Err(e) => failure(&e),
+        }
+    }
+
+    /// A client's key-value operation on a database type that holds
+    /// documents only (`array`, `log`) is refused, as upstream does.
+    fn refuse_key_value(&self, name: &str) -> Result<()> {
+        let internal = dist::wire::ROUTED.contains(&name) || dist::wire::LEAF.contains(&name);
+        if internal || name == protocol::CHECK || name == protocol::DOC {
+            return Ok(());
+        }
+        match self.database.as_ref().map(|db| db.backend.as_ref()) {
+            Some(b) if b.documents_only() => Err(YokanError::unsupported(format!(
+                "a \"{}\" database holds collections of documents only: {name} (a key-value operation) is not supported",
+                b.type_name()
+            ))),
+            _ => Ok(()),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Database types: one file each.
 
+pub mod documents;
 pub mod keyset;
 pub mod lmdb;
 pub mod memory;
