@@ -225,6 +225,15 @@ pub struct Shard {
     addresses: addresses::AddressBook,
 }
 
+/// Who waits for a shard call's answer ([`Shard::call_start`]).
+#[derive(Clone, Copy)]
+enum Waiter {
+    /// The thread that started it, right after.
+    ThisThread,
+    /// A completion callback.
+    Notified,
+}
+
 /// Forwards the group's membership changes to the rebalancer.
 struct OnChange(Weak<Shard>);
 
@@ -374,34 +383,28 @@ impl Shard {
     /// Calls `rpc` on `member`'s shard. A member that is certainly gone
     /// (or whose shard is) becomes a suspect.
     fn call(&self, member: &str, rpc: &str, payload: Vec<u8>) -> std::result::Result<Vec<u8>, ShardCallError> {
-        let pending = self.call_start(member, rpc, payload, self.timeout)?;
+        let pending = self.call_start(member, rpc, payload, self.timeout, Waiter::ThisThread)?;
         self.call_finish(member, pending)
     }
 
-    /// Sends `rpc` to `member`'s shard; [`Shard::call_finish`], on this
-    /// thread, waits for it (see [`Engine::call_async_then_wait`]).
+    /// Sends `rpc` to `member`'s shard. [`Waiter::ThisThread`]: the caller
+    /// waits for it with [`Shard::call_finish`] (see
+    /// [`Engine::call_async_then_wait`]); [`Waiter::Notified`]: through
+    /// [`PendingCall::on_complete`].
     fn call_start(
         &self,
         member: &str,
         rpc: &str,
         payload: Vec<u8>,
         timeout: Duration,
+        waiter: Waiter,
     ) -> std::result::Result<PendingCall, ShardCallError> {
         let addr = self.addresses.get(&self.engine, member).map_err(|e| ShardCallError::Failed(e.to_string()))?;
-        self.engine.call_async_then_wait(&addr, rpc, self.provider_id, payload, timeout).map_err(|e| self.call_failed(member, e))
-    }
-
-    /// Like [`Shard::call_start`], for a call whose answer is awaited
-    /// through [`PendingCall::on_complete`].
-    fn call_start_notified(
-        &self,
-        member: &str,
-        rpc: &str,
-        payload: Vec<u8>,
-        timeout: Duration,
-    ) -> std::result::Result<PendingCall, ShardCallError> {
-        let addr = self.addresses.get(&self.engine, member).map_err(|e| ShardCallError::Failed(e.to_string()))?;
-        self.engine.call_async(&addr, rpc, self.provider_id, payload, timeout).map_err(|e| self.call_failed(member, e))
+        let started = match waiter {
+            Waiter::ThisThread => self.engine.call_async_then_wait(&addr, rpc, self.provider_id, payload, timeout),
+            Waiter::Notified => self.engine.call_async(&addr, rpc, self.provider_id, payload, timeout),
+        };
+        started.map_err(|e| self.call_failed(member, e))
     }
 
     /// Calls `rpc` (a forwarded `WAIT`) on `member`'s shard, waiting
@@ -421,7 +424,7 @@ impl Shard {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> std::result::Result<Vec<u8>, ShardCallError> {
-        let pending = self.call_start_notified(member, rpc, payload, timeout)?;
+        let pending = self.call_start(member, rpc, payload, timeout, Waiter::Notified)?;
         let signal = Arc::new(Signal::default());
         let answered = signal.clone();
         pending.on_complete(Box::new(move || answered.notify()));

@@ -468,7 +468,7 @@ impl Shard {
             .into_iter()
             .map(|(member, list)| {
                 let payload = wire::encode_store(self.sequencer.id(), seq, mark, &list);
-                (member, self.call_start(member, wire::STORE, payload, self.timeout))
+                (member, self.call_start(member, wire::STORE, payload, self.timeout, super::Waiter::ThisThread))
             })
             .collect();
         let mut outcome = Ok(());
