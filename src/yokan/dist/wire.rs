@@ -185,6 +185,8 @@ mod tests {
         assert_eq!(got.changes, vec![(Bytes(b"k"), Some(Bytes(b"v"))), (Bytes(b"gone"), None)]);
         let info = Info { replication: 2, address: "na+sm://1-0".into() };
         assert_eq!(decode::<Info>(&encode(&info)).unwrap(), info);
+        let state = State { members: vec!["na+sm://1-0".into(), "na+sm://2-0".into()], moving: true };
+        assert_eq!(decode::<State>(&encode(&state)).unwrap(), state);
     }
 
     #[test]
