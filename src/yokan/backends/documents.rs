@@ -69,8 +69,9 @@ impl DocumentsOnly {
         let mut inner_cfg = Map::new();
         inner_cfg.insert("path".into(), json!(path));
         inner_cfg.insert("create_if_missing".into(), json!(create_if_missing));
-        let inner =
-            Box::new(LmdbBackend::open(&inner_cfg).map_err(|e| YokanError::new(e.code, e.detail.replace("lmdb", "log")))?);
+        // (Its messages name lmdb: say which type the user asked for.)
+        let opened = LmdbBackend::open(&inner_cfg).map_err(|e| YokanError::new(e.code, format!("log database: {}", e.detail)))?;
+        let inner = Box::new(opened);
         Ok(DocumentsOnly { type_name: "log", config: Value::Object(config), inner })
     }
 }
