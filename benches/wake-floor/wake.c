@@ -68,7 +68,10 @@ int main(int argc, char **argv) {
     int servers = atoi(argv[1]);
     int calls = atoi(argv[2]);
     uint64_t poll_ns = strtoull(argv[3], NULL, 10) * 1000u;
-    if (servers < 1 || calls < 100) return 2;
+    if (servers < 1 || servers > 64 || calls < 100) {
+        fprintf(stderr, "SERVERS from 1 to 64, CALLS at least 100\n");
+        return 2;
+    }
     struct slot *slots = mmap(NULL, sizeof(struct slot) * servers, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (slots == MAP_FAILED) return 1;
     memset(slots, 0, sizeof(struct slot) * servers);
@@ -79,6 +82,7 @@ int main(int argc, char **argv) {
         }
     }
     uint64_t *t = calloc(calls, sizeof *t);
+    if (t == NULL) return 1;
     uint32_t seq[64] = {0};
     for (int c = -1000; c < calls; c++) { // the first 1000 warm up
         int i = (c + 1000) % servers;

@@ -479,9 +479,7 @@ impl Engine {
         timeout: Duration,
         started: impl FnOnce(&PendingCall),
     ) -> Result<Vec<u8>> {
-        // Over tcp, polls from before the send (see progress::CallerScope);
-        // a call to ourselves is run directly.
-        let _scope = (*addr != self.inner.self_address).then(|| progress::CallerScope::enter(&self.inner));
+        let _scope = self.caller_scope(addr);
         let pending = self.start_call(addr, name, provider_id, payload, timeout)?;
         started(&pending);
         pending.wait()
@@ -531,10 +529,17 @@ impl Engine {
         payload: Vec<u8>,
         timeout: Duration,
     ) -> Result<PendingCall> {
-        let scope = (*addr != self.inner.self_address).then(|| progress::CallerScope::enter(&self.inner));
+        let scope = self.caller_scope(addr);
         let mut pending = self.start_call(addr, name, provider_id, payload, timeout)?;
         pending.caller = scope;
         Ok(pending)
+    }
+
+    /// For a caller about to wait for its call to `addr`: over tcp it polls
+    /// from before the send (see `progress::CallerScope`); a call to
+    /// ourselves is run directly and needs none.
+    fn caller_scope(&self, addr: &Address) -> Option<progress::CallerScope<Inner>> {
+        (*addr != self.inner.self_address).then(|| progress::CallerScope::enter(&self.inner))
     }
 
     fn start_call(

@@ -25,7 +25,7 @@ use crate::rpc::{Engine, PendingCall, RpcError};
 use crate::yokan::error::{code, Result, YokanError};
 use crate::yokan::protocol::{self, Operation};
 use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -208,18 +208,14 @@ impl GroupRouter {
             let view = inner.placement.read().clone();
             let mut skip = inner.suspects();
             skip.extend(gone.iter().cloned());
-            // (member, its keys): a few members at most, found by a scan.
-            let mut parts: Vec<(&str, Vec<usize>)> = Vec::new();
+            let mut parts: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
             for &i in &pending {
                 // Every owner suspected: try those this call has not found gone.
                 let member = view
                     .first(keys[i], |m| skip.iter().any(|s| s == m))
                     .or_else(|| view.first(keys[i], |m| gone.iter().any(|s| s == m)))
                     .ok_or_else(no_member)?;
-                match parts.iter_mut().find(|(m, _)| *m == member) {
-                    Some((_, idx)) => idx.push(i),
-                    None => parts.push((member, vec![i])),
-                }
+                parts.entry(member).or_default().push(i);
             }
             let started: Vec<_> =
                 parts.into_iter().map(|(m, idx)| (m, inner.start(m, name, encode(&idx), deadline), idx)).collect();

@@ -71,6 +71,11 @@ impl Rebalancer {
         self.settled.load(Ordering::Acquire) < self.kicked.load(Ordering::Acquire)
     }
 
+    /// The thread has finished with the first `seen` kicks.
+    fn settle(&self, seen: u64) {
+        self.settled.fetch_max(seen, Ordering::AcqRel);
+    }
+
     /// Stops the thread (it finishes the batch it is sending).
     pub(super) fn stop(&self) {
         drop(self.kick.lock().take());
@@ -79,13 +84,6 @@ impl Rebalancer {
                 let _ = t.join();
             }
         }
-    }
-}
-
-impl Rebalancer {
-    /// The thread has finished with the first `seen` kicks.
-    fn settle(&self, seen: u64) {
-        self.settled.fetch_max(seen, Ordering::AcqRel);
     }
 }
 
